@@ -1,0 +1,76 @@
+// Package wire holds the constants of the plugin handshake. They are part of
+// the protocol: never change them.
+package wire
+
+import (
+	plugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+const (
+	// MagicCookieKey and MagicCookieValue are the go-plugin handshake cookie.
+	// A plugin started without it tells the person who ran it that it is a
+	// plugin, not a program. Never change them.
+	MagicCookieKey   = "MIKROBILL_PLUGIN_MAGIC_COOKIE"
+	MagicCookieValue = "4d1a0f1b-7c2e-4b8e-9a55-mikrobill-plugin-v1"
+
+	// ProtocolVersion is the newest plugin protocol version this SDK speaks.
+	// The host keeps serving version N-1 when N comes.
+	ProtocolVersion = 1
+
+	// PluginName is the single go-plugin plugin each binary serves.
+	PluginName = "mikrobill"
+
+	// EnvLogLevel tells a plugin the log level the host wants from it.
+	EnvLogLevel = "MIKROBILL_PLUGIN_LOG_LEVEL"
+	// EnvDataDir is the plugin's private data directory.
+	EnvDataDir = "MIKROBILL_PLUGIN_DATA_DIR"
+	// EnvClientCert is go-plugin's variable for the host's one-time TLS
+	// certificate (public part only; the key never leaves the host).
+	EnvClientCert = "PLUGIN_CLIENT_CERT"
+)
+
+// Handshake is the go-plugin handshake for ProtocolVersion.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   MagicCookieKey,
+	MagicCookieValue: MagicCookieValue,
+}
+
+// MaxMessageSize bounds one gRPC message either way: webhooks and plugin HTTP
+// routes carry request bodies up to the host's body limit (10 MiB by default)
+// plus headers.
+const MaxMessageSize = 64 << 20
+
+// Flow-control windows and buffers. gRPC's defaults (64 KiB stream window,
+// 32 KiB buffers) make a 64 KiB payload wait for a window update on every
+// call; on a local socket larger windows cost nothing. Both sides use the
+// same values.
+const (
+	initialWindowSize     = 1 << 20
+	initialConnWindowSize = 4 << 20
+	bufferSize            = 64 << 10
+)
+
+// ServerOptions are the gRPC server options a plugin serves with.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(MaxMessageSize),
+		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.InitialWindowSize(initialWindowSize),
+		grpc.InitialConnWindowSize(initialConnWindowSize),
+		grpc.ReadBufferSize(bufferSize),
+		grpc.WriteBufferSize(bufferSize),
+	}
+}
+
+// DialOptions are the gRPC dial options the host dials plugins with.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
+		grpc.WithInitialWindowSize(initialWindowSize),
+		grpc.WithInitialConnWindowSize(initialConnWindowSize),
+		grpc.WithReadBufferSize(bufferSize),
+		grpc.WithWriteBufferSize(bufferSize),
+	}
+}

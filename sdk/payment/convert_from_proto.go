@@ -1,0 +1,154 @@
+package payment
+
+import (
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/internal/convert"
+	paymentv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/payment/v1"
+	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
+)
+
+func moneyFromProto(m *pluginv1.Money) Money {
+	if m == nil {
+		return Money{}
+	}
+	return Money{Amount: m.GetAmount(), Currency: m.GetCurrency()}
+}
+
+func statusFromProto(s paymentv1.PaymentStatus) Status {
+	switch s {
+	case paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING:
+		return StatusPending
+	case paymentv1.PaymentStatus_PAYMENT_STATUS_PAID:
+		return StatusPaid
+	case paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED:
+		return StatusFailed
+	case paymentv1.PaymentStatus_PAYMENT_STATUS_EXPIRED:
+		return StatusExpired
+	case paymentv1.PaymentStatus_PAYMENT_STATUS_CANCELLED:
+		return StatusCancelled
+	case paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED:
+		return StatusRefunded
+	default:
+		return ""
+	}
+}
+
+func paymentFromProto(p *paymentv1.Payment) Payment {
+	return Payment{
+		ID:            p.GetId(),
+		OrderID:       p.GetOrderId(),
+		Status:        statusFromProto(p.GetStatus()),
+		Amount:        moneyFromProto(p.GetAmount()),
+		Method:        p.GetMethod(),
+		CheckoutURL:   p.GetCheckoutUrl(),
+		Token:         p.GetToken(),
+		PayCode:       p.GetPayCode(),
+		QRString:      p.GetQrString(),
+		Instructions:  p.GetInstructions(),
+		CreatedAt:     convert.TimeFromProto(p.GetCreatedAt()),
+		ExpiresAt:     convert.TimeFromProto(p.GetExpiresAt()),
+		PaidAt:        convert.TimeFromProto(p.GetPaidAt()),
+		GatewayStatus: p.GetGatewayStatus(),
+		Raw:           p.GetRaw(),
+	}
+}
+
+func createPaymentRequestFromProto(r *paymentv1.CreatePaymentRequest) *CreatePaymentRequest {
+	var items []LineItem
+	for _, it := range r.GetItems() {
+		items = append(items, LineItem{SKU: it.GetSku(), Name: it.GetName(), Quantity: int(it.GetQuantity()), UnitPrice: moneyFromProto(it.GetUnitPrice())})
+	}
+	c := r.GetCustomer()
+	return &CreatePaymentRequest{
+		OrderID:        r.GetOrderId(),
+		Amount:         moneyFromProto(r.GetAmount()),
+		Description:    r.GetDescription(),
+		Customer:       Customer{Name: c.GetName(), Email: c.GetEmail(), Phone: c.GetPhone()},
+		Items:          items,
+		Method:         r.GetMethod(),
+		ReturnURL:      r.GetReturnUrl(),
+		CancelURL:      r.GetCancelUrl(),
+		CallbackURL:    r.GetCallbackUrl(),
+		ExpiresAt:      convert.TimeFromProto(r.GetExpiresAt()),
+		IdempotencyKey: r.GetIdempotencyKey(),
+		Metadata:       r.GetMetadata(),
+	}
+}
+
+func httpRequestFromProto(r *pluginv1.HttpRequest) sdk.HTTPRequest {
+	out := sdk.HTTPRequest{
+		Method:     r.GetMethod(),
+		Path:       r.GetPath(),
+		RawQuery:   r.GetRawQuery(),
+		Header:     convert.HeaderFromProto(r.GetHeaders()),
+		Body:       r.GetBody(),
+		RemoteAddr: r.GetRemoteAddr(),
+		Host:       r.GetHost(),
+		ReceivedAt: convert.TimeFromProto(r.GetReceivedAt()),
+		RequestID:  r.GetRequestId(),
+	}
+	if p := r.GetPrincipal(); p != nil {
+		out.Principal = &sdk.Principal{Subject: p.GetSubject(), Role: p.GetRole()}
+	}
+	return out
+}
+
+func eventFromProto(e *paymentv1.PaymentEvent) *Event {
+	if e == nil {
+		return nil
+	}
+	return &Event{
+		EventID:       e.GetEventId(),
+		PaymentID:     e.GetPaymentId(),
+		OrderID:       e.GetOrderId(),
+		Status:        statusFromProto(e.GetStatus()),
+		Amount:        moneyFromProto(e.GetAmount()),
+		OccurredAt:    convert.TimeFromProto(e.GetOccurredAt()),
+		Confirmed:     e.GetConfirmed(),
+		GatewayStatus: e.GetGatewayStatus(),
+		Raw:           e.GetRaw(),
+	}
+}
+
+func webhookResponseFromProto(r *paymentv1.HandleWebhookResponse) *WebhookResponse {
+	resp := r.GetResponse()
+	return &WebhookResponse{
+		Response: sdk.HTTPResponse{
+			StatusCode: int(resp.GetStatusCode()),
+			Header:     convert.HeaderFromProto(resp.GetHeaders()),
+			Body:       resp.GetBody(),
+		},
+		Event: eventFromProto(r.GetEvent()),
+	}
+}
+
+func refundRequestFromProto(r *paymentv1.RefundRequest) *RefundRequest {
+	return &RefundRequest{
+		PaymentID:      r.GetPaymentId(),
+		Amount:         moneyFromProto(r.GetAmount()),
+		Reason:         r.GetReason(),
+		IdempotencyKey: r.GetIdempotencyKey(),
+	}
+}
+
+func refundResponseFromProto(r *paymentv1.RefundResponse) *RefundResponse {
+	return &RefundResponse{
+		RefundID:  r.GetRefundId(),
+		PaymentID: r.GetPaymentId(),
+		Amount:    moneyFromProto(r.GetAmount()),
+		Status:    r.GetStatus(),
+	}
+}
+
+func methodFromProto(m *paymentv1.PaymentMethod) Method {
+	return Method{
+		Code:       m.GetCode(),
+		Name:       m.GetName(),
+		Group:      m.GetGroup(),
+		Active:     m.GetActive(),
+		FeeFlat:    moneyFromProto(m.GetFeeFlat()),
+		FeePercent: m.GetFeePercent(),
+		MinAmount:  moneyFromProto(m.GetMinAmount()),
+		MaxAmount:  moneyFromProto(m.GetMaxAmount()),
+	}
+}
