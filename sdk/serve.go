@@ -16,8 +16,8 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
 	"github.com/mikrobill/mikrobill/sdk/internal/mtls"
+	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
 	"github.com/mikrobill/mikrobill/sdk/internal/registry"
 	"github.com/mikrobill/mikrobill/sdk/internal/rpcerr"
 	"github.com/mikrobill/mikrobill/sdk/internal/serveopt"
