@@ -80,7 +80,11 @@ func (c *baseClient) HandleEvent(ctx context.Context, req *HandleEventRequest) (
 }
 
 func (c *baseClient) HandleHTTP(ctx context.Context, req *HandleHTTPRequest) (*HandleHTTPResponse, error) {
-	resp, err := c.c.HandleHttp(ctx, &pluginv1.HandleHttpRequest{Request: httpRequestToProto(req.Request), Route: req.Route})
+	resp, err := c.c.HandleHttp(ctx, &pluginv1.HandleHttpRequest{
+		Request:    httpRequestToProto(req.Request),
+		Route:      req.Route,
+		PathParams: req.PathParams,
+	})
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}

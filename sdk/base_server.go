@@ -116,7 +116,11 @@ func (s *baseServer) HandleHttp(ctx context.Context, req *pluginv1.HandleHttpReq
 	if !ok {
 		return nil, fmt.Errorf("%w: the plugin serves no HTTP routes (implement sdk.HTTPHandler)", ErrNotSupported)
 	}
-	resp, err := h.HandleHTTP(ctx, &HandleHTTPRequest{Request: httpRequestFromProto(req.GetRequest()), Route: req.GetRoute()})
+	resp, err := h.HandleHTTP(ctx, &HandleHTTPRequest{
+		Request:    httpRequestFromProto(req.GetRequest()),
+		Route:      req.GetRoute(),
+		PathParams: req.GetPathParams(),
+	})
 	if err != nil {
 		return nil, err
 	}

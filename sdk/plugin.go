@@ -203,9 +203,13 @@ type HTTPResponse struct {
 
 // HandleHTTPRequest is one request to a plugin route.
 type HandleHTTPRequest struct {
+	// Request is the request; its Path is relative to /plugins/{name}.
 	Request HTTPRequest
-	// Route is the manifest route pattern the request matched.
+	// Route is the manifest route pattern the request matched, for example
+	// "/payments/{id}/confirm".
 	Route string
+	// PathParams are the values of the pattern's variables ({"id": "42"}).
+	PathParams map[string]string
 }
 
 // HandleHTTPResponse is the answer to a plugin route request.

@@ -65,7 +65,12 @@ func Serve(impl Plugin, opts ...ServeOption) {
 			"`mikrobill plugin lock`; to check it, run `mikrobill plugin validate <folder>`.\n", os.Args[0])
 		os.Exit(1)
 	}
-	if err := serve(impl, cfg); err != nil {
+	err := serve(impl, cfg)
+	if cfg.Done != nil {
+		cfg.Done(err)
+		return
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "mikrobill plugin: %v\n", err)
 		os.Exit(1)
 	}

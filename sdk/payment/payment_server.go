@@ -20,6 +20,9 @@ func (s *server) CreatePayment(ctx context.Context, req *paymentv1.CreatePayment
 	if err != nil {
 		return nil, err
 	}
+	if resp == nil {
+		return nil, errNoResponse("CreatePayment")
+	}
 	return &paymentv1.CreatePaymentResponse{Payment: paymentToProto(resp.Payment)}, nil
 }
 
@@ -28,6 +31,9 @@ func (s *server) GetPayment(ctx context.Context, req *paymentv1.GetPaymentReques
 	if err != nil {
 		return nil, err
 	}
+	if resp == nil {
+		return nil, errNoResponse("GetPayment")
+	}
 	return &paymentv1.GetPaymentResponse{Payment: paymentToProto(resp.Payment)}, nil
 }
 
@@ -35,6 +41,9 @@ func (s *server) HandleWebhook(ctx context.Context, req *paymentv1.HandleWebhook
 	resp, err := s.impl.HandleWebhook(ctx, &WebhookRequest{Request: httpRequestFromProto(req.GetRequest())})
 	if err != nil {
 		return nil, err
+	}
+	if resp == nil {
+		return nil, errNoResponse("HandleWebhook")
 	}
 	return webhookResponseToProto(resp), nil
 }
@@ -48,6 +57,9 @@ func (s *server) Refund(ctx context.Context, req *paymentv1.RefundRequest) (*pay
 	if err != nil {
 		return nil, err
 	}
+	if resp == nil {
+		return nil, errNoResponse("Refund")
+	}
 	return refundResponseToProto(resp), nil
 }
 
@@ -60,9 +72,18 @@ func (s *server) ListMethods(ctx context.Context, req *paymentv1.ListMethodsRequ
 	if err != nil {
 		return nil, err
 	}
+	if resp == nil {
+		return &paymentv1.ListMethodsResponse{}, nil
+	}
 	out := &paymentv1.ListMethodsResponse{}
 	for _, m := range resp.Methods {
 		out.Methods = append(out.Methods, methodToProto(m))
 	}
 	return out, nil
+}
+
+// errNoResponse is returned when an implementation returns neither a
+// response nor an error: a bug in the plugin, reported as such.
+func errNoResponse(method string) error {
+	return fmt.Errorf("%w: %s returned neither a response nor an error", sdk.ErrInternal, method)
 }

@@ -23,4 +23,7 @@ type Config struct {
 	ServerOptions []grpc.ServerOption
 	// Stdout is where the handshake line goes (default os.Stdout).
 	Stdout io.Writer
+	// Done, when set, receives Serve's outcome instead of Serve exiting the
+	// process on an error (test mode).
+	Done func(error)
 }

@@ -45,9 +45,11 @@ type AuditEvent struct {
 	Metadata   map[string]string `protobuf:"bytes,10,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Output only: position in the log, from 1.
 	Sequence uint64 `protobuf:"varint,11,opt,name=sequence,proto3" json:"sequence,omitempty"`
-	// Output only: hex SHA-256 over the previous hash and this event.
+	// Output only: lowercase hex SHA-256 over the previous hash and this
+	// event, in the encoding documented on the Go SDK's audit.ChainHash (part
+	// of the protocol; never changes).
 	Hash string `protobuf:"bytes,12,opt,name=hash,proto3" json:"hash,omitempty"`
-	// Output only: the previous event's hash.
+	// Output only: the previous event's hash; "" for the first event.
 	PrevHash      string `protobuf:"bytes,13,opt,name=prev_hash,json=prevHash,proto3" json:"prev_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -174,7 +176,8 @@ func (x *AuditEvent) GetPrevHash() string {
 	return ""
 }
 
-// AppendRequest stores events.
+// AppendRequest stores events, all or none. An event without a time gets the
+// sink's clock.
 type AppendRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*AuditEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
@@ -288,7 +291,8 @@ func (x *AppendResponse) GetHeadHash() string {
 	return ""
 }
 
-// QueryRequest filters events. Empty filters match everything.
+// QueryRequest filters events. Empty filters match everything; since is
+// inclusive, until exclusive.
 type QueryRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Actor        string                 `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
@@ -462,7 +466,8 @@ func (x *QueryResponse) GetNextPageToken() string {
 	return ""
 }
 
-// VerifyRequest checks a range; zero values mean from the start and to the end.
+// VerifyRequest checks a range of sequence numbers, both ends inclusive; zero
+// values mean from the start and to the end.
 type VerifyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	FromSequence  uint64                 `protobuf:"varint,1,opt,name=from_sequence,json=fromSequence,proto3" json:"from_sequence,omitempty"`
@@ -515,7 +520,8 @@ func (x *VerifyRequest) GetToSequence() uint64 {
 	return 0
 }
 
-// VerifyResponse is the result of the check.
+// VerifyResponse is the result of the check. A broken chain is ok=false, not
+// an error.
 type VerifyResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Ok      bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`

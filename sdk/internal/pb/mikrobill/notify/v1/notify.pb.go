@@ -896,7 +896,8 @@ func (x *SendResponse) GetSessionId() string {
 	return ""
 }
 
-// GetDeliveryStatusRequest names a message by id or idempotency key.
+// GetDeliveryStatusRequest names a message by id, or by idempotency key when
+// message_id is empty.
 type GetDeliveryStatusRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	MessageId      string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`

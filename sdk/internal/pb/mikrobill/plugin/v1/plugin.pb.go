@@ -625,8 +625,11 @@ func (*HandleEventResponse) Descriptor() ([]byte, []int) {
 type HandleHttpRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Request *HttpRequest           `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
-	// The manifest route pattern the request matched, for example "/status".
-	Route         string `protobuf:"bytes,2,opt,name=route,proto3" json:"route,omitempty"`
+	// The manifest route pattern the request matched, for example
+	// "/payments/{id}/confirm". request.path is relative to /plugins/{plugin}.
+	Route string `protobuf:"bytes,2,opt,name=route,proto3" json:"route,omitempty"`
+	// The values of the pattern's variables, for example {"id": "42"}.
+	PathParams    map[string]string `protobuf:"bytes,3,rep,name=path_params,json=pathParams,proto3" json:"path_params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +676,13 @@ func (x *HandleHttpRequest) GetRoute() string {
 		return x.Route
 	}
 	return ""
+}
+
+func (x *HandleHttpRequest) GetPathParams() map[string]string {
+	if x != nil {
+		return x.PathParams
+	}
+	return nil
 }
 
 // HandleHttpResponse is the answer written back to the client.
@@ -753,10 +763,15 @@ const file_mikrobill_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x0fprometheus_text\x18\x01 \x01(\fR\x0eprometheusText\"F\n" +
 	"\x12HandleEventRequest\x120\n" +
 	"\x05event\x18\x01 \x01(\v2\x1a.mikrobill.plugin.v1.EventR\x05event\"\x15\n" +
-	"\x13HandleEventResponse\"e\n" +
+	"\x13HandleEventResponse\"\xfd\x01\n" +
 	"\x11HandleHttpRequest\x12:\n" +
 	"\arequest\x18\x01 \x01(\v2 .mikrobill.plugin.v1.HttpRequestR\arequest\x12\x14\n" +
-	"\x05route\x18\x02 \x01(\tR\x05route\"S\n" +
+	"\x05route\x18\x02 \x01(\tR\x05route\x12W\n" +
+	"\vpath_params\x18\x03 \x03(\v26.mikrobill.plugin.v1.HandleHttpRequest.PathParamsEntryR\n" +
+	"pathParams\x1a=\n" +
+	"\x0fPathParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"S\n" +
 	"\x12HandleHttpResponse\x12=\n" +
 	"\bresponse\x18\x01 \x01(\v2!.mikrobill.plugin.v1.HttpResponseR\bresponse*x\n" +
 	"\fHealthStatus\x12\x1d\n" +
@@ -786,7 +801,7 @@ func file_mikrobill_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_mikrobill_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mikrobill_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_mikrobill_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_mikrobill_plugin_v1_plugin_proto_goTypes = []any{
 	(HealthStatus)(0),              // 0: mikrobill.plugin.v1.HealthStatus
 	(*DescribeRequest)(nil),        // 1: mikrobill.plugin.v1.DescribeRequest
@@ -801,34 +816,36 @@ var file_mikrobill_plugin_v1_plugin_proto_goTypes = []any{
 	(*HandleEventResponse)(nil),    // 10: mikrobill.plugin.v1.HandleEventResponse
 	(*HandleHttpRequest)(nil),      // 11: mikrobill.plugin.v1.HandleHttpRequest
 	(*HandleHttpResponse)(nil),     // 12: mikrobill.plugin.v1.HandleHttpResponse
-	(*structpb.Struct)(nil),        // 13: google.protobuf.Struct
-	(*Event)(nil),                  // 14: mikrobill.plugin.v1.Event
-	(*HttpRequest)(nil),            // 15: mikrobill.plugin.v1.HttpRequest
-	(*HttpResponse)(nil),           // 16: mikrobill.plugin.v1.HttpResponse
+	nil,                            // 13: mikrobill.plugin.v1.HandleHttpRequest.PathParamsEntry
+	(*structpb.Struct)(nil),        // 14: google.protobuf.Struct
+	(*Event)(nil),                  // 15: mikrobill.plugin.v1.Event
+	(*HttpRequest)(nil),            // 16: mikrobill.plugin.v1.HttpRequest
+	(*HttpResponse)(nil),           // 17: mikrobill.plugin.v1.HttpResponse
 }
 var file_mikrobill_plugin_v1_plugin_proto_depIdxs = []int32{
 	0,  // 0: mikrobill.plugin.v1.CheckHealthResponse.status:type_name -> mikrobill.plugin.v1.HealthStatus
-	13, // 1: mikrobill.plugin.v1.CheckHealthResponse.details:type_name -> google.protobuf.Struct
-	14, // 2: mikrobill.plugin.v1.HandleEventRequest.event:type_name -> mikrobill.plugin.v1.Event
-	15, // 3: mikrobill.plugin.v1.HandleHttpRequest.request:type_name -> mikrobill.plugin.v1.HttpRequest
-	16, // 4: mikrobill.plugin.v1.HandleHttpResponse.response:type_name -> mikrobill.plugin.v1.HttpResponse
-	1,  // 5: mikrobill.plugin.v1.PluginService.Describe:input_type -> mikrobill.plugin.v1.DescribeRequest
-	3,  // 6: mikrobill.plugin.v1.PluginService.Configure:input_type -> mikrobill.plugin.v1.ConfigureRequest
-	5,  // 7: mikrobill.plugin.v1.PluginService.CheckHealth:input_type -> mikrobill.plugin.v1.CheckHealthRequest
-	7,  // 8: mikrobill.plugin.v1.PluginService.CollectMetrics:input_type -> mikrobill.plugin.v1.CollectMetricsRequest
-	9,  // 9: mikrobill.plugin.v1.PluginService.HandleEvent:input_type -> mikrobill.plugin.v1.HandleEventRequest
-	11, // 10: mikrobill.plugin.v1.PluginService.HandleHttp:input_type -> mikrobill.plugin.v1.HandleHttpRequest
-	2,  // 11: mikrobill.plugin.v1.PluginService.Describe:output_type -> mikrobill.plugin.v1.DescribeResponse
-	4,  // 12: mikrobill.plugin.v1.PluginService.Configure:output_type -> mikrobill.plugin.v1.ConfigureResponse
-	6,  // 13: mikrobill.plugin.v1.PluginService.CheckHealth:output_type -> mikrobill.plugin.v1.CheckHealthResponse
-	8,  // 14: mikrobill.plugin.v1.PluginService.CollectMetrics:output_type -> mikrobill.plugin.v1.CollectMetricsResponse
-	10, // 15: mikrobill.plugin.v1.PluginService.HandleEvent:output_type -> mikrobill.plugin.v1.HandleEventResponse
-	12, // 16: mikrobill.plugin.v1.PluginService.HandleHttp:output_type -> mikrobill.plugin.v1.HandleHttpResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	14, // 1: mikrobill.plugin.v1.CheckHealthResponse.details:type_name -> google.protobuf.Struct
+	15, // 2: mikrobill.plugin.v1.HandleEventRequest.event:type_name -> mikrobill.plugin.v1.Event
+	16, // 3: mikrobill.plugin.v1.HandleHttpRequest.request:type_name -> mikrobill.plugin.v1.HttpRequest
+	13, // 4: mikrobill.plugin.v1.HandleHttpRequest.path_params:type_name -> mikrobill.plugin.v1.HandleHttpRequest.PathParamsEntry
+	17, // 5: mikrobill.plugin.v1.HandleHttpResponse.response:type_name -> mikrobill.plugin.v1.HttpResponse
+	1,  // 6: mikrobill.plugin.v1.PluginService.Describe:input_type -> mikrobill.plugin.v1.DescribeRequest
+	3,  // 7: mikrobill.plugin.v1.PluginService.Configure:input_type -> mikrobill.plugin.v1.ConfigureRequest
+	5,  // 8: mikrobill.plugin.v1.PluginService.CheckHealth:input_type -> mikrobill.plugin.v1.CheckHealthRequest
+	7,  // 9: mikrobill.plugin.v1.PluginService.CollectMetrics:input_type -> mikrobill.plugin.v1.CollectMetricsRequest
+	9,  // 10: mikrobill.plugin.v1.PluginService.HandleEvent:input_type -> mikrobill.plugin.v1.HandleEventRequest
+	11, // 11: mikrobill.plugin.v1.PluginService.HandleHttp:input_type -> mikrobill.plugin.v1.HandleHttpRequest
+	2,  // 12: mikrobill.plugin.v1.PluginService.Describe:output_type -> mikrobill.plugin.v1.DescribeResponse
+	4,  // 13: mikrobill.plugin.v1.PluginService.Configure:output_type -> mikrobill.plugin.v1.ConfigureResponse
+	6,  // 14: mikrobill.plugin.v1.PluginService.CheckHealth:output_type -> mikrobill.plugin.v1.CheckHealthResponse
+	8,  // 15: mikrobill.plugin.v1.PluginService.CollectMetrics:output_type -> mikrobill.plugin.v1.CollectMetricsResponse
+	10, // 16: mikrobill.plugin.v1.PluginService.HandleEvent:output_type -> mikrobill.plugin.v1.HandleEventResponse
+	12, // 17: mikrobill.plugin.v1.PluginService.HandleHttp:output_type -> mikrobill.plugin.v1.HandleHttpResponse
+	12, // [12:18] is the sub-list for method output_type
+	6,  // [6:12] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_mikrobill_plugin_v1_plugin_proto_init() }
@@ -843,7 +860,7 @@ func file_mikrobill_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mikrobill_plugin_v1_plugin_proto_rawDesc), len(file_mikrobill_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -436,7 +436,8 @@ type Profile struct {
 	RemoteAddress string `protobuf:"bytes,8,opt,name=remote_address,json=remoteAddress,proto3" json:"remote_address,omitempty"`
 	// An address list users of this profile are added to (isolation pages).
 	AddressList string `protobuf:"bytes,9,opt,name=address_list,json=addressList,proto3" json:"address_list,omitempty"`
-	// Free text; the plugin adds its marker.
+	// Free text. The plugin adds its marker when writing and strips it when
+	// reading, so the comment round-trips.
 	Comment string `protobuf:"bytes,10,opt,name=comment,proto3" json:"comment,omitempty"`
 	// Output only: the plugin manages this entry.
 	Managed       bool `protobuf:"varint,11,opt,name=managed,proto3" json:"managed,omitempty"`
@@ -658,7 +659,8 @@ func (x *EnsureProfileResponse) GetChanged() bool {
 	return false
 }
 
-// ListProfilesRequest lists profiles of one kind.
+// ListProfilesRequest lists profiles of one kind; an unspecified kind lists
+// both kinds.
 type ListProfilesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Location      string                 `protobuf:"bytes,1,opt,name=location,proto3" json:"location,omitempty"`
@@ -874,7 +876,8 @@ type User struct {
 	LimitUptime *durationpb.Duration `protobuf:"bytes,5,opt,name=limit_uptime,json=limitUptime,proto3" json:"limit_uptime,omitempty"`
 	// Hotspot: total bytes allowed (0 = unlimited).
 	LimitBytesTotal uint64 `protobuf:"varint,6,opt,name=limit_bytes_total,json=limitBytesTotal,proto3" json:"limit_bytes_total,omitempty"`
-	// Free text; the plugin adds its marker.
+	// Free text. The plugin adds its marker when writing and strips it when
+	// reading, so the comment round-trips.
 	Comment  string `protobuf:"bytes,7,opt,name=comment,proto3" json:"comment,omitempty"`
 	Disabled bool   `protobuf:"varint,8,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	// Output only: the plugin manages this entry.
@@ -1279,7 +1282,8 @@ func (x *GetUserResponse) GetUser() *User {
 	return nil
 }
 
-// ListUsersRequest lists users of one kind.
+// ListUsersRequest lists users of one kind; an unspecified kind lists both
+// kinds.
 type ListUsersRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Location string                 `protobuf:"bytes,1,opt,name=location,proto3" json:"location,omitempty"`
@@ -1925,7 +1929,8 @@ func (x *Session) GetServer() string {
 	return ""
 }
 
-// ListActiveSessionsRequest lists sessions.
+// ListActiveSessionsRequest lists sessions; an unspecified kind lists both
+// kinds.
 type ListActiveSessionsRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Location string                 `protobuf:"bytes,1,opt,name=location,proto3" json:"location,omitempty"`
@@ -2032,7 +2037,8 @@ func (x *ListActiveSessionsResponse) GetSessions() []*Session {
 	return nil
 }
 
-// DisconnectSessionRequest ends sessions, by id or by user.
+// DisconnectSessionRequest ends sessions: the one with session_id when it is
+// set, otherwise every session of user. Setting neither is INVALID_ARGUMENT.
 type DisconnectSessionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Location      string                 `protobuf:"bytes,1,opt,name=location,proto3" json:"location,omitempty"`

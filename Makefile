@@ -1,0 +1,77 @@
+# mikrobill: `make run` builds everything and serves on 127.0.0.1:3000;
+# `make test` runs every module's tests with the race detector.
+# Every target prints what it does. Tool versions are pinned here and in
+# proto/buf.gen.yaml and run through `go run`, so nothing needs installing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+VERSION       ?= 0.1.0
+BUF_VERSION   := v1.75.0
+BUF           := go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+GO            ?= go
+BIN           := bin
+PLUGIN_DIRS   := $(sort $(dir $(wildcard plugins/*/plugin.json)))
+PLUGINS       := $(notdir $(patsubst %/,%,$(PLUGIN_DIRS)))
+MODULES       := sdk host $(patsubst %/,%,$(dir $(wildcard plugins/*/go.mod)))
+LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version=$(VERSION)
+# Test parallelism: these machines have 2 cores.
+TEST_FLAGS    ?= -race -count=1 -timeout 15m
+BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
+
+.PHONY: build run test lint generate check-generate bench tidy clean help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+build: ## build bin/mikrobill and every plugin into bin/plugins/<name>/, then lock them
+	@echo "==> building $(BIN)/mikrobill $(VERSION)"
+	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mikrobill ./host/cmd/mikrobill
+	@for p in $(PLUGINS); do \
+		echo "==> building plugin $$p into $(BIN)/plugins/$$p/"; \
+		mkdir -p $(BIN)/plugins/$$p; \
+		cp plugins/$$p/plugin.json $(BIN)/plugins/$$p/plugin.json; \
+		(cd plugins/$$p && $(GO) build -o ../../$(BIN)/plugins/$$p/mikrobill-plugin-$$p .); \
+	done
+	@echo "==> locking the plugins just built (bin/plugins/plugins.lock)"
+	@$(BIN)/mikrobill plugin lock --plugin-dir $(BIN)/plugins >/dev/null
+
+run: build ## build, then serve on 127.0.0.1:3000 (embedded SQLite, in-memory cache)
+	@echo "==> serving on http://127.0.0.1:$${PORT:-3000} (Ctrl-C stops)"
+	@$(BIN)/mikrobill serve
+
+test: ## run every module's tests with -race
+	@for m in $(MODULES); do \
+		echo "==> go test $(TEST_FLAGS) ./... in $$m"; \
+		(cd $$m && $(GO) test $(TEST_FLAGS) ./...); \
+	done
+
+bench: build ## run the benchmarks and print the ratios (see docs/BENCHMARKS.md)
+	@for m in $(MODULES); do \
+		echo "==> go test -bench . in $$m"; \
+		(cd $$m && $(GO) test $(BENCH_FLAGS) -bench . ./...); \
+	done
+
+lint: ## go vet, gofmt, buf lint, and each plugin building on its own (GOWORK=off)
+	@echo "==> gofmt"
+	@out=$$(gofmt -l sdk host plugins); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do echo "==> go vet in $$m"; (cd $$m && $(GO) vet ./...); done
+	@for m in $(filter plugins/%,$(MODULES)); do echo "==> GOWORK=off go build in $$m"; (cd $$m && GOWORK=off $(GO) build ./...); done
+	@echo "==> buf lint"
+	@cd proto && $(BUF) lint
+
+generate: ## regenerate sdk/internal/pb from proto/ with the pinned tools
+	@echo "==> buf generate (buf $(BUF_VERSION); plugin versions in proto/buf.gen.yaml)"
+	@cd proto && $(BUF) generate
+
+check-generate: generate ## fail when the committed generated code differs from what generate writes
+	@echo "==> checking that sdk/internal/pb is what make generate writes"
+	@git diff --exit-code --stat -- sdk/internal/pb || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- sdk/internal/pb)" || { echo "untracked generated files: run make generate and commit"; git status --porcelain -- sdk/internal/pb; exit 1; }
+
+tidy: ## go mod tidy in every module
+	@for m in $(MODULES); do echo "==> go mod tidy in $$m"; (cd $$m && $(GO) mod tidy); done
+
+clean: ## remove build output
+	rm -rf $(BIN)

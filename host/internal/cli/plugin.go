@@ -1,0 +1,438 @@
+package cli
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/lockfile"
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/version"
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/client"
+)
+
+func newPlugin(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plugin",
+		Short: "List, inspect, validate and lock plugins",
+		Long: `Plugins live in the plugin directory, one folder each, holding plugin.json and
+the executable. The host runs only plugins whose executables match
+plugins.lock: after installing or upgrading a plugin, review it and run
+` + "`mikrobill plugin lock`" + `.`,
+	}
+	cmd.AddCommand(newPluginList(g), newPluginInspect(g), newPluginValidate(g), newPluginLock(g))
+	return cmd
+}
+
+// lockState says how a plugin's executable compares with plugins.lock.
+func lockState(lock *lockfile.File, m *manifest.Manifest) string {
+	rel, err := m.ExecutableFor(runtime.GOOS, runtime.GOARCH)
+	if err != nil {
+		return "no executable for " + runtime.GOOS + "-" + runtime.GOARCH
+	}
+	want, err := lock.Check(m.Name, rel)
+	if err != nil {
+		return "not locked"
+	}
+	if err := client.VerifySHA256(filepath.Join(m.Dir, rel), want); err != nil {
+		return "changed since locked"
+	}
+	return "ok"
+}
+
+func newPluginList(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the plugins in the plugin directory as a table",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.load(cmd, config.Overrides{})
+			if err != nil {
+				return err
+			}
+			found, err := plugins.Discover(cfg.Plugins.Dir)
+			if err != nil {
+				return err
+			}
+			lock, err := lockfile.Read(cfg.Plugins.Dir)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name        string `json:"name"`
+				Version     string `json:"version"`
+				Kind        string `json:"kind"`
+				Required    bool   `json:"required"`
+				Environment string `json:"environment"`
+				Lock        string `json:"lock"`
+				Dir         string `json:"dir"`
+				Problem     string `json:"problem,omitempty"`
+			}
+			var rows []row
+			for _, f := range found {
+				r := row{Name: f.Name, Dir: f.Dir}
+				if f.Err != nil {
+					r.Lock, r.Problem = "-", f.Err.Error()
+				} else {
+					m := f.Manifest
+					r.Version, r.Kind, r.Required = m.Version, m.Kind, m.IsRequired()
+					if pc := cfg.Plugin[m.Name]; pc != nil && pc.Required != nil {
+						r.Required = *pc.Required
+					}
+					r.Environment = strings.Join(m.Environment, ",")
+					if r.Environment == "" {
+						r.Environment = manifest.EnvAll
+					}
+					r.Lock = lockState(lock, m)
+				}
+				rows = append(rows, r)
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"plugin_dir": cfg.Plugins.Dir, "plugins": rows})
+			}
+			if len(rows) == 0 {
+				fmt.Fprintf(g.stdout, "no plugins in %s\n", cfg.Plugins.Dir)
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tKIND\tREQUIRED\tENVIRONMENT\tLOCK\tPROBLEM")
+			for _, r := range rows {
+				problem := r.Problem
+				if i := strings.IndexByte(problem, '\n'); i >= 0 {
+					problem = problem[:i] + " ..."
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%s\n", r.Name, dash(r.Version), dash(r.Kind), r.Required, dash(r.Environment), r.Lock, problem)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newPluginInspect(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect NAME",
+		Short: "Show everything about one plugin: manifest, executable, lock state, settings schema",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.load(cmd, config.Overrides{})
+			if err != nil {
+				return err
+			}
+			found, err := plugins.Discover(cfg.Plugins.Dir)
+			if err != nil {
+				return err
+			}
+			lock, err := lockfile.Read(cfg.Plugins.Dir)
+			if err != nil {
+				return err
+			}
+			for _, f := range found {
+				if f.Name != args[0] {
+					continue
+				}
+				if f.Err != nil {
+					return &exitError{code: 1, msg: fmt.Sprintf("plugin %q in %s has problems:\n%v", f.Name, f.Dir, f.Err)}
+				}
+				return printInspect(g, cfg, lock, f.Manifest)
+			}
+			return &exitError{code: 1, msg: fmt.Sprintf("no plugin %q in %s; `mikrobill plugin list` shows what is there", args[0], cfg.Plugins.Dir)}
+		},
+	}
+}
+
+func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manifest.Manifest) error {
+	w := g.stdout
+	fmt.Fprintf(w, "name:             %s\nversion:          %s\nkind:             %s\n", m.Name, m.Version, m.Kind)
+	if m.Description != "" {
+		fmt.Fprintf(w, "description:      %s\n", m.Description)
+	}
+	fmt.Fprintf(w, "folder:           %s\n", m.Dir)
+	required := m.IsRequired()
+	if pc := cfg.Plugin[m.Name]; pc != nil && pc.Required != nil {
+		required = *pc.Required
+	}
+	fmt.Fprintf(w, "required:         %v\n", required)
+	env := strings.Join(m.Environment, ", ")
+	if env == "" {
+		env = manifest.EnvAll
+	}
+	fmt.Fprintf(w, "environment:      %s (this host: %s)\n", env, cfg.Environment)
+	fmt.Fprintf(w, "priority:         %d\nprotocols:        %v\n", m.Priority, m.ProtocolVersions)
+	if m.MinHostVersion != "" {
+		fmt.Fprintf(w, "min host version: %s (this host: %s)\n", m.MinHostVersion, version.Version)
+	}
+	if rel, err := m.ExecutableFor(runtime.GOOS, runtime.GOARCH); err != nil {
+		fmt.Fprintf(w, "executable:       %v\n", err)
+	} else {
+		path := filepath.Join(m.Dir, rel)
+		sum, err := client.FileSHA256(path)
+		if err != nil {
+			fmt.Fprintf(w, "executable:       %s (%v)\n", path, err)
+		} else {
+			fmt.Fprintf(w, "executable:       %s\nsha256:           %s\n", path, hex.EncodeToString(sum))
+		}
+	}
+	fmt.Fprintf(w, "lock:             %s\n", lockState(lock, m))
+	if len(m.Dependencies) > 0 {
+		fmt.Fprintln(w, "dependencies:")
+		for _, d := range m.Dependencies {
+			if d.Version != "" {
+				fmt.Fprintf(w, "  - %s %s\n", d.Name, d.Version)
+			} else {
+				fmt.Fprintf(w, "  - %s\n", d.Name)
+			}
+		}
+	}
+	if len(m.Routes) > 0 {
+		fmt.Fprintln(w, "routes:")
+		for _, r := range m.Routes {
+			fmt.Fprintf(w, "  - %s /plugins/%s%s (auth: %s)\n", r.Method, m.Name, r.Path, r.Auth)
+		}
+	}
+	if len(m.Events) > 0 {
+		fmt.Fprintf(w, "events:           %s\n", strings.Join(m.Events, ", "))
+	}
+	if len(m.ConfigSchema) > 0 {
+		var schema struct {
+			Properties map[string]struct {
+				Type  any    `json:"type"`
+				Title string `json:"title"`
+			} `json:"properties"`
+			Required []string `json:"required"`
+		}
+		if json.Unmarshal(m.ConfigSchema, &schema) == nil && len(schema.Properties) > 0 {
+			fmt.Fprintln(w, "settings:")
+			names := make([]string, 0, len(schema.Properties))
+			for n := range schema.Properties {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			secret := map[string]bool{}
+			for _, s := range m.SecretFields() {
+				secret[s] = true
+			}
+			for _, n := range names {
+				p := schema.Properties[n]
+				extra := ""
+				if secret[n] {
+					extra = " (secret)"
+				}
+				fmt.Fprintf(w, "  - %s: %v%s  %s\n", n, p.Type, extra, p.Title)
+			}
+		}
+	}
+	return nil
+}
+
+func newPluginValidate(g *globals) *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "validate PATH",
+		Short: "Check a plugin folder: manifest, executable, and a real handshake",
+		Long: `validate checks a plugin before it is installed or locked: PATH is the plugin's
+folder (or its plugin.json). It reports every problem in the manifest at once,
+checks the executable, starts it the way the host does (go-plugin handshake,
+mutual TLS) and compares what Describe answers with the manifest. It exits
+with status 1 when anything is wrong.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if filepath.Base(dir) == manifest.FileName {
+				dir = filepath.Dir(dir)
+			}
+			problems := validatePlugin(cmd.Context(), g, dir, timeout)
+			if len(problems) > 0 {
+				return &exitError{code: 1, msg: fmt.Sprintf("%s: %d problem(s):\n  %s", dir, len(problems), strings.Join(problems, "\n  "))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", client.DefaultStartTimeout, "how long the plugin may take to start and answer Describe")
+	return cmd
+}
+
+// validatePlugin returns every problem found, one line each.
+func validatePlugin(ctx context.Context, g *globals, dir string, timeout time.Duration) []string {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var problems []string
+	m, err := manifest.Load(dir)
+	if err != nil {
+		var ve *manifest.ValidationError
+		if errors.As(err, &ve) {
+			for _, p := range ve.Problems {
+				problems = append(problems, p.String())
+			}
+		} else {
+			problems = append(problems, err.Error())
+		}
+	}
+	if m == nil || m.Name == "" {
+		return problems
+	}
+	if hp := m.CheckHost(version.Version, client.ProtocolVersions); len(hp) > 0 {
+		for _, p := range hp {
+			problems = append(problems, p.String())
+		}
+	}
+	rel, err := m.ExecutableFor(runtime.GOOS, runtime.GOARCH)
+	if err != nil {
+		return problems
+	}
+	path := filepath.Join(dir, rel)
+	if st, err := os.Stat(path); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return problems // Load reported it
+	}
+	sockets, err := os.MkdirTemp("", "mikrobill-validate-")
+	if err != nil {
+		return append(problems, err.Error())
+	}
+	defer os.RemoveAll(sockets)
+	proc, err := client.Start(ctx, client.Config{
+		Name: m.Name, Path: path, SocketDir: sockets, StartTimeout: timeout,
+		Env:    []string{"PATH=" + os.Getenv("PATH"), "HOME=" + sockets, "MIKROBILL_PLUGIN_DATA_DIR=" + sockets},
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "validate", Output: g.stderr, Level: hclog.Warn}),
+	})
+	if err != nil {
+		return append(problems, fmt.Sprintf("%s: handshake: %v", path, err))
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = proc.Stop(sctx)
+	}()
+	problems = append(problems, compareDescribe(m, proc.Describe())...)
+	if len(problems) == 0 {
+		d := proc.Describe()
+		caps := strings.Join(d.Capabilities, ", ")
+		if caps == "" {
+			caps = "none"
+		}
+		fmt.Fprintf(g.stdout, "ok: %s %s (%s), capabilities: %s, sdk %s, handshake in %s\n",
+			d.Name, d.Version, d.Kind, caps, d.SDKVersion, proc.LoadTime().Round(time.Millisecond))
+	}
+	return problems
+}
+
+// compareDescribe lists the differences between Describe and the manifest.
+func compareDescribe(m *manifest.Manifest, d *sdk.DescribeResponse) []string {
+	var out []string
+	for _, c := range []struct{ field, manifest, plugin string }{
+		{"name", m.Name, d.Name}, {"version", m.Version, d.Version}, {"kind", m.Kind, d.Kind},
+	} {
+		if c.manifest != c.plugin {
+			out = append(out, fmt.Sprintf("%s: %s says %q, the executable's Describe says %q; rebuild the plugin or correct plugin.json", c.field, m.File, c.manifest, c.plugin))
+		}
+	}
+	return out
+}
+
+func newPluginLock(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lock [NAME...]",
+		Short: "Approve the installed plugins: record their executables' SHA-256 in plugins.lock",
+		Long: `lock records the SHA-256 of each plugin's executable in plugins.lock in the
+plugin directory. The host refuses to run a plugin that is missing from the
+lock or whose executable has changed since. Run it after reviewing a plugin
+you installed or upgraded. With names, only those plugins are (re)locked and
+the other entries are kept; without, the whole file is written anew.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := g.load(cmd, config.Overrides{})
+			if err != nil {
+				return err
+			}
+			found, err := plugins.Discover(cfg.Plugins.Dir)
+			if err != nil {
+				return err
+			}
+			old, err := lockfile.Read(cfg.Plugins.Dir)
+			if err != nil {
+				old = &lockfile.File{Plugins: map[string]lockfile.Entry{}}
+			}
+			next := &lockfile.File{Plugins: map[string]lockfile.Entry{}}
+			wanted := map[string]bool{}
+			for _, a := range args {
+				wanted[a] = true
+			}
+			if len(args) > 0 {
+				for n, e := range old.Plugins {
+					next.Plugins[n] = e
+				}
+			}
+			var failures []string
+			seen := map[string]bool{}
+			for _, f := range found {
+				if len(args) > 0 && !wanted[f.Name] {
+					continue
+				}
+				seen[f.Name] = true
+				if f.Err != nil {
+					failures = append(failures, fmt.Sprintf("%s: not locked, its manifest has problems:\n%v", f.Name, f.Err))
+					continue
+				}
+				rel, err := f.Manifest.ExecutableFor(runtime.GOOS, runtime.GOARCH)
+				if err != nil {
+					failures = append(failures, fmt.Sprintf("%s: not locked: %v", f.Name, err))
+					continue
+				}
+				sum, err := client.FileSHA256(filepath.Join(f.Dir, rel))
+				if err != nil {
+					failures = append(failures, fmt.Sprintf("%s: not locked: %v", f.Name, err))
+					continue
+				}
+				e := lockfile.Entry{Version: f.Manifest.Version, Executable: rel, SHA256: hex.EncodeToString(sum)}
+				change := "new"
+				if prev, ok := old.Plugins[f.Name]; ok {
+					change = "unchanged"
+					if prev != e {
+						change = "changed"
+					}
+				}
+				next.Plugins[f.Name] = e
+				fmt.Fprintf(g.stdout, "%-10s %s %s sha256:%s\n", change, f.Name, e.Version, e.SHA256[:16])
+			}
+			for a := range wanted {
+				if !seen[a] {
+					failures = append(failures, fmt.Sprintf("%s: no such plugin in %s", a, cfg.Plugins.Dir))
+				}
+			}
+			if err := lockfile.Write(cfg.Plugins.Dir, next); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "wrote %s (%d plugins)\n", lockfile.Path(cfg.Plugins.Dir), len(next.Plugins))
+			if len(failures) > 0 {
+				sort.Strings(failures)
+				return &exitError{code: 1, msg: strings.Join(failures, "\n")}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,117 @@
+// Package cli is the mikrobill command: serve, plugin, version. cmd/mikrobill
+// only calls Execute.
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spf13/cobra"
+
+	"github.com/mikrobill/mikrobill/host/internal/config"
+)
+
+// globals are the flags every command takes.
+type globals struct {
+	configFile string
+	pluginDir  string
+	dataDir    string
+	logLevel   string
+	logJSON    bool
+	stdout     io.Writer
+	stderr     io.Writer
+	environ    []string
+}
+
+// Execute runs the command line and returns the process exit code.
+func Execute(args []string, stdout, stderr io.Writer, environ []string) int {
+	g := &globals{stdout: stdout, stderr: stderr, environ: environ}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	if err := root.Execute(); err != nil {
+		var ec exitCoder
+		if asExit(err, &ec) {
+			if msg := err.Error(); msg != "" {
+				fmt.Fprintln(stderr, "mikrobill:", msg)
+			}
+			return ec.ExitCode()
+		}
+		fmt.Fprintln(stderr, "mikrobill:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mikrobill",
+		Short: "Billing for ISPs and hotspot operators who run MikroTik routers",
+		Long: `mikrobill is a billing system for ISPs and hotspot operators who run MikroTik
+routers. The host runs plugins (routers, payment gateways, WhatsApp, audit)
+as separate processes and serves the admin UI and API.
+
+Configuration comes from flags, then environment variables, then the file
+(mikrobill.hcl), then defaults. The environment variables of the old Node.js
+system (NODE_ENV, HOST, PORT, DEBUG=plugin:*, ...) keep working.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configFile, "config", "", "configuration file (default: mikrobill.hcl in the working directory, if present, or $MIKROBILL_CONFIG)")
+	pf.StringVar(&g.pluginDir, "plugin-dir", "", "plugin directory (default: \"plugins\" beside the mikrobill executable, or $MIKROBILL_PLUGIN_DIR)")
+	pf.StringVar(&g.dataDir, "data-dir", "", "data directory (default: \"data\", or $MIKROBILL_DATA_DIR)")
+	pf.StringVar(&g.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $MIKROBILL_LOG_LEVEL)")
+	pf.BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
+
+	root.AddCommand(newServe(g), newPlugin(g), newVersion(g))
+	return root
+}
+
+// load reads the configuration with the global flags applied.
+func (g *globals) load(cmd *cobra.Command, extra config.Overrides) (*config.Config, error) {
+	o := extra
+	o.PluginDir, o.DataDir, o.LogLevel = g.pluginDir, g.dataDir, g.logLevel
+	if cmd.Flags().Changed("log-json") {
+		v := g.logJSON
+		o.LogJSON = &v
+	}
+	return config.Load(g.configFile, g.environ, o)
+}
+
+// logger returns the root logger. Sub-loggers have independent levels so
+// plugin loggers can be turned to debug alone (DEBUG=plugin:*).
+func (g *globals) logger(cfg *config.Config) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:              "mikrobill",
+		Level:             hclog.LevelFromString(strings.ToLower(cfg.LogLevel)),
+		JSONFormat:        cfg.LogJSON,
+		Output:            g.stderr,
+		IndependentLevels: true,
+	})
+}
+
+// exitCoder is an error that sets the exit code.
+type exitCoder interface {
+	error
+	ExitCode() int
+}
+
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+func (e *exitError) ExitCode() int { return e.code }
+
+func asExit(err error, target *exitCoder) bool {
+	if ec, ok := err.(exitCoder); ok {
+		*target = ec
+		return true
+	}
+	return false
+}

@@ -1,0 +1,251 @@
+// Package config loads the host's configuration: an HCL file (mikrobill.hcl),
+// then environment variables (including the legacy names of the Node.js
+// system, so an operator's old .env keeps working), then command-line flags.
+//
+// Precedence, highest first: flags, environment, file, defaults
+// (DefaultConfig). Unknown keys and bad values are errors that name the file,
+// line and key, or the variable.
+//
+// Start with Config (every field documented with its default), Load and
+// Validate.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Environments the host knows by name. Any other non-empty name is allowed
+// too (for example "staging") and matched literally against manifests.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Config is the host's whole configuration.
+type Config struct {
+	// Environment selects which plugins load (a manifest's "environment")
+	// and how strict the host is. HCL: environment; env: MIKROBILL_ENV,
+	// then NODE_ENV. Default "development".
+	Environment string
+	// DataDir holds the embedded database, generated secrets and each
+	// plugin's private data directory. HCL: data_dir; env:
+	// MIKROBILL_DATA_DIR. Default "data" (relative to the working directory).
+	DataDir string
+	// LogLevel is trace, debug, info, warn or error. HCL: log_level; env:
+	// MIKROBILL_LOG_LEVEL. Default "info".
+	LogLevel string
+	// LogJSON logs JSON lines instead of text. HCL: log_json; env:
+	// MIKROBILL_LOG_JSON. Default false.
+	LogJSON bool
+	// DebugPlugins turns plugin loggers to debug: "*" for all, or plugin
+	// names. Env: the legacy DEBUG, for example DEBUG=plugin:* or
+	// DEBUG=plugin:payment-manual,plugin:mikrotik. Default none.
+	DebugPlugins []string
+
+	// Server is the HTTP server.
+	Server ServerConfig
+	// Plugins is how plugins are found and run.
+	Plugins PluginsConfig
+	// Plugin holds per-plugin settings, by plugin name.
+	Plugin map[string]*PluginConfig
+
+	// File is the configuration file that was read, if any.
+	File string
+}
+
+// ServerConfig is the HTTP server. HCL block: server.
+type ServerConfig struct {
+	// Host to listen on. HCL: host; env: HOST. Default "127.0.0.1".
+	Host string
+	// Port to listen on. HCL: port; env: PORT. Default 3000.
+	Port int
+	// RequestTimeout bounds each request. HCL: request_timeout ("30s");
+	// env: REQUEST_TIMEOUT in milliseconds. Default 30s.
+	RequestTimeout time.Duration
+	// KeepAliveTimeout is how long an idle connection stays open. HCL:
+	// keep_alive_timeout; env: KEEP_ALIVE_TIMEOUT in milliseconds.
+	// Default 72s.
+	KeepAliveTimeout time.Duration
+	// BodyLimit is the largest request body in bytes. HCL: body_limit;
+	// env: BODY_LIMIT. Default 10485760 (10 MiB).
+	BodyLimit int64
+	// ShutdownTimeout bounds a graceful shutdown: draining requests and
+	// stopping plugins. HCL: shutdown_timeout. Default 30s.
+	ShutdownTimeout time.Duration
+}
+
+// PluginsConfig is how plugins are found and run. HCL block: plugins.
+type PluginsConfig struct {
+	// Dir holds one folder per plugin (plugin.json and the executable) and
+	// plugins.lock. HCL: dir; env: MIKROBILL_PLUGIN_DIR. Default: the
+	// folder "plugins" beside the mikrobill executable.
+	Dir string
+	// StartTimeout bounds a plugin's launch up to a served Describe. HCL:
+	// start_timeout. Default 10s.
+	StartTimeout time.Duration
+	// HealthInterval is how often each plugin's health is checked. HCL:
+	// health_interval. Default 10s.
+	HealthInterval time.Duration
+	// HealthTimeout bounds one health check. HCL: health_timeout.
+	// Default 2s.
+	HealthTimeout time.Duration
+	// MetricsTimeout bounds collecting one plugin's metrics during a scrape
+	// of /metrics; a slower plugin's metrics are left out of that scrape.
+	// HCL: metrics_timeout. Default 2s.
+	MetricsTimeout time.Duration
+	// StopTimeout is each plugin's deadline for a graceful stop before it
+	// is killed. HCL: stop_timeout. Default 5s.
+	StopTimeout time.Duration
+}
+
+// PluginConfig is one plugin's settings. HCL block: plugin "<name>".
+type PluginConfig struct {
+	// Required overrides the manifest's "required". HCL: required.
+	Required *bool
+	// Disabled keeps the plugin from loading. HCL: disabled. Default false.
+	Disabled bool
+	// Environment overrides the manifest's "environment". HCL: environment.
+	Environment []string
+	// Settings is the plugin's settings as a JSON object, handed to its
+	// Configure after validation against its config_schema. HCL: config.
+	Settings json.RawMessage
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() *Config {
+	return &Config{
+		Environment: EnvDevelopment,
+		DataDir:     "data",
+		LogLevel:    "info",
+		Server: ServerConfig{
+			Host:             "127.0.0.1",
+			Port:             3000,
+			RequestTimeout:   30 * time.Second,
+			KeepAliveTimeout: 72 * time.Second,
+			BodyLimit:        10 << 20,
+			ShutdownTimeout:  30 * time.Second,
+		},
+		Plugins: PluginsConfig{
+			Dir:            defaultPluginDir(),
+			StartTimeout:   10 * time.Second,
+			HealthInterval: 10 * time.Second,
+			HealthTimeout:  2 * time.Second,
+			MetricsTimeout: 2 * time.Second,
+			StopTimeout:    5 * time.Second,
+		},
+		Plugin: map[string]*PluginConfig{},
+	}
+}
+
+// defaultPluginDir is "plugins" beside the executable, so bin/mikrobill
+// finds bin/plugins after `make build`.
+func defaultPluginDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "plugins"
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return filepath.Join(filepath.Dir(exe), "plugins")
+}
+
+// Addr returns host:port to listen on.
+func (c *Config) Addr() string {
+	return fmt.Sprintf("%s:%d", c.Server.Host, c.Server.Port)
+}
+
+// DebugPlugin reports whether a plugin's logger should be at debug.
+func (c *Config) DebugPlugin(name string) bool {
+	return slices.Contains(c.DebugPlugins, "*") || slices.Contains(c.DebugPlugins, name)
+}
+
+// IsProduction reports whether the environment is production.
+func (c *Config) IsProduction() bool { return c.Environment == EnvProduction }
+
+// PluginSettings returns a plugin's settings, or an empty object.
+func (c *Config) PluginSettings(name string) json.RawMessage {
+	if p := c.Plugin[name]; p != nil && len(p.Settings) > 0 {
+		return p.Settings
+	}
+	return json.RawMessage(`{}`)
+}
+
+// PluginDataDir is a plugin's private data directory.
+func (c *Config) PluginDataDir(name string) string {
+	return filepath.Join(c.DataDir, "plugins", name)
+}
+
+// RuntimeDir holds the host's sockets; it is emptied at start and stop.
+func (c *Config) RuntimeDir() string {
+	return filepath.Join(c.DataDir, "run")
+}
+
+var logLevels = []string{"trace", "debug", "info", "warn", "error"}
+
+// Validate checks the configuration and reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if strings.TrimSpace(c.Environment) == "" {
+		errs = append(errs, errors.New("environment must not be empty (development, production, or a name of your own)"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir must not be empty"))
+	}
+	if !slices.Contains(logLevels, strings.ToLower(c.LogLevel)) {
+		errs = append(errs, fmt.Errorf("log_level %q: use one of %s", c.LogLevel, strings.Join(logLevels, ", ")))
+	}
+	if c.Server.Host == "" {
+		errs = append(errs, errors.New("server.host must not be empty (use 0.0.0.0 to listen everywhere)"))
+	}
+	if c.Server.Port < 0 || c.Server.Port > 65535 {
+		errs = append(errs, fmt.Errorf("server.port %d: must be between 0 and 65535", c.Server.Port))
+	}
+	for name, d := range map[string]time.Duration{
+		"server.request_timeout":    c.Server.RequestTimeout,
+		"server.keep_alive_timeout": c.Server.KeepAliveTimeout,
+		"server.shutdown_timeout":   c.Server.ShutdownTimeout,
+		"plugins.start_timeout":     c.Plugins.StartTimeout,
+		"plugins.health_interval":   c.Plugins.HealthInterval,
+		"plugins.health_timeout":    c.Plugins.HealthTimeout,
+		"plugins.metrics_timeout":   c.Plugins.MetricsTimeout,
+		"plugins.stop_timeout":      c.Plugins.StopTimeout,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	if c.Server.BodyLimit <= 0 {
+		errs = append(errs, fmt.Errorf("server.body_limit must be positive, got %d", c.Server.BodyLimit))
+	}
+	if c.Plugins.Dir == "" {
+		errs = append(errs, errors.New("plugins.dir must not be empty"))
+	}
+	names := make([]string, 0, len(c.Plugin))
+	for name := range c.Plugin {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := c.Plugin[name]
+		if len(p.Settings) > 0 {
+			var obj map[string]any
+			if err := json.Unmarshal(p.Settings, &obj); err != nil || obj == nil {
+				errs = append(errs, fmt.Errorf("plugin %q: config must be an object", name))
+			}
+		}
+		for _, e := range p.Environment {
+			if strings.TrimSpace(e) == "" {
+				errs = append(errs, fmt.Errorf("plugin %q: environment names must not be empty", name))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

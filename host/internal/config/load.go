@@ -1,0 +1,365 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+)
+
+// DefaultFile is read when no file is named and it exists in the working
+// directory.
+const DefaultFile = "mikrobill.hcl"
+
+// Overrides are the command-line flags; empty values leave the setting alone.
+type Overrides struct {
+	// Listen is host:port.
+	Listen    string
+	PluginDir string
+	DataDir   string
+	LogLevel  string
+	LogJSON   *bool
+}
+
+// Load builds the configuration: defaults, then the file (path, or
+// DefaultFile when path is empty and it exists, or MIKROBILL_CONFIG), then
+// environ (os.Environ() form), then flags. It validates the result.
+func Load(path string, environ []string, flags Overrides) (*Config, error) {
+	cfg := DefaultConfig()
+	env := envMap(environ)
+	explicit := path != ""
+	if path == "" {
+		path = env["MIKROBILL_CONFIG"]
+		explicit = path != ""
+	}
+	if path == "" {
+		if _, err := os.Stat(DefaultFile); err == nil {
+			path = DefaultFile
+		}
+	}
+	if path != "" {
+		src, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && explicit:
+			return nil, fmt.Errorf("configuration file %s does not exist; create it (see docs/configuration.md) or leave --config out to use defaults", path)
+		case err != nil:
+			return nil, fmt.Errorf("read configuration: %w", err)
+		}
+		if err := applyFile(cfg, path, src); err != nil {
+			return nil, err
+		}
+		cfg.File = path
+	}
+	if err := applyEnv(cfg, env); err != nil {
+		return nil, err
+	}
+	if err := applyFlags(cfg, flags); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// The file's shape. Optional scalars are pointers so "not set" differs from
+// the zero value; durations and sizes are expressions so a bad value is
+// reported with its line.
+type fileConfig struct {
+	Environment *string       `hcl:"environment,optional"`
+	DataDir     *string       `hcl:"data_dir,optional"`
+	LogLevel    *string       `hcl:"log_level,optional"`
+	LogJSON     *bool         `hcl:"log_json,optional"`
+	Server      *fileServer   `hcl:"server,block"`
+	Plugins     *filePlugins  `hcl:"plugins,block"`
+	Plugin      []*filePlugin `hcl:"plugin,block"`
+}
+
+type fileServer struct {
+	Host             *string        `hcl:"host,optional"`
+	Port             *int           `hcl:"port,optional"`
+	RequestTimeout   hcl.Expression `hcl:"request_timeout,optional"`
+	KeepAliveTimeout hcl.Expression `hcl:"keep_alive_timeout,optional"`
+	BodyLimit        *int64         `hcl:"body_limit,optional"`
+	ShutdownTimeout  hcl.Expression `hcl:"shutdown_timeout,optional"`
+}
+
+type filePlugins struct {
+	Dir            *string        `hcl:"dir,optional"`
+	StartTimeout   hcl.Expression `hcl:"start_timeout,optional"`
+	HealthInterval hcl.Expression `hcl:"health_interval,optional"`
+	HealthTimeout  hcl.Expression `hcl:"health_timeout,optional"`
+	MetricsTimeout hcl.Expression `hcl:"metrics_timeout,optional"`
+	StopTimeout    hcl.Expression `hcl:"stop_timeout,optional"`
+}
+
+type filePlugin struct {
+	Name        string         `hcl:"name,label"`
+	Required    *bool          `hcl:"required,optional"`
+	Disabled    *bool          `hcl:"disabled,optional"`
+	Environment []string       `hcl:"environment,optional"`
+	Config      hcl.Expression `hcl:"config,optional"`
+}
+
+func applyFile(cfg *Config, path string, src []byte) error {
+	parser := hclparse.NewParser()
+	f, diags := parser.ParseHCL(src, path)
+	if diags.HasErrors() {
+		return fmt.Errorf("configuration: %s", formatDiags(diags))
+	}
+	var fc fileConfig
+	if diags := gohcl.DecodeBody(f.Body, nil, &fc); diags.HasErrors() {
+		return fmt.Errorf("configuration: %s", formatDiags(diags))
+	}
+	var d hcl.Diagnostics
+	setString(&cfg.Environment, fc.Environment)
+	setString(&cfg.DataDir, fc.DataDir)
+	setString(&cfg.LogLevel, fc.LogLevel)
+	if fc.LogJSON != nil {
+		cfg.LogJSON = *fc.LogJSON
+	}
+	if s := fc.Server; s != nil {
+		setString(&cfg.Server.Host, s.Host)
+		if s.Port != nil {
+			cfg.Server.Port = *s.Port
+		}
+		if s.BodyLimit != nil {
+			cfg.Server.BodyLimit = *s.BodyLimit
+		}
+		d = append(d, setDuration(&cfg.Server.RequestTimeout, s.RequestTimeout, "request_timeout")...)
+		d = append(d, setDuration(&cfg.Server.KeepAliveTimeout, s.KeepAliveTimeout, "keep_alive_timeout")...)
+		d = append(d, setDuration(&cfg.Server.ShutdownTimeout, s.ShutdownTimeout, "shutdown_timeout")...)
+	}
+	if p := fc.Plugins; p != nil {
+		setString(&cfg.Plugins.Dir, p.Dir)
+		d = append(d, setDuration(&cfg.Plugins.StartTimeout, p.StartTimeout, "start_timeout")...)
+		d = append(d, setDuration(&cfg.Plugins.HealthInterval, p.HealthInterval, "health_interval")...)
+		d = append(d, setDuration(&cfg.Plugins.HealthTimeout, p.HealthTimeout, "health_timeout")...)
+		d = append(d, setDuration(&cfg.Plugins.MetricsTimeout, p.MetricsTimeout, "metrics_timeout")...)
+		d = append(d, setDuration(&cfg.Plugins.StopTimeout, p.StopTimeout, "stop_timeout")...)
+	}
+	for _, fp := range fc.Plugin {
+		if _, dup := cfg.Plugin[fp.Name]; dup {
+			d = append(d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate plugin block",
+				Detail: fmt.Sprintf("plugin %q is configured twice; merge the blocks", fp.Name), Subject: fp.Config.Range().Ptr()})
+			continue
+		}
+		pc := &PluginConfig{Required: fp.Required, Environment: fp.Environment}
+		if fp.Disabled != nil {
+			pc.Disabled = *fp.Disabled
+		}
+		raw, diags := objectJSON(fp.Config, "config")
+		d = append(d, diags...)
+		pc.Settings = raw
+		cfg.Plugin[fp.Name] = pc
+	}
+	if d.HasErrors() {
+		return fmt.Errorf("configuration: %s", formatDiags(d))
+	}
+	return nil
+}
+
+func setString(dst *string, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// isSet reports whether an optional expression attribute was given.
+func isSet(expr hcl.Expression) bool {
+	if expr == nil {
+		return false
+	}
+	v, diags := expr.Value(nil)
+	return diags.HasErrors() || !v.IsNull()
+}
+
+func setDuration(dst *time.Duration, expr hcl.Expression, key string) hcl.Diagnostics {
+	if !isSet(expr) {
+		return nil
+	}
+	v, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	bad := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration",
+		Detail: fmt.Sprintf("%s must be a duration string such as \"30s\", \"2m\" or \"1h30m\"", key), Subject: expr.Range().Ptr()}
+	if v.Type() != cty.String {
+		return hcl.Diagnostics{bad}
+	}
+	dur, err := time.ParseDuration(v.AsString())
+	if err != nil || dur <= 0 {
+		return hcl.Diagnostics{bad}
+	}
+	*dst = dur
+	return nil
+}
+
+// objectJSON renders an object expression as JSON.
+func objectJSON(expr hcl.Expression, key string) ([]byte, hcl.Diagnostics) {
+	if !isSet(expr) {
+		return nil, nil
+	}
+	v, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid " + key,
+			Detail: key + " must be an object, for example config = { api_key = \"...\" }", Subject: expr.Range().Ptr()}}
+	}
+	raw, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		return nil, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid " + key, Detail: err.Error(), Subject: expr.Range().Ptr()}}
+	}
+	return raw, nil
+}
+
+// formatDiags renders diagnostics one per line as file:line:column: summary; detail.
+func formatDiags(diags hcl.Diagnostics) string {
+	var lines []string
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		loc := ""
+		if d.Subject != nil {
+			loc = fmt.Sprintf("%s:%d:%d: ", d.Subject.Filename, d.Subject.Start.Line, d.Subject.Start.Column)
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += "; " + d.Detail
+		}
+		lines = append(lines, loc+msg)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func applyEnv(cfg *Config, env map[string]string) error {
+	var errs []error
+	get := func(names ...string) (string, string, bool) {
+		for _, n := range names {
+			if v, ok := env[n]; ok && v != "" {
+				return n, v, true
+			}
+		}
+		return "", "", false
+	}
+	if _, v, ok := get("MIKROBILL_ENV", "NODE_ENV"); ok {
+		cfg.Environment = v
+	}
+	if _, v, ok := get("MIKROBILL_DATA_DIR"); ok {
+		cfg.DataDir = v
+	}
+	if _, v, ok := get("MIKROBILL_LOG_LEVEL"); ok {
+		cfg.LogLevel = v
+	}
+	if n, v, ok := get("MIKROBILL_LOG_JSON"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: use true or false", n, v))
+		}
+		cfg.LogJSON = b
+	}
+	if _, v, ok := get("MIKROBILL_PLUGIN_DIR"); ok {
+		cfg.Plugins.Dir = v
+	}
+	if _, v, ok := get("HOST"); ok {
+		cfg.Server.Host = v
+	}
+	if n, v, ok := get("PORT"); ok {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("%s=%q: not a port number (0 to 65535)", n, v))
+		}
+		cfg.Server.Port = p
+	}
+	for name, dst := range map[string]*time.Duration{
+		"REQUEST_TIMEOUT":    &cfg.Server.RequestTimeout,
+		"KEEP_ALIVE_TIMEOUT": &cfg.Server.KeepAliveTimeout,
+	} {
+		if n, v, ok := get(name); ok {
+			ms, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || ms <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: milliseconds as a positive whole number, for example 30000", n, v))
+				continue
+			}
+			*dst = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if n, v, ok := get("BODY_LIMIT"); ok {
+		b, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || b <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: bytes as a positive whole number, for example 10485760", n, v))
+		}
+		cfg.Server.BodyLimit = b
+	}
+	if _, v, ok := get("DEBUG"); ok {
+		cfg.DebugPlugins = parseDebug(v)
+	}
+	return errors.Join(errs...)
+}
+
+// parseDebug reads the legacy DEBUG variable (the npm "debug" package's
+// syntax): comma or space separated namespaces, "*" wildcards.
+func parseDebug(v string) []string {
+	var out []string
+	for _, ns := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		switch {
+		case ns == "*" || ns == "plugin:*" || ns == "plugin*" || ns == "plugins:*":
+			return []string{"*"}
+		case strings.HasPrefix(ns, "plugin:"):
+			out = append(out, strings.TrimPrefix(ns, "plugin:"))
+		}
+	}
+	return out
+}
+
+func applyFlags(cfg *Config, f Overrides) error {
+	if f.Listen != "" {
+		i := strings.LastIndex(f.Listen, ":")
+		if i < 0 {
+			return fmt.Errorf("--listen %q: use host:port, for example 127.0.0.1:3000", f.Listen)
+		}
+		port, err := strconv.Atoi(f.Listen[i+1:])
+		if err != nil || port < 0 || port > 65535 {
+			return fmt.Errorf("--listen %q: the port must be a number from 0 to 65535", f.Listen)
+		}
+		host := strings.Trim(f.Listen[:i], "[]")
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		cfg.Server.Host, cfg.Server.Port = host, port
+	}
+	if f.PluginDir != "" {
+		cfg.Plugins.Dir = f.PluginDir
+	}
+	if f.DataDir != "" {
+		cfg.DataDir = f.DataDir
+	}
+	if f.LogLevel != "" {
+		cfg.LogLevel = f.LogLevel
+	}
+	if f.LogJSON != nil {
+		cfg.LogJSON = *f.LogJSON
+	}
+	return nil
+}

@@ -1,0 +1,340 @@
+package manifest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// FileName is the manifest's file name inside a plugin folder.
+const FileName = "plugin.json"
+
+// ExecutablePrefix is the default executable's name without the plugin
+// name: a plugin "audit" with neither executable nor executables set is
+// started as "mikrobill-plugin-audit".
+const ExecutablePrefix = "mikrobill-plugin-"
+
+// DefaultPriority is the priority of a manifest that does not set one.
+const DefaultPriority = 100
+
+// Bounds of the priority field.
+const (
+	MinPriority = 0
+	MaxPriority = 1000
+)
+
+// Plugin kinds, as in the manifest's "kind" field. They are the same strings
+// as the SDK's sdk.Kind* constants.
+const (
+	KindPayment = "payment"
+	KindRouter  = "router"
+	KindNotify  = "notify"
+	KindAudit   = "audit"
+	KindGeneric = "generic"
+)
+
+// Kinds lists every valid kind.
+var Kinds = []string{KindAudit, KindGeneric, KindNotify, KindPayment, KindRouter}
+
+// Environment names with a meaning of their own. Any other non-empty name
+// (for example "staging") may appear in an environment list.
+const (
+	EnvAll         = "all"
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+)
+
+// Route access levels, as in a route's "auth" field, from least to most
+// privileged. AuthAdmin is the default.
+const (
+	AuthPublic   = "public"
+	AuthViewer   = "viewer"
+	AuthOperator = "operator"
+	AuthAdmin    = "admin"
+)
+
+// AuthLevels lists every valid route access level.
+var AuthLevels = []string{AuthPublic, AuthViewer, AuthOperator, AuthAdmin}
+
+// RouteMethods lists the HTTP methods a route may declare.
+var RouteMethods = []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
+
+// Host capabilities a plugin may depend on instead of another plugin. The
+// host provides them (or not, see resolve.Options.Capabilities).
+const (
+	CapabilityDatabase = "database"
+	CapabilityCache    = "cache"
+)
+
+// HostCapabilities lists every host capability.
+var HostCapabilities = []string{CapabilityCache, CapabilityDatabase}
+
+// ReservedNames are names no plugin may take: the host capabilities and
+// "host" itself.
+var ReservedNames = []string{CapabilityCache, CapabilityDatabase, "host"}
+
+// IsHostCapability reports whether a dependency name means a host
+// capability rather than a plugin.
+func IsHostCapability(name string) bool {
+	return slices.Contains(HostCapabilities, name)
+}
+
+// Manifest is a plugin's plugin.json. A complete example (every field but
+// name, version, kind and protocol_versions is optional):
+//
+//	{
+//	  "name": "payment-midtrans",
+//	  "version": "1.2.0",
+//	  "kind": "payment",
+//	  "description": "Midtrans Snap payments (QRIS, e-wallets, virtual accounts).",
+//	  "executables": {
+//	    "linux-amd64": "bin/linux-amd64/mikrobill-plugin-payment-midtrans",
+//	    "linux-arm64": "bin/linux-arm64/mikrobill-plugin-payment-midtrans",
+//	    "darwin-arm64": "bin/darwin-arm64/mikrobill-plugin-payment-midtrans"
+//	  },
+//	  "protocol_versions": [1],
+//	  "min_host_version": "1.0.0",
+//	  "dependencies": [
+//	    "database",
+//	    {"name": "audit", "version": ">=1.0.0, <2.0.0"}
+//	  ],
+//	  "environment": ["staging", "production"],
+//	  "required": false,
+//	  "priority": 50,
+//	  "config_schema": {
+//	    "type": "object",
+//	    "required": ["server_key", "environment"],
+//	    "properties": {
+//	      "server_key": {"type": "string", "title": "Server key", "format": "password", "minLength": 8},
+//	      "environment": {"type": "string", "enum": ["sandbox", "production"], "default": "sandbox"},
+//	      "expiry_minutes": {"type": "integer", "minimum": 5, "maximum": 1440, "default": 60}
+//	    },
+//	    "additionalProperties": false
+//	  },
+//	  "routes": [
+//	    {"method": "GET", "path": "/status", "auth": "operator"},
+//	    {"method": "GET", "path": "/payments/{id}", "auth": "viewer"},
+//	    {"method": "POST", "path": "/refunds"}
+//	  ],
+//	  "events": ["invoice.paid", "customer.*"]
+//	}
+//
+// A plugin built for one platform may write "executable" (a path relative to
+// the plugin folder) instead of "executables"; with neither, the executable
+// is "mikrobill-plugin-<name>" beside plugin.json.
+//
+// Read a manifest with [Load] or [Parse]; they set the defaults of absent
+// fields (Priority 100, each route's Auth "admin"). A Manifest built in code
+// should set Priority itself: its zero value means "load first".
+type Manifest struct {
+	// Name identifies the plugin: 2 to 63 characters, lowercase letters,
+	// digits and '-', starting with a letter. "database", "cache" and "host"
+	// are reserved. Required.
+	Name string `json:"name"`
+	// Version is the plugin's version, a strict semantic version such as
+	// "1.2.0". Required.
+	Version string `json:"version"`
+	// Kind is one of [Kinds]; it must match what the plugin serves.
+	// Required.
+	Kind string `json:"kind"`
+	// Description is one line for the admin UI.
+	Description string `json:"description,omitempty"`
+	// Executable is the executable's path relative to the plugin folder,
+	// with forward slashes, never absolute and never leaving the folder.
+	// At most one of Executable and Executables may be set; see
+	// [Manifest.ExecutableFor] for the default.
+	Executable string `json:"executable,omitempty"`
+	// Executables maps "<GOOS>-<GOARCH>" (for example "linux-arm64") to the
+	// executable for that platform, each path as for Executable.
+	Executables map[string]string `json:"executables,omitempty"`
+	// ProtocolVersions lists the plugin protocol versions the plugin
+	// speaks (the SDK it was built with decides). Required, non-empty.
+	ProtocolVersions []int `json:"protocol_versions"`
+	// MinHostVersion is the oldest host version (semver) the plugin runs
+	// on; empty means any.
+	MinHostVersion string `json:"min_host_version,omitempty"`
+	// Dependencies are the plugins (optionally with a version constraint)
+	// and host capabilities ("database", "cache") the plugin needs. The
+	// host loads a plugin only after its plugin dependencies.
+	Dependencies []Dependency `json:"dependencies,omitempty"`
+	// Environment lists the environments the plugin loads in; nil means
+	// all of them. See [Environment].
+	Environment Environment `json:"environment,omitempty"`
+	// Required says whether the host refuses to start without this plugin;
+	// nil means true. Use [Manifest.IsRequired]. The operator's
+	// configuration may override it.
+	Required *bool `json:"required,omitempty"`
+	// Priority orders plugins whose dependencies are met: lower loads
+	// first. 0 to 1000, default 100.
+	Priority int `json:"priority"`
+	// ConfigSchema is a JSON Schema (draft 2020-12 unless it says
+	// otherwise) for the plugin's settings, a JSON object. The admin UI
+	// renders the settings form from it; the host checks settings against
+	// it ([Manifest.ValidateSettings]) before handing them to the plugin.
+	// Properties with "format": "password" or "writeOnly": true are
+	// secrets ([Manifest.SecretFields]). Empty means the plugin takes no
+	// settings.
+	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
+	// Routes are the HTTP routes the plugin serves under
+	// /plugins/{name}/.
+	Routes []Route `json:"routes,omitempty"`
+	// Events are the event types the plugin subscribes to: dotted
+	// lowercase names ("invoice.paid"), a prefix wildcard ("invoice.*"),
+	// or "*" for every event.
+	Events []string `json:"events,omitempty"`
+
+	// Dir is the plugin folder the manifest was loaded from ([Load]).
+	Dir string `json:"-"`
+	// File is the manifest's path as given to [Load] or [Parse]; problems
+	// name it.
+	File string `json:"-"`
+}
+
+// Dependency is one entry of a manifest's "dependencies". In plugin.json it
+// is either a bare name ("audit", "database") or an object
+// {"name": "audit", "version": ">=1.0.0, <2.0.0"}.
+type Dependency struct {
+	// Name is a plugin name or a host capability ([HostCapabilities]).
+	Name string `json:"name"`
+	// Version is an optional semver constraint on the plugin's version in
+	// the syntax of github.com/Masterminds/semver ("^1.2", ">=1.0.0, <2.0.0",
+	// "~1.4 || >=2.1"). Host capabilities take none.
+	Version string `json:"version,omitempty"`
+}
+
+// IsHostCapability reports whether d names a host capability rather than a
+// plugin.
+func (d Dependency) IsHostCapability() bool { return IsHostCapability(d.Name) }
+
+// MarshalJSON writes a dependency without a constraint as a bare name.
+func (d Dependency) MarshalJSON() ([]byte, error) {
+	if d.Version == "" {
+		return json.Marshal(d.Name)
+	}
+	type plain Dependency
+	return json.Marshal(plain(d))
+}
+
+// UnmarshalJSON accepts both forms. It is lenient about unknown fields;
+// [Parse] is the strict reader.
+func (d *Dependency) UnmarshalJSON(data []byte) error {
+	if len(data) > 0 && data[0] == '"' {
+		*d = Dependency{}
+		return json.Unmarshal(data, &d.Name)
+	}
+	type plain Dependency
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	*d = Dependency(p)
+	return nil
+}
+
+// Environment is the set of environments a plugin loads in. nil (written
+// "all" in plugin.json) means every environment. "development" and
+// "production" may be written as a bare string; any other set is a list,
+// for example ["staging", "production"].
+type Environment []string
+
+// MarshalJSON writes nil as "all", a single "development" or "production"
+// as a bare string, and anything else as a list.
+func (e Environment) MarshalJSON() ([]byte, error) {
+	switch {
+	case len(e) == 0:
+		return json.Marshal(EnvAll)
+	case len(e) == 1 && (e[0] == EnvDevelopment || e[0] == EnvProduction):
+		return json.Marshal(e[0])
+	default:
+		return json.Marshal([]string(e))
+	}
+}
+
+// UnmarshalJSON accepts a string or a list of strings. It does not check
+// names; [Parse] does.
+func (e *Environment) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err == nil {
+		if s == EnvAll {
+			*e = nil
+		} else {
+			*e = Environment{s}
+		}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(data, &list); err != nil {
+		return fmt.Errorf("environment must be a string or a list of strings")
+	}
+	*e = list
+	return nil
+}
+
+// Route is an HTTP route a plugin serves. The host mounts it under
+// /plugins/{name}/ with the access level Auth names.
+type Route struct {
+	// Method is one of [RouteMethods], uppercase.
+	Method string `json:"method"`
+	// Path starts with "/" and may hold gorilla/mux variables:
+	// "/sessions/{id}", "/payments/{id:[0-9]+}".
+	Path string `json:"path"`
+	// Auth is who may call the route, one of [AuthLevels]. [Parse] sets
+	// "admin" when absent; in a Manifest built in code empty also means
+	// "admin".
+	Auth string `json:"auth,omitempty"`
+}
+
+// IsRequired reports whether the host must refuse to start without this
+// plugin. It is true unless the manifest says "required": false.
+func (m *Manifest) IsRequired() bool {
+	return m.Required == nil || *m.Required
+}
+
+// RunsIn reports whether the plugin loads in the environment env (for
+// example "production", the value of NODE_ENV). Names match exactly.
+func (m *Manifest) RunsIn(env string) bool {
+	return len(m.Environment) == 0 || slices.Contains(m.Environment, env)
+}
+
+// DefaultExecutable is the executable name used when a manifest sets
+// neither executable nor executables: "mikrobill-plugin-<name>".
+func (m *Manifest) DefaultExecutable() string {
+	return ExecutablePrefix + m.Name
+}
+
+// ExecutableFor returns the path, relative to the plugin folder and with
+// forward slashes, of the executable to start on goos/goarch (use
+// runtime.GOOS and runtime.GOARCH). It fails when the manifest maps
+// executables per platform and ships none for this one; the error lists
+// the platforms it does ship for.
+func (m *Manifest) ExecutableFor(goos, goarch string) (string, error) {
+	if m.Executable != "" {
+		return m.Executable, nil
+	}
+	if len(m.Executables) == 0 {
+		return m.DefaultExecutable(), nil
+	}
+	platform := goos + "-" + goarch
+	if p, ok := m.Executables[platform]; ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("plugin %q ships no executable for %s, only for %s; "+
+		"get a build for %s from its publisher", m.Name, platform,
+		strings.Join(m.Platforms(), ", "), platform)
+}
+
+// Platforms returns the sorted "<GOOS>-<GOARCH>" keys of Executables, or nil
+// when the manifest does not map executables per platform.
+func (m *Manifest) Platforms() []string {
+	if len(m.Executables) == 0 {
+		return nil
+	}
+	ps := make([]string, 0, len(m.Executables))
+	for p := range m.Executables {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}

@@ -1,0 +1,59 @@
+package plugins
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+)
+
+// Found is one plugin folder in the plugin directory.
+type Found struct {
+	// Name is the manifest's name, or the folder's name when the manifest
+	// could not be read.
+	Name string
+	// Dir is the plugin's folder.
+	Dir string
+	// Manifest is nil when Err is set.
+	Manifest *manifest.Manifest
+	// Err says what is wrong with the folder's manifest or executable.
+	Err error
+}
+
+// Discover lists the plugin folders under dir: every folder holding a
+// plugin.json. Each manifest is loaded and checked; a folder with problems
+// is returned with Err set so it can be reported rather than silently
+// skipped. A missing dir is an error that says how to fix it.
+func Discover(dir string) ([]Found, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("plugin directory %s does not exist; run `make build`, or point --plugin-dir (or MIKROBILL_PLUGIN_DIR) at the folder that holds the plugins", dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read plugin directory: %w", err)
+	}
+	var out []Found
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		pdir := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(pdir, manifest.FileName)); err != nil {
+			continue
+		}
+		m, err := manifest.Load(pdir)
+		f := Found{Name: e.Name(), Dir: pdir, Manifest: m, Err: err}
+		if m != nil && m.Name != "" {
+			f.Name = m.Name
+		}
+		if err != nil {
+			f.Manifest = nil
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
+	return out, nil
+}

@@ -1,0 +1,135 @@
+package plugins
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mikrobill/mikrobill/host/internal/cache"
+	"github.com/mikrobill/mikrobill/sdk"
+)
+
+// Limits of the host service, so one plugin cannot fill the cache.
+const (
+	maxKeyBytes   = 512
+	maxValueBytes = 1 << 20
+	maxKVTTL      = 30 * 24 * time.Hour
+	eventTimeout  = 10 * time.Second
+)
+
+// hostService is the sdk.Host the host offers one plugin: its own namespace
+// of the cache, and event publishing.
+type hostService struct {
+	m      *Manager
+	plugin string
+	cache  cache.Cache
+}
+
+var _ sdk.Host = (*hostService)(nil)
+
+func (h *hostService) key(key string) (string, error) {
+	if key == "" || len(key) > maxKeyBytes {
+		return "", fmt.Errorf("%w: keys are 1 to %d bytes", sdk.ErrInvalidArgument, maxKeyBytes)
+	}
+	return "plugin:" + h.plugin + ":" + key, nil
+}
+
+func (h *hostService) KVGet(ctx context.Context, key string) ([]byte, bool, error) {
+	k, err := h.key(key)
+	if err != nil {
+		return nil, false, err
+	}
+	return h.cache.Get(ctx, k)
+}
+
+func (h *hostService) KVSet(ctx context.Context, key string, value []byte, opts sdk.KVSetOptions) (bool, error) {
+	k, err := h.key(key)
+	if err != nil {
+		return false, err
+	}
+	if len(value) > maxValueBytes {
+		return false, fmt.Errorf("%w: values are at most %d bytes; keep large data in the plugin's data directory", sdk.ErrInvalidArgument, maxValueBytes)
+	}
+	if opts.TTL < 0 || opts.TTL > maxKVTTL {
+		return false, fmt.Errorf("%w: ttl must be between 0 and %s", sdk.ErrInvalidArgument, maxKVTTL)
+	}
+	return h.cache.Set(ctx, k, value, opts.TTL, opts.OnlyIfAbsent)
+}
+
+func (h *hostService) KVDelete(ctx context.Context, key string) (bool, error) {
+	k, err := h.key(key)
+	if err != nil {
+		return false, err
+	}
+	return h.cache.Delete(ctx, k)
+}
+
+// Publish delivers an event to the plugins that subscribe to its type.
+func (h *hostService) Publish(_ context.Context, e sdk.Event) (string, error) {
+	if !validEventType(e.Type) {
+		return "", fmt.Errorf("%w: event type %q must be dotted lower case, for example \"payment.confirmed\"", sdk.ErrInvalidArgument, e.Type)
+	}
+	e.Source = h.plugin
+	if e.ID == "" {
+		e.ID = newEventID()
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	h.m.Deliver(e)
+	return e.ID, nil
+}
+
+// Deliver hands an event to every running plugin whose manifest subscribes
+// to its type (except its publisher), each in the background with a timeout.
+func (m *Manager) Deliver(e sdk.Event) {
+	for _, p := range m.Plugins() {
+		if p.name == e.Source || p.manifest == nil || !subscribes(p.manifest.Events, e.Type) || p.process() == nil {
+			continue
+		}
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			ctx, cancel := context.WithTimeout(m.ctx, eventTimeout)
+			defer cancel()
+			if _, err := p.Base().HandleEvent(ctx, &sdk.HandleEventRequest{Event: e}); err != nil {
+				p.log.Warn("event delivery failed", "event", e.ID, "type", e.Type, "error", err)
+			}
+		}()
+	}
+}
+
+// subscribes reports whether any pattern ("invoice.paid", "invoice.*", "*")
+// matches the event type.
+func subscribes(patterns []string, typ string) bool {
+	for _, p := range patterns {
+		switch {
+		case p == "*" || p == typ:
+			return true
+		case strings.HasSuffix(p, ".*") && strings.HasPrefix(typ, strings.TrimSuffix(p, "*")):
+			return true
+		}
+	}
+	return false
+}
+
+func validEventType(t string) bool {
+	if t == "" || len(t) > 128 || strings.HasPrefix(t, ".") || strings.HasSuffix(t, ".") || strings.Contains(t, "..") {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func newEventID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

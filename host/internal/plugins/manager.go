@@ -1,0 +1,626 @@
+// Package plugins runs the host's plugins: it discovers them in the plugin
+// directory, checks their manifests and lock entries, resolves their
+// dependencies, launches them level by level (concurrently within a level),
+// configures them, watches their health, and stops them in reverse order.
+//
+// Start with Manager: New, Start, Plugins, Ready, Stop.
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
+	"github.com/mikrobill/mikrobill/host/internal/cache"
+	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/lockfile"
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/metrics"
+	"github.com/mikrobill/mikrobill/host/internal/resolve"
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/client"
+)
+
+// Deps are what the manager needs from the rest of the host.
+type Deps struct {
+	// Logger is the host's root logger; plugin lines go under
+	// "plugin.<name>".
+	Logger hclog.Logger
+	// Metrics receives plugin metrics.
+	Metrics *metrics.Metrics
+	// Cache backs the plugins' key-value stores.
+	Cache cache.Cache
+	// HostVersion is the host's version (semver).
+	HostVersion string
+	// Capabilities are the host capabilities available to plugins'
+	// dependencies ("database", "cache").
+	Capabilities map[string]bool
+}
+
+// Manager runs the plugins.
+type Manager struct {
+	cfg  *config.Config
+	deps Deps
+	log  hclog.Logger
+
+	mu      sync.RWMutex
+	plugins map[string]*Plugin
+	order   []string // launch order; stop goes backwards
+
+	ctx    context.Context // ends at Stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New returns a manager. Nothing runs until Start.
+func New(cfg *config.Config, deps Deps) *Manager {
+	if deps.Logger == nil {
+		deps.Logger = hclog.NewNullLogger()
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = metrics.New()
+	}
+	if deps.Cache == nil {
+		deps.Cache = cache.NewMemory(0)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		cfg: cfg, deps: deps, log: deps.Logger.Named("plugins"),
+		plugins: map[string]*Plugin{}, ctx: ctx, cancel: cancel,
+	}
+}
+
+// StartError reports the required plugins that did not start.
+type StartError struct {
+	// Failed maps each required plugin that failed to why.
+	Failed map[string]string
+}
+
+func (e *StartError) Error() string {
+	names := make([]string, 0, len(e.Failed))
+	for n := range e.Failed {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d required plugin(s) failed to start:", len(names))
+	for _, n := range names {
+		fmt.Fprintf(&b, "\n  %s: %s", n, e.Failed[n])
+	}
+	b.WriteString("\n(an optional plugin would leave the host running degraded: set `required = false` in its plugin block to make it optional)")
+	return b.String()
+}
+
+// Start discovers, checks and launches the plugins. It returns a
+// *StartError when a required plugin fails; optional ones that fail leave
+// the host running, degraded.
+func (m *Manager) Start(ctx context.Context) error {
+	if err := prepareRuntimeDir(m.cfg.RuntimeDir()); err != nil {
+		return err
+	}
+	found, err := Discover(m.cfg.Plugins.Dir)
+	if err != nil {
+		return err
+	}
+	lock, lockErr := lockfile.Read(m.cfg.Plugins.Dir)
+
+	unavailable := map[string]string{}
+	var candidates []*manifest.Manifest
+	byName := map[string][]Found{}
+	for _, f := range found {
+		byName[f.Name] = append(byName[f.Name], f)
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+
+	for _, name := range names {
+		fs := byName[name]
+		f := fs[0]
+		pc := m.cfg.Plugin[name]
+		required := true
+		if f.Manifest != nil {
+			required = f.Manifest.IsRequired()
+		}
+		if pc != nil && pc.Required != nil {
+			required = *pc.Required
+		}
+		p := newPlugin(name, f.Dir, f.Manifest, required, m.log.With("plugin", name))
+		m.plugins[name] = p
+
+		refuse := func(why string) {
+			p.setState(StateFailed, why)
+			unavailable[name] = why
+			p.log.Error("plugin refused", "error", why)
+		}
+		switch {
+		case len(fs) > 1:
+			dirs := make([]string, len(fs))
+			for i, d := range fs {
+				dirs[i] = d.Dir
+			}
+			refuse(fmt.Sprintf("several folders hold a plugin named %q (%s); remove all but one", name, strings.Join(dirs, ", ")))
+			continue
+		case f.Err != nil:
+			refuse(f.Err.Error())
+			continue
+		case pc != nil && pc.Disabled:
+			p.setState(StateDisabled, "")
+			p.lastErr = "disabled in the configuration"
+			unavailable[name] = "disabled in the configuration"
+			continue
+		}
+		if !m.runsHere(f.Manifest, pc) {
+			why := fmt.Sprintf("not loaded in environment %s", m.cfg.Environment)
+			p.setState(StateDisabled, "")
+			p.mu.Lock()
+			p.lastErr = why
+			p.mu.Unlock()
+			unavailable[name] = why
+			continue
+		}
+		if problems := f.Manifest.CheckHost(m.deps.HostVersion, client.ProtocolVersions); len(problems) > 0 {
+			refuse((&manifest.ValidationError{File: f.Manifest.File, Problems: problems}).Error())
+			continue
+		}
+		if lockErr != nil {
+			refuse(lockErr.Error())
+			continue
+		}
+		if _, err := m.expectedSum(lock, f.Manifest); err != nil {
+			refuse(err.Error())
+			continue
+		}
+		candidates = append(candidates, f.Manifest)
+	}
+
+	plan := resolve.Resolve(candidates, resolve.Options{Capabilities: m.deps.Capabilities, Unavailable: unavailable})
+	for _, s := range plan.Skipped {
+		p := m.plugins[s.Plugin.Name]
+		p.setState(StateFailed, s.Err.Error())
+		p.log.Error("plugin cannot load", "error", s.Err)
+	}
+	m.order = plan.Order()
+
+	for _, level := range plan.Levels {
+		var wg sync.WaitGroup
+		for _, man := range level {
+			p := m.plugins[man.Name]
+			if why := m.failedDependency(man); why != "" {
+				p.setState(StateFailed, why)
+				p.log.Error("plugin not started", "error", why)
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := m.launch(ctx, p, lock); err != nil {
+					p.setState(StateFailed, err.Error())
+					p.log.Error("plugin failed to start", "error", err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	m.updateStateMetrics()
+
+	failed := map[string]string{}
+	for _, name := range names {
+		p := m.plugins[name]
+		if p.required && p.State() != StateRunning && p.State() != StateDisabled {
+			failed[name] = p.Status().LastError
+		}
+	}
+	m.wg.Add(1)
+	go m.healthLoop()
+	if len(failed) > 0 {
+		return &StartError{Failed: failed}
+	}
+	return nil
+}
+
+// runsHere applies the environment filter (the configuration's override
+// first, then the manifest).
+func (m *Manager) runsHere(man *manifest.Manifest, pc *config.PluginConfig) bool {
+	if pc != nil && len(pc.Environment) > 0 {
+		for _, e := range pc.Environment {
+			if e == manifest.EnvAll || e == m.cfg.Environment {
+				return true
+			}
+		}
+		return false
+	}
+	return man.RunsIn(m.cfg.Environment)
+}
+
+// failedDependency returns why a plugin cannot start because a dependency
+// that was planned did not start, or "".
+func (m *Manager) failedDependency(man *manifest.Manifest) string {
+	for _, d := range man.Dependencies {
+		if d.IsHostCapability() {
+			continue
+		}
+		dep, ok := m.plugins[d.Name]
+		if !ok {
+			continue
+		}
+		if st := dep.State(); st != StateRunning {
+			return fmt.Sprintf("its dependency %q did not start (%s): %s", d.Name, st, dep.Status().LastError)
+		}
+	}
+	return ""
+}
+
+// expectedSum returns the locked checksum of a plugin's executable after
+// checking the file on disk against it, before anything executes it.
+func (m *Manager) expectedSum(lock *lockfile.File, man *manifest.Manifest) ([]byte, error) {
+	rel, err := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
+	if err != nil {
+		return nil, err
+	}
+	want, err := lock.Check(man.Name, rel)
+	if err != nil {
+		return nil, err
+	}
+	if err := client.VerifySHA256(filepath.Join(man.Dir, rel), want); err != nil {
+		return nil, fmt.Errorf("refused before running it: %v; if you installed a new version on purpose, review it and run `mikrobill plugin lock %s`", err, man.Name)
+	}
+	return want, nil
+}
+
+// launch starts one plugin, checks it is the plugin its manifest describes,
+// configures it and checks its health.
+func (m *Manager) launch(ctx context.Context, p *Plugin, lock *lockfile.File) error {
+	man := p.manifest
+	begin := time.Now()
+	p.setState(StateStarting, "")
+
+	sum, err := m.expectedSum(lock, man)
+	if err != nil {
+		return err
+	}
+	settings := m.cfg.PluginSettings(man.Name)
+	if err := man.ValidateSettings(settings); err != nil {
+		return fmt.Errorf("its settings in the configuration do not match its config_schema: %v", err)
+	}
+	dataDir, err := privateDir(m.cfg.PluginDataDir(man.Name))
+	if err != nil {
+		return err
+	}
+	rel, _ := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
+
+	logLevel := m.deps.Logger.GetLevel()
+	if m.cfg.DebugPlugin(man.Name) {
+		logLevel = hclog.Debug
+	}
+	pluginLog := m.deps.Logger.Named("plugin")
+	pluginLog.SetLevel(logLevel)
+
+	proc, err := client.Start(ctx, client.Config{
+		Name:         man.Name,
+		Path:         filepath.Join(man.Dir, rel),
+		SHA256:       sum,
+		Env:          pluginEnv(dataDir),
+		SocketDir:    m.cfg.RuntimeDir(),
+		StartTimeout: m.cfg.Plugins.StartTimeout,
+		Logger:       pluginLog,
+		LogLevel:     logLevel.String(),
+		Host:         &hostService{m: m, plugin: man.Name, cache: m.deps.Cache},
+		DialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(m.deps.Metrics.UnaryClientInterceptor(man.Name))},
+	})
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		proc.Kill()
+		return err
+	}
+	desc := proc.Describe()
+	if desc.Name != man.Name || desc.Version != man.Version || desc.Kind != man.Kind {
+		return fail(fmt.Errorf("the executable describes itself as %q %s (kind %s), but %s says %q %s (kind %s); rebuild the plugin or correct plugin.json",
+			desc.Name, desc.Version, desc.Kind, man.File, man.Name, man.Version, man.Kind))
+	}
+
+	base := client.NewPlugin(proc.Conn().ClientConn(), proc.Conn().HostBrokerID)
+	cctx, cancel := context.WithTimeout(ctx, m.cfg.Plugins.StartTimeout)
+	defer cancel()
+	resp, err := base.Configure(cctx, &sdk.ConfigureRequest{
+		Settings: settings, Environment: m.cfg.Environment, HostVersion: m.deps.HostVersion, DataDir: dataDir,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("Configure: %w", err))
+	}
+	for _, w := range resp.Warnings {
+		p.log.Warn("plugin configuration warning", "warning", w)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, m.cfg.Plugins.HealthTimeout)
+	defer hcancel()
+	health, err := base.CheckHealth(hctx, &sdk.CheckHealthRequest{})
+	if err != nil {
+		return fail(fmt.Errorf("first health check: %w", err))
+	}
+
+	p.mu.Lock()
+	p.proc, p.desc, p.health, p.checkedAt = proc, desc, health, time.Now()
+	p.loadTime = time.Since(begin)
+	p.setStateLocked(StateRunning, "")
+	p.mu.Unlock()
+	m.deps.Metrics.PluginUp.WithLabelValues(man.Name).Set(1)
+	m.deps.Metrics.PluginLoad.WithLabelValues(man.Name).Set(p.loadTime.Seconds())
+	p.log.Info("plugin running", "version", desc.Version, "pid", proc.Pid(), "load_ms", p.loadTime.Milliseconds(), "health", health.Status)
+
+	m.wg.Add(1)
+	go m.watch(p, proc)
+	return nil
+}
+
+// watch notices a plugin's exit when it happens.
+func (m *Manager) watch(p *Plugin, proc *client.Process) {
+	defer m.wg.Done()
+	select {
+	case <-proc.Done():
+	case <-m.ctx.Done():
+		return
+	}
+	p.mu.Lock()
+	if p.proc != proc || p.state == StateStopped {
+		p.mu.Unlock()
+		return
+	}
+	why := "the plugin process exited unexpectedly"
+	if err := proc.ExitErr(); err != nil {
+		why += ": " + err.Error()
+	}
+	p.setStateLocked(StateFailed, why)
+	p.mu.Unlock()
+	m.deps.Metrics.PluginUp.WithLabelValues(p.name).Set(0)
+	m.updateStateMetrics()
+	p.log.Error("plugin exited", "error", why)
+}
+
+// healthLoop checks every running plugin's health on an interval.
+func (m *Manager) healthLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.cfg.Plugins.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+			m.CheckHealth(m.ctx)
+		}
+	}
+}
+
+// CheckHealth checks every running plugin now, concurrently, each under the
+// health timeout.
+func (m *Manager) CheckHealth(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range m.Plugins() {
+		if p.process() == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.checkOne(ctx, p)
+		}()
+	}
+	wg.Wait()
+	m.updateStateMetrics()
+}
+
+func (m *Manager) checkOne(ctx context.Context, p *Plugin) {
+	hctx, cancel := context.WithTimeout(ctx, m.cfg.Plugins.HealthTimeout)
+	defer cancel()
+	health, err := p.Base().CheckHealth(hctx, &sdk.CheckHealthRequest{})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != StateRunning && p.state != StateUnhealthy {
+		return
+	}
+	p.checkedAt = time.Now()
+	if err != nil {
+		p.health = &sdk.CheckHealthResponse{Status: sdk.HealthError, Message: "health check failed: " + err.Error()}
+		if p.state != StateUnhealthy {
+			p.setStateLocked(StateUnhealthy, "health check failed: "+err.Error())
+			p.log.Warn("plugin health check failed", "error", err)
+		}
+		return
+	}
+	p.health = health
+	if p.state == StateUnhealthy {
+		p.setStateLocked(StateRunning, "")
+		p.log.Info("plugin healthy again")
+	}
+}
+
+// Plugins returns the plugins in launch order, then the ones not launched,
+// by name.
+func (m *Manager) Plugins() []*Plugin {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]*Plugin, 0, len(m.plugins))
+	seen := map[string]bool{}
+	for _, n := range m.order {
+		if p, ok := m.plugins[n]; ok {
+			out = append(out, p)
+			seen[n] = true
+		}
+	}
+	var rest []string
+	for n := range m.plugins {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	for _, n := range rest {
+		out = append(out, m.plugins[n])
+	}
+	return out
+}
+
+// Plugin returns a plugin by name.
+func (m *Manager) Plugin(name string) (*Plugin, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p, ok := m.plugins[name]
+	return p, ok
+}
+
+// Statuses returns every plugin's status.
+func (m *Manager) Statuses() []Status {
+	ps := m.Plugins()
+	out := make([]Status, len(ps))
+	for i, p := range ps {
+		out[i] = p.Status()
+	}
+	return out
+}
+
+// Ready reports whether every required plugin is running and healthy; when
+// not, it says why for each that is not.
+func (m *Manager) Ready() (bool, []string) {
+	var reasons []string
+	for _, p := range m.Plugins() {
+		if !p.required {
+			continue
+		}
+		st := p.Status()
+		switch {
+		case st.State == StateDisabled:
+			continue
+		case st.State != StateRunning:
+			reasons = append(reasons, fmt.Sprintf("required plugin %q is %s: %s", p.name, st.State, st.LastError))
+		case !p.Healthy():
+			reasons = append(reasons, fmt.Sprintf("required plugin %q is unhealthy: %s", p.name, st.Message))
+		}
+	}
+	return len(reasons) == 0, reasons
+}
+
+// PIDs implements metrics.Source.
+func (m *Manager) PIDs() map[string]int {
+	out := map[string]int{}
+	for _, p := range m.Plugins() {
+		if proc := p.process(); proc != nil {
+			out[p.name] = proc.Pid()
+		}
+	}
+	return out
+}
+
+// CollectMetrics implements metrics.Source.
+func (m *Manager) CollectMetrics(ctx context.Context, name string) ([]byte, error) {
+	p, ok := m.Plugin(name)
+	if !ok {
+		return nil, fmt.Errorf("no plugin %q", name)
+	}
+	resp, err := p.Base().CollectMetrics(ctx, &sdk.CollectMetricsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Text, nil
+}
+
+func (m *Manager) updateStateMetrics() {
+	for _, p := range m.Plugins() {
+		cur := p.State()
+		for _, s := range States {
+			v := 0.0
+			if s == cur {
+				v = 1
+			}
+			m.deps.Metrics.PluginState.WithLabelValues(p.name, string(s)).Set(v)
+		}
+	}
+}
+
+// Stop stops the plugins in reverse launch order, each within the stop
+// timeout and all within ctx, and empties the runtime directory.
+func (m *Manager) Stop(ctx context.Context) {
+	m.cancel()
+	order := append([]string(nil), m.order...)
+	for i := len(order) - 1; i >= 0; i-- {
+		p, ok := m.Plugin(order[i])
+		if !ok {
+			continue
+		}
+		p.mu.Lock()
+		proc := p.proc
+		wasUp := p.state == StateRunning || p.state == StateUnhealthy
+		if wasUp {
+			p.setStateLocked(StateStopped, "")
+		}
+		p.mu.Unlock()
+		if proc == nil || !wasUp {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, m.cfg.Plugins.StopTimeout)
+		if err := proc.Stop(sctx); err != nil {
+			p.log.Warn("plugin stop", "error", err)
+		} else {
+			p.log.Info("plugin stopped")
+		}
+		cancel()
+		m.deps.Metrics.PluginUp.WithLabelValues(p.name).Set(0)
+	}
+	m.wg.Wait()
+	m.updateStateMetrics()
+	_ = os.RemoveAll(m.cfg.RuntimeDir())
+}
+
+// pluginEnv is a plugin's whole environment besides the handshake: nothing
+// of the host's secrets.
+func pluginEnv(dataDir string) []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	env := []string{"PATH=" + path, "HOME=" + dataDir, "MIKROBILL_PLUGIN_DATA_DIR=" + dataDir}
+	if tz, ok := os.LookupEnv("TZ"); ok {
+		env = append(env, "TZ="+tz)
+	}
+	return env
+}
+
+// privateDir creates dir with mode 0700 (and fixes the mode of an existing
+// one) and returns its absolute path.
+func privateDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return "", fmt.Errorf("create the plugin's data directory: %w", err)
+	}
+	if err := os.Chmod(abs, 0o700); err != nil {
+		return "", fmt.Errorf("make the plugin's data directory private: %w", err)
+	}
+	return abs, nil
+}
+
+// prepareRuntimeDir empties the host's socket directory: sockets left by a
+// host that was killed are removed at the next start.
+func prepareRuntimeDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("clean the runtime directory %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create the runtime directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,275 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/audit"
+	"github.com/mikrobill/mikrobill/sdk/client"
+	"github.com/mikrobill/mikrobill/sdk/notify"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/router"
+)
+
+// State is where a plugin stands.
+type State string
+
+// Plugin states.
+const (
+	// StateStarting: being launched.
+	StateStarting State = "starting"
+	// StateRunning: launched, configured, answering.
+	StateRunning State = "running"
+	// StateUnhealthy: running but failing health checks.
+	StateUnhealthy State = "unhealthy"
+	// StateRestarting: waiting to be launched again (see Status.NextAttempt).
+	StateRestarting State = "restarting"
+	// StateFailed: not running and not coming back without an operator
+	// (refused, failed to start, or out of restarts); LastError says why.
+	StateFailed State = "failed"
+	// StateStopped: stopped by the host's shutdown.
+	StateStopped State = "stopped"
+	// StateDisabled: not loaded on purpose (configuration, environment, or
+	// an operator's action).
+	StateDisabled State = "disabled"
+)
+
+// States lists every state, for metrics.
+var States = []State{StateStarting, StateRunning, StateUnhealthy, StateRestarting, StateFailed, StateStopped, StateDisabled}
+
+// Status is what the host reports of one plugin (/health/plugins, the CLI).
+type Status struct {
+	Name         string         `json:"name"`
+	Version      string         `json:"version"`
+	Kind         string         `json:"kind"`
+	State        State          `json:"state"`
+	Health       string         `json:"health"`
+	Message      string         `json:"message"`
+	Details      map[string]any `json:"details,omitempty"`
+	Required     bool           `json:"required"`
+	Restarts     int            `json:"restarts"`
+	PID          int            `json:"pid"`
+	LoadMS       int64          `json:"load_ms"`
+	LastError    string         `json:"last_error"`
+	Capabilities []string       `json:"capabilities,omitempty"`
+	Dir          string         `json:"dir"`
+	CheckedAt    *time.Time     `json:"checked_at,omitempty"`
+	NextAttempt  *time.Time     `json:"next_attempt,omitempty"`
+}
+
+// Health values in Status.Health besides the sdk.HealthStatus ones.
+const healthUnknown = "unknown"
+
+// Plugin is one managed plugin.
+type Plugin struct {
+	name     string
+	dir      string
+	manifest *manifest.Manifest // nil when plugin.json could not be read
+	required bool
+	log      hclog.Logger
+
+	mu        sync.RWMutex
+	state     State
+	proc      *client.Process
+	desc      *sdk.DescribeResponse
+	health    *sdk.CheckHealthResponse
+	checkedAt time.Time
+	restarts  int
+	lastErr   string
+	loadTime  time.Duration
+	next      time.Time
+	changed   chan struct{} // closed on every state change
+
+	conn *pluginConn
+}
+
+func newPlugin(name, dir string, m *manifest.Manifest, required bool, log hclog.Logger) *Plugin {
+	p := &Plugin{name: name, dir: dir, manifest: m, required: required, log: log, state: StateStarting, changed: make(chan struct{})}
+	p.conn = &pluginConn{p: p}
+	return p
+}
+
+// Name returns the plugin's name.
+func (p *Plugin) Name() string { return p.name }
+
+// Manifest returns the plugin's manifest (nil when it could not be read).
+func (p *Plugin) Manifest() *manifest.Manifest { return p.manifest }
+
+// Kind returns the manifest's kind ("" when unknown).
+func (p *Plugin) Kind() string {
+	if p.manifest == nil {
+		return ""
+	}
+	return p.manifest.Kind
+}
+
+// Required reports whether the host needs this plugin to be ready.
+func (p *Plugin) Required() bool { return p.required }
+
+// State returns the current state.
+func (p *Plugin) State() State {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state
+}
+
+// setState changes the state and wakes whoever waits for a change.
+func (p *Plugin) setState(s State, lastErr string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.setStateLocked(s, lastErr)
+}
+
+func (p *Plugin) setStateLocked(s State, lastErr string) {
+	p.state = s
+	if lastErr != "" {
+		p.lastErr = lastErr
+	}
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// Status returns a snapshot for reporting.
+func (p *Plugin) Status() Status {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	st := Status{
+		Name: p.name, State: p.state, Required: p.required, Restarts: p.restarts,
+		LastError: p.lastErr, LoadMS: p.loadTime.Milliseconds(), Dir: p.dir, Health: healthUnknown,
+	}
+	if p.manifest != nil {
+		st.Version, st.Kind = p.manifest.Version, p.manifest.Kind
+	}
+	if p.desc != nil {
+		st.Capabilities = p.desc.Capabilities
+	}
+	if p.proc != nil && (p.state == StateRunning || p.state == StateUnhealthy) {
+		st.PID = p.proc.Pid()
+	}
+	if p.health != nil {
+		st.Health, st.Message, st.Details = string(p.health.Status), p.health.Message, p.health.Details
+		t := p.checkedAt
+		st.CheckedAt = &t
+	}
+	if p.state == StateRestarting && !p.next.IsZero() {
+		t := p.next
+		st.NextAttempt = &t
+	}
+	return st
+}
+
+// Healthy reports whether the plugin is running and its last health check
+// said ok or degraded.
+func (p *Plugin) Healthy() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.state == StateRunning && p.health != nil && p.health.Status != sdk.HealthError
+}
+
+// process returns the running process, if any.
+func (p *Plugin) process() *client.Process {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.state != StateRunning && p.state != StateUnhealthy {
+		return nil
+	}
+	return p.proc
+}
+
+// Base returns the base client. It works across restarts: every call goes to
+// the process running at that moment.
+func (p *Plugin) Base() client.Plugin {
+	return client.NewPlugin(p.conn, p.conn.hostBroker)
+}
+
+func (p *Plugin) kindClient(kind string) (any, error) {
+	if p.Kind() != kind {
+		return nil, fmt.Errorf("plugin %q is a %s plugin, not %s", p.name, p.Kind(), kind)
+	}
+	return client.NewKind(kind, p.conn, p.conn.hostBroker)
+}
+
+// Payment returns the payment client of a payment plugin.
+func (p *Plugin) Payment() (payment.Gateway, error) {
+	c, err := p.kindClient(sdk.KindPayment)
+	if err != nil {
+		return nil, err
+	}
+	return c.(payment.Gateway), nil
+}
+
+// Router returns the router client of a router plugin.
+func (p *Plugin) Router() (router.Router, error) {
+	c, err := p.kindClient(sdk.KindRouter)
+	if err != nil {
+		return nil, err
+	}
+	return c.(router.Router), nil
+}
+
+// Notifier returns the notification client of a notify plugin.
+func (p *Plugin) Notifier() (notify.Notifier, error) {
+	c, err := p.kindClient(sdk.KindNotify)
+	if err != nil {
+		return nil, err
+	}
+	return c.(notify.Notifier), nil
+}
+
+// Audit returns the audit client of an audit plugin.
+func (p *Plugin) Audit() (audit.Sink, error) {
+	c, err := p.kindClient(sdk.KindAudit)
+	if err != nil {
+		return nil, err
+	}
+	return c.(audit.Sink), nil
+}
+
+// pluginConn is a gRPC connection that always goes to the plugin's current
+// process, so clients made once keep working across restarts. With no
+// process running, calls fail with sdk.ErrPluginUnavailable.
+type pluginConn struct {
+	p *Plugin
+}
+
+var _ grpc.ClientConnInterface = (*pluginConn)(nil)
+
+func (c *pluginConn) current() (*client.Process, error) {
+	proc := c.p.process()
+	if proc == nil {
+		return nil, fmt.Errorf("%w: plugin %q is %s", sdk.ErrPluginUnavailable, c.p.name, c.p.State())
+	}
+	return proc, nil
+}
+
+func (c *pluginConn) hostBroker() uint32 {
+	if proc, err := c.current(); err == nil {
+		return proc.Conn().HostBrokerID()
+	}
+	return 0
+}
+
+// Invoke implements grpc.ClientConnInterface.
+func (c *pluginConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	proc, err := c.current()
+	if err != nil {
+		return err
+	}
+	return proc.Conn().ClientConn().Invoke(ctx, method, args, reply, opts...)
+}
+
+// NewStream implements grpc.ClientConnInterface.
+func (c *pluginConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	proc, err := c.current()
+	if err != nil {
+		return nil, err
+	}
+	return proc.Conn().ClientConn().NewStream(ctx, desc, method, opts...)
+}

@@ -1,0 +1,99 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/mikrobill/mikrobill/sdk"
+)
+
+// apiError is an error with an HTTP status and a stable code.
+type apiError struct {
+	status  int
+	code    string
+	message string
+	details any
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// errorBody is the API's one error shape.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Details any    `json:"details,omitempty"`
+	} `json:"error"`
+}
+
+// retryAfterSeconds is what a client is told to wait when a plugin is
+// unavailable (restarting).
+const retryAfterSeconds = 5
+
+// serveError writes err as the API's error shape with the status its kind
+// calls for.
+func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = classify(err)
+	}
+	if ae.status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	if ae.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message, body.Error.Details = ae.code, ae.message, ae.details
+	writeJSON(w, ae.status, body)
+}
+
+// classify maps SDK sentinel errors (also those that came back from a
+// plugin) to statuses.
+func classify(err error) *apiError {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, sdk.ErrPluginUnavailable):
+		return &apiError{http.StatusServiceUnavailable, "plugin_unavailable", msg, nil}
+	case errors.Is(err, sdk.ErrUnavailable):
+		return &apiError{http.StatusServiceUnavailable, "upstream_unavailable", msg, nil}
+	case errors.Is(err, sdk.ErrNotFound):
+		return &apiError{http.StatusNotFound, "not_found", msg, nil}
+	case errors.Is(err, sdk.ErrInvalidArgument):
+		return &apiError{http.StatusBadRequest, "invalid_argument", msg, nil}
+	case errors.Is(err, sdk.ErrUnauthenticated):
+		return &apiError{http.StatusUnauthorized, "unauthenticated", msg, nil}
+	case errors.Is(err, sdk.ErrPermissionDenied):
+		return &apiError{http.StatusForbidden, "permission_denied", msg, nil}
+	case errors.Is(err, sdk.ErrAlreadyExists):
+		return &apiError{http.StatusConflict, "already_exists", msg, nil}
+	case errors.Is(err, sdk.ErrConflict):
+		return &apiError{http.StatusConflict, "conflict", msg, nil}
+	case errors.Is(err, sdk.ErrFailedPrecondition):
+		return &apiError{http.StatusUnprocessableEntity, "failed_precondition", msg, nil}
+	case errors.Is(err, sdk.ErrRateLimited):
+		return &apiError{http.StatusTooManyRequests, "rate_limited", msg, nil}
+	case errors.Is(err, sdk.ErrNotSupported):
+		return &apiError{http.StatusNotImplemented, "not_supported", msg, nil}
+	case errors.Is(err, sdk.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+		return &apiError{http.StatusGatewayTimeout, "timeout", msg, nil}
+	default:
+		return &apiError{http.StatusInternalServerError, "internal", "internal error; the host's log has the details", nil}
+	}
+}
+
+// writeJSON renders v into a buffer first, so a failed encoding is a clean
+// 500 rather than half a response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, `{"error":{"code":"internal","message":"could not encode the response"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

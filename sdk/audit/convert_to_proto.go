@@ -1,0 +1,113 @@
+package audit
+
+import (
+	"math"
+
+	"github.com/mikrobill/mikrobill/sdk/internal/convert"
+	auditv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/audit/v1"
+)
+
+// Request and response converters treat nil as the zero value, so a nil
+// response from an implementation is sent as an empty one.
+
+// u32 converts a count, clamping it to the range of uint32.
+func u32(n int) uint32 {
+	switch {
+	case n < 0:
+		return 0
+	case uint64(n) > math.MaxUint32:
+		return math.MaxUint32
+	default:
+		return uint32(n)
+	}
+}
+
+func eventToProto(e Event) *auditv1.AuditEvent {
+	return &auditv1.AuditEvent{
+		Id:           e.ID,
+		Time:         convert.TimeToProto(e.Time),
+		Actor:        e.Actor,
+		Action:       e.Action,
+		ResourceType: e.ResourceType,
+		ResourceId:   e.ResourceID,
+		Outcome:      string(e.Outcome),
+		RemoteAddr:   e.RemoteAddr,
+		RequestId:    e.RequestID,
+		Metadata:     e.Metadata,
+		Sequence:     e.Sequence,
+		Hash:         e.Hash,
+		PrevHash:     e.PrevHash,
+	}
+}
+
+func eventsToProto(es []Event) []*auditv1.AuditEvent {
+	var out []*auditv1.AuditEvent
+	for _, e := range es {
+		out = append(out, eventToProto(e))
+	}
+	return out
+}
+
+func appendRequestToProto(r *AppendRequest) *auditv1.AppendRequest {
+	if r == nil {
+		r = &AppendRequest{}
+	}
+	return &auditv1.AppendRequest{Events: eventsToProto(r.Events)}
+}
+
+func appendResponseToProto(r *AppendResponse) *auditv1.AppendResponse {
+	if r == nil {
+		r = &AppendResponse{}
+	}
+	return &auditv1.AppendResponse{
+		Appended:     u32(r.Appended),
+		Duplicates:   u32(r.Duplicates),
+		LastSequence: r.LastSequence,
+		HeadHash:     r.HeadHash,
+	}
+}
+
+func queryRequestToProto(r *QueryRequest) *auditv1.QueryRequest {
+	if r == nil {
+		r = &QueryRequest{}
+	}
+	return &auditv1.QueryRequest{
+		Actor:        r.Actor,
+		Action:       r.Action,
+		ResourceType: r.ResourceType,
+		ResourceId:   r.ResourceID,
+		Outcome:      string(r.Outcome),
+		Since:        convert.TimeToProto(r.Since),
+		Until:        convert.TimeToProto(r.Until),
+		PageSize:     u32(r.PageSize),
+		PageToken:    r.PageToken,
+		Descending:   r.Descending,
+	}
+}
+
+func queryResponseToProto(r *QueryResponse) *auditv1.QueryResponse {
+	if r == nil {
+		r = &QueryResponse{}
+	}
+	return &auditv1.QueryResponse{Events: eventsToProto(r.Events), NextPageToken: r.NextPageToken}
+}
+
+func verifyRequestToProto(r *VerifyRequest) *auditv1.VerifyRequest {
+	if r == nil {
+		r = &VerifyRequest{}
+	}
+	return &auditv1.VerifyRequest{FromSequence: r.FromSequence, ToSequence: r.ToSequence}
+}
+
+func verifyResponseToProto(r *VerifyResponse) *auditv1.VerifyResponse {
+	if r == nil {
+		r = &VerifyResponse{}
+	}
+	return &auditv1.VerifyResponse{
+		Ok:               r.OK,
+		Checked:          r.Checked,
+		FirstBadSequence: r.FirstBadSequence,
+		Message:          r.Message,
+		HeadHash:         r.HeadHash,
+	}
+}

@@ -1,0 +1,339 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/runner"
+	"google.golang.org/grpc"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/internal/mtls"
+	"github.com/mikrobill/mikrobill/sdk/internal/wire"
+)
+
+// Errors of Start. Start wraps them with the plugin's name and details.
+var (
+	// ErrChecksumMismatch: the executable is not the one the lock file
+	// names. It was not executed.
+	ErrChecksumMismatch = errors.New("executable does not match its checksum")
+	// ErrHandshake: the process started but did not complete the mikrobill
+	// handshake (it crashed, timed out, printed something else on stdout, or
+	// speaks another protocol).
+	ErrHandshake = errors.New("plugin handshake failed")
+)
+
+// DefaultStartTimeout bounds a launch, from exec to a served Describe.
+const DefaultStartTimeout = 10 * time.Second
+
+// Config describes one launch of a plugin executable.
+type Config struct {
+	// Name is the plugin's name; its log lines appear under
+	// Logger.Named(Name).
+	Name string
+	// Path is the executable.
+	Path string
+	// SHA256, when set, must equal the executable's SHA-256; it is checked
+	// right before the process starts, and a mismatch is ErrChecksumMismatch.
+	SHA256 []byte
+	// Dir is the working directory; empty means the executable's folder.
+	Dir string
+	// Env is the plugin's entire environment apart from the handshake
+	// variables Start adds. The host passes a scrubbed list (PATH, TZ, HOME,
+	// MIKROBILL_PLUGIN_DATA_DIR): secrets travel through Configure only.
+	Env []string
+	// SocketDir is a private directory (mode 0700) under which go-plugin
+	// makes the launch's unix sockets; empty means the system's temporary
+	// directory.
+	SocketDir string
+	// StartTimeout bounds the launch up to a served Describe
+	// (default DefaultStartTimeout).
+	StartTimeout time.Duration
+	// Logger receives the plugin's forwarded log lines and the launcher's.
+	Logger hclog.Logger
+	// LogLevel is the level the plugin should log at (default "info").
+	LogLevel string
+	// Host is offered to the plugin over the go-plugin broker; nil offers
+	// nothing.
+	Host sdk.Host
+	// InsecureNoTLS turns mutual TLS off. It exists to measure what TLS
+	// costs; never use it otherwise.
+	InsecureNoTLS bool
+	// DialOptions are added to the gRPC dial options (metrics interceptors).
+	DialOptions []grpc.DialOption
+}
+
+// Process is one running plugin process.
+type Process struct {
+	name     string
+	pc       *plugin.Client
+	conn     *Conn
+	run      *procRunner
+	describe *sdk.DescribeResponse
+	loadTime time.Duration
+}
+
+// Start launches a plugin and returns once it serves: the handshake is done,
+// mutual TLS is up and Describe answered. On failure nothing is left
+// running.
+func Start(ctx context.Context, cfg Config) (*Process, error) {
+	if cfg.Name == "" || cfg.Path == "" {
+		return nil, errors.New("client.Start needs a plugin name and an executable path")
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = DefaultStartTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Dir == "" {
+		cfg.Dir = filepath.Dir(cfg.Path)
+	}
+	begin := time.Now()
+
+	if cfg.SHA256 != nil {
+		if err := VerifySHA256(cfg.Path, cfg.SHA256); err != nil {
+			return nil, err
+		}
+	}
+
+	var tlsCfg *tls.Config
+	var certPEM []byte
+	if !cfg.InsecureNoTLS {
+		var err error
+		if tlsCfg, certPEM, err = mtls.ClientConfig(); err != nil {
+			return nil, fmt.Errorf("prepare mutual TLS: %w", err)
+		}
+	}
+
+	tail := &tailBuffer{max: 4096}
+	run := &procRunner{name: cfg.Name, path: cfg.Path, dir: cfg.Dir, logger: cfg.Logger, done: make(chan struct{})}
+	env := append([]string(nil), cfg.Env...)
+	if certPEM != nil {
+		env = append(env, wire.EnvClientCert+"="+string(certPEM))
+	}
+	if cfg.LogLevel != "" {
+		env = append(env, wire.EnvLogLevel+"="+cfg.LogLevel)
+	}
+
+	pc := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: VersionedPlugins(cfg.Host),
+		RunnerFunc: func(_ hclog.Logger, cmd *exec.Cmd, socketDir string) (runner.Runner, error) {
+			return run.prepare(cmd.Env, env, socketDir)
+		},
+		SkipHostEnv:      true,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Logger:           cfg.Logger,
+		StartTimeout:     cfg.StartTimeout,
+		TLSConfig:        tlsCfg,
+		GRPCDialOptions:  append(wire.DialOptions(), cfg.DialOptions...),
+		UnixSocketConfig: &plugin.UnixSocketConfig{TempDir: cfg.SocketDir},
+		Stderr:           tail,
+		SyncStdout:       &lineLogger{log: cfg.Logger.Named(cfg.Name), what: "plugin wrote to stdout after the handshake"},
+		SyncStderr:       &lineLogger{log: cfg.Logger.Named(cfg.Name), what: "plugin wrote to stderr"},
+	})
+
+	fail := func(err error) (*Process, error) {
+		pc.Kill()
+		return nil, err
+	}
+	cp, err := pc.Client()
+	if err != nil {
+		return fail(handshakeError(err, tail.String()))
+	}
+	if tlsCfg != nil && tlsCfg.RootCAs == nil {
+		return fail(fmt.Errorf("%w: the plugin offered no TLS certificate; rebuild it with the mikrobill SDK (sdk.Serve)", ErrHandshake))
+	}
+	conn, err := Dispense(cp)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrHandshake, err))
+	}
+	p := &Process{name: cfg.Name, pc: pc, conn: conn, run: run}
+
+	dctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout-time.Since(begin))
+	defer cancel()
+	desc, err := NewPlugin(conn.ClientConn(), conn.HostBrokerID).Describe(dctx, &sdk.DescribeRequest{})
+	if err != nil {
+		select {
+		case <-run.done:
+			return fail(handshakeError(fmt.Errorf("plugin exited: %v", run.err()), tail.String()))
+		default:
+		}
+		return fail(fmt.Errorf("%w: Describe: %v", ErrHandshake, err))
+	}
+	p.describe = desc
+	p.loadTime = time.Since(begin)
+	return p, nil
+}
+
+// Conn returns the connection to the plugin.
+func (p *Process) Conn() *Conn { return p.conn }
+
+// Pid returns the plugin's process id.
+func (p *Process) Pid() int { return p.run.pid }
+
+// Describe returns what the plugin said about itself at start.
+func (p *Process) Describe() *sdk.DescribeResponse { return p.describe }
+
+// LoadTime is how long the launch took, from Start to a served Describe.
+func (p *Process) LoadTime() time.Duration { return p.loadTime }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.run.done }
+
+// ExitErr returns how the process exited, once Done is closed.
+func (p *Process) ExitErr() error { return p.run.err() }
+
+// Stop stops the plugin gracefully: go-plugin's controller shuts the
+// plugin's server down, the plugin runs its Shutdown, and the process exits.
+// When ctx ends first, the process group is killed. Stop cleans up the
+// connection and the launch's socket directory either way.
+func (p *Process) Stop(ctx context.Context) error {
+	p.closeClient() // asks the plugin to shut down
+	var err error
+	select {
+	case <-p.run.done:
+	case <-ctx.Done():
+		err = fmt.Errorf("plugin %q did not stop in time; killed", p.name)
+		p.run.killGroup()
+		<-p.run.done
+	}
+	p.run.cleanup()
+	return err
+}
+
+// Kill kills the plugin's process group at once and cleans up.
+func (p *Process) Kill() {
+	p.run.killGroup()
+	<-p.run.done
+	p.closeClient()
+	p.run.cleanup()
+}
+
+// closeClient closes the gRPC connection and broker; on a live plugin it
+// also asks it to shut down (go-plugin's controller). go-plugin's own Kill
+// is not used: it waits a fixed two seconds and logs warnings for plugins
+// that have already exited.
+func (p *Process) closeClient() {
+	if cp, err := p.pc.Client(); err == nil {
+		_ = cp.Close()
+	}
+}
+
+// VerifySHA256 checks a file's SHA-256.
+func VerifySHA256(path string, want []byte) error {
+	got, err := FileSHA256(path)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(got, want) != 1 {
+		return fmt.Errorf("%w: %s has sha256 %s, the lock file says %s", ErrChecksumMismatch, path, hex.EncodeToString(got), hex.EncodeToString(want))
+	}
+	return nil
+}
+
+// FileSHA256 returns a file's SHA-256.
+func FileSHA256(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return h.Sum(nil), nil
+}
+
+// handshakeError turns go-plugin's start errors into ones an operator can
+// act on, with the plugin's last output.
+func handshakeError(err error, output string) error {
+	msg := err.Error()
+	var why string
+	switch {
+	case strings.Contains(msg, "Unrecognized remote plugin message"):
+		first := strings.TrimPrefix(strings.SplitN(msg, "\n", 2)[0], "Unrecognized remote plugin message: ")
+		if first == "" {
+			why = "it closed stdout without a handshake line"
+		} else {
+			why = fmt.Sprintf("it printed %q on stdout instead of the handshake; a plugin must write nothing to stdout (log to stderr) and call sdk.Serve", first)
+		}
+	case strings.Contains(msg, "timeout while waiting for plugin to start"):
+		why = "it did not complete the handshake within the start timeout"
+	case strings.Contains(msg, "plugin exited before we could connect"), strings.Contains(msg, "plugin exited"):
+		why = "it exited before the handshake"
+	case strings.Contains(msg, "incompatible API version"), strings.Contains(msg, "incompatible core API version"):
+		why = msg + "; rebuild the plugin with a mikrobill SDK that speaks a protocol version this host supports"
+	case strings.Contains(msg, "unsupported plugin protocol"):
+		why = "it speaks go-plugin's net/rpc protocol; mikrobill plugins speak gRPC through sdk.Serve"
+	default:
+		why = msg
+	}
+	if out := strings.TrimSpace(output); out != "" {
+		return fmt.Errorf("%w: %s; its last output:\n%s", ErrHandshake, why, out)
+	}
+	return fmt.Errorf("%w: %s", ErrHandshake, why)
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}
+
+// lineLogger logs whole lines written to it.
+type lineLogger struct {
+	mu   sync.Mutex
+	log  hclog.Logger
+	what string
+	buf  bytes.Buffer
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	for {
+		line, err := l.buf.ReadString('\n')
+		if err != nil {
+			l.buf.WriteString(line)
+			break
+		}
+		l.log.Warn(l.what, "line", strings.TrimRight(line, "\r\n"))
+	}
+	return len(p), nil
+}

@@ -1,0 +1,135 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin/runner"
+)
+
+// procRunner runs a plugin as a child process in its own process group that
+// is killed when the host dies (see sysProcAttr).
+type procRunner struct {
+	name   string
+	path   string
+	dir    string
+	logger hclog.Logger
+
+	cmd       *exec.Cmd
+	socketDir string
+	stdout    io.ReadCloser
+	stderr    io.ReadCloser
+	pid       int
+
+	done    chan struct{}
+	mu      sync.Mutex
+	waitErr error
+}
+
+var _ runner.Runner = (*procRunner)(nil)
+
+// prepare builds the command from go-plugin's handshake variables and the
+// caller's environment.
+func (r *procRunner) prepare(handshakeEnv, env []string, socketDir string) (*procRunner, error) {
+	r.socketDir = socketDir
+	cmd := exec.Command(r.path)
+	cmd.Dir = r.dir
+	cmd.Env = append(append([]string(nil), env...), handshakeEnv...)
+	cmd.Stdin = nil
+	cmd.SysProcAttr = sysProcAttr()
+	var err error
+	if r.stdout, err = cmd.StdoutPipe(); err != nil {
+		return nil, err
+	}
+	if r.stderr, err = cmd.StderrPipe(); err != nil {
+		return nil, err
+	}
+	r.cmd = cmd
+	return r, nil
+}
+
+func (r *procRunner) Start(context.Context) error {
+	if err := startProcess(r.cmd); err != nil {
+		close(r.done)
+		return fmt.Errorf("start %s: %w", r.path, err)
+	}
+	r.pid = r.cmd.Process.Pid
+	r.logger.Debug("plugin process started", "plugin", r.name, "path", r.path, "pid", r.pid)
+	return nil
+}
+
+func (r *procRunner) Wait(context.Context) error {
+	err := r.cmd.Wait()
+	r.mu.Lock()
+	r.waitErr = err
+	r.mu.Unlock()
+	// The plugin's own children share its process group: take them along.
+	r.killGroup()
+	select {
+	case <-r.done:
+	default:
+		close(r.done)
+	}
+	return err
+}
+
+func (r *procRunner) err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.waitErr
+}
+
+// killGroup sends SIGKILL to the plugin's process group.
+func (r *procRunner) killGroup() {
+	if r.pid > 0 {
+		killProcessGroup(r.pid)
+	}
+}
+
+func (r *procRunner) Kill(context.Context) error {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return nil
+	}
+	r.killGroup()
+	if err := r.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// cleanup removes the launch's socket directory (go-plugin made it for this
+// launch only).
+func (r *procRunner) cleanup() {
+	if r.socketDir != "" {
+		_ = os.RemoveAll(r.socketDir)
+	}
+}
+
+func (r *procRunner) Stdout() io.ReadCloser { return r.stdout }
+func (r *procRunner) Stderr() io.ReadCloser { return r.stderr }
+func (r *procRunner) Name() string          { return r.name }
+func (r *procRunner) ID() string {
+	if r.pid == 0 {
+		return ""
+	}
+	return strconv.Itoa(r.pid)
+}
+
+func (r *procRunner) Diagnose(context.Context) string {
+	return "check that " + r.path + " is built for this platform, is executable, and calls sdk.Serve before writing anything to stdout"
+}
+
+func (r *procRunner) PluginToHost(network, addr string) (string, string, error) {
+	return network, addr, nil
+}
+
+func (r *procRunner) HostToPlugin(network, addr string) (string, string, error) {
+	return network, addr, nil
+}

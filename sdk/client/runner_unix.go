@@ -1,0 +1,17 @@
+//go:build unix && !linux
+
+package client
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// sysProcAttr puts the plugin in a process group of its own. Without Linux's
+// parent-death signal, the SDK's watchdog in the plugin ends it when the host
+// goes away.
+func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+func startProcess(cmd *exec.Cmd) error { return cmd.Start() }
+
+func killProcessGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }

@@ -1,0 +1,62 @@
+package sdk
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// DecodeConfig decodes a plugin's settings (ConfigureRequest.Settings) into
+// v, a pointer to a struct with json tags. It is strict: an unknown field or
+// a value of the wrong type is an error wrapping ErrInvalidArgument that
+// names the field, so an operator sees exactly what to fix. Empty settings
+// leave v as it is (keep your defaults in v before calling).
+//
+//	type settings struct {
+//		ServerKey string `json:"server_key"`
+//		Sandbox   bool   `json:"sandbox"`
+//	}
+//
+//	func (g *Gateway) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+//		cfg := settings{Sandbox: true}
+//		if err := sdk.DecodeConfig(req.Settings, &cfg); err != nil {
+//			return nil, err
+//		}
+//		...
+//	}
+func DecodeConfig(settings json.RawMessage, v any) error {
+	if len(bytes.TrimSpace(settings)) == 0 || string(bytes.TrimSpace(settings)) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(settings))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: settings: %s", ErrInvalidArgument, describeJSONError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: settings: unexpected data after the JSON object", ErrInvalidArgument)
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return fmt.Sprintf("expected %s, got a JSON %s", typeErr.Type, typeErr.Value)
+		}
+		return fmt.Sprintf("field %q: expected %s, got a JSON %s", field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("not valid JSON at byte %d: %v", syntaxErr.Offset, syntaxErr)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "; check the plugin's config_schema for the fields it takes"
+	default:
+		return err.Error()
+	}
+}

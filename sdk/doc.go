@@ -1,0 +1,35 @@
+// Package sdk is what mikrobill plugin authors import.
+//
+// A plugin is a program whose main calls Serve with an implementation of one
+// plugin kind's interface: payment.Gateway, router.Router, notify.Notifier
+// or audit.Sink (or only Plugin, for a generic plugin). The host starts the
+// program, talks to it over gRPC with mutual TLS (hashicorp/go-plugin), and
+// supervises it; the author sees none of that:
+//
+//	type Gateway struct {
+//		sdk.Base
+//	}
+//
+//	func (g *Gateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+//		return &sdk.DescribeResponse{Name: "payment-acme", Version: "1.0.0"}, nil
+//	}
+//
+//	// ... CreatePayment, GetPayment, HandleWebhook ...
+//
+//	func main() { sdk.Serve(&Gateway{}) }
+//
+// Where to start:
+//   - Plugin and Base: the methods every plugin has, and their defaults.
+//   - The kind packages: payment, router, notify, audit.
+//   - DecodeConfig: strict decoding of the settings Configure receives.
+//   - The sentinel errors (ErrNotFound, ...): return them, and the host sees
+//     the same error with errors.Is.
+//   - Base.Logger and Base.Host: logging (hclog JSON on stderr; nothing but
+//     the handshake may go to stdout) and the host's key-value store.
+//   - Package sdktest to test an implementation over real gRPC, and package
+//     paymenttest, the conformance kit for payment gateways.
+//
+// The plugin's manifest, plugin.json, sits beside the executable; its name,
+// version and kind must match what Describe returns. See
+// docs/writing-a-payment-plugin.md.
+package sdk
