@@ -155,7 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	cp, err := pc.Client()
 	if err != nil {
-		return fail(handshakeError(err, tail.String()))
+		return fail(handshakeError(err, run.exitedSoon(), tail.String()))
 	}
 	if tlsCfg != nil && tlsCfg.RootCAs == nil {
 		return fail(fmt.Errorf("%w: the plugin offered no TLS certificate; rebuild it with the mikrobill SDK (sdk.Serve)", ErrHandshake))
@@ -170,10 +170,8 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	defer cancel()
 	desc, err := NewPlugin(conn.ClientConn(), conn.HostBrokerID).Describe(dctx, &sdk.DescribeRequest{})
 	if err != nil {
-		select {
-		case <-run.done:
-			return fail(handshakeError(fmt.Errorf("plugin exited: %v", run.err()), tail.String()))
-		default:
+		if exit := run.exitedSoon(); exit != nil {
+			return fail(handshakeError(err, exit, tail.String()))
 		}
 		return fail(fmt.Errorf("%w: Describe: %v", ErrHandshake, err))
 	}
@@ -263,11 +261,14 @@ func FileSHA256(path string) ([]byte, error) {
 }
 
 // handshakeError turns go-plugin's start errors into ones an operator can
-// act on, with the plugin's last output.
-func handshakeError(err error, output string) error {
+// act on, with how the process exited (nil when it is still running) and its
+// last output.
+func handshakeError(err error, exit *exitInfo, output string) error {
 	msg := err.Error()
 	var why string
 	switch {
+	case exit != nil && !strings.Contains(msg, "incompatible"):
+		why = "it exited (" + exit.String() + ") before the handshake"
 	case strings.Contains(msg, "Unrecognized remote plugin message"):
 		first := strings.TrimPrefix(strings.SplitN(msg, "\n", 2)[0], "Unrecognized remote plugin message: ")
 		if first == "" {

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin/runner"
@@ -31,6 +33,9 @@ type procRunner struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	waitErr error
+	// killed is set when the host killed the process (so its exit is not
+	// the plugin's own doing).
+	killed atomic.Bool
 }
 
 var _ runner.Runner = (*procRunner)(nil)
@@ -71,13 +76,43 @@ func (r *procRunner) Wait(context.Context) error {
 	r.waitErr = err
 	r.mu.Unlock()
 	// The plugin's own children share its process group: take them along.
-	r.killGroup()
+	killProcessGroup(r.pid)
 	select {
 	case <-r.done:
 	default:
 		close(r.done)
 	}
 	return err
+}
+
+// exitInfo is how a process ended.
+type exitInfo struct{ err error }
+
+func (e *exitInfo) String() string {
+	if e.err == nil {
+		return "exit status 0"
+	}
+	return e.err.Error()
+}
+
+// exitedSoon waits briefly for the process to end on its own, for error
+// messages after a failed handshake; nil means it is still running or the
+// host killed it.
+func (r *procRunner) exitedSoon() *exitInfo {
+	if r.pid == 0 {
+		return nil
+	}
+	select {
+	case <-r.done:
+		err := r.err()
+		var ee *exec.ExitError
+		if r.killed.Load() && errors.As(err, &ee) && !ee.Exited() {
+			return nil // ended by the host's signal, not on its own
+		}
+		return &exitInfo{err: err}
+	case <-time.After(250 * time.Millisecond):
+		return nil
+	}
 }
 
 func (r *procRunner) err() error {
@@ -89,6 +124,7 @@ func (r *procRunner) err() error {
 // killGroup sends SIGKILL to the plugin's process group.
 func (r *procRunner) killGroup() {
 	if r.pid > 0 {
+		r.killed.Store(true)
 		killProcessGroup(r.pid)
 	}
 }

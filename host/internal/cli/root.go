@@ -23,6 +23,8 @@ type globals struct {
 	stdout     io.Writer
 	stderr     io.Writer
 	environ    []string
+	// serving, when set, is told the address serve listens on (tests).
+	serving func(addr string)
 }
 
 // Execute runs the command line and returns the process exit code.

@@ -41,7 +41,7 @@ SIGINT or SIGTERM stop it gracefully.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, g, cfg)
 		},
@@ -104,6 +104,9 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		return fmt.Errorf("listen on %s: %w; is another mikrobill (or another program) using that port? Use --listen or PORT to pick another", cfg.Addr(), err)
 	}
 	log.Info("serving", "address", "http://"+ln.Addr().String())
+	if g.serving != nil {
+		g.serving(ln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 

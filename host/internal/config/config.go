@@ -11,12 +11,16 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -159,7 +163,7 @@ func defaultPluginDir() string {
 
 // Addr returns host:port to listen on.
 func (c *Config) Addr() string {
-	return fmt.Sprintf("%s:%d", c.Server.Host, c.Server.Port)
+	return net.JoinHostPort(c.Server.Host, strconv.Itoa(c.Server.Port))
 }
 
 // DebugPlugin reports whether a plugin's logger should be at debug.
@@ -183,9 +187,25 @@ func (c *Config) PluginDataDir(name string) string {
 	return filepath.Join(c.DataDir, "plugins", name)
 }
 
-// RuntimeDir holds the host's sockets; it is emptied at start and stop.
+// maxRuntimeDirLen keeps socket paths under the 108-byte limit of unix
+// socket addresses: go-plugin adds about 40 bytes below the runtime dir.
+const maxRuntimeDirLen = 60
+
+// RuntimeDir holds the host's sockets; it is emptied at start and stop. It is
+// "run" in the data directory, or, when that path is too long for unix
+// socket addresses, a directory in the system's temporary directory named
+// after the data directory (so two hosts never share one).
 func (c *Config) RuntimeDir() string {
-	return filepath.Join(c.DataDir, "run")
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		abs = c.DataDir
+	}
+	dir := filepath.Join(abs, "run")
+	if len(dir) <= maxRuntimeDirLen {
+		return dir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return filepath.Join(os.TempDir(), fmt.Sprintf("mikrobill-%d-%s", os.Getuid(), hex.EncodeToString(sum[:6])))
 }
 
 var logLevels = []string{"trace", "debug", "info", "warn", "error"}

@@ -117,6 +117,8 @@ type filePlugin struct {
 	Disabled    *bool          `hcl:"disabled,optional"`
 	Environment []string       `hcl:"environment,optional"`
 	Config      hcl.Expression `hcl:"config,optional"`
+	// DefRange is the block's header, `plugin "name"`, for diagnostics.
+	DefRange hcl.Range `hcl:",def_range"`
 }
 
 func applyFile(cfg *Config, path string, src []byte) error {
@@ -159,7 +161,7 @@ func applyFile(cfg *Config, path string, src []byte) error {
 	for _, fp := range fc.Plugin {
 		if _, dup := cfg.Plugin[fp.Name]; dup {
 			d = append(d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate plugin block",
-				Detail: fmt.Sprintf("plugin %q is configured twice; merge the blocks", fp.Name), Subject: fp.Config.Range().Ptr()})
+				Detail: fmt.Sprintf("plugin %q is configured twice; merge the blocks", fp.Name), Subject: fp.DefRange.Ptr()})
 			continue
 		}
 		pc := &PluginConfig{Required: fp.Required, Environment: fp.Environment}

@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -77,7 +78,13 @@ func Read(pluginDir string) (*File, error) {
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	err = dec.Decode(&f)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = errors.New("unexpected content after the JSON object")
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid lock file (%v); run `mikrobill plugin lock` to write it again", path, err)
 	}
 	if f.Version != formatVersion {

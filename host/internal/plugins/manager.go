@@ -614,13 +614,25 @@ func privateDir(dir string) (string, error) {
 }
 
 // prepareRuntimeDir empties the host's socket directory: sockets left by a
-// host that was killed are removed at the next start.
+// host that was killed are removed at the next start. The directory must
+// end up a real directory of ours with mode 0700, not something another
+// user prepared (it may live in the shared temporary directory).
 func prepareRuntimeDir(dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("clean the runtime directory %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("create the runtime directory %s: %w", dir, err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("create the runtime directory %s: %w", dir, err)
+	}
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("check the runtime directory %s: %w", dir, err)
+	}
+	if !info.IsDir() || info.Mode().Perm() != 0o700 || !ownedByUs(info) {
+		return fmt.Errorf("the runtime directory %s is not a private directory of this user; remove it and start again", dir)
 	}
 	return nil
 }

@@ -1,0 +1,3 @@
+plugins {
+  stop_timeout = 5
+}

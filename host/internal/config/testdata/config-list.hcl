@@ -1,0 +1,4 @@
+plugin "payment-midtrans" {
+  required = false
+  config   = ["server_key", "abc"]
+}

@@ -1,0 +1,3 @@
+plugin "payment-midtrans" {
+  config = "server_key=abc"
+}

@@ -1,0 +1,4 @@
+plugin "audit" {}
+plugin "audit" {
+  disabled = true
+}

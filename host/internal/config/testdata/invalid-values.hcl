@@ -1,0 +1,6 @@
+environment = ""
+log_level   = "loud"
+
+server {
+  port = 70000
+}

@@ -1,0 +1,2 @@
+server {
+  port = 3000

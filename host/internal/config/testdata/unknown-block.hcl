@@ -1,0 +1,5 @@
+environment = "production"
+
+database {
+  url = "postgres://localhost/mikrobill"
+}

@@ -1,0 +1,6 @@
+plugin "payment-midtrans" {
+  required = false
+  settings = {
+    server_key = "x"
+  }
+}

@@ -1,0 +1,3 @@
+environment = "production"
+
+listen_port = 3000

@@ -1,0 +1,246 @@
+package lockfile_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mikrobill/mikrobill/host/internal/lockfile"
+)
+
+// SHA-256 of "test" and of "", as hex.
+const (
+	sumTest  = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	sumEmpty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+)
+
+func TestWriteRead(t *testing.T) {
+	dir := t.TempDir()
+	in := &lockfile.File{Plugins: map[string]lockfile.Entry{
+		"payment-manual": {Version: "0.1.0", Executable: "mikrobill-plugin-payment-manual", SHA256: sumTest},
+		"audit":          {Version: "1.0.0", Executable: "bin/linux-amd64/mikrobill-plugin-audit", SHA256: sumEmpty},
+	}}
+	if err := lockfile.Write(dir, in); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	got, err := lockfile.Read(dir)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	want := &lockfile.File{Version: 1, Plugins: in.Plugins}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Read after Write mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"audit", "payment-manual"}, got.Names()); diff != "" {
+		t.Errorf("Names() mismatch (-want +got):\n%s", diff)
+	}
+
+	path := lockfile.Path(dir)
+	if path != filepath.Join(dir, "plugins.lock") {
+		t.Errorf("Path = %q, want %q", path, filepath.Join(dir, "plugins.lock"))
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFile := `{
+  "version": 1,
+  "plugins": {
+    "audit": {
+      "version": "1.0.0",
+      "executable": "bin/linux-amd64/mikrobill-plugin-audit",
+      "sha256": "` + sumEmpty + `"
+    },
+    "payment-manual": {
+      "version": "0.1.0",
+      "executable": "mikrobill-plugin-payment-manual",
+      "sha256": "` + sumTest + `"
+    }
+  }
+}
+`
+	if diff := cmp.Diff(wantFile, string(raw)); diff != "" {
+		t.Errorf("file content mismatch (-want +got):\n%s", diff)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := fi.Mode().Perm(); perm != 0o644 {
+		t.Errorf("mode = %v, want 0644", perm)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the plugin directory holds %v, want only plugins.lock (no temporary file left)", names)
+	}
+}
+
+func TestWriteReplaces(t *testing.T) {
+	dir := t.TempDir()
+	first := &lockfile.File{Plugins: map[string]lockfile.Entry{"audit": {Version: "1.0.0", Executable: "a", SHA256: sumTest}}}
+	if err := lockfile.Write(dir, first); err != nil {
+		t.Fatal(err)
+	}
+	if err := lockfile.Write(dir, &lockfile.File{}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(lockfile.Path(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff("{\n  \"version\": 1,\n  \"plugins\": {}\n}\n", string(raw)); diff != "" {
+		t.Errorf("empty lock file mismatch (-want +got):\n%s", diff)
+	}
+	got, err := lockfile.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Plugins) != 0 {
+		t.Errorf("Plugins = %v, want none", got.Plugins)
+	}
+}
+
+func TestWriteMissingDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	err := lockfile.Write(dir, &lockfile.File{})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "plugins.lock")) {
+		t.Fatalf("Write into a missing directory = %v, want an error naming the lock file", err)
+	}
+}
+
+func TestReadMissingIsEmpty(t *testing.T) {
+	got, err := lockfile.Read(t.TempDir())
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if diff := cmp.Diff(&lockfile.File{Version: 1, Plugins: map[string]lockfile.Entry{}}, got); diff != "" {
+		t.Errorf("mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := got.Check("audit", "mikrobill-plugin-audit"); err == nil {
+		t.Error("Check on an empty lock succeeded, want an error")
+	}
+}
+
+func TestReadErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		want    []string
+	}{
+		{"invalid JSON", `{"version": 1, "plugins": {`, []string{"is not a valid lock file", "run `mikrobill plugin lock`"}},
+		{"content after the object", "{\"version\": 1, \"plugins\": {}}\n<<<<<<< HEAD\n", []string{"is not a valid lock file", "run `mikrobill plugin lock`"}},
+		{"two objects", "{\"version\": 1, \"plugins\": {}}\n{\"version\": 1, \"plugins\": {}}\n", []string{"is not a valid lock file", "after the JSON object", "run `mikrobill plugin lock`"}},
+		{"not an object", `[]`, []string{"is not a valid lock file", "run `mikrobill plugin lock`"}},
+		{"unknown field", `{"version": 1, "plugins": {}, "signed_by": "me"}`, []string{"is not a valid lock file", `"signed_by"`, "run `mikrobill plugin lock`"}},
+		{"unknown entry field", `{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + sumTest + `", "size": 3}}}`,
+			[]string{"is not a valid lock file", `"size"`, "run `mikrobill plugin lock`"}},
+		{"wrong format version", `{"version": 2, "plugins": {}}`, []string{"has format version 2, this host reads version 1", "run `mikrobill plugin lock`"}},
+		{"no format version", `{"plugins": {}}`, []string{"has format version 0", "run `mikrobill plugin lock`"}},
+		{"sha256 too short", `{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "abcd"}}}`,
+			[]string{`plugin "audit"`, `sha256 "abcd" is not 64 hex digits`, "run `mikrobill plugin lock audit`"}},
+		{"sha256 not hex", `{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + strings.Repeat("zz", 32) + `"}}}`,
+			[]string{`plugin "audit"`, "is not 64 hex digits", "run `mikrobill plugin lock audit`"}},
+		{"sha256 missing", `{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a"}}}`,
+			[]string{`plugin "audit"`, `sha256 "" is not 64 hex digits`, "run `mikrobill plugin lock audit`"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(lockfile.Path(dir), []byte(tt.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := lockfile.Read(dir)
+			if err == nil {
+				t.Fatalf("Read = %+v, want an error", f)
+			}
+			msg := err.Error()
+			for _, w := range append([]string{lockfile.Path(dir)}, tt.want...) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error does not contain %q:\n%s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	f := &lockfile.File{Version: 1, Plugins: map[string]lockfile.Entry{
+		"audit": {Version: "1.0.0", Executable: "mikrobill-plugin-audit", SHA256: sumTest},
+	}}
+	wantSum, err := hex.DecodeString(sumTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		plugin     string
+		executable string
+		wantSum    []byte
+		wantErr    []string
+	}{
+		{"valid entry", "audit", "mikrobill-plugin-audit", wantSum, nil},
+		{"missing entry", "payment-manual", "mikrobill-plugin-payment-manual", nil,
+			[]string{`plugin "payment-manual" is not in plugins.lock`, "run `mikrobill plugin lock payment-manual`"}},
+		{"different executable", "audit", "bin/linux-amd64/mikrobill-plugin-audit", nil,
+			[]string{`locked with executable "mikrobill-plugin-audit"`, `now names "bin/linux-amd64/mikrobill-plugin-audit"`, "run `mikrobill plugin lock audit`"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sum, err := f.Check(tt.plugin, tt.executable)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("Check: %v", err)
+				}
+				if len(sum) != 32 || !bytes.Equal(sum, tt.wantSum) {
+					t.Errorf("Check = %x, want %x", sum, tt.wantSum)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Check = %x, want an error", sum)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestEntrySum(t *testing.T) {
+	tests := []struct {
+		sha256 string
+		ok     bool
+	}{
+		{sumTest, true},
+		{strings.ToUpper(sumTest), true},
+		{sumTest[:62], false},
+		{sumTest + "00", false},
+		{"", false},
+		{strings.Repeat("g", 64), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sha256, func(t *testing.T) {
+			sum, err := lockfile.Entry{SHA256: tt.sha256}.Sum()
+			if tt.ok != (err == nil) {
+				t.Fatalf("Sum() error = %v, want ok=%v", err, tt.ok)
+			}
+			if tt.ok && len(sum) != 32 {
+				t.Errorf("Sum() has %d bytes, want 32", len(sum))
+			}
+		})
+	}
+}

@@ -1,0 +1,164 @@
+// Command testplugin is a plugin that misbehaves on purpose, for the host's
+// integration tests. Its behaviour comes from testplugin.json beside the
+// executable (the host scrubs the environment, so it cannot come from there).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	plugin "github.com/hashicorp/go-plugin"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+)
+
+// behaviour is testplugin.json.
+type behaviour struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+	// Mode: "ok", "crash" (exit 3 before the handshake), "stdout" (print to
+	// stdout before the handshake), "slow" (sleep SlowMS before serving),
+	// "badhandshake" (speak plugin protocol 99), "mismatch" (Describe
+	// answers DescribeVersion).
+	Mode            string `json:"mode"`
+	SlowMS          int    `json:"slow_ms"`
+	DescribeVersion string `json:"describe_version"`
+	// Health is what CheckHealth reports: "ok" (default), "degraded", "error".
+	Health string `json:"health"`
+	// HangHealthAfter makes CheckHealth block forever after this many calls
+	// (0: never).
+	HangHealthAfter int `json:"hang_health_after"`
+	// Log, when set, gets a line "<name> start <unix nanos>" at process start
+	// and "<name> stop <unix nanos>" at graceful shutdown.
+	Log string `json:"log"`
+	// EnvFile, when set, receives the process environment, one per line.
+	EnvFile string `json:"env_file"`
+	// ExitAfterMS exits with status 2 this long after serving (0: never).
+	ExitAfterMS int `json:"exit_after_ms"`
+}
+
+func main() {
+	exe, _ := os.Executable()
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(exe), "testplugin.json"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testplugin: no testplugin.json beside the executable:", err)
+		os.Exit(1)
+	}
+	var b behaviour
+	if err := json.Unmarshal(raw, &b); err != nil {
+		fmt.Fprintln(os.Stderr, "testplugin:", err)
+		os.Exit(1)
+	}
+	record(b.Log, b.Name+" start")
+	if b.EnvFile != "" {
+		env := os.Environ()
+		sort.Strings(env)
+		_ = os.WriteFile(b.EnvFile, []byte(strings.Join(env, "\n")+"\n"), 0o600)
+	}
+	switch b.Mode {
+	case "crash":
+		fmt.Fprintln(os.Stderr, "panic: boom at start")
+		os.Exit(3)
+	case "stdout":
+		fmt.Println("hello from a chatty plugin")
+	case "slow":
+		time.Sleep(time.Duration(b.SlowMS) * time.Millisecond)
+	case "badhandshake":
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: plugin.HandshakeConfig{ProtocolVersion: 99, MagicCookieKey: "MIKROBILL_PLUGIN_MAGIC_COOKIE", MagicCookieValue: "4d1a0f1b-7c2e-4b8e-9a55-mikrobill-plugin-v1"},
+			Plugins:         plugin.PluginSet{},
+			GRPCServer:      plugin.DefaultGRPCServer,
+		})
+		return
+	}
+	if b.ExitAfterMS > 0 {
+		go func() {
+			time.Sleep(time.Duration(b.ExitAfterMS) * time.Millisecond)
+			os.Exit(2)
+		}()
+	}
+	base := &generic{b: b}
+	if b.Kind == sdk.KindPayment {
+		sdk.Serve(&gateway{generic: base})
+	} else {
+		sdk.Serve(base)
+	}
+}
+
+func record(path, what string) {
+	if path == "" {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s %d\n", what, time.Now().UnixNano())
+}
+
+type generic struct {
+	sdk.Base
+	b      behaviour
+	checks atomic.Int64
+}
+
+func (g *generic) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	v := g.b.Version
+	if g.b.Mode == "mismatch" {
+		v = g.b.DescribeVersion
+	}
+	return &sdk.DescribeResponse{Name: g.b.Name, Version: v}, nil
+}
+
+func (g *generic) Configure(context.Context, *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	return &sdk.ConfigureResponse{}, nil
+}
+
+func (g *generic) CheckHealth(ctx context.Context, _ *sdk.CheckHealthRequest) (*sdk.CheckHealthResponse, error) {
+	n := g.checks.Add(1)
+	if g.b.HangHealthAfter > 0 && n > int64(g.b.HangHealthAfter) {
+		<-ctx.Done()
+		select {} // hung: answers nothing, ever
+	}
+	switch g.b.Health {
+	case "degraded":
+		return &sdk.CheckHealthResponse{Status: sdk.HealthDegraded, Message: "half of it works"}, nil
+	case "error":
+		return &sdk.CheckHealthResponse{Status: sdk.HealthError, Message: "nothing works"}, nil
+	}
+	return &sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "fine", Details: map[string]any{"checks": n}}, nil
+}
+
+func (g *generic) CollectMetrics(context.Context, *sdk.CollectMetricsRequest) (*sdk.CollectMetricsResponse, error) {
+	return &sdk.CollectMetricsResponse{Text: []byte("# HELP testplugin_widgets_total Widgets made.\n# TYPE testplugin_widgets_total counter\ntestplugin_widgets_total 3\n")}, nil
+}
+
+func (g *generic) Shutdown(context.Context) error {
+	record(g.b.Log, g.b.Name+" stop")
+	return nil
+}
+
+// gateway is the payment flavour.
+type gateway struct{ *generic }
+
+func (g *gateway) CreatePayment(_ context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
+	return &payment.CreatePaymentResponse{Payment: payment.Payment{ID: "T-" + req.OrderID, OrderID: req.OrderID, Status: payment.StatusPending, Amount: req.Amount}}, nil
+}
+
+func (g *gateway) GetPayment(_ context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
+	return nil, fmt.Errorf("%w: %s", payment.ErrUnknownOrder, req.ID)
+}
+
+func (g *gateway) HandleWebhook(context.Context, *payment.WebhookRequest) (*payment.WebhookResponse, error) {
+	return nil, payment.ErrInvalidSignature
+}
