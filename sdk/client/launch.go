@@ -150,7 +150,14 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	})
 
 	fail := func(err error) (*Process, error) {
-		pc.Kill()
+		select {
+		case <-run.done:
+			// Already gone: go-plugin's Kill would only log that it "failed to
+			// exit gracefully".
+			run.cleanup()
+		default:
+			pc.Kill()
+		}
 		return nil, err
 	}
 	cp, err := pc.Client()

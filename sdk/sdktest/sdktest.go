@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,8 +77,12 @@ func Serve(t testing.TB, impl sdk.Plugin, opts ...Option) *Harness {
 		h.Host = NewFakeHost()
 		o.host = h.Host
 	}
+	// Registered before the harness's cleanup, so it runs after it:
+	// go-plugin's client goroutines may still log when the test is over.
+	tw := &testWriter{t: t}
+	t.Cleanup(tw.stop)
 	if o.logger == nil {
-		o.logger = hclog.New(&hclog.LoggerOptions{Name: "sdktest", Output: testWriter{t}, Level: hclog.Debug})
+		o.logger = hclog.New(&hclog.LoggerOptions{Name: "sdktest", Output: tw, Level: hclog.Debug})
 	}
 
 	serverTLS, clientTLS, err := mtls.PairForTest()
@@ -130,13 +135,16 @@ func Serve(t testing.TB, impl sdk.Plugin, opts ...Option) *Harness {
 		t.Fatalf("sdktest: %v", err)
 	}
 	t.Cleanup(func() {
+		// Closing the client stops the plugin's server (go-plugin's
+		// controller). Cancel only once it has stopped: cancelling too stops
+		// the server a second time at once, a data race inside go-plugin.
 		_ = cp.Close()
-		cancel()
 		select {
 		case <-closed:
 		case <-time.After(serveTimeout):
 			t.Errorf("sdktest: the plugin did not stop within %s", serveTimeout)
 		}
+		cancel()
 		close(attached.done)
 		pc.Kill()
 	})
@@ -194,11 +202,26 @@ func (p *inProcess) HostToPlugin(n, a string) (string, string, error) {
 	return n, a, nil
 }
 
-// testWriter sends log output to the test log.
-type testWriter struct{ t testing.TB }
+// testWriter sends log output to the test log until the harness stops it:
+// t.Log after a test has ended is a data race.
+type testWriter struct {
+	t       testing.TB
+	mu      sync.Mutex
+	stopped bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(string(p))
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.t.Helper()
+		w.t.Log(string(p))
+	}
 	return len(p), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
 }

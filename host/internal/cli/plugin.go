@@ -119,7 +119,11 @@ func newPluginList(g *globals) *cobra.Command {
 				if i := strings.IndexByte(problem, '\n'); i >= 0 {
 					problem = problem[:i] + " ..."
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%s\n", r.Name, dash(r.Version), dash(r.Kind), r.Required, dash(r.Environment), r.Lock, problem)
+				required := fmt.Sprint(r.Required)
+				if r.Problem != "" {
+					required = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, dash(r.Version), dash(r.Kind), required, dash(r.Environment), r.Lock, problem)
 			}
 			return tw.Flush()
 		},

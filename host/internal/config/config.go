@@ -228,18 +228,21 @@ func (c *Config) Validate() error {
 	if c.Server.Port < 0 || c.Server.Port > 65535 {
 		errs = append(errs, fmt.Errorf("server.port %d: must be between 0 and 65535", c.Server.Port))
 	}
-	for name, d := range map[string]time.Duration{
-		"server.request_timeout":    c.Server.RequestTimeout,
-		"server.keep_alive_timeout": c.Server.KeepAliveTimeout,
-		"server.shutdown_timeout":   c.Server.ShutdownTimeout,
-		"plugins.start_timeout":     c.Plugins.StartTimeout,
-		"plugins.health_interval":   c.Plugins.HealthInterval,
-		"plugins.health_timeout":    c.Plugins.HealthTimeout,
-		"plugins.metrics_timeout":   c.Plugins.MetricsTimeout,
-		"plugins.stop_timeout":      c.Plugins.StopTimeout,
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"server.request_timeout", c.Server.RequestTimeout},
+		{"server.keep_alive_timeout", c.Server.KeepAliveTimeout},
+		{"server.shutdown_timeout", c.Server.ShutdownTimeout},
+		{"plugins.start_timeout", c.Plugins.StartTimeout},
+		{"plugins.health_interval", c.Plugins.HealthInterval},
+		{"plugins.health_timeout", c.Plugins.HealthTimeout},
+		{"plugins.metrics_timeout", c.Plugins.MetricsTimeout},
+		{"plugins.stop_timeout", c.Plugins.StopTimeout},
 	} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		if d.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.name, d.d))
 		}
 	}
 	if c.Server.BodyLimit <= 0 {

@@ -294,17 +294,20 @@ func applyEnv(cfg *Config, env map[string]string) error {
 		}
 		cfg.Server.Port = p
 	}
-	for name, dst := range map[string]*time.Duration{
-		"REQUEST_TIMEOUT":    &cfg.Server.RequestTimeout,
-		"KEEP_ALIVE_TIMEOUT": &cfg.Server.KeepAliveTimeout,
+	for _, v := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"REQUEST_TIMEOUT", &cfg.Server.RequestTimeout},
+		{"KEEP_ALIVE_TIMEOUT", &cfg.Server.KeepAliveTimeout},
 	} {
-		if n, v, ok := get(name); ok {
-			ms, err := strconv.ParseInt(v, 10, 64)
+		if n, val, ok := get(v.name); ok {
+			ms, err := strconv.ParseInt(val, 10, 64)
 			if err != nil || ms <= 0 {
-				errs = append(errs, fmt.Errorf("%s=%q: milliseconds as a positive whole number, for example 30000", n, v))
+				errs = append(errs, fmt.Errorf("%s=%q: milliseconds as a positive whole number, for example 30000", n, val))
 				continue
 			}
-			*dst = time.Duration(ms) * time.Millisecond
+			*v.dst = time.Duration(ms) * time.Millisecond
 		}
 	}
 	if n, v, ok := get("BODY_LIMIT"); ok {

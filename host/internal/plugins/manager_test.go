@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/sdk/payment"
 )
 
 func TestLaunchOrderFollowsDependencies(t *testing.T) {
@@ -258,5 +262,48 @@ func TestPaymentManualRunsAndAnswers(t *testing.T) {
 	info, err := os.Stat(f.cfg.PluginDataDir("payment-manual"))
 	if err != nil || info.Mode().Perm() != 0o700 {
 		t.Errorf("plugin data dir: %v, mode %v; want 0700", err, info.Mode().Perm())
+	}
+}
+
+func TestSettingsValidatedAgainstSchemaBeforeConfigure(t *testing.T) {
+	f := newFixture(t)
+	f.AddBundled("payment-manual")
+	f.cfg.Plugin["payment-manual"] = &config.PluginConfig{Settings: []byte(`{"expiry_hours": 0, "colour": "blue"}`)}
+	m, err := f.start()
+	var se *StartError
+	if !errors.As(err, &se) {
+		t.Fatalf("Start error = %v, want a StartError", err)
+	}
+	st := status(t, m, "payment-manual")
+	for _, want := range []string{"do not match its config_schema", "/expiry_hours", "colour"} {
+		if !strings.Contains(st.LastError, want) {
+			t.Errorf("last_error %q does not contain %q", st.LastError, want)
+		}
+	}
+
+	// Valid settings reach the plugin's Configure.
+	f2 := newFixture(t)
+	f2.AddBundled("payment-manual")
+	f2.cfg.Plugin["payment-manual"] = &config.PluginConfig{Settings: []byte(`{"expiry_hours": 2, "currencies": ["IDR", "USD"]}`)}
+	m2, err := f2.start()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	p, _ := m2.Plugin("payment-manual")
+	gw, err := p.Payment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := gw.CreatePayment(context.Background(), &payment.CreatePaymentRequest{
+		OrderID: "INV-1", Amount: payment.Money{Amount: 500, Currency: "USD"}, IdempotencyKey: "k1",
+	})
+	if err != nil {
+		t.Fatalf("CreatePayment in USD (allowed by the settings): %v", err)
+	}
+	if got := resp.Payment.ExpiresAt.Sub(resp.Payment.CreatedAt); got != 2*time.Hour {
+		t.Errorf("expiry %s after creation, want 2h from expiry_hours", got)
+	}
+	if _, err := p.Router(); err == nil {
+		t.Error("Router() on a payment plugin did not fail")
 	}
 }

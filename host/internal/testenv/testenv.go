@@ -59,7 +59,7 @@ func Build(t testing.TB, pkg string) string {
 }
 
 // TestPlugin builds testplugin and returns its path.
-func TestPlugin(t testing.TB) string { return Build(t, "host/internal/testenv/testplugin") }
+func TestPlugin(t testing.TB) string { return Build(t, "host/internal/testenv/testdata/testplugin") }
 
 // PluginDir is a plugin directory under construction.
 type PluginDir struct {
