@@ -135,9 +135,10 @@ func (g *Gateway) CheckHealth(context.Context, *sdk.CheckHealthRequest) (*sdk.Ch
 		return &sdk.CheckHealthResponse{Status: sdk.HealthError, Message: err.Error()}, nil
 	}
 	pending := 0
+	now := g.now()
 	st.view(func(d *storeData) {
 		for _, p := range d.Payments {
-			if p.Status == payment.StatusPending {
+			if p.Status == payment.StatusPending && (p.ExpiresAt.IsZero() || now.Before(p.ExpiresAt)) {
 				pending++
 			}
 		}
@@ -165,14 +166,17 @@ func (g *Gateway) CreatePayment(ctx context.Context, req *payment.CreatePaymentR
 	err = st.update(func(d *storeData) (bool, error) {
 		if id, ok := d.ByKey[req.IdempotencyKey]; ok {
 			p := d.Payments[id]
+			changed := g.expire(p)
 			if p.OrderID != req.OrderID || p.Amount != req.Amount {
 				return false, fmt.Errorf("%w: idempotency key %q was used for order %s (%s); use a new key for a different payment", sdk.ErrInvalidArgument, req.IdempotencyKey, p.OrderID, p.Amount)
 			}
 			out = *p
-			return false, nil
+			return changed, nil
 		}
 		for _, p := range d.Payments {
-			if p.OrderID == req.OrderID && !p.Status.Final() {
+			// A payment past its expiry is expired, even if nobody asked
+			// for it since; the new payment's save stores that too.
+			if p.OrderID == req.OrderID && !g.expire(p) && !p.Status.Final() {
 				return false, fmt.Errorf("%w: order %s already has the pending payment %s", sdk.ErrAlreadyExists, req.OrderID, p.ID)
 			}
 		}
@@ -382,6 +386,7 @@ func (g *Gateway) HandleHTTP(ctx context.Context, req *sdk.HandleHTTPRequest) (*
 			by = req.Request.Principal.Subject
 		}
 		var out payment.Payment
+		var confirmedNow bool
 		err := st.update(func(d *storeData) (bool, error) {
 			p := find(d, req.PathParams["id"], "")
 			if p == nil {
@@ -391,13 +396,16 @@ func (g *Gateway) HandleHTTP(ctx context.Context, req *sdk.HandleHTTPRequest) (*
 			if p.Status != payment.StatusPending && p.Status != payment.StatusPaid {
 				return false, fmt.Errorf("%w: payment %s is %s and can no longer be paid", sdk.ErrFailedPrecondition, p.ID, p.Status)
 			}
-			changed := p.Status == payment.StatusPending
+			confirmedNow = p.Status == payment.StatusPending
 			markPaid(p, g.now(), by)
 			out = *p
-			return changed, nil
+			return confirmedNow, nil
 		})
 		if err != nil {
 			return nil, err
+		}
+		if !confirmedNow {
+			return jsonResponse(http.StatusOK, out) // confirmed before: no second event
 		}
 		data, _ := json.Marshal(map[string]any{"payment_id": out.ID, "order_id": out.OrderID, "amount": out.Amount.Amount, "currency": out.Amount.Currency, "confirmed_by": by})
 		if _, err := g.Host().Publish(ctx, sdk.Event{Type: "payment.confirmed", Subject: "payment/" + out.ID, Data: data}); err != nil {

@@ -2,7 +2,10 @@ module github.com/mikrobill/mikrobill/plugins/payment-manual
 
 go 1.26.0
 
-require github.com/mikrobill/mikrobill/sdk v0.0.0
+require (
+	github.com/google/go-cmp v0.7.0
+	github.com/mikrobill/mikrobill/sdk v0.0.0
+)
 
 require (
 	github.com/fatih/color v1.13.0 // indirect

@@ -284,7 +284,7 @@ func handshakeError(err error, exit *exitInfo, output string) error {
 			why = fmt.Sprintf("it printed %q on stdout instead of the handshake; a plugin must write nothing to stdout (log to stderr) and call sdk.Serve", first)
 		}
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
-		why = "it did not complete the handshake within the start timeout"
+		why = "it did not complete the handshake within the start timeout; it may be stuck before calling sdk.Serve, or the machine is overloaded (raise plugins.start_timeout if it just needs longer)"
 	case strings.Contains(msg, "plugin exited before we could connect"), strings.Contains(msg, "plugin exited"):
 		why = "it exited before the handshake"
 	case strings.Contains(msg, "incompatible API version"), strings.Contains(msg, "incompatible core API version"):

@@ -118,11 +118,11 @@ func (m Money) String() string {
 	if exp == 0 {
 		return fmt.Sprintf("%d %s", m.Amount, m.Currency)
 	}
-	sign, a := "", m.Amount
-	if a < 0 {
-		sign, a = "-", -a
+	sign, a := "", uint64(m.Amount)
+	if m.Amount < 0 {
+		sign, a = "-", uint64(-(m.Amount + 1))+1 // no overflow at math.MinInt64
 	}
-	div := int64(1)
+	div := uint64(1)
 	for range exp {
 		div *= 10
 	}

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Not a plugin: a fixture for the checksum tests.
+exit 0
