@@ -120,7 +120,7 @@ func (m Money) String() string {
 	}
 	sign, a := "", uint64(m.Amount)
 	if m.Amount < 0 {
-		sign, a = "-", uint64(-(m.Amount + 1))+1 // no overflow at math.MinInt64
+		sign, a = "-", uint64(-(m.Amount+1))+1 // no overflow at math.MinInt64
 	}
 	div := uint64(1)
 	for range exp {
