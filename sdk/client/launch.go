@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -131,6 +132,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		env = append(env, wire.EnvLogLevel+"="+cfg.LogLevel)
 	}
 
+	gpLog := &launchLogger{Logger: cfg.Logger}
 	pc := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: VersionedPlugins(cfg.Host),
@@ -139,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		},
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           cfg.Logger,
+		Logger:           gpLog,
 		StartTimeout:     cfg.StartTimeout,
 		TLSConfig:        tlsCfg,
 		GRPCDialOptions:  append(wire.DialOptions(), cfg.DialOptions...),
@@ -150,14 +152,12 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	})
 
 	fail := func(err error) (*Process, error) {
-		select {
-		case <-run.done:
-			// Already gone: go-plugin's Kill would only log that it "failed to
-			// exit gracefully".
-			run.cleanup()
-		default:
-			pc.Kill()
-		}
+		// go-plugin's Kill waits for its goroutines and removes the socket
+		// directory; its warning that a plugin which never served "failed to
+		// exit gracefully" would only mislead.
+		gpLog.quiet.Store(true)
+		pc.Kill()
+		run.cleanup()
 		return nil, err
 	}
 	cp, err := pc.Client()
@@ -219,8 +219,19 @@ func (p *Process) Stop(ctx context.Context) error {
 		p.run.killGroup()
 		<-p.run.done
 	}
+	p.awaitExited()
 	p.run.cleanup()
 	return err
+}
+
+// awaitExited waits (briefly) until go-plugin has noticed the exit: its
+// goroutine logs the exit and then marks the client exited, so after this
+// nothing of the launch writes to the logger any more.
+func (p *Process) awaitExited() {
+	deadline := time.Now().Add(2 * time.Second)
+	for !p.pc.Exited() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // Kill kills the plugin's process group at once and cleans up.
@@ -228,6 +239,7 @@ func (p *Process) Kill() {
 	p.run.killGroup()
 	<-p.run.done
 	p.closeClient()
+	p.awaitExited()
 	p.run.cleanup()
 }
 
@@ -344,4 +356,19 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 		l.log.Warn(l.what, "line", strings.TrimRight(line, "\r\n"))
 	}
 	return len(p), nil
+}
+
+// launchLogger is the logger go-plugin's client gets. Once quiet, it drops
+// go-plugin's warnings about killing a plugin, which follow every failed
+// start and only repeat what the start error already says.
+type launchLogger struct {
+	hclog.Logger
+	quiet atomic.Bool
+}
+
+func (l *launchLogger) Warn(msg string, args ...any) {
+	if l.quiet.Load() && (msg == "plugin failed to exit gracefully" || msg == "error closing client during Kill") {
+		return
+	}
+	l.Logger.Warn(msg, args...)
 }

@@ -5,6 +5,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"sync"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,6 +30,8 @@ type globals struct {
 
 // Execute runs the command line and returns the process exit code.
 func Execute(args []string, stdout, stderr io.Writer, environ []string) int {
+	// Loggers write from plugin goroutines too: serialise the writers.
+	stdout, stderr = &syncWriter{w: stdout}, &syncWriter{w: stderr}
 	g := &globals{stdout: stdout, stderr: stderr, environ: environ}
 	root := newRoot(g)
 	root.SetArgs(args)
@@ -116,4 +119,16 @@ func asExit(err error, target *exitCoder) bool {
 		return true
 	}
 	return false
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
