@@ -5,8 +5,8 @@ package cli
 import (
 	"fmt"
 	"io"
-	"sync"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
