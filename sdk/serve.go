@@ -139,6 +139,9 @@ func serve(impl Plugin, cfg *serveopt.Config) error {
 	}
 
 	logger.Debug("serving plugin", "kind", kindName, "capabilities", caps, "sdk_version", Version)
+	if cfg.Test == nil {
+		go watchParent(logger, os.Getppid(), parentPoll)
+	}
 	plugin.Serve(pc)
 
 	if s, ok := impl.(Shutdowner); ok {
@@ -149,6 +152,27 @@ func serve(impl Plugin, cfg *serveopt.Config) error {
 		}
 	}
 	return nil
+}
+
+// parentPoll is how often a plugin checks that the host that started it is
+// still there.
+const parentPoll = time.Second
+
+// watchParent ends the plugin when the host that started it goes away. On
+// Linux the kernel's parent-death signal does it first; elsewhere this is
+// what keeps a plugin from outliving its host.
+func watchParent(logger hclog.Logger, ppid int, every time.Duration) {
+	if ppid <= 1 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != ppid {
+			logger.Error("the host that started this plugin is gone; exiting")
+			os.Exit(1)
+		}
+	}
 }
 
 // serverPlugin is the go-plugin plugin a plugin process serves.

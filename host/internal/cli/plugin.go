@@ -33,9 +33,23 @@ func newPlugin(g *globals) *cobra.Command {
 		Long: `Plugins live in the plugin directory, one folder each, holding plugin.json and
 the executable. The host runs only plugins whose executables match
 plugins.lock: after installing or upgrading a plugin, review it and run
-` + "`mikrobill plugin lock`" + `.`,
+` + "`mikrobill plugin lock`" + `.
+
+list, inspect, validate and lock work on the plugin directory; status, restart,
+disable and enable talk to a running host (--address, default from the
+configuration).`,
 	}
-	cmd.AddCommand(newPluginList(g), newPluginInspect(g), newPluginValidate(g), newPluginLock(g))
+	cmd.AddCommand(newPluginList(g), newPluginInspect(g), newPluginValidate(g), newPluginLock(g), newPluginStatus(g),
+		newPluginAction(g, "restart", "Restart a plugin of the running host now",
+			`restart asks the running host to stop the plugin gracefully and start it again.
+It also closes an open circuit and restores the plugin's restart budget. The
+host's plugin API answers on loopback only, so run this on the host's machine.`),
+		newPluginAction(g, "disable", "Stop a plugin of the running host and keep it stopped",
+			`disable asks the running host to stop the plugin and keep it stopped until it is
+enabled or the host restarts. Calls to it fail at once with "plugin unavailable".`),
+		newPluginAction(g, "enable", "Start a disabled plugin of the running host",
+			`enable asks the running host to start a plugin that was disabled.`),
+	)
 	return cmd
 }
 

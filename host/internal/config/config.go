@@ -107,6 +107,100 @@ type PluginsConfig struct {
 	// StopTimeout is each plugin's deadline for a graceful stop before it
 	// is killed. HCL: stop_timeout. Default 5s.
 	StopTimeout time.Duration
+	// HealthFailures is how many health checks in a row may fail (no
+	// answer within health_timeout) before the plugin is taken for hung,
+	// killed and restarted. A plugin that answers "degraded" or "error" is
+	// not restarted. HCL: health_failures. Default 3.
+	HealthFailures int
+	// CallWait is how long a call to a restarting plugin waits for it to
+	// come back before it fails with "plugin unavailable" (HTTP 503 with
+	// Retry-After). HCL: call_wait. Default 5s.
+	CallWait time.Duration
+	// Restart is the restart policy. HCL block: restart.
+	Restart RestartConfig
+}
+
+// RestartConfig is how the supervisor restarts a plugin that exited or hung.
+// The first restart is at once; each next one waits twice as long as the
+// last (from InitialBackoff up to MaxBackoff, with jitter). After Budget
+// failures within Window the plugin is failed and its circuit open; after
+// Cooldown one more start is tried (half-open). A plugin that stays running
+// and healthy for StableAfter gets its budget back.
+type RestartConfig struct {
+	// InitialBackoff is the wait before the second restart. HCL:
+	// initial_backoff. Default 1s.
+	InitialBackoff time.Duration
+	// MaxBackoff caps the wait between restarts. HCL: max_backoff.
+	// Default 1m.
+	MaxBackoff time.Duration
+	// Jitter spreads each wait by up to this fraction either way (0 to 1).
+	// HCL: jitter. Default 0.2.
+	Jitter float64
+	// Budget is how many failures within Window make the plugin failed.
+	// HCL: budget. Default 5.
+	Budget int
+	// Window is the span over which failures count. HCL: window.
+	// Default 10m.
+	Window time.Duration
+	// Cooldown is how long an open circuit waits before a half-open try.
+	// HCL: cooldown. Default 5m.
+	Cooldown time.Duration
+	// StableAfter is how long a plugin must run healthy to get its budget
+	// back. HCL: stable_after. Default 2m.
+	StableAfter time.Duration
+}
+
+// Policy is the supervision settings in effect for one plugin: the plugins
+// block's, with the plugin block's overrides.
+type Policy struct {
+	StartTimeout   time.Duration
+	StopTimeout    time.Duration
+	HealthInterval time.Duration
+	HealthTimeout  time.Duration
+	HealthFailures int
+	CallWait       time.Duration
+	Restart        RestartConfig
+}
+
+// PolicyFor returns the policy for a plugin.
+func (c *Config) PolicyFor(name string) Policy {
+	pol := Policy{
+		StartTimeout:   c.Plugins.StartTimeout,
+		StopTimeout:    c.Plugins.StopTimeout,
+		HealthInterval: c.Plugins.HealthInterval,
+		HealthTimeout:  c.Plugins.HealthTimeout,
+		HealthFailures: c.Plugins.HealthFailures,
+		CallWait:       c.Plugins.CallWait,
+		Restart:        c.Plugins.Restart,
+	}
+	pc := c.Plugin[name]
+	if pc == nil {
+		return pol
+	}
+	setDur := func(dst *time.Duration, v time.Duration) {
+		if v > 0 {
+			*dst = v
+		}
+	}
+	setDur(&pol.StartTimeout, pc.StartTimeout)
+	setDur(&pol.StopTimeout, pc.StopTimeout)
+	setDur(&pol.CallWait, pc.CallWait)
+	if pc.HealthFailures > 0 {
+		pol.HealthFailures = pc.HealthFailures
+	}
+	r := pc.Restart
+	setDur(&pol.Restart.InitialBackoff, r.InitialBackoff)
+	setDur(&pol.Restart.MaxBackoff, r.MaxBackoff)
+	setDur(&pol.Restart.Window, r.Window)
+	setDur(&pol.Restart.Cooldown, r.Cooldown)
+	setDur(&pol.Restart.StableAfter, r.StableAfter)
+	if r.Budget > 0 {
+		pol.Restart.Budget = r.Budget
+	}
+	if r.Jitter > 0 {
+		pol.Restart.Jitter = r.Jitter
+	}
+	return pol
 }
 
 // PluginConfig is one plugin's settings. HCL block: plugin "<name>".
@@ -120,6 +214,16 @@ type PluginConfig struct {
 	// Settings is the plugin's settings as a JSON object, handed to its
 	// Configure after validation against its config_schema. HCL: config.
 	Settings json.RawMessage
+	// StartTimeout, StopTimeout, CallWait and HealthFailures override the
+	// plugins block's for this plugin (zero: not overridden). HCL:
+	// start_timeout, stop_timeout, call_wait, health_failures.
+	StartTimeout   time.Duration
+	StopTimeout    time.Duration
+	CallWait       time.Duration
+	HealthFailures int
+	// Restart overrides the plugins block's restart policy, field by field
+	// (zero: not overridden). HCL block: restart.
+	Restart RestartConfig
 }
 
 // DefaultConfig returns the defaults.
@@ -143,6 +247,17 @@ func DefaultConfig() *Config {
 			HealthTimeout:  2 * time.Second,
 			MetricsTimeout: 2 * time.Second,
 			StopTimeout:    5 * time.Second,
+			HealthFailures: 3,
+			CallWait:       5 * time.Second,
+			Restart: RestartConfig{
+				InitialBackoff: time.Second,
+				MaxBackoff:     time.Minute,
+				Jitter:         0.2,
+				Budget:         5,
+				Window:         10 * time.Minute,
+				Cooldown:       5 * time.Minute,
+				StableAfter:    2 * time.Minute,
+			},
 		},
 		Plugin: map[string]*PluginConfig{},
 	}
@@ -189,12 +304,13 @@ func (c *Config) PluginDataDir(name string) string {
 
 // maxRuntimeDirLen keeps socket paths under the 108-byte limit of unix
 // socket addresses: go-plugin adds about 40 bytes below the runtime dir.
-const maxRuntimeDirLen = 60
+const maxRuntimeDirLen = 56
 
 // RuntimeDir holds the host's sockets; it is emptied at start and stop. It is
 // "run" in the data directory, or, when that path is too long for unix
-// socket addresses, a directory in the system's temporary directory named
-// after the data directory (so two hosts never share one).
+// socket addresses, a directory named after the data directory (so two
+// hosts never share one) in the system's temporary directory, or in /tmp
+// when that is too long as well.
 func (c *Config) RuntimeDir() string {
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
@@ -205,7 +321,11 @@ func (c *Config) RuntimeDir() string {
 		return dir
 	}
 	sum := sha256.Sum256([]byte(abs))
-	return filepath.Join(os.TempDir(), fmt.Sprintf("mikrobill-%d-%s", os.Getuid(), hex.EncodeToString(sum[:6])))
+	name := fmt.Sprintf("mikrobill-%d-%s", os.Getuid(), hex.EncodeToString(sum[:6]))
+	if dir := filepath.Join(os.TempDir(), name); len(dir) <= maxRuntimeDirLen {
+		return dir
+	}
+	return filepath.Join("/tmp", name)
 }
 
 var logLevels = []string{"trace", "debug", "info", "warn", "error"}
@@ -240,10 +360,22 @@ func (c *Config) Validate() error {
 		{"plugins.health_timeout", c.Plugins.HealthTimeout},
 		{"plugins.metrics_timeout", c.Plugins.MetricsTimeout},
 		{"plugins.stop_timeout", c.Plugins.StopTimeout},
+		{"plugins.call_wait", c.Plugins.CallWait},
+		{"plugins.restart.initial_backoff", c.Plugins.Restart.InitialBackoff},
+		{"plugins.restart.max_backoff", c.Plugins.Restart.MaxBackoff},
+		{"plugins.restart.window", c.Plugins.Restart.Window},
+		{"plugins.restart.cooldown", c.Plugins.Restart.Cooldown},
+		{"plugins.restart.stable_after", c.Plugins.Restart.StableAfter},
 	} {
 		if d.d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.name, d.d))
 		}
+	}
+	if c.Plugins.HealthFailures < 1 {
+		errs = append(errs, fmt.Errorf("plugins.health_failures must be at least 1, got %d", c.Plugins.HealthFailures))
+	}
+	if r := c.Plugins.Restart; r.Budget < 1 || r.Jitter < 0 || r.Jitter > 1 || r.MaxBackoff < r.InitialBackoff {
+		errs = append(errs, fmt.Errorf("plugins.restart: budget must be at least 1 (got %d), jitter between 0 and 1 (got %g), and max_backoff at least initial_backoff (got %s and %s)", r.Budget, r.Jitter, r.MaxBackoff, r.InitialBackoff))
 	}
 	if c.Server.BodyLimit <= 0 {
 		errs = append(errs, fmt.Errorf("server.body_limit must be positive, got %d", c.Server.BodyLimit))
@@ -268,6 +400,12 @@ func (c *Config) Validate() error {
 			if strings.TrimSpace(e) == "" {
 				errs = append(errs, fmt.Errorf("plugin %q: environment names must not be empty", name))
 			}
+		}
+		if p.HealthFailures < 0 || p.Restart.Budget < 0 || p.Restart.Jitter < 0 || p.Restart.Jitter > 1 {
+			errs = append(errs, fmt.Errorf("plugin %q: health_failures and restart.budget cannot be negative, restart.jitter must be between 0 and 1", name))
+		}
+		if pol := c.PolicyFor(name); pol.Restart.MaxBackoff < pol.Restart.InitialBackoff {
+			errs = append(errs, fmt.Errorf("plugin %q: restart.max_backoff (%s) is below restart.initial_backoff (%s)", name, pol.Restart.MaxBackoff, pol.Restart.InitialBackoff))
 		}
 	}
 	return errors.Join(errs...)

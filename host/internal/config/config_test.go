@@ -62,6 +62,17 @@ func wantDefaults(t *testing.T) *config.Config {
 			HealthTimeout:  2 * time.Second,
 			MetricsTimeout: 2 * time.Second,
 			StopTimeout:    5 * time.Second,
+			HealthFailures: 3,
+			CallWait:       5 * time.Second,
+			Restart: config.RestartConfig{
+				InitialBackoff: time.Second,
+				MaxBackoff:     time.Minute,
+				Jitter:         0.2,
+				Budget:         5,
+				Window:         10 * time.Minute,
+				Cooldown:       5 * time.Minute,
+				StableAfter:    2 * time.Minute,
+			},
 		},
 		Plugin: map[string]*config.PluginConfig{},
 	}
@@ -169,6 +180,17 @@ func TestLoadFullFile(t *testing.T) {
 			HealthTimeout:  3 * time.Second,
 			MetricsTimeout: 1500 * time.Millisecond,
 			StopTimeout:    7 * time.Second,
+			HealthFailures: 4,
+			CallWait:       3 * time.Second,
+			Restart: config.RestartConfig{
+				InitialBackoff: 2 * time.Second,
+				MaxBackoff:     30 * time.Second,
+				Jitter:         0.1,
+				Budget:         8,
+				Window:         15 * time.Minute,
+				Cooldown:       10 * time.Minute,
+				StableAfter:    5 * time.Minute,
+			},
 		},
 		Plugin: map[string]*config.PluginConfig{
 			"payment-midtrans": {
@@ -189,7 +211,12 @@ func TestLoadFullFile(t *testing.T) {
 				}`),
 			},
 			"mikrotik": {
-				Required: ptr(true),
+				Required:       ptr(true),
+				StartTimeout:   30 * time.Second,
+				StopTimeout:    12 * time.Second,
+				CallWait:       9 * time.Second,
+				HealthFailures: 6,
+				Restart:        config.RestartConfig{Budget: 20, MaxBackoff: 2 * time.Minute},
 				Settings: json.RawMessage(`{"locations": [
 				  {"name": "office", "host": "192.168.88.1", "port": 8728, "tls": false},
 				  {"name": "tower", "host": "10.10.0.1", "port": 8729, "tls": true}
@@ -204,6 +231,19 @@ func TestLoadFullFile(t *testing.T) {
 	}
 	if !cfg.IsProduction() {
 		t.Error("IsProduction() = false, want true")
+	}
+	pol := cfg.PolicyFor("mikrotik")
+	wantPol := config.Policy{
+		StartTimeout: 30 * time.Second, StopTimeout: 12 * time.Second, HealthInterval: 30 * time.Second,
+		HealthTimeout: 3 * time.Second, HealthFailures: 6, CallWait: 9 * time.Second,
+		Restart: config.RestartConfig{InitialBackoff: 2 * time.Second, MaxBackoff: 2 * time.Minute, Jitter: 0.1,
+			Budget: 20, Window: 15 * time.Minute, Cooldown: 10 * time.Minute, StableAfter: 5 * time.Minute},
+	}
+	if diff := cmp.Diff(wantPol, pol); diff != "" {
+		t.Errorf("PolicyFor(mikrotik) mismatch (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(cfg.Plugins.Restart, cfg.PolicyFor("audit").Restart); diff != "" {
+		t.Errorf("PolicyFor(audit) without overrides differs from the plugins block:\n%s", diff)
 	}
 	if got := string(cfg.PluginSettings("audit")); got != "{}" {
 		t.Errorf("PluginSettings(audit) without config = %s, want {}", got)

@@ -109,14 +109,52 @@ type filePlugins struct {
 	HealthTimeout  hcl.Expression `hcl:"health_timeout,optional"`
 	MetricsTimeout hcl.Expression `hcl:"metrics_timeout,optional"`
 	StopTimeout    hcl.Expression `hcl:"stop_timeout,optional"`
+	HealthFailures *int           `hcl:"health_failures,optional"`
+	CallWait       hcl.Expression `hcl:"call_wait,optional"`
+	Restart        *fileRestart   `hcl:"restart,block"`
+}
+
+type fileRestart struct {
+	InitialBackoff hcl.Expression `hcl:"initial_backoff,optional"`
+	MaxBackoff     hcl.Expression `hcl:"max_backoff,optional"`
+	Jitter         *float64       `hcl:"jitter,optional"`
+	Budget         *int           `hcl:"budget,optional"`
+	Window         hcl.Expression `hcl:"window,optional"`
+	Cooldown       hcl.Expression `hcl:"cooldown,optional"`
+	StableAfter    hcl.Expression `hcl:"stable_after,optional"`
+}
+
+// apply sets the restart fields the block gives.
+func (r *fileRestart) apply(dst *RestartConfig) hcl.Diagnostics {
+	if r == nil {
+		return nil
+	}
+	var d hcl.Diagnostics
+	d = append(d, setDuration(&dst.InitialBackoff, r.InitialBackoff, "initial_backoff")...)
+	d = append(d, setDuration(&dst.MaxBackoff, r.MaxBackoff, "max_backoff")...)
+	d = append(d, setDuration(&dst.Window, r.Window, "window")...)
+	d = append(d, setDuration(&dst.Cooldown, r.Cooldown, "cooldown")...)
+	d = append(d, setDuration(&dst.StableAfter, r.StableAfter, "stable_after")...)
+	if r.Jitter != nil {
+		dst.Jitter = *r.Jitter
+	}
+	if r.Budget != nil {
+		dst.Budget = *r.Budget
+	}
+	return d
 }
 
 type filePlugin struct {
-	Name        string         `hcl:"name,label"`
-	Required    *bool          `hcl:"required,optional"`
-	Disabled    *bool          `hcl:"disabled,optional"`
-	Environment []string       `hcl:"environment,optional"`
-	Config      hcl.Expression `hcl:"config,optional"`
+	Name           string         `hcl:"name,label"`
+	Required       *bool          `hcl:"required,optional"`
+	Disabled       *bool          `hcl:"disabled,optional"`
+	Environment    []string       `hcl:"environment,optional"`
+	Config         hcl.Expression `hcl:"config,optional"`
+	StartTimeout   hcl.Expression `hcl:"start_timeout,optional"`
+	StopTimeout    hcl.Expression `hcl:"stop_timeout,optional"`
+	CallWait       hcl.Expression `hcl:"call_wait,optional"`
+	HealthFailures *int           `hcl:"health_failures,optional"`
+	Restart        *fileRestart   `hcl:"restart,block"`
 	// DefRange is the block's header, `plugin "name"`, for diagnostics.
 	DefRange hcl.Range `hcl:",def_range"`
 }
@@ -157,6 +195,11 @@ func applyFile(cfg *Config, path string, src []byte) error {
 		d = append(d, setDuration(&cfg.Plugins.HealthTimeout, p.HealthTimeout, "health_timeout")...)
 		d = append(d, setDuration(&cfg.Plugins.MetricsTimeout, p.MetricsTimeout, "metrics_timeout")...)
 		d = append(d, setDuration(&cfg.Plugins.StopTimeout, p.StopTimeout, "stop_timeout")...)
+		d = append(d, setDuration(&cfg.Plugins.CallWait, p.CallWait, "call_wait")...)
+		if p.HealthFailures != nil {
+			cfg.Plugins.HealthFailures = *p.HealthFailures
+		}
+		d = append(d, p.Restart.apply(&cfg.Plugins.Restart)...)
 	}
 	for _, fp := range fc.Plugin {
 		if _, dup := cfg.Plugin[fp.Name]; dup {
@@ -171,6 +214,13 @@ func applyFile(cfg *Config, path string, src []byte) error {
 		raw, diags := objectJSON(fp.Config, "config")
 		d = append(d, diags...)
 		pc.Settings = raw
+		d = append(d, setDuration(&pc.StartTimeout, fp.StartTimeout, "start_timeout")...)
+		d = append(d, setDuration(&pc.StopTimeout, fp.StopTimeout, "stop_timeout")...)
+		d = append(d, setDuration(&pc.CallWait, fp.CallWait, "call_wait")...)
+		if fp.HealthFailures != nil {
+			pc.HealthFailures = *fp.HealthFailures
+		}
+		d = append(d, fp.Restart.apply(&pc.Restart)...)
 		cfg.Plugin[fp.Name] = pc
 	}
 	if d.HasErrors() {

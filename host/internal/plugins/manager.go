@@ -1,9 +1,11 @@
 // Package plugins runs the host's plugins: it discovers them in the plugin
 // directory, checks their manifests and lock entries, resolves their
 // dependencies, launches them level by level (concurrently within a level),
-// configures them, watches their health, and stops them in reverse order.
+// configures them, and supervises them: it notices exits and hangs, restarts
+// with backoff within a budget, and stops them in reverse order.
 //
-// Start with Manager: New, Start, Plugins, Ready, Stop.
+// Start with Manager: New, Start, Plugins, Ready, Stop; the supervisor is in
+// supervise.go.
 package plugins
 
 import (
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,9 +55,13 @@ type Manager struct {
 	deps Deps
 	log  hclog.Logger
 
-	mu      sync.RWMutex
-	plugins map[string]*Plugin
-	order   []string // launch order; stop goes backwards
+	mu       sync.RWMutex
+	plugins  map[string]*Plugin
+	order    []string // launch order; stop goes backwards
+	stopping bool
+
+	runtimeDir string // this host instance's socket directory
+	janitor    *client.Janitor
 
 	ctx    context.Context // ends at Stop
 	cancel context.CancelFunc
@@ -102,16 +109,26 @@ func (e *StartError) Error() string {
 
 // Start discovers, checks and launches the plugins. It returns a
 // *StartError when a required plugin fails; optional ones that fail leave
-// the host running, degraded.
+// the host running, degraded. A plugin that fails at start is not retried
+// (an operator can restart it); one that fails later is restarted by the
+// supervisor.
 func (m *Manager) Start(ctx context.Context) error {
-	if err := prepareRuntimeDir(m.cfg.RuntimeDir()); err != nil {
+	dir, err := prepareRuntimeDir(m.cfg.RuntimeDir())
+	if err != nil {
 		return err
+	}
+	m.runtimeDir = dir
+	m.log.Debug("runtime directory for sockets", "dir", dir)
+	if j, err := client.StartJanitor(dir); err != nil {
+		m.log.Warn("no janitor: plugins' children and sockets may outlive a host that is killed", "error", err)
+	} else {
+		m.janitor = j
 	}
 	found, err := Discover(m.cfg.Plugins.Dir)
 	if err != nil {
 		return err
 	}
-	lock, lockErr := lockfile.Read(m.cfg.Plugins.Dir)
+	_, lockErr := lockfile.Read(m.cfg.Plugins.Dir)
 
 	unavailable := map[string]string{}
 	var candidates []*manifest.Manifest
@@ -125,6 +142,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	sort.Strings(names)
 
+	m.mu.Lock()
 	for _, name := range names {
 		fs := byName[name]
 		f := fs[0]
@@ -136,11 +154,12 @@ func (m *Manager) Start(ctx context.Context) error {
 		if pc != nil && pc.Required != nil {
 			required = *pc.Required
 		}
-		p := newPlugin(name, f.Dir, f.Manifest, required, m.log.With("plugin", name))
+		p := newPlugin(name, f.Dir, f.Manifest, required, m.cfg.PolicyFor(name), m.log.With("plugin", name))
+		p.onState = m.stateChanged
 		m.plugins[name] = p
 
 		refuse := func(why string) {
-			p.setState(StateFailed, why)
+			p.fail(why)
 			unavailable[name] = why
 			p.log.Error("plugin refused", "error", why)
 		}
@@ -156,17 +175,13 @@ func (m *Manager) Start(ctx context.Context) error {
 			refuse(f.Err.Error())
 			continue
 		case pc != nil && pc.Disabled:
-			p.setState(StateDisabled, "")
-			p.lastErr = "disabled in the configuration"
+			p.disable("disabled in the configuration")
 			unavailable[name] = "disabled in the configuration"
 			continue
 		}
 		if !m.runsHere(f.Manifest, pc) {
 			why := fmt.Sprintf("not loaded in environment %s", m.cfg.Environment)
-			p.setState(StateDisabled, "")
-			p.mu.Lock()
-			p.lastErr = why
-			p.mu.Unlock()
+			p.disable(why)
 			unavailable[name] = why
 			continue
 		}
@@ -178,7 +193,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			refuse(lockErr.Error())
 			continue
 		}
-		if _, err := m.expectedSum(lock, f.Manifest); err != nil {
+		if _, err := m.expectedSum(f.Manifest); err != nil {
 			refuse(err.Error())
 			continue
 		}
@@ -188,42 +203,40 @@ func (m *Manager) Start(ctx context.Context) error {
 	plan := resolve.Resolve(candidates, resolve.Options{Capabilities: m.deps.Capabilities, Unavailable: unavailable})
 	for _, s := range plan.Skipped {
 		p := m.plugins[s.Plugin.Name]
-		p.setState(StateFailed, s.Err.Error())
+		p.fail(s.Err.Error())
 		p.log.Error("plugin cannot load", "error", s.Err)
 	}
 	m.order = plan.Order()
+	m.mu.Unlock()
 
 	for _, level := range plan.Levels {
 		var wg sync.WaitGroup
 		for _, man := range level {
-			p := m.plugins[man.Name]
+			p, _ := m.Plugin(man.Name)
 			if why := m.failedDependency(man); why != "" {
-				p.setState(StateFailed, why)
+				p.fail(why)
 				p.log.Error("plugin not started", "error", why)
 				continue
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := m.launch(ctx, p, lock); err != nil {
-					p.setState(StateFailed, err.Error())
+				if err := m.launch(ctx, p, p.bump()); err != nil {
+					p.fail(err.Error())
 					p.log.Error("plugin failed to start", "error", err)
 				}
 			}()
 		}
 		wg.Wait()
 	}
-	m.updateStateMetrics()
 
 	failed := map[string]string{}
 	for _, name := range names {
-		p := m.plugins[name]
-		if p.required && p.State() != StateRunning && p.State() != StateDisabled {
+		p, _ := m.Plugin(name)
+		if st := p.State(); p.required && st != StateRunning && st != StateUnhealthy && st != StateDisabled {
 			failed[name] = p.Status().LastError
 		}
 	}
-	m.wg.Add(1)
-	go m.healthLoop()
 	if len(failed) > 0 {
 		return &StartError{Failed: failed}
 	}
@@ -244,18 +257,18 @@ func (m *Manager) runsHere(man *manifest.Manifest, pc *config.PluginConfig) bool
 	return man.RunsIn(m.cfg.Environment)
 }
 
-// failedDependency returns why a plugin cannot start because a dependency
-// that was planned did not start, or "".
+// failedDependency returns why a plugin cannot start because a plugin it
+// depends on is not running, or "".
 func (m *Manager) failedDependency(man *manifest.Manifest) string {
 	for _, d := range man.Dependencies {
 		if d.IsHostCapability() {
 			continue
 		}
-		dep, ok := m.plugins[d.Name]
+		dep, ok := m.Plugin(d.Name)
 		if !ok {
 			continue
 		}
-		if st := dep.State(); st != StateRunning {
+		if st := dep.State(); st != StateRunning && st != StateUnhealthy {
 			return fmt.Sprintf("its dependency %q did not start (%s): %s", d.Name, st, dep.Status().LastError)
 		}
 	}
@@ -263,9 +276,15 @@ func (m *Manager) failedDependency(man *manifest.Manifest) string {
 }
 
 // expectedSum returns the locked checksum of a plugin's executable after
-// checking the file on disk against it, before anything executes it.
-func (m *Manager) expectedSum(lock *lockfile.File, man *manifest.Manifest) ([]byte, error) {
+// checking the file on disk against it, before anything executes it. The
+// lock file is read each time, so an operator who installs a new version,
+// locks it and restarts the plugin gets the new version.
+func (m *Manager) expectedSum(man *manifest.Manifest) ([]byte, error) {
 	rel, err := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockfile.Read(m.cfg.Plugins.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -280,13 +299,22 @@ func (m *Manager) expectedSum(lock *lockfile.File, man *manifest.Manifest) ([]by
 }
 
 // launch starts one plugin, checks it is the plugin its manifest describes,
-// configures it and checks its health.
-func (m *Manager) launch(ctx context.Context, p *Plugin, lock *lockfile.File) error {
+// configures it, checks its health, and puts it behind its switch. The
+// supervisor watches it from then on. epoch is the plugin's epoch when the
+// launch was decided; if an operator action or another launch bumps it
+// meanwhile, this launch gives way.
+func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 	man := p.manifest
 	begin := time.Now()
-	p.setState(StateStarting, "")
+	p.mu.Lock()
+	if p.epoch != epoch {
+		p.mu.Unlock()
+		return errOvertaken
+	}
+	p.setStateLocked(StateStarting, "")
+	p.mu.Unlock()
 
-	sum, err := m.expectedSum(lock, man)
+	sum, err := m.expectedSum(man)
 	if err != nil {
 		return err
 	}
@@ -312,8 +340,8 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, lock *lockfile.File) er
 		Path:         filepath.Join(man.Dir, rel),
 		SHA256:       sum,
 		Env:          pluginEnv(dataDir),
-		SocketDir:    m.cfg.RuntimeDir(),
-		StartTimeout: m.cfg.Plugins.StartTimeout,
+		SocketDir:    m.runtimeDir,
+		StartTimeout: p.pol.StartTimeout,
 		Logger:       pluginLog,
 		LogLevel:     logLevel.String(),
 		Host:         &hostService{m: m, plugin: man.Name, cache: m.deps.Cache},
@@ -322,8 +350,10 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, lock *lockfile.File) er
 	if err != nil {
 		return err
 	}
+	m.janitor.Track(proc.Pid())
 	fail := func(err error) error {
 		proc.Kill()
+		m.janitor.Untrack(proc.Pid())
 		return err
 	}
 	desc := proc.Describe()
@@ -333,7 +363,7 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, lock *lockfile.File) er
 	}
 
 	base := client.NewPlugin(proc.Conn().ClientConn(), proc.Conn().HostBrokerID)
-	cctx, cancel := context.WithTimeout(ctx, m.cfg.Plugins.StartTimeout)
+	cctx, cancel := context.WithTimeout(ctx, p.pol.StartTimeout)
 	defer cancel()
 	resp, err := base.Configure(cctx, &sdk.ConfigureRequest{
 		Settings: settings, Environment: m.cfg.Environment, HostVersion: m.deps.HostVersion, DataDir: dataDir,
@@ -344,7 +374,7 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, lock *lockfile.File) er
 	for _, w := range resp.Warnings {
 		p.log.Warn("plugin configuration warning", "warning", w)
 	}
-	hctx, hcancel := context.WithTimeout(ctx, m.cfg.Plugins.HealthTimeout)
+	hctx, hcancel := context.WithTimeout(ctx, p.pol.HealthTimeout)
 	defer hcancel()
 	health, err := base.CheckHealth(hctx, &sdk.CheckHealthRequest{})
 	if err != nil {
@@ -352,99 +382,30 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, lock *lockfile.File) er
 	}
 
 	p.mu.Lock()
+	if p.epoch != epoch || m.isStopping() {
+		// An operator action or the host's shutdown overtook this launch.
+		p.mu.Unlock()
+		return fail(errOvertaken)
+	}
 	p.proc, p.desc, p.health, p.checkedAt = proc, desc, health, time.Now()
 	p.loadTime = time.Since(begin)
-	p.setStateLocked(StateRunning, "")
+	p.healthFails, p.killReason, p.expectExit = 0, "", false
+	state := StateRunning
+	if health.Status == sdk.HealthError {
+		state = StateUnhealthy
+	}
+	p.setStateLocked(state, "")
+	p.sw.Up(proc)
 	p.mu.Unlock()
 	m.deps.Metrics.PluginUp.WithLabelValues(man.Name).Set(1)
 	m.deps.Metrics.PluginLoad.WithLabelValues(man.Name).Set(p.loadTime.Seconds())
 	p.log.Info("plugin running", "version", desc.Version, "pid", proc.Pid(), "load_ms", p.loadTime.Milliseconds(), "health", health.Status)
 
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.watch(p, proc)
+	go m.healthLoop(p, proc)
+	m.scheduleStable(p, proc)
 	return nil
-}
-
-// watch notices a plugin's exit when it happens.
-func (m *Manager) watch(p *Plugin, proc *client.Process) {
-	defer m.wg.Done()
-	select {
-	case <-proc.Done():
-	case <-m.ctx.Done():
-		return
-	}
-	p.mu.Lock()
-	if p.proc != proc || p.state == StateStopped {
-		p.mu.Unlock()
-		return
-	}
-	why := "the plugin process exited unexpectedly"
-	if err := proc.ExitErr(); err != nil {
-		why += ": " + err.Error()
-	}
-	p.setStateLocked(StateFailed, why)
-	p.mu.Unlock()
-	m.deps.Metrics.PluginUp.WithLabelValues(p.name).Set(0)
-	m.updateStateMetrics()
-	p.log.Error("plugin exited", "error", why)
-}
-
-// healthLoop checks every running plugin's health on an interval.
-func (m *Manager) healthLoop() {
-	defer m.wg.Done()
-	t := time.NewTicker(m.cfg.Plugins.HealthInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.ctx.Done():
-			return
-		case <-t.C:
-			m.CheckHealth(m.ctx)
-		}
-	}
-}
-
-// CheckHealth checks every running plugin now, concurrently, each under the
-// health timeout.
-func (m *Manager) CheckHealth(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, p := range m.Plugins() {
-		if p.process() == nil {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m.checkOne(ctx, p)
-		}()
-	}
-	wg.Wait()
-	m.updateStateMetrics()
-}
-
-func (m *Manager) checkOne(ctx context.Context, p *Plugin) {
-	hctx, cancel := context.WithTimeout(ctx, m.cfg.Plugins.HealthTimeout)
-	defer cancel()
-	health, err := p.Base().CheckHealth(hctx, &sdk.CheckHealthRequest{})
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.state != StateRunning && p.state != StateUnhealthy {
-		return
-	}
-	p.checkedAt = time.Now()
-	if err != nil {
-		p.health = &sdk.CheckHealthResponse{Status: sdk.HealthError, Message: "health check failed: " + err.Error()}
-		if p.state != StateUnhealthy {
-			p.setStateLocked(StateUnhealthy, "health check failed: "+err.Error())
-			p.log.Warn("plugin health check failed", "error", err)
-		}
-		return
-	}
-	p.health = health
-	if p.state == StateUnhealthy {
-		p.setStateLocked(StateRunning, "")
-		p.log.Info("plugin healthy again")
-	}
 }
 
 // Plugins returns the plugins in launch order, then the ones not launched,
@@ -490,9 +451,6 @@ func (m *Manager) Statuses() []Status {
 	}
 	return out
 }
-
-// Ready reports whether every required plugin is running and healthy; when
-// not, it says why for each that is not.
 func (m *Manager) Ready() (bool, []string) {
 	var reasons []string
 	for _, p := range m.Plugins() {
@@ -503,10 +461,17 @@ func (m *Manager) Ready() (bool, []string) {
 		switch {
 		case st.State == StateDisabled:
 			continue
-		case st.State != StateRunning:
-			reasons = append(reasons, fmt.Sprintf("required plugin %q is %s: %s", p.name, st.State, st.LastError))
-		case !p.Healthy():
+		case st.State == StateUnhealthy || (st.State == StateRunning && !p.Healthy()):
 			reasons = append(reasons, fmt.Sprintf("required plugin %q is unhealthy: %s", p.name, st.Message))
+		case st.State != StateRunning:
+			why := fmt.Sprintf("required plugin %q is %s", p.name, st.State)
+			if st.NextAttempt != nil {
+				why += " (next attempt " + st.NextAttempt.Format(time.RFC3339) + ")"
+			}
+			if st.LastError != "" {
+				why += ": " + st.LastError
+			}
+			reasons = append(reasons, why)
 		}
 	}
 	return len(reasons) == 0, reasons
@@ -536,51 +501,72 @@ func (m *Manager) CollectMetrics(ctx context.Context, name string) ([]byte, erro
 	return resp.Text, nil
 }
 
-func (m *Manager) updateStateMetrics() {
-	for _, p := range m.Plugins() {
-		cur := p.State()
-		for _, s := range States {
-			v := 0.0
-			if s == cur {
-				v = 1
-			}
-			m.deps.Metrics.PluginState.WithLabelValues(p.name, string(s)).Set(v)
+// stateChanged keeps the state metrics current.
+func (m *Manager) stateChanged(p *Plugin, cur State) {
+	for _, s := range States {
+		v := 0.0
+		if s == cur {
+			v = 1
 		}
+		m.deps.Metrics.PluginState.WithLabelValues(p.name, string(s)).Set(v)
+	}
+	if cur != StateRunning && cur != StateUnhealthy {
+		m.deps.Metrics.PluginUp.WithLabelValues(p.name).Set(0)
 	}
 }
 
-// Stop stops the plugins in reverse launch order, each within the stop
-// timeout and all within ctx, and empties the runtime directory.
+func (m *Manager) isStopping() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.stopping
+}
+
+// Stop stops the plugins in reverse launch order: for each, new calls are
+// refused, calls in flight are drained, go-plugin's controller shuts the
+// plugin down, and it is killed at its stop deadline. Everything ends within
+// ctx. The runtime directory is removed and the janitor dismissed.
 func (m *Manager) Stop(ctx context.Context) {
-	m.cancel()
+	m.mu.Lock()
+	m.stopping = true
 	order := append([]string(nil), m.order...)
+	m.mu.Unlock()
+	m.cancel()
 	for i := len(order) - 1; i >= 0; i-- {
 		p, ok := m.Plugin(order[i])
 		if !ok {
 			continue
 		}
 		p.mu.Lock()
+		p.cancelTimerLocked()
 		proc := p.proc
 		wasUp := p.state == StateRunning || p.state == StateUnhealthy
-		if wasUp {
+		p.expectExit = true
+		p.mu.Unlock()
+		p.sw.Down("stopped: the host is shutting down", false)
+		if proc != nil && wasUp {
+			sctx, cancel := context.WithTimeout(ctx, p.pol.StopTimeout)
+			if err := p.sw.Drain(sctx); err != nil {
+				p.log.Warn("calls still in flight at the stop deadline", "error", err)
+			}
+			if err := proc.Stop(sctx); err != nil {
+				p.log.Warn("plugin stop", "error", err)
+			} else {
+				p.log.Info("plugin stopped")
+			}
+			cancel()
+			m.janitor.Untrack(proc.Pid())
+		}
+		p.mu.Lock()
+		if p.state != StateDisabled && p.state != StateFailed {
 			p.setStateLocked(StateStopped, "")
 		}
 		p.mu.Unlock()
-		if proc == nil || !wasUp {
-			continue
-		}
-		sctx, cancel := context.WithTimeout(ctx, m.cfg.Plugins.StopTimeout)
-		if err := proc.Stop(sctx); err != nil {
-			p.log.Warn("plugin stop", "error", err)
-		} else {
-			p.log.Info("plugin stopped")
-		}
-		cancel()
-		m.deps.Metrics.PluginUp.WithLabelValues(p.name).Set(0)
 	}
 	m.wg.Wait()
-	m.updateStateMetrics()
-	_ = os.RemoveAll(m.cfg.RuntimeDir())
+	if m.runtimeDir != "" {
+		_ = os.RemoveAll(m.runtimeDir)
+	}
+	m.janitor.Close()
 }
 
 // pluginEnv is a plugin's whole environment besides the handshake: nothing
@@ -613,26 +599,45 @@ func privateDir(dir string) (string, error) {
 	return abs, nil
 }
 
-// prepareRuntimeDir empties the host's socket directory: sockets left by a
-// host that was killed are removed at the next start. The directory must
-// end up a real directory of ours with mode 0700, not something another
-// user prepared (it may live in the shared temporary directory).
-func prepareRuntimeDir(dir string) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("clean the runtime directory %s: %w", dir, err)
+// prepareRuntimeDir makes this host instance's socket directory, a
+// directory named after the host's pid inside base, and removes what hosts
+// that are no longer running left there. Every directory must end up a real
+// directory of ours with mode 0700, not something another user prepared
+// (base may live in the shared temporary directory).
+func prepareRuntimeDir(base string) (string, error) {
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", fmt.Errorf("create the runtime directory %s: %w", base, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return fmt.Errorf("create the runtime directory %s: %w", dir, err)
+	if err := checkPrivate(base); err != nil {
+		return "", err
 	}
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return "", fmt.Errorf("read the runtime directory %s: %w", base, err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid != os.Getpid() && processAlive(pid) {
+			continue // another host on the same data directory
+		}
+		if err := os.RemoveAll(filepath.Join(base, e.Name())); err != nil {
+			return "", fmt.Errorf("clean the runtime directory %s: %w", base, err)
+		}
+	}
+	dir := filepath.Join(base, strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fmt.Errorf("create the runtime directory %s: %w", dir, err)
+		return "", fmt.Errorf("create the runtime directory %s: %w", dir, err)
 	}
+	return dir, checkPrivate(dir)
+}
+
+func checkPrivate(dir string) error {
 	info, err := os.Lstat(dir)
 	if err != nil {
 		return fmt.Errorf("check the runtime directory %s: %w", dir, err)
 	}
 	if !info.IsDir() || info.Mode().Perm() != 0o700 || !ownedByUs(info) {
-		return fmt.Errorf("the runtime directory %s is not a private directory of this user; remove it and start again", dir)
+		return fmt.Errorf("the runtime directory %s is not a private directory of this user (mode 0700); remove it and start again", dir)
 	}
 	return nil
 }

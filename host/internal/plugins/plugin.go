@@ -1,14 +1,12 @@
 package plugins
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"google.golang.org/grpc"
-
+	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/audit"
@@ -61,8 +59,25 @@ type Status struct {
 	Capabilities []string       `json:"capabilities,omitempty"`
 	Dir          string         `json:"dir"`
 	CheckedAt    *time.Time     `json:"checked_at,omitempty"`
-	NextAttempt  *time.Time     `json:"next_attempt,omitempty"`
+	// NextAttempt is when the supervisor will start the plugin again: while
+	// restarting, and while failed with an open circuit (the half-open try).
+	NextAttempt *time.Time `json:"next_attempt,omitempty"`
+	// Circuit is "closed" (restarts allowed), "open" (restart budget
+	// exhausted; waiting for the cool-down) or "half-open" (on trial after
+	// the cool-down).
+	Circuit string `json:"circuit"`
+	// RecentFailures counts the failures within the restart window.
+	RecentFailures int `json:"recent_failures"`
+	// Since is when the plugin entered its current state.
+	Since time.Time `json:"since"`
 }
+
+// Circuit states.
+const (
+	circuitClosed   = "closed"
+	circuitOpen     = "open"
+	circuitHalfOpen = "half-open"
+)
 
 // Health values in Status.Health besides the sdk.HealthStatus ones.
 const healthUnknown = "unknown"
@@ -73,10 +88,14 @@ type Plugin struct {
 	dir      string
 	manifest *manifest.Manifest // nil when plugin.json could not be read
 	required bool
+	pol      config.Policy
 	log      hclog.Logger
+	sw       *client.Switch
+	onState  func(p *Plugin, s State)
 
 	mu        sync.RWMutex
 	state     State
+	since     time.Time
 	proc      *client.Process
 	desc      *sdk.DescribeResponse
 	health    *sdk.CheckHealthResponse
@@ -84,16 +103,26 @@ type Plugin struct {
 	restarts  int
 	lastErr   string
 	loadTime  time.Duration
-	next      time.Time
 	changed   chan struct{} // closed on every state change
 
-	conn *pluginConn
+	// Supervision, under mu.
+	failures    []time.Time // within the restart window
+	attempt     int         // restarts since the plugin was last stable
+	circuit     string
+	next        time.Time
+	timer       *time.Timer // pending restart or half-open try
+	healthFails int         // health checks failed in a row
+	killReason  string      // why the supervisor killed the current process
+	expectExit  bool        // the current process is being stopped on purpose
+	epoch       int         // bumped on every launch and operator action
 }
 
-func newPlugin(name, dir string, m *manifest.Manifest, required bool, log hclog.Logger) *Plugin {
-	p := &Plugin{name: name, dir: dir, manifest: m, required: required, log: log, state: StateStarting, changed: make(chan struct{})}
-	p.conn = &pluginConn{p: p}
-	return p
+func newPlugin(name, dir string, m *manifest.Manifest, required bool, pol config.Policy, log hclog.Logger) *Plugin {
+	return &Plugin{
+		name: name, dir: dir, manifest: m, required: required, pol: pol, log: log,
+		sw:    client.NewSwitch(name, pol.CallWait),
+		state: StateStarting, since: time.Now(), changed: make(chan struct{}), circuit: circuitClosed,
+	}
 }
 
 // Name returns the plugin's name.
@@ -128,12 +157,25 @@ func (p *Plugin) setState(s State, lastErr string) {
 }
 
 func (p *Plugin) setStateLocked(s State, lastErr string) {
+	if p.state != s {
+		p.since = time.Now()
+	}
 	p.state = s
 	if lastErr != "" {
 		p.lastErr = lastErr
 	}
 	close(p.changed)
 	p.changed = make(chan struct{})
+	if p.onState != nil {
+		p.onState(p, s)
+	}
+}
+
+// Changed returns a channel closed at the next state change.
+func (p *Plugin) Changed() <-chan struct{} {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.changed
 }
 
 // Status returns a snapshot for reporting.
@@ -143,6 +185,7 @@ func (p *Plugin) Status() Status {
 	st := Status{
 		Name: p.name, State: p.state, Required: p.required, Restarts: p.restarts,
 		LastError: p.lastErr, LoadMS: p.loadTime.Milliseconds(), Dir: p.dir, Health: healthUnknown,
+		Circuit: p.circuit, RecentFailures: len(p.failures), Since: p.since,
 	}
 	if p.manifest != nil {
 		st.Version, st.Kind = p.manifest.Version, p.manifest.Kind
@@ -158,7 +201,7 @@ func (p *Plugin) Status() Status {
 		t := p.checkedAt
 		st.CheckedAt = &t
 	}
-	if p.state == StateRestarting && !p.next.IsZero() {
+	if (p.state == StateRestarting || p.state == StateFailed) && !p.next.IsZero() {
 		t := p.next
 		st.NextAttempt = &t
 	}
@@ -184,16 +227,17 @@ func (p *Plugin) process() *client.Process {
 }
 
 // Base returns the base client. It works across restarts: every call goes to
-// the process running at that moment.
+// the process running at that moment, waits while the plugin restarts, and
+// fails with sdk.ErrPluginUnavailable when it does not come back in time.
 func (p *Plugin) Base() client.Plugin {
-	return client.NewPlugin(p.conn, p.conn.hostBroker)
+	return client.NewPlugin(p.sw, p.sw.HostBroker)
 }
 
 func (p *Plugin) kindClient(kind string) (any, error) {
 	if p.Kind() != kind {
 		return nil, fmt.Errorf("plugin %q is a %s plugin, not %s", p.name, p.Kind(), kind)
 	}
-	return client.NewKind(kind, p.conn, p.conn.hostBroker)
+	return client.NewKind(kind, p.sw, p.sw.HostBroker)
 }
 
 // Payment returns the payment client of a payment plugin.
@@ -230,46 +274,4 @@ func (p *Plugin) Audit() (audit.Sink, error) {
 		return nil, err
 	}
 	return c.(audit.Sink), nil
-}
-
-// pluginConn is a gRPC connection that always goes to the plugin's current
-// process, so clients made once keep working across restarts. With no
-// process running, calls fail with sdk.ErrPluginUnavailable.
-type pluginConn struct {
-	p *Plugin
-}
-
-var _ grpc.ClientConnInterface = (*pluginConn)(nil)
-
-func (c *pluginConn) current() (*client.Process, error) {
-	proc := c.p.process()
-	if proc == nil {
-		return nil, fmt.Errorf("%w: plugin %q is %s", sdk.ErrPluginUnavailable, c.p.name, c.p.State())
-	}
-	return proc, nil
-}
-
-func (c *pluginConn) hostBroker() uint32 {
-	if proc, err := c.current(); err == nil {
-		return proc.Conn().HostBrokerID()
-	}
-	return 0
-}
-
-// Invoke implements grpc.ClientConnInterface.
-func (c *pluginConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
-	proc, err := c.current()
-	if err != nil {
-		return err
-	}
-	return proc.Conn().ClientConn().Invoke(ctx, method, args, reply, opts...)
-}
-
-// NewStream implements grpc.ClientConnInterface.
-func (c *pluginConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	proc, err := c.current()
-	if err != nil {
-		return nil, err
-	}
-	return proc.Conn().ClientConn().NewStream(ctx, desc, method, opts...)
 }

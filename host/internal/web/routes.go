@@ -20,6 +20,18 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/health/plugins", s.handle(s.healthPlugins)).Methods(http.MethodGet)
 	r.Handle("/metrics", s.deps.Metrics.Handler(s.deps.PluginMetrics)).Methods(http.MethodGet)
 
+	api := r.PathPrefix("/api/v1").Subrouter()
+	// Cookie-authenticated browsers must not be tricked into unsafe
+	// requests from other sites.
+	api.Use(http.NewCrossOriginProtection().Handler)
+	plugins := api.PathPrefix("/plugins").Subrouter()
+	plugins.Use(s.localOnly)
+	plugins.Handle("", s.handle(s.listPlugins)).Methods(http.MethodGet)
+	plugins.Handle("/{name}", s.handle(s.getPlugin)).Methods(http.MethodGet)
+	plugins.Handle("/{name}/restart", s.handle(s.pluginAction(s.deps.Plugins.Restart))).Methods(http.MethodPost).Name("restart")
+	plugins.Handle("/{name}/disable", s.handle(s.pluginAction(s.deps.Plugins.Disable))).Methods(http.MethodPost).Name("disable")
+	plugins.Handle("/{name}/enable", s.handle(s.pluginAction(s.deps.Plugins.Enable))).Methods(http.MethodPost).Name("enable")
+
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", "no such route; see /health, /ready and /metrics", nil}
 	})

@@ -20,6 +20,18 @@ plugins {
   health_timeout  = "3s"
   metrics_timeout = "1500ms"
   stop_timeout    = "7s"
+  health_failures = 4
+  call_wait       = "3s"
+
+  restart {
+    initial_backoff = "2s"
+    max_backoff     = "30s"
+    jitter          = 0.1
+    budget          = 8
+    window          = "15m"
+    cooldown        = "10m"
+    stable_after    = "5m"
+  }
 }
 
 plugin "payment-midtrans" {
@@ -41,7 +53,17 @@ plugin "payment-midtrans" {
 }
 
 plugin "mikrotik" {
-  required = true
+  required        = true
+  start_timeout   = "30s"
+  stop_timeout    = "12s"
+  call_wait       = "9s"
+  health_failures = 6
+
+  restart {
+    budget      = 20
+    max_backoff = "2m"
+  }
+
   config = {
     locations = [
       { name = "office", host = "192.168.88.1", port = 8728, tls = false },

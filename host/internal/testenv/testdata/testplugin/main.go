@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -40,10 +42,18 @@ type behaviour struct {
 	// Log, when set, gets a line "<name> start <unix nanos>" at process start
 	// and "<name> stop <unix nanos>" at graceful shutdown.
 	Log string `json:"log"`
-	// EnvFile, when set, receives the process environment, one per line.
+	// EnvFile, when set, receives the process environment as a JSON list.
 	EnvFile string `json:"env_file"`
 	// ExitAfterMS exits with status 2 this long after serving (0: never).
 	ExitAfterMS int `json:"exit_after_ms"`
+	// SlowFromStart makes start number N and later (counted in the data
+	// directory, from 1) sleep SlowMS before serving; 0 means mode decides.
+	SlowFromStart int `json:"slow_from_start"`
+	// SpawnChild starts a long "sleep" child, to check it dies with the
+	// plugin's process group.
+	SpawnChild bool `json:"spawn_child"`
+	// ChildPIDFile, with SpawnChild, receives the child's pid.
+	ChildPIDFile string `json:"child_pid_file"`
 }
 
 func main() {
@@ -59,10 +69,21 @@ func main() {
 		os.Exit(1)
 	}
 	record(b.Log, b.Name+" start")
+	starts := countStart()
+	if b.SlowFromStart > 0 && starts >= b.SlowFromStart {
+		time.Sleep(time.Duration(b.SlowMS) * time.Millisecond)
+	}
+	if b.SpawnChild {
+		child := exec.Command("sleep", "300")
+		if err := child.Start(); err == nil && b.ChildPIDFile != "" {
+			_ = os.WriteFile(b.ChildPIDFile, []byte(strconv.Itoa(child.Process.Pid)), 0o600)
+		}
+	}
 	if b.EnvFile != "" {
 		env := os.Environ()
 		sort.Strings(env)
-		_ = os.WriteFile(b.EnvFile, []byte(strings.Join(env, "\n")+"\n"), 0o600)
+		raw, _ := json.Marshal(env)
+		_ = os.WriteFile(b.EnvFile, raw, 0o600)
 	}
 	switch b.Mode {
 	case "crash":
@@ -92,6 +113,20 @@ func main() {
 	} else {
 		sdk.Serve(base)
 	}
+}
+
+// countStart counts this start in the data directory and returns the count.
+func countStart() int {
+	dir := os.Getenv("MIKROBILL_PLUGIN_DATA_DIR")
+	if dir == "" {
+		return 1
+	}
+	path := filepath.Join(dir, "starts")
+	raw, _ := os.ReadFile(path)
+	n, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	n++
+	_ = os.WriteFile(path, []byte(strconv.Itoa(n)), 0o600)
+	return n
 }
 
 func record(path, what string) {

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
+)
+
+// The commands in this file talk to a running host over its HTTP API.
+
+const apiTimeout = 2 * time.Minute
+
+// hostAddress is the running host's base URL: --address, or the address
+// the configuration says the host listens on (0.0.0.0 and :: mean this
+// machine).
+func hostAddress(g *globals, cmd *cobra.Command, address string) (string, error) {
+	if address != "" {
+		return strings.TrimRight(address, "/"), nil
+	}
+	cfg, err := g.load(cmd, config.Overrides{})
+	if err != nil {
+		return "", err
+	}
+	host := cfg.Server.Host
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Server.Port)), nil
+}
+
+// callHost sends a request to the running host and decodes the JSON answer
+// into out; an API error becomes an error with its message.
+func callHost(ctx context.Context, method, url string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the host at %s (%v); is `mikrobill serve` running? Use --address to point at it", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+			return &exitError{code: 1, msg: fmt.Sprintf("%s (HTTP %d, %s)", e.Error.Message, resp.StatusCode, e.Error.Code)}
+		}
+		return &exitError{code: 1, msg: fmt.Sprintf("HTTP %d from %s: %s", resp.StatusCode, url, strings.TrimSpace(string(body)))}
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("unexpected answer from %s: %v", url, err)
+	}
+	return nil
+}
+
+func newPluginStatus(g *globals) *cobra.Command {
+	var address string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the running host's plugins: state, health, restarts, pid, circuit, last error",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			base, err := hostAddress(g, cmd, address)
+			if err != nil {
+				return err
+			}
+			var body struct {
+				Plugins []plugins.Status `json:"plugins"`
+			}
+			if err := callHost(cmd.Context(), http.MethodGet, base+"/health/plugins", &body); err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(body)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tVERSION\tSTATE\tHEALTH\tRESTARTS\tPID\tCIRCUIT\tNEXT ATTEMPT\tLAST ERROR")
+			for _, p := range body.Plugins {
+				next := "-"
+				if p.NextAttempt != nil {
+					next = p.NextAttempt.Local().Format("15:04:05")
+				}
+				pid := "-"
+				if p.PID != 0 {
+					pid = strconv.Itoa(p.PID)
+				}
+				last := p.LastError
+				if i := strings.IndexByte(last, '\n'); i >= 0 {
+					last = last[:i] + " ..."
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), p.State, p.Health, p.Restarts, pid, p.Circuit, next, dash(last))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&address, "address", "", "the running host's base URL (default: from the configuration, http://127.0.0.1:3000)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+// newPluginAction is restart, disable or enable.
+func newPluginAction(g *globals, action, short, long string) *cobra.Command {
+	var address string
+	cmd := &cobra.Command{
+		Use:   action + " NAME",
+		Short: short,
+		Long:  long,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			base, err := hostAddress(g, cmd, address)
+			if err != nil {
+				return err
+			}
+			var body struct {
+				Plugin plugins.Status `json:"plugin"`
+			}
+			if err := callHost(cmd.Context(), http.MethodPost, base+"/api/v1/plugins/"+args[0]+"/"+action, &body); err != nil {
+				return err
+			}
+			p := body.Plugin
+			fmt.Fprintf(g.stdout, "%s: %s", p.Name, p.State)
+			if p.PID != 0 {
+				fmt.Fprintf(g.stdout, " (pid %d, restarts %d)", p.PID, p.Restarts)
+			}
+			fmt.Fprintln(g.stdout)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&address, "address", "", "the running host's base URL (default: from the configuration, http://127.0.0.1:3000)")
+	return cmd
+}

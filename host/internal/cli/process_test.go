@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mikrobill/mikrobill/host/internal/testenv"
+)
+
+// realHost is the mikrobill binary running as a process of its own.
+type realHost struct {
+	cmd     *exec.Cmd
+	runDir  string
+	addr    string
+	dataDir string
+	tmpDir  string
+	logs    *lockedBuffer
+	exited  chan error
+}
+
+var (
+	servingRE = regexp.MustCompile(`serving: address=http://(\S+)`)
+	runDirRE  = regexp.MustCompile(`runtime directory for sockets: dir=(\S+)`)
+)
+
+func startRealHost(t *testing.T, pluginDir string) *realHost {
+	t.Helper()
+	bin := testenv.Build(t, "host/cmd/mikrobill")
+	root := t.TempDir()
+	h := &realHost{dataDir: filepath.Join(root, "data"), tmpDir: filepath.Join(root, "tmp"), logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	if err := os.MkdirAll(h.tmpDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h.cmd = exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--plugin-dir", pluginDir, "--data-dir", h.dataDir, "--log-level", "debug")
+	h.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + h.tmpDir, "JWT_SECRET=not-for-plugins"}
+	stderr, err := h.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			h.logs.Write([]byte(line + "\n"))
+			if m := runDirRE.FindStringSubmatch(line); m != nil {
+				h.runDir = m[1]
+			}
+			if m := servingRE.FindStringSubmatch(line); m != nil {
+				addrc <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() { h.exited <- h.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = h.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("host log:\n%s", h.logs.String())
+		}
+	})
+	select {
+	case h.addr = <-addrc:
+	case err := <-h.exited:
+		t.Fatalf("mikrobill exited before serving: %v\n%s", err, h.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("mikrobill did not serve within 30s\n%s", h.logs.String())
+	}
+	return h
+}
+
+func (h *realHost) pids(t *testing.T) map[string]int {
+	t.Helper()
+	resp, err := http.Get("http://" + h.addr + "/health/plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body pluginsBody
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, p := range body.Plugins {
+		if p.PID == 0 {
+			t.Fatalf("plugin %s is %s without a pid: %s", p.Name, p.State, p.LastError)
+		}
+		out[p.Name] = p.PID
+	}
+	return out
+}
+
+// sockets lists the unix socket files under dir.
+func sockets(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type()&fs.ModeSocket != 0 {
+			out = append(out, path)
+		}
+		return nil
+	})
+	return out
+}
+
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting until %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestHostKilledLeavesNoPluginAndNoSocket(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	childFile := filepath.Join(t.TempDir(), "child.pid")
+	d.Add(testenv.Plugin{Name: "parent", Behaviour: map[string]any{"spawn_child": true, "child_pid_file": childFile}})
+	d.Add(testenv.Plugin{Name: "plain", Kind: "payment"})
+	h := startRealHost(t, d.Dir)
+	pids := h.pids(t)
+	raw, err := os.ReadFile(childFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, _ := strconv.Atoi(string(raw))
+	if h.runDir == "" {
+		t.Fatal("the host did not log its runtime directory")
+	}
+	if n := len(sockets(h.runDir)); n == 0 {
+		t.Fatal("no sockets in the runtime directory while serving: the test would prove nothing")
+	}
+
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-h.exited
+	all := append([]int{child}, pids["parent"], pids["plain"])
+	waitUntil(t, 10*time.Second, "no plugin process survives", func() bool {
+		for _, pid := range all {
+			if alive(pid) {
+				return false
+			}
+		}
+		return true
+	})
+	waitUntil(t, 10*time.Second, "no socket file is left", func() bool {
+		return len(sockets(h.runDir)) == 0 && len(sockets(h.dataDir)) == 0 && len(sockets(h.tmpDir)) == 0
+	})
+	if _, err := os.Stat(h.runDir); !os.IsNotExist(err) {
+		t.Errorf("the runtime directory %s is still there (%v)", h.runDir, err)
+	}
+}
+
+func TestSIGTERMStopsPluginsInReverseDependencyOrder(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.Add(testenv.Plugin{Name: "base-layer"})
+	d.Add(testenv.Plugin{Name: "middle-layer", Deps: []any{"base-layer"}})
+	d.Add(testenv.Plugin{Name: "top-layer", Deps: []any{"middle-layer"}})
+	h := startRealHost(t, d.Dir)
+	pids := h.pids(t)
+	if got := d.Logged("start"); !slices.Equal(got, []string{"base-layer", "middle-layer", "top-layer"}) {
+		t.Fatalf("start order %v", got)
+	}
+	begin := time.Now()
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-h.exited:
+		if err != nil {
+			t.Fatalf("mikrobill exited with %v after SIGTERM, want status 0\n%s", err, h.logs.String())
+		}
+	case <-time.After(35 * time.Second):
+		t.Fatal("mikrobill did not exit within its 30s shutdown deadline")
+	}
+	t.Logf("stopped in %s", time.Since(begin))
+	if got := d.Logged("stop"); !slices.Equal(got, []string{"top-layer", "middle-layer", "base-layer"}) {
+		t.Errorf("plugins stopped in order %v, want the reverse of their dependencies", got)
+	}
+	for name, pid := range pids {
+		if alive(pid) {
+			t.Errorf("%s (pid %d) still runs", name, pid)
+		}
+	}
+	if s := append(sockets(h.runDir), sockets(h.tmpDir)...); len(s) > 0 {
+		t.Errorf("sockets left after a graceful stop: %v", s)
+	}
+	if _, err := os.Stat(h.runDir); !os.IsNotExist(err) {
+		t.Errorf("the runtime directory %s is still there: %v", h.runDir, err)
+	}
+}
+
+func TestPluginActionsThroughTheCLI(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.Add(testenv.Plugin{Name: "worker", Kind: "payment"})
+	h := startHost(t, d.Dir)
+	addr := "http://" + h.addr
+
+	code, stdout, stderr := run(t, "plugin", "restart", "worker", "--address", addr)
+	if code != 0 || !strings.Contains(stdout, "worker: running (pid") || !strings.Contains(stdout, "restarts 1") {
+		t.Fatalf("plugin restart: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = run(t, "plugin", "status", "--address", addr)
+	if code != 0 || !regexp.MustCompile(`worker\s+1\.0\.0\s+running\s+ok\s+1\s+\d+\s+closed`).MatchString(stdout) {
+		t.Errorf("plugin status: exit %d\n%s", code, stdout)
+	}
+	if code, stdout, _ := run(t, "plugin", "disable", "worker", "--address", addr); code != 0 || !strings.Contains(stdout, "worker: disabled") {
+		t.Errorf("plugin disable: exit %d %s", code, stdout)
+	}
+	if c, body := h.get("/ready"); c != http.StatusOK {
+		t.Errorf("/ready with a disabled plugin: %d %s", c, body)
+	}
+	if code, _, stderr := run(t, "plugin", "restart", "worker", "--address", addr); code != 1 || !strings.Contains(stderr, "is disabled; enable it instead") || !strings.Contains(stderr, "HTTP 422") {
+		t.Errorf("restart of a disabled plugin: exit %d %s", code, stderr)
+	}
+	if code, stdout, _ := run(t, "plugin", "enable", "worker", "--address", addr); code != 0 || !strings.Contains(stdout, "worker: running") {
+		t.Errorf("plugin enable: exit %d %s", code, stdout)
+	}
+	if code, _, stderr := run(t, "plugin", "restart", "ghost", "--address", addr); code != 1 || !strings.Contains(stderr, `no plugin "ghost"`) {
+		t.Errorf("restart of an unknown plugin: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "plugin", "status", "--address", "http://127.0.0.1:1"); code != 1 || !strings.Contains(stderr, "is `mikrobill serve` running?") {
+		t.Errorf("status without a host: exit %d %s", code, stderr)
+	}
+
+	// The API refuses cross-site requests from browsers.
+	req, _ := http.NewRequest(http.MethodPost, addr+"/api/v1/plugins/worker/restart", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site POST: %d, want 403", resp.StatusCode)
+	}
+}
