@@ -47,10 +47,13 @@ test: ## run every module's tests with -race
 		(cd $$m && $(GO) test $(TEST_FLAGS) ./...); \
 	done
 
-bench: build ## run the benchmarks and print the ratios (see docs/BENCHMARKS.md)
+bench: build ## run the benchmarks; the *Ratio ones print ours-vs-baseline ratios (docs/BENCHMARKS.md)
+	@echo "==> machine: $$(nproc) cores, $$(awk '/MemTotal/ {printf "%.0f GiB", $$2/1048576}' /proc/meminfo), $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 	@for m in $(MODULES); do \
-		echo "==> go test -bench . in $$m"; \
-		(cd $$m && $(GO) test $(BENCH_FLAGS) -bench . ./...); \
+		echo "==> ratio benchmarks in $$m (one run each, baseline interleaved)"; \
+		(cd $$m && $(GO) test $(BENCH_FLAGS) -bench Ratio -benchtime 1x ./...); \
+		echo "==> other benchmarks in $$m"; \
+		(cd $$m && $(GO) test $(BENCH_FLAGS) -bench . -skip Ratio ./...); \
 	done
 
 lint: ## go vet, gofmt, buf lint, and each plugin building on its own (GOWORK=off)

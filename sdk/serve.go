@@ -59,6 +59,11 @@ func Serve(impl Plugin, opts ...ServeOption) {
 	for _, o := range opts {
 		o(cfg)
 	}
+	if cfg.Test == nil && os.Getenv(wire.EnvClientCert) != "" {
+		// Start the launch's key and warm the handshake's crypto now, in
+		// parallel with the rest of the start-up.
+		mtls.Prepare()
+	}
 	if cfg.Test == nil && os.Getenv(wire.MagicCookieKey) != wire.MagicCookieValue {
 		fmt.Fprintf(os.Stderr, "%s is a mikrobill plugin: the mikrobill host starts it, it is not run by hand.\n"+
 			"To install it, put it with its plugin.json in a folder under the host's plugin directory and run\n"+
@@ -123,7 +128,7 @@ func serve(impl Plugin, cfg *serveopt.Config) error {
 		tlsCfg := cfg.TLS
 		pc.TLSProvider = func() (*tls.Config, error) { return tlsCfg, nil }
 	case os.Getenv(wire.EnvClientCert) != "":
-		// Mutual TLS with one-time Ed25519 keys (see internal/mtls).
+		// Mutual TLS with one-time P-256 keys (see internal/mtls).
 		tlsCfg, certLine, err := mtls.ServerConfig([]byte(os.Getenv(wire.EnvClientCert)))
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -26,14 +27,21 @@ type Switch struct {
 	name string
 	wait time.Duration
 
+	// live is the current process, read without locking on every call.
+	live atomic.Pointer[liveConn]
+
 	mu       sync.Mutex
-	conn     *grpc.ClientConn
-	done     <-chan struct{} // closed when the process behind conn exits
-	broker   uint32
 	reason   string        // why there is no connection
 	waiting  bool          // a process is expected back (restarting)
-	changed  chan struct{} // closed when conn or waiting change
+	changed  chan struct{} // closed when live or waiting change
 	inflight sync.WaitGroup
+}
+
+// liveConn is the process behind the switch.
+type liveConn struct {
+	conn   *grpc.ClientConn
+	done   <-chan struct{} // closed when the process exits
+	broker uint32
 }
 
 var _ grpc.ClientConnInterface = (*Switch)(nil)
@@ -49,7 +57,8 @@ func NewSwitch(name string, wait time.Duration) *Switch {
 func (s *Switch) Up(p *Process) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conn, s.done, s.broker, s.reason, s.waiting = p.Conn().ClientConn(), p.Done(), p.Conn().HostBrokerID(), "", false
+	s.live.Store(&liveConn{conn: p.Conn().ClientConn(), done: p.Done(), broker: p.Conn().HostBrokerID()})
+	s.reason, s.waiting = "", false
 	s.signal()
 }
 
@@ -59,7 +68,8 @@ func (s *Switch) Up(p *Process) {
 func (s *Switch) Down(reason string, restarting bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.conn, s.done, s.broker, s.reason, s.waiting = nil, nil, 0, reason, restarting
+	s.live.Store(nil)
+	s.reason, s.waiting = reason, restarting
 	s.signal()
 }
 
@@ -70,9 +80,10 @@ func (s *Switch) signal() {
 
 // HostBroker returns the host service's broker id of the current process.
 func (s *Switch) HostBroker() uint32 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.broker
+	if l := s.live.Load(); l != nil {
+		return l.broker
+	}
+	return 0
 }
 
 // Drain waits until no call is in flight or ctx ends.
@@ -93,17 +104,25 @@ func (s *Switch) Drain(ctx context.Context) error {
 // acquire returns the current connection and its process's done channel,
 // waiting while the plugin restarts, and counts the call in flight.
 func (s *Switch) acquire(ctx context.Context) (*grpc.ClientConn, <-chan struct{}, error) {
+	// Fast path: a live process.
+	if l := s.live.Load(); l != nil && !isClosed(l.done) {
+		s.inflight.Add(1)
+		if s.live.Load() == l {
+			return l.conn, l.done, nil
+		}
+		s.inflight.Done() // taken out meanwhile: go the slow way
+	}
 	var timer <-chan time.Time
 	for {
 		s.mu.Lock()
-		conn, done, waiting, reason, changed := s.conn, s.done, s.waiting, s.reason, s.changed
-		if conn != nil && !isClosed(done) {
+		l, waiting, reason, changed := s.live.Load(), s.waiting, s.reason, s.changed
+		if l != nil && !isClosed(l.done) {
 			s.inflight.Add(1)
 			s.mu.Unlock()
-			return conn, done, nil
+			return l.conn, l.done, nil
 		}
 		s.mu.Unlock()
-		if conn != nil {
+		if l != nil {
 			// The process has just exited and its supervisor has not
 			// taken it out yet: wait for what the supervisor decides.
 			waiting, reason = true, "exiting"

@@ -19,14 +19,16 @@ import (
 // configuration.
 type fixture struct {
 	*testenv.PluginDir
-	t    *testing.T
+	t    testing.TB
 	cfg  *config.Config
 	logs *syncBuffer
 }
 
 type tp = testenv.Plugin
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureB(t) }
+
+func newFixtureB(t testing.TB) *fixture {
 	t.Helper()
 	d := testenv.NewPluginDir(t)
 	cfg := config.DefaultConfig()

@@ -10,6 +10,7 @@ package plugins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -275,11 +276,10 @@ func (m *Manager) failedDependency(man *manifest.Manifest) string {
 	return ""
 }
 
-// expectedSum returns the locked checksum of a plugin's executable after
-// checking the file on disk against it, before anything executes it. The
-// lock file is read each time, so an operator who installs a new version,
-// locks it and restarts the plugin gets the new version.
-func (m *Manager) expectedSum(man *manifest.Manifest) ([]byte, error) {
+// lockedSum returns the checksum plugins.lock records for a plugin's
+// executable. The lock file is read each time, so an operator who installs a
+// new version, locks it and restarts the plugin gets the new version.
+func (m *Manager) lockedSum(man *manifest.Manifest) ([]byte, error) {
 	rel, err := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 	if err != nil {
 		return nil, err
@@ -288,14 +288,24 @@ func (m *Manager) expectedSum(man *manifest.Manifest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := lock.Check(man.Name, rel)
+	return lock.Check(man.Name, rel)
+}
+
+// expectedSum is lockedSum after checking the file on disk against it.
+func (m *Manager) expectedSum(man *manifest.Manifest) ([]byte, error) {
+	want, err := m.lockedSum(man)
 	if err != nil {
 		return nil, err
 	}
+	rel, _ := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 	if err := client.VerifySHA256(filepath.Join(man.Dir, rel), want); err != nil {
-		return nil, fmt.Errorf("refused before running it: %v; if you installed a new version on purpose, review it and run `mikrobill plugin lock %s`", err, man.Name)
+		return nil, checksumRefusal(man.Name, err)
 	}
 	return want, nil
+}
+
+func checksumRefusal(name string, err error) error {
+	return fmt.Errorf("refused before running it: %v; if you installed a new version on purpose, review it and run `mikrobill plugin lock %s`", err, name)
 }
 
 // launch starts one plugin, checks it is the plugin its manifest describes,
@@ -314,7 +324,9 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 	p.setStateLocked(StateStarting, "")
 	p.mu.Unlock()
 
-	sum, err := m.expectedSum(man)
+	// The launcher checks the executable against this right before it
+	// starts it.
+	sum, err := m.lockedSum(man)
 	if err != nil {
 		return err
 	}
@@ -347,6 +359,9 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 		Host:         &hostService{m: m, plugin: man.Name, cache: m.deps.Cache},
 		DialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(m.deps.Metrics.UnaryClientInterceptor(man.Name))},
 	})
+	if errors.Is(err, client.ErrChecksumMismatch) {
+		return checksumRefusal(man.Name, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mikrobill/mikrobill/host/internal/testenv"
+)
+
+// bundled lists the repository's plugins (plugins/<name>/plugin.json).
+func bundled(b *testing.B) []string {
+	b.Helper()
+	matches, err := filepath.Glob("../../../plugins/*/plugin.json")
+	if err != nil || len(matches) == 0 {
+		b.Fatalf("no bundled plugins found: %v", err)
+	}
+	var names []string
+	for _, m := range matches {
+		names = append(names, filepath.Base(filepath.Dir(m)))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// timeToReady starts the real mikrobill binary on a plugin directory and
+// returns how long it took from exec to /ready answering 200, and the
+// resident memory of the host and of each plugin once ready.
+func timeToReady(b *testing.B, bin, pluginDir string) (time.Duration, map[string]int64) {
+	b.Helper()
+	data := b.TempDir()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--plugin-dir", pluginDir, "--data-dir", data)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	stderr, _ := cmd.StderrPipe()
+	begin := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := servingRE.FindStringSubmatch(sc.Text()); m != nil {
+				addrc <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(30 * time.Second):
+		b.Fatal("mikrobill did not serve")
+	}
+	for {
+		resp, err := http.Get("http://" + addr + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Since(begin) > 30*time.Second {
+			b.Fatal("not ready within 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	took := time.Since(begin)
+	rss := map[string]int64{"host": residentKB(cmd.Process.Pid)}
+	resp, err := http.Get("http://" + addr + "/health/plugins")
+	if err == nil {
+		var body pluginsBody
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		for _, p := range body.Plugins {
+			rss[p.Name] = residentKB(p.PID)
+		}
+	}
+	return took, rss
+}
+
+// residentKB reads VmRSS from /proc.
+func residentKB(pid int) int64 {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+// BenchmarkReadyRatio starts the host with every bundled plugin and
+// measures exec to /ready against the slowest single plugin's exec to
+// /ready (interleaved, medians), then reports resident memory.
+func BenchmarkReadyRatio(b *testing.B) {
+	bin := testenv.Build(b, "host/cmd/mikrobill")
+	names := bundled(b)
+	all := testenv.NewPluginDir(b)
+	single := map[string]*testenv.PluginDir{}
+	for _, n := range names {
+		all.AddBundled(n)
+		d := testenv.NewPluginDir(b)
+		d.AddBundled(n)
+		single[n] = d
+	}
+	const n = 7
+	for range b.N {
+		var allTimes []time.Duration
+		singleTimes := map[string][]time.Duration{}
+		var rss map[string]int64
+		for range n {
+			for _, name := range names {
+				d, _ := timeToReady(b, bin, single[name].Dir)
+				singleTimes[name] = append(singleTimes[name], d)
+			}
+			var d time.Duration
+			d, rss = timeToReady(b, bin, all.Dir)
+			allTimes = append(allTimes, d)
+		}
+		slowest, slowestName := time.Duration(0), ""
+		for name, ts := range singleTimes {
+			if m := medianDuration(ts); m > slowest {
+				slowest, slowestName = m, name
+			}
+		}
+		a := medianDuration(allTimes)
+		fmt.Printf("\n(d) all %d bundled plugins (%s): exec to /ready %s; slowest single (%s) %s: %.2fx (target at most 1.5x), median of %d\n",
+			len(names), strings.Join(names, ", "), a.Round(100*time.Microsecond), slowestName, slowest.Round(100*time.Microsecond), float64(a)/float64(slowest), n)
+		fmt.Printf("(e) resident memory once ready:")
+		keys := make([]string, 0, len(rss))
+		for k := range rss {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Printf(" %s %.1f MiB;", k, float64(rss[k])/1024)
+			b.ReportMetric(float64(rss[k])/1024, "rss-MiB/"+k)
+		}
+		fmt.Println()
+		b.ReportMetric(float64(a)/float64(slowest), "ready-x")
+	}
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
