@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +60,9 @@ func Serve(impl Plugin, opts ...ServeOption) {
 	for _, o := range opts {
 		o(cfg)
 	}
-	if cfg.Test == nil && os.Getenv(wire.EnvClientCert) != "" {
-		// Start the launch's key and warm the handshake's crypto now, in
-		// parallel with the rest of the start-up.
+	if cfg.Test == nil && os.Getenv(wire.EnvClientCert) != "" && os.Getenv(wire.EnvTLSFD) == "" {
+		// The host did not make our key: start making it now, in parallel
+		// with the rest of the start-up.
 		mtls.Prepare()
 	}
 	if cfg.Test == nil && os.Getenv(wire.MagicCookieKey) != wire.MagicCookieValue {
@@ -128,8 +129,9 @@ func serve(impl Plugin, cfg *serveopt.Config) error {
 		tlsCfg := cfg.TLS
 		pc.TLSProvider = func() (*tls.Config, error) { return tlsCfg, nil }
 	case os.Getenv(wire.EnvClientCert) != "":
-		// Mutual TLS with one-time P-256 keys (see internal/mtls).
-		tlsCfg, certLine, err := mtls.ServerConfig([]byte(os.Getenv(wire.EnvClientCert)))
+		// Mutual TLS with one-time P-256 keys (see internal/mtls): the key
+		// the host made for this launch, or one of our own.
+		tlsCfg, certLine, err := serverTLS(os.Getenv(wire.EnvClientCert), os.Getenv(wire.EnvTLSFD))
 		if err != nil {
 			return err
 		}
@@ -178,6 +180,29 @@ func watchParent(logger hclog.Logger, ppid int, every time.Duration) {
 			os.Exit(1)
 		}
 	}
+}
+
+// serverTLS returns the plugin's TLS configuration: with the key and
+// certificate the host passed on the inherited file descriptor fd, or with
+// new ones when the host passed none.
+func serverTLS(hostCertPEM, fd string) (*tls.Config, string, error) {
+	if fd == "" {
+		return mtls.ServerConfig([]byte(hostCertPEM))
+	}
+	n, err := strconv.Atoi(fd)
+	if err != nil || n < 3 {
+		return nil, "", fmt.Errorf("%s=%q is not an inherited file descriptor; the host that started this plugin is broken or not mikrobill", wire.EnvTLSFD, fd)
+	}
+	f := os.NewFile(uintptr(n), "mikrobill-tls")
+	if f == nil {
+		return nil, "", fmt.Errorf("file descriptor %d from %s is not open", n, wire.EnvTLSFD)
+	}
+	defer f.Close()
+	bundle, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	if err != nil {
+		return nil, "", fmt.Errorf("read the key the host passed: %w", err)
+	}
+	return mtls.ServerConfigFromBundle([]byte(hostCertPEM), bundle)
 }
 
 // serverPlugin is the go-plugin plugin a plugin process serves.

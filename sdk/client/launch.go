@@ -114,20 +114,19 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 
 	var tlsCfg *tls.Config
-	var certPEM []byte
+	var bundle []byte
+	env := append([]string(nil), cfg.Env...)
 	if !cfg.InsecureNoTLS {
-		var err error
-		if tlsCfg, certPEM, err = mtls.ClientConfig(); err != nil {
+		pair, err := mtls.NewLaunchPair()
+		if err != nil {
 			return nil, fmt.Errorf("prepare mutual TLS: %w", err)
 		}
+		tlsCfg, bundle = pair.Host, pair.PluginBundle
+		env = append(env, wire.EnvClientCert+"="+string(pair.HostCertPEM), wire.EnvTLSFD+"=3")
 	}
 
 	tail := &tailBuffer{max: 4096}
-	run := &procRunner{name: cfg.Name, path: cfg.Path, dir: cfg.Dir, logger: cfg.Logger, done: make(chan struct{})}
-	env := append([]string(nil), cfg.Env...)
-	if certPEM != nil {
-		env = append(env, wire.EnvClientCert+"="+string(certPEM))
-	}
+	run := &procRunner{name: cfg.Name, path: cfg.Path, dir: cfg.Dir, logger: cfg.Logger, done: make(chan struct{}), tlsBundle: bundle}
 	if cfg.LogLevel != "" {
 		env = append(env, wire.EnvLogLevel+"="+cfg.LogLevel)
 	}
@@ -164,7 +163,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if err != nil {
 		return fail(handshakeError(err, run.exitedSoon(), tail.String()))
 	}
-	if tlsCfg != nil && tlsCfg.RootCAs == nil {
+	if tlsCfg != nil && !run.offeredCert() {
 		return fail(fmt.Errorf("%w: the plugin offered no TLS certificate; rebuild it with the mikrobill SDK (sdk.Serve)", ErrHandshake))
 	}
 	conn, err := Dispense(cp)

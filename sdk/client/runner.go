@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +28,8 @@ type procRunner struct {
 
 	cmd       *exec.Cmd
 	socketDir string
+	tlsBundle []byte   // the plugin's one-time key and certificate, for fd 3
+	tlsPipe   *os.File // the read end, inherited as fd 3
 	stdout    io.ReadCloser
 	stderr    io.ReadCloser
 	pid       int
@@ -53,6 +57,24 @@ func (r *procRunner) prepare(handshakeEnv, env []string, socketDir string) (*pro
 	if r.stdout, err = cmd.StdoutPipe(); err != nil {
 		return nil, err
 	}
+	r.stdout = &firstLine{ReadCloser: r.stdout}
+	if r.tlsBundle != nil {
+		// The key travels through a pipe the plugin inherits as fd 3: not
+		// the environment, not a file. It fits the pipe's buffer, so the
+		// write end can be filled and closed before the plugin starts.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		_, werr := pw.Write(r.tlsBundle)
+		pw.Close()
+		if werr != nil {
+			pr.Close()
+			return nil, fmt.Errorf("hand the plugin its key: %w", werr)
+		}
+		cmd.ExtraFiles = []*os.File{pr}
+		r.tlsPipe = pr
+	}
 	if r.stderr, err = cmd.StderrPipe(); err != nil {
 		return nil, err
 	}
@@ -61,7 +83,11 @@ func (r *procRunner) prepare(handshakeEnv, env []string, socketDir string) (*pro
 }
 
 func (r *procRunner) Start(context.Context) error {
-	if err := startProcess(r.cmd); err != nil {
+	err := startProcess(r.cmd)
+	if r.tlsPipe != nil {
+		r.tlsPipe.Close() // the plugin has its own copy now
+	}
+	if err != nil {
 		close(r.done)
 		return fmt.Errorf("start %s: %w", r.path, err)
 	}
@@ -168,4 +194,43 @@ func (r *procRunner) PluginToHost(network, addr string) (string, string, error) 
 
 func (r *procRunner) HostToPlugin(network, addr string) (string, string, error) {
 	return network, addr, nil
+}
+
+// offeredCert reports whether the plugin's handshake line carried a TLS
+// certificate (go-plugin's sixth field).
+func (r *procRunner) offeredCert() bool {
+	fl, ok := r.stdout.(*firstLine)
+	if !ok {
+		return false
+	}
+	parts := strings.Split(strings.TrimSpace(fl.line()), "|")
+	return len(parts) >= 6 && len(parts[5]) > 50
+}
+
+// firstLine remembers the first line read through it (the handshake).
+type firstLine struct {
+	io.ReadCloser
+	mu   sync.Mutex
+	buf  []byte
+	done bool
+}
+
+func (f *firstLine) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	f.mu.Lock()
+	if !f.done && n > 0 {
+		if i := bytes.IndexByte(p[:n], '\n'); i >= 0 {
+			f.buf, f.done = append(f.buf, p[:i]...), true
+		} else if len(f.buf) < 64<<10 {
+			f.buf = append(f.buf, p[:n]...)
+		}
+	}
+	f.mu.Unlock()
+	return n, err
+}
+
+func (f *firstLine) line() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return string(f.buf)
 }

@@ -174,9 +174,9 @@ func TestConvertRoundTrip(t *testing.T) {
 		roundTrip("zero/Payment", Payment{}, false, paymentToProto, paymentFromProto),
 		roundTrip("zero/CreatePaymentRequest", &CreatePaymentRequest{}, false, createPaymentRequestToProto, createPaymentRequestFromProto),
 		roundTrip("zero/WebhookResponse without event", &WebhookResponse{
-			Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{}},
+			Response: sdk.HTTPResponse{StatusCode: http.StatusOK},
 		}, false, webhookResponseToProto, webhookResponseFromProto),
-		roundTrip("zero/HTTPRequest", sdk.HTTPRequest{Header: http.Header{}}, false, httpRequestToProto, httpRequestFromProto),
+		roundTrip("zero/HTTPRequest", sdk.HTTPRequest{}, false, httpRequestToProto, httpRequestFromProto),
 		roundTrip("zero/Money", Money{}, false, moneyToProto, moneyFromProto),
 		roundTrip("zero/Method", Method{}, false, methodToProto, methodFromProto),
 	}

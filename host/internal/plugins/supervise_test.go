@@ -312,6 +312,7 @@ func TestPluginSeesNoHostSecrets(t *testing.T) {
 		"PATH": true, "HOME": true, "TZ": true, "MIKROBILL_PLUGIN_DATA_DIR": true, "MIKROBILL_PLUGIN_LOG_LEVEL": true,
 		"MIKROBILL_PLUGIN_MAGIC_COOKIE": true, "PLUGIN_MIN_PORT": true, "PLUGIN_MAX_PORT": true,
 		"PLUGIN_PROTOCOL_VERSIONS": true, "PLUGIN_UNIX_SOCKET_DIR": true, "PLUGIN_CLIENT_CERT": true,
+		"MIKROBILL_PLUGIN_TLS_FD": true,
 	}
 	for _, n := range names {
 		if !allowed[n] {

@@ -26,10 +26,11 @@ func HeaderToProto(h http.Header) []*pluginv1.Header {
 	return out
 }
 
-// HeaderFromProto converts headers back to an http.Header (names canonicalised).
+// HeaderFromProto converts headers back to an http.Header (names
+// canonicalised). No headers give a nil http.Header, which reads as empty.
 func HeaderFromProto(hs []*pluginv1.Header) http.Header {
 	if len(hs) == 0 {
-		return http.Header{}
+		return nil
 	}
 	out := make(http.Header, len(hs))
 	for _, h := range hs {

@@ -268,3 +268,45 @@ func TestNewCertificate(t *testing.T) {
 		t.Errorf("certificate is valid %v to %v, not now", a.Leaf.NotBefore, a.Leaf.NotAfter)
 	}
 }
+
+func TestLaunchPairHandshake(t *testing.T) {
+	pair, err := NewLaunchPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, certLine, err := ServerConfigFromBundle(pair.HostCertPEM, pair.PluginBundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(certLine) < 50 {
+		t.Errorf("handshake-line certificate %q is too short for go-plugin to load", certLine)
+	}
+	if bytes.Contains(pair.HostCertPEM, []byte("PRIVATE KEY")) {
+		t.Error("the host's certificate for the environment contains a private key")
+	}
+	a, b := net.Pipe()
+	errc := make(chan error, 1)
+	go func() { errc <- tls.Server(a, server).Handshake() }()
+	if err := tls.Client(b, pair.Host).Handshake(); err != nil {
+		t.Fatalf("client handshake: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("server handshake: %v", err)
+	}
+
+	// Another launch's pair does not fit this one.
+	other, err := NewLaunchPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b = net.Pipe()
+	go func() { errc <- tls.Server(a, server).Handshake(); a.Close() }()
+	if err := tls.Client(b, other.Host).Handshake(); err == nil {
+		t.Error("a host with another launch's certificate completed the handshake")
+	}
+	<-errc
+
+	if _, _, err := ServerConfigFromBundle(pair.HostCertPEM, []byte("junk")); err == nil || !strings.Contains(err.Error(), "not valid") {
+		t.Errorf("ServerConfigFromBundle(junk) = %v", err)
+	}
+}

@@ -28,6 +28,10 @@ const (
 	// EnvClientCert is go-plugin's variable for the host's one-time TLS
 	// certificate (public part only; the key never leaves the host).
 	EnvClientCert = "PLUGIN_CLIENT_CERT"
+	// EnvTLSFD names the inherited file descriptor from which a plugin
+	// reads the one-time key and certificate the host made for it. It holds
+	// a number, never a key.
+	EnvTLSFD = "MIKROBILL_PLUGIN_TLS_FD"
 )
 
 // Handshake is the go-plugin handshake for ProtocolVersion.
