@@ -34,7 +34,7 @@ type Switch struct {
 	reason   string        // why there is no connection
 	waiting  bool          // a process is expected back (restarting)
 	changed  chan struct{} // closed when live or waiting change
-	inflight sync.WaitGroup
+	inflight atomic.Int64  // calls between acquire and their end
 }
 
 // liveConn is the process behind the switch.
@@ -86,20 +86,23 @@ func (s *Switch) HostBroker() uint32 {
 	return 0
 }
 
-// Drain waits until no call is in flight or ctx ends.
+// Drain waits until no call is in flight or ctx ends. Call it after Down,
+// so no new call starts meanwhile.
 func (s *Switch) Drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		s.inflight.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	t := time.NewTicker(time.Millisecond)
+	defer t.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
+	return nil
 }
+
+// release ends a call counted by acquire.
+func (s *Switch) release() { s.inflight.Add(-1) }
 
 // acquire returns the current connection and its process's done channel,
 // waiting while the plugin restarts, and counts the call in flight.
@@ -110,7 +113,7 @@ func (s *Switch) acquire(ctx context.Context) (*grpc.ClientConn, <-chan struct{}
 		if s.live.Load() == l {
 			return l.conn, l.done, nil
 		}
-		s.inflight.Done() // taken out meanwhile: go the slow way
+		s.release() // taken out meanwhile: go the slow way
 	}
 	var timer <-chan time.Time
 	for {
@@ -151,7 +154,7 @@ func (s *Switch) Invoke(ctx context.Context, method string, args, reply any, opt
 	if err != nil {
 		return err
 	}
-	defer s.inflight.Done()
+	defer s.release()
 	return s.exitedDuring(ctx, done, conn.Invoke(ctx, method, args, reply, opts...))
 }
 
@@ -181,7 +184,7 @@ func (s *Switch) NewStream(ctx context.Context, desc *grpc.StreamDesc, method st
 	if err != nil {
 		return nil, err
 	}
-	defer s.inflight.Done()
+	defer s.release()
 	return conn.NewStream(ctx, desc, method, opts...)
 }
 

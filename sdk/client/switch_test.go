@@ -41,7 +41,7 @@ func TestSwitch(t *testing.T) {
 		if err != nil || cc != p.conn.cc || s.HostBroker() != 7 {
 			t.Errorf("acquire = %v, %v; broker %d", cc, err, s.HostBroker())
 		}
-		s.inflight.Done()
+		s.release()
 	})
 	t.Run("restarting waits for the next process", func(t *testing.T) {
 		s := NewSwitch("p", 5*time.Second)
@@ -56,7 +56,7 @@ func TestSwitch(t *testing.T) {
 		if err != nil || cc != p.conn.cc {
 			t.Fatalf("acquire = %v, %v", cc, err)
 		}
-		s.inflight.Done()
+		s.release()
 		if took := time.Since(begin); took < 40*time.Millisecond {
 			t.Errorf("acquire returned after %s, before the process was up", took)
 		}
@@ -101,7 +101,7 @@ func TestSwitch(t *testing.T) {
 		if err := s.Drain(dctx); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Drain with a call in flight = %v", err)
 		}
-		s.inflight.Done()
+		s.release()
 		if err := s.Drain(ctx); err != nil {
 			t.Errorf("Drain with nothing in flight = %v", err)
 		}

@@ -328,3 +328,33 @@ func TestPluginSeesNoHostSecrets(t *testing.T) {
 		t.Errorf("the plugin's environment lacks TZ or its data dir:\n%s", raw)
 	}
 }
+
+func TestStopDrainsCallsInFlight(t *testing.T) {
+	f := newFixture(t)
+	f.Add(tp{Name: "busy", Kind: "payment", Behaviour: map[string]any{"call_delay_ms": 400}})
+	m, err := f.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := m.Plugin("busy")
+	gw, _ := p.Payment()
+	result := make(chan error, 1)
+	go func() { result <- createPayment(gw, "in-flight") }()
+	time.Sleep(100 * time.Millisecond) // the call is in the plugin now
+	begin := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.Stop(ctx)
+	if err := <-result; err != nil {
+		t.Errorf("the call in flight during the stop failed: %v", err)
+	}
+	if took := time.Since(begin); took < 200*time.Millisecond {
+		t.Errorf("Stop returned after %s, before the call in flight could finish", took)
+	}
+	if st := p.Status(); st.State != StateStopped {
+		t.Errorf("state after Stop: %s", st.State)
+	}
+	if err := createPayment(gw, "after"); !errors.Is(err, sdk.ErrPluginUnavailable) {
+		t.Errorf("a call after Stop: %v, want ErrPluginUnavailable", err)
+	}
+}

@@ -54,6 +54,8 @@ type behaviour struct {
 	SpawnChild bool `json:"spawn_child"`
 	// ChildPIDFile, with SpawnChild, receives the child's pid.
 	ChildPIDFile string `json:"child_pid_file"`
+	// CallDelayMS makes CreatePayment take this long.
+	CallDelayMS int `json:"call_delay_ms"`
 }
 
 func main() {
@@ -187,6 +189,7 @@ func (g *generic) Shutdown(context.Context) error {
 type gateway struct{ *generic }
 
 func (g *gateway) CreatePayment(_ context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
+	time.Sleep(time.Duration(g.b.CallDelayMS) * time.Millisecond)
 	return &payment.CreatePaymentResponse{Payment: payment.Payment{ID: "T-" + req.OrderID, OrderID: req.OrderID, Status: payment.StatusPending, Amount: req.Amount}}, nil
 }
 
