@@ -1,15 +1,28 @@
-// Package cache is the host's key-value cache. The per-plugin key-value store
-// of the host service is backed by it, one namespace per plugin.
+// Package cache is the host's key-value cache and rate limiter. The
+// per-plugin key-value store of the host service is backed by the cache, one
+// namespace per plugin; the HTTP layer's rate limits by the Limiter.
 //
-// Memory is a bounded in-memory cache with TTLs; it is the default, and the
-// fallback when Redis is configured but away.
+// Start with Open: with no Redis URL it gives the in-memory cache (Memory)
+// and limiter (MemoryLimiter); with one it gives a Failover, which serves
+// from Redis (Redis, RedisLimiter), so several hosts share keys and limits,
+// and from memory while Redis is away, switching back when it returns.
+// Metrics counts requests, hits and misses and switches; Backend.Health
+// tells the health endpoints whether the host runs degraded.
 package cache
 
 import (
 	"container/list"
 	"context"
+	"errors"
 	"sync"
 	"time"
+)
+
+// Errors of the package.
+var (
+	// ErrClosed is returned by a Failover's cache and limiter (and so by a
+	// Backend's) after Close.
+	ErrClosed = errors.New("cache closed")
 )
 
 // Cache is what the host needs of a cache.
@@ -31,6 +44,7 @@ type Memory struct {
 	entries map[string]*list.Element
 	lru     *list.List // front: most recently used
 	now     func() time.Time
+	metrics *Metrics
 }
 
 type memEntry struct {
@@ -47,10 +61,16 @@ const DefaultMemoryEntries = 100_000
 // NewMemory returns a cache that holds at most maxEntries keys (evicting the
 // least recently used); maxEntries <= 0 means DefaultMemoryEntries.
 func NewMemory(maxEntries int) *Memory {
+	return NewMemoryWithMetrics(maxEntries, nil)
+}
+
+// NewMemoryWithMetrics is NewMemory counting its requests (hits, misses,
+// writes) on m, which may be nil.
+func NewMemoryWithMetrics(maxEntries int, m *Metrics) *Memory {
 	if maxEntries <= 0 {
 		maxEntries = DefaultMemoryEntries
 	}
-	return &Memory{max: maxEntries, entries: map[string]*list.Element{}, lru: list.New(), now: time.Now}
+	return &Memory{max: maxEntries, entries: map[string]*list.Element{}, lru: list.New(), now: time.Now, metrics: m}
 }
 
 // lookup returns the live entry for key, removing it when expired.
@@ -74,8 +94,10 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
 	defer m.mu.Unlock()
 	el, ok := m.lookup(key)
 	if !ok {
+		m.metrics.request(opGet, resultMiss)
 		return nil, false, nil
 	}
+	m.metrics.request(opGet, resultHit)
 	m.lru.MoveToFront(el)
 	return append([]byte(nil), el.Value.(*memEntry).value...), true, nil
 }
@@ -84,6 +106,7 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, bool, error) {
 func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Duration, onlyIfAbsent bool) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.metrics.request(opSet, resultOK)
 	var expires time.Time
 	if ttl > 0 {
 		expires = m.now().Add(ttl)
@@ -110,6 +133,7 @@ func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Durat
 func (m *Memory) Delete(_ context.Context, key string) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.metrics.request(opDelete, resultOK)
 	el, ok := m.lookup(key)
 	if !ok {
 		return false, nil
@@ -124,4 +148,12 @@ func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.lru.Len()
+}
+
+// clear removes every entry.
+func (m *Memory) clear() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.entries)
+	m.lru.Init()
 }

@@ -55,12 +55,16 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	log := g.logger(cfg)
 	log.Info("starting mikrobill", "version", version.Version, "environment", cfg.Environment, "config", cfg.File, "plugin_dir", cfg.Plugins.Dir, "data_dir", cfg.DataDir)
 
-	st, err := store.OpenSQLite(ctx, cfg.DataDir)
+	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	log.Info("store open", "driver", st.Driver(), "where", st.Where())
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("store open", "driver", st.Driver(), "where", st.Where(), "migrations_applied", len(applied))
 
 	m := metrics.New()
 	mgr := plugins.New(cfg, plugins.Deps{

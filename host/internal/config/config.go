@@ -7,7 +7,11 @@
 // line and key, or the variable.
 //
 // Start with Config (every field documented with its default), Load and
-// Validate.
+// Validate. Secrets (JWT and cookie secrets, the encryption key) are settled
+// in a separate step, ResolveSecrets, which the host calls at start: in
+// production they must be configured, in development missing ones are
+// generated and kept in <data_dir>/secrets.json. Load never writes anything,
+// so `mikrobill config check` can run Check (Load plus CheckSecrets) safely.
 package config
 
 import (
@@ -60,9 +64,174 @@ type Config struct {
 	// Plugin holds per-plugin settings, by plugin name.
 	Plugin map[string]*PluginConfig
 
+	// Database is the host's database. HCL block: database.
+	Database DatabaseConfig
+	// Cache is the host's cache. HCL block: cache.
+	Cache CacheConfig
+	// Security holds the secrets and the HTTP security settings. HCL
+	// block: security.
+	Security SecurityConfig
+	// Jobs is the background job queue (River). HCL block: jobs.
+	Jobs JobsConfig
+	// Notifications says how customers are notified. HCL block:
+	// notifications.
+	Notifications NotificationsConfig
+	// Router holds router settings. HCL block: router.
+	Router RouterConfig
+
+	// Sources says where each secret came from, for `config show`. Load
+	// sets it for secrets given in the file or the environment;
+	// ResolveSecrets and CheckSecrets for secrets kept in secrets.json.
+	Sources SecretSources
+
 	// File is the configuration file that was read, if any.
 	File string
 }
+
+// DatabaseConfig is the host's database. HCL block: database.
+type DatabaseConfig struct {
+	// URL is a PostgreSQL URL, postgres://user:password@host:5432/name
+	// (postgresql:// too). Empty means the embedded SQLite file
+	// (mikrobill.db) in DataDir. HCL: url; env: DATABASE_URL, or the legacy
+	// DB_HOST, DB_PORT (default 5432), DB_NAME, DB_USER and DB_PASSWORD
+	// when DB_HOST is set and DATABASE_URL is not. Default "".
+	URL string
+	// MaxConns is the largest number of open PostgreSQL connections. HCL:
+	// max_conns. Default 10.
+	MaxConns int
+	// MinConns is how many PostgreSQL connections are kept open even when
+	// idle. HCL: min_conns. Default 0.
+	MinConns int
+	// ConnMaxLifetime is how long a PostgreSQL connection is used before it
+	// is closed and replaced. HCL: conn_max_lifetime. Default 1h.
+	ConnMaxLifetime time.Duration
+	// StatementTimeout is the longest one SQL statement may run before the
+	// database cancels it; zero means no limit. HCL: statement_timeout.
+	// Default 30s.
+	StatementTimeout time.Duration
+}
+
+// CacheConfig is the host's cache. HCL block: cache.
+type CacheConfig struct {
+	// URL is a Redis URL, redis://:password@host:6379/0 (rediss:// for
+	// TLS). Empty means the in-memory cache. HCL: url; env: REDIS_URL, or
+	// the legacy REDIS_HOST, REDIS_PORT (default 6379) and REDIS_PASSWORD
+	// when REDIS_HOST is set and REDIS_URL is not. Default "".
+	URL string
+	// MaxEntries bounds the in-memory cache (which also stands in while
+	// Redis is unreachable); the least recently used keys go first. HCL:
+	// max_entries. Default 100000.
+	MaxEntries int
+}
+
+// SecurityConfig holds the secrets and the HTTP security settings. HCL
+// block: security.
+type SecurityConfig struct {
+	// JWTSecret signs the API's bearer tokens; at least 32 characters.
+	// HCL: jwt_secret; env: JWT_SECRET. Default: none (see ResolveSecrets).
+	JWTSecret string
+	// CookieSecret signs session and CSRF cookies; at least 32 characters.
+	// HCL: cookie_secret; env: COOKIE_SECRET. Default: none (see
+	// ResolveSecrets).
+	CookieSecret string
+	// EncryptionKey encrypts secrets at rest (plugin settings, router
+	// passwords): 32 bytes written as 64 hex characters or base64. Losing
+	// it makes those secrets unreadable. HCL: encryption_key; env:
+	// MIKROBILL_ENCRYPTION_KEY. Default: none (see ResolveSecrets).
+	EncryptionKey string
+	// SessionTTL is how long an admin UI session lasts. HCL: session_ttl.
+	// Default 24h.
+	SessionTTL time.Duration
+	// JWTTTL is how long a bearer token is valid. HCL: jwt_ttl. Default 1h.
+	JWTTTL time.Duration
+	// CORSOrigins are the origins allowed to call the API from a browser
+	// ("https://billing.example.net", or "*" for any). HCL: cors_origins;
+	// env: MIKROBILL_CORS_ORIGINS, comma separated. Default none: no
+	// cross-origin calls.
+	CORSOrigins []string
+	// RateLimitMax is how many requests one client may make per
+	// RateLimitWindow. HCL: rate_limit_max; env: RATE_LIMIT_MAX. Default 100.
+	RateLimitMax int
+	// RateLimitWindow is the rate limit's window. HCL: rate_limit_window.
+	// Default 1m.
+	RateLimitWindow time.Duration
+	// TrustedProxies are the addresses or CIDR ranges (10.0.0.0/8) of
+	// reverse proxies whose X-Forwarded-For is believed when telling who a
+	// client is. HCL: trusted_proxies. Default none.
+	TrustedProxies []string
+}
+
+// JobsConfig is the background job queue (River, on the host's database).
+// HCL block: jobs.
+type JobsConfig struct {
+	// Workers is how many jobs run at once in this host. HCL: workers.
+	// Default 10.
+	Workers int
+	// PollInterval is how often the queue is polled for new jobs when no
+	// notification arrives. HCL: poll_interval. Default 1s.
+	PollInterval time.Duration
+	// ExpiryCheckInterval is how often expired subscriptions and vouchers
+	// are looked for. HCL: expiry_check_interval. Default 5m.
+	ExpiryCheckInterval time.Duration
+	// ReminderDays are the days before expiry on which a customer is
+	// reminded (0: on the day). HCL: reminder_days. Default [7, 3, 1].
+	ReminderDays []int
+	// Retention is how long completed jobs are kept. HCL: retention.
+	// Default 24h.
+	Retention time.Duration
+}
+
+// NotificationsConfig says how customers are notified. HCL block:
+// notifications.
+type NotificationsConfig struct {
+	// Plugin is the notify plugin that sends messages; empty sends none.
+	// HCL: plugin. Default "whatsapp".
+	Plugin string
+	// Session is the plugin's sender session (a paired WhatsApp number);
+	// empty means any connected session. HCL: session. Default "".
+	Session string
+	// MessageDelay is the pause between two messages from one session;
+	// zero means none. HCL: message_delay; env: WHATSAPP_MESSAGE_DELAY in
+	// milliseconds. Default 1s.
+	MessageDelay time.Duration
+	// MaxSessions is how many sender sessions may be paired. HCL:
+	// max_sessions; env: WHATSAPP_MAX_SESSIONS. Default 5.
+	MaxSessions int
+}
+
+// RouterConfig holds router settings. HCL block: router.
+type RouterConfig struct {
+	// DefaultLocation is a router the host knows without being told in
+	// the admin UI, as the old system's MIKROTIK_* variables configured
+	// one. HCL block: default_location. Default: none (no host).
+	DefaultLocation RouterLocation
+}
+
+// RouterLocation is a MikroTik router reached over the RouterOS API.
+type RouterLocation struct {
+	// Name identifies the location. HCL: name. Default "default".
+	Name string
+	// Host is the router's address; empty means no default location. HCL:
+	// host; env: MIKROTIK_HOST. Default "".
+	Host string
+	// Port is the RouterOS API port; zero means 8728, or 8729 with TLS.
+	// HCL: port; env: MIKROTIK_PORT. Default 0 (8728).
+	Port int
+	// Username logs in to the router. HCL: username; env:
+	// MIKROTIK_USERNAME. Default "".
+	Username string
+	// Password logs in to the router. HCL: password; env:
+	// MIKROTIK_PASSWORD. Default "".
+	Password string
+	// TLS uses the API over TLS (api-ssl). HCL: tls. Default false.
+	TLS bool
+}
+
+// Default RouterOS API ports.
+const (
+	RouterPort    = 8728
+	RouterTLSPort = 8729
+)
 
 // ServerConfig is the HTTP server. HCL block: server.
 type ServerConfig struct {
@@ -260,6 +429,31 @@ func DefaultConfig() *Config {
 			},
 		},
 		Plugin: map[string]*PluginConfig{},
+		Database: DatabaseConfig{
+			MaxConns:         10,
+			ConnMaxLifetime:  time.Hour,
+			StatementTimeout: 30 * time.Second,
+		},
+		Cache: CacheConfig{MaxEntries: 100_000},
+		Security: SecurityConfig{
+			SessionTTL:      24 * time.Hour,
+			JWTTTL:          time.Hour,
+			RateLimitMax:    100,
+			RateLimitWindow: time.Minute,
+		},
+		Jobs: JobsConfig{
+			Workers:             10,
+			PollInterval:        time.Second,
+			ExpiryCheckInterval: 5 * time.Minute,
+			ReminderDays:        []int{7, 3, 1},
+			Retention:           24 * time.Hour,
+		},
+		Notifications: NotificationsConfig{
+			Plugin:       "whatsapp",
+			MessageDelay: time.Second,
+			MaxSessions:  5,
+		},
+		Router: RouterConfig{DefaultLocation: RouterLocation{Name: "default"}},
 	}
 }
 
@@ -284,6 +478,42 @@ func (c *Config) Addr() string {
 // DebugPlugin reports whether a plugin's logger should be at debug.
 func (c *Config) DebugPlugin(name string) bool {
 	return slices.Contains(c.DebugPlugins, "*") || slices.Contains(c.DebugPlugins, name)
+}
+
+// DatabaseURL is the PostgreSQL URL to connect to, or "" when the host uses
+// the embedded SQLite file in DataDir.
+func (c *Config) DatabaseURL() string { return c.Database.URL }
+
+// UsesPostgres reports whether the host uses PostgreSQL rather than the
+// embedded SQLite file.
+func (c *Config) UsesPostgres() bool { return c.Database.URL != "" }
+
+// CacheURL is the Redis URL to connect to, or "" when the host uses the
+// in-memory cache.
+func (c *Config) CacheURL() string { return c.Cache.URL }
+
+// UsesRedis reports whether the host uses Redis rather than the in-memory
+// cache.
+func (c *Config) UsesRedis() bool { return c.Cache.URL != "" }
+
+// DefaultRouter returns the default router location, with its port filled
+// in (8728, or 8729 with TLS, when not set), and whether there is one (a
+// host is set).
+func (c *Config) DefaultRouter() (RouterLocation, bool) {
+	loc := c.Router.DefaultLocation
+	if loc.Host == "" {
+		return RouterLocation{}, false
+	}
+	if loc.Port == 0 {
+		loc.Port = RouterPort
+		if loc.TLS {
+			loc.Port = RouterTLSPort
+		}
+	}
+	if loc.Name == "" {
+		loc.Name = "default"
+	}
+	return loc, true
 }
 
 // IsProduction reports whether the environment is production.
@@ -383,6 +613,7 @@ func (c *Config) Validate() error {
 	if c.Plugins.Dir == "" {
 		errs = append(errs, errors.New("plugins.dir must not be empty"))
 	}
+	errs = append(errs, c.validateData()...)
 	names := make([]string, 0, len(c.Plugin))
 	for name := range c.Plugin {
 		names = append(names, name)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,27 @@ func wantDefaults(t *testing.T) *config.Config {
 			},
 		},
 		Plugin: map[string]*config.PluginConfig{},
+		Database: config.DatabaseConfig{
+			MaxConns:         10,
+			ConnMaxLifetime:  time.Hour,
+			StatementTimeout: 30 * time.Second,
+		},
+		Cache: config.CacheConfig{MaxEntries: 100000},
+		Security: config.SecurityConfig{
+			SessionTTL:      24 * time.Hour,
+			JWTTTL:          time.Hour,
+			RateLimitMax:    100,
+			RateLimitWindow: time.Minute,
+		},
+		Jobs: config.JobsConfig{
+			Workers:             10,
+			PollInterval:        time.Second,
+			ExpiryCheckInterval: 5 * time.Minute,
+			ReminderDays:        []int{7, 3, 1},
+			Retention:           24 * time.Hour,
+		},
+		Notifications: config.NotificationsConfig{Plugin: "whatsapp", MessageDelay: time.Second, MaxSessions: 5},
+		Router:        config.RouterConfig{DefaultLocation: config.RouterLocation{Name: "default"}},
 	}
 }
 
@@ -102,6 +124,16 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	if cfg.DebugPlugin("audit") {
 		t.Error("DebugPlugin(\"audit\") = true by default, want false")
+	}
+	if cfg.DatabaseURL() != "" || cfg.UsesPostgres() || cfg.CacheURL() != "" || cfg.UsesRedis() {
+		t.Errorf("by default: DatabaseURL %q, UsesPostgres %v, CacheURL %q, UsesRedis %v; want the embedded SQLite database and the in-memory cache",
+			cfg.DatabaseURL(), cfg.UsesPostgres(), cfg.CacheURL(), cfg.UsesRedis())
+	}
+	if loc, ok := cfg.DefaultRouter(); ok {
+		t.Errorf("DefaultRouter() = %+v, true; want none by default", loc)
+	}
+	if got := cfg.MissingSecrets(); len(got) != 3 {
+		t.Errorf("MissingSecrets() = %v, want all three by default", got)
 	}
 }
 
@@ -224,6 +256,38 @@ func TestLoadFullFile(t *testing.T) {
 			},
 			"audit": {Disabled: true},
 		},
+		Database: config.DatabaseConfig{
+			URL:             "postgres://mikrobill:s3cret@db.internal:5432/mikrobill?sslmode=require",
+			MaxConns:        20,
+			MinConns:        2,
+			ConnMaxLifetime: 30 * time.Minute,
+		},
+		Cache: config.CacheConfig{URL: "rediss://:r3dis@cache.internal:6380/2", MaxEntries: 5000},
+		Security: config.SecurityConfig{
+			JWTSecret:       "jwt-0123456789abcdef0123456789abcdef",
+			CookieSecret:    "cookie-0123456789abcdef0123456789abcdef",
+			EncryptionKey:   "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+			SessionTTL:      12 * time.Hour,
+			JWTTTL:          15 * time.Minute,
+			CORSOrigins:     []string{"https://billing.example.net", "http://localhost:5173"},
+			RateLimitMax:    300,
+			RateLimitWindow: 30 * time.Second,
+			TrustedProxies:  []string{"10.0.0.0/8", "192.168.1.10", "::1"},
+		},
+		Jobs: config.JobsConfig{
+			Workers:             4,
+			PollInterval:        500 * time.Millisecond,
+			ExpiryCheckInterval: time.Minute,
+			ReminderDays:        []int{14, 7, 1, 0},
+			Retention:           72 * time.Hour,
+		},
+		Notifications: config.NotificationsConfig{Plugin: "whatsapp", Session: "billing-number", MessageDelay: 2500 * time.Millisecond, MaxSessions: 3},
+		Router: config.RouterConfig{DefaultLocation: config.RouterLocation{
+			Name: "office", Host: "192.168.88.1", Port: 8729, Username: "billing", Password: "r0uter-pass", TLS: true,
+		}},
+		Sources: config.SecretSources{
+			JWTSecret: config.SourceFile, CookieSecret: config.SourceFile, EncryptionKey: config.SourceFile, RouterPassword: config.SourceFile,
+		},
 		File: "testdata/full.hcl",
 	}
 	if diff := cmp.Diff(want, cfg, semanticJSON); diff != "" {
@@ -231,6 +295,16 @@ func TestLoadFullFile(t *testing.T) {
 	}
 	if !cfg.IsProduction() {
 		t.Error("IsProduction() = false, want true")
+	}
+	if !cfg.UsesPostgres() || cfg.DatabaseURL() != want.Database.URL || !cfg.UsesRedis() || cfg.CacheURL() != want.Cache.URL {
+		t.Errorf("UsesPostgres %v DatabaseURL %q UsesRedis %v CacheURL %q; want the file's", cfg.UsesPostgres(), cfg.DatabaseURL(), cfg.UsesRedis(), cfg.CacheURL())
+	}
+	if err := cfg.ResolveSecrets(); err != nil {
+		t.Errorf("ResolveSecrets with every secret in the file: %v", err)
+	}
+	key, err := cfg.EncryptionKey()
+	if err != nil || len(key) != 32 || key[31] != 0x1f {
+		t.Errorf("EncryptionKey() = %x, %v; want the 32 bytes 00..1f", key, err)
 	}
 	pol := cfg.PolicyFor("mikrotik")
 	wantPol := config.Policy{
@@ -260,7 +334,7 @@ func TestLoadFileErrors(t *testing.T) {
 		{"unknown-top.hcl", []string{"testdata/unknown-top.hcl:3:1:", `"listen_port"`, "not expected here"}},
 		{"unknown-server.hcl", []string{"testdata/unknown-server.hcl:3:3:", `"prot"`, `Did you mean "port"?`}},
 		{"unknown-plugin.hcl", []string{"testdata/unknown-plugin.hcl:3:3:", `"settings"`, "not expected here"}},
-		{"unknown-block.hcl", []string{"testdata/unknown-block.hcl:3:1:", `"database"`, "not expected here"}},
+		{"unknown-block.hcl", []string{"testdata/unknown-block.hcl:3:1:", `"telemetry"`, "not expected here"}},
 		{"bad-duration.hcl", []string{"testdata/bad-duration.hcl:3:", "Invalid duration", "request_timeout", `"30s"`}},
 		{"bad-duration-number.hcl", []string{"testdata/bad-duration-number.hcl:2:", "Invalid duration", "stop_timeout"}},
 		// The duplicate is the block that starts on line 9, not its config
@@ -371,6 +445,56 @@ func TestPrecedence(t *testing.T) {
 			env: []string{"BODY_LIMIT=4096"}, envV: int64(4096),
 		},
 		{
+			name: "database.url", get: func(c *config.Config) any { return c.Database.URL },
+			def: "", file: "postgres://file@file-db:5432/file",
+			env: []string{"DATABASE_URL=postgres://env@env-db/env"}, envV: "postgres://env@env-db/env",
+		},
+		{
+			name: "database.url via the legacy DB_* variables", get: func(c *config.Config) any { return c.Database.URL },
+			def: "", file: "postgres://file@file-db:5432/file",
+			env: []string{"DB_HOST=env-db", "DB_NAME=env"}, envV: "postgres://env-db:5432/env?sslmode=disable",
+		},
+		{
+			name: "cache.url", get: func(c *config.Config) any { return c.Cache.URL },
+			def: "", file: "redis://file-cache:6379/0",
+			env: []string{"REDIS_HOST=env-cache", "REDIS_PORT=6380"}, envV: "redis://env-cache:6380/0",
+		},
+		{
+			name: "security.jwt_secret", get: func(c *config.Config) any { return [2]any{c.Security.JWTSecret, c.Sources.JWTSecret} },
+			def: [2]any{"", config.SourceNone}, file: [2]any{"file-jwt-secret-0123456789abcdef0", config.SourceFile},
+			env: []string{"JWT_SECRET=env-jwt-secret-0123456789abcdef01"}, envV: [2]any{"env-jwt-secret-0123456789abcdef01", config.SourceEnv},
+		},
+		{
+			name: "security.rate_limit_max", get: func(c *config.Config) any { return c.Security.RateLimitMax },
+			def: 100, file: 200,
+			env: []string{"RATE_LIMIT_MAX=300"}, envV: 300,
+		},
+		{
+			name: "security.cors_origins", get: func(c *config.Config) any { return c.Security.CORSOrigins },
+			def: []string(nil), file: []string{"https://file.example"},
+			env: []string{"MIKROBILL_CORS_ORIGINS=https://env.example,https://other.example"}, envV: []string{"https://env.example", "https://other.example"},
+		},
+		{
+			name: "notifications.message_delay", get: func(c *config.Config) any { return c.Notifications.MessageDelay },
+			def: time.Second, file: 2 * time.Second,
+			env: []string{"WHATSAPP_MESSAGE_DELAY=3000"}, envV: 3 * time.Second,
+		},
+		{
+			name: "notifications.max_sessions", get: func(c *config.Config) any { return c.Notifications.MaxSessions },
+			def: 5, file: 2,
+			env: []string{"WHATSAPP_MAX_SESSIONS=7"}, envV: 7,
+		},
+		{
+			name: "router.default_location", get: func(c *config.Config) any {
+				l := c.Router.DefaultLocation
+				return [5]any{l.Host, l.Port, l.Username, l.Password, c.Sources.RouterPassword}
+			},
+			def:  [5]any{"", 0, "", "", config.SourceNone},
+			file: [5]any{"10.1.1.1", 8000, "file-user", "file-pass", config.SourceFile},
+			env:  []string{"MIKROTIK_HOST=10.2.2.2", "MIKROTIK_PORT=8729", "MIKROTIK_USERNAME=env-user", "MIKROTIK_PASSWORD=env-pass"},
+			envV: [5]any{"10.2.2.2", 8729, "env-user", "env-pass", config.SourceEnv},
+		},
+		{
 			name: "plugins.dir", get: func(c *config.Config) any { return c.Plugins.Dir },
 			def: defaultPluginDir(t), file: "/file/plugins",
 			env: []string{"MIKROBILL_PLUGIN_DIR=/env/plugins"}, envV: "/env/plugins",
@@ -461,29 +585,72 @@ func TestLegacyEnvironment(t *testing.T) {
 	}
 }
 
-// TestLegacyDotEnv loads the example .env of the old system's architecture
-// document: what the host implements is taken, the rest is not an error.
+// legacyDotEnv is the example .env of the old system's architecture
+// document (reference/legacy-plugin-architecture.md), every line of it.
+var legacyDotEnv = []string{
+	"NODE_ENV=development", "HOST=0.0.0.0", "PORT=3000",
+	"DB_HOST=localhost", "DB_PORT=5432", "DB_NAME=mikrotik_billing", "DB_USER=postgres", "DB_PASSWORD=password",
+	"REDIS_HOST=localhost", "REDIS_PORT=6379", "REDIS_PASSWORD=",
+	"JWT_SECRET=your-secret-key", "COOKIE_SECRET=your-cookie-secret", "RATE_LIMIT_MAX=100",
+	"MIKROTIK_HOST=192.168.1.1", "MIKROTIK_PORT=8728", "MIKROTIK_USERNAME=admin", "MIKROTIK_PASSWORD=password",
+	"WHATSAPP_MAX_SESSIONS=5", "WHATSAPP_MESSAGE_DELAY=1000",
+	"REQUEST_TIMEOUT=30000", "BODY_LIMIT=10485760", "KEEP_ALIVE_TIMEOUT=72000",
+	"DEBUG=plugin:*",
+}
+
+// TestLegacyDotEnv loads the old system's example .env: it configures
+// PostgreSQL, Redis, the secrets, the rate limit, the MikroTik default
+// location and the WhatsApp settings.
 func TestLegacyDotEnv(t *testing.T) {
 	t.Chdir(t.TempDir())
-	environ := []string{
-		"NODE_ENV=development", "HOST=0.0.0.0", "PORT=3000",
-		"DB_HOST=localhost", "DB_PORT=5432", "DB_NAME=mikrotik_billing", "DB_USER=postgres", "DB_PASSWORD=password",
-		"REDIS_HOST=localhost", "REDIS_PORT=6379", "REDIS_PASSWORD=",
-		"JWT_SECRET=your-secret-key", "COOKIE_SECRET=your-cookie-secret", "RATE_LIMIT_MAX=100",
-		"MIKROTIK_HOST=192.168.1.1", "MIKROTIK_PORT=8728", "MIKROTIK_USERNAME=admin", "MIKROTIK_PASSWORD=password",
-		"WHATSAPP_MAX_SESSIONS=5", "WHATSAPP_MESSAGE_DELAY=1000",
-		"REQUEST_TIMEOUT=30000", "BODY_LIMIT=10485760", "KEEP_ALIVE_TIMEOUT=72000",
-		"DEBUG=plugin:*",
-	}
-	cfg, err := config.Load("", environ, config.Overrides{})
+	cfg, err := config.Load("", legacyDotEnv, config.Overrides{})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
 	want := wantDefaults(t)
 	want.Server.Host = "0.0.0.0"
 	want.DebugPlugins = []string{"*"}
+	want.Database.URL = "postgres://postgres:password@localhost:5432/mikrotik_billing?sslmode=disable"
+	want.Cache.URL = "redis://localhost:6379/0"
+	want.Security.JWTSecret = "your-secret-key"
+	want.Security.CookieSecret = "your-cookie-secret"
+	want.Security.RateLimitMax = 100
+	want.Router.DefaultLocation = config.RouterLocation{Name: "default", Host: "192.168.1.1", Port: 8728, Username: "admin", Password: "password"}
+	want.Notifications.MaxSessions = 5
+	want.Notifications.MessageDelay = time.Second
+	want.Sources = config.SecretSources{JWTSecret: config.SourceEnv, CookieSecret: config.SourceEnv, RouterPassword: config.SourceEnv}
 	if diff := cmp.Diff(want, cfg, semanticJSON); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
+	}
+	if !cfg.UsesPostgres() || !cfg.UsesRedis() {
+		t.Errorf("UsesPostgres() = %v, UsesRedis() = %v; want both true", cfg.UsesPostgres(), cfg.UsesRedis())
+	}
+	loc, ok := cfg.DefaultRouter()
+	if diff := cmp.Diff(want.Router.DefaultLocation, loc); !ok || diff != "" {
+		t.Errorf("DefaultRouter() ok=%v, mismatch (-want +got):\n%s", ok, diff)
+	}
+
+	// The example's secrets are short: accepted in development with a
+	// warning each; the missing encryption key is generated.
+	if w := cfg.Warnings(); len(w) != 2 || !strings.Contains(w[0], "JWT_SECRET") || !strings.Contains(w[1], "COOKIE_SECRET") {
+		t.Errorf("Warnings() = %q, want one for JWT_SECRET and one for COOKIE_SECRET", w)
+	}
+	if err := cfg.ResolveSecrets(); err != nil {
+		t.Fatalf("ResolveSecrets: %v", err)
+	}
+	if cfg.Security.JWTSecret != "your-secret-key" || cfg.Sources.EncryptionKey != config.SourceGenerated {
+		t.Errorf("after ResolveSecrets: jwt %q, encryption key from %q; want the .env's and a generated one", cfg.Security.JWTSecret, cfg.Sources.EncryptionKey)
+	}
+
+	// In production the same secrets are refused, and the missing
+	// encryption key is named.
+	prod := append(slices.Clone(legacyDotEnv), "NODE_ENV=production")
+	_, err = config.Check("", prod, config.Overrides{})
+	for _, w := range []string{"security.jwt_secret (JWT_SECRET) is 15 characters long", "security.cookie_secret (COOKIE_SECRET) is 18 characters long",
+		"openssl rand -hex 32", "security.encryption_key is not set", "MIKROBILL_ENCRYPTION_KEY"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Check in production: error does not contain %q:\n%v", w, err)
+		}
 	}
 }
 

@@ -31,8 +31,35 @@ type Overrides struct {
 
 // Load builds the configuration: defaults, then the file (path, or
 // DefaultFile when path is empty and it exists, or MIKROBILL_CONFIG), then
-// environ (os.Environ() form), then flags. It validates the result.
+// environ (os.Environ() form), then flags. It validates the result. It
+// writes nothing: secrets are settled later by ResolveSecrets.
 func Load(path string, environ []string, flags Overrides) (*Config, error) {
+	cfg, err := build(path, environ, flags)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// Check is Load followed by CheckSecrets, with the problems of both
+// reported at once: what `mikrobill config check` runs. Like Load it writes
+// nothing.
+func Check(path string, environ []string, flags Overrides) (*Config, error) {
+	cfg, err := build(path, environ, flags)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(cfg.Validate(), cfg.CheckSecrets()); err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// build applies the layers without validating.
+func build(path string, environ []string, flags Overrides) (*Config, error) {
 	cfg := DefaultConfig()
 	env := envMap(environ)
 	explicit := path != ""
@@ -64,9 +91,6 @@ func Load(path string, environ []string, flags Overrides) (*Config, error) {
 	if err := applyFlags(cfg, flags); err != nil {
 		return nil, err
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid configuration:\n%w", err)
-	}
 	return cfg, nil
 }
 
@@ -91,6 +115,66 @@ type fileConfig struct {
 	Server      *fileServer   `hcl:"server,block"`
 	Plugins     *filePlugins  `hcl:"plugins,block"`
 	Plugin      []*filePlugin `hcl:"plugin,block"`
+
+	Database      *fileDatabase      `hcl:"database,block"`
+	Cache         *fileCache         `hcl:"cache,block"`
+	Security      *fileSecurity      `hcl:"security,block"`
+	Jobs          *fileJobs          `hcl:"jobs,block"`
+	Notifications *fileNotifications `hcl:"notifications,block"`
+	Router        *fileRouter        `hcl:"router,block"`
+}
+
+type fileDatabase struct {
+	URL              *string        `hcl:"url,optional"`
+	MaxConns         *int           `hcl:"max_conns,optional"`
+	MinConns         *int           `hcl:"min_conns,optional"`
+	ConnMaxLifetime  hcl.Expression `hcl:"conn_max_lifetime,optional"`
+	StatementTimeout hcl.Expression `hcl:"statement_timeout,optional"`
+}
+
+type fileCache struct {
+	URL        *string `hcl:"url,optional"`
+	MaxEntries *int    `hcl:"max_entries,optional"`
+}
+
+type fileSecurity struct {
+	JWTSecret       *string        `hcl:"jwt_secret,optional"`
+	CookieSecret    *string        `hcl:"cookie_secret,optional"`
+	EncryptionKey   *string        `hcl:"encryption_key,optional"`
+	SessionTTL      hcl.Expression `hcl:"session_ttl,optional"`
+	JWTTTL          hcl.Expression `hcl:"jwt_ttl,optional"`
+	CORSOrigins     *[]string      `hcl:"cors_origins,optional"`
+	RateLimitMax    *int           `hcl:"rate_limit_max,optional"`
+	RateLimitWindow hcl.Expression `hcl:"rate_limit_window,optional"`
+	TrustedProxies  *[]string      `hcl:"trusted_proxies,optional"`
+}
+
+type fileJobs struct {
+	Workers             *int           `hcl:"workers,optional"`
+	PollInterval        hcl.Expression `hcl:"poll_interval,optional"`
+	ExpiryCheckInterval hcl.Expression `hcl:"expiry_check_interval,optional"`
+	ReminderDays        *[]int         `hcl:"reminder_days,optional"`
+	Retention           hcl.Expression `hcl:"retention,optional"`
+}
+
+type fileNotifications struct {
+	Plugin       *string        `hcl:"plugin,optional"`
+	Session      *string        `hcl:"session,optional"`
+	MessageDelay hcl.Expression `hcl:"message_delay,optional"`
+	MaxSessions  *int           `hcl:"max_sessions,optional"`
+}
+
+type fileRouter struct {
+	DefaultLocation *fileRouterLocation `hcl:"default_location,block"`
+}
+
+type fileRouterLocation struct {
+	Name     *string `hcl:"name,optional"`
+	Host     *string `hcl:"host,optional"`
+	Port     *int    `hcl:"port,optional"`
+	Username *string `hcl:"username,optional"`
+	Password *string `hcl:"password,optional"`
+	TLS      *bool   `hcl:"tls,optional"`
 }
 
 type fileServer struct {
@@ -201,6 +285,7 @@ func applyFile(cfg *Config, path string, src []byte) error {
 		}
 		d = append(d, p.Restart.apply(&cfg.Plugins.Restart)...)
 	}
+	d = append(d, applyFileData(cfg, &fc)...)
 	for _, fp := range fc.Plugin {
 		if _, dup := cfg.Plugin[fp.Name]; dup {
 			d = append(d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate plugin block",
@@ -229,6 +314,80 @@ func applyFile(cfg *Config, path string, src []byte) error {
 	return nil
 }
 
+// applyFileData sets the data layer's blocks.
+func applyFileData(cfg *Config, fc *fileConfig) hcl.Diagnostics {
+	var d hcl.Diagnostics
+	setInt := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	if b := fc.Database; b != nil {
+		setString(&cfg.Database.URL, b.URL)
+		setInt(&cfg.Database.MaxConns, b.MaxConns)
+		setInt(&cfg.Database.MinConns, b.MinConns)
+		d = append(d, setDuration(&cfg.Database.ConnMaxLifetime, b.ConnMaxLifetime, "conn_max_lifetime")...)
+		d = append(d, setDurationOrZero(&cfg.Database.StatementTimeout, b.StatementTimeout, "statement_timeout")...)
+	}
+	if b := fc.Cache; b != nil {
+		setString(&cfg.Cache.URL, b.URL)
+		setInt(&cfg.Cache.MaxEntries, b.MaxEntries)
+	}
+	if b := fc.Security; b != nil {
+		s := &cfg.Security
+		setSecret(&s.JWTSecret, &cfg.Sources.JWTSecret, b.JWTSecret)
+		setSecret(&s.CookieSecret, &cfg.Sources.CookieSecret, b.CookieSecret)
+		setSecret(&s.EncryptionKey, &cfg.Sources.EncryptionKey, b.EncryptionKey)
+		d = append(d, setDuration(&s.SessionTTL, b.SessionTTL, "session_ttl")...)
+		d = append(d, setDuration(&s.JWTTTL, b.JWTTTL, "jwt_ttl")...)
+		d = append(d, setDuration(&s.RateLimitWindow, b.RateLimitWindow, "rate_limit_window")...)
+		setInt(&s.RateLimitMax, b.RateLimitMax)
+		if b.CORSOrigins != nil {
+			s.CORSOrigins = *b.CORSOrigins
+		}
+		if b.TrustedProxies != nil {
+			s.TrustedProxies = *b.TrustedProxies
+		}
+	}
+	if b := fc.Jobs; b != nil {
+		j := &cfg.Jobs
+		setInt(&j.Workers, b.Workers)
+		d = append(d, setDuration(&j.PollInterval, b.PollInterval, "poll_interval")...)
+		d = append(d, setDuration(&j.ExpiryCheckInterval, b.ExpiryCheckInterval, "expiry_check_interval")...)
+		d = append(d, setDuration(&j.Retention, b.Retention, "retention")...)
+		if b.ReminderDays != nil {
+			j.ReminderDays = *b.ReminderDays
+		}
+	}
+	if b := fc.Notifications; b != nil {
+		n := &cfg.Notifications
+		setString(&n.Plugin, b.Plugin)
+		setString(&n.Session, b.Session)
+		setInt(&n.MaxSessions, b.MaxSessions)
+		d = append(d, setDurationOrZero(&n.MessageDelay, b.MessageDelay, "message_delay")...)
+	}
+	if b := fc.Router; b != nil && b.DefaultLocation != nil {
+		l, r := &cfg.Router.DefaultLocation, b.DefaultLocation
+		setString(&l.Name, r.Name)
+		setString(&l.Host, r.Host)
+		setInt(&l.Port, r.Port)
+		setString(&l.Username, r.Username)
+		setSecret(&l.Password, &cfg.Sources.RouterPassword, r.Password)
+		if r.TLS != nil {
+			l.TLS = *r.TLS
+		}
+	}
+	return d
+}
+
+// setSecret sets a secret given in the file and records its source; an
+// empty string leaves it unset.
+func setSecret(dst *string, src *SecretSource, v *string) {
+	if v != nil && *v != "" {
+		*dst, *src = *v, SourceFile
+	}
+}
+
 func setString(dst *string, v *string) {
 	if v != nil {
 		*dst = *v
@@ -245,6 +404,15 @@ func isSet(expr hcl.Expression) bool {
 }
 
 func setDuration(dst *time.Duration, expr hcl.Expression, key string) hcl.Diagnostics {
+	return parseDuration(dst, expr, key, false)
+}
+
+// setDurationOrZero is setDuration for durations where "0s" means none.
+func setDurationOrZero(dst *time.Duration, expr hcl.Expression, key string) hcl.Diagnostics {
+	return parseDuration(dst, expr, key, true)
+}
+
+func parseDuration(dst *time.Duration, expr hcl.Expression, key string, zero bool) hcl.Diagnostics {
 	if !isSet(expr) {
 		return nil
 	}
@@ -252,13 +420,16 @@ func setDuration(dst *time.Duration, expr hcl.Expression, key string) hcl.Diagno
 	if diags.HasErrors() {
 		return diags
 	}
-	bad := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration",
-		Detail: fmt.Sprintf("%s must be a duration string such as \"30s\", \"2m\" or \"1h30m\"", key), Subject: expr.Range().Ptr()}
+	detail := fmt.Sprintf("%s must be a duration string such as \"30s\", \"2m\" or \"1h30m\"", key)
+	if zero {
+		detail += ", or \"0s\" for none"
+	}
+	bad := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration", Detail: detail, Subject: expr.Range().Ptr()}
 	if v.Type() != cty.String {
 		return hcl.Diagnostics{bad}
 	}
 	dur, err := time.ParseDuration(v.AsString())
-	if err != nil || dur <= 0 {
+	if err != nil || dur < 0 || (dur == 0 && !zero) {
 		return hcl.Diagnostics{bad}
 	}
 	*dst = dur
@@ -370,7 +541,96 @@ func applyEnv(cfg *Config, env map[string]string) error {
 	if _, v, ok := get("DEBUG"); ok {
 		cfg.DebugPlugins = parseDebug(v)
 	}
+	errs = append(errs, applyEnvData(cfg, get)...)
 	return errors.Join(errs...)
+}
+
+// applyEnvData reads the data layer's variables, legacy ones included.
+func applyEnvData(cfg *Config, get func(names ...string) (string, string, bool)) []error {
+	var errs []error
+	port := func(name, def string) string {
+		n, v, ok := get(name)
+		if !ok {
+			return def
+		}
+		if p, err := strconv.Atoi(v); err != nil || p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("%s=%q: not a port number (1 to 65535)", n, v))
+		}
+		return v
+	}
+	value := func(name string) string {
+		_, v, _ := get(name)
+		return v
+	}
+
+	if _, v, ok := get("DATABASE_URL"); ok {
+		cfg.Database.URL = v
+	} else if _, host, ok := get("DB_HOST"); ok {
+		cfg.Database.URL = postgresURL(host, port("DB_PORT", "5432"), value("DB_NAME"), value("DB_USER"), value("DB_PASSWORD"))
+	}
+	if _, v, ok := get("REDIS_URL"); ok {
+		cfg.Cache.URL = v
+	} else if _, host, ok := get("REDIS_HOST"); ok {
+		cfg.Cache.URL = redisURL(host, port("REDIS_PORT", "6379"), value("REDIS_PASSWORD"))
+	}
+
+	for _, s := range []struct {
+		name string
+		dst  *string
+		src  *SecretSource
+	}{
+		{"JWT_SECRET", &cfg.Security.JWTSecret, &cfg.Sources.JWTSecret},
+		{"COOKIE_SECRET", &cfg.Security.CookieSecret, &cfg.Sources.CookieSecret},
+		{"MIKROBILL_ENCRYPTION_KEY", &cfg.Security.EncryptionKey, &cfg.Sources.EncryptionKey},
+		{"MIKROTIK_PASSWORD", &cfg.Router.DefaultLocation.Password, &cfg.Sources.RouterPassword},
+	} {
+		if _, v, ok := get(s.name); ok {
+			*s.dst, *s.src = v, SourceEnv
+		}
+	}
+	if n, v, ok := get("RATE_LIMIT_MAX"); ok {
+		m, err := strconv.Atoi(v)
+		if err != nil || m < 1 {
+			errs = append(errs, fmt.Errorf("%s=%q: requests per window (security.rate_limit_window, 1 minute by default) as a positive whole number, for example 100", n, v))
+		}
+		cfg.Security.RateLimitMax = m
+	}
+	if _, v, ok := get("MIKROBILL_CORS_ORIGINS"); ok {
+		var origins []string
+		for o := range strings.SplitSeq(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				origins = append(origins, o)
+			}
+		}
+		cfg.Security.CORSOrigins = origins
+	}
+
+	if n, v, ok := get("WHATSAPP_MAX_SESSIONS"); ok {
+		m, err := strconv.Atoi(v)
+		if err != nil || m < 1 {
+			errs = append(errs, fmt.Errorf("%s=%q: a positive whole number of sessions, for example 5", n, v))
+		}
+		cfg.Notifications.MaxSessions = m
+	}
+	if n, v, ok := get("WHATSAPP_MESSAGE_DELAY"); ok {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || ms < 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: milliseconds as a whole number, 0 or more, for example 1000", n, v))
+		}
+		cfg.Notifications.MessageDelay = time.Duration(ms) * time.Millisecond
+	}
+
+	loc := &cfg.Router.DefaultLocation
+	if _, v, ok := get("MIKROTIK_HOST"); ok {
+		loc.Host = v
+	}
+	if _, _, ok := get("MIKROTIK_PORT"); ok {
+		loc.Port, _ = strconv.Atoi(port("MIKROTIK_PORT", ""))
+	}
+	if _, v, ok := get("MIKROTIK_USERNAME"); ok {
+		loc.Username = v
+	}
+	return errs
 }
 
 // parseDebug reads the legacy DEBUG variable (the npm "debug" package's

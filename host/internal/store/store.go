@@ -1,66 +1,312 @@
-// Package store is the host's database: an embedded SQLite file in the data
-// directory by default.
+// Package store is the host's database: PostgreSQL through pgx (pgxpool)
+// when a database URL is configured, otherwise an embedded SQLite file in the
+// data directory (modernc.org/sqlite, no cgo, WAL, foreign keys on).
 //
-// Start with Open and Store.
+// Both backends share one schema history (migrations/postgres and
+// migrations/sqlite, the same versions, applied with goose at start and by
+// `mikrobill migrate`) and one repository layer: queries are written once
+// with "?" placeholders (DB rewrites them for PostgreSQL), timestamps are
+// stored as Unix milliseconds in BIGINT columns, and the repository contract
+// tests (contract_test.go) run against both.
+//
+// Start with Open, Store.Q (queries outside a transaction) and Store.Tx.
 package store
 
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
 )
 
 // FileName is the embedded database's file in the data directory.
 const FileName = "mikrobill.db"
 
-// Store is an open database.
-type Store struct {
-	db     *sql.DB
-	driver string
-	where  string
+// Options say which database to open.
+type Options struct {
+	// URL is a postgres:// URL; empty opens the embedded SQLite file.
+	URL string
+	// DataDir holds the SQLite file.
+	DataDir string
+	// MaxConns bounds the PostgreSQL pool (0: pgx's default).
+	MaxConns int32
+	// MinConns keeps connections open (PostgreSQL).
+	MinConns int32
+	// ConnMaxLifetime recycles connections (PostgreSQL; 0: pgx's default).
+	ConnMaxLifetime time.Duration
 }
 
-// OpenSQLite opens (creating if needed) the embedded database in dataDir,
-// with WAL, foreign keys and a busy timeout.
-func OpenSQLite(ctx context.Context, dataDir string) (*Store, error) {
+// Store is an open database.
+type Store struct {
+	dialect Dialect
+	where   string
+	// Now is the clock for created_at and friends (tests replace it).
+	Now func() time.Time
+
+	pool  *pgxpool.Pool // PostgreSQL
+	sqldb *sql.DB       // SQLite: the application's pool
+	jobdb *sql.DB       // SQLite: River's pool (one connection, as River asks)
+}
+
+// Open opens (and for SQLite creates) the database. It does not migrate:
+// call Migrate.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.URL != "" {
+		return openPostgres(ctx, o)
+	}
+	return openSQLite(ctx, o.DataDir)
+}
+
+func openPostgres(ctx context.Context, o Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w; write it as postgres://user:password@host:5432/name", err)
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	if o.MinConns > 0 {
+		cfg.MinConns = o.MinConns
+	}
+	if o.ConnMaxLifetime > 0 {
+		cfg.MaxConnLifetime = o.ConnMaxLifetime
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	s := &Store{dialect: Postgres, pool: pool, where: redactURL(o.URL), Now: time.Now}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL at %s: %w; check that it runs and that the URL (DATABASE_URL or DB_*) is right", s.where, err)
+	}
+	return s, nil
+}
+
+// sqliteDSN opens the file with WAL, foreign keys, a busy timeout, and
+// transactions that take the write lock when they begin (so concurrent
+// writers wait for each other instead of failing).
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
+	if dataDir == "" {
+		return nil, errors.New("no data directory for the embedded database")
+	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", dataDir, err)
 	}
 	path := filepath.Join(dataDir, FileName)
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, driver: "sqlite", where: path}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	db.SetMaxOpenConns(4)
+	jobs, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	jobs.SetMaxOpenConns(1)
+	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, where: path, Now: time.Now}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("open %s: %w; check that the data directory is writable", path, err)
 	}
 	return s, nil
 }
 
+// Dialect returns the backend's SQL dialect.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Driver returns "sqlite" or "postgres".
+func (s *Store) Driver() string { return string(s.dialect) }
+
+// Where says where the data lives: the SQLite file, or the PostgreSQL URL
+// with its password removed.
+func (s *Store) Where() string { return s.where }
+
 // Ping checks that the database answers a query.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
-	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return s.Q().db.QueryRow(ctx, "SELECT 1").Scan(&one)
 }
 
-// Driver returns "sqlite" or "postgres".
-func (s *Store) Driver() string { return s.driver }
-
-// Where says where the data lives (a file path, or a host and database name).
-func (s *Store) Where() string { return s.where }
-
-// DB returns the database handle.
-func (s *Store) DB() *sql.DB { return s.db }
-
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	var err error
+	if s.sqldb != nil {
+		err = s.sqldb.Close()
+	}
+	if s.jobdb != nil {
+		err = errors.Join(err, s.jobdb.Close())
+	}
+	return err
+}
+
+// Q returns the queries, outside a transaction.
+func (s *Store) Q() *Queries {
+	if s.pool != nil {
+		return &Queries{db: pgxDB{q: s.pool}, store: s}
+	}
+	return &Queries{db: sqlDB{q: s.sqldb}, store: s}
+}
+
+// Pool returns the PostgreSQL pool (nil on SQLite), for River.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// JobsDB returns River's SQLite pool (nil on PostgreSQL).
+func (s *Store) JobsDB() *sql.DB { return s.jobdb }
+
+// SQLDB returns a database/sql handle on the store (for goose): the SQLite
+// pool, or a handle over the PostgreSQL pool that the caller must close.
+func (s *Store) SQLDB() (*sql.DB, func(), error) {
+	if s.sqldb != nil {
+		return s.sqldb, func() {}, nil
+	}
+	db := stdlibOpen(s.pool)
+	return db, func() { db.Close() }, nil
+}
+
+// Tx is a transaction. Use its Queries for everything inside it (on SQLite
+// the application pool is small and a query outside the transaction may
+// wait for it), and hand it to the job queue to insert jobs atomically with
+// the change that causes them.
+type Tx struct {
+	q     *Queries
+	pgTx  pgx.Tx
+	sqlTx *sql.Tx
+}
+
+// Q returns the transaction's queries.
+func (t *Tx) Q() *Queries { return t.q }
+
+// PgxTx is the PostgreSQL transaction (nil on SQLite), for River.
+func (t *Tx) PgxTx() pgx.Tx { return t.pgTx }
+
+// SQLTx is the SQLite transaction (nil on PostgreSQL), for River.
+func (t *Tx) SQLTx() *sql.Tx { return t.sqlTx }
+
+// Tx runs fn in a transaction: committed when fn returns nil, rolled back
+// otherwise (and on panic).
+func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if s.pool != nil {
+		pt, err := s.pool.Begin(ctx)
+		if err != nil {
+			return mapErr(err)
+		}
+		tx := &Tx{pgTx: pt, q: &Queries{db: pgxDB{q: pt}, store: s}}
+		defer func() {
+			if p := recover(); p != nil {
+				_ = pt.Rollback(context.WithoutCancel(ctx))
+				panic(p)
+			}
+		}()
+		if err := fn(tx); err != nil {
+			_ = pt.Rollback(context.WithoutCancel(ctx))
+			return err
+		}
+		return mapErr(pt.Commit(ctx))
+	}
+	st, err := s.sqldb.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	tx := &Tx{sqlTx: st, q: &Queries{db: sqlDB{q: st}, store: s}}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = st.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		_ = st.Rollback()
+		return err
+	}
+	return mapErr(st.Commit())
+}
+
+// Stats are connection pool figures, for metrics.
+type Stats struct {
+	Open, InUse, Idle int
+	WaitCount         int64
+	WaitDuration      time.Duration
+	MaxOpen           int
+}
+
+// Stats returns the application pool's figures.
+func (s *Store) Stats() Stats {
+	if s.pool != nil {
+		st := s.pool.Stat()
+		return Stats{
+			Open: int(st.TotalConns()), InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()),
+			WaitCount: st.EmptyAcquireCount(), WaitDuration: st.AcquireDuration(), MaxOpen: int(st.MaxConns()),
+		}
+	}
+	st := s.sqldb.Stats()
+	return Stats{Open: st.OpenConnections, InUse: st.InUse, Idle: st.Idle, WaitCount: st.WaitCount, WaitDuration: st.WaitDuration, MaxOpen: st.MaxOpenConnections}
+}
+
+// Queries are the repository methods, on the store or in a transaction.
+type Queries struct {
+	db    DB
+	store *Store
+}
+
+// DB returns the underlying query runner.
+func (q *Queries) DB() DB { return q.db }
+
+// now is the store's clock in UTC.
+func (s *Store) now() time.Time { return s.Now().UTC() }
+
+// Millis stores a time as Unix milliseconds (UTC).
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// MillisOrNil stores an optional time: nil for the zero time.
+func MillisOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+// FromMillis reads a time stored as Unix milliseconds.
+func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// FromNullMillis reads an optional time; NULL is the zero time.
+func FromNullMillis(ms sql.NullInt64) time.Time {
+	if !ms.Valid {
+		return time.Time{}
+	}
+	return FromMillis(ms.Int64)
+}
+
+// redactURL removes the password from a database URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	return u.String()
+}

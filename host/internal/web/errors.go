@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
 )
 
@@ -56,6 +57,14 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 func classify(err error) *apiError {
 	msg := err.Error()
 	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &apiError{http.StatusNotFound, "not_found", msg, nil}
+	case errors.Is(err, store.ErrConflict):
+		return &apiError{http.StatusConflict, "conflict", msg, nil}
+	case errors.Is(err, store.ErrReferenced):
+		return &apiError{http.StatusConflict, "in_use", msg, nil}
+	case errors.Is(err, store.ErrInvalid):
+		return &apiError{http.StatusBadRequest, "invalid", msg, nil}
 	case errors.Is(err, sdk.ErrPluginUnavailable):
 		return &apiError{http.StatusServiceUnavailable, "plugin_unavailable", msg, nil}
 	case errors.Is(err, sdk.ErrUnavailable):

@@ -23,7 +23,10 @@ func (s *Server) Handler() http.Handler {
 	api := r.PathPrefix("/api/v1").Subrouter()
 	// Cookie-authenticated browsers must not be tricked into unsafe
 	// requests from other sites.
-	api.Use(http.NewCrossOriginProtection().Handler)
+	api.Use(http.NewCrossOriginProtection().Handler, s.authenticate)
+	s.authRoutes(api)
+	s.catalogRoutes(api)
+	s.billingRoutes(r, api)
 	plugins := api.PathPrefix("/plugins").Subrouter()
 	plugins.Use(s.localOnly)
 	plugins.Handle("", s.handle(s.listPlugins)).Methods(http.MethodGet)

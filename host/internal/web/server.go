@@ -17,6 +17,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
 // Pinger is a dependency that can say whether it answers (the store).
@@ -36,6 +37,13 @@ type Deps struct {
 	PluginMetrics prometheus.Gatherer
 	Version       string
 	Started       time.Time
+
+	// DB is the database the API works on (nil: no API).
+	DB *store.Store
+	// Cipher encrypts secrets at rest (plugin settings, router passwords).
+	Cipher *store.Cipher
+	// Auth authenticates API requests (nil: every API request is anonymous).
+	Auth Authenticator
 }
 
 // Server holds the HTTP layer's state.
@@ -43,6 +51,7 @@ type Server struct {
 	deps     Deps
 	log      hclog.Logger
 	draining atomic.Bool
+	policy   policy
 }
 
 // New returns the HTTP layer.

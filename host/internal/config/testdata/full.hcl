@@ -34,6 +34,57 @@ plugins {
   }
 }
 
+database {
+  url               = "postgres://mikrobill:s3cret@db.internal:5432/mikrobill?sslmode=require"
+  max_conns         = 20
+  min_conns         = 2
+  conn_max_lifetime = "30m"
+  statement_timeout = "0s"
+}
+
+cache {
+  url         = "rediss://:r3dis@cache.internal:6380/2"
+  max_entries = 5000
+}
+
+security {
+  jwt_secret        = "jwt-0123456789abcdef0123456789abcdef"
+  cookie_secret     = "cookie-0123456789abcdef0123456789abcdef"
+  encryption_key    = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+  session_ttl       = "12h"
+  jwt_ttl           = "15m"
+  cors_origins      = ["https://billing.example.net", "http://localhost:5173"]
+  rate_limit_max    = 300
+  rate_limit_window = "30s"
+  trusted_proxies   = ["10.0.0.0/8", "192.168.1.10", "::1"]
+}
+
+jobs {
+  workers               = 4
+  poll_interval         = "500ms"
+  expiry_check_interval = "1m"
+  reminder_days         = [14, 7, 1, 0]
+  retention             = "72h"
+}
+
+notifications {
+  plugin        = "whatsapp"
+  session       = "billing-number"
+  message_delay = "2500ms"
+  max_sessions  = 3
+}
+
+router {
+  default_location {
+    name     = "office"
+    host     = "192.168.88.1"
+    port     = 8729
+    username = "billing"
+    password = "r0uter-pass"
+    tls      = true
+  }
+}
+
 plugin "payment-midtrans" {
   required    = false
   environment = ["staging", "production"]

@@ -16,3 +16,31 @@ server {
 plugins {
   dir = "/file/plugins"
 }
+
+database {
+  url = "postgres://file@file-db:5432/file"
+}
+
+cache {
+  url = "redis://file-cache:6379/0"
+}
+
+security {
+  jwt_secret     = "file-jwt-secret-0123456789abcdef0"
+  rate_limit_max = 200
+  cors_origins   = ["https://file.example"]
+}
+
+notifications {
+  message_delay = "2s"
+  max_sessions  = 2
+}
+
+router {
+  default_location {
+    host     = "10.1.1.1"
+    port     = 8000
+    username = "file-user"
+    password = "file-pass"
+  }
+}

@@ -1,5 +1,5 @@
 environment = "production"
 
-database {
-  url = "postgres://localhost/mikrobill"
+telemetry {
+  url = "https://telemetry.example.net"
 }

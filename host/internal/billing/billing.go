@@ -1,0 +1,89 @@
+// Package billing is the host's billing flow: invoices, payments through
+// the payment plugins, webhooks, vouchers, and the jobs that provision
+// subscribers on routers, notify customers and keep the audit trail.
+//
+// The flow, end to end:
+//
+//   - CreateInvoice records what a customer owes for a plan.
+//   - StartPayment calls the chosen gateway's CreatePayment and records the
+//     payment and its checkout link.
+//   - HandleWebhook hands the gateway's raw request to its plugin. A paid
+//     event is confirmed with the gateway (GetPayment); then one transaction
+//     credits the invoice exactly once (a primary key, not a check), starts
+//     or extends the subscription, and inserts the provision, notify and
+//     audit jobs. Replays and concurrent duplicates credit nothing more.
+//   - Redeem does the same for a voucher, without a payment.
+//   - Periodic jobs (on one host only) expire subscriptions (isolate or
+//     remove them on the router) and send reminders 7, 3 and 1 days ahead.
+//
+// Start with Service (New), Workers and PeriodicJobs.
+package billing
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mikrobill/mikrobill/host/internal/jobs"
+	"github.com/mikrobill/mikrobill/host/internal/store"
+)
+
+// Config is how billing runs.
+type Config struct {
+	// PublicURL is the host's address as customers and gateways reach it
+	// (for callback and return URLs), for example "https://billing.example.net".
+	PublicURL string
+	// NotifyPlugin is the notification plugin customers are messaged through.
+	NotifyPlugin string
+	// NotifySession is the sender session to use (empty: the plugin's choice).
+	NotifySession string
+	// ReminderDays are how many days before expiry reminders go out.
+	ReminderDays []int
+	// ExpiryInterval is how often due subscriptions are looked for.
+	ExpiryInterval time.Duration
+	// ReminderInterval is how often reminders are looked for.
+	ReminderInterval time.Duration
+	// Location formats dates in messages (default UTC).
+	Location *time.Location
+}
+
+// Service runs the billing flow.
+type Service struct {
+	st      *store.Store
+	cipher  *store.Cipher
+	plugins Plugins
+	queue   *jobs.Queue
+	cfg     Config
+	log     hclog.Logger
+	now     func() time.Time
+}
+
+// New returns the service. Call SetQueue once the queue exists (the queue
+// needs the service's workers first).
+func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log hclog.Logger) *Service {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	if len(cfg.ReminderDays) == 0 {
+		cfg.ReminderDays = []int{7, 3, 1}
+	}
+	if cfg.ExpiryInterval <= 0 {
+		cfg.ExpiryInterval = 5 * time.Minute
+	}
+	if cfg.ReminderInterval <= 0 {
+		cfg.ReminderInterval = time.Hour
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.NotifyPlugin == "" {
+		cfg.NotifyPlugin = "whatsapp"
+	}
+	return &Service{st: st, cipher: cipher, plugins: plugins, cfg: cfg, log: log.Named("billing"), now: time.Now}
+}
+
+// SetQueue gives the service the job queue it inserts jobs into.
+func (s *Service) SetQueue(q *jobs.Queue) { s.queue = q }
+
+// Queue returns the job queue.
+func (s *Service) Queue() *jobs.Queue { return s.queue }

@@ -1,0 +1,162 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/router"
+)
+
+// scanBatch bounds one scan; the rest come with the next scan.
+const scanBatch = 500
+
+type expiryScanWorker struct {
+	river.WorkerDefaults[ExpiryScanArgs]
+	s *Service
+}
+
+// Work queues an expire job for every active subscription whose period is
+// over. The jobs are unique by subscription and expiry, so overlapping
+// scans queue nothing twice.
+func (w *expiryScanWorker) Work(ctx context.Context, _ *river.Job[ExpiryScanArgs]) error {
+	s := w.s
+	due, err := s.st.Q().ListDueSubscriptions(ctx, s.now(), scanBatch)
+	if err != nil {
+		return err
+	}
+	for _, d := range due {
+		if _, err := s.queue.Insert(ctx, ExpireArgs{SubscriptionID: d.ID, ExpiresAtMS: store.Millis(d.ExpiresAt)}, nil); err != nil {
+			return err
+		}
+	}
+	if len(due) > 0 {
+		s.log.Info("subscriptions due for expiry queued", "count", len(due))
+	}
+	return nil
+}
+
+type reminderScanWorker struct {
+	river.WorkerDefaults[ReminderScanArgs]
+	s *Service
+}
+
+// Work queues the reminders: for each configured day count d, the active
+// subscriptions that expire between d-1 and d days from now get an
+// "expiry_reminder" message, once per subscription, expiry and d.
+func (w *reminderScanWorker) Work(ctx context.Context, _ *river.Job[ReminderScanArgs]) error {
+	s := w.s
+	now := s.now()
+	for _, d := range s.cfg.ReminderDays {
+		from := now.Add(time.Duration(d-1) * 24 * time.Hour)
+		subs, err := s.st.Q().ListExpiringBetween(ctx, from, from.Add(24*time.Hour))
+		if err != nil {
+			return err
+		}
+		for _, sub := range subs {
+			key := fmt.Sprintf("reminder-%d-%d-%dd", sub.ID, store.Millis(sub.ExpiresAt), d)
+			if _, err := s.queue.Insert(ctx, NotifyArgs{Template: "expiry_reminder", CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Key: key}, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+type expireWorker struct {
+	river.WorkerDefaults[ExpireArgs]
+	s *Service
+}
+
+// Work ends a subscription's period on the router: moved to the plan's
+// isolation profile when it has one, removed otherwise, and its active
+// session disconnected so the change takes effect. A router that is down
+// fails the run and River retries: the job is never lost. A subscription
+// renewed meanwhile is left alone.
+func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) error {
+	s := w.s
+	svc, err := s.st.Q().GetService(ctx, job.Args.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	if svc.Status != store.SubscriptionActive || store.Millis(svc.ExpiresAt) != job.Args.ExpiresAtMS {
+		s.log.Info("subscription changed since it was due; not expiring it", "subscription", svc.SubscriptionID, "status", svc.Status)
+		return nil
+	}
+	rt, err := s.plugins.Router(svc.LocationPlugin)
+	if err != nil {
+		return err
+	}
+	ref := router.UserRef{Location: svc.LocationName, Kind: userKind(svc.Plan), Name: svc.RouterUsername}
+	to, action := store.SubscriptionExpired, "subscription.expired"
+	if svc.Plan.IsolationProfile != "" {
+		if _, err := rt.IsolateUser(ctx, &router.IsolateUserRequest{User: ref, IsolationProfile: svc.Plan.IsolationProfile, Disconnect: true}); err != nil {
+			return fmt.Errorf("isolate %s on %s: %w", ref.Name, ref.Location, err)
+		}
+		to, action = store.SubscriptionIsolated, "subscription.isolated"
+	} else {
+		if _, err := rt.RemoveUser(ctx, &router.RemoveUserRequest{User: ref, Disconnect: true}); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+			return fmt.Errorf("remove %s on %s: %w", ref.Name, ref.Location, err)
+		}
+	}
+	return s.st.Tx(ctx, func(tx *store.Tx) error {
+		moved, err := tx.Q().MoveSubscription(ctx, svc.SubscriptionID, to, store.SubscriptionActive)
+		if err != nil || !moved {
+			return err
+		}
+		if _, err := s.queue.InsertTx(ctx, tx, NotifyArgs{Template: "expired", CustomerID: svc.CustomerID, SubscriptionID: svc.SubscriptionID,
+			Key: fmt.Sprintf("expired-%d-%d", svc.SubscriptionID, job.Args.ExpiresAtMS)}, nil); err != nil {
+			return err
+		}
+		_, err = s.queue.InsertTx(ctx, tx, auditJob("system", action, "subscription", strconv.FormatInt(svc.SubscriptionID, 10), "",
+			map[string]string{"user": svc.RouterUsername, "location": svc.LocationName, "plan": svc.Plan.Name}, s.now()), nil)
+		return err
+	})
+}
+
+// render fills a message template for a notify job and returns it with the
+// customer's phone.
+func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string, err error) {
+	q := s.st.Q()
+	tmpl, err := q.GetTemplateByName(ctx, a.Template)
+	if err != nil {
+		return "", "", fmt.Errorf("message template %q: %w; create it under /api/v1/templates", a.Template, err)
+	}
+	cust, err := q.GetCustomer(ctx, a.CustomerID, s.cipher)
+	if err != nil {
+		return "", "", err
+	}
+	vars := map[string]string{"name": cust.Name, "package": "", "price": "", "expired_date": "", "invoice": "", "payment_link": ""}
+	if a.SubscriptionID != 0 {
+		if svc, err := q.GetService(ctx, a.SubscriptionID); err == nil {
+			vars["package"] = svc.Plan.Name
+			vars["price"] = money(svc.Plan.Price, svc.Plan.Currency)
+			if !svc.ExpiresAt.IsZero() {
+				vars["expired_date"] = svc.ExpiresAt.In(s.cfg.Location).Format("02 Jan 2006 15:04")
+			}
+		}
+	}
+	if a.InvoiceID != 0 {
+		if inv, err := q.GetInvoice(ctx, a.InvoiceID); err == nil {
+			vars["invoice"] = inv.Number
+			vars["payment_link"] = inv.PaymentURL
+			vars["price"] = money(inv.Amount, inv.Currency)
+			if vars["package"] == "" {
+				if plan, err := q.GetPlan(ctx, inv.PlanID); err == nil {
+					vars["package"] = plan.Name
+				}
+			}
+		}
+	}
+	text, err = store.RenderTemplate(tmpl.Body, vars)
+	if err != nil {
+		return "", "", err
+	}
+	return text, cust.Phone, nil
+}

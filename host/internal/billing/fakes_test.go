@@ -1,0 +1,293 @@
+package billing_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/audit"
+	"github.com/mikrobill/mikrobill/sdk/notify"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/router"
+)
+
+// The fakes below stand for real plugins: the test serves them with sdktest,
+// so billing reaches them over real gRPC exactly as it reaches plugins.
+
+type fakeGateway struct {
+	sdk.Base
+	mu       sync.Mutex
+	payments map[string]*payment.Payment // by gateway id
+	// statusOverride, when set, is what GetPayment reports.
+	statusOverride payment.Status
+	// amountOverride, when set, is what GetPayment reports.
+	amountOverride int64
+}
+
+func (g *fakeGateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{Name: "payment-fake", Version: "1.0.0"}, nil
+}
+
+func (g *fakeGateway) CreatePayment(_ context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	id := "PAY-" + req.OrderID
+	p := &payment.Payment{ID: id, OrderID: req.OrderID, Status: payment.StatusPending, Amount: req.Amount,
+		CheckoutURL: "https://pay.example/" + id, Raw: []byte(`{"created":true}`)}
+	g.payments[id] = p
+	return &payment.CreatePaymentResponse{Payment: *p}, nil
+}
+
+func (g *fakeGateway) GetPayment(_ context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p, ok := g.payments[req.ID]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", payment.ErrUnknownOrder, req.ID)
+	}
+	out := *p
+	if g.statusOverride != "" {
+		out.Status = g.statusOverride
+	}
+	if g.amountOverride != 0 {
+		out.Amount.Amount = g.amountOverride
+	}
+	return &payment.GetPaymentResponse{Payment: out}, nil
+}
+
+// notification is the fake gateway's webhook body.
+type notification struct {
+	PaymentID string `json:"payment_id"`
+	Status    string `json:"status"`
+}
+
+func (g *fakeGateway) HandleWebhook(_ context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
+	if req.Request.Header.Get("X-Fake-Signature") != "ok" {
+		return nil, payment.ErrInvalidSignature
+	}
+	var n notification
+	if err := json.Unmarshal(req.Request.Body, &n); err != nil {
+		return nil, fmt.Errorf("%w: %v", payment.ErrMalformedPayload, err)
+	}
+	g.mu.Lock()
+	p, ok := g.payments[n.PaymentID]
+	if ok && n.Status == "paid" {
+		p.Status = payment.StatusPaid
+	}
+	var cp payment.Payment
+	if ok {
+		cp = *p
+	}
+	g.mu.Unlock()
+	if !ok {
+		return nil, payment.ErrUnknownOrder
+	}
+	return &payment.WebhookResponse{
+		Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Body: []byte("OK")},
+		Event: &payment.Event{EventID: n.PaymentID + "-" + n.Status, PaymentID: cp.ID, OrderID: cp.OrderID,
+			Status: payment.Status(n.Status), Amount: cp.Amount, Raw: req.Request.Body},
+	}, nil
+}
+
+type routerUser struct {
+	router.User
+	location string
+}
+
+type fakeRouter struct {
+	sdk.Base
+	mu       sync.Mutex
+	users    map[string]*routerUser // location/name
+	profiles map[string]router.Profile
+	// down makes this many calls fail as if the router were unreachable.
+	down         atomic.Int64
+	disconnected []string
+	calls        atomic.Int64
+}
+
+func (r *fakeRouter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{Name: "mikrotik", Version: "1.0.0"}, nil
+}
+
+func (r *fakeRouter) unreachable() error {
+	r.calls.Add(1)
+	if r.down.Load() > 0 {
+		r.down.Add(-1)
+		return fmt.Errorf("%w: router does not answer", router.ErrRouterUnreachable)
+	}
+	return nil
+}
+
+func (r *fakeRouter) user(loc, name string) (routerUser, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u, ok := r.users[loc+"/"+name]
+	if !ok {
+		return routerUser{}, false
+	}
+	return *u, true
+}
+
+func (r *fakeRouter) ListLocations(context.Context, *router.ListLocationsRequest) (*router.ListLocationsResponse, error) {
+	return &router.ListLocationsResponse{}, nil
+}
+func (r *fakeRouter) GetResources(context.Context, *router.GetResourcesRequest) (*router.GetResourcesResponse, error) {
+	return &router.GetResourcesResponse{}, nil
+}
+func (r *fakeRouter) EnsureProfile(_ context.Context, req *router.EnsureProfileRequest) (*router.EnsureProfileResponse, error) {
+	if err := r.unreachable(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.profiles[req.Location+"/"+req.Profile.Name] = req.Profile
+	return &router.EnsureProfileResponse{Profile: req.Profile, Changed: true}, nil
+}
+func (r *fakeRouter) ListProfiles(context.Context, *router.ListProfilesRequest) (*router.ListProfilesResponse, error) {
+	return &router.ListProfilesResponse{}, nil
+}
+func (r *fakeRouter) RemoveProfile(context.Context, *router.RemoveProfileRequest) (*router.RemoveProfileResponse, error) {
+	return &router.RemoveProfileResponse{}, nil
+}
+func (r *fakeRouter) UpsertUser(_ context.Context, req *router.UpsertUserRequest) (*router.UpsertUserResponse, error) {
+	if err := r.unreachable(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.users[req.Location+"/"+req.User.Name] = &routerUser{User: req.User, location: req.Location}
+	return &router.UpsertUserResponse{User: req.User, Changed: true}, nil
+}
+func (r *fakeRouter) GetUser(context.Context, *router.GetUserRequest) (*router.GetUserResponse, error) {
+	return nil, sdk.ErrNotSupported
+}
+func (r *fakeRouter) ListUsers(context.Context, *router.ListUsersRequest) (*router.ListUsersResponse, error) {
+	return &router.ListUsersResponse{}, nil
+}
+func (r *fakeRouter) EnableUser(context.Context, *router.EnableUserRequest) (*router.EnableUserResponse, error) {
+	return &router.EnableUserResponse{}, nil
+}
+func (r *fakeRouter) DisableUser(context.Context, *router.DisableUserRequest) (*router.DisableUserResponse, error) {
+	return &router.DisableUserResponse{}, nil
+}
+func (r *fakeRouter) RemoveUser(_ context.Context, req *router.RemoveUserRequest) (*router.RemoveUserResponse, error) {
+	if err := r.unreachable(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.users, req.User.Location+"/"+req.User.Name)
+	if req.Disconnect {
+		r.disconnected = append(r.disconnected, req.User.Name)
+	}
+	return &router.RemoveUserResponse{Removed: true, Disconnected: 1}, nil
+}
+func (r *fakeRouter) IsolateUser(_ context.Context, req *router.IsolateUserRequest) (*router.IsolateUserResponse, error) {
+	if err := r.unreachable(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u, ok := r.users[req.User.Location+"/"+req.User.Name]
+	if !ok {
+		return nil, sdk.ErrNotFound
+	}
+	u.Profile = req.IsolationProfile
+	if req.Disconnect {
+		r.disconnected = append(r.disconnected, req.User.Name)
+	}
+	return &router.IsolateUserResponse{Changed: true, Disconnected: 1}, nil
+}
+func (r *fakeRouter) ListActiveSessions(context.Context, *router.ListActiveSessionsRequest) (*router.ListActiveSessionsResponse, error) {
+	return &router.ListActiveSessionsResponse{}, nil
+}
+func (r *fakeRouter) DisconnectSession(context.Context, *router.DisconnectSessionRequest) (*router.DisconnectSessionResponse, error) {
+	return &router.DisconnectSessionResponse{}, nil
+}
+
+type sentMessage struct {
+	to, text, key string
+}
+
+type fakeNotifier struct {
+	sdk.Base
+	mu   sync.Mutex
+	sent []sentMessage
+	keys map[string]bool
+}
+
+func (n *fakeNotifier) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{Name: "whatsapp", Version: "1.0.0"}, nil
+}
+func (n *fakeNotifier) ListSessions(context.Context, *notify.ListSessionsRequest) (*notify.ListSessionsResponse, error) {
+	return &notify.ListSessionsResponse{}, nil
+}
+func (n *fakeNotifier) GetSession(context.Context, *notify.GetSessionRequest) (*notify.GetSessionResponse, error) {
+	return nil, sdk.ErrNotFound
+}
+func (n *fakeNotifier) StartPairing(context.Context, *notify.StartPairingRequest) (*notify.StartPairingResponse, error) {
+	return nil, sdk.ErrNotSupported
+}
+func (n *fakeNotifier) Logout(context.Context, *notify.LogoutRequest) (*notify.LogoutResponse, error) {
+	return &notify.LogoutResponse{}, nil
+}
+func (n *fakeNotifier) Send(_ context.Context, req *notify.SendRequest) (*notify.SendResponse, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.keys[req.IdempotencyKey] {
+		return &notify.SendResponse{MessageID: req.IdempotencyKey, Status: notify.DeliveryStatusQueued, Duplicate: true}, nil
+	}
+	n.keys[req.IdempotencyKey] = true
+	n.sent = append(n.sent, sentMessage{to: req.To, text: req.Text, key: req.IdempotencyKey})
+	return &notify.SendResponse{MessageID: req.IdempotencyKey, Status: notify.DeliveryStatusSent}, nil
+}
+func (n *fakeNotifier) GetDeliveryStatus(context.Context, *notify.GetDeliveryStatusRequest) (*notify.GetDeliveryStatusResponse, error) {
+	return nil, sdk.ErrNotSupported
+}
+
+func (n *fakeNotifier) messages() []sentMessage {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]sentMessage(nil), n.sent...)
+}
+
+type fakeAudit struct {
+	sdk.Base
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (a *fakeAudit) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
+	return &sdk.DescribeResponse{Name: "audit", Version: "1.0.0"}, nil
+}
+func (a *fakeAudit) Append(_ context.Context, req *audit.AppendRequest) (*audit.AppendResponse, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, req.Events...)
+	return &audit.AppendResponse{Appended: len(req.Events)}, nil
+}
+func (a *fakeAudit) Query(context.Context, *audit.QueryRequest) (*audit.QueryResponse, error) {
+	return &audit.QueryResponse{}, nil
+}
+func (a *fakeAudit) Verify(context.Context, *audit.VerifyRequest) (*audit.VerifyResponse, error) {
+	return &audit.VerifyResponse{OK: true}, nil
+}
+func (a *fakeAudit) actions() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, e := range a.events {
+		out = append(out, e.Action)
+	}
+	return out
+}

@@ -1,0 +1,223 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+)
+
+// Errors of the flow, for the HTTP layer.
+var (
+	// ErrAlreadyPaid: the invoice is paid; nothing to pay or cancel.
+	ErrAlreadyPaid = fmt.Errorf("%w: the invoice is paid already", sdk.ErrFailedPrecondition)
+	// ErrNotPayable: the invoice is cancelled.
+	ErrNotPayable = fmt.Errorf("%w: the invoice is cancelled", sdk.ErrFailedPrecondition)
+	// ErrUnconfirmed: the gateway's status query does not confirm what the
+	// webhook said.
+	ErrUnconfirmed = errors.New("the gateway does not confirm the payment")
+)
+
+// CreateInvoice records what a customer owes for a plan (for an existing
+// subscription when subscriptionID is set) and queues its audit event.
+func (s *Service) CreateInvoice(ctx context.Context, customerID, planID, subscriptionID int64, dueIn time.Duration, actor string) (*store.Invoice, error) {
+	plan, err := s.st.Q().GetPlan(ctx, planID)
+	if err != nil {
+		return nil, err
+	}
+	if !plan.Active {
+		return nil, fmt.Errorf("%w: plan %q is not active", sdk.ErrFailedPrecondition, plan.Name)
+	}
+	if plan.Price <= 0 {
+		return nil, fmt.Errorf("%w: plan %q is free: give the customer a voucher instead", sdk.ErrFailedPrecondition, plan.Name)
+	}
+	inv := &store.Invoice{CustomerID: customerID, PlanID: planID, SubscriptionID: subscriptionID, Amount: plan.Price, Currency: plan.Currency}
+	if dueIn > 0 {
+		inv.DueAt = s.now().Add(dueIn)
+	}
+	err = s.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.Q().CreateInvoice(ctx, inv); err != nil {
+			return err
+		}
+		_, err := s.queue.InsertTx(ctx, tx, auditJob(actor, "invoice.created", "invoice", inv.Number, "",
+			map[string]string{"customer_id": strconv.FormatInt(customerID, 10), "plan": plan.Name, "amount": money(inv.Amount, inv.Currency)}, s.now()), nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// PaymentStart is what StartPayment returns: where to send the customer.
+type PaymentStart struct {
+	Invoice *store.Invoice  `json:"invoice"`
+	Payment payment.Payment `json:"payment"`
+}
+
+// StartPayment starts paying an invoice at a gateway: it calls the
+// gateway's CreatePayment (with an idempotency key, so a retry does not pay
+// twice), records the payment and the checkout link, and queues the
+// "invoice_created" message with the link.
+func (s *Service) StartPayment(ctx context.Context, invoiceID int64, gateway, method, actor string) (*PaymentStart, error) {
+	q := s.st.Q()
+	inv, err := q.GetInvoice(ctx, invoiceID)
+	if err != nil {
+		return nil, err
+	}
+	switch inv.Status {
+	case store.InvoicePaid:
+		return nil, ErrAlreadyPaid
+	case store.InvoiceCancelled:
+		return nil, ErrNotPayable
+	}
+	gw, err := s.plugins.Payment(gateway)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := q.GetPlan(ctx, inv.PlanID)
+	if err != nil {
+		return nil, err
+	}
+	cust, err := q.GetCustomer(ctx, inv.CustomerID, s.cipher)
+	if err != nil {
+		return nil, err
+	}
+	// A new attempt after failed or expired ones needs a new key; a retry of
+	// the same attempt must reuse it.
+	previous, err := q.ListPayments(ctx, inv.ID)
+	if err != nil {
+		return nil, err
+	}
+	attempt := 1
+	for _, p := range previous {
+		if p.Gateway == gateway && p.Status != store.PaymentPending {
+			attempt++
+		}
+	}
+	base := strings.TrimRight(s.cfg.PublicURL, "/")
+	resp, err := gw.CreatePayment(ctx, &payment.CreatePaymentRequest{
+		OrderID:     inv.Number,
+		Amount:      payment.Money{Amount: inv.Amount, Currency: inv.Currency},
+		Description: plan.Name,
+		Customer:    payment.Customer{Name: cust.Name, Email: cust.Email, Phone: cust.Phone},
+		Items: []payment.LineItem{{SKU: "plan-" + strconv.FormatInt(plan.ID, 10), Name: plan.Name, Quantity: 1,
+			UnitPrice: payment.Money{Amount: inv.Amount, Currency: inv.Currency}}},
+		Method:         method,
+		CallbackURL:    base + "/webhooks/" + gateway,
+		ReturnURL:      base + "/pay/" + inv.Number,
+		ExpiresAt:      inv.DueAt,
+		IdempotencyKey: fmt.Sprintf("%s-%s-%d", inv.Number, gateway, attempt),
+		Metadata:       map[string]string{"invoice_id": strconv.FormatInt(inv.ID, 10)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create the payment at %s: %w", gateway, err)
+	}
+	p := resp.Payment
+	err = s.st.Tx(ctx, func(tx *store.Tx) error {
+		rec := &store.Payment{InvoiceID: inv.ID, Gateway: gateway, ExternalID: p.ID, Amount: p.Amount.Amount,
+			Currency: p.Amount.Currency, Status: paymentStatus(p.Status), RawEvent: string(p.Raw)}
+		if err := tx.Q().RecordPayment(ctx, rec); err != nil {
+			return err
+		}
+		link := p.CheckoutURL
+		if link == "" {
+			link = base + "/pay/" + inv.Number
+		}
+		if err := tx.Q().SetInvoicePayment(ctx, inv.ID, gateway, link); err != nil {
+			return err
+		}
+		inv.Gateway, inv.PaymentURL = gateway, link
+		if _, err := s.queue.InsertTx(ctx, tx, NotifyArgs{Template: "invoice_created", CustomerID: inv.CustomerID, InvoiceID: inv.ID,
+			SubscriptionID: inv.SubscriptionID, Key: fmt.Sprintf("invoice-%s-%s-%d", inv.Number, gateway, attempt)}, nil); err != nil {
+			return err
+		}
+		_, err := s.queue.InsertTx(ctx, tx, auditJob(actor, "payment.started", "invoice", inv.Number, "",
+			map[string]string{"gateway": gateway, "payment_id": p.ID}, s.now()), nil)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &PaymentStart{Invoice: inv, Payment: p}, nil
+}
+
+// CancelInvoice cancels an invoice that is not paid.
+func (s *Service) CancelInvoice(ctx context.Context, invoiceID int64, actor string) error {
+	return s.st.Tx(ctx, func(tx *store.Tx) error {
+		inv, err := tx.Q().GetInvoice(ctx, invoiceID)
+		if err != nil {
+			return err
+		}
+		ok, err := tx.Q().SetInvoiceStatus(ctx, invoiceID, store.InvoiceCancelled)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrAlreadyPaid
+		}
+		_, err = s.queue.InsertTx(ctx, tx, auditJob(actor, "invoice.cancelled", "invoice", inv.Number, "", nil, s.now()), nil)
+		return err
+	})
+}
+
+func paymentStatus(st payment.Status) string {
+	switch st {
+	case payment.StatusPaid:
+		return store.PaymentPaid
+	case payment.StatusFailed:
+		return store.PaymentFailed
+	case payment.StatusExpired:
+		return store.PaymentExpired
+	case payment.StatusCancelled:
+		return store.PaymentCancelled
+	case payment.StatusRefunded:
+		return store.PaymentRefunded
+	default:
+		return store.PaymentPending
+	}
+}
+
+// money formats an amount for messages and audit records.
+func money(amount int64, currency string) string {
+	return payment.Money{Amount: amount, Currency: currency}.String()
+}
+
+// credit credits an invoice in a transaction: exactly once (CreditInvoice's
+// primary key), then starts or extends the subscription and queues the
+// provision, notify and audit jobs. It reports whether this call credited.
+func (s *Service) credit(ctx context.Context, tx *store.Tx, inv *store.Invoice, paymentID, voucherID int64, actor, how string) (bool, error) {
+	ok, err := tx.Q().CreditInvoice(ctx, inv.ID, paymentID, voucherID)
+	if err != nil || !ok {
+		return false, err
+	}
+	plan, err := tx.Q().GetPlan(ctx, inv.PlanID)
+	if err != nil {
+		return false, err
+	}
+	subID, expires, err := tx.Q().ActivateFor(ctx, inv, plan.Validity)
+	if err != nil {
+		return false, err
+	}
+	jobs := []river.JobArgs{
+		ProvisionArgs{SubscriptionID: subID, InvoiceID: inv.ID},
+		NotifyArgs{Template: "payment_received", CustomerID: inv.CustomerID, SubscriptionID: subID, InvoiceID: inv.ID, Key: "paid-" + inv.Number},
+		auditJob(actor, "invoice.paid", "invoice", inv.Number, "", map[string]string{
+			"how": how, "amount": money(inv.Amount, inv.Currency), "subscription_id": strconv.FormatInt(subID, 10),
+			"expires_at": expires.Format(time.RFC3339)}, s.now()),
+	}
+	for _, j := range jobs {
+		if _, err := s.queue.InsertTx(ctx, tx, j, nil); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}

@@ -1,0 +1,263 @@
+package billing
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/sdk/audit"
+	"github.com/mikrobill/mikrobill/sdk/notify"
+	"github.com/mikrobill/mikrobill/sdk/router"
+)
+
+// Job kinds. Each job is unique by the fields tagged river:"unique", so the
+// same work is never queued twice.
+
+// ProvisionArgs puts a subscriber on their router with their plan's profile.
+type ProvisionArgs struct {
+	SubscriptionID int64 `json:"subscription_id" river:"unique"`
+	// InvoiceID is the invoice that paid for it (0 for a manual sync).
+	InvoiceID int64 `json:"invoice_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ProvisionArgs) Kind() string { return "provision" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ProvisionArgs) InsertOpts() river.InsertOpts { return unique() }
+
+// NotifyArgs sends a customer a message from a template.
+type NotifyArgs struct {
+	// Template is the message template's name.
+	Template       string `json:"template"`
+	CustomerID     int64  `json:"customer_id"`
+	SubscriptionID int64  `json:"subscription_id,omitempty"`
+	InvoiceID      int64  `json:"invoice_id,omitempty"`
+	// Key makes the message unique, and is the notifier's idempotency key.
+	Key string `json:"key" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (NotifyArgs) Kind() string { return "notify" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (NotifyArgs) InsertOpts() river.InsertOpts { return unique() }
+
+// AuditArgs records an audit event: in the host's audit log, and with the
+// audit plugin when one is installed.
+type AuditArgs struct {
+	EventID      string            `json:"event_id" river:"unique"`
+	OccurredAt   time.Time         `json:"occurred_at"`
+	Actor        string            `json:"actor"`
+	Action       string            `json:"action"`
+	ResourceType string            `json:"resource_type"`
+	ResourceID   string            `json:"resource_id"`
+	Outcome      string            `json:"outcome"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (AuditArgs) Kind() string { return "audit" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (AuditArgs) InsertOpts() river.InsertOpts { return unique() }
+
+// ExpireArgs ends one subscription's period on the router.
+type ExpireArgs struct {
+	SubscriptionID int64 `json:"subscription_id" river:"unique"`
+	// ExpiresAtMS is the expiry being handled (Unix ms): a renewed
+	// subscription has another, and is left alone.
+	ExpiresAtMS int64 `json:"expires_at_ms" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ExpireArgs) Kind() string { return "expire" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ExpireArgs) InsertOpts() river.InsertOpts { return unique() }
+
+// ExpiryScanArgs looks for subscriptions whose period is over (periodic).
+type ExpiryScanArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ExpiryScanArgs) Kind() string { return "expiry_scan" }
+
+// ReminderScanArgs looks for subscriptions to remind (periodic).
+type ReminderScanArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReminderScanArgs) Kind() string { return "reminder_scan" }
+
+func unique() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// Workers returns the workers of every billing job.
+func (s *Service) Workers() *river.Workers {
+	w := river.NewWorkers()
+	river.AddWorker(w, &provisionWorker{s: s})
+	river.AddWorker(w, &notifyWorker{s: s})
+	river.AddWorker(w, &auditWorker{s: s})
+	river.AddWorker(w, &expireWorker{s: s})
+	river.AddWorker(w, &expiryScanWorker{s: s})
+	river.AddWorker(w, &reminderScanWorker{s: s})
+	return w
+}
+
+// PeriodicJobs returns the expiry and reminder scans; River runs them on
+// the elected leader only.
+func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ExpiryInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ExpiryScanArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "expiry_scan"}),
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ReminderInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ReminderScanArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "reminder_scan"}),
+	}
+}
+
+// auditJob builds an audit job with a fresh event id.
+func auditJob(actor, action, resourceType, resourceID, outcome string, meta map[string]string, at time.Time) AuditArgs {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	if outcome == "" {
+		outcome = "success"
+	}
+	return AuditArgs{EventID: hex.EncodeToString(b[:]), OccurredAt: at.UTC(), Actor: actor, Action: action,
+		ResourceType: resourceType, ResourceID: resourceID, Outcome: outcome, Metadata: meta}
+}
+
+var profileChars = regexp.MustCompile(`[^a-z0-9]+`)
+
+// profileName is the router profile of a plan: its own, or one derived from
+// its name ("Home 10M" -> "mb-home-10m").
+func profileName(p store.Plan) string {
+	if p.Profile != "" {
+		return p.Profile
+	}
+	return "mb-" + strings.Trim(profileChars.ReplaceAllString(strings.ToLower(p.Name), "-"), "-")
+}
+
+func userKind(p store.Plan) router.UserKind {
+	if p.Kind == store.PlanPPPoE {
+		return router.KindPPP
+	}
+	return router.KindHotspot
+}
+
+type provisionWorker struct {
+	river.WorkerDefaults[ProvisionArgs]
+	s *Service
+}
+
+// Work ensures the plan's profile and the subscriber's login on the
+// router. Both calls are idempotent, so a retry after a router outage (or
+// a run twice) changes nothing more. A router that is down fails the run,
+// and River retries it with backoff: the job is never lost.
+func (w *provisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs]) error {
+	s := w.s
+	svc, err := s.st.Q().GetService(ctx, job.Args.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	if svc.Status != store.SubscriptionActive {
+		s.log.Info("subscription is no longer active; nothing to provision", "subscription", svc.SubscriptionID, "status", svc.Status)
+		return nil
+	}
+	rt, err := s.plugins.Router(svc.LocationPlugin)
+	if err != nil {
+		return err
+	}
+	password, err := s.cipher.Decrypt(svc.RouterPasswordEn)
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("customer %d's router password cannot be decrypted (was the encryption key changed?): %w", svc.CustomerID, err))
+	}
+	kind, profile := userKind(svc.Plan), profileName(svc.Plan)
+	if _, err := rt.EnsureProfile(ctx, &router.EnsureProfileRequest{Location: svc.LocationName, Profile: router.Profile{
+		Kind: kind, Name: profile, RateLimit: svc.Plan.RateLimit, SharedUsers: svc.Plan.SharedUsers,
+		Comment: "plan " + svc.Plan.Name,
+	}}); err != nil {
+		return fmt.Errorf("ensure profile %s on %s: %w", profile, svc.LocationName, err)
+	}
+	if _, err := rt.UpsertUser(ctx, &router.UpsertUserRequest{Location: svc.LocationName, User: router.User{
+		Kind: kind, Name: svc.RouterUsername, Password: password, Profile: profile,
+		LimitUptime: svc.Plan.TimeLimit, LimitBytesTotal: uint64(max(svc.Plan.DataLimitBytes, 0)),
+		Comment: fmt.Sprintf("customer %d %s", svc.CustomerID, svc.CustomerName),
+	}}); err != nil {
+		return fmt.Errorf("provision %s on %s: %w", svc.RouterUsername, svc.LocationName, err)
+	}
+	s.log.Info("subscriber provisioned", "subscription", svc.SubscriptionID, "user", svc.RouterUsername, "location", svc.LocationName, "profile", profile)
+	return nil
+}
+
+type notifyWorker struct {
+	river.WorkerDefaults[NotifyArgs]
+	s *Service
+}
+
+// Work renders the template and sends it through the notification plugin.
+// A message that cannot ever be sent (no plugin, no phone, a bad number, no
+// template) is cancelled with the reason, so it shows among the jobs to
+// look at and can be retried once fixed; a plugin that is down or a session
+// that is not connected fails the run and River retries.
+func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
+	s := w.s
+	a := job.Args
+	text, phone, err := s.render(ctx, a)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if phone == "" {
+		return river.JobCancel(fmt.Errorf("customer %d has no phone number to send %q to", a.CustomerID, a.Template))
+	}
+	n, err := s.plugins.Notifier(s.cfg.NotifyPlugin)
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("%w; install and enable it (notifications.plugin), then retry this job", err))
+	}
+	resp, err := n.Send(ctx, &notify.SendRequest{SessionID: s.cfg.NotifySession, To: phone, Text: text, IdempotencyKey: a.Key})
+	if errors.Is(err, notify.ErrInvalidRecipient) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return fmt.Errorf("send %q to customer %d: %w", a.Template, a.CustomerID, err)
+	}
+	s.log.Info("message sent", "template", a.Template, "customer", a.CustomerID, "message", resp.MessageID, "duplicate", resp.Duplicate)
+	return nil
+}
+
+type auditWorker struct {
+	river.WorkerDefaults[AuditArgs]
+	s *Service
+}
+
+// Work keeps the event in the host's audit log (once, by event id) and
+// hands it to the audit plugin when one is installed.
+func (w *auditWorker) Work(ctx context.Context, job *river.Job[AuditArgs]) error {
+	s := w.s
+	a := job.Args
+	entry := &store.AuditEntry{EventID: a.EventID, OccurredAt: a.OccurredAt, Actor: a.Actor, Action: a.Action,
+		ResourceType: a.ResourceType, ResourceID: a.ResourceID, Outcome: a.Outcome, Metadata: a.Metadata}
+	sink, ok := s.plugins.Audit()
+	if ok {
+		if _, err := sink.Append(ctx, &audit.AppendRequest{Events: []audit.Event{{
+			ID: a.EventID, Time: a.OccurredAt, Actor: a.Actor, Action: a.Action, ResourceType: a.ResourceType,
+			ResourceID: a.ResourceID, Outcome: audit.Outcome(a.Outcome), Metadata: a.Metadata,
+		}}}); err != nil {
+			return fmt.Errorf("append audit event %s: %w", a.EventID, err)
+		}
+		entry.Delivered = true
+	}
+	if _, err := s.st.Q().AppendAudit(ctx, entry); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+)
+
+// WebhookResult is what happened to a webhook.
+type WebhookResult struct {
+	// Response is written back to the gateway.
+	Response sdk.HTTPResponse
+	// Event is what the plugin read from the request (nil for pings).
+	Event *payment.Event
+	// Credited is true when this webhook credited the invoice.
+	Credited bool
+}
+
+// HandleWebhook hands a gateway's raw request to its plugin, which checks
+// the signature over the raw body. A paid event is then confirmed with the
+// gateway's status query before anything is credited; crediting is exactly
+// once however often, and however concurrently, the webhook arrives.
+//
+// Errors wrap the SDK's sentinels (payment.ErrInvalidSignature, ...), which
+// the HTTP layer turns into statuses; a replay the plugin recognises is not
+// an error: the gateway gets a 200 so it stops resending.
+func (s *Service) HandleWebhook(ctx context.Context, gateway string, req sdk.HTTPRequest) (*WebhookResult, error) {
+	gw, err := s.plugins.Payment(gateway)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := gw.HandleWebhook(ctx, &payment.WebhookRequest{Request: req})
+	if errors.Is(err, payment.ErrReplay) {
+		s.log.Info("webhook replay ignored", "gateway", gateway, "error", err)
+		return &WebhookResult{Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: []byte(`{"status":"already handled"}`)}}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &WebhookResult{Response: resp.Response, Event: resp.Event}
+	if res.Response.StatusCode == 0 {
+		res.Response.StatusCode = http.StatusOK
+	}
+	ev := resp.Event
+	if ev == nil {
+		return res, nil
+	}
+	inv, err := s.st.Q().GetInvoiceByNumber(ctx, ev.OrderID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: no invoice %q here", payment.ErrUnknownOrder, ev.OrderID)
+		}
+		return nil, err
+	}
+	switch ev.Status {
+	case payment.StatusPaid:
+		res.Credited, err = s.paid(ctx, gw, gateway, inv, ev)
+	case payment.StatusFailed, payment.StatusExpired, payment.StatusCancelled:
+		err = s.unpaid(ctx, gateway, inv, ev)
+	default:
+		err = s.st.Q().RecordPayment(ctx, &store.Payment{InvoiceID: inv.ID, Gateway: gateway, ExternalID: ev.PaymentID,
+			Amount: ev.Amount.Amount, Currency: ev.Amount.Currency, Status: paymentStatus(ev.Status), RawEvent: string(ev.Raw)})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// paid confirms a paid event with the gateway and credits the invoice.
+func (s *Service) paid(ctx context.Context, gw payment.Gateway, gateway string, inv *store.Invoice, ev *payment.Event) (bool, error) {
+	got, err := gw.GetPayment(ctx, &payment.GetPaymentRequest{ID: ev.PaymentID, OrderID: ev.OrderID})
+	if err != nil {
+		return false, fmt.Errorf("confirm payment %s with %s: %w", ev.PaymentID, gateway, err)
+	}
+	p := got.Payment
+	if p.Status != payment.StatusPaid {
+		s.log.Warn("webhook said paid, the gateway's status query does not", "gateway", gateway, "invoice", inv.Number, "status", p.Status)
+		return false, fmt.Errorf("%w: the webhook says paid, %s's status query says %s for %s", ErrUnconfirmed, gateway, p.Status, inv.Number)
+	}
+	if p.Amount.Amount != inv.Amount || p.Amount.Currency != inv.Currency {
+		err := fmt.Errorf("%w: %s reports %s for invoice %s, which is %s", payment.ErrAmountMismatch, gateway,
+			p.Amount, inv.Number, money(inv.Amount, inv.Currency))
+		s.log.Error("payment amount does not match the invoice", "gateway", gateway, "invoice", inv.Number, "error", err)
+		_, _ = s.queue.Insert(ctx, auditJob("gateway:"+gateway, "payment.amount_mismatch", "invoice", inv.Number, "failure",
+			map[string]string{"reported": p.Amount.String(), "invoice": money(inv.Amount, inv.Currency), "payment_id": p.ID}, s.now()), nil)
+		return false, err
+	}
+	var credited bool
+	err = s.st.Tx(ctx, func(tx *store.Tx) error {
+		rec := &store.Payment{InvoiceID: inv.ID, Gateway: gateway, ExternalID: p.ID, Amount: p.Amount.Amount,
+			Currency: p.Amount.Currency, Status: store.PaymentPaid, RawEvent: string(ev.Raw)}
+		if err := tx.Q().RecordPayment(ctx, rec); err != nil {
+			return err
+		}
+		var err error
+		credited, err = s.credit(ctx, tx, inv, rec.ID, 0, "gateway:"+gateway, "payment "+gateway+" "+p.ID)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if credited {
+		s.log.Info("invoice paid", "invoice", inv.Number, "gateway", gateway, "payment", p.ID)
+	}
+	return credited, nil
+}
+
+// unpaid records a failed, expired or cancelled payment; an unpaid invoice
+// follows it, a paid one never does.
+func (s *Service) unpaid(ctx context.Context, gateway string, inv *store.Invoice, ev *payment.Event) error {
+	return s.st.Tx(ctx, func(tx *store.Tx) error {
+		rec := &store.Payment{InvoiceID: inv.ID, Gateway: gateway, ExternalID: ev.PaymentID, Amount: ev.Amount.Amount,
+			Currency: ev.Amount.Currency, Status: paymentStatus(ev.Status), RawEvent: string(ev.Raw)}
+		if err := tx.Q().RecordPayment(ctx, rec); err != nil {
+			return err
+		}
+		if inv.Status != store.InvoiceUnpaid {
+			return nil
+		}
+		to := store.InvoiceFailed
+		switch ev.Status {
+		case payment.StatusExpired:
+			to = store.InvoiceExpired
+		case payment.StatusCancelled:
+			to = store.InvoiceUnpaid // the customer may try again
+		}
+		if _, err := tx.Q().SetInvoiceStatus(ctx, inv.ID, to); err != nil {
+			return err
+		}
+		_, err := s.queue.InsertTx(ctx, tx, auditJob("gateway:"+gateway, "payment."+string(ev.Status), "invoice", inv.Number, "failure",
+			map[string]string{"payment_id": ev.PaymentID}, s.now()), nil)
+		return err
+	})
+}

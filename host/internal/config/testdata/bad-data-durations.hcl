@@ -1,0 +1,7 @@
+jobs {
+  retention = "a day"
+}
+
+notifications {
+  message_delay = "-1s"
+}

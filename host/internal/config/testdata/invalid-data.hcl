@@ -1,0 +1,25 @@
+database {
+  url       = "mysql://billing:hunter2-secret@db:3306/billing"
+  max_conns = 0
+}
+
+cache {
+  url = "http://cache:6379"
+}
+
+security {
+  encryption_key  = "too-short"
+  cors_origins    = ["billing.example.net"]
+  trusted_proxies = ["10.0.0.0/33"]
+}
+
+jobs {
+  workers       = 0
+  reminder_days = [7, 7, 400]
+}
+
+router {
+  default_location {
+    username = "admin"
+  }
+}

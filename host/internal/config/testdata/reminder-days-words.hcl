@@ -1,0 +1,3 @@
+jobs {
+  reminder_days = ["seven", "three"]
+}

@@ -1,0 +1,4 @@
+database {
+  url             = "postgres://localhost/mikrobill"
+  max_connections = 20
+}

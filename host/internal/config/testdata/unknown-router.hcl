@@ -1,0 +1,6 @@
+router {
+  default_location {
+    host = "192.168.88.1"
+    user = "admin"
+  }
+}

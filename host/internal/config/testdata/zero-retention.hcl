@@ -1,0 +1,3 @@
+jobs {
+  retention = "0s"
+}

@@ -1,0 +1,222 @@
+// Package jobs is the host's job queue: River (riverqueue) on the host's own
+// database, with its pgx driver on PostgreSQL and its SQLite driver on the
+// embedded database.
+//
+// Jobs are inserted in the same transaction as the change that causes them
+// (InsertTx with a store.Tx), so a change and its jobs commit together or not
+// at all. River retries failed jobs with backoff, drops duplicates of unique
+// jobs, and runs periodic jobs on the elected leader only, so several hosts
+// on one PostgreSQL never run them twice.
+//
+// The job kinds and their workers live with the code that owns them
+// (package billing); this package runs them. Start with New, Migrate, Start.
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/mikrobill/mikrobill/host/internal/store"
+)
+
+// Config is how the queue runs.
+type Config struct {
+	// Workers is how many jobs run at once (default 10).
+	Workers int
+	// PollInterval is how often the queue looks for new jobs when no
+	// notification says there are some (default 1s, at least 100ms).
+	PollInterval time.Duration
+	// Retention keeps completed jobs this long (default 24h).
+	Retention time.Duration
+	// JobTimeout bounds one run of a job (default 1m).
+	JobTimeout time.Duration
+	// ID names this host among several (default River's).
+	ID string
+	// Logger receives River's log lines (under "jobs").
+	Logger hclog.Logger
+	// RetryPolicy replaces River's (attempt^4 seconds with jitter); tests
+	// use a fast one.
+	RetryPolicy river.ClientRetryPolicy
+}
+
+// Queue is the job queue of one host.
+type Queue struct {
+	st   *store.Store
+	pg   *river.Client[pgx.Tx]
+	lite *river.Client[*sql.Tx]
+	log  hclog.Logger
+}
+
+// Migrate applies River's own migrations on the store's database.
+func Migrate(ctx context.Context, st *store.Store) error {
+	var err error
+	if st.Dialect() == store.Postgres {
+		var m *rivermigrate.Migrator[pgx.Tx]
+		if m, err = rivermigrate.New(riverpgxv5.New(st.Pool()), nil); err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	} else {
+		var m *rivermigrate.Migrator[*sql.Tx]
+		if m, err = rivermigrate.New(riversqlite.New(st.JobsDB()), nil); err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("migrate the job queue: %w", err)
+	}
+	return nil
+}
+
+// New makes the queue over the store with the given workers and periodic
+// jobs. Nothing runs until Start.
+func New(st *store.Store, workers *river.Workers, periodic []*river.PeriodicJob, cfg Config) (*Queue, error) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 10
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.PollInterval < 100*time.Millisecond {
+		cfg.PollInterval = 100 * time.Millisecond // River's fetch cool-down
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 24 * time.Hour
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	log := cfg.Logger.Named("jobs")
+	rc := &river.Config{
+		ID:                          cfg.ID,
+		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:                     workers,
+		PeriodicJobs:                periodic,
+		FetchPollInterval:           cfg.PollInterval,
+		CompletedJobRetentionPeriod: cfg.Retention,
+		JobTimeout:                  cfg.JobTimeout,
+		MaxAttempts:                 25,
+		Logger:                      slogFor(log),
+		RetryPolicy:                 cfg.RetryPolicy,
+	}
+	q := &Queue{st: st, log: log}
+	var err error
+	if st.Dialect() == store.Postgres {
+		q.pg, err = river.NewClient(riverpgxv5.New(st.Pool()), rc)
+	} else {
+		rc.PollOnly = true // SQLite has no LISTEN/NOTIFY
+		q.lite, err = river.NewClient(riversqlite.New(st.JobsDB()), rc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create the job queue: %w", err)
+	}
+	return q, nil
+}
+
+// Start runs the workers, the periodic jobs (on the leader) and River's
+// maintenance.
+func (q *Queue) Start(ctx context.Context) error {
+	if q.pg != nil {
+		return q.pg.Start(ctx)
+	}
+	return q.lite.Start(ctx)
+}
+
+// Stop lets running jobs finish (until ctx ends, then cancels them) and stops.
+func (q *Queue) Stop(ctx context.Context) error {
+	var err error
+	if q.pg != nil {
+		err = q.pg.Stop(ctx)
+	} else {
+		err = q.lite.Stop(ctx)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		if q.pg != nil {
+			return q.pg.StopAndCancel(context.Background())
+		}
+		return q.lite.StopAndCancel(context.Background())
+	}
+	return err
+}
+
+// InsertTx inserts a job in the transaction of the change that causes it.
+func (q *Queue) InsertTx(ctx context.Context, tx *store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if q.pg != nil {
+		return q.pg.InsertTx(ctx, tx.PgxTx(), args, opts)
+	}
+	return q.lite.InsertTx(ctx, tx.SQLTx(), args, opts)
+}
+
+// Insert inserts a job on its own.
+func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if q.pg != nil {
+		return q.pg.Insert(ctx, args, opts)
+	}
+	return q.lite.Insert(ctx, args, opts)
+}
+
+// List lists jobs.
+func (q *Queue) List(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error) {
+	if q.pg != nil {
+		return q.pg.JobList(ctx, params)
+	}
+	return q.lite.JobList(ctx, params)
+}
+
+// Get reads one job.
+func (q *Queue) Get(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	if q.pg != nil {
+		return q.pg.JobGet(ctx, id)
+	}
+	return q.lite.JobGet(ctx, id)
+}
+
+// Retry makes a failed (discarded), cancelled or retrying job available to
+// run now.
+func (q *Queue) Retry(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	if q.pg != nil {
+		return q.pg.JobRetry(ctx, id)
+	}
+	return q.lite.JobRetry(ctx, id)
+}
+
+// Subscribe returns a channel of job events (completed, failed, ...).
+func (q *Queue) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	if q.pg != nil {
+		return q.pg.Subscribe(kinds...)
+	}
+	return q.lite.Subscribe(kinds...)
+}
+
+// Counts returns how many jobs are in each state, by kind, from River's
+// table.
+func (q *Queue) Counts(ctx context.Context) (map[[2]string]int, error) {
+	rows, err := q.st.Q().DB().Query(ctx, "SELECT kind, state, COUNT(*) FROM river_job GROUP BY kind, state")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[[2]string]int{}
+	for rows.Next() {
+		var kind, state string
+		var n int
+		if err := rows.Scan(&kind, &state, &n); err != nil {
+			return nil, err
+		}
+		out[[2]string{kind, state}] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,87 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/mikrobill/mikrobill/host/internal/jobs"
+	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
+)
+
+type countArgs struct {
+	Key string `json:"key" river:"unique"`
+}
+
+func (countArgs) Kind() string { return "test_count" }
+
+type countWorker struct {
+	river.WorkerDefaults[countArgs]
+	runs *atomic.Int64
+}
+
+func (w *countWorker) Work(context.Context, *river.Job[countArgs]) error {
+	w.runs.Add(1)
+	return nil
+}
+
+func TestInsertTxRunsWithTheCommitOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		if err := jobs.Migrate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		var runs atomic.Int64
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &countWorker{runs: &runs})
+		q, err := jobs.New(s, workers, nil, jobs.Config{PollInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { q.Stop(context.Background()) })
+
+		// Rolled back: the job never existed.
+		boom := errors.New("boom")
+		err = s.Tx(ctx, func(tx *store.Tx) error {
+			if _, err := q.InsertTx(ctx, tx, countArgs{Key: "rolled-back"}, nil); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		// Committed twice with the same unique key: runs once.
+		for range 2 {
+			if err := s.Tx(ctx, func(tx *store.Tx) error {
+				_, err := q.InsertTx(ctx, tx, countArgs{Key: "k"}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for runs.Load() < 1 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := runs.Load(); n != 1 {
+			t.Errorf("the job ran %d times, want once", n)
+		}
+		counts, err := q.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := counts[[2]string{"test_count", "completed"}]; n != 1 {
+			t.Errorf("completed test_count jobs: %d (%v)", n, counts)
+		}
+	})
+}

@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Service is everything the billing jobs need about one subscription: the
+// customer and their router login, the plan, and the router location.
+type Service struct {
+	SubscriptionID int64
+	Status         string
+	StartsAt       time.Time
+	ExpiresAt      time.Time
+
+	CustomerID       int64
+	CustomerName     string
+	Phone            string
+	Email            string
+	RouterUsername   string
+	RouterPasswordEn string // encrypted; decrypt with the Cipher
+
+	Plan Plan
+
+	LocationID     int64
+	LocationName   string
+	LocationPlugin string
+}
+
+// GetService reads a subscription with its customer, plan and location.
+func (q *Queries) GetService(ctx context.Context, subscriptionID int64) (*Service, error) {
+	var s Service
+	var starts, expires sql.NullInt64
+	var timeLimit, validity, pc, pu int64
+	p := &s.Plan
+	err := q.db.QueryRow(ctx, `SELECT s.id, s.status, s.starts_at, s.expires_at,
+			c.id, c.name, c.phone, c.email, c.router_username, c.router_password_enc,
+			p.id, p.name, p.kind, p.rate_limit, p.shared_users, p.time_limit_seconds, p.data_limit_bytes, p.validity_seconds,
+			p.price_amount, p.currency, p.profile, p.isolation_profile, p.active, p.created_at, p.updated_at,
+			l.id, l.name, l.plugin
+		FROM subscriptions s
+		JOIN customers c ON c.id = s.customer_id
+		JOIN plans p ON p.id = s.plan_id
+		JOIN router_locations l ON l.id = c.location_id
+		WHERE s.id = ?`, subscriptionID).Scan(
+		&s.SubscriptionID, &s.Status, &starts, &expires,
+		&s.CustomerID, &s.CustomerName, &s.Phone, &s.Email, &s.RouterUsername, &s.RouterPasswordEn,
+		&p.ID, &p.Name, &p.Kind, &p.RateLimit, &p.SharedUsers, &timeLimit, &p.DataLimitBytes, &validity,
+		&p.Price, &p.Currency, &p.Profile, &p.IsolationProfile, &p.Active, &pc, &pu,
+		&s.LocationID, &s.LocationName, &s.LocationPlugin)
+	if err != nil {
+		return nil, fmt.Errorf("subscription %d: %w", subscriptionID, err)
+	}
+	s.StartsAt, s.ExpiresAt = FromNullMillis(starts), FromNullMillis(expires)
+	p.TimeLimit, p.Validity = time.Duration(timeLimit)*time.Second, time.Duration(validity)*time.Second
+	p.CreatedAt, p.UpdatedAt = FromMillis(pc), FromMillis(pu)
+	return &s, nil
+}
+
+// ActivateFor extends a subscription by validity, or starts one when
+// subscriptionID is 0, for a credited invoice; it returns the subscription
+// and its new expiry. An active subscription that has not expired is
+// extended from its expiry; any other starts again now. Use it in the
+// transaction that credits the invoice, so it happens exactly once.
+func (q *Queries) ActivateFor(ctx context.Context, inv *Invoice, validity time.Duration) (int64, time.Time, error) {
+	now := q.store.now()
+	if inv.SubscriptionID == 0 {
+		end := now.Add(validity)
+		var id int64
+		err := q.db.QueryRow(ctx, `INSERT INTO subscriptions (customer_id, plan_id, status, starts_at, expires_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			inv.CustomerID, inv.PlanID, SubscriptionActive, Millis(now), Millis(end), Millis(now), Millis(now)).Scan(&id)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("start a subscription for invoice %s: %w", inv.Number, err)
+		}
+		if _, err := q.db.Exec(ctx, "UPDATE invoices SET subscription_id = ?, updated_at = ? WHERE id = ?", id, Millis(now), inv.ID); err != nil {
+			return 0, time.Time{}, fmt.Errorf("link invoice %s to its subscription: %w", inv.Number, err)
+		}
+		inv.SubscriptionID = id
+		return id, end.Truncate(time.Millisecond), nil
+	}
+	var status string
+	var expires sql.NullInt64
+	if err := q.db.QueryRow(ctx, "SELECT status, expires_at FROM subscriptions WHERE id = ?", inv.SubscriptionID).Scan(&status, &expires); err != nil {
+		return 0, time.Time{}, fmt.Errorf("subscription %d: %w", inv.SubscriptionID, err)
+	}
+	start, end := now, now.Add(validity)
+	if status == SubscriptionActive && expires.Valid && FromMillis(expires.Int64).After(now) {
+		end = FromMillis(expires.Int64).Add(validity)
+		if _, err := q.db.Exec(ctx, "UPDATE subscriptions SET plan_id = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+			inv.PlanID, Millis(end), Millis(now), inv.SubscriptionID); err != nil {
+			return 0, time.Time{}, fmt.Errorf("extend subscription %d: %w", inv.SubscriptionID, err)
+		}
+		return inv.SubscriptionID, end, nil
+	}
+	if _, err := q.db.Exec(ctx, "UPDATE subscriptions SET plan_id = ?, status = ?, starts_at = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+		inv.PlanID, SubscriptionActive, Millis(start), Millis(end), Millis(now), inv.SubscriptionID); err != nil {
+		return 0, time.Time{}, fmt.Errorf("reactivate subscription %d: %w", inv.SubscriptionID, err)
+	}
+	return inv.SubscriptionID, end.Truncate(time.Millisecond), nil
+}
+
+// MoveSubscription changes a subscription's status from one of from to to,
+// and reports whether it did (false: it was in another status by then).
+func (q *Queries) MoveSubscription(ctx context.Context, id int64, to string, from ...string) (bool, error) {
+	query := "UPDATE subscriptions SET status = ?, updated_at = ? WHERE id = ? AND status IN ("
+	args := []any{to, Millis(q.store.now()), id}
+	for i, f := range from {
+		if i > 0 {
+			query += ", "
+		}
+		query += "?"
+		args = append(args, f)
+	}
+	n, err := q.db.Exec(ctx, query+")", args...)
+	if err != nil {
+		return false, fmt.Errorf("subscription %d to %s: %w", id, to, err)
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,92 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Payment statuses (the same words as the SDK's payment.Status).
+const (
+	PaymentPending   = "pending"
+	PaymentPaid      = "paid"
+	PaymentFailed    = "failed"
+	PaymentExpired   = "expired"
+	PaymentCancelled = "cancelled"
+	PaymentRefunded  = "refunded"
+)
+
+// Payment is a payment attempt at a gateway for an invoice.
+type Payment struct {
+	ID        int64  `json:"id"`
+	InvoiceID int64  `json:"invoice_id"`
+	Gateway   string `json:"gateway"`
+	// ExternalID is the gateway's payment id; unique per gateway.
+	ExternalID string `json:"external_id"`
+	Amount     int64  `json:"amount"`
+	Currency   string `json:"currency"`
+	Status     string `json:"status"`
+	// RawEvent is the gateway's last event or response as received.
+	RawEvent  string    `json:"raw_event,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+const paymentColumns = "id, invoice_id, gateway, external_id, amount, currency, status, raw_event, created_at, updated_at"
+
+func scanPayment(r Row) (*Payment, error) {
+	var p Payment
+	var created, updated int64
+	if err := r.Scan(&p.ID, &p.InvoiceID, &p.Gateway, &p.ExternalID, &p.Amount, &p.Currency, &p.Status, &p.RawEvent, &created, &updated); err != nil {
+		return nil, err
+	}
+	p.CreatedAt, p.UpdatedAt = FromMillis(created), FromMillis(updated)
+	return &p, nil
+}
+
+// RecordPayment inserts a payment or, when the gateway's id is known,
+// updates its status and raw event, and sets p.ID. A paid payment only ever
+// moves to refunded: a late "pending" or "expired" notification never takes
+// a paid payment back.
+func (q *Queries) RecordPayment(ctx context.Context, p *Payment) error {
+	now := q.store.now()
+	err := q.db.QueryRow(ctx, `INSERT INTO payments (invoice_id, gateway, external_id, amount, currency, status, raw_event, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (gateway, external_id) DO UPDATE SET
+			status = CASE WHEN payments.status = 'paid' AND excluded.status <> 'refunded' THEN payments.status ELSE excluded.status END,
+			raw_event = excluded.raw_event,
+			updated_at = excluded.updated_at
+		RETURNING id, status`,
+		p.InvoiceID, p.Gateway, p.ExternalID, p.Amount, p.Currency, p.Status, p.RawEvent, Millis(now), Millis(now)).Scan(&p.ID, &p.Status)
+	if err != nil {
+		return fmt.Errorf("record payment %s/%s: %w", p.Gateway, p.ExternalID, err)
+	}
+	return nil
+}
+
+// GetPaymentByExternalID reads a payment by the gateway's id.
+func (q *Queries) GetPaymentByExternalID(ctx context.Context, gateway, externalID string) (*Payment, error) {
+	p, err := scanPayment(q.db.QueryRow(ctx, "SELECT "+paymentColumns+" FROM payments WHERE gateway = ? AND external_id = ?", gateway, externalID))
+	if err != nil {
+		return nil, fmt.Errorf("payment %s/%s: %w", gateway, externalID, err)
+	}
+	return p, nil
+}
+
+// ListPayments lists an invoice's payments, newest first.
+func (q *Queries) ListPayments(ctx context.Context, invoiceID int64) ([]Payment, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+paymentColumns+" FROM payments WHERE invoice_id = ? ORDER BY id DESC", invoiceID)
+	if err != nil {
+		return nil, fmt.Errorf("list payments of invoice %d: %w", invoiceID, err)
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *p)
+	}
+	return out, rows.Err()
+}

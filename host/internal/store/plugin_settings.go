@@ -1,0 +1,151 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// PluginSettings are a plugin's settings as the operator saved them.
+type PluginSettings struct {
+	Plugin string `json:"plugin"`
+	// Settings is the JSON object, secret fields decrypted.
+	Settings json.RawMessage `json:"settings"`
+	// Encrypted names the top-level fields that are stored encrypted
+	// (sorted): the secret fields at the last save.
+	Encrypted []string  `json:"encrypted"`
+	UpdatedBy string    `json:"updated_by"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// settingsObject decodes settings that must be a JSON object.
+func settingsObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	var obj map[string]json.RawMessage
+	if raw[0] != '{' || json.Unmarshal(raw, &obj) != nil {
+		return nil, fmt.Errorf("%w: settings must be a JSON object", ErrInvalid)
+	}
+	if obj == nil {
+		obj = map[string]json.RawMessage{}
+	}
+	return obj, nil
+}
+
+// SavePluginSettings stores a plugin's settings (a JSON object; empty
+// counts as {}), replacing what was there, with the string values of the
+// top-level secretFields encrypted by cip (the manifest's SecretFields). A
+// secret field that is absent, null or "" is stored as it is; one that holds
+// anything but a string is ErrInvalid (it could not be encrypted and given
+// back unchanged). cip may be nil only when there is no secret to encrypt.
+// by records who saved them.
+func (q *Queries) SavePluginSettings(ctx context.Context, plugin string, settings json.RawMessage, secretFields []string, by string, cip *Cipher) error {
+	if plugin == "" {
+		return fmt.Errorf("save plugin settings: %w: no plugin name", ErrInvalid)
+	}
+	obj, err := settingsObject(settings)
+	if err != nil {
+		return fmt.Errorf("save settings of plugin %q: %w", plugin, err)
+	}
+	for _, f := range secretFields {
+		raw, ok := obj[f]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		var plain string
+		if err := json.Unmarshal(raw, &plain); err != nil {
+			return fmt.Errorf("save settings of plugin %q: %w: secret field %q must be a string", plugin, ErrInvalid, f)
+		}
+		if plain == "" {
+			continue
+		}
+		if cip == nil {
+			return fmt.Errorf("save settings of plugin %q: %w", plugin, errNoCipher)
+		}
+		enc, err := cip.Encrypt(plain)
+		if err != nil {
+			return fmt.Errorf("save settings of plugin %q: encrypt %q: %w", plugin, f, err)
+		}
+		obj[f], _ = json.Marshal(enc)
+	}
+	stored, err := json.Marshal(obj)
+	if err != nil {
+		return fmt.Errorf("save settings of plugin %q: %w", plugin, err)
+	}
+	_, err = q.db.Exec(ctx, `INSERT INTO plugin_settings (plugin, settings_json, updated_by, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (plugin) DO UPDATE SET settings_json = excluded.settings_json, updated_by = excluded.updated_by,
+		updated_at = excluded.updated_at`, plugin, string(stored), by, Millis(q.store.now()))
+	if err != nil {
+		return fmt.Errorf("save settings of plugin %q: %w", plugin, err)
+	}
+	return nil
+}
+
+// GetPluginSettings reads a plugin's settings and decrypts the encrypted
+// fields with cip. No saved settings is ErrNotFound; values encrypted with
+// another key are ErrDecrypt.
+func (q *Queries) GetPluginSettings(ctx context.Context, plugin string, cip *Cipher) (*PluginSettings, error) {
+	ps := PluginSettings{Plugin: plugin}
+	var stored string
+	var updated int64
+	err := q.db.QueryRow(ctx, "SELECT settings_json, updated_by, updated_at FROM plugin_settings WHERE plugin = ?", plugin).
+		Scan(&stored, &ps.UpdatedBy, &updated)
+	if err != nil {
+		return nil, fmt.Errorf("settings of plugin %q: %w", plugin, err)
+	}
+	ps.UpdatedAt = FromMillis(updated)
+	obj, err := settingsObject(json.RawMessage(stored))
+	if err != nil {
+		return nil, fmt.Errorf("settings of plugin %q: %w", plugin, err)
+	}
+	for f, raw := range obj {
+		var s string
+		if json.Unmarshal(raw, &s) != nil || !IsEncrypted(s) {
+			continue
+		}
+		if cip == nil {
+			return nil, fmt.Errorf("settings of plugin %q: %w", plugin, errNoCipher)
+		}
+		plain, err := cip.Decrypt(s)
+		if err != nil {
+			return nil, fmt.Errorf("settings of plugin %q: field %q: %w", plugin, f, err)
+		}
+		obj[f], _ = json.Marshal(plain)
+		ps.Encrypted = append(ps.Encrypted, f)
+	}
+	sort.Strings(ps.Encrypted)
+	if ps.Settings, err = json.Marshal(obj); err != nil {
+		return nil, fmt.Errorf("settings of plugin %q: %w", plugin, err)
+	}
+	return &ps, nil
+}
+
+// LoadPluginSettings returns a plugin's settings with the secret fields
+// decrypted, ready for the plugin's Configure. No saved settings is
+// ErrNotFound (the plugin then runs on its defaults or the configuration
+// file's settings).
+func (q *Queries) LoadPluginSettings(ctx context.Context, plugin string, cip *Cipher) (json.RawMessage, error) {
+	ps, err := q.GetPluginSettings(ctx, plugin, cip)
+	if err != nil {
+		return nil, err
+	}
+	return ps.Settings, nil
+}
+
+// DeletePluginSettings removes a plugin's saved settings (ErrNotFound when
+// there are none).
+func (q *Queries) DeletePluginSettings(ctx context.Context, plugin string) error {
+	n, err := q.db.Exec(ctx, "DELETE FROM plugin_settings WHERE plugin = ?", plugin)
+	if err != nil {
+		return fmt.Errorf("delete settings of plugin %q: %w", plugin, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("delete settings of plugin %q: %w", plugin, ErrNotFound)
+	}
+	return nil
+}

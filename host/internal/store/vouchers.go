@@ -1,0 +1,373 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Voucher codes.
+const (
+	// VoucherAlphabet is what codes are made of: digits and upper case
+	// letters without those that read alike (0 O, 1 I L).
+	VoucherAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+	// VoucherCodeLength is the random part's length: 31^10, about 2^49.5
+	// codes, so guessing one is hopeless.
+	VoucherCodeLength = 10
+	// MaxVoucherPrefix is the longest prefix a batch may put before codes.
+	MaxVoucherPrefix = 8
+	// MaxVoucherBatch is the most vouchers one batch may hold.
+	MaxVoucherBatch = 10000
+)
+
+// voucherPrefixRE is a prefix after NormalizeVoucherCode.
+var voucherPrefixRE = regexp.MustCompile(`^[A-Z0-9]{0,8}$`)
+
+// ValidVoucherPrefix reports whether p (after NormalizeVoucherCode) can
+// prefix a batch's codes: up to MaxVoucherPrefix letters and digits.
+func ValidVoucherPrefix(p string) bool { return voucherPrefixRE.MatchString(NormalizeVoucherCode(p)) }
+
+// NormalizeVoucherCode is how a typed code is compared: upper case, without
+// spaces and hyphens (which codes never contain, so "abcd-efgh" finds
+// "ABCDEFGH").
+func NormalizeVoucherCode(code string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, strings.ToUpper(strings.TrimSpace(code)))
+}
+
+// VoucherBatch is a set of vouchers made at once for a plan at a location.
+type VoucherBatch struct {
+	ID         int64 `json:"id"`
+	PlanID     int64 `json:"plan_id"`
+	LocationID int64 `json:"location_id"`
+	// Size is how many vouchers the batch holds.
+	Size int `json:"size"`
+	// Prefix starts every code of the batch (upper case; may be empty).
+	Prefix    string    `json:"prefix"`
+	Note      string    `json:"note"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	// Redeemed is how many of its vouchers have been redeemed (read only).
+	Redeemed int `json:"redeemed"`
+}
+
+const voucherBatchColumns = "b.id, b.plan_id, b.location_id, b.size, b.prefix, b.note, b.created_by, b.created_at, " +
+	"(SELECT COUNT(*) FROM vouchers v WHERE v.batch_id = b.id AND v.redeemed_at IS NOT NULL)"
+
+func scanVoucherBatch(r Row) (*VoucherBatch, error) {
+	var b VoucherBatch
+	var created int64
+	if err := r.Scan(&b.ID, &b.PlanID, &b.LocationID, &b.Size, &b.Prefix, &b.Note, &b.CreatedBy, &created, &b.Redeemed); err != nil {
+		return nil, err
+	}
+	b.CreatedAt = FromMillis(created)
+	return &b, nil
+}
+
+// Voucher is a one-time code worth a plan.
+type Voucher struct {
+	ID      int64 `json:"id"`
+	BatchID int64 `json:"batch_id"`
+	// Code is upper case; see NormalizeVoucherCode.
+	Code string `json:"code"`
+	// RedeemedAt is when it was used (zero: not yet).
+	RedeemedAt time.Time `json:"redeemed_at,omitzero"`
+	// RedeemedByCustomerID is who used it (0: nobody, or an anonymous use).
+	RedeemedByCustomerID int64 `json:"redeemed_by_customer_id,omitempty"`
+	// SubscriptionID is the subscription it paid for (0: none yet).
+	SubscriptionID int64     `json:"subscription_id,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+const voucherColumns = "id, batch_id, code, redeemed_at, redeemed_by_customer_id, subscription_id, created_at"
+
+func scanVoucher(r Row) (*Voucher, error) {
+	var v Voucher
+	var redeemed, customer, sub sql.NullInt64
+	var created int64
+	if err := r.Scan(&v.ID, &v.BatchID, &v.Code, &redeemed, &customer, &sub, &created); err != nil {
+		return nil, err
+	}
+	v.RedeemedAt, v.RedeemedByCustomerID, v.SubscriptionID = FromNullMillis(redeemed), customer.Int64, sub.Int64
+	v.CreatedAt = FromMillis(created)
+	return &v, nil
+}
+
+// optionalID stores an optional reference: NULL for 0.
+func optionalID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// voucherRandom is where codes come from (tests script it to force
+// collisions).
+var voucherRandom io.Reader = rand.Reader
+
+// NewVoucherCode returns prefix followed by VoucherCodeLength characters of
+// VoucherAlphabet drawn uniformly with crypto/rand.
+func NewVoucherCode(prefix string) (string, error) {
+	const n = len(VoucherAlphabet)
+	const limit = 256 - 256%n // reject bytes >= limit so each character is equally likely
+	out := make([]byte, 0, len(prefix)+VoucherCodeLength)
+	out = append(out, prefix...)
+	var buf [2 * VoucherCodeLength]byte
+	for len(out) < len(prefix)+VoucherCodeLength {
+		if _, err := io.ReadFull(voucherRandom, buf[:]); err != nil {
+			return "", fmt.Errorf("voucher code: %w", err)
+		}
+		for _, b := range buf {
+			if int(b) < limit && len(out) < len(prefix)+VoucherCodeLength {
+				out = append(out, VoucherAlphabet[int(b)%n])
+			}
+		}
+	}
+	return string(out), nil
+}
+
+// inTx runs fn in a transaction: q's own when q already is a transaction's
+// queries (Tx.Q), otherwise a new one on q's store.
+func (q *Queries) inTx(ctx context.Context, fn func(q *Queries) error) error {
+	switch d := q.db.(type) {
+	case pgxDB:
+		if _, ok := d.q.(pgx.Tx); ok {
+			return fn(q)
+		}
+	case sqlDB:
+		if _, ok := d.q.(*sql.Tx); ok {
+			return fn(q)
+		}
+	}
+	return q.store.Tx(ctx, func(tx *Tx) error { return fn(tx.Q()) })
+}
+
+// maxCodeAttempts bounds the retries of one voucher whose codes collide
+// with existing ones: with 2^49 codes a single collision is already rare.
+const maxCodeAttempts = 10
+
+// CreateVoucherBatch makes a batch of n vouchers with unpredictable codes
+// (NewVoucherCode, after the batch's Prefix, which is normalized to upper
+// case), all in one transaction (q's own when q is a transaction's), and
+// returns them in creation order. It sets the batch's ID, Size (n) and
+// creation time. n must be 1 to MaxVoucherBatch and the prefix valid
+// (ErrInvalid); a missing plan or location is ErrReferenced. A code that
+// happens to exist already is drawn again.
+func (q *Queries) CreateVoucherBatch(ctx context.Context, b *VoucherBatch, n int) ([]Voucher, error) {
+	b.Prefix = NormalizeVoucherCode(b.Prefix)
+	if n < 1 || n > MaxVoucherBatch {
+		return nil, fmt.Errorf("create voucher batch: %w: the number of vouchers must be between 1 and %d, got %d", ErrInvalid, MaxVoucherBatch, n)
+	}
+	if !voucherPrefixRE.MatchString(b.Prefix) {
+		return nil, fmt.Errorf("create voucher batch: %w: the prefix must be up to %d letters and digits", ErrInvalid, MaxVoucherPrefix)
+	}
+	now := q.store.now()
+	out := make([]Voucher, 0, n)
+	err := q.inTx(ctx, func(q *Queries) error {
+		out = out[:0]
+		if err := q.db.QueryRow(ctx, `INSERT INTO voucher_batches (plan_id, location_id, size, prefix, note, created_by, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			b.PlanID, b.LocationID, n, b.Prefix, b.Note, b.CreatedBy, Millis(now)).Scan(&b.ID); err != nil {
+			return err
+		}
+		for range n {
+			v := Voucher{BatchID: b.ID, CreatedAt: now.Truncate(time.Millisecond)}
+			for attempt := 1; ; attempt++ {
+				code, err := NewVoucherCode(b.Prefix)
+				if err != nil {
+					return err
+				}
+				// ON CONFLICT DO NOTHING rather than catching the error:
+				// on PostgreSQL a failed statement would abort the
+				// transaction.
+				err = q.db.QueryRow(ctx, `INSERT INTO vouchers (batch_id, code, created_at) VALUES (?, ?, ?)
+					ON CONFLICT (code) DO NOTHING RETURNING id`, b.ID, code, Millis(now)).Scan(&v.ID)
+				if err == nil {
+					v.Code = code
+					break
+				}
+				if !errors.Is(err, ErrNotFound) {
+					return err
+				}
+				if attempt == maxCodeAttempts {
+					return fmt.Errorf("%w: no unused code after %d attempts", ErrConflict, attempt)
+				}
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create voucher batch for plan %d: %w", b.PlanID, err)
+	}
+	b.Size, b.Redeemed, b.CreatedAt = n, 0, now.Truncate(time.Millisecond)
+	return out, nil
+}
+
+// GetVoucherBatch reads one batch.
+func (q *Queries) GetVoucherBatch(ctx context.Context, id int64) (*VoucherBatch, error) {
+	b, err := scanVoucherBatch(q.db.QueryRow(ctx, "SELECT "+voucherBatchColumns+" FROM voucher_batches b WHERE b.id = ?", id))
+	if err != nil {
+		return nil, fmt.Errorf("voucher batch %d: %w", id, err)
+	}
+	return b, nil
+}
+
+// ListVoucherBatches lists batches, newest first, and returns the total.
+func (q *Queries) ListVoucherBatches(ctx context.Context, page Page) ([]VoucherBatch, int, error) {
+	page, err := page.Normalized()
+	if err != nil {
+		return nil, 0, err
+	}
+	var total int
+	if err := q.db.QueryRow(ctx, "SELECT COUNT(*) FROM voucher_batches").Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count voucher batches: %w", err)
+	}
+	rows, err := q.db.Query(ctx, "SELECT "+voucherBatchColumns+" FROM voucher_batches b ORDER BY b.created_at DESC, b.id DESC"+page.sql())
+	if err != nil {
+		return nil, 0, fmt.Errorf("list voucher batches: %w", err)
+	}
+	defer rows.Close()
+	var out []VoucherBatch
+	for rows.Next() {
+		b, err := scanVoucherBatch(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list voucher batches: %w", err)
+		}
+		out = append(out, *b)
+	}
+	return out, total, rows.Err()
+}
+
+// DeleteVoucherBatch removes a batch and its vouchers, in one transaction,
+// when none of them has been redeemed or is otherwise referred to
+// (ErrReferenced otherwise).
+func (q *Queries) DeleteVoucherBatch(ctx context.Context, id int64) error {
+	err := q.inTx(ctx, func(q *Queries) error {
+		var redeemed int
+		if err := q.db.QueryRow(ctx, "SELECT COUNT(*) FROM vouchers WHERE batch_id = ? AND redeemed_at IS NOT NULL", id).Scan(&redeemed); err != nil {
+			return err
+		}
+		if redeemed > 0 {
+			return fmt.Errorf("%w: %d of its vouchers have been redeemed", ErrReferenced, redeemed)
+		}
+		if _, err := q.db.Exec(ctx, "DELETE FROM vouchers WHERE batch_id = ?", id); err != nil {
+			return err
+		}
+		n, err := q.db.Exec(ctx, "DELETE FROM voucher_batches WHERE id = ?", id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete voucher batch %d: %w", id, err)
+	}
+	return nil
+}
+
+// ListVouchers lists a batch's vouchers in creation order and returns
+// their total. A batch that does not exist has none: check it with
+// GetVoucherBatch to tell the two apart.
+func (q *Queries) ListVouchers(ctx context.Context, batchID int64, page Page) ([]Voucher, int, error) {
+	page, err := page.Normalized()
+	if err != nil {
+		return nil, 0, err
+	}
+	var total int
+	if err := q.db.QueryRow(ctx, "SELECT COUNT(*) FROM vouchers WHERE batch_id = ?", batchID).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count vouchers of batch %d: %w", batchID, err)
+	}
+	rows, err := q.db.Query(ctx, "SELECT "+voucherColumns+" FROM vouchers WHERE batch_id = ? ORDER BY id"+page.sql(), batchID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list vouchers of batch %d: %w", batchID, err)
+	}
+	defer rows.Close()
+	var out []Voucher
+	for rows.Next() {
+		v, err := scanVoucher(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list vouchers of batch %d: %w", batchID, err)
+		}
+		out = append(out, *v)
+	}
+	return out, total, rows.Err()
+}
+
+// GetVoucherByCode reads the voucher with a code, compared as
+// NormalizeVoucherCode does.
+func (q *Queries) GetVoucherByCode(ctx context.Context, code string) (*Voucher, error) {
+	v, err := scanVoucher(q.db.QueryRow(ctx, "SELECT "+voucherColumns+" FROM vouchers WHERE code = ?", NormalizeVoucherCode(code)))
+	if err != nil {
+		return nil, fmt.Errorf("voucher %s: %w", redactCode(code), err)
+	}
+	return v, nil
+}
+
+// RedeemVoucher marks the voucher with a code (compared as
+// NormalizeVoucherCode does) redeemed now by a customer (0: anonymously)
+// and returns it. It succeeds once per voucher, however many try at the
+// same moment: a second redemption is ErrConflict, an unknown code
+// ErrNotFound, a missing customer ErrReferenced.
+//
+// Call it on a transaction's queries (Tx.Q) to redeem atomically with what
+// the voucher pays for (creating the subscription, LinkVoucherSubscription,
+// crediting an invoice): if the transaction rolls back, the voucher is
+// unused again.
+func (q *Queries) RedeemVoucher(ctx context.Context, code string, customerID int64) (*Voucher, error) {
+	norm := NormalizeVoucherCode(code)
+	v, err := scanVoucher(q.db.QueryRow(ctx, `UPDATE vouchers SET redeemed_at = ?, redeemed_by_customer_id = ?
+		WHERE code = ? AND redeemed_at IS NULL RETURNING `+voucherColumns,
+		Millis(q.store.now()), optionalID(customerID), norm))
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("redeem voucher %s: %w", redactCode(code), err)
+	}
+	// Nothing updated: either no such code, or it was used already.
+	var id int64
+	if err := q.db.QueryRow(ctx, "SELECT id FROM vouchers WHERE code = ?", norm).Scan(&id); err != nil {
+		return nil, fmt.Errorf("redeem voucher %s: %w", redactCode(code), err)
+	}
+	return nil, fmt.Errorf("redeem voucher %s: %w: it has been redeemed already", redactCode(code), ErrConflict)
+}
+
+// LinkVoucherSubscription records the subscription a redeemed voucher paid
+// for. A missing voucher is ErrNotFound, a missing subscription
+// ErrReferenced.
+func (q *Queries) LinkVoucherSubscription(ctx context.Context, voucherID, subscriptionID int64) error {
+	n, err := q.db.Exec(ctx, "UPDATE vouchers SET subscription_id = ? WHERE id = ?", subscriptionID, voucherID)
+	if err != nil {
+		return fmt.Errorf("link voucher %d to subscription %d: %w", voucherID, subscriptionID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("link voucher %d to subscription %d: %w", voucherID, subscriptionID, ErrNotFound)
+	}
+	return nil
+}
+
+// redactCode shows enough of a code for a log line or an error message
+// without making it usable: its first four characters.
+func redactCode(code string) string {
+	c := NormalizeVoucherCode(code)
+	if len(c) <= 4 {
+		return strings.Repeat("*", len(c))
+	}
+	return c[:4] + strings.Repeat("*", len(c)-4)
+}
