@@ -56,7 +56,9 @@ func (p *testPlugins) Audit() (audit.Sink, bool) { return p.au, p.au != nil }
 // fastRetry retries failed jobs after 100ms, so router outages pass quickly.
 type fastRetry struct{}
 
-func (fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(100 * time.Millisecond) }
+func (fastRetry) NextRetry(*rivertype.JobRow) time.Time {
+	return time.Now().Add(100 * time.Millisecond)
+}
 
 type env struct {
 	t    *testing.T
@@ -478,4 +480,3 @@ func TestVoucherRedemption(t *testing.T) {
 		}
 	})
 }
-
