@@ -72,7 +72,7 @@ system (NODE_ENV, HOST, PORT, DEBUG=plugin:*, ...) keep working.`,
 	pf.StringVar(&g.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $MIKROBILL_LOG_LEVEL)")
 	pf.BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 
-	root.AddCommand(newServe(g), newPlugin(g), newVersion(g))
+	root.AddCommand(newServe(g), newPlugin(g), newVersion(g), newConfig(g), newMigrate(g), newUser(g))
 	return root
 }
 

@@ -13,8 +13,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mikrobill/mikrobill/host/internal/auth"
+	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/cache"
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
@@ -50,32 +53,93 @@ SIGINT or SIGTERM stop it gracefully.`,
 	return cmd
 }
 
+// openStore opens the configured database (PostgreSQL or the embedded
+// SQLite file) and applies the host's and the job queue's migrations.
+func openStore(ctx context.Context, cfg *config.Config) (*store.Store, []int64, error) {
+	st, err := store.Open(ctx, store.Options{
+		URL: cfg.DatabaseURL(), DataDir: cfg.DataDir,
+		MaxConns: int32(cfg.Database.MaxConns), MinConns: int32(cfg.Database.MinConns),
+		ConnMaxLifetime: cfg.Database.ConnMaxLifetime, StatementTimeout: cfg.Database.StatementTimeout,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	if err := jobs.Migrate(ctx, st); err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, applied, nil
+}
+
 // serve runs the host until ctx ends.
 func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	log := g.logger(cfg)
+	if err := cfg.ResolveSecrets(); err != nil {
+		return &exitError{code: 1, msg: "refusing to start: " + err.Error()}
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn("configuration", "warning", w)
+	}
 	log.Info("starting mikrobill", "version", version.Version, "environment", cfg.Environment, "config", cfg.File, "plugin_dir", cfg.Plugins.Dir, "data_dir", cfg.DataDir)
 
-	st, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir})
+	st, applied, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	applied, err := st.Migrate(ctx)
+	log.Info("store open", "driver", st.Driver(), "where", st.Where(), "migrations_applied", len(applied))
+	if n, err := st.Q().SeedTemplates(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("default message templates created", "count", n)
+	}
+	key, err := cfg.EncryptionKey()
 	if err != nil {
 		return err
 	}
-	log.Info("store open", "driver", st.Driver(), "where", st.Where(), "migrations_applied", len(applied))
+	cipher, err := store.NewCipher(key)
+	if err != nil {
+		return err
+	}
 
 	m := metrics.New()
+	m.Registry.MustRegister(store.NewCollector(st))
+	cache.RouteRedisLogs(log.Named("go-redis"))
+	cb, err := cache.Open(ctx, cfg.CacheURL(), cache.OpenOptions{Logger: log, Registerer: m.Registry, MemoryEntries: cfg.Cache.MaxEntries})
+	if err != nil {
+		return err
+	}
+	defer cb.Close()
+	log.Info("cache open", "mode", cb.Mode())
+
 	mgr := plugins.New(cfg, plugins.Deps{
 		Logger:       log,
 		Metrics:      m,
-		Cache:        cache.NewMemory(0),
+		Cache:        cb.Cache,
 		HostVersion:  version.Version,
 		Capabilities: map[string]bool{"database": true, "cache": true},
 	})
 	m.Registry.MustRegister(metrics.NewProcessCollector(mgr))
 	pluginMetrics := metrics.NewPluginGatherer(mgr, cfg.Plugins.MetricsTimeout, log.Named("metrics"), m.Registry)
+
+	bill := billing.New(st, cipher, billing.FromManager(mgr), billing.Config{
+		PublicURL: cfg.BaseURL(), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
+		ReminderDays: cfg.Jobs.ReminderDays, ExpiryInterval: cfg.Jobs.ExpiryCheckInterval,
+	}, log)
+	queue, err := jobs.New(st, bill.Workers(), bill.PeriodicJobs(true), jobs.Config{
+		Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	bill.SetQueue(queue)
+	jobMetrics := jobs.NewCollector(queue)
+	m.Registry.MustRegister(jobMetrics)
 
 	stopPlugins := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
@@ -90,10 +154,33 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		}
 		return err
 	}
+	if err := queue.Start(ctx); err != nil {
+		stopPlugins()
+		return err
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go jobMetrics.Watch(watchCtx)
 
+	stopAll := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+		defer cancel()
+		if err := queue.Stop(sctx); err != nil {
+			log.Warn("job queue stop", "error", err)
+		}
+		mgr.Stop(sctx)
+	}
+	accounts, err := auth.New(auth.Options{DB: st, JWTSecret: cfg.Security.JWTSecret,
+		JWTTTL: cfg.Security.JWTTTL, SessionTTL: cfg.Security.SessionTTL, Logger: log})
+	if err != nil {
+		stopAll()
+		return err
+	}
 	srv := web.New(web.Deps{
 		Config: cfg, Logger: log, Metrics: m, Plugins: mgr, Store: st,
 		PluginMetrics: pluginMetrics, Version: version.Version,
+		DB: st, Cipher: cipher, Billing: bill, Cache: cb,
+		Accounts: accounts, RateLimiter: cb.Limiter, CORSOrigins: cfg.Security.CORSOrigins,
 	})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
@@ -104,7 +191,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	}
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		stopPlugins()
+		stopAll()
 		return fmt.Errorf("listen on %s: %w; is another mikrobill (or another program) using that port? Use --listen or PORT to pick another", cfg.Addr(), err)
 	}
 	log.Info("serving", "address", "http://"+ln.Addr().String())
@@ -116,7 +203,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 
 	select {
 	case err := <-errc:
-		stopPlugins()
+		stopAll()
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
@@ -127,6 +214,9 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "error", err)
+	}
+	if err := queue.Stop(sctx); err != nil {
+		log.Warn("job queue stop", "error", err)
 	}
 	mgr.Stop(sctx)
 	log.Info("stopped")

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -252,6 +253,11 @@ type ServerConfig struct {
 	// ShutdownTimeout bounds a graceful shutdown: draining requests and
 	// stopping plugins. HCL: shutdown_timeout. Default 30s.
 	ShutdownTimeout time.Duration
+	// PublicURL is the host's address as customers and payment gateways
+	// reach it, used in payment callback and return URLs, for example
+	// "https://billing.example.net". HCL: public_url; env:
+	// MIKROBILL_PUBLIC_URL. Default: http://HOST:PORT.
+	PublicURL string
 }
 
 // PluginsConfig is how plugins are found and run. HCL block: plugins.
@@ -516,6 +522,18 @@ func (c *Config) DefaultRouter() (RouterLocation, bool) {
 	return loc, true
 }
 
+// BaseURL is PublicURL, or http://host:port when it is not set.
+func (c *Config) BaseURL() string {
+	if c.Server.PublicURL != "" {
+		return strings.TrimRight(c.Server.PublicURL, "/")
+	}
+	host := c.Server.Host
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(c.Server.Port))
+}
+
 // IsProduction reports whether the environment is production.
 func (c *Config) IsProduction() bool { return c.Environment == EnvProduction }
 
@@ -571,6 +589,11 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains(logLevels, strings.ToLower(c.LogLevel)) {
 		errs = append(errs, fmt.Errorf("log_level %q: use one of %s", c.LogLevel, strings.Join(logLevels, ", ")))
+	}
+	if u := c.Server.PublicURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			errs = append(errs, fmt.Errorf("server.public_url %q: write the address customers and gateways reach the host at, for example https://billing.example.net", u))
+		}
 	}
 	if c.Server.Host == "" {
 		errs = append(errs, errors.New("server.host must not be empty (use 0.0.0.0 to listen everywhere)"))

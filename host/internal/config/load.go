@@ -184,6 +184,7 @@ type fileServer struct {
 	KeepAliveTimeout hcl.Expression `hcl:"keep_alive_timeout,optional"`
 	BodyLimit        *int64         `hcl:"body_limit,optional"`
 	ShutdownTimeout  hcl.Expression `hcl:"shutdown_timeout,optional"`
+	PublicURL        *string        `hcl:"public_url,optional"`
 }
 
 type filePlugins struct {
@@ -271,6 +272,7 @@ func applyFile(cfg *Config, path string, src []byte) error {
 		d = append(d, setDuration(&cfg.Server.RequestTimeout, s.RequestTimeout, "request_timeout")...)
 		d = append(d, setDuration(&cfg.Server.KeepAliveTimeout, s.KeepAliveTimeout, "keep_alive_timeout")...)
 		d = append(d, setDuration(&cfg.Server.ShutdownTimeout, s.ShutdownTimeout, "shutdown_timeout")...)
+		setString(&cfg.Server.PublicURL, s.PublicURL)
 	}
 	if p := fc.Plugins; p != nil {
 		setString(&cfg.Plugins.Dir, p.Dir)
@@ -504,6 +506,9 @@ func applyEnv(cfg *Config, env map[string]string) error {
 	}
 	if _, v, ok := get("MIKROBILL_PLUGIN_DIR"); ok {
 		cfg.Plugins.Dir = v
+	}
+	if _, v, ok := get("MIKROBILL_PUBLIC_URL"); ok {
+		cfg.Server.PublicURL = v
 	}
 	if _, v, ok := get("HOST"); ok {
 		cfg.Server.Host = v

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,8 @@ type Options struct {
 	MinConns int32
 	// ConnMaxLifetime recycles connections (PostgreSQL; 0: pgx's default).
 	ConnMaxLifetime time.Duration
+	// StatementTimeout bounds every statement (PostgreSQL; 0: no bound).
+	StatementTimeout time.Duration
 }
 
 // Store is an open database.
@@ -78,6 +81,9 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 	}
 	if o.ConnMaxLifetime > 0 {
 		cfg.MaxConnLifetime = o.ConnMaxLifetime
+	}
+	if o.StatementTimeout > 0 {
+		cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

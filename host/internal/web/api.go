@@ -106,12 +106,7 @@ func PolicyKeys(m map[string]string) []string {
 // route installs an API handler that needs at least role (RoleViewer,
 // RoleOperator or RoleAdmin), and records the rule.
 func (s *Server) route(r *mux.Router, method, path, role string, h func(http.ResponseWriter, *http.Request) error) {
-	full := path
-	if tmpl, err := r.Path(path).GetPathTemplate(); err == nil {
-		full = tmpl
-	}
-	s.policy.set(method, full, role)
-	r.Handle(path, s.handle(func(w http.ResponseWriter, req *http.Request) error {
+	rt := r.Handle(path, s.handle(func(w http.ResponseWriter, req *http.Request) error {
 		p := PrincipalFrom(req.Context())
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mikrobill"`)
@@ -122,16 +117,23 @@ func (s *Server) route(r *mux.Router, method, path, role string, h func(http.Res
 		}
 		return h(w, req)
 	})).Methods(method)
+	s.policy.set(method, routeTemplate(rt, path), role)
+}
+
+// routeTemplate is the full path template of an installed route. (Asking a
+// router for r.Path(path) instead would add a route without a handler that
+// shadows the real one.)
+func routeTemplate(rt *mux.Route, path string) string {
+	if tmpl, err := rt.GetPathTemplate(); err == nil {
+		return tmpl
+	}
+	return path
 }
 
 // publicRoute installs an API handler that needs no authentication.
 func (s *Server) publicRoute(r *mux.Router, method, path string, h func(http.ResponseWriter, *http.Request) error) {
-	full := path
-	if tmpl, err := r.Path(path).GetPathTemplate(); err == nil {
-		full = tmpl
-	}
-	s.policy.set(method, full, "")
-	r.Handle(path, s.handle(h)).Methods(method)
+	rt := r.Handle(path, s.handle(h)).Methods(method)
+	s.policy.set(method, routeTemplate(rt, path), "")
 }
 
 // FieldErrors maps a JSON field to what is wrong with it.
@@ -259,6 +261,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		if s.deps.Auth != nil {
 			p, err := s.deps.Auth.Authenticate(r)
+			var ae *apiError
+			if errors.As(err, &ae) {
+				return err // not the credentials' fault (the database is down)
+			}
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="mikrobill", error="invalid_token"`)
 				return &apiError{http.StatusUnauthorized, "unauthenticated", err.Error(), nil}

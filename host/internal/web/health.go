@@ -40,15 +40,34 @@ func (s *Server) storeComponent(ctx context.Context) component {
 	return c
 }
 
-// overall combines the store and the plugins into healthy, degraded or
-// unhealthy: unhealthy when not ready, degraded when an optional plugin is
-// down or any plugin reports itself degraded.
+// cacheComponent reports the cache: degraded while Redis is away and the
+// cache serves from memory (it keeps working, so it never makes the host
+// not ready).
+func (s *Server) cacheComponent() (component, bool) {
+	if s.deps.Cache == nil {
+		return component{}, false
+	}
+	status, msg := s.deps.Cache.Health()
+	c := component{Status: healthHealthy, Message: msg, Driver: s.deps.Cache.Mode()}
+	if status != "ok" {
+		c.Status = healthDegraded
+	}
+	return c, true
+}
+
+// overall combines the store, the cache and the plugins into healthy,
+// degraded or unhealthy: unhealthy when not ready, degraded when the cache
+// is away, an optional plugin is down, or any plugin reports itself
+// degraded.
 func (s *Server) overall(store component, statuses []plugins.Status) string {
 	if store.Status != healthHealthy || s.draining.Load() {
 		return healthUnhealthy
 	}
 	if ok, _ := s.deps.Plugins.Ready(); !ok {
 		return healthUnhealthy
+	}
+	if c, ok := s.cacheComponent(); ok && c.Status != healthHealthy {
+		return healthDegraded
 	}
 	for _, st := range statuses {
 		if st.State == plugins.StateDisabled {
@@ -117,13 +136,17 @@ func (s *Server) healthDetailed(w http.ResponseWriter, r *http.Request) error {
 	if status == healthUnhealthy {
 		code = http.StatusServiceUnavailable
 	}
+	components := map[string]component{"store": store}
+	if c, ok := s.cacheComponent(); ok {
+		components["cache"] = c
+	}
 	writeJSON(w, code, map[string]any{
 		"status":         status,
 		"version":        s.deps.Version,
 		"environment":    s.deps.Config.Environment,
 		"uptime":         s.uptime().String(),
 		"uptime_seconds": int64(s.uptime().Seconds()),
-		"components":     map[string]component{"store": store},
+		"components":     components,
 		"plugins":        statuses,
 		"not_ready":      reasons,
 	})

@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/mikrobill/mikrobill/host/internal/auth"
+	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
@@ -44,6 +46,31 @@ type Deps struct {
 	Cipher *store.Cipher
 	// Auth authenticates API requests (nil: every API request is anonymous).
 	Auth Authenticator
+	// Billing runs invoices, payments, webhooks and jobs (nil: none of
+	// their routes).
+	Billing *billing.Service
+	// Cache reports the cache's health (nil: no cache to report).
+	Cache CacheHealth
+
+	// Accounts signs users in and checks bearer JWTs, API tokens and
+	// session cookies (nil: no /auth, /tokens or /users routes). New makes
+	// Auth from it when Auth is nil.
+	Accounts *auth.Service
+	// RateLimiter counts requests for the API's rate limits (a
+	// cache.Limiter; nil: no rate limits).
+	RateLimiter RateLimiter
+	// CORSOrigins may call the API from a browser
+	// (security.cors_origins): listed origins with cookies, "*" any origin
+	// without them. Empty: no cross-origin calls.
+	CORSOrigins []string
+}
+
+// CacheHealth is the cache as the health endpoints see it.
+type CacheHealth interface {
+	// Health is "ok" or "degraded" (Redis away, serving from memory).
+	Health() (status, message string)
+	// Mode is "redis" or "memory".
+	Mode() string
 }
 
 // Server holds the HTTP layer's state.
@@ -52,6 +79,7 @@ type Server struct {
 	log      hclog.Logger
 	draining atomic.Bool
 	policy   policy
+	sec      *security
 }
 
 // New returns the HTTP layer.
@@ -62,7 +90,9 @@ func New(deps Deps) *Server {
 	if deps.Started.IsZero() {
 		deps.Started = time.Now()
 	}
-	return &Server{deps: deps, log: deps.Logger.Named("http")}
+	s := &Server{deps: deps, log: deps.Logger.Named("http")}
+	s.initSecurity()
+	return s
 }
 
 // Drain marks the host as shutting down: /ready answers 503 so load

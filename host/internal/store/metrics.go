@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector reports the store's connection pool and whether it answers.
+type Collector struct {
+	s                                 *Store
+	open, inUse, idle, max, waits, up *prometheus.Desc
+	waited                            *prometheus.Desc
+}
+
+// NewCollector returns the store's collector; register it.
+func NewCollector(s *Store) *Collector {
+	l := prometheus.Labels{"driver": s.Driver()}
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("mikrobill_db_"+name, help, nil, l)
+	}
+	return &Collector{
+		s:      s,
+		open:   d("connections_open", "Connections open in the pool."),
+		inUse:  d("connections_in_use", "Connections in use."),
+		idle:   d("connections_idle", "Connections idle."),
+		max:    d("connections_max", "The pool's size limit."),
+		waits:  d("connection_waits_total", "Times a query waited for a free connection."),
+		waited: d("connection_wait_seconds_total", "Time queries spent waiting for a free connection."),
+		up:     d("up", "1 when the database answers a query, 0 otherwise."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.idle, c.max, c.waits, c.waited, c.up} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.s.Stats()
+	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(st.Open))
+	ch <- prometheus.MustNewConstMetric(c.inUse, prometheus.GaugeValue, float64(st.InUse))
+	ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(st.Idle))
+	ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(st.MaxOpen))
+	ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(st.WaitCount))
+	ch <- prometheus.MustNewConstMetric(c.waited, prometheus.CounterValue, st.WaitDuration.Seconds())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	up := 1.0
+	if err := c.s.Ping(ctx); err != nil {
+		up = 0
+	}
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
+}

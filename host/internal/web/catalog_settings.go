@@ -1,0 +1,238 @@
+package web
+
+// Plugin settings: what an operator saves for a plugin's Configure, secret
+// fields encrypted at rest and never shown again. (Handing new settings to
+// a running plugin is not done here.)
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/store"
+)
+
+// redactedValue stands for a secret value in plugin settings the API shows. Sent
+// back in a PUT, it keeps the stored value.
+const redactedValue = "<redacted>"
+
+var settingsPluginRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+// pluginSettingsJSON is a plugin's settings as the API shows them.
+type pluginSettingsJSON struct {
+	Plugin string `json:"plugin"`
+	// Installed says whether the plugin is in the plugin directory (its
+	// manifest then checks the settings and names the secret fields).
+	Installed bool `json:"installed"`
+	// Saved says whether settings are stored (false: nothing saved yet,
+	// Settings is {}).
+	Saved    bool            `json:"saved"`
+	Settings json.RawMessage `json:"settings"`
+	// SecretFields are shown as "<redacted>".
+	SecretFields []string   `json:"secret_fields"`
+	UpdatedBy    string     `json:"updated_by,omitempty"`
+	UpdatedAt    *time.Time `json:"updated_at,omitempty"`
+}
+
+// installedManifest returns the installed plugin's manifest, or nil.
+func (s *Server) installedManifest(name string) *manifest.Manifest {
+	if s.deps.Plugins == nil {
+		return nil
+	}
+	p, ok := s.deps.Plugins.Plugin(name)
+	if !ok {
+		return nil
+	}
+	return p.Manifest()
+}
+
+// settingsPluginVar reads and checks the {plugin} path variable.
+func settingsPluginVar(r *http.Request) (string, error) {
+	name := mux.Vars(r)["plugin"]
+	if !settingsPluginRE.MatchString(name) {
+		return "", &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("%q is not a plugin name", name), nil}
+	}
+	return name, nil
+}
+
+// settingsSecretFields are the fields to encrypt and redact: the manifest's, and
+// those stored encrypted before (a plugin may be absent or older now).
+func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings) []string {
+	var out []string
+	if m != nil {
+		out = append(out, m.SecretFields()...)
+	}
+	if stored != nil {
+		out = append(out, stored.Encrypted...)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// redactSettings replaces the non-empty string values of secrets with redactedValue.
+func redactSettings(settings json.RawMessage, secrets []string) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(settings, &obj); err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		obj = map[string]json.RawMessage{}
+	}
+	for _, f := range secrets {
+		var v string
+		if raw, ok := obj[f]; ok && json.Unmarshal(raw, &v) == nil && v != "" {
+			obj[f], _ = json.Marshal(redactedValue)
+		}
+	}
+	return json.Marshal(obj)
+}
+
+// loadPluginSettings reads the stored settings (nil when none).
+func (s *Server) loadPluginSettings(r *http.Request, name string) (*store.PluginSettings, error) {
+	cip, err := s.catalogCipher()
+	if err != nil {
+		return nil, err
+	}
+	ps, err := s.catalogQ().GetPluginSettings(r.Context(), name, cip)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return ps, err
+}
+
+// writePluginSettings answers with the settings as GET shows them.
+func writePluginSettings(w http.ResponseWriter, name string, m *manifest.Manifest, ps *store.PluginSettings) error {
+	out := pluginSettingsJSON{Plugin: name, Installed: m != nil, Saved: ps != nil, Settings: json.RawMessage("{}"), SecretFields: settingsSecretFields(m, ps)}
+	if out.SecretFields == nil {
+		out.SecretFields = []string{}
+	}
+	if ps != nil {
+		red, err := redactSettings(ps.Settings, out.SecretFields)
+		if err != nil {
+			return err
+		}
+		out.Settings, out.UpdatedBy, out.UpdatedAt = red, ps.UpdatedBy, &ps.UpdatedAt
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getPluginSettings(w http.ResponseWriter, r *http.Request) error {
+	name, err := settingsPluginVar(r)
+	if err != nil {
+		return err
+	}
+	ps, err := s.loadPluginSettings(r, name)
+	if err != nil {
+		return err
+	}
+	m := s.installedManifest(name)
+	if ps == nil && m == nil {
+		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no plugin %q is installed and no settings are saved for it", name), nil}
+	}
+	return writePluginSettings(w, name, m, ps)
+}
+
+// putPluginSettings replaces a plugin's settings with the body, a JSON
+// object. Secret fields sent as "<redacted>" keep their stored values.
+// When the plugin is installed, the settings must satisfy its manifest's
+// config_schema (422 with a message per JSON pointer otherwise).
+func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error {
+	name, err := settingsPluginVar(r)
+	if err != nil {
+		return err
+	}
+	var raw json.RawMessage
+	if err := decodeJSON(r, &raw); err != nil {
+		return err
+	}
+	var obj map[string]json.RawMessage
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &obj) != nil {
+		return &apiError{http.StatusUnprocessableEntity, "validation_failed", "send the settings as a JSON object", FieldErrors{"settings": "must be a JSON object"}}
+	}
+	stored, err := s.loadPluginSettings(r, name)
+	if err != nil {
+		return err
+	}
+	m := s.installedManifest(name)
+	secrets := settingsSecretFields(m, stored)
+
+	// Put the stored values back where the client sent the placeholder.
+	var storedObj map[string]json.RawMessage
+	if stored != nil {
+		if err := json.Unmarshal(stored.Settings, &storedObj); err != nil {
+			return err
+		}
+	}
+	var v validation
+	for f, val := range obj {
+		var sv string
+		if json.Unmarshal(val, &sv) != nil || sv != redactedValue {
+			continue
+		}
+		prev, ok := storedObj[f]
+		v.check(ok && slices.Contains(secrets, f), f, "no stored secret to keep; send the value")
+		obj[f] = prev
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	merged, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+
+	if m != nil {
+		if err := m.ValidateSettings(merged); err != nil {
+			var se *manifest.SettingsError
+			if !errors.As(err, &se) {
+				return &apiError{http.StatusUnprocessableEntity, "plugin_schema_invalid", err.Error() + "; the plugin's author must fix its plugin.json", nil}
+			}
+			details := FieldErrors{}
+			for _, viol := range se.Violations {
+				field := strings.TrimPrefix(viol.Location, "/")
+				if field == "" {
+					field = "settings"
+				}
+				if prev, ok := details[field]; ok {
+					details[field] = prev + "; " + viol.Message
+				} else {
+					details[field] = viol.Message
+				}
+			}
+			return &apiError{http.StatusUnprocessableEntity, "validation_failed", fmt.Sprintf("the settings do not match plugin %q's config_schema; see details", name), details}
+		}
+	}
+
+	by := ""
+	if p := PrincipalFrom(r.Context()); p != nil {
+		by = p.Username
+	}
+	cip, err := s.catalogCipher()
+	if err != nil {
+		return err
+	}
+	q := s.catalogQ()
+	if err := q.SavePluginSettings(r.Context(), name, merged, secrets, by, cip); err != nil {
+		if errors.Is(err, store.ErrInvalid) {
+			return &apiError{http.StatusUnprocessableEntity, "validation_failed", err.Error(), nil}
+		}
+		return err
+	}
+	s.log.Info("plugin settings saved", "plugin", name, "by", by) // never the values
+	ps, err := q.GetPluginSettings(r.Context(), name, cip)
+	if err != nil {
+		return err
+	}
+	return writePluginSettings(w, name, m, ps)
+}

@@ -1,0 +1,132 @@
+package web
+
+// Voucher batches and their vouchers. (Redeeming is billing's.)
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/mikrobill/mikrobill/host/internal/store"
+)
+
+// voucherBatchInput asks for a batch of Count vouchers.
+type voucherBatchInput struct {
+	PlanID     int64  `json:"plan_id"`
+	LocationID int64  `json:"location_id"`
+	Count      int    `json:"count"`
+	Prefix     string `json:"prefix"`
+	Note       string `json:"note"`
+}
+
+func (s *Server) validateVoucherBatch(ctx context.Context, in *voucherBatchInput) error {
+	var v validation
+	v.check(in.Count >= 1 && in.Count <= store.MaxVoucherBatch, "count", fmt.Sprintf("required: how many vouchers to make, 1 to %d", store.MaxVoucherBatch))
+	v.check(store.ValidVoucherPrefix(in.Prefix), "prefix", fmt.Sprintf("up to %d letters and digits (upper-cased), or empty", store.MaxVoucherPrefix))
+	v.check(textOK(in.Note, 500, true), "note", "at most 500 characters")
+	q := s.catalogQ()
+	var perr, lerr error
+	if in.PlanID > 0 {
+		_, perr = q.GetPlan(ctx, in.PlanID)
+	}
+	if err := checkRef(&v, "plan_id", "plan", in.PlanID, perr); err != nil {
+		return err
+	}
+	if in.LocationID > 0 {
+		_, lerr = q.GetLocation(ctx, in.LocationID)
+	}
+	if err := checkRef(&v, "location_id", "location", in.LocationID, lerr); err != nil {
+		return err
+	}
+	return v.err()
+}
+
+// voucherBatchCreated is a new batch with its codes.
+type voucherBatchCreated struct {
+	*store.VoucherBatch
+	Vouchers []store.Voucher `json:"vouchers"`
+}
+
+func (s *Server) listVoucherBatches(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	items, total, err := s.catalogQ().ListVoucherBatches(r.Context(), page)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, total, page)
+	return nil
+}
+
+func (s *Server) getVoucherBatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := idVar(r, "id")
+	if err != nil {
+		return err
+	}
+	b, err := s.catalogQ().GetVoucherBatch(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, b)
+	return nil
+}
+
+func (s *Server) createVoucherBatch(w http.ResponseWriter, r *http.Request) error {
+	var in voucherBatchInput
+	if err := decodeJSON(r, &in); err != nil {
+		return err
+	}
+	if err := s.validateVoucherBatch(r.Context(), &in); err != nil {
+		return err
+	}
+	b := store.VoucherBatch{PlanID: in.PlanID, LocationID: in.LocationID, Prefix: in.Prefix, Note: in.Note}
+	if p := PrincipalFrom(r.Context()); p != nil {
+		b.CreatedBy = p.Username
+	}
+	vs, err := s.catalogQ().CreateVoucherBatch(r.Context(), &b, in.Count)
+	if err != nil {
+		return err
+	}
+	s.log.Info("voucher batch created", "batch", b.ID, "plan", b.PlanID, "location", b.LocationID, "count", b.Size, "by", b.CreatedBy)
+	writeCreated(w, r, b.ID, voucherBatchCreated{VoucherBatch: &b, Vouchers: vs})
+	return nil
+}
+
+func (s *Server) deleteVoucherBatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := idVar(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.catalogQ().DeleteVoucherBatch(r.Context(), id); err != nil {
+		if errors.Is(err, store.ErrReferenced) {
+			return &apiError{http.StatusConflict, "in_use", "some of this batch's vouchers have been redeemed, so the batch stays as their record", nil}
+		}
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listBatchVouchers(w http.ResponseWriter, r *http.Request) error {
+	id, err := idVar(r, "id")
+	if err != nil {
+		return err
+	}
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	q := s.catalogQ()
+	if _, err := q.GetVoucherBatch(r.Context(), id); err != nil {
+		return err
+	}
+	items, total, err := q.ListVouchers(r.Context(), id, page)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, total, page)
+	return nil
+}
