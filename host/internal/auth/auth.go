@@ -363,12 +363,18 @@ func (s *Service) EndSession(ctx context.Context, r *http.Request, secure bool) 
 // returns the token (to show once) with its record. A zero expiresAt means
 // it never expires.
 func (s *Service) CreateToken(ctx context.Context, userID int64, name string, expiresAt time.Time) (string, *store.APIToken, error) {
+	return CreateToken(ctx, s.db, userID, name, expiresAt)
+}
+
+// CreateToken is Service.CreateToken on a store without a service (the
+// `mikrobill user token` command).
+func CreateToken(ctx context.Context, db *store.Store, userID int64, name string, expiresAt time.Time) (string, *store.APIToken, error) {
 	token, digest, prefix, err := NewAPIToken()
 	if err != nil {
 		return "", nil, err
 	}
 	t := &store.APIToken{UserID: userID, Name: name, Hash: digest, Prefix: prefix, ExpiresAt: expiresAt}
-	if err := s.db.Q().CreateAPIToken(ctx, t); err != nil {
+	if err := db.Q().CreateAPIToken(ctx, t); err != nil {
 		return "", nil, err
 	}
 	return token, t, nil

@@ -125,6 +125,16 @@ func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 	}
 }
 
+// Audit records an administrative action (a plugin disabled, say) through
+// the audit job: into the host's audit log and to the audit plugin.
+func (s *Service) Audit(ctx context.Context, actor, action, resourceType, resourceID, outcome string, meta map[string]string) error {
+	if s.queue == nil {
+		return errors.New("the job queue is not set up; the audit event cannot be recorded")
+	}
+	_, err := s.queue.Insert(ctx, auditJob(actor, action, resourceType, resourceID, outcome, meta, s.now()), nil)
+	return err
+}
+
 // auditJob builds an audit job with a fresh event id.
 func auditJob(actor, action, resourceType, resourceID, outcome string, meta map[string]string, at time.Time) AuditArgs {
 	var b [12]byte

@@ -67,6 +67,9 @@ check.`,
 			if file == "" {
 				file = "no file"
 			}
+			if cfg.EnvFile != "" {
+				file += " and " + cfg.EnvFile
+			}
 			db, cache := "sqlite", "memory"
 			if cfg.UsesPostgres() {
 				db = "postgres"
@@ -135,7 +138,7 @@ standard error.`,
 // overrides are the global flags as config.Overrides, as globals.load
 // builds them.
 func (g *globals) overrides(cmd *cobra.Command) config.Overrides {
-	o := config.Overrides{PluginDir: g.pluginDir, DataDir: g.dataDir, LogLevel: g.logLevel}
+	o := config.Overrides{PluginDir: g.pluginDir, DataDir: g.dataDir, LogLevel: g.logLevel, EnvFile: g.envFile}
 	if cmd.Flags().Changed("log-json") {
 		v := g.logJSON
 		o.LogJSON = &v
@@ -332,10 +335,14 @@ func configTree(cfg *config.Config) ([]node, error) {
 	debug := append([]string{}, cfg.DebugPlugins...)
 	top := []node{
 		{key: "file", jsonOnly: true, raw: cfg.File},
+		{key: "env_file", jsonOnly: true, raw: cfg.EnvFile},
 		{key: "debug_plugins", jsonOnly: true, raw: debug},
 		{key: "warnings", jsonOnly: true, raw: append([]string{}, cfg.Warnings()...)},
 	}
 	envNode := attr("environment", str(cfg.Environment))
+	if cfg.EnvFile != "" {
+		file += ", environment file " + cfg.EnvFile
+	}
 	envNode.comment = "Effective configuration (" + file + "); secrets are redacted."
 	top = append(top, envNode,
 		attr("data_dir", str(cfg.DataDir)),
@@ -389,6 +396,7 @@ func configTree(cfg *config.Config) ([]node, error) {
 	top = append(top, node{key: "cache", block: []node{
 		cacheURL,
 		attr("max_entries", num(cfg.Cache.MaxEntries)),
+		attr("key_prefix", str(cfg.Cache.KeyPrefix)),
 	}})
 
 	sec := cfg.Security

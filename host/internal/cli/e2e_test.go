@@ -24,11 +24,12 @@ import (
 
 // host is a `mikrobill serve` running inside the test.
 type host struct {
-	t      *testing.T
-	addr   string
-	stderr *lockedBuffer
-	cancel context.CancelFunc
-	done   chan error
+	t       *testing.T
+	addr    string
+	dataDir string
+	stderr  *lockedBuffer
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 // startHost runs `serve` in-process on a free port with the given plugin
@@ -43,10 +44,11 @@ func startHost(t *testing.T, pluginDir string, extraEnv ...string) *host {
 		serving: func(a string) { addrc <- a },
 	}
 	cmd := newRoot(g)
+	dataDir := filepath.Join(t.TempDir(), "data")
 	cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--plugin-dir", pluginDir,
-		"--data-dir", filepath.Join(t.TempDir(), "data"), "--log-level", "debug"})
+		"--data-dir", dataDir, "--log-level", "debug"})
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &host{t: t, stderr: stderr, cancel: cancel, done: make(chan error, 1)}
+	h := &host{t: t, dataDir: dataDir, stderr: stderr, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- cmd.ExecuteContext(ctx) }()
 	select {
 	case h.addr = <-addrc:

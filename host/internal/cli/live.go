@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -40,9 +41,23 @@ func hostAddress(g *globals, cmd *cobra.Command, address string) (string, error)
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Server.Port)), nil
 }
 
-// callHost sends a request to the running host and decodes the JSON answer
-// into out; an API error becomes an error with its message.
-func callHost(ctx context.Context, method, url string, out any) error {
+// apiToken is --token, or MIKROBILL_TOKEN.
+func (g *globals) apiToken(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	for _, kv := range g.environ {
+		if v, ok := strings.CutPrefix(kv, "MIKROBILL_TOKEN="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// callHost sends a request to the running host, with token as its bearer
+// credential when set, and decodes the JSON answer into out; an API error
+// becomes an error with its message.
+func callHost(ctx context.Context, method, url, token string, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
@@ -50,6 +65,9 @@ func callHost(ctx context.Context, method, url string, out any) error {
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the host at %s (%v); is `mikrobill serve` running? Use --address to point at it", url, err)
@@ -65,6 +83,13 @@ func callHost(ctx context.Context, method, url string, out any) error {
 				Code    string `json:"code"`
 				Message string `json:"message"`
 			} `json:"error"`
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			how := "pass an API token with --token or MIKROBILL_TOKEN"
+			if token != "" {
+				how = "the token was refused (revoked, expired, or for another host's database); make a new one"
+			}
+			return &exitError{code: 1, msg: fmt.Sprintf("the host wants an API token (HTTP 401): %s; `mikrobill user token --username NAME` makes one", how)}
 		}
 		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
 			return &exitError{code: 1, msg: fmt.Sprintf("%s (HTTP %d, %s)", e.Error.Message, resp.StatusCode, e.Error.Code)}
@@ -95,7 +120,7 @@ func newPluginStatus(g *globals) *cobra.Command {
 			var body struct {
 				Plugins []plugins.Status `json:"plugins"`
 			}
-			if err := callHost(cmd.Context(), http.MethodGet, base+"/health/plugins", &body); err != nil {
+			if err := callHost(cmd.Context(), http.MethodGet, base+"/health/plugins", "", &body); err != nil {
 				return err
 			}
 			if asJSON {
@@ -130,7 +155,7 @@ func newPluginStatus(g *globals) *cobra.Command {
 
 // newPluginAction is restart, disable or enable.
 func newPluginAction(g *globals, action, short, long string) *cobra.Command {
-	var address string
+	var address, token string
 	cmd := &cobra.Command{
 		Use:   action + " NAME",
 		Short: short,
@@ -144,7 +169,7 @@ func newPluginAction(g *globals, action, short, long string) *cobra.Command {
 			var body struct {
 				Plugin plugins.Status `json:"plugin"`
 			}
-			if err := callHost(cmd.Context(), http.MethodPost, base+"/api/v1/plugins/"+args[0]+"/"+action, &body); err != nil {
+			if err := callHost(cmd.Context(), http.MethodPost, base+"/api/v1/plugins/"+url.PathEscape(args[0])+"/"+action, g.apiToken(token), &body); err != nil {
 				return err
 			}
 			p := body.Plugin
@@ -157,5 +182,6 @@ func newPluginAction(g *globals, action, short, long string) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&address, "address", "", "the running host's base URL (default: from the configuration, http://127.0.0.1:3000)")
+	cmd.Flags().StringVar(&token, "token", "", "API token (mbt_...) of a user allowed to do this (default $MIKROBILL_TOKEN)")
 	return cmd
 }

@@ -37,18 +37,25 @@ plugins.lock: after installing or upgrading a plugin, review it and run
 
 list, inspect, validate and lock work on the plugin directory; status, restart,
 disable and enable talk to a running host (--address, default from the
-configuration).`,
+configuration). restart needs an operator's API token, disable and enable an
+admin's: make one with ` + "`mikrobill user token --username NAME`" + ` and pass it
+with --token or MIKROBILL_TOKEN.`,
 	}
 	cmd.AddCommand(newPluginList(g), newPluginInspect(g), newPluginValidate(g), newPluginLock(g), newPluginStatus(g),
 		newPluginAction(g, "restart", "Restart a plugin of the running host now",
 			`restart asks the running host to stop the plugin gracefully and start it again.
-It also closes an open circuit and restores the plugin's restart budget. The
-host's plugin API answers on loopback only, so run this on the host's machine.`),
+It also closes an open circuit and restores the plugin's restart budget. It
+needs an API token of an operator or admin (--token or MIKROBILL_TOKEN), and
+is recorded in the audit log.`),
 		newPluginAction(g, "disable", "Stop a plugin of the running host and keep it stopped",
 			`disable asks the running host to stop the plugin and keep it stopped until it is
-enabled or the host restarts. Calls to it fail at once with "plugin unavailable".`),
+enabled or the host restarts. Calls to it fail at once with "plugin unavailable".
+It needs an admin's API token (--token or MIKROBILL_TOKEN), and is recorded in
+the audit log.`),
 		newPluginAction(g, "enable", "Start a disabled plugin of the running host",
-			`enable asks the running host to start a plugin that was disabled.`),
+			`enable asks the running host to start a plugin that was disabled. It needs an
+admin's API token (--token or MIKROBILL_TOKEN), and is recorded in the audit
+log.`),
 	)
 	return cmd
 }

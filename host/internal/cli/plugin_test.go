@@ -12,8 +12,14 @@ import (
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runEnv(t, nil, args...)
+}
+
+// runEnv is run with more environment variables.
+func runEnv(t *testing.T, environ []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code = Execute(args, &out, &errb, []string{"PATH=" + os.Getenv("PATH")})
+	code = Execute(args, &out, &errb, append([]string{"PATH=" + os.Getenv("PATH")}, environ...))
 	return code, out.String(), errb.String()
 }
 

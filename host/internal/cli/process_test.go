@@ -36,7 +36,9 @@ var (
 	runDirRE  = regexp.MustCompile(`runtime directory for sockets: dir=(\S+)`)
 )
 
-func startRealHost(t *testing.T, pluginDir string) *realHost {
+// startRealHost starts the mikrobill binary; opts adjust the command
+// (working directory, environment) before it starts.
+func startRealHost(t *testing.T, pluginDir string, opts ...func(*exec.Cmd)) *realHost {
 	t.Helper()
 	bin := testenv.Build(t, "host/cmd/mikrobill")
 	root := t.TempDir()
@@ -46,6 +48,9 @@ func startRealHost(t *testing.T, pluginDir string) *realHost {
 	}
 	h.cmd = exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--plugin-dir", pluginDir, "--data-dir", h.dataDir, "--log-level", "debug")
 	h.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + h.tmpDir, "JWT_SECRET=not-for-plugins"}
+	for _, o := range opts {
+		o(h.cmd)
+	}
 	stderr, err := h.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -211,8 +216,35 @@ func TestPluginActionsThroughTheCLI(t *testing.T) {
 	d.Add(testenv.Plugin{Name: "worker", Kind: "payment"})
 	h := startHost(t, d.Dir)
 	addr := "http://" + h.addr
+	env := []string{"MIKROBILL_DATA_DIR=" + h.dataDir}
+	token := func(user, role string) string {
+		t.Helper()
+		if err, _, stderr := runIn(t, env, "correct horse battery\n", "user", "create", "--username", user, "--role", role, "--password-stdin"); err != nil {
+			t.Fatalf("user create %s: %v %s", user, err, stderr)
+		}
+		err, stdout, stderr := runIn(t, env, "", "user", "token", "--username", user, "--name", "test")
+		if err != nil || !strings.HasPrefix(stdout, "mbt_") || !strings.Contains(stderr, "shown only this once") {
+			t.Fatalf("user token %s: %v\n%s\n%s", user, err, stdout, stderr)
+		}
+		return strings.TrimSpace(stdout)
+	}
+	admin, operator, viewer := token("ana", "admin"), token("otto", "operator"), token("vera", "viewer")
 
-	code, stdout, stderr := run(t, "plugin", "restart", "worker", "--address", addr)
+	// Without a token, or with one whose role is too small, the host says no.
+	if code, _, stderr := run(t, "plugin", "restart", "worker", "--address", addr); code != 1 || !strings.Contains(stderr, "wants an API token (HTTP 401)") || !strings.Contains(stderr, "mikrobill user token") {
+		t.Errorf("restart without a token: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "plugin", "restart", "worker", "--address", addr, "--token", "mbt_revokedorneverwas0000000000000000000000"); code != 1 || !strings.Contains(stderr, "the token was refused") {
+		t.Errorf("restart with an unknown token: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "plugin", "restart", "worker", "--address", addr, "--token", viewer); code != 1 || !strings.Contains(stderr, "needs the operator role") || !strings.Contains(stderr, "HTTP 403") {
+		t.Errorf("restart as a viewer: exit %d %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "plugin", "disable", "worker", "--address", addr, "--token", operator); code != 1 || !strings.Contains(stderr, "needs the admin role") {
+		t.Errorf("disable as an operator: exit %d %s", code, stderr)
+	}
+
+	code, stdout, stderr := runEnv(t, []string{"MIKROBILL_TOKEN=" + operator}, "plugin", "restart", "worker", "--address", addr)
 	if code != 0 || !strings.Contains(stdout, "worker: running (pid") || !strings.Contains(stdout, "restarts 1") {
 		t.Fatalf("plugin restart: exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -220,24 +252,56 @@ func TestPluginActionsThroughTheCLI(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`worker\s+1\.0\.0\s+running\s+ok\s+1\s+\d+\s+closed`).MatchString(stdout) {
 		t.Errorf("plugin status: exit %d\n%s", code, stdout)
 	}
-	if code, stdout, _ := run(t, "plugin", "disable", "worker", "--address", addr); code != 0 || !strings.Contains(stdout, "worker: disabled") {
+	if code, stdout, _ := run(t, "plugin", "disable", "worker", "--address", addr, "--token", admin); code != 0 || !strings.Contains(stdout, "worker: disabled") {
 		t.Errorf("plugin disable: exit %d %s", code, stdout)
 	}
 	if c, body := h.get("/ready"); c != http.StatusOK {
 		t.Errorf("/ready with a disabled plugin: %d %s", c, body)
 	}
-	if code, _, stderr := run(t, "plugin", "restart", "worker", "--address", addr); code != 1 || !strings.Contains(stderr, "is disabled; enable it instead") || !strings.Contains(stderr, "HTTP 422") {
+	if code, _, stderr := run(t, "plugin", "restart", "worker", "--address", addr, "--token", admin); code != 1 || !strings.Contains(stderr, "is disabled; enable it instead") || !strings.Contains(stderr, "HTTP 422") {
 		t.Errorf("restart of a disabled plugin: exit %d %s", code, stderr)
 	}
-	if code, stdout, _ := run(t, "plugin", "enable", "worker", "--address", addr); code != 0 || !strings.Contains(stdout, "worker: running") {
+	if code, stdout, _ := run(t, "plugin", "enable", "worker", "--address", addr, "--token", admin); code != 0 || !strings.Contains(stdout, "worker: running") {
 		t.Errorf("plugin enable: exit %d %s", code, stdout)
 	}
-	if code, _, stderr := run(t, "plugin", "restart", "ghost", "--address", addr); code != 1 || !strings.Contains(stderr, `no plugin "ghost"`) {
+	if code, _, stderr := run(t, "plugin", "restart", "ghost", "--address", addr, "--token", admin); code != 1 || !strings.Contains(stderr, `no plugin "ghost"`) {
 		t.Errorf("restart of an unknown plugin: exit %d %s", code, stderr)
 	}
 	if code, _, stderr := run(t, "plugin", "status", "--address", "http://127.0.0.1:1"); code != 1 || !strings.Contains(stderr, "is `mikrobill serve` running?") {
 		t.Errorf("status without a host: exit %d %s", code, stderr)
 	}
+
+	// Each action is in the audit log with who did it, refusals included.
+	want := []string{"plugin.restart success user:otto", "plugin.disable success user:ana", "plugin.restart failure user:ana", "plugin.enable success user:ana"}
+	waitUntil(t, 30*time.Second, "the plugin actions in the audit log", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, addr+"/api/v1/audit?limit=100", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Items []struct {
+				Action     string `json:"action"`
+				Outcome    string `json:"outcome"`
+				Actor      string `json:"actor"`
+				ResourceID string `json:"resource_id"`
+			} `json:"items"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		var got []string
+		for _, e := range body.Items {
+			if e.ResourceID == "worker" {
+				got = append(got, e.Action+" "+e.Outcome+" "+e.Actor)
+			}
+		}
+		slices.Sort(got)
+		w := slices.Sorted(slices.Values(want))
+		return slices.Equal(got, w)
+	})
 
 	// The API refuses cross-site requests from browsers.
 	req, _ := http.NewRequest(http.MethodPost, addr+"/api/v1/plugins/worker/restart", nil)

@@ -17,6 +17,7 @@ import (
 // globals are the flags every command takes.
 type globals struct {
 	configFile string
+	envFile    string
 	pluginDir  string
 	dataDir    string
 	logLevel   string
@@ -61,12 +62,15 @@ as separate processes and serves the admin UI and API.
 
 Configuration comes from flags, then environment variables, then the file
 (mikrobill.hcl), then defaults. The environment variables of the old Node.js
-system (NODE_ENV, HOST, PORT, DEBUG=plugin:*, ...) keep working.`,
+system (NODE_ENV, HOST, PORT, DB_*, REDIS_*, JWT_SECRET, DEBUG=plugin:*, ...)
+keep working, and its .env file is read from the working directory as dotenv
+did: variables already in the environment win over the file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configFile, "config", "", "configuration file (default: mikrobill.hcl in the working directory, if present, or $MIKROBILL_CONFIG)")
+	pf.StringVar(&g.envFile, "env-file", "", "dotenv file of KEY=VALUE lines applied under the process environment (default: .env in the working directory, if present, or $MIKROBILL_ENV_FILE)")
 	pf.StringVar(&g.pluginDir, "plugin-dir", "", "plugin directory (default: \"plugins\" beside the mikrobill executable, or $MIKROBILL_PLUGIN_DIR)")
 	pf.StringVar(&g.dataDir, "data-dir", "", "data directory (default: \"data\", or $MIKROBILL_DATA_DIR)")
 	pf.StringVar(&g.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $MIKROBILL_LOG_LEVEL)")
@@ -78,12 +82,8 @@ system (NODE_ENV, HOST, PORT, DEBUG=plugin:*, ...) keep working.`,
 
 // load reads the configuration with the global flags applied.
 func (g *globals) load(cmd *cobra.Command, extra config.Overrides) (*config.Config, error) {
-	o := extra
-	o.PluginDir, o.DataDir, o.LogLevel = g.pluginDir, g.dataDir, g.logLevel
-	if cmd.Flags().Changed("log-json") {
-		v := g.logJSON
-		o.LogJSON = &v
-	}
+	o := g.overrides(cmd)
+	o.Listen = extra.Listen
 	return config.Load(g.configFile, g.environ, o)
 }
 

@@ -85,7 +85,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	for _, w := range cfg.Warnings() {
 		log.Warn("configuration", "warning", w)
 	}
-	log.Info("starting mikrobill", "version", version.Version, "environment", cfg.Environment, "config", cfg.File, "plugin_dir", cfg.Plugins.Dir, "data_dir", cfg.DataDir)
+	log.Info("starting mikrobill", "version", version.Version, "environment", cfg.Environment, "config", cfg.File, "env_file", cfg.EnvFile, "plugin_dir", cfg.Plugins.Dir, "data_dir", cfg.DataDir)
 
 	st, applied, err := openStore(ctx, cfg)
 	if err != nil {
@@ -110,7 +110,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	m := metrics.New()
 	m.Registry.MustRegister(store.NewCollector(st))
 	cache.RouteRedisLogs(log.Named("go-redis"))
-	cb, err := cache.Open(ctx, cfg.CacheURL(), cache.OpenOptions{Logger: log, Registerer: m.Registry, MemoryEntries: cfg.Cache.MaxEntries})
+	cb, err := cache.Open(ctx, cfg.CacheURL(), cache.OpenOptions{Logger: log, Registerer: m.Registry, MemoryEntries: cfg.Cache.MaxEntries, Prefix: cfg.Cache.KeyPrefix})
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -35,7 +36,7 @@ before the host has ever run: ` + "`mikrobill user create --username NAME --role
 Passwords are read twice from the terminal without echo, or once from
 standard input with --password-stdin; they must be at least 10 characters.`,
 	}
-	cmd.AddCommand(newUserCreate(g), newUserList(g), newUserSetPassword(g))
+	cmd.AddCommand(newUserCreate(g), newUserList(g), newUserSetPassword(g), newUserToken(g))
 	return cmd
 }
 
@@ -126,6 +127,66 @@ keep working (revoke them in the admin UI or with DELETE /api/v1/tokens/ID).`,
 	}
 	cmd.Flags().StringVar(&username, "username", "", "whose password to set (required)")
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input instead of asking twice on the terminal")
+	_ = cmd.MarkFlagRequired("username")
+	return cmd
+}
+
+func newUserToken(g *globals) *cobra.Command {
+	var username, name string
+	var expiresIn time.Duration
+	cmd := &cobra.Command{
+		Use:   "token --username NAME [--name LABEL] [--expires-in DURATION]",
+		Short: "Make an API token for a user and print it (once)",
+		Long: `token makes an API token ("mbt_...") that acts with the user's role, and
+prints it on standard output; only its digest is kept, so store it now.
+Scripts and the plugin commands (mikrobill plugin restart, disable, enable)
+send it as a bearer token: pass it with --token or MIKROBILL_TOKEN.
+
+Revoke a token in the admin UI or with DELETE /api/v1/tokens/ID.`,
+		Example: `  export MIKROBILL_TOKEN=$(mikrobill user token --username ana --name "ops laptop")
+  mikrobill plugin restart payment-manual`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			user := auth.NormalizeUsername(username)
+			label := strings.TrimSpace(name)
+			if label == "" || utf8.RuneCountInString(label) > 100 {
+				return errors.New("--name: say what the token is for in 1 to 100 characters, e.g. --name \"backup script\"")
+			}
+			if expiresIn < 0 {
+				return errors.New("--expires-in must be positive (e.g. 720h), or 0 for a token that does not expire")
+			}
+			return withUserStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				u, err := st.Q().GetUserByUsername(ctx, user)
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no user %q; `mikrobill user list` shows who exists", user)
+				}
+				if err != nil {
+					return err
+				}
+				if u.Disabled {
+					return fmt.Errorf("%s is disabled; its tokens would not work. Enable the user first", u.Username)
+				}
+				var expires time.Time
+				if expiresIn > 0 {
+					expires = time.Now().Add(expiresIn)
+				}
+				tok, rec, err := auth.CreateToken(ctx, st, u.ID, label, expires)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, tok)
+				until := "does not expire"
+				if !rec.ExpiresAt.IsZero() {
+					until = "expires " + rec.ExpiresAt.Local().Format(time.DateTime)
+				}
+				fmt.Fprintf(g.stderr, "API token %d (%s) for %s, role %s, %s; it is shown only this once\n", rec.ID, rec.Prefix, u.Username, u.Role, until)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&username, "username", "", "whose token it is; it acts with this user's role (required)")
+	cmd.Flags().StringVar(&name, "name", "cli", "what the token is for, shown in the token list")
+	cmd.Flags().DurationVar(&expiresIn, "expires-in", 0, "how long the token works, e.g. 720h (default 0: until revoked)")
 	_ = cmd.MarkFlagRequired("username")
 	return cmd
 }

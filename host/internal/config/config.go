@@ -87,6 +87,9 @@ type Config struct {
 
 	// File is the configuration file that was read, if any.
 	File string
+	// EnvFile is the dotenv file that was read, if any (.env in the working
+	// directory, --env-file or MIKROBILL_ENV_FILE).
+	EnvFile string
 }
 
 // DatabaseConfig is the host's database. HCL block: database.
@@ -123,6 +126,12 @@ type CacheConfig struct {
 	// Redis is unreachable); the least recently used keys go first. HCL:
 	// max_entries. Default 100000.
 	MaxEntries int
+	// KeyPrefix starts every Redis key of this host: the cache, the
+	// plugins' key-value stores and the shared rate limits. Hosts of one
+	// installation use the same prefix; installations sharing one Redis use
+	// different ones. HCL: key_prefix; env: MIKROBILL_CACHE_PREFIX. Default
+	// "mikrobill:".
+	KeyPrefix string
 }
 
 // SecurityConfig holds the secrets and the HTTP security settings. HCL
@@ -440,7 +449,7 @@ func DefaultConfig() *Config {
 			ConnMaxLifetime:  time.Hour,
 			StatementTimeout: 30 * time.Second,
 		},
-		Cache: CacheConfig{MaxEntries: 100_000},
+		Cache: CacheConfig{MaxEntries: 100_000, KeyPrefix: "mikrobill:"},
 		Security: SecurityConfig{
 			SessionTTL:      24 * time.Hour,
 			JWTTTL:          time.Hour,

@@ -81,7 +81,7 @@ func wantDefaults(t *testing.T) *config.Config {
 			ConnMaxLifetime:  time.Hour,
 			StatementTimeout: 30 * time.Second,
 		},
-		Cache: config.CacheConfig{MaxEntries: 100000},
+		Cache: config.CacheConfig{MaxEntries: 100000, KeyPrefix: "mikrobill:"},
 		Security: config.SecurityConfig{
 			SessionTTL:      24 * time.Hour,
 			JWTTTL:          time.Hour,
@@ -262,7 +262,7 @@ func TestLoadFullFile(t *testing.T) {
 			MinConns:        2,
 			ConnMaxLifetime: 30 * time.Minute,
 		},
-		Cache: config.CacheConfig{URL: "rediss://:r3dis@cache.internal:6380/2", MaxEntries: 5000},
+		Cache: config.CacheConfig{URL: "rediss://:r3dis@cache.internal:6380/2", MaxEntries: 5000, KeyPrefix: "billing-a:"},
 		Security: config.SecurityConfig{
 			JWTSecret:       "jwt-0123456789abcdef0123456789abcdef",
 			CookieSecret:    "cookie-0123456789abcdef0123456789abcdef",
@@ -458,6 +458,11 @@ func TestPrecedence(t *testing.T) {
 			name: "cache.url", get: func(c *config.Config) any { return c.Cache.URL },
 			def: "", file: "redis://file-cache:6379/0",
 			env: []string{"REDIS_HOST=env-cache", "REDIS_PORT=6380"}, envV: "redis://env-cache:6380/0",
+		},
+		{
+			name: "cache.key_prefix", get: func(c *config.Config) any { return c.Cache.KeyPrefix },
+			def: "mikrobill:", file: "file:",
+			env: []string{"MIKROBILL_CACHE_PREFIX=env:"}, envV: "env:",
 		},
 		{
 			name: "security.jwt_secret", get: func(c *config.Config) any { return [2]any{c.Security.JWTSecret, c.Sources.JWTSecret} },

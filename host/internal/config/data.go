@@ -39,6 +39,9 @@ func (c *Config) validateData() []error {
 	if db.MinConns < 0 || db.MinConns > max(db.MaxConns, 0) {
 		errs = append(errs, fmt.Errorf("database.min_conns must be between 0 and database.max_conns (%d), got %d", db.MaxConns, db.MinConns))
 	}
+	if c.Cache.KeyPrefix == "" || len(c.Cache.KeyPrefix) > 64 || strings.ContainsAny(c.Cache.KeyPrefix, " \t\r\n") {
+		errs = append(errs, fmt.Errorf("cache.key_prefix (MIKROBILL_CACHE_PREFIX) must be 1 to 64 characters without spaces, got %q; the default is \"mikrobill:\"", c.Cache.KeyPrefix))
+	}
 	if c.Cache.MaxEntries < 1 {
 		errs = append(errs, fmt.Errorf("cache.max_entries must be at least 1, got %d", c.Cache.MaxEntries))
 	}

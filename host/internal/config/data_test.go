@@ -169,6 +169,7 @@ func TestLoadDataFileErrors(t *testing.T) {
 			`database.url (DATABASE_URL) must start with postgres:// or postgresql://`,
 			"database.max_conns must be at least 1, got 0",
 			`cache.url (REDIS_URL) must start with redis:// or rediss://`,
+			`cache.key_prefix (MIKROBILL_CACHE_PREFIX) must be 1 to 64 characters without spaces, got "my prefix"`,
 			"security.encryption_key (MIKROBILL_ENCRYPTION_KEY) must be 32 bytes",
 			`security.cors_origins: "billing.example.net" is not an origin`,
 			`security.trusted_proxies: "10.0.0.0/33" is not an IP address or a CIDR range`,

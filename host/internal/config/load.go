@@ -27,6 +27,9 @@ type Overrides struct {
 	DataDir   string
 	LogLevel  string
 	LogJSON   *bool
+	// EnvFile is a dotenv file whose variables apply under the process
+	// environment (a variable set in both keeps the process's value).
+	EnvFile string
 }
 
 // Load builds the configuration: defaults, then the file (path, or
@@ -61,6 +64,14 @@ func Check(path string, environ []string, flags Overrides) (*Config, error) {
 // build applies the layers without validating.
 func build(path string, environ []string, flags Overrides) (*Config, error) {
 	cfg := DefaultConfig()
+	envFile, err := readEnvFile(flags.EnvFile, envMap(environ))
+	if err != nil {
+		return nil, err
+	}
+	if envFile != nil {
+		environ = append(envFile.vars, environ...)
+		cfg.EnvFile = envFile.path
+	}
 	env := envMap(environ)
 	explicit := path != ""
 	if path == "" {
@@ -92,6 +103,37 @@ func build(path string, environ []string, flags Overrides) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+type envFileVars struct {
+	path string
+	vars []string
+}
+
+// readEnvFile reads the named dotenv file, or $MIKROBILL_ENV_FILE, or
+// DefaultEnvFile when it exists. It returns nil when there is none.
+func readEnvFile(path string, env map[string]string) (*envFileVars, error) {
+	explicit := path != ""
+	if path == "" {
+		path = env["MIKROBILL_ENV_FILE"]
+		explicit = path != ""
+	}
+	if path == "" {
+		if _, err := os.Stat(DefaultEnvFile); err != nil {
+			return nil, nil
+		}
+		path = DefaultEnvFile
+	}
+	vars, err := ReadEnvFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && explicit:
+		return nil, fmt.Errorf("environment file %s does not exist; check --env-file or MIKROBILL_ENV_FILE", path)
+	case err != nil && !strings.HasPrefix(err.Error(), path+":"):
+		return nil, fmt.Errorf("read environment file: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("environment file %w", err)
+	}
+	return &envFileVars{path: path, vars: vars}, nil
 }
 
 func envMap(environ []string) map[string]string {
@@ -135,6 +177,7 @@ type fileDatabase struct {
 type fileCache struct {
 	URL        *string `hcl:"url,optional"`
 	MaxEntries *int    `hcl:"max_entries,optional"`
+	KeyPrefix  *string `hcl:"key_prefix,optional"`
 }
 
 type fileSecurity struct {
@@ -334,6 +377,7 @@ func applyFileData(cfg *Config, fc *fileConfig) hcl.Diagnostics {
 	if b := fc.Cache; b != nil {
 		setString(&cfg.Cache.URL, b.URL)
 		setInt(&cfg.Cache.MaxEntries, b.MaxEntries)
+		setString(&cfg.Cache.KeyPrefix, b.KeyPrefix)
 	}
 	if b := fc.Security; b != nil {
 		s := &cfg.Security
@@ -577,6 +621,9 @@ func applyEnvData(cfg *Config, get func(names ...string) (string, string, bool))
 		cfg.Cache.URL = v
 	} else if _, host, ok := get("REDIS_HOST"); ok {
 		cfg.Cache.URL = redisURL(host, port("REDIS_PORT", "6379"), value("REDIS_PASSWORD"))
+	}
+	if _, v, ok := get("MIKROBILL_CACHE_PREFIX"); ok {
+		cfg.Cache.KeyPrefix = v
 	}
 
 	for _, s := range []struct {

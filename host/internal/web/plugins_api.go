@@ -2,23 +2,19 @@ package web
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 
 	"github.com/gorilla/mux"
 )
 
-// localOnly lets only loopback clients through. The plugin control API has
-// no authentication yet, so it answers only on the machine itself.
-func (s *Server) localOnly(next http.Handler) http.Handler {
-	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			return &apiError{http.StatusForbidden, "forbidden", "the plugin API answers on loopback only until authentication is configured; run the command on the host's machine", nil}
-		}
-		next.ServeHTTP(w, r)
-		return nil
-	})
+// pluginRoutes is the plugin control API: anyone signed in sees the
+// plugins; operators restart one; admins disable and enable them.
+func (s *Server) pluginRoutes(api *mux.Router) {
+	s.route(api, http.MethodGet, "/plugins", RoleViewer, s.listPlugins)
+	s.route(api, http.MethodGet, "/plugins/{name}", RoleViewer, s.getPlugin)
+	s.route(api, http.MethodPost, "/plugins/{name}/restart", RoleOperator, s.pluginAction("restart", s.deps.Plugins.Restart))
+	s.route(api, http.MethodPost, "/plugins/{name}/disable", RoleAdmin, s.pluginAction("disable", s.deps.Plugins.Disable))
+	s.route(api, http.MethodPost, "/plugins/{name}/enable", RoleAdmin, s.pluginAction("enable", s.deps.Plugins.Enable))
 }
 
 func (s *Server) listPlugins(w http.ResponseWriter, _ *http.Request) error {
@@ -38,14 +34,24 @@ func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request) error {
 
 // pluginAction runs restart, disable or enable and answers with the
 // plugin's status afterwards.
-func (s *Server) pluginAction(action func(name string) error) func(http.ResponseWriter, *http.Request) error {
+func (s *Server) pluginAction(verb string, action func(name string) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		name := mux.Vars(r)["name"]
-		if err := action(name); err != nil {
+		err := action(name)
+		if _, known := s.deps.Plugins.Plugin(name); known && s.deps.Billing != nil {
+			outcome, meta := "success", map[string]string{"remote": r.RemoteAddr}
+			if err != nil {
+				outcome, meta["error"] = "failure", err.Error()
+			}
+			if aerr := s.deps.Billing.Audit(r.Context(), actor(r), "plugin."+verb, "plugin", name, outcome, meta); aerr != nil {
+				s.log.Error("plugin action not audited", "plugin", name, "action", verb, "error", aerr)
+			}
+		}
+		if err != nil {
 			return err
 		}
 		p, _ := s.deps.Plugins.Plugin(name)
-		s.log.Info("plugin action", "plugin", name, "action", mux.CurrentRoute(r).GetName(), "remote", r.RemoteAddr)
+		s.log.Info("plugin action", "plugin", name, "action", verb, "by", actor(r), "remote", r.RemoteAddr)
 		writeJSON(w, http.StatusOK, map[string]any{"plugin": p.Status()})
 		return nil
 	}

@@ -32,13 +32,7 @@ func (s *Server) router() *mux.Router {
 	s.authRoutes(api)
 	s.catalogRoutes(api)
 	s.billingRoutes(r, api)
-	plugins := api.PathPrefix("/plugins").Subrouter()
-	plugins.Use(s.localOnly)
-	plugins.Handle("", s.handle(s.listPlugins)).Methods(http.MethodGet)
-	plugins.Handle("/{name}", s.handle(s.getPlugin)).Methods(http.MethodGet)
-	plugins.Handle("/{name}/restart", s.handle(s.pluginAction(s.deps.Plugins.Restart))).Methods(http.MethodPost).Name("restart")
-	plugins.Handle("/{name}/disable", s.handle(s.pluginAction(s.deps.Plugins.Disable))).Methods(http.MethodPost).Name("disable")
-	plugins.Handle("/{name}/enable", s.handle(s.pluginAction(s.deps.Plugins.Enable))).Methods(http.MethodPost).Name("enable")
+	s.pluginRoutes(api)
 
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", "no such route; see /health, /ready and /metrics", nil}

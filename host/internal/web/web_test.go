@@ -40,25 +40,3 @@ func TestServeErrorMapsSentinels(t *testing.T) {
 		})
 	}
 }
-
-func TestPluginAPIIsLoopbackOnly(t *testing.T) {
-	s := New(Deps{})
-	h := s.localOnly(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	for _, tt := range []struct {
-		remote string
-		status int
-	}{
-		{"127.0.0.1:5000", http.StatusNoContent},
-		{"[::1]:5000", http.StatusNoContent},
-		{"10.1.2.3:5000", http.StatusForbidden},
-		{"192.168.88.10:5000", http.StatusForbidden},
-	} {
-		req := httptest.NewRequest(http.MethodPost, "/api/v1/plugins/x/restart", nil)
-		req.RemoteAddr = tt.remote
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != tt.status {
-			t.Errorf("from %s: %d, want %d", tt.remote, rec.Code, tt.status)
-		}
-	}
-}

@@ -45,6 +45,7 @@ database {
 cache {
   url         = "rediss://:r3dis@cache.internal:6380/2"
   max_entries = 5000
+  key_prefix  = "billing-a:"
 }
 
 security {

@@ -4,7 +4,8 @@ database {
 }
 
 cache {
-  url = "http://cache:6379"
+  url        = "http://cache:6379"
+  key_prefix = "my prefix"
 }
 
 security {

@@ -22,7 +22,8 @@ database {
 }
 
 cache {
-  url = "redis://file-cache:6379/0"
+  url        = "redis://file-cache:6379/0"
+  key_prefix = "file:"
 }
 
 security {
