@@ -20,6 +20,7 @@
 package billing
 
 import (
+	"crypto/rand"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -45,6 +46,10 @@ type Config struct {
 	ReminderInterval time.Duration
 	// Location formats dates in messages (default UTC).
 	Location *time.Location
+	// LinkKey keys the digests in pay links (PayLink), at least 16 bytes;
+	// it must stay the same across restarts and hosts, or links already sent
+	// stop working. Empty: a random key (links die with the process).
+	LinkKey []byte
 }
 
 // Service runs the billing flow.
@@ -75,6 +80,10 @@ func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
+	}
+	if len(cfg.LinkKey) < 16 {
+		cfg.LinkKey = make([]byte, 32)
+		_, _ = rand.Read(cfg.LinkKey)
 	}
 	if cfg.NotifyPlugin == "" {
 		cfg.NotifyPlugin = "whatsapp"

@@ -113,7 +113,7 @@ func (s *Service) StartPayment(ctx context.Context, invoiceID int64, gateway, me
 			UnitPrice: payment.Money{Amount: inv.Amount, Currency: inv.Currency}}},
 		Method:         method,
 		CallbackURL:    base + "/webhooks/" + gateway,
-		ReturnURL:      base + "/pay/" + inv.Number,
+		ReturnURL:      s.PayLink(inv.Number),
 		ExpiresAt:      inv.DueAt,
 		IdempotencyKey: fmt.Sprintf("%s-%s-%d", inv.Number, gateway, attempt),
 		Metadata:       map[string]string{"invoice_id": strconv.FormatInt(inv.ID, 10)},
@@ -130,7 +130,7 @@ func (s *Service) StartPayment(ctx context.Context, invoiceID int64, gateway, me
 		}
 		link := p.CheckoutURL
 		if link == "" {
-			link = base + "/pay/" + inv.Number
+			link = s.PayLink(inv.Number)
 		}
 		if err := tx.Q().SetInvoicePayment(ctx, inv.ID, gateway, link); err != nil {
 			return err

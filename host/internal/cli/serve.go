@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -123,12 +126,22 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		Cache:        cb.Cache,
 		HostVersion:  version.Version,
 		Capabilities: map[string]bool{"database": true, "cache": true},
+		SavedSettings: func(ctx context.Context, name string) (json.RawMessage, error) {
+			ps, err := st.Q().GetPluginSettings(ctx, name, cipher)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			return ps.Settings, nil
+		},
 	})
 	m.Registry.MustRegister(metrics.NewProcessCollector(mgr))
 	pluginMetrics := metrics.NewPluginGatherer(mgr, cfg.Plugins.MetricsTimeout, log.Named("metrics"), m.Registry)
 
 	bill := billing.New(st, cipher, billing.FromManager(mgr), billing.Config{
-		PublicURL: cfg.BaseURL(), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
+		PublicURL: cfg.BaseURL(), LinkKey: payLinkKey(key), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
 		ReminderDays: cfg.Jobs.ReminderDays, ExpiryInterval: cfg.Jobs.ExpiryCheckInterval,
 	}, log)
 	queue, err := jobs.New(st, bill.Workers(), bill.PeriodicJobs(true), jobs.Config{
@@ -221,4 +234,12 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	mgr.Stop(sctx)
 	log.Info("stopped")
 	return nil
+}
+
+// payLinkKey derives the key of the pay links' digests from the encryption
+// key, so every host of an installation makes the same links.
+func payLinkKey(encryptionKey []byte) []byte {
+	mac := hmac.New(sha256.New, encryptionKey)
+	mac.Write([]byte("mikrobill pay links"))
+	return mac.Sum(nil)
 }

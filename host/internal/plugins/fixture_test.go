@@ -3,6 +3,7 @@ package plugins
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -22,6 +23,8 @@ type fixture struct {
 	t    testing.TB
 	cfg  *config.Config
 	logs *syncBuffer
+	// saved is Deps.SavedSettings (nil: none).
+	saved func(ctx context.Context, name string) (json.RawMessage, error)
 }
 
 type tp = testenv.Plugin
@@ -44,7 +47,7 @@ func newFixtureB(t testing.TB) *fixture {
 func (f *fixture) start() (*Manager, error) {
 	f.t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Output: f.logs, Level: hclog.Debug, IndependentLevels: true})
-	m := New(f.cfg, Deps{Logger: log, Metrics: metrics.New(), HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}})
+	m := New(f.cfg, Deps{Logger: log, Metrics: metrics.New(), HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, SavedSettings: f.saved})
 	err := m.Start(context.Background())
 	f.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

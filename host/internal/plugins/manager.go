@@ -10,6 +10,7 @@ package plugins
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -48,6 +49,11 @@ type Deps struct {
 	// Capabilities are the host capabilities available to plugins'
 	// dependencies ("database", "cache").
 	Capabilities map[string]bool
+	// SavedSettings reads the settings an operator saved for a plugin
+	// through the admin API (nil when none); they apply over the
+	// configuration file's, field by field (MergeSettings). Nil: the
+	// file's only.
+	SavedSettings func(ctx context.Context, name string) (json.RawMessage, error)
 }
 
 // Manager runs the plugins.
@@ -330,9 +336,12 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 	if err != nil {
 		return err
 	}
-	settings := m.cfg.PluginSettings(man.Name)
+	settings, err := m.settings(ctx, man.Name)
+	if err != nil {
+		return err
+	}
 	if err := man.ValidateSettings(settings); err != nil {
-		return fmt.Errorf("its settings in the configuration do not match its config_schema: %v", err)
+		return fmt.Errorf("its settings (the configuration file's and those saved in the admin UI) do not match its config_schema: %v", err)
 	}
 	dataDir, err := privateDir(m.cfg.PluginDataDir(man.Name))
 	if err != nil {

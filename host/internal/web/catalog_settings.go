@@ -1,11 +1,13 @@
 package web
 
 // Plugin settings: what an operator saves for a plugin's Configure, secret
-// fields encrypted at rest and never shown again. (Handing new settings to
-// a running plugin is not done here.)
+// fields encrypted at rest and never shown again. Saved settings apply over
+// the configuration file's, field by field; a running plugin gets them at
+// once (Configure), and refuses them before they are saved.
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
@@ -42,6 +45,18 @@ type pluginSettingsJSON struct {
 	SecretFields []string   `json:"secret_fields"`
 	UpdatedBy    string     `json:"updated_by,omitempty"`
 	UpdatedAt    *time.Time `json:"updated_at,omitempty"`
+	// Warnings are the running plugin's, on accepting new settings.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// validatePluginSettings checks saved settings as the plugin will get them:
+// merged over the configuration file's.
+func (s *Server) validatePluginSettings(name string, m *manifest.Manifest, saved json.RawMessage) error {
+	if s.deps.Plugins != nil {
+		_, err := s.deps.Plugins.EffectiveSettings(name, saved)
+		return err
+	}
+	return m.ValidateSettings(saved)
 }
 
 // installedManifest returns the installed plugin's manifest, or nil.
@@ -111,8 +126,8 @@ func (s *Server) loadPluginSettings(r *http.Request, name string) (*store.Plugin
 }
 
 // writePluginSettings answers with the settings as GET shows them.
-func writePluginSettings(w http.ResponseWriter, name string, m *manifest.Manifest, ps *store.PluginSettings) error {
-	out := pluginSettingsJSON{Plugin: name, Installed: m != nil, Saved: ps != nil, Settings: json.RawMessage("{}"), SecretFields: settingsSecretFields(m, ps)}
+func writePluginSettings(w http.ResponseWriter, name string, m *manifest.Manifest, ps *store.PluginSettings, warnings ...string) error {
+	out := pluginSettingsJSON{Plugin: name, Installed: m != nil, Saved: ps != nil, Settings: json.RawMessage("{}"), SecretFields: settingsSecretFields(m, ps), Warnings: warnings}
 	if out.SecretFields == nil {
 		out.SecretFields = []string{}
 	}
@@ -193,7 +208,8 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	}
 
 	if m != nil {
-		if err := m.ValidateSettings(merged); err != nil {
+		// Checked as the plugin will get them: over the file's settings.
+		if err := s.validatePluginSettings(name, m, merged); err != nil {
 			var se *manifest.SettingsError
 			if !errors.As(err, &se) {
 				return &apiError{http.StatusUnprocessableEntity, "plugin_schema_invalid", err.Error() + "; the plugin's author must fix its plugin.json", nil}
@@ -222,8 +238,21 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	// A running plugin takes the settings first: what it refuses is not
+	// saved.
+	var warnings []string
+	if s.deps.Plugins != nil {
+		warnings, err = s.deps.Plugins.Reconfigure(r.Context(), name, merged)
+		if errors.Is(err, plugins.ErrSettingsRefused) {
+			return &apiError{http.StatusUnprocessableEntity, "settings_refused", err.Error() + "; nothing was saved and the plugin keeps its previous settings", nil}
+		}
+		if err != nil {
+			return err
+		}
+	}
 	q := s.catalogQ()
 	if err := q.SavePluginSettings(r.Context(), name, merged, secrets, by, cip); err != nil {
+		s.restorePluginSettings(name, stored)
 		if errors.Is(err, store.ErrInvalid) {
 			return &apiError{http.StatusUnprocessableEntity, "validation_failed", err.Error(), nil}
 		}
@@ -234,5 +263,22 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return writePluginSettings(w, name, m, ps)
+	return writePluginSettings(w, name, m, ps, warnings...)
+}
+
+// restorePluginSettings hands a running plugin its stored settings again
+// after new ones it accepted could not be saved.
+func (s *Server) restorePluginSettings(name string, stored *store.PluginSettings) {
+	if s.deps.Plugins == nil {
+		return
+	}
+	var prev json.RawMessage
+	if stored != nil {
+		prev = stored.Settings
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.deps.Plugins.Reconfigure(ctx, name, prev); err != nil {
+		s.log.Error("plugin keeps settings that were not saved; restart it", "plugin", name, "error", err)
+	}
 }

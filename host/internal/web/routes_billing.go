@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,6 +27,7 @@ func (s *Server) billingRoutes(root, api *mux.Router) {
 		return
 	}
 	root.Handle("/webhooks/{plugin}", s.handle(s.webhook)).Methods(http.MethodPost, http.MethodGet, http.MethodPut)
+	root.Handle("/pay/{number}", s.handle(s.payPage)).Methods(http.MethodGet, http.MethodHead)
 
 	s.route(api, http.MethodGet, "/invoices", RoleViewer, s.listInvoices)
 	s.route(api, http.MethodPost, "/invoices", RoleOperator, s.createInvoice)
@@ -178,8 +181,37 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, start)
+	p := start.Payment
+	writeJSON(w, http.StatusOK, payStarted{Invoice: start.Invoice, Payment: gatewayPayment{
+		ID: p.ID, OrderID: p.OrderID, Status: string(p.Status), Amount: p.Amount.Amount, Currency: p.Amount.Currency,
+		Method: p.Method, CheckoutURL: p.CheckoutURL, Token: p.Token, PayCode: p.PayCode, QRString: p.QRString,
+		Instructions: p.Instructions, ExpiresAt: p.ExpiresAt, GatewayStatus: p.GatewayStatus,
+	}})
 	return nil
+}
+
+// payStarted answers POST /invoices/{id}/pay.
+type payStarted struct {
+	Invoice *store.Invoice `json:"invoice"`
+	Payment gatewayPayment `json:"payment"`
+}
+
+// gatewayPayment is the gateway's payment as the API shows it: what the
+// customer needs to pay (a link, a code, a QRIS string or instructions).
+type gatewayPayment struct {
+	ID            string    `json:"id"`
+	OrderID       string    `json:"order_id"`
+	Status        string    `json:"status"`
+	Amount        int64     `json:"amount"`
+	Currency      string    `json:"currency"`
+	Method        string    `json:"method,omitempty"`
+	CheckoutURL   string    `json:"checkout_url,omitempty"`
+	Token         string    `json:"token,omitempty"`
+	PayCode       string    `json:"pay_code,omitempty"`
+	QRString      string    `json:"qr_string,omitempty"`
+	Instructions  string    `json:"instructions,omitempty"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	GatewayStatus string    `json:"gateway_status,omitempty"`
 }
 
 func (s *Server) cancelInvoice(w http.ResponseWriter, r *http.Request) error {
@@ -258,6 +290,7 @@ var jobStates = map[string]rivertype.JobState{
 
 // listJobs lists jobs, by default the ones that need an operator's eye:
 // discarded (out of attempts), cancelled, and retryable (failing now).
+// ?state= names others (repeatable), or "all".
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	params := river.NewJobListParams().OrderBy(river.JobListOrderByID, river.SortOrderDesc)
 	var v validation
@@ -271,10 +304,13 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 	if len(states) == 0 {
 		states = []string{"discarded", "cancelled", "retryable"}
 	}
+	if slices.Contains(states, "all") {
+		states = slices.Sorted(maps.Keys(jobStates))
+	}
 	var want []rivertype.JobState
 	for _, st := range states {
 		js, ok := jobStates[st]
-		v.check(ok, "state", "one of available, cancelled, completed, discarded, pending, retryable, running, scheduled")
+		v.check(ok, "state", "one of all, available, cancelled, completed, discarded, pending, retryable, running, scheduled")
 		want = append(want, js)
 	}
 	if err := v.err(); err != nil {

@@ -56,6 +56,9 @@ type behaviour struct {
 	ChildPIDFile string `json:"child_pid_file"`
 	// CallDelayMS makes CreatePayment take this long.
 	CallDelayMS int `json:"call_delay_ms"`
+	// SettingsFile, when set, gets a line with the settings of each
+	// Configure call it accepts. Settings with "refuse": true are refused.
+	SettingsFile string `json:"settings_file"`
 }
 
 func main() {
@@ -157,8 +160,22 @@ func (g *generic) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 	return &sdk.DescribeResponse{Name: g.b.Name, Version: v}, nil
 }
 
-func (g *generic) Configure(context.Context, *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
-	return &sdk.ConfigureResponse{}, nil
+func (g *generic) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	var s struct {
+		Refuse bool `json:"refuse"`
+	}
+	_ = json.Unmarshal(req.Settings, &s)
+	if s.Refuse {
+		return nil, fmt.Errorf("%w: refuse is set", sdk.ErrInvalidArgument)
+	}
+	if g.b.SettingsFile != "" {
+		f, err := os.OpenFile(g.b.SettingsFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err == nil {
+			fmt.Fprintf(f, "%s\n", req.Settings)
+			f.Close()
+		}
+	}
+	return &sdk.ConfigureResponse{Warnings: []string{"configured"}}, nil
 }
 
 func (g *generic) CheckHealth(ctx context.Context, _ *sdk.CheckHealthRequest) (*sdk.CheckHealthResponse, error) {

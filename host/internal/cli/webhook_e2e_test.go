@@ -1,0 +1,266 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/host/internal/testenv"
+)
+
+// api sends a JSON request with a bearer token and decodes the answer into
+// out (when not nil). It returns the status and the raw body.
+func (h *host) api(method, path, token string, body, out any) (int, []byte) {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, "http://"+h.addr+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			h.t.Fatalf("%s %s: not JSON (%v): %s", method, path, err, raw)
+		}
+	}
+	return resp.StatusCode, raw
+}
+
+// adminToken creates an admin user in the host's database with the CLI and
+// returns an API token of it.
+func (h *host) adminToken() string {
+	h.t.Helper()
+	env := []string{"MIKROBILL_DATA_DIR=" + h.dataDir}
+	if err, _, stderr := runIn(h.t, env, "correct horse battery\n", "user", "create", "--username", "admin", "--role", "admin", "--password-stdin"); err != nil {
+		h.t.Fatalf("user create: %v %s", err, stderr)
+	}
+	err, stdout, stderr := runIn(h.t, env, "", "user", "token", "--username", "admin")
+	if err != nil {
+		h.t.Fatalf("user token: %v %s", err, stderr)
+	}
+	return strings.TrimSpace(stdout)
+}
+
+// TestWebhookThroughTheHost runs the billing flow over HTTP against the
+// real payment-manual plugin: its confirm_secret is saved through the API
+// (and reaches the running plugin), an invoice is paid with it, and the
+// signed confirmation posted to /webhooks/payment-manual 100 times in a
+// row, then 20 times at once, credits the invoice once.
+func TestWebhookThroughTheHost(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.AddBundled("payment-manual")
+	h := startHost(t, d.Dir)
+	tok := h.adminToken()
+	const secret = "confirm-secret-0123456789"
+
+	// Settings the schema refuses are not saved; good ones reach the
+	// running plugin at once.
+	if code, body := h.api(http.MethodPut, "/api/v1/plugin-settings/payment-manual", tok, map[string]any{"confirm_secret": "short"}, nil); code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "confirm_secret") {
+		t.Errorf("short confirm_secret: %d %s", code, body)
+	}
+	var saved struct {
+		Settings map[string]any `json:"settings"`
+	}
+	if code, body := h.api(http.MethodPut, "/api/v1/plugin-settings/payment-manual", tok, map[string]any{"confirm_secret": secret, "currencies": []string{"IDR"}}, &saved); code != http.StatusOK || saved.Settings["confirm_secret"] != "<redacted>" {
+		t.Fatalf("save settings: %d %s", code, body)
+	}
+
+	var loc, plan, cust struct {
+		ID int64 `json:"id"`
+	}
+	mustCreate := func(path string, body, out any) {
+		t.Helper()
+		if code, raw := h.api(http.MethodPost, path, tok, body, out); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", path, code, raw)
+		}
+	}
+	mustCreate("/api/v1/locations", map[string]any{"name": "main", "plugin": "mikrotik"}, &loc)
+	mustCreate("/api/v1/plans", map[string]any{"name": "Home 10M", "kind": "pppoe", "rate_limit": "5M/10M", "shared_users": 1,
+		"validity_seconds": 30 * 86400, "price": 150000, "currency": "IDR", "active": true}, &plan)
+	mustCreate("/api/v1/customers", map[string]any{"name": "Budi", "phone": "+6281234567890", "router_username": "budi",
+		"router_password": "rahasia-123", "location_id": loc.ID}, &cust)
+	var inv store.Invoice
+	mustCreate("/api/v1/invoices", map[string]any{"customer_id": cust.ID, "plan_id": plan.ID}, &inv)
+
+	var started struct {
+		Invoice store.Invoice `json:"invoice"`
+		Payment struct {
+			ID           string `json:"id"`
+			Amount       int64  `json:"amount"`
+			Currency     string `json:"currency"`
+			Status       string `json:"status"`
+			Instructions string `json:"instructions"`
+		} `json:"payment"`
+	}
+	if code, raw := h.api(http.MethodPost, fmt.Sprintf("/api/v1/invoices/%d/pay", inv.ID), tok, map[string]any{"gateway": "payment-manual"}, &started); code != http.StatusOK {
+		t.Fatalf("pay: %d %s", code, raw)
+	}
+	if started.Payment.ID == "" || started.Payment.Amount != 150000 || started.Payment.Status != "pending" || started.Payment.Instructions == "" {
+		t.Fatalf("pay answered %+v", started.Payment)
+	}
+
+	// The customer's pay link shows the invoice and how to pay it; a link
+	// with a wrong digest shows nothing.
+	link, err := url.Parse(started.Invoice.PaymentURL)
+	if err != nil || link.Query().Get("k") == "" {
+		t.Fatalf("payment_url %q: %v; want a pay link with its digest", started.Invoice.PaymentURL, err)
+	}
+	payPage := func(pathQuery string) (int, string, http.Header) {
+		resp, err := http.Get("http://" + h.addr + pathQuery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw), resp.Header
+	}
+	code, page, hdr := payPage(link.RequestURI())
+	if code != http.StatusOK || !strings.Contains(page, started.Invoice.Number) || !strings.Contains(page, "150000 IDR") ||
+		!strings.Contains(page, ">unpaid<") || !strings.Contains(page, "Home 10M") || !strings.Contains(page, html.EscapeString(started.Payment.Instructions)) {
+		t.Errorf("pay page before payment: %d\n%s", code, page)
+	}
+	if style := between(page, "<style>", "</style>"); style == "" || !strings.Contains(hdr.Get("Content-Security-Policy"), "'sha256-"+sha256B64(style)+"'") {
+		t.Errorf("pay page CSP %q does not allow its own style", hdr.Get("Content-Security-Policy"))
+	}
+	if code, page, _ := payPage(link.Path + "?k=AAAA" + link.Query().Get("k")[4:]); code != http.StatusNotFound || strings.Contains(page, "150000") {
+		t.Errorf("pay page with a wrong digest: %d\n%s", code, page)
+	}
+
+	body := []byte(fmt.Sprintf(`{"event_id":"evt-1","payment_id":%q,"amount":150000,"currency":"IDR","confirmed_by":"cashier"}`, started.Payment.ID))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	sig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	post := func(signature string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+h.addr+"/webhooks/payment-manual", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Mikrobill-Signature", signature)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+
+	// A forged signature is refused and changes nothing.
+	if code, raw := post("sha256=" + strings.Repeat("0", 64)); code != http.StatusUnauthorized && code != http.StatusBadRequest {
+		t.Errorf("forged signature: %d %s; want 401 or 400", code, raw)
+	}
+	for i := range 100 {
+		if code, raw := post(sig); code != http.StatusOK {
+			t.Fatalf("confirmation %d: %d %s", i+1, code, raw)
+		}
+	}
+	var wg sync.WaitGroup
+	codes := make(chan string, 20)
+	for range 20 {
+		wg.Go(func() {
+			code, raw := post(sig)
+			codes <- fmt.Sprintf("%d %s", code, raw)
+		})
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if !strings.HasPrefix(c, "200 ") {
+			t.Errorf("concurrent confirmation: %s", c)
+		}
+	}
+
+	var got struct {
+		Invoice  store.Invoice   `json:"invoice"`
+		Payments []store.Payment `json:"payments"`
+	}
+	if code, raw := h.api(http.MethodGet, fmt.Sprintf("/api/v1/invoices/%d", inv.ID), tok, nil, &got); code != http.StatusOK || got.Invoice.Status != store.InvoicePaid ||
+		len(got.Payments) != 1 || got.Payments[0].Status != store.PaymentPaid {
+		t.Fatalf("invoice after the confirmations: %d %s", code, raw)
+	}
+	if code, page, _ := payPage(link.RequestURI()); code != http.StatusOK || !strings.Contains(page, "Paid, thank you") {
+		t.Errorf("pay page after payment: %d\n%s", code, page)
+	}
+	st, err := store.Open(context.Background(), store.Options{DataDir: h.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, err := st.Q().InvoiceCredits(context.Background(), inv.ID); err != nil || n != 1 {
+		t.Errorf("invoice credited %d times (%v), want once", n, err)
+	}
+	var jobsBody struct {
+		Items []struct {
+			Kind string `json:"kind"`
+		} `json:"items"`
+	}
+	h.api(http.MethodGet, "/api/v1/jobs?kind=provision&state=all&limit=100", tok, nil, &jobsBody)
+	if len(jobsBody.Items) != 1 {
+		t.Errorf("provision jobs: %d, want 1", len(jobsBody.Items))
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var audit struct {
+			Items []struct {
+				Action     string `json:"action"`
+				ResourceID string `json:"resource_id"`
+			} `json:"items"`
+		}
+		h.api(http.MethodGet, "/api/v1/audit?limit=100", tok, nil, &audit)
+		paid := 0
+		for _, e := range audit.Items {
+			if e.Action == "invoice.paid" && e.ResourceID == inv.Number {
+				paid++
+			}
+		}
+		if paid == 1 {
+			break
+		}
+		if paid > 1 || time.Now().After(deadline) {
+			t.Fatalf("invoice.paid audit events for %s: %d, want 1", inv.Number, paid)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func between(s, from, to string) string {
+	_, rest, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	in, _, _ := strings.Cut(rest, to)
+	return in
+}
+
+func sha256B64(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
