@@ -128,22 +128,7 @@ func (r resp) code() string {
 // change the request before it goes.
 func (a *authAPI) do(method, path string, body any, opts ...func(*http.Request)) resp {
 	a.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := NewJSONRequest(a.t, method, path, body)
 	for _, o := range opts {
 		o(req)
 	}
@@ -182,3 +167,26 @@ func (a *authAPI) loginJWT(name, password string) string {
 }
 
 func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
+
+// NewJSONRequest is a test request with body JSON-encoded (a string is sent
+// as it is; nil sends none). Exported for the web_test package's tests.
+func NewJSONRequest(t testing.TB, method, path string, body any) *http.Request {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -67,22 +66,7 @@ type catalogResp struct {
 // string is sent as it is).
 func (a *catalogAPI) do(role, method, path string, body any) catalogResp {
 	a.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			a.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := web.NewJSONRequest(a.t, method, path, body)
 	if role != "" {
 		req.Header.Set("X-Test-Role", role)
 	}
