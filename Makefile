@@ -20,7 +20,7 @@ LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version
 TEST_FLAGS    ?= -race -count=1 -timeout 15m
 BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
 
-.PHONY: build run test lint generate check-generate bench tidy clean help
+.PHONY: build run test test-backends lint generate check-generate bench tidy clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -41,10 +41,27 @@ run: build ## build, then serve on 127.0.0.1:3000 (embedded SQLite, in-memory ca
 	@echo "==> serving on http://127.0.0.1:$${PORT:-3000} (Ctrl-C stops)"
 	@$(BIN)/mikrobill serve
 
-test: ## run every module's tests with -race
+test: ## run every module's tests with -race, then say which backends the store's contract suite ran on
 	@for m in $(MODULES); do \
 		echo "==> go test $(TEST_FLAGS) ./... in $$m"; \
 		(cd $$m && $(GO) test $(TEST_FLAGS) ./...); \
+	done
+	@$(MAKE) --no-print-directory test-backends
+
+test-backends: ## run the store's contract suite and the Redis cache tests verbosely and count their runs per backend (PostgreSQL and the shared Redis need MIKROBILL_TEST_POSTGRES_URL and MIKROBILL_TEST_REDIS_URL)
+	@echo "==> the store's contract suite and the Redis cache, per backend"
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	(cd host && $(GO) test -count=1 -v ./internal/store/) > $$log 2>&1 || { cat $$log; exit 1; }; \
+	for b in sqlite postgres; do \
+		pass=$$(grep -cE -- "--- PASS: .*/$$b " $$log || true); skip=$$(grep -cE -- "--- SKIP: .*/$$b " $$log || true); \
+		echo "    $$b: $$pass passed, $$skip skipped"; \
+	done; \
+	if [ -n "$${MIKROBILL_TEST_POSTGRES_URL:-}" ] && grep -qE -- "--- SKIP: .*/postgres " $$log; then \
+		echo "MIKROBILL_TEST_POSTGRES_URL is set but PostgreSQL runs were skipped"; exit 1; fi; \
+	(cd host && $(GO) test -count=1 -v -run 'TestRedis$$' ./internal/cache/) > $$log 2>&1 || { cat $$log; exit 1; }; \
+	for b in own_server shared_server; do \
+		pass=$$(grep -cE -- "--- PASS: TestRedis/$$b/" $$log || true); skip=$$(grep -cE -- "--- SKIP: TestRedis/$$b" $$log || true); \
+		echo "    redis ($${b/_/ }): $$pass passed, $$skip skipped"; \
 	done
 
 bench: build ## run the benchmarks; the *Ratio ones print ours-vs-baseline ratios (docs/BENCHMARKS.md)
