@@ -20,7 +20,7 @@ var (
 	// ErrAlreadyPaid: the invoice is paid; nothing to pay or cancel.
 	ErrAlreadyPaid = fmt.Errorf("%w: the invoice is paid already", sdk.ErrFailedPrecondition)
 	// ErrNotPayable: the invoice is cancelled.
-	ErrNotPayable = fmt.Errorf("%w: the invoice is cancelled", sdk.ErrFailedPrecondition)
+	ErrNotPayable = fmt.Errorf("%w: the invoice is cancelled; create a new invoice to bill the customer again", sdk.ErrFailedPrecondition)
 	// ErrUnconfirmed: the gateway's status query does not confirm what the
 	// webhook said.
 	ErrUnconfirmed = errors.New("the gateway does not confirm the payment")
@@ -135,7 +135,8 @@ func (s *Service) StartPayment(ctx context.Context, invoiceID int64, gateway, me
 		if err := tx.Q().SetInvoicePayment(ctx, inv.ID, gateway, link); err != nil {
 			return err
 		}
-		inv.Gateway, inv.PaymentURL = gateway, link
+		// A new attempt makes a failed or expired invoice payable again.
+		inv.Status, inv.Gateway, inv.PaymentURL = store.InvoiceUnpaid, gateway, link
 		if _, err := s.queue.InsertTx(ctx, tx, NotifyArgs{Template: "invoice_created", CustomerID: inv.CustomerID, InvoiceID: inv.ID,
 			SubscriptionID: inv.SubscriptionID, Key: fmt.Sprintf("invoice-%s-%s-%d", inv.Number, gateway, attempt)}, nil); err != nil {
 			return err

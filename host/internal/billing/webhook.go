@@ -101,6 +101,19 @@ func (s *Service) paid(ctx context.Context, gw payment.Gateway, gateway string, 
 		}
 		var err error
 		credited, err = s.credit(ctx, tx, inv, rec.ID, 0, "gateway:"+gateway, "payment "+gateway+" "+p.ID)
+		if err != nil || credited {
+			return err
+		}
+		// Money arrived for an invoice that was cancelled: it is recorded
+		// (above) and not applied; an operator refunds it or bills again.
+		now, err := tx.Q().GetInvoice(ctx, inv.ID)
+		if err != nil || now.Status != store.InvoiceCancelled {
+			return err
+		}
+		s.log.Error("payment received for a cancelled invoice: recorded, not applied; refund it or make a new invoice",
+			"invoice", inv.Number, "gateway", gateway, "payment", p.ID, "amount", p.Amount.String())
+		_, err = s.queue.InsertTx(ctx, tx, auditJob("gateway:"+gateway, "payment.unapplied", "invoice", inv.Number, "failure",
+			map[string]string{"reason": "invoice cancelled", "payment_id": p.ID, "amount": p.Amount.String()}, s.now()), nil)
 		return err
 	})
 	if err != nil {

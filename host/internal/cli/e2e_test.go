@@ -319,3 +319,17 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestServeWithRelativePluginDir: --plugin-dir relative to the working
+// directory works (plugins run from their own folders).
+func TestServeWithRelativePluginDir(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.AddBundled("payment-manual")
+	t.Chdir(filepath.Dir(d.Dir))
+	h := startHost(t, filepath.Base(d.Dir))
+	var ps pluginsBody
+	h.getJSON("/health/plugins", &ps)
+	if len(ps.Plugins) != 1 || ps.Plugins[0].State != "running" {
+		t.Errorf("plugins with a relative --plugin-dir: %+v", ps.Plugins)
+	}
+}

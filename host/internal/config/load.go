@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +102,15 @@ func build(path string, environ []string, flags Overrides) (*Config, error) {
 	}
 	if err := applyFlags(cfg, flags); err != nil {
 		return nil, err
+	}
+	// Plugins are executed from their own folders: a relative plugin
+	// directory would not find them there.
+	if cfg.Plugins.Dir != "" && !filepath.IsAbs(cfg.Plugins.Dir) {
+		abs, err := filepath.Abs(cfg.Plugins.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("plugins.dir %s: %w", cfg.Plugins.Dir, err)
+		}
+		cfg.Plugins.Dir = abs
 	}
 	return cfg, nil
 }

@@ -161,16 +161,17 @@ func (q *Queries) ListInvoices(ctx context.Context, f InvoiceFilter, page Page) 
 	return out, total, rows.Err()
 }
 
-// SetInvoicePayment records the gateway and checkout link of an unpaid
-// invoice.
+// SetInvoicePayment records the gateway and checkout link of a payment
+// attempt, making a failed or expired invoice unpaid again; a paid or
+// cancelled invoice is refused (ErrConflict).
 func (q *Queries) SetInvoicePayment(ctx context.Context, id int64, gateway, paymentURL string) error {
-	n, err := q.db.Exec(ctx, "UPDATE invoices SET gateway = ?, payment_url = ?, status = ?, updated_at = ? WHERE id = ? AND status <> ?",
-		gateway, paymentURL, InvoiceUnpaid, Millis(q.store.now()), id, InvoicePaid)
+	n, err := q.db.Exec(ctx, "UPDATE invoices SET gateway = ?, payment_url = ?, status = ?, updated_at = ? WHERE id = ? AND status NOT IN (?, ?)",
+		gateway, paymentURL, InvoiceUnpaid, Millis(q.store.now()), id, InvoicePaid, InvoiceCancelled)
 	if err != nil {
 		return fmt.Errorf("invoice %d: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("invoice %d is paid or does not exist: %w", id, ErrConflict)
+		return fmt.Errorf("invoice %d is paid or cancelled, or does not exist: %w", id, ErrConflict)
 	}
 	return nil
 }
@@ -189,22 +190,28 @@ func (q *Queries) SetInvoiceStatus(ctx context.Context, id int64, status string)
 
 // CreditInvoice marks an invoice paid, by a payment or a voucher, exactly
 // once: the primary key of invoice_credits refuses any second credit,
-// whatever races to make it. It reports whether this call credited the
-// invoice (false: it was credited before). Use it in the transaction that
-// also inserts the jobs the payment causes.
+// whatever races to make it. Only an unpaid, failed or expired invoice is
+// credited: a cancelled one is not (the conditional update also orders a
+// credit against a concurrent cancellation). It reports whether this call
+// credited the invoice (false: it was credited before, or is cancelled).
+// Use it in the transaction that also inserts the jobs the payment causes.
 func (q *Queries) CreditInvoice(ctx context.Context, invoiceID, paymentID, voucherID int64) (bool, error) {
 	now := q.store.now()
-	n, err := q.db.Exec(ctx, `INSERT INTO invoice_credits (invoice_id, payment_id, voucher_id, credited_at)
+	n, err := q.db.Exec(ctx, "UPDATE invoices SET status = ?, paid_at = ?, updated_at = ? WHERE id = ? AND status IN (?, ?, ?)",
+		InvoicePaid, Millis(now), Millis(now), invoiceID, InvoiceUnpaid, InvoiceFailed, InvoiceExpired)
+	if err != nil {
+		return false, fmt.Errorf("mark invoice %d paid: %w", invoiceID, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	n, err = q.db.Exec(ctx, `INSERT INTO invoice_credits (invoice_id, payment_id, voucher_id, credited_at)
 		VALUES (?, ?, ?, ?) ON CONFLICT (invoice_id) DO NOTHING`, invoiceID, nullID(paymentID), nullID(voucherID), Millis(now))
 	if err != nil {
 		return false, fmt.Errorf("credit invoice %d: %w", invoiceID, err)
 	}
 	if n == 0 {
-		return false, nil
-	}
-	if _, err := q.db.Exec(ctx, "UPDATE invoices SET status = ?, paid_at = ?, updated_at = ? WHERE id = ?",
-		InvoicePaid, Millis(now), Millis(now), invoiceID); err != nil {
-		return false, fmt.Errorf("mark invoice %d paid: %w", invoiceID, err)
+		return false, fmt.Errorf("%w: invoice %d was not paid but has a credit already", ErrConflict, invoiceID)
 	}
 	return true, nil
 }

@@ -39,7 +39,8 @@ var payPageTmpl = template.Must(template.New("pay").Parse(`<!doctype html>
 {{if not .ExpiresAt.IsZero}}<p>Pay before {{.ExpiresAt.UTC.Format "02 Jan 2006 15:04 UTC"}}.</p>{{end}}
 </div>{{else}}{{if $.View.Unavailable}}<p>The payment service cannot be reached just now; try again in a few minutes.</p>
 {{else}}<p>No payment has been started for this invoice yet; ask your provider.</p>{{end}}{{end}}
-{{else}}<p>This invoice is {{.Invoice.Status}} and can no longer be paid; ask your provider for a new one.</p>{{end}}
+{{else if eq .Invoice.Status "cancelled"}}<p>This invoice was cancelled and can no longer be paid; ask your provider for a new one.</p>
+{{else}}<p>The last payment for this invoice was not completed ({{.Invoice.Status}}); ask your provider for a new payment link.</p>{{end}}
 {{end}}{{end}}
 </body></html>
 `))

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 )
@@ -40,6 +42,15 @@ func (s *Server) router() *mux.Router {
 	r.MethodNotAllowedHandler = s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this route", nil}
 	})
+	// gorilla/mux 1.8 loses a subrouter's method mismatch and reports it as
+	// not found; ask the subrouter which methods the path has instead.
+	api.NotFoundHandler = s.handle(func(w http.ResponseWriter, req *http.Request) error {
+		if allow := allowedMethods(api, req); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return &apiError{http.StatusMethodNotAllowed, "method_not_allowed", fmt.Sprintf("%s is not allowed on this route; use %s", req.Method, strings.Join(allow, " or ")), nil}
+		}
+		return &apiError{http.StatusNotFound, "not_found", "no such API route; docs/api.md lists them", nil}
+	})
 	return r
 }
 
@@ -50,4 +61,21 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 			s.serveError(w, r, err)
 		}
 	})
+}
+
+// allowedMethods lists the methods router has a route for at req's path.
+func allowedMethods(router *mux.Router, req *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == req.Method {
+			continue
+		}
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if router.Match(probe, &match) && match.MatchErr == nil {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }

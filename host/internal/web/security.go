@@ -78,7 +78,7 @@ func (s *Server) initSecurity() {
 	}
 	g.csrf.SetDenyHandler(s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusForbidden, "cross_origin_refused",
-			"cross-origin request refused: a page on another site sent it with your session cookie; call the API from the admin UI's own origin, add the calling origin to security.cors_origins (MIKROBILL_CORS_ORIGINS), or authenticate with a bearer token", nil}
+			"cross-origin request refused: a browser sent it from a page on another site, where it could ride on a session cookie; call the API from the admin UI's own origin, add the calling origin to security.cors_origins (MIKROBILL_CORS_ORIGINS), or authenticate with a bearer token", nil}
 	}))
 	s.sec = g
 

@@ -40,3 +40,28 @@ func TestServeErrorMapsSentinels(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIMethodNotAllowed: a known API path with another method is a 405
+// naming the allowed methods, an unknown one a 404.
+func TestAPIMethodNotAllowed(t *testing.T) {
+	h := matrixServer(t).Handler()
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{http.MethodDelete, "/api/v1/invoices", http.StatusMethodNotAllowed, "GET, POST"},
+		{http.MethodPut, "/api/v1/auth/login", http.StatusMethodNotAllowed, "POST"},
+		{http.MethodPost, "/api/v1/invoices/7", http.StatusMethodNotAllowed, "GET"},
+		{http.MethodGet, "/api/v1/nothing", http.StatusNotFound, ""},
+		{http.MethodPost, "/health", http.StatusMethodNotAllowed, ""},
+	} {
+		req := httptest.NewRequest(tt.method, tt.path, nil)
+		req.Header.Set("X-Test-Role", RoleAdmin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.status || rec.Header().Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d, Allow %q; want %d, Allow %q: %s", tt.method, tt.path, rec.Code, rec.Header().Get("Allow"), tt.status, tt.allow, rec.Body)
+		}
+	}
+}
