@@ -379,7 +379,12 @@ func (g *Gateway) HandleHTTP(ctx context.Context, req *sdk.HandleHTTPRequest) (*
 	}
 	switch req.Route {
 	case "/payments":
-		return jsonResponse(http.StatusOK, map[string]any{"payments": st.list()})
+		list := st.list()
+		views := make([]paymentView, 0, len(list))
+		for _, p := range list {
+			views = append(views, viewOf(p))
+		}
+		return jsonResponse(http.StatusOK, map[string]any{"payments": views})
 	case "/payments/{id}/confirm":
 		by := "operator"
 		if req.Request.Principal != nil {
@@ -405,16 +410,42 @@ func (g *Gateway) HandleHTTP(ctx context.Context, req *sdk.HandleHTTPRequest) (*
 			return nil, err
 		}
 		if !confirmedNow {
-			return jsonResponse(http.StatusOK, out) // confirmed before: no second event
+			return jsonResponse(http.StatusOK, viewOf(out)) // confirmed before: no second event
 		}
 		data, _ := json.Marshal(map[string]any{"payment_id": out.ID, "order_id": out.OrderID, "amount": out.Amount.Amount, "currency": out.Amount.Currency, "confirmed_by": by})
 		if _, err := g.Host().Publish(ctx, sdk.Event{Type: "payment.confirmed", Subject: "payment/" + out.ID, Data: data}); err != nil {
 			g.Logger().Warn("publish payment.confirmed", "payment", out.ID, "error", err)
 		}
-		return jsonResponse(http.StatusOK, out)
+		return jsonResponse(http.StatusOK, viewOf(out))
 	default:
 		return nil, fmt.Errorf("%w: no route %s %s", sdk.ErrNotFound, req.Request.Method, req.Route)
 	}
+}
+
+// paymentView is a payment as the plugin's routes show it.
+type paymentView struct {
+	ID            string          `json:"id"`
+	OrderID       string          `json:"order_id"`
+	Status        string          `json:"status"`
+	Amount        int64           `json:"amount"`
+	Currency      string          `json:"currency"`
+	Method        string          `json:"method,omitempty"`
+	Instructions  string          `json:"instructions,omitempty"`
+	CreatedAt     time.Time       `json:"created_at"`
+	ExpiresAt     time.Time       `json:"expires_at,omitzero"`
+	PaidAt        time.Time       `json:"paid_at,omitzero"`
+	GatewayStatus string          `json:"gateway_status,omitempty"`
+	Details       json.RawMessage `json:"details,omitempty"`
+}
+
+func viewOf(p payment.Payment) paymentView {
+	v := paymentView{ID: p.ID, OrderID: p.OrderID, Status: string(p.Status), Amount: p.Amount.Amount, Currency: p.Amount.Currency,
+		Method: p.Method, Instructions: p.Instructions, CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt, PaidAt: p.PaidAt,
+		GatewayStatus: p.GatewayStatus}
+	if json.Valid(p.Raw) {
+		v.Details = p.Raw
+	}
+	return v
 }
 
 func jsonResponse(status int, v any) (*sdk.HandleHTTPResponse, error) {

@@ -658,13 +658,13 @@ func TestHTTPRoutes(t *testing.T) {
 			t.Errorf("GET /payments = %d %v, want 200 with JSON", resp.Response.StatusCode, resp.Response.Header)
 		}
 		var body struct {
-			Payments []payment.Payment `json:"payments"`
+			Payments []paymentView `json:"payments"`
 		}
 		if err := json.Unmarshal(resp.Response.Body, &body); err != nil {
 			t.Fatalf("decode %s: %v", resp.Response.Body, err)
 		}
 		// Newest first.
-		if diff := cmp.Diff([]payment.Payment{p2, p1}, body.Payments); diff != "" {
+		if diff := cmp.Diff([]paymentView{viewOf(p2), viewOf(p1)}, body.Payments); diff != "" {
 			t.Errorf("GET /payments (-want +got):\n%s", diff)
 		}
 	})
@@ -687,14 +687,14 @@ func TestHTTPRoutes(t *testing.T) {
 		want := p1
 		want.Status, want.GatewayStatus, want.PaidAt = payment.StatusPaid, "confirmed", paidAt
 		want.Raw = []byte(`{"confirmed_by":"user-7"}`)
-		var got payment.Payment
+		var got paymentView
 		if err := json.Unmarshal(resp.Response.Body, &got); err != nil {
 			t.Fatalf("decode %s: %v", resp.Response.Body, err)
 		}
 		if resp.Response.StatusCode != http.StatusOK {
 			t.Errorf("status code = %d, want 200", resp.Response.StatusCode)
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
+		if diff := cmp.Diff(viewOf(want), got); diff != "" {
 			t.Errorf("POST confirm (-want +got):\n%s", diff)
 		}
 		if diff := cmp.Diff(want, e.get(t, p1.ID)); diff != "" {

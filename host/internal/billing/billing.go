@@ -44,6 +44,14 @@ type Config struct {
 	ExpiryInterval time.Duration
 	// ReminderInterval is how often reminders are looked for.
 	ReminderInterval time.Duration
+	// ReconcileInterval is how often pending payments older than two
+	// minutes are checked with their gateways, in case a webhook was lost
+	// (default 10 minutes).
+	ReconcileInterval time.Duration
+	// ReconcileAfter is how old a pending payment must be before the
+	// reconciliation asks its gateway (default 2 minutes: younger ones wait
+	// for their webhooks).
+	ReconcileAfter time.Duration
 	// Location formats dates in messages (default UTC).
 	Location *time.Location
 	// LinkKey keys the digests in pay links (PayLink), at least 16 bytes;
@@ -77,6 +85,12 @@ func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log
 	}
 	if cfg.ReminderInterval <= 0 {
 		cfg.ReminderInterval = time.Hour
+	}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = 10 * time.Minute
+	}
+	if cfg.ReconcileAfter <= 0 {
+		cfg.ReconcileAfter = 2 * time.Minute
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC

@@ -73,7 +73,7 @@ type env struct {
 	plan *store.Plan
 }
 
-func setup(t *testing.T, st *store.Store) *env {
+func setup(t *testing.T, st *store.Store, opts ...func(*billing.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, st: st,
@@ -112,7 +112,11 @@ func setup(t *testing.T, st *store.Store) *env {
 	if err := jobs.Migrate(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	e.svc = billing.New(st, cipher, plugs, billing.Config{PublicURL: "https://billing.example.net"}, nil)
+	cfg := billing.Config{PublicURL: "https://billing.example.net"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e.svc = billing.New(st, cipher, plugs, cfg, nil)
 	e.q, err = jobs.New(st, e.svc.Workers(), nil, jobs.Config{PollInterval: 100 * time.Millisecond, RetryPolicy: fastRetry{}})
 	if err != nil {
 		t.Fatal(err)

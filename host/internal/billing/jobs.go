@@ -109,6 +109,8 @@ func (s *Service) Workers() *river.Workers {
 	river.AddWorker(w, &expireWorker{s: s})
 	river.AddWorker(w, &expiryScanWorker{s: s})
 	river.AddWorker(w, &reminderScanWorker{s: s})
+	river.AddWorker(w, &confirmPaymentWorker{s: s})
+	river.AddWorker(w, &reconcileScanWorker{s: s})
 	return w
 }
 
@@ -122,6 +124,9 @@ func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ReminderInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return ReminderScanArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "reminder_scan"}),
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ReconcileInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ReconcileScanArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "reconcile_scan"}),
 	}
 }
 
@@ -132,6 +137,16 @@ func (s *Service) Audit(ctx context.Context, actor, action, resourceType, resour
 		return errors.New("the job queue is not set up; the audit event cannot be recorded")
 	}
 	_, err := s.queue.Insert(ctx, auditJob(actor, action, resourceType, resourceID, outcome, meta, s.now()), nil)
+	return err
+}
+
+// AuditTx is Audit inside a store transaction: the action and its record
+// commit together or not at all.
+func (s *Service) AuditTx(ctx context.Context, tx *store.Tx, actor, action, resourceType, resourceID, outcome string, meta map[string]string) error {
+	if s.queue == nil {
+		return errors.New("the job queue is not set up; the audit event cannot be recorded")
+	}
+	_, err := s.queue.InsertTx(ctx, tx, auditJob(actor, action, resourceType, resourceID, outcome, meta, s.now()), nil)
 	return err
 }
 

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/mikrobill/mikrobill/host/internal/store"
@@ -14,13 +15,26 @@ type Redemption struct {
 }
 
 // Redeem redeems a voucher for a customer: in one transaction the voucher
-// is used (once: a second redemption is store.ErrConflict), an invoice for
-// its plan is recorded and credited, the subscription starts or is
-// extended, and the provision, notify and audit jobs are queued.
+// is used (once), an invoice for its plan is recorded and credited, the
+// subscription starts or is extended, and the provision, notify and audit
+// jobs are queued.
+//
+// Refusals are *store.FieldErrors worded for the operator: a customer that
+// does not exist is store.ErrReferenced on "customer_id"; an unknown code
+// store.ErrNotFound and a used one store.ErrConflict, both on "code"; a
+// voucher of another location than the customer's store.ErrInvalid on
+// "code", naming both locations.
 func (s *Service) Redeem(ctx context.Context, code string, customerID int64, actor string) (*Redemption, error) {
 	var out Redemption
 	err := s.st.Tx(ctx, func(tx *store.Tx) error {
 		q := tx.Q()
+		cust, err := q.GetCustomer(ctx, customerID, s.cipher)
+		if errors.Is(err, store.ErrNotFound) {
+			return &store.FieldError{Kind: store.ErrReferenced, Field: "customer_id", Message: "no such customer", Err: err}
+		}
+		if err != nil {
+			return err
+		}
 		v, err := q.RedeemVoucher(ctx, code, customerID)
 		if err != nil {
 			return err
@@ -29,12 +43,8 @@ func (s *Service) Redeem(ctx context.Context, code string, customerID int64, act
 		if err != nil {
 			return err
 		}
-		cust, err := q.GetCustomer(ctx, customerID, s.cipher)
-		if err != nil {
-			return err
-		}
 		if cust.LocationID != batch.LocationID {
-			return fmt.Errorf("%w: this voucher is for another location than the customer's", store.ErrInvalid)
+			return otherLocation(ctx, q, cust, batch)
 		}
 		plan, err := q.GetPlan(ctx, batch.PlanID)
 		if err != nil {
@@ -59,4 +69,20 @@ func (s *Service) Redeem(ctx context.Context, code string, customerID int64, act
 		return nil, err
 	}
 	return &out, nil
+}
+
+// otherLocation is the refusal of a voucher made for another location than
+// the customer's, naming both.
+func otherLocation(ctx context.Context, q *store.Queries, cust *store.Customer, batch *store.VoucherBatch) error {
+	voucherAt, err := q.GetLocation(ctx, batch.LocationID)
+	if err != nil {
+		return err
+	}
+	customerAt, err := q.GetLocation(ctx, cust.LocationID)
+	if err != nil {
+		return err
+	}
+	return &store.FieldError{Kind: store.ErrInvalid, Field: "code", Message: fmt.Sprintf(
+		"this voucher is for location %q, but customer %q is at location %q; give them a voucher made for %q",
+		voucherAt.Name, cust.Name, customerAt.Name, customerAt.Name)}
 }

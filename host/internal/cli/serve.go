@@ -26,6 +26,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/version"
 	"github.com/mikrobill/mikrobill/host/internal/web"
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 func newServe(g *globals) *cobra.Command {
@@ -120,6 +121,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	defer cb.Close()
 	log.Info("cache open", "mode", cb.Mode())
 
+	var bill *billing.Service // set below; plugins publish only once it is
 	mgr := plugins.New(cfg, plugins.Deps{
 		Logger:       log,
 		Metrics:      m,
@@ -136,11 +138,17 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 			}
 			return ps.Settings, nil
 		},
+		OnEvent: func(ctx context.Context, e sdk.Event) error {
+			if bill == nil {
+				return errors.New("billing is not running yet")
+			}
+			return bill.HandleEvent(ctx, e)
+		},
 	})
 	m.Registry.MustRegister(metrics.NewProcessCollector(mgr))
 	pluginMetrics := metrics.NewPluginGatherer(mgr, cfg.Plugins.MetricsTimeout, log.Named("metrics"), m.Registry)
 
-	bill := billing.New(st, cipher, billing.FromManager(mgr), billing.Config{
+	bill = billing.New(st, cipher, billing.FromManager(mgr), billing.Config{
 		PublicURL: cfg.BaseURL(), LinkKey: payLinkKey(key), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
 		ReminderDays: cfg.Jobs.ReminderDays, ExpiryInterval: cfg.Jobs.ExpiryCheckInterval,
 	}, log)

@@ -95,36 +95,8 @@ func TestWebhookThroughTheHost(t *testing.T) {
 		t.Fatalf("save settings: %d %s", code, body)
 	}
 
-	var loc, plan, cust struct {
-		ID int64 `json:"id"`
-	}
-	mustCreate := func(path string, body, out any) {
-		t.Helper()
-		if code, raw := h.api(http.MethodPost, path, tok, body, out); code != http.StatusCreated {
-			t.Fatalf("POST %s: %d %s", path, code, raw)
-		}
-	}
-	mustCreate("/api/v1/locations", map[string]any{"name": "main", "plugin": "mikrotik"}, &loc)
-	mustCreate("/api/v1/plans", map[string]any{"name": "Home 10M", "kind": "pppoe", "rate_limit": "5M/10M", "shared_users": 1,
-		"validity_seconds": 30 * 86400, "price": 150000, "currency": "IDR", "active": true}, &plan)
-	mustCreate("/api/v1/customers", map[string]any{"name": "Budi", "phone": "+6281234567890", "router_username": "budi",
-		"router_password": "rahasia-123", "location_id": loc.ID}, &cust)
-	var inv store.Invoice
-	mustCreate("/api/v1/invoices", map[string]any{"customer_id": cust.ID, "plan_id": plan.ID}, &inv)
-
-	var started struct {
-		Invoice store.Invoice `json:"invoice"`
-		Payment struct {
-			ID           string `json:"id"`
-			Amount       int64  `json:"amount"`
-			Currency     string `json:"currency"`
-			Status       string `json:"status"`
-			Instructions string `json:"instructions"`
-		} `json:"payment"`
-	}
-	if code, raw := h.api(http.MethodPost, fmt.Sprintf("/api/v1/invoices/%d/pay", inv.ID), tok, map[string]any{"gateway": "payment-manual"}, &started); code != http.StatusOK {
-		t.Fatalf("pay: %d %s", code, raw)
-	}
+	started := h.manualInvoice(tok)
+	inv := started.Invoice
 	if started.Payment.ID == "" || started.Payment.Amount != 150000 || started.Payment.Status != "pending" || started.Payment.Instructions == "" {
 		t.Fatalf("pay answered %+v", started.Payment)
 	}
@@ -249,6 +221,90 @@ func TestWebhookThroughTheHost(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestManualConfirmThroughPluginRoute: an operator confirms a cash payment
+// on payment-manual's own route (/plugins/payment-manual/...); the
+// plugin's payment.confirmed event makes the host confirm it with the
+// plugin and credit the invoice, once.
+func TestManualConfirmThroughPluginRoute(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.AddBundled("payment-manual")
+	h := startHost(t, d.Dir)
+	tok := h.adminToken()
+	started := h.manualInvoice(tok)
+	inv, paymentID := started.Invoice, started.Payment.ID
+
+	var confirmed struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	for range 2 {
+		if code, raw := h.api(http.MethodPost, "/plugins/payment-manual/payments/"+paymentID+"/confirm", tok, nil, &confirmed); code != http.StatusOK || confirmed.Status != "paid" {
+			t.Fatalf("confirm on the plugin's route: %d %s", code, raw)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var got struct {
+			Invoice store.Invoice `json:"invoice"`
+		}
+		h.api(http.MethodGet, fmt.Sprintf("/api/v1/invoices/%d", inv.ID), tok, nil, &got)
+		if got.Invoice.Status == store.InvoicePaid {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("invoice %s is %s 30s after the confirmation, want paid", inv.Number, got.Invoice.Status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st, err := store.Open(context.Background(), store.Options{DataDir: h.dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, err := st.Q().InvoiceCredits(context.Background(), inv.ID); err != nil || n != 1 {
+		t.Errorf("invoice credited %d times (%v), want once", n, err)
+	}
+}
+
+// payStarted is the answer of POST /api/v1/invoices/{id}/pay.
+type payStarted struct {
+	Invoice store.Invoice `json:"invoice"`
+	Payment struct {
+		ID           string `json:"id"`
+		Amount       int64  `json:"amount"`
+		Currency     string `json:"currency"`
+		Status       string `json:"status"`
+		Instructions string `json:"instructions"`
+	} `json:"payment"`
+}
+
+// manualInvoice creates a location, plan, customer and invoice through the
+// API and starts paying it with payment-manual.
+func (h *host) manualInvoice(tok string) payStarted {
+	h.t.Helper()
+	var loc, plan, cust struct {
+		ID int64 `json:"id"`
+	}
+	mustCreate := func(path string, body, out any) {
+		h.t.Helper()
+		if code, raw := h.api(http.MethodPost, path, tok, body, out); code != http.StatusCreated {
+			h.t.Fatalf("POST %s: %d %s", path, code, raw)
+		}
+	}
+	mustCreate("/api/v1/locations", map[string]any{"name": "main", "plugin": "mikrotik"}, &loc)
+	mustCreate("/api/v1/plans", map[string]any{"name": "Home 10M", "kind": "pppoe", "rate_limit": "5M/10M", "shared_users": 1,
+		"validity_seconds": 30 * 86400, "price": 150000, "currency": "IDR", "active": true}, &plan)
+	mustCreate("/api/v1/customers", map[string]any{"name": "Budi", "phone": "+6281234567890", "router_username": "budi",
+		"router_password": "rahasia-123", "location_id": loc.ID}, &cust)
+	var inv store.Invoice
+	mustCreate("/api/v1/invoices", map[string]any{"customer_id": cust.ID, "plan_id": plan.ID}, &inv)
+	var started payStarted
+	if code, raw := h.api(http.MethodPost, fmt.Sprintf("/api/v1/invoices/%d/pay", inv.ID), tok, map[string]any{"gateway": "payment-manual"}, &started); code != http.StatusOK || started.Payment.ID == "" {
+		h.t.Fatalf("pay: %d %s", code, raw)
+	}
+	return started
 }
 
 func between(s, from, to string) string {

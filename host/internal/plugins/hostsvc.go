@@ -67,8 +67,9 @@ func (h *hostService) KVDelete(ctx context.Context, key string) (bool, error) {
 	return h.cache.Delete(ctx, k)
 }
 
-// Publish delivers an event to the plugins that subscribe to its type.
-func (h *hostService) Publish(_ context.Context, e sdk.Event) (string, error) {
+// Publish hands an event to the host (Deps.OnEvent) and delivers it to the
+// plugins that subscribe to its type.
+func (h *hostService) Publish(ctx context.Context, e sdk.Event) (string, error) {
 	if !validEventType(e.Type) {
 		return "", fmt.Errorf("%w: event type %q must be dotted lower case, for example \"payment.confirmed\"", sdk.ErrInvalidArgument, e.Type)
 	}
@@ -78,6 +79,11 @@ func (h *hostService) Publish(_ context.Context, e sdk.Event) (string, error) {
 	}
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
+	}
+	if h.m.deps.OnEvent != nil {
+		if err := h.m.deps.OnEvent(ctx, e); err != nil {
+			return "", fmt.Errorf("the host did not take event %s: %w", e.Type, err)
+		}
 	}
 	h.m.Deliver(e)
 	return e.ID, nil

@@ -54,6 +54,9 @@ type Deps struct {
 	// configuration file's, field by field (MergeSettings). Nil: the
 	// file's only.
 	SavedSettings func(ctx context.Context, name string) (json.RawMessage, error)
+	// OnEvent, when set, sees every event a plugin publishes, before the
+	// plugins that subscribe to it; its error fails the plugin's Publish.
+	OnEvent func(ctx context.Context, e sdk.Event) error
 }
 
 // Manager runs the plugins.

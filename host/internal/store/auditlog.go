@@ -32,6 +32,7 @@ func (q *Queries) AppendAudit(ctx context.Context, e *AuditEntry) (bool, error) 
 	if e.Outcome == "" {
 		e.Outcome = "success"
 	}
+	e.OccurredAt = truncMillis(e.OccurredAt)
 	n, err := q.db.Exec(ctx, `INSERT INTO audit_log (event_id, occurred_at, actor, action, resource_type, resource_id, outcome, metadata_json, delivered)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
 		e.EventID, Millis(e.OccurredAt), e.Actor, e.Action, e.ResourceType, e.ResourceID, e.Outcome, string(meta), e.Delivered)

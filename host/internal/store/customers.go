@@ -68,9 +68,19 @@ func sealPassword(password string, cip *Cipher) (string, error) {
 	return cip.Encrypt(password)
 }
 
+// customerRefused says which value was refused when err is ErrConflict
+// (the router username, unique per location) or ErrReferenced (the
+// location, the one record a customer refers to).
+func customerRefused(err error, c *Customer) error {
+	err = nameTaken(err, "router_username",
+		fmt.Sprintf("another customer at this location has the router username %q; choose another", c.RouterUsername))
+	return fieldError(err, ErrReferenced, "location_id", fmt.Sprintf("no location has id %d", c.LocationID))
+}
+
 // CreateCustomer inserts a customer, with the router password encrypted by
 // cip, and sets its ID and times. A router username already used at the
-// location is ErrConflict; a missing location ErrReferenced.
+// location is ErrConflict; a missing location ErrReferenced (both a
+// *FieldError).
 func (q *Queries) CreateCustomer(ctx context.Context, c *Customer, cip *Cipher) error {
 	enc, err := sealPassword(c.RouterPassword, cip)
 	if err != nil {
@@ -81,7 +91,7 @@ func (q *Queries) CreateCustomer(ctx context.Context, c *Customer, cip *Cipher) 
 		created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		c.Name, c.Phone, c.Email, c.RouterUsername, enc, c.LocationID, c.Notes, Millis(now), Millis(now)).Scan(&c.ID)
 	if err != nil {
-		return fmt.Errorf("create customer %q: %w", c.Name, err)
+		return fmt.Errorf("create customer %q: %w", c.Name, customerRefused(err, c))
 	}
 	c.RouterPasswordSet = enc != ""
 	c.CreatedAt, c.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
@@ -173,7 +183,7 @@ func (q *Queries) ListCustomers(ctx context.Context, f CustomerFilter, page Page
 // UpdateCustomer writes every field of a customer but its ID and creation
 // time, the router password encrypted anew with cip. To keep the password,
 // read the customer with GetCustomer (which decrypts it) and change the
-// other fields.
+// other fields. Refusals are as CreateCustomer's.
 func (q *Queries) UpdateCustomer(ctx context.Context, c *Customer, cip *Cipher) error {
 	enc, err := sealPassword(c.RouterPassword, cip)
 	if err != nil {
@@ -184,7 +194,7 @@ func (q *Queries) UpdateCustomer(ctx context.Context, c *Customer, cip *Cipher) 
 		location_id = ?, notes = ?, updated_at = ? WHERE id = ?`,
 		c.Name, c.Phone, c.Email, c.RouterUsername, enc, c.LocationID, c.Notes, Millis(now), c.ID)
 	if err != nil {
-		return fmt.Errorf("update customer %d: %w", c.ID, err)
+		return fmt.Errorf("update customer %d: %w", c.ID, customerRefused(err, c))
 	}
 	if n == 0 {
 		return fmt.Errorf("update customer %d: %w", c.ID, ErrNotFound)

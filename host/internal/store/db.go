@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -28,6 +27,59 @@ var (
 	// ErrInvalid: a check constraint refused the value.
 	ErrInvalid = errors.New("value refused by the database")
 )
+
+// FieldError is a refusal a person can act on: the field of theirs at
+// fault and, in words fit to show them, what is wrong and what to do (`a
+// location named "main" exists; choose another name`). Repository methods
+// return it where they know which value was refused (a name taken, a
+// customer that does not exist); find it with errors.As. It wraps its Kind
+// (ErrConflict, ErrReferenced, ErrInvalid or ErrNotFound), so errors.Is
+// sees through it, and the driver's error when there was one.
+type FieldError struct {
+	// Kind is ErrConflict, ErrReferenced, ErrInvalid or ErrNotFound.
+	Kind error
+	// Field is the JSON field at fault, such as "name" or "customer_id".
+	Field string
+	// Message says what is wrong and what to do, without database words.
+	Message string
+	// Err is the error it replaces (nil when none).
+	Err error
+}
+
+func (e *FieldError) Error() string { return e.Message }
+
+// Unwrap gives errors.Is and errors.As the Kind and the replaced error.
+func (e *FieldError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// fieldError replaces err by a FieldError when err is of kind; any other
+// error (nil included) is returned as it is.
+func fieldError(err, kind error, field, msg string) error {
+	if err == nil || !errors.Is(err, kind) {
+		return err
+	}
+	return &FieldError{Kind: kind, Field: field, Message: msg, Err: err}
+}
+
+// nameTaken is the FieldError of a unique name that is in use.
+func nameTaken(err error, field, msg string) error { return fieldError(err, ErrConflict, field, msg) }
+
+// constraintError is a constraint's refusal as one of the store's errors.
+// Its message is the store's alone: the driver's words ("UNIQUE constraint
+// failed: router_locations.name (2067)") name tables and constraints,
+// which mean nothing to whoever sent the value and would reach them in API
+// answers. The driver's error stays in the chain, for errors.As.
+type constraintError struct {
+	kind   error
+	driver error
+}
+
+func (e *constraintError) Error() string   { return e.kind.Error() }
+func (e *constraintError) Unwrap() []error { return []error{e.kind, e.driver} }
 
 // DB runs queries: the store itself, or a transaction. Queries use "?"
 // placeholders on both backends (they are rewritten to $1, $2, ... for
@@ -94,8 +146,10 @@ func rebind(d Dialect, q string) string {
 	return b.String()
 }
 
-// mapErr turns driver errors into the store's errors, keeping the driver's
-// message.
+// mapErr turns driver errors into the store's errors. Constraint
+// violations become ErrConflict, ErrReferenced or ErrInvalid with the
+// store's message only (see constraintError); repository methods that know
+// which value was refused say so with a FieldError.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
@@ -107,11 +161,11 @@ func mapErr(err error) error {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "23505":
-			return fmt.Errorf("%w (%s)", ErrConflict, pgErr.ConstraintName)
+			return &constraintError{ErrConflict, err}
 		case "23503":
-			return fmt.Errorf("%w (%s)", ErrReferenced, pgErr.ConstraintName)
+			return &constraintError{ErrReferenced, err}
 		case "23514", "23502":
-			return fmt.Errorf("%w (%s)", ErrInvalid, pgErr.Message)
+			return &constraintError{ErrInvalid, err}
 		}
 		return err
 	}
@@ -119,11 +173,11 @@ func mapErr(err error) error {
 	if errors.As(err, &sqErr) {
 		switch sqErr.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w (%s)", ErrConflict, sqErr.Error())
+			return &constraintError{ErrConflict, err}
 		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%w (%s)", ErrReferenced, sqErr.Error())
+			return &constraintError{ErrReferenced, err}
 		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL:
-			return fmt.Errorf("%w (%s)", ErrInvalid, sqErr.Error())
+			return &constraintError{ErrInvalid, err}
 		}
 	}
 	return err

@@ -96,6 +96,7 @@ func (q *Queries) CreateInvoice(ctx context.Context, inv *Invoice) error {
 		return fmt.Errorf("create invoice for customer %d: %w", inv.CustomerID, err)
 	}
 	inv.CreatedAt, inv.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
+	inv.DueAt, inv.PaidAt = truncMillis(inv.DueAt), truncMillis(inv.PaidAt)
 	return nil
 }
 

@@ -59,8 +59,14 @@ func checkLocation(l *Location) error {
 	return nil
 }
 
+// locationNameTaken says which name is in use when err is ErrConflict.
+func locationNameTaken(err error, name string) error {
+	return nameTaken(err, "name", fmt.Sprintf("a location named %q exists; choose another name", name))
+}
+
 // CreateLocation inserts a location and sets its ID and times (and Plugin
-// when empty). A name in use is ErrConflict; a malformed name ErrInvalid.
+// when empty). A name in use is ErrConflict (a *FieldError on "name"); a
+// malformed name ErrInvalid.
 func (q *Queries) CreateLocation(ctx context.Context, l *Location) error {
 	if l.Plugin == "" {
 		l.Plugin = DefaultRouterPlugin
@@ -73,7 +79,7 @@ func (q *Queries) CreateLocation(ctx context.Context, l *Location) error {
 		VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		l.Name, l.Description, l.Plugin, Millis(now), Millis(now)).Scan(&l.ID)
 	if err != nil {
-		return fmt.Errorf("create location %q: %w", l.Name, err)
+		return fmt.Errorf("create location %q: %w", l.Name, locationNameTaken(err, l.Name))
 	}
 	l.CreatedAt, l.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
 	return nil
@@ -124,7 +130,7 @@ func (q *Queries) ListLocations(ctx context.Context, page Page) ([]Location, int
 }
 
 // UpdateLocation writes every field of a location but its ID and creation
-// time.
+// time. A name in use is ErrConflict (a *FieldError on "name").
 func (q *Queries) UpdateLocation(ctx context.Context, l *Location) error {
 	if err := checkLocation(l); err != nil {
 		return fmt.Errorf("update location %d: %w", l.ID, err)
@@ -133,7 +139,7 @@ func (q *Queries) UpdateLocation(ctx context.Context, l *Location) error {
 	n, err := q.db.Exec(ctx, "UPDATE router_locations SET name = ?, description = ?, plugin = ?, updated_at = ? WHERE id = ?",
 		l.Name, l.Description, l.Plugin, Millis(now), l.ID)
 	if err != nil {
-		return fmt.Errorf("update location %d: %w", l.ID, err)
+		return fmt.Errorf("update location %d: %w", l.ID, locationNameTaken(err, l.Name))
 	}
 	if n == 0 {
 		return fmt.Errorf("update location %d: %w", l.ID, ErrNotFound)

@@ -45,22 +45,24 @@ func scanPayment(r Row) (*Payment, error) {
 }
 
 // RecordPayment inserts a payment or, when the gateway's id is known,
-// updates its status and raw event, and sets p.ID. A paid payment only ever
-// moves to refunded: a late "pending" or "expired" notification never takes
-// a paid payment back.
+// updates its status and raw event, and sets p.ID, p.Status (as stored) and
+// its times. A paid payment only ever moves to refunded: a late "pending"
+// or "expired" notification never takes a paid payment back.
 func (q *Queries) RecordPayment(ctx context.Context, p *Payment) error {
 	now := q.store.now()
+	var created, updated int64
 	err := q.db.QueryRow(ctx, `INSERT INTO payments (invoice_id, gateway, external_id, amount, currency, status, raw_event, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (gateway, external_id) DO UPDATE SET
 			status = CASE WHEN payments.status = 'paid' AND excluded.status <> 'refunded' THEN payments.status ELSE excluded.status END,
 			raw_event = excluded.raw_event,
 			updated_at = excluded.updated_at
-		RETURNING id, status`,
-		p.InvoiceID, p.Gateway, p.ExternalID, p.Amount, p.Currency, p.Status, p.RawEvent, Millis(now), Millis(now)).Scan(&p.ID, &p.Status)
+		RETURNING id, status, created_at, updated_at`,
+		p.InvoiceID, p.Gateway, p.ExternalID, p.Amount, p.Currency, p.Status, p.RawEvent, Millis(now), Millis(now)).Scan(&p.ID, &p.Status, &created, &updated)
 	if err != nil {
 		return fmt.Errorf("record payment %s/%s: %w", p.Gateway, p.ExternalID, err)
 	}
+	p.CreatedAt, p.UpdatedAt = FromMillis(created), FromMillis(updated)
 	return nil
 }
 
@@ -79,14 +81,5 @@ func (q *Queries) ListPayments(ctx context.Context, invoiceID int64) ([]Payment,
 	if err != nil {
 		return nil, fmt.Errorf("list payments of invoice %d: %w", invoiceID, err)
 	}
-	defer rows.Close()
-	var out []Payment
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *p)
-	}
-	return out, rows.Err()
+	return scanPayments(rows)
 }

@@ -55,7 +55,13 @@ func scanPlan(r Row) (*Plan, error) {
 	return &p, nil
 }
 
-// CreatePlan inserts a plan and sets its ID and times.
+// planNameTaken says which name is in use when err is ErrConflict.
+func planNameTaken(err error, name string) error {
+	return nameTaken(err, "name", fmt.Sprintf("a plan named %q exists; choose another name", name))
+}
+
+// CreatePlan inserts a plan and sets its ID and times. A name in use is
+// ErrConflict (a *FieldError on "name").
 func (q *Queries) CreatePlan(ctx context.Context, p *Plan) error {
 	now := q.store.now()
 	err := q.db.QueryRow(ctx, `INSERT INTO plans (name, kind, rate_limit, shared_users, time_limit_seconds, data_limit_bytes,
@@ -64,7 +70,7 @@ func (q *Queries) CreatePlan(ctx context.Context, p *Plan) error {
 		p.Name, p.Kind, p.RateLimit, p.SharedUsers, int64(p.TimeLimit/time.Second), p.DataLimitBytes,
 		int64(p.Validity/time.Second), p.Price, p.Currency, p.Profile, p.IsolationProfile, p.Active, Millis(now), Millis(now)).Scan(&p.ID)
 	if err != nil {
-		return fmt.Errorf("create plan %q: %w", p.Name, err)
+		return fmt.Errorf("create plan %q: %w", p.Name, planNameTaken(err, p.Name))
 	}
 	p.CreatedAt, p.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
 	return nil
@@ -105,7 +111,8 @@ func (q *Queries) ListPlans(ctx context.Context, page Page) ([]Plan, int, error)
 	return out, total, rows.Err()
 }
 
-// UpdatePlan writes every field of a plan but its ID and creation time.
+// UpdatePlan writes every field of a plan but its ID and creation time. A
+// name in use is ErrConflict (a *FieldError on "name").
 func (q *Queries) UpdatePlan(ctx context.Context, p *Plan) error {
 	now := q.store.now()
 	n, err := q.db.Exec(ctx, `UPDATE plans SET name = ?, kind = ?, rate_limit = ?, shared_users = ?, time_limit_seconds = ?,
@@ -114,7 +121,7 @@ func (q *Queries) UpdatePlan(ctx context.Context, p *Plan) error {
 		p.Name, p.Kind, p.RateLimit, p.SharedUsers, int64(p.TimeLimit/time.Second), p.DataLimitBytes,
 		int64(p.Validity/time.Second), p.Price, p.Currency, p.Profile, p.IsolationProfile, p.Active, Millis(now), p.ID)
 	if err != nil {
-		return fmt.Errorf("update plan %d: %w", p.ID, err)
+		return fmt.Errorf("update plan %d: %w", p.ID, planNameTaken(err, p.Name))
 	}
 	if n == 0 {
 		return fmt.Errorf("update plan %d: %w", p.ID, ErrNotFound)

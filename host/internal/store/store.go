@@ -278,8 +278,9 @@ type Queries struct {
 // DB returns the underlying query runner.
 func (q *Queries) DB() DB { return q.db }
 
-// now is the store's clock in UTC.
-func (s *Store) now() time.Time { return s.Now().UTC() }
+// now is the store's clock in UTC, to the millisecond: what the database
+// keeps, so a record a create or update method fills in reads back equal.
+func (s *Store) now() time.Time { return FromMillis(Millis(s.Now())) }
 
 // Millis stores a time as Unix milliseconds (UTC).
 func Millis(t time.Time) int64 { return t.UnixMilli() }

@@ -57,15 +57,23 @@ func scanSubscription(r Row) (*Subscription, error) {
 	return &s, nil
 }
 
+// subscriptionRefused words ErrReferenced: the customer or the plan is
+// missing (SQLite does not say which, so no field is named).
+func subscriptionRefused(err error, s *Subscription) error {
+	return fieldError(err, ErrReferenced, "",
+		fmt.Sprintf("customer %d or plan %d does not exist; check both ids", s.CustomerID, s.PlanID))
+}
+
 // CreateSubscription inserts a subscription and sets its ID and times. A
-// missing customer or plan is ErrReferenced; an unknown status ErrInvalid.
+// missing customer or plan is ErrReferenced (a *FieldError); an unknown
+// status ErrInvalid.
 func (q *Queries) CreateSubscription(ctx context.Context, s *Subscription) error {
 	now := q.store.now()
 	err := q.db.QueryRow(ctx, `INSERT INTO subscriptions (customer_id, plan_id, status, starts_at, expires_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		s.CustomerID, s.PlanID, s.Status, MillisOrNil(s.StartsAt), MillisOrNil(s.ExpiresAt), Millis(now), Millis(now)).Scan(&s.ID)
 	if err != nil {
-		return fmt.Errorf("create subscription of customer %d: %w", s.CustomerID, err)
+		return fmt.Errorf("create subscription of customer %d: %w", s.CustomerID, subscriptionRefused(err, s))
 	}
 	s.StartsAt, s.ExpiresAt = truncMillis(s.StartsAt), truncMillis(s.ExpiresAt)
 	s.CreatedAt, s.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
@@ -191,7 +199,7 @@ func (q *Queries) UpdateSubscription(ctx context.Context, s *Subscription) error
 		updated_at = ? WHERE id = ?`,
 		s.CustomerID, s.PlanID, s.Status, MillisOrNil(s.StartsAt), MillisOrNil(s.ExpiresAt), Millis(now), s.ID)
 	if err != nil {
-		return fmt.Errorf("update subscription %d: %w", s.ID, err)
+		return fmt.Errorf("update subscription %d: %w", s.ID, subscriptionRefused(err, s))
 	}
 	if n == 0 {
 		return fmt.Errorf("update subscription %d: %w", s.ID, ErrNotFound)

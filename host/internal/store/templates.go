@@ -188,9 +188,14 @@ func checkTemplate(t *Template) error {
 	return ValidateTemplateBody(t.Body)
 }
 
+// templateNameTaken says which name is in use when err is ErrConflict.
+func templateNameTaken(err error, name string) error {
+	return nameTaken(err, "name", fmt.Sprintf("a template named %q exists; choose another name, or change that template instead", name))
+}
+
 // CreateTemplate inserts a template and sets its ID and times (and Channel
 // when empty). A body with unknown placeholders is a *TemplateError; a name
-// in use ErrConflict.
+// in use ErrConflict (a *FieldError on "name").
 func (q *Queries) CreateTemplate(ctx context.Context, t *Template) error {
 	if t.Channel == "" {
 		t.Channel = DefaultTemplateChannel
@@ -202,7 +207,7 @@ func (q *Queries) CreateTemplate(ctx context.Context, t *Template) error {
 	err := q.db.QueryRow(ctx, `INSERT INTO message_templates (name, channel, body, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?) RETURNING id`, t.Name, t.Channel, t.Body, Millis(now), Millis(now)).Scan(&t.ID)
 	if err != nil {
-		return fmt.Errorf("create template %q: %w", t.Name, err)
+		return fmt.Errorf("create template %q: %w", t.Name, templateNameTaken(err, t.Name))
 	}
 	t.CreatedAt, t.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
 	return nil
@@ -263,7 +268,7 @@ func (q *Queries) UpdateTemplate(ctx context.Context, t *Template) error {
 	n, err := q.db.Exec(ctx, "UPDATE message_templates SET name = ?, channel = ?, body = ?, updated_at = ? WHERE id = ?",
 		t.Name, t.Channel, t.Body, Millis(now), t.ID)
 	if err != nil {
-		return fmt.Errorf("update template %d: %w", t.ID, err)
+		return fmt.Errorf("update template %d: %w", t.ID, templateNameTaken(err, t.Name))
 	}
 	if n == 0 {
 		return fmt.Errorf("update template %d: %w", t.ID, ErrNotFound)

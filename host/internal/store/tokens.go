@@ -54,7 +54,7 @@ func (q *Queries) CreateAPIToken(ctx context.Context, t *APIToken) error {
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
 		t.UserID, t.Name, t.Hash, t.Prefix, MillisOrNil(t.ExpiresAt), Millis(now)).Scan(&t.ID)
 	if err != nil {
-		return fmt.Errorf("create API token %q: %w", t.Name, err)
+		return fmt.Errorf("create API token %q: %w", t.Name, fieldError(err, ErrReferenced, "user_id", fmt.Sprintf("no user has id %d", t.UserID)))
 	}
 	t.CreatedAt = now.Truncate(time.Millisecond)
 	t.ExpiresAt = truncMillis(t.ExpiresAt)

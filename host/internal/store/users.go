@@ -49,17 +49,23 @@ func scanUser(r Row) (*User, error) {
 	return &u, nil
 }
 
+// usernameTaken says which username is in use when err is ErrConflict.
+func usernameTaken(err error, username string) error {
+	return nameTaken(err, "username", fmt.Sprintf("the username %q is taken; choose another", username))
+}
+
 // CreateUser inserts a user and sets its ID and times. A taken username is
-// ErrConflict.
+// ErrConflict (a *FieldError on "username").
 func (q *Queries) CreateUser(ctx context.Context, u *User) error {
 	now := q.store.now()
 	err := q.db.QueryRow(ctx, `INSERT INTO users (username, password_hash, role, disabled, last_login_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		u.Username, u.PasswordHash, u.Role, u.Disabled, MillisOrNil(u.LastLoginAt), Millis(now), Millis(now)).Scan(&u.ID)
 	if err != nil {
-		return fmt.Errorf("create user %q: %w", u.Username, err)
+		return fmt.Errorf("create user %q: %w", u.Username, usernameTaken(err, u.Username))
 	}
 	u.CreatedAt, u.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
+	u.LastLoginAt = truncMillis(u.LastLoginAt)
 	return nil
 }
 
@@ -108,13 +114,14 @@ func (q *Queries) ListUsers(ctx context.Context, page Page) ([]User, int, error)
 }
 
 // UpdateUser writes a user's username, role and disabled flag (not the
-// password: SetUserPassword; not the last sign-in: RecordLogin).
+// password: SetUserPassword; not the last sign-in: RecordLogin). A taken
+// username is ErrConflict (a *FieldError on "username").
 func (q *Queries) UpdateUser(ctx context.Context, u *User) error {
 	now := q.store.now()
 	n, err := q.db.Exec(ctx, "UPDATE users SET username = ?, role = ?, disabled = ?, updated_at = ? WHERE id = ?",
 		u.Username, u.Role, u.Disabled, Millis(now), u.ID)
 	if err != nil {
-		return fmt.Errorf("update user %d: %w", u.ID, err)
+		return fmt.Errorf("update user %d: %w", u.ID, usernameTaken(err, u.Username))
 	}
 	if n == 0 {
 		return fmt.Errorf("update user %d: %w", u.ID, ErrNotFound)

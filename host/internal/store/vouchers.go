@@ -210,6 +210,7 @@ func (q *Queries) CreateVoucherBatch(ctx context.Context, b *VoucherBatch, n int
 		return nil
 	})
 	if err != nil {
+		err = fieldError(err, ErrReferenced, "", fmt.Sprintf("plan %d or location %d does not exist; check both ids", b.PlanID, b.LocationID))
 		return nil, fmt.Errorf("create voucher batch for plan %d: %w", b.PlanID, err)
 	}
 	b.Size, b.Redeemed, b.CreatedAt = n, 0, now.Truncate(time.Millisecond)
@@ -322,8 +323,10 @@ func (q *Queries) GetVoucherByCode(ctx context.Context, code string) (*Voucher, 
 // RedeemVoucher marks the voucher with a code (compared as
 // NormalizeVoucherCode does) redeemed now by a customer (0: anonymously)
 // and returns it. It succeeds once per voucher, however many try at the
-// same moment: a second redemption is ErrConflict, an unknown code
-// ErrNotFound, a missing customer ErrReferenced.
+// same moment. Refusals are *FieldErrors worded for the person who typed
+// the code: a second redemption is ErrConflict (on "code", saying when it
+// was used), an unknown code ErrNotFound (on "code"), a missing customer
+// ErrReferenced (on "customer_id").
 //
 // Call it on a transaction's queries (Tx.Q) to redeem atomically with what
 // the voucher pays for (creating the subscription, LinkVoucherSubscription,
@@ -338,14 +341,20 @@ func (q *Queries) RedeemVoucher(ctx context.Context, code string, customerID int
 		return v, nil
 	}
 	if !errors.Is(err, ErrNotFound) {
+		err = fieldError(err, ErrReferenced, "customer_id", "no such customer")
 		return nil, fmt.Errorf("redeem voucher %s: %w", redactCode(code), err)
 	}
 	// Nothing updated: either no such code, or it was used already.
-	var id int64
-	if err := q.db.QueryRow(ctx, "SELECT id FROM vouchers WHERE code = ?", norm).Scan(&id); err != nil {
-		return nil, fmt.Errorf("redeem voucher %s: %w", redactCode(code), err)
+	var redeemed sql.NullInt64
+	err = q.db.QueryRow(ctx, "SELECT redeemed_at FROM vouchers WHERE code = ?", norm).Scan(&redeemed)
+	if errors.Is(err, ErrNotFound) {
+		err = &FieldError{Kind: ErrNotFound, Field: "code", Err: err,
+			Message: "no voucher has this code; check it for typos (case, spaces and hyphens do not matter)"}
+	} else if err == nil {
+		err = &FieldError{Kind: ErrConflict, Field: "code",
+			Message: fmt.Sprintf("this voucher was redeemed on %s; a voucher works once", FromNullMillis(redeemed).Format("2006-01-02 15:04 UTC"))}
 	}
-	return nil, fmt.Errorf("redeem voucher %s: %w: it has been redeemed already", redactCode(code), ErrConflict)
+	return nil, fmt.Errorf("redeem voucher %s: %w", redactCode(code), err)
 }
 
 // LinkVoucherSubscription records the subscription a redeemed voucher paid

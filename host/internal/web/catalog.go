@@ -89,6 +89,29 @@ func checkRef(v *validation, field, what string, id int64, err error) error {
 	return nil
 }
 
+// refusal answers a refusal the store worded for people (*store.FieldError)
+// with its words: a value in use (a name taken) is 409 conflict, a record
+// that is not there 404 not_found, anything else 422 validation_failed;
+// details name the field. Other errors are returned as they are.
+func refusal(err error) error {
+	var fe *store.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	var details any // nil, not a nil map, so that "details" is left out
+	if fe.Field != "" {
+		details = FieldErrors{fe.Field: fe.Message}
+	}
+	switch {
+	case errors.Is(fe.Kind, store.ErrConflict):
+		return &apiError{http.StatusConflict, "conflict", fe.Message, details}
+	case errors.Is(fe.Kind, store.ErrNotFound):
+		return &apiError{http.StatusNotFound, "not_found", fe.Message, details}
+	default:
+		return &apiError{http.StatusUnprocessableEntity, "validation_failed", fe.Message, details}
+	}
+}
+
 // --- router locations ---
 
 type locationInput struct {
@@ -107,6 +130,10 @@ func (in *locationInput) validate() error {
 
 func (in *locationInput) apply(l *store.Location) {
 	l.Name, l.Description, l.Plugin = in.Name, in.Description, in.Plugin
+}
+
+func locationEvent(action string, l *store.Location) *auditEvent {
+	return event(action, "location", l.ID, map[string]string{"name": l.Name, "plugin": l.Plugin})
 }
 
 func (s *Server) listLocations(w http.ResponseWriter, r *http.Request) error {
@@ -145,7 +172,13 @@ func (s *Server) createLocation(w http.ResponseWriter, r *http.Request) error {
 	}
 	var l store.Location
 	in.apply(&l)
-	if err := s.catalogQ().CreateLocation(r.Context(), &l); err != nil {
+	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.CreateLocation(r.Context(), &l); err != nil {
+			return nil, err
+		}
+		return locationEvent("location.created", &l), nil
+	})
+	if err != nil {
 		return err
 	}
 	writeCreated(w, r, l.ID, &l)
@@ -170,7 +203,13 @@ func (s *Server) updateLocation(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.apply(l)
-	if err := q.UpdateLocation(r.Context(), l); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.UpdateLocation(r.Context(), l); err != nil {
+			return nil, err
+		}
+		return locationEvent("location.updated", l), nil
+	})
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, l)
@@ -182,7 +221,10 @@ func (s *Server) deleteLocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.catalogQ().DeleteLocation(r.Context(), id); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		return event("location.deleted", "location", id, nil), q.DeleteLocation(r.Context(), id)
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrReferenced) {
 			return &apiError{http.StatusConflict, "in_use", "customers or voucher batches belong to this location; move or delete them first", nil}
 		}
@@ -250,6 +292,11 @@ func (in *planInput) apply(p *store.Plan) {
 	p.Profile, p.IsolationProfile, p.Active = in.Profile, in.IsolationProfile, in.Active
 }
 
+func planEvent(action string, p *store.Plan) *auditEvent {
+	return event(action, "plan", p.ID, map[string]string{
+		"name": p.Name, "price": strconv.FormatInt(p.Price, 10), "currency": p.Currency, "active": strconv.FormatBool(p.Active)})
+}
+
 func (s *Server) listPlans(w http.ResponseWriter, r *http.Request) error {
 	page, err := pageFrom(r)
 	if err != nil {
@@ -290,7 +337,13 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 	}
 	var p store.Plan
 	in.apply(&p)
-	if err := s.catalogQ().CreatePlan(r.Context(), &p); err != nil {
+	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.CreatePlan(r.Context(), &p); err != nil {
+			return nil, err
+		}
+		return planEvent("plan.created", &p), nil
+	})
+	if err != nil {
 		return err
 	}
 	writeCreated(w, r, p.ID, newPlanJSON(&p))
@@ -317,7 +370,13 @@ func (s *Server) updatePlan(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.apply(p)
-	if err := q.UpdatePlan(r.Context(), p); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.UpdatePlan(r.Context(), p); err != nil {
+			return nil, err
+		}
+		return planEvent("plan.updated", p), nil
+	})
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, newPlanJSON(p))
@@ -329,7 +388,10 @@ func (s *Server) deletePlan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.catalogQ().DeletePlan(r.Context(), id); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		return event("plan.deleted", "plan", id, nil), q.DeletePlan(r.Context(), id)
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrReferenced) {
 			return &apiError{http.StatusConflict, "in_use", "subscriptions, invoices or voucher batches use this plan; deactivate it instead (PUT with \"active\": false)", nil}
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -73,6 +74,16 @@ func (in *customerInput) apply(c *store.Customer) {
 	}
 }
 
+// customerEvent records a customer change: who, where, and whether the
+// router password was set (never the password).
+func customerEvent(action string, c *store.Customer, passwordSet bool) *auditEvent {
+	meta := map[string]string{"name": c.Name, "router_username": c.RouterUsername, "location_id": strconv.FormatInt(c.LocationID, 10)}
+	if passwordSet {
+		meta["router_password"] = "set"
+	}
+	return event(action, "customer", c.ID, meta)
+}
+
 // catalogCipher returns the key for secrets at rest, or an error saying how to
 // configure one.
 func (s *Server) catalogCipher() (*store.Cipher, error) {
@@ -129,7 +140,13 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {
 	}
 	var c store.Customer
 	in.apply(&c)
-	if err := s.catalogQ().CreateCustomer(r.Context(), &c, cip); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.CreateCustomer(r.Context(), &c, cip); err != nil {
+			return nil, err
+		}
+		return customerEvent("customer.created", &c, true), nil
+	})
+	if err != nil {
 		return err
 	}
 	c.RouterPassword = ""
@@ -159,7 +176,13 @@ func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.apply(c)
-	if err := q.UpdateCustomer(r.Context(), c, cip); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.UpdateCustomer(r.Context(), c, cip); err != nil {
+			return nil, err
+		}
+		return customerEvent("customer.updated", c, in.RouterPassword != nil), nil
+	})
+	if err != nil {
 		return err
 	}
 	c.RouterPassword = ""
@@ -172,7 +195,10 @@ func (s *Server) deleteCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.catalogQ().DeleteCustomer(r.Context(), id); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		return event("customer.deleted", "customer", id, nil), q.DeleteCustomer(r.Context(), id)
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrReferenced) {
 			return &apiError{http.StatusConflict, "in_use", "this customer has subscriptions, invoices or redeemed vouchers; cancel their subscriptions instead", nil}
 		}
@@ -228,6 +254,11 @@ func (in *subscriptionInput) apply(sub *store.Subscription) {
 	}
 }
 
+func subscriptionEvent(action string, sub *store.Subscription) *auditEvent {
+	return event(action, "subscription", sub.ID, map[string]string{
+		"customer_id": strconv.FormatInt(sub.CustomerID, 10), "plan_id": strconv.FormatInt(sub.PlanID, 10), "status": sub.Status})
+}
+
 func optionalTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -277,7 +308,13 @@ func (s *Server) createSubscription(w http.ResponseWriter, r *http.Request) erro
 	}
 	var sub store.Subscription
 	in.apply(&sub)
-	if err := s.catalogQ().CreateSubscription(r.Context(), &sub); err != nil {
+	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.CreateSubscription(r.Context(), &sub); err != nil {
+			return nil, err
+		}
+		return subscriptionEvent("subscription.created", &sub), nil
+	})
+	if err != nil {
 		return err
 	}
 	writeCreated(w, r, sub.ID, &sub)
@@ -303,7 +340,13 @@ func (s *Server) updateSubscription(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	in.apply(sub)
-	if err := q.UpdateSubscription(r.Context(), sub); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.UpdateSubscription(r.Context(), sub); err != nil {
+			return nil, err
+		}
+		return subscriptionEvent("subscription.updated", sub), nil
+	})
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, sub)
@@ -315,7 +358,10 @@ func (s *Server) deleteSubscription(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.catalogQ().DeleteSubscription(r.Context(), id); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		return event("subscription.deleted", "subscription", id, nil), q.DeleteSubscription(r.Context(), id)
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrReferenced) {
 			return &apiError{http.StatusConflict, "in_use", "invoices or vouchers refer to this subscription; cancel it instead (PUT with \"status\": \"cancelled\")", nil}
 		}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -80,12 +81,40 @@ func settingsPluginVar(r *http.Request) (string, error) {
 	return name, nil
 }
 
-// settingsSecretFields are the fields to encrypt and redact: the manifest's, and
-// those stored encrypted before (a plugin may be absent or older now).
-func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings) []string {
+// secretWords mark a setting as secret by its name when no manifest says
+// which settings are. They are the words `mikrobill config show` redacts
+// plugin settings by (secretWords in host/internal/cli/config.go): keep the
+// two lists alike.
+var secretWords = []string{"pass", "secret", "token", "key", "credential", "private"}
+
+// secretLooking reports whether a setting's name contains one of
+// secretWords, ignoring case ("api_key", "Password", "webhook_token").
+func secretLooking(name string) bool {
+	name = strings.ToLower(name)
+	for _, w := range secretWords {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// settingsSecretFields are the fields to encrypt and redact: the manifest's,
+// and those stored encrypted before (a plugin may be absent or older now).
+// Without a manifest (the plugin is not installed yet), the top-level
+// string fields of settings whose names look secret (secretLooking) are
+// secret too: better encrypted for nothing than stored and shown in clear.
+func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, settings map[string]json.RawMessage) []string {
 	var out []string
 	if m != nil {
 		out = append(out, m.SecretFields()...)
+	} else {
+		for f, raw := range settings {
+			var v string
+			if secretLooking(f) && json.Unmarshal(raw, &v) == nil {
+				out = append(out, f)
+			}
+		}
 	}
 	if stored != nil {
 		out = append(out, stored.Encrypted...)
@@ -94,22 +123,32 @@ func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings) []
 	return slices.Compact(out)
 }
 
-// redactSettings replaces the non-empty string values of secrets with redactedValue.
+// redactSettings replaces the non-empty string values of secrets with
+// redactedValue. The result is written without HTML escapes, as writeJSON
+// writes everything: "<redacted>", not "\u003credacted\u003e" (the stored
+// JSON has them, from json.Marshal); numbers keep their exact digits.
 func redactSettings(settings json.RawMessage, secrets []string) (json.RawMessage, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(settings, &obj); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(settings))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
 		return nil, err
 	}
 	if obj == nil {
-		obj = map[string]json.RawMessage{}
+		obj = map[string]any{}
 	}
 	for _, f := range secrets {
-		var v string
-		if raw, ok := obj[f]; ok && json.Unmarshal(raw, &v) == nil && v != "" {
-			obj[f], _ = json.Marshal(redactedValue)
+		if v, ok := obj[f].(string); ok && v != "" {
+			obj[f] = redactedValue
 		}
 	}
-	return json.Marshal(obj)
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(obj); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(out.Bytes(), "\n"), nil
 }
 
 // loadPluginSettings reads the stored settings (nil when none).
@@ -127,7 +166,13 @@ func (s *Server) loadPluginSettings(r *http.Request, name string) (*store.Plugin
 
 // writePluginSettings answers with the settings as GET shows them.
 func writePluginSettings(w http.ResponseWriter, name string, m *manifest.Manifest, ps *store.PluginSettings, warnings ...string) error {
-	out := pluginSettingsJSON{Plugin: name, Installed: m != nil, Saved: ps != nil, Settings: json.RawMessage("{}"), SecretFields: settingsSecretFields(m, ps), Warnings: warnings}
+	var saved map[string]json.RawMessage
+	if ps != nil {
+		if err := json.Unmarshal(ps.Settings, &saved); err != nil {
+			return err
+		}
+	}
+	out := pluginSettingsJSON{Plugin: name, Installed: m != nil, Saved: ps != nil, Settings: json.RawMessage("{}"), SecretFields: settingsSecretFields(m, ps, saved), Warnings: warnings}
 	if out.SecretFields == nil {
 		out.SecretFields = []string{}
 	}
@@ -180,7 +225,7 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	m := s.installedManifest(name)
-	secrets := settingsSecretFields(m, stored)
+	secrets := settingsSecretFields(m, stored, obj)
 
 	// Put the stored values back where the client sent the placeholder.
 	var storedObj map[string]json.RawMessage
@@ -250,8 +295,15 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 			return err
 		}
 	}
-	q := s.catalogQ()
-	if err := q.SavePluginSettings(r.Context(), name, merged, secrets, by, cip); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.SavePluginSettings(r.Context(), name, merged, secrets, by, cip); err != nil {
+			return nil, err
+		}
+		// The names of the fields, never their values.
+		return &auditEvent{Action: "plugin_settings.saved", ResourceType: "plugin", ResourceID: name, Meta: map[string]string{
+			"fields": strings.Join(slices.Sorted(maps.Keys(obj)), ","), "secret_fields": strings.Join(secrets, ",")}}, nil
+	})
+	if err != nil {
 		s.restorePluginSettings(name, stored)
 		if errors.Is(err, store.ErrInvalid) {
 			return &apiError{http.StatusUnprocessableEntity, "validation_failed", err.Error(), nil}
@@ -259,7 +311,7 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	s.log.Info("plugin settings saved", "plugin", name, "by", by) // never the values
-	ps, err := q.GetPluginSettings(r.Context(), name, cip)
+	ps, err := s.catalogQ().GetPluginSettings(r.Context(), name, cip)
 	if err != nil {
 		return err
 	}

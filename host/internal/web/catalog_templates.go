@@ -39,6 +39,10 @@ func (in *templateInput) apply(t *store.Template) {
 	t.Name, t.Channel, t.Body = in.Name, in.Channel, in.Body
 }
 
+func templateEvent(action string, t *store.Template) *auditEvent {
+	return event(action, "template", t.ID, map[string]string{"name": t.Name, "channel": t.Channel})
+}
+
 func (s *Server) listTemplates(w http.ResponseWriter, r *http.Request) error {
 	page, err := pageFrom(r)
 	if err != nil {
@@ -75,7 +79,13 @@ func (s *Server) createTemplate(w http.ResponseWriter, r *http.Request) error {
 	}
 	var t store.Template
 	in.apply(&t)
-	if err := s.catalogQ().CreateTemplate(r.Context(), &t); err != nil {
+	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.CreateTemplate(r.Context(), &t); err != nil {
+			return nil, err
+		}
+		return templateEvent("template.created", &t), nil
+	})
+	if err != nil {
 		return err
 	}
 	writeCreated(w, r, t.ID, &t)
@@ -100,7 +110,13 @@ func (s *Server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in.apply(t)
-	if err := q.UpdateTemplate(r.Context(), t); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.UpdateTemplate(r.Context(), t); err != nil {
+			return nil, err
+		}
+		return templateEvent("template.updated", t), nil
+	})
+	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, t)
@@ -112,7 +128,10 @@ func (s *Server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.catalogQ().DeleteTemplate(r.Context(), id); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		return event("template.deleted", "template", id, nil), q.DeleteTemplate(r.Context(), id)
+	})
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

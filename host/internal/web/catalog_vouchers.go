@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
@@ -86,7 +87,17 @@ func (s *Server) createVoucherBatch(w http.ResponseWriter, r *http.Request) erro
 	if p := PrincipalFrom(r.Context()); p != nil {
 		b.CreatedBy = p.Username
 	}
-	vs, err := s.catalogQ().CreateVoucherBatch(r.Context(), &b, in.Count)
+	var vs []store.Voucher
+	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		var err error
+		if vs, err = q.CreateVoucherBatch(r.Context(), &b, in.Count); err != nil {
+			return nil, err
+		}
+		// The codes are bearer credentials: never in the audit trail.
+		return event("voucher_batch.created", "voucher_batch", b.ID, map[string]string{
+			"plan_id": strconv.FormatInt(b.PlanID, 10), "location_id": strconv.FormatInt(b.LocationID, 10),
+			"size": strconv.Itoa(b.Size), "prefix": b.Prefix}), nil
+	})
 	if err != nil {
 		return err
 	}
@@ -100,7 +111,10 @@ func (s *Server) deleteVoucherBatch(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.catalogQ().DeleteVoucherBatch(r.Context(), id); err != nil {
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		return event("voucher_batch.deleted", "voucher_batch", id, nil), q.DeleteVoucherBatch(r.Context(), id)
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrReferenced) {
 			return &apiError{http.StatusConflict, "in_use", "some of this batch's vouchers have been redeemed, so the batch stays as their record", nil}
 		}

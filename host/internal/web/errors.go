@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,14 +96,20 @@ func classify(err error) *apiError {
 }
 
 // writeJSON renders v into a buffer first, so a failed encoding is a clean
-// 500 rather than half a response.
+// 500 rather than half a response. HTML escaping is off: the API answers
+// JSON, never HTML, so "<redacted>" is written as it is, not as
+// "\u003credacted\u003e" (and nosniff keeps browsers from reading it as
+// HTML).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var body bytes.Buffer
+	enc := json.NewEncoder(&body)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil { // Encode ends with a newline
 		http.Error(w, `{"error":{"code":"internal","message":"could not encode the response"}}`, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body.Bytes())
 }

@@ -34,6 +34,7 @@ func (s *Server) router() *mux.Router {
 	s.authRoutes(api)
 	s.catalogRoutes(api)
 	s.billingRoutes(r, api)
+	s.pluginHTTPRoutes(r)
 	s.pluginRoutes(api)
 
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {

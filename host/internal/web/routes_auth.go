@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -205,9 +206,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec.Username = p.Username
 	s.log.Info("API token created", "user", p.Username, "token_id", rec.ID, "prefix", rec.Prefix)
+	// The auth package made it outside any transaction of ours: recorded
+	// now. Its name, never the token (nor its prefix).
+	s.audit(r, "token.created", "api_token", strconv.FormatInt(rec.ID, 10), tokenMeta(rec))
 	noStore(w)
 	writeJSON(w, http.StatusCreated, createTokenResponse{Token: tok, APIToken: rec})
 	return nil
+}
+
+// tokenMeta is what the audit trail says about an API token: its name and
+// owner, never the token.
+func tokenMeta(t *store.APIToken) map[string]string {
+	return map[string]string{"name": t.Name, "user_id": strconv.FormatInt(t.UserID, 10)}
 }
 
 // revokeToken revokes one of the caller's tokens (an admin's: anyone's).
@@ -218,15 +228,22 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := s.deps.DB.Q()
-	t, err := q.GetAPIToken(r.Context(), id)
-	if err == nil && t.UserID != p.UserID && !RoleAtLeast(p.Role, RoleAdmin) {
-		err = fmt.Errorf("API token %d: %w", id, store.ErrNotFound)
-	}
+	var t *store.APIToken
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		var err error
+		t, err = q.GetAPIToken(r.Context(), id)
+		if err == nil && t.UserID != p.UserID && !RoleAtLeast(p.Role, RoleAdmin) {
+			err = fmt.Errorf("API token %d: %w", id, store.ErrNotFound)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := q.RevokeAPIToken(r.Context(), id); err != nil {
+			return nil, err
+		}
+		return event("token.revoked", "api_token", id, tokenMeta(t)), nil
+	})
 	if err != nil {
-		return err
-	}
-	if err := q.RevokeAPIToken(r.Context(), id); err != nil {
 		return err
 	}
 	s.log.Info("API token revoked", "by", p.Username, "token_id", id, "owner_id", t.UserID)
@@ -296,10 +313,14 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u.Disabled = req.Disabled
-	if err := s.deps.DB.Q().CreateUser(r.Context(), u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return &apiError{http.StatusConflict, "conflict", fmt.Sprintf("the username %q is taken", name), nil}
+	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.CreateUser(r.Context(), u); err != nil {
+			return nil, err // a taken username is the store's *FieldError
 		}
+		return event("user.created", "user", u.ID, map[string]string{
+			"username": u.Username, "role": u.Role, "disabled": strconv.FormatBool(u.Disabled)}), nil
+	})
+	if err != nil {
 		return err
 	}
 	s.log.Info("user created", "by", PrincipalFrom(r.Context()).Username, "user", u.Username, "role", u.Role)
@@ -405,14 +426,17 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		if hash != "" || u.Disabled {
-			n, err := q.DeleteUserSessions(ctx, u.ID)
-			ended = n
-			return err
+			if ended, err = q.DeleteUserSessions(ctx, u.ID); err != nil {
+				return err
+			}
 		}
-		return nil
+		// What changed, never the password itself.
+		return s.auditTx(r, tx, event("user.updated", "user", u.ID, map[string]string{
+			"username": u.Username, "role": u.Role, "disabled": strconv.FormatBool(u.Disabled),
+			"password_changed": strconv.FormatBool(hash != ""), "sessions_ended": strconv.FormatInt(ended, 10)}))
 	})
 	if err != nil {
-		return err
+		return refusal(err)
 	}
 	if u, err = s.deps.DB.Q().GetUser(ctx, id); err != nil {
 		return err
@@ -448,7 +472,10 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		return q.DeleteUser(ctx, id)
+		if err := q.DeleteUser(ctx, id); err != nil {
+			return err
+		}
+		return s.auditTx(r, tx, event("user.deleted", "user", id, map[string]string{"username": name, "role": u.Role}))
 	})
 	if err != nil {
 		return err

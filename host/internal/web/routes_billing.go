@@ -247,13 +247,15 @@ func (s *Server) redeemVoucher(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	red, err := s.deps.Billing.Redeem(r.Context(), b.Code, b.CustomerID, actor(r))
+	// Billing words its refusals (*store.FieldError): an unknown customer
+	// or a voucher of another location is a 422 on its field, an unknown
+	// code a 404, a used one voucher_used.
+	var fe *store.FieldError
 	switch {
-	case errors.Is(err, store.ErrConflict):
-		return &apiError{http.StatusConflict, "voucher_used", "this voucher has been redeemed already", nil}
-	case errors.Is(err, store.ErrNotFound):
-		return &apiError{http.StatusNotFound, "not_found", "no such voucher or customer", nil}
+	case errors.As(err, &fe) && fe.Field == "code" && errors.Is(fe.Kind, store.ErrConflict):
+		return &apiError{http.StatusConflict, "voucher_used", fe.Message, FieldErrors{"code": fe.Message}}
 	case err != nil:
-		return err
+		return refusal(err)
 	}
 	writeJSON(w, http.StatusOK, red)
 	return nil
@@ -383,13 +385,9 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 // the plugin's answer back.
 func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 	name := mux.Vars(r)["plugin"]
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &apiError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit), nil}
-		}
-		return &apiError{http.StatusBadRequest, "bad_body", "could not read the body", nil}
+		return err
 	}
 	req := sdk.HTTPRequest{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body,
@@ -414,4 +412,18 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(res.Response.StatusCode)
 	_, _ = w.Write(res.Response.Body)
 	return nil
+}
+
+// readBody reads a raw request body (for a plugin), limited by the body
+// limit.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &apiError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit), nil}
+		}
+		return nil, &apiError{http.StatusBadRequest, "bad_body", "could not read the body", nil}
+	}
+	return body, nil
 }

@@ -213,18 +213,38 @@ func (s *Server) requestTimeout(next http.Handler) http.Handler {
 // isAPI reports whether a path is under /api/v1.
 func isAPI(path string) bool { return path == "/api/v1" || strings.HasPrefix(path, "/api/v1/") }
 
-// apiGuard answers CORS for /api/v1 (preflights included) and applies the
-// API's rate limit per client address. Other paths pass untouched.
+// machineRateFactor is how many times RATE_LIMIT_MAX the routes called by
+// machines get: gateways' webhooks (a busy gateway sends many from few
+// addresses, and a refused one is resent later) and health checks and
+// scrapes.
+const machineRateFactor = 10
+
+// rateBucket is the rate-limit bucket and budget (per window, per client
+// address) of a path: every route has one.
+func (s *Server) rateBucket(path string) (string, int) {
+	switch {
+	case isAPI(path):
+		return "api", s.sec.apiMax
+	case strings.HasPrefix(path, "/webhooks/"):
+		return "webhooks", s.sec.apiMax * machineRateFactor
+	case path == "/live" || path == "/ready" || path == "/metrics" || path == "/health" || strings.HasPrefix(path, "/health/"):
+		return "ops", s.sec.apiMax * machineRateFactor
+	default: // /pay, /plugins, and what is not found
+		return "web", s.sec.apiMax
+	}
+}
+
+// apiGuard applies the rate limit of the path's bucket per client address
+// on every route, and answers CORS for /api/v1 (preflights included).
 func (s *Server) apiGuard(next http.Handler) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		if !isAPI(r.URL.Path) {
-			next.ServeHTTP(w, r)
-			return nil
+		if isAPI(r.URL.Path) {
+			if done, err := s.cors(w, r); done || err != nil {
+				return err
+			}
 		}
-		if done, err := s.cors(w, r); done || err != nil {
-			return err
-		}
-		if err := s.limit(w, r, "api:"+s.sec.clientKey(r), s.sec.apiMax, s.sec.apiWindow); err != nil {
+		bucket, max := s.rateBucket(r.URL.Path)
+		if err := s.limit(w, r, bucket+":"+s.sec.clientKey(r), max, s.sec.apiWindow); err != nil {
 			return err
 		}
 		next.ServeHTTP(w, r)

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -219,10 +220,20 @@ func TestAPIRateLimit(t *testing.T) {
 			t.Errorf("client %d behind the proxy: %d", i, r.Status)
 		}
 	}
-	// Health and metrics are not limited.
-	for range 5 {
-		if r := a.do(http.MethodGet, "/live", nil, fromAddr("192.0.2.1:1000")); r.Status != http.StatusOK || r.Header.Get("X-RateLimit-Limit") != "" {
-			t.Fatalf("/live: %d %v", r.Status, r.Header)
+	// Every route is limited, in buckets of its own: machines' routes
+	// (health checks, webhooks) get ten times the budget, the rest (pay
+	// pages and plugin routes share one) the API's.
+	for n, c := range []struct {
+		path  string
+		limit int
+	}{{"/live", 30}, {"/webhooks/payment-x", 30}, {"/pay/INV-1", 3}, {"/plugins/x/y", 3}} {
+		for i := range c.limit {
+			if r := a.do(http.MethodGet, c.path, nil, fromAddr(fmt.Sprintf("192.0.2.%d:1000", 10+n))); r.Header.Get("X-RateLimit-Limit") != strconv.Itoa(c.limit) || r.Status == http.StatusTooManyRequests {
+				t.Fatalf("%s request %d: %d %v", c.path, i+1, r.Status, r.Header)
+			}
+		}
+		if r := a.do(http.MethodGet, c.path, nil, fromAddr(fmt.Sprintf("192.0.2.%d:1000", 10+n))); r.Status != http.StatusTooManyRequests {
+			t.Errorf("%s over its limit of %d: %d", c.path, c.limit, r.Status)
 		}
 	}
 	// A failing limiter lets requests through.

@@ -1,0 +1,149 @@
+package billing
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+)
+
+// Payments whose webhook never came are not lost: a payment plugin that
+// learns of a payment by other means (payment-manual's confirm route)
+// publishes "payment.confirmed", and a periodic scan asks the gateways
+// about payments still pending. Both queue a confirm_payment job, which
+// asks the gateway and applies its answer the way a webhook is applied.
+
+// EventPaymentConfirmed is the event a payment plugin publishes when it
+// learns that a payment is paid outside a webhook. Its data holds
+// {"payment_id": "<the gateway's id>"}.
+const EventPaymentConfirmed = "payment.confirmed"
+
+// ConfirmPaymentArgs asks a gateway where a payment stands and applies the
+// answer: paid credits the invoice (exactly once), failed or expired marks
+// it, pending changes nothing.
+type ConfirmPaymentArgs struct {
+	Gateway   string `json:"gateway" river:"unique"`
+	PaymentID string `json:"payment_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ConfirmPaymentArgs) Kind() string { return "confirm_payment" }
+
+// InsertOpts keeps one check per payment queued at a time; once it has run,
+// the next event or scan queues another.
+func (ConfirmPaymentArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+	}}}
+}
+
+// ReconcileScanArgs looks for pending payments to ask about (periodic).
+type ReconcileScanArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcileScanArgs) Kind() string { return "reconcile_scan" }
+
+// Reconciliation bounds: payments older than reconcileMaxAge are not asked
+// about any more (Config.ReconcileAfter is the youngest asked about).
+const (
+	reconcileMaxAge = 30 * 24 * time.Hour
+	reconcileBatch  = 500
+)
+
+// HandleEvent takes the events plugins publish that concern billing: a
+// payment plugin's payment.confirmed queues a confirm_payment job (the
+// job, not the event, credits, so nothing is lost if the host stops).
+func (s *Service) HandleEvent(ctx context.Context, e sdk.Event) error {
+	if e.Type != EventPaymentConfirmed {
+		return nil
+	}
+	if _, err := s.plugins.Payment(e.Source); err != nil {
+		return fmt.Errorf("%s from %q, which is not a payment plugin: ignored", e.Type, e.Source)
+	}
+	var data struct {
+		PaymentID string `json:"payment_id"`
+	}
+	if err := json.Unmarshal(e.Data, &data); err != nil || data.PaymentID == "" {
+		return fmt.Errorf("%s from %s without a payment_id in its data: ignored", e.Type, e.Source)
+	}
+	if s.queue == nil {
+		return errors.New("the job queue is not set up")
+	}
+	_, err := s.queue.Insert(ctx, ConfirmPaymentArgs{Gateway: e.Source, PaymentID: data.PaymentID}, nil)
+	return err
+}
+
+type confirmPaymentWorker struct {
+	river.WorkerDefaults[ConfirmPaymentArgs]
+	s *Service
+}
+
+func (w *confirmPaymentWorker) Work(ctx context.Context, job *river.Job[ConfirmPaymentArgs]) error {
+	s, a := w.s, job.Args
+	q := s.st.Q()
+	rec, err := q.GetPaymentByExternalID(ctx, a.Gateway, a.PaymentID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.log.Warn("confirm_payment: no such payment here", "gateway", a.Gateway, "payment", a.PaymentID)
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	inv, err := q.GetInvoice(ctx, rec.InvoiceID)
+	if err != nil {
+		return err
+	}
+	gw, err := s.plugins.Payment(a.Gateway)
+	if err != nil {
+		return err // not running now: retried
+	}
+	got, err := gw.GetPayment(ctx, &payment.GetPaymentRequest{ID: a.PaymentID, OrderID: inv.Number})
+	if err != nil {
+		return fmt.Errorf("ask %s about payment %s: %w", a.Gateway, a.PaymentID, err)
+	}
+	p := got.Payment
+	ev := &payment.Event{EventID: "confirm-" + a.PaymentID, PaymentID: p.ID, OrderID: inv.Number, Status: p.Status,
+		Amount: p.Amount, OccurredAt: p.PaidAt, Confirmed: true, GatewayStatus: p.GatewayStatus, Raw: p.Raw}
+	switch p.Status {
+	case payment.StatusPaid:
+		credited, err := s.paid(ctx, gw, a.Gateway, inv, ev)
+		if credited {
+			s.log.Info("payment confirmed outside a webhook", "gateway", a.Gateway, "payment", a.PaymentID, "invoice", inv.Number)
+		}
+		return err
+	case payment.StatusFailed, payment.StatusExpired, payment.StatusCancelled:
+		return s.unpaid(ctx, a.Gateway, inv, ev)
+	}
+	return nil
+}
+
+type reconcileScanWorker struct {
+	river.WorkerDefaults[ReconcileScanArgs]
+	s *Service
+}
+
+func (w *reconcileScanWorker) Work(ctx context.Context, _ *river.Job[ReconcileScanArgs]) error {
+	s := w.s
+	now := s.now()
+	pending, err := s.st.Q().ListPendingPayments(ctx, now.Add(-reconcileMaxAge), now.Add(-s.cfg.ReconcileAfter), reconcileBatch)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		if _, err := s.queue.Insert(ctx, ConfirmPaymentArgs{Gateway: p.Gateway, PaymentID: p.ExternalID}, nil); err != nil {
+			return err
+		}
+	}
+	if len(pending) > 0 {
+		s.log.Debug("reconcile: asking gateways about pending payments", "count", len(pending))
+	}
+	return nil
+}
