@@ -469,8 +469,23 @@ func TestVoucherRedemption(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if red.Invoice.Status != store.InvoicePaid || red.Voucher.SubscriptionID == 0 || red.Invoice.Gateway != "voucher" {
+		if red.Invoice.Status != store.InvoicePaid || red.Invoice.PaidAt.IsZero() || red.Voucher.SubscriptionID == 0 || red.Invoice.Gateway != "voucher" {
 			t.Errorf("redemption: %+v %+v", red.Invoice, red.Voucher)
+		}
+		// The second voucher extends the same subscription by the plan's
+		// validity instead of starting another.
+		first, err := st.Q().GetSubscription(ctx, red.Voucher.SubscriptionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		red2, err := e.svc.Redeem(ctx, vs[1].Code, e.cust.ID, "user:test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, _ := st.Q().GetSubscription(ctx, red2.Voucher.SubscriptionID)
+		if red2.Voucher.SubscriptionID != first.ID || !second.ExpiresAt.Equal(first.ExpiresAt.Add(e.plan.Validity)) {
+			t.Errorf("second voucher: subscription %d expiring %s; want subscription %d extended to %s",
+				red2.Voucher.SubscriptionID, second.ExpiresAt, first.ID, first.ExpiresAt.Add(e.plan.Validity))
 		}
 		if _, err := e.svc.Redeem(ctx, vs[0].Code, e.cust.ID, "user:test"); !errors.Is(err, store.ErrConflict) {
 			t.Errorf("second redemption: %v", err)

@@ -50,7 +50,15 @@ func (s *Service) Redeem(ctx context.Context, code string, customerID int64, act
 		if err != nil {
 			return err
 		}
-		inv := &store.Invoice{CustomerID: customerID, PlanID: plan.ID, Amount: max(plan.Price, 1), Currency: plan.Currency, Gateway: "voucher"}
+		// The customer's router login has one subscription: a voucher
+		// extends (or renews) the latest one that is not cancelled.
+		subID, err := currentSubscription(ctx, q, customerID)
+		if err != nil {
+			return err
+		}
+		// Invoices are positive: a free plan's voucher records the smallest
+		// unit of its currency.
+		inv := &store.Invoice{CustomerID: customerID, PlanID: plan.ID, SubscriptionID: subID, Amount: max(plan.Price, 1), Currency: plan.Currency, Gateway: "voucher"}
 		if err := q.CreateInvoice(ctx, inv); err != nil {
 			return err
 		}
@@ -61,8 +69,11 @@ func (s *Service) Redeem(ctx context.Context, code string, customerID int64, act
 			return err
 		}
 		v.SubscriptionID = inv.SubscriptionID
-		inv.Status = store.InvoicePaid
-		out = Redemption{Voucher: v, Invoice: inv}
+		paid, err := q.GetInvoice(ctx, inv.ID)
+		if err != nil {
+			return err
+		}
+		out = Redemption{Voucher: v, Invoice: paid}
 		return nil
 	})
 	if err != nil {
@@ -85,4 +96,23 @@ func otherLocation(ctx context.Context, q *store.Queries, cust *store.Customer, 
 	return &store.FieldError{Kind: store.ErrInvalid, Field: "code", Message: fmt.Sprintf(
 		"this voucher is for location %q, but customer %q is at location %q; give them a voucher made for %q",
 		voucherAt.Name, cust.Name, customerAt.Name, customerAt.Name)}
+}
+
+// currentSubscription is the customer's latest subscription that is not
+// cancelled (0 when there is none).
+func currentSubscription(ctx context.Context, q *store.Queries, customerID int64) (int64, error) {
+	for page := (store.Page{Limit: 50}); ; page.Offset += page.Limit {
+		subs, total, err := q.ListSubscriptions(ctx, store.SubscriptionFilter{CustomerID: customerID}, page)
+		if err != nil {
+			return 0, err
+		}
+		for _, sub := range subs { // newest first
+			if sub.Status != store.SubscriptionCancelled {
+				return sub.ID, nil
+			}
+		}
+		if len(subs) == 0 || page.Offset+len(subs) >= total {
+			return 0, nil
+		}
+	}
 }
