@@ -13,7 +13,9 @@ BUF           := go run github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 GO            ?= go
 BIN           := bin
 PLUGIN_DIRS   := $(sort $(dir $(wildcard plugins/*/plugin.json)))
-PLUGINS       := $(notdir $(patsubst %/,%,$(PLUGIN_DIRS)))
+# payment-template is a starting point for integrators, not a gateway to
+# install: it is tested, never built into bin/plugins.
+PLUGINS       := $(filter-out payment-template,$(notdir $(patsubst %/,%,$(PLUGIN_DIRS))))
 MODULES       := sdk host $(patsubst %/,%,$(dir $(wildcard plugins/*/go.mod)))
 LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version=$(VERSION)
 # Test parallelism: these machines have 2 cores.

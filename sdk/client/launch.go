@@ -102,6 +102,11 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
+	// The process runs in its own folder: a relative path would be looked
+	// up from there.
+	if abs, err := filepath.Abs(cfg.Path); err == nil {
+		cfg.Path = abs
+	}
 	if cfg.Dir == "" {
 		cfg.Dir = filepath.Dir(cfg.Path)
 	}

@@ -7,7 +7,20 @@
 // raw HTTP request. Refunder and MethodLister are optional.
 //
 // Start with docs/writing-a-payment-plugin.md and the template in
-// plugins/payment-template; check a gateway with package paymenttest.
+// plugins/payment-template.
+//
+// # Conformance
+//
+// Package paymenttest (sdk/paymenttest) is the conformance kit: give it a
+// fake of your gateway's HTTP API (paymenttest.Fake) and it checks your
+// plugin, served in-process (paymenttest.InProcess) and as the built
+// executable next to its plugin.json (paymenttest.Executable), the way the
+// host uses it: Describe, Configure and CheckHealth; create gives a pending
+// payment, once per idempotency key; status; a valid notification is paid
+// only once the gateway's status API says so, and only once; a bad
+// signature, a replay, a wrong amount, an unknown order and a malformed
+// body are refused with the sentinels below; a deadline is honoured. Call
+// paymenttest.Run from your plugin's conformance_test.go.
 //
 // The host confirms every paid event with GetPayment before it credits an
 // invoice, and credits an invoice exactly once however often a webhook

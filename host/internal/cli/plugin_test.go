@@ -139,3 +139,14 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("bad --listen: exit %d %s", code, stderr)
 	}
 }
+
+// TestPluginValidateRelativePath: a path relative to the working directory
+// works (the plugin runs in its own folder).
+func TestPluginValidateRelativePath(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.Add(testenv.Plugin{Name: "good", Kind: "payment"})
+	t.Chdir(d.Dir)
+	if code, stdout, stderr := run(t, "plugin", "validate", "good"); code != 0 || !strings.Contains(stdout, "ok: good") {
+		t.Errorf("plugin validate good (relative): exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}

@@ -320,3 +320,42 @@ func sha256B64(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
+
+// TestGatewayStartsOnceItsSettingsAreSaved: a gateway installed without its
+// keys does not run and says which settings are missing and how to give
+// them; saving them through the API starts it, with no host restart.
+func TestGatewayStartsOnceItsSettingsAreSaved(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.AddBundled("payment-tripay")
+	h := startHost(t, d.Dir)
+	tok := h.adminToken()
+	state := func() (string, string) {
+		t.Helper()
+		var st struct {
+			Plugins []struct {
+				Name      string `json:"name"`
+				State     string `json:"state"`
+				LastError string `json:"last_error"`
+			} `json:"plugins"`
+		}
+		h.getJSON("/health/detailed", &st)
+		for _, p := range st.Plugins {
+			if p.Name == "payment-tripay" {
+				return p.State, p.LastError
+			}
+		}
+		t.Fatalf("payment-tripay is not listed: %+v", st)
+		return "", ""
+	}
+	st, why := state()
+	if st != "failed" || !strings.Contains(why, "api_key") || !strings.Contains(why, "PUT /api/v1/plugin-settings/payment-tripay") {
+		t.Fatalf("unconfigured gateway: state %q, last error %q; want failed, naming the missing keys and how to save them", st, why)
+	}
+	settings := map[string]any{"api_key": "DEV-key", "private_key": "private-key-123", "merchant_code": "T0001", "base_url": "http://127.0.0.1:9/"}
+	if code, body := h.api(http.MethodPut, "/api/v1/plugin-settings/payment-tripay", tok, settings, nil); code != http.StatusOK {
+		t.Fatalf("save settings: %d %s", code, body)
+	}
+	if st, why := state(); st != "running" {
+		t.Fatalf("after its settings were saved the gateway is %q (%s); want running", st, why)
+	}
+}

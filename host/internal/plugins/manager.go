@@ -344,7 +344,7 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 		return err
 	}
 	if err := man.ValidateSettings(settings); err != nil {
-		return fmt.Errorf("its settings (the configuration file's and those saved in the admin UI) do not match its config_schema: %v", err)
+		return fmt.Errorf("its settings (the configuration file's and those saved in the admin UI) do not match its config_schema: %v; save its settings (admin UI, or PUT /api/v1/plugin-settings/%s) and it starts", err, man.Name)
 	}
 	dataDir, err := privateDir(m.cfg.PluginDataDir(man.Name))
 	if err != nil {

@@ -311,6 +311,17 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	s.log.Info("plugin settings saved", "plugin", name, "by", by) // never the values
+	// A plugin that could not start (most often: settings missing, as for a
+	// gateway just installed) starts now with what was saved.
+	if s.deps.Plugins != nil {
+		if p, ok := s.deps.Plugins.Plugin(name); ok && p.State() == plugins.StateFailed {
+			if err := s.deps.Plugins.Restart(name); err != nil {
+				warnings = append(warnings, "the settings are saved, but the plugin still does not start: "+err.Error())
+			} else {
+				s.log.Info("plugin started with its new settings", "plugin", name)
+			}
+		}
+	}
 	ps, err := s.catalogQ().GetPluginSettings(r.Context(), name, cip)
 	if err != nil {
 		return err

@@ -279,7 +279,7 @@ func writePluginResponse(w http.ResponseWriter, plugin string, res sdk.HTTPRespo
 		status = http.StatusOK
 	}
 	if status < 200 || status > 599 {
-		return &apiError{http.StatusBadGateway, "bad_plugin_response", fmt.Sprintf("plugin %q answered with HTTP status %d, which is not a final status (200 to 599); its author must fix HandleHTTP", plugin, res.StatusCode), nil}
+		return &apiError{http.StatusBadGateway, "bad_plugin_response", fmt.Sprintf("plugin %q answered with HTTP status %d, which is not a final status (200 to 599); its author must fix it", plugin, res.StatusCode), nil}
 	}
 	h := w.Header()
 	for k, vs := range res.Header {

@@ -404,14 +404,9 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		s.log.Warn("webhook refused", "plugin", name, "remote", r.RemoteAddr, "error", err)
 		return err
 	}
-	for k, vs := range res.Response.Header {
-		for _, v := range vs {
-			w.Header().Add(k, v)
-		}
-	}
-	w.WriteHeader(res.Response.StatusCode)
-	_, _ = w.Write(res.Response.Body)
-	return nil
+	// As for plugin routes: the host's security headers stay, cookies and
+	// framing headers of the plugin go, and the status must be final.
+	return writePluginResponse(w, name, res.Response)
 }
 
 // readBody reads a raw request body (for a plugin), limited by the body

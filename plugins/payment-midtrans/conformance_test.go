@@ -1,0 +1,85 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/paymenttest"
+)
+
+// conformanceFake is the fake Midtrans as the conformance kit drives it.
+type conformanceFake struct{ *fakeMidtrans }
+
+var _ paymenttest.Fake = conformanceFake{}
+
+func (f conformanceFake) Settings() map[string]any { return f.settings() }
+
+// InvalidSettings lack the server key and have a base URL that is not one.
+func (f conformanceFake) InvalidSettings() map[string]any {
+	s := f.settings()
+	delete(s, "server_key")
+	s["base_url"] = "app.sandbox.midtrans.com"
+	return s
+}
+
+func (f conformanceFake) Amount() payment.Money {
+	return payment.Money{Amount: 150000, Currency: "IDR"}
+}
+
+// SetPaid is the customer paying by bank transfer: Midtrans settles.
+func (f conformanceFake) SetPaid(_ testing.TB, p payment.Payment) {
+	f.setStatus(p.OrderID, "settlement", "accept")
+}
+
+func (f conformanceFake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kind) sdk.HTTPRequest {
+	o := f.order(p.OrderID)
+	if o == nil {
+		t.Fatalf("fake Midtrans: no transaction for order %s", p.OrderID)
+	}
+	gross := formatRupiah(p.Amount.Amount)
+	switch k {
+	case paymenttest.Paid:
+		return f.notification(p.OrderID, o.TxID, "settlement", "accept", gross, f.serverKey)
+	case paymenttest.BadSignature:
+		return f.notification(p.OrderID, o.TxID, "settlement", "accept", gross, "SB-Mid-server-forged")
+	case paymenttest.WrongAmount:
+		return f.notification(p.OrderID, o.TxID, "settlement", "accept", formatRupiah(p.Amount.Amount+1000), f.serverKey)
+	case paymenttest.UnknownOrder:
+		return f.notification("never-"+p.OrderID, uuid(), "settlement", "accept", gross, f.serverKey)
+	case paymenttest.Malformed:
+		return webhookRequest([]byte(`{"order_id":"` + p.OrderID + `","status_code":"200","gross_amount":`))
+	}
+	t.Fatalf("fake Midtrans: no notification of kind %s", k)
+	return sdk.HTTPRequest{}
+}
+
+func (f conformanceFake) Stall(d time.Duration) { f.setStall(d) }
+
+func TestConformance(t *testing.T) {
+	t.Run("in-process", func(t *testing.T) {
+		paymenttest.Run(t, paymenttest.InProcess(t, NewGateway()), conformanceFake{newFakeMidtrans(t)}, paymenttest.Options{})
+	})
+	t.Run("executable", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("builds the plugin; not in -short")
+		}
+		dir := t.TempDir()
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, "mikrobill-plugin-"+Name), ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		manifest, err := os.ReadFile("plugin.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "plugin.json"), manifest, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paymenttest.Run(t, paymenttest.Executable(t, dir), conformanceFake{newFakeMidtrans(t)}, paymenttest.Options{})
+	})
+}

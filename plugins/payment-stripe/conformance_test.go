@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/paymenttest"
+)
+
+// stripeFake is the fake Stripe API as the conformance kit drives it.
+type stripeFake struct{ *fakeStripe }
+
+var _ paymenttest.Fake = stripeFake{}
+
+func (f stripeFake) Settings() map[string]any { return f.settings() }
+
+func (f stripeFake) InvalidSettings() map[string]any {
+	return map[string]any{
+		"secret_key":      "pk_test_51ThisIsThePublishableKey0123",
+		"webhook_secrets": []string{testSecret},
+		"api_base_url":    f.URL(),
+	}
+}
+
+func (stripeFake) Amount() payment.Money { return rp150k }
+
+func (f stripeFake) SetPaid(t testing.TB, p payment.Payment) {
+	t.Helper()
+	f.mu.Lock()
+	_, ok := f.sessions[p.ID]
+	f.mu.Unlock()
+	if !ok {
+		t.Fatalf("fake Stripe: no Checkout Session %q to pay", p.ID)
+	}
+	f.setPaid(p.ID)
+}
+
+func (f stripeFake) Stall(d time.Duration) { f.setStall(d) }
+
+// Notification is a Stripe webhook delivery about p. Every call makes a new
+// event (its own evt_ id), as Stripe does for every event.
+func (f stripeFake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kind) sdk.HTTPRequest {
+	t.Helper()
+	secret := testSecret
+	var body []byte
+	switch k {
+	case paymenttest.Paid:
+		body = f.paidEvent(p.ID)
+	case paymenttest.BadSignature:
+		body = f.paidEvent(p.ID)
+		secret = "whsec_NotTheEndpointsSecret0123456789"
+	case paymenttest.WrongAmount:
+		body = f.event(eventCompleted, p.ID, func(o map[string]any) {
+			o["status"], o["payment_status"], o["url"] = "complete", "paid", nil
+			o["amount_total"] = o["amount_total"].(int64) + 100
+		})
+	case paymenttest.UnknownOrder:
+		body = f.paidEvent("cs_test_b1NeverCreated" + strconv.FormatInt(time.Now().UnixNano(), 36))
+	case paymenttest.Malformed:
+		body = []byte(`{"id": "evt_1Malformed", "object": "event", "type": "checkout.session.completed", "data": {"object": `)
+	default:
+		t.Fatalf("fake Stripe: notification kind %s", k)
+	}
+	return sdk.HTTPRequest{
+		Method:     http.MethodPost,
+		Path:       "/webhooks/" + Name,
+		Header:     http.Header{"Content-Type": {"application/json; charset=utf-8"}, "User-Agent": {"Stripe/1.0 (+https://stripe.com/docs/webhooks)"}, SignatureHeader: {sign(body, time.Now(), secret)}},
+		Body:       body,
+		RemoteAddr: "127.0.0.1:40000",
+		Host:       "billing.example.com",
+		ReceivedAt: time.Now(),
+	}
+}
+
+func TestConformance(t *testing.T) {
+	t.Run("in-process", func(t *testing.T) {
+		paymenttest.Run(t, paymenttest.InProcess(t, NewGateway()), stripeFake{newFakeStripe(t)}, paymenttest.Options{})
+	})
+	t.Run("executable", func(t *testing.T) {
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+		defer cancel()
+		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "mikrobill-plugin-"+Name), ".")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		manifest, err := os.ReadFile("plugin.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "plugin.json"), manifest, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paymenttest.Run(t, paymenttest.Executable(t, dir), stripeFake{newFakeStripe(t)}, paymenttest.Options{})
+	})
+}

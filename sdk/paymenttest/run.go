@@ -1,0 +1,481 @@
+package paymenttest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+)
+
+// Timeouts of the suite. A fake on loopback answers in milliseconds; these
+// only keep a hung plugin from hanging the test.
+const (
+	// callTimeout bounds every call but the cancel check's.
+	callTimeout = 30 * time.Second
+	// stall is how long the fake's API takes to answer in the cancel check.
+	stall = 10 * time.Second
+	// cancelDeadline is the deadline of the cancel check's CreatePayment.
+	cancelDeadline = 200 * time.Millisecond
+	// cancelWithin is how soon after it starts the cancelled call must have
+	// ended, on the host's side and (in-process) on the plugin's.
+	cancelWithin = 5 * time.Second
+)
+
+// Host values the suite sends, as the host would.
+const (
+	hostVersion = "0.0.0-paymenttest"
+	environment = "test"
+)
+
+// suite is one Run: the subject, the fake and what the subtests share.
+type suite struct {
+	s Subject
+	f Fake
+	o Options
+
+	dataDir    string
+	configured bool
+	// created is the payment made by "create"; the later subtests work on it.
+	created *payment.Payment
+	// paidNote is the notification "paid" handled; "replay" sends it again.
+	paidNote *sdk.HTTPRequest
+	paidOK   bool
+	// unconfirmedPaid: "unconfirmed" saw the plugin report paid.
+	unconfirmedPaid bool
+}
+
+// Run runs the suite as subtests of t, in order, on one Subject:
+//
+//  1. describe: Describe answers a non-empty name and version (those of
+//     plugin.json for an Executable subject) and kind "payment".
+//  2. configure: Fake.InvalidSettings are refused with
+//     sdk.ErrInvalidArgument; Fake.Settings are accepted.
+//  3. health: CheckHealth answers, and not with status "error" (the host
+//     would hold the plugin unhealthy).
+//  4. create: an amount of 0 is refused with sdk.ErrInvalidArgument; a
+//     valid request gives a pending payment with an id, the request's amount
+//     and order id; the same IdempotencyKey again gives the same payment.
+//  5. status: GetPayment by id answers pending with the same amount; an
+//     unknown id is payment.ErrUnknownOrder.
+//  6. unconfirmed (unless Options.NotificationIsAuthoritative): a Paid
+//     notification that the gateway's status API does not back (no
+//     Fake.SetPaid yet) is not reported as a paid event.
+//  7. paid: after Fake.SetPaid, the Paid notification gives an event with
+//     status paid, the payment's id or order id, its amount, Confirmed true,
+//     and a response status of 0 or 2xx.
+//  8. replay: the same notification again is payment.ErrReplay.
+//  9. refusals: BadSignature is payment.ErrInvalidSignature, WrongAmount
+//     payment.ErrAmountMismatch, UnknownOrder payment.ErrUnknownOrder and
+//     Malformed payment.ErrMalformedPayload.
+//  10. status_after: GetPayment answers paid.
+//  11. cancel (unless Options.NoRemoteAPI): with the fake's API stalled,
+//     CreatePayment under a 200 ms deadline ends within 5 s with an error
+//     matching context.DeadlineExceeded or context.Canceled. For an
+//     InProcess subject the plugin's own handler must have returned by then
+//     too: a plugin that keeps waiting on the gateway's API after the host
+//     gave up holds connections and goroutines for nothing.
+//
+// A subtest that needs an earlier one's result (a configured plugin, the
+// created payment) is skipped, saying which, when that one failed; Run has
+// failed by then.
+func Run(t *testing.T, s Subject, f Fake, o Options) {
+	t.Helper()
+	if s.Plugin == nil || s.Gateway == nil {
+		t.Fatal("paymenttest.Run: the Subject has no clients; get it from paymenttest.InProcess or paymenttest.Executable")
+	}
+	if f == nil {
+		t.Fatal("paymenttest.Run: the Fake is nil; pass your fake gateway API (see the Fake interface)")
+	}
+	st := &suite{s: s, f: f, o: o, dataDir: s.dataDir}
+	if st.dataDir == "" {
+		st.dataDir = t.TempDir()
+	}
+	t.Run("describe", st.describe)
+	t.Run("configure", st.configure)
+	t.Run("health", st.health)
+	t.Run("create", st.create)
+	t.Run("status", st.status)
+	t.Run("unconfirmed", st.unconfirmed)
+	t.Run("paid", st.paid)
+	t.Run("replay", st.replay)
+	t.Run("refusals", st.refusals)
+	t.Run("status_after", st.statusAfter)
+	t.Run("cancel", st.cancel)
+}
+
+func callCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), callTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func (st *suite) describe(t *testing.T) {
+	d, err := st.s.Plugin.Describe(callCtx(t), &sdk.DescribeRequest{HostVersion: hostVersion})
+	if err != nil {
+		t.Fatalf("Describe returned an error: %v\nDescribe must always answer, before and after Configure, with the plugin's name and version", err)
+	}
+	if d.Name == "" {
+		t.Errorf("Describe answered an empty Name; answer the name of plugin.json (for example \"payment-acme\"), or the host refuses the plugin")
+	} else if st.s.Name != "" && d.Name != st.s.Name {
+		t.Errorf("Describe answered Name %q, but plugin.json says %q; the host refuses a plugin whose executable and manifest disagree: make them equal", d.Name, st.s.Name)
+	}
+	if d.Version == "" {
+		t.Errorf("Describe answered an empty Version; answer the version of plugin.json (semver, for example \"1.0.0\"), or the host refuses the plugin")
+	} else if st.s.Version != "" && d.Version != st.s.Version {
+		t.Errorf("Describe answered Version %q, but plugin.json says %q; the host refuses a plugin whose executable and manifest disagree: bump both together", d.Version, st.s.Version)
+	}
+	if d.Kind != sdk.KindPayment {
+		t.Errorf("Describe answered Kind %q, want %q; implement payment.Gateway (CreatePayment, GetPayment, HandleWebhook) and leave Kind empty or set it to %q", d.Kind, sdk.KindPayment, sdk.KindPayment)
+	}
+}
+
+func (st *suite) configureWith(t *testing.T, settings map[string]any) (*sdk.ConfigureResponse, error) {
+	t.Helper()
+	raw, err := json.Marshal(settings)
+	if err != nil {
+		t.Fatalf("the Fake's settings do not marshal to JSON: %v; fix the Fake's Settings or InvalidSettings", err)
+	}
+	return st.s.Plugin.Configure(callCtx(t), &sdk.ConfigureRequest{
+		Settings: raw, Environment: environment, HostVersion: hostVersion, DataDir: st.dataDir,
+	})
+}
+
+func (st *suite) configure(t *testing.T) {
+	invalid := st.f.InvalidSettings()
+	if invalid == nil {
+		t.Errorf("the Fake's InvalidSettings returned nil; return settings the plugin must refuse (a missing key, a bad base URL)")
+	} else if _, err := st.configureWith(t, invalid); err == nil {
+		t.Errorf("Configure accepted invalid settings (the Fake's InvalidSettings, keys %v); refuse settings the plugin cannot work with, wrapping sdk.ErrInvalidArgument and naming the problem: fmt.Errorf(\"%%w: server_key is required\", sdk.ErrInvalidArgument)", keys(invalid))
+	} else if !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Errorf("Configure refused invalid settings with %v; wrap sdk.ErrInvalidArgument (sdk.DecodeConfig does), so the host tells the operator their settings are wrong rather than that the plugin failed", err)
+	}
+
+	resp, err := st.configureWith(t, st.f.Settings())
+	if err != nil {
+		t.Fatalf("Configure refused valid settings (the Fake's Settings, keys %v): %v\naccept them; if the plugin needs more, add it to the Fake's Settings and to plugin.json's config_schema", keys(st.f.Settings()), err)
+	}
+	for _, w := range resp.Warnings {
+		t.Logf("Configure warning: %s", w)
+	}
+	st.configured = true
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (st *suite) needConfigured(t *testing.T) {
+	t.Helper()
+	if !st.configured {
+		t.Skip("not run: the plugin is not configured (see the configure subtest)")
+	}
+}
+
+func (st *suite) needPayment(t *testing.T) *payment.Payment {
+	t.Helper()
+	st.needConfigured(t)
+	if st.created == nil {
+		t.Skip("not run: no payment was created (see the create subtest)")
+	}
+	return st.created
+}
+
+func (st *suite) health(t *testing.T) {
+	st.needConfigured(t)
+	h, err := st.s.Plugin.CheckHealth(callCtx(t), &sdk.CheckHealthRequest{})
+	if err != nil {
+		t.Fatalf("CheckHealth returned an error after Configure: %v\nCheckHealth must answer; report trouble as Status sdk.HealthDegraded or sdk.HealthError with a Message", err)
+	}
+	if h.Status == sdk.HealthError {
+		t.Errorf("CheckHealth reported status %q (%q) right after Configure with valid settings and a working gateway API; the host would hold the plugin unhealthy. Report sdk.HealthOK when the plugin can work (an empty Status reads as error)", h.Status, h.Message)
+	}
+}
+
+// newID returns a random id for order ids and idempotency keys: short, and
+// only letters, digits and '-', which every gateway takes.
+func newID(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func (st *suite) request(amount payment.Money) *payment.CreatePaymentRequest {
+	return &payment.CreatePaymentRequest{
+		OrderID:        newID("pt-"),
+		Amount:         amount,
+		Description:    "mikrobill conformance kit",
+		Customer:       payment.Customer{Name: "Conformance Kit", Email: "kit@example.com", Phone: "+6281234567890"},
+		ReturnURL:      "https://billing.example.com/pay/return",
+		CancelURL:      "https://billing.example.com/pay/cancel",
+		CallbackURL:    "https://billing.example.com/webhooks/plugin",
+		IdempotencyKey: newID("pt-key-"),
+	}
+}
+
+func (st *suite) create(t *testing.T) {
+	st.needConfigured(t)
+	amount := st.f.Amount()
+
+	zero := st.request(payment.Money{Amount: 0, Currency: amount.Currency})
+	_, err := st.s.Gateway.CreatePayment(callCtx(t), zero)
+	switch {
+	case err == nil:
+		t.Errorf("CreatePayment accepted an amount of 0; call req.Validate() first in CreatePayment, which refuses it with sdk.ErrInvalidArgument")
+	case !errors.Is(err, sdk.ErrInvalidArgument):
+		t.Errorf("CreatePayment refused an amount of 0 with %v; refuse it before calling the gateway, wrapping sdk.ErrInvalidArgument (req.Validate() does)", err)
+	}
+
+	req := st.request(amount)
+	resp, err := st.s.Gateway.CreatePayment(callCtx(t), req)
+	if err != nil {
+		t.Fatalf("CreatePayment(order %s, %s) returned an error: %v\nit must create the payment at the gateway's API (the Fake) and return it pending", req.OrderID, amount, err)
+	}
+	p := resp.Payment
+	if p.ID == "" {
+		t.Fatalf("CreatePayment returned a payment without an ID; set Payment.ID to the gateway's id for it (the host asks GetPayment about it by this id)")
+	}
+	if p.Status != payment.StatusPending {
+		t.Errorf("CreatePayment returned status %q, want %q: a new payment is pending until the gateway reports it paid", p.Status, payment.StatusPending)
+	}
+	if p.Amount != amount {
+		t.Errorf("CreatePayment returned amount %s for a request of %s; return the amount the gateway holds, in minor units of the request's currency", p.Amount, amount)
+	}
+	if p.OrderID != req.OrderID {
+		t.Errorf("CreatePayment returned OrderID %q for order %q; return the request's OrderID: the host matches the payment to its invoice by it", p.OrderID, req.OrderID)
+	}
+	st.created = &p
+
+	again := *req
+	resp2, err := st.s.Gateway.CreatePayment(callCtx(t), &again)
+	switch {
+	case err != nil:
+		t.Errorf("CreatePayment with an IdempotencyKey used before returned an error: %v\nthe host retries with the same key after a timeout; return the payment made the first time", err)
+	case resp2.Payment.ID != p.ID:
+		t.Errorf("CreatePayment with the same IdempotencyKey made a second payment %q (the first was %q); return the first payment for a key seen before (send the key to the gateway as its idempotency key, or remember it)", resp2.Payment.ID, p.ID)
+	}
+}
+
+func (st *suite) status(t *testing.T) {
+	p := st.needPayment(t)
+	resp, err := st.s.Gateway.GetPayment(callCtx(t), &payment.GetPaymentRequest{ID: p.ID})
+	if err != nil {
+		t.Errorf("GetPayment(ID %q) of the payment just created returned an error: %v\nit must ask the gateway's status API and return the payment", p.ID, err)
+	} else {
+		got := resp.Payment
+		if got.Status != payment.StatusPending {
+			t.Errorf("GetPayment(ID %q) answered status %q for a payment nobody paid, want %q; map the gateway's unpaid status word (%q) to payment.StatusPending", p.ID, got.Status, payment.StatusPending, got.GatewayStatus)
+		}
+		if got.Amount != p.Amount {
+			t.Errorf("GetPayment(ID %q) answered amount %s, CreatePayment said %s; report the same amount in the same minor units", p.ID, got.Amount, p.Amount)
+		}
+	}
+
+	unknown := newID("pt-unknown-")
+	_, err = st.s.Gateway.GetPayment(callCtx(t), &payment.GetPaymentRequest{ID: unknown})
+	switch {
+	case err == nil:
+		t.Errorf("GetPayment(ID %q) of a payment that does not exist returned no error; return payment.ErrUnknownOrder when the gateway does not know the payment (its API answers not found)", unknown)
+	case !errors.Is(err, payment.ErrUnknownOrder):
+		t.Errorf("GetPayment(ID %q) of a payment that does not exist returned %v; wrap payment.ErrUnknownOrder when the gateway's API answers not found, so the host can tell \"no such payment\" from \"try again\"", unknown, err)
+	}
+}
+
+// describeEvent formats an event for failure messages.
+func describeEvent(ev *payment.Event) string {
+	if ev == nil {
+		return "no event"
+	}
+	return fmt.Sprintf("event{Status: %q, PaymentID: %q, OrderID: %q, Amount: %s, Confirmed: %t, EventID: %q}",
+		ev.Status, ev.PaymentID, ev.OrderID, ev.Amount, ev.Confirmed, ev.EventID)
+}
+
+func (st *suite) webhook(t *testing.T, req sdk.HTTPRequest) (*payment.WebhookResponse, error) {
+	t.Helper()
+	return st.s.Gateway.HandleWebhook(callCtx(t), &payment.WebhookRequest{Request: req})
+}
+
+func (st *suite) unconfirmed(t *testing.T) {
+	if st.o.NotificationIsAuthoritative {
+		t.Skip("Options.NotificationIsAuthoritative: the gateway has no status API apart from its notifications")
+	}
+	p := st.needPayment(t)
+	note := st.f.Notification(t, *p, Paid)
+	resp, err := st.webhook(t, note)
+	if err != nil {
+		t.Logf("the unconfirmed notification was refused: %v", err)
+		return
+	}
+	if resp.Event != nil && resp.Event.Status == payment.StatusPaid {
+		st.unconfirmedPaid = true
+		t.Errorf("HandleWebhook reported %s for a validly signed notification that says paid, while the gateway's status API still says the payment is unpaid; a signed notification is not enough: ask the status API (GetPayment) and report paid only when it says paid, with Confirmed true", describeEvent(resp.Event))
+	}
+}
+
+func (st *suite) paid(t *testing.T) {
+	p := st.needPayment(t)
+	st.f.SetPaid(t, *p)
+	note := st.f.Notification(t, *p, Paid)
+	st.paidNote = &note
+	resp, err := st.webhook(t, note)
+	if err != nil {
+		msg := fmt.Sprintf("HandleWebhook refused a validly signed notification that payment %q (order %q, %s) is paid, which the gateway's status API confirms: %v\nverify the signature over the raw body as the gateway signs it, confirm with the status API, and report the event", p.ID, p.OrderID, p.Amount, err)
+		switch {
+		case errors.Is(err, payment.ErrReplay) && st.unconfirmedPaid:
+			msg += "\nit answered ErrReplay because it reported this notification paid before the gateway's API said so (see the unconfirmed subtest)"
+		case errors.Is(err, payment.ErrReplay):
+			msg += "\nit answered ErrReplay: the plugin must not record a notification as handled when it did not report it paid (the unconfirmed subtest sent it before the gateway's API said paid); the gateway sends it again and it must count then"
+		}
+		t.Fatal(msg)
+	}
+	ev := resp.Event
+	if ev == nil {
+		t.Fatalf("HandleWebhook answered a paid notification with no event; return WebhookResponse.Event describing the payment, or the host never credits the invoice")
+	}
+	if ev.Status != payment.StatusPaid {
+		t.Errorf("HandleWebhook answered %s for a notification that the payment is paid (confirmed by the status API); set Event.Status to payment.StatusPaid", describeEvent(ev))
+	}
+	if ev.PaymentID != p.ID && ev.OrderID != p.OrderID {
+		t.Errorf("HandleWebhook answered %s, but the payment is ID %q, order %q; set Event.PaymentID to the payment's ID (as CreatePayment returned it) or Event.OrderID to its order id, so the host can find the invoice", describeEvent(ev), p.ID, p.OrderID)
+	}
+	if ev.Amount != p.Amount {
+		t.Errorf("HandleWebhook answered %s for a payment of %s; report the paid amount in minor units with its currency", describeEvent(ev), p.Amount)
+	}
+	if !ev.Confirmed {
+		t.Errorf("HandleWebhook answered %s with Confirmed false; confirm the status with the gateway's status API before reporting paid, and set Event.Confirmed", describeEvent(ev))
+	}
+	if c := resp.Response.StatusCode; c != 0 && (c < 200 || c > 299) {
+		t.Errorf("HandleWebhook answered HTTP status %d to an accepted notification; answer 2xx (or leave StatusCode 0 for 200), or the gateway keeps retrying it", c)
+	}
+	st.paidOK = !t.Failed()
+}
+
+func (st *suite) replay(t *testing.T) {
+	st.needPayment(t)
+	if st.paidNote == nil || !st.paidOK {
+		t.Skip("not run: the paid notification was not accepted (see the paid subtest)")
+	}
+	resp, err := st.webhook(t, *st.paidNote)
+	switch {
+	case err == nil:
+		t.Errorf("HandleWebhook accepted the same paid notification a second time (%s); remember the notification's id (Base.Host().KVSet with OnlyIfAbsent, or your own store) and refuse a repeat with payment.ErrReplay", describeEvent(resp.Event))
+	case !errors.Is(err, payment.ErrReplay):
+		t.Errorf("HandleWebhook refused the same paid notification a second time with %v; wrap payment.ErrReplay, so the host answers the gateway that it is done", err)
+	}
+}
+
+func (st *suite) refusals(t *testing.T) {
+	p := st.needPayment(t)
+	for _, c := range []struct {
+		name string
+		kind Kind
+		want error
+		what string
+		fix  string
+	}{
+		{"bad_signature", BadSignature, payment.ErrInvalidSignature,
+			"a notification whose signature does not verify",
+			"verify the signature over the raw body before anything else, in constant time (hmac.Equal), and refuse a mismatch with payment.ErrInvalidSignature"},
+		{"wrong_amount", WrongAmount, payment.ErrAmountMismatch,
+			"a validly signed notification that says the payment is paid with another amount",
+			"compare the notified amount and currency with the payment's and refuse a difference with payment.ErrAmountMismatch"},
+		{"unknown_order", UnknownOrder, payment.ErrUnknownOrder,
+			"a validly signed notification about an order the gateway never made",
+			"refuse it with payment.ErrUnknownOrder (the gateway's status API answers not found for it)"},
+		{"malformed", Malformed, payment.ErrMalformedPayload,
+			"a notification whose body does not parse",
+			"refuse a body that does not parse as the gateway's notification with payment.ErrMalformedPayload"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			note := st.f.Notification(t, *p, c.kind)
+			resp, err := st.webhook(t, note)
+			switch {
+			case err == nil:
+				t.Errorf("HandleWebhook accepted %s (Fake.Notification kind %s) and answered %s; %s", c.what, c.kind, describeEvent(resp.Event), c.fix)
+			case !errors.Is(err, c.want):
+				msg := fmt.Sprintf("HandleWebhook refused %s (Fake.Notification kind %s) with %v; %s", c.what, c.kind, err, c.fix)
+				if errors.Is(err, payment.ErrReplay) {
+					msg += "\nit answered ErrReplay: if the Fake gives this notification the same event id as the paid one, give each Kind its own id; otherwise check the signature, body, order and amount before the replay guard"
+				}
+				t.Error(msg)
+			}
+		})
+	}
+}
+
+func (st *suite) statusAfter(t *testing.T) {
+	p := st.needPayment(t)
+	if !st.paidOK {
+		t.Skip("not run: the paid notification was not accepted (see the paid subtest)")
+	}
+	resp, err := st.s.Gateway.GetPayment(callCtx(t), &payment.GetPaymentRequest{ID: p.ID})
+	if err != nil {
+		t.Fatalf("GetPayment(ID %q) of a payment the gateway's API reports paid returned an error: %v\nit must ask the status API and answer the payment, paid: the host confirms every paid event this way before it credits the invoice", p.ID, err)
+	}
+	if resp.Payment.Status != payment.StatusPaid {
+		t.Errorf("GetPayment(ID %q) answered status %q (gateway status %q) for a payment the gateway's API reports paid; map the gateway's paid status word to payment.StatusPaid: the host confirms every paid event with GetPayment before it credits the invoice", p.ID, resp.Payment.Status, resp.Payment.GatewayStatus)
+	}
+	if resp.Payment.Amount != p.Amount {
+		t.Errorf("GetPayment(ID %q) answered amount %s for a payment of %s; report the amount the gateway holds, in the same minor units as CreatePayment", p.ID, resp.Payment.Amount, p.Amount)
+	}
+}
+
+func (st *suite) cancel(t *testing.T) {
+	if st.o.NoRemoteAPI {
+		t.Skip("Options.NoRemoteAPI: the plugin calls no remote API")
+	}
+	st.needConfigured(t)
+	st.f.Stall(stall)
+	defer st.f.Stall(0)
+
+	var before map[int64]bool
+	if st.s.inProcess {
+		before = handlersRunning(createPaymentFrame)
+	}
+	req := st.request(st.f.Amount())
+	ctx, cancel := context.WithTimeout(t.Context(), cancelDeadline)
+	defer cancel()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		_, err := st.s.Gateway.CreatePayment(ctx, req)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(cancelWithin):
+		t.Fatalf("CreatePayment under a %s deadline had not returned after %s while the gateway's API did not answer; pass the call's ctx to every request to the gateway (http.NewRequestWithContext) and return when it ends", cancelDeadline, cancelWithin)
+	}
+	switch {
+	case err == nil:
+		t.Errorf("CreatePayment under a %s deadline succeeded in %s although the gateway's API was stalled for %s; the Fake's Stall must delay its API's answers", cancelDeadline, time.Since(start).Round(time.Millisecond), stall)
+	case !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
+		t.Errorf("CreatePayment under a %s deadline, with the gateway's API stalled, returned %v; when ctx ends, return ctx.Err() (or an error wrapping it), so the host sees that its deadline ran out", cancelDeadline, err)
+	}
+	if !st.s.inProcess {
+		return
+	}
+	// The host's side has given up; the plugin's handler must follow.
+	for {
+		stuck := newHandlers(before, handlersRunning(createPaymentFrame))
+		if stuck == 0 {
+			return
+		}
+		if time.Since(start) > cancelWithin {
+			t.Errorf("the plugin's CreatePayment was still running %s after the host's %s deadline had passed (the gateway's API was stalled for %s): it ignores ctx. Pass the call's ctx to every request to the gateway (http.NewRequestWithContext, or the gateway SDK's context variant) and stop retrying when ctx is done", time.Since(start).Round(time.Millisecond), cancelDeadline, stall)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,223 @@
+package paymenttest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/client"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
+)
+
+// InProcess serves impl inside the test through sdktest (real gRPC, mutual
+// TLS) and returns its clients.
+//
+// An in-process Subject lets Run also see the plugin's side of a call: the
+// cancel check then fails a plugin that keeps waiting on its gateway's API
+// after the host's deadline has passed, which a Subject from Executable
+// cannot observe. Run both.
+func InProcess(t testing.TB, impl payment.Gateway) Subject {
+	t.Helper()
+	if impl == nil {
+		t.Fatal("paymenttest.InProcess: impl is nil; pass your gateway, for example &Gateway{}")
+	}
+	h := sdktest.Serve(t, impl)
+	return Subject{Plugin: h.Plugin(), Gateway: h.Payment(), inProcess: true}
+}
+
+// manifest is the part of plugin.json the kit reads. The host's validation
+// is stricter; run `mikrobill plugin validate` for that.
+type manifest struct {
+	Name        string            `json:"name"`
+	Version     string            `json:"version"`
+	Kind        string            `json:"kind"`
+	Executable  string            `json:"executable"`
+	Executables map[string]string `json:"executables"`
+}
+
+// executablePrefix is the executable's default name without the plugin's
+// name, as the host has it.
+const executablePrefix = "mikrobill-plugin-"
+
+// executable returns the executable's path relative to the plugin folder, as
+// the host picks it.
+func (m *manifest) executable() (string, error) {
+	if m.Executable != "" {
+		return m.Executable, nil
+	}
+	if len(m.Executables) == 0 {
+		return executablePrefix + m.Name, nil
+	}
+	platform := runtime.GOOS + "-" + runtime.GOARCH
+	if p, ok := m.Executables[platform]; ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("plugin.json maps executables per platform but has none for %s; add an \"executables\" entry for it", platform)
+}
+
+func readManifest(dir string) (*manifest, error) {
+	file := filepath.Join(dir, "plugin.json")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read the manifest: %w; Executable needs the folder holding plugin.json and the built executable", err)
+	}
+	var m manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if m.Name == "" || m.Version == "" {
+		return nil, fmt.Errorf("%s: name and version are required", file)
+	}
+	if m.Kind != sdk.KindPayment {
+		return nil, fmt.Errorf("%s: kind is %q; a payment gateway's manifest says \"kind\": %q", file, m.Kind, sdk.KindPayment)
+	}
+	return &m, nil
+}
+
+// stopTimeout bounds a graceful stop at the end of the test; then the
+// process group is killed.
+const stopTimeout = 10 * time.Second
+
+// Executable launches the built plugin in dir (plugin.json and the
+// executable it names) the way the host does (sdk/client.Start: go-plugin
+// handshake, mutual TLS, scrubbed environment with MIKROBILL_PLUGIN_DATA_DIR
+// set to a temporary directory, an in-memory host service offering KV), and
+// stops it when the test ends.
+//
+// The test fails if the plugin does not exit within 10 s of being asked to
+// stop (it is killed then), as the host would kill it at shutdown.
+func Executable(t testing.TB, dir string) Subject {
+	t.Helper()
+	m, err := readManifest(dir)
+	if err != nil {
+		t.Fatalf("paymenttest.Executable: %v", err)
+	}
+	rel, err := m.executable()
+	if err != nil {
+		t.Fatalf("paymenttest.Executable: %v", err)
+	}
+	path := filepath.Join(dir, rel)
+	if fi, err := os.Stat(path); err != nil {
+		t.Fatalf("paymenttest.Executable: plugin.json names the executable %q: %v; build it there first (go build -o %s .)", rel, err, path)
+	} else if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+		t.Fatalf("paymenttest.Executable: %s is not an executable file", path)
+	}
+
+	// Registered first, so it runs last: go-plugin may log until the
+	// process is stopped, and t.Log after the test is a data race.
+	tw := &testWriter{t: t}
+	t.Cleanup(tw.stop)
+	logger := hclog.New(&hclog.LoggerOptions{Name: "paymenttest", Output: tw, Level: hclog.Debug})
+
+	dataDir := t.TempDir()
+	socketDir := shortTempDir(t)
+	env := []string{"PATH=" + envOr("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME=" + dataDir, "MIKROBILL_PLUGIN_DATA_DIR=" + dataDir}
+	if tz, ok := os.LookupEnv("TZ"); ok {
+		env = append(env, "TZ="+tz)
+	}
+	proc, err := client.Start(context.Background(), client.Config{
+		Name:      m.Name,
+		Path:      path,
+		Env:       env,
+		SocketDir: socketDir,
+		Logger:    logger,
+		LogLevel:  "debug",
+		Host:      sdktest.NewFakeHost(),
+	})
+	if err != nil {
+		t.Fatalf("paymenttest.Executable: the host could not start %s: %v", path, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		select {
+		case <-proc.Done():
+			t.Errorf("paymenttest: the plugin process exited on its own during the test (%v); a plugin must keep serving until the host stops it", proc.ExitErr())
+			proc.Kill()
+			return
+		default:
+		}
+		if err := proc.Stop(ctx); err != nil {
+			// Stop has killed the process group already.
+			t.Errorf("paymenttest: %v: the plugin did not exit within %s of being asked to stop; return from Shutdown (and from every call) promptly when the host stops the plugin", err, stopTimeout)
+		}
+	})
+	conn := proc.Conn()
+	return Subject{
+		Plugin:  client.NewPlugin(conn.ClientConn(), conn.HostBrokerID),
+		Gateway: client.NewPayment(conn.ClientConn(), conn.HostBrokerID),
+		Name:    m.Name,
+		Version: m.Version,
+		dataDir: dataDir,
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// maxSocketDirLen keeps the launch's unix socket paths under the 108-byte
+// limit of socket addresses: go-plugin adds about 40 bytes below the
+// directory (the host's RuntimeDir keeps the same margin).
+const maxSocketDirLen = 56
+
+// shortTempDir makes a private (0700) directory with a short path for the
+// launch's sockets and removes it when the test ends. t.TempDir's paths are
+// too long for socket addresses.
+func shortTempDir(t testing.TB) string {
+	t.Helper()
+	parent := os.TempDir()
+	if len(filepath.Join(parent, "mbpt-0123456789")) > maxSocketDirLen {
+		parent = "/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "mbpt-")
+	if err != nil {
+		t.Fatalf("paymenttest: create a socket directory: %v", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatalf("paymenttest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Logf("paymenttest: remove %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// testWriter sends log output to the test log until stopped: t.Log after a
+// test has ended is a data race.
+type testWriter struct {
+	t       testing.TB
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+}
