@@ -22,7 +22,7 @@ LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version
 TEST_FLAGS    ?= -race -count=1 -timeout 15m
 BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
 
-.PHONY: build run test test-backends lint generate check-generate bench tidy clean help
+.PHONY: build run fake-router test test-backends lint generate check-generate bench tidy clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -42,6 +42,10 @@ build: ## build bin/mikrobill and every plugin into bin/plugins/<name>/, then lo
 run: build ## build, then serve on 127.0.0.1:3000 (embedded SQLite, in-memory cache)
 	@echo "==> serving on http://127.0.0.1:$${PORT:-3000} (Ctrl-C stops)"
 	@$(BIN)/mikrobill serve
+
+fake-router: ## run a fake MikroTik router (RouterOS API) on 127.0.0.1:8728 for a local demo; see README
+	@echo "==> fake RouterOS API on 127.0.0.1:$${ROUTER_PORT:-8728}, user admin, password demo (Ctrl-C stops)"
+	@cd sdk && $(GO) run ./routertest/cmd/fake-routeros --listen 127.0.0.1:$${ROUTER_PORT:-8728} --username admin --password demo
 
 test: ## run every module's tests with -race, then say which backends the store's contract suite ran on
 	@for m in $(MODULES); do \

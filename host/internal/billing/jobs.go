@@ -179,6 +179,48 @@ func userKind(p store.Plan) router.UserKind {
 	return router.KindHotspot
 }
 
+// undecryptableError: a customer's router password cannot be decrypted.
+type undecryptableError struct {
+	customer int64
+	err      error
+}
+
+func (e *undecryptableError) Error() string {
+	return fmt.Sprintf("customer %d's router password cannot be decrypted (was the encryption key changed?): %v", e.customer, e.err)
+}
+
+func (e *undecryptableError) Unwrap() error { return e.err }
+
+// provision ensures the plan's profile and the subscriber's login on the
+// router, with the plan's profile, or with profile when it is set (the
+// isolation profile of an isolated subscription, which the operator keeps
+// on the router). Both calls are idempotent. It returns the profile the
+// login has.
+func (s *Service) provision(ctx context.Context, rt router.Router, svc *store.Service, profile string) (string, error) {
+	password, err := s.cipher.Decrypt(svc.RouterPasswordEn)
+	if err != nil {
+		return "", &undecryptableError{svc.CustomerID, err}
+	}
+	kind := userKind(svc.Plan)
+	if profile == "" {
+		profile = profileName(svc.Plan)
+		if _, err := rt.EnsureProfile(ctx, &router.EnsureProfileRequest{Location: svc.LocationName, Profile: router.Profile{
+			Kind: kind, Name: profile, RateLimit: svc.Plan.RateLimit, SharedUsers: svc.Plan.SharedUsers,
+			Comment: "plan " + svc.Plan.Name,
+		}}); err != nil {
+			return "", fmt.Errorf("ensure profile %s on %s: %w", profile, svc.LocationName, err)
+		}
+	}
+	if _, err := rt.UpsertUser(ctx, &router.UpsertUserRequest{Location: svc.LocationName, User: router.User{
+		Kind: kind, Name: svc.RouterUsername, Password: password, Profile: profile,
+		LimitUptime: svc.Plan.TimeLimit, LimitBytesTotal: uint64(max(svc.Plan.DataLimitBytes, 0)),
+		Comment: fmt.Sprintf("customer %d %s", svc.CustomerID, svc.CustomerName),
+	}}); err != nil {
+		return "", fmt.Errorf("provision %s on %s: %w", svc.RouterUsername, svc.LocationName, err)
+	}
+	return profile, nil
+}
+
 type provisionWorker struct {
 	river.WorkerDefaults[ProvisionArgs]
 	s *Service
@@ -202,23 +244,19 @@ func (w *provisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	if err != nil {
 		return err
 	}
-	password, err := s.cipher.Decrypt(svc.RouterPasswordEn)
+	profile, err := s.provision(ctx, rt, svc, "")
+	var undecryptable *undecryptableError
+	switch {
+	case errors.As(err, &undecryptable):
+		return river.JobCancel(err)
+	case errors.Is(err, router.ErrNotManaged):
+		// Retrying cannot help: a person must look.
+		return river.JobCancel(fmt.Errorf("%w; the router holds an entry of that name that mikrobill did not create: rename the customer's router login or remove that entry on the router, then retry this job", err))
+	case errors.Is(err, router.ErrInvalidRateLimit):
+		return river.JobCancel(fmt.Errorf("%w; fix plan %q's rate limit, then retry this job", err, svc.Plan.Name))
+	}
 	if err != nil {
-		return river.JobCancel(fmt.Errorf("customer %d's router password cannot be decrypted (was the encryption key changed?): %w", svc.CustomerID, err))
-	}
-	kind, profile := userKind(svc.Plan), profileName(svc.Plan)
-	if _, err := rt.EnsureProfile(ctx, &router.EnsureProfileRequest{Location: svc.LocationName, Profile: router.Profile{
-		Kind: kind, Name: profile, RateLimit: svc.Plan.RateLimit, SharedUsers: svc.Plan.SharedUsers,
-		Comment: "plan " + svc.Plan.Name,
-	}}); err != nil {
-		return fmt.Errorf("ensure profile %s on %s: %w", profile, svc.LocationName, err)
-	}
-	if _, err := rt.UpsertUser(ctx, &router.UpsertUserRequest{Location: svc.LocationName, User: router.User{
-		Kind: kind, Name: svc.RouterUsername, Password: password, Profile: profile,
-		LimitUptime: svc.Plan.TimeLimit, LimitBytesTotal: uint64(max(svc.Plan.DataLimitBytes, 0)),
-		Comment: fmt.Sprintf("customer %d %s", svc.CustomerID, svc.CustomerName),
-	}}); err != nil {
-		return fmt.Errorf("provision %s on %s: %w", svc.RouterUsername, svc.LocationName, err)
+		return err
 	}
 	s.log.Info("subscriber provisioned", "subscription", svc.SubscriptionID, "user", svc.RouterUsername, "location", svc.LocationName, "profile", profile)
 	return nil

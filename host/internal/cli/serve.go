@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/mikrobill/mikrobill/host/internal/auth"
@@ -101,6 +102,9 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		return err
 	} else if n > 0 {
 		log.Info("default message templates created", "count", n)
+	}
+	if err := ensureDefaultLocation(ctx, st, cfg, log); err != nil {
+		return err
 	}
 	key, err := cfg.EncryptionKey()
 	if err != nil {
@@ -250,4 +254,25 @@ func payLinkKey(encryptionKey []byte) []byte {
 	mac := hmac.New(sha256.New, encryptionKey)
 	mac.Write([]byte("mikrobill pay links"))
 	return mac.Sum(nil)
+}
+
+// ensureDefaultLocation creates the store's location for
+// router.default_location (the old MIKROTIK_* variables), so customers can
+// be put on it, unless a location of that name exists.
+func ensureDefaultLocation(ctx context.Context, st *store.Store, cfg *config.Config, log hclog.Logger) error {
+	loc := cfg.DefaultLocationSetting()
+	if loc == nil {
+		return nil
+	}
+	name := loc["id"].(string)
+	if _, err := st.Q().GetLocationByName(ctx, name); err == nil || !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	l := &store.Location{Name: name, Plugin: config.DefaultRouterPlugin,
+		Description: "router.default_location (MIKROTIK_HOST " + cfg.Router.DefaultLocation.Host + ")"}
+	if err := st.Q().CreateLocation(ctx, l); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("create the default router location: %w", err)
+	}
+	log.Info("default router location created", "location", name, "router", cfg.Router.DefaultLocation.Host)
+	return nil
 }

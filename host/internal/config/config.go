@@ -554,6 +554,28 @@ func (c *Config) PluginSettings(name string) json.RawMessage {
 	return json.RawMessage(`{}`)
 }
 
+// DefaultRouterPlugin is the router plugin that the default location
+// (router.default_location, MIKROTIK_*) is handed to.
+const DefaultRouterPlugin = "mikrotik"
+
+// DefaultLocationSetting is router.default_location as an entry of the
+// router plugin's "locations" setting, or nil when no host is configured.
+func (c *Config) DefaultLocationSetting() map[string]any {
+	l := c.Router.DefaultLocation
+	if l.Host == "" {
+		return nil
+	}
+	name := l.Name
+	if name == "" {
+		name = "default"
+	}
+	loc := map[string]any{"id": name, "name": name, "address": l.Host, "username": l.Username, "password": l.Password, "tls": l.TLS}
+	if l.Port != 0 {
+		loc["port"] = l.Port
+	}
+	return loc
+}
+
 // PluginDataDir is a plugin's private data directory.
 func (c *Config) PluginDataDir(name string) string {
 	return filepath.Join(c.DataDir, "plugins", name)

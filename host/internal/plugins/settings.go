@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/sdk"
 )
 
@@ -43,7 +44,44 @@ func (m *Manager) settings(ctx context.Context, name string) (json.RawMessage, e
 			return nil, fmt.Errorf("read its saved settings: %w", err)
 		}
 	}
-	return MergeSettings(m.cfg.PluginSettings(name), saved)
+	eff, err := MergeSettings(m.cfg.PluginSettings(name), saved)
+	if err != nil {
+		return nil, err
+	}
+	return m.withDefaultLocation(name, eff)
+}
+
+// withDefaultLocation adds the host's default router location
+// (router.default_location, the old MIKROTIK_* variables) to the router
+// plugin's "locations", unless a location of that id is configured there
+// already: the plugin's own settings win.
+func (m *Manager) withDefaultLocation(name string, eff json.RawMessage) (json.RawMessage, error) {
+	loc := m.cfg.DefaultLocationSetting()
+	if name != config.DefaultRouterPlugin || loc == nil {
+		return eff, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(eff, &obj); err != nil {
+		return nil, fmt.Errorf("settings are not a JSON object: %v", err)
+	}
+	var locs []map[string]any
+	if raw, ok := obj["locations"]; ok && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &locs); err != nil {
+			return nil, fmt.Errorf("settings: \"locations\" must be a list of objects to add router.default_location (MIKROTIK_HOST) to: %v", err)
+		}
+	}
+	for _, l := range locs {
+		if l["id"] == loc["id"] {
+			return eff, nil
+		}
+	}
+	locs = append(locs, loc)
+	raw, err := json.Marshal(locs)
+	if err != nil {
+		return nil, err
+	}
+	obj["locations"] = raw
+	return json.Marshal(obj)
 }
 
 // EffectiveSettings is what the plugin would be configured with if saved
@@ -52,6 +90,9 @@ func (m *Manager) settings(ctx context.Context, name string) (json.RawMessage, e
 func (m *Manager) EffectiveSettings(name string, saved json.RawMessage) (json.RawMessage, error) {
 	eff, err := MergeSettings(m.cfg.PluginSettings(name), saved)
 	if err != nil {
+		return nil, err
+	}
+	if eff, err = m.withDefaultLocation(name, eff); err != nil {
 		return nil, err
 	}
 	if p, ok := m.Plugin(name); ok && p.manifest != nil {

@@ -29,13 +29,7 @@ type Service struct {
 	LocationPlugin string
 }
 
-// GetService reads a subscription with its customer, plan and location.
-func (q *Queries) GetService(ctx context.Context, subscriptionID int64) (*Service, error) {
-	var s Service
-	var starts, expires sql.NullInt64
-	var timeLimit, validity, pc, pu int64
-	p := &s.Plan
-	err := q.db.QueryRow(ctx, `SELECT s.id, s.status, s.starts_at, s.expires_at,
+const serviceSelect = `SELECT s.id, s.status, s.starts_at, s.expires_at,
 			c.id, c.name, c.phone, c.email, c.router_username, c.router_password_enc,
 			p.id, p.name, p.kind, p.rate_limit, p.shared_users, p.time_limit_seconds, p.data_limit_bytes, p.validity_seconds,
 			p.price_amount, p.currency, p.profile, p.isolation_profile, p.active, p.created_at, p.updated_at,
@@ -43,20 +37,81 @@ func (q *Queries) GetService(ctx context.Context, subscriptionID int64) (*Servic
 		FROM subscriptions s
 		JOIN customers c ON c.id = s.customer_id
 		JOIN plans p ON p.id = s.plan_id
-		JOIN router_locations l ON l.id = c.location_id
-		WHERE s.id = ?`, subscriptionID).Scan(
+		JOIN router_locations l ON l.id = c.location_id`
+
+func scanService(r Row) (*Service, error) {
+	var s Service
+	var starts, expires sql.NullInt64
+	var timeLimit, validity, pc, pu int64
+	p := &s.Plan
+	if err := r.Scan(
 		&s.SubscriptionID, &s.Status, &starts, &expires,
 		&s.CustomerID, &s.CustomerName, &s.Phone, &s.Email, &s.RouterUsername, &s.RouterPasswordEn,
 		&p.ID, &p.Name, &p.Kind, &p.RateLimit, &p.SharedUsers, &timeLimit, &p.DataLimitBytes, &validity,
 		&p.Price, &p.Currency, &p.Profile, &p.IsolationProfile, &p.Active, &pc, &pu,
-		&s.LocationID, &s.LocationName, &s.LocationPlugin)
-	if err != nil {
-		return nil, fmt.Errorf("subscription %d: %w", subscriptionID, err)
+		&s.LocationID, &s.LocationName, &s.LocationPlugin); err != nil {
+		return nil, err
 	}
 	s.StartsAt, s.ExpiresAt = FromNullMillis(starts), FromNullMillis(expires)
 	p.TimeLimit, p.Validity = time.Duration(timeLimit)*time.Second, time.Duration(validity)*time.Second
 	p.CreatedAt, p.UpdatedAt = FromMillis(pc), FromMillis(pu)
 	return &s, nil
+}
+
+// GetService reads a subscription with its customer, plan and location.
+func (q *Queries) GetService(ctx context.Context, subscriptionID int64) (*Service, error) {
+	s, err := scanService(q.db.QueryRow(ctx, serviceSelect+" WHERE s.id = ?", subscriptionID))
+	if err != nil {
+		return nil, fmt.Errorf("subscription %d: %w", subscriptionID, err)
+	}
+	return s, nil
+}
+
+// ListLocationServices reads the subscriptions of a location's customers
+// that should have a login on its router: active and isolated ones, oldest
+// first.
+func (q *Queries) ListLocationServices(ctx context.Context, locationID int64) ([]Service, error) {
+	rows, err := q.db.Query(ctx, serviceSelect+" WHERE c.location_id = ? AND s.status IN (?, ?) ORDER BY s.id",
+		locationID, SubscriptionActive, SubscriptionIsolated)
+	if err != nil {
+		return nil, fmt.Errorf("list the subscriptions of location %d: %w", locationID, err)
+	}
+	defer rows.Close()
+	var out []Service
+	for rows.Next() {
+		s, err := scanService(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list the subscriptions of location %d: %w", locationID, err)
+		}
+		out = append(out, *s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list the subscriptions of location %d: %w", locationID, err)
+	}
+	return out, nil
+}
+
+// LocationLogins maps the router usernames of a location's customers to
+// their customer ids.
+func (q *Queries) LocationLogins(ctx context.Context, locationID int64) (map[string]int64, error) {
+	rows, err := q.db.Query(ctx, "SELECT id, router_username FROM customers WHERE location_id = ?", locationID)
+	if err != nil {
+		return nil, fmt.Errorf("list the logins of location %d: %w", locationID, err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("list the logins of location %d: %w", locationID, err)
+		}
+		out[name] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list the logins of location %d: %w", locationID, err)
+	}
+	return out, nil
 }
 
 // ActivateFor extends a subscription by validity, or starts one when

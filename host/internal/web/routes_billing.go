@@ -39,6 +39,8 @@ func (s *Server) billingRoutes(root, api *mux.Router) {
 	s.route(api, http.MethodGet, "/jobs/{id}", RoleViewer, s.getJob)
 	s.route(api, http.MethodPost, "/jobs/{id}/retry", RoleAdmin, s.retryJob)
 	s.route(api, http.MethodGet, "/audit", RoleAdmin, s.listAudit)
+	s.route(api, http.MethodGet, "/routers/drift", RoleOperator, s.routerDrift)
+	s.route(api, http.MethodPost, "/routers/sync", RoleAdmin, s.repairRouters)
 }
 
 // actor names the caller in audit records.

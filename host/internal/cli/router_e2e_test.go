@@ -1,0 +1,389 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mikrobill/mikrobill/host/internal/billing"
+	"github.com/mikrobill/mikrobill/host/internal/testenv"
+	"github.com/mikrobill/mikrobill/sdk/routertest"
+)
+
+// routerHost is a host with the real mikrotik and payment-manual plugins,
+// configured through the old MIKROTIK_* variables to manage a fake router
+// speaking the RouterOS API, with expiry checked every second.
+type routerHost struct {
+	*host
+	rt     *routertest.Router
+	tok    string
+	loc    int64
+	secret string
+}
+
+func startRouterHost(t *testing.T) *routerHost {
+	t.Helper()
+	rt := routertest.Start(t, routertest.Options{Username: "billing", Password: "router-pass-42"})
+	// The operator's walled garden, made on the router by hand: not ours.
+	rt.Add("/ip/hotspot/user/profile", map[string]string{"name": "isolir", "rate-limit": "64k/64k"})
+
+	d := testenv.NewPluginDir(t)
+	d.AddBundled("payment-manual")
+	d.AddBundled("mikrotik")
+	cfgFile := filepath.Join(t.TempDir(), "mikrobill.hcl")
+	if err := os.WriteFile(cfgFile, []byte("jobs {\n  expiry_check_interval = \"1s\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHost(t, d.Dir, "MIKROBILL_CONFIG="+cfgFile,
+		"MIKROTIK_HOST=127.0.0.1", "MIKROTIK_PORT="+strconv.Itoa(rt.Port()),
+		"MIKROTIK_USERNAME=billing", "MIKROTIK_PASSWORD=router-pass-42")
+	rh := &routerHost{host: h, rt: rt, tok: h.adminToken(), secret: "confirm-secret-0123456789"}
+	if code, body := h.api(http.MethodPut, "/api/v1/plugin-settings/payment-manual", rh.tok, map[string]any{"confirm_secret": rh.secret, "currencies": []string{"IDR"}}, nil); code != http.StatusOK {
+		t.Fatalf("save payment-manual settings: %d %s", code, body)
+	}
+	// MIKROTIK_HOST made a location named "default" in the store.
+	var locs struct {
+		Items []struct {
+			ID     int64  `json:"id"`
+			Name   string `json:"name"`
+			Plugin string `json:"plugin"`
+		} `json:"items"`
+	}
+	if code, body := h.api(http.MethodGet, "/api/v1/locations", rh.tok, nil, &locs); code != http.StatusOK || len(locs.Items) != 1 || locs.Items[0].Name != "default" || locs.Items[0].Plugin != "mikrotik" {
+		t.Fatalf("locations: %d %s; want the default location MIKROTIK_HOST configures", code, body)
+	}
+	rh.loc = locs.Items[0].ID
+	return rh
+}
+
+func (rh *routerHost) create(path string, body any) int64 {
+	rh.t.Helper()
+	var out struct {
+		ID int64 `json:"id"`
+	}
+	if code, raw := rh.api(http.MethodPost, path, rh.tok, body, &out); code != http.StatusCreated {
+		rh.t.Fatalf("POST %s: %d %s", path, code, raw)
+	}
+	return out.ID
+}
+
+// payByWebhook invoices the customer for the plan, starts paying with
+// payment-manual and posts its signed confirmation to /webhooks.
+func (rh *routerHost) payByWebhook(customer, plan int64, event string) {
+	rh.t.Helper()
+	inv := rh.create("/api/v1/invoices", map[string]any{"customer_id": customer, "plan_id": plan})
+	var started payStarted
+	if code, raw := rh.api(http.MethodPost, fmt.Sprintf("/api/v1/invoices/%d/pay", inv), rh.tok, map[string]any{"gateway": "payment-manual"}, &started); code != http.StatusOK {
+		rh.t.Fatalf("pay: %d %s", code, raw)
+	}
+	body := []byte(fmt.Sprintf(`{"event_id":%q,"payment_id":%q,"amount":%d,"currency":"IDR","confirmed_by":"cashier"}`, event, started.Payment.ID, started.Payment.Amount))
+	mac := hmac.New(sha256.New, []byte(rh.secret))
+	mac.Write(body)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+rh.addr+"/webhooks/payment-manual", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Mikrobill-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		rh.t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		rh.t.Fatalf("webhook: %d %s", resp.StatusCode, raw)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestPaidWebhookProvisionsAndExpiryIsolates is the router flow end to end
+// over the real protocol: a paid webhook puts the customer on the fake
+// router as a hotspot user with the plan's profile (rate limit and shared
+// users as the plan says); when the subscription expires, the user is
+// moved to the plan's isolation profile and the active session is
+// disconnected.
+func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
+	rh := startRouterHost(t)
+	rt := rh.rt
+	plan := rh.create("/api/v1/plans", map[string]any{"name": "Hotspot 3 Jam", "kind": "hotspot", "rate_limit": "2M/4M", "shared_users": 2,
+		"validity_seconds": 5, "price": 5000, "currency": "IDR", "active": true, "isolation_profile": "isolir"})
+	cust := rh.create("/api/v1/customers", map[string]any{"name": "Budi", "phone": "+6281234567890", "router_username": "budi",
+		"router_password": "rahasia-123", "location_id": rh.loc})
+
+	rh.payByWebhook(cust, plan, "evt-budi-1")
+
+	var user map[string]string
+	waitFor(t, "budi on the router", 20*time.Second, func() bool {
+		var ok bool
+		user, ok = rt.Find("/ip/hotspot/user", "budi")
+		return ok
+	})
+	// The user was created with the plan's profile (read from what the
+	// router was sent: by now expiry may already have isolated it).
+	var added bool
+	for _, c := range rt.Commands() {
+		if c.Word == "/ip/hotspot/user/add" && c.Attrs["name"] == "budi" {
+			added = true
+			if c.Attrs["profile"] != "mb-hotspot-3-jam" || c.Attrs["password"] != "rahasia-123" || !strings.HasPrefix(c.Attrs["comment"], "mikrobill") {
+				t.Errorf("budi was added with %v; want profile mb-hotspot-3-jam, the customer's password and a mikrobill comment", c.Attrs)
+			}
+		}
+	}
+	if !added {
+		t.Fatalf("no /ip/hotspot/user/add for budi among the router's commands; the user is %v", user)
+	}
+	prof, ok := rt.Find("/ip/hotspot/user/profile", "mb-hotspot-3-jam")
+	if !ok || prof["rate-limit"] != "2M/4M" || prof["shared-users"] != "2" || !strings.HasPrefix(prof["comment"], "mikrobill") {
+		t.Errorf("plan profile on the router: %v (found %v); want rate-limit 2M/4M, shared-users 2, a mikrobill comment", prof, ok)
+	}
+
+	// Budi logs in to the hotspot.
+	rt.Add("/ip/hotspot/active", map[string]string{"user": "budi", "address": "10.5.50.23", "mac-address": "AA:BB:CC:00:11:22", "server": "hotspot1"})
+
+	waitFor(t, "budi isolated after expiry", 30*time.Second, func() bool {
+		u, _ := rt.Find("/ip/hotspot/user", "budi")
+		return u["profile"] == "isolir"
+	})
+	waitFor(t, "budi's session disconnected", 10*time.Second, func() bool {
+		for _, s := range rt.Rows("/ip/hotspot/active") {
+			if s["user"] == "budi" {
+				return false
+			}
+		}
+		return true
+	})
+	var subs struct {
+		Items []struct {
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	waitFor(t, "subscription isolated in the store", 10*time.Second, func() bool {
+		rh.api(http.MethodGet, fmt.Sprintf("/api/v1/subscriptions?customer_id=%d", cust), rh.tok, nil, &subs)
+		return len(subs.Items) == 1 && subs.Items[0].Status == "isolated"
+	})
+	// The operator's isolation profile was used, never changed.
+	if p, _ := rt.Find("/ip/hotspot/user/profile", "isolir"); p["rate-limit"] != "64k/64k" {
+		t.Errorf("the operator's isolir profile was changed: %v", p)
+	}
+	for _, c := range rt.Commands() {
+		if strings.HasPrefix(c.Word, "/ip/hotspot/user/profile/") && c.Word != "/ip/hotspot/user/profile/print" && c.Attrs["name"] == "isolir" {
+			t.Errorf("a write to the operator's profile: %s %v", c.Word, c.Attrs)
+		}
+	}
+
+	// The drift report now agrees with the router: budi is isolated.
+	var rep billing.SyncReport
+	if code, raw := rh.api(http.MethodGet, "/api/v1/routers/drift", rh.tok, nil, &rep); code != http.StatusOK || rep.Drift != 0 || len(rep.Locations) != 1 || !rep.Locations[0].Compared {
+		t.Errorf("drift after expiry: %d %s; want none", code, raw)
+	}
+}
+
+// TestProvisionWaitsForADownRouter: a router that is down when a payment
+// arrives fails the provision job, which stays listed and is retried; once
+// the router is back the user appears. A redeemed voucher provisions too.
+func TestProvisionWaitsForADownRouter(t *testing.T) {
+	rh := startRouterHost(t)
+	rt := rh.rt
+	plan := rh.create("/api/v1/plans", map[string]any{"name": "Home 10M", "kind": "pppoe", "rate_limit": "5M/10M",
+		"validity_seconds": 30 * 86400, "price": 150000, "currency": "IDR", "active": true})
+	cust := rh.create("/api/v1/customers", map[string]any{"name": "Sari", "phone": "+6281200000001", "router_username": "sari",
+		"router_password": "sari-secret-1", "location_id": rh.loc})
+
+	rt.Stop()
+	rh.payByWebhook(cust, plan, "evt-sari-1")
+
+	type job struct {
+		ID        int64  `json:"id"`
+		Kind      string `json:"kind"`
+		State     string `json:"state"`
+		Attempt   int    `json:"attempt"`
+		LastError string `json:"last_error"`
+	}
+	var failing job
+	waitFor(t, "the provision job failing while the router is down", 20*time.Second, func() bool {
+		var jobs struct {
+			Items []job `json:"items"`
+		}
+		rh.api(http.MethodGet, "/api/v1/jobs?kind=provision&state=retryable", rh.tok, nil, &jobs)
+		if len(jobs.Items) == 1 {
+			failing = jobs.Items[0]
+			return true
+		}
+		return false
+	})
+	if !strings.Contains(failing.LastError, "unreachable") || failing.Attempt < 1 {
+		t.Errorf("failing provision job %+v; want the router's unreachability as its error", failing)
+	}
+	if _, ok := rt.Find("/ppp/secret", "sari"); ok {
+		t.Fatal("sari is on a router that is down")
+	}
+
+	rt.Resume()
+	// The operator does not wait for the next backoff: retry now (the
+	// plugin may still be backing off its reconnect, so retry until done).
+	waitFor(t, "sari on the router once it is back", 45*time.Second, func() bool {
+		if _, ok := rt.Find("/ppp/secret", "sari"); ok {
+			return true
+		}
+		var j job
+		if code, _ := rh.api(http.MethodGet, fmt.Sprintf("/api/v1/jobs/%d", failing.ID), rh.tok, nil, &j); code == http.StatusOK && j.State == "retryable" {
+			rh.api(http.MethodPost, fmt.Sprintf("/api/v1/jobs/%d/retry", failing.ID), rh.tok, nil, nil)
+		}
+		time.Sleep(500 * time.Millisecond)
+		return false
+	})
+	secret, _ := rt.Find("/ppp/secret", "sari")
+	if secret["profile"] != "mb-home-10m" || secret["password"] != "sari-secret-1" {
+		t.Errorf("sari's PPP secret %v; want profile mb-home-10m and her password", secret)
+	}
+	if p, ok := rt.Find("/ppp/profile", "mb-home-10m"); !ok || p["rate-limit"] != "5M/10M" {
+		t.Errorf("PPP profile %v (found %v); want rate-limit 5M/10M", p, ok)
+	}
+	var j job
+	waitFor(t, "the provision job completed", 10*time.Second, func() bool {
+		rh.api(http.MethodGet, fmt.Sprintf("/api/v1/jobs/%d", failing.ID), rh.tok, nil, &j)
+		return j.State == "completed"
+	})
+
+	// A voucher redeemed at the counter provisions the same way.
+	hotspot := rh.create("/api/v1/plans", map[string]any{"name": "Voucher 1 Hari", "kind": "hotspot", "rate_limit": "1M/2M",
+		"validity_seconds": 86400, "price": 3000, "currency": "IDR", "active": true})
+	walkIn := rh.create("/api/v1/customers", map[string]any{"name": "Walk-in 7", "router_username": "walkin7",
+		"router_password": "walkin-7-pass", "location_id": rh.loc})
+	var batch struct {
+		Vouchers []struct {
+			Code string `json:"code"`
+		} `json:"vouchers"`
+	}
+	if code, raw := rh.api(http.MethodPost, "/api/v1/voucher-batches", rh.tok, map[string]any{"plan_id": hotspot, "location_id": rh.loc, "count": 1}, &batch); code != http.StatusCreated || len(batch.Vouchers) != 1 {
+		t.Fatalf("voucher batch: %d %s", code, raw)
+	}
+	if code, raw := rh.api(http.MethodPost, "/api/v1/vouchers/redeem", rh.tok, map[string]any{"code": batch.Vouchers[0].Code, "customer_id": walkIn}, nil); code != http.StatusOK {
+		t.Fatalf("redeem: %d %s", code, raw)
+	}
+	waitFor(t, "the voucher's customer on the router", 20*time.Second, func() bool {
+		u, ok := rt.Find("/ip/hotspot/user", "walkin7")
+		return ok && u["profile"] == "mb-voucher-1-hari"
+	})
+}
+
+// TestRoutersSync: `mikrobill routers sync` reports how the router differs
+// from the store (a subscriber's login removed by hand, a changed profile,
+// a login left behind, an entry of the same name that is not ours) and,
+// with --repair, puts it right without touching what is not ours.
+func TestRoutersSync(t *testing.T) {
+	rh := startRouterHost(t)
+	rt := rh.rt
+	plan := rh.create("/api/v1/plans", map[string]any{"name": "Home 10M", "kind": "pppoe", "rate_limit": "5M/10M",
+		"validity_seconds": 30 * 86400, "price": 150000, "currency": "IDR", "active": true})
+	var custs []int64
+	for i, name := range []string{"andi", "citra", "dewi"} {
+		custs = append(custs, rh.create("/api/v1/customers", map[string]any{"name": name, "phone": fmt.Sprintf("+62812000000%02d", i),
+			"router_username": name, "router_password": name + "-secret", "location_id": rh.loc}))
+	}
+	// dewi's login name is taken on the router by an entry the operator
+	// made by hand.
+	rt.Add("/ppp/secret", map[string]string{"name": "dewi", "password": "hers", "profile": "default", "comment": "made by hand"})
+	for i, c := range custs {
+		rh.payByWebhook(c, plan, fmt.Sprintf("evt-sync-%d", i))
+	}
+	waitFor(t, "andi and citra on the router", 20*time.Second, func() bool {
+		_, a := rt.Find("/ppp/secret", "andi")
+		_, c := rt.Find("/ppp/secret", "citra")
+		return a && c
+	})
+	// Drift: andi removed by hand, citra's profile changed by hand, a
+	// login of ours nobody accounts for.
+	andi, _ := rt.Find("/ppp/secret", "andi")
+	rt.Remove("/ppp/secret", andi[".id"])
+	citra, _ := rt.Find("/ppp/secret", "citra")
+	rt.Set("/ppp/secret", citra[".id"], map[string]string{"profile": "default"})
+	rt.Add("/ppp/secret", map[string]string{"name": "ghost", "password": "x", "profile": "default", "comment": "mikrobill: customer 99 gone"})
+	rt.Add("/ppp/active", map[string]string{"name": "citra", "address": "10.0.0.7", "caller-id": "AA:AA:AA:AA:AA:07", "service": "pppoe"})
+
+	sync := func(args ...string) (int, string) {
+		t.Helper()
+		err, stdout, stderr := runIn(t, nil, "", append([]string{"routers", "sync", "--address", "http://" + rh.addr, "--token", rh.tok}, args...)...)
+		code := 0
+		if err != nil {
+			ec, ok := err.(exitCoder)
+			if !ok {
+				t.Fatalf("routers sync %v: %v %s", args, err, stderr)
+			}
+			code = ec.ExitCode()
+		}
+		return code, stdout
+	}
+	code, out := sync()
+	for _, want := range []string{"missing", "andi", "profile", "citra", "orphan", "ghost", "not_managed", "dewi", "4 difference(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if code != 2 {
+		t.Errorf("exit status %d with drift; want 2", code)
+	}
+	if _, ok := rt.Find("/ppp/secret", "andi"); ok {
+		t.Fatal("a report without --repair changed the router")
+	}
+
+	code, out = sync("--repair", "--json")
+	var rep billing.SyncReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	if rep.Drift != 4 || rep.Repaired != 3 || code != 2 {
+		t.Errorf("repair: %d differences, %d repaired, exit %d; want 4, 3 (not dewi's), 2\n%s", rep.Drift, rep.Repaired, code, out)
+	}
+	if a, ok := rt.Find("/ppp/secret", "andi"); !ok || a["profile"] != "mb-home-10m" {
+		t.Errorf("andi after repair: %v", a)
+	}
+	if c, _ := rt.Find("/ppp/secret", "citra"); c["profile"] != "mb-home-10m" {
+		t.Errorf("citra after repair: %v", c)
+	}
+	for _, s := range rt.Rows("/ppp/active") {
+		if s["name"] == "citra" {
+			t.Errorf("citra's session with the wrong profile was not ended: %v", s)
+		}
+	}
+	if _, ok := rt.Find("/ppp/secret", "ghost"); ok {
+		t.Error("the orphan login is still there")
+	}
+	if d, _ := rt.Find("/ppp/secret", "dewi"); d["password"] != "hers" || d["comment"] != "made by hand" {
+		t.Errorf("the operator's own entry was changed: %v", d)
+	}
+
+	// Only dewi's name clash remains; the repair is in the audit log.
+	code, out = sync()
+	if code != 2 || !strings.Contains(out, "1 difference(s)") || !strings.Contains(out, "not_managed") {
+		t.Errorf("after repair: exit %d\n%s", code, out)
+	}
+	waitFor(t, "the repair in the audit log", 10*time.Second, func() bool {
+		_, raw := rh.api(http.MethodGet, "/api/v1/audit", rh.tok, nil, nil)
+		return strings.Contains(string(raw), "routers.repaired")
+	})
+	// An unknown location is a clear 404.
+	if code, raw := rh.api(http.MethodGet, "/api/v1/routers/drift?location=nowhere", rh.tok, nil, nil); code != http.StatusNotFound || !strings.Contains(string(raw), "nowhere") {
+		t.Errorf("unknown location: %d %s", code, raw)
+	}
+}
