@@ -95,15 +95,41 @@ func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) err
 	}
 	ref := router.UserRef{Location: svc.LocationName, Kind: userKind(svc.Plan), Name: svc.RouterUsername}
 	to, action := store.SubscriptionExpired, "subscription.expired"
+	// The period has ended whatever the router holds: a login that is
+	// not there, or an entry mikrobill must not touch, is noted (and
+	// `routers sync` reports it) rather than retried for ever.
+	routerNote := ""
 	if svc.Plan.IsolationProfile != "" {
-		if _, err := rt.IsolateUser(ctx, &router.IsolateUserRequest{User: ref, IsolationProfile: svc.Plan.IsolationProfile, Disconnect: true}); err != nil {
+		_, err := rt.IsolateUser(ctx, &router.IsolateUserRequest{User: ref, IsolationProfile: svc.Plan.IsolationProfile, Disconnect: true})
+		switch {
+		case errors.Is(err, router.ErrUnknownLocation):
+			return fmt.Errorf("isolate %s: %w; add location %q to plugin %q's settings", ref.Name, err, ref.Location, svc.LocationPlugin)
+		case errors.Is(err, router.ErrNotManaged):
+			routerNote = "the router's entry of that name was not created by mikrobill and was left as it is"
+		case errors.Is(err, sdk.ErrNotFound):
+			// Nothing to isolate: the login is not on the router (removed
+			// by hand, or never provisioned). `routers sync` puts an
+			// isolated login back when repairing.
+			routerNote = "no login of that name on the router"
+		case err != nil:
 			return fmt.Errorf("isolate %s on %s: %w", ref.Name, ref.Location, err)
 		}
 		to, action = store.SubscriptionIsolated, "subscription.isolated"
 	} else {
-		if _, err := rt.RemoveUser(ctx, &router.RemoveUserRequest{User: ref, Disconnect: true}); err != nil && !errors.Is(err, sdk.ErrNotFound) {
+		_, err := rt.RemoveUser(ctx, &router.RemoveUserRequest{User: ref, Disconnect: true})
+		switch {
+		case errors.Is(err, router.ErrUnknownLocation):
+			return fmt.Errorf("remove %s: %w; add location %q to plugin %q's settings", ref.Name, err, ref.Location, svc.LocationPlugin)
+		case errors.Is(err, router.ErrNotManaged):
+			routerNote = "the router's entry of that name was not created by mikrobill and was left as it is"
+		case err != nil && !errors.Is(err, sdk.ErrNotFound):
 			return fmt.Errorf("remove %s on %s: %w", ref.Name, ref.Location, err)
 		}
+	}
+	meta := map[string]string{"user": svc.RouterUsername, "location": svc.LocationName, "plan": svc.Plan.Name}
+	if routerNote != "" {
+		meta["router"] = routerNote
+		s.log.Warn("subscription expired; the router was not changed", "subscription", svc.SubscriptionID, "user", ref.Name, "location", ref.Location, "why", routerNote)
 	}
 	return s.st.Tx(ctx, func(tx *store.Tx) error {
 		moved, err := tx.Q().MoveSubscription(ctx, svc.SubscriptionID, to, store.SubscriptionActive)
@@ -114,8 +140,7 @@ func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) err
 			Key: fmt.Sprintf("expired-%d-%d", svc.SubscriptionID, job.Args.ExpiresAtMS)}, nil); err != nil {
 			return err
 		}
-		_, err = s.queue.InsertTx(ctx, tx, auditJob("system", action, "subscription", strconv.FormatInt(svc.SubscriptionID, 10), "",
-			map[string]string{"user": svc.RouterUsername, "location": svc.LocationName, "plan": svc.Plan.Name}, s.now()), nil)
+		_, err = s.queue.InsertTx(ctx, tx, auditJob("system", action, "subscription", strconv.FormatInt(svc.SubscriptionID, 10), "", meta, s.now()), nil)
 		return err
 	})
 }

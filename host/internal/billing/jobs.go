@@ -251,7 +251,7 @@ func (w *provisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 		return river.JobCancel(err)
 	case errors.Is(err, router.ErrNotManaged):
 		// Retrying cannot help: a person must look.
-		return river.JobCancel(fmt.Errorf("%w; the router holds an entry of that name that mikrobill did not create: rename the customer's router login or remove that entry on the router, then retry this job", err))
+		return river.JobCancel(fmt.Errorf("%w; then retry this job", err))
 	case errors.Is(err, router.ErrInvalidRateLimit):
 		return river.JobCancel(fmt.Errorf("%w; fix plan %q's rate limit, then retry this job", err, svc.Plan.Name))
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
 	"github.com/mikrobill/mikrobill/sdk/routertest"
@@ -130,7 +132,22 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 	cust := rh.create("/api/v1/customers", map[string]any{"name": "Budi", "phone": "+6281234567890", "router_username": "budi",
 		"router_password": "rahasia-123", "location_id": rh.loc})
 
+	// Eko's login will be removed by hand before his period ends; Fajar's
+	// name is taken on the router by an entry the operator made.
+	eko := rh.create("/api/v1/customers", map[string]any{"name": "Eko", "router_username": "eko", "router_password": "eko-pass-123", "location_id": rh.loc})
+	fajar := rh.create("/api/v1/customers", map[string]any{"name": "Fajar", "router_username": "fajar", "router_password": "fajar-pass-1", "location_id": rh.loc})
+	rt.Add("/ip/hotspot/user", map[string]string{"name": "fajar", "password": "his-own", "profile": "default", "comment": "staff"})
+
 	rh.payByWebhook(cust, plan, "evt-budi-1")
+	rh.payByWebhook(eko, plan, "evt-eko-1")
+	rh.payByWebhook(fajar, plan, "evt-fajar-1")
+	waitFor(t, "eko on the router", 20*time.Second, func() bool {
+		u, ok := rt.Find("/ip/hotspot/user", "eko")
+		if ok {
+			rt.Remove("/ip/hotspot/user", u[".id"])
+		}
+		return ok
+	})
 
 	var user map[string]string
 	waitFor(t, "budi on the router", 20*time.Second, func() bool {
@@ -181,6 +198,37 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 		rh.api(http.MethodGet, fmt.Sprintf("/api/v1/subscriptions?customer_id=%d", cust), rh.tok, nil, &subs)
 		return len(subs.Items) == 1 && subs.Items[0].Status == "isolated"
 	})
+	// Eko's missing login does not hold his expiry up, nor does Fajar's
+	// entry, which is not ours: its provision job is cancelled with the
+	// reason, his period ends in the store, and the entry is untouched.
+	for _, c := range []int64{eko, fajar} {
+		waitFor(t, fmt.Sprintf("customer %d's subscription isolated although the router was not changed", c), 10*time.Second, func() bool {
+			rh.api(http.MethodGet, fmt.Sprintf("/api/v1/subscriptions?customer_id=%d", c), rh.tok, nil, &subs)
+			return len(subs.Items) == 1 && subs.Items[0].Status == "isolated"
+		})
+	}
+	var cancelled struct {
+		Items []struct {
+			Kind      string `json:"kind"`
+			LastError string `json:"last_error"`
+		} `json:"items"`
+	}
+	rh.api(http.MethodGet, "/api/v1/jobs?state=cancelled&state=discarded&kind=provision&kind=expire", rh.tok, nil, &cancelled)
+	if len(cancelled.Items) != 1 || cancelled.Items[0].Kind != "provision" || !strings.Contains(cancelled.Items[0].LastError, `"fajar"`) ||
+		!strings.Contains(cancelled.Items[0].LastError, "not managed by mikrobill") {
+		t.Errorf("cancelled jobs %+v; want fajar's provision job, cancelled because the entry is not mikrobill's", cancelled.Items)
+	}
+	if u, _ := rt.Find("/ip/hotspot/user", "fajar"); u["password"] != "his-own" || u["profile"] != "default" || u["comment"] != "staff" {
+		t.Errorf("the operator's own entry was changed: %v", u)
+	}
+	var retrying struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	rh.api(http.MethodGet, "/api/v1/jobs?state=retryable", rh.tok, nil, &retrying)
+	if len(retrying.Items) != 0 {
+		t.Errorf("jobs left retrying: %s", retrying.Items)
+	}
+
 	// The operator's isolation profile was used, never changed.
 	if p, _ := rt.Find("/ip/hotspot/user/profile", "isolir"); p["rate-limit"] != "64k/64k" {
 		t.Errorf("the operator's isolir profile was changed: %v", p)
@@ -191,10 +239,26 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 		}
 	}
 
-	// The drift report now agrees with the router: budi is isolated.
+	// The drift report agrees with the router about budi (isolated), and
+	// names eko's missing login and fajar's name clash.
 	var rep billing.SyncReport
-	if code, raw := rh.api(http.MethodGet, "/api/v1/routers/drift", rh.tok, nil, &rep); code != http.StatusOK || rep.Drift != 0 || len(rep.Locations) != 1 || !rep.Locations[0].Compared {
-		t.Errorf("drift after expiry: %d %s; want none", code, raw)
+	if code, raw := rh.api(http.MethodGet, "/api/v1/routers/drift", rh.tok, nil, &rep); code != http.StatusOK || len(rep.Locations) != 1 || !rep.Locations[0].Compared {
+		t.Fatalf("drift after expiry: %d %s", code, raw)
+	}
+	got := map[string]string{}
+	for _, d := range rep.Locations[0].Drift {
+		got[d.User] = d.Problem
+	}
+	if d := cmp.Diff(map[string]string{"eko": billing.DriftMissing, "fajar": billing.DriftNotManaged}, got); d != "" {
+		t.Errorf("drift after expiry (-want +got):\n%s", d)
+	}
+
+	// The router's metrics reach the host's /metrics, per location.
+	_, metrics := rh.get("/metrics")
+	for _, want := range []string{`mikrobill_router_up{location="default"`, `mikrobill_router_command_duration_seconds_bucket{`, `mikrobill_router_active_sessions{`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 
