@@ -196,7 +196,9 @@ func (p *Plugin) Status() Status {
 	if p.proc != nil && (p.state == StateRunning || p.state == StateUnhealthy) {
 		st.PID = p.proc.Pid()
 	}
-	if p.health != nil {
+	// The last health check describes a process that runs; a plugin that
+	// is starting, restarting, failed or disabled has no health to show.
+	if p.health != nil && (p.state == StateRunning || p.state == StateUnhealthy) {
 		st.Health, st.Message, st.Details = string(p.health.Status), p.health.Message, p.health.Details
 		t := p.checkedAt
 		st.CheckedAt = &t

@@ -112,6 +112,9 @@ func TestCrashLoopEndsInFailedWithOpenCircuit(t *testing.T) {
 	if st.Circuit != "open" || st.RecentFailures != 3 || st.NextAttempt == nil || st.Restarts != 2 {
 		t.Errorf("after the budget: %+v; want circuit open, 3 recent failures, 2 restarts, a next attempt", st)
 	}
+	if st.Health != "unknown" || st.Message != "" || st.CheckedAt != nil {
+		t.Errorf("a failed plugin shows health %q %q checked at %v; want unknown: the last check was of a process that is gone", st.Health, st.Message, st.CheckedAt)
+	}
 	if !strings.Contains(st.LastError, "restart budget spent (3 failures within 1m0s)") {
 		t.Errorf("last_error %q does not explain the open circuit", st.LastError)
 	}
