@@ -221,7 +221,7 @@ func (l *location) connect(ctx context.Context) error {
 		l.backoff = min(max(l.backoff*2, base), maxBackoff)
 		l.nextDial = time.Now().Add(l.backoff)
 		l.dialErr = err
-		l.log.Warn("cannot connect to the router", "address", l.addr, "error", err, "retry_in", l.backoff)
+		l.log.Warn("cannot connect to the router", "address", l.addr, "error", err, "retry_in", l.backoff.String()) // a Duration reaches the host's log as nanoseconds
 		var le *loginError
 		l.setStatus(func(s *status) {
 			s.reachable = errors.As(err, &le)

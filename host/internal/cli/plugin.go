@@ -259,15 +259,23 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			secret := map[string]bool{}
+			// A secret inside a field ("locations[].password") is named
+			// after the field.
+			secret := map[string][]string{}
 			for _, s := range m.SecretFields() {
-				secret[s] = true
+				top, rest, _ := strings.Cut(s, ".")
+				top = strings.TrimSuffix(top, "[]")
+				secret[top] = append(secret[top], rest)
 			}
 			for _, n := range names {
 				p := schema.Properties[n]
 				extra := ""
-				if secret[n] {
-					extra = " (secret)"
+				for _, inner := range secret[n] {
+					if inner == "" {
+						extra = " (secret)"
+					} else {
+						extra += fmt.Sprintf(" (secret: %s)", inner)
+					}
 				}
 				fmt.Fprintf(w, "  - %s: %v%s  %s\n", n, p.Type, extra, p.Title)
 			}

@@ -451,3 +451,86 @@ func TestRoutersSync(t *testing.T) {
 		t.Errorf("unknown location: %d %s", code, raw)
 	}
 }
+
+// TestRouterPasswordsAreSecret: the routers' passwords inside the mikrotik
+// plugin's "locations" are secrets like top-level ones: encrypted in the
+// database, redacted in answers and in the audit log, kept when sent back
+// as "<redacted>" (matched by location id, in any order), and decrypted
+// for the plugin, which logs in with them.
+func TestRouterPasswordsAreSecret(t *testing.T) {
+	rh := startRouterHost(t)
+	branch := routertest.Start(t, routertest.Options{Username: "admin", Password: "branch-pass-77"})
+	third := routertest.Start(t, routertest.Options{Username: "admin", Password: "third-pass-88"})
+	location := func(id string, r *routertest.Router, password string) map[string]any {
+		return map[string]any{"id": id, "address": "127.0.0.1", "port": r.Port(), "username": "admin", "password": password}
+	}
+	const path = "/api/v1/plugin-settings/mikrotik"
+	var saved struct {
+		Settings struct {
+			Locations []map[string]any `json:"locations"`
+		} `json:"settings"`
+		SecretFields []string `json:"secret_fields"`
+	}
+	code, raw := rh.api(http.MethodPut, path, rh.tok, map[string]any{"locations": []any{location("branch-2", branch, "branch-pass-77")}}, &saved)
+	if code != http.StatusOK || len(saved.Settings.Locations) != 1 || saved.Settings.Locations[0]["password"] != "<redacted>" ||
+		!strings.Contains(strings.Join(saved.SecretFields, ","), "locations[].password") || strings.Contains(string(raw), "branch-pass-77") {
+		t.Fatalf("save: %d %s; want the password redacted and locations[].password among the secret fields", code, raw)
+	}
+	if _, raw := rh.api(http.MethodGet, path, rh.tok, nil, nil); strings.Contains(string(raw), "branch-pass-77") || !strings.Contains(string(raw), `"<redacted>"`) {
+		t.Errorf("GET shows the router password: %s", raw)
+	}
+	routersUp := func(want string) {
+		t.Helper()
+		waitFor(t, "health: "+want, 20*time.Second, func() bool {
+			_, body := rh.get("/health/detailed")
+			return strings.Contains(string(body), want)
+		})
+	}
+	// The plugin got the password decrypted: it logs in to both routers
+	// (the default one from MIKROTIK_* and branch-2).
+	if code, raw := rh.api(http.MethodPost, "/api/v1/plugins/mikrotik/restart", rh.tok, nil, nil); code != http.StatusOK {
+		t.Fatalf("restart: %d %s", code, raw)
+	}
+	routersUp("2 of 2 routers up")
+
+	// Sent back redacted, in another order, with a new router: kept.
+	code, raw = rh.api(http.MethodPut, path, rh.tok, map[string]any{"locations": []any{
+		location("third", third, "third-pass-88"), location("branch-2", branch, "<redacted>")}}, nil)
+	if code != http.StatusOK {
+		t.Fatalf("save again: %d %s", code, raw)
+	}
+	routersUp("3 of 3 routers up")
+	// A placeholder for a location that has no stored password is refused.
+	code, raw = rh.api(http.MethodPut, path, rh.tok, map[string]any{"locations": []any{location("fourth", third, "<redacted>")}}, nil)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(raw), "locations[].password") {
+		t.Errorf("placeholder with nothing to keep: %d %s; want 422 naming locations[].password", code, raw)
+	}
+
+	// Nowhere on disk in clear, nor in the audit log.
+	waitFor(t, "the settings change in the audit log", 10*time.Second, func() bool {
+		_, raw := rh.api(http.MethodGet, "/api/v1/audit", rh.tok, nil, nil)
+		return strings.Count(string(raw), "plugin_settings.saved") >= 2
+	})
+	_, audit := rh.api(http.MethodGet, "/api/v1/audit", rh.tok, nil, nil)
+	if strings.Contains(string(audit), "pass-77") || strings.Contains(string(audit), "pass-88") || !strings.Contains(string(audit), "locations[].password") {
+		t.Errorf("audit log: %s; want the secret field named, never its value", audit)
+	}
+	err := filepath.WalkDir(rh.dataDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err // sockets of running plugins are not files to read
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, pw := range []string{"branch-pass-77", "third-pass-88"} {
+			if bytes.Contains(b, []byte(pw)) {
+				t.Errorf("%s holds a router password in clear", p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -547,7 +547,12 @@ func TestSecretFields(t *testing.T) {
 			"url":{"type":"string","format":"uri"},
 			"shown":{"type":"string","writeOnly":false},
 			"nested":{"type":"object","properties":{"secret":{"format":"password"}}}}}`,
-			want: []string{"api_key", "token"}},
+			want: []string{"api_key", "nested.secret", "token"}},
+		{name: "in the items of a list", schema: `{"type":"object","properties":{
+			"locations":{"type":"array","items":{"type":"object","properties":{
+				"id":{"type":"string"},"password":{"type":"string","format":"password","writeOnly":true}}}},
+			"keys":{"type":"array","items":{"type":"string","writeOnly":true}}}}`,
+			want: []string{"keys[]", "locations[].password"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

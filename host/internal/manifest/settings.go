@@ -93,31 +93,48 @@ func (m *Manifest) settingsError(vs ...Violation) error {
 	return &SettingsError{Plugin: m.Name, Violations: vs}
 }
 
-// SecretFields returns the sorted names of config_schema's top-level
-// properties that hold secrets: those with "format": "password" or
-// "writeOnly": true. Redact them wherever settings are logged or shown.
+// SecretFields returns the sorted paths of config_schema's secret
+// settings: the properties with "format": "password" or "writeOnly": true,
+// at the top level ("api_key"), in objects ("tls.key") and in the items of
+// lists ("locations[].password"). The host encrypts them at rest and
+// redacts them in answers.
 func (m *Manifest) SecretFields() []string {
-	var schema struct {
-		Properties map[string]json.RawMessage `json:"properties"`
-	}
-	if len(m.ConfigSchema) == 0 || json.Unmarshal(m.ConfigSchema, &schema) != nil {
+	if len(m.ConfigSchema) == 0 {
 		return nil
 	}
 	var secrets []string
-	for name, raw := range schema.Properties {
-		var prop struct {
-			Format    any `json:"format"`
-			WriteOnly any `json:"writeOnly"`
-		}
-		if json.Unmarshal(raw, &prop) != nil {
-			continue
-		}
-		if prop.Format == "password" || prop.WriteOnly == true {
-			secrets = append(secrets, name)
-		}
-	}
+	collectSecrets(m.ConfigSchema, "", &secrets, 0)
 	sort.Strings(secrets)
 	return secrets
+}
+
+// schemaNode is the part of a JSON Schema that says where secrets are.
+type schemaNode struct {
+	Format     any                        `json:"format"`
+	WriteOnly  any                        `json:"writeOnly"`
+	Properties map[string]json.RawMessage `json:"properties"`
+	Items      json.RawMessage            `json:"items"`
+}
+
+func collectSecrets(raw json.RawMessage, path string, out *[]string, depth int) {
+	var n schemaNode
+	if depth > 8 || json.Unmarshal(raw, &n) != nil {
+		return
+	}
+	if path != "" && (n.Format == "password" || n.WriteOnly == true) {
+		*out = append(*out, path)
+		return
+	}
+	for name, prop := range n.Properties {
+		p := name
+		if path != "" {
+			p = path + "." + name
+		}
+		collectSecrets(prop, p, out, depth+1)
+	}
+	if len(n.Items) > 0 && path != "" {
+		collectSecrets(n.Items, path+"[]", out, depth+1)
+	}
 }
 
 // compileSchema compiles a config_schema. It returns the schema, or

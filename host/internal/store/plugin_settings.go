@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,66 +13,45 @@ type PluginSettings struct {
 	Plugin string `json:"plugin"`
 	// Settings is the JSON object, secret fields decrypted.
 	Settings json.RawMessage `json:"settings"`
-	// Encrypted names the top-level fields that are stored encrypted
+	// Encrypted names the secret paths whose values are stored encrypted
 	// (sorted): the secret fields at the last save.
 	Encrypted []string  `json:"encrypted"`
 	UpdatedBy string    `json:"updated_by"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-// settingsObject decodes settings that must be a JSON object.
-func settingsObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return map[string]json.RawMessage{}, nil
-	}
-	var obj map[string]json.RawMessage
-	if raw[0] != '{' || json.Unmarshal(raw, &obj) != nil {
-		return nil, fmt.Errorf("%w: settings must be a JSON object", ErrInvalid)
-	}
-	if obj == nil {
-		obj = map[string]json.RawMessage{}
-	}
-	return obj, nil
-}
-
 // SavePluginSettings stores a plugin's settings (a JSON object; empty
-// counts as {}), replacing what was there, with the string values of the
-// top-level secretFields encrypted by cip (the manifest's SecretFields). A
-// secret field that is absent, null or "" is stored as it is; one that holds
-// anything but a string is ErrInvalid (it could not be encrypted and given
-// back unchanged). cip may be nil only when there is no secret to encrypt.
-// by records who saved them.
+// counts as {}), replacing what was there, with the string values at the
+// secretFields paths encrypted by cip (the manifest's SecretFields:
+// "api_key", or "locations[].password" for a field of every item of a
+// list). A secret that is absent, null or "" is stored as it is; one that
+// holds anything but a string is ErrInvalid (it could not be encrypted and
+// given back unchanged). cip may be nil only when there is no secret to
+// encrypt. by records who saved them.
 func (q *Queries) SavePluginSettings(ctx context.Context, plugin string, settings json.RawMessage, secretFields []string, by string, cip *Cipher) error {
 	if plugin == "" {
 		return fmt.Errorf("save plugin settings: %w: no plugin name", ErrInvalid)
 	}
-	obj, err := settingsObject(settings)
+	obj, err := DecodeSettings(settings)
 	if err != nil {
 		return fmt.Errorf("save settings of plugin %q: %w", plugin, err)
 	}
 	for _, f := range secretFields {
-		raw, ok := obj[f]
-		if !ok || string(raw) == "null" {
-			continue
-		}
-		var plain string
-		if err := json.Unmarshal(raw, &plain); err != nil {
-			return fmt.Errorf("save settings of plugin %q: %w: secret field %q must be a string", plugin, ErrInvalid, f)
-		}
-		if plain == "" {
-			continue
-		}
-		if cip == nil {
-			return fmt.Errorf("save settings of plugin %q: %w", plugin, errNoCipher)
-		}
-		enc, err := cip.Encrypt(plain)
+		err := MapSecret(obj, f, func(plain string) (any, error) {
+			if cip == nil {
+				return nil, errNoCipher
+			}
+			enc, err := cip.Encrypt(plain)
+			if err != nil {
+				return nil, fmt.Errorf("encrypt %q: %w", f, err)
+			}
+			return enc, nil
+		})
 		if err != nil {
-			return fmt.Errorf("save settings of plugin %q: encrypt %q: %w", plugin, f, err)
+			return fmt.Errorf("save settings of plugin %q: %w", plugin, err)
 		}
-		obj[f], _ = json.Marshal(enc)
 	}
-	stored, err := json.Marshal(obj)
+	stored, err := EncodeSettings(obj)
 	if err != nil {
 		return fmt.Errorf("save settings of plugin %q: %w", plugin, err)
 	}
@@ -87,8 +65,8 @@ func (q *Queries) SavePluginSettings(ctx context.Context, plugin string, setting
 }
 
 // GetPluginSettings reads a plugin's settings and decrypts the encrypted
-// fields with cip. No saved settings is ErrNotFound; values encrypted with
-// another key are ErrDecrypt.
+// values with cip, wherever they are. No saved settings is ErrNotFound;
+// values encrypted with another key are ErrDecrypt.
 func (q *Queries) GetPluginSettings(ctx context.Context, plugin string, cip *Cipher) (*PluginSettings, error) {
 	ps := PluginSettings{Plugin: plugin}
 	var stored string
@@ -99,27 +77,32 @@ func (q *Queries) GetPluginSettings(ctx context.Context, plugin string, cip *Cip
 		return nil, fmt.Errorf("settings of plugin %q: %w", plugin, err)
 	}
 	ps.UpdatedAt = FromMillis(updated)
-	obj, err := settingsObject(json.RawMessage(stored))
+	obj, err := DecodeSettings(json.RawMessage(stored))
 	if err != nil {
 		return nil, fmt.Errorf("settings of plugin %q: %w", plugin, err)
 	}
-	for f, raw := range obj {
-		var s string
-		if json.Unmarshal(raw, &s) != nil || !IsEncrypted(s) {
-			continue
+	seen := map[string]bool{}
+	if _, err := walkStrings(obj, "", func(path, s string) (any, error) {
+		if !IsEncrypted(s) {
+			return s, nil
 		}
 		if cip == nil {
-			return nil, fmt.Errorf("settings of plugin %q: %w", plugin, errNoCipher)
+			return nil, errNoCipher
 		}
 		plain, err := cip.Decrypt(s)
 		if err != nil {
-			return nil, fmt.Errorf("settings of plugin %q: field %q: %w", plugin, f, err)
+			return nil, fmt.Errorf("field %q: %w", path, err)
 		}
-		obj[f], _ = json.Marshal(plain)
-		ps.Encrypted = append(ps.Encrypted, f)
+		if !seen[path] {
+			seen[path] = true
+			ps.Encrypted = append(ps.Encrypted, path)
+		}
+		return plain, nil
+	}); err != nil {
+		return nil, fmt.Errorf("settings of plugin %q: %w", plugin, err)
 	}
 	sort.Strings(ps.Encrypted)
-	if ps.Settings, err = json.Marshal(obj); err != nil {
+	if ps.Settings, err = EncodeSettings(obj); err != nil {
 		return nil, fmt.Errorf("settings of plugin %q: %w", plugin, err)
 	}
 	return &ps, nil

@@ -111,3 +111,46 @@ func TestPluginSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestPluginSettingsNestedSecrets: secrets inside objects and in the items
+// of lists ("locations[].password") are encrypted at rest and come back
+// decrypted, with their paths listed; the rest keeps its values and digits.
+func TestPluginSettingsNestedSecrets(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		q := s.Q()
+		cip := testCipher(t)
+		in := json.RawMessage(`{"locations":[{"id":"main","password":"pw-main-1","port":8728},{"id":"b","password":""},{"id":"c"}],` +
+			`"tls":{"key":"tls-key-2","ca":"shown"},"timeout":12345678901234567890}`)
+		if err := q.SavePluginSettings(ctx, "mikrotik", in, []string{"locations[].password", "tls.key", "absent.x"}, "admin", cip); err != nil {
+			t.Fatal(err)
+		}
+		var stored string
+		if err := q.DB().QueryRow(ctx, "SELECT settings_json FROM plugin_settings WHERE plugin = ?", "mikrotik").Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(stored, "pw-main-1") || strings.Contains(stored, "tls-key-2") || !strings.Contains(stored, `"ca":"shown"`) {
+			t.Errorf("stored %s: a secret is in clear, or the rest changed", stored)
+		}
+		ps, err := q.GetPluginSettings(ctx, "mikrotik", cip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want any
+		_ = json.Unmarshal(ps.Settings, &got)
+		_ = json.Unmarshal(in, &want)
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("read back (-saved +read):\n%s", d)
+		}
+		if !strings.Contains(string(ps.Settings), "12345678901234567890") {
+			t.Errorf("a large number lost digits: %s", ps.Settings)
+		}
+		if d := cmp.Diff([]string{"locations[].password", "tls.key"}, ps.Encrypted); d != "" {
+			t.Errorf("Encrypted (-want +got):\n%s", d)
+		}
+		bad := json.RawMessage(`{"locations":[{"id":"main","password":42}]}`)
+		if err := q.SavePluginSettings(ctx, "mikrotik", bad, []string{"locations[].password"}, "admin", cip); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("a secret that is not a string: %v, want ErrInvalid", err)
+		}
+	})
+}

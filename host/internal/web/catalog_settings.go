@@ -123,32 +123,95 @@ func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, se
 	return slices.Compact(out)
 }
 
-// redactSettings replaces the non-empty string values of secrets with
-// redactedValue. The result is written without HTML escapes, as writeJSON
-// writes everything: "<redacted>", not "\u003credacted\u003e" (the stored
-// JSON has them, from json.Marshal); numbers keep their exact digits.
+// redactSettings replaces the non-empty string values at the secret paths
+// with redactedValue. The result is written without HTML escapes, as
+// writeJSON writes everything: "<redacted>", not "\u003credacted\u003e";
+// numbers keep their exact digits.
 func redactSettings(settings json.RawMessage, secrets []string) (json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(settings))
-	dec.UseNumber()
-	var obj map[string]any
-	if err := dec.Decode(&obj); err != nil {
+	obj, err := store.DecodeSettings(settings)
+	if err != nil {
 		return nil, err
-	}
-	if obj == nil {
-		obj = map[string]any{}
 	}
 	for _, f := range secrets {
-		if v, ok := obj[f].(string); ok && v != "" {
-			obj[f] = redactedValue
+		// A secret that is not a string is shown as it is: it was never
+		// stored encrypted either (saving refuses it).
+		_ = store.MapSecret(obj, f, func(string) (any, error) { return redactedValue, nil })
+	}
+	return store.EncodeSettings(obj)
+}
+
+// keepRedacted puts the stored value back wherever the client sent
+// redactedValue at a secret path (in a list, the stored item with the same
+// "id", or else at the same position), and returns the paths where it was
+// sent with no stored secret to keep.
+func keepRedacted(obj, stored map[string]any, secrets []string) []string {
+	var missing []string
+	for _, path := range secrets {
+		restoreAt(obj, stored, strings.Split(path, "."), path, &missing)
+	}
+	return missing
+}
+
+func restoreAt(v, prev any, segs []string, path string, missing *[]string) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	old, _ := prev.(map[string]any)
+	key, list := strings.CutSuffix(segs[0], "[]")
+	child := obj[key]
+	var oldChild any
+	if old != nil {
+		oldChild = old[key]
+	}
+	leaf := func(cur, was any, set func(any)) {
+		if s, ok := cur.(string); !ok || s != redactedValue {
+			return
 		}
+		if ws, ok := was.(string); ok && ws != "" {
+			set(ws)
+			return
+		}
+		*missing = append(*missing, path)
 	}
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(obj); err != nil {
-		return nil, err
+	if !list {
+		if len(segs) == 1 {
+			leaf(child, oldChild, func(x any) { obj[key] = x })
+			return
+		}
+		restoreAt(child, oldChild, segs[1:], path, missing)
+		return
 	}
-	return bytes.TrimRight(out.Bytes(), "\n"), nil
+	items, _ := child.([]any)
+	oldItems, _ := oldChild.([]any)
+	for i, item := range items {
+		var was any
+		if id, ok := itemID(item); ok {
+			for _, o := range oldItems {
+				if oid, ok := itemID(o); ok && oid == id {
+					was = o
+					break
+				}
+			}
+		} else if i < len(oldItems) {
+			was = oldItems[i]
+		}
+		if len(segs) == 1 {
+			leaf(item, was, func(x any) { items[i] = x })
+			continue
+		}
+		restoreAt(item, was, segs[1:], path, missing)
+	}
+}
+
+// itemID is a list item's "id", when it has one.
+func itemID(v any) (string, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "", false
+	}
+	id, ok := m["id"].(string)
+	return id, ok && id != ""
 }
 
 // loadPluginSettings reads the stored settings (nil when none).
@@ -228,26 +291,31 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	secrets := settingsSecretFields(m, stored, obj)
 
 	// Put the stored values back where the client sent the placeholder.
-	var storedObj map[string]json.RawMessage
+	tree, err := store.DecodeSettings(raw)
+	if err != nil {
+		return err
+	}
+	var storedTree map[string]any
 	if stored != nil {
-		if err := json.Unmarshal(stored.Settings, &storedObj); err != nil {
+		if storedTree, err = store.DecodeSettings(stored.Settings); err != nil {
 			return err
 		}
 	}
 	var v validation
+	for _, f := range keepRedacted(tree, storedTree, secrets) {
+		v.check(false, f, "no stored secret to keep; send the value")
+	}
+	// A placeholder anywhere else is not a secret the host keeps.
 	for f, val := range obj {
 		var sv string
-		if json.Unmarshal(val, &sv) != nil || sv != redactedValue {
-			continue
+		if json.Unmarshal(val, &sv) == nil && sv == redactedValue && !slices.Contains(secrets, f) {
+			v.check(false, f, "no stored secret to keep; send the value")
 		}
-		prev, ok := storedObj[f]
-		v.check(ok && slices.Contains(secrets, f), f, "no stored secret to keep; send the value")
-		obj[f] = prev
 	}
 	if err := v.err(); err != nil {
 		return err
 	}
-	merged, err := json.Marshal(obj)
+	merged, err := store.EncodeSettings(tree)
 	if err != nil {
 		return err
 	}
