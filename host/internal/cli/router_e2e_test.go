@@ -106,6 +106,16 @@ func (rh *routerHost) payByWebhook(customer, plan int64, event string) {
 	}
 }
 
+// provisionsDone reports whether no provision job is waiting, running or
+// failing: a test may change the router by hand without racing one.
+func (rh *routerHost) provisionsDone() bool {
+	var open struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	rh.api(http.MethodGet, "/api/v1/jobs?kind=provision&state=available&state=running&state=retryable&state=scheduled&state=pending", rh.tok, nil, &open)
+	return len(open.Items) == 0
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
 	t.Helper()
@@ -141,13 +151,16 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 	rh.payByWebhook(cust, plan, "evt-budi-1")
 	rh.payByWebhook(eko, plan, "evt-eko-1")
 	rh.payByWebhook(fajar, plan, "evt-fajar-1")
-	waitFor(t, "eko on the router", 20*time.Second, func() bool {
-		u, ok := rt.Find("/ip/hotspot/user", "eko")
-		if ok {
-			rt.Remove("/ip/hotspot/user", u[".id"])
+	// Removed once his provision job is done (removed in between, the job
+	// would rightly put him back on its retry).
+	waitFor(t, "eko provisioned", 20*time.Second, func() bool {
+		if _, ok := rt.Find("/ip/hotspot/user", "eko"); !ok {
+			return false
 		}
-		return ok
+		return rh.provisionsDone()
 	})
+	u, _ := rt.Find("/ip/hotspot/user", "eko")
+	rt.Remove("/ip/hotspot/user", u[".id"])
 
 	var user map[string]string
 	waitFor(t, "budi on the router", 20*time.Second, func() bool {
@@ -374,7 +387,7 @@ func TestRoutersSync(t *testing.T) {
 	waitFor(t, "andi and citra on the router", 20*time.Second, func() bool {
 		_, a := rt.Find("/ppp/secret", "andi")
 		_, c := rt.Find("/ppp/secret", "citra")
-		return a && c
+		return a && c && rh.provisionsDone()
 	})
 	// Drift: andi removed by hand, citra's profile changed by hand, a
 	// login of ours nobody accounts for.
@@ -481,7 +494,7 @@ func TestRouterPasswordsAreSecret(t *testing.T) {
 	}
 	routersUp := func(want string) {
 		t.Helper()
-		waitFor(t, "health: "+want, 20*time.Second, func() bool {
+		waitFor(t, "health: "+want, 40*time.Second, func() bool {
 			_, body := rh.get("/health/detailed")
 			return strings.Contains(string(body), want)
 		})
