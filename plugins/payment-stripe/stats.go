@@ -2,15 +2,15 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/stripe/stripe-go/v85"
+
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 // Outcomes of calls to Stripe's API, for metrics and health.
@@ -26,8 +26,8 @@ const (
 // stats counts calls and webhooks and keeps the last call's outcome.
 type stats struct {
 	mu       sync.Mutex
-	calls    map[[2]string]uint64
-	webhooks map[string]uint64
+	calls    *sdk.Counters // operation, outcome
+	webhooks *sdk.Counters // outcome
 	last     lastCall
 }
 
@@ -38,7 +38,10 @@ type lastCall struct {
 }
 
 func newStats() *stats {
-	return &stats{calls: map[[2]string]uint64{}, webhooks: map[string]uint64{}}
+	return &stats{
+		calls:    sdk.NewCounters("stripe_api_requests_total", "Calls to Stripe's API by operation and outcome.", "operation", "outcome"),
+		webhooks: sdk.NewCounters("stripe_webhooks_total", "Webhook events by outcome.", "outcome"),
+	}
 }
 
 // call records one API call (op is a metric label) made for a caller whose
@@ -49,18 +52,16 @@ func (s *stats) call(ctx context.Context, op string, err error) {
 	if err != nil && ctx.Err() != nil {
 		outcome, msg = outcomeCanceled, ""
 	}
+	s.calls.Inc(op, outcome)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[[2]string{op, outcome}]++
 	if outcome != outcomeCanceled {
 		s.last = lastCall{at: time.Now(), outcome: outcome, message: msg}
 	}
 }
 
 func (s *stats) webhook(outcome string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.webhooks[outcome]++
+	s.webhooks.Inc(outcome)
 }
 
 // forgetLast forgets the last call's outcome.
@@ -103,33 +104,8 @@ func classify(err error) (outcome, message string) {
 
 // prometheus renders the counters in the Prometheus text format.
 func (s *stats) prometheus() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var b bytes.Buffer
-	b.WriteString("# HELP stripe_api_requests_total Calls to Stripe's API by operation and outcome.\n")
-	b.WriteString("# TYPE stripe_api_requests_total counter\n")
-	keys := make([][2]string, 0, len(s.calls))
-	for k := range s.calls {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b [2]string) int {
-		if c := cmp.Compare(a[0], b[0]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a[1], b[1])
-	})
-	for _, k := range keys {
-		fmt.Fprintf(&b, "stripe_api_requests_total{operation=%q,outcome=%q} %d\n", k[0], k[1], s.calls[k])
-	}
-	b.WriteString("# HELP stripe_webhooks_total Webhook events by outcome.\n")
-	b.WriteString("# TYPE stripe_webhooks_total counter\n")
-	outs := make([]string, 0, len(s.webhooks))
-	for k := range s.webhooks {
-		outs = append(outs, k)
-	}
-	slices.Sort(outs)
-	for _, k := range outs {
-		fmt.Fprintf(&b, "stripe_webhooks_total{outcome=%q} %d\n", k, s.webhooks[k])
-	}
+	s.calls.WriteText(&b)
+	s.webhooks.WriteText(&b)
 	return b.Bytes()
 }

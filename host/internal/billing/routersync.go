@@ -251,8 +251,9 @@ func (s *Service) syncLocation(ctx context.Context, l store.Location, repair boo
 	return ld
 }
 
-// repair puts one subscriber's login right, and ends their sessions when
-// their profile changed so the new one takes effect.
+// repair puts one subscriber's login right (the upsert also enables a
+// disabled one), and ends their sessions when their profile changed so the
+// new one takes effect.
 func (s *Service) repair(ctx context.Context, rt router.Router, e expected, d *Drift) {
 	profile := ""
 	if e.isolated {
@@ -265,12 +266,6 @@ func (s *Service) repair(ctx context.Context, rt router.Router, e expected, d *D
 	if d.Problem == DriftProfile {
 		if _, err := rt.DisconnectSession(ctx, &router.DisconnectSessionRequest{Location: e.svc.LocationName, Kind: userKind(e.svc.Plan), User: e.svc.RouterUsername}); err != nil {
 			d.RepairError = "the profile is repaired, but the active session was not ended: " + err.Error()
-			return
-		}
-	}
-	if d.Problem == DriftDisabled {
-		if _, err := rt.EnableUser(ctx, &router.EnableUserRequest{User: router.UserRef{Location: e.svc.LocationName, Kind: userKind(e.svc.Plan), Name: e.svc.RouterUsername}}); err != nil {
-			d.RepairError = err.Error()
 			return
 		}
 	}

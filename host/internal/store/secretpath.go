@@ -62,48 +62,37 @@ func mapSecret(v any, segs []string, path string, f func(string) (any, error)) e
 	if !ok || child == nil {
 		return nil
 	}
-	if list {
-		items, ok := child.([]any)
+	// at handles one value at the path's next step: the secret itself on
+	// the last step, an object to step into otherwise.
+	at := func(v any, set func(any)) error {
+		if len(segs) > 1 {
+			return mapSecret(v, segs[1:], path, f)
+		}
+		s, ok := v.(string)
 		if !ok {
+			return fmt.Errorf("%w: secret field %q must be a string", ErrInvalid, path)
+		}
+		if s == "" {
 			return nil
 		}
-		for i, item := range items {
-			if len(segs) == 1 {
-				s, ok := item.(string)
-				if !ok {
-					return fmt.Errorf("%w: secret field %q must hold strings", ErrInvalid, path)
-				}
-				if s == "" {
-					continue
-				}
-				nv, err := f(s)
-				if err != nil {
-					return err
-				}
-				items[i] = nv
-				continue
-			}
-			if err := mapSecret(item, segs[1:], path, f); err != nil {
-				return err
-			}
+		nv, err := f(s)
+		if err == nil {
+			set(nv)
 		}
-		return nil
-	}
-	if len(segs) > 1 {
-		return mapSecret(child, segs[1:], path, f)
-	}
-	s, ok := child.(string)
-	if !ok {
-		return fmt.Errorf("%w: secret field %q must be a string", ErrInvalid, path)
-	}
-	if s == "" {
-		return nil
-	}
-	nv, err := f(s)
-	if err != nil {
 		return err
 	}
-	obj[key] = nv
+	if !list {
+		return at(child, func(nv any) { obj[key] = nv })
+	}
+	items, ok := child.([]any)
+	if !ok {
+		return nil
+	}
+	for i, item := range items {
+		if err := at(item, func(nv any) { items[i] = nv }); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
