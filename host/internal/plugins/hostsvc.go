@@ -12,16 +12,12 @@ import (
 	"github.com/mikrobill/mikrobill/sdk"
 )
 
-// Limits of the host service, so one plugin cannot fill the cache.
-const (
-	maxKeyBytes   = 512
-	maxValueBytes = 1 << 20
-	maxKVTTL      = 30 * 24 * time.Hour
-	eventTimeout  = 10 * time.Second
-)
+// eventTimeout bounds the delivery of one event to one plugin.
+const eventTimeout = 10 * time.Second
 
 // hostService is the sdk.Host the host offers one plugin: its own namespace
-// of the cache, and event publishing.
+// of the cache and of the durable store, and event publishing. The limits
+// are the SDK's (sdk.ValidateKV), the same that sdktest enforces.
 type hostService struct {
 	m      *Manager
 	plugin string
@@ -30,41 +26,59 @@ type hostService struct {
 
 var _ sdk.Host = (*hostService)(nil)
 
-func (h *hostService) key(key string) (string, error) {
-	if key == "" || len(key) > maxKeyBytes {
-		return "", fmt.Errorf("%w: keys are 1 to %d bytes", sdk.ErrInvalidArgument, maxKeyBytes)
+func (h *hostService) cacheKey(key string) string { return "plugin:" + h.plugin + ":" + key }
+
+func (h *hostService) CacheGet(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := sdk.ValidateKV(sdk.NamespaceCache, key, nil, 0); err != nil {
+		return nil, false, err
 	}
-	return "plugin:" + h.plugin + ":" + key, nil
+	return h.cache.Get(ctx, h.cacheKey(key))
+}
+
+func (h *hostService) CacheSet(ctx context.Context, key string, value []byte, opts sdk.CacheSetOptions) (bool, error) {
+	if err := sdk.ValidateKV(sdk.NamespaceCache, key, value, opts.TTL); err != nil {
+		return false, err
+	}
+	return h.cache.Set(ctx, h.cacheKey(key), value, opts.TTL, opts.OnlyIfAbsent)
+}
+
+func (h *hostService) CacheDelete(ctx context.Context, key string) (bool, error) {
+	if err := sdk.ValidateKV(sdk.NamespaceCache, key, nil, 0); err != nil {
+		return false, err
+	}
+	return h.cache.Delete(ctx, h.cacheKey(key))
 }
 
 func (h *hostService) KVGet(ctx context.Context, key string) ([]byte, bool, error) {
-	k, err := h.key(key)
-	if err != nil {
-		return nil, false, err
-	}
-	return h.cache.Get(ctx, k)
+	return h.CacheGet(ctx, key)
 }
 
 func (h *hostService) KVSet(ctx context.Context, key string, value []byte, opts sdk.KVSetOptions) (bool, error) {
-	k, err := h.key(key)
-	if err != nil {
-		return false, err
-	}
-	if len(value) > maxValueBytes {
-		return false, fmt.Errorf("%w: values are at most %d bytes; keep large data in the plugin's data directory", sdk.ErrInvalidArgument, maxValueBytes)
-	}
-	if opts.TTL < 0 || opts.TTL > maxKVTTL {
-		return false, fmt.Errorf("%w: ttl must be between 0 and %s", sdk.ErrInvalidArgument, maxKVTTL)
-	}
-	return h.cache.Set(ctx, k, value, opts.TTL, opts.OnlyIfAbsent)
+	return h.CacheSet(ctx, key, value, opts)
 }
 
 func (h *hostService) KVDelete(ctx context.Context, key string) (bool, error) {
-	k, err := h.key(key)
-	if err != nil {
-		return false, err
-	}
-	return h.cache.Delete(ctx, k)
+	return h.CacheDelete(ctx, key)
+}
+
+// errNoDurableStore is the answer of the durable store's methods until the
+// host implements them.
+var errNoDurableStore = fmt.Errorf("%w: this host has no durable plugin store yet", sdk.ErrNotSupported)
+
+func (h *hostService) StoreGet(context.Context, string) ([]byte, bool, error) {
+	return nil, false, errNoDurableStore
+}
+
+func (h *hostService) StoreSet(context.Context, string, []byte, sdk.StoreSetOptions) (bool, error) {
+	return false, errNoDurableStore
+}
+
+func (h *hostService) StoreDelete(context.Context, string) (bool, error) {
+	return false, errNoDurableStore
+}
+
+func (h *hostService) StoreList(context.Context, string, string, int) ([]sdk.StoreEntry, error) {
+	return nil, errNoDurableStore
 }
 
 // Publish hands an event to the host (Deps.OnEvent) and delivers it to the
