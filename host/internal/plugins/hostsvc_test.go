@@ -15,6 +15,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
@@ -222,5 +223,49 @@ func TestHostStoreUnavailable(t *testing.T) {
 	cancel()
 	if _, _, err := live.StoreGet(cctx, "k"); !errors.Is(err, context.Canceled) {
 		t.Errorf("StoreGet with a cancelled context: %v; want context.Canceled", err)
+	}
+}
+
+// TestHostStoreThroughAPlugin: a plugin process reaches the durable store
+// through the go-plugin broker and the host's real limits: a 90-day record
+// (payment-tripay keeps its records that long) lands in the host's
+// database, the same TTL in the cache is refused with a pointer to
+// StoreSet, and a key claimed in the store stays claimed.
+func TestHostStoreThroughAPlugin(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.store = storetest.SQLite(t)
+	f.Add(tp{Name: "probe", Kind: "payment"})
+	m, err := f.start()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	p, _ := m.Plugin("probe")
+	gw, err := p.Payment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(key string, meta map[string]string) error {
+		_, err := gw.CreatePayment(ctx, &payment.CreatePaymentRequest{
+			OrderID: "INV-1", Amount: payment.Money{Amount: 150000, Currency: "IDR"}, IdempotencyKey: key, Metadata: meta,
+		})
+		return err
+	}
+
+	if err := create("k-store", map[string]string{"store_ttl": "2160h"}); err != nil {
+		t.Fatalf("a 90-day record in the durable store: %v", err)
+	}
+	if v, err := f.store.Q().GetPluginRecord(ctx, "probe", "idem/k-store"); err != nil || string(v) != "INV-1" {
+		t.Errorf("the plugin's record in the database = %q, %v; want INV-1", v, err)
+	}
+	if err := create("k-store", map[string]string{"store_ttl": "2160h"}); !errors.Is(err, sdk.ErrAlreadyExists) {
+		t.Errorf("claiming the key again: %v; want it taken (sdk.ErrAlreadyExists)", err)
+	}
+	err = create("k-cache", map[string]string{"cache_ttl": "2160h"})
+	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "durable store (StoreSet)") {
+		t.Errorf("a 90-day entry in the cache: %v; want sdk.ErrInvalidArgument pointing at StoreSet", err)
+	}
+	if err := create("k-cache", map[string]string{"cache_ttl": "1h"}); err != nil {
+		t.Errorf("an hour in the cache: %v", err)
 	}
 }
