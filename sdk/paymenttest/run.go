@@ -44,6 +44,8 @@ type suite struct {
 	configured bool
 	// created is the payment made by "create"; the later subtests work on it.
 	created *payment.Payment
+	// createReq is the request that made it.
+	createReq *payment.CreatePaymentRequest
 	// paidNote is the notification "paid" handled; "replay" sends it again.
 	paidNote *sdk.HTTPRequest
 	paidOK   bool
@@ -62,20 +64,25 @@ type suite struct {
 //  4. create: an amount of 0 is refused with sdk.ErrInvalidArgument; a
 //     valid request gives a pending payment with an id, the request's amount
 //     and order id; the same IdempotencyKey again gives the same payment.
-//  5. status: GetPayment by id answers pending with the same amount; an
+//  5. cache_lost: the host's cache loses every entry (as Redis may, or an
+//     eviction), and the same IdempotencyKey again still gives the same
+//     payment: idempotency records belong in the durable store
+//     (Host().StoreSet), not the cache. The host service the kit offers is
+//     sdktest.FakeHost, with the host's limits.
+//  6. status: GetPayment by id answers pending with the same amount; an
 //     unknown id is payment.ErrUnknownOrder.
-//  6. unconfirmed (unless Options.NotificationIsAuthoritative): a Paid
+//  7. unconfirmed (unless Options.NotificationIsAuthoritative): a Paid
 //     notification that the gateway's status API does not back (no
 //     Fake.SetPaid yet) is not reported as a paid event.
-//  7. paid: after Fake.SetPaid, the Paid notification gives an event with
+//  8. paid: after Fake.SetPaid, the Paid notification gives an event with
 //     status paid, the payment's id or order id, its amount, Confirmed true,
 //     and a response status of 0 or 2xx.
-//  8. replay: the same notification again is payment.ErrReplay.
-//  9. refusals: BadSignature is payment.ErrInvalidSignature, WrongAmount
+//  9. replay: the same notification again is payment.ErrReplay.
+//  10. refusals: BadSignature is payment.ErrInvalidSignature, WrongAmount
 //     payment.ErrAmountMismatch, UnknownOrder payment.ErrUnknownOrder and
 //     Malformed payment.ErrMalformedPayload.
-//  10. status_after: GetPayment answers paid.
-//  11. cancel (unless Options.NoRemoteAPI): with the fake's API stalled,
+//  11. status_after: GetPayment answers paid.
+//  12. cancel (unless Options.NoRemoteAPI): with the fake's API stalled,
 //     CreatePayment under a 200 ms deadline ends within 5 s with an error
 //     matching context.DeadlineExceeded or context.Canceled. For an
 //     InProcess subject the plugin's own handler must have returned by then
@@ -101,6 +108,7 @@ func Run(t *testing.T, s Subject, f Fake, o Options) {
 	t.Run("configure", st.configure)
 	t.Run("health", st.health)
 	t.Run("create", st.create)
+	t.Run("cache_lost", st.cacheLost)
 	t.Run("status", st.status)
 	t.Run("unconfirmed", st.unconfirmed)
 	t.Run("paid", st.paid)
@@ -254,7 +262,7 @@ func (st *suite) create(t *testing.T) {
 	if p.OrderID != req.OrderID {
 		t.Errorf("CreatePayment returned OrderID %q for order %q; return the request's OrderID: the host matches the payment to its invoice by it", p.OrderID, req.OrderID)
 	}
-	st.created = &p
+	st.created, st.createReq = &p, req
 
 	again := *req
 	resp2, err := st.s.Gateway.CreatePayment(callCtx(t), &again)
@@ -263,6 +271,26 @@ func (st *suite) create(t *testing.T) {
 		t.Errorf("CreatePayment with an IdempotencyKey used before returned an error: %v\nthe host retries with the same key after a timeout; return the payment made the first time", err)
 	case resp2.Payment.ID != p.ID:
 		t.Errorf("CreatePayment with the same IdempotencyKey made a second payment %q (the first was %q); return the first payment for a key seen before (send the key to the gateway as its idempotency key, or remember it)", resp2.Payment.ID, p.ID)
+	}
+}
+
+// cacheLost repeats create's request once the host's cache has lost every
+// entry: a gateway that keeps its idempotency records in the cache makes a
+// second payment (or fails) where the host retries after a Redis restart.
+func (st *suite) cacheLost(t *testing.T) {
+	p := st.needPayment(t)
+	if st.s.host == nil {
+		t.Skip("not run: the Subject has no host service the kit controls; get it from paymenttest.InProcess or paymenttest.Executable")
+	}
+	st.s.host.DropCache()
+	again := *st.createReq
+	resp, err := st.s.Gateway.CreatePayment(callCtx(t), &again)
+	const fix = "keep idempotency records in the host's durable store, Base.Host().StoreSet(ctx, key, record, sdk.StoreSetOptions{TTL: ..., OnlyIfAbsent: true}), or send the key to the gateway as its idempotency key: the host's cache (CacheSet, and the deprecated KVSet) may lose entries at any time (eviction, a Redis restart)"
+	switch {
+	case err != nil:
+		t.Errorf("CreatePayment with an IdempotencyKey used before, once the host's cache had lost its entries, returned an error: %v\nthe host retries with the same key; %s", err, fix)
+	case resp.Payment.ID != p.ID:
+		t.Errorf("CreatePayment with the same IdempotencyKey made a second payment %q (the first was %q) once the host's cache had lost its entries; %s", resp.Payment.ID, p.ID, fix)
 	}
 }
 
@@ -368,7 +396,7 @@ func (st *suite) replay(t *testing.T) {
 	resp, err := st.webhook(t, *st.paidNote)
 	switch {
 	case err == nil:
-		t.Errorf("HandleWebhook accepted the same paid notification a second time (%s); remember the notification's id (Base.Host().KVSet with OnlyIfAbsent, or your own store) and refuse a repeat with payment.ErrReplay", describeEvent(resp.Event))
+		t.Errorf("HandleWebhook accepted the same paid notification a second time (%s); remember the notification's id (Base.Host().StoreSet with OnlyIfAbsent, or your own store) and refuse a repeat with payment.ErrReplay", describeEvent(resp.Event))
 	case !errors.Is(err, payment.ErrReplay):
 		t.Errorf("HandleWebhook refused the same paid notification a second time with %v; wrap payment.ErrReplay, so the host answers the gateway that it is done", err)
 	}

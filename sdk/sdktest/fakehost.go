@@ -4,17 +4,24 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
 )
 
-// FakeHost is an in-memory sdk.Host: a key-value store with TTLs and a
-// record of published events. It is safe for concurrent use.
+// FakeHost is an in-memory sdk.Host: the durable store and the cache as two
+// separate key-value namespaces with TTLs, and a record of published events.
+// It enforces the host's limits (sdk.ValidateKV), so a plugin that passes its
+// tests here is not refused by the real host. Unlike the host's cache, its
+// cache never evicts; use DropCache to show that a plugin survives losing
+// it. It is safe for concurrent use.
 type FakeHost struct {
 	mu     sync.Mutex
-	kv     map[string]kvEntry
+	store  map[string]kvEntry
+	cache  map[string]kvEntry
 	events []sdk.Event
 	// Now is the clock for TTLs; tests may replace it.
 	Now func() time.Time
@@ -29,51 +36,134 @@ var _ sdk.Host = (*FakeHost)(nil)
 
 // NewFakeHost returns an empty FakeHost.
 func NewFakeHost() *FakeHost {
-	return &FakeHost{kv: map[string]kvEntry{}, Now: time.Now}
+	return &FakeHost{store: map[string]kvEntry{}, cache: map[string]kvEntry{}, Now: time.Now}
 }
 
-func (h *FakeHost) live(key string) (kvEntry, bool) {
-	e, ok := h.kv[key]
+func (h *FakeHost) live(m map[string]kvEntry, key string) (kvEntry, bool) {
+	e, ok := m[key]
 	if ok && !e.expires.IsZero() && !h.Now().Before(e.expires) {
-		delete(h.kv, key)
+		delete(m, key)
 		return kvEntry{}, false
 	}
 	return e, ok
 }
 
-// KVGet implements sdk.Host.
-func (h *FakeHost) KVGet(_ context.Context, key string) ([]byte, bool, error) {
+func (h *FakeHost) get(m map[string]kvEntry, ns sdk.Namespace, key string) ([]byte, bool, error) {
+	if err := sdk.ValidateKV(ns, key, nil, 0); err != nil {
+		return nil, false, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e, ok := h.live(key)
+	e, ok := h.live(m, key)
 	if !ok {
 		return nil, false, nil
 	}
 	return append([]byte(nil), e.value...), true, nil
 }
 
-// KVSet implements sdk.Host.
-func (h *FakeHost) KVSet(_ context.Context, key string, value []byte, opts sdk.KVSetOptions) (bool, error) {
+func (h *FakeHost) set(m map[string]kvEntry, ns sdk.Namespace, key string, value []byte, ttl time.Duration, onlyIfAbsent bool) (bool, error) {
+	if err := sdk.ValidateKV(ns, key, value, ttl); err != nil {
+		return false, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, exists := h.live(key); exists && opts.OnlyIfAbsent {
+	if _, exists := h.live(m, key); exists && onlyIfAbsent {
 		return false, nil
 	}
 	e := kvEntry{value: append([]byte(nil), value...)}
-	if opts.TTL > 0 {
-		e.expires = h.Now().Add(opts.TTL)
+	if ttl > 0 {
+		e.expires = h.Now().Add(ttl)
 	}
-	h.kv[key] = e
+	m[key] = e
 	return true, nil
 }
 
-// KVDelete implements sdk.Host.
-func (h *FakeHost) KVDelete(_ context.Context, key string) (bool, error) {
+func (h *FakeHost) del(m map[string]kvEntry, ns sdk.Namespace, key string) (bool, error) {
+	if err := sdk.ValidateKV(ns, key, nil, 0); err != nil {
+		return false, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_, ok := h.live(key)
-	delete(h.kv, key)
+	_, ok := h.live(m, key)
+	delete(m, key)
 	return ok, nil
+}
+
+// StoreGet implements sdk.Host.
+func (h *FakeHost) StoreGet(_ context.Context, key string) ([]byte, bool, error) {
+	return h.get(h.store, sdk.NamespaceStore, key)
+}
+
+// StoreSet implements sdk.Host.
+func (h *FakeHost) StoreSet(_ context.Context, key string, value []byte, opts sdk.StoreSetOptions) (bool, error) {
+	return h.set(h.store, sdk.NamespaceStore, key, value, opts.TTL, opts.OnlyIfAbsent)
+}
+
+// StoreDelete implements sdk.Host.
+func (h *FakeHost) StoreDelete(_ context.Context, key string) (bool, error) {
+	return h.del(h.store, sdk.NamespaceStore, key)
+}
+
+// StoreList implements sdk.Host.
+func (h *FakeHost) StoreList(_ context.Context, prefix, after string, limit int) ([]sdk.StoreEntry, error) {
+	if limit <= 0 || limit > sdk.MaxStoreListLimit {
+		limit = sdk.MaxStoreListLimit
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var keys []string
+	for k := range h.store {
+		if _, ok := h.live(h.store, k); ok && strings.HasPrefix(k, prefix) && k > after {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	out := make([]sdk.StoreEntry, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, sdk.StoreEntry{Key: k, Value: append([]byte(nil), h.store[k].value...)})
+	}
+	return out, nil
+}
+
+// CacheGet implements sdk.Host.
+func (h *FakeHost) CacheGet(_ context.Context, key string) ([]byte, bool, error) {
+	return h.get(h.cache, sdk.NamespaceCache, key)
+}
+
+// CacheSet implements sdk.Host.
+func (h *FakeHost) CacheSet(_ context.Context, key string, value []byte, opts sdk.CacheSetOptions) (bool, error) {
+	return h.set(h.cache, sdk.NamespaceCache, key, value, opts.TTL, opts.OnlyIfAbsent)
+}
+
+// CacheDelete implements sdk.Host.
+func (h *FakeHost) CacheDelete(_ context.Context, key string) (bool, error) {
+	return h.del(h.cache, sdk.NamespaceCache, key)
+}
+
+// KVGet implements sdk.Host (the deprecated name of CacheGet).
+func (h *FakeHost) KVGet(ctx context.Context, key string) ([]byte, bool, error) {
+	return h.CacheGet(ctx, key)
+}
+
+// KVSet implements sdk.Host (the deprecated name of CacheSet).
+func (h *FakeHost) KVSet(ctx context.Context, key string, value []byte, opts sdk.KVSetOptions) (bool, error) {
+	return h.CacheSet(ctx, key, value, opts)
+}
+
+// KVDelete implements sdk.Host (the deprecated name of CacheDelete).
+func (h *FakeHost) KVDelete(ctx context.Context, key string) (bool, error) {
+	return h.CacheDelete(ctx, key)
+}
+
+// DropCache empties the cache, as the host's may at any time (eviction, a
+// restart, a Redis outage). The durable store keeps everything.
+func (h *FakeHost) DropCache() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.cache)
 }
 
 // Publish implements sdk.Host: it records the event, filling in ID, Time

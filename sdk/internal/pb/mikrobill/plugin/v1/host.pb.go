@@ -421,6 +421,473 @@ func (x *PublishResponse) GetEventId() string {
 	return ""
 }
 
+// StoreGetRequest reads one key of the durable store.
+type StoreGetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreGetRequest) Reset() {
+	*x = StoreGetRequest{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreGetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreGetRequest) ProtoMessage() {}
+
+func (x *StoreGetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreGetRequest.ProtoReflect.Descriptor instead.
+func (*StoreGetRequest) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *StoreGetRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// StoreGetResponse is the value, if any.
+type StoreGetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Found         bool                   `protobuf:"varint,1,opt,name=found,proto3" json:"found,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreGetResponse) Reset() {
+	*x = StoreGetResponse{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreGetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreGetResponse) ProtoMessage() {}
+
+func (x *StoreGetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreGetResponse.ProtoReflect.Descriptor instead.
+func (*StoreGetResponse) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *StoreGetResponse) GetFound() bool {
+	if x != nil {
+		return x.Found
+	}
+	return false
+}
+
+func (x *StoreGetResponse) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// StoreSetRequest writes one key of the durable store.
+type StoreSetRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// Time to live; zero keeps the key until it is deleted.
+	Ttl *durationpb.Duration `protobuf:"bytes,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// Store only if the key does not exist yet (or has expired).
+	OnlyIfAbsent  bool `protobuf:"varint,4,opt,name=only_if_absent,json=onlyIfAbsent,proto3" json:"only_if_absent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreSetRequest) Reset() {
+	*x = StoreSetRequest{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreSetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreSetRequest) ProtoMessage() {}
+
+func (x *StoreSetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreSetRequest.ProtoReflect.Descriptor instead.
+func (*StoreSetRequest) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *StoreSetRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *StoreSetRequest) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *StoreSetRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+func (x *StoreSetRequest) GetOnlyIfAbsent() bool {
+	if x != nil {
+		return x.OnlyIfAbsent
+	}
+	return false
+}
+
+// StoreSetResponse says whether the value was stored.
+type StoreSetResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False only when only_if_absent was set and the key existed.
+	Stored        bool `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreSetResponse) Reset() {
+	*x = StoreSetResponse{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreSetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreSetResponse) ProtoMessage() {}
+
+func (x *StoreSetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreSetResponse.ProtoReflect.Descriptor instead.
+func (*StoreSetResponse) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *StoreSetResponse) GetStored() bool {
+	if x != nil {
+		return x.Stored
+	}
+	return false
+}
+
+// StoreDeleteRequest removes one key of the durable store.
+type StoreDeleteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreDeleteRequest) Reset() {
+	*x = StoreDeleteRequest{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreDeleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreDeleteRequest) ProtoMessage() {}
+
+func (x *StoreDeleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreDeleteRequest.ProtoReflect.Descriptor instead.
+func (*StoreDeleteRequest) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StoreDeleteRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// StoreDeleteResponse says whether the key existed.
+type StoreDeleteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       bool                   `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreDeleteResponse) Reset() {
+	*x = StoreDeleteResponse{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreDeleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreDeleteResponse) ProtoMessage() {}
+
+func (x *StoreDeleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreDeleteResponse.ProtoReflect.Descriptor instead.
+func (*StoreDeleteResponse) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StoreDeleteResponse) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+// StoreListRequest lists keys of the durable store.
+type StoreListRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only keys that start with prefix.
+	Prefix string `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// Only keys after this one (exclusive): the last key of the previous page.
+	After string `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	// At most this many entries; zero or more than 1000 is 1000.
+	Limit         int32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreListRequest) Reset() {
+	*x = StoreListRequest{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreListRequest) ProtoMessage() {}
+
+func (x *StoreListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreListRequest.ProtoReflect.Descriptor instead.
+func (*StoreListRequest) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StoreListRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *StoreListRequest) GetAfter() string {
+	if x != nil {
+		return x.After
+	}
+	return ""
+}
+
+func (x *StoreListRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// StoreEntry is one key and its value.
+type StoreEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreEntry) Reset() {
+	*x = StoreEntry{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreEntry) ProtoMessage() {}
+
+func (x *StoreEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreEntry.ProtoReflect.Descriptor instead.
+func (*StoreEntry) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *StoreEntry) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *StoreEntry) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// StoreListResponse is one page of entries, in key order.
+type StoreListResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*StoreEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreListResponse) Reset() {
+	*x = StoreListResponse{}
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreListResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreListResponse) ProtoMessage() {}
+
+func (x *StoreListResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_plugin_v1_host_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreListResponse.ProtoReflect.Descriptor instead.
+func (*StoreListResponse) Descriptor() ([]byte, []int) {
+	return file_mikrobill_plugin_v1_host_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *StoreListResponse) GetEntries() []*StoreEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 var File_mikrobill_plugin_v1_host_proto protoreflect.FileDescriptor
 
 const file_mikrobill_plugin_v1_host_proto_rawDesc = "" +
@@ -445,12 +912,42 @@ const file_mikrobill_plugin_v1_host_proto_rawDesc = "" +
 	"\x0ePublishRequest\x120\n" +
 	"\x05event\x18\x01 \x01(\v2\x1a.mikrobill.plugin.v1.EventR\x05event\",\n" +
 	"\x0fPublishResponse\x12\x19\n" +
-	"\bevent_id\x18\x01 \x01(\tR\aeventId2\xdc\x02\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\"#\n" +
+	"\x0fStoreGetRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\">\n" +
+	"\x10StoreGetResponse\x12\x14\n" +
+	"\x05found\x18\x01 \x01(\bR\x05found\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"\x8c\x01\n" +
+	"\x0fStoreSetRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\x12+\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12$\n" +
+	"\x0eonly_if_absent\x18\x04 \x01(\bR\fonlyIfAbsent\"*\n" +
+	"\x10StoreSetResponse\x12\x16\n" +
+	"\x06stored\x18\x01 \x01(\bR\x06stored\"&\n" +
+	"\x12StoreDeleteRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"/\n" +
+	"\x13StoreDeleteResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted\"V\n" +
+	"\x10StoreListRequest\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\tR\x05after\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"4\n" +
+	"\n" +
+	"StoreEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"N\n" +
+	"\x11StoreListResponse\x129\n" +
+	"\aentries\x18\x01 \x03(\v2\x1f.mikrobill.plugin.v1.StoreEntryR\aentries2\xcc\x05\n" +
 	"\vHostService\x12N\n" +
 	"\x05KvGet\x12!.mikrobill.plugin.v1.KvGetRequest\x1a\".mikrobill.plugin.v1.KvGetResponse\x12N\n" +
 	"\x05KvSet\x12!.mikrobill.plugin.v1.KvSetRequest\x1a\".mikrobill.plugin.v1.KvSetResponse\x12W\n" +
 	"\bKvDelete\x12$.mikrobill.plugin.v1.KvDeleteRequest\x1a%.mikrobill.plugin.v1.KvDeleteResponse\x12T\n" +
-	"\aPublish\x12#.mikrobill.plugin.v1.PublishRequest\x1a$.mikrobill.plugin.v1.PublishResponseBMZKgithub.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1;pluginv1b\x06proto3"
+	"\aPublish\x12#.mikrobill.plugin.v1.PublishRequest\x1a$.mikrobill.plugin.v1.PublishResponse\x12W\n" +
+	"\bStoreGet\x12$.mikrobill.plugin.v1.StoreGetRequest\x1a%.mikrobill.plugin.v1.StoreGetResponse\x12W\n" +
+	"\bStoreSet\x12$.mikrobill.plugin.v1.StoreSetRequest\x1a%.mikrobill.plugin.v1.StoreSetResponse\x12`\n" +
+	"\vStoreDelete\x12'.mikrobill.plugin.v1.StoreDeleteRequest\x1a(.mikrobill.plugin.v1.StoreDeleteResponse\x12Z\n" +
+	"\tStoreList\x12%.mikrobill.plugin.v1.StoreListRequest\x1a&.mikrobill.plugin.v1.StoreListResponseBMZKgithub.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1;pluginv1b\x06proto3"
 
 var (
 	file_mikrobill_plugin_v1_host_proto_rawDescOnce sync.Once
@@ -464,7 +961,7 @@ func file_mikrobill_plugin_v1_host_proto_rawDescGZIP() []byte {
 	return file_mikrobill_plugin_v1_host_proto_rawDescData
 }
 
-var file_mikrobill_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_mikrobill_plugin_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_mikrobill_plugin_v1_host_proto_goTypes = []any{
 	(*KvGetRequest)(nil),        // 0: mikrobill.plugin.v1.KvGetRequest
 	(*KvGetResponse)(nil),       // 1: mikrobill.plugin.v1.KvGetResponse
@@ -474,25 +971,44 @@ var file_mikrobill_plugin_v1_host_proto_goTypes = []any{
 	(*KvDeleteResponse)(nil),    // 5: mikrobill.plugin.v1.KvDeleteResponse
 	(*PublishRequest)(nil),      // 6: mikrobill.plugin.v1.PublishRequest
 	(*PublishResponse)(nil),     // 7: mikrobill.plugin.v1.PublishResponse
-	(*durationpb.Duration)(nil), // 8: google.protobuf.Duration
-	(*Event)(nil),               // 9: mikrobill.plugin.v1.Event
+	(*StoreGetRequest)(nil),     // 8: mikrobill.plugin.v1.StoreGetRequest
+	(*StoreGetResponse)(nil),    // 9: mikrobill.plugin.v1.StoreGetResponse
+	(*StoreSetRequest)(nil),     // 10: mikrobill.plugin.v1.StoreSetRequest
+	(*StoreSetResponse)(nil),    // 11: mikrobill.plugin.v1.StoreSetResponse
+	(*StoreDeleteRequest)(nil),  // 12: mikrobill.plugin.v1.StoreDeleteRequest
+	(*StoreDeleteResponse)(nil), // 13: mikrobill.plugin.v1.StoreDeleteResponse
+	(*StoreListRequest)(nil),    // 14: mikrobill.plugin.v1.StoreListRequest
+	(*StoreEntry)(nil),          // 15: mikrobill.plugin.v1.StoreEntry
+	(*StoreListResponse)(nil),   // 16: mikrobill.plugin.v1.StoreListResponse
+	(*durationpb.Duration)(nil), // 17: google.protobuf.Duration
+	(*Event)(nil),               // 18: mikrobill.plugin.v1.Event
 }
 var file_mikrobill_plugin_v1_host_proto_depIdxs = []int32{
-	8, // 0: mikrobill.plugin.v1.KvSetRequest.ttl:type_name -> google.protobuf.Duration
-	9, // 1: mikrobill.plugin.v1.PublishRequest.event:type_name -> mikrobill.plugin.v1.Event
-	0, // 2: mikrobill.plugin.v1.HostService.KvGet:input_type -> mikrobill.plugin.v1.KvGetRequest
-	2, // 3: mikrobill.plugin.v1.HostService.KvSet:input_type -> mikrobill.plugin.v1.KvSetRequest
-	4, // 4: mikrobill.plugin.v1.HostService.KvDelete:input_type -> mikrobill.plugin.v1.KvDeleteRequest
-	6, // 5: mikrobill.plugin.v1.HostService.Publish:input_type -> mikrobill.plugin.v1.PublishRequest
-	1, // 6: mikrobill.plugin.v1.HostService.KvGet:output_type -> mikrobill.plugin.v1.KvGetResponse
-	3, // 7: mikrobill.plugin.v1.HostService.KvSet:output_type -> mikrobill.plugin.v1.KvSetResponse
-	5, // 8: mikrobill.plugin.v1.HostService.KvDelete:output_type -> mikrobill.plugin.v1.KvDeleteResponse
-	7, // 9: mikrobill.plugin.v1.HostService.Publish:output_type -> mikrobill.plugin.v1.PublishResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	17, // 0: mikrobill.plugin.v1.KvSetRequest.ttl:type_name -> google.protobuf.Duration
+	18, // 1: mikrobill.plugin.v1.PublishRequest.event:type_name -> mikrobill.plugin.v1.Event
+	17, // 2: mikrobill.plugin.v1.StoreSetRequest.ttl:type_name -> google.protobuf.Duration
+	15, // 3: mikrobill.plugin.v1.StoreListResponse.entries:type_name -> mikrobill.plugin.v1.StoreEntry
+	0,  // 4: mikrobill.plugin.v1.HostService.KvGet:input_type -> mikrobill.plugin.v1.KvGetRequest
+	2,  // 5: mikrobill.plugin.v1.HostService.KvSet:input_type -> mikrobill.plugin.v1.KvSetRequest
+	4,  // 6: mikrobill.plugin.v1.HostService.KvDelete:input_type -> mikrobill.plugin.v1.KvDeleteRequest
+	6,  // 7: mikrobill.plugin.v1.HostService.Publish:input_type -> mikrobill.plugin.v1.PublishRequest
+	8,  // 8: mikrobill.plugin.v1.HostService.StoreGet:input_type -> mikrobill.plugin.v1.StoreGetRequest
+	10, // 9: mikrobill.plugin.v1.HostService.StoreSet:input_type -> mikrobill.plugin.v1.StoreSetRequest
+	12, // 10: mikrobill.plugin.v1.HostService.StoreDelete:input_type -> mikrobill.plugin.v1.StoreDeleteRequest
+	14, // 11: mikrobill.plugin.v1.HostService.StoreList:input_type -> mikrobill.plugin.v1.StoreListRequest
+	1,  // 12: mikrobill.plugin.v1.HostService.KvGet:output_type -> mikrobill.plugin.v1.KvGetResponse
+	3,  // 13: mikrobill.plugin.v1.HostService.KvSet:output_type -> mikrobill.plugin.v1.KvSetResponse
+	5,  // 14: mikrobill.plugin.v1.HostService.KvDelete:output_type -> mikrobill.plugin.v1.KvDeleteResponse
+	7,  // 15: mikrobill.plugin.v1.HostService.Publish:output_type -> mikrobill.plugin.v1.PublishResponse
+	9,  // 16: mikrobill.plugin.v1.HostService.StoreGet:output_type -> mikrobill.plugin.v1.StoreGetResponse
+	11, // 17: mikrobill.plugin.v1.HostService.StoreSet:output_type -> mikrobill.plugin.v1.StoreSetResponse
+	13, // 18: mikrobill.plugin.v1.HostService.StoreDelete:output_type -> mikrobill.plugin.v1.StoreDeleteResponse
+	16, // 19: mikrobill.plugin.v1.HostService.StoreList:output_type -> mikrobill.plugin.v1.StoreListResponse
+	12, // [12:20] is the sub-list for method output_type
+	4,  // [4:12] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_mikrobill_plugin_v1_host_proto_init() }
@@ -507,7 +1023,7 @@ func file_mikrobill_plugin_v1_host_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mikrobill_plugin_v1_host_proto_rawDesc), len(file_mikrobill_plugin_v1_host_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,28 +22,52 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	HostService_KvGet_FullMethodName    = "/mikrobill.plugin.v1.HostService/KvGet"
-	HostService_KvSet_FullMethodName    = "/mikrobill.plugin.v1.HostService/KvSet"
-	HostService_KvDelete_FullMethodName = "/mikrobill.plugin.v1.HostService/KvDelete"
-	HostService_Publish_FullMethodName  = "/mikrobill.plugin.v1.HostService/Publish"
+	HostService_KvGet_FullMethodName       = "/mikrobill.plugin.v1.HostService/KvGet"
+	HostService_KvSet_FullMethodName       = "/mikrobill.plugin.v1.HostService/KvSet"
+	HostService_KvDelete_FullMethodName    = "/mikrobill.plugin.v1.HostService/KvDelete"
+	HostService_Publish_FullMethodName     = "/mikrobill.plugin.v1.HostService/Publish"
+	HostService_StoreGet_FullMethodName    = "/mikrobill.plugin.v1.HostService/StoreGet"
+	HostService_StoreSet_FullMethodName    = "/mikrobill.plugin.v1.HostService/StoreSet"
+	HostService_StoreDelete_FullMethodName = "/mikrobill.plugin.v1.HostService/StoreDelete"
+	HostService_StoreList_FullMethodName   = "/mikrobill.plugin.v1.HostService/StoreList"
 )
 
 // HostServiceClient is the client API for HostService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// HostService gives a plugin a key-value store of its own (backed by the host's
-// cache, one namespace per plugin) and a way to publish events.
+// HostService gives a plugin two key-value namespaces of its own and a way to
+// publish events:
+//   - the durable store (Store*): a table in the host's database, kept across
+//     restarts and never evicted, with times to live up to 400 days; for
+//     records that must last (idempotency and replay records, payments);
+//   - the cache (Kv*): the host's cache (Redis or memory), fast, and it may
+//     lose entries (eviction, a restart, a Redis outage); for what can be
+//     recomputed.
 type HostServiceClient interface {
-	// KvGet reads a key. A missing or expired key is found=false, not an error.
+	// KvGet reads a cache key. A missing or expired key is found=false, not an
+	// error.
 	KvGet(ctx context.Context, in *KvGetRequest, opts ...grpc.CallOption) (*KvGetResponse, error)
-	// KvSet writes a key, optionally with a time to live and only if absent
-	// (which makes it a lock or a replay guard).
+	// KvSet writes a cache key, optionally with a time to live and only if
+	// absent.
 	KvSet(ctx context.Context, in *KvSetRequest, opts ...grpc.CallOption) (*KvSetResponse, error)
-	// KvDelete removes a key.
+	// KvDelete removes a cache key.
 	KvDelete(ctx context.Context, in *KvDeleteRequest, opts ...grpc.CallOption) (*KvDeleteResponse, error)
 	// Publish hands an event to the host, which delivers it to subscribers.
 	Publish(ctx context.Context, in *PublishRequest, opts ...grpc.CallOption) (*PublishResponse, error)
+	// StoreGet reads a key of the durable store. A missing or expired key is
+	// found=false, not an error. Since protocol v1 (host 0.2.0).
+	StoreGet(ctx context.Context, in *StoreGetRequest, opts ...grpc.CallOption) (*StoreGetResponse, error)
+	// StoreSet writes a key of the durable store, optionally with a time to
+	// live and only if absent (atomic: a replay guard or a lock). Since
+	// protocol v1 (host 0.2.0).
+	StoreSet(ctx context.Context, in *StoreSetRequest, opts ...grpc.CallOption) (*StoreSetResponse, error)
+	// StoreDelete removes a key of the durable store. Since protocol v1 (host
+	// 0.2.0).
+	StoreDelete(ctx context.Context, in *StoreDeleteRequest, opts ...grpc.CallOption) (*StoreDeleteResponse, error)
+	// StoreList lists live keys of the durable store with a prefix, in key
+	// order, after a key (keyset pages). Since protocol v1 (host 0.2.0).
+	StoreList(ctx context.Context, in *StoreListRequest, opts ...grpc.CallOption) (*StoreListResponse, error)
 }
 
 type hostServiceClient struct {
@@ -94,22 +118,82 @@ func (c *hostServiceClient) Publish(ctx context.Context, in *PublishRequest, opt
 	return out, nil
 }
 
+func (c *hostServiceClient) StoreGet(ctx context.Context, in *StoreGetRequest, opts ...grpc.CallOption) (*StoreGetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreGetResponse)
+	err := c.cc.Invoke(ctx, HostService_StoreGet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) StoreSet(ctx context.Context, in *StoreSetRequest, opts ...grpc.CallOption) (*StoreSetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreSetResponse)
+	err := c.cc.Invoke(ctx, HostService_StoreSet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) StoreDelete(ctx context.Context, in *StoreDeleteRequest, opts ...grpc.CallOption) (*StoreDeleteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreDeleteResponse)
+	err := c.cc.Invoke(ctx, HostService_StoreDelete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) StoreList(ctx context.Context, in *StoreListRequest, opts ...grpc.CallOption) (*StoreListResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StoreListResponse)
+	err := c.cc.Invoke(ctx, HostService_StoreList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostServiceServer is the server API for HostService service.
 // All implementations must embed UnimplementedHostServiceServer
 // for forward compatibility.
 //
-// HostService gives a plugin a key-value store of its own (backed by the host's
-// cache, one namespace per plugin) and a way to publish events.
+// HostService gives a plugin two key-value namespaces of its own and a way to
+// publish events:
+//   - the durable store (Store*): a table in the host's database, kept across
+//     restarts and never evicted, with times to live up to 400 days; for
+//     records that must last (idempotency and replay records, payments);
+//   - the cache (Kv*): the host's cache (Redis or memory), fast, and it may
+//     lose entries (eviction, a restart, a Redis outage); for what can be
+//     recomputed.
 type HostServiceServer interface {
-	// KvGet reads a key. A missing or expired key is found=false, not an error.
+	// KvGet reads a cache key. A missing or expired key is found=false, not an
+	// error.
 	KvGet(context.Context, *KvGetRequest) (*KvGetResponse, error)
-	// KvSet writes a key, optionally with a time to live and only if absent
-	// (which makes it a lock or a replay guard).
+	// KvSet writes a cache key, optionally with a time to live and only if
+	// absent.
 	KvSet(context.Context, *KvSetRequest) (*KvSetResponse, error)
-	// KvDelete removes a key.
+	// KvDelete removes a cache key.
 	KvDelete(context.Context, *KvDeleteRequest) (*KvDeleteResponse, error)
 	// Publish hands an event to the host, which delivers it to subscribers.
 	Publish(context.Context, *PublishRequest) (*PublishResponse, error)
+	// StoreGet reads a key of the durable store. A missing or expired key is
+	// found=false, not an error. Since protocol v1 (host 0.2.0).
+	StoreGet(context.Context, *StoreGetRequest) (*StoreGetResponse, error)
+	// StoreSet writes a key of the durable store, optionally with a time to
+	// live and only if absent (atomic: a replay guard or a lock). Since
+	// protocol v1 (host 0.2.0).
+	StoreSet(context.Context, *StoreSetRequest) (*StoreSetResponse, error)
+	// StoreDelete removes a key of the durable store. Since protocol v1 (host
+	// 0.2.0).
+	StoreDelete(context.Context, *StoreDeleteRequest) (*StoreDeleteResponse, error)
+	// StoreList lists live keys of the durable store with a prefix, in key
+	// order, after a key (keyset pages). Since protocol v1 (host 0.2.0).
+	StoreList(context.Context, *StoreListRequest) (*StoreListResponse, error)
 	mustEmbedUnimplementedHostServiceServer()
 }
 
@@ -131,6 +215,18 @@ func (UnimplementedHostServiceServer) KvDelete(context.Context, *KvDeleteRequest
 }
 func (UnimplementedHostServiceServer) Publish(context.Context, *PublishRequest) (*PublishResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Publish not implemented")
+}
+func (UnimplementedHostServiceServer) StoreGet(context.Context, *StoreGetRequest) (*StoreGetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreGet not implemented")
+}
+func (UnimplementedHostServiceServer) StoreSet(context.Context, *StoreSetRequest) (*StoreSetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreSet not implemented")
+}
+func (UnimplementedHostServiceServer) StoreDelete(context.Context, *StoreDeleteRequest) (*StoreDeleteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreDelete not implemented")
+}
+func (UnimplementedHostServiceServer) StoreList(context.Context, *StoreListRequest) (*StoreListResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StoreList not implemented")
 }
 func (UnimplementedHostServiceServer) mustEmbedUnimplementedHostServiceServer() {}
 func (UnimplementedHostServiceServer) testEmbeddedByValue()                     {}
@@ -225,6 +321,78 @@ func _HostService_Publish_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HostService_StoreGet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreGetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).StoreGet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_StoreGet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).StoreGet(ctx, req.(*StoreGetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_StoreSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreSetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).StoreSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_StoreSet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).StoreSet(ctx, req.(*StoreSetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_StoreDelete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreDeleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).StoreDelete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_StoreDelete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).StoreDelete(ctx, req.(*StoreDeleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_StoreList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StoreListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).StoreList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_StoreList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).StoreList(ctx, req.(*StoreListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HostService_ServiceDesc is the grpc.ServiceDesc for HostService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -247,6 +415,22 @@ var HostService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Publish",
 			Handler:    _HostService_Publish_Handler,
+		},
+		{
+			MethodName: "StoreGet",
+			Handler:    _HostService_StoreGet_Handler,
+		},
+		{
+			MethodName: "StoreSet",
+			Handler:    _HostService_StoreSet_Handler,
+		},
+		{
+			MethodName: "StoreDelete",
+			Handler:    _HostService_StoreDelete_Handler,
+		},
+		{
+			MethodName: "StoreList",
+			Handler:    _HostService_StoreList_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
