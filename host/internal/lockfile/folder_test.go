@@ -240,3 +240,46 @@ func TestReadFormat1(t *testing.T) {
 		t.Errorf("after Write: %+v, want version 2 with the entry still Legacy", again)
 	}
 }
+
+// TestChangesBeforeLaunch compares everything but the executable's bytes,
+// which the launcher checks on the file it runs: a changed executable
+// content is not read here, while its mode, its removal and every other
+// file are.
+func TestChangesBeforeLaunch(t *testing.T) {
+	dir := nodeFolder(t)
+	e, err := lockfile.Lock(dir, "1.0.0", "mikrobill-plugin-node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "mikrobill-plugin-node")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\nexec evil\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := e.ChangesBeforeLaunch(dir); err != nil || len(c) != 0 {
+		t.Errorf("ChangesBeforeLaunch after the executable's content changed = %v, %v; want none (the launcher checks those bytes)", c, err)
+	}
+	if err := os.Chmod(exe, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.js"), []byte("evil()\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := []lockfile.Change{
+		{Path: "main.js", Kind: "modified", Detail: "content"},
+		{Path: "mikrobill-plugin-node", Kind: "modified", Detail: "mode 0755 -> 0700"},
+	}
+	c, err := e.ChangesBeforeLaunch(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("ChangesBeforeLaunch (-want +got):\n%s", diff)
+	}
+	if err := os.Remove(exe); err != nil {
+		t.Fatal(err)
+	}
+	c, err = e.ChangesBeforeLaunch(dir)
+	if err != nil || len(c) != 2 || c[1] != (lockfile.Change{Path: "mikrobill-plugin-node", Kind: "removed"}) {
+		t.Errorf("ChangesBeforeLaunch without the executable = %v, %v; want it removed", c, err)
+	}
+}

@@ -322,6 +322,35 @@ func FolderSHA256(files []FileEntry) string {
 // socket or device, a name with a line break. Files are opened without
 // blocking and never followed out of the folder.
 func Scan(dir string, skip ...string) ([]FileEntry, error) {
+	return scan(dir, skip, "", "")
+}
+
+// ChangesBeforeLaunch is Compare(Scan(dir, skip...)) for a launch, except
+// that the executable's bytes are not read here: its presence, type and
+// mode are compared, and its content is left to the launcher, which checks
+// it on the very file it executes (sdk/client.Config.SHA256, with
+// [Entry.Sum]). Every other file is read and compared, right before the
+// launch.
+func (e Entry) ChangesBeforeLaunch(dir string, skip ...string) ([]Change, error) {
+	unread := ""
+	if root, err := filepath.EvalSymlinks(dir); err == nil {
+		if real, err := filepath.EvalSymlinks(filepath.Join(dir, filepath.FromSlash(e.Executable))); err == nil {
+			if rel, err := filepath.Rel(root, real); err == nil && inside(root, real) {
+				unread = filepath.ToSlash(rel)
+			}
+		}
+	}
+	files, err := scan(dir, skip, unread, e.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	return e.Compare(files), nil
+}
+
+// scan is Scan; the regular file at path unread (relative, with forward
+// slashes) is listed with unreadSum as its content hash instead of being
+// read.
+func scan(dir string, skip []string, unread, unreadSum string) ([]FileEntry, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("plugin folder %s: %w", dir, err)
@@ -376,6 +405,12 @@ func Scan(dir string, skip ...string) ([]FileEntry, error) {
 			}
 			sum := sha256.Sum256([]byte(target))
 			files = append(files, FileEntry{Path: rel, Mode: ModeSymlink, SHA256: hex.EncodeToString(sum[:])})
+		case t.IsRegular() && rel == unread:
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			files = append(files, FileEntry{Path: rel, Mode: unixMode(info.Mode()), SHA256: unreadSum})
 		case t.IsRegular():
 			fe, err := hashFile(path)
 			if err != nil {

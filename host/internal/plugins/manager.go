@@ -203,7 +203,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			refuse(lockErr.Error())
 			continue
 		}
-		if _, err := m.verified(f.Manifest); err != nil {
+		if _, err := m.verified(f.Manifest, false); err != nil {
 			refuse(err.Error())
 			continue
 		}
@@ -286,11 +286,14 @@ func (m *Manager) failedDependency(man *manifest.Manifest) string {
 }
 
 // verified checks a plugin's whole folder against plugins.lock and returns
-// the executable's locked checksum, which client.Start checks again on the
-// very file it executes. It runs at start and right before every launch;
-// the lock file is read each time, so an operator who installs a new
-// version, locks it and restarts the plugin gets the new version.
-func (m *Manager) verified(man *manifest.Manifest) ([]byte, error) {
+// the executable's locked checksum, which client.Start checks on the very
+// file it executes. It runs at start and right before every launch; the
+// lock file is read each time, so an operator who installs a new version,
+// locks it and restarts the plugin gets the new version. When launching,
+// the executable's bytes are left to client.Start (one read of them per
+// launch); otherwise they are read too, so a changed executable is named
+// among the changed files.
+func (m *Manager) verified(man *manifest.Manifest, launching bool) ([]byte, error) {
 	rel, err := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 	if err != nil {
 		return nil, err
@@ -306,16 +309,28 @@ func (m *Manager) verified(man *manifest.Manifest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := lockfile.Scan(man.Dir, LockSkip(m.cfg)...)
+	changes, err := m.folderChanges(entry, man.Dir, launching)
 	if err != nil {
 		return nil, fmt.Errorf("refused before running it: %w", err)
 	}
-	if changes := entry.Compare(files); len(changes) > 0 {
+	if len(changes) > 0 {
 		return nil, fmt.Errorf("refused before running it: its folder %s changed since it was locked: %s; "+
 			"if you installed a new version on purpose, review it and run `mikrobill plugin lock %s`",
 			man.Dir, lockfile.Summary(changes), man.Name)
 	}
 	return entry.Sum()
+}
+
+// folderChanges compares a plugin's folder with its lock entry.
+func (m *Manager) folderChanges(entry lockfile.Entry, dir string, launching bool) ([]lockfile.Change, error) {
+	if launching {
+		return entry.ChangesBeforeLaunch(dir, LockSkip(m.cfg)...)
+	}
+	files, err := lockfile.Scan(dir, LockSkip(m.cfg)...)
+	if err != nil {
+		return nil, err
+	}
+	return entry.Compare(files), nil
 }
 
 // LockSkip are the directories plugins.lock leaves out of a plugin folder:
@@ -374,7 +389,7 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 	}
 	// The folder is checked against the lock right before the launch; the
 	// launcher checks the executable's bytes again on the file it runs.
-	sum, err := m.verified(man)
+	sum, err := m.verified(man, true)
 	if err != nil {
 		return err
 	}
