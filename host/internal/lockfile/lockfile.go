@@ -17,10 +17,10 @@
 //	      "version": "0.1.0",
 //	      "executable": "mikrobill-plugin-payment-manual",
 //	      "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-//	      "folder_sha256": "5a3d9c0e6b1f2a4c8d7e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e",
+//	      "folder_sha256": "186ea6a01512589bea55b75fe86a5e55dc1d3640df769a9835189623d20a695c",
 //	      "files": [
 //	        {"path": "mikrobill-plugin-payment-manual", "mode": "0755", "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"},
-//	        {"path": "plugin.json", "mode": "0644", "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
+//	        {"path": "plugin.json", "mode": "0644", "sha256": "dc34123bf8bc51edd469d983470c854ea4397bf6377ca8c749da6d1de77abb9d"}
 //	      ]
 //	    }
 //	  }
