@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -49,8 +50,10 @@ type Config struct {
 	Name string
 	// Path is the executable.
 	Path string
-	// SHA256, when set, must equal the executable's SHA-256; it is checked
-	// right before the process starts, and a mismatch is ErrChecksumMismatch.
+	// SHA256, when set, must equal the executable's SHA-256; a mismatch is
+	// ErrChecksumMismatch and nothing runs. The executable is opened once,
+	// hashed from that open file, and that open file is what runs: a file
+	// put at Path after the check is never executed (see openExecutable).
 	SHA256 []byte
 	// Dir is the working directory; empty means the executable's folder.
 	Dir string
@@ -112,12 +115,6 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	}
 	begin := time.Now()
 
-	if cfg.SHA256 != nil {
-		if err := VerifySHA256(cfg.Path, cfg.SHA256); err != nil {
-			return nil, err
-		}
-	}
-
 	var tlsCfg *tls.Config
 	var bundle []byte
 	env := append([]string(nil), cfg.Env...)
@@ -130,8 +127,12 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		env = append(env, wire.EnvClientCert+"="+string(pair.HostCertPEM), wire.EnvTLSFD+"=3")
 	}
 
+	exe, err := openExecutable(cfg.Path, cfg.SHA256)
+	if err != nil {
+		return nil, err
+	}
 	tail := &tailBuffer{max: 4096}
-	run := &procRunner{name: cfg.Name, path: cfg.Path, dir: cfg.Dir, logger: cfg.Logger, done: make(chan struct{}), tlsBundle: bundle}
+	run := &procRunner{name: cfg.Name, path: cfg.Path, exe: exe, dir: cfg.Dir, logger: cfg.Logger, done: make(chan struct{}), tlsBundle: bundle}
 	if cfg.LogLevel != "" {
 		env = append(env, wire.EnvLogLevel+"="+cfg.LogLevel)
 	}
@@ -257,12 +258,66 @@ func (p *Process) closeClient() {
 	}
 }
 
-// VerifySHA256 checks a file's SHA-256.
+// openExecutable opens a plugin's executable for one launch and, when want
+// is set, checks its SHA-256 read from the open file. The launch then
+// executes this open file, not the path (procRunner.prepare), so what was
+// hashed is what runs: a file renamed, swapped or linked in at the path
+// after the check is never executed.
+//
+// Why an open file rather than a private copy of the verified bytes: the
+// plugin keeps its real location. The kernel names the file behind
+// /proc/self/fd/N by its path, so a Go plugin's os.Executable, and a Node.js
+// or Python entry script that resolves its own path (require('./lib'),
+// imports beside the script), still find the files of their folder; a copy
+// in the runtime directory would break them, could land on a noexec /tmp,
+// and would cost the executable's size per running plugin. A shebang script
+// works too: the kernel hands its interpreter "/proc/self/fd/N" as the
+// script's path, and the interpreter opens it again, which works because
+// fd N is inherited and stays open for the life of the process. What this
+// does not cover is the same file being rewritten in place between the
+// hash and the exec, which needs write permission on the executable itself
+// (not only on its folder); keep plugin files writable by their owner only.
+//
+// The file is opened non-blocking and must be a regular file: a named pipe
+// at the path never blocks the host.
+func openExecutable(path string, want []byte) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the plugin's executable: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open the plugin's executable: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file (mode %s); a plugin's executable must be one", path, fi.Mode())
+	}
+	if want != nil {
+		got, err := readSHA256(f, path)
+		if err == nil {
+			err = compareSHA256(path, got, want)
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// VerifySHA256 checks a file's SHA-256 by its path. It only reports: a
+// launch checks the file it executes itself (Config.SHA256).
 func VerifySHA256(path string, want []byte) error {
 	got, err := FileSHA256(path)
 	if err != nil {
 		return err
 	}
+	return compareSHA256(path, got, want)
+}
+
+func compareSHA256(path string, got, want []byte) error {
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return fmt.Errorf("%w: %s has sha256 %s, the lock file says %s", ErrChecksumMismatch, path, hex.EncodeToString(got), hex.EncodeToString(want))
 	}
@@ -276,8 +331,13 @@ func FileSHA256(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readSHA256(f, path)
+}
+
+// readSHA256 hashes what is left to read of r.
+func readSHA256(r io.Reader, path string) ([]byte, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	if _, err := io.Copy(h, r); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	return h.Sum(nil), nil

@@ -25,6 +25,11 @@ type procRunner struct {
 	path   string
 	dir    string
 	logger hclog.Logger
+	// exe is the executable, opened (and verified) by openExecutable; the
+	// process runs exactly this file. Closed once the process has started
+	// (the process has its own descriptor) or the launch gave up.
+	exe     *os.File
+	exeOnce sync.Once
 
 	cmd       *exec.Cmd
 	socketDir string
@@ -45,11 +50,12 @@ type procRunner struct {
 var _ runner.Runner = (*procRunner)(nil)
 
 // prepare builds the command from go-plugin's handshake variables and the
-// caller's environment.
+// caller's environment. The process runs the open file r.exe: it is
+// inherited as a descriptor and executed through it (execPath), never looked
+// up by its path again; argv[0] is still the path, for ps and the plugin.
 func (r *procRunner) prepare(handshakeEnv, env []string, socketDir string) (*procRunner, error) {
 	r.socketDir = socketDir
-	cmd := exec.Command(r.path)
-	cmd.Dir = r.dir
+	cmd := &exec.Cmd{Args: []string{r.path}, Dir: r.dir}
 	cmd.Env = append(append([]string(nil), env...), handshakeEnv...)
 	cmd.Stdin = nil
 	cmd.SysProcAttr = sysProcAttr()
@@ -72,9 +78,12 @@ func (r *procRunner) prepare(handshakeEnv, env []string, socketDir string) (*pro
 			pr.Close()
 			return nil, fmt.Errorf("hand the plugin its key: %w", werr)
 		}
-		cmd.ExtraFiles = []*os.File{pr}
+		cmd.ExtraFiles = append(cmd.ExtraFiles, pr)
 		r.tlsPipe = pr
 	}
+	// ExtraFiles[i] is descriptor 3+i in the child.
+	cmd.ExtraFiles = append(cmd.ExtraFiles, r.exe)
+	cmd.Path = execPath(2 + len(cmd.ExtraFiles))
 	if r.stderr, err = cmd.StderrPipe(); err != nil {
 		return nil, err
 	}
@@ -87,6 +96,7 @@ func (r *procRunner) Start(context.Context) error {
 	if r.tlsPipe != nil {
 		r.tlsPipe.Close() // the plugin has its own copy now
 	}
+	r.closeExe() // likewise
 	if err != nil {
 		close(r.done)
 		return fmt.Errorf("start %s: %w", r.path, err)
@@ -167,11 +177,20 @@ func (r *procRunner) Kill(context.Context) error {
 }
 
 // cleanup removes the launch's socket directory (go-plugin made it for this
-// launch only).
+// launch only) and closes the executable if the process never started.
 func (r *procRunner) cleanup() {
+	r.closeExe()
 	if r.socketDir != "" {
 		_ = os.RemoveAll(r.socketDir)
 	}
+}
+
+func (r *procRunner) closeExe() {
+	r.exeOnce.Do(func() {
+		if r.exe != nil {
+			r.exe.Close()
+		}
+	})
 }
 
 func (r *procRunner) Stdout() io.ReadCloser { return r.stdout }

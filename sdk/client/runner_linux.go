@@ -2,6 +2,7 @@ package client
 
 import (
 	"os/exec"
+	"strconv"
 	"syscall"
 )
 
@@ -14,3 +15,8 @@ func sysProcAttr() *syscall.SysProcAttr {
 func startProcess(cmd *exec.Cmd) error { return spawn(cmd) }
 
 func killProcessGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }
+
+// execPath is the path through which a child executes the file it inherited
+// as descriptor fd: /proc/self/fd/N names the child's own descriptor once it
+// has been set up, so execve runs exactly the file the host opened.
+func execPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }

@@ -4,6 +4,7 @@ package client
 
 import (
 	"os/exec"
+	"strconv"
 	"syscall"
 )
 
@@ -15,3 +16,8 @@ func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: t
 func startProcess(cmd *exec.Cmd) error { return cmd.Start() }
 
 func killProcessGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }
+
+// execPath is the path through which a child executes the file it inherited
+// as descriptor fd: /dev/fd/N (fdescfs) names the child's own descriptor, so
+// execve runs exactly the file the host opened.
+func execPath(fd int) string { return "/dev/fd/" + strconv.Itoa(fd) }

@@ -23,6 +23,7 @@ func TestReadManifest(t *testing.T) {
 		{"not a payment plugin", `{"name":"router-a","version":"1.0.0","kind":"router"}`, "", `kind is "router"`},
 		{"no version", `{"name":"payment-a","kind":"payment"}`, "", "name and version are required"},
 		{"not JSON", `{`, "", "plugin.json"},
+		{"over 1 MiB (read as the host reads it)", `{"name":"payment-a","version":"1.0.0","kind":"payment"}` + strings.Repeat(" ", 1<<20), "", "at most 1048576 bytes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -68,7 +68,7 @@ func (m *manifest) executable() (string, error) {
 
 func readManifest(dir string) (*manifest, error) {
 	file := filepath.Join(dir, "plugin.json")
-	raw, err := os.ReadFile(file)
+	raw, err := client.ReadManifestFile(file) // bounded, as the host reads it
 	if err != nil {
 		return nil, fmt.Errorf("read the manifest: %w; Executable needs the folder holding plugin.json and the built executable", err)
 	}

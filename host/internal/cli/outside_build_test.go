@@ -96,7 +96,7 @@ func TestTemplateBuiltOutsideTheRepository(t *testing.T) {
 		t.Fatalf("mikrobill plugin validate: %v\n%s", err, out)
 	}
 	out, err := runBinary(t, bin, "", "plugin", "lock", "--plugin-dir", pluginDir, "--data-dir", dataDir)
-	if err != nil || !regexp.MustCompile(`(?m)^new\s+payment-template 0\.1\.0 sha256:[0-9a-f]{16}$`).MatchString(out) {
+	if err != nil || !regexp.MustCompile(`(?m)^new\s+payment-template 0\.1\.0 folder:[0-9a-f]{16} \(2 files\)$`).MatchString(out) {
 		t.Fatalf("mikrobill plugin lock: %v\n%s", err, out)
 	}
 

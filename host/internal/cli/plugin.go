@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -60,20 +61,39 @@ log.`),
 	return cmd
 }
 
-// lockState says how a plugin's executable compares with plugins.lock.
-func lockState(lock *lockfile.File, m *manifest.Manifest) string {
+// Lock states, as `plugin list` and `plugin inspect` show them.
+const (
+	lockOK        = "ok"
+	lockNone      = "not locked"
+	lockChanged   = "changed since locked"
+	lockOld       = "old lock: lock again"
+	lockRefused   = "cannot be locked"
+	lockNoBuildOn = "no executable for "
+)
+
+// lockState says how a plugin's folder compares with plugins.lock: a state,
+// the files that changed since it was locked (lockChanged), and why it
+// cannot be locked (lockRefused).
+func lockState(cfg *config.Config, lock *lockfile.File, m *manifest.Manifest) (string, []lockfile.Change, error) {
 	rel, err := m.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 	if err != nil {
-		return "no executable for " + runtime.GOOS + "-" + runtime.GOARCH
+		return lockNoBuildOn + runtime.GOOS + "-" + runtime.GOARCH, nil, nil
 	}
-	want, err := lock.Check(m.Name, rel)
+	e, ok := lock.Plugins[m.Name]
+	switch {
+	case !ok:
+		return lockNone, nil, nil
+	case e.Legacy():
+		return lockOld, nil, nil
+	}
+	files, err := lockfile.Scan(m.Dir, plugins.LockSkip(cfg)...)
 	if err != nil {
-		return "not locked"
+		return lockRefused, nil, err
 	}
-	if err := client.VerifySHA256(filepath.Join(m.Dir, rel), want); err != nil {
-		return "changed since locked"
+	if changes := e.Compare(files); len(changes) > 0 || e.Executable != rel {
+		return lockChanged, changes, nil
 	}
-	return "ok"
+	return lockOK, nil, nil
 }
 
 func newPluginList(g *globals) *cobra.Command {
@@ -102,12 +122,18 @@ func newPluginList(g *globals) *cobra.Command {
 				Required    bool   `json:"required"`
 				Environment string `json:"environment"`
 				Lock        string `json:"lock"`
-				Dir         string `json:"dir"`
-				Problem     string `json:"problem,omitempty"`
+				// Changes are the files that changed since the plugin
+				// was locked.
+				Changes []lockfile.Change `json:"changes,omitempty"`
+				Dir     string            `json:"dir"`
+				Problem string            `json:"problem,omitempty"`
 			}
 			var rows []row
 			for _, f := range found {
-				r := row{Name: f.Name, Dir: f.Dir}
+				r := row{Name: f.Name, Dir: f.Dir, Required: f.Required}
+				if pc := cfg.Plugin[f.Name]; pc != nil && pc.Required != nil {
+					r.Required = *pc.Required
+				}
 				if f.Err != nil {
 					r.Lock, r.Problem = "-", f.Err.Error()
 				} else {
@@ -120,7 +146,11 @@ func newPluginList(g *globals) *cobra.Command {
 					if r.Environment == "" {
 						r.Environment = manifest.EnvAll
 					}
-					r.Lock = lockState(lock, m)
+					var err error
+					r.Lock, r.Changes, err = lockState(cfg, lock, m)
+					if err != nil {
+						r.Problem = err.Error()
+					}
 				}
 				rows = append(rows, r)
 			}
@@ -140,17 +170,36 @@ func newPluginList(g *globals) *cobra.Command {
 				if i := strings.IndexByte(problem, '\n'); i >= 0 {
 					problem = problem[:i] + " ..."
 				}
-				required := fmt.Sprint(r.Required)
-				if r.Problem != "" {
-					required = "-"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, dash(r.Version), dash(r.Kind), required, dash(r.Environment), r.Lock, problem)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\t%s\t%s\n", r.Name, dash(r.Version), dash(r.Kind), r.Required, dash(r.Environment), r.Lock, problem)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, r := range rows {
+				switch {
+				case len(r.Changes) > 0:
+					fmt.Fprintf(g.stdout, "\n%s changed since it was locked (review it, then `mikrobill plugin lock %s`):\n", r.Name, r.Name)
+					printChanges(g.stdout, "  ", r.Changes)
+				case r.Lock == lockOld:
+					fmt.Fprintf(g.stdout, "\n%s: plugins.lock pins only its executable (written by an older mikrobill); review the folder %s, then `mikrobill plugin lock %s`\n", r.Name, r.Dir, r.Name)
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// printChanges prints one change a line: "  modified  main.js (content)".
+func printChanges(w io.Writer, indent string, changes []lockfile.Change) {
+	for _, c := range changes {
+		line := fmt.Sprintf("%s%-9s %s", indent, c.Kind, c.Path)
+		if c.Detail != "" {
+			line += " (" + c.Detail + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 func dash(s string) string {
@@ -224,7 +273,12 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 			fmt.Fprintf(w, "executable:       %s\nsha256:           %s\n", path, hex.EncodeToString(sum))
 		}
 	}
-	fmt.Fprintf(w, "lock:             %s\n", lockState(lock, m))
+	state, changes, err := lockState(cfg, lock, m)
+	if err != nil {
+		state += ": " + err.Error()
+	}
+	fmt.Fprintf(w, "lock:             %s\n", state)
+	printChanges(w, "                  ", changes)
 	if len(m.Dependencies) > 0 {
 		fmt.Fprintln(w, "dependencies:")
 		for _, d := range m.Dependencies {
@@ -391,12 +445,17 @@ func compareDescribe(m *manifest.Manifest, d *sdk.DescribeResponse) []string {
 func newPluginLock(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "lock [NAME...]",
-		Short: "Approve the installed plugins: record their executables' SHA-256 in plugins.lock",
-		Long: `lock records the SHA-256 of each plugin's executable in plugins.lock in the
-plugin directory. The host refuses to run a plugin that is missing from the
-lock or whose executable has changed since. Run it after reviewing a plugin
-you installed or upgraded. With names, only those plugins are (re)locked and
-the other entries are kept; without, the whole file is written anew.`,
+		Short: "Approve the installed plugins: pin their whole folders in plugins.lock",
+		Long: `lock records each plugin's whole folder in plugins.lock in the plugin
+directory: every file's path, mode and SHA-256 and a hash over them all, and
+the executable's SHA-256. The host refuses to run a plugin that is missing
+from the lock or whose folder has changed since (a file added, removed or
+modified, a mode changed). Run it after reviewing a plugin you installed or
+upgraded; it prints, for each plugin, whether it is new, unchanged or changed,
+and for a changed one every file that was added, removed or modified. A
+folder with a symbolic link leading outside it, or with a named pipe, socket
+or device, cannot be locked. With names, only those plugins are (re)locked
+and the other entries are kept; without, the whole file is written anew.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.load(cmd, config.Overrides{})
 			if err != nil {
@@ -436,21 +495,28 @@ the other entries are kept; without, the whole file is written anew.`,
 					failures = append(failures, fmt.Sprintf("%s: not locked: %v", f.Name, err))
 					continue
 				}
-				sum, err := client.FileSHA256(filepath.Join(f.Dir, rel))
+				e, err := lockfile.Lock(f.Dir, f.Manifest.Version, rel, plugins.LockSkip(cfg)...)
 				if err != nil {
 					failures = append(failures, fmt.Sprintf("%s: not locked: %v", f.Name, err))
 					continue
 				}
-				e := lockfile.Entry{Version: f.Manifest.Version, Executable: rel, SHA256: hex.EncodeToString(sum)}
-				change := "new"
-				if prev, ok := old.Plugins[f.Name]; ok {
+				change, changes := "new", []lockfile.Change(nil)
+				prev, ok := old.Plugins[f.Name]
+				switch {
+				case !ok:
+				case prev.Legacy():
+					change = "changed"
+				case prev.FolderSHA256 == e.FolderSHA256 && prev.Executable == e.Executable && prev.SHA256 == e.SHA256 && prev.Version == e.Version:
 					change = "unchanged"
-					if prev != e {
-						change = "changed"
-					}
+				default:
+					change, changes = "changed", prev.Compare(e.Files)
 				}
 				next.Plugins[f.Name] = e
-				fmt.Fprintf(g.stdout, "%-10s %s %s sha256:%s\n", change, f.Name, e.Version, e.SHA256[:16])
+				fmt.Fprintf(g.stdout, "%-10s %s %s folder:%s (%d files)\n", change, f.Name, e.Version, e.FolderSHA256[:16], len(e.Files))
+				if ok && prev.Legacy() {
+					fmt.Fprintf(g.stdout, "%11s(the old entry pinned only the executable; now the whole folder is)\n", "")
+				}
+				printChanges(g.stdout, strings.Repeat(" ", 11), changes)
 			}
 			for a := range wanted {
 				if !seen[a] {

@@ -1,8 +1,6 @@
 package lockfile_test
 
 import (
-	"bytes"
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,9 +19,16 @@ const (
 
 func TestWriteRead(t *testing.T) {
 	dir := t.TempDir()
+	manualFiles := []lockfile.FileEntry{
+		{Path: "mikrobill-plugin-payment-manual", Mode: "0755", SHA256: sumTest},
+		{Path: "plugin.json", Mode: "0644", SHA256: sumEmpty},
+	}
+	auditFiles := []lockfile.FileEntry{{Path: "bin/linux-amd64/mikrobill-plugin-audit", Mode: "0755", SHA256: sumEmpty}}
 	in := &lockfile.File{Plugins: map[string]lockfile.Entry{
-		"payment-manual": {Version: "0.1.0", Executable: "mikrobill-plugin-payment-manual", SHA256: sumTest},
-		"audit":          {Version: "1.0.0", Executable: "bin/linux-amd64/mikrobill-plugin-audit", SHA256: sumEmpty},
+		"payment-manual": {Version: "0.1.0", Executable: "mikrobill-plugin-payment-manual", SHA256: sumTest,
+			FolderSHA256: lockfile.FolderSHA256(manualFiles), Files: manualFiles},
+		"audit": {Version: "1.0.0", Executable: "bin/linux-amd64/mikrobill-plugin-audit", SHA256: sumEmpty,
+			FolderSHA256: lockfile.FolderSHA256(auditFiles), Files: auditFiles},
 	}}
 	if err := lockfile.Write(dir, in); err != nil {
 		t.Fatalf("Write: %v", err)
@@ -32,7 +37,7 @@ func TestWriteRead(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	want := &lockfile.File{Version: 1, Plugins: in.Plugins}
+	want := &lockfile.File{Version: 2, Plugins: in.Plugins}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Read after Write mismatch (-want +got):\n%s", diff)
 	}
@@ -49,17 +54,38 @@ func TestWriteRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFile := `{
-  "version": 1,
+  "version": 2,
   "plugins": {
     "audit": {
       "version": "1.0.0",
       "executable": "bin/linux-amd64/mikrobill-plugin-audit",
-      "sha256": "` + sumEmpty + `"
+      "sha256": "` + sumEmpty + `",
+      "folder_sha256": "` + lockfile.FolderSHA256(auditFiles) + `",
+      "files": [
+        {
+          "path": "bin/linux-amd64/mikrobill-plugin-audit",
+          "mode": "0755",
+          "sha256": "` + sumEmpty + `"
+        }
+      ]
     },
     "payment-manual": {
       "version": "0.1.0",
       "executable": "mikrobill-plugin-payment-manual",
-      "sha256": "` + sumTest + `"
+      "sha256": "` + sumTest + `",
+      "folder_sha256": "` + lockfile.FolderSHA256(manualFiles) + `",
+      "files": [
+        {
+          "path": "mikrobill-plugin-payment-manual",
+          "mode": "0755",
+          "sha256": "` + sumTest + `"
+        },
+        {
+          "path": "plugin.json",
+          "mode": "0644",
+          "sha256": "` + sumEmpty + `"
+        }
+      ]
     }
   }
 }
@@ -100,7 +126,7 @@ func TestWriteReplaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff("{\n  \"version\": 1,\n  \"plugins\": {}\n}\n", string(raw)); diff != "" {
+	if diff := cmp.Diff("{\n  \"version\": 2,\n  \"plugins\": {}\n}\n", string(raw)); diff != "" {
 		t.Errorf("empty lock file mismatch (-want +got):\n%s", diff)
 	}
 	got, err := lockfile.Read(dir)
@@ -125,7 +151,7 @@ func TestReadMissingIsEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}
-	if diff := cmp.Diff(&lockfile.File{Version: 1, Plugins: map[string]lockfile.Entry{}}, got); diff != "" {
+	if diff := cmp.Diff(&lockfile.File{Version: 2, Plugins: map[string]lockfile.Entry{}}, got); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
 	}
 	if _, err := got.Check("audit", "mikrobill-plugin-audit"); err == nil {
@@ -146,8 +172,18 @@ func TestReadErrors(t *testing.T) {
 		{"unknown field", `{"version": 1, "plugins": {}, "signed_by": "me"}`, []string{"is not a valid lock file", `"signed_by"`, "run `mikrobill plugin lock`"}},
 		{"unknown entry field", `{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + sumTest + `", "size": 3}}}`,
 			[]string{"is not a valid lock file", `"size"`, "run `mikrobill plugin lock`"}},
-		{"wrong format version", `{"version": 2, "plugins": {}}`, []string{"has format version 2, this host reads version 1", "run `mikrobill plugin lock`"}},
+		{"wrong format version", `{"version": 3, "plugins": {}}`, []string{"has format version 3, this host reads versions 1 and 2", "run `mikrobill plugin lock`"}},
 		{"no format version", `{"plugins": {}}`, []string{"has format version 0", "run `mikrobill plugin lock`"}},
+		{"folder hash that is not the files'", `{"version": 2, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + sumTest + `", "folder_sha256": "` + sumTest + `", "files": [{"path": "a", "mode": "0755", "sha256": "` + sumTest + `"}]}}}`,
+			[]string{`plugin "audit"`, "is not the hash of its files", "run `mikrobill plugin lock audit`"}},
+		{"folder hash without files", `{"version": 2, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + sumTest + `", "folder_sha256": "` + sumTest + `"}}}`,
+			[]string{`plugin "audit"`, "files is empty", "run `mikrobill plugin lock audit`"}},
+		{"file path leaving the folder", `{"version": 2, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + sumTest + `", "folder_sha256": "` + sumTest + `", "files": [{"path": "../a", "mode": "0755", "sha256": "` + sumTest + `"}]}}}`,
+			[]string{`plugin "audit"`, `files[0]: path "../a" is not a clean relative path`}},
+		{"bad file mode", `{"version": 2, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + sumTest + `", "folder_sha256": "` + sumTest + `", "files": [{"path": "a", "mode": "rwx", "sha256": "` + sumTest + `"}]}}}`,
+			[]string{`plugin "audit"`, `files[0]: mode "rwx" is neither four octal digits nor "symlink"`}},
+		{"format 1 entry with files", `{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + sumTest + `", "folder_sha256": "` + sumTest + `", "files": [{"path": "a", "mode": "0755", "sha256": "` + sumTest + `"}]}}}`,
+			[]string{`plugin "audit"`, "format version 1"}},
 		{"sha256 too short", `{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "abcd"}}}`,
 			[]string{`plugin "audit"`, `sha256 "abcd" is not 64 hex digits`, "run `mikrobill plugin lock audit`"}},
 		{"sha256 not hex", `{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + strings.Repeat("zz", 32) + `"}}}`,
@@ -176,40 +212,40 @@ func TestReadErrors(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	f := &lockfile.File{Version: 1, Plugins: map[string]lockfile.Entry{
-		"audit": {Version: "1.0.0", Executable: "mikrobill-plugin-audit", SHA256: sumTest},
+	files := []lockfile.FileEntry{{Path: "mikrobill-plugin-audit", Mode: "0755", SHA256: sumTest}}
+	audit := lockfile.Entry{Version: "1.0.0", Executable: "mikrobill-plugin-audit", SHA256: sumTest, FolderSHA256: lockfile.FolderSHA256(files), Files: files}
+	f := &lockfile.File{Version: 2, Plugins: map[string]lockfile.Entry{
+		"audit":  audit,
+		"legacy": {Version: "1.0.0", Executable: "mikrobill-plugin-legacy", SHA256: sumTest},
 	}}
-	wantSum, err := hex.DecodeString(sumTest)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name       string
 		plugin     string
 		executable string
-		wantSum    []byte
 		wantErr    []string
 	}{
-		{"valid entry", "audit", "mikrobill-plugin-audit", wantSum, nil},
-		{"missing entry", "payment-manual", "mikrobill-plugin-payment-manual", nil,
+		{"valid entry", "audit", "mikrobill-plugin-audit", nil},
+		{"missing entry", "payment-manual", "mikrobill-plugin-payment-manual",
 			[]string{`plugin "payment-manual" is not in plugins.lock`, "run `mikrobill plugin lock payment-manual`"}},
-		{"different executable", "audit", "bin/linux-amd64/mikrobill-plugin-audit", nil,
+		{"different executable", "audit", "bin/linux-amd64/mikrobill-plugin-audit",
 			[]string{`locked with executable "mikrobill-plugin-audit"`, `now names "bin/linux-amd64/mikrobill-plugin-audit"`, "run `mikrobill plugin lock audit`"}},
+		{"entry of format version 1", "legacy", "mikrobill-plugin-legacy",
+			[]string{"pinned only its executable", "format version 1", "the lock now pins the whole plugin folder", "review the folder and run `mikrobill plugin lock legacy`"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sum, err := f.Check(tt.plugin, tt.executable)
+			e, err := f.Check(tt.plugin, tt.executable)
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("Check: %v", err)
 				}
-				if len(sum) != 32 || !bytes.Equal(sum, tt.wantSum) {
-					t.Errorf("Check = %x, want %x", sum, tt.wantSum)
+				if diff := cmp.Diff(audit, e); diff != "" {
+					t.Errorf("Check (-want +got):\n%s", diff)
 				}
 				return
 			}
 			if err == nil {
-				t.Fatalf("Check = %x, want an error", sum)
+				t.Fatalf("Check = %+v, want an error", e)
 			}
 			for _, w := range tt.wantErr {
 				if !strings.Contains(err.Error(), w) {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -57,9 +58,16 @@ func (e *ValidationError) Error() string {
 
 // asError returns nil for no problems, or a *ValidationError. Returning a
 // typed nil pointer as error is the bug this avoids.
+// At most maxProblems are kept, the last of them counting the rest, so a
+// manifest with thousands of mistakes still makes a readable report.
 func asError(file string, problems []Problem) error {
 	if len(problems) == 0 {
 		return nil
+	}
+	if len(problems) > maxProblems {
+		more := len(problems) - (maxProblems - 1)
+		problems = append(problems[:maxProblems-1:maxProblems-1], Problem{File: file,
+			Message: fmt.Sprintf("%d more problems are not shown; fix the ones above first", more)})
 	}
 	return &ValidationError{File: file, Problems: problems}
 }

@@ -13,6 +13,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
 // docsHint points a person at the manifest's documentation.
@@ -30,12 +33,30 @@ var (
 	routeFields      = []string{"method", "path", "auth"}
 )
 
+// Bounds on what a manifest holds. The file itself is at most
+// client.MaxManifestSize (1 MiB).
+const (
+	// MaxNameLength bounds a name: the plugin's, a dependency's, an
+	// environment's, a platform key.
+	MaxNameLength = 64
+	// MaxDescriptionLength bounds the description.
+	MaxDescriptionLength = 4096
+	// MaxStringLength bounds every other string (versions, constraints,
+	// paths, routes, events).
+	MaxStringLength = 1024
+	// maxProblems is how many problems one manifest reports; the rest are
+	// counted in a last line.
+	maxProblems = 50
+)
+
 // Load reads dir/plugin.json, checks it as [Parse] does, and also checks
 // that the executable for this platform (runtime.GOOS, runtime.GOARCH) is in
 // dir, is a regular file and is executable; those problems are on field
 // "executable". It sets the manifest's Dir and File.
 //
-// A missing plugin.json is an error that wraps [fs.ErrNotExist]. Problems
+// plugin.json must be a regular file (or a link to one) of at most 1 MiB
+// ([client.ReadManifestFile]); anything else is an error for this plugin
+// alone. A missing plugin.json is an error that wraps [fs.ErrNotExist]. Problems
 // with the content come back as a [*ValidationError], together with the
 // manifest as far as it could be read (nil only when plugin.json is not a
 // JSON object), so the caller can still name the plugin it refuses.
@@ -45,7 +66,9 @@ func Load(dir string) (*Manifest, error) {
 
 func load(dir, goos, goarch string) (*Manifest, error) {
 	file := filepath.Join(dir, FileName)
-	data, err := os.ReadFile(file)
+	// Shared with the conformance kit: a regular file of at most 1 MiB, so a
+	// named pipe, /dev/zero or a huge file is refused without blocking.
+	data, err := client.ReadManifestFile(file)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("read plugin manifest: %w", err)
@@ -69,7 +92,9 @@ func load(dir, goos, goarch string) (*Manifest, error) {
 	return m, asError(file, sortProblems(problems))
 }
 
-// checkExecutable checks the executable for goos/goarch in m.Dir.
+// checkExecutable checks the executable for goos/goarch in m.Dir: it must
+// be a regular, executable file inside the folder, also after following
+// symbolic links.
 func checkExecutable(m *Manifest, goos, goarch string) []Problem {
 	bad := func(format string, args ...any) []Problem {
 		return []Problem{{File: m.File, Field: "executable", Message: fmt.Sprintf(format, args...)}}
@@ -80,6 +105,10 @@ func checkExecutable(m *Manifest, goos, goarch string) []Problem {
 			goos, goarch, strings.Join(m.Platforms(), ", "), goos, goarch)
 	}
 	path := filepath.Join(m.Dir, filepath.FromSlash(rel))
+	if target := outside(m.Dir, path); target != "" {
+		return bad("%q is a symbolic link to %s, outside the plugin folder; the host runs only what is inside the "+
+			"folder, which plugins.lock pins: put the executable itself in the folder", rel, target)
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -98,6 +127,25 @@ func checkExecutable(m *Manifest, goos, goarch string) []Problem {
 		return bad("%q is not executable; run: chmod +x %s", rel, path)
 	}
 	return nil
+}
+
+// outside returns where path really is when symbolic links take it out of
+// dir, or "" when it stays inside (or does not resolve: the caller reports
+// that).
+func outside(dir, path string) string {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return ""
+	}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return real
+	}
+	return ""
 }
 
 // Parse reads a manifest from data; file is the path to name in problems
@@ -191,6 +239,10 @@ func (d *decoder) field(m *Manifest, key string, raw json.RawMessage) {
 		}
 		m.Executables = make(map[string]string, len(obj))
 		for _, k := range keys {
+			if len(k) > MaxNameLength {
+				d.fail(key+"."+k, "is a platform key of %d bytes; write \"<GOOS>-<GOARCH>\", such as \"linux-amd64\"", len(k))
+				continue
+			}
 			m.Executables[k], _ = d.str(key+"."+k, obj[k])
 		}
 	case "protocol_versions":
@@ -300,7 +352,10 @@ func (d *decoder) route(path string, raw json.RawMessage) Route {
 func (d *decoder) environment(key string, raw json.RawMessage) Environment {
 	switch jsonType(raw) {
 	case "string":
-		s, _ := d.str(key, raw)
+		s, ok := d.str(key, raw)
+		if !ok {
+			return nil
+		}
 		switch s {
 		case EnvAll:
 			return nil
@@ -352,7 +407,7 @@ func (f failedSet) covers(field string) bool {
 }
 
 func (d *decoder) add(field, format string, args ...any) {
-	d.problems = append(d.problems, Problem{File: d.file, Field: field, Message: fmt.Sprintf(format, args...)})
+	d.problems = append(d.problems, Problem{File: d.file, Field: clip(field), Message: fmt.Sprintf(format, args...)})
 }
 
 // fail records a problem and marks field as undecodable.
@@ -370,6 +425,10 @@ func (d *decoder) unknown(parent, key string, known []string) {
 	if parent != key {
 		field = parent + "." + key
 	}
+	if len(key) > MaxNameLength {
+		d.add(field, "unknown field of %d bytes; the known fields are %s", len(key), strings.Join(known, ", "))
+		return
+	}
 	if s := suggest(key, known); s != "" {
 		d.add(field, "unknown field %q; did you mean %q?", key, s)
 		return
@@ -383,7 +442,39 @@ func (d *decoder) str(field string, raw json.RawMessage) (string, bool) {
 		d.typeError(field, "a string", raw)
 		return "", false
 	}
+	if limit := maxLength(field); len(s) > limit {
+		d.fail(field, "is %d bytes long; at most %d are allowed", len(s), limit)
+		return "", false
+	}
 	return s, true
+}
+
+// maxLength is the longest string allowed at a field path.
+func maxLength(field string) int {
+	switch {
+	case field == "name", field == "environment", strings.HasPrefix(field, "environment["):
+		return MaxNameLength
+	case strings.HasPrefix(field, "dependencies["):
+		if !strings.HasSuffix(field, ".version") {
+			return MaxNameLength
+		}
+	case field == "description":
+		return MaxDescriptionLength
+	}
+	return MaxStringLength
+}
+
+// clip shortens a key or value a manifest got wrong for a message, so a
+// huge one is not printed whole.
+func clip(s string) string {
+	if len(s) <= MaxNameLength {
+		return s
+	}
+	cut := s[:MaxNameLength]
+	for !utf8.ValidString(cut) {
+		cut = cut[:len(cut)-1]
+	}
+	return fmt.Sprintf("%s... (%d bytes)", cut, len(s))
 }
 
 func (d *decoder) boolean(field string, raw json.RawMessage) (bool, bool) {
@@ -404,9 +495,9 @@ func (d *decoder) integer(field string, raw json.RawMessage) (int, bool) {
 	n, err := strconv.Atoi(text)
 	if err != nil {
 		if _, ferr := strconv.ParseFloat(text, 64); ferr == nil && !strings.ContainsAny(text, ".eE") {
-			d.fail(field, "%s is out of range", text)
+			d.fail(field, "%s is out of range", clip(text))
 		} else {
-			d.fail(field, "must be a whole number, got %s", text)
+			d.fail(field, "must be a whole number, got %s", clip(text))
 		}
 		return 0, false
 	}

@@ -21,12 +21,20 @@ type Found struct {
 	Manifest *manifest.Manifest
 	// Err says what is wrong with the folder's manifest or executable.
 	Err error
+	// Required is what plugin.json says of "required" (true unless it says
+	// false), read even from a manifest with problems, so that a broken
+	// plugin that says "required": false does not stop the host. It is
+	// false when plugin.json is not a JSON object at all (unreadable, not
+	// JSON, not a regular file, too large): then only the configuration
+	// can make the plugin required.
+	Required bool
 }
 
 // Discover lists the plugin folders under dir: every folder holding a
 // plugin.json. Each manifest is loaded and checked; a folder with problems
 // is returned with Err set so it can be reported rather than silently
-// skipped. A missing dir is an error that says how to fix it.
+// skipped, and never keeps the others from loading. A missing dir is an
+// error that says how to fix it.
 func Discover(dir string) ([]Found, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -46,8 +54,11 @@ func Discover(dir string) ([]Found, error) {
 		}
 		m, err := manifest.Load(pdir)
 		f := Found{Name: e.Name(), Dir: pdir, Manifest: m, Err: err}
-		if m != nil && m.Name != "" {
-			f.Name = m.Name
+		if m != nil {
+			f.Required = m.IsRequired()
+			if m.Name != "" {
+				f.Name = m.Name
+			}
 		}
 		if err != nil {
 			f.Manifest = nil

@@ -162,10 +162,10 @@ func (m *Manager) Start(ctx context.Context) error {
 		fs := byName[name]
 		f := fs[0]
 		pc := m.cfg.Plugin[name]
-		required := true
-		if f.Manifest != nil {
-			required = f.Manifest.IsRequired()
-		}
+		// A broken manifest that says "required": false leaves the host
+		// running; one that cannot be read at all is optional unless the
+		// configuration says otherwise (Found.Required).
+		required := f.Required
 		if pc != nil && pc.Required != nil {
 			required = *pc.Required
 		}
@@ -208,7 +208,7 @@ func (m *Manager) Start(ctx context.Context) error {
 			refuse(lockErr.Error())
 			continue
 		}
-		if _, err := m.expectedSum(f.Manifest); err != nil {
+		if _, err := m.verified(f.Manifest, false); err != nil {
 			refuse(err.Error())
 			continue
 		}
@@ -290,32 +290,79 @@ func (m *Manager) failedDependency(man *manifest.Manifest) string {
 	return ""
 }
 
-// lockedSum returns the checksum plugins.lock records for a plugin's
-// executable. The lock file is read each time, so an operator who installs a
-// new version, locks it and restarts the plugin gets the new version.
-func (m *Manager) lockedSum(man *manifest.Manifest) ([]byte, error) {
+// verified checks a plugin's whole folder against plugins.lock and returns
+// the executable's locked checksum, which client.Start checks on the very
+// file it executes. It runs at start and right before every launch; the
+// lock file is read each time, so an operator who installs a new version,
+// locks it and restarts the plugin gets the new version. When launching,
+// the executable's bytes are left to client.Start (one read of them per
+// launch); otherwise they are read too, so a changed executable is named
+// among the changed files.
+func (m *Manager) verified(man *manifest.Manifest, launching bool) ([]byte, error) {
 	rel, err := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.checkLayout(man); err != nil {
 		return nil, err
 	}
 	lock, err := lockfile.Read(m.cfg.Plugins.Dir)
 	if err != nil {
 		return nil, err
 	}
-	return lock.Check(man.Name, rel)
-}
-
-// expectedSum is lockedSum after checking the file on disk against it.
-func (m *Manager) expectedSum(man *manifest.Manifest) ([]byte, error) {
-	want, err := m.lockedSum(man)
+	entry, err := lock.Check(man.Name, rel)
 	if err != nil {
 		return nil, err
 	}
-	rel, _ := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
-	if err := client.VerifySHA256(filepath.Join(man.Dir, rel), want); err != nil {
-		return nil, checksumRefusal(man.Name, err)
+	changes, err := m.folderChanges(entry, man.Dir, launching)
+	if err != nil {
+		return nil, fmt.Errorf("refused before running it: %w", err)
 	}
-	return want, nil
+	if len(changes) > 0 {
+		return nil, fmt.Errorf("refused before running it: its folder %s changed since it was locked: %s; "+
+			"if you installed a new version on purpose, review it and run `mikrobill plugin lock %s`",
+			man.Dir, lockfile.Summary(changes), man.Name)
+	}
+	return entry.Sum()
+}
+
+// folderChanges compares a plugin's folder with its lock entry.
+func (m *Manager) folderChanges(entry lockfile.Entry, dir string, launching bool) ([]lockfile.Change, error) {
+	if launching {
+		return entry.ChangesBeforeLaunch(dir, LockSkip(m.cfg)...)
+	}
+	files, err := lockfile.Scan(dir, LockSkip(m.cfg)...)
+	if err != nil {
+		return nil, err
+	}
+	return entry.Compare(files), nil
+}
+
+// LockSkip are the directories plugins.lock leaves out of a plugin folder:
+// the host's data directory (with the plugins' data directories) and its
+// runtime directory, should an operator's layout put either inside one.
+// `mikrobill plugin lock` and the host use the same.
+func LockSkip(cfg *config.Config) []string {
+	return []string{cfg.DataDir, cfg.RuntimeDir()}
+}
+
+// checkLayout refuses a plugin whose data directory is its folder or holds
+// it (data_dir such that <data_dir>/plugins is the plugin directory): the
+// plugin writes there, and plugins.lock pins the folder.
+func (m *Manager) checkLayout(man *manifest.Manifest) error {
+	data, err := filepath.Abs(m.cfg.PluginDataDir(man.Name))
+	if err != nil {
+		return err
+	}
+	folder, err := filepath.Abs(man.Dir)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(data, folder); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("its data directory %s is its plugin folder or holds it; the plugin writes into its data directory and "+
+			"plugins.lock pins its folder: set data_dir (MIKROBILL_DATA_DIR) so that <data_dir>/plugins is not the plugin directory", data)
+	}
+	return nil
 }
 
 func checksumRefusal(name string, err error) error {
@@ -338,18 +385,18 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 	p.setStateLocked(StateStarting, "")
 	p.mu.Unlock()
 
-	// The launcher checks the executable against this right before it
-	// starts it.
-	sum, err := m.lockedSum(man)
-	if err != nil {
-		return err
-	}
 	settings, err := m.settings(ctx, man.Name)
 	if err != nil {
 		return err
 	}
 	if err := man.ValidateSettings(settings); err != nil {
 		return fmt.Errorf("its settings (the configuration file's and those saved in the admin UI) do not match its config_schema: %v; save its settings (admin UI, or PUT /api/v1/plugin-settings/%s) and it starts", err, man.Name)
+	}
+	// The folder is checked against the lock right before the launch; the
+	// launcher checks the executable's bytes again on the file it runs.
+	sum, err := m.verified(man, true)
+	if err != nil {
+		return err
 	}
 	dataDir, err := privateDir(m.cfg.PluginDataDir(man.Name))
 	if err != nil {

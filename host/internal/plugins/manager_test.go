@@ -84,8 +84,8 @@ func TestTamperedExecutableRefusedBeforeItRuns(t *testing.T) {
 		t.Fatalf("Start: %v (an optional refused plugin must not stop the host)", err)
 	}
 	st := status(t, m, "tampered")
-	if st.State != StateFailed || !strings.Contains(st.LastError, "does not match its checksum") || !strings.Contains(st.LastError, "mikrobill plugin lock tampered") {
-		t.Errorf("tampered: state %s, last_error %q; want failed, naming the checksum and the command to run", st.State, st.LastError)
+	if st.State != StateFailed || !strings.Contains(st.LastError, "changed since it was locked: modified mikrobill-plugin-tampered (content)") || !strings.Contains(st.LastError, "mikrobill plugin lock tampered") {
+		t.Errorf("tampered: state %s, last_error %q; want failed, naming the changed file and the command to run", st.State, st.LastError)
 	}
 	if slices.Contains(f.started(), "tampered") {
 		t.Error("the tampered executable was executed")

@@ -4,7 +4,6 @@
 package testenv
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/mikrobill/mikrobill/host/internal/lockfile"
-	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
 var (
@@ -169,20 +167,28 @@ func (d *PluginDir) AddBundled(name string) string {
 	return dir
 }
 
-// Lock records a plugin's executable in plugins.lock, as `mikrobill plugin
-// lock NAME` does.
+// Lock records a plugin's folder in plugins.lock, as `mikrobill plugin lock
+// NAME` does.
 func (d *PluginDir) Lock(name string) {
 	d.t.Helper()
 	lf, err := lockfile.Read(d.Dir)
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	exe := "mikrobill-plugin-" + name
-	sum, err := client.FileSHA256(filepath.Join(d.Dir, name, exe))
+	dir := filepath.Join(d.Dir, name)
+	var man struct{ Version string }
+	raw, err := os.ReadFile(filepath.Join(dir, "plugin.json"))
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	lf.Plugins[name] = lockfile.Entry{Version: "1.0.0", Executable: exe, SHA256: hex.EncodeToString(sum)}
+	if err := json.Unmarshal(raw, &man); err != nil {
+		d.t.Fatal(err)
+	}
+	e, err := lockfile.Lock(dir, man.Version, "mikrobill-plugin-"+name)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	lf.Plugins[name] = e
 	if err := lockfile.Write(d.Dir, lf); err != nil {
 		d.t.Fatal(err)
 	}
