@@ -48,7 +48,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/mikrobill/mikrobill/sdk/client"
 )
+
+// MaxSize is the largest plugins.lock the host reads: 64 MiB, room for
+// hundreds of thousands of files.
+const MaxSize = 64 << 20
 
 // FileName is the lock file's name in the plugin directory.
 const FileName = "plugins.lock"
@@ -120,7 +126,8 @@ func Path(pluginDir string) string { return filepath.Join(pluginDir, FileName) }
 // file of format version 1 is read; its entries are [Entry.Legacy].
 func Read(pluginDir string) (*File, error) {
 	path := Path(pluginDir)
-	raw, err := os.ReadFile(path)
+	raw, err := client.ReadRegularFile(path, MaxSize, "plugins.lock",
+		"it is not a lock file mikrobill wrote; move it away and run `mikrobill plugin lock`")
 	if errors.Is(err, os.ErrNotExist) {
 		return &File{Version: formatVersion, Plugins: map[string]Entry{}}, nil
 	}

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -276,6 +278,37 @@ func TestEntrySum(t *testing.T) {
 			}
 			if tt.ok && len(sum) != 32 {
 				t.Errorf("Sum() has %d bytes, want 32", len(sum))
+			}
+		})
+	}
+}
+
+// TestReadRefusesWhatIsNotALockFile: plugins.lock as a named pipe (which
+// would block a plain read for ever) or a link to /dev/zero (which would
+// fill memory) is refused at once, saying what it is.
+func TestReadRefusesWhatIsNotALockFile(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		make func(path string) error
+		want string
+	}{
+		{"named pipe", func(path string) error { return syscall.Mkfifo(path, 0o600) }, "a named pipe (FIFO), not a regular file"},
+		{"link to /dev/zero", func(path string) error { return os.Symlink("/dev/zero", path) }, "a character device, not a regular file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := tt.make(lockfile.Path(dir)); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { _, err := lockfile.Read(dir); done <- err }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("Read: %v; want an error containing %q", err, tt.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Read blocked on plugins.lock")
 			}
 		})
 	}
