@@ -129,7 +129,7 @@ func newPluginStatus(g *globals) *cobra.Command {
 				return enc.Encode(body)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tSTATE\tHEALTH\tRESTARTS\tPID\tCIRCUIT\tNEXT ATTEMPT\tLAST ERROR")
+			fmt.Fprintln(tw, "NAME\tVERSION\tSTATE\tHEALTH\tRESTARTS\tPID\tCIRCUIT\tNEXT ATTEMPT\tERROR\tLAST ERROR")
 			for _, p := range body.Plugins {
 				next := "-"
 				if p.NextAttempt != nil {
@@ -139,11 +139,14 @@ func newPluginStatus(g *globals) *cobra.Command {
 				if p.PID != 0 {
 					pid = strconv.Itoa(p.PID)
 				}
-				last := p.LastError
-				if i := strings.IndexByte(last, '\n'); i >= 0 {
-					last = last[:i] + " ..."
+				// ERROR is what is wrong now; LAST ERROR the latest one,
+				// kept after the plugin recovered, with its time.
+				last := firstLine(p.LastError)
+				if last != "" && p.LastErrorAt != nil {
+					last = p.LastErrorAt.Local().Format(time.DateTime) + " " + last
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), p.State, p.Health, p.Restarts, pid, p.Circuit, next, dash(last))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), p.State, p.Health, p.Restarts, pid, p.Circuit, next,
+					dash(firstLine(p.Error)), dash(last))
 			}
 			return tw.Flush()
 		},
@@ -151,6 +154,14 @@ func newPluginStatus(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&address, "address", "", "the running host's base URL (default: from the configuration, http://127.0.0.1:3000)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// firstLine is s up to its first line break, with " ..." when more follows.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
 }
 
 // newPluginAction is restart, disable or enable.
