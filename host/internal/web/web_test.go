@@ -1,12 +1,18 @@
 package web
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 )
@@ -62,6 +68,29 @@ func TestAPIMethodNotAllowed(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != tt.status || rec.Header().Get("Allow") != tt.allow {
 			t.Errorf("%s %s: %d, Allow %q; want %d, Allow %q: %s", tt.method, tt.path, rec.Code, rec.Header().Get("Allow"), tt.status, tt.allow, rec.Body)
+		}
+	}
+}
+
+// TestRefusalDetails: a plugin's refusal of its settings is split into its
+// problems, each under the setting it starts with; a part that names none
+// goes on with the one before it, or under "settings" when it comes first.
+func TestRefusalDetails(t *testing.T) {
+	m := &manifest.Manifest{Name: "payment-x", ConfigSchema: json.RawMessage(`{"type": "object", "properties": {
+		"base_url": {"type": "string"}, "base": {"type": "string"}, "webhook_secrets": {"type": "array"}, "mode": {"type": "string"}}}`)}
+	for _, tt := range []struct {
+		msg  string
+		want FieldErrors
+	}{
+		{"invalid argument: settings: base_url: http:// is accepted only for loopback addresses; use https://",
+			FieldErrors{"base_url": "base_url: http:// is accepted only for loopback addresses; use https://"}},
+		{"invalid argument: webhook_secrets[1] is not a signing secret; mode must be \"test\" or \"live\"; something else",
+			FieldErrors{"webhook_secrets": "webhook_secrets[1] is not a signing secret", "mode": "mode must be \"test\" or \"live\"; something else"}},
+		{"cannot connect; baseline is wrong", FieldErrors{"settings": "cannot connect; baseline is wrong"}},
+	} {
+		err := fmt.Errorf("%w: %w", plugins.ErrSettingsRefused, errors.New(tt.msg))
+		if diff := cmp.Diff(tt.want, refusalDetails(m, err)); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", tt.msg, diff)
 		}
 	}
 }
