@@ -67,11 +67,15 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.status, body)
 }
 
-// classify maps SDK sentinel errors (also those that came back from a
-// plugin) to statuses.
+// classify maps the store's and the SDK's sentinel errors (also those that
+// came back from a plugin) to statuses. A database that is unavailable is
+// a 503 (with Retry-After, from serveError), never a 500.
 func classify(err error) *apiError {
 	msg := err.Error()
 	switch {
+	case store.IsUnavailable(err):
+		// The store retried what it safely could; the details are logged.
+		return &apiError{http.StatusServiceUnavailable, "database_unavailable", "the database is unavailable (restarting, or the connection to it was lost); try again shortly", nil}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{http.StatusNotFound, "not_found", msg, nil}
 	case errors.Is(err, store.ErrConflict):

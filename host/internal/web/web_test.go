@@ -4,15 +4,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 )
@@ -91,6 +95,34 @@ func TestRefusalDetails(t *testing.T) {
 		err := fmt.Errorf("%w: %w", plugins.ErrSettingsRefused, errors.New(tt.msg))
 		if diff := cmp.Diff(tt.want, refusalDetails(m, err)); diff != "" {
 			t.Errorf("%q (-want +got):\n%s", tt.msg, diff)
+		}
+	}
+}
+
+// TestClassifyDatabaseUnavailable: every way a database connection is lost
+// (PostgreSQL's connection-exception class 08 and its 57P01-57P03
+// terminations, a connection pgx closed, the store's ErrUnavailable) is a
+// 503 database_unavailable with Retry-After, never a 500; a constraint the
+// database refused and a network error that is not the database's are not.
+func TestClassifyDatabaseUnavailable(t *testing.T) {
+	s := New(Deps{})
+	lost := []error{store.ErrUnavailable, fmt.Errorf("list plans: %w", pgconn.ErrConnClosed)}
+	for _, code := range []string{"57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006", "08007", "08P01"} {
+		lost = append(lost, fmt.Errorf("invoice 7: %w", &pgconn.PgError{Severity: "FATAL", Code: code, Message: "terminating connection"}))
+	}
+	for _, err := range lost {
+		rec := httptest.NewRecorder()
+		s.serveError(rec, httptest.NewRequest(http.MethodPost, "/webhooks/payment-x", nil), err)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"database_unavailable"`) {
+			t.Errorf("%v: %d %s (Retry-After %q); want 503 database_unavailable with Retry-After", err, rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+		}
+	}
+	for _, err := range []error{
+		&pgconn.PgError{Code: "23505", Message: "duplicate key"},
+		&url.Error{Op: "Get", URL: "https://marketplace.example", Err: io.EOF},
+	} {
+		if ae := classify(err); ae.status == http.StatusServiceUnavailable {
+			t.Errorf("%v is classified as the database being unavailable", err)
 		}
 	}
 }
