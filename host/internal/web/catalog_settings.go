@@ -102,16 +102,16 @@ func secretLooking(name string) bool {
 // settingsSecretFields are the fields to encrypt and redact: the manifest's,
 // and those stored encrypted before (a plugin may be absent or older now).
 // Without a manifest (the plugin is not installed yet), the top-level
-// string fields of settings whose names look secret (secretLooking) are
-// secret too: better encrypted for nothing than stored and shown in clear.
+// fields of settings whose names look secret (secretLooking) and that hold
+// text (a string, or a list or an object of strings) are secret too:
+// better encrypted for nothing than stored and shown in clear.
 func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, settings map[string]json.RawMessage) []string {
 	var out []string
 	if m != nil {
 		out = append(out, m.SecretFields()...)
 	} else {
 		for f, raw := range settings {
-			var v string
-			if secretLooking(f) && json.Unmarshal(raw, &v) == nil {
+			if secretLooking(f) && holdsText(raw) {
 				out = append(out, f)
 			}
 		}
@@ -121,6 +121,38 @@ func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, se
 	}
 	// "webhook_secrets" covers the "webhook_secrets[]" stored encrypted.
 	return store.OutermostSecretPaths(out)
+}
+
+// holdsText reports whether a JSON value is a string, or a non-empty list
+// or object whose values all hold text.
+func holdsText(raw json.RawMessage) bool {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	var text func(v any) bool
+	text = func(v any) bool {
+		switch t := v.(type) {
+		case string:
+			return true
+		case []any:
+			for _, x := range t {
+				if !text(x) {
+					return false
+				}
+			}
+			return len(t) > 0
+		case map[string]any:
+			for _, x := range t {
+				if !text(x) {
+					return false
+				}
+			}
+			return len(t) > 0
+		}
+		return false
+	}
+	return text(v)
 }
 
 // redactSettings replaces the non-empty string values at the secret paths
