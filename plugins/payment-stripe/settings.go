@@ -29,7 +29,8 @@ type settings struct {
 	// slip into a test setup or the other way round.
 	Mode string `json:"mode"`
 	// APIBaseURL replaces https://api.stripe.com, for a proxy or a test
-	// server. https, or http on a loopback address only. Default empty.
+	// server. https, or http on a loopback address only; no path (Stripe's
+	// paths, /v1/..., go at the address's root). Default empty.
 	APIBaseURL string `json:"api_base_url"`
 	// Currencies, when set, are the only currencies CreatePayment accepts
 	// (upper-case ISO 4217). Default empty: every currency Stripe takes.
@@ -129,8 +130,16 @@ func checkBaseURL(raw string) string {
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return "must be an absolute URL such as https://stripe-proxy.example.net"
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		return "must not hold credentials, a query or a fragment"
+	}
+	// stripe-go sends every request to the URL's root plus /v1/...; it
+	// only drops a trailing /v1. Any other path would be lost, and every
+	// call would fail.
+	switch strings.TrimSuffix(u.EscapedPath(), "/") {
+	case "", "/v1":
+	default:
+		return fmt.Sprintf("must not have a path (it has %q): Stripe's client sends every request to /v1/... at the address's root, so give the proxy's root, such as https://stripe-proxy.example.net, and have it serve Stripe's paths there", u.EscapedPath())
 	}
 	switch u.Scheme {
 	case "https":

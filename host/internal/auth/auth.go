@@ -37,8 +37,8 @@ var (
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrExpired: a token or session past its expiry.
 	ErrExpired = errors.New("credentials expired")
-	// ErrRevoked: a revoked API token, or a JWT issued before the user's
-	// password, role or status last changed.
+	// ErrRevoked: a revoked API token, or a JWT or session issued before
+	// the user's password, role or status last changed.
 	ErrRevoked = errors.New("credentials revoked")
 	// ErrUserDisabled: the user is disabled.
 	ErrUserDisabled = errors.New("user disabled")
@@ -210,9 +210,9 @@ func (s *Service) authJWT(ctx context.Context, token string) (*Identity, error) 
 	if err != nil {
 		return nil, err
 	}
-	// iat has whole seconds: a token issued in the second of a change
-	// survives it, one issued a second or more before does not.
-	if !u.UpdatedAt.Before(c.IssuedAt.Add(time.Second)) {
+	// The generation, not a time: a change in the same second as the
+	// token's issue ends it too.
+	if *c.Generation != u.Generation {
 		return nil, refuse(ErrRevoked, "the bearer token was issued before the account's password, role or status changed; sign in again")
 	}
 	return &Identity{User: u, Via: ViaJWT}, nil
@@ -273,6 +273,14 @@ func (s *Service) authSession(ctx context.Context, value string) (*Identity, err
 	if err != nil {
 		return nil, err
 	}
+	if sess.UserGeneration != u.Generation {
+		// Begun before a password, role or status change (a sign-in that
+		// raced the change): the change ends it, as it ended the others.
+		if err := q.DeleteSession(ctx, digest); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("delete a session the account's change ended", "user_id", sess.UserID, "error", err)
+		}
+		return nil, refuse(ErrRevoked, "the session began before the account's password, role or status changed; sign in again")
+	}
 	return &Identity{User: u, Via: ViaSession}, nil
 }
 
@@ -326,7 +334,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (*store.
 
 // IssueJWT returns a bearer JWT for a user and when it expires.
 func (s *Service) IssueJWT(u *store.User) (string, time.Time, error) {
-	return s.jwt.Issue(u.ID, u.Role)
+	return s.jwt.Issue(u.ID, u.Role, u.Generation)
 }
 
 // VerifyJWT checks a bearer JWT's signature and claims (not the user: use
@@ -341,7 +349,7 @@ func (s *Service) StartSession(ctx context.Context, u *store.User, remote string
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	sess := &store.Session{IDHash: digest, UserID: u.ID, ExpiresAt: s.now().Add(s.sessionTTL), Remote: remote}
+	sess := &store.Session{IDHash: digest, UserID: u.ID, ExpiresAt: s.now().Add(s.sessionTTL), Remote: remote, UserGeneration: u.Generation}
 	if err := s.db.Q().CreateSession(ctx, sess); err != nil {
 		return nil, time.Time{}, err
 	}

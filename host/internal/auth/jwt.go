@@ -14,12 +14,16 @@ import (
 // Issuer is the JWTs' "iss" claim.
 const Issuer = "mikrobill"
 
-// Claims are a bearer JWT's claims: sub (the user id), role, iss, iat,
-// exp and jti.
+// Claims are a bearer JWT's claims: sub (the user id), role, gen, iss,
+// iat, exp and jti.
 type Claims struct {
 	// Role is the user's role when the token was issued. Requests use the
 	// role the user has now, read from the database.
 	Role string `json:"role"`
+	// Generation is the user's generation when the token was issued
+	// (store.User.Generation): the token is refused once a password, role
+	// or status change moved it on. Required.
+	Generation *int64 `json:"gen"`
 	jwt.RegisteredClaims
 }
 
@@ -70,15 +74,16 @@ func NewJWT(secret []byte, ttl time.Duration, now func() time.Time) (*JWT, error
 // TTL is how long issued tokens last.
 func (j *JWT) TTL() time.Duration { return j.ttl }
 
-// Issue signs a token for a user and returns it with its expiry.
-func (j *JWT) Issue(userID int64, role string) (string, time.Time, error) {
+// Issue signs a token for a user at a generation (store.User.Generation)
+// and returns it with its expiry.
+func (j *JWT) Issue(userID int64, role string, generation int64) (string, time.Time, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return "", time.Time{}, err
 	}
 	now := j.now()
 	exp := now.Add(j.ttl)
-	claims := Claims{Role: role, RegisteredClaims: jwt.RegisteredClaims{
+	claims := Claims{Role: role, Generation: &generation, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer:    Issuer,
 		Subject:   strconv.FormatInt(userID, 10),
 		IssuedAt:  jwt.NewNumericDate(now),
@@ -108,8 +113,8 @@ func (j *JWT) Verify(token string) (*Claims, error) {
 	case err != nil:
 		return nil, refuse(ErrInvalidCredentials, "the bearer token is not valid (malformed, wrong signature, or not issued by this host); sign in again")
 	}
-	if _, err := c.UserID(); err != nil || c.ID == "" || c.IssuedAt == nil {
-		return nil, refuse(ErrInvalidCredentials, "the bearer token lacks its subject, id or issue time; sign in again")
+	if _, err := c.UserID(); err != nil || c.ID == "" || c.IssuedAt == nil || c.Generation == nil {
+		return nil, refuse(ErrInvalidCredentials, "the bearer token lacks its subject, id, issue time or generation (tokens of an older version lack the generation); sign in again")
 	}
 	return &c, nil
 }

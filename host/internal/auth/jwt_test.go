@@ -20,7 +20,7 @@ func TestJWTRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, exp, err := j.Issue(42, "operator")
+	tok, exp, err := j.Issue(42, "operator", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,11 +31,11 @@ func TestJWTRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id, _ := c.UserID(); id != 42 || c.Role != "operator" || c.Issuer != Issuer || c.ID == "" ||
+	if id, _ := c.UserID(); id != 42 || c.Role != "operator" || c.Generation == nil || *c.Generation != 3 || c.Issuer != Issuer || c.ID == "" ||
 		!c.IssuedAt.Equal(now) || !c.ExpiresAt.Equal(now.Add(time.Hour)) {
 		t.Errorf("claims %+v", c)
 	}
-	tok2, _, _ := j.Issue(42, "operator")
+	tok2, _, _ := j.Issue(42, "operator", 3)
 	if c2, _ := j.Verify(tok2); c2.ID == c.ID {
 		t.Error("two tokens share a jti")
 	}
@@ -49,7 +49,7 @@ func TestJWTRefusals(t *testing.T) {
 	clock := now
 	j, _ := NewJWT(testSecret, time.Hour, func() time.Time { return clock })
 	valid := func() jwt.MapClaims {
-		return jwt.MapClaims{"iss": Issuer, "sub": "7", "role": "admin", "jti": "x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		return jwt.MapClaims{"iss": Issuer, "sub": "7", "role": "admin", "gen": 0, "jti": "x", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	}
 	sign := func(m jwt.SigningMethod, key any, claims jwt.MapClaims) string {
 		s, err := jwt.NewWithClaims(m, claims).SignedString(key)
@@ -94,6 +94,7 @@ func TestJWTRefusals(t *testing.T) {
 		{"sub not a user id", sign(jwt.SigningMethodHS256, testSecret, with("sub", "admin")), ErrInvalidCredentials},
 		{"no jti", sign(jwt.SigningMethodHS256, testSecret, without("jti")), ErrInvalidCredentials},
 		{"no iat", sign(jwt.SigningMethodHS256, testSecret, without("iat")), ErrInvalidCredentials},
+		{"no generation (a token of an older version)", sign(jwt.SigningMethodHS256, testSecret, without("gen")), ErrInvalidCredentials},
 		{"issued in the future", sign(jwt.SigningMethodHS256, testSecret, with("iat", now.Add(time.Hour).Unix())), ErrInvalidCredentials},
 		{"expired", sign(jwt.SigningMethodHS256, testSecret, with("exp", now.Add(-time.Minute).Unix())), ErrExpired},
 		{"garbage", "not.a.jwt", ErrInvalidCredentials},

@@ -306,3 +306,118 @@ func TestNewUser(t *testing.T) {
 		t.Error("the hash does not verify")
 	}
 }
+
+// TestChangesEndEarlierCredentialsAtOnce: a password, role or status change
+// ends every bearer JWT and session issued before it, even in the same
+// second (the clock does not move in this test): they carry the user's
+// generation, not a time. A sign-in that raced the change cannot start a
+// session that outlives it. API tokens follow a role change and a disable
+// at once and survive a password change.
+func TestChangesEndEarlierCredentialsAtOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		svc := newService(t, s, c)
+		u := mustUser(t, s, "ops", "correct horse battery", store.UserRoleOperator)
+		apiTok, _, err := svc.CreateToken(ctx, u.ID, "ci", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// issue signs in now, as a client would: a JWT and a session.
+		issue := func() (string, *http.Cookie) {
+			t.Helper()
+			cur, err := svc.Login(ctx, "ops", "correct horse battery")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, _, err := svc.IssueJWT(cur)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cookie, _, err := svc.StartSession(ctx, cur, "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok, cookie
+		}
+		accepted := func(what string, r *http.Request) *auth.Identity {
+			t.Helper()
+			id, err := svc.Authenticate(ctx, r)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			return id
+		}
+		for _, change := range []struct {
+			name string
+			do   func()
+		}{
+			{"password", func() {
+				if _, err := auth.SetPassword(ctx, s, svc.HashPassword, u, "correct horse battery"); err != nil {
+					t.Fatal(err)
+				}
+			}},
+			{"role", func() {
+				u.Role = store.UserRoleViewer
+				if err := s.Q().UpdateUser(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+			}},
+			{"disable and enable", func() {
+				for _, d := range []bool{true, false} {
+					u.Disabled = d
+					if err := s.Q().UpdateUser(ctx, u); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}},
+		} {
+			tok, cookie := issue()
+			accepted("JWT before the "+change.name+" change", request(bearer(tok)))
+			accepted("session before the "+change.name+" change", request(withCookie(cookie)))
+			change.do()
+			id, err := svc.Authenticate(ctx, request(bearer(tok)))
+			wantRefused(t, "JWT after a "+change.name+" change in the same second", id, err, auth.ErrRevoked, "sign in again")
+			id, err = svc.Authenticate(ctx, request(withCookie(cookie)))
+			if id != nil || !errors.Is(err, auth.ErrUnauthenticated) || !strings.Contains(err.Error(), "sign in again") {
+				t.Errorf("session after a %s change in the same second: %+v, %v", change.name, id, err)
+			}
+			tok, cookie = issue()
+			accepted("JWT issued after the "+change.name+" change", request(bearer(tok)))
+			accepted("session begun after the "+change.name+" change", request(withCookie(cookie)))
+			if id := accepted("API token after the "+change.name+" change", request(bearer(apiTok))); id.User.Role != u.Role {
+				t.Errorf("API token after the %s change acts as %s, want %s", change.name, id.User.Role, u.Role)
+			}
+		}
+
+		// A sign-in that checked the password before a change and starts
+		// its session after it.
+		before, err := svc.Login(ctx, "ops", "correct horse battery")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := auth.SetPassword(ctx, s, svc.HashPassword, u, "another fine password"); err != nil {
+			t.Fatal(err)
+		}
+		late, _, err := svc.StartSession(ctx, before, "", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := svc.Authenticate(ctx, request(withCookie(late)))
+		wantRefused(t, "session started by a sign-in that raced a password change", id, err, auth.ErrRevoked, "sign in again")
+		if _, err := s.Q().GetSession(ctx, auth.Digest(late.Value)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the refused session's row: %v, want it deleted", err)
+		}
+		jwtLate, _, _ := svc.IssueJWT(before)
+		id, err = svc.Authenticate(ctx, request(bearer(jwtLate)))
+		wantRefused(t, "JWT issued by a sign-in that raced a password change", id, err, auth.ErrRevoked, "sign in again")
+
+		// Disabling ends API tokens at once too.
+		u.Disabled = true
+		if err := s.Q().UpdateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		id, err = svc.Authenticate(ctx, request(bearer(apiTok)))
+		wantRefused(t, "API token of a user just disabled", id, err, auth.ErrUserDisabled, "is disabled")
+	})
+}

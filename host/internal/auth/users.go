@@ -28,7 +28,9 @@ func NewUser(ctx context.Context, hash func(context.Context, string) (string, er
 // SetPassword checks a new password against the policy, stores its hash
 // and ends the user's sessions, in one transaction, and returns how many
 // sessions ended. Bearer JWTs issued before the change are refused from
-// then on (the user's UpdatedAt moves); API tokens stay valid.
+// then on (the user's Generation moves on); API tokens stay valid: they
+// are credentials of their own, made for programs, and are revoked on
+// their own (DELETE /api/v1/tokens/{id}).
 func SetPassword(ctx context.Context, db *store.Store, hash func(context.Context, string) (string, error), u *store.User, password string) (int64, error) {
 	if err := CheckPassword(u.Username, password); err != nil {
 		return 0, err

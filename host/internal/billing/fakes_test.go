@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -168,8 +169,54 @@ func (r *fakeRouter) UpsertUser(_ context.Context, req *router.UpsertUserRequest
 func (r *fakeRouter) GetUser(context.Context, *router.GetUserRequest) (*router.GetUserResponse, error) {
 	return nil, sdk.ErrNotSupported
 }
-func (r *fakeRouter) ListUsers(context.Context, *router.ListUsersRequest) (*router.ListUsersResponse, error) {
-	return &router.ListUsersResponse{}, nil
+
+// ListUsers lists the users of a location and kind; all are managed (the
+// fake holds only what billing or a test put there as mikrobill's).
+func (r *fakeRouter) ListUsers(_ context.Context, req *router.ListUsersRequest) (*router.ListUsersResponse, error) {
+	if err := r.unreachable(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	resp := &router.ListUsersResponse{}
+	for _, u := range r.users {
+		if u.location == req.Location && u.Kind == req.Kind {
+			out := u.User
+			out.Password, out.Managed = "", true
+			resp.Users = append(resp.Users, out)
+		}
+	}
+	return resp, nil
+}
+
+// addManaged puts logins on the router as if mikrobill had made them.
+func (r *fakeRouter) addManaged(loc string, kind router.UserKind, names ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range names {
+		r.users[loc+"/"+n] = &routerUser{User: router.User{Kind: kind, Name: n, Profile: "mb-home-10m"}, location: loc}
+	}
+}
+
+// clear removes every login.
+func (r *fakeRouter) clear() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.users = map[string]*routerUser{}
+}
+
+// names lists the logins on the router at a location.
+func (r *fakeRouter) names(loc string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, u := range r.users {
+		if u.location == loc {
+			out = append(out, u.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 func (r *fakeRouter) EnableUser(context.Context, *router.EnableUserRequest) (*router.EnableUserResponse, error) {
 	return &router.EnableUserResponse{}, nil

@@ -31,6 +31,11 @@ const (
 	DriftNotManaged = "not_managed"
 )
 
+// SafeRemovals is how many logins a repair removes without being told it
+// may (SyncOptions.AllowRemovals): a handful of subscribers who left is
+// usual; dozens of orphans mean the store is most likely the wrong one.
+const SafeRemovals = 5
+
 // SyncOptions choose what SyncRouters compares and whether it repairs.
 type SyncOptions struct {
 	// Location limits the comparison to one location (by name); empty is
@@ -39,6 +44,13 @@ type SyncOptions struct {
 	// Repair makes each router match the store; otherwise it only
 	// reports.
 	Repair bool
+	// AllowRemovals is how many logins the repair may remove from the
+	// routers. Without it (0) the repair removes up to SafeRemovals, and
+	// none at a location whose store side is empty (no subscriber should
+	// have a login there: after a switch to a fresh database every paying
+	// customer's login looks orphaned). A repair that would remove more is
+	// refused whole (ErrRemovalsNotAllowed) and changes nothing.
+	AllowRemovals int
 	// Actor is who asked, for the audit log.
 	Actor string
 }
@@ -52,6 +64,12 @@ type SyncReport struct {
 	Repaired int `json:"repaired"`
 	// Unreachable counts the locations that could not be compared.
 	Unreachable int `json:"unreachable"`
+	// Removals counts the orphans a repair removes (or would remove) from
+	// the routers.
+	Removals int `json:"removals"`
+	// Refused says why a repair changed nothing because of its removals
+	// (ErrRemovalsNotAllowed); the report is then its plan.
+	Refused string `json:"refused,omitempty"`
 }
 
 // LocationDrift is one location's comparison.
@@ -83,14 +101,26 @@ type Drift struct {
 	RepairError string `json:"repair_error,omitempty"`
 }
 
-// ErrUnknownLocation: SyncOptions.Location names no location.
-var ErrUnknownLocation = errors.New("no such location")
+// Errors of SyncRouters.
+var (
+	// ErrUnknownLocation: SyncOptions.Location names no location.
+	ErrUnknownLocation = errors.New("no such location")
+	// ErrRemovalsNotAllowed: the repair would remove more logins than it
+	// may (SyncOptions.AllowRemovals); nothing was changed, and the report
+	// that comes with the error is the plan.
+	ErrRemovalsNotAllowed = errors.New("the repair would remove more router logins than allowed")
+)
 
 // SyncRouters compares what the store says each location's router should
 // hold (a login with the plan's profile for every active subscription, the
 // isolation profile for an isolated one) with what the router holds, and
 // repairs the differences when asked. Entries mikrobill did not create are
 // reported when they take a subscriber's name and are never changed.
+//
+// A repair first compares every location (the plan), then checks the
+// removals it plans against SyncOptions.AllowRemovals: a plan that removes
+// too many is refused with the report (nothing repaired) and an error
+// wrapping ErrRemovalsNotAllowed; otherwise the plan is carried out.
 func (s *Service) SyncRouters(ctx context.Context, opt SyncOptions) (*SyncReport, error) {
 	q := s.st.Q()
 	var locs []store.Location
@@ -116,20 +146,38 @@ func (s *Service) SyncRouters(ctx context.Context, opt SyncOptions) (*SyncReport
 		}
 	}
 	rep := &SyncReport{Repair: opt.Repair, Locations: []LocationDrift{}}
+	plans := make([]locationPlan, 0, len(locs))
 	for _, l := range locs {
-		ld := s.syncLocation(ctx, l, opt.Repair)
+		ld, plan := s.compareLocation(ctx, l)
 		rep.Drift += len(ld.Drift)
+		if !ld.Compared {
+			rep.Unreachable++
+		}
 		for _, d := range ld.Drift {
+			if d.Problem == DriftOrphan {
+				rep.Removals++
+			}
+		}
+		rep.Locations = append(rep.Locations, ld)
+		plans = append(plans, plan)
+	}
+	if !opt.Repair {
+		return rep, nil
+	}
+	if why := removalsRefused(rep, opt.AllowRemovals); why != "" {
+		rep.Refused = why
+		s.log.Warn("router repair refused", "removals", rep.Removals, "allow_removals", opt.AllowRemovals, "why", why)
+		return rep, fmt.Errorf("%w: %s", ErrRemovalsNotAllowed, why)
+	}
+	for i := range rep.Locations {
+		s.carryOut(ctx, &rep.Locations[i], plans[i])
+		for _, d := range rep.Locations[i].Drift {
 			if d.Repaired {
 				rep.Repaired++
 			}
 		}
-		if !ld.Compared {
-			rep.Unreachable++
-		}
-		rep.Locations = append(rep.Locations, ld)
 	}
-	if opt.Repair && rep.Repaired > 0 {
+	if rep.Repaired > 0 {
 		actor := opt.Actor
 		if actor == "" {
 			actor = "system"
@@ -149,11 +197,64 @@ type expected struct {
 	isolated bool
 }
 
-func (s *Service) syncLocation(ctx context.Context, l store.Location, repair bool) LocationDrift {
+// fix is how a repair puts one difference right: provision the expected
+// login again (missing, profile, disabled), or remove an orphan. Neither
+// for an entry mikrobill did not create.
+type fix struct {
+	provision *expected
+	remove    *router.UserRef
+}
+
+// locationPlan is how a repair would put one location right: a fix for
+// each of its differences, in order.
+type locationPlan struct {
+	rt    router.Router
+	fixes []fix
+}
+
+// removalsRefused says why the repair may not remove the orphans of rep,
+// or "" when it may: up to SafeRemovals, none at a location whose store
+// side is empty, unless allow covers them all.
+func removalsRefused(rep *SyncReport, allow int) string {
+	if rep.Removals == 0 || rep.Removals <= allow {
+		return ""
+	}
+	var empty []string
+	for _, ld := range rep.Locations {
+		if ld.Subscribers > 0 {
+			continue
+		}
+		for _, d := range ld.Drift {
+			if d.Problem == DriftOrphan {
+				empty = append(empty, ld.Location)
+				break
+			}
+		}
+	}
+	what := fmt.Sprintf("it would remove %d login(s) from the routers", rep.Removals)
+	switch {
+	case len(empty) > 0:
+		what += fmt.Sprintf(", some at %s, where the store has no subscriber at all", strings.Join(empty, ", "))
+	case rep.Removals > SafeRemovals:
+		what += fmt.Sprintf(", more than the %d a repair removes unasked", SafeRemovals)
+	default:
+		return ""
+	}
+	if allow > 0 {
+		what += fmt.Sprintf(", and only %d are allowed", allow)
+	}
+	return what + fmt.Sprintf("; nothing was changed. Check the plan and that the host uses the right database (after a switch to a fresh one every paying customer's login looks orphaned); "+
+		"to remove them all, repair again allowing %d removals (mikrobill routers sync --repair --allow-removals %d; API: \"allow_removals\": %d)", rep.Removals, rep.Removals, rep.Removals)
+}
+
+// compareLocation compares one location's router with the store and plans
+// the repair; it changes nothing.
+func (s *Service) compareLocation(ctx context.Context, l store.Location) (LocationDrift, locationPlan) {
 	ld := LocationDrift{Location: l.Name, Plugin: l.Plugin, Drift: []Drift{}}
-	fail := func(err error) LocationDrift {
-		ld.Compared, ld.Error = false, err.Error()
-		return ld
+	var plan locationPlan
+	fail := func(err error) (LocationDrift, locationPlan) {
+		ld.Compared, ld.Error, ld.Drift = false, err.Error(), []Drift{}
+		return ld, locationPlan{}
 	}
 	q := s.st.Q()
 	svcs, err := q.ListLocationServices(ctx, l.ID)
@@ -186,6 +287,7 @@ func (s *Service) syncLocation(ctx context.Context, l store.Location, repair boo
 	if err != nil {
 		return fail(err)
 	}
+	plan.rt = rt
 	for _, kind := range []router.UserKind{router.KindHotspot, router.KindPPP} {
 		res, err := rt.ListUsers(ctx, &router.ListUsersRequest{Location: l.Name, Kind: kind})
 		if err != nil {
@@ -215,10 +317,12 @@ func (s *Service) syncLocation(ctx context.Context, l store.Location, repair boo
 			default:
 				continue
 			}
-			if repair && d.Problem != DriftNotManaged {
-				s.repair(ctx, rt, e, &d)
+			var f fix
+			if d.Problem != DriftNotManaged {
+				f.provision = &e
 			}
 			ld.Drift = append(ld.Drift, d)
+			plan.fixes = append(plan.fixes, f)
 		}
 		for _, u := range res.Users {
 			if !u.Managed {
@@ -233,22 +337,37 @@ func (s *Service) syncLocation(ctx context.Context, l store.Location, repair boo
 			} else {
 				d.Detail = fmt.Sprintf("login %q was created by mikrobill but no customer of location %s has it; repairing removes it from the router", u.Name, l.Name)
 			}
-			if repair {
-				_, err := rt.RemoveUser(ctx, &router.RemoveUserRequest{User: router.UserRef{Location: l.Name, Kind: kind, Name: u.Name}, Disconnect: true})
-				if err != nil && !errors.Is(err, sdk.ErrNotFound) {
-					d.RepairError = err.Error()
-				} else {
-					d.Repaired = true
-				}
-			}
 			ld.Drift = append(ld.Drift, d)
+			plan.fixes = append(plan.fixes, fix{remove: &router.UserRef{Location: l.Name, Kind: kind, Name: u.Name}})
 		}
 	}
 	ld.Compared = true
 	if n := len(ld.Drift); n > 0 {
-		s.log.Info("router drift", "location", l.Name, "differences", n, "repair", repair)
+		s.log.Info("router drift", "location", l.Name, "differences", n)
 	}
-	return ld
+	return ld, plan
+}
+
+// carryOut repairs one location as planned, recording each outcome in its
+// difference.
+func (s *Service) carryOut(ctx context.Context, ld *LocationDrift, plan locationPlan) {
+	for i, f := range plan.fixes {
+		d := &ld.Drift[i]
+		switch {
+		case f.provision != nil:
+			s.repair(ctx, plan.rt, *f.provision, d)
+		case f.remove != nil:
+			_, err := plan.rt.RemoveUser(ctx, &router.RemoveUserRequest{User: *f.remove, Disconnect: true})
+			if err != nil && !errors.Is(err, sdk.ErrNotFound) {
+				d.RepairError = err.Error()
+			} else {
+				d.Repaired = true
+			}
+		}
+	}
+	if n := len(ld.Drift); n > 0 {
+		s.log.Info("router drift repaired", "location", ld.Location, "differences", n)
+	}
 }
 
 // repair puts one subscriber's login right (the upsert also enables a
@@ -276,8 +395,14 @@ func (s *Service) repair(ctx context.Context, rt router.Router, e expected, d *D
 func (r *SyncReport) DriftSummary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d location(s), %d difference(s)", len(r.Locations), r.Drift)
-	if r.Repair {
+	switch {
+	case r.Refused != "":
+		b.WriteString(", repair refused: nothing changed")
+	case r.Repair:
 		fmt.Fprintf(&b, ", %d repaired", r.Repaired)
+	}
+	if r.Removals > 0 {
+		fmt.Fprintf(&b, ", %d login(s) to remove", r.Removals)
 	}
 	if r.Unreachable > 0 {
 		fmt.Fprintf(&b, ", %d not compared", r.Unreachable)

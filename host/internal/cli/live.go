@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -54,15 +55,39 @@ func (g *globals) apiToken(flag string) string {
 	return ""
 }
 
+// hostError is an error answer of the host's API: its message for the
+// person, with the code and details for a command that acts on them.
+type hostError struct {
+	exitError
+	code    string
+	details json.RawMessage
+}
+
 // callHost sends a request to the running host, with token as its bearer
 // credential when set, and decodes the JSON answer into out; an API error
-// becomes an error with its message.
+// becomes a *hostError with its message.
 func callHost(ctx context.Context, method, url, token string, out any) error {
+	return callHostWith(ctx, method, url, token, nil, out)
+}
+
+// callHostWith is callHost with a JSON body (in; nil sends none).
+func callHostWith(ctx context.Context, method, url, token string, in, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	var reqBody io.Reader
+	if in != nil {
+		raw, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		reqBody = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, reqBody)
 	if err != nil {
 		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
 	if token != "" {
@@ -80,8 +105,9 @@ func callHost(ctx context.Context, method, url, token string, out any) error {
 	if resp.StatusCode >= 300 {
 		var e struct {
 			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
+				Code    string          `json:"code"`
+				Message string          `json:"message"`
+				Details json.RawMessage `json:"details"`
 			} `json:"error"`
 		}
 		if resp.StatusCode == http.StatusUnauthorized {
@@ -92,7 +118,8 @@ func callHost(ctx context.Context, method, url, token string, out any) error {
 			return &exitError{code: 1, msg: fmt.Sprintf("the host wants an API token (HTTP 401): %s; `mikrobill user token --username NAME` makes one", how)}
 		}
 		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-			return &exitError{code: 1, msg: fmt.Sprintf("%s (HTTP %d, %s)", e.Error.Message, resp.StatusCode, e.Error.Code)}
+			return &hostError{exitError: exitError{code: 1, msg: fmt.Sprintf("%s (HTTP %d, %s)", e.Error.Message, resp.StatusCode, e.Error.Code)},
+				code: e.Error.Code, details: e.Error.Details}
 		}
 		return &exitError{code: 1, msg: fmt.Sprintf("HTTP %d from %s: %s", resp.StatusCode, url, strings.TrimSpace(string(body)))}
 	}
@@ -129,7 +156,7 @@ func newPluginStatus(g *globals) *cobra.Command {
 				return enc.Encode(body)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tSTATE\tHEALTH\tRESTARTS\tPID\tCIRCUIT\tNEXT ATTEMPT\tLAST ERROR")
+			fmt.Fprintln(tw, "NAME\tVERSION\tSTATE\tHEALTH\tRESTARTS\tPID\tCIRCUIT\tNEXT ATTEMPT\tERROR\tLAST ERROR")
 			for _, p := range body.Plugins {
 				next := "-"
 				if p.NextAttempt != nil {
@@ -139,11 +166,14 @@ func newPluginStatus(g *globals) *cobra.Command {
 				if p.PID != 0 {
 					pid = strconv.Itoa(p.PID)
 				}
-				last := p.LastError
-				if i := strings.IndexByte(last, '\n'); i >= 0 {
-					last = last[:i] + " ..."
+				// ERROR is what is wrong now; LAST ERROR the latest one,
+				// kept after the plugin recovered, with its time.
+				last := firstLine(p.LastError)
+				if last != "" && p.LastErrorAt != nil {
+					last = p.LastErrorAt.Local().Format(time.DateTime) + " " + last
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), p.State, p.Health, p.Restarts, pid, p.Circuit, next, dash(last))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), p.State, p.Health, p.Restarts, pid, p.Circuit, next,
+					dash(firstLine(p.Error)), dash(last))
 			}
 			return tw.Flush()
 		},
@@ -151,6 +181,14 @@ func newPluginStatus(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&address, "address", "", "the running host's base URL (default: from the configuration, http://127.0.0.1:3000)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// firstLine is s up to its first line break, with " ..." when more follows.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
 }
 
 // newPluginAction is restart, disable or enable.

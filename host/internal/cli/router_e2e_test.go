@@ -463,6 +463,27 @@ func TestRoutersSync(t *testing.T) {
 	if code, raw := rh.api(http.MethodGet, "/api/v1/routers/drift?location=nowhere", rh.tok, nil, nil); code != http.StatusNotFound || !strings.Contains(string(raw), "nowhere") {
 		t.Errorf("unknown location: %d %s", code, raw)
 	}
+
+	// More than a handful of orphans (as after a switch to the wrong
+	// store): the repair shows its plan and refuses, changing nothing,
+	// until --allow-removals covers them.
+	for i := range 6 {
+		rt.Add("/ppp/secret", map[string]string{"name": fmt.Sprintf("stale-%d", i), "password": "x", "profile": "default", "comment": "mikrobill: from another store"})
+	}
+	err, stdout, stderr := runIn(t, nil, "", "routers", "sync", "--address", "http://"+rh.addr, "--token", rh.tok, "--repair")
+	if ec, ok := err.(exitCoder); !ok || ec.ExitCode() != 1 || !strings.Contains(stdout, "stale-5") || !strings.Contains(stdout, "repair refused") ||
+		!strings.Contains(fmt.Sprint(err), "--allow-removals 6") {
+		t.Errorf("repair removing 6 logins unasked: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
+	}
+	if _, ok := rt.Find("/ppp/secret", "stale-0"); !ok {
+		t.Fatal("a refused repair removed a login")
+	}
+	if code, out := sync("--repair", "--allow-removals", "6"); !strings.Contains(out, "6 repaired") || code != 2 {
+		t.Errorf("repair allowed 6 removals: exit %d\n%s", code, out)
+	}
+	if _, ok := rt.Find("/ppp/secret", "stale-0"); ok {
+		t.Error("the allowed removals did not happen")
+	}
 }
 
 // TestRouterPasswordsAreSecret: the routers' passwords inside the mikrotik

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -26,6 +27,7 @@ configuration) with an API token (--token or MIKROBILL_TOKEN).`,
 func newRoutersSync(g *globals) *cobra.Command {
 	var address, token, location string
 	var repair, asJSON bool
+	var allowRemovals int
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Report (or, with --repair, repair) how each router differs from the store",
@@ -47,10 +49,18 @@ login whose profile changed are ended so the new profile applies, and orphans
 are removed; the repair is recorded in the audit log. A location whose router
 does not answer is reported and left for the next run.
 
+A repair removes at most 5 orphans, and none at a location where the store
+has no subscriber at all, unless --allow-removals N allows up to N: after a
+switch to a fresh or wrong database every paying customer's login looks
+orphaned, and a repair would cut them all off. A repair that would remove more
+changes nothing: it prints its plan and says how many removals to allow.
+
 Exit status: 0 when the routers match the store (after the repair), 2 when
-differences remain or a router could not be compared, 1 on any other error.`,
+differences remain or a router could not be compared, 1 on any other error
+(a repair refused for its removals included).`,
 		Example: `  mikrobill routers sync
   mikrobill routers sync --location branch-2 --repair
+  mikrobill routers sync --repair --allow-removals 12
   mikrobill routers sync --json | jq '.locations[].drift[]'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -58,25 +68,36 @@ differences remain or a router could not be compared, 1 on any other error.`,
 			if err != nil {
 				return err
 			}
+			if allowRemovals < 0 {
+				return fmt.Errorf("--allow-removals must be 0 or more, got %d", allowRemovals)
+			}
+			if allowRemovals > 0 && !repair {
+				return errors.New("--allow-removals applies to a repair; add --repair")
+			}
 			method, path := http.MethodGet, "/api/v1/routers/drift"
+			var body any
 			if repair {
 				method, path = http.MethodPost, "/api/v1/routers/sync"
+				body = map[string]int{"allow_removals": allowRemovals}
 			}
 			if location != "" {
 				path += "?location=" + url.QueryEscape(location)
 			}
 			var rep billing.SyncReport
-			if err := callHost(cmd.Context(), method, base+path, g.apiToken(token), &rep); err != nil {
+			err = callHostWith(cmd.Context(), method, base+path, g.apiToken(token), body, &rep)
+			var he *hostError
+			if errors.As(err, &he) && he.code == "removals_not_allowed" && json.Unmarshal(he.details, &rep) == nil {
+				// Refused: show the plan, then why.
+				if perr := printSync(g, &rep, asJSON); perr != nil {
+					return perr
+				}
 				return err
 			}
-			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(rep); err != nil {
-					return err
-				}
-			} else {
-				printSyncReport(g, &rep)
+			if err != nil {
+				return err
+			}
+			if err := printSync(g, &rep, asJSON); err != nil {
+				return err
 			}
 			if rep.Unreachable > 0 || rep.Drift > rep.Repaired {
 				return &exitError{code: 2, msg: ""}
@@ -86,10 +107,22 @@ differences remain or a router could not be compared, 1 on any other error.`,
 	}
 	cmd.Flags().StringVar(&location, "location", "", "compare only this location (by name); default every location")
 	cmd.Flags().BoolVar(&repair, "repair", false, "make the routers match the store (needs an admin's token)")
+	cmd.Flags().IntVar(&allowRemovals, "allow-removals", 0, "with --repair: remove up to this many orphaned logins (without it, at most 5, and none where the store has no subscriber)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&address, "address", "", "the running host's base URL (default: from the configuration, http://127.0.0.1:3000)")
 	cmd.Flags().StringVar(&token, "token", "", "API token (mbt_...) of an operator, or an admin for --repair (default $MIKROBILL_TOKEN)")
 	return cmd
+}
+
+// printSync prints a report as JSON or as tables.
+func printSync(g *globals, rep *billing.SyncReport, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printSyncReport(g, rep)
+	return nil
 }
 
 func printSyncReport(g *globals, rep *billing.SyncReport) {
@@ -115,7 +148,7 @@ func printSyncReport(g *globals, rep *billing.SyncReport) {
 				fixed = "yes"
 			case d.RepairError != "":
 				fixed = "failed: " + d.RepairError
-			case !rep.Repair:
+			case !rep.Repair || rep.Refused != "":
 				fixed = "-"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", d.Problem, d.Kind, d.User, cust, fixed, d.Detail)

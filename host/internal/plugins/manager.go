@@ -172,6 +172,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		p := newPlugin(name, f.Dir, f.Manifest, required, m.cfg.PolicyFor(name), m.log.With("plugin", name))
 		p.onState = m.stateChanged
 		m.plugins[name] = p
+		// Every plugin's restart counter is on /metrics from the start, at
+		// 0, so rate() and alerts see its first restart.
+		m.deps.Metrics.PluginRestarts.WithLabelValues(name)
 
 		refuse := func(why string) {
 			p.fail(why)

@@ -1,11 +1,15 @@
 package plugins
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/sdk"
@@ -70,6 +74,11 @@ type Status struct {
 	RecentFailures int `json:"recent_failures"`
 	// Since is when the plugin entered its current state.
 	Since time.Time `json:"since"`
+	// Error is what is wrong now: why the plugin is unhealthy, restarting
+	// or failed. It clears when the plugin runs again; LastError keeps the
+	// latest error as history, with its time in LastErrorAt.
+	Error       string     `json:"error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
 // Circuit states.
@@ -101,7 +110,9 @@ type Plugin struct {
 	health    *sdk.CheckHealthResponse
 	checkedAt time.Time
 	restarts  int
-	lastErr   string
+	lastErr   string    // the latest error, kept as history
+	lastErrAt time.Time // when lastErr happened
+	curErr    string    // what is wrong now; "" while running
 	loadTime  time.Duration
 	changed   chan struct{} // closed on every state change
 
@@ -149,20 +160,35 @@ func (p *Plugin) State() State {
 	return p.state
 }
 
-// setState changes the state and wakes whoever waits for a change.
-func (p *Plugin) setState(s State, lastErr string) {
+// setState changes the state and wakes whoever waits for a change. why,
+// when not empty, is the error that caused the change: it becomes the
+// current error and the last one.
+func (p *Plugin) setState(s State, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.setStateLocked(s, lastErr)
+	p.setStateLocked(s, why)
 }
 
-func (p *Plugin) setStateLocked(s State, lastErr string) {
+func (p *Plugin) setStateLocked(s State, why string) {
+	now := time.Now()
 	if p.state != s {
-		p.since = time.Now()
+		p.since = now
 	}
 	p.state = s
-	if lastErr != "" {
-		p.lastErr = lastErr
+	if why != "" {
+		p.lastErr, p.lastErrAt = why, now
+	}
+	switch s {
+	case StateRunning, StateStopped, StateDisabled:
+		// Running again, or not running on purpose: nothing is wrong now.
+		// The last error stays, with its time, as history.
+		p.curErr = ""
+	case StateStarting:
+		// A start after a failure keeps the failure until it runs.
+	default:
+		if why != "" {
+			p.curErr = why
+		}
 	}
 	close(p.changed)
 	p.changed = make(chan struct{})
@@ -184,8 +210,12 @@ func (p *Plugin) Status() Status {
 	defer p.mu.RUnlock()
 	st := Status{
 		Name: p.name, State: p.state, Required: p.required, Restarts: p.restarts,
-		LastError: p.lastErr, LoadMS: p.loadTime.Milliseconds(), Dir: p.dir, Health: healthUnknown,
+		Error: p.curErr, LastError: p.lastErr, LoadMS: p.loadTime.Milliseconds(), Dir: p.dir, Health: healthUnknown,
 		Circuit: p.circuit, RecentFailures: len(p.failures), Since: p.since,
+	}
+	if !p.lastErrAt.IsZero() {
+		t := p.lastErrAt
+		st.LastErrorAt = &t
 	}
 	if p.manifest != nil {
 		st.Version, st.Kind = p.manifest.Version, p.manifest.Kind
@@ -230,16 +260,69 @@ func (p *Plugin) process() *client.Process {
 
 // Base returns the base client. It works across restarts: every call goes to
 // the process running at that moment, waits while the plugin restarts, and
-// fails with sdk.ErrPluginUnavailable when it does not come back in time.
+// fails with sdk.ErrPluginUnavailable (as an *UnavailableError) when it does
+// not come back in time.
 func (p *Plugin) Base() client.Plugin {
-	return client.NewPlugin(p.sw, p.sw.HostBroker)
+	return client.NewPlugin(supervisedConn{p}, p.sw.HostBroker)
 }
 
 func (p *Plugin) kindClient(kind string) (any, error) {
 	if p.Kind() != kind {
 		return nil, fmt.Errorf("plugin %q is a %s plugin, not %s", p.name, p.Kind(), kind)
 	}
-	return client.NewKind(kind, p.sw, p.sw.HostBroker)
+	return client.NewKind(kind, supervisedConn{p}, p.sw.HostBroker)
+}
+
+// UnavailableError is a call refused because the plugin is not running. It
+// wraps the refusal, which wraps sdk.ErrPluginUnavailable, and says when
+// the supervisor starts the plugin next, so an HTTP answer can tell the
+// client when to try again (Retry-After).
+type UnavailableError struct {
+	// Err is the refusal.
+	Err error
+	// RetryAt is the supervisor's next attempt to start the plugin: after
+	// a backoff, or at the end of an open circuit's cool-down. Zero when no
+	// attempt is scheduled (the plugin is starting now, or waits for an
+	// operator).
+	RetryAt time.Time
+}
+
+func (e *UnavailableError) Error() string {
+	if e.RetryAt.IsZero() {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%v; the next attempt to start it is at %s", e.Err, e.RetryAt.UTC().Format(time.RFC3339))
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// supervisedConn is the plugin's switch, whose refusals it completes with
+// the supervisor's next attempt (UnavailableError). It sits below the SDK's
+// client adapters, which pass errors that are not gRPC statuses through as
+// they are.
+type supervisedConn struct{ p *Plugin }
+
+func (c supervisedConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	return c.p.unavailable(c.p.sw.Invoke(ctx, method, args, reply, opts...))
+}
+
+func (c supervisedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	cs, err := c.p.sw.NewStream(ctx, desc, method, opts...)
+	return cs, c.p.unavailable(err)
+}
+
+// unavailable adds the next attempt to the switch's refusal of a call.
+func (p *Plugin) unavailable(err error) error {
+	if err == nil || !errors.Is(err, sdk.ErrPluginUnavailable) {
+		return err
+	}
+	p.mu.RLock()
+	var next time.Time
+	if p.state == StateRestarting || p.state == StateFailed {
+		next = p.next
+	}
+	p.mu.RUnlock()
+	return &UnavailableError{Err: err, RetryAt: next}
 }
 
 // Payment returns the payment client of a payment plugin.

@@ -26,6 +26,13 @@ var (
 	ErrReferenced = errors.New("referenced record missing or still in use")
 	// ErrInvalid: a check constraint refused the value.
 	ErrInvalid = errors.New("value refused by the database")
+	// ErrUnavailable: the database could not be reached or lost the
+	// connection (PostgreSQL restarting or terminating it, the network), or
+	// SQLite stayed locked past its busy timeout. Reads and whole
+	// transactions are tried once more on a fresh connection first (see
+	// Store.Tx); what still fails, or could not be repeated safely, is this.
+	// The HTTP layer answers 503 with Retry-After.
+	ErrUnavailable = errors.New("the database is unavailable")
 )
 
 // FieldError is a refusal a person can act on: the field of theirs at
@@ -157,6 +164,9 @@ func mapErr(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) || errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
+	if connLost(err) {
+		return &unavailableError{err}
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -190,6 +200,10 @@ type pgxDB struct {
 		Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	}
+	// pool is set when q is the pool itself (not a transaction): a
+	// statement that met a lost connection is then tried once more on a
+	// fresh one, when that is safe (retryable).
+	pool *pgxpool.Pool
 }
 
 var (
@@ -199,8 +213,25 @@ var (
 
 func (d pgxDB) Dialect() Dialect { return Postgres }
 
+// again reports whether a statement that failed with err is tried once
+// more on a fresh connection: only outside a transaction, while ctx lasts,
+// and when repeating it is safe (retryable). The pool's other connections
+// are dropped first: a connection lost to a restart or a termination
+// seldom goes alone.
+func (d pgxDB) again(ctx context.Context, query string, err error) bool {
+	if d.pool == nil || ctx.Err() != nil || !retryable(query, err) {
+		return false
+	}
+	d.pool.Reset()
+	return true
+}
+
 func (d pgxDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	tag, err := d.q.Exec(ctx, rebind(Postgres, query), args...)
+	query = rebind(Postgres, query)
+	tag, err := d.q.Exec(ctx, query, args...)
+	if err != nil && d.again(ctx, query, err) {
+		tag, err = d.q.Exec(ctx, query, args...)
+	}
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -208,21 +239,78 @@ func (d pgxDB) Exec(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (d pgxDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
-	rows, err := d.q.Query(ctx, rebind(Postgres, query), args...)
+	query = rebind(Postgres, query)
+	rows, err := d.query(ctx, query, args)
+	if err != nil && d.again(ctx, query, err) {
+		rows, err = d.query(ctx, query, args)
+	}
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	return pgxRows{rows}, nil
+	return rows, nil
+}
+
+// query runs a query; outside a transaction it reads the first row (or the
+// end) at once, so that an error of a lost connection, which pgx reports
+// only there, can still be retried.
+func (d pgxDB) query(ctx context.Context, query string, args []any) (*pgxRows, error) {
+	rows, err := d.q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	r := &pgxRows{Rows: rows}
+	if d.pool == nil {
+		return r, nil
+	}
+	r.peeked, r.first = true, rows.Next()
+	if !r.first {
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 func (d pgxDB) QueryRow(ctx context.Context, query string, args ...any) Row {
-	return errRow{d.q.QueryRow(ctx, rebind(Postgres, query), args...)}
+	query = rebind(Postgres, query)
+	return &pgxRow{d: d, ctx: ctx, query: query, args: args, row: d.q.QueryRow(ctx, query, args...)}
 }
 
-type pgxRows struct{ pgx.Rows }
+// pgxRow is QueryRow's row: its Scan is where a lost connection shows.
+type pgxRow struct {
+	d     pgxDB
+	ctx   context.Context
+	query string
+	args  []any
+	row   pgx.Row
+}
 
-func (r pgxRows) Scan(dest ...any) error { return mapErr(r.Rows.Scan(dest...)) }
-func (r pgxRows) Err() error             { return mapErr(r.Rows.Err()) }
+func (r *pgxRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if err != nil && r.d.again(r.ctx, r.query, err) {
+		err = r.d.q.QueryRow(r.ctx, r.query, r.args...).Scan(dest...)
+	}
+	return mapErr(err)
+}
+
+// pgxRows are a query's rows; peeked when the first Next was read ahead
+// (query).
+type pgxRows struct {
+	pgx.Rows
+	peeked, first bool
+}
+
+func (r *pgxRows) Next() bool {
+	if r.peeked {
+		r.peeked = false
+		return r.first
+	}
+	return r.Rows.Next()
+}
+
+func (r *pgxRows) Scan(dest ...any) error { return mapErr(r.Rows.Scan(dest...)) }
+func (r *pgxRows) Err() error             { return mapErr(r.Rows.Err()) }
 
 // sqlDB runs queries on a database/sql pool or transaction.
 type sqlDB struct {

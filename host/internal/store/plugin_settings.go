@@ -21,11 +21,13 @@ type PluginSettings struct {
 }
 
 // SavePluginSettings stores a plugin's settings (a JSON object; empty
-// counts as {}), replacing what was there, with the string values at the
+// counts as {}), replacing what was there, with the secret values at the
 // secretFields paths encrypted by cip (the manifest's SecretFields:
 // "api_key", or "locations[].password" for a field of every item of a
-// list). A secret that is absent, null or "" is stored as it is; one that
-// holds anything but a string is ErrInvalid (it could not be encrypted and
+// list). A secret value is a string, or a list or an object of strings
+// ("webhook_secrets": ["whsec_...", ...]), each string encrypted on its
+// own. A secret that is absent, null or "" is stored as it is; one that
+// holds a number or a boolean is ErrInvalid (it could not be encrypted and
 // given back unchanged). cip may be nil only when there is no secret to
 // encrypt. by records who saved them.
 func (q *Queries) SavePluginSettings(ctx context.Context, plugin string, settings json.RawMessage, secretFields []string, by string, cip *Cipher) error {
@@ -36,7 +38,7 @@ func (q *Queries) SavePluginSettings(ctx context.Context, plugin string, setting
 	if err != nil {
 		return fmt.Errorf("save settings of plugin %q: %w", plugin, err)
 	}
-	for _, f := range secretFields {
+	for _, f := range OutermostSecretPaths(secretFields) {
 		err := MapSecret(obj, f, func(plain string) (any, error) {
 			if cip == nil {
 				return nil, errNoCipher

@@ -154,3 +154,54 @@ func TestPluginSettingsNestedSecrets(t *testing.T) {
 		}
 	})
 }
+
+// TestPluginSettingsListAndObjectSecrets: a secret setting may be a list
+// of strings (Stripe's webhook_secrets) or an object of strings: each
+// string is encrypted at rest on its own and comes back decrypted; a path
+// inside another ("webhook_secrets[]" beside "webhook_secrets") encrypts
+// nothing twice; a number in a secret list is refused.
+func TestPluginSettingsListAndObjectSecrets(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		q := s.Q()
+		cip := testCipher(t)
+		in := json.RawMessage(`{"webhook_secrets":["whsec_one_0123456789","whsec_two_0123456789",""],` +
+			`"pair":{"cert":"cert-text","key":"key-text","nested":["deep-text"]},"mode":"test"}`)
+		secrets := []string{"webhook_secrets", "webhook_secrets[]", "pair"}
+		if err := q.SavePluginSettings(ctx, "payment-stripe", in, secrets, "admin", cip); err != nil {
+			t.Fatal(err)
+		}
+		var stored string
+		if err := q.DB().QueryRow(ctx, "SELECT settings_json FROM plugin_settings WHERE plugin = ?", "payment-stripe").Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		for _, clear := range []string{"whsec_one", "whsec_two", "cert-text", "key-text", "deep-text"} {
+			if strings.Contains(stored, clear) {
+				t.Errorf("stored %s: %s is in clear", stored, clear)
+			}
+		}
+		if n := strings.Count(stored, "enc:v1:"); n != 5 || !strings.Contains(stored, `"mode":"test"`) {
+			t.Errorf("stored %s: %d encrypted values, want 5 (the empty one stays empty), and the rest as it was", stored, n)
+		}
+		ps, err := q.GetPluginSettings(ctx, "payment-stripe", cip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, want any
+		_ = json.Unmarshal(ps.Settings, &got)
+		_ = json.Unmarshal(in, &want)
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("read back (-saved +read):\n%s", d)
+		}
+		if d := cmp.Diff([]string{"pair.cert", "pair.key", "pair.nested[]", "webhook_secrets[]"}, ps.Encrypted); d != "" {
+			t.Errorf("Encrypted (-want +got):\n%s", d)
+		}
+		if d := cmp.Diff([]string{"pair", "webhook_secrets"}, store.OutermostSecretPaths(append(ps.Encrypted, secrets...))); d != "" {
+			t.Errorf("OutermostSecretPaths (-want +got):\n%s", d)
+		}
+		bad := json.RawMessage(`{"webhook_secrets":["whsec_one_0123456789", 42]}`)
+		if err := q.SavePluginSettings(ctx, "payment-stripe", bad, secrets, "admin", cip); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "must hold text") {
+			t.Errorf("a number in a secret list: %v, want ErrInvalid", err)
+		}
+	})
+}

@@ -18,26 +18,30 @@ type Session struct {
 	CreatedAt time.Time `json:"created_at"`
 	// Remote is the client's address when it signed in.
 	Remote string `json:"remote"`
+	// UserGeneration is the user's Generation when the session began; the
+	// session ends when the user's moves on (a password, role or status
+	// change).
+	UserGeneration int64 `json:"-"`
 }
 
-const sessionColumns = "id_hash, user_id, expires_at, created_at, remote"
+const sessionColumns = "id_hash, user_id, expires_at, created_at, remote, user_generation"
 
 func scanSession(r Row) (*Session, error) {
 	var s Session
 	var expires, created int64
-	if err := r.Scan(&s.IDHash, &s.UserID, &expires, &created, &s.Remote); err != nil {
+	if err := r.Scan(&s.IDHash, &s.UserID, &expires, &created, &s.Remote, &s.UserGeneration); err != nil {
 		return nil, err
 	}
 	s.ExpiresAt, s.CreatedAt = FromMillis(expires), FromMillis(created)
 	return &s, nil
 }
 
-// CreateSession inserts a session (IDHash, UserID, ExpiresAt, Remote) and
-// sets its creation time.
+// CreateSession inserts a session (IDHash, UserID, ExpiresAt, Remote,
+// UserGeneration) and sets its creation time.
 func (q *Queries) CreateSession(ctx context.Context, s *Session) error {
 	now := q.store.now()
-	_, err := q.db.Exec(ctx, "INSERT INTO sessions (id_hash, user_id, expires_at, created_at, remote) VALUES (?, ?, ?, ?, ?)",
-		s.IDHash, s.UserID, Millis(s.ExpiresAt), Millis(now), s.Remote)
+	_, err := q.db.Exec(ctx, "INSERT INTO sessions (id_hash, user_id, expires_at, created_at, remote, user_generation) VALUES (?, ?, ?, ?, ?, ?)",
+		s.IDHash, s.UserID, Millis(s.ExpiresAt), Millis(now), s.Remote, s.UserGeneration)
 	if err != nil {
 		return fmt.Errorf("create session for user %d: %w", s.UserID, err)
 	}

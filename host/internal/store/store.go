@@ -169,7 +169,7 @@ func (s *Store) Close() error {
 // Q returns the queries, outside a transaction.
 func (s *Store) Q() *Queries {
 	if s.pool != nil {
-		return &Queries{db: pgxDB{q: s.pool}, store: s}
+		return &Queries{db: pgxDB{q: s.pool, pool: s.pool}, store: s}
 	}
 	return &Queries{db: sqlDB{q: s.sqldb}, store: s}
 }
@@ -211,7 +211,33 @@ func (t *Tx) SQLTx() *sql.Tx { return t.sqlTx }
 
 // Tx runs fn in a transaction: committed when fn returns nil, rolled back
 // otherwise (and on panic).
-func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+//
+// On PostgreSQL, a transaction that lost its connection before its commit
+// (a restart, an administrator terminating connections) runs again, once,
+// whole, on a fresh connection: the server rolled the first run back. So fn
+// may run twice; it must do nothing outside the transaction that cannot be
+// repeated (plugin calls and the like go before or after Tx; jobs go in
+// with the job queue's InsertTx). A connection lost during the commit
+// leaves its outcome unknown: that is ErrUnavailable, never repeated. On
+// SQLite nothing is repeated (a busy database already waited its busy
+// timeout).
+func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
+	err := s.tx(ctx, fn)
+	var ce *commitError
+	if s.pool == nil || err == nil || errors.As(err, &ce) || ctx.Err() != nil || !IsUnavailable(err) {
+		return err
+	}
+	s.pool.Reset() // the pool's other connections are likely gone too
+	return s.tx(ctx, fn)
+}
+
+// commitError is a failed commit, which Tx never repeats.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
+func (s *Store) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if s.pool != nil {
 		pt, err := s.pool.Begin(ctx)
 		if err != nil {
@@ -228,7 +254,10 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			_ = pt.Rollback(context.WithoutCancel(ctx))
 			return err
 		}
-		return mapErr(pt.Commit(ctx))
+		if err := pt.Commit(ctx); err != nil {
+			return &commitError{mapErr(err)}
+		}
+		return nil
 	}
 	st, err := s.sqldb.BeginTx(ctx, nil)
 	if err != nil {

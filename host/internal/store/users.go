@@ -32,17 +32,22 @@ type User struct {
 	LastLoginAt time.Time `json:"last_login_at,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
 	// UpdatedAt moves when the username, role, status or password change
-	// (not on sign-in); bearer JWTs issued before it are refused.
+	// (not on sign-in).
 	UpdatedAt time.Time `json:"updated_at"`
+	// Generation counts the changes of password, role and status. Bearer
+	// JWTs and sessions carry the generation they were issued at and are
+	// refused once it moved on: every earlier credential ends with the
+	// change, whenever in the same second it came.
+	Generation int64 `json:"-"`
 }
 
-const userColumns = "id, username, password_hash, role, disabled, last_login_at, created_at, updated_at"
+const userColumns = "id, username, password_hash, role, disabled, last_login_at, created_at, updated_at, generation"
 
 func scanUser(r Row) (*User, error) {
 	var u User
 	var lastLogin sql.NullInt64
 	var created, updated int64
-	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &u.Disabled, &lastLogin, &created, &updated); err != nil {
+	if err := r.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &u.Disabled, &lastLogin, &created, &updated, &u.Generation); err != nil {
 		return nil, err
 	}
 	u.LastLoginAt, u.CreatedAt, u.UpdatedAt = FromNullMillis(lastLogin), FromMillis(created), FromMillis(updated)
@@ -114,26 +119,29 @@ func (q *Queries) ListUsers(ctx context.Context, page Page) ([]User, int, error)
 }
 
 // UpdateUser writes a user's username, role and disabled flag (not the
-// password: SetUserPassword; not the last sign-in: RecordLogin). A taken
+// password: SetUserPassword; not the last sign-in: RecordLogin). A change
+// of role or status moves the user's Generation on, which ends their
+// sessions and bearer JWTs; u.Generation is set to the new one. A taken
 // username is ErrConflict (a *FieldError on "username").
 func (q *Queries) UpdateUser(ctx context.Context, u *User) error {
 	now := q.store.now()
-	n, err := q.db.Exec(ctx, "UPDATE users SET username = ?, role = ?, disabled = ?, updated_at = ? WHERE id = ?",
-		u.Username, u.Role, u.Disabled, Millis(now), u.ID)
+	err := q.db.QueryRow(ctx, `UPDATE users SET username = ?, role = ?, disabled = ?, updated_at = ?,
+		generation = CASE WHEN role <> ? OR disabled <> ? THEN generation + 1 ELSE generation END
+		WHERE id = ? RETURNING generation`,
+		u.Username, u.Role, u.Disabled, Millis(now), u.Role, u.Disabled, u.ID).Scan(&u.Generation)
 	if err != nil {
 		return fmt.Errorf("update user %d: %w", u.ID, usernameTaken(err, u.Username))
-	}
-	if n == 0 {
-		return fmt.Errorf("update user %d: %w", u.ID, ErrNotFound)
 	}
 	u.UpdatedAt = now.Truncate(time.Millisecond)
 	return nil
 }
 
-// SetUserPassword replaces a user's password hash. It does not end the
-// user's sessions: do that in the same transaction (DeleteUserSessions).
+// SetUserPassword replaces a user's password hash and moves the user's
+// Generation on, which ends their sessions and bearer JWTs (API tokens stay
+// valid: revoke them on their own). Delete the sessions' rows in the same
+// transaction (DeleteUserSessions).
 func (q *Queries) SetUserPassword(ctx context.Context, id int64, hash string) error {
-	n, err := q.db.Exec(ctx, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", hash, Millis(q.store.now()), id)
+	n, err := q.db.Exec(ctx, "UPDATE users SET password_hash = ?, updated_at = ?, generation = generation + 1 WHERE id = ?", hash, Millis(q.store.now()), id)
 	if err != nil {
 		return fmt.Errorf("set password of user %d: %w", id, err)
 	}
@@ -145,8 +153,8 @@ func (q *Queries) SetUserPassword(ctx context.Context, id int64, hash string) er
 
 // RecordLogin sets a user's last sign-in to now and, when rehash is not
 // empty, replaces the password hash with it (the same password hashed with
-// newer parameters). It leaves UpdatedAt alone, so the user's bearer tokens
-// stay valid.
+// newer parameters). It leaves UpdatedAt and Generation alone, so the
+// user's bearer tokens and sessions stay valid.
 func (q *Queries) RecordLogin(ctx context.Context, id int64, rehash string) error {
 	now := Millis(q.store.now())
 	var n int64

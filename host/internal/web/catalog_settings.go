@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 // redactedValue stands for a secret value in plugin settings the API shows. Sent
@@ -102,16 +102,16 @@ func secretLooking(name string) bool {
 // settingsSecretFields are the fields to encrypt and redact: the manifest's,
 // and those stored encrypted before (a plugin may be absent or older now).
 // Without a manifest (the plugin is not installed yet), the top-level
-// string fields of settings whose names look secret (secretLooking) are
-// secret too: better encrypted for nothing than stored and shown in clear.
+// fields of settings whose names look secret (secretLooking) and that hold
+// text (a string, or a list or an object of strings) are secret too:
+// better encrypted for nothing than stored and shown in clear.
 func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, settings map[string]json.RawMessage) []string {
 	var out []string
 	if m != nil {
 		out = append(out, m.SecretFields()...)
 	} else {
 		for f, raw := range settings {
-			var v string
-			if secretLooking(f) && json.Unmarshal(raw, &v) == nil {
+			if secretLooking(f) && holdsText(raw) {
 				out = append(out, f)
 			}
 		}
@@ -119,8 +119,40 @@ func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, se
 	if stored != nil {
 		out = append(out, stored.Encrypted...)
 	}
-	sort.Strings(out)
-	return slices.Compact(out)
+	// "webhook_secrets" covers the "webhook_secrets[]" stored encrypted.
+	return store.OutermostSecretPaths(out)
+}
+
+// holdsText reports whether a JSON value is a string, or a non-empty list
+// or object whose values all hold text.
+func holdsText(raw json.RawMessage) bool {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return false
+	}
+	var text func(v any) bool
+	text = func(v any) bool {
+		switch t := v.(type) {
+		case string:
+			return true
+		case []any:
+			for _, x := range t {
+				if !text(x) {
+					return false
+				}
+			}
+			return len(t) > 0
+		case map[string]any:
+			for _, x := range t {
+				if !text(x) {
+					return false
+				}
+			}
+			return len(t) > 0
+		}
+		return false
+	}
+	return text(v)
 }
 
 // redactSettings replaces the non-empty string values at the secret paths
@@ -141,15 +173,19 @@ func redactSettings(settings json.RawMessage, secrets []string) (json.RawMessage
 }
 
 // keepRedacted puts the stored value back wherever the client sent
-// redactedValue at a secret path (in a list, the stored item with the same
-// "id", or else at the same position), and returns the paths where it was
-// sent with no stored secret to keep.
+// redactedValue at a secret path (in a list of objects, the stored item
+// with the same "id", or else at the same position), and returns the paths
+// where it was sent with no stored secret to keep. A secret that is a list
+// or an object of strings is shown with each string redacted: a
+// placeholder in it keeps the stored string at the same position (or
+// under the same key), and the placeholder in place of the whole value
+// keeps the whole stored value.
 func keepRedacted(obj, stored map[string]any, secrets []string) []string {
 	var missing []string
 	for _, path := range secrets {
 		restoreAt(obj, stored, strings.Split(path, "."), path, &missing)
 	}
-	return missing
+	return slices.Compact(missing)
 }
 
 func restoreAt(v, prev any, segs []string, path string, missing *[]string) {
@@ -165,14 +201,9 @@ func restoreAt(v, prev any, segs []string, path string, missing *[]string) {
 		oldChild = old[key]
 	}
 	leaf := func(cur, was any, set func(any)) {
-		if s, ok := cur.(string); !ok || s != redactedValue {
-			return
+		if cur != nil {
+			set(restoreSecret(cur, was, path, missing))
 		}
-		if ws, ok := was.(string); ok && ws != "" {
-			set(ws)
-			return
-		}
-		*missing = append(*missing, path)
 	}
 	if !list {
 		if len(segs) == 1 {
@@ -202,6 +233,44 @@ func restoreAt(v, prev any, segs []string, path string, missing *[]string) {
 		}
 		restoreAt(item, was, segs[1:], path, missing)
 	}
+}
+
+// restoreSecret returns a secret value as the client sent it, with the
+// stored strings put back where it sent redactedValue.
+func restoreSecret(cur, was any, path string, missing *[]string) any {
+	switch t := cur.(type) {
+	case string:
+		if t != redactedValue {
+			return t
+		}
+		switch w := was.(type) {
+		case string:
+			if w != "" {
+				return w
+			}
+		case []any, map[string]any:
+			return w // the whole list or object, as stored
+		}
+		*missing = append(*missing, path)
+		return t
+	case []any:
+		old, _ := was.([]any)
+		for i, item := range t {
+			var w any
+			if i < len(old) {
+				w = old[i]
+			}
+			t[i] = restoreSecret(item, w, path, missing)
+		}
+		return t
+	case map[string]any:
+		old, _ := was.(map[string]any)
+		for k, item := range t {
+			t[k] = restoreSecret(item, old[k], path, missing)
+		}
+		return t
+	}
+	return cur
 }
 
 // itemID is a list item's "id", when it has one.
@@ -357,7 +426,8 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	if s.deps.Plugins != nil {
 		warnings, err = s.deps.Plugins.Reconfigure(r.Context(), name, merged)
 		if errors.Is(err, plugins.ErrSettingsRefused) {
-			return &apiError{http.StatusUnprocessableEntity, "settings_refused", err.Error() + "; nothing was saved and the plugin keeps its previous settings", nil}
+			return &apiError{http.StatusUnprocessableEntity, "settings_refused", err.Error() + "; nothing was saved and the plugin keeps its previous settings",
+				refusalDetails(m, err)}
 		}
 		if err != nil {
 			return err
@@ -395,6 +465,50 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	return writePluginSettings(w, name, m, ps, warnings...)
+}
+
+// refusalDetails puts each problem of a plugin's refusal of its settings
+// next to the field it names. Plugins word a refusal as problems joined by
+// "; ", each starting with the field ("api_base_url must not have a path;
+// webhook_secrets[1] is not ..."); a part that starts with no top-level
+// setting of the manifest's config_schema goes on with the part before it,
+// or under "settings" when it comes first.
+func refusalDetails(m *manifest.Manifest, err error) FieldErrors {
+	msg := strings.TrimPrefix(err.Error(), plugins.ErrSettingsRefused.Error()+": ")
+	if i := strings.LastIndex(msg, sdk.ErrInvalidArgument.Error()+": "); i >= 0 {
+		msg = msg[i+len(sdk.ErrInvalidArgument.Error()+": "):]
+	}
+	msg = strings.TrimPrefix(msg, "settings: ")
+	var props []string
+	if m != nil {
+		var schema struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		_ = json.Unmarshal(m.ConfigSchema, &schema)
+		props = slices.Collect(maps.Keys(schema.Properties))
+	}
+	details := FieldErrors{}
+	last := "settings"
+	for _, problem := range strings.Split(msg, "; ") {
+		field := ""
+		for _, p := range props {
+			// The longest name that the problem starts with, as a word.
+			rest, ok := strings.CutPrefix(problem, p)
+			if ok && rest != "" && strings.ContainsRune(" [.:", rune(rest[0])) && len(p) > len(field) {
+				field = p
+			}
+		}
+		if field == "" {
+			field = last
+		}
+		last = field
+		if prev, ok := details[field]; ok {
+			details[field] = prev + "; " + problem
+		} else {
+			details[field] = problem
+		}
+	}
+	return details
 }
 
 // restorePluginSettings hands a running plugin its stored settings again

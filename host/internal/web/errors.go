@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
 )
@@ -31,9 +34,20 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// retryAfterSeconds is what a client is told to wait when a plugin is
-// unavailable (restarting).
+// retryAfterSeconds is what a client is told to wait on a 503 when nothing
+// better is known (a plugin restarting now, the database).
 const retryAfterSeconds = 5
+
+// retryAfter is the Retry-After of a 503 for err, in seconds: the time to
+// the supervisor's next attempt to start a plugin that is not running (an
+// open circuit waits minutes), else retryAfterSeconds.
+func retryAfter(err error, now time.Time) int {
+	var ue *plugins.UnavailableError
+	if errors.As(err, &ue) && ue.RetryAt.After(now) {
+		return int(math.Ceil(ue.RetryAt.Sub(now).Seconds()))
+	}
+	return retryAfterSeconds
+}
 
 // serveError writes err as the API's error shape with the status its kind
 // calls for.
@@ -46,18 +60,22 @@ func (s *Server) serveError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	if ae.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter(err, time.Now())))
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Details = ae.code, ae.message, ae.details
 	writeJSON(w, ae.status, body)
 }
 
-// classify maps SDK sentinel errors (also those that came back from a
-// plugin) to statuses.
+// classify maps the store's and the SDK's sentinel errors (also those that
+// came back from a plugin) to statuses. A database that is unavailable is
+// a 503 (with Retry-After, from serveError), never a 500.
 func classify(err error) *apiError {
 	msg := err.Error()
 	switch {
+	case store.IsUnavailable(err):
+		// The store retried what it safely could; the details are logged.
+		return &apiError{http.StatusServiceUnavailable, "database_unavailable", "the database is unavailable (restarting, or the connection to it was lost); try again shortly", nil}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{http.StatusNotFound, "not_found", msg, nil}
 	case errors.Is(err, store.ErrConflict):

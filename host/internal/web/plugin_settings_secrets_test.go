@@ -14,8 +14,9 @@ import (
 // their plugin is installed have no manifest to name the secret fields, so
 // the top-level string fields whose names look secret (pass, secret, token,
 // key, credential, private, in any case, as `mikrobill config show` judges
-// them) are encrypted at rest and shown redacted; other fields, and
-// secret-looking ones that are not strings, are left as they are.
+// them) and hold text (a string, or a list of strings) are encrypted at
+// rest and shown redacted; other fields, and secret-looking ones that hold
+// numbers, are left as they are.
 func TestPluginSettingsSecretByNameWithoutAManifest(t *testing.T) {
 	a := newCatalogAPI(t, nil)
 	ctx := context.Background()
@@ -24,12 +25,14 @@ func TestPluginSettingsSecretByNameWithoutAManifest(t *testing.T) {
 		"API_Key": "k-123", "password": "p-456", "webhook_token": "t-789", "client_secret": "s-000",
 		"credentials": "c-111", "private_pem": "v-222", "passphrase": "f-333",
 	}
-	body := map[string]any{"url": "https://gw.example", "max_tokens": 100, "keys_enabled": true, "mode": "live"}
+	body := map[string]any{"url": "https://gw.example", "max_tokens": 100, "keys_enabled": true, "mode": "live",
+		"webhook_secrets": []string{"w-444", "w-555"}, "key_ids": []any{1, 2}}
 	for k, v := range secrets {
 		body[k] = v
 	}
-	wantSecret := []any{"API_Key", "client_secret", "credentials", "passphrase", "password", "private_pem", "webhook_token"}
-	wantShown := map[string]any{"url": "https://gw.example", "max_tokens": 100.0, "keys_enabled": true, "mode": "live"}
+	wantSecret := []any{"API_Key", "client_secret", "credentials", "passphrase", "password", "private_pem", "webhook_secrets", "webhook_token"}
+	wantShown := map[string]any{"url": "https://gw.example", "max_tokens": 100.0, "keys_enabled": true, "mode": "live",
+		"webhook_secrets": []any{"<redacted>", "<redacted>"}, "key_ids": []any{1.0, 2.0}}
 	for k := range secrets {
 		wantShown[k] = "<redacted>"
 	}
@@ -57,6 +60,9 @@ func TestPluginSettingsSecretByNameWithoutAManifest(t *testing.T) {
 		if strings.Contains(stored, v) {
 			t.Errorf("%s is stored in clear: %s", k, stored)
 		}
+	}
+	if strings.Contains(stored, "w-444") || strings.Contains(stored, "w-555") {
+		t.Errorf("a secret list is stored in clear: %s", stored)
 	}
 	if !strings.Contains(stored, `"url":"https://gw.example"`) || !strings.Contains(stored, `"max_tokens":100`) {
 		t.Errorf("stored %s: the other fields should be kept as they are", stored)

@@ -360,8 +360,9 @@ func checkNotLastAdmin(r *http.Request, q *store.Queries, u *store.User) error {
 	return errLastAdmin
 }
 
-// updateUser changes a user's role, status or password. Disabling a user or
-// setting a password ends the user's sessions.
+// updateUser changes a user's role, status or password. Each of these ends
+// the user's sessions and bearer JWTs at once; API tokens act with the new
+// role or status at once, and survive a password change.
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	id, err := idVar(r, "id")
 	if err != nil {
@@ -414,7 +415,8 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		if role != u.Role || disabled != u.Disabled {
+		changed := role != u.Role || disabled != u.Disabled
+		if changed {
 			u.Role, u.Disabled = role, disabled
 			if err := q.UpdateUser(ctx, u); err != nil {
 				return err
@@ -425,7 +427,9 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		if hash != "" || u.Disabled {
+		// The change ended the user's sessions and bearer JWTs (the
+		// user's generation moved on); the sessions' rows go too.
+		if hash != "" || changed {
 			if ended, err = q.DeleteUserSessions(ctx, u.ID); err != nil {
 				return err
 			}

@@ -22,9 +22,18 @@ func (s *Server) routerDrift(w http.ResponseWriter, r *http.Request) error {
 
 // repairRouters compares the store with the routers and makes the routers
 // match (?location= for one). Entries mikrobill did not create are
-// reported, never changed.
+// reported, never changed. The optional body {"allow_removals": N} lets
+// the repair remove up to N logins; without it, a repair that would remove
+// more than billing.SafeRemovals, or any at a location whose store side is
+// empty, is refused (409 removals_not_allowed, the plan in details) and
+// changes nothing.
 func (s *Server) repairRouters(w http.ResponseWriter, r *http.Request) error {
 	return s.routerSync(w, r, true)
+}
+
+// routerSyncBody is POST /routers/sync's optional body.
+type routerSyncBody struct {
+	AllowRemovals int `json:"allow_removals"`
 }
 
 func (s *Server) routerSync(w http.ResponseWriter, r *http.Request, repair bool) error {
@@ -32,11 +41,26 @@ func (s *Server) routerSync(w http.ResponseWriter, r *http.Request, repair bool)
 	if loc != "" && !store.ValidLocationName(loc) {
 		return &apiError{http.StatusUnprocessableEntity, "validation_failed", "location must be a location's name, such as \"main\"", map[string]string{"location": "not a location name"}}
 	}
+	var body routerSyncBody
+	if repair && r.ContentLength != 0 {
+		if err := decodeJSON(r, &body); err != nil {
+			return err
+		}
+		var v validation
+		v.check(body.AllowRemovals >= 0, "allow_removals", "must be 0 or more: how many logins the repair may remove")
+		if err := v.err(); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), routerSyncTimeout)
 	defer cancel()
-	rep, err := s.deps.Billing.SyncRouters(ctx, billing.SyncOptions{Location: loc, Repair: repair, Actor: actor(r)})
+	rep, err := s.deps.Billing.SyncRouters(ctx, billing.SyncOptions{Location: loc, Repair: repair, AllowRemovals: body.AllowRemovals, Actor: actor(r)})
 	if errors.Is(err, billing.ErrUnknownLocation) {
 		return &apiError{http.StatusNotFound, "not_found", err.Error(), nil}
+	}
+	if errors.Is(err, billing.ErrRemovalsNotAllowed) {
+		s.log.Warn("router repair refused", "location", loc, "summary", rep.DriftSummary(), "allow_removals", body.AllowRemovals, "by", actor(r))
+		return &apiError{http.StatusConflict, "removals_not_allowed", err.Error(), rep}
 	}
 	if err != nil {
 		return err

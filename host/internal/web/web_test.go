@@ -1,12 +1,22 @@
 package web
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 )
@@ -62,6 +72,57 @@ func TestAPIMethodNotAllowed(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		if rec.Code != tt.status || rec.Header().Get("Allow") != tt.allow {
 			t.Errorf("%s %s: %d, Allow %q; want %d, Allow %q: %s", tt.method, tt.path, rec.Code, rec.Header().Get("Allow"), tt.status, tt.allow, rec.Body)
+		}
+	}
+}
+
+// TestRefusalDetails: a plugin's refusal of its settings is split into its
+// problems, each under the setting it starts with; a part that names none
+// goes on with the one before it, or under "settings" when it comes first.
+func TestRefusalDetails(t *testing.T) {
+	m := &manifest.Manifest{Name: "payment-x", ConfigSchema: json.RawMessage(`{"type": "object", "properties": {
+		"base_url": {"type": "string"}, "base": {"type": "string"}, "webhook_secrets": {"type": "array"}, "mode": {"type": "string"}}}`)}
+	for _, tt := range []struct {
+		msg  string
+		want FieldErrors
+	}{
+		{"invalid argument: settings: base_url: http:// is accepted only for loopback addresses; use https://",
+			FieldErrors{"base_url": "base_url: http:// is accepted only for loopback addresses; use https://"}},
+		{"invalid argument: webhook_secrets[1] is not a signing secret; mode must be \"test\" or \"live\"; something else",
+			FieldErrors{"webhook_secrets": "webhook_secrets[1] is not a signing secret", "mode": "mode must be \"test\" or \"live\"; something else"}},
+		{"cannot connect; baseline is wrong", FieldErrors{"settings": "cannot connect; baseline is wrong"}},
+	} {
+		err := fmt.Errorf("%w: %w", plugins.ErrSettingsRefused, errors.New(tt.msg))
+		if diff := cmp.Diff(tt.want, refusalDetails(m, err)); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", tt.msg, diff)
+		}
+	}
+}
+
+// TestClassifyDatabaseUnavailable: every way a database connection is lost
+// (PostgreSQL's connection-exception class 08 and its 57P01-57P03
+// terminations, a connection pgx closed, the store's ErrUnavailable) is a
+// 503 database_unavailable with Retry-After, never a 500; a constraint the
+// database refused and a network error that is not the database's are not.
+func TestClassifyDatabaseUnavailable(t *testing.T) {
+	s := New(Deps{})
+	lost := []error{store.ErrUnavailable, fmt.Errorf("list plans: %w", pgconn.ErrConnClosed)}
+	for _, code := range []string{"57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006", "08007", "08P01"} {
+		lost = append(lost, fmt.Errorf("invoice 7: %w", &pgconn.PgError{Severity: "FATAL", Code: code, Message: "terminating connection"}))
+	}
+	for _, err := range lost {
+		rec := httptest.NewRecorder()
+		s.serveError(rec, httptest.NewRequest(http.MethodPost, "/webhooks/payment-x", nil), err)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"database_unavailable"`) {
+			t.Errorf("%v: %d %s (Retry-After %q); want 503 database_unavailable with Retry-After", err, rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+		}
+	}
+	for _, err := range []error{
+		&pgconn.PgError{Code: "23505", Message: "duplicate key"},
+		&url.Error{Op: "Get", URL: "https://marketplace.example", Err: io.EOF},
+	} {
+		if ae := classify(err); ae.status == http.StatusServiceUnavailable {
+			t.Errorf("%v is classified as the database being unavailable", err)
 		}
 	}
 }
