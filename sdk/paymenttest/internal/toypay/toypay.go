@@ -42,8 +42,15 @@ const (
 	// TrustsNotification reports paid from a signed notification without
 	// asking the status API.
 	TrustsNotification Flaw = "trusts-notification"
-	// AcceptsReplays has no replay guard.
+	// AcceptsReplays has no replay guard: it reports every notification
+	// afresh, also one whose event id was used for another payment.
 	AcceptsReplays Flaw = "accepts-replays"
+	// ReplayIsError answers a repeat about the same payment with
+	// payment.ErrReplay, as gateways built before Event.Duplicate did.
+	ReplayIsError Flaw = "replay-is-error"
+	// KeysEventOnly remembers event ids without their payment: an id
+	// reused for another payment comes back as a duplicate.
+	KeysEventOnly Flaw = "keys-event-only"
 	// IgnoresDeadline calls the API without the call's context.
 	IgnoresDeadline Flaw = "ignores-deadline"
 	// SkipsSignature does not verify signatures.
@@ -56,8 +63,8 @@ const (
 	UnknownIsInternal Flaw = "unknown-is-internal"
 	// AcceptsAnySettings validates no settings.
 	AcceptsAnySettings Flaw = "accepts-any-settings"
-	// BurnsEventEarly records a notification as handled before it knows
-	// the payment is paid.
+	// BurnsEventEarly records a notification before it knows the payment
+	// is paid and refuses its repeat with payment.ErrReplay.
 	BurnsEventEarly Flaw = "burns-event-early"
 	// PaidOnCreate answers a new payment as paid.
 	PaidOnCreate Flaw = "paid-on-create"
@@ -264,21 +271,23 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	if err := dec.Decode(&n); err != nil || n.EventID == "" || n.PaymentID == "" {
 		return nil, fmt.Errorf("%w: not a toypay notification", payment.ErrMalformedPayload)
 	}
-	kv := "event/" + n.EventID
+	// The replay record: "event:<id>" names the payment the notification
+	// was about, in the durable store.
+	key := "event:" + n.EventID
+	notified := payment.Money{Amount: n.Amount, Currency: n.Currency}
+	ev := &payment.Event{EventID: n.EventID, PaymentID: n.PaymentID, OrderID: n.OrderID, Amount: notified, GatewayStatus: n.Status, Raw: body}
 	if g.Flaw != AcceptsReplays {
-		if _, seen, err := g.Host().KVGet(ctx, kv); err != nil {
+		if prev, seen, err := g.Host().StoreGet(ctx, key); err != nil {
 			return nil, err
 		} else if seen {
-			return nil, fmt.Errorf("%w: notification %s", payment.ErrReplay, n.EventID)
+			return g.repeat(ev, n, string(prev))
 		}
 	}
 	if g.Flaw == BurnsEventEarly {
-		if _, err := g.Host().KVSet(ctx, kv, []byte(n.PaymentID), sdk.KVSetOptions{}); err != nil {
+		if _, err := g.Host().StoreSet(ctx, key, []byte(n.PaymentID), sdk.StoreSetOptions{}); err != nil {
 			return nil, err
 		}
 	}
-	notified := payment.Money{Amount: n.Amount, Currency: n.Currency}
-	ev := &payment.Event{EventID: n.EventID, PaymentID: n.PaymentID, OrderID: n.OrderID, Amount: notified, GatewayStatus: n.Status, Raw: body}
 	if g.Flaw == TrustsNotification {
 		if n.Status == "paid" {
 			ev.Status, ev.Confirmed = payment.StatusPaid, true // it claims so
@@ -295,14 +304,39 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		ev.Status, ev.OrderID, ev.Amount, ev.Confirmed, ev.GatewayStatus = p.Status, p.OrderID, p.Amount, true, p.GatewayStatus
 	}
 	if ev.Status == payment.StatusPaid && g.Flaw != AcceptsReplays && g.Flaw != BurnsEventEarly {
-		stored, err := g.Host().KVSet(ctx, kv, []byte(n.PaymentID), sdk.KVSetOptions{OnlyIfAbsent: true})
+		stored, err := g.Host().StoreSet(ctx, key, []byte(n.PaymentID), sdk.StoreSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
 		if err != nil {
 			return nil, err
 		}
-		if !stored {
-			return nil, fmt.Errorf("%w: notification %s", payment.ErrReplay, n.EventID)
+		if !stored { // a concurrent delivery recorded it first
+			prev, _, err := g.Host().StoreGet(ctx, key)
+			if err != nil {
+				return nil, err
+			}
+			return g.repeat(ev, n, string(prev))
 		}
 	}
+	return &payment.WebhookResponse{Response: sdk.HTTPResponse{StatusCode: http.StatusOK}, Event: ev}, nil
+}
+
+// replayTTL is how long a replay record is kept: longer than toypay resends.
+const replayTTL = 30 * 24 * time.Hour
+
+// repeat answers a notification whose id was recorded for payment prev: the
+// event again, marked Duplicate, without asking the status API (that is the
+// work the record saves; the host confirms), or payment.ErrReplay when prev
+// is another payment.
+func (g *Gateway) repeat(ev *payment.Event, n toyNotification, prev string) (*payment.WebhookResponse, error) {
+	if prev != n.PaymentID && g.Flaw != KeysEventOnly {
+		return nil, fmt.Errorf("%w: notification %s was about payment %s, this one names payment %s", payment.ErrReplay, n.EventID, prev, n.PaymentID)
+	}
+	if g.Flaw == ReplayIsError || g.Flaw == BurnsEventEarly {
+		return nil, fmt.Errorf("%w: notification %s", payment.ErrReplay, n.EventID)
+	}
+	if n.Status == "paid" {
+		ev.Status = payment.StatusPaid
+	}
+	ev.Duplicate = true
 	return &payment.WebhookResponse{Response: sdk.HTTPResponse{StatusCode: http.StatusOK}, Event: ev}, nil
 }
 
@@ -321,7 +355,10 @@ type Fake struct {
 	closed   chan struct{}
 }
 
-var _ paymenttest.Fake = (*Fake)(nil)
+var (
+	_ paymenttest.Fake        = (*Fake)(nil)
+	_ paymenttest.EventReuser = (*Fake)(nil)
+)
 
 // NewFake serves the API until the test ends.
 func NewFake(t testing.TB) *Fake {
@@ -457,6 +494,24 @@ func (f *Fake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kind)
 		Body:       body,
 		ReceivedAt: time.Now(),
 	}
+}
+
+// ReusedEvent implements paymenttest.EventReuser: second's paid
+// notification with the event id of first's.
+func (f *Fake) ReusedEvent(t testing.TB, first, second payment.Payment) sdk.HTTPRequest {
+	req := f.Notification(t, second, paymenttest.Paid)
+	var n toyNotification
+	if err := json.Unmarshal(req.Body, &n); err != nil {
+		t.Fatal(err)
+	}
+	n.EventID = "evt_" + paymenttest.Paid.String() + "_" + first.ID
+	body, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Body = body
+	req.Header.Set("X-Toy-Signature", toySign(body, f.secret))
+	return req
 }
 
 // Stall implements paymenttest.Fake.
