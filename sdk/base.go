@@ -62,8 +62,8 @@ func (b *Base) Logger() hclog.Logger {
 	return defaultLogger
 }
 
-// Host returns the services the host offers this plugin: a key-value store
-// of its own and event publishing. They work once the host has called
+// Host returns the services the host offers this plugin: a durable store
+// and a cache of its own (see Host for which to use) and event publishing. They work once the host has called
 // Configure; before that every call fails with ErrFailedPrecondition.
 func (b *Base) Host() Host {
 	if rt := b.runtime(); rt != nil {

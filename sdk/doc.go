@@ -25,7 +25,10 @@
 //   - The sentinel errors (ErrNotFound, ...): return them, and the host sees
 //     the same error with errors.Is.
 //   - Base.Logger and Base.Host: logging (hclog JSON on stderr; nothing but
-//     the handshake may go to stdout) and the host's key-value store.
+//     the handshake may go to stdout) and the host's services: the durable
+//     store (Store*: the host's database, TTLs up to 400 days; idempotency
+//     and replay records), the cache (Cache*: may lose entries, TTLs up to
+//     30 days), both limited by ValidateKV, and Publish.
 //   - Package sdktest to test an implementation over real gRPC, and package
 //     paymenttest, the conformance kit for payment gateways.
 //

@@ -117,8 +117,8 @@ const awaitKeyTimeout = 10 * time.Second
 // order_id is the request's order id.
 //
 // The same IdempotencyKey returns the first payment: the first call claims
-// the key in the host's KV before it calls Midtrans, later calls read the
-// payment it recorded (or wait for it, while it is being created). A
+// the key in the host's durable store before it calls Midtrans, later calls
+// read the payment it recorded (or wait for it, while it is being created). A
 // payment for an order that already has one (under another key) is that
 // one, when the amount is the same. When Midtrans refuses the order_id as
 // used, the order is looked up with the status API.

@@ -336,6 +336,27 @@ func TestCreatePaymentIdempotency(t *testing.T) {
 	})
 }
 
+// TestIdempotencySurvivesLosingTheCache: the records that make a retry
+// return the first payment are in the host's durable store, so the host's
+// cache losing everything (eviction, a Redis restart) between two
+// CreatePayment calls with one key makes no second Snap transaction.
+func TestIdempotencySurvivesLosingTheCache(t *testing.T) {
+	e := newTestEnv(t)
+	orderID := newOrderID()
+	first := e.create(orderID)
+	e.host.DropCache()
+	again, err := e.pay.CreatePayment(ctxT(t), createReq(orderID))
+	if err != nil {
+		t.Fatalf("CreatePayment after the cache was lost: %v", err)
+	}
+	if again.Payment.ID != first.ID || again.Payment.Token != first.Token {
+		t.Errorf("after the cache was lost: %+v; want the first payment %+v", again.Payment, first)
+	}
+	if n := e.fake.snapRequestCount(); n != 1 {
+		t.Errorf("Midtrans got %d Snap requests, want 1", n)
+	}
+}
+
 func TestCreatePaymentRefusals(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := ctxT(t)
@@ -411,7 +432,7 @@ func TestCreatePaymentWhenMidtransHasTheOrder(t *testing.T) {
 			t.Errorf("err = %v, want ErrAlreadyExists that says to bill under a new order id", err)
 		}
 		// The key was released: nothing is left half-claimed.
-		if _, found, _ := e.host.KVGet(ctx, idempotencyPrefix+hashKey("key-"+orderID)); found {
+		if _, found, _ := e.host.StoreGet(ctx, idempotencyPrefix+hashKey("key-"+orderID)); found {
 			t.Error("the idempotency key is still claimed after a failed create")
 		}
 	})

@@ -5,7 +5,7 @@
 // Start with Gateway in gateway.go; api.go talks to Midtrans through the
 // official midtrans-go SDK, notification.go verifies and confirms Midtrans'
 // notifications, and store.go keeps what must survive a restart in the
-// host's key-value store.
+// host's durable store.
 package main
 
 import "github.com/mikrobill/mikrobill/sdk"

@@ -127,7 +127,7 @@ func okResponse() sdk.HTTPResponse {
 //     (ErrAmountMismatch);
 //  3. replays: a notification (transaction_id, transaction_status,
 //     status_code) handled before is ErrReplay, across restarts, as the
-//     guard lives in the host's KV;
+//     guard lives in the host's durable store;
 //  4. the status API: the event's status and amount are what Midtrans says
 //     now (Confirmed), which must agree with the notification's amount; an
 //     order Midtrans does not know is ErrUnknownOrder; a notification that

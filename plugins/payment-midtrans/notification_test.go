@@ -46,7 +46,7 @@ func TestWebhookPaid(t *testing.T) {
 	t.Run("replay after a restart", func(t *testing.T) {
 		restarted := serveAgainst(t, e.fake, e.host)
 		if _, err := restarted.webhook(req); !errors.Is(err, payment.ErrReplay) {
-			t.Errorf("err = %v, want ErrReplay: the guard lives in the host's KV", err)
+			t.Errorf("err = %v, want ErrReplay: the guard lives in the host's durable store", err)
 		}
 	})
 	t.Run("GetPayment says paid", func(t *testing.T) {

@@ -12,10 +12,12 @@ import (
 	"github.com/mikrobill/mikrobill/sdk/payment"
 )
 
-// What the plugin remembers lives in the host's key-value store (the
-// plugin's own namespace, backed by the host's cache: Redis when the host
-// has one), so it survives plugin restarts and is shared by every instance
-// of the plugin that one host cluster runs:
+// What the plugin remembers lives in the host's durable store (Host's
+// Store* calls: the plugin's own namespace of a table in the host's
+// database, never evicted), so it survives plugin and host restarts and is
+// shared by every instance of the plugin that one host cluster runs. None
+// of it may live in the cache, which may lose it: a lost idempotency record
+// would start a second payment. Keys:
 //
 //	order/<order id>          the payment created for an order (record)
 //	idempotency/<sha256 key>  the order id an idempotency key created
@@ -72,11 +74,11 @@ func (r *record) ttl(now time.Time) time.Duration {
 	return max(r.ExpiresAt.Sub(now), 0) + recordRetention
 }
 
-// store reads and writes the plugin's records in the host's KV.
+// store reads and writes the plugin's records in the host's durable store.
 type store struct{ kv sdk.Host }
 
 func (s store) order(ctx context.Context, orderID string) (*record, bool, error) {
-	raw, found, err := s.kv.KVGet(ctx, orderPrefix+orderID)
+	raw, found, err := s.kv.StoreGet(ctx, orderPrefix+orderID)
 	if err != nil || !found {
 		return nil, false, wrapKV("read the record of order "+orderID, err)
 	}
@@ -92,7 +94,7 @@ func (s store) saveOrder(ctx context.Context, r *record, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.kv.KVSet(ctx, orderPrefix+r.OrderID, raw, sdk.KVSetOptions{TTL: r.ttl(now)})
+	_, err = s.kv.StoreSet(ctx, orderPrefix+r.OrderID, raw, sdk.StoreSetOptions{TTL: r.ttl(now)})
 	return wrapKV("save the record of order "+r.OrderID, err)
 }
 
@@ -100,55 +102,55 @@ func (s store) saveOrder(ctx context.Context, r *record, now time.Time) error {
 // first CreatePayment with a key holds it while it talks to Midtrans (ttl
 // covers that), and the key then points at the order for good.
 func (s store) claimKey(ctx context.Context, key, orderID string, ttl time.Duration) (bool, error) {
-	stored, err := s.kv.KVSet(ctx, idempotencyPrefix+hashKey(key), []byte(orderID), sdk.KVSetOptions{TTL: ttl, OnlyIfAbsent: true})
+	stored, err := s.kv.StoreSet(ctx, idempotencyPrefix+hashKey(key), []byte(orderID), sdk.StoreSetOptions{TTL: ttl, OnlyIfAbsent: true})
 	return stored, wrapKV("claim the idempotency key", err)
 }
 
 // keyOrder returns the order id an idempotency key is held for.
 func (s store) keyOrder(ctx context.Context, key string) (string, bool, error) {
-	raw, found, err := s.kv.KVGet(ctx, idempotencyPrefix+hashKey(key))
+	raw, found, err := s.kv.StoreGet(ctx, idempotencyPrefix+hashKey(key))
 	return string(raw), found, wrapKV("read the idempotency key", err)
 }
 
 // bindKey makes an idempotency key point at its order for as long as the
 // order's record lives.
 func (s store) bindKey(ctx context.Context, key string, r *record, now time.Time) error {
-	_, err := s.kv.KVSet(ctx, idempotencyPrefix+hashKey(key), []byte(r.OrderID), sdk.KVSetOptions{TTL: r.ttl(now)})
+	_, err := s.kv.StoreSet(ctx, idempotencyPrefix+hashKey(key), []byte(r.OrderID), sdk.StoreSetOptions{TTL: r.ttl(now)})
 	return wrapKV("bind the idempotency key", err)
 }
 
 // releaseKey frees an idempotency key whose create failed, so that a retry
 // can try again.
 func (s store) releaseKey(ctx context.Context, key string) error {
-	_, err := s.kv.KVDelete(ctx, idempotencyPrefix+hashKey(key))
+	_, err := s.kv.StoreDelete(ctx, idempotencyPrefix+hashKey(key))
 	return wrapKV("release the idempotency key", err)
 }
 
 // handled reports whether a notification was handled before.
 func (s store) handled(ctx context.Context, id string) (bool, error) {
-	_, found, err := s.kv.KVGet(ctx, notificationPrefix+id)
+	_, found, err := s.kv.StoreGet(ctx, notificationPrefix+id)
 	return found, wrapKV("look up notification "+id, err)
 }
 
 // markHandled records a notification as handled; false means another
 // delivery of it got there first.
 func (s store) markHandled(ctx context.Context, id, orderID string) (bool, error) {
-	stored, err := s.kv.KVSet(ctx, notificationPrefix+id, []byte(orderID), sdk.KVSetOptions{TTL: notificationRetention, OnlyIfAbsent: true})
+	stored, err := s.kv.StoreSet(ctx, notificationPrefix+id, []byte(orderID), sdk.StoreSetOptions{TTL: notificationRetention, OnlyIfAbsent: true})
 	return stored, wrapKV("record notification "+id, err)
 }
 
 // hashKey keeps idempotency keys (which the host chooses, of any length)
-// out of the KV's key space.
+// out of the store's key space.
 func hashKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
 }
 
-// wrapKV names what failed in the host's KV. Its errors already wrap the
-// sdk's sentinels (ErrUnavailable, ErrFailedPrecondition, ...).
+// wrapKV names what failed in the host's durable store. Its errors already
+// wrap the sdk's sentinels (ErrUnavailable, ErrFailedPrecondition, ...).
 func wrapKV(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s in the host's key-value store: %w", what, err)
+	return fmt.Errorf("%s in the host's durable store: %w", what, err)
 }

@@ -36,7 +36,8 @@ const (
 	expiryMargin = 2 * time.Minute
 )
 
-// How long the plugin remembers things in the host's key-value store.
+// How long the plugin remembers things in the host's durable store (Host's
+// Store* calls, never its cache, which may lose them).
 const (
 	// idempotencyTTL: an idempotency key maps to its session this long
 	// (Stripe forgets keys after 24 hours; the mapping outlives that).
@@ -145,7 +146,7 @@ func (g *Gateway) CollectMetrics(context.Context, *sdk.CollectMetricsRequest) (*
 
 // CreatePayment implements payment.Gateway: it creates a Checkout Session
 // in payment mode. The same IdempotencyKey gives the same session, through
-// a record in the host's key-value store and Stripe's Idempotency-Key.
+// a record in the host's durable store and Stripe's Idempotency-Key.
 func (g *Gateway) CreatePayment(ctx context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
@@ -575,7 +576,7 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// idempotencyRecord is what the host's key-value store holds for one
+// idempotencyRecord is what the host's durable store holds for one
 // idempotency key.
 type idempotencyRecord struct {
 	OrderID  string `json:"order_id"`
@@ -613,7 +614,7 @@ func (g *Gateway) loadIdempotency(ctx context.Context, key string) (idempotencyR
 // (a concurrent first attempt), and returns the record that holds.
 func (g *Gateway) reserveIdempotency(ctx context.Context, key string, rec idempotencyRecord) idempotencyRecord {
 	raw, _ := json.Marshal(rec)
-	stored, err := g.Host().KVSet(ctx, key, raw, sdk.KVSetOptions{TTL: idempotencyTTL, OnlyIfAbsent: true})
+	stored, err := g.Host().StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: idempotencyTTL, OnlyIfAbsent: true})
 	if err != nil {
 		g.Logger().Warn("idempotency record not stored; relying on Stripe's idempotency alone", "error", err)
 		return rec
@@ -627,9 +628,9 @@ func (g *Gateway) reserveIdempotency(ctx context.Context, key string, rec idempo
 	return rec
 }
 
-// kvGet reads a JSON value from the host's store.
+// kvGet reads a JSON value from the host's durable store.
 func (g *Gateway) kvGet(ctx context.Context, key string, v any) (bool, error) {
-	raw, found, err := g.Host().KVGet(ctx, key)
+	raw, found, err := g.Host().StoreGet(ctx, key)
 	if err != nil || !found {
 		return false, err
 	}
@@ -639,11 +640,12 @@ func (g *Gateway) kvGet(ctx context.Context, key string, v any) (bool, error) {
 	return true, nil
 }
 
-// kvPut writes a JSON value to the host's store; a failure is logged, not
-// returned (the payment exists at Stripe whatever the store says).
+// kvPut writes a JSON value to the host's durable store; a failure is
+// logged, not returned (the payment exists at Stripe whatever the store
+// says).
 func (g *Gateway) kvPut(ctx context.Context, key string, v any, ttl time.Duration) {
 	raw, _ := json.Marshal(v)
-	if _, err := g.Host().KVSet(context.WithoutCancel(ctx), key, raw, sdk.KVSetOptions{TTL: ttl}); err != nil {
+	if _, err := g.Host().StoreSet(context.WithoutCancel(ctx), key, raw, sdk.StoreSetOptions{TTL: ttl}); err != nil {
 		g.Logger().Warn("could not record in the host's store", "key", key, "error", err)
 	}
 }

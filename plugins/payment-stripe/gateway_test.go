@@ -412,14 +412,15 @@ func TestCreatePayment(t *testing.T) {
 	})
 }
 
-// The host's store may lose the record (an in-memory cache restarted);
-// Stripe's Idempotency-Key still gives the first session back.
+// The record may be missing (the host's database did not answer when it
+// was written); Stripe's Idempotency-Key still gives the first session
+// back.
 func TestCreatePaymentIdempotentWithoutTheStore(t *testing.T) {
 	e := serve(t, nil)
 	req := createRequest(newOrder(), payment.Money{Amount: 2500, Currency: "USD"})
 	req.ExpiresAt = time.Now().Add(72 * time.Hour) // beyond Stripe's 24 h: not sent
 	first := e.create(t, req)
-	if _, err := e.h.Host.KVDelete(context.Background(), idempotencyKVKey(req.IdempotencyKey)); err != nil {
+	if _, err := e.h.Host.StoreDelete(context.Background(), idempotencyKVKey(req.IdempotencyKey)); err != nil {
 		t.Fatal(err)
 	}
 	second := e.create(t, req)
@@ -455,6 +456,28 @@ func TestCreatePaymentRetryKeepsParameters(t *testing.T) {
 	}
 	if p.Status != payment.StatusPending {
 		t.Errorf("status %s", p.Status)
+	}
+}
+
+// TestIdempotencySurvivesLosingTheCache: the idempotency record is in the
+// host's durable store, so the host's cache losing everything (eviction, a
+// Redis restart) between two CreatePayment calls with one key gives the
+// first session back. Without the record the retry would send another
+// expires_at (the clock has moved), which Stripe refuses under the same
+// Idempotency-Key.
+func TestIdempotencySurvivesLosingTheCache(t *testing.T) {
+	e := serve(t, nil)
+	req := createRequest(newOrder(), rp150k)
+	req.ExpiresAt = time.Now().Add(10 * time.Minute) // clamped to 32 minutes from now: sent
+	first := e.create(t, req)
+	e.now.Advance(3 * time.Minute)
+	e.h.Host.DropCache()
+	resp, err := e.gw.CreatePayment(context.Background(), req)
+	if err != nil {
+		t.Fatalf("CreatePayment after the cache was lost: %v", err)
+	}
+	if resp.Payment.ID != first.ID || e.fake.sessionCount() != 1 {
+		t.Errorf("got sessions %s and %s (%d at Stripe), want one", first.ID, resp.Payment.ID, e.fake.sessionCount())
 	}
 }
 

@@ -136,7 +136,7 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	}
 
 	key := eventKVKey(ev.ID)
-	stored, err := g.Host().KVSet(ctx, key, []byte(evSession.ID), sdk.KVSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
+	stored, err := g.Host().StoreSet(ctx, key, []byte(evSession.ID), sdk.StoreSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
 	if err != nil {
 		return nil, fmt.Errorf("remember event %s: %w", ev.ID, err)
 	}
@@ -148,7 +148,7 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	if err != nil {
 		// Forget the event, so Stripe's next delivery of it is looked at
 		// afresh rather than refused as a replay.
-		if _, derr := g.Host().KVDelete(context.WithoutCancel(ctx), key); derr != nil {
+		if _, derr := g.Host().StoreDelete(context.WithoutCancel(ctx), key); derr != nil {
 			log.Warn("could not forget a refused event; its redelivery will be taken for a replay", "error", derr)
 		}
 		g.stats.webhook("refused")

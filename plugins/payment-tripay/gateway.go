@@ -248,8 +248,8 @@ func (g *Gateway) CollectMetrics(context.Context, *sdk.CollectMetricsRequest) (*
 }
 
 // CreatePayment implements payment.Gateway. The same idempotency key never
-// creates a second Tripay transaction: the key is recorded in the host's KV
-// store before the create (with the order and amount) and Tripay's
+// creates a second Tripay transaction: the key is recorded in the host's
+// durable store before the create (with the order and amount) and Tripay's
 // reference after it. When the outcome of a create is unknown (the plugin or
 // the connection died between Tripay's answer and the record), a retry looks
 // the transaction up by merchant_ref (the order id) before it creates
@@ -331,7 +331,7 @@ func (g *Gateway) resume(ctx context.Context, api *apiClient, key string, rec id
 	next.Started = g.now().UTC()
 	host := g.Host()
 	lock := fmt.Sprintf("%s/takeover/%d", key, rec.Started.UnixNano())
-	won, err := host.KVSet(ctx, lock, []byte(next.Started.Format(time.RFC3339Nano)), sdk.KVSetOptions{TTL: takeoverTTL, OnlyIfAbsent: true})
+	won, err := host.StoreSet(ctx, lock, []byte(next.Started.Format(time.RFC3339Nano)), sdk.StoreSetOptions{TTL: takeoverTTL, OnlyIfAbsent: true})
 	if err != nil {
 		return nil, fmt.Errorf("lock the create attempt: %w", err)
 	}
@@ -384,7 +384,7 @@ func (g *Gateway) create(ctx context.Context, api *apiClient, key string, rec id
 			// Tripay refused: nothing exists, so the key is free again.
 			dctx, cancel := detached(ctx)
 			defer cancel()
-			if _, derr := g.Host().KVDelete(dctx, key); derr != nil {
+			if _, derr := g.Host().StoreDelete(dctx, key); derr != nil {
 				g.Logger().Warn("release the idempotency key after a refused create", "order_id", rec.OrderID, "error", derr)
 			}
 		}

@@ -41,7 +41,7 @@ func (s *syncBuffer) String() string {
 }
 
 // env is a gateway served over the SDK's harness (real gRPC), talking to a
-// fake Tripay, with a fake host KV store.
+// fake Tripay, with a fake host (its durable store and cache).
 type env struct {
 	clk  *clock
 	fake *fakeTripay
@@ -71,7 +71,7 @@ func newEnv(t *testing.T, tune ...func(*Gateway)) *env {
 	return e
 }
 
-// serve starts a new gateway process on the same host KV store (a restart).
+// serve starts a new gateway process on the same host (a restart).
 func (e *env) serve(t *testing.T, tune ...func(*Gateway)) {
 	t.Helper()
 	g := NewGateway()
@@ -420,7 +420,7 @@ func TestCreatePayment(t *testing.T) {
 				t.Fatal("an invalid request reached Tripay")
 			}
 			if tc.req.IdempotencyKey != "" {
-				if _, found, _ := e.host.KVGet(ctx, idemKey(tc.req.IdempotencyKey)); found {
+				if _, found, _ := e.host.StoreGet(ctx, idemKey(tc.req.IdempotencyKey)); found {
 					t.Fatal("a refused create keeps its idempotency key")
 				}
 			}

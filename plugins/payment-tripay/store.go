@@ -11,9 +11,11 @@ import (
 	"github.com/mikrobill/mikrobill/sdk"
 )
 
-// The plugin keeps its state in the host's key-value store (sdk.Host), so it
-// survives plugin restarts and is shared by every plugin process of a
-// scaled-out host. Keys:
+// The plugin keeps its state in the host's durable store (sdk.Host's Store*
+// calls: a table in the host's database, never evicted), so it survives
+// plugin and host restarts and is shared by every plugin process of a
+// scaled-out host. None of it may live in the cache, which may lose it: a
+// lost idempotency record would create a second Tripay transaction. Keys:
 //
 //	idem/<sha256 of the idempotency key>          idemRecord
 //	idem/<sha256 of the idempotency key>/takeover/<start of the stale attempt>
@@ -71,7 +73,7 @@ func refKey(reference string) string { return "ref/" + reference }
 func callbackKey(reference, status string) string { return "cb/" + reference + "/" + status }
 
 func getJSON(ctx context.Context, h sdk.Host, key string, v any) (bool, error) {
-	raw, found, err := h.KVGet(ctx, key)
+	raw, found, err := h.StoreGet(ctx, key)
 	if err != nil || !found {
 		return false, err
 	}
@@ -86,7 +88,7 @@ func setJSON(ctx context.Context, h sdk.Host, key string, v any, onlyIfAbsent bo
 	if err != nil {
 		return false, err
 	}
-	return h.KVSet(ctx, key, raw, sdk.KVSetOptions{TTL: recordTTL, OnlyIfAbsent: onlyIfAbsent})
+	return h.StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: recordTTL, OnlyIfAbsent: onlyIfAbsent})
 }
 
 // detached returns a context for bookkeeping that must finish even when the

@@ -91,7 +91,7 @@ func parseCallback(body []byte) (*callback, error) {
 //     back the callback: same order, same invoice amount (else
 //     ErrAmountMismatch), and PAID when the callback says PAID;
 //  5. each (reference, status) is handled once (else ErrReplay), recorded in
-//     the host's KV store so replays are caught across restarts.
+//     the host's durable store so replays are caught across restarts.
 //
 // Tripay expects {"success": true}; it retries other answers.
 func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {

@@ -310,7 +310,7 @@ func TestWebhookAmountAgainstRecord(t *testing.T) {
 	wantErr(t, err, payment.ErrAmountMismatch)
 
 	// Without a record (a store that lost it), Tripay's detail decides.
-	if _, err := e.host.KVDelete(context.Background(), refKey(p.ID)); err != nil {
+	if _, err := e.host.StoreDelete(context.Background(), refKey(p.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.webhook(e.callback(t, p.ID, "PAID")); err != nil {

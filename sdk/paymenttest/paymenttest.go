@@ -16,7 +16,7 @@
 //	}
 //
 // Run checks, as named subtests in this order and on one payment: describe,
-// configure, health, create, status, unconfirmed, paid, replay,
+// configure, health, create, cache_lost, status, unconfirmed, paid, replay,
 // reused_event, refusals, status_after and cancel (see Run). Each failure
 // says what the plugin did and what it must do instead.
 //
@@ -46,6 +46,7 @@ import (
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/client"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // Subject is the gateway under test, as the host sees it.
@@ -63,6 +64,9 @@ type Subject struct {
 	// dataDir is the plugin's data directory (Executable); Run passes it
 	// to Configure as the host does. Empty: a new temporary directory.
 	dataDir string
+	// host is the host service offered to the plugin: sdktest's FakeHost,
+	// with the host's limits (sdk.ValidateKV), whose cache Run drops.
+	host *sdktest.FakeHost
 }
 
 // Fake is the test's stand-in for the gateway's HTTP API (a server on

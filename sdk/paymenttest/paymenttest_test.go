@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest/internal/toypay"
 )
@@ -61,13 +63,52 @@ func buildToy(t *testing.T, version string) string {
 const (
 	envFlaw        = "PAYMENTTEST_TOY_FLAW"
 	envExecVersion = "PAYMENTTEST_TOY_EXEC_VERSION"
+	// envCacheIdempotency runs cacheIdempotent instead of a toy gateway.
+	envCacheIdempotency = "PAYMENTTEST_CACHE_IDEMPOTENCY"
 )
+
+// cacheIdempotent is a gateway that keeps its idempotency records in the
+// host's cache: toypay without the gateway's own idempotency
+// (toypay.NoIdempotency), remembering each key's payment with CacheSet. It
+// passes "create" and must fail "cache_lost".
+type cacheIdempotent struct{ *toypay.Gateway }
+
+func (g cacheIdempotent) CreatePayment(ctx context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	key := "idem/" + req.IdempotencyKey
+	id, found, err := g.Host().CacheGet(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		resp, err := g.GetPayment(ctx, &payment.GetPaymentRequest{ID: string(id)})
+		if err != nil {
+			return nil, err
+		}
+		return &payment.CreatePaymentResponse{Payment: resp.Payment}, nil
+	}
+	resp, err := g.Gateway.CreatePayment(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := g.Host().CacheSet(ctx, key, []byte(resp.Payment.ID), sdk.CacheSetOptions{TTL: 24 * time.Hour}); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
 
 // TestSubjectHelper runs the suite on a broken toy gateway. It runs only as
 // TestKitCatches's subprocess, where failing is what it is for.
 func TestSubjectHelper(t *testing.T) {
 	if v, ok := os.LookupEnv(envExecVersion); ok {
 		paymenttest.Run(t, paymenttest.Executable(t, buildToy(t, v)), toypay.NewFake(t), paymenttest.Options{})
+		return
+	}
+	if _, ok := os.LookupEnv(envCacheIdempotency); ok {
+		g := cacheIdempotent{&toypay.Gateway{Flaw: toypay.NoIdempotency}}
+		paymenttest.Run(t, paymenttest.InProcess(t, g), toypay.NewFake(t), paymenttest.Options{})
 		return
 	}
 	flaw, ok := os.LookupEnv(envFlaw)
@@ -79,7 +120,7 @@ func TestSubjectHelper(t *testing.T) {
 
 // subtests are every subtest Run reports, by name under the test.
 var subtests = []string{
-	"describe", "configure", "health", "create", "status", "unconfirmed", "paid", "replay", "reused_event",
+	"describe", "configure", "health", "create", "cache_lost", "status", "unconfirmed", "paid", "replay", "reused_event",
 	"refusals", "refusals/bad_signature", "refusals/wrong_amount", "refusals/unknown_order", "refusals/malformed",
 	"status_after", "cancel",
 }
@@ -114,6 +155,8 @@ func TestKitCatches(t *testing.T) {
 			[]string{"refusals/wrong_amount"}, "payment.ErrAmountMismatch"},
 		{"a second payment for one idempotency key", envFlaw + "=" + string(toypay.NoIdempotency),
 			[]string{"create"}, "made a second payment"},
+		{"idempotency records kept in the cache", envCacheIdempotency + "=1",
+			[]string{"cache_lost"}, "made a second payment \"toy_2\" (the first was \"toy_1\") once the host's cache had lost its entries; keep idempotency records in the host's durable store, Base.Host().StoreSet"},
 		{"an unknown payment answered with a plain error", envFlaw + "=" + string(toypay.UnknownIsInternal),
 			[]string{"status", "refusals/unknown_order"}, "wrap payment.ErrUnknownOrder"},
 		{"invalid settings accepted", envFlaw + "=" + string(toypay.AcceptsAnySettings),

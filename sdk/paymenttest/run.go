@@ -44,6 +44,8 @@ type suite struct {
 	configured bool
 	// created is the payment made by "create"; the later subtests work on it.
 	created *payment.Payment
+	// createReq is the request that made it.
+	createReq *payment.CreatePaymentRequest
 	// paidNote is the notification "paid" handled and paidEvent what the
 	// plugin reported for it; "replay" sends it again.
 	paidNote  *sdk.HTTPRequest
@@ -64,30 +66,35 @@ type suite struct {
 //  4. create: an amount of 0 is refused with sdk.ErrInvalidArgument; a
 //     valid request gives a pending payment with an id, the request's amount
 //     and order id; the same IdempotencyKey again gives the same payment.
-//  5. status: GetPayment by id answers pending with the same amount; an
+//  5. cache_lost: the host's cache loses every entry (as Redis may, or an
+//     eviction), and the same IdempotencyKey again still gives the same
+//     payment: idempotency records belong in the durable store
+//     (Host().StoreSet), not the cache. The host service the kit offers is
+//     sdktest.FakeHost, with the host's limits.
+//  6. status: GetPayment by id answers pending with the same amount; an
 //     unknown id is payment.ErrUnknownOrder.
-//  6. unconfirmed (unless Options.NotificationIsAuthoritative): a Paid
+//  7. unconfirmed (unless Options.NotificationIsAuthoritative): a Paid
 //     notification that the gateway's status API does not back (no
 //     Fake.SetPaid yet) is not reported as a paid event.
-//  7. paid: after Fake.SetPaid, the Paid notification gives an event with
+//  8. paid: after Fake.SetPaid, the Paid notification gives an event with
 //     status paid, the payment's id or order id, its amount, Confirmed true
-//     (or Duplicate, when the plugin recorded the notification in step 6),
+//     (or Duplicate, when the plugin recorded the notification in step 7),
 //     and a response status of 0 or 2xx.
-//  8. replay: the same notification again is not an error: it gives the
+//  9. replay: the same notification again is not an error: it gives the
 //     same event (id, payment, order, status, amount), marked Duplicate
 //     (not marked is accepted: the host decides exactly-once), with a
 //     response status of 0 or 2xx. payment.ErrReplay fails: the host never
 //     acknowledges it, and a repeat is what lets the host credit a payment
 //     whose first delivery failed on its side.
-//  9. reused_event (when the Fake is an EventReuser): a validly signed
+//  10. reused_event (when the Fake is an EventReuser): a validly signed
 //     notification that a second, paid payment is paid, carrying the event
 //     id of the first payment's Paid notification, is payment.ErrReplay;
 //     the second payment's own Paid notification is then accepted.
-//  10. refusals: BadSignature is payment.ErrInvalidSignature, WrongAmount
+//  11. refusals: BadSignature is payment.ErrInvalidSignature, WrongAmount
 //     payment.ErrAmountMismatch, UnknownOrder payment.ErrUnknownOrder and
 //     Malformed payment.ErrMalformedPayload.
-//  11. status_after: GetPayment answers paid.
-//  12. cancel (unless Options.NoRemoteAPI): with the fake's API stalled,
+//  12. status_after: GetPayment answers paid.
+//  13. cancel (unless Options.NoRemoteAPI): with the fake's API stalled,
 //     CreatePayment under a 200 ms deadline ends within 5 s with an error
 //     matching context.DeadlineExceeded or context.Canceled. For an
 //     InProcess subject the plugin's own handler must have returned by then
@@ -113,6 +120,7 @@ func Run(t *testing.T, s Subject, f Fake, o Options) {
 	t.Run("configure", st.configure)
 	t.Run("health", st.health)
 	t.Run("create", st.create)
+	t.Run("cache_lost", st.cacheLost)
 	t.Run("status", st.status)
 	t.Run("unconfirmed", st.unconfirmed)
 	t.Run("paid", st.paid)
@@ -267,7 +275,7 @@ func (st *suite) create(t *testing.T) {
 	if p.OrderID != req.OrderID {
 		t.Errorf("CreatePayment returned OrderID %q for order %q; return the request's OrderID: the host matches the payment to its invoice by it", p.OrderID, req.OrderID)
 	}
-	st.created = &p
+	st.created, st.createReq = &p, req
 
 	again := *req
 	resp2, err := st.s.Gateway.CreatePayment(callCtx(t), &again)
@@ -276,6 +284,26 @@ func (st *suite) create(t *testing.T) {
 		t.Errorf("CreatePayment with an IdempotencyKey used before returned an error: %v\nthe host retries with the same key after a timeout; return the payment made the first time", err)
 	case resp2.Payment.ID != p.ID:
 		t.Errorf("CreatePayment with the same IdempotencyKey made a second payment %q (the first was %q); return the first payment for a key seen before (send the key to the gateway as its idempotency key, or remember it)", resp2.Payment.ID, p.ID)
+	}
+}
+
+// cacheLost repeats create's request once the host's cache has lost every
+// entry: a gateway that keeps its idempotency records in the cache makes a
+// second payment (or fails) where the host retries after a Redis restart.
+func (st *suite) cacheLost(t *testing.T) {
+	p := st.needPayment(t)
+	if st.s.host == nil {
+		t.Skip("not run: the Subject has no host service the kit controls; get it from paymenttest.InProcess or paymenttest.Executable")
+	}
+	st.s.host.DropCache()
+	again := *st.createReq
+	resp, err := st.s.Gateway.CreatePayment(callCtx(t), &again)
+	const fix = "keep idempotency records in the host's durable store, Base.Host().StoreSet(ctx, key, record, sdk.StoreSetOptions{TTL: ..., OnlyIfAbsent: true}), or send the key to the gateway as its idempotency key: the host's cache (CacheSet, and the deprecated KVSet) may lose entries at any time (eviction, a Redis restart)"
+	switch {
+	case err != nil:
+		t.Errorf("CreatePayment with an IdempotencyKey used before, once the host's cache had lost its entries, returned an error: %v\nthe host retries with the same key; %s", err, fix)
+	case resp.Payment.ID != p.ID:
+		t.Errorf("CreatePayment with the same IdempotencyKey made a second payment %q (the first was %q) once the host's cache had lost its entries; %s", resp.Payment.ID, p.ID, fix)
 	}
 }
 

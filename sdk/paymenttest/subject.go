@@ -33,7 +33,7 @@ func InProcess(t testing.TB, impl payment.Gateway) Subject {
 		t.Fatal("paymenttest.InProcess: impl is nil; pass your gateway, for example &Gateway{}")
 	}
 	h := sdktest.Serve(t, impl)
-	return Subject{Plugin: h.Plugin(), Gateway: h.Payment(), inProcess: true}
+	return Subject{Plugin: h.Plugin(), Gateway: h.Payment(), inProcess: true, host: h.Host}
 }
 
 // manifest is the part of plugin.json the kit reads. The host's validation
@@ -92,8 +92,9 @@ const stopTimeout = 10 * time.Second
 // Executable launches the built plugin in dir (plugin.json and the
 // executable it names) the way the host does (sdk/client.Start: go-plugin
 // handshake, mutual TLS, scrubbed environment with MIKROBILL_PLUGIN_DATA_DIR
-// set to a temporary directory, an in-memory host service offering KV), and
-// stops it when the test ends.
+// set to a temporary directory, an in-memory host service: sdktest's
+// FakeHost, with the host's durable store, cache and limits), and stops it
+// when the test ends.
 //
 // The test fails if the plugin does not exit within 10 s of being asked to
 // stop (it is killed then), as the host would kill it at shutdown.
@@ -122,6 +123,7 @@ func Executable(t testing.TB, dir string) Subject {
 
 	dataDir := t.TempDir()
 	socketDir := shortTempDir(t)
+	host := sdktest.NewFakeHost()
 	env := []string{"PATH=" + envOr("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME=" + dataDir, "MIKROBILL_PLUGIN_DATA_DIR=" + dataDir}
 	if tz, ok := os.LookupEnv("TZ"); ok {
 		env = append(env, "TZ="+tz)
@@ -133,7 +135,7 @@ func Executable(t testing.TB, dir string) Subject {
 		SocketDir: socketDir,
 		Logger:    logger,
 		LogLevel:  "debug",
-		Host:      sdktest.NewFakeHost(),
+		Host:      host,
 	})
 	if err != nil {
 		t.Fatalf("paymenttest.Executable: the host could not start %s: %v", path, err)
@@ -160,6 +162,7 @@ func Executable(t testing.TB, dir string) Subject {
 		Name:    m.Name,
 		Version: m.Version,
 		dataDir: dataDir,
+		host:    host,
 	}
 }
 

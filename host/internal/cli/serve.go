@@ -130,6 +130,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		Logger:       log,
 		Metrics:      m,
 		Cache:        cb.Cache,
+		Store:        st,
 		HostVersion:  version.Version,
 		Capabilities: map[string]bool{"database": true, "cache": true},
 		SavedSettings: func(ctx context.Context, name string) (json.RawMessage, error) {
@@ -156,7 +157,9 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		PublicURL: cfg.BaseURL(), LinkKey: payLinkKey(key), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
 		ReminderDays: cfg.Jobs.ReminderDays, ExpiryInterval: cfg.Jobs.ExpiryCheckInterval,
 	}, log)
-	queue, err := jobs.New(st, bill.Workers(), bill.PeriodicJobs(true), jobs.Config{
+	workers := bill.Workers()
+	periodic := append(bill.PeriodicJobs(true), jobs.AddPluginRecordsSweep(workers, st, log, true))
+	queue, err := jobs.New(st, workers, periodic, jobs.Config{
 		Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log,
 	})
 	if err != nil {

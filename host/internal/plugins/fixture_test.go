@@ -13,6 +13,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
+	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
 )
 
@@ -25,6 +26,8 @@ type fixture struct {
 	logs *syncBuffer
 	// saved is Deps.SavedSettings (nil: none).
 	saved func(ctx context.Context, name string) (json.RawMessage, error)
+	// store is Deps.Store (nil: none).
+	store *store.Store
 }
 
 type tp = testenv.Plugin
@@ -47,7 +50,7 @@ func newFixtureB(t testing.TB) *fixture {
 func (f *fixture) start() (*Manager, error) {
 	f.t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Output: f.logs, Level: hclog.Debug, IndependentLevels: true})
-	m := New(f.cfg, Deps{Logger: log, Metrics: metrics.New(), HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, SavedSettings: f.saved})
+	m := New(f.cfg, Deps{Logger: log, Metrics: metrics.New(), HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, SavedSettings: f.saved, Store: f.store})
 	err := m.Start(context.Background())
 	f.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

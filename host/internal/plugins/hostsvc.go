@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/cache"
+	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
 )
 
@@ -22,6 +24,7 @@ type hostService struct {
 	m      *Manager
 	plugin string
 	cache  cache.Cache
+	store  *store.Store
 }
 
 var _ sdk.Host = (*hostService)(nil)
@@ -61,24 +64,105 @@ func (h *hostService) KVDelete(ctx context.Context, key string) (bool, error) {
 	return h.CacheDelete(ctx, key)
 }
 
-// errNoDurableStore is the answer of the durable store's methods until the
-// host implements them.
-var errNoDurableStore = fmt.Errorf("%w: this host has no durable plugin store yet", sdk.ErrNotSupported)
+// The durable store is the host's database (Deps.Store), a namespace per
+// plugin in the table plugin_records.
 
-func (h *hostService) StoreGet(context.Context, string) ([]byte, bool, error) {
-	return nil, false, errNoDurableStore
+func (h *hostService) StoreGet(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := sdk.ValidateKV(sdk.NamespaceStore, key, nil, 0); err != nil {
+		return nil, false, err
+	}
+	q, err := h.records()
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := q.GetPluginRecord(ctx, h.plugin, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, storeError(ctx, err)
+	}
+	return v, true, nil
 }
 
-func (h *hostService) StoreSet(context.Context, string, []byte, sdk.StoreSetOptions) (bool, error) {
-	return false, errNoDurableStore
+func (h *hostService) StoreSet(ctx context.Context, key string, value []byte, opts sdk.StoreSetOptions) (bool, error) {
+	if err := sdk.ValidateKV(sdk.NamespaceStore, key, value, opts.TTL); err != nil {
+		return false, err
+	}
+	q, err := h.records()
+	if err != nil {
+		return false, err
+	}
+	if opts.OnlyIfAbsent {
+		stored, err := q.SetPluginRecordIfAbsent(ctx, h.plugin, key, value, opts.TTL)
+		if err != nil {
+			return false, storeError(ctx, err)
+		}
+		return stored, nil
+	}
+	if err := q.SetPluginRecord(ctx, h.plugin, key, value, opts.TTL); err != nil {
+		return false, storeError(ctx, err)
+	}
+	return true, nil
 }
 
-func (h *hostService) StoreDelete(context.Context, string) (bool, error) {
-	return false, errNoDurableStore
+func (h *hostService) StoreDelete(ctx context.Context, key string) (bool, error) {
+	if err := sdk.ValidateKV(sdk.NamespaceStore, key, nil, 0); err != nil {
+		return false, err
+	}
+	q, err := h.records()
+	if err != nil {
+		return false, err
+	}
+	err = q.DeletePluginRecord(ctx, h.plugin, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, storeError(ctx, err)
+	}
+	return true, nil
 }
 
-func (h *hostService) StoreList(context.Context, string, string, int) ([]sdk.StoreEntry, error) {
-	return nil, errNoDurableStore
+func (h *hostService) StoreList(ctx context.Context, prefix, after string, limit int) ([]sdk.StoreEntry, error) {
+	if limit <= 0 || limit > sdk.MaxStoreListLimit {
+		limit = sdk.MaxStoreListLimit
+	}
+	q, err := h.records()
+	if err != nil {
+		return nil, err
+	}
+	recs, err := q.ListPluginRecords(ctx, h.plugin, prefix, after, limit)
+	if err != nil {
+		return nil, storeError(ctx, err)
+	}
+	out := make([]sdk.StoreEntry, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, sdk.StoreEntry{Key: r.Key, Value: r.Value})
+	}
+	return out, nil
+}
+
+// errNoDatabase: the manager was made without Deps.Store (only tests do
+// that; the host always passes its database).
+var errNoDatabase = fmt.Errorf("%w: this host was started without a database, so it has no durable plugin store", sdk.ErrUnavailable)
+
+func (h *hostService) records() (*store.Queries, error) {
+	if h.store == nil {
+		return nil, errNoDatabase
+	}
+	return h.store.Q(), nil
+}
+
+// storeError is a failed durable-store call as the plugin sees it: the
+// caller's own cancellation or deadline as such, anything else (the
+// database unreachable, busy, timed out) as sdk.ErrUnavailable, which the
+// plugin may retry: the record is not lost, only not reachable now.
+func storeError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: the host's database did not answer; retry later: %w", sdk.ErrUnavailable, err)
 }
 
 // Publish hands an event to the host (Deps.OnEvent) and delivers it to the

@@ -31,6 +31,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/resolve"
+	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
@@ -42,8 +43,12 @@ type Deps struct {
 	Logger hclog.Logger
 	// Metrics receives plugin metrics.
 	Metrics *metrics.Metrics
-	// Cache backs the plugins' key-value stores.
+	// Cache backs the plugins' caches (sdk.Host's Cache* calls).
 	Cache cache.Cache
+	// Store backs the plugins' durable stores (sdk.Host's Store* calls):
+	// the host's database. Nil (tests only): those calls fail with
+	// sdk.ErrUnavailable.
+	Store *store.Store
 	// HostVersion is the host's version (semver).
 	HostVersion string
 	// Capabilities are the host capabilities available to plugins'
@@ -368,7 +373,7 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 		StartTimeout: p.pol.StartTimeout,
 		Logger:       pluginLog,
 		LogLevel:     logLevel.String(),
-		Host:         &hostService{m: m, plugin: man.Name, cache: m.deps.Cache},
+		Host:         &hostService{m: m, plugin: man.Name, cache: m.deps.Cache, store: m.deps.Store},
 		DialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(m.deps.Metrics.UnaryClientInterceptor(man.Name))},
 	})
 	if errors.Is(err, client.ErrChecksumMismatch) {

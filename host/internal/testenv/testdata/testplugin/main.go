@@ -205,8 +205,35 @@ func (g *generic) Shutdown(context.Context) error {
 // gateway is the payment flavour.
 type gateway struct{ *generic }
 
-func (g *gateway) CreatePayment(_ context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
+// CreatePayment answers a pending payment. With metadata "store_ttl" or
+// "cache_ttl" (a Go duration) it first claims "idem/<idempotency key>" in
+// the host's durable store or cache with that TTL (OnlyIfAbsent), and
+// answers the host's refusal, or sdk.ErrAlreadyExists when the key is
+// taken: the host's tests of its key-value service through a real plugin.
+func (g *gateway) CreatePayment(ctx context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
 	time.Sleep(time.Duration(g.b.CallDelayMS) * time.Millisecond)
+	key := "idem/" + req.IdempotencyKey
+	for ns, v := range req.Metadata {
+		if ns != "store_ttl" && ns != "cache_ttl" {
+			continue
+		}
+		ttl, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", sdk.ErrInvalidArgument, ns, err)
+		}
+		var stored bool
+		if ns == "store_ttl" {
+			stored, err = g.Host().StoreSet(ctx, key, []byte(req.OrderID), sdk.StoreSetOptions{TTL: ttl, OnlyIfAbsent: true})
+		} else {
+			stored, err = g.Host().CacheSet(ctx, key, []byte(req.OrderID), sdk.CacheSetOptions{TTL: ttl, OnlyIfAbsent: true})
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !stored {
+			return nil, fmt.Errorf("%w: idempotency key %s is taken", sdk.ErrAlreadyExists, req.IdempotencyKey)
+		}
+	}
 	return &payment.CreatePaymentResponse{Payment: payment.Payment{ID: "T-" + req.OrderID, OrderID: req.OrderID, Status: payment.StatusPending, Amount: req.Amount}}, nil
 }
 
