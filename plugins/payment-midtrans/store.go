@@ -22,7 +22,8 @@ import (
 //	order/<order id>          the payment created for an order (record)
 //	idempotency/<sha256 key>  the order id an idempotency key created
 //	notification/<txid>/<transaction_status>/<status_code>
-//	                          a notification handled (replay guard)
+//	                          the order a notification was about (replay
+//	                          record: a repeat is reported as a duplicate)
 const (
 	orderPrefix        = "order/"
 	idempotencyPrefix  = "idempotency/"
@@ -126,14 +127,15 @@ func (s store) releaseKey(ctx context.Context, key string) error {
 	return wrapKV("release the idempotency key", err)
 }
 
-// handled reports whether a notification was handled before.
-func (s store) handled(ctx context.Context, id string) (bool, error) {
-	_, found, err := s.kv.StoreGet(ctx, notificationPrefix+id)
-	return found, wrapKV("look up notification "+id, err)
+// handled reports whether a notification was reported before, and for
+// which order (its replay record).
+func (s store) handled(ctx context.Context, id string) (orderID string, found bool, err error) {
+	raw, found, err := s.kv.StoreGet(ctx, notificationPrefix+id)
+	return string(raw), found, wrapKV("look up notification "+id, err)
 }
 
-// markHandled records a notification as handled; false means another
-// delivery of it got there first.
+// markHandled records a notification as reported for an order; false
+// means another delivery of it got there first.
 func (s store) markHandled(ctx context.Context, id, orderID string) (bool, error) {
 	stored, err := s.kv.StoreSet(ctx, notificationPrefix+id, []byte(orderID), sdk.StoreSetOptions{TTL: notificationRetention, OnlyIfAbsent: true})
 	return stored, wrapKV("record notification "+id, err)
