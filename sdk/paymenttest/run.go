@@ -437,8 +437,9 @@ func (st *suite) replay(t *testing.T) {
 // without it the check is skipped, saying so.
 type EventReuser interface {
 	// ReusedEvent is a notification, validly signed, that says second is
-	// paid (with second's amount) and carries the event id that
-	// Notification(t, first, Paid) carries.
+	// paid (with second's amount) and carries the event id of the Paid
+	// notification about first (the last one made, for a Fake that gives
+	// every call a new id).
 	ReusedEvent(t testing.TB, first, second payment.Payment) sdk.HTTPRequest
 }
 
