@@ -163,6 +163,8 @@ func TestKitCatches(t *testing.T) {
 			[]string{"configure"}, "Configure accepted invalid settings"},
 		{"a notification recorded before it counted", envFlaw + "=" + string(toypay.BurnsEventEarly),
 			[]string{"paid"}, "a repeat about the same payment is not an error"},
+		{"an unconfirmed paid notification refused as a precondition (422), not unconfirmed", envFlaw + "=" + string(toypay.UnconfirmedIsPrecondition),
+			[]string{"unconfirmed"}, "wrapping payment.ErrUnconfirmed"},
 		{"a new payment answered as paid", envFlaw + "=" + string(toypay.PaidOnCreate),
 			[]string{"create"}, "a new payment is pending"},
 		{"an executable whose plugin.json disagrees", envExecVersion + "=9.9.9",

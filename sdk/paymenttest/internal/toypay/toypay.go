@@ -68,6 +68,10 @@ const (
 	BurnsEventEarly Flaw = "burns-event-early"
 	// PaidOnCreate answers a new payment as paid.
 	PaidOnCreate Flaw = "paid-on-create"
+	// UnconfirmedIsPrecondition refuses a paid notification the status API
+	// does not back with sdk.ErrFailedPrecondition (the host's 422), not
+	// payment.ErrUnconfirmed.
+	UnconfirmedIsPrecondition Flaw = "unconfirmed-is-precondition"
 )
 
 // Name and Version of the plugin, as in testdata/toypay/plugin.json.
@@ -302,6 +306,9 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 			return nil, fmt.Errorf("%w: notified %s, payment %s is %s", payment.ErrAmountMismatch, notified, p.ID, p.Amount)
 		}
 		ev.Status, ev.OrderID, ev.Amount, ev.Confirmed, ev.GatewayStatus = p.Status, p.OrderID, p.Amount, true, p.GatewayStatus
+		if g.Flaw == UnconfirmedIsPrecondition && n.Status == "paid" && p.Status != payment.StatusPaid {
+			return nil, fmt.Errorf("%w: notification %s says paid, the status API says %s", sdk.ErrFailedPrecondition, n.EventID, p.GatewayStatus)
+		}
 	}
 	if ev.Status == payment.StatusPaid && g.Flaw != AcceptsReplays && g.Flaw != BurnsEventEarly {
 		stored, err := g.Host().StoreSet(ctx, key, []byte(n.PaymentID), sdk.StoreSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
