@@ -352,13 +352,12 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	// marked paid: of two confirmations with one id for two payments, one
 	// pays and the other is refused, however they interleave. A claim whose
 	// confirmation did not finish is finished by its repeat.
-	claimed, owner, err := st.claimEvent(ctx, c.EventID, p.rec.ID)
+	duplicate, err := st.replays().Record(ctx, c.EventID, p.rec.ID)
 	if err != nil {
+		if errors.Is(err, payment.ErrReplay) {
+			err = fmt.Errorf("%w. Give every confirmation an event_id of its own", err)
+		}
 		return nil, err
-	}
-	if !claimed && owner != p.rec.ID {
-		return nil, fmt.Errorf("%w: confirmation %s was for payment %s; this one names payment %s. Give every confirmation an event_id of its own",
-			payment.ErrReplay, c.EventID, owner, p.rec.ID)
 	}
 	if _, err := g.confirm(ctx, st, p, c.ConfirmedBy, c.EventID); err != nil {
 		return nil, err
@@ -366,7 +365,7 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	cur := p.payment(g.now())
 	ev := &payment.Event{
 		EventID: c.EventID, PaymentID: cur.ID, OrderID: cur.OrderID, Status: cur.Status, Amount: cur.Amount,
-		OccurredAt: cur.PaidAt, Confirmed: true, GatewayStatus: cur.GatewayStatus, Raw: req.Request.Body, Duplicate: !claimed,
+		OccurredAt: cur.PaidAt, Confirmed: true, GatewayStatus: cur.GatewayStatus, Raw: req.Request.Body, Duplicate: duplicate,
 	}
 	body := []byte(`{"status":"ok"}`)
 	if ev.Duplicate {

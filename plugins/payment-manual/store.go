@@ -281,28 +281,9 @@ func (s store) markPaid(ctx context.Context, id string, p paidRecord) (bool, err
 	return s.setJSON(ctx, paidPrefix+id, p, 0, true)
 }
 
-// claimEvent records that a signed confirmation's event id is about
-// payment id, unless it is recorded already; then it returns the payment
-// the record names.
-func (s store) claimEvent(ctx context.Context, eventID, id string) (claimed bool, owner string, err error) {
-	key := eventPrefix + eventID
-	for range 2 {
-		stored, err := s.host.StoreSet(ctx, key, []byte(id), sdk.StoreSetOptions{TTL: eventTTL, OnlyIfAbsent: true})
-		if err != nil {
-			return false, "", wrapStore("record confirmation "+eventID, err)
-		}
-		if stored {
-			return true, id, nil
-		}
-		prev, found, err := s.host.StoreGet(ctx, key)
-		if err != nil {
-			return false, "", wrapStore("read confirmation "+eventID, err)
-		}
-		if found { // else it expired in between: claim again
-			return false, string(prev), nil
-		}
-	}
-	return false, "", fmt.Errorf("%w: the record of confirmation %s keeps changing in the host's plugin store; send it again", sdk.ErrUnavailable, eventID)
+// replays are the signed confirmations' replay records.
+func (s store) replays() payment.ReplayRecords {
+	return payment.ReplayRecords{Host: s.host, Prefix: eventPrefix, TTL: eventTTL}
 }
 
 // legacyFile is where versions before the durable store kept payments, in

@@ -80,8 +80,8 @@ func TestReusedEventIDIsRefused(t *testing.T) {
 
 	reused := confirmationBody("conf-1", p2.ID, 150000, "IDR")
 	resp, err := e.webhook(reused, Sign(reused, secret))
-	want := "notification id already used for another payment: confirmation conf-1 was for payment " + p1.ID + "; this one names payment " + p2.ID +
-		". Give every confirmation an event_id of its own"
+	want := "notification id already used for another payment: notification conf-1 was about payment " + p1.ID + ", this one names payment " + p2.ID +
+		"; it pays nothing. Give every confirmation an event_id of its own"
 	if !errors.Is(err, payment.ErrReplay) || err.Error() != want {
 		t.Fatalf("reused event id = %+v, %v; want %q (payment.ErrReplay)", resp, err, want)
 	}

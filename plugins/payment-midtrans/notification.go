@@ -210,22 +210,18 @@ func (g *Gateway) handleNotification(ctx context.Context, cfg *settings, api *ap
 		txID = orderID
 	}
 	eventID := txID + "/" + n.TransactionStatus + "/" + signed.StatusCode
-	// repeat is the notification reported again: what it says, marked
-	// Duplicate, not confirmed (the host confirms).
-	repeat := func(owner string) (*payment.Event, error) {
-		if owner != orderID {
-			return nil, fmt.Errorf("%w: notification %s was about order %s, this one names order %s; it is not reported", payment.ErrReplay, eventID, owner, orderID)
-		}
+	// A repeat is reported again from the notification, marked Duplicate,
+	// not confirmed (the host confirms); an id recorded for another order
+	// (the payment id is the order id) is ErrReplay.
+	replays := st.replays()
+	if dup, err := replays.Check(ctx, eventID, orderID); err != nil {
+		return nil, err
+	} else if dup {
 		return &payment.Event{
 			EventID: eventID, PaymentID: orderID, OrderID: orderID, Status: mapStatus(n.TransactionStatus, n.FraudStatus),
 			Amount: payment.Money{Amount: amount, Currency: currencyIDR}, OccurredAt: g.now().UTC(),
 			GatewayStatus: n.TransactionStatus, Raw: body, Duplicate: true,
 		}, nil
-	}
-	if owner, seen, err := st.handled(ctx, eventID); err != nil {
-		return nil, err
-	} else if seen {
-		return repeat(owner)
 	}
 
 	// Confirm with Midtrans.
@@ -255,18 +251,9 @@ func (g *Gateway) handleNotification(ctx context.Context, cfg *settings, api *ap
 			payment.ErrUnconfirmed, orderID, n.TransactionStatus, tx.TransactionStatus)
 	}
 
-	stored, err := st.markHandled(ctx, eventID, orderID)
+	duplicate, err := replays.Record(ctx, eventID, orderID) // duplicate: a concurrent delivery recorded it first
 	if err != nil {
 		return nil, err
-	}
-	if !stored { // a concurrent delivery recorded it first
-		owner, _, err := st.handled(ctx, eventID)
-		if err != nil {
-			return nil, err
-		}
-		if owner != orderID {
-			return repeat(owner)
-		}
 	}
 	if !known {
 		g.Logger().Info("notification for an order this plugin has no record of; reported as Midtrans' status API has it", "order_id", orderID)
@@ -288,7 +275,7 @@ func (g *Gateway) handleNotification(ctx context.Context, cfg *settings, api *ap
 		Confirmed:     true,
 		GatewayStatus: tx.TransactionStatus,
 		Raw:           body,
-		Duplicate:     !stored,
+		Duplicate:     duplicate,
 	}, nil
 }
 

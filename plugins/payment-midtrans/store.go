@@ -127,18 +127,10 @@ func (s store) releaseKey(ctx context.Context, key string) error {
 	return wrapKV("release the idempotency key", err)
 }
 
-// handled reports whether a notification was reported before, and for
-// which order (its replay record).
-func (s store) handled(ctx context.Context, id string) (orderID string, found bool, err error) {
-	raw, found, err := s.kv.StoreGet(ctx, notificationPrefix+id)
-	return string(raw), found, wrapKV("look up notification "+id, err)
-}
-
-// markHandled records a notification as reported for an order; false
-// means another delivery of it got there first.
-func (s store) markHandled(ctx context.Context, id, orderID string) (bool, error) {
-	stored, err := s.kv.StoreSet(ctx, notificationPrefix+id, []byte(orderID), sdk.StoreSetOptions{TTL: notificationRetention, OnlyIfAbsent: true})
-	return stored, wrapKV("record notification "+id, err)
+// replays are the notifications' replay records: each notification id
+// names the order it was about.
+func (s store) replays() payment.ReplayRecords {
+	return payment.ReplayRecords{Host: s.kv, Prefix: notificationPrefix, TTL: notificationRetention}
 }
 
 // hashKey keeps idempotency keys (which the host chooses, of any length)

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -141,16 +142,16 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		return &payment.WebhookResponse{Response: received()}, nil
 	}
 
-	key := eventKVKey(ev.ID)
-	owner, claimed, err := g.claimEvent(ctx, key, evSession.ID)
-	if err != nil {
-		return nil, fmt.Errorf("remember event %s: %w", ev.ID, err)
+	replays := payment.ReplayRecords{Host: g.Host(), Prefix: eventKVKey(""), TTL: replayTTL}
+	duplicate, err := replays.Record(ctx, ev.ID, evSession.ID)
+	if errors.Is(err, payment.ErrReplay) {
+		g.stats.webhook("replay")
+		return nil, err
 	}
-	if !claimed {
-		if owner != evSession.ID {
-			g.stats.webhook("replay")
-			return nil, fmt.Errorf("%w: event %s was about session %s, this delivery names session %s; it is not reported", payment.ErrReplay, ev.ID, owner, evSession.ID)
-		}
+	if err != nil {
+		return nil, err
+	}
+	if duplicate {
 		out, err := duplicateEvent(ev, evSession, body)
 		if err != nil {
 			return nil, err
@@ -163,7 +164,7 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	if err != nil {
 		// Forget the event, so Stripe's next delivery of it is checked
 		// afresh rather than reported as a duplicate.
-		if _, derr := g.Host().StoreDelete(context.WithoutCancel(ctx), key); derr != nil {
+		if derr := replays.Forget(context.WithoutCancel(ctx), ev.ID); derr != nil {
 			log.Warn("could not forget a refused event; its redelivery will be reported as a duplicate, for the host to confirm", "error", derr)
 		}
 		g.stats.webhook("refused")
@@ -218,23 +219,6 @@ func (g *Gateway) confirmEvent(ctx context.Context, st state, ev *stripe.Event, 
 		GatewayStatus: string(ev.Type),
 		Raw:           body,
 	}, nil
-}
-
-// claimEvent records that event key is about session, unless it is
-// recorded already; then it returns the session the record names.
-func (g *Gateway) claimEvent(ctx context.Context, key, session string) (owner string, claimed bool, err error) {
-	for range 2 {
-		stored, err := g.Host().StoreSet(ctx, key, []byte(session), sdk.StoreSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
-		if err != nil || stored {
-			return session, stored, err
-		}
-		prev, found, err := g.Host().StoreGet(ctx, key)
-		if err != nil || found {
-			return string(prev), false, err
-		}
-		// Forgotten in between (a refused delivery): claim it again.
-	}
-	return "", false, fmt.Errorf("%w: the record of the event keeps changing in the host's store; Stripe sends it again", sdk.ErrUnavailable)
 }
 
 // duplicateEvent is a repeated event reported from its own payload, not

@@ -347,11 +347,11 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		return nil, fmt.Errorf("%w: a %s notification needs data.id, data.amount and data.currency", payment.ErrMalformedPayload, n.Type)
 	}
 
-	key := "webhook:" + n.ID
-	if prev, seen, err := g.Host().StoreGet(ctx, key); err != nil {
-		return nil, fmt.Errorf("read the replay record of notification %s: %w", n.ID, err)
-	} else if seen {
-		return g.repeat(&n, claimed, string(prev), body)
+	replays := payment.ReplayRecords{Host: g.Host(), Prefix: "webhook:", TTL: replayTTL}
+	if dup, err := replays.Check(ctx, n.ID, n.Data.ID); err != nil {
+		return nil, err // ErrReplay: the id was recorded for another payment
+	} else if dup {
+		return g.repeat(&n, claimed, body)
 	}
 
 	got, raw, err := api.getPayment(ctx, n.Data.ID)
@@ -371,20 +371,12 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 			payment.ErrUnconfirmed, n.ID, got.ID, confirmed.GatewayStatus)
 	}
 
-	stored, err := g.Host().StoreSet(ctx, key, []byte(got.ID), sdk.StoreSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
+	// duplicate: a concurrent delivery recorded it first.
+	duplicate, err := replays.Record(ctx, n.ID, got.ID)
 	if err != nil {
-		return nil, fmt.Errorf("write the replay record of notification %s: %w", n.ID, err)
+		return nil, err
 	}
-	if !stored { // a concurrent delivery wrote it first
-		prev, _, err := g.Host().StoreGet(ctx, key)
-		if err != nil {
-			return nil, fmt.Errorf("read the replay record of notification %s: %w", n.ID, err)
-		}
-		if string(prev) != got.ID {
-			return g.repeat(&n, claimed, string(prev), body)
-		}
-	}
-	g.Logger().Info("webhook accepted", "event", n.ID, "type", n.Type, "payment", got.ID, "order", got.OrderID, "status", confirmed.Status, "duplicate", !stored)
+	g.Logger().Info("webhook accepted", "event", n.ID, "type", n.Type, "payment", got.ID, "order", got.OrderID, "status", confirmed.Status, "duplicate", duplicate)
 	return &payment.WebhookResponse{
 		Response: ok(),
 		Event: &payment.Event{
@@ -397,19 +389,16 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 			Confirmed:     true,
 			GatewayStatus: confirmed.GatewayStatus,
 			Raw:           body,
-			Duplicate:     !stored,
+			Duplicate:     duplicate,
 		},
 	}, nil
 }
 
-// repeat answers a notification whose replay record names payment prev:
-// about the same payment, the event again from the notification, marked
-// Duplicate and not confirmed (the host confirms with GetPayment unless
-// its store shows the payment applied); about another payment, ErrReplay.
-func (g *Gateway) repeat(n *notification, claimed payment.Status, prev string, body []byte) (*payment.WebhookResponse, error) {
-	if prev != n.Data.ID {
-		return nil, fmt.Errorf("%w: notification %s was about payment %s, this one names payment %s; not reported", payment.ErrReplay, n.ID, prev, n.Data.ID)
-	}
+// repeat answers a notification recorded before for its payment: the event
+// again from the notification, marked Duplicate and not confirmed (the
+// host confirms with GetPayment unless its store shows the payment
+// applied).
+func (g *Gateway) repeat(n *notification, claimed payment.Status, body []byte) (*payment.WebhookResponse, error) {
 	g.Logger().Info("webhook repeated", "event", n.ID, "type", n.Type, "payment", n.Data.ID)
 	return &payment.WebhookResponse{
 		Response: ok(),

@@ -31,7 +31,7 @@
 // answers a webhook 2xx only once the credit is committed. A plugin's
 // replay guard saves work; it must never lose a credit. So a plugin keeps a
 // replay record per notification id that ties the id to the payment it was
-// about (sdk.Host.StoreSet with OnlyIfAbsent, in the durable store), and:
+// about, in the host's durable store (ReplayRecords does it), and:
 //
 //   - a notification it has not seen: verify, confirm, record, report;
 //   - the same notification again (same id, same payment): report the event

@@ -277,18 +277,25 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	}
 	// The replay record: "event:<id>" names the payment the notification
 	// was about, in the durable store.
-	key := "event:" + n.EventID
+	replays := payment.ReplayRecords{Host: g.Host(), Prefix: "event:", TTL: replayTTL}
 	notified := payment.Money{Amount: n.Amount, Currency: n.Currency}
 	ev := &payment.Event{EventID: n.EventID, PaymentID: n.PaymentID, OrderID: n.OrderID, Amount: notified, GatewayStatus: n.Status, Raw: body}
-	if g.Flaw != AcceptsReplays {
-		if prev, seen, err := g.Host().StoreGet(ctx, key); err != nil {
+	if g.Flaw == KeysEventOnly {
+		// Asks only whether the id was seen, not for which payment.
+		if _, seen, err := g.Host().StoreGet(ctx, "event:"+n.EventID); err != nil {
 			return nil, err
 		} else if seen {
-			return g.repeat(ev, n, string(prev))
+			return g.repeat(ev, n)
+		}
+	} else if g.Flaw != AcceptsReplays {
+		if dup, err := replays.Check(ctx, n.EventID, n.PaymentID); err != nil {
+			return nil, err
+		} else if dup {
+			return g.repeat(ev, n)
 		}
 	}
 	if g.Flaw == BurnsEventEarly {
-		if _, err := g.Host().StoreSet(ctx, key, []byte(n.PaymentID), sdk.StoreSetOptions{}); err != nil {
+		if _, err := replays.Record(ctx, n.EventID, n.PaymentID); err != nil {
 			return nil, err
 		}
 	}
@@ -311,17 +318,11 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		}
 	}
 	if ev.Status == payment.StatusPaid && g.Flaw != AcceptsReplays && g.Flaw != BurnsEventEarly {
-		stored, err := g.Host().StoreSet(ctx, key, []byte(n.PaymentID), sdk.StoreSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
+		dup, err := replays.Record(ctx, n.EventID, n.PaymentID)
 		if err != nil {
 			return nil, err
 		}
-		if !stored { // a concurrent delivery recorded it first
-			prev, _, err := g.Host().StoreGet(ctx, key)
-			if err != nil {
-				return nil, err
-			}
-			return g.repeat(ev, n, string(prev))
-		}
+		ev.Duplicate = dup // a concurrent delivery recorded it first
 	}
 	return &payment.WebhookResponse{Response: sdk.HTTPResponse{StatusCode: http.StatusOK}, Event: ev}, nil
 }
@@ -329,14 +330,10 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 // replayTTL is how long a replay record is kept: longer than toypay resends.
 const replayTTL = 30 * 24 * time.Hour
 
-// repeat answers a notification whose id was recorded for payment prev: the
-// event again, marked Duplicate, without asking the status API (that is the
-// work the record saves; the host confirms), or payment.ErrReplay when prev
-// is another payment.
-func (g *Gateway) repeat(ev *payment.Event, n toyNotification, prev string) (*payment.WebhookResponse, error) {
-	if prev != n.PaymentID && g.Flaw != KeysEventOnly {
-		return nil, fmt.Errorf("%w: notification %s was about payment %s, this one names payment %s", payment.ErrReplay, n.EventID, prev, n.PaymentID)
-	}
+// repeat answers a notification recorded before for its payment: the event
+// again, marked Duplicate, without asking the status API (that is the work
+// the record saves; the host confirms).
+func (g *Gateway) repeat(ev *payment.Event, n toyNotification) (*payment.WebhookResponse, error) {
 	if g.Flaw == ReplayIsError || g.Flaw == BurnsEventEarly {
 		return nil, fmt.Errorf("%w: notification %s", payment.ErrReplay, n.EventID)
 	}
