@@ -21,7 +21,10 @@ import (
 // API to ask), so SetPaid and Stall have nothing to do.
 type manualFake struct{}
 
-var _ paymenttest.Fake = manualFake{}
+var (
+	_ paymenttest.Fake        = manualFake{}
+	_ paymenttest.EventReuser = manualFake{}
+)
 
 const conformanceSecret = "conformance-secret-0123456789"
 
@@ -68,6 +71,21 @@ func (manualFake) Notification(t testing.TB, p payment.Payment, k paymenttest.Ki
 		Body:       body,
 		ReceivedAt: time.Now(),
 	}
+}
+
+// ReusedEvent is second's confirmation with the event_id of first's: an
+// operator's tool that reuses ids.
+func (f manualFake) ReusedEvent(t testing.TB, first, second payment.Payment) sdk.HTTPRequest {
+	c := confirmation{EventID: "conf-" + paymenttest.Paid.String() + "-" + first.ID, PaymentID: second.ID, Amount: second.Amount.Amount,
+		Currency: second.Amount.Currency, ConfirmedBy: "conformance kit"}
+	body, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := f.Notification(t, second, paymenttest.Paid)
+	req.Body = body
+	req.Header.Set(SignatureHeader, Sign(body, conformanceSecret))
+	return req
 }
 
 var manualOptions = paymenttest.Options{NotificationIsAuthoritative: true, NoRemoteAPI: true}

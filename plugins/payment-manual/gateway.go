@@ -56,14 +56,15 @@ func defaultSettings() settings {
 
 // Gateway takes payments in cash or by bank transfer; an operator confirms
 // them, either on the plugin's route POST /plugins/payment-manual/payments/{id}/confirm
-// or by a signed confirmation to /webhooks/payment-manual.
+// or by a signed confirmation to /webhooks/payment-manual. Its payments live
+// in the host's durable plugin store (see store.go).
 type Gateway struct {
 	sdk.Base
 
-	mu    sync.RWMutex
-	cfg   settings
-	store *store
-	now   func() time.Time
+	mu         sync.RWMutex
+	cfg        settings
+	configured bool
+	now        func() time.Time
 }
 
 var (
@@ -81,8 +82,10 @@ func (g *Gateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 	return &sdk.DescribeResponse{Name: Name, Version: Version, Description: "Cash or bank transfer that an operator confirms"}, nil
 }
 
-// Configure implements sdk.Plugin.
-func (g *Gateway) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+// Configure implements sdk.Plugin. The payments an earlier version kept in
+// payments.json in the data directory are moved into the host's store here,
+// once (the file is renamed to payments.json.imported).
+func (g *Gateway) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
 	cfg := defaultSettings()
 	if err := sdk.DecodeConfig(req.Settings, &cfg); err != nil {
 		return nil, err
@@ -106,47 +109,52 @@ func (g *Gateway) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 	if dir == "" {
 		dir = os.Getenv("MIKROBILL_PLUGIN_DATA_DIR")
 	}
+	n, err := g.store().importLegacy(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: move the payments of an earlier version into the host's store: %w", sdk.ErrFailedPrecondition, err)
+	}
+	if n > 0 {
+		g.Logger().Info("payments moved from the data directory into the host's plugin store", "payments", n, "file", legacyFile+".imported")
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.store == nil {
-		st, err := openStore(dir)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", sdk.ErrFailedPrecondition, err)
-		}
-		g.store = st
-	}
-	g.cfg = cfg
+	g.cfg, g.configured = cfg, true
 	return resp, nil
 }
 
-func (g *Gateway) state() (settings, *store, error) {
+func (g *Gateway) store() store { return store{host: g.Host()} }
+
+func (g *Gateway) state() (settings, store, error) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	if g.store == nil {
-		return settings{}, nil, fmt.Errorf("%w: the plugin has not been configured yet", sdk.ErrFailedPrecondition)
+	if !g.configured {
+		return settings{}, store{}, fmt.Errorf("%w: the plugin has not been configured yet", sdk.ErrFailedPrecondition)
 	}
-	return g.cfg, g.store, nil
+	return g.cfg, g.store(), nil
 }
 
-// CheckHealth implements sdk.Plugin.
-func (g *Gateway) CheckHealth(context.Context, *sdk.CheckHealthRequest) (*sdk.CheckHealthResponse, error) {
+// healthTimeout bounds CheckHealth's probe of the host's store.
+const healthTimeout = time.Second
+
+// CheckHealth implements sdk.Plugin: configured, and the host's plugin
+// store answers (the plugin keeps everything there).
+func (g *Gateway) CheckHealth(ctx context.Context, _ *sdk.CheckHealthRequest) (*sdk.CheckHealthResponse, error) {
 	_, st, err := g.state()
 	if err != nil {
 		return &sdk.CheckHealthResponse{Status: sdk.HealthError, Message: err.Error()}, nil
 	}
-	pending := 0
-	now := g.now()
-	st.view(func(d *storeData) {
-		for _, p := range d.Payments {
-			if p.Status == payment.StatusPending && (p.ExpiresAt.IsZero() || now.Before(p.ExpiresAt)) {
-				pending++
-			}
-		}
-	})
-	return &sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "ready", Details: map[string]any{"pending_payments": pending}}, nil
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	if _, _, err := st.host.StoreGet(ctx, "health"); err != nil {
+		return &sdk.CheckHealthResponse{Status: sdk.HealthError, Message: "the host's plugin store does not answer: " + err.Error()}, nil
+	}
+	return &sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "ready"}, nil
 }
 
-// CreatePayment implements payment.Gateway.
+// CreatePayment implements payment.Gateway. The idempotency key is claimed
+// in the store first, with the new payment's id; the payment is written
+// under that id by whoever finds the claim without it, so a create that
+// stopped between the two is completed by its retry.
 func (g *Gateway) CreatePayment(ctx context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -162,46 +170,55 @@ func (g *Gateway) CreatePayment(ctx context.Context, req *payment.CreatePaymentR
 		return nil, fmt.Errorf("%w: %s; this gateway takes %s", payment.ErrUnsupportedCurrency, req.Amount.Currency, strings.Join(cfg.Currencies, ", "))
 	}
 	now := g.now()
-	var out payment.Payment
-	err = st.update(func(d *storeData) (bool, error) {
-		if id, ok := d.ByKey[req.IdempotencyKey]; ok {
-			p := d.Payments[id]
-			changed := g.expire(p)
-			if p.OrderID != req.OrderID || p.Amount != req.Amount {
-				return false, fmt.Errorf("%w: idempotency key %q was used for order %s (%s); use a new key for a different payment", sdk.ErrInvalidArgument, req.IdempotencyKey, p.OrderID, p.Amount)
-			}
-			out = *p
-			return changed, nil
+	id, found, err := st.host.StoreGet(ctx, hashKey(req.IdempotencyKey))
+	if err != nil {
+		return nil, wrapStore("read the idempotency key", err)
+	}
+	if !found {
+		payments, err := st.ofOrder(ctx, req.OrderID)
+		if err != nil {
+			return nil, err
 		}
-		for _, p := range d.Payments {
-			// A payment past its expiry is expired, even if nobody asked
-			// for it since; the new payment's save stores that too.
-			if p.OrderID == req.OrderID && !g.expire(p) && !p.Status.Final() {
-				return false, fmt.Errorf("%w: order %s already has the pending payment %s", sdk.ErrAlreadyExists, req.OrderID, p.ID)
+		for _, p := range payments {
+			if p.payment(now).Status == payment.StatusPending {
+				return nil, fmt.Errorf("%w: order %s already has the pending payment %s", sdk.ErrAlreadyExists, req.OrderID, p.rec.ID)
 			}
 		}
+		id = []byte(newID())
+		stored, err := st.host.StoreSet(ctx, hashKey(req.IdempotencyKey), id, sdk.StoreSetOptions{OnlyIfAbsent: true})
+		if err != nil {
+			return nil, wrapStore("claim the idempotency key", err)
+		}
+		if !stored { // a concurrent create with the same key won
+			if id, _, err = st.host.StoreGet(ctx, hashKey(req.IdempotencyKey)); err != nil {
+				return nil, wrapStore("read the idempotency key", err)
+			}
+		}
+	}
+	p, found, err := st.load(ctx, string(id))
+	if err != nil {
+		return nil, err
+	}
+	if !found {
 		expires := req.ExpiresAt
 		if expires.IsZero() {
 			expires = now.Add(time.Duration(cfg.ExpiryHours) * time.Hour)
 		}
-		p := &payment.Payment{
-			ID:            newID(),
-			OrderID:       req.OrderID,
-			Status:        payment.StatusPending,
-			Amount:        req.Amount,
-			Method:        methodOrDefault(req.Method),
-			Instructions:  instructions(cfg, req),
-			CreatedAt:     now.UTC(),
-			ExpiresAt:     expires.UTC(),
-			GatewayStatus: "awaiting_confirmation",
+		r := &record{ID: string(id), OrderID: req.OrderID, Amount: req.Amount.Amount, Currency: req.Amount.Currency,
+			Method: methodOrDefault(req.Method), Instructions: instructions(cfg, req), CreatedAt: now.UTC(), ExpiresAt: expires.UTC()}
+		if err := st.save(ctx, r); err != nil {
+			return nil, err
 		}
-		d.Payments[p.ID] = p
-		d.ByKey[req.IdempotencyKey] = p.ID
-		out = *p
-		return true, nil
-	})
-	if err != nil {
-		return nil, err
+		if p, _, err = st.load(ctx, r.ID); err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return nil, fmt.Errorf("%w: payment %s is missing from the host's plugin store right after it was written", sdk.ErrUnavailable, r.ID)
+		}
+	}
+	out := p.payment(now)
+	if out.OrderID != req.OrderID || out.Amount != req.Amount {
+		return nil, fmt.Errorf("%w: idempotency key %q was used for order %s (%s); use a new key for a different payment", sdk.ErrInvalidArgument, req.IdempotencyKey, out.OrderID, out.Amount)
 	}
 	return &payment.CreatePaymentResponse{Payment: out}, nil
 }
@@ -215,29 +232,70 @@ func (g *Gateway) GetPayment(ctx context.Context, req *payment.GetPaymentRequest
 	if err != nil {
 		return nil, err
 	}
-	var out payment.Payment
-	err = st.update(func(d *storeData) (bool, error) {
-		p := find(d, req.ID, req.OrderID)
-		if p == nil {
-			return false, fmt.Errorf("%w: no payment with id %q or order %q", payment.ErrUnknownOrder, req.ID, req.OrderID)
-		}
-		changed := g.expire(p)
-		out = *p
-		return changed, nil
-	})
+	p, err := g.find(ctx, st, req.ID, req.OrderID)
 	if err != nil {
 		return nil, err
 	}
-	return &payment.GetPaymentResponse{Payment: out}, nil
+	if p == nil {
+		return nil, fmt.Errorf("%w: no payment with id %q or order %q", payment.ErrUnknownOrder, req.ID, req.OrderID)
+	}
+	return &payment.GetPaymentResponse{Payment: p.payment(g.now())}, nil
 }
 
-// expire marks a pending payment past its expiry as expired.
-func (g *Gateway) expire(p *payment.Payment) bool {
-	if p.Status == payment.StatusPending && !p.ExpiresAt.IsZero() && g.now().After(p.ExpiresAt) {
-		p.Status, p.GatewayStatus = payment.StatusExpired, "expired"
-		return true
+// find reads a payment by id or, without one, the newest of an order; nil
+// when there is none.
+func (g *Gateway) find(ctx context.Context, st store, id, orderID string) (*state, error) {
+	if id != "" {
+		p, _, err := st.load(ctx, id)
+		return p, err
 	}
-	return false
+	if orderID == "" {
+		return nil, nil
+	}
+	payments, err := st.ofOrder(ctx, orderID)
+	if err != nil {
+		return nil, err
+	}
+	var newest *state
+	for _, p := range payments {
+		if newest == nil || p.rec.CreatedAt.After(newest.rec.CreatedAt) {
+			newest = p
+		}
+	}
+	return newest, nil
+}
+
+// byID reads a payment by id; an unknown one is payment.ErrUnknownOrder.
+func (g *Gateway) byID(ctx context.Context, st store, id string) (*state, error) {
+	p, err := g.find(ctx, st, id, "")
+	if err == nil && p == nil {
+		err = fmt.Errorf("%w: no payment %q", payment.ErrUnknownOrder, id)
+	}
+	return p, err
+}
+
+// confirm marks a pending payment paid, unless it is paid already; it
+// reports whether this call confirmed it. A payment that expired or was
+// refunded can no longer be paid.
+func (g *Gateway) confirm(ctx context.Context, st store, p *state, by, eventID string) (bool, error) {
+	now := g.now()
+	switch cur := p.payment(now); cur.Status {
+	case payment.StatusPaid:
+		return false, nil
+	case payment.StatusPending:
+	default:
+		return false, fmt.Errorf("%w: payment %s is %s and can no longer be paid", sdk.ErrFailedPrecondition, cur.ID, cur.Status)
+	}
+	confirmed, err := st.markPaid(ctx, p.rec.ID, paidRecord{PaidAt: now.UTC(), ConfirmedBy: by, EventID: eventID})
+	if err != nil {
+		return false, err
+	}
+	var paid paidRecord
+	if _, err := st.getJSON(ctx, paidPrefix+p.rec.ID, &paid); err != nil {
+		return false, err
+	}
+	p.paid = &paid
+	return confirmed, nil
 }
 
 // confirmation is the body of a signed confirmation webhook.
@@ -251,7 +309,11 @@ type confirmation struct {
 }
 
 // HandleWebhook implements payment.Gateway: a confirmation signed with
-// confirm_secret marks a pending payment paid.
+// confirm_secret marks a pending payment paid. Its event_id names one
+// payment (the replay record, in the host's store): the same confirmation
+// again is reported again, marked Duplicate (the host decides whether
+// anything is left to credit); the same event_id for another payment is
+// refused with payment.ErrReplay.
 func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -275,47 +337,44 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	if c.EventID == "" || c.PaymentID == "" || c.Currency == "" {
 		return nil, fmt.Errorf("%w: event_id, payment_id, amount and currency are required", payment.ErrMalformedPayload)
 	}
-	var ev payment.Event
-	err = st.update(func(d *storeData) (bool, error) {
-		p := find(d, c.PaymentID, "")
-		if p == nil {
-			return false, fmt.Errorf("%w: no payment %q", payment.ErrUnknownOrder, c.PaymentID)
-		}
-		if c.Amount != p.Amount.Amount || c.Currency != p.Amount.Currency {
-			return false, fmt.Errorf("%w: confirmation says %s, payment %s is %s", payment.ErrAmountMismatch, payment.Money{Amount: c.Amount, Currency: c.Currency}, p.ID, p.Amount)
-		}
-		if prev, seen := d.Events[c.EventID]; seen {
-			return false, fmt.Errorf("%w: confirmation %s was handled for payment %s", payment.ErrReplay, c.EventID, prev)
-		}
-		g.expire(p)
-		if p.Status != payment.StatusPending && p.Status != payment.StatusPaid {
-			return false, fmt.Errorf("%w: payment %s is %s and can no longer be paid", sdk.ErrFailedPrecondition, p.ID, p.Status)
-		}
-		markPaid(p, g.now(), c.ConfirmedBy)
-		d.Events[c.EventID] = p.ID
-		ev = payment.Event{
-			EventID: c.EventID, PaymentID: p.ID, OrderID: p.OrderID, Status: p.Status, Amount: p.Amount,
-			OccurredAt: p.PaidAt, Confirmed: true, GatewayStatus: p.GatewayStatus, Raw: req.Request.Body,
-		}
-		return true, nil
-	})
+	if len(c.EventID) > maxEventIDBytes {
+		return nil, fmt.Errorf("%w: event_id is %d bytes, at most %d", payment.ErrMalformedPayload, len(c.EventID), maxEventIDBytes)
+	}
+	p, err := g.byID(ctx, st, c.PaymentID)
 	if err != nil {
 		return nil, err
 	}
+	if c.Amount != p.rec.Amount || c.Currency != p.rec.Currency {
+		return nil, fmt.Errorf("%w: confirmation says %s, payment %s is %s", payment.ErrAmountMismatch, payment.Money{Amount: c.Amount, Currency: c.Currency},
+			p.rec.ID, payment.Money{Amount: p.rec.Amount, Currency: p.rec.Currency})
+	}
+	// The event id is claimed for this payment before the payment is
+	// marked paid: of two confirmations with one id for two payments, one
+	// pays and the other is refused, however they interleave. A claim whose
+	// confirmation did not finish is finished by its repeat.
+	duplicate, err := st.replays().Record(ctx, c.EventID, p.rec.ID)
+	if err != nil {
+		if errors.Is(err, payment.ErrReplay) {
+			err = fmt.Errorf("%w. Give every confirmation an event_id of its own", err)
+		}
+		return nil, err
+	}
+	if _, err := g.confirm(ctx, st, p, c.ConfirmedBy, c.EventID); err != nil {
+		return nil, err
+	}
+	cur := p.payment(g.now())
+	ev := &payment.Event{
+		EventID: c.EventID, PaymentID: cur.ID, OrderID: cur.OrderID, Status: cur.Status, Amount: cur.Amount,
+		OccurredAt: cur.PaidAt, Confirmed: true, GatewayStatus: cur.GatewayStatus, Raw: req.Request.Body, Duplicate: duplicate,
+	}
+	body := []byte(`{"status":"ok"}`)
+	if ev.Duplicate {
+		body = []byte(`{"status":"already handled"}`)
+	}
 	return &payment.WebhookResponse{
-		Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"status":"ok"}`)},
-		Event:    &ev,
+		Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: body},
+		Event:    ev,
 	}, nil
-}
-
-func markPaid(p *payment.Payment, now time.Time, by string) {
-	if p.Status == payment.StatusPaid {
-		return
-	}
-	p.Status, p.GatewayStatus, p.PaidAt = payment.StatusPaid, "confirmed", now.UTC()
-	if by != "" {
-		p.Raw, _ = json.Marshal(map[string]string{"confirmed_by": by})
-	}
 }
 
 // Refund implements payment.Refunder: the operator hands the money back and
@@ -332,30 +391,26 @@ func (g *Gateway) Refund(ctx context.Context, req *payment.RefundRequest) (*paym
 	if err != nil {
 		return nil, err
 	}
-	var out payment.RefundResponse
-	err = st.update(func(d *storeData) (bool, error) {
-		p := find(d, req.PaymentID, "")
-		if p == nil {
-			return false, fmt.Errorf("%w: no payment %q", payment.ErrUnknownOrder, req.PaymentID)
-		}
-		if !req.Amount.IsZero() && req.Amount != p.Amount {
-			return false, fmt.Errorf("%w: manual refunds are whole: %s", payment.ErrAmountMismatch, p.Amount)
-		}
-		out = payment.RefundResponse{RefundID: "REF-" + p.ID, PaymentID: p.ID, Amount: p.Amount, Status: "succeeded"}
-		switch p.Status {
-		case payment.StatusRefunded:
-			return false, nil
-		case payment.StatusPaid:
-			p.Status, p.GatewayStatus = payment.StatusRefunded, "refunded"
-			return true, nil
-		default:
-			return false, fmt.Errorf("%w: payment %s is %s, only paid payments can be refunded", payment.ErrDeclined, p.ID, p.Status)
-		}
-	})
+	p, err := g.byID(ctx, st, req.PaymentID)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	cur := p.payment(g.now())
+	if !req.Amount.IsZero() && req.Amount != cur.Amount {
+		return nil, fmt.Errorf("%w: manual refunds are whole: %s", payment.ErrAmountMismatch, cur.Amount)
+	}
+	out := &payment.RefundResponse{RefundID: "REF-" + cur.ID, PaymentID: cur.ID, Amount: cur.Amount, Status: "succeeded"}
+	switch cur.Status {
+	case payment.StatusRefunded:
+		return out, nil
+	case payment.StatusPaid:
+		if _, err := st.setJSON(ctx, refundPrefix+cur.ID, refundRecord{RefundedAt: g.now().UTC()}, 0, true); err != nil {
+			return nil, err
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("%w: payment %s is %s, only paid payments can be refunded", payment.ErrDeclined, cur.ID, cur.Status)
+	}
 }
 
 // ListMethods implements payment.MethodLister.
@@ -379,10 +434,14 @@ func (g *Gateway) HandleHTTP(ctx context.Context, req *sdk.HandleHTTPRequest) (*
 	}
 	switch req.Route {
 	case "/payments":
-		list := st.list()
-		views := make([]paymentView, 0, len(list))
-		for _, p := range list {
-			views = append(views, viewOf(p))
+		all, err := st.all(ctx)
+		if err != nil {
+			return nil, err
+		}
+		now := g.now()
+		views := make([]paymentView, 0, len(all))
+		for _, p := range all {
+			views = append(views, viewOf(p.payment(now)))
 		}
 		return jsonResponse(http.StatusOK, map[string]any{"payments": views})
 	case "/payments/{id}/confirm":
@@ -390,25 +449,15 @@ func (g *Gateway) HandleHTTP(ctx context.Context, req *sdk.HandleHTTPRequest) (*
 		if req.Request.Principal != nil {
 			by = req.Request.Principal.Subject
 		}
-		var out payment.Payment
-		var confirmedNow bool
-		err := st.update(func(d *storeData) (bool, error) {
-			p := find(d, req.PathParams["id"], "")
-			if p == nil {
-				return false, fmt.Errorf("%w: no payment %q", payment.ErrUnknownOrder, req.PathParams["id"])
-			}
-			g.expire(p)
-			if p.Status != payment.StatusPending && p.Status != payment.StatusPaid {
-				return false, fmt.Errorf("%w: payment %s is %s and can no longer be paid", sdk.ErrFailedPrecondition, p.ID, p.Status)
-			}
-			confirmedNow = p.Status == payment.StatusPending
-			markPaid(p, g.now(), by)
-			out = *p
-			return confirmedNow, nil
-		})
+		p, err := g.byID(ctx, st, req.PathParams["id"])
 		if err != nil {
 			return nil, err
 		}
+		confirmedNow, err := g.confirm(ctx, st, p, by, "")
+		if err != nil {
+			return nil, err
+		}
+		out := p.payment(g.now())
 		if !confirmedNow {
 			return jsonResponse(http.StatusOK, viewOf(out)) // confirmed before: no second event
 		}
@@ -456,22 +505,6 @@ func jsonResponse(status int, v any) (*sdk.HandleHTTPResponse, error) {
 	return &sdk.HandleHTTPResponse{Response: sdk.HTTPResponse{
 		StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: body,
 	}}, nil
-}
-
-func find(d *storeData, id, orderID string) *payment.Payment {
-	if id != "" {
-		return d.Payments[id]
-	}
-	if orderID == "" {
-		return nil
-	}
-	var found *payment.Payment
-	for _, p := range d.Payments {
-		if p.OrderID == orderID && (found == nil || p.CreatedAt.After(found.CreatedAt)) {
-			found = p
-		}
-	}
-	return found
 }
 
 // Sign returns the signature header value for a confirmation body.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,6 +47,9 @@ type env struct {
 	h   *sdktest.Harness
 	gw  payment.Gateway
 	clk *clock
+	// host is the host's side: the durable store the plugin keeps its
+	// payments in, and the events it publishes.
+	host *sdktest.FakeHost
 }
 
 // defaultSettingsJSON are the settings most tests run with.
@@ -53,15 +58,28 @@ var defaultSettingsJSON = map[string]any{
 	"confirm_secret": secret,
 }
 
-// serveUnconfigured serves a new gateway whose clock starts at t0.
+// serveUnconfigured serves a new gateway whose clock starts at t0, on a
+// host of its own.
 func serveUnconfigured(t *testing.T) *env {
 	t.Helper()
-	clk := &clock{now: t0}
+	return serveOn(t, nil, nil, &clock{now: t0})
+}
+
+// serveOn serves a new gateway on host (a new FakeHost when nil), offered
+// to the plugin through offer when not nil, with the clock clk.
+func serveOn(t *testing.T, host *sdktest.FakeHost, offer sdk.Host, clk *clock) *env {
+	t.Helper()
+	if host == nil {
+		host = sdktest.NewFakeHost()
+		host.Now = clk.Now
+	}
+	if offer == nil {
+		offer = host
+	}
 	g := NewGateway()
 	g.now = clk.Now
-	h := sdktest.Serve(t, g)
-	h.Host.Now = clk.Now
-	return &env{h: h, gw: h.Payment(), clk: clk}
+	h := sdktest.Serve(t, g, sdktest.WithHost(offer))
+	return &env{h: h, gw: h.Payment(), clk: clk, host: host}
 }
 
 // serve serves a new gateway configured with settings on the data
@@ -448,11 +466,17 @@ func TestWebhookConfirms(t *testing.T) {
 		t.Errorf("GetPayment after the confirmation (-want +got):\n%s", diff)
 	}
 
-	// The same confirmation again is a replay.
+	// The same confirmation again is the same event, marked Duplicate: the
+	// host decides whether anything is left to credit.
 	e.clk.Advance(time.Minute)
-	_, err = e.webhook(body, Sign(body, secret))
-	if wantMsg := "webhook already handled: confirmation evt-1 was handled for payment " + p.ID; !errors.Is(err, payment.ErrReplay) || !errors.Is(err, sdk.ErrAlreadyExists) || err.Error() != wantMsg {
-		t.Errorf("replayed confirmation = %v, want %q (payment.ErrReplay)", err, wantMsg)
+	resp, err = e.webhook(body, Sign(body, secret))
+	if err != nil {
+		t.Fatalf("repeated confirmation: %v", err)
+	}
+	want.Event.Duplicate = true
+	want.Response.Body = []byte(`{"status":"already handled"}`)
+	if diff := cmp.Diff(want, resp); diff != "" {
+		t.Errorf("repeated confirmation (-want +got):\n%s", diff)
 	}
 
 	// A second, different confirmation of a paid payment does not pay it
@@ -701,7 +725,7 @@ func TestHTTPRoutes(t *testing.T) {
 			t.Errorf("GetPayment after confirm (-want +got):\n%s", diff)
 		}
 
-		events := e.h.Host.Events()
+		events := e.host.Events()
 		if len(events) != 1 || events[0].ID == "" {
 			t.Fatalf("events = %+v, want one payment.confirmed with an id", events)
 		}
@@ -751,9 +775,16 @@ func TestHTTPRoutes(t *testing.T) {
 	})
 }
 
+// TestRestart (issue point 11b): payments, idempotency keys and replay
+// records live in the host's store, not in the plugin's process or data
+// directory: a new process on the same host store (another data directory)
+// has them all.
 func TestRestart(t *testing.T) {
-	dir := t.TempDir()
-	first := serve(t, dir, defaultSettingsJSON)
+	clk := &clock{now: t0}
+	first := serveOn(t, nil, nil, clk)
+	if _, err := first.configure(t.TempDir(), defaultSettingsJSON); err != nil {
+		t.Fatal(err)
+	}
 	paid := first.create(t, "INV-42", "k1", 150000)
 	body := confirmationBody("evt-1", paid.ID, 150000, "IDR")
 	if _, err := first.webhook(body, Sign(body, secret)); err != nil {
@@ -762,32 +793,41 @@ func TestRestart(t *testing.T) {
 	pending := first.create(t, "INV-43", "k2", 150000)
 	wantPaid, wantPendingPayment := first.get(t, paid.ID), first.get(t, pending.ID)
 
-	// A new process on the same data directory.
-	second := serve(t, dir, defaultSettingsJSON)
+	// A new process with another data directory, on the same host store.
+	second := serveOn(t, first.host, nil, clk)
+	if _, err := second.configure(t.TempDir(), defaultSettingsJSON); err != nil {
+		t.Fatal(err)
+	}
 	if diff := cmp.Diff(wantPaid, second.get(t, paid.ID)); diff != "" {
 		t.Errorf("paid payment after restart (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(wantPendingPayment, second.get(t, pending.ID)); diff != "" {
 		t.Errorf("pending payment after restart (-want +got):\n%s", diff)
 	}
-	// The idempotency keys and the replay guard survive too.
+	// The idempotency keys and the replay records survive too.
 	if again := second.create(t, "INV-43", "k2", 150000); again.ID != pending.ID {
 		t.Errorf("same idempotency key after restart created %s, want %s", again.ID, pending.ID)
 	}
-	if _, err := second.webhook(body, Sign(body, secret)); !errors.Is(err, payment.ErrReplay) {
-		t.Errorf("replayed confirmation after restart = %v, want payment.ErrReplay", err)
+	if resp, err := second.webhook(body, Sign(body, secret)); err != nil || !resp.Event.Duplicate {
+		t.Errorf("repeated confirmation after restart = %+v, %v; want a duplicate event", resp, err)
+	}
+	reused := confirmationBody("evt-1", pending.ID, 150000, "IDR")
+	if _, err := second.webhook(reused, Sign(reused, secret)); !errors.Is(err, payment.ErrReplay) {
+		t.Errorf("evt-1 for another payment after restart = %v, want payment.ErrReplay", err)
 	}
 
-	// Without a data directory nothing survives.
+	// Another host store knows nothing of them.
 	third := serve(t, "", defaultSettingsJSON)
 	if _, err := third.gw.GetPayment(context.Background(), &payment.GetPaymentRequest{ID: paid.ID}); !errors.Is(err, payment.ErrUnknownOrder) {
-		t.Errorf("GetPayment on a fresh in-memory store = %v, want payment.ErrUnknownOrder", err)
+		t.Errorf("GetPayment on another host store = %v, want payment.ErrUnknownOrder", err)
 	}
 }
 
 func TestCheckHealth(t *testing.T) {
 	ctx := context.Background()
-	e := serveUnconfigured(t)
+	clk := &clock{now: t0}
+	down := &faultyHost{FakeHost: sdktest.NewFakeHost()}
+	e := serveOn(t, down.FakeHost, down, clk)
 	got, err := e.h.Plugin().CheckHealth(ctx, &sdk.CheckHealthRequest{})
 	if err != nil {
 		t.Fatalf("CheckHealth: %v", err)
@@ -800,32 +840,17 @@ func TestCheckHealth(t *testing.T) {
 	if _, err := e.configure(t.TempDir(), defaultSettingsJSON); err != nil {
 		t.Fatal(err)
 	}
-	health := func() *sdk.CheckHealthResponse {
-		t.Helper()
-		got, err := e.h.Plugin().CheckHealth(ctx, &sdk.CheckHealthRequest{})
-		if err != nil {
-			t.Fatalf("CheckHealth: %v", err)
-		}
-		return got
+	got, err = e.h.Plugin().CheckHealth(ctx, &sdk.CheckHealthRequest{})
+	if diff := cmp.Diff(&sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "ready"}, got); err != nil || diff != "" {
+		t.Errorf("CheckHealth after Configure (-want +got):\n%s %v", diff, err)
 	}
-	ok := func(pending int) *sdk.CheckHealthResponse {
-		// Numbers cross the wire as JSON numbers.
-		return &sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "ready", Details: map[string]any{"pending_payments": float64(pending)}}
-	}
-	if diff := cmp.Diff(ok(0), health()); diff != "" {
-		t.Errorf("CheckHealth after Configure (-want +got):\n%s", diff)
-	}
-	p := e.create(t, "INV-42", "k1", 150000)
-	e.create(t, "INV-43", "k2", 150000)
-	if diff := cmp.Diff(ok(2), health()); diff != "" {
-		t.Errorf("CheckHealth with two pending (-want +got):\n%s", diff)
-	}
-	body := confirmationBody("evt-1", p.ID, 150000, "IDR")
-	if _, err := e.webhook(body, Sign(body, secret)); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(ok(1), health()); diff != "" {
-		t.Errorf("CheckHealth with one paid (-want +got):\n%s", diff)
+
+	// The plugin keeps everything in the host's store: without it, it is
+	// unhealthy.
+	down.failGet(func(string) error { return fmt.Errorf("%w: the database is restarting", sdk.ErrUnavailable) })
+	got, err = e.h.Plugin().CheckHealth(ctx, &sdk.CheckHealthRequest{})
+	if err != nil || got.Status != sdk.HealthError || !strings.Contains(got.Message, "the host's plugin store does not answer") {
+		t.Errorf("CheckHealth without the store = %+v, %v; want error naming the store", got, err)
 	}
 }
 

@@ -15,7 +15,10 @@ import (
 // conformanceFake is the fake Midtrans as the conformance kit drives it.
 type conformanceFake struct{ *fakeMidtrans }
 
-var _ paymenttest.Fake = conformanceFake{}
+var (
+	_ paymenttest.Fake        = conformanceFake{}
+	_ paymenttest.EventReuser = conformanceFake{}
+)
 
 func (f conformanceFake) Settings() map[string]any { return f.settings() }
 
@@ -59,6 +62,16 @@ func (f conformanceFake) Notification(t testing.TB, p payment.Payment, k payment
 }
 
 func (f conformanceFake) Stall(d time.Duration) { f.setStall(d) }
+
+// ReusedEvent is second's settlement carrying first's transaction id, the
+// id Midtrans' event ids are made of.
+func (f conformanceFake) ReusedEvent(t testing.TB, first, second payment.Payment) sdk.HTTPRequest {
+	o := f.order(first.OrderID)
+	if o == nil {
+		t.Fatalf("fake Midtrans: no transaction for order %s", first.OrderID)
+	}
+	return f.notification(second.OrderID, o.TxID, "settlement", "accept", formatRupiah(second.Amount.Amount), f.serverKey)
+}
 
 func TestConformance(t *testing.T) {
 	t.Run("in-process", func(t *testing.T) {

@@ -131,6 +131,13 @@ func (f *fakeMidtrans) setStatus(orderID, status, fraud string) {
 	}
 }
 
+// statusCallCount is how often the status API was asked.
+func (f *fakeMidtrans) statusCallCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.statusCalls
+}
+
 func (f *fakeMidtrans) order(orderID string) *fakeOrder {
 	f.mu.Lock()
 	defer f.mu.Unlock()

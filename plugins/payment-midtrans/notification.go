@@ -125,16 +125,20 @@ func okResponse() sdk.HTTPResponse {
 //     is not a notification: ErrMalformedPayload);
 //  2. the amount against the payment this plugin created for the order
 //     (ErrAmountMismatch);
-//  3. replays: a notification (transaction_id, transaction_status,
-//     status_code) handled before is ErrReplay, across restarts, as the
-//     guard lives in the host's durable store;
+//  3. repeats: a notification (transaction_id, transaction_status,
+//     status_code) reported before for this order is reported again,
+//     marked Duplicate, without asking the status API (the host confirms
+//     with GetPayment unless its store shows the payment applied); one
+//     recorded for another order is ErrReplay. The record lives in the
+//     host's durable store, so this holds across restarts;
 //  4. the status API: the event's status and amount are what Midtrans says
 //     now (Confirmed), which must agree with the notification's amount; an
 //     order Midtrans does not know is ErrUnknownOrder; a notification that
-//     says paid while Midtrans still says pending is refused, so that
-//     Midtrans sends it again later;
-//  5. the notification is recorded as handled, only now: one that failed
-//     a check can be sent again and succeed.
+//     says paid while Midtrans still says pending (or does not know the
+//     transaction yet) is ErrUnconfirmed, which the host answers 409, so
+//     that Midtrans sends it again later;
+//  5. the notification is recorded, only now: one that failed a check is
+//     checked afresh when Midtrans sends it again.
 func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	cfg, api, err := g.state()
 	if err != nil {
@@ -142,17 +146,19 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	}
 	ev, err := g.handleNotification(ctx, cfg, api, req.Request.Body)
 	result := notificationResult(err)
+	if err == nil && ev.Duplicate {
+		result = "duplicate"
+	}
 	g.stats.notification(result)
 	switch {
-	case errors.Is(err, payment.ErrReplay):
-		// Midtrans resends until it gets a 2xx; the host answers it one.
-		g.Logger().Info("notification replayed", "request_id", req.Request.RequestID, "error", err)
-		return nil, err
 	case err != nil:
 		g.Logger().Warn("notification refused", "result", result, "request_id", req.Request.RequestID, "error", err)
 		return nil, err
+	case ev.Duplicate:
+		g.Logger().Info("notification repeated", "order_id", ev.OrderID, "status", ev.Status, "event_id", ev.EventID)
+	default:
+		g.Logger().Info("notification handled", "order_id", ev.OrderID, "status", ev.Status, "gateway_status", ev.GatewayStatus, "event_id", ev.EventID)
 	}
-	g.Logger().Info("notification handled", "order_id", ev.OrderID, "status", ev.Status, "gateway_status", ev.GatewayStatus, "event_id", ev.EventID)
 	return &payment.WebhookResponse{Response: okResponse(), Event: ev}, nil
 }
 
@@ -204,10 +210,18 @@ func (g *Gateway) handleNotification(ctx context.Context, cfg *settings, api *ap
 		txID = orderID
 	}
 	eventID := txID + "/" + n.TransactionStatus + "/" + signed.StatusCode
-	if seen, err := st.handled(ctx, eventID); err != nil {
+	// A repeat is reported again from the notification, marked Duplicate,
+	// not confirmed (the host confirms); an id recorded for another order
+	// (the payment id is the order id) is ErrReplay.
+	replays := st.replays()
+	if dup, err := replays.Check(ctx, eventID, orderID); err != nil {
 		return nil, err
-	} else if seen {
-		return nil, fmt.Errorf("%w: notification %s for order %s", payment.ErrReplay, eventID, orderID)
+	} else if dup {
+		return &payment.Event{
+			EventID: eventID, PaymentID: orderID, OrderID: orderID, Status: mapStatus(n.TransactionStatus, n.FraudStatus),
+			Amount: payment.Money{Amount: amount, Currency: currencyIDR}, OccurredAt: g.now().UTC(),
+			GatewayStatus: n.TransactionStatus, Raw: body, Duplicate: true,
+		}, nil
 	}
 
 	// Confirm with Midtrans.
@@ -215,7 +229,7 @@ func (g *Gateway) handleNotification(ctx context.Context, cfg *settings, api *ap
 	switch {
 	case errors.Is(err, payment.ErrUnknownOrder) && known:
 		return nil, fmt.Errorf("%w: the notification for order %s says %s, but Midtrans' status API does not know the transaction yet; not confirmed (Midtrans sends the notification again)",
-			sdk.ErrFailedPrecondition, orderID, n.TransactionStatus)
+			payment.ErrUnconfirmed, orderID, n.TransactionStatus)
 	case errors.Is(err, payment.ErrUnknownOrder):
 		return nil, fmt.Errorf("%w: notification for order %s, which neither this plugin nor Midtrans' status API knows", payment.ErrUnknownOrder, orderID)
 	case err != nil:
@@ -234,15 +248,12 @@ func (g *Gateway) handleNotification(ctx context.Context, cfg *settings, api *ap
 	}
 	if mapStatus(n.TransactionStatus, n.FraudStatus) == payment.StatusPaid && current.Status == payment.StatusPending {
 		return nil, fmt.Errorf("%w: the notification for order %s says %s, Midtrans' status API says %s; not confirmed (Midtrans sends the notification again)",
-			sdk.ErrFailedPrecondition, orderID, n.TransactionStatus, tx.TransactionStatus)
+			payment.ErrUnconfirmed, orderID, n.TransactionStatus, tx.TransactionStatus)
 	}
 
-	stored, err := st.markHandled(ctx, eventID, orderID)
+	duplicate, err := replays.Record(ctx, eventID, orderID) // duplicate: a concurrent delivery recorded it first
 	if err != nil {
 		return nil, err
-	}
-	if !stored {
-		return nil, fmt.Errorf("%w: notification %s for order %s (handled concurrently)", payment.ErrReplay, eventID, orderID)
 	}
 	if !known {
 		g.Logger().Info("notification for an order this plugin has no record of; reported as Midtrans' status API has it", "order_id", orderID)
@@ -264,6 +275,7 @@ func (g *Gateway) handleNotification(ctx context.Context, cfg *settings, api *ap
 		Confirmed:     true,
 		GatewayStatus: tx.TransactionStatus,
 		Raw:           body,
+		Duplicate:     duplicate,
 	}, nil
 }
 
@@ -282,7 +294,7 @@ func notificationResult(err error) string {
 		return "amount_mismatch"
 	case errors.Is(err, payment.ErrUnknownOrder):
 		return "unknown_order"
-	case errors.Is(err, sdk.ErrFailedPrecondition):
+	case errors.Is(err, payment.ErrUnconfirmed):
 		return "unconfirmed"
 	default:
 		return "error"

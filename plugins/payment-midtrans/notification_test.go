@@ -38,15 +38,40 @@ func TestWebhookPaid(t *testing.T) {
 		t.Errorf("event = %+v", ev)
 	}
 
-	t.Run("replay", func(t *testing.T) {
-		if _, err := e.webhook(req); !errors.Is(err, payment.ErrReplay) {
-			t.Errorf("err = %v, want ErrReplay", err)
+	// A repeat is the same event, marked Duplicate, without a status query:
+	// the host decides whether anything is left to credit (issue point 1).
+	wantRepeat := func(t *testing.T, resp *payment.WebhookResponse, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("err = %v, want the event again", err)
+		}
+		got := resp.Event
+		if got == nil || !got.Duplicate || got.EventID != ev.EventID || got.PaymentID != ev.PaymentID || got.OrderID != ev.OrderID ||
+			got.Status != ev.Status || got.Amount != ev.Amount || resp.Response.StatusCode != 200 {
+			t.Errorf("repeat = %+v (response %d), want %+v marked Duplicate with 200", got, resp.Response.StatusCode, ev)
+		}
+	}
+	t.Run("repeat", func(t *testing.T) {
+		calls := e.fake.statusCallCount()
+		resp, err := e.webhook(req)
+		wantRepeat(t, resp, err)
+		if n := e.fake.statusCallCount() - calls; n != 0 {
+			t.Errorf("a repeat asked the status API %d times; the replay record saves that", n)
 		}
 	})
-	t.Run("replay after a restart", func(t *testing.T) {
+	t.Run("repeat after a restart", func(t *testing.T) {
 		restarted := serveAgainst(t, e.fake, e.host)
-		if _, err := restarted.webhook(req); !errors.Is(err, payment.ErrReplay) {
-			t.Errorf("err = %v, want ErrReplay: the guard lives in the host's durable store", err)
+		resp, err := restarted.webhook(req)
+		wantRepeat(t, resp, err)
+	})
+	t.Run("its transaction id for another order", func(t *testing.T) {
+		other := newOrderID()
+		e.create(other)
+		e.fake.setStatus(other, "settlement", "accept")
+		o := e.fake.order(orderID)
+		_, err := e.webhook(e.fake.notification(other, o.TxID, "settlement", "accept", "150000.00", e.fake.serverKey))
+		if !errors.Is(err, payment.ErrReplay) || !strings.Contains(err.Error(), orderID) || !strings.Contains(err.Error(), other) {
+			t.Errorf("err = %v, want ErrReplay naming both orders", err)
 		}
 	})
 	t.Run("GetPayment says paid", func(t *testing.T) {
@@ -64,29 +89,29 @@ func TestWebhookConcurrentDeliveries(t *testing.T) {
 	e.fake.setStatus(orderID, "settlement", "accept")
 	req := e.fake.paidNotification(orderID)
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		handled int
-		replays int
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		handled    int
+		duplicates int
 	)
 	for range 6 {
 		wg.Go(func() {
-			_, err := e.webhook(req)
+			resp, err := e.webhook(req)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case err == nil:
-				handled++
-			case errors.Is(err, payment.ErrReplay):
-				replays++
-			default:
+			case err != nil:
 				t.Errorf("delivery: %v", err)
+			case resp.Event.Duplicate:
+				duplicates++
+			default:
+				handled++
 			}
 		})
 	}
 	wg.Wait()
-	if handled != 1 || replays != 5 {
-		t.Errorf("%d handled, %d replays; want 1 and 5", handled, replays)
+	if handled+duplicates != 6 || handled < 1 {
+		t.Errorf("%d handled, %d duplicates; want every delivery reported, at least one first", handled, duplicates)
 	}
 }
 
@@ -107,8 +132,8 @@ func TestWebhookStatuses(t *testing.T) {
 		{name: "expire", notify: "expire", api: "expire", want: payment.StatusExpired},
 		{name: "refund", notify: "refund", fraud: "accept", api: "refund", apiFraud: "accept", want: payment.StatusRefunded},
 		{name: "a stale pending notification reports what Midtrans says now", notify: "pending", api: "settlement", apiFraud: "accept", want: payment.StatusPaid},
-		{name: "says settlement, Midtrans says pending: unconfirmed", notify: "settlement", fraud: "accept", api: "pending", wantErr: sdk.ErrFailedPrecondition},
-		{name: "says capture accept, Midtrans says challenge: unconfirmed", notify: "capture", fraud: "accept", api: "capture", apiFraud: "challenge", wantErr: sdk.ErrFailedPrecondition},
+		{name: "says settlement, Midtrans says pending: unconfirmed", notify: "settlement", fraud: "accept", api: "pending", wantErr: payment.ErrUnconfirmed},
+		{name: "says capture accept, Midtrans says challenge: unconfirmed", notify: "capture", fraud: "accept", api: "capture", apiFraud: "challenge", wantErr: payment.ErrUnconfirmed},
 	}
 	e := newTestEnv(t)
 	for _, tt := range tests {
@@ -215,8 +240,10 @@ func TestWebhookUnconfirmed(t *testing.T) {
 	// Midtrans' status API does not know the transaction (404).
 	o := e.fake.order(orderID)
 	req := e.fake.notification(orderID, o.TxID, "settlement", "accept", "150000.00", e.fake.serverKey)
-	if _, err := e.webhook(req); !errors.Is(err, sdk.ErrFailedPrecondition) {
-		t.Fatalf("err = %v, want ErrFailedPrecondition (not confirmed)", err)
+	// payment.ErrUnconfirmed, which the host answers 409 unconfirmed as
+	// docs/api.md says (it was sdk.ErrFailedPrecondition: 422).
+	if _, err := e.webhook(req); !errors.Is(err, payment.ErrUnconfirmed) {
+		t.Fatalf("err = %v, want payment.ErrUnconfirmed (not confirmed)", err)
 	}
 	e.fake.setStatus(orderID, "settlement", "accept")
 	resp, err := e.webhook(req)
@@ -281,8 +308,10 @@ func TestNoSecretInLogs(t *testing.T) {
 	e.fake.setStatus(orderID, "settlement", "accept")
 	_, err = e.webhook(e.fake.paidNotification(orderID))
 	keep(err)
-	_, err = e.webhook(e.fake.paidNotification(orderID))
-	keep(err)
+	other := newOrderID()
+	e.create(other)
+	_, err = e.webhook(e.fake.notification(other, e.fake.order(orderID).TxID, "settlement", "accept", "150000.00", e.fake.serverKey))
+	keep(err) // its transaction id recorded for another order: ErrReplay
 	_, err = e.webhook(e.fake.notification(orderID, "x", "settlement", "accept", "150000.00", "wrong"))
 	keep(err)
 	_, err = e.webhook(webhookRequest([]byte("{")))

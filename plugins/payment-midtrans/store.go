@@ -22,7 +22,8 @@ import (
 //	order/<order id>          the payment created for an order (record)
 //	idempotency/<sha256 key>  the order id an idempotency key created
 //	notification/<txid>/<transaction_status>/<status_code>
-//	                          a notification handled (replay guard)
+//	                          the order a notification was about (replay
+//	                          record: a repeat is reported as a duplicate)
 const (
 	orderPrefix        = "order/"
 	idempotencyPrefix  = "idempotency/"
@@ -126,17 +127,10 @@ func (s store) releaseKey(ctx context.Context, key string) error {
 	return wrapKV("release the idempotency key", err)
 }
 
-// handled reports whether a notification was handled before.
-func (s store) handled(ctx context.Context, id string) (bool, error) {
-	_, found, err := s.kv.StoreGet(ctx, notificationPrefix+id)
-	return found, wrapKV("look up notification "+id, err)
-}
-
-// markHandled records a notification as handled; false means another
-// delivery of it got there first.
-func (s store) markHandled(ctx context.Context, id, orderID string) (bool, error) {
-	stored, err := s.kv.StoreSet(ctx, notificationPrefix+id, []byte(orderID), sdk.StoreSetOptions{TTL: notificationRetention, OnlyIfAbsent: true})
-	return stored, wrapKV("record notification "+id, err)
+// replays are the notifications' replay records: each notification id
+// names the order it was about.
+func (s store) replays() payment.ReplayRecords {
+	return payment.ReplayRecords{Host: s.kv, Prefix: notificationPrefix, TTL: notificationRetention}
 }
 
 // hashKey keeps idempotency keys (which the host chooses, of any length)

@@ -18,7 +18,10 @@ import (
 // stripeFake is the fake Stripe API as the conformance kit drives it.
 type stripeFake struct{ *fakeStripe }
 
-var _ paymenttest.Fake = stripeFake{}
+var (
+	_ paymenttest.Fake        = stripeFake{}
+	_ paymenttest.EventReuser = stripeFake{}
+)
 
 func (f stripeFake) Settings() map[string]any { return f.settings() }
 
@@ -78,6 +81,22 @@ func (f stripeFake) Notification(t testing.TB, p payment.Payment, k paymenttest.
 		Host:       "billing.example.com",
 		ReceivedAt: time.Now(),
 	}
+}
+
+// ReusedEvent is second's checkout.session.completed carrying the id of the
+// last paid event about first.
+func (f stripeFake) ReusedEvent(t testing.TB, first, second payment.Payment) sdk.HTTPRequest {
+	t.Helper()
+	f.mu.Lock()
+	id := f.paidEvents[first.ID]
+	f.mu.Unlock()
+	if id == "" {
+		t.Fatalf("fake Stripe: no paid event about %s yet", first.ID)
+	}
+	req := f.Notification(t, second, paymenttest.Paid)
+	req.Body = withEventID(t, req.Body, id)
+	req.Header.Set(SignatureHeader, sign(req.Body, time.Now(), testSecret))
+	return req
 }
 
 func TestConformance(t *testing.T) {

@@ -39,6 +39,8 @@ type fakeStripe struct {
 	mu       sync.Mutex
 	seq      int
 	sessions map[string]*fakeSession
+	// paidEvents is the id of the last paid event made about a session.
+	paidEvents map[string]string
 	// idem maps an Idempotency-Key to the request it came with and the
 	// answer, as Stripe keeps them for 24 hours.
 	idem     map[string]idemEntry
@@ -89,7 +91,7 @@ type fakeLineItem struct {
 
 func newFakeStripe(t testing.TB) *fakeStripe {
 	f := &fakeStripe{
-		t: t, key: testKey, sessions: map[string]*fakeSession{}, idem: map[string]idemEntry{}, now: time.Now,
+		t: t, key: testKey, sessions: map[string]*fakeSession{}, paidEvents: map[string]string{}, idem: map[string]idemEntry{}, now: time.Now,
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -556,9 +558,30 @@ func (f *fakeStripe) event(typ, id string, edit func(obj map[string]any)) []byte
 // paidEvent is checkout.session.completed as Stripe sends it once a card
 // payment went through.
 func (f *fakeStripe) paidEvent(id string) []byte {
-	return f.event(eventCompleted, id, func(obj map[string]any) {
+	body := f.event(eventCompleted, id, func(obj map[string]any) {
 		obj["status"], obj["payment_status"], obj["url"] = "complete", "paid", nil
 	})
+	var ev struct{ ID string }
+	_ = json.Unmarshal(body, &ev)
+	f.mu.Lock()
+	f.paidEvents[id] = ev.ID
+	f.mu.Unlock()
+	return body
+}
+
+// withEventID is an event body with another id.
+func withEventID(t testing.TB, body []byte, id string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal(body, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["id"] = id
+	out, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // sign is the Stripe-Signature header for body: t and one v1 per secret.

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -104,10 +105,16 @@ func verifySignature(header string, body []byte, secrets []string, now time.Time
 
 // HandleWebhook implements payment.Gateway for Stripe's webhook events. In
 // order: the signature over the raw body, then parsing, then the replay
-// check (the event id, remembered in the host's store), then the session as
-// Stripe's API reports it now, which must agree with the event on order,
-// amount and currency. A paid event is reported paid only when the API
-// says paid too (Event.Confirmed).
+// record (the event id and the session it was about, in the host's durable
+// store), then the session as Stripe's API reports it now, which must agree
+// with the event on order, amount and currency. A paid event is reported
+// paid only when the API says paid too (Event.Confirmed); one the API does
+// not back yet is payment.ErrUnconfirmed.
+//
+// An event recorded before for the same session is reported again from its
+// payload, marked Duplicate, without asking Stripe's API (the host confirms
+// with GetPayment unless its store shows the payment applied); one recorded
+// for another session is payment.ErrReplay.
 func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	st, err := g.state()
 	if err != nil {
@@ -135,21 +142,30 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		return &payment.WebhookResponse{Response: received()}, nil
 	}
 
-	key := eventKVKey(ev.ID)
-	stored, err := g.Host().StoreSet(ctx, key, []byte(evSession.ID), sdk.StoreSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
-	if err != nil {
-		return nil, fmt.Errorf("remember event %s: %w", ev.ID, err)
-	}
-	if !stored {
+	replays := payment.ReplayRecords{Host: g.Host(), Prefix: eventKVKey(""), TTL: replayTTL}
+	duplicate, err := replays.Record(ctx, ev.ID, evSession.ID)
+	if errors.Is(err, payment.ErrReplay) {
 		g.stats.webhook("replay")
-		return nil, fmt.Errorf("%w: event %s was handled before", payment.ErrReplay, ev.ID)
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	if duplicate {
+		out, err := duplicateEvent(ev, evSession, body)
+		if err != nil {
+			return nil, err
+		}
+		g.stats.webhook("duplicate")
+		log.Info("webhook event repeated", "session", out.PaymentID, "order_id", out.OrderID, "status", string(out.Status))
+		return &payment.WebhookResponse{Response: received(), Event: out}, nil
 	}
 	out, err := g.confirmEvent(ctx, st, ev, evSession, body)
 	if err != nil {
-		// Forget the event, so Stripe's next delivery of it is looked at
-		// afresh rather than refused as a replay.
-		if _, derr := g.Host().StoreDelete(context.WithoutCancel(ctx), key); derr != nil {
-			log.Warn("could not forget a refused event; its redelivery will be taken for a replay", "error", derr)
+		// Forget the event, so Stripe's next delivery of it is checked
+		// afresh rather than reported as a duplicate.
+		if derr := replays.Forget(context.WithoutCancel(ctx), ev.ID); derr != nil {
+			log.Warn("could not forget a refused event; its redelivery will be reported as a duplicate, for the host to confirm", "error", derr)
 		}
 		g.stats.webhook("refused")
 		return nil, err
@@ -187,7 +203,7 @@ func (g *Gateway) confirmEvent(ctx context.Context, st state, ev *stripe.Event, 
 		status, confirmed = payment.StatusPaid, true
 	case claimed == payment.StatusPaid && actual == payment.StatusPending:
 		return nil, fmt.Errorf("%w: event %s says session %s is paid; Stripe's API says %s (not paid yet); Stripe sends the event again later",
-			sdk.ErrConflict, ev.ID, s.ID, p.GatewayStatus)
+			payment.ErrUnconfirmed, ev.ID, s.ID, p.GatewayStatus)
 	case claimed == payment.StatusPaid:
 		// Paid, then refunded, failed or expired: report what is true now.
 		status, confirmed = actual, true
@@ -202,6 +218,26 @@ func (g *Gateway) confirmEvent(ctx context.Context, st state, ev *stripe.Event, 
 		Confirmed:     confirmed,
 		GatewayStatus: string(ev.Type),
 		Raw:           body,
+	}, nil
+}
+
+// duplicateEvent is a repeated event reported from its own payload, not
+// confirmed: the host confirms with GetPayment.
+func duplicateEvent(ev *stripe.Event, evSession *stripe.CheckoutSession, body []byte) (*payment.Event, error) {
+	p, err := toPayment(evSession)
+	if err != nil {
+		return nil, err
+	}
+	return &payment.Event{
+		EventID:       ev.ID,
+		PaymentID:     evSession.ID,
+		OrderID:       p.OrderID,
+		Status:        claimedStatus(string(ev.Type), evSession),
+		Amount:        p.Amount,
+		OccurredAt:    time.Unix(ev.Created, 0).UTC(),
+		GatewayStatus: string(ev.Type),
+		Raw:           body,
+		Duplicate:     true,
 	}, nil
 }
 

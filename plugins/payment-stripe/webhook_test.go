@@ -129,8 +129,8 @@ func TestWebhookEvents(t *testing.T) {
 		p := e.create(t, createRequest(newOrder(), rp150k))
 		body := e.fake.paidEvent(p.ID)
 		_, err := e.signed(body)
-		if !errors.Is(err, sdk.ErrConflict) {
-			t.Fatalf("HandleWebhook = %v, want sdk.ErrConflict (not confirmed)", err)
+		if !errors.Is(err, payment.ErrUnconfirmed) {
+			t.Fatalf("HandleWebhook = %v, want payment.ErrUnconfirmed (not confirmed)", err)
 		}
 		// Stripe sends the event again; by then the API agrees.
 		e.fake.setPaid(p.ID)
@@ -138,51 +138,78 @@ func TestWebhookEvents(t *testing.T) {
 		if err != nil || resp.Event.Status != payment.StatusPaid || !resp.Event.Confirmed {
 			t.Fatalf("redelivery = %+v, %v; want paid", resp, err)
 		}
-		// And once more: a replay.
-		if _, err := e.signed(body); !errors.Is(err, payment.ErrReplay) {
-			t.Errorf("third delivery = %v, want payment.ErrReplay", err)
+		// And once more: the same event, marked Duplicate.
+		if resp, err := e.signed(body); err != nil || !resp.Event.Duplicate || resp.Event.Status != payment.StatusPaid {
+			t.Errorf("third delivery = %+v, %v; want a paid duplicate", resp, err)
 		}
 	})
-	t.Run("replay, even re-signed", func(t *testing.T) {
+	// A repeat is reported again, marked Duplicate, without calling Stripe:
+	// the host decides whether anything is left to credit (issue point 1).
+	t.Run("repeat, even re-signed", func(t *testing.T) {
 		p := e.create(t, createRequest(newOrder(), rp150k))
 		e.fake.setPaid(p.ID)
+		body := e.fake.paidEvent(p.ID)
+		first, err := e.signed(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(e.fake.received())
+		resp, err := e.signed(body)
+		if err != nil {
+			t.Fatalf("second delivery = %v, want the event again", err)
+		}
+		got, want := resp.Event, first.Event
+		if !got.Duplicate || got.EventID != want.EventID || got.PaymentID != want.PaymentID || got.OrderID != want.OrderID ||
+			got.Status != want.Status || got.Amount != want.Amount || resp.Response.StatusCode != http.StatusOK {
+			t.Errorf("second delivery = %+v, want %+v marked Duplicate", got, want)
+		}
+		if len(e.fake.received()) != before {
+			t.Errorf("a repeat called Stripe")
+		}
+	})
+	t.Run("an event id recorded for another session", func(t *testing.T) {
+		p := e.create(t, createRequest(newOrder(), rp150k))
+		q := e.create(t, createRequest(newOrder(), rp150k))
+		e.fake.setPaid(p.ID)
+		e.fake.setPaid(q.ID)
 		body := e.fake.paidEvent(p.ID)
 		if _, err := e.signed(body); err != nil {
 			t.Fatal(err)
 		}
-		before := len(e.fake.received())
-		if _, err := e.signed(body); !errors.Is(err, payment.ErrReplay) {
-			t.Errorf("second delivery = %v, want payment.ErrReplay", err)
-		}
-		if len(e.fake.received()) != before {
-			t.Errorf("a replay called Stripe")
+		var ev struct{ ID string }
+		_ = json.Unmarshal(body, &ev)
+		_, err := e.signed(withEventID(t, e.fake.paidEvent(q.ID), ev.ID))
+		if !errors.Is(err, payment.ErrReplay) || !strings.Contains(err.Error(), p.ID) || !strings.Contains(err.Error(), q.ID) {
+			t.Errorf("HandleWebhook = %v, want payment.ErrReplay naming both sessions", err)
 		}
 	})
-	t.Run("concurrent deliveries: one wins", func(t *testing.T) {
+	t.Run("concurrent deliveries: all reported, one first", func(t *testing.T) {
 		p := e.create(t, createRequest(newOrder(), rp150k))
 		e.fake.setPaid(p.ID)
 		body := e.fake.paidEvent(p.ID)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		paid, replays := 0, 0
+		first, duplicates := 0, 0
 		for range 10 {
 			wg.Go(func() {
 				resp, err := e.signed(body)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
-				case err == nil && resp.Event.Status == payment.StatusPaid:
-					paid++
-				case errors.Is(err, payment.ErrReplay):
-					replays++
-				default:
+				case err != nil:
 					t.Errorf("delivery: %v", err)
+				case resp.Event.Duplicate:
+					duplicates++
+				case resp.Event.Status == payment.StatusPaid:
+					first++
+				default:
+					t.Errorf("delivery: %+v", resp.Event)
 				}
 			})
 		}
 		wg.Wait()
-		if paid != 1 || replays != 9 {
-			t.Errorf("%d paid, %d replays; want 1 and 9", paid, replays)
+		if first != 1 || duplicates != 9 {
+			t.Errorf("%d first, %d duplicates; want 1 and 9", first, duplicates)
 		}
 	})
 	t.Run("wrong amount", func(t *testing.T) {

@@ -52,7 +52,10 @@ func buildPlugin(t *testing.T) string {
 // REPLACE: the notifications your gateway sends, one per Kind.
 type kitFake struct{ *fakeExamplePay }
 
-var _ paymenttest.Fake = kitFake{}
+var (
+	_ paymenttest.Fake        = kitFake{}
+	_ paymenttest.EventReuser = kitFake{}
+)
 
 func (f kitFake) Settings() map[string]any { return f.settings() }
 
@@ -67,6 +70,16 @@ func (f kitFake) Amount() payment.Money { return payment.Money{Amount: 150000, C
 func (f kitFake) SetPaid(t testing.TB, p payment.Payment) { f.setStatus(t, p.ID, "paid") }
 
 func (f kitFake) Stall(d time.Duration) { f.setStall(d) }
+
+// ReusedEvent is second's paid notification with the id of first's.
+//
+// REPLACE: how your gateway's event ids are made.
+func (f kitFake) ReusedEvent(t testing.TB, first, second payment.Payment) sdk.HTTPRequest {
+	t.Helper()
+	data := f.record(t, second)
+	data.Status = "paid"
+	return f.notification("evt_paid_"+first.ID, "payment.paid", data, fakeWebhookSecret)
+}
 
 func (f kitFake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kind) sdk.HTTPRequest {
 	t.Helper()

@@ -38,9 +38,11 @@ var (
 	currencies = []string{"IDR", "SGD", "USD"}
 )
 
-// replayTTL is how long a handled notification's id is remembered. Example
+// replayTTL is how long a notification's replay record is kept. Example
 // Pay resends a notification that did not get a 2xx for up to 3 days, with
 // the same id and a fresh signature.
+//
+// REPLACE: longer than your gateway resends (at most sdk.MaxStoreTTL).
 const replayTTL = 4 * 24 * time.Hour
 
 // settings are the plugin's settings; config_schema in plugin.json
@@ -299,13 +301,22 @@ type notification struct {
 //  1. verify the signature over the raw bytes, in constant time, before
 //     anything is parsed (ErrInvalidSignature);
 //  2. parse (ErrMalformedPayload);
-//  3. confirm with the gateway's status API: the notification only says
+//  3. look up the notification's replay record (its id -> the payment it
+//     was about, in the host's durable store): seen for this payment, it is
+//     reported again, marked Duplicate, without asking the status API;
+//     seen for another payment, it is refused (ErrReplay). Your replay
+//     guard saves work; the host decides exactly-once: it answers the
+//     gateway 2xx only once the credit is committed, so a repeat may be the
+//     only way a payment whose first delivery failed on its side gets
+//     credited. Never answer a repeat with an error, and never drop it;
+//  4. confirm with the gateway's status API: the notification only says
 //     "look now"; what the status API answers is what is reported
-//     (ErrUnknownOrder when it does not know the payment);
-//  4. check the amount against the gateway's record (ErrAmountMismatch);
-//  5. refuse a replay (ErrReplay), remembering the notification's id only
-//     once it has passed every check, so that a notification refused for
-//     a passing reason (the status API lagging) is taken when resent.
+//     (ErrUnknownOrder when it does not know the payment; ErrUnconfirmed
+//     when it says paid and the status API does not, yet);
+//  5. check the amount against the gateway's record (ErrAmountMismatch);
+//  6. write the replay record, only once every check passed, so that a
+//     notification refused for a passing reason (the status API lagging)
+//     is checked afresh when resent.
 func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	cfg, api, err := g.state()
 	if err != nil {
@@ -336,6 +347,13 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		return nil, fmt.Errorf("%w: a %s notification needs data.id, data.amount and data.currency", payment.ErrMalformedPayload, n.Type)
 	}
 
+	replays := payment.ReplayRecords{Host: g.Host(), Prefix: "webhook:", TTL: replayTTL}
+	if dup, err := replays.Check(ctx, n.ID, n.Data.ID); err != nil {
+		return nil, err // ErrReplay: the id was recorded for another payment
+	} else if dup {
+		return g.repeat(&n, claimed, body)
+	}
+
 	got, raw, err := api.getPayment(ctx, n.Data.ID)
 	if err != nil {
 		return nil, fmt.Errorf("confirm payment %s with Example Pay: %w", n.Data.ID, err)
@@ -350,17 +368,15 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		// then its status API agrees (or the host's reconciliation finds
 		// the payment paid).
 		return nil, fmt.Errorf("%w: notification %s says payment %s is paid, Example Pay's status API says %s; not reported as paid",
-			sdk.ErrFailedPrecondition, n.ID, got.ID, confirmed.GatewayStatus)
+			payment.ErrUnconfirmed, n.ID, got.ID, confirmed.GatewayStatus)
 	}
 
-	stored, err := g.Host().KVSet(ctx, "webhook:"+n.ID, []byte(got.ID), sdk.KVSetOptions{TTL: replayTTL, OnlyIfAbsent: true})
+	// duplicate: a concurrent delivery recorded it first.
+	duplicate, err := replays.Record(ctx, n.ID, got.ID)
 	if err != nil {
-		return nil, fmt.Errorf("record notification %s against replays: %w", n.ID, err)
+		return nil, err
 	}
-	if !stored {
-		return nil, fmt.Errorf("%w: notification %s about payment %s", payment.ErrReplay, n.ID, got.ID)
-	}
-	g.Logger().Info("webhook accepted", "event", n.ID, "type", n.Type, "payment", got.ID, "order", got.OrderID, "status", confirmed.Status)
+	g.Logger().Info("webhook accepted", "event", n.ID, "type", n.Type, "payment", got.ID, "order", got.OrderID, "status", confirmed.Status, "duplicate", duplicate)
 	return &payment.WebhookResponse{
 		Response: ok(),
 		Event: &payment.Event{
@@ -373,6 +389,29 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 			Confirmed:     true,
 			GatewayStatus: confirmed.GatewayStatus,
 			Raw:           body,
+			Duplicate:     duplicate,
+		},
+	}, nil
+}
+
+// repeat answers a notification recorded before for its payment: the event
+// again from the notification, marked Duplicate and not confirmed (the
+// host confirms with GetPayment unless its store shows the payment
+// applied).
+func (g *Gateway) repeat(n *notification, claimed payment.Status, body []byte) (*payment.WebhookResponse, error) {
+	g.Logger().Info("webhook repeated", "event", n.ID, "type", n.Type, "payment", n.Data.ID)
+	return &payment.WebhookResponse{
+		Response: ok(),
+		Event: &payment.Event{
+			EventID:       n.ID,
+			PaymentID:     n.Data.ID,
+			OrderID:       n.Data.OrderID,
+			Status:        claimed,
+			Amount:        payment.Money{Amount: n.Data.Amount, Currency: n.Data.Currency},
+			OccurredAt:    n.CreatedAt,
+			GatewayStatus: n.Data.Status,
+			Raw:           body,
+			Duplicate:     true,
 		},
 	}, nil
 }

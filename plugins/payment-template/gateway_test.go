@@ -456,7 +456,7 @@ func TestHandleWebhook(t *testing.T) {
 		{"unknown payment", s.fake.notification("evt_unknown", "payment.paid", unknown, fakeWebhookSecret), payment.ErrUnknownOrder},
 		{"wrong amount", s.fake.notification("evt_amount", "payment.paid", wrongAmount, fakeWebhookSecret), payment.ErrAmountMismatch},
 		{"wrong currency", s.fake.notification("evt_currency", "payment.paid", wrongCurrency, fakeWebhookSecret), payment.ErrAmountMismatch},
-		{"paid, but the status API says pending", paidNote, sdk.ErrFailedPrecondition},
+		{"paid, but the status API says pending", paidNote, payment.ErrUnconfirmed},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
@@ -498,14 +498,35 @@ func TestHandleWebhook(t *testing.T) {
 			t.Errorf("event (-want +got):\n%s", d)
 		}
 	})
-	t.Run("a replay is refused", func(t *testing.T) {
-		if _, err := handle(paidNote); !errors.Is(err, payment.ErrReplay) {
-			t.Fatalf("HandleWebhook: %v; want payment.ErrReplay", err)
+	// A repeat is the same event, marked Duplicate, without asking Example
+	// Pay: the host decides whether anything is left to credit.
+	t.Run("a repeat is reported again, marked Duplicate", func(t *testing.T) {
+		calls := len(s.fake.received())
+		for _, note := range []sdk.HTTPRequest{
+			paidNote,
+			// Re-signed later with the same id, as Example Pay resends.
+			s.fake.notification("evt_paid_1", "payment.paid", paidData, fakeWebhookSecret),
+		} {
+			resp, err := handle(note)
+			if err != nil {
+				t.Fatalf("HandleWebhook: %v; want the event again", err)
+			}
+			ev := resp.Event
+			if ev == nil || !ev.Duplicate || ev.EventID != "evt_paid_1" || ev.PaymentID != p.ID || ev.OrderID != "INV-1" ||
+				ev.Status != payment.StatusPaid || ev.Amount != idr || resp.Response.StatusCode != http.StatusOK {
+				t.Errorf("HandleWebhook: %+v; want the paid event marked Duplicate", ev)
+			}
 		}
-		// Re-signed later with the same id, as Example Pay resends: still
-		// a replay.
-		if _, err := handle(s.fake.notification("evt_paid_1", "payment.paid", paidData, fakeWebhookSecret)); !errors.Is(err, payment.ErrReplay) {
-			t.Fatalf("HandleWebhook: %v; want payment.ErrReplay", err)
+		if len(s.fake.received()) != calls {
+			t.Error("a repeat made the plugin call Example Pay")
+		}
+	})
+	t.Run("its id for another payment is refused", func(t *testing.T) {
+		q := s.create(t, "INV-9", idr)
+		s.fake.setStatus(t, q.ID, "paid")
+		_, err := handle(s.fake.notification("evt_paid_1", "payment.paid", s.fake.record(t, q), fakeWebhookSecret))
+		if !errors.Is(err, payment.ErrReplay) || !strings.Contains(err.Error(), p.ID) || !strings.Contains(err.Error(), q.ID) {
+			t.Fatalf("HandleWebhook: %v; want payment.ErrReplay naming both payments", err)
 		}
 	})
 	t.Run("the status API's word is reported, not the notification's", func(t *testing.T) {
@@ -531,31 +552,31 @@ func TestHandleWebhook(t *testing.T) {
 			t.Fatalf("HandleWebhook: %+v, %v; want 200 and no event", resp, err)
 		}
 	})
-	t.Run("concurrent deliveries: one event", func(t *testing.T) {
+	t.Run("concurrent deliveries: one first, the rest duplicates", func(t *testing.T) {
 		q := s.create(t, "INV-3", idr)
 		s.fake.setStatus(t, q.ID, "paid")
 		note := s.fake.notification("evt_paid_3", "payment.paid", s.fake.record(t, q), fakeWebhookSecret)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		events, replays := 0, 0
+		first, duplicates := 0, 0
 		for range 8 {
 			wg.Go(func() {
 				resp, err := handle(note)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
-				case err == nil && resp.Event != nil:
-					events++
-				case errors.Is(err, payment.ErrReplay):
-					replays++
-				default:
+				case err != nil || resp.Event == nil:
 					t.Errorf("HandleWebhook: %+v, %v", resp, err)
+				case resp.Event.Duplicate:
+					duplicates++
+				default:
+					first++
 				}
 			})
 		}
 		wg.Wait()
-		if events != 1 || replays != 7 {
-			t.Errorf("%d events and %d replays; want 1 and 7", events, replays)
+		if first != 1 || duplicates != 7 {
+			t.Errorf("%d first events and %d duplicates; want 1 and 7", first, duplicates)
 		}
 	})
 }

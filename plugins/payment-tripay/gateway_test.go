@@ -883,7 +883,7 @@ func TestCollectMetrics(t *testing.T) {
 	for _, want := range []string{
 		`tripay_api_requests_total{endpoint="transaction/create",outcome="ok"} 1`,
 		`tripay_callbacks_total{result="ok"} 1`,
-		`tripay_callbacks_total{result="replay"} 1`,
+		`tripay_callbacks_total{result="duplicate"} 1`,
 		"# TYPE tripay_api_requests_total counter",
 	} {
 		if !strings.Contains(text, want) {
@@ -913,7 +913,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	keep(e.webhook(paid)) // unconfirmed
 	e.fake.setStatus(t, p.ID, "PAID")
 	keep(e.webhook(paid))
-	keep(e.webhook(paid)) // replay
+	keep(e.webhook(e.signedEdit(t, p.ID, "PAID", func(b *callbackBody) { b.TotalAmount = 1000 }))) // a repeat with another amount
 	bad := e.callback(t, p.ID, "PAID")
 	bad.Header.Set(SignatureHeader, CallbackSignature(bad.Body, "not-the-key"))
 	keep(e.webhook(bad))

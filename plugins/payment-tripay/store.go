@@ -21,7 +21,8 @@ import (
 //	idem/<sha256 of the idempotency key>/takeover/<start of the stale attempt>
 //	                                              lock: who replaces a stale attempt
 //	ref/<Tripay reference>                        refRecord
-//	cb/<Tripay reference>/<STATUS>                handled callback (replay guard)
+//	cb/<Tripay reference>/<STATUS>                callbackRecord: a handled callback
+//	                                              (replay record: a repeat is a duplicate)
 const (
 	// recordTTL is how long records are kept; Tripay's longest expiry is 30
 	// days, and callbacks follow within minutes.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
@@ -90,10 +91,18 @@ func parseCallback(body []byte) (*callback, error) {
 //  4. transaction/detail must know the reference (else ErrUnknownOrder) and
 //     back the callback: same order, same invoice amount (else
 //     ErrAmountMismatch), and PAID when the callback says PAID;
-//  5. each (reference, status) is handled once (else ErrReplay), recorded in
-//     the host's durable store so replays are caught across restarts.
+//  5. each (reference, status) is recorded once handled, in the host's
+//     durable store (with the order and amount), so that a repeat, also
+//     after a restart, is reported again from the callback, marked
+//     Duplicate, without asking transaction/detail: the host confirms with
+//     GetPayment unless its store shows the payment applied. Step 4 comes
+//     after the record is looked at, and a repeat is still checked against
+//     the recorded amount.
 //
-// Tripay expects {"success": true}; it retries other answers.
+// The event id is the reference and the status, so it cannot name another
+// payment. A callback that says PAID while transaction/detail does not is
+// payment.ErrUnconfirmed, which the host answers 409 so that Tripay sends
+// it again. Tripay expects {"success": true}; it retries other answers.
 func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	resp, result, err := g.handleCallback(ctx, &req.Request)
 	g.stats.callback(result)
@@ -128,6 +137,25 @@ func (g *Gateway) handleCallback(ctx context.Context, r *sdk.HTTPRequest) (*paym
 	if cb.IsClosedPayment.set && cb.IsClosedPayment.v == 0 {
 		return nil, "unknown_order", fmt.Errorf("%w: %s is an open payment; this plugin makes only closed payments", payment.ErrUnknownOrder, cb.Reference)
 	}
+	host := g.Host()
+	var seen callbackRecord
+	recorded, err := getJSON(ctx, host, callbackKey(cb.Reference, gwStatus), &seen)
+	if err != nil {
+		return nil, "error", fmt.Errorf("read the record of callback %s %s: %w", cb.Reference, gwStatus, err)
+	}
+	if recorded && seen.OrderID != "" { // older records lack the order: checked afresh
+		if got := cb.invoiceAmount(); got != seen.Amount {
+			return nil, "amount_mismatch", fmt.Errorf("%w: callback for %s says total_amount %d less fee_customer %d = %d IDR, the transaction is %s",
+				payment.ErrAmountMismatch, cb.Reference, cb.TotalAmount.v, cb.FeeCustomer.v, got, payment.Money{Amount: seen.Amount, Currency: Currency})
+		}
+		ev := &payment.Event{
+			EventID: cb.Reference + ":" + gwStatus, PaymentID: cb.Reference, OrderID: seen.OrderID, Status: status,
+			Amount: payment.Money{Amount: seen.Amount, Currency: Currency}, OccurredAt: callbackTime(cb, r, seen.HandledAt),
+			GatewayStatus: gwStatus, Raw: r.Body, Duplicate: true,
+		}
+		g.Logger().Info("callback repeated", "reference", ev.PaymentID, "order_id", ev.OrderID, "status", gwStatus)
+		return callbackResponse(ev), "duplicate", nil
+	}
 
 	t, err := api.transactionDetail(ctx, cb.Reference)
 	if err != nil {
@@ -140,7 +168,6 @@ func (g *Gateway) handleCallback(ctx context.Context, r *sdk.HTTPRequest) (*paym
 		return nil, "unknown_order", fmt.Errorf("%w: the callback names order %q, Tripay's transaction %s belongs to %q", payment.ErrUnknownOrder, cb.MerchantRef, t.Reference, t.MerchantRef)
 	}
 
-	host := g.Host()
 	expected := payment.Money{Amount: t.invoiceAmount(), Currency: Currency}
 	var asked refRecord
 	found, err := getJSON(ctx, host, refKey(t.Reference), &asked)
@@ -158,16 +185,13 @@ func (g *Gateway) handleCallback(ctx context.Context, r *sdk.HTTPRequest) (*paym
 	confirmed, _ := statusOf(t.Status)
 	if status == payment.StatusPaid && confirmed != payment.StatusPaid {
 		return nil, "unconfirmed", fmt.Errorf("%w: the callback says %s is PAID, Tripay's transaction detail says %s; refused so that Tripay sends it again",
-			sdk.ErrFailedPrecondition, t.Reference, t.Status)
+			payment.ErrUnconfirmed, t.Reference, t.Status)
 	}
 
 	now := g.now().UTC()
-	stored, err := setJSON(ctx, host, callbackKey(t.Reference, gwStatus), map[string]any{"handled_at": now}, true)
+	stored, err := setJSON(ctx, host, callbackKey(t.Reference, gwStatus), callbackRecord{HandledAt: now, OrderID: t.MerchantRef, Amount: expected.Amount}, true)
 	if err != nil {
 		return nil, "error", fmt.Errorf("record callback %s %s: %w", t.Reference, gwStatus, err)
-	}
-	if !stored {
-		return nil, "replay", fmt.Errorf("%w: callback %s %s was handled before", payment.ErrReplay, t.Reference, gwStatus)
 	}
 
 	occurred := unixTime(cb.PaidAt)
@@ -175,10 +199,7 @@ func (g *Gateway) handleCallback(ctx context.Context, r *sdk.HTTPRequest) (*paym
 		occurred = unixTime(t.PaidAt)
 	}
 	if occurred.IsZero() {
-		occurred = r.ReceivedAt
-	}
-	if occurred.IsZero() {
-		occurred = now
+		occurred = callbackTime(cb, r, now)
 	}
 	ev := &payment.Event{
 		EventID:       t.Reference + ":" + gwStatus,
@@ -190,10 +211,40 @@ func (g *Gateway) handleCallback(ctx context.Context, r *sdk.HTTPRequest) (*paym
 		Confirmed:     confirmed == status,
 		GatewayStatus: gwStatus,
 		Raw:           r.Body,
+		Duplicate:     recorded || !stored, // seen before, or by a concurrent delivery
 	}
 	g.Logger().Info("callback handled", "reference", ev.PaymentID, "order_id", ev.OrderID, "status", gwStatus, "confirmed", ev.Confirmed)
+	result := "ok"
+	if ev.Duplicate {
+		result = "duplicate"
+	}
+	return callbackResponse(ev), result, nil
+}
+
+// callbackRecord is a handled callback (its replay record).
+type callbackRecord struct {
+	HandledAt time.Time `json:"handled_at"`
+	// OrderID and Amount (the invoice amount, IDR) let a repeat be reported
+	// without asking Tripay.
+	OrderID string `json:"order_id,omitempty"`
+	Amount  int64  `json:"amount,omitempty"`
+}
+
+// callbackTime is when a callback says it happened: paid_at, else when it
+// arrived, else fallback.
+func callbackTime(cb *callback, r *sdk.HTTPRequest, fallback time.Time) time.Time {
+	for _, at := range []time.Time{unixTime(cb.PaidAt), r.ReceivedAt, fallback} {
+		if !at.IsZero() {
+			return at.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// callbackResponse is the answer Tripay needs to stop resending.
+func callbackResponse(ev *payment.Event) *payment.WebhookResponse {
 	return &payment.WebhookResponse{
 		Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"success":true}`)},
 		Event:    ev,
-	}, "ok", nil
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -222,7 +221,8 @@ func TestWebhookUnconfirmedPaid(t *testing.T) {
 	p := e.create(t, "INV-U1", "key-u1", 150000, "BRIVA")
 	req := e.callback(t, p.ID, "PAID")
 	_, err := e.webhook(req)
-	wantErr(t, err, sdk.ErrFailedPrecondition)
+	// payment.ErrUnconfirmed: the host answers 409 unconfirmed.
+	wantErr(t, err, payment.ErrUnconfirmed, sdk.ErrFailedPrecondition)
 	if !strings.Contains(err.Error(), "UNPAID") {
 		t.Fatalf("error = %v", err)
 	}
@@ -238,28 +238,52 @@ func TestWebhookUnconfirmedPaid(t *testing.T) {
 	}
 }
 
-func TestWebhookReplay(t *testing.T) {
+// TestWebhookRepeat (issue point 1): a callback handled before is reported
+// again, marked Duplicate, without asking Tripay (the host decides whether
+// anything is left to credit), also after a restart; a repeat whose amount
+// differs from the recorded one is still refused.
+func TestWebhookRepeat(t *testing.T) {
 	e := newEnv(t)
 	p := e.create(t, "INV-RP1", "key-rp1", 150000, "BRIVA")
 	e.fake.setStatus(t, p.ID, "PAID")
 	paid := e.callback(t, p.ID, "PAID")
-	if _, err := e.webhook(paid); err != nil {
+	first, err := e.webhook(paid)
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.webhook(paid)
-	wantErr(t, err, payment.ErrReplay, sdk.ErrAlreadyExists)
+	wantRepeat := func(t *testing.T, resp *payment.WebhookResponse, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("repeat: %v", err)
+		}
+		got, want := resp.Event, first.Event
+		if !got.Duplicate || got.EventID != want.EventID || got.PaymentID != want.PaymentID || got.OrderID != want.OrderID ||
+			got.Status != want.Status || got.Amount != want.Amount || string(resp.Response.Body) != `{"success":true}` {
+			t.Errorf("repeat = %+v %s, want %+v marked Duplicate, answered {\"success\":true}", got, resp.Response.Body, want)
+		}
+	}
+	calls := e.fake.callCount("transaction/detail")
+	resp, err := e.webhook(paid)
+	wantRepeat(t, resp, err)
+	if n := e.fake.callCount("transaction/detail") - calls; n != 0 {
+		t.Errorf("a repeat asked transaction/detail %d times; the replay record saves that", n)
+	}
 
-	// Across a restart of the plugin: the guard is in the host's store.
+	// Across a restart of the plugin: the record is in the host's store.
 	e.serve(t)
 	if _, err := e.configure(e.fake.settings()); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.webhook(paid)
-	wantErr(t, err, payment.ErrReplay)
+	resp, err = e.webhook(paid)
+	wantRepeat(t, resp, err)
+
+	cheaper := e.signedEdit(t, p.ID, "PAID", func(b *callbackBody) { b.TotalAmount = 1000 })
+	_, err = e.webhook(cheaper)
+	wantErr(t, err, payment.ErrAmountMismatch)
 
 	// A new status of the same transaction is news.
 	e.fake.setStatus(t, p.ID, "REFUND")
-	resp, err := e.webhook(e.callback(t, p.ID, "REFUND"))
+	resp, err = e.webhook(e.callback(t, p.ID, "REFUND"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,25 +297,25 @@ func TestWebhookReplay(t *testing.T) {
 		req := e.callback(t, q.ID, "PAID")
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		var ok, replays int
+		var first, duplicates int
 		for range 8 {
 			wg.Go(func() {
-				_, err := e.gw.HandleWebhook(context.Background(), &payment.WebhookRequest{Request: req})
+				resp, err := e.gw.HandleWebhook(context.Background(), &payment.WebhookRequest{Request: req})
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
-				case err == nil:
-					ok++
-				case errors.Is(err, payment.ErrReplay):
-					replays++
-				default:
+				case err != nil:
 					t.Errorf("unexpected error %v", err)
+				case resp.Event.Duplicate:
+					duplicates++
+				default:
+					first++
 				}
 			})
 		}
 		wg.Wait()
-		if ok != 1 || replays != 7 {
-			t.Fatalf("%d handled, %d replays; want 1 and 7", ok, replays)
+		if first != 1 || duplicates != 7 {
+			t.Fatalf("%d first, %d duplicates; want 1 and 7", first, duplicates)
 		}
 	})
 }

@@ -107,6 +107,7 @@ func eventFromProto(e *paymentv1.PaymentEvent) *Event {
 		Confirmed:     e.GetConfirmed(),
 		GatewayStatus: e.GetGatewayStatus(),
 		Raw:           e.GetRaw(),
+		Duplicate:     e.GetDuplicate(),
 	}
 }
 

@@ -141,6 +141,7 @@ var (
 		Confirmed:     true,
 		GatewayStatus: "settlement",
 		Raw:           []byte(`{"status":"settlement"}`),
+		Duplicate:     true,
 	}
 	fullMethod = Method{
 		Code:       "BRIVA",

@@ -106,6 +106,7 @@ func eventToProto(e *Event) *paymentv1.PaymentEvent {
 		Confirmed:     e.Confirmed,
 		GatewayStatus: e.GatewayStatus,
 		Raw:           e.Raw,
+		Duplicate:     e.Duplicate,
 	}
 }
 

@@ -17,15 +17,32 @@
 // executable next to its plugin.json (paymenttest.Executable), the way the
 // host uses it: Describe, Configure and CheckHealth; create gives a pending
 // payment, once per idempotency key; status; a valid notification is paid
-// only once the gateway's status API says so, and only once; a bad
-// signature, a replay, a wrong amount, an unknown order and a malformed
-// body are refused with the sentinels below; a deadline is honoured. Call
-// paymenttest.Run from your plugin's conformance_test.go.
+// only once the gateway's status API says so; the same notification again
+// comes back as the same event (marked Duplicate); a notification id reused
+// for another payment, a bad signature, a wrong amount, an unknown order and
+// a malformed body are refused with the sentinels below; a deadline is
+// honoured. Call paymenttest.Run from your plugin's conformance_test.go.
 //
-// The host confirms every paid event with GetPayment before it credits an
-// invoice, and credits an invoice exactly once however often a webhook
-// arrives; a gateway should still refuse replays (ErrReplay) and report paid
-// only after its own status query.
+// # Exactly once
+//
+// The host decides exactly-once, in its own store: it confirms every paid
+// event with GetPayment before it credits an invoice, credits an invoice
+// once however often and however concurrently a webhook arrives, and
+// answers a webhook 2xx only once the credit is committed. A plugin's
+// replay guard saves work; it must never lose a credit. So a plugin keeps a
+// replay record per notification id that ties the id to the payment it was
+// about, in the host's durable store (ReplayRecords does it), and:
+//
+//   - a notification it has not seen: verify, confirm, record, report;
+//   - the same notification again (same id, same payment): report the event
+//     again with Event.Duplicate set. The host may have failed to commit the
+//     credit the first time (a database restart, the plugin killed during
+//     the confirming GetPayment); it credits now, or answers "already
+//     handled" when its store shows the payment applied. The plugin may skip
+//     its own status query for a duplicate: that is the work the record
+//     saves;
+//   - the same id for a different payment: refuse it with ErrReplay, naming
+//     both payments. The host answers 409 and credits nothing.
 package payment
 
 import (
@@ -52,10 +69,15 @@ type Gateway interface {
 	// HandleWebhook verifies a notification over the raw request (signature
 	// first, in constant time, before parsing), confirms a paid status with
 	// the gateway, and returns the response for the gateway plus the event.
-	// Refuse a bad signature with ErrInvalidSignature, a replay with
-	// ErrReplay, an amount that differs from the payment with
-	// ErrAmountMismatch, an unknown order with ErrUnknownOrder, and a body
-	// that does not parse with ErrMalformedPayload.
+	// A notification seen before for the same payment is not an error: it
+	// returns the event again with Event.Duplicate set (see "Exactly once"
+	// in the package doc). Refuse a bad signature with
+	// ErrInvalidSignature, a notification id seen before for another
+	// payment with ErrReplay, an amount that differs from the payment with
+	// ErrAmountMismatch, an unknown order with ErrUnknownOrder, a paid
+	// notification the gateway's status API does not back (yet) with
+	// ErrUnconfirmed, and a body that does not parse with
+	// ErrMalformedPayload.
 	HandleWebhook(ctx context.Context, req *WebhookRequest) (*WebhookResponse, error)
 }
 
@@ -81,13 +103,28 @@ var (
 	// ErrInvalidSignature: the webhook's signature is missing or wrong
 	// [sdk.ErrUnauthenticated].
 	ErrInvalidSignature = rpcerr.New(codes.Unauthenticated, "PAYMENT_INVALID_SIGNATURE", "invalid webhook signature", sdk.ErrUnauthenticated)
-	// ErrReplay: this notification was handled before [sdk.ErrAlreadyExists].
-	ErrReplay = rpcerr.New(codes.AlreadyExists, "PAYMENT_REPLAY", "webhook already handled", sdk.ErrAlreadyExists)
+	// ErrReplay: the notification's id was used before for a different
+	// payment (the replay record of that id names another payment); name
+	// both in the message [sdk.ErrAlreadyExists]. The host answers the
+	// webhook 409 and credits nothing. A repeat about the same payment is
+	// not ErrReplay: return the event with Event.Duplicate set.
+	//
+	// Plugins built before Event.Duplicate existed return ErrReplay for
+	// every repeat. The host cannot tell the two apart, so it never
+	// acknowledges ErrReplay: it answers 409 (the gateway resends) and
+	// queues a check of the gateway's pending payments with GetPayment,
+	// which credits a payment whose first delivery failed on the host's
+	// side. Rebuild such plugins against this SDK.
+	ErrReplay = rpcerr.New(codes.AlreadyExists, "PAYMENT_REPLAY", "notification id already used for another payment", sdk.ErrAlreadyExists)
 	// ErrAmountMismatch: the amount or currency differs from the payment's
 	// [sdk.ErrInvalidArgument].
 	ErrAmountMismatch = rpcerr.New(codes.InvalidArgument, "PAYMENT_AMOUNT_MISMATCH", "amount does not match the payment", sdk.ErrInvalidArgument)
 	// ErrUnknownOrder: no payment for this order or id [sdk.ErrNotFound].
 	ErrUnknownOrder = rpcerr.New(codes.NotFound, "PAYMENT_UNKNOWN_ORDER", "unknown order", sdk.ErrNotFound)
+	// ErrUnconfirmed: the notification says paid, the gateway's status API
+	// does not (yet) [sdk.ErrFailedPrecondition]. The host answers the
+	// webhook 409 "unconfirmed", so the gateway sends it again later.
+	ErrUnconfirmed = rpcerr.New(codes.FailedPrecondition, "PAYMENT_UNCONFIRMED", "the gateway's status API does not confirm the notification", sdk.ErrFailedPrecondition)
 	// ErrMalformedPayload: the body does not parse as the gateway's
 	// notification [sdk.ErrInvalidArgument].
 	ErrMalformedPayload = rpcerr.New(codes.InvalidArgument, "PAYMENT_MALFORMED_PAYLOAD", "malformed webhook payload", sdk.ErrInvalidArgument)
@@ -307,7 +344,8 @@ type WebhookResponse struct {
 
 // Event is what a verified notification says happened.
 type Event struct {
-	// EventID identifies the notification, for dropping replays.
+	// EventID identifies the notification; the plugin's replay record
+	// ties it to PaymentID.
 	EventID   string
 	PaymentID string
 	OrderID   string
@@ -321,6 +359,15 @@ type Event struct {
 	GatewayStatus string
 	// Raw is the notification body as received.
 	Raw []byte
+	// Duplicate is true when the plugin's replay record shows that it
+	// reported this notification, about this payment, before. It is not an
+	// error: the host answers it as handled when its own store shows the
+	// payment applied, and otherwise confirms it with GetPayment and
+	// credits it as a first delivery (its first delivery may have failed on
+	// the host's side). A plugin may skip its own status query for a
+	// duplicate; then Status is what the notification says and Confirmed is
+	// false.
+	Duplicate bool
 }
 
 // RefundRequest refunds a paid payment.

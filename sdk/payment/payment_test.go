@@ -190,6 +190,7 @@ func TestSentinelParents(t *testing.T) {
 		{"ErrMalformedPayload", ErrMalformedPayload, sdk.ErrInvalidArgument},
 		{"ErrUnsupportedCurrency", ErrUnsupportedCurrency, sdk.ErrInvalidArgument},
 		{"ErrDeclined", ErrDeclined, sdk.ErrFailedPrecondition},
+		{"ErrUnconfirmed", ErrUnconfirmed, sdk.ErrFailedPrecondition},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

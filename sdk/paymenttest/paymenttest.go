@@ -17,8 +17,8 @@
 //
 // Run checks, as named subtests in this order and on one payment: describe,
 // configure, health, create, cache_lost, status, unconfirmed, paid, replay,
-// refusals, status_after and cancel (see Run). Each failure says what the plugin did
-// and what it must do instead.
+// reused_event, refusals, status_after and cancel (see Run). Each failure
+// says what the plugin did and what it must do instead.
 //
 // Run the suite on both subjects (the package example shows a plugin's
 // conformance_test.go doing that): only an executable shows the handshake,
@@ -27,10 +27,12 @@
 // ended when the host's deadline passed.
 //
 // Writing the Fake: give every notification Kind its own event id (else the
-// plugin's replay guard refuses them before the check each is for), sign
-// them the way the gateway signs, and let Stall delay the API's answers but give up when
-// the plugin's request is cancelled. Settings point the plugin at the
-// fake's URL.
+// plugin's replay record takes them for repeats before the check each is
+// for), sign them the way the gateway signs, and let Stall delay the API's
+// answers but give up when the plugin's request is cancelled. Settings
+// point the plugin at the fake's URL. Implement EventReuser too, so that
+// the kit can check that an event id used for one payment is refused for
+// another.
 //
 // Options adapt the suite to gateways without a status API
 // (NotificationIsAuthoritative) or without any remote API (NoRemoteAPI).

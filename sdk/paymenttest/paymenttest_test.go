@@ -120,7 +120,7 @@ func TestSubjectHelper(t *testing.T) {
 
 // subtests are every subtest Run reports, by name under the test.
 var subtests = []string{
-	"describe", "configure", "health", "create", "cache_lost", "status", "unconfirmed", "paid", "replay",
+	"describe", "configure", "health", "create", "cache_lost", "status", "unconfirmed", "paid", "replay", "reused_event",
 	"refusals", "refusals/bad_signature", "refusals/wrong_amount", "refusals/unknown_order", "refusals/malformed",
 	"status_after", "cancel",
 }
@@ -141,8 +141,12 @@ func TestKitCatches(t *testing.T) {
 		{"correct", envFlaw + "=", nil, ""},
 		{"a paid notification trusted without asking the status API", envFlaw + "=" + string(toypay.TrustsNotification),
 			[]string{"unconfirmed"}, "ask the status API"},
-		{"a replay accepted", envFlaw + "=" + string(toypay.AcceptsReplays),
-			[]string{"replay"}, "accepted the same paid notification a second time"},
+		{"no replay guard: an event id reused for another payment accepted", envFlaw + "=" + string(toypay.AcceptsReplays),
+			[]string{"reused_event"}, "reuses the event id"},
+		{"a repeat answered with ErrReplay (the old contract)", envFlaw + "=" + string(toypay.ReplayIsError),
+			[]string{"replay"}, "a repeat is not an error"},
+		{"replay records keyed by event id alone", envFlaw + "=" + string(toypay.KeysEventOnly),
+			[]string{"reused_event"}, "naming its payment"},
 		{"the deadline ignored", envFlaw + "=" + string(toypay.IgnoresDeadline),
 			[]string{"cancel"}, "it ignores ctx"},
 		{"signatures not verified", envFlaw + "=" + string(toypay.SkipsSignature),
@@ -158,7 +162,9 @@ func TestKitCatches(t *testing.T) {
 		{"invalid settings accepted", envFlaw + "=" + string(toypay.AcceptsAnySettings),
 			[]string{"configure"}, "Configure accepted invalid settings"},
 		{"a notification recorded before it counted", envFlaw + "=" + string(toypay.BurnsEventEarly),
-			[]string{"paid"}, "must not record a notification as handled"},
+			[]string{"paid"}, "a repeat about the same payment is not an error"},
+		{"an unconfirmed paid notification refused as a precondition (422), not unconfirmed", envFlaw + "=" + string(toypay.UnconfirmedIsPrecondition),
+			[]string{"unconfirmed"}, "wrapping payment.ErrUnconfirmed"},
 		{"a new payment answered as paid", envFlaw + "=" + string(toypay.PaidOnCreate),
 			[]string{"create"}, "a new payment is pending"},
 		{"an executable whose plugin.json disagrees", envExecVersion + "=9.9.9",

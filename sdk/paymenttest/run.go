@@ -46,9 +46,11 @@ type suite struct {
 	created *payment.Payment
 	// createReq is the request that made it.
 	createReq *payment.CreatePaymentRequest
-	// paidNote is the notification "paid" handled; "replay" sends it again.
-	paidNote *sdk.HTTPRequest
-	paidOK   bool
+	// paidNote is the notification "paid" handled and paidEvent what the
+	// plugin reported for it; "replay" sends it again.
+	paidNote  *sdk.HTTPRequest
+	paidEvent *payment.Event
+	paidOK    bool
 	// unconfirmedPaid: "unconfirmed" saw the plugin report paid.
 	unconfirmedPaid bool
 }
@@ -73,16 +75,27 @@ type suite struct {
 //     unknown id is payment.ErrUnknownOrder.
 //  7. unconfirmed (unless Options.NotificationIsAuthoritative): a Paid
 //     notification that the gateway's status API does not back (no
-//     Fake.SetPaid yet) is not reported as a paid event.
+//     Fake.SetPaid yet) is not reported as a paid event; refused, it is
+//     payment.ErrUnconfirmed.
 //  8. paid: after Fake.SetPaid, the Paid notification gives an event with
-//     status paid, the payment's id or order id, its amount, Confirmed true,
+//     status paid, the payment's id or order id, its amount, Confirmed true
+//     (or Duplicate, when the plugin recorded the notification in step 7),
 //     and a response status of 0 or 2xx.
-//  9. replay: the same notification again is payment.ErrReplay.
-//  10. refusals: BadSignature is payment.ErrInvalidSignature, WrongAmount
+//  9. replay: the same notification again is not an error: it gives the
+//     same event (id, payment, order, status, amount), marked Duplicate
+//     (not marked is accepted: the host decides exactly-once), with a
+//     response status of 0 or 2xx. payment.ErrReplay fails: the host never
+//     acknowledges it, and a repeat is what lets the host credit a payment
+//     whose first delivery failed on its side.
+//  10. reused_event (when the Fake is an EventReuser): a validly signed
+//     notification that a second, paid payment is paid, carrying the event
+//     id of the first payment's Paid notification, is payment.ErrReplay;
+//     the second payment's own Paid notification is then accepted.
+//  11. refusals: BadSignature is payment.ErrInvalidSignature, WrongAmount
 //     payment.ErrAmountMismatch, UnknownOrder payment.ErrUnknownOrder and
 //     Malformed payment.ErrMalformedPayload.
-//  11. status_after: GetPayment answers paid.
-//  12. cancel (unless Options.NoRemoteAPI): with the fake's API stalled,
+//  12. status_after: GetPayment answers paid.
+//  13. cancel (unless Options.NoRemoteAPI): with the fake's API stalled,
 //     CreatePayment under a 200 ms deadline ends within 5 s with an error
 //     matching context.DeadlineExceeded or context.Canceled. For an
 //     InProcess subject the plugin's own handler must have returned by then
@@ -113,6 +126,7 @@ func Run(t *testing.T, s Subject, f Fake, o Options) {
 	t.Run("unconfirmed", st.unconfirmed)
 	t.Run("paid", st.paid)
 	t.Run("replay", st.replay)
+	t.Run("reused_event", st.reusedEvent)
 	t.Run("refusals", st.refusals)
 	t.Run("status_after", st.statusAfter)
 	t.Run("cancel", st.cancel)
@@ -324,8 +338,8 @@ func describeEvent(ev *payment.Event) string {
 	if ev == nil {
 		return "no event"
 	}
-	return fmt.Sprintf("event{Status: %q, PaymentID: %q, OrderID: %q, Amount: %s, Confirmed: %t, EventID: %q}",
-		ev.Status, ev.PaymentID, ev.OrderID, ev.Amount, ev.Confirmed, ev.EventID)
+	return fmt.Sprintf("event{Status: %q, PaymentID: %q, OrderID: %q, Amount: %s, Confirmed: %t, Duplicate: %t, EventID: %q}",
+		ev.Status, ev.PaymentID, ev.OrderID, ev.Amount, ev.Confirmed, ev.Duplicate, ev.EventID)
 }
 
 func (st *suite) webhook(t *testing.T, req sdk.HTTPRequest) (*payment.WebhookResponse, error) {
@@ -341,7 +355,9 @@ func (st *suite) unconfirmed(t *testing.T) {
 	note := st.f.Notification(t, *p, Paid)
 	resp, err := st.webhook(t, note)
 	if err != nil {
-		t.Logf("the unconfirmed notification was refused: %v", err)
+		if !errors.Is(err, payment.ErrUnconfirmed) {
+			t.Errorf("HandleWebhook refused a validly signed notification that says paid, while the gateway's status API still says unpaid, with %v; either report the status the API gives (pending), or refuse it wrapping payment.ErrUnconfirmed, which the host answers 409 unconfirmed so that the gateway sends it again", err)
+		}
 		return
 	}
 	if resp.Event != nil && resp.Event.Status == payment.StatusPaid {
@@ -362,7 +378,7 @@ func (st *suite) paid(t *testing.T) {
 		case errors.Is(err, payment.ErrReplay) && st.unconfirmedPaid:
 			msg += "\nit answered ErrReplay because it reported this notification paid before the gateway's API said so (see the unconfirmed subtest)"
 		case errors.Is(err, payment.ErrReplay):
-			msg += "\nit answered ErrReplay: the plugin must not record a notification as handled when it did not report it paid (the unconfirmed subtest sent it before the gateway's API said paid); the gateway sends it again and it must count then"
+			msg += "\nit answered ErrReplay to a notification it had seen for the same payment (the unconfirmed subtest sent it before the gateway's API said paid): a repeat about the same payment is not an error. Report it, confirmed with the status API, or marked Event.Duplicate; keep ErrReplay for a notification id seen before for another payment"
 		}
 		t.Fatal(msg)
 	}
@@ -379,12 +395,13 @@ func (st *suite) paid(t *testing.T) {
 	if ev.Amount != p.Amount {
 		t.Errorf("HandleWebhook answered %s for a payment of %s; report the paid amount in minor units with its currency", describeEvent(ev), p.Amount)
 	}
-	if !ev.Confirmed {
+	if !ev.Confirmed && !ev.Duplicate {
 		t.Errorf("HandleWebhook answered %s with Confirmed false; confirm the status with the gateway's status API before reporting paid, and set Event.Confirmed", describeEvent(ev))
 	}
 	if c := resp.Response.StatusCode; c != 0 && (c < 200 || c > 299) {
 		t.Errorf("HandleWebhook answered HTTP status %d to an accepted notification; answer 2xx (or leave StatusCode 0 for 200), or the gateway keeps retrying it", c)
 	}
+	st.paidEvent = ev
 	st.paidOK = !t.Failed()
 }
 
@@ -394,11 +411,70 @@ func (st *suite) replay(t *testing.T) {
 		t.Skip("not run: the paid notification was not accepted (see the paid subtest)")
 	}
 	resp, err := st.webhook(t, *st.paidNote)
+	if err != nil {
+		msg := fmt.Sprintf("HandleWebhook refused the same paid notification a second time with %v\na repeat is not an error: return the same event again with Event.Duplicate set. The host decides exactly-once in its own store and answers the gateway 2xx only once the credit is committed; if its first credit failed (a database restart, the plugin killed during GetPayment), the gateway's repeat is the only way the invoice gets credited now", err)
+		if errors.Is(err, payment.ErrReplay) {
+			msg += "\npayment.ErrReplay is for a notification id seen before for another payment; the host answers it 409 and credits nothing"
+		}
+		t.Fatal(msg)
+	}
+	ev, first := resp.Event, st.paidEvent
+	if ev == nil {
+		t.Fatalf("HandleWebhook answered the same paid notification a second time with no event; return the event again, marked Event.Duplicate, or the host cannot credit a payment whose first delivery failed on its side")
+	}
+	if ev.EventID != first.EventID || ev.PaymentID != first.PaymentID || ev.OrderID != first.OrderID || ev.Status != first.Status || ev.Amount != first.Amount {
+		t.Errorf("HandleWebhook answered the same paid notification a second time with %s, the first time with %s; report the same event (id, payment, order, status and amount), marked Event.Duplicate", describeEvent(ev), describeEvent(first))
+	}
+	if c := resp.Response.StatusCode; c != 0 && (c < 200 || c > 299) {
+		t.Errorf("HandleWebhook answered HTTP status %d to a repeated notification; answer 2xx (or leave StatusCode 0 for 200): the host answers the gateway non-2xx itself when it could not apply the event", c)
+	}
+	if !ev.Duplicate {
+		t.Logf("the repeat was not marked Event.Duplicate: accepted (the host confirms it with GetPayment and credits once), but a replay record (sdk.Host.StoreSet with OnlyIfAbsent) saves the status query and lets the plugin refuse an id reused for another payment")
+	}
+}
+
+// EventReuser is an optional part of a Fake, for the reused_event check:
+// a Fake that implements it lets the kit send a notification that reuses
+// another payment's event id. Implement it when the gateway's event ids
+// come from the sender (an operator's tool, a gateway that reuses ids);
+// without it the check is skipped, saying so.
+type EventReuser interface {
+	// ReusedEvent is a notification, validly signed, that says second is
+	// paid (with second's amount) and carries the event id of the Paid
+	// notification about first (the last one made, for a Fake that gives
+	// every call a new id).
+	ReusedEvent(t testing.TB, first, second payment.Payment) sdk.HTTPRequest
+}
+
+func (st *suite) reusedEvent(t *testing.T) {
+	first := st.needPayment(t)
+	if st.paidEvent == nil || !st.paidOK {
+		t.Skip("not run: the paid notification was not accepted (see the paid subtest)")
+	}
+	reuser, ok := st.f.(EventReuser)
+	if !ok {
+		t.Skip("the Fake is not a paymenttest.EventReuser: implement ReusedEvent to check that an event id used for one payment is refused for another")
+	}
+	req := st.request(st.f.Amount())
+	created, err := st.s.Gateway.CreatePayment(callCtx(t), req)
+	if err != nil {
+		t.Fatalf("CreatePayment of a second payment (order %s) returned an error: %v", req.OrderID, err)
+	}
+	second := created.Payment
+	st.f.SetPaid(t, second)
+	resp, err := st.webhook(t, reuser.ReusedEvent(t, *first, second))
 	switch {
 	case err == nil:
-		t.Errorf("HandleWebhook accepted the same paid notification a second time (%s); remember the notification's id (Base.Host().StoreSet with OnlyIfAbsent, or your own store) and refuse a repeat with payment.ErrReplay", describeEvent(resp.Event))
+		t.Errorf("HandleWebhook accepted a notification about payment %q that reuses the event id of payment %q's notification and answered %s; keep a replay record per event id naming its payment (sdk.Host.StoreSet(ctx, \"event:\"+id, paymentID, OnlyIfAbsent)) and refuse an id recorded for another payment with payment.ErrReplay, naming both payments", second.ID, first.ID, describeEvent(resp.Event))
 	case !errors.Is(err, payment.ErrReplay):
-		t.Errorf("HandleWebhook refused the same paid notification a second time with %v; wrap payment.ErrReplay, so the host answers the gateway that it is done", err)
+		t.Errorf("HandleWebhook refused a notification about payment %q that reuses the event id of payment %q's notification with %v; wrap payment.ErrReplay, naming both payments, so the host answers 409 and the sender learns the id is taken", second.ID, first.ID, err)
+	}
+	resp, err = st.webhook(t, st.f.Notification(t, second, Paid))
+	switch {
+	case err != nil:
+		t.Errorf("HandleWebhook refused payment %q's own paid notification after refusing the reused id: %v; refusing a reused id must not record anything for the payment it named", second.ID, err)
+	case resp.Event == nil || resp.Event.Status != payment.StatusPaid || resp.Event.Duplicate:
+		t.Errorf("HandleWebhook answered payment %q's own paid notification, after refusing the reused id, with %s; want a paid event, not a duplicate", second.ID, describeEvent(resp.Event))
 	}
 }
 

@@ -82,8 +82,14 @@ func setup(t *testing.T, st *store.Store, opts ...func(*billing.Config)) *env {
 		nt: &fakeNotifier{keys: map[string]bool{}},
 		au: &fakeAudit{},
 	}
+	gwh := sdktest.Serve(t, e.gw)
+	// Configure hands the plugin its host services (the store its replay
+	// records live in).
+	if _, err := gwh.Configure(ctx, map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
 	plugs := &testPlugins{
-		gw: sdktest.Serve(t, e.gw).Payment(),
+		gw: gwh.Payment(),
 		rt: sdktest.Serve(t, e.rt).Router(),
 		nt: sdktest.Serve(t, e.nt).Notifier(),
 		au: sdktest.Serve(t, e.au).Audit(),

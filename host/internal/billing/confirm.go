@@ -17,9 +17,11 @@ import (
 
 // Payments whose webhook never came are not lost: a payment plugin that
 // learns of a payment by other means (payment-manual's confirm route)
-// publishes "payment.confirmed", and a periodic scan asks the gateways
-// about payments still pending. Both queue a confirm_payment job, which
-// asks the gateway and applies its answer the way a webhook is applied.
+// publishes "payment.confirmed", a periodic scan asks the gateways about
+// payments still pending, and a webhook that a plugin refuses as a replay
+// has that gateway's pending payments checked at once (reconcile_gateway).
+// All queue confirm_payment jobs, which ask the gateway and apply its
+// answer the way a webhook is applied.
 
 // EventPaymentConfirmed is the event a payment plugin publishes when it
 // learns that a payment is paid outside a webhook. Its data holds
@@ -50,6 +52,25 @@ type ReconcileScanArgs struct{}
 
 // Kind implements river.JobArgs.
 func (ReconcileScanArgs) Kind() string { return "reconcile_scan" }
+
+// ReconcileGatewayArgs asks one gateway about all its pending payments, of
+// any age up to 30 days: queued when the gateway's plugin refuses a webhook
+// as a replay, since a plugin built before payment.Event.Duplicate refuses
+// a repeat whose first delivery failed on the host's side that way.
+type ReconcileGatewayArgs struct {
+	Gateway string `json:"gateway" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ReconcileGatewayArgs) Kind() string { return "reconcile_gateway" }
+
+// InsertOpts keeps one check per gateway queued or running at a time: a
+// burst of refused repeats queues one.
+func (ReconcileGatewayArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+	}}}
+}
 
 // Reconciliation bounds: payments older than reconcileMaxAge are not asked
 // about any more (Config.ReconcileAfter is the youngest asked about).
@@ -110,8 +131,10 @@ func (w *confirmPaymentWorker) Work(ctx context.Context, job *river.Job[ConfirmP
 		return fmt.Errorf("ask %s about payment %s: %w", a.Gateway, a.PaymentID, err)
 	}
 	p := got.Payment
+	// No Raw: a payment's raw event is the gateway's last notification, and
+	// this is a status answer.
 	ev := &payment.Event{EventID: "confirm-" + a.PaymentID, PaymentID: p.ID, OrderID: inv.Number, Status: p.Status,
-		Amount: p.Amount, OccurredAt: p.PaidAt, Confirmed: true, GatewayStatus: p.GatewayStatus, Raw: p.Raw}
+		Amount: p.Amount, OccurredAt: p.PaidAt, Confirmed: true, GatewayStatus: p.GatewayStatus}
 	switch p.Status {
 	case payment.StatusPaid:
 		credited, err := s.paid(ctx, gw, a.Gateway, inv, ev)
@@ -145,5 +168,35 @@ func (w *reconcileScanWorker) Work(ctx context.Context, _ *river.Job[ReconcileSc
 	if len(pending) > 0 {
 		s.log.Debug("reconcile: asking gateways about pending payments", "count", len(pending))
 	}
+	return nil
+}
+
+// reconcileGateway queues a check of a gateway's pending payments.
+func (s *Service) reconcileGateway(ctx context.Context, gateway string) error {
+	if s.queue == nil {
+		return errors.New("the job queue is not set up")
+	}
+	_, err := s.queue.Insert(ctx, ReconcileGatewayArgs{Gateway: gateway}, nil)
+	return err
+}
+
+type reconcileGatewayWorker struct {
+	river.WorkerDefaults[ReconcileGatewayArgs]
+	s *Service
+}
+
+func (w *reconcileGatewayWorker) Work(ctx context.Context, job *river.Job[ReconcileGatewayArgs]) error {
+	s, gateway := w.s, job.Args.Gateway
+	now := s.now()
+	pending, err := s.st.Q().ListPendingPaymentsOf(ctx, gateway, now.Add(-reconcileMaxAge), now.Add(time.Second), reconcileBatch)
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		if _, err := s.queue.Insert(ctx, ConfirmPaymentArgs{Gateway: gateway, PaymentID: p.ExternalID}, nil); err != nil {
+			return err
+		}
+	}
+	s.log.Info("reconcile: asking a gateway about its pending payments after a refused replay", "gateway", gateway, "count", len(pending))
 	return nil
 }

@@ -19,6 +19,10 @@ import (
 // The fakes below stand for real plugins: the test serves them with sdktest,
 // so billing reaches them over real gRPC exactly as it reaches plugins.
 
+// fakeGateway keeps its replay records in the host's durable store the way
+// a real gateway does: "event:<event id>" -> the payment id, set if absent.
+// A repeat about the same payment comes back as a Duplicate event (without
+// a status query), an id used for another payment is payment.ErrReplay.
 type fakeGateway struct {
 	sdk.Base
 	mu       sync.Mutex
@@ -27,6 +31,13 @@ type fakeGateway struct {
 	statusOverride payment.Status
 	// amountOverride, when set, is what GetPayment reports.
 	amountOverride int64
+	// oldContract answers every repeat with payment.ErrReplay, as plugins
+	// built before payment.Event.Duplicate do.
+	oldContract bool
+	// getErr, when set, is what GetPayment answers.
+	getErr error
+	// gets counts GetPayment calls.
+	gets atomic.Int64
 }
 
 func (g *fakeGateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
@@ -47,8 +58,12 @@ func (g *fakeGateway) CreatePayment(_ context.Context, req *payment.CreatePaymen
 }
 
 func (g *fakeGateway) GetPayment(_ context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
+	g.gets.Add(1)
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.getErr != nil {
+		return nil, g.getErr
+	}
 	p, ok := g.payments[req.ID]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", payment.ErrUnknownOrder, req.ID)
@@ -63,13 +78,15 @@ func (g *fakeGateway) GetPayment(_ context.Context, req *payment.GetPaymentReque
 	return &payment.GetPaymentResponse{Payment: out}, nil
 }
 
-// notification is the fake gateway's webhook body.
+// notification is the fake gateway's webhook body. EventID defaults to
+// "<payment id>-<status>".
 type notification struct {
+	EventID   string `json:"event_id,omitempty"`
 	PaymentID string `json:"payment_id"`
 	Status    string `json:"status"`
 }
 
-func (g *fakeGateway) HandleWebhook(_ context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
+func (g *fakeGateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	if req.Request.Header.Get("X-Fake-Signature") != "ok" {
 		return nil, payment.ErrInvalidSignature
 	}
@@ -77,24 +94,47 @@ func (g *fakeGateway) HandleWebhook(_ context.Context, req *payment.WebhookReque
 	if err := json.Unmarshal(req.Request.Body, &n); err != nil {
 		return nil, fmt.Errorf("%w: %v", payment.ErrMalformedPayload, err)
 	}
+	if n.EventID == "" {
+		n.EventID = n.PaymentID + "-" + n.Status
+	}
 	g.mu.Lock()
 	p, ok := g.payments[n.PaymentID]
-	if ok && n.Status == "paid" {
-		p.Status = payment.StatusPaid
-	}
 	var cp payment.Payment
 	if ok {
 		cp = *p
 	}
+	old := g.oldContract
 	g.mu.Unlock()
 	if !ok {
 		return nil, payment.ErrUnknownOrder
 	}
-	return &payment.WebhookResponse{
-		Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Body: []byte("OK")},
-		Event: &payment.Event{EventID: n.PaymentID + "-" + n.Status, PaymentID: cp.ID, OrderID: cp.OrderID,
-			Status: payment.Status(n.Status), Amount: cp.Amount, Raw: req.Request.Body},
-	}, nil
+	ev := &payment.Event{EventID: n.EventID, PaymentID: cp.ID, OrderID: cp.OrderID,
+		Status: payment.Status(n.Status), Amount: cp.Amount, Raw: req.Request.Body}
+	resp := &payment.WebhookResponse{Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Body: []byte("OK")}, Event: ev}
+	stored, err := g.Host().StoreSet(ctx, "event:"+n.EventID, []byte(cp.ID), sdk.StoreSetOptions{OnlyIfAbsent: true})
+	if err != nil {
+		return nil, err
+	}
+	if !stored {
+		prev, _, err := g.Host().StoreGet(ctx, "event:"+n.EventID)
+		switch {
+		case err != nil:
+			return nil, err
+		case string(prev) != cp.ID:
+			return nil, fmt.Errorf("%w: notification %s was about payment %s, this one names %s", payment.ErrReplay, n.EventID, prev, cp.ID)
+		case old:
+			return nil, fmt.Errorf("%w: notification %s", payment.ErrReplay, n.EventID)
+		}
+		ev.Duplicate = true // no status query: that is the work the record saves
+		return resp, nil
+	}
+	if n.Status == "paid" {
+		g.mu.Lock()
+		p.Status = payment.StatusPaid
+		g.mu.Unlock()
+	}
+	ev.Confirmed = true
+	return resp, nil
 }
 
 type routerUser struct {

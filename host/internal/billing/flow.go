@@ -2,7 +2,6 @@ package billing
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,8 +21,9 @@ var (
 	// ErrNotPayable: the invoice is cancelled.
 	ErrNotPayable = fmt.Errorf("%w: the invoice is cancelled; create a new invoice to bill the customer again", sdk.ErrFailedPrecondition)
 	// ErrUnconfirmed: the gateway's status query does not confirm what the
-	// webhook said.
-	ErrUnconfirmed = errors.New("the gateway does not confirm the payment")
+	// webhook said. It is the SDK's payment.ErrUnconfirmed, so a plugin's
+	// own refusal of an unconfirmed notification is the same error.
+	ErrUnconfirmed = payment.ErrUnconfirmed
 )
 
 // CreateInvoice records what a customer owes for a plan (for an existing
@@ -124,7 +124,7 @@ func (s *Service) StartPayment(ctx context.Context, invoiceID int64, gateway, me
 	p := resp.Payment
 	err = s.st.Tx(ctx, func(tx *store.Tx) error {
 		rec := &store.Payment{InvoiceID: inv.ID, Gateway: gateway, ExternalID: p.ID, Amount: p.Amount.Amount,
-			Currency: p.Amount.Currency, Status: paymentStatus(p.Status), RawEvent: string(p.Raw)}
+			Currency: p.Amount.Currency, Status: paymentStatus(p.Status), CreateResponse: string(p.Raw)}
 		if err := tx.Q().RecordPayment(ctx, rec); err != nil {
 			return err
 		}

@@ -111,6 +111,7 @@ func (s *Service) Workers() *river.Workers {
 	river.AddWorker(w, &reminderScanWorker{s: s})
 	river.AddWorker(w, &confirmPaymentWorker{s: s})
 	river.AddWorker(w, &reconcileScanWorker{s: s})
+	river.AddWorker(w, &reconcileGatewayWorker{s: s})
 	return w
 }
 

@@ -19,6 +19,9 @@ type WebhookResult struct {
 	Event *payment.Event
 	// Credited is true when this webhook credited the invoice.
 	Credited bool
+	// Settled is true when the plugin reported the event as a duplicate and
+	// the store shows it applied already: nothing was done.
+	Settled bool
 }
 
 // HandleWebhook hands a gateway's raw request to its plugin, which checks
@@ -26,9 +29,21 @@ type WebhookResult struct {
 // gateway's status query before anything is credited; crediting is exactly
 // once however often, and however concurrently, the webhook arrives.
 //
+// The exactly-once decision is this store's, never the plugin's: a result
+// (the gateway's 2xx) comes back only once what the event calls for is
+// committed. An event the plugin marks Duplicate is answered without
+// further work only when the store shows its payment settled already;
+// otherwise it is handled as a first delivery, since the first may have
+// failed here (the plugin killed during GetPayment, the database gone
+// before the commit).
+//
 // Errors wrap the SDK's sentinels (payment.ErrInvalidSignature, ...), which
-// the HTTP layer turns into statuses; a replay the plugin recognises is not
-// an error: the gateway gets a 200 so it stops resending.
+// the HTTP layer turns into statuses. payment.ErrReplay (a notification id
+// the plugin saw for another payment, or, from a plugin built before
+// Event.Duplicate, any repeat) is returned too, never acknowledged, and
+// queues a check of the gateway's pending payments (reconcile_gateway), so
+// that an old plugin's repeat of a notification whose first delivery
+// failed here still credits its payment.
 func (s *Service) HandleWebhook(ctx context.Context, gateway string, req sdk.HTTPRequest) (*WebhookResult, error) {
 	gw, err := s.plugins.Payment(gateway)
 	if err != nil {
@@ -36,9 +51,11 @@ func (s *Service) HandleWebhook(ctx context.Context, gateway string, req sdk.HTT
 	}
 	resp, err := gw.HandleWebhook(ctx, &payment.WebhookRequest{Request: req})
 	if errors.Is(err, payment.ErrReplay) {
-		s.log.Info("webhook replay ignored", "gateway", gateway, "error", err)
-		return &WebhookResult{Response: sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
-			Body: []byte(`{"status":"already handled"}`)}}, nil
+		s.log.Warn("webhook refused as a replay; checking the gateway's pending payments", "gateway", gateway, "error", err)
+		if qerr := s.reconcileGateway(ctx, gateway); qerr != nil {
+			s.log.Error("could not queue the check of the gateway's pending payments", "gateway", gateway, "error", qerr)
+		}
+		return nil, err
 	}
 	if err != nil {
 		return nil, err
@@ -50,6 +67,18 @@ func (s *Service) HandleWebhook(ctx context.Context, gateway string, req sdk.HTT
 	ev := resp.Event
 	if ev == nil {
 		return res, nil
+	}
+	if ev.Duplicate {
+		settled, err := s.st.Q().PaymentSettled(ctx, gateway, ev.PaymentID, paymentStatus(ev.Status))
+		if err != nil {
+			return nil, err
+		}
+		if settled {
+			s.log.Debug("webhook repeats an event already applied", "gateway", gateway, "payment", ev.PaymentID, "event", ev.EventID)
+			res.Settled = true
+			return res, nil
+		}
+		s.log.Info("webhook repeats an event not applied yet: handling it now", "gateway", gateway, "payment", ev.PaymentID, "event", ev.EventID, "status", ev.Status)
 	}
 	inv, err := s.st.Q().GetInvoiceByNumber(ctx, ev.OrderID)
 	if err != nil {

@@ -189,6 +189,35 @@ func TestWebhookThroughTheHost(t *testing.T) {
 	if n, err := st.Q().InvoiceCredits(context.Background(), inv.ID); err != nil || n != 1 {
 		t.Errorf("invoice credited %d times (%v), want once", n, err)
 	}
+
+	// Issue point 11a: a confirmation that reuses evt-1 for another
+	// invoice's payment is refused (never 200 "already handled"), says
+	// why, and pays nothing; the first invoice stays paid once.
+	var inv2 store.Invoice
+	if code, raw := h.api(http.MethodPost, "/api/v1/invoices", tok, map[string]any{"customer_id": inv.CustomerID, "plan_id": inv.PlanID}, &inv2); code != http.StatusCreated {
+		t.Fatalf("second invoice: %d %s", code, raw)
+	}
+	var started2 payStarted
+	if code, raw := h.api(http.MethodPost, fmt.Sprintf("/api/v1/invoices/%d/pay", inv2.ID), tok, map[string]any{"gateway": "payment-manual"}, &started2); code != http.StatusOK {
+		t.Fatalf("pay the second invoice: %d %s", code, raw)
+	}
+	body = []byte(fmt.Sprintf(`{"event_id":"evt-1","payment_id":%q,"amount":150000,"currency":"IDR","confirmed_by":"cashier"}`, started2.Payment.ID))
+	mac = hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	code, raw := post("sha256=" + hex.EncodeToString(mac.Sum(nil)))
+	if code != http.StatusConflict || !strings.Contains(raw, `"replay"`) || !strings.Contains(raw, started.Payment.ID) || !strings.Contains(raw, started2.Payment.ID) {
+		t.Errorf("evt-1 reused for another payment: %d %s; want 409 replay naming both payments", code, raw)
+	}
+	if n, err := st.Q().InvoiceCredits(context.Background(), inv2.ID); err != nil || n != 0 {
+		t.Errorf("the second invoice was credited %d times (%v), want never", n, err)
+	}
+	if got, err := st.Q().GetInvoice(context.Background(), inv2.ID); err != nil || got.Status != store.InvoiceUnpaid {
+		t.Errorf("the second invoice is %+v (%v), want unpaid", got, err)
+	}
+	if n, err := st.Q().InvoiceCredits(context.Background(), inv.ID); err != nil || n != 1 {
+		t.Errorf("the first invoice credited %d times (%v), want once", n, err)
+	}
+
 	var jobsBody struct {
 		Items []struct {
 			Kind string `json:"kind"`

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 )
 
@@ -250,6 +251,7 @@ func TestHealthStatesAndReadiness(t *testing.T) {
 func TestPaymentManualRunsAndAnswers(t *testing.T) {
 	f := newFixture(t)
 	f.AddBundled("payment-manual")
+	f.store = storetest.SQLite(t) // its payments live in the durable plugin store
 	m, err := f.start()
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -284,6 +286,7 @@ func TestSettingsValidatedAgainstSchemaBeforeConfigure(t *testing.T) {
 	// Valid settings reach the plugin's Configure.
 	f2 := newFixture(t)
 	f2.AddBundled("payment-manual")
+	f2.store = storetest.SQLite(t)
 	f2.cfg.Plugin["payment-manual"] = &config.PluginConfig{Settings: []byte(`{"expiry_hours": 2, "currencies": ["IDR", "USD"]}`)}
 	m2, err := f2.start()
 	if err != nil {

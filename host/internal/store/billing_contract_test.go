@@ -156,3 +156,95 @@ func TestAuditLogKeepsEachEventOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestPaymentKeepsNotificationsApart (issue point 13): raw_event holds
+// notifications, create_response the create call's answer; recording one
+// never blanks the other.
+func TestPaymentKeepsNotificationsApart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		cust, plan := seedCustomer(t, s)
+		inv := newInvoice(t, s, cust, plan)
+		rec := func(p store.Payment) *store.Payment {
+			t.Helper()
+			p.InvoiceID, p.Gateway, p.ExternalID, p.Amount, p.Currency = inv.ID, "gw", "ext-1", 10000, "IDR"
+			if err := s.Q().RecordPayment(ctx, &p); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Q().GetPaymentByExternalID(ctx, "gw", "ext-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if got := rec(store.Payment{Status: store.PaymentPending, CreateResponse: `{"token":"t"}`}); got.RawEvent != "" || got.CreateResponse != `{"token":"t"}` {
+			t.Errorf("created: raw_event %q create_response %q", got.RawEvent, got.CreateResponse)
+		}
+		if got := rec(store.Payment{Status: store.PaymentPending, RawEvent: `{"n":1}`}); got.RawEvent != `{"n":1}` || got.CreateResponse != `{"token":"t"}` {
+			t.Errorf("notified: raw_event %q create_response %q", got.RawEvent, got.CreateResponse)
+		}
+		if got := rec(store.Payment{Status: store.PaymentPending, CreateResponse: `{"token":"t"}`}); got.RawEvent != `{"n":1}` {
+			t.Errorf("a retried create blanked the notification: raw_event %q", got.RawEvent)
+		}
+		if got := rec(store.Payment{Status: store.PaymentPaid}); got.RawEvent != `{"n":1}` || got.Status != store.PaymentPaid {
+			t.Errorf("paid by status query: status %s raw_event %q", got.Status, got.RawEvent)
+		}
+	})
+}
+
+// TestPaymentSettled: a repeat of a notification has nothing left to do
+// only when the payment is recorded in that status and, when paid, its
+// invoice is credited (or cancelled).
+func TestPaymentSettled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		cust, plan := seedCustomer(t, s)
+		inv := newInvoice(t, s, cust, plan)
+		settled := func(ext, status string) bool {
+			t.Helper()
+			ok, err := s.Q().PaymentSettled(ctx, "gw", ext, status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if settled("nope", store.PaymentPaid) {
+			t.Error("an unknown payment is settled")
+		}
+		p := &store.Payment{InvoiceID: inv.ID, Gateway: "gw", ExternalID: "ext-1", Amount: 10000, Currency: "IDR", Status: store.PaymentPaid}
+		if err := s.Q().RecordPayment(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if settled("ext-1", store.PaymentPaid) {
+			t.Error("a paid payment whose invoice has no credit is settled")
+		}
+		if ok, err := s.Q().CreditInvoice(ctx, inv.ID, p.ID, 0); !ok || err != nil {
+			t.Fatalf("CreditInvoice: %v %v", ok, err)
+		}
+		if !settled("ext-1", store.PaymentPaid) {
+			t.Error("a paid payment whose invoice is credited is not settled")
+		}
+		if settled("ext-1", store.PaymentFailed) {
+			t.Error("a paid payment is settled as failed")
+		}
+
+		inv2 := newInvoice(t, s, cust, plan)
+		p2 := &store.Payment{InvoiceID: inv2.ID, Gateway: "gw", ExternalID: "ext-2", Amount: 10000, Currency: "IDR", Status: store.PaymentFailed}
+		if err := s.Q().RecordPayment(ctx, p2); err != nil {
+			t.Fatal(err)
+		}
+		if !settled("ext-2", store.PaymentFailed) {
+			t.Error("a failed payment is not settled as failed")
+		}
+		p2.Status = store.PaymentPaid
+		if err := s.Q().RecordPayment(ctx, p2); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := s.Q().SetInvoiceStatus(ctx, inv2.ID, store.InvoiceCancelled); !ok || err != nil {
+			t.Fatalf("cancel: %v %v", ok, err)
+		}
+		if !settled("ext-2", store.PaymentPaid) {
+			t.Error("money recorded for a cancelled invoice is not settled")
+		}
+	})
+}

@@ -18,6 +18,16 @@ func (q *Queries) ListPendingPayments(ctx context.Context, after, before time.Ti
 	return scanPayments(rows)
 }
 
+// ListPendingPaymentsOf is ListPendingPayments for one gateway.
+func (q *Queries) ListPendingPaymentsOf(ctx context.Context, gateway string, after, before time.Time, limit int) ([]Payment, error) {
+	rows, err := q.db.Query(ctx, "SELECT "+paymentColumns+" FROM payments WHERE gateway = ? AND status = ? AND created_at >= ? AND created_at < ? ORDER BY created_at, id LIMIT ?",
+		gateway, PaymentPending, Millis(after), Millis(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list pending payments of %s: %w", gateway, err)
+	}
+	return scanPayments(rows)
+}
+
 // scanPayments reads payment rows and closes them.
 func scanPayments(rows Rows) ([]Payment, error) {
 	defer rows.Close()

@@ -44,7 +44,8 @@ func startRoutePlugins(t *testing.T) *plugins.Manager {
 	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
 	cfg.Plugins.Dir = d.Dir
 	cfg.Plugins.HealthInterval = time.Hour
-	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}})
+	// payment-manual keeps its payments in the host's durable plugin store.
+	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, Store: storetest.SQLite(t)})
 	if err := pm.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

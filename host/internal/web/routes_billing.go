@@ -18,6 +18,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
 )
 
 // billingRoutes installs invoices, payments, voucher redemption, jobs, the
@@ -401,7 +402,15 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no payment plugin %q takes webhooks here", name), nil}
 	case errors.Is(err, billing.ErrUnconfirmed):
 		// The gateway will send it again; by then its status may agree.
+		// (payment.ErrUnconfirmed from the plugin itself is the same error.)
 		return &apiError{http.StatusConflict, "unconfirmed", err.Error(), nil}
+	case errors.Is(err, payment.ErrReplay):
+		// Never acknowledged: a notification id reused for another payment
+		// pays nothing, and an old plugin's "seen before" may hide a credit
+		// that failed here (billing has queued a check of the gateway).
+		s.log.Warn("webhook refused as a replay", "plugin", name, "remote", r.RemoteAddr, "error", err)
+		return &apiError{http.StatusConflict, "replay", err.Error() +
+			"; nothing was credited for this notification (a notification id belongs to one payment: give another payment's notification an id of its own); the host is asking the gateway about its pending payments", nil}
 	case err != nil:
 		s.log.Warn("webhook refused", "plugin", name, "remote", r.RemoteAddr, "error", err)
 		return err

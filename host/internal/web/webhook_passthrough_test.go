@@ -340,11 +340,34 @@ func TestWebhookWritesThePluginsResponse(t *testing.T) {
 		}
 	})
 
-	t.Run("a replay is 200, so the gateway stops", func(t *testing.T) {
-		gw.answer(sdk.HTTPResponse{}, fmt.Errorf("%w: evt_123", payment.ErrReplay))
+	// A replay is never acknowledged: the plugin's ErrReplay is a
+	// notification id used for another payment (or, from an old plugin, a
+	// repeat whose credit may have failed here).
+	t.Run("a replay is 409 replay, never 2xx", func(t *testing.T) {
+		gw.answer(sdk.HTTPResponse{}, fmt.Errorf("%w: notification evt_123 was for payment PAY-1, this one is about PAY-2", payment.ErrReplay))
 		resp, raw := post()
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), "already handled") {
-			t.Errorf("%d %s; want 200 already handled", resp.StatusCode, raw)
+		var e errorBody
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatalf("%d %s: %v", resp.StatusCode, raw, err)
+		}
+		if resp.StatusCode != http.StatusConflict || e.Error.Code != "replay" || !strings.Contains(e.Error.Message, "PAY-1") ||
+			!strings.Contains(e.Error.Message, "nothing was credited") {
+			t.Errorf("%d %s; want 409 replay naming the payments and saying nothing was credited", resp.StatusCode, raw)
+		}
+	})
+
+	// docs/api.md: "The webhook says paid, the gateway's status query does
+	// not" is 409 unconfirmed, also when the plugin itself finds it out
+	// (Midtrans' notification says settlement, its status API pending).
+	t.Run("a plugin's unconfirmed is 409 unconfirmed", func(t *testing.T) {
+		gw.answer(sdk.HTTPResponse{}, fmt.Errorf("%w: the notification for order INV-1 says settlement, Midtrans' status API says pending", payment.ErrUnconfirmed))
+		resp, raw := post()
+		var e errorBody
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatalf("%d %s: %v", resp.StatusCode, raw, err)
+		}
+		if resp.StatusCode != http.StatusConflict || e.Error.Code != "unconfirmed" || !strings.Contains(e.Error.Message, "status API says pending") {
+			t.Errorf("%d %s; want 409 unconfirmed with the plugin's message", resp.StatusCode, raw)
 		}
 	})
 

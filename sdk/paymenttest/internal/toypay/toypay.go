@@ -42,8 +42,15 @@ const (
 	// TrustsNotification reports paid from a signed notification without
 	// asking the status API.
 	TrustsNotification Flaw = "trusts-notification"
-	// AcceptsReplays has no replay guard.
+	// AcceptsReplays has no replay guard: it reports every notification
+	// afresh, also one whose event id was used for another payment.
 	AcceptsReplays Flaw = "accepts-replays"
+	// ReplayIsError answers a repeat about the same payment with
+	// payment.ErrReplay, as gateways built before Event.Duplicate did.
+	ReplayIsError Flaw = "replay-is-error"
+	// KeysEventOnly remembers event ids without their payment: an id
+	// reused for another payment comes back as a duplicate.
+	KeysEventOnly Flaw = "keys-event-only"
 	// IgnoresDeadline calls the API without the call's context.
 	IgnoresDeadline Flaw = "ignores-deadline"
 	// SkipsSignature does not verify signatures.
@@ -56,11 +63,15 @@ const (
 	UnknownIsInternal Flaw = "unknown-is-internal"
 	// AcceptsAnySettings validates no settings.
 	AcceptsAnySettings Flaw = "accepts-any-settings"
-	// BurnsEventEarly records a notification as handled before it knows
-	// the payment is paid.
+	// BurnsEventEarly records a notification before it knows the payment
+	// is paid and refuses its repeat with payment.ErrReplay.
 	BurnsEventEarly Flaw = "burns-event-early"
 	// PaidOnCreate answers a new payment as paid.
 	PaidOnCreate Flaw = "paid-on-create"
+	// UnconfirmedIsPrecondition refuses a paid notification the status API
+	// does not back with sdk.ErrFailedPrecondition (the host's 422), not
+	// payment.ErrUnconfirmed.
+	UnconfirmedIsPrecondition Flaw = "unconfirmed-is-precondition"
 )
 
 // Name and Version of the plugin, as in testdata/toypay/plugin.json.
@@ -264,21 +275,30 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	if err := dec.Decode(&n); err != nil || n.EventID == "" || n.PaymentID == "" {
 		return nil, fmt.Errorf("%w: not a toypay notification", payment.ErrMalformedPayload)
 	}
-	kv := "event/" + n.EventID
-	if g.Flaw != AcceptsReplays {
-		if _, seen, err := g.Host().KVGet(ctx, kv); err != nil {
+	// The replay record: "event:<id>" names the payment the notification
+	// was about, in the durable store.
+	replays := payment.ReplayRecords{Host: g.Host(), Prefix: "event:", TTL: replayTTL}
+	notified := payment.Money{Amount: n.Amount, Currency: n.Currency}
+	ev := &payment.Event{EventID: n.EventID, PaymentID: n.PaymentID, OrderID: n.OrderID, Amount: notified, GatewayStatus: n.Status, Raw: body}
+	if g.Flaw == KeysEventOnly {
+		// Asks only whether the id was seen, not for which payment.
+		if _, seen, err := g.Host().StoreGet(ctx, "event:"+n.EventID); err != nil {
 			return nil, err
 		} else if seen {
-			return nil, fmt.Errorf("%w: notification %s", payment.ErrReplay, n.EventID)
+			return g.repeat(ev, n)
+		}
+	} else if g.Flaw != AcceptsReplays {
+		if dup, err := replays.Check(ctx, n.EventID, n.PaymentID); err != nil {
+			return nil, err
+		} else if dup {
+			return g.repeat(ev, n)
 		}
 	}
 	if g.Flaw == BurnsEventEarly {
-		if _, err := g.Host().KVSet(ctx, kv, []byte(n.PaymentID), sdk.KVSetOptions{}); err != nil {
+		if _, err := replays.Record(ctx, n.EventID, n.PaymentID); err != nil {
 			return nil, err
 		}
 	}
-	notified := payment.Money{Amount: n.Amount, Currency: n.Currency}
-	ev := &payment.Event{EventID: n.EventID, PaymentID: n.PaymentID, OrderID: n.OrderID, Amount: notified, GatewayStatus: n.Status, Raw: body}
 	if g.Flaw == TrustsNotification {
 		if n.Status == "paid" {
 			ev.Status, ev.Confirmed = payment.StatusPaid, true // it claims so
@@ -293,16 +313,34 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 			return nil, fmt.Errorf("%w: notified %s, payment %s is %s", payment.ErrAmountMismatch, notified, p.ID, p.Amount)
 		}
 		ev.Status, ev.OrderID, ev.Amount, ev.Confirmed, ev.GatewayStatus = p.Status, p.OrderID, p.Amount, true, p.GatewayStatus
+		if g.Flaw == UnconfirmedIsPrecondition && n.Status == "paid" && p.Status != payment.StatusPaid {
+			return nil, fmt.Errorf("%w: notification %s says paid, the status API says %s", sdk.ErrFailedPrecondition, n.EventID, p.GatewayStatus)
+		}
 	}
 	if ev.Status == payment.StatusPaid && g.Flaw != AcceptsReplays && g.Flaw != BurnsEventEarly {
-		stored, err := g.Host().KVSet(ctx, kv, []byte(n.PaymentID), sdk.KVSetOptions{OnlyIfAbsent: true})
+		dup, err := replays.Record(ctx, n.EventID, n.PaymentID)
 		if err != nil {
 			return nil, err
 		}
-		if !stored {
-			return nil, fmt.Errorf("%w: notification %s", payment.ErrReplay, n.EventID)
-		}
+		ev.Duplicate = dup // a concurrent delivery recorded it first
 	}
+	return &payment.WebhookResponse{Response: sdk.HTTPResponse{StatusCode: http.StatusOK}, Event: ev}, nil
+}
+
+// replayTTL is how long a replay record is kept: longer than toypay resends.
+const replayTTL = 30 * 24 * time.Hour
+
+// repeat answers a notification recorded before for its payment: the event
+// again, marked Duplicate, without asking the status API (that is the work
+// the record saves; the host confirms).
+func (g *Gateway) repeat(ev *payment.Event, n toyNotification) (*payment.WebhookResponse, error) {
+	if g.Flaw == ReplayIsError || g.Flaw == BurnsEventEarly {
+		return nil, fmt.Errorf("%w: notification %s", payment.ErrReplay, n.EventID)
+	}
+	if n.Status == "paid" {
+		ev.Status = payment.StatusPaid
+	}
+	ev.Duplicate = true
 	return &payment.WebhookResponse{Response: sdk.HTTPResponse{StatusCode: http.StatusOK}, Event: ev}, nil
 }
 
@@ -321,7 +359,10 @@ type Fake struct {
 	closed   chan struct{}
 }
 
-var _ paymenttest.Fake = (*Fake)(nil)
+var (
+	_ paymenttest.Fake        = (*Fake)(nil)
+	_ paymenttest.EventReuser = (*Fake)(nil)
+)
 
 // NewFake serves the API until the test ends.
 func NewFake(t testing.TB) *Fake {
@@ -457,6 +498,24 @@ func (f *Fake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kind)
 		Body:       body,
 		ReceivedAt: time.Now(),
 	}
+}
+
+// ReusedEvent implements paymenttest.EventReuser: second's paid
+// notification with the event id of first's.
+func (f *Fake) ReusedEvent(t testing.TB, first, second payment.Payment) sdk.HTTPRequest {
+	req := f.Notification(t, second, paymenttest.Paid)
+	var n toyNotification
+	if err := json.Unmarshal(req.Body, &n); err != nil {
+		t.Fatal(err)
+	}
+	n.EventID = "evt_" + paymenttest.Paid.String() + "_" + first.ID
+	body, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Body = body
+	req.Header.Set("X-Toy-Signature", toySign(body, f.secret))
+	return req
 }
 
 // Stall implements paymenttest.Fake.

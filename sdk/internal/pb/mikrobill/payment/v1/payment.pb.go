@@ -724,7 +724,8 @@ func (x *HandleWebhookRequest) GetRequest() *v1.HttpRequest {
 // PaymentEvent is what a verified webhook says happened.
 type PaymentEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// A key that identifies this notification, for dropping replays.
+	// A key that identifies this notification; the plugin's replay record
+	// ties it to the payment it is about.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// The gateway's payment id.
 	PaymentId string `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
@@ -738,7 +739,13 @@ type PaymentEvent struct {
 	// The gateway's own status word.
 	GatewayStatus string `protobuf:"bytes,8,opt,name=gateway_status,json=gatewayStatus,proto3" json:"gateway_status,omitempty"`
 	// The notification body as received.
-	Raw           []byte `protobuf:"bytes,9,opt,name=raw,proto3" json:"raw,omitempty"`
+	Raw []byte `protobuf:"bytes,9,opt,name=raw,proto3" json:"raw,omitempty"`
+	// True when the plugin's replay record shows it reported this
+	// notification, for this payment, before. Not an error: the host credits
+	// at most once in its own store, and confirms with GetPayment unless its
+	// store shows the payment applied already. Appended to protocol version
+	// 1: a side built before it reads false.
+	Duplicate     bool `protobuf:"varint,10,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -834,6 +841,13 @@ func (x *PaymentEvent) GetRaw() []byte {
 		return x.Raw
 	}
 	return nil
+}
+
+func (x *PaymentEvent) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
 }
 
 // HandleWebhookResponse is the answer for the gateway and, when the request
@@ -1291,7 +1305,7 @@ const file_mikrobill_payment_v1_payment_proto_rawDesc = "" +
 	"\x12GetPaymentResponse\x127\n" +
 	"\apayment\x18\x01 \x01(\v2\x1d.mikrobill.payment.v1.PaymentR\apayment\"R\n" +
 	"\x14HandleWebhookRequest\x12:\n" +
-	"\arequest\x18\x01 \x01(\v2 .mikrobill.plugin.v1.HttpRequestR\arequest\"\xe8\x02\n" +
+	"\arequest\x18\x01 \x01(\v2 .mikrobill.plugin.v1.HttpRequestR\arequest\"\x86\x03\n" +
 	"\fPaymentEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1d\n" +
 	"\n" +
@@ -1303,7 +1317,9 @@ const file_mikrobill_payment_v1_payment_proto_rawDesc = "" +
 	"occurredAt\x12\x1c\n" +
 	"\tconfirmed\x18\a \x01(\bR\tconfirmed\x12%\n" +
 	"\x0egateway_status\x18\b \x01(\tR\rgatewayStatus\x12\x10\n" +
-	"\x03raw\x18\t \x01(\fR\x03raw\"\x90\x01\n" +
+	"\x03raw\x18\t \x01(\fR\x03raw\x12\x1c\n" +
+	"\tduplicate\x18\n" +
+	" \x01(\bR\tduplicate\"\x90\x01\n" +
 	"\x15HandleWebhookResponse\x12=\n" +
 	"\bresponse\x18\x01 \x01(\v2!.mikrobill.plugin.v1.HttpResponseR\bresponse\x128\n" +
 	"\x05event\x18\x02 \x01(\v2\".mikrobill.payment.v1.PaymentEventR\x05event\"\xa3\x01\n" +
