@@ -27,9 +27,12 @@ type host struct {
 	t       *testing.T
 	addr    string
 	dataDir string
-	stderr  *lockedBuffer
-	cancel  context.CancelFunc
-	done    chan error
+	// env is the extra environment serve was started with (DATABASE_URL, ...);
+	// the CLI commands a test runs against this host get it too.
+	env    []string
+	stderr *lockedBuffer
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // startHost runs `serve` in-process on a free port with the given plugin
@@ -48,7 +51,7 @@ func startHost(t *testing.T, pluginDir string, extraEnv ...string) *host {
 	cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--plugin-dir", pluginDir,
 		"--data-dir", dataDir, "--log-level", "debug"})
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &host{t: t, dataDir: dataDir, stderr: stderr, cancel: cancel, done: make(chan error, 1)}
+	h := &host{t: t, dataDir: dataDir, env: extraEnv, stderr: stderr, cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- cmd.ExecuteContext(ctx) }()
 	select {
 	case h.addr = <-addrc:

@@ -60,7 +60,7 @@ func (h *host) api(method, path, token string, body, out any) (int, []byte) {
 // returns an API token of it.
 func (h *host) adminToken() string {
 	h.t.Helper()
-	env := []string{"MIKROBILL_DATA_DIR=" + h.dataDir}
+	env := append([]string{"MIKROBILL_DATA_DIR=" + h.dataDir}, h.env...)
 	if err, _, stderr := runIn(h.t, env, "correct horse battery\n", "user", "create", "--username", "admin", "--role", "admin", "--password-stdin"); err != nil {
 		h.t.Fatalf("user create: %v %s", err, stderr)
 	}

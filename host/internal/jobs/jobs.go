@@ -154,18 +154,26 @@ func (q *Queue) Stop(ctx context.Context) error {
 
 // InsertTx inserts a job in the transaction of the change that causes it.
 func (q *Queue) InsertTx(ctx context.Context, tx *store.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	var res *rivertype.JobInsertResult
+	var err error
 	if q.pg != nil {
-		return q.pg.InsertTx(ctx, tx.PgxTx(), args, opts)
+		res, err = q.pg.InsertTx(ctx, tx.PgxTx(), args, opts)
+	} else {
+		res, err = q.lite.InsertTx(ctx, tx.SQLTx(), args, opts)
 	}
-	return q.lite.InsertTx(ctx, tx.SQLTx(), args, opts)
+	return res, store.FromDatabase(err)
 }
 
 // Insert inserts a job on its own.
 func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	var res *rivertype.JobInsertResult
+	var err error
 	if q.pg != nil {
-		return q.pg.Insert(ctx, args, opts)
+		res, err = q.pg.Insert(ctx, args, opts)
+	} else {
+		res, err = q.lite.Insert(ctx, args, opts)
 	}
-	return q.lite.Insert(ctx, args, opts)
+	return res, store.FromDatabase(err)
 }
 
 // List lists jobs.

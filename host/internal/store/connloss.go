@@ -51,6 +51,18 @@ func IsUnavailable(err error) bool {
 	return connLost(err)
 }
 
+// FromDatabase classifies an error that another client of the host's
+// database returned (the job queue's River client, on the same pool or
+// transaction): a lost connection becomes ErrUnavailable, like the store's
+// own errors, so callers answer 503 and retry instead of failing with an
+// internal error. Other errors are returned as they are.
+func FromDatabase(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) || !connLost(err) {
+		return err
+	}
+	return &unavailableError{err}
+}
+
 // connLost reports whether err is a lost or refused connection, on either
 // backend: a PostgreSQL error of class 08 (connection exception) or
 // 57P01-57P03 (the server terminating connections: shut down, crash,

@@ -3,9 +3,12 @@ package store_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -121,5 +124,33 @@ func TestRetriedOnAFreshConnection(t *testing.T) {
 	}
 	if err := s.Tx(ctx, func(*store.Tx) error { return nil }); !errors.Is(err, store.ErrUnavailable) || !store.IsUnavailable(err) {
 		t.Errorf("a transaction while the database takes no connections: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestFromDatabase: what another client of the database (the job queue)
+// reports for a lost connection, bare, is ErrUnavailable once classified;
+// other errors pass through unchanged.
+func TestFromDatabase(t *testing.T) {
+	other := errors.New("job args do not encode")
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"unexpected EOF", io.ErrUnexpectedEOF, true},
+		{"connection reset", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true},
+		{"already unavailable", store.ErrUnavailable, true},
+		{"another error", other, false},
+		{"nil", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := store.FromDatabase(tt.err)
+			if store.IsUnavailable(got) != tt.want {
+				t.Errorf("IsUnavailable(FromDatabase(%v)) = %v, want %v", tt.err, !tt.want, tt.want)
+			}
+			if !tt.want && got != tt.err {
+				t.Errorf("FromDatabase(%v) = %v, want it unchanged", tt.err, got)
+			}
+		})
 	}
 }

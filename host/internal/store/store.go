@@ -252,6 +252,13 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}()
 		if err := fn(tx); err != nil {
 			_ = pt.Rollback(context.WithoutCancel(ctx))
+			if pt.Conn().IsClosed() && !errors.Is(err, ErrUnavailable) {
+				// The connection died under the transaction: whatever the
+				// body's last statement reported (a bare EOF from another
+				// client on this transaction, such as the job queue's),
+				// nothing was committed and the database is what failed.
+				return &unavailableError{err}
+			}
 			return err
 		}
 		if err := pt.Commit(ctx); err != nil {
