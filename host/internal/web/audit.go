@@ -9,6 +9,8 @@ package web
 //
 // Metadata names what changed, never a secret: no password, token, voucher
 // code or plugin setting value.
+//
+// GET /api/v1/audit (listAudit) pages through the host's audit log.
 
 import (
 	"net/http"
@@ -70,4 +72,18 @@ func (s *Server) change(r *http.Request, fn func(q *store.Queries) (*auditEvent,
 		return s.auditTx(r, tx, ev)
 	})
 	return refusal(err)
+}
+
+// listAudit pages through the host's audit log.
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	page, err := pageFrom(r)
+	if err != nil {
+		return err
+	}
+	items, total, err := s.deps.DB.Q().ListAudit(r.Context(), page)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, total, page)
+	return nil
 }

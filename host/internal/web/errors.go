@@ -1,9 +1,7 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -113,21 +111,25 @@ func classify(err error) *apiError {
 	}
 }
 
-// writeJSON renders v into a buffer first, so a failed encoding is a clean
-// 500 rather than half a response. HTML escaping is off: the API answers
-// JSON, never HTML, so "<redacted>" is written as it is, not as
-// "\u003credacted\u003e" (and nosniff keeps browsers from reading it as
-// HTML).
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var body bytes.Buffer
-	enc := json.NewEncoder(&body)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil { // Encode ends with a newline
-		http.Error(w, `{"error":{"code":"internal","message":"could not encode the response"}}`, http.StatusInternalServerError)
-		return
+// refusal answers a refusal the store worded for people (*store.FieldError)
+// with its words: a value in use (a name taken) is 409 conflict, a record
+// that is not there 404 not_found, anything else 422 validation_failed;
+// details name the field. Other errors are returned as they are.
+func refusal(err error) error {
+	var fe *store.FieldError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(body.Bytes())
+	var details any // nil, not a nil map, so that "details" is left out
+	if fe.Field != "" {
+		details = FieldErrors{fe.Field: fe.Message}
+	}
+	switch {
+	case errors.Is(fe.Kind, store.ErrConflict):
+		return &apiError{http.StatusConflict, "conflict", fe.Message, details}
+	case errors.Is(fe.Kind, store.ErrNotFound):
+		return &apiError{http.StatusNotFound, "not_found", fe.Message, details}
+	default:
+		return &apiError{http.StatusUnprocessableEntity, "validation_failed", fe.Message, details}
+	}
 }

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 
@@ -71,10 +73,17 @@ func (s *Server) payPage(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
+	// Rendered whole before anything is written, so a failed render is a
+	// clean error answer, not half a page.
+	var page bytes.Buffer
+	if err := payPageTmpl.Execute(&page, data); err != nil {
+		return fmt.Errorf("render the pay page of invoice %q: %w", number, err)
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Content-Security-Policy", payPageCSP)
 	w.WriteHeader(code)
-	return payPageTmpl.Execute(w, data)
+	_, _ = w.Write(page.Bytes())
+	return nil
 }

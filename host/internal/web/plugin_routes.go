@@ -20,9 +20,9 @@ import (
 // pluginRoutePrefix is where plugin routes are mounted.
 const pluginRoutePrefix = "/plugins/"
 
-// pluginHTTPRoutes installs /plugins/{plugin}/..., the routes the plugins'
+// pluginRoutes serves /plugins/{plugin}/..., the routes the plugins'
 // manifests declare, each forwarded to its plugin's HandleHTTP (the
-// optional sdk.HTTPHandler capability). It installs them on the root
+// optional sdk.HTTPHandler capability). router installs it on the root
 // router, so the request metrics (measure) see them.
 //
 // The routes are matched when a request arrives, against the manifests of
@@ -39,11 +39,11 @@ const pluginRoutePrefix = "/plugins/"
 // authentication (authenticate, as on the API) and the role check (401,
 // 403); then the call to the plugin (503 with Retry-After when it is not
 // running).
-func (s *Server) pluginHTTPRoutes(root *mux.Router) {
+func (s *Server) pluginRoutes() http.Handler {
 	h := &pluginRouter{s: s, tables: map[string]*pluginRouteTable{}}
 	h.public = s.csrf(s.handle(s.forwardPluginRoute))
 	h.protected = s.csrf(s.authenticate(s.handle(s.forwardPluginRoute)))
-	root.PathPrefix(pluginRoutePrefix + "{plugin}").Handler(h)
+	return h
 }
 
 // PluginPolicies returns "METHOD /plugins/<name><path>" -> the role each
@@ -67,13 +67,13 @@ func (s *Server) PluginPolicies() map[string]string {
 	return out
 }
 
-// routeRole is the role a manifest access level needs: "" for public, the
+// routeRole is the role a manifest access level needs: rolePublic for public, the
 // role of the same name otherwise. Empty (a manifest built in code) and
 // anything unknown need admin.
 func routeRole(level string) string {
 	switch level {
 	case manifest.AuthPublic:
-		return ""
+		return rolePublic
 	case manifest.AuthViewer:
 		return RoleViewer
 	case manifest.AuthOperator:
@@ -108,7 +108,7 @@ type compiledRoute struct {
 type pluginMatch struct {
 	plugin *plugins.Plugin
 	route  manifest.Route
-	role   string // "" for public
+	role   string // rolePublic for public
 	// rel is the path relative to /plugins/{name}.
 	rel  string
 	vars map[string]string
@@ -123,7 +123,7 @@ func (h *pluginRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), pluginMatchKey{}, m))
-	if m.role == "" {
+	if m.role == rolePublic {
 		h.public.ServeHTTP(w, r)
 		return
 	}
@@ -202,14 +202,10 @@ func (h *pluginRouter) table(p *plugins.Plugin) *pluginRouteTable {
 func (s *Server) forwardPluginRoute(w http.ResponseWriter, r *http.Request) error {
 	m := r.Context().Value(pluginMatchKey{}).(*pluginMatch)
 	var caller *Principal
-	if m.role != "" {
+	if m.role != rolePublic {
 		caller = PrincipalFrom(r.Context())
-		if caller == nil {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="mikrobill"`)
-			return &apiError{http.StatusUnauthorized, "unauthenticated", "sign in first: send a bearer token (JWT or API token) or a session cookie", nil}
-		}
-		if !RoleAtLeast(caller.Role, m.role) {
-			return &apiError{http.StatusForbidden, "forbidden", fmt.Sprintf("this needs the %s role; you are %s", m.role, caller.Role), nil}
+		if err := checkRole(w, caller, m.role); err != nil {
+			return err
 		}
 	}
 	name := m.plugin.Name()

@@ -1,10 +1,12 @@
 package web
 
-// The route-by-role matrix: every API route is walked as an anonymous
-// caller and as each role, and must let in exactly the roles its policy
-// names. It reads the routes from the router and the roles from the
-// recorded policies, so routes added later are covered without editing
-// this file, and an /api/v1 route installed without a role fails it.
+// The route-by-role matrix: every route of the host is walked as an
+// anonymous caller and as each role, and must let in exactly the roles its
+// policy names. It reads the routes from the router and the roles from the
+// policies router records as it installs each route (routes.go), so routes
+// added later are covered without editing this file, and a route installed
+// without a role fails it. The plugins' routes, whose roles come from their
+// manifests, have their own matrix (plugin_routes_test.go).
 
 import (
 	"context"
@@ -66,7 +68,7 @@ func matrixServer(t *testing.T) *Server {
 	})
 }
 
-// matrixRoute is one method on one API route.
+// matrixRoute is one method on one route.
 type matrixRoute struct {
 	key  string // "METHOD /template", as in Policies
 	url  string
@@ -94,10 +96,10 @@ func urlFor(t *testing.T, route *mux.Route) string {
 	return ""
 }
 
-// apiRoutes walks a router for every method of every /api/v1 route and
-// returns them with their policies, and the problems: routes without a
-// recorded role, and policies without a route.
-func apiRoutes(t *testing.T, s *Server, router *mux.Router) (routes []matrixRoute, problems []string) {
+// tableRoutes walks a router for every method of every route and returns
+// them with their policies, and the problems: routes without a recorded
+// role, and policies without a route.
+func tableRoutes(t *testing.T, s *Server, router *mux.Router) (routes []matrixRoute, problems []string) {
 	t.Helper()
 	policies := s.Policies()
 	seen := map[string]bool{}
@@ -106,12 +108,12 @@ func apiRoutes(t *testing.T, s *Server, router *mux.Router) (routes []matrixRout
 			return nil // a subrouter's prefix
 		}
 		tmpl, err := route.GetPathTemplate()
-		if err != nil || !isAPI(tmpl) {
-			return nil
+		if err != nil || tmpl == pluginRoutePrefix+"{plugin}" {
+			return nil // the plugins' routes: PluginPolicies
 		}
 		methods, err := route.GetMethods()
 		if err != nil {
-			problems = append(problems, tmpl+" has no method: install API routes with s.route or s.publicRoute")
+			problems = append(problems, tmpl+" has no method: install routes with s.route")
 			return nil
 		}
 		for _, m := range methods {
@@ -122,7 +124,7 @@ func apiRoutes(t *testing.T, s *Server, router *mux.Router) (routes []matrixRout
 				routes = append(routes, matrixRoute{key: key, url: urlFor(t, route), role: role})
 				seen[key] = true
 			default:
-				problems = append(problems, key+" has no recorded role: install it with s.route (naming the role it needs) or s.publicRoute")
+				problems = append(problems, key+" has no recorded role: install it with s.route, naming the role it needs (rolePublic for none)")
 			}
 		}
 		return nil
@@ -141,12 +143,13 @@ func apiRoutes(t *testing.T, s *Server, router *mux.Router) (routes []matrixRout
 func TestRouteRoleMatrix(t *testing.T) {
 	s := matrixServer(t)
 	h := s.Handler()
-	routes, problems := apiRoutes(t, s, s.router())
+	routes, problems := tableRoutes(t, s, s.router())
 	for _, p := range problems {
 		t.Error(p)
 	}
 	policies := s.Policies()
-	for _, must := range []string{"POST /api/v1/auth/login", "GET /api/v1/auth/me", "POST /api/v1/users", "DELETE /api/v1/tokens/{id}", "POST /api/v1/plugins/{name}/disable"} {
+	for _, must := range []string{"POST /api/v1/auth/login", "GET /api/v1/auth/me", "POST /api/v1/users", "DELETE /api/v1/tokens/{id}", "POST /api/v1/plugins/{name}/disable",
+		"GET /live", "HEAD /ready", "GET /metrics", "POST /webhooks/{plugin}", "GET /pay/{number}"} {
 		if _, ok := policies[must]; !ok {
 			t.Errorf("policy for %s missing: the matrix would be checking too little", must)
 		}
@@ -191,17 +194,19 @@ func TestRouteRoleMatrix(t *testing.T) {
 	}
 }
 
-// TestRouteMatrixCatchesUnprotectedRoutes: a route added without a role
-// is reported.
+// TestRouteMatrixCatchesUnprotectedRoutes: a route added without a role,
+// in the API or outside it, is reported.
 func TestRouteMatrixCatchesUnprotectedRoutes(t *testing.T) {
 	s := matrixServer(t)
 	r := s.router()
 	r.Handle("/api/v1/sneaky", http.NotFoundHandler()).Methods(http.MethodGet)
 	r.Handle("/api/v1/lazy", http.NotFoundHandler())
-	_, problems := apiRoutes(t, s, r)
+	r.Handle("/sneaky", http.NotFoundHandler()).Methods(http.MethodPost)
+	_, problems := tableRoutes(t, s, r)
 	want := []string{
-		"GET /api/v1/sneaky has no recorded role: install it with s.route (naming the role it needs) or s.publicRoute",
-		"/api/v1/lazy has no method: install API routes with s.route or s.publicRoute",
+		"GET /api/v1/sneaky has no recorded role: install it with s.route, naming the role it needs (rolePublic for none)",
+		"/api/v1/lazy has no method: install routes with s.route",
+		"POST /sneaky has no recorded role: install it with s.route, naming the role it needs (rolePublic for none)",
 	}
 	if diff := cmp.Diff(want, problems, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)

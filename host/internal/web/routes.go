@@ -2,8 +2,11 @@ package web
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/mux"
 )
@@ -13,30 +16,144 @@ func (s *Server) Handler() http.Handler {
 	return s.recoverer(s.requestID(s.securityHeaders(s.requestTimeout(s.compress(s.apiGuard(s.limitBody(s.router())))))))
 }
 
-// router installs every route (the route-by-role test walks it).
+// router installs every route of the host, each on one line with the role
+// it needs (rolePublic: no credentials). The handlers are in files named
+// by resource: customers.go, invoices.go, health.go, ... Routes whose
+// dependency is missing (no database, no billing, no accounts) are not
+// installed. The route-by-role test walks every route it installs.
 func (s *Server) router() *mux.Router {
+	const (
+		get, head, post, put = http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut
+		patch, del           = http.MethodPatch, http.MethodDelete
+	)
 	r := mux.NewRouter()
 	// measure needs the matched route, which only middleware inside the
 	// router sees; the rest wraps the router so unmatched requests get it too.
 	r.Use(s.measure)
 
-	r.Handle("/live", s.handle(s.live)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/ready", s.handle(s.ready)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/health", s.handle(s.health)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/health/detailed", s.handle(s.healthDetailed)).Methods(http.MethodGet)
-	r.Handle("/health/plugins", s.handle(s.healthPlugins)).Methods(http.MethodGet)
-	r.Handle("/metrics", s.deps.Metrics.Handler(s.deps.PluginMetrics)).Methods(http.MethodGet)
+	// Probes and metrics, for load balancers and Prometheus (health.go).
+	s.route(r, get, "/live", rolePublic, s.live)
+	s.route(r, head, "/live", rolePublic, s.live)
+	s.route(r, get, "/ready", rolePublic, s.ready)
+	s.route(r, head, "/ready", rolePublic, s.ready)
+	s.route(r, get, "/health", rolePublic, s.health)
+	s.route(r, head, "/health", rolePublic, s.health)
+	s.route(r, get, "/health/detailed", rolePublic, s.healthDetailed)
+	s.route(r, get, "/health/plugins", rolePublic, s.healthPlugins)
+	s.route(r, get, "/metrics", rolePublic, serveWith(s.deps.Metrics.Handler(s.deps.PluginMetrics)))
 
+	// The admin API. Cookie-authenticated browsers must not be tricked into
+	// unsafe requests from other sites (csrf); authenticate finds the
+	// caller, and each route checks the caller's role.
 	api := r.PathPrefix("/api/v1").Subrouter()
-	// Cookie-authenticated browsers must not be tricked into unsafe
-	// requests from other sites.
 	api.Use(s.csrf, s.authenticate)
-	s.authRoutes(api)
-	s.catalogRoutes(api)
-	s.billingRoutes(r, api)
-	s.pluginHTTPRoutes(r)
-	s.pluginRoutes(api)
 
+	if s.deps.Accounts != nil && s.deps.DB != nil {
+		// Signing in and out is public (sessions.go); everyone manages
+		// their own API tokens, admins see and revoke everyone's
+		// (tokens.go); users are for admins (users.go).
+		s.route(api, post, "/auth/login", rolePublic, s.login)
+		s.route(api, post, "/auth/logout", rolePublic, s.logout)
+		s.route(api, get, "/auth/me", RoleViewer, s.me)
+
+		s.route(api, get, "/tokens", RoleViewer, s.listTokens)
+		s.route(api, post, "/tokens", RoleViewer, s.createToken)
+		s.route(api, del, "/tokens/{id}", RoleViewer, s.revokeToken)
+
+		s.route(api, get, "/users", RoleAdmin, s.listUsers)
+		s.route(api, post, "/users", RoleAdmin, s.createUser)
+		s.route(api, get, "/users/{id}", RoleAdmin, s.getUser)
+		s.route(api, patch, "/users/{id}", RoleAdmin, s.updateUser)
+		s.route(api, del, "/users/{id}", RoleAdmin, s.deleteUser)
+	}
+
+	if s.deps.DB != nil {
+		// The catalog. Reading is for viewers, changing for operators;
+		// deleting what others hang on (locations, plans, templates) and
+		// writing plugin settings is for admins. Voucher codes are bearer
+		// credentials, so listing them is for operators.
+		s.route(api, get, "/locations", RoleViewer, s.listLocations)
+		s.route(api, post, "/locations", RoleOperator, s.createLocation)
+		s.route(api, get, "/locations/{id}", RoleViewer, s.getLocation)
+		s.route(api, put, "/locations/{id}", RoleOperator, s.updateLocation)
+		s.route(api, del, "/locations/{id}", RoleAdmin, s.deleteLocation)
+
+		s.route(api, get, "/plans", RoleViewer, s.listPlans)
+		s.route(api, post, "/plans", RoleOperator, s.createPlan)
+		s.route(api, get, "/plans/{id}", RoleViewer, s.getPlan)
+		s.route(api, put, "/plans/{id}", RoleOperator, s.updatePlan)
+		s.route(api, del, "/plans/{id}", RoleAdmin, s.deletePlan)
+
+		s.route(api, get, "/customers", RoleViewer, s.listCustomers)
+		s.route(api, post, "/customers", RoleOperator, s.createCustomer)
+		s.route(api, get, "/customers/{id}", RoleViewer, s.getCustomer)
+		s.route(api, put, "/customers/{id}", RoleOperator, s.updateCustomer)
+		s.route(api, del, "/customers/{id}", RoleOperator, s.deleteCustomer)
+
+		s.route(api, get, "/subscriptions", RoleViewer, s.listSubscriptions)
+		s.route(api, post, "/subscriptions", RoleOperator, s.createSubscription)
+		s.route(api, get, "/subscriptions/{id}", RoleViewer, s.getSubscription)
+		s.route(api, put, "/subscriptions/{id}", RoleOperator, s.updateSubscription)
+		s.route(api, del, "/subscriptions/{id}", RoleOperator, s.deleteSubscription)
+
+		s.route(api, get, "/voucher-batches", RoleViewer, s.listVoucherBatches)
+		s.route(api, post, "/voucher-batches", RoleOperator, s.createVoucherBatch)
+		s.route(api, get, "/voucher-batches/{id}", RoleViewer, s.getVoucherBatch)
+		s.route(api, del, "/voucher-batches/{id}", RoleOperator, s.deleteVoucherBatch)
+		s.route(api, get, "/voucher-batches/{id}/vouchers", RoleOperator, s.listBatchVouchers)
+
+		s.route(api, get, "/templates", RoleViewer, s.listTemplates)
+		s.route(api, post, "/templates", RoleOperator, s.createTemplate)
+		s.route(api, get, "/templates/{id}", RoleViewer, s.getTemplate)
+		s.route(api, put, "/templates/{id}", RoleOperator, s.updateTemplate)
+		s.route(api, del, "/templates/{id}", RoleAdmin, s.deleteTemplate)
+		s.route(api, post, "/templates/{id}/preview", RoleViewer, s.previewTemplate)
+
+		s.route(api, get, "/plugin-settings/{plugin}", RoleOperator, s.getPluginSettings)
+		s.route(api, put, "/plugin-settings/{plugin}", RoleAdmin, s.putPluginSettings)
+	}
+
+	if s.deps.Billing != nil {
+		// What reaches billing from outside, beside the API: the gateways'
+		// notifications, which their plugins check (webhooks.go), and the
+		// customer's pay page, whose link carries a digest (paypage.go).
+		s.route(r, post, "/webhooks/{plugin}", rolePublic, s.webhook)
+		s.route(r, get, "/webhooks/{plugin}", rolePublic, s.webhook)
+		s.route(r, put, "/webhooks/{plugin}", rolePublic, s.webhook)
+		s.route(r, get, "/pay/{number}", rolePublic, s.payPage)
+		s.route(r, head, "/pay/{number}", rolePublic, s.payPage)
+
+		// Invoices (invoices.go), redeeming a voucher (vouchers.go), jobs
+		// (jobs.go), the audit log (audit.go) and the routers' drift
+		// (routers.go).
+		s.route(api, get, "/invoices", RoleViewer, s.listInvoices)
+		s.route(api, post, "/invoices", RoleOperator, s.createInvoice)
+		s.route(api, get, "/invoices/{id}", RoleViewer, s.getInvoice)
+		s.route(api, post, "/invoices/{id}/pay", RoleOperator, s.payInvoice)
+		s.route(api, post, "/invoices/{id}/cancel", RoleOperator, s.cancelInvoice)
+		s.route(api, post, "/vouchers/redeem", RoleOperator, s.redeemVoucher)
+		s.route(api, get, "/jobs", RoleViewer, s.listJobs)
+		s.route(api, get, "/jobs/{id}", RoleViewer, s.getJob)
+		s.route(api, post, "/jobs/{id}/retry", RoleAdmin, s.retryJob)
+		s.route(api, get, "/audit", RoleAdmin, s.listAudit)
+		s.route(api, get, "/routers/drift", RoleOperator, s.routerDrift)
+		s.route(api, post, "/routers/sync", RoleAdmin, s.repairRouters)
+	}
+
+	// The plugins' routes, /plugins/{plugin}/...: each has the role its
+	// plugin's manifest names, matched when a request arrives
+	// (plugin_routes.go; PluginPolicies lists them).
+	r.PathPrefix(pluginRoutePrefix + "{plugin}").Handler(s.pluginRoutes())
+
+	// Controlling the plugins: anyone signed in sees them; operators
+	// restart one; admins disable and enable them (plugins.go).
+	s.route(api, get, "/plugins", RoleViewer, s.listPlugins)
+	s.route(api, get, "/plugins/{name}", RoleViewer, s.getPlugin)
+	s.route(api, post, "/plugins/{name}/restart", RoleOperator, s.restartPlugin)
+	s.route(api, post, "/plugins/{name}/disable", RoleAdmin, s.disablePlugin)
+	s.route(api, post, "/plugins/{name}/enable", RoleAdmin, s.enablePlugin)
+
+	// Everything else.
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", "no such route; see /health, /ready and /metrics", nil}
 	})
@@ -55,6 +172,20 @@ func (s *Server) router() *mux.Router {
 	return r
 }
 
+// rolePublic is the role of a route that needs no credentials.
+const rolePublic = ""
+
+// route installs h at method and path on r, for callers with at least role
+// (RoleViewer, RoleOperator or RoleAdmin; rolePublic for anyone), and
+// records the role for Policies.
+func (s *Server) route(r *mux.Router, method, path, role string, h func(http.ResponseWriter, *http.Request) error) {
+	if role != rolePublic {
+		h = requireRole(role, h)
+	}
+	rt := r.Handle(path, s.handle(h)).Methods(method)
+	s.policy.set(method, routeTemplate(rt, path), role)
+}
+
 // handle adapts an error-returning handler.
 func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,6 +193,15 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 			s.serveError(w, r, err)
 		}
 	})
+}
+
+// serveWith adapts a plain http.Handler (one that answers its own errors)
+// to route.
+func serveWith(h http.Handler) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
 }
 
 // allowedMethods lists the methods router has a route for at req's path.
@@ -79,4 +219,53 @@ func allowedMethods(router *mux.Router, req *http.Request) []string {
 		}
 	}
 	return allow
+}
+
+// policy records the role each route needs, as router installs it: for the
+// route-by-role tests, and for authenticate, which lets refused
+// credentials through on public routes.
+type policy struct {
+	mu    sync.Mutex
+	roles map[string]string // "METHOD /path/template" -> role (rolePublic: "")
+}
+
+func (p *policy) set(method, path, role string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.roles == nil {
+		p.roles = map[string]string{}
+	}
+	p.roles[method+" "+path] = role
+}
+
+// role returns the role recorded for method and path, and whether one is.
+func (p *policy) role(method, path string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	role, ok := p.roles[method+" "+path]
+	return role, ok
+}
+
+// Policies returns "METHOD /path/template" -> the role it needs for every
+// route router installs (an empty role: public). The plugins' routes are
+// in PluginPolicies.
+func (s *Server) Policies() map[string]string {
+	s.policy.mu.Lock()
+	defer s.policy.mu.Unlock()
+	return maps.Clone(s.policy.roles)
+}
+
+// PolicyKeys returns the policy's keys, sorted.
+func PolicyKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
+// routeTemplate is the full path template of an installed route. (Asking a
+// router for r.Path(path) instead would add a route without a handler that
+// shadows the real one.)
+func routeTemplate(rt *mux.Route, path string) string {
+	if tmpl, err := rt.GetPathTemplate(); err == nil {
+		return tmpl
+	}
+	return path
 }

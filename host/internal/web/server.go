@@ -1,13 +1,28 @@
-// Package web is the host's HTTP surface: health and readiness, metrics, and
-// (in later packages) the admin API, webhooks and plugin routes. All routes
-// are installed in one place, routes.go.
+// Package web is the host's HTTP surface: health and readiness, metrics,
+// the admin API (/api/v1), the payment gateways' webhooks, the customers'
+// pay page, and the routes plugins declare.
 //
-// Handlers return errors; serveError maps each error to a status code and
-// the API's error shape, {"error": {"code", "message", "details"}}.
+// Start at routes.go: router installs every route, one line each with the
+// role it needs, and says where its handlers are. Handler files are named
+// by resource (customers.go, invoices.go, plugin_settings.go, ...).
+// Handler (routes.go) and security.go wrap the routes in the request
+// guards; auth.go has the roles and the role check; validate.go reads and
+// checks what requests send, for every handler; respond.go writes the
+// answers.
+//
+// Handlers return errors; serveError (errors.go) maps each error to a
+// status code and the API's error shape, {"error": {"code", "message",
+// "details"}}.
+//
+// Writes follow one pattern: POST takes every field (defaults for those
+// left out), PUT starts from the stored record and changes the fields the
+// body names; both validate the whole record and answer 422 with a message
+// per field. Successful writes answer with the record as GET shows it.
 package web
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -98,3 +113,16 @@ func New(deps Deps) *Server {
 // Drain marks the host as shutting down: /ready answers 503 so load
 // balancers stop sending traffic while requests in flight finish.
 func (s *Server) Drain() { s.draining.Store(true) }
+
+// catalogQ returns the queries outside a transaction.
+func (s *Server) catalogQ() *store.Queries { return s.deps.DB.Q() }
+
+// catalogCipher returns the key for secrets at rest, or an error saying how to
+// configure one.
+func (s *Server) catalogCipher() (*store.Cipher, error) {
+	if s.deps.Cipher == nil {
+		return nil, &apiError{http.StatusServiceUnavailable, "no_encryption_key",
+			"no encryption key is configured, so secrets cannot be stored or read; set security.encryption_key (MIKROBILL_ENCRYPTION_KEY) and restart", nil}
+	}
+	return s.deps.Cipher, nil
+}

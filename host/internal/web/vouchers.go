@@ -1,6 +1,6 @@
 package web
 
-// Voucher batches and their vouchers. (Redeeming is billing's.)
+// Voucher batches, their vouchers, and redeeming a voucher for a customer.
 
 import (
 	"context"
@@ -142,5 +142,36 @@ func (s *Server) listBatchVouchers(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	writeList(w, items, total, page)
+	return nil
+}
+
+type redeemBody struct {
+	Code       string `json:"code"`
+	CustomerID int64  `json:"customer_id"`
+}
+
+func (s *Server) redeemVoucher(w http.ResponseWriter, r *http.Request) error {
+	var b redeemBody
+	if err := decodeJSON(r, &b); err != nil {
+		return err
+	}
+	var v validation
+	v.check(b.Code != "", "code", "required")
+	v.check(b.CustomerID > 0, "customer_id", "required")
+	if err := v.err(); err != nil {
+		return err
+	}
+	red, err := s.deps.Billing.Redeem(r.Context(), b.Code, b.CustomerID, actor(r))
+	// Billing words its refusals (*store.FieldError): an unknown customer
+	// or a voucher of another location is a 422 on its field, an unknown
+	// code a 404, a used one voucher_used.
+	var fe *store.FieldError
+	switch {
+	case errors.As(err, &fe) && fe.Field == "code" && errors.Is(fe.Kind, store.ErrConflict):
+		return &apiError{http.StatusConflict, "voucher_used", fe.Message, FieldErrors{"code": fe.Message}}
+	case err != nil:
+		return refusal(err)
+	}
+	writeJSON(w, http.StatusOK, red)
 	return nil
 }

@@ -1,0 +1,61 @@
+package web
+
+// Controlling the plugins: their status, and restarting, disabling and
+// enabling one (audited).
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+func (s *Server) listPlugins(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{"plugins": s.deps.Plugins.Statuses()})
+	return nil
+}
+
+func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request) error {
+	name := mux.Vars(r)["name"]
+	p, ok := s.deps.Plugins.Plugin(name)
+	if !ok {
+		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no plugin %q", name), nil}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"plugin": p.Status()})
+	return nil
+}
+
+func (s *Server) restartPlugin(w http.ResponseWriter, r *http.Request) error {
+	return s.pluginAction(w, r, "restart", s.deps.Plugins.Restart)
+}
+
+func (s *Server) disablePlugin(w http.ResponseWriter, r *http.Request) error {
+	return s.pluginAction(w, r, "disable", s.deps.Plugins.Disable)
+}
+
+func (s *Server) enablePlugin(w http.ResponseWriter, r *http.Request) error {
+	return s.pluginAction(w, r, "enable", s.deps.Plugins.Enable)
+}
+
+// pluginAction runs restart, disable or enable and answers with the
+// plugin's status afterwards.
+func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb string, action func(name string) error) error {
+	name := mux.Vars(r)["name"]
+	err := action(name)
+	if _, known := s.deps.Plugins.Plugin(name); known && s.deps.Billing != nil {
+		outcome, meta := "success", map[string]string{"remote": r.RemoteAddr}
+		if err != nil {
+			outcome, meta["error"] = "failure", err.Error()
+		}
+		if aerr := s.deps.Billing.Audit(r.Context(), actor(r), "plugin."+verb, "plugin", name, outcome, meta); aerr != nil {
+			s.log.Error("plugin action not audited", "plugin", name, "action", verb, "error", aerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	p, _ := s.deps.Plugins.Plugin(name)
+	s.log.Info("plugin action", "plugin", name, "action", verb, "by", actor(r), "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, map[string]any{"plugin": p.Status()})
+	return nil
+}

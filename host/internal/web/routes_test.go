@@ -1,0 +1,75 @@
+package web
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestAPIDocListsEveryRoute: docs/api.md's route table names every /api/v1
+// route of the route table with the role router gives it, and nothing
+// else.
+func TestAPIDocListsEveryRoute(t *testing.T) {
+	doc, err := os.ReadFile("../../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(doc), "\n## Routes\n")
+	if !ok {
+		t.Fatal(`docs/api.md has no "## Routes" section`)
+	}
+	table, _, _ = strings.Cut(table, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| (GET|HEAD|POST|PUT|PATCH|DELETE) \\| `([^`]+)` \\| (\\w+) \\|")
+	documented := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(table, -1) {
+		role := m[3]
+		if role == "public" {
+			role = rolePublic
+		}
+		documented[m[1]+" /api/v1"+m[2]] = role
+	}
+	s := matrixServer(t)
+	s.router()
+	installed := map[string]string{}
+	for key, role := range s.Policies() {
+		if _, path, _ := strings.Cut(key, " "); isAPI(path) {
+			installed[key] = role
+		}
+	}
+	if len(installed) < 50 {
+		t.Fatalf("only %d API routes installed: the test server is missing a dependency", len(installed))
+	}
+	if diff := cmp.Diff(installed, documented); diff != "" {
+		t.Errorf("docs/api.md's route table differs from router's (-router +docs):\n%s", diff)
+	}
+}
+
+// TestRoutesOutsideTheAPI pins the routes outside /api/v1, which no
+// document's table lists: each method on each path, all public (the
+// webhooks are checked by their plugins, the pay page by its link's
+// digest).
+func TestRoutesOutsideTheAPI(t *testing.T) {
+	s := matrixServer(t)
+	s.router()
+	got := map[string]string{}
+	for key, role := range s.Policies() {
+		if _, path, _ := strings.Cut(key, " "); !isAPI(path) {
+			got[key] = role
+		}
+	}
+	want := map[string]string{}
+	for _, key := range []string{
+		"GET /live", "HEAD /live", "GET /ready", "HEAD /ready", "GET /health", "HEAD /health",
+		"GET /health/detailed", "GET /health/plugins", "GET /metrics",
+		"POST /webhooks/{plugin}", "GET /webhooks/{plugin}", "PUT /webhooks/{plugin}",
+		"GET /pay/{number}", "HEAD /pay/{number}",
+	} {
+		want[key] = rolePublic
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("routes outside /api/v1 (-want +got):\n%s", diff)
+	}
+}
