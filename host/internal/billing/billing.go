@@ -16,7 +16,7 @@
 //   - Periodic jobs (on one host only) expire subscriptions (isolate or
 //     remove them on the router) and send reminders 7, 3 and 1 days ahead.
 //
-// Start with Service (New), Workers and PeriodicJobs.
+// Start with Service (NewWithQueue), Workers and PeriodicJobs.
 package billing
 
 import (
@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/riverqueue/river"
 
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
@@ -71,8 +72,10 @@ type Service struct {
 	now     func() time.Time
 }
 
-// New returns the service. Call SetQueue once the queue exists (the queue
-// needs the service's workers first).
+// New returns the service without a job queue: it inserts no jobs, so
+// what queues work (invoices, payments, webhooks, vouchers, the audit
+// trail) fails. It is for the parts that queue nothing; the host makes its
+// service with NewWithQueue.
 func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log hclog.Logger) *Service {
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -105,8 +108,39 @@ func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log
 	return &Service{st: st, cipher: cipher, plugins: plugins, cfg: cfg, log: log.Named("billing"), now: time.Now}
 }
 
-// SetQueue gives the service the job queue it inserts jobs into.
-func (s *Service) SetQueue(q *jobs.Queue) { s.queue = q }
+// QueueConfig is how NewWithQueue makes the service's job queue.
+type QueueConfig struct {
+	// Jobs configures the queue: how many jobs run at once, how often it
+	// polls, how long it keeps finished jobs.
+	Jobs jobs.Config
+	// Periodic schedules billing's periodic jobs (PeriodicJobs) on the
+	// elected leader, each run once as the queue starts too.
+	Periodic bool
+	// More adds the workers of jobs other packages own to the queue's and
+	// returns their periodic jobs (the host adds the plugin records sweep).
+	More func(*river.Workers) []*river.PeriodicJob
+}
 
-// Queue returns the job queue.
+// NewWithQueue returns the service with its job queue, which runs
+// billing's workers (Workers) and qc's. Nothing runs until the caller
+// starts the queue (Queue().Start) and it stops it.
+func NewWithQueue(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log hclog.Logger, qc QueueConfig) (*Service, error) {
+	s := New(st, cipher, plugins, cfg, log)
+	workers := s.Workers()
+	var periodic []*river.PeriodicJob
+	if qc.Periodic {
+		periodic = s.PeriodicJobs(true)
+	}
+	if qc.More != nil {
+		periodic = append(periodic, qc.More(workers)...)
+	}
+	q, err := jobs.New(st, workers, periodic, qc.Jobs)
+	if err != nil {
+		return nil, err
+	}
+	s.queue = q
+	return s, nil
+}
+
+// Queue returns the job queue (nil from New).
 func (s *Service) Queue() *jobs.Queue { return s.queue }

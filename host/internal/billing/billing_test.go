@@ -122,12 +122,11 @@ func setup(t *testing.T, st *store.Store, opts ...func(*billing.Config)) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	e.svc = billing.New(st, cipher, plugs, cfg, nil)
-	e.q, err = jobs.New(st, e.svc.Workers(), nil, jobs.Config{PollInterval: 100 * time.Millisecond, RetryPolicy: fastRetry{}})
+	e.svc, err = billing.NewWithQueue(st, cipher, plugs, cfg, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: 100 * time.Millisecond, RetryPolicy: fastRetry{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc.SetQueue(e.q)
+	e.q = e.svc.Queue()
 	if err := e.q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

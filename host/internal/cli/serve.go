@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
 	"github.com/mikrobill/mikrobill/host/internal/auth"
@@ -36,8 +37,10 @@ func newServe(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the host: start the plugins and serve HTTP",
 		Long: `serve starts the plugins found in the plugin directory (checked against
-plugins.lock, in dependency order) and serves HTTP: /live, /ready, /health,
-/health/detailed, /health/plugins and /metrics.
+plugins.lock, in dependency order) and the job queue, and serves HTTP: the
+admin API under /api/v1, the payment gateways' webhooks, the pay page, the
+plugins' own routes, /live, /ready, /health, /health/detailed,
+/health/plugins and /metrics (docs/api.md).
 
 It listens on 127.0.0.1:3000 by default (or HOST and PORT, or --listen). A
 required plugin that fails to start makes serve exit with status 1, naming
@@ -81,7 +84,9 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, []int64, 
 	return st, applied, nil
 }
 
-// serve runs the host until ctx ends.
+// serve runs the host until ctx ends. It starts each part in order and
+// registers its closer as soon as the part runs; however serve returns, the
+// closers run once, last started first (closers.go).
 func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	log := g.logger(cfg)
 	if err := cfg.ResolveSecrets(); err != nil {
@@ -91,12 +96,14 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		log.Warn("configuration", "warning", w)
 	}
 	log.Info("starting mikrobill", "version", version.Version, "environment", cfg.Environment, "config", cfg.File, "env_file", cfg.EnvFile, "plugin_dir", cfg.Plugins.Dir, "data_dir", cfg.DataDir)
+	stop := &closers{log: log, timeout: cfg.Server.ShutdownTimeout}
+	defer stop.close()
 
 	st, applied, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	stop.add("store", func(context.Context) error { st.Close(); return nil })
 	log.Info("store open", "driver", st.Driver(), "where", st.Where(), "migrations_applied", len(applied))
 	if n, err := st.Q().SeedTemplates(ctx); err != nil {
 		return err
@@ -122,10 +129,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer cb.Close()
+	stop.add("cache", func(context.Context) error { return cb.Close() })
 	log.Info("cache open", "mode", cb.Mode())
 
-	var bill *billing.Service // set below; plugins publish only once it is
+	// The plugins hand their events to billing, and billing calls the
+	// plugins: the manager gets a function that reaches billing, which is
+	// made before any plugin starts.
+	var bill *billing.Service
 	mgr := plugins.New(cfg, plugins.Deps{
 		Logger:       log,
 		Metrics:      m,
@@ -153,29 +163,26 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	m.Registry.MustRegister(metrics.NewProcessCollector(mgr))
 	pluginMetrics := metrics.NewPluginGatherer(mgr, cfg.Plugins.MetricsTimeout, log.Named("metrics"), m.Registry)
 
-	bill = billing.New(st, cipher, billing.FromManager(mgr), billing.Config{
+	bill, err = billing.NewWithQueue(st, cipher, billing.FromManager(mgr), billing.Config{
 		PublicURL: cfg.BaseURL(), LinkKey: payLinkKey(key), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
 		ReminderDays: cfg.Jobs.ReminderDays, ExpiryInterval: cfg.Jobs.ExpiryCheckInterval,
-	}, log)
-	workers := bill.Workers()
-	periodic := append(bill.PeriodicJobs(true), jobs.AddPluginRecordsSweep(workers, st, log, true))
-	queue, err := jobs.New(st, workers, periodic, jobs.Config{
-		Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log,
+	}, log, billing.QueueConfig{
+		Jobs:     jobs.Config{Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log},
+		Periodic: true,
+		More: func(w *river.Workers) []*river.PeriodicJob {
+			return []*river.PeriodicJob{jobs.AddPluginRecordsSweep(w, st, log, true)}
+		},
 	})
 	if err != nil {
 		return err
 	}
-	bill.SetQueue(queue)
+	queue := bill.Queue()
 	jobMetrics := jobs.NewCollector(queue)
 	m.Registry.MustRegister(jobMetrics)
 
-	stopPlugins := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-		defer cancel()
-		mgr.Stop(sctx)
-	}
+	// A start that fails may have started some plugins: they stop too.
+	stop.add("plugins", func(ctx context.Context) error { mgr.Stop(ctx); return nil })
 	if err := mgr.Start(ctx); err != nil {
-		stopPlugins()
 		var se *plugins.StartError
 		if errors.As(err, &se) {
 			return &exitError{code: 1, msg: "refusing to start: " + err.Error()}
@@ -183,32 +190,23 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		return err
 	}
 	if err := queue.Start(ctx); err != nil {
-		stopPlugins()
 		return err
 	}
+	stop.add("job queue", queue.Stop)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
-	defer stopWatch()
 	go jobMetrics.Watch(watchCtx)
+	stop.add("job metrics", func(context.Context) error { stopWatch(); return nil })
 
-	stopAll := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-		defer cancel()
-		if err := queue.Stop(sctx); err != nil {
-			log.Warn("job queue stop", "error", err)
-		}
-		mgr.Stop(sctx)
-	}
 	accounts, err := auth.New(auth.Options{DB: st, JWTSecret: cfg.Security.JWTSecret,
 		JWTTTL: cfg.Security.JWTTTL, SessionTTL: cfg.Security.SessionTTL, Logger: log})
 	if err != nil {
-		stopAll()
 		return err
 	}
 	srv := web.New(web.Deps{
-		Config: cfg, Logger: log, Metrics: m, Plugins: mgr, Store: st,
+		Config: cfg, Logger: log, Metrics: m, Plugins: mgr,
 		PluginMetrics: pluginMetrics, Version: version.Version,
 		DB: st, Cipher: cipher, Billing: bill, Cache: cb,
-		Accounts: accounts, RateLimiter: cb.Limiter, CORSOrigins: cfg.Security.CORSOrigins,
+		Accounts: accounts, RateLimiter: cb.Limiter,
 	})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
@@ -219,7 +217,6 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	}
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
-		stopAll()
 		return fmt.Errorf("listen on %s: %w; is another mikrobill (or another program) using that port? Use --listen or PORT to pick another", cfg.Addr(), err)
 	}
 	log.Info("serving", "address", "http://"+ln.Addr().String())
@@ -228,25 +225,16 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
+	// /ready answers 503 while the requests in flight finish.
+	stop.add("http", func(ctx context.Context) error { srv.Drain(); return httpSrv.Shutdown(ctx) })
 
 	select {
 	case err := <-errc:
-		stopAll()
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-
 	log.Info("shutting down", "deadline", cfg.Server.ShutdownTimeout)
-	srv.Drain()
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancel()
-	if err := httpSrv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "error", err)
-	}
-	if err := queue.Stop(sctx); err != nil {
-		log.Warn("job queue stop", "error", err)
-	}
-	mgr.Stop(sctx)
+	stop.close()
 	log.Info("stopped")
 	return nil
 }

@@ -48,12 +48,11 @@ func newBilledAPI(t *testing.T, db *store.Store) *authAPI {
 	if err := jobs.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	svc := billing.New(db, cip, noPlugins{}, billing.Config{PublicURL: "https://billing.example.net"}, nil)
-	q, err := jobs.New(db, svc.Workers(), nil, jobs.Config{PollInterval: 100 * time.Millisecond})
+	svc, err := billing.NewWithQueue(db, cip, noPlugins{}, billing.Config{PublicURL: "https://billing.example.net"}, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetQueue(q)
+	q := svc.Queue()
 	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

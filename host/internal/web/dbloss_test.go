@@ -127,12 +127,12 @@ func TestDatabaseConnectionLossIsNever500(t *testing.T) {
 		t.Fatal(err)
 	}
 	gw := &paidGateway{payments: map[string]payment.Payment{}}
-	svc := billing.New(db, cip, echoPlugins{gw: sdktest.Serve(t, gw).Payment()}, billing.Config{PublicURL: "https://billing.example.net"}, nil)
-	q, err := jobs.New(db, svc.Workers(), nil, jobs.Config{PollInterval: time.Hour})
+	// Jobs are inserted, not run: the queue is not started.
+	svc, err := billing.NewWithQueue(db, cip, echoPlugins{gw: sdktest.Serve(t, gw).Payment()}, billing.Config{PublicURL: "https://billing.example.net"}, nil,
+		billing.QueueConfig{Jobs: jobs.Config{PollInterval: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetQueue(q) // jobs are inserted, not run: the queue is not started
 	a := newAuthAPI(t, db, func(d *Deps) { d.Cipher, d.Billing = cip, svc })
 	op := a.user("opera", "correct horse battery", store.UserRoleOperator)
 	tok, _, err := auth.CreateToken(ctx, db, op.ID, "test", time.Time{})

@@ -26,14 +26,14 @@ type component struct {
 }
 
 func (s *Server) storeComponent(ctx context.Context) component {
-	if s.deps.Store == nil {
+	if s.deps.DB == nil {
 		return component{Status: healthUnhealthy, Message: "no store configured"}
 	}
 	ctx, cancel := context.WithTimeout(ctx, storePingTimeout)
 	defer cancel()
 	start := time.Now()
-	err := s.deps.Store.Ping(ctx)
-	c := component{Status: healthHealthy, LatencyMS: time.Since(start).Milliseconds(), Driver: s.deps.Store.Driver()}
+	err := s.deps.DB.Ping(ctx)
+	c := component{Status: healthHealthy, LatencyMS: time.Since(start).Milliseconds(), Driver: s.deps.DB.Driver()}
 	if err != nil {
 		c.Status, c.Message = healthUnhealthy, err.Error()
 	}

@@ -125,12 +125,10 @@ func TestRouterRepairAPIGuardsRemovals(t *testing.T) {
 	for i := range 12 {
 		rt.logins[fmt.Sprintf("cust-%02d", i)] = true
 	}
-	svc := billing.New(db, nil, routerOnly{rt: sdktest.Serve(t, rt).Router()}, billing.Config{}, nil)
-	q, err := jobs.New(db, svc.Workers(), nil, jobs.Config{PollInterval: time.Hour})
+	svc, err := billing.NewWithQueue(db, nil, routerOnly{rt: sdktest.Serve(t, rt).Router()}, billing.Config{}, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.SetQueue(q)
 	a := newAuthAPI(t, db, func(d *Deps) { d.Billing = svc })
 	adm := a.user("boss", "correct horse battery", store.UserRoleAdmin)
 	tok, _, err := auth.CreateToken(ctx, db, adm.ID, "test", time.Time{})

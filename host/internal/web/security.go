@@ -48,7 +48,7 @@ const (
 // initSecurity settles the guards' settings from the dependencies and
 // wires Accounts into Auth. New calls it.
 func (s *Server) initSecurity() {
-	g := &security{origins: map[string]bool{}}
+	g := &security{origins: map[string]bool{}, csrf: http.NewCrossOriginProtection()}
 	if c := s.deps.Config; c != nil {
 		g.apiMax, g.apiWindow = c.Security.RateLimitMax, c.Security.RateLimitWindow
 		g.timeout = c.Server.RequestTimeout
@@ -62,19 +62,18 @@ func (s *Server) initSecurity() {
 				s.log.Warn("ignoring a trusted proxy that is not an address or CIDR range", "proxy", p)
 			}
 		}
-	}
-	g.csrf = http.NewCrossOriginProtection()
-	for _, o := range s.deps.CORSOrigins {
-		if o == "*" {
-			g.anyOrigin = true
-			continue
+		for _, o := range c.Security.CORSOrigins {
+			if o == "*" {
+				g.anyOrigin = true
+				continue
+			}
+			norm := normalizeOrigin(o)
+			if err := g.csrf.AddTrustedOrigin(norm); err != nil {
+				s.log.Warn("ignoring a CORS origin", "origin", o, "error", err)
+				continue
+			}
+			g.origins[norm] = true
 		}
-		norm := normalizeOrigin(o)
-		if err := g.csrf.AddTrustedOrigin(norm); err != nil {
-			s.log.Warn("ignoring a CORS origin", "origin", o, "error", err)
-			continue
-		}
-		g.origins[norm] = true
 	}
 	g.csrf.SetDenyHandler(s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusForbidden, "cross_origin_refused",

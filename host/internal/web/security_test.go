@@ -112,7 +112,7 @@ func TestCORS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newAuthAPI(t, storetest.SQLite(t), func(d *Deps) { d.CORSOrigins = tt.origins })
+			a := newAuthAPI(t, storetest.SQLite(t), func(d *Deps) { d.Config.Security.CORSOrigins = tt.origins })
 			opts := []func(*http.Request){withHeader("Origin", tt.origin)}
 			if tt.preReq != "" {
 				opts = append(opts, withHeader("Access-Control-Request-Method", tt.preReq), withHeader("Access-Control-Request-Headers", "authorization, content-type"))
@@ -145,7 +145,7 @@ func TestCORS(t *testing.T) {
 // origin is refused; the same request with a bearer token is not.
 func TestCSRF(t *testing.T) {
 	const trusted, evil = "https://admin.example.net", "https://evil.example"
-	a := newAuthAPI(t, storetest.SQLite(t), func(d *Deps) { d.CORSOrigins = []string{trusted} })
+	a := newAuthAPI(t, storetest.SQLite(t), func(d *Deps) { d.Config.Security.CORSOrigins = []string{trusted} })
 	a.user("ana", "correct horse battery", RoleOperator)
 	r := a.do(http.MethodPost, "/api/v1/auth/login", map[string]any{"username": "ana", "password": "correct horse battery", "session": true})
 	if r.Status != http.StatusOK {

@@ -21,7 +21,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -37,25 +36,19 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
-// Pinger is a dependency that can say whether it answers (the store).
-type Pinger interface {
-	Ping(ctx context.Context) error
-	Driver() string
-}
-
 // Deps are what the HTTP layer serves.
 type Deps struct {
 	Config  *config.Config
 	Logger  hclog.Logger
 	Metrics *metrics.Metrics
 	Plugins *plugins.Manager
-	Store   Pinger
 	// PluginMetrics gathers the plugins' own metrics for /metrics.
 	PluginMetrics prometheus.Gatherer
 	Version       string
 	Started       time.Time
 
-	// DB is the database the API works on (nil: no API).
+	// DB is the database the API works on, and the store the health
+	// checks ping (nil: no API, and not ready).
 	DB *store.Store
 	// Cipher encrypts secrets at rest (plugin settings, router passwords).
 	Cipher *store.Cipher
@@ -74,10 +67,6 @@ type Deps struct {
 	// RateLimiter counts requests for the API's rate limits (a
 	// cache.Limiter; nil: no rate limits).
 	RateLimiter RateLimiter
-	// CORSOrigins may call the API from a browser
-	// (security.cors_origins): listed origins with cookies, "*" any origin
-	// without them. Empty: no cross-origin calls.
-	CORSOrigins []string
 }
 
 // CacheHealth is the cache as the health endpoints see it.

@@ -214,16 +214,14 @@ func TestManualWebhookSurvivesAPluginKilledDuringConfirm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bill := billing.New(st, cipher, plugs, billing.Config{PublicURL: "https://billing.example.net"}, nil)
 		if err := jobs.Migrate(ctx, st); err != nil {
 			t.Fatal(err)
 		}
 		// Not started: the jobs a credit queues are inserted, not run.
-		queue, err := jobs.New(st, bill.Workers(), nil, jobs.Config{})
+		bill, err := billing.NewWithQueue(st, cipher, plugs, billing.Config{PublicURL: "https://billing.example.net"}, nil, billing.QueueConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		bill.SetQueue(queue)
 		inv := manualInvoice(t, st, cipher, bill)
 		start, err := bill.StartPayment(ctx, inv.ID, "payment-manual", "", "user:test")
 		if err != nil {
