@@ -1,5 +1,13 @@
-// Package cli is the mikrobill command: serve, plugin, version. cmd/mikrobill
-// only calls Execute.
+// Package cli is the mikrobill command and its subcommands: serve (run the
+// host), plugin (list, inspect, validate and lock plugins), routers
+// (compare the routers with the store and repair the drift), config (check
+// and show the configuration), migrate (bring the database schema up to
+// date), user (the admin UI's users) and version. cmd/mikrobill only calls
+// Execute.
+//
+// newRoot registers the commands; each is in the file of its name
+// (serve.go, plugin.go, ...). serve.go is the composition root: it starts
+// the host's parts in order and stops them in reverse (closers.go).
 package cli
 
 import (
