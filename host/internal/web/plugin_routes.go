@@ -67,9 +67,9 @@ func (s *Server) PluginPolicies() map[string]string {
 	return out
 }
 
-// routeRole is the role a manifest access level needs: rolePublic for public, the
-// role of the same name otherwise. Empty (a manifest built in code) and
-// anything unknown need admin.
+// routeRole is the role a manifest access level needs: rolePublic for
+// public, the role of the same name otherwise. Empty (a manifest built in
+// code) and anything unknown need admin.
 func routeRole(level string) string {
 	switch level {
 	case manifest.AuthPublic:
