@@ -35,4 +35,18 @@
 // The plugin's manifest, plugin.json, sits beside the executable; its name,
 // version and kind must match what Describe returns. See
 // docs/writing-a-payment-plugin.md.
+//
+// # A response or an error
+//
+// Every method returns a response or an error. Returning neither (a nil
+// response with a nil error) is a bug in the plugin, whatever the kind and
+// the method: the host gets ErrInternal naming the method ("internal
+// error: CreatePayment returned neither a response nor an error; ..."), as
+// it does for a panic. An empty success instead would let the bug pass for
+// an answer: a webhook acknowledged without its event, a user reported
+// created on a router. To answer "nothing to report", return the empty
+// response (&router.DisconnectSessionResponse{}).
+//
+// The one exception is HTTPHandler.HandleHTTP: there a nil response is an
+// HTTP answer without a body, 204 No Content.
 package sdk

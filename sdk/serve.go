@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mikrobill/mikrobill/sdk/internal/mtls"
 	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
@@ -230,8 +232,9 @@ func (p *serverPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Cli
 	return nil, errors.New("the plugin side of the SDK cannot dial a plugin; the host uses package client")
 }
 
-// unaryGuard recovers panics into ErrInternal and maps every error returned
-// by the implementation to a gRPC status.
+// unaryGuard recovers panics into ErrInternal, answers a nil response with
+// ErrInternal (see the package doc), and maps every error returned by the
+// implementation to a gRPC status.
 func unaryGuard(logger hclog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
@@ -241,8 +244,27 @@ func unaryGuard(logger hclog.Logger) grpc.UnaryServerInterceptor {
 			}
 		}()
 		resp, err = handler(ctx, req)
+		if err == nil && noResponse(resp) {
+			resp, err = nil, errNoResponse(path.Base(info.FullMethod))
+		}
 		return resp, rpcerr.ToStatus(err)
 	}
+}
+
+// noResponse reports whether a server method answered no message: the
+// adapters convert an implementation's nil response to a nil message.
+func noResponse(resp any) bool {
+	if resp == nil {
+		return true
+	}
+	m, ok := resp.(proto.Message)
+	return ok && !m.ProtoReflect().IsValid()
+}
+
+// errNoResponse is the error for an implementation that returned neither a
+// response nor an error: a bug in the plugin, reported as such.
+func errNoResponse(method string) error {
+	return fmt.Errorf("%w: %s returned neither a response nor an error; the plugin must return one of them (a bug to report to its author)", ErrInternal, method)
 }
 
 func streamGuard(logger hclog.Logger) grpc.StreamServerInterceptor {

@@ -65,9 +65,13 @@ func TestConvertRoundTrip(t *testing.T) {
 }
 
 func TestConvertNil(t *testing.T) {
-	if got := appendResponseToProto(nil); !proto.Equal(got, appendResponseToProto(&AppendResponse{})) {
-		t.Errorf("appendResponseToProto(nil) = %v, want the zero response", got)
-	}
+	// A nil response converts to nil, which the SDK's server guard answers
+	// with sdk.ErrInternal; a nil message converts to the zero value.
+	convtest.AssertNilMessages(t, map[string]proto.Message{
+		"appendResponseToProto": appendResponseToProto(nil),
+		"queryResponseToProto":  queryResponseToProto(nil),
+		"verifyResponseToProto": verifyResponseToProto(nil),
+	})
 	if diff := cmp.Diff(&QueryResponse{}, queryResponseFromProto(nil)); diff != "" {
 		t.Errorf("queryResponseFromProto(nil) (-want +got):\n%s", diff)
 	}

@@ -7,8 +7,10 @@ import (
 	auditv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/audit/v1"
 )
 
-// Request and response converters treat nil as the zero value, so a nil
-// response from an implementation is sent as an empty one.
+// A nil request converts as the zero value. A nil response converts to nil,
+// which the SDK's server guard answers with sdk.ErrInternal naming the
+// method: an implementation returns a response or an error (see package
+// sdk).
 
 // u32 converts a count, clamping it to the range of uint32.
 func u32(n int) uint32 {
@@ -57,7 +59,7 @@ func appendRequestToProto(r *AppendRequest) *auditv1.AppendRequest {
 
 func appendResponseToProto(r *AppendResponse) *auditv1.AppendResponse {
 	if r == nil {
-		r = &AppendResponse{}
+		return nil
 	}
 	return &auditv1.AppendResponse{
 		Appended:     u32(r.Appended),
@@ -87,7 +89,7 @@ func queryRequestToProto(r *QueryRequest) *auditv1.QueryRequest {
 
 func queryResponseToProto(r *QueryResponse) *auditv1.QueryResponse {
 	if r == nil {
-		r = &QueryResponse{}
+		return nil
 	}
 	return &auditv1.QueryResponse{Events: eventsToProto(r.Events), NextPageToken: r.NextPageToken}
 }
@@ -101,7 +103,7 @@ func verifyRequestToProto(r *VerifyRequest) *auditv1.VerifyRequest {
 
 func verifyResponseToProto(r *VerifyResponse) *auditv1.VerifyResponse {
 	if r == nil {
-		r = &VerifyResponse{}
+		return nil
 	}
 	return &auditv1.VerifyResponse{
 		Ok:               r.OK,

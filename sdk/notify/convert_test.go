@@ -87,9 +87,16 @@ func TestConvertStatuses(t *testing.T) {
 }
 
 func TestConvertNil(t *testing.T) {
-	if got := sendResponseToProto(nil); !proto.Equal(got, sendResponseToProto(&SendResponse{})) {
-		t.Errorf("sendResponseToProto(nil) = %v, want the zero response", got)
-	}
+	// A nil response converts to nil, which the SDK's server guard answers
+	// with sdk.ErrInternal; a nil message converts to the zero value.
+	convtest.AssertNilMessages(t, map[string]proto.Message{
+		"listSessionsResponseToProto":      listSessionsResponseToProto(nil),
+		"getSessionResponseToProto":        getSessionResponseToProto(nil),
+		"startPairingResponseToProto":      startPairingResponseToProto(nil),
+		"logoutResponseToProto":            logoutResponseToProto(nil),
+		"sendResponseToProto":              sendResponseToProto(nil),
+		"getDeliveryStatusResponseToProto": getDeliveryStatusResponseToProto(nil),
+	})
 	if diff := cmp.Diff(&GetSessionResponse{}, getSessionResponseFromProto(nil)); diff != "" {
 		t.Errorf("getSessionResponseFromProto(nil) (-want +got):\n%s", diff)
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/internal/convtest"
 	paymentv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/payment/v1"
@@ -88,7 +90,10 @@ func TestConvertRoundTrip(t *testing.T) {
 	cases := []convtest.Case{
 		convtest.RoundTrip("Payment", fullPayment, true, paymentToProto, paymentFromProto),
 		convtest.RoundTrip("CreatePaymentRequest", fullCreate, true, createPaymentRequestToProto, createPaymentRequestFromProto),
-		convtest.RoundTrip("HTTPRequest", fullHTTPRequest, true, httpRequestToProto, httpRequestFromProto),
+		convtest.RoundTrip("CreatePaymentResponse", &CreatePaymentResponse{Payment: fullPayment}, true, createPaymentResponseToProto, createPaymentResponseFromProto),
+		convtest.RoundTrip("GetPaymentRequest", &GetPaymentRequest{ID: "MAN-1", OrderID: "INV-2026-0042"}, true, getPaymentRequestToProto, getPaymentRequestFromProto),
+		convtest.RoundTrip("GetPaymentResponse", &GetPaymentResponse{Payment: fullPayment}, true, getPaymentResponseToProto, getPaymentResponseFromProto),
+		convtest.RoundTrip("WebhookRequest", &WebhookRequest{Request: fullHTTPRequest}, true, webhookRequestToProto, webhookRequestFromProto),
 		convtest.RoundTrip("Event", fullEvent, true, eventToProto, eventFromProto),
 		convtest.RoundTrip("WebhookResponse", &WebhookResponse{
 			Response: sdk.HTTPResponse{StatusCode: http.StatusAccepted, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"ok":true}`)},
@@ -97,6 +102,8 @@ func TestConvertRoundTrip(t *testing.T) {
 		convtest.RoundTrip("RefundRequest", &RefundRequest{PaymentID: "MAN-1", Amount: fullMoney, Reason: "duplicate", IdempotencyKey: "refund-1"}, true, refundRequestToProto, refundRequestFromProto),
 		convtest.RoundTrip("RefundResponse", &RefundResponse{RefundID: "REF-1", PaymentID: "MAN-1", Amount: fullMoney, Status: "succeeded"}, true, refundResponseToProto, refundResponseFromProto),
 		convtest.RoundTrip("Method", fullMethod, true, methodToProto, methodFromProto),
+		convtest.RoundTrip("ListMethodsRequest", &ListMethodsRequest{Amount: fullMoney}, true, listMethodsRequestToProto, listMethodsRequestFromProto),
+		convtest.RoundTrip("ListMethodsResponse", &ListMethodsResponse{Methods: []Method{fullMethod, fullMethod}}, true, listMethodsResponseToProto, listMethodsResponseFromProto),
 		convtest.RoundTrip("Money", fullMoney, true, moneyToProto, moneyFromProto),
 		convtest.RoundTrip("Money/negative", Money{Amount: -1050, Currency: "USD"}, true, moneyToProto, moneyFromProto),
 
@@ -106,7 +113,8 @@ func TestConvertRoundTrip(t *testing.T) {
 		convtest.RoundTrip("zero/WebhookResponse without event", &WebhookResponse{
 			Response: sdk.HTTPResponse{StatusCode: http.StatusOK},
 		}, false, webhookResponseToProto, webhookResponseFromProto),
-		convtest.RoundTrip("zero/HTTPRequest", sdk.HTTPRequest{}, false, httpRequestToProto, httpRequestFromProto),
+		convtest.RoundTrip("zero/WebhookRequest", &WebhookRequest{}, false, webhookRequestToProto, webhookRequestFromProto),
+		convtest.RoundTrip("zero/ListMethodsResponse", &ListMethodsResponse{}, false, listMethodsResponseToProto, listMethodsResponseFromProto),
 		convtest.RoundTrip("zero/Money", Money{}, false, moneyToProto, moneyFromProto),
 		convtest.RoundTrip("zero/Method", Method{}, false, methodToProto, methodFromProto),
 	}
@@ -149,4 +157,16 @@ func TestWebhookResponseDefaultStatus(t *testing.T) {
 	if got != http.StatusOK {
 		t.Errorf("status code = %d, want 200", got)
 	}
+}
+
+func TestConvertNil(t *testing.T) {
+	// A nil response converts to nil, which the SDK's server guard answers
+	// with sdk.ErrInternal.
+	convtest.AssertNilMessages(t, map[string]proto.Message{
+		"createPaymentResponseToProto": createPaymentResponseToProto(nil),
+		"getPaymentResponseToProto":    getPaymentResponseToProto(nil),
+		"webhookResponseToProto":       webhookResponseToProto(nil),
+		"refundResponseToProto":        refundResponseToProto(nil),
+		"listMethodsResponseToProto":   listMethodsResponseToProto(nil),
+	})
 }

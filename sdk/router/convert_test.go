@@ -126,11 +126,24 @@ func TestConvertRoundTrip(t *testing.T) {
 }
 
 func TestConvertNil(t *testing.T) {
-	// A nil response from an implementation becomes an empty message, and a
-	// nil message becomes the zero value.
-	if got := upsertUserResponseToProto(nil); !proto.Equal(got, upsertUserResponseToProto(&UpsertUserResponse{})) {
-		t.Errorf("upsertUserResponseToProto(nil) = %v, want the zero response", got)
-	}
+	// A nil response converts to nil, which the SDK's server guard answers
+	// with sdk.ErrInternal; a nil message converts to the zero value.
+	convtest.AssertNilMessages(t, map[string]proto.Message{
+		"listLocationsResponseToProto":      listLocationsResponseToProto(nil),
+		"getResourcesResponseToProto":       getResourcesResponseToProto(nil),
+		"ensureProfileResponseToProto":      ensureProfileResponseToProto(nil),
+		"listProfilesResponseToProto":       listProfilesResponseToProto(nil),
+		"removeProfileResponseToProto":      removeProfileResponseToProto(nil),
+		"upsertUserResponseToProto":         upsertUserResponseToProto(nil),
+		"getUserResponseToProto":            getUserResponseToProto(nil),
+		"listUsersResponseToProto":          listUsersResponseToProto(nil),
+		"enableUserResponseToProto":         enableUserResponseToProto(nil),
+		"disableUserResponseToProto":        disableUserResponseToProto(nil),
+		"removeUserResponseToProto":         removeUserResponseToProto(nil),
+		"isolateUserResponseToProto":        isolateUserResponseToProto(nil),
+		"listActiveSessionsResponseToProto": listActiveSessionsResponseToProto(nil),
+		"disconnectSessionResponseToProto":  disconnectSessionResponseToProto(nil),
+	})
 	if diff := cmp.Diff(&GetResourcesResponse{}, getResourcesResponseFromProto(nil)); diff != "" {
 		t.Errorf("getResourcesResponseFromProto(nil) (-want +got):\n%s", diff)
 	}

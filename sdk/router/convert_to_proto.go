@@ -7,8 +7,10 @@ import (
 	routerv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/router/v1"
 )
 
-// Request and response converters treat nil as the zero value, so a nil
-// response from an implementation is sent as an empty one.
+// A nil request converts as the zero value. A nil response converts to nil,
+// which the SDK's server guard answers with sdk.ErrInternal naming the
+// method: an implementation returns a response or an error (see package
+// sdk).
 
 // u32 converts a count, clamping it to the range of uint32.
 func u32(n int) uint32 {
@@ -107,7 +109,7 @@ func listLocationsRequestToProto(*ListLocationsRequest) *routerv1.ListLocationsR
 
 func listLocationsResponseToProto(r *ListLocationsResponse) *routerv1.ListLocationsResponse {
 	if r == nil {
-		r = &ListLocationsResponse{}
+		return nil
 	}
 	out := &routerv1.ListLocationsResponse{}
 	for _, l := range r.Locations {
@@ -125,7 +127,7 @@ func getResourcesRequestToProto(r *GetResourcesRequest) *routerv1.GetResourcesRe
 
 func getResourcesResponseToProto(r *GetResourcesResponse) *routerv1.GetResourcesResponse {
 	if r == nil {
-		r = &GetResourcesResponse{}
+		return nil
 	}
 	res := r.Resources
 	return &routerv1.GetResourcesResponse{
@@ -152,7 +154,7 @@ func ensureProfileRequestToProto(r *EnsureProfileRequest) *routerv1.EnsureProfil
 
 func ensureProfileResponseToProto(r *EnsureProfileResponse) *routerv1.EnsureProfileResponse {
 	if r == nil {
-		r = &EnsureProfileResponse{}
+		return nil
 	}
 	return &routerv1.EnsureProfileResponse{Profile: profileToProto(r.Profile), Changed: r.Changed}
 }
@@ -166,7 +168,7 @@ func listProfilesRequestToProto(r *ListProfilesRequest) *routerv1.ListProfilesRe
 
 func listProfilesResponseToProto(r *ListProfilesResponse) *routerv1.ListProfilesResponse {
 	if r == nil {
-		r = &ListProfilesResponse{}
+		return nil
 	}
 	out := &routerv1.ListProfilesResponse{}
 	for _, p := range r.Profiles {
@@ -184,7 +186,7 @@ func removeProfileRequestToProto(r *RemoveProfileRequest) *routerv1.RemoveProfil
 
 func removeProfileResponseToProto(r *RemoveProfileResponse) *routerv1.RemoveProfileResponse {
 	if r == nil {
-		r = &RemoveProfileResponse{}
+		return nil
 	}
 	return &routerv1.RemoveProfileResponse{Removed: r.Removed}
 }
@@ -198,7 +200,7 @@ func upsertUserRequestToProto(r *UpsertUserRequest) *routerv1.UpsertUserRequest 
 
 func upsertUserResponseToProto(r *UpsertUserResponse) *routerv1.UpsertUserResponse {
 	if r == nil {
-		r = &UpsertUserResponse{}
+		return nil
 	}
 	return &routerv1.UpsertUserResponse{User: userToProto(r.User), Changed: r.Changed, Created: r.Created}
 }
@@ -212,7 +214,7 @@ func getUserRequestToProto(r *GetUserRequest) *routerv1.GetUserRequest {
 
 func getUserResponseToProto(r *GetUserResponse) *routerv1.GetUserResponse {
 	if r == nil {
-		r = &GetUserResponse{}
+		return nil
 	}
 	return &routerv1.GetUserResponse{User: userToProto(r.User)}
 }
@@ -226,7 +228,7 @@ func listUsersRequestToProto(r *ListUsersRequest) *routerv1.ListUsersRequest {
 
 func listUsersResponseToProto(r *ListUsersResponse) *routerv1.ListUsersResponse {
 	if r == nil {
-		r = &ListUsersResponse{}
+		return nil
 	}
 	out := &routerv1.ListUsersResponse{}
 	for _, u := range r.Users {
@@ -244,7 +246,7 @@ func enableUserRequestToProto(r *EnableUserRequest) *routerv1.EnableUserRequest 
 
 func enableUserResponseToProto(r *EnableUserResponse) *routerv1.EnableUserResponse {
 	if r == nil {
-		r = &EnableUserResponse{}
+		return nil
 	}
 	return &routerv1.EnableUserResponse{Changed: r.Changed}
 }
@@ -258,7 +260,7 @@ func disableUserRequestToProto(r *DisableUserRequest) *routerv1.DisableUserReque
 
 func disableUserResponseToProto(r *DisableUserResponse) *routerv1.DisableUserResponse {
 	if r == nil {
-		r = &DisableUserResponse{}
+		return nil
 	}
 	return &routerv1.DisableUserResponse{Changed: r.Changed, Disconnected: u32(r.Disconnected)}
 }
@@ -272,7 +274,7 @@ func removeUserRequestToProto(r *RemoveUserRequest) *routerv1.RemoveUserRequest 
 
 func removeUserResponseToProto(r *RemoveUserResponse) *routerv1.RemoveUserResponse {
 	if r == nil {
-		r = &RemoveUserResponse{}
+		return nil
 	}
 	return &routerv1.RemoveUserResponse{Removed: r.Removed, Disconnected: u32(r.Disconnected)}
 }
@@ -286,7 +288,7 @@ func isolateUserRequestToProto(r *IsolateUserRequest) *routerv1.IsolateUserReque
 
 func isolateUserResponseToProto(r *IsolateUserResponse) *routerv1.IsolateUserResponse {
 	if r == nil {
-		r = &IsolateUserResponse{}
+		return nil
 	}
 	return &routerv1.IsolateUserResponse{Changed: r.Changed, Disconnected: u32(r.Disconnected)}
 }
@@ -300,7 +302,7 @@ func listActiveSessionsRequestToProto(r *ListActiveSessionsRequest) *routerv1.Li
 
 func listActiveSessionsResponseToProto(r *ListActiveSessionsResponse) *routerv1.ListActiveSessionsResponse {
 	if r == nil {
-		r = &ListActiveSessionsResponse{}
+		return nil
 	}
 	out := &routerv1.ListActiveSessionsResponse{}
 	for _, s := range r.Sessions {
@@ -318,7 +320,7 @@ func disconnectSessionRequestToProto(r *DisconnectSessionRequest) *routerv1.Disc
 
 func disconnectSessionResponseToProto(r *DisconnectSessionResponse) *routerv1.DisconnectSessionResponse {
 	if r == nil {
-		r = &DisconnectSessionResponse{}
+		return nil
 	}
 	return &routerv1.DisconnectSessionResponse{Disconnected: u32(r.Disconnected)}
 }

@@ -1,6 +1,8 @@
 // Package convert holds the small conversions between Go values and protobuf
 // well-known and common types that several SDK packages share. It knows no SDK
-// types, so every SDK package can import it.
+// types, so every SDK package can import it; the one converter pair of the
+// SDK's HTTP request and response, which package sdk writes and the kind
+// packages use too, reaches them through it (HTTPPair).
 package convert
 
 import (

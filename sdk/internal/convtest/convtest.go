@@ -96,3 +96,16 @@ func assertAllSet(t testing.TB, v reflect.Value, path string) {
 		}
 	}
 }
+
+// AssertNilMessages fails for every message that is not nil. Give it what
+// each response converter makes of a nil response: nil, so that the SDK's
+// server guard reports an implementation that returned neither a response
+// nor an error (keyed by the converter's name).
+func AssertNilMessages(t testing.TB, msgs map[string]proto.Message) {
+	t.Helper()
+	for name, m := range msgs {
+		if m != nil && m.ProtoReflect().IsValid() {
+			t.Errorf("%s(nil) = %v, want nil", name, m)
+		}
+	}
+}

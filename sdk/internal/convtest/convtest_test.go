@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -117,5 +118,18 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("reported %q; want an error: %v", r.errors, tt.wantError)
 			}
 		})
+	}
+}
+
+func TestAssertNilMessages(t *testing.T) {
+	r := &recorder{TB: t}
+	AssertNilMessages(r, map[string]proto.Message{
+		"untyped":   nil,
+		"typed":     (*structpb.Struct)(nil),
+		"a message": &structpb.Struct{},
+	})
+	want := []string{"a message(nil) = , want nil"}
+	if diff := cmp.Diff(want, r.errors); diff != "" {
+		t.Errorf("reports (-want +got):\n%s", diff)
 	}
 }
