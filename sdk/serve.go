@@ -30,14 +30,31 @@ import (
 // Version is the version of this SDK, reported to the host by Describe.
 const Version = "0.1.0"
 
-// ServeOption changes how Serve runs. Most plugins need none.
-type ServeOption func(*serveopt.Config)
+// ServeOption changes how Serve runs. Most plugins need none; the functions
+// of this package that return one (WithLogger) are the options there are.
+type ServeOption interface {
+	applyServe(cfg *serveopt.Config)
+}
+
+// serveOption is a ServeOption that is a function.
+type serveOption func(*serveopt.Config)
+
+func (o serveOption) applyServe(cfg *serveopt.Config) { o(cfg) }
 
 // WithLogger replaces the default logger (hclog JSON on stderr). Keep JSON
 // output on stderr, or the host cannot forward the plugin's log lines at
 // their levels.
 func WithLogger(l hclog.Logger) ServeOption {
-	return func(c *serveopt.Config) { c.Logger = l }
+	return serveOption(func(c *serveopt.Config) { c.Logger = l })
+}
+
+func init() {
+	// sdktest (and this package's tests) serve in test mode, with settings
+	// no author needs, through serveopt.Serve.
+	serveopt.Serve = func(impl any, cfg *serveopt.Config) {
+		p, _ := impl.(Plugin)
+		serveConfigured(p, cfg)
+	}
 }
 
 // shutdownTimeout bounds Shutdowner.Shutdown after the host has stopped the
@@ -60,8 +77,15 @@ const shutdownTimeout = 10 * time.Second
 func Serve(impl Plugin, opts ...ServeOption) {
 	cfg := &serveopt.Config{}
 	for _, o := range opts {
-		o(cfg)
+		if o != nil {
+			o.applyServe(cfg)
+		}
 	}
+	serveConfigured(impl, cfg)
+}
+
+// serveConfigured is Serve once the options are applied.
+func serveConfigured(impl Plugin, cfg *serveopt.Config) {
 	if cfg.Test == nil && os.Getenv(wire.EnvClientCert) != "" && os.Getenv(wire.EnvTLSFD) == "" {
 		// The host did not make our key: start making it now, in parallel
 		// with the rest of the start-up.
