@@ -4,22 +4,15 @@
 // plugin kind's interface: payment.Gateway, router.Router, notify.Notifier
 // or audit.Sink (or only Plugin, for a generic plugin). The host starts the
 // program, talks to it over gRPC with mutual TLS (hashicorp/go-plugin), and
-// supervises it; the author sees none of that:
-//
-//	type Gateway struct {
-//		sdk.Base
-//	}
-//
-//	func (g *Gateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-//		return &sdk.DescribeResponse{Name: "payment-acme", Version: "1.0.0"}, nil
-//	}
-//
-//	// ... CreatePayment, GetPayment, HandleWebhook ...
+// supervises it; the author sees none of that. The package example (Gateway)
+// is a whole payment plugin:
 //
 //	func main() { sdk.Serve(&Gateway{}) }
 //
 // Where to start:
-//   - Plugin and Base: the methods every plugin has, and their defaults.
+//   - Plugin and Base: the methods every plugin has, their defaults, and
+//     the optional interfaces beside them (EventHandler, HTTPHandler,
+//     Shutdowner).
 //   - The kind packages: payment, router, notify, audit.
 //   - DecodeConfig: strict decoding of the settings Configure receives.
 //   - The sentinel errors (ErrNotFound, ...): return them, and the host sees
