@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -74,22 +73,5 @@ func TestConvertNil(t *testing.T) {
 	})
 	if diff := cmp.Diff(&QueryResponse{}, queryResponseFromProto(nil)); diff != "" {
 		t.Errorf("queryResponseFromProto(nil) (-want +got):\n%s", diff)
-	}
-}
-
-func TestCountClamp(t *testing.T) {
-	tests := []struct {
-		in   int
-		want uint32
-	}{
-		{-1, 0},
-		{0, 0},
-		{50, 50},
-		{math.MaxInt32, math.MaxInt32},
-	}
-	for _, tt := range tests {
-		if got := u32(tt.in); got != tt.want {
-			t.Errorf("u32(%d) = %d, want %d", tt.in, got, tt.want)
-		}
 	}
 }

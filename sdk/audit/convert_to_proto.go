@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"math"
-
 	"github.com/mikrobill/mikrobill/sdk/internal/convert"
 	auditv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/audit/v1"
 )
@@ -11,18 +9,6 @@ import (
 // which the SDK's server guard answers with sdk.ErrInternal naming the
 // method: an implementation returns a response or an error (see package
 // sdk).
-
-// u32 converts a count, clamping it to the range of uint32.
-func u32(n int) uint32 {
-	switch {
-	case n < 0:
-		return 0
-	case uint64(n) > math.MaxUint32:
-		return math.MaxUint32
-	default:
-		return uint32(n)
-	}
-}
 
 func eventToProto(e Event) *auditv1.AuditEvent {
 	return &auditv1.AuditEvent{
@@ -62,8 +48,8 @@ func appendResponseToProto(r *AppendResponse) *auditv1.AppendResponse {
 		return nil
 	}
 	return &auditv1.AppendResponse{
-		Appended:     u32(r.Appended),
-		Duplicates:   u32(r.Duplicates),
+		Appended:     convert.CountToProto(r.Appended),
+		Duplicates:   convert.CountToProto(r.Duplicates),
 		LastSequence: r.LastSequence,
 		HeadHash:     r.HeadHash,
 	}
@@ -81,7 +67,7 @@ func queryRequestToProto(r *QueryRequest) *auditv1.QueryRequest {
 		Outcome:      string(r.Outcome),
 		Since:        convert.TimeToProto(r.Since),
 		Until:        convert.TimeToProto(r.Until),
-		PageSize:     u32(r.PageSize),
+		PageSize:     convert.CountToProto(r.PageSize),
 		PageToken:    r.PageToken,
 		Descending:   r.Descending,
 	}

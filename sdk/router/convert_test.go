@@ -1,7 +1,6 @@
 package router
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -157,22 +156,5 @@ func TestUserKindUnknown(t *testing.T) {
 	// back as "".
 	if got := userKindFromProto(userKindToProto("wireguard")); got != "" {
 		t.Errorf("unknown kind round-tripped to %q, want \"\"", got)
-	}
-}
-
-func TestCountClamp(t *testing.T) {
-	tests := []struct {
-		in   int
-		want uint32
-	}{
-		{-1, 0},
-		{0, 0},
-		{7, 7},
-		{math.MaxInt32, math.MaxInt32},
-	}
-	for _, tt := range tests {
-		if got := u32(tt.in); got != tt.want {
-			t.Errorf("u32(%d) = %d, want %d", tt.in, got, tt.want)
-		}
 	}
 }

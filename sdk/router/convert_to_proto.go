@@ -1,8 +1,6 @@
 package router
 
 import (
-	"math"
-
 	"github.com/mikrobill/mikrobill/sdk/internal/convert"
 	routerv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/router/v1"
 )
@@ -11,18 +9,6 @@ import (
 // which the SDK's server guard answers with sdk.ErrInternal naming the
 // method: an implementation returns a response or an error (see package
 // sdk).
-
-// u32 converts a count, clamping it to the range of uint32.
-func u32(n int) uint32 {
-	switch {
-	case n < 0:
-		return 0
-	case uint64(n) > math.MaxUint32:
-		return math.MaxUint32
-	default:
-		return uint32(n)
-	}
-}
 
 func userKindToProto(k UserKind) routerv1.UserKind {
 	switch k {
@@ -51,7 +37,7 @@ func profileToProto(p Profile) *routerv1.Profile {
 		Kind:           userKindToProto(p.Kind),
 		Name:           p.Name,
 		RateLimit:      p.RateLimit,
-		SharedUsers:    u32(p.SharedUsers),
+		SharedUsers:    convert.CountToProto(p.SharedUsers),
 		SessionTimeout: convert.DurationToProto(p.SessionTimeout),
 		IdleTimeout:    convert.DurationToProto(p.IdleTimeout),
 		LocalAddress:   p.LocalAddress,
@@ -136,8 +122,8 @@ func getResourcesResponseToProto(r *GetResourcesResponse) *routerv1.GetResources
 		BoardName:        res.BoardName,
 		Architecture:     res.Architecture,
 		Uptime:           convert.DurationToProto(res.Uptime),
-		CpuLoad:          u32(res.CPULoad),
-		CpuCount:         u32(res.CPUCount),
+		CpuLoad:          convert.CountToProto(res.CPULoad),
+		CpuCount:         convert.CountToProto(res.CPUCount),
 		FreeMemoryBytes:  res.FreeMemoryBytes,
 		TotalMemoryBytes: res.TotalMemoryBytes,
 		FreeHddBytes:     res.FreeHDDBytes,
@@ -262,7 +248,7 @@ func disableUserResponseToProto(r *DisableUserResponse) *routerv1.DisableUserRes
 	if r == nil {
 		return nil
 	}
-	return &routerv1.DisableUserResponse{Changed: r.Changed, Disconnected: u32(r.Disconnected)}
+	return &routerv1.DisableUserResponse{Changed: r.Changed, Disconnected: convert.CountToProto(r.Disconnected)}
 }
 
 func removeUserRequestToProto(r *RemoveUserRequest) *routerv1.RemoveUserRequest {
@@ -276,7 +262,7 @@ func removeUserResponseToProto(r *RemoveUserResponse) *routerv1.RemoveUserRespon
 	if r == nil {
 		return nil
 	}
-	return &routerv1.RemoveUserResponse{Removed: r.Removed, Disconnected: u32(r.Disconnected)}
+	return &routerv1.RemoveUserResponse{Removed: r.Removed, Disconnected: convert.CountToProto(r.Disconnected)}
 }
 
 func isolateUserRequestToProto(r *IsolateUserRequest) *routerv1.IsolateUserRequest {
@@ -290,7 +276,7 @@ func isolateUserResponseToProto(r *IsolateUserResponse) *routerv1.IsolateUserRes
 	if r == nil {
 		return nil
 	}
-	return &routerv1.IsolateUserResponse{Changed: r.Changed, Disconnected: u32(r.Disconnected)}
+	return &routerv1.IsolateUserResponse{Changed: r.Changed, Disconnected: convert.CountToProto(r.Disconnected)}
 }
 
 func listActiveSessionsRequestToProto(r *ListActiveSessionsRequest) *routerv1.ListActiveSessionsRequest {
@@ -322,5 +308,5 @@ func disconnectSessionResponseToProto(r *DisconnectSessionResponse) *routerv1.Di
 	if r == nil {
 		return nil
 	}
-	return &routerv1.DisconnectSessionResponse{Disconnected: u32(r.Disconnected)}
+	return &routerv1.DisconnectSessionResponse{Disconnected: convert.CountToProto(r.Disconnected)}
 }

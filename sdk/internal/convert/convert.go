@@ -6,6 +6,7 @@
 package convert
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -40,6 +41,19 @@ func HeaderFromProto(hs []*pluginv1.Header) http.Header {
 		out[key] = append(out[key], h.GetValues()...)
 	}
 	return out
+}
+
+// CountToProto converts a count to a uint32 field, clamping it to the range
+// of uint32.
+func CountToProto(n int) uint32 {
+	switch {
+	case n < 0:
+		return 0
+	case uint64(n) > math.MaxUint32:
+		return math.MaxUint32
+	default:
+		return uint32(n)
+	}
 }
 
 // TimeToProto converts a time; the zero time becomes nil.
