@@ -11,15 +11,8 @@ import (
 )
 
 // Base gives a plugin working defaults and access to what the SDK provides at
-// run time. Embed it in your implementation (by value) and pass a pointer to
-// Serve:
-//
-//	type Gateway struct {
-//		sdk.Base
-//		cfg settings
-//	}
-//
-//	func main() { sdk.Serve(&Gateway{}) }
+// run time. Embed it in your implementation by value, and pass a pointer to
+// the implementation to Serve, as the package example does.
 //
 // Adding methods to Plugin later gives them defaults here, so a plugin that
 // embeds Base keeps compiling.

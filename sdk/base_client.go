@@ -43,50 +43,41 @@ func (c *baseClient) Describe(ctx context.Context, req *DescribeRequest) (*Descr
 }
 
 func (c *baseClient) Configure(ctx context.Context, req *ConfigureRequest) (*ConfigureResponse, error) {
-	resp, err := c.c.Configure(ctx, &pluginv1.ConfigureRequest{
-		SettingsJson:        req.Settings,
-		HostServiceBrokerId: c.hostBroker(),
-		Environment:         req.Environment,
-		HostVersion:         req.HostVersion,
-		DataDir:             req.DataDir,
-	})
+	resp, err := c.c.Configure(ctx, configureRequestToProto(req, c.hostBroker()))
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}
 	return configureResponseFromProto(resp), nil
 }
 
-func (c *baseClient) CheckHealth(ctx context.Context, _ *CheckHealthRequest) (*CheckHealthResponse, error) {
-	resp, err := c.c.CheckHealth(ctx, &pluginv1.CheckHealthRequest{})
+func (c *baseClient) CheckHealth(ctx context.Context, req *CheckHealthRequest) (*CheckHealthResponse, error) {
+	resp, err := c.c.CheckHealth(ctx, checkHealthRequestToProto(req))
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}
 	return checkHealthResponseFromProto(resp), nil
 }
 
-func (c *baseClient) CollectMetrics(ctx context.Context, _ *CollectMetricsRequest) (*CollectMetricsResponse, error) {
-	resp, err := c.c.CollectMetrics(ctx, &pluginv1.CollectMetricsRequest{})
+func (c *baseClient) CollectMetrics(ctx context.Context, req *CollectMetricsRequest) (*CollectMetricsResponse, error) {
+	resp, err := c.c.CollectMetrics(ctx, collectMetricsRequestToProto(req))
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}
-	return &CollectMetricsResponse{Text: resp.GetPrometheusText()}, nil
+	return collectMetricsResponseFromProto(resp), nil
 }
 
 func (c *baseClient) HandleEvent(ctx context.Context, req *HandleEventRequest) (*HandleEventResponse, error) {
-	if _, err := c.c.HandleEvent(ctx, &pluginv1.HandleEventRequest{Event: eventToProto(req.Event)}); err != nil {
-		return nil, rpcerr.FromStatus(err)
-	}
-	return &HandleEventResponse{}, nil
-}
-
-func (c *baseClient) HandleHTTP(ctx context.Context, req *HandleHTTPRequest) (*HandleHTTPResponse, error) {
-	resp, err := c.c.HandleHttp(ctx, &pluginv1.HandleHttpRequest{
-		Request:    httpRequestToProto(req.Request),
-		Route:      req.Route,
-		PathParams: req.PathParams,
-	})
+	resp, err := c.c.HandleEvent(ctx, handleEventRequestToProto(req))
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}
-	return &HandleHTTPResponse{Response: httpResponseFromProto(resp.GetResponse())}, nil
+	return handleEventResponseFromProto(resp), nil
+}
+
+func (c *baseClient) HandleHTTP(ctx context.Context, req *HandleHTTPRequest) (*HandleHTTPResponse, error) {
+	resp, err := c.c.HandleHttp(ctx, handleHTTPRequestToProto(req))
+	if err != nil {
+		return nil, rpcerr.FromStatus(err)
+	}
+	return handleHTTPResponseFromProto(resp), nil
 }

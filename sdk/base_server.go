@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 
@@ -12,8 +13,8 @@ import (
 )
 
 // baseServer serves PluginService over an implementation. Every method has
-// one shape: convert in, call, convert out. Errors are mapped to statuses by
-// the server interceptor.
+// one shape: convert in, call, convert out. The server guard (unaryGuard)
+// maps errors to statuses and answers a nil response with ErrInternal.
 type baseServer struct {
 	pluginv1.UnimplementedPluginServiceServer
 	impl   Plugin
@@ -31,10 +32,18 @@ func (s *baseServer) Describe(ctx context.Context, req *pluginv1.DescribeRequest
 	if err != nil {
 		return nil, err
 	}
+	return describeResponseToProto(s.complete(resp)), nil
+}
+
+// complete fills in what the SDK knows about the plugin: its kind when the
+// implementation left it empty, the capabilities the SDK detected, and the
+// SDK's version. nil stays nil.
+func (s *baseServer) complete(resp *DescribeResponse) *DescribeResponse {
 	if resp == nil {
-		resp = &DescribeResponse{}
+		return nil
 	}
 	out := *resp
+	out.Capabilities = slices.Clone(resp.Capabilities)
 	if out.Kind == "" {
 		out.Kind = s.kind
 	}
@@ -47,7 +56,7 @@ func (s *baseServer) Describe(ctx context.Context, req *pluginv1.DescribeRequest
 	if out.SDKVersion == "" {
 		out.SDKVersion = Version
 	}
-	return describeResponseToProto(&out), nil
+	return &out
 }
 
 func (s *baseServer) Configure(ctx context.Context, req *pluginv1.ConfigureRequest) (*pluginv1.ConfigureResponse, error) {
@@ -81,23 +90,20 @@ func (s *baseServer) connectHost(id uint32) error {
 	return nil
 }
 
-func (s *baseServer) CheckHealth(ctx context.Context, _ *pluginv1.CheckHealthRequest) (*pluginv1.CheckHealthResponse, error) {
-	resp, err := s.impl.CheckHealth(ctx, &CheckHealthRequest{})
+func (s *baseServer) CheckHealth(ctx context.Context, req *pluginv1.CheckHealthRequest) (*pluginv1.CheckHealthResponse, error) {
+	resp, err := s.impl.CheckHealth(ctx, checkHealthRequestFromProto(req))
 	if err != nil {
 		return nil, err
 	}
 	return checkHealthResponseToProto(resp)
 }
 
-func (s *baseServer) CollectMetrics(ctx context.Context, _ *pluginv1.CollectMetricsRequest) (*pluginv1.CollectMetricsResponse, error) {
-	resp, err := s.impl.CollectMetrics(ctx, &CollectMetricsRequest{})
+func (s *baseServer) CollectMetrics(ctx context.Context, req *pluginv1.CollectMetricsRequest) (*pluginv1.CollectMetricsResponse, error) {
+	resp, err := s.impl.CollectMetrics(ctx, collectMetricsRequestFromProto(req))
 	if err != nil {
 		return nil, err
 	}
-	if resp == nil {
-		return &pluginv1.CollectMetricsResponse{}, nil
-	}
-	return &pluginv1.CollectMetricsResponse{PrometheusText: resp.Text}, nil
+	return collectMetricsResponseToProto(resp), nil
 }
 
 func (s *baseServer) HandleEvent(ctx context.Context, req *pluginv1.HandleEventRequest) (*pluginv1.HandleEventResponse, error) {
@@ -105,10 +111,11 @@ func (s *baseServer) HandleEvent(ctx context.Context, req *pluginv1.HandleEventR
 	if !ok {
 		return nil, fmt.Errorf("%w: the plugin does not handle events (implement sdk.EventHandler)", ErrNotSupported)
 	}
-	if _, err := h.HandleEvent(ctx, &HandleEventRequest{Event: eventFromProto(req.GetEvent())}); err != nil {
+	resp, err := h.HandleEvent(ctx, handleEventRequestFromProto(req))
+	if err != nil {
 		return nil, err
 	}
-	return &pluginv1.HandleEventResponse{}, nil
+	return handleEventResponseToProto(resp), nil
 }
 
 func (s *baseServer) HandleHttp(ctx context.Context, req *pluginv1.HandleHttpRequest) (*pluginv1.HandleHttpResponse, error) {
@@ -116,18 +123,16 @@ func (s *baseServer) HandleHttp(ctx context.Context, req *pluginv1.HandleHttpReq
 	if !ok {
 		return nil, fmt.Errorf("%w: the plugin serves no HTTP routes (implement sdk.HTTPHandler)", ErrNotSupported)
 	}
-	resp, err := h.HandleHTTP(ctx, &HandleHTTPRequest{
-		Request:    httpRequestFromProto(req.GetRequest()),
-		Route:      req.GetRoute(),
-		PathParams: req.GetPathParams(),
-	})
+	resp, err := h.HandleHTTP(ctx, handleHTTPRequestFromProto(req))
 	if err != nil {
 		return nil, err
 	}
 	if resp == nil {
-		resp = &HandleHTTPResponse{Response: HTTPResponse{StatusCode: 204}}
+		// The one exception to the nil-response rule (see the package
+		// doc): a route with nothing to say answers 204 No Content.
+		resp = &HandleHTTPResponse{Response: HTTPResponse{StatusCode: http.StatusNoContent}}
 	}
-	return &pluginv1.HandleHttpResponse{Response: httpResponseToProto(resp.Response)}, nil
+	return handleHTTPResponseToProto(resp), nil
 }
 
 // baseCapabilities lists the base optional capabilities impl implements.

@@ -13,20 +13,8 @@ import (
 // v, a pointer to a struct with json tags. It is strict: an unknown field or
 // a value of the wrong type is an error wrapping ErrInvalidArgument that
 // names the field, so an operator sees exactly what to fix. Empty settings
-// leave v as it is (keep your defaults in v before calling).
-//
-//	type settings struct {
-//		ServerKey string `json:"server_key"`
-//		Sandbox   bool   `json:"sandbox"`
-//	}
-//
-//	func (g *Gateway) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
-//		cfg := settings{Sandbox: true}
-//		if err := sdk.DecodeConfig(req.Settings, &cfg); err != nil {
-//			return nil, err
-//		}
-//		...
-//	}
+// leave v as it is (keep your defaults in v before calling). Call it from
+// Configure, as the examples show.
 func DecodeConfig(settings json.RawMessage, v any) error {
 	if len(bytes.TrimSpace(settings)) == 0 || string(bytes.TrimSpace(settings)) == "null" {
 		return nil

@@ -5,6 +5,9 @@ import (
 	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
 )
 
+// Every converter here reads through the generated getters, so a nil message
+// converts to the zero value.
+
 func describeRequestFromProto(r *pluginv1.DescribeRequest) *DescribeRequest {
 	return &DescribeRequest{HostVersion: r.GetHostVersion()}
 }
@@ -33,6 +36,10 @@ func configureResponseFromProto(r *pluginv1.ConfigureResponse) *ConfigureRespons
 	return &ConfigureResponse{Warnings: append([]string(nil), r.GetWarnings()...)}
 }
 
+func checkHealthRequestFromProto(*pluginv1.CheckHealthRequest) *CheckHealthRequest {
+	return &CheckHealthRequest{}
+}
+
 func healthStatusFromProto(s pluginv1.HealthStatus) HealthStatus {
 	switch s {
 	case pluginv1.HealthStatus_HEALTH_STATUS_OK:
@@ -53,6 +60,14 @@ func checkHealthResponseFromProto(r *pluginv1.CheckHealthResponse) *CheckHealthR
 	}
 }
 
+func collectMetricsRequestFromProto(*pluginv1.CollectMetricsRequest) *CollectMetricsRequest {
+	return &CollectMetricsRequest{}
+}
+
+func collectMetricsResponseFromProto(r *pluginv1.CollectMetricsResponse) *CollectMetricsResponse {
+	return &CollectMetricsResponse{Text: r.GetPrometheusText()}
+}
+
 func eventFromProto(e *pluginv1.Event) Event {
 	return Event{
 		ID:      e.GetId(),
@@ -62,6 +77,14 @@ func eventFromProto(e *pluginv1.Event) Event {
 		Time:    convert.TimeFromProto(e.GetTime()),
 		Data:    append([]byte(nil), e.GetDataJson()...),
 	}
+}
+
+func handleEventRequestFromProto(r *pluginv1.HandleEventRequest) *HandleEventRequest {
+	return &HandleEventRequest{Event: eventFromProto(r.GetEvent())}
+}
+
+func handleEventResponseFromProto(*pluginv1.HandleEventResponse) *HandleEventResponse {
+	return &HandleEventResponse{}
 }
 
 func principalFromProto(p *pluginv1.Principal) *Principal {
@@ -92,4 +115,16 @@ func httpResponseFromProto(r *pluginv1.HttpResponse) HTTPResponse {
 		Header:     convert.HeaderFromProto(r.GetHeaders()),
 		Body:       r.GetBody(),
 	}
+}
+
+func handleHTTPRequestFromProto(r *pluginv1.HandleHttpRequest) *HandleHTTPRequest {
+	return &HandleHTTPRequest{
+		Request:    httpRequestFromProto(r.GetRequest()),
+		Route:      r.GetRoute(),
+		PathParams: r.GetPathParams(),
+	}
+}
+
+func handleHTTPResponseFromProto(r *pluginv1.HandleHttpResponse) *HandleHTTPResponse {
+	return &HandleHTTPResponse{Response: httpResponseFromProto(r.GetResponse())}
 }

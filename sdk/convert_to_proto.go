@@ -5,6 +5,21 @@ import (
 	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
 )
 
+// A nil request converts as the zero value. A nil response converts to nil,
+// which the server guard (unaryGuard) answers with ErrInternal naming the
+// method: an implementation returns a response or an error.
+
+func init() {
+	// The one HTTP converter pair, for the kind packages too (payment's
+	// webhooks).
+	convert.InstallHTTP(convert.HTTPPair[HTTPRequest, HTTPResponse]{
+		RequestToProto:    httpRequestToProto,
+		RequestFromProto:  httpRequestFromProto,
+		ResponseToProto:   httpResponseToProto,
+		ResponseFromProto: httpResponseFromProto,
+	})
+}
+
 func describeRequestToProto(r *DescribeRequest) *pluginv1.DescribeRequest {
 	if r == nil {
 		return &pluginv1.DescribeRequest{}
@@ -14,7 +29,7 @@ func describeRequestToProto(r *DescribeRequest) *pluginv1.DescribeRequest {
 
 func describeResponseToProto(r *DescribeResponse) *pluginv1.DescribeResponse {
 	if r == nil {
-		return &pluginv1.DescribeResponse{}
+		return nil
 	}
 	return &pluginv1.DescribeResponse{
 		Name:         r.Name,
@@ -26,11 +41,30 @@ func describeResponseToProto(r *DescribeResponse) *pluginv1.DescribeResponse {
 	}
 }
 
+// configureRequestToProto converts a request; hostBroker is the go-plugin
+// broker id on which the host serves the host service to this plugin.
+func configureRequestToProto(r *ConfigureRequest, hostBroker uint32) *pluginv1.ConfigureRequest {
+	if r == nil {
+		r = &ConfigureRequest{}
+	}
+	return &pluginv1.ConfigureRequest{
+		SettingsJson:        r.Settings,
+		HostServiceBrokerId: hostBroker,
+		Environment:         r.Environment,
+		HostVersion:         r.HostVersion,
+		DataDir:             r.DataDir,
+	}
+}
+
 func configureResponseToProto(r *ConfigureResponse) *pluginv1.ConfigureResponse {
 	if r == nil {
-		return &pluginv1.ConfigureResponse{}
+		return nil
 	}
 	return &pluginv1.ConfigureResponse{Warnings: append([]string(nil), r.Warnings...)}
+}
+
+func checkHealthRequestToProto(*CheckHealthRequest) *pluginv1.CheckHealthRequest {
+	return &pluginv1.CheckHealthRequest{}
 }
 
 func healthStatusToProto(s HealthStatus) pluginv1.HealthStatus {
@@ -46,9 +80,11 @@ func healthStatusToProto(s HealthStatus) pluginv1.HealthStatus {
 	}
 }
 
+// checkHealthResponseToProto fails when Details holds a value JSON cannot
+// represent.
 func checkHealthResponseToProto(r *CheckHealthResponse) (*pluginv1.CheckHealthResponse, error) {
 	if r == nil {
-		return &pluginv1.CheckHealthResponse{}, nil
+		return nil, nil
 	}
 	details, err := convert.MapToStruct(r.Details)
 	if err != nil {
@@ -61,6 +97,17 @@ func checkHealthResponseToProto(r *CheckHealthResponse) (*pluginv1.CheckHealthRe
 	}, nil
 }
 
+func collectMetricsRequestToProto(*CollectMetricsRequest) *pluginv1.CollectMetricsRequest {
+	return &pluginv1.CollectMetricsRequest{}
+}
+
+func collectMetricsResponseToProto(r *CollectMetricsResponse) *pluginv1.CollectMetricsResponse {
+	if r == nil {
+		return nil
+	}
+	return &pluginv1.CollectMetricsResponse{PrometheusText: r.Text}
+}
+
 func eventToProto(e Event) *pluginv1.Event {
 	return &pluginv1.Event{
 		Id:       e.ID,
@@ -70,6 +117,20 @@ func eventToProto(e Event) *pluginv1.Event {
 		Time:     convert.TimeToProto(e.Time),
 		DataJson: e.Data,
 	}
+}
+
+func handleEventRequestToProto(r *HandleEventRequest) *pluginv1.HandleEventRequest {
+	if r == nil {
+		r = &HandleEventRequest{}
+	}
+	return &pluginv1.HandleEventRequest{Event: eventToProto(r.Event)}
+}
+
+func handleEventResponseToProto(r *HandleEventResponse) *pluginv1.HandleEventResponse {
+	if r == nil {
+		return nil
+	}
+	return &pluginv1.HandleEventResponse{}
 }
 
 func principalToProto(p *Principal) *pluginv1.Principal {
@@ -100,4 +161,22 @@ func httpResponseToProto(r HTTPResponse) *pluginv1.HttpResponse {
 		Headers:    convert.HeaderToProto(r.Header),
 		Body:       r.Body,
 	}
+}
+
+func handleHTTPRequestToProto(r *HandleHTTPRequest) *pluginv1.HandleHttpRequest {
+	if r == nil {
+		r = &HandleHTTPRequest{}
+	}
+	return &pluginv1.HandleHttpRequest{
+		Request:    httpRequestToProto(r.Request),
+		Route:      r.Route,
+		PathParams: r.PathParams,
+	}
+}
+
+func handleHTTPResponseToProto(r *HandleHTTPResponse) *pluginv1.HandleHttpResponse {
+	if r == nil {
+		return nil
+	}
+	return &pluginv1.HandleHttpResponse{Response: httpResponseToProto(r.Response)}
 }

@@ -9,17 +9,8 @@ import (
 )
 
 // Counters is a family of Prometheus counters that share a name and label
-// names, for a plugin's CollectMetrics:
-//
-//	calls := sdk.NewCounters("examplepay_api_requests_total",
-//		"Calls to Example Pay's API by operation and outcome.", "operation", "outcome")
-//	calls.Inc("create", "ok")
-//	...
-//	func (g *Gateway) CollectMetrics(context.Context, *sdk.CollectMetricsRequest) (*sdk.CollectMetricsResponse, error) {
-//		var b bytes.Buffer
-//		calls.WriteText(&b)
-//		return &sdk.CollectMetricsResponse{Metrics: b.Bytes()}, nil
-//	}
+// names, for a plugin's CollectMetrics: Inc where the plugin does something,
+// WriteText in CollectMetrics (see the example).
 //
 // It is safe for concurrent use.
 type Counters struct {

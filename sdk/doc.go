@@ -4,22 +4,15 @@
 // plugin kind's interface: payment.Gateway, router.Router, notify.Notifier
 // or audit.Sink (or only Plugin, for a generic plugin). The host starts the
 // program, talks to it over gRPC with mutual TLS (hashicorp/go-plugin), and
-// supervises it; the author sees none of that:
-//
-//	type Gateway struct {
-//		sdk.Base
-//	}
-//
-//	func (g *Gateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-//		return &sdk.DescribeResponse{Name: "payment-acme", Version: "1.0.0"}, nil
-//	}
-//
-//	// ... CreatePayment, GetPayment, HandleWebhook ...
+// supervises it; the author sees none of that. The package example (Gateway)
+// is a whole payment plugin:
 //
 //	func main() { sdk.Serve(&Gateway{}) }
 //
 // Where to start:
-//   - Plugin and Base: the methods every plugin has, and their defaults.
+//   - Plugin and Base: the methods every plugin has, their defaults, and
+//     the optional interfaces beside them (EventHandler, HTTPHandler,
+//     Shutdowner).
 //   - The kind packages: payment, router, notify, audit.
 //   - DecodeConfig: strict decoding of the settings Configure receives.
 //   - The sentinel errors (ErrNotFound, ...): return them, and the host sees
@@ -35,4 +28,18 @@
 // The plugin's manifest, plugin.json, sits beside the executable; its name,
 // version and kind must match what Describe returns. See
 // docs/writing-a-payment-plugin.md.
+//
+// # A response or an error
+//
+// Every method returns a response or an error. Returning neither (a nil
+// response with a nil error) is a bug in the plugin, whatever the kind and
+// the method: the host gets ErrInternal naming the method ("internal
+// error: CreatePayment returned neither a response nor an error; ..."), as
+// it does for a panic. An empty success instead would let the bug pass for
+// an answer: a webhook acknowledged without its event, a user reported
+// created on a router. To answer "nothing to report", return the empty
+// response (&router.DisconnectSessionResponse{}).
+//
+// The one exception is HTTPHandler.HandleHTTP: there a nil response is an
+// HTTP answer without a body, 204 No Content.
 package sdk

@@ -13,6 +13,20 @@ import (
 // Kind interfaces (payment.Gateway, router.Router, notify.Notifier,
 // audit.Sink) embed Plugin. A value that implements only Plugin is served as
 // a plugin of kind "generic".
+//
+// A plugin may also implement these optional interfaces. Serve detects each
+// by type assertion and adds its capability to what Describe reports:
+//   - EventHandler ("events"): receive the events the manifest subscribes
+//     to.
+//   - HTTPHandler ("http"): serve the routes the manifest declares, under
+//     /plugins/{name}/.
+//   - Shutdowner ("shutdown"): clean up when the host stops the plugin.
+//
+// A kind may have optional interfaces of its own: payment.Refunder and
+// payment.MethodLister (see payment.Gateway).
+//
+// Every method returns a response or an error, never neither (see "A
+// response or an error" in the package doc).
 type Plugin interface {
 	// Describe says who the plugin is. Name, version and kind must match
 	// the manifest, or the host refuses the plugin. Kind, capabilities and
@@ -31,21 +45,47 @@ type Plugin interface {
 	CollectMetrics(ctx context.Context, req *CollectMetricsRequest) (*CollectMetricsResponse, error)
 }
 
-// EventHandler is an optional capability ("events"): the host delivers the
-// events the manifest subscribes to.
+// EventHandler is an optional capability ("events") of any plugin.
+//
+// The host calls HandleEvent once for each event whose type the manifest's
+// "events" subscribe to ("invoice.paid", "invoice.*" or "*"), published by
+// the host or by another plugin (never the plugin's own), while the plugin
+// runs. Deliveries run concurrently, each with a deadline of 10 seconds, in
+// no guaranteed order. An error is logged by the host and the event is not
+// delivered again; an event published while the plugin was not running is
+// not delivered later. So an event is a hint: what must not be lost goes
+// through the kind's methods. Event.ID tells a repeat.
 type EventHandler interface {
 	HandleEvent(ctx context.Context, req *HandleEventRequest) (*HandleEventResponse, error)
 }
 
-// HTTPHandler is an optional capability ("http"): the host forwards requests
-// to the routes the manifest declares, under /plugins/{name}/.
+// HTTPHandler is an optional capability ("http") of any plugin.
+//
+// The host calls HandleHTTP for each request to a route the manifest
+// declares, served at /plugins/{name}{path}, once it has checked the
+// caller against the route's "auth": Request.Principal is the caller (nil
+// on public routes), and the caller's credentials are not in
+// Request.Header. Request.Path is relative to /plugins/{name}.
+//
+// The response is written back as it is (a zero StatusCode is 200; the
+// host keeps framing and cookies its own). A nil response, with a nil
+// error, is 204 No Content: the one method where nil is an answer. An
+// error is the host's error answer, with the status of the sentinel it
+// wraps (ErrNotFound 404, ErrInvalidArgument 400, ErrPermissionDenied 403,
+// ErrUnavailable 503, ...; any other error 500, its message only in the
+// host's log). docs/plugin-manifest.md has the whole route contract.
 type HTTPHandler interface {
 	HandleHTTP(ctx context.Context, req *HandleHTTPRequest) (*HandleHTTPResponse, error)
 }
 
-// Shutdowner is an optional capability ("shutdown"): Shutdown is called once
-// when the host stops the plugin gracefully, after the last request. The
-// context carries the host's shutdown deadline.
+// Shutdowner is an optional capability ("shutdown") of any plugin.
+//
+// Shutdown is called once, after the host has stopped the plugin
+// gracefully and the last request has finished; it is called even when
+// Configure failed or was never called, so check what exists before
+// closing it. Its context ends after 10 seconds. An error is logged, and
+// the process exits anyway. It is not called when the process is killed
+// (the host's stop deadline passed, a crash, or the host itself died).
 type Shutdowner interface {
 	Shutdown(ctx context.Context) error
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/mikrobill/mikrobill/sdk/internal/mtls"
 	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
@@ -28,14 +30,31 @@ import (
 // Version is the version of this SDK, reported to the host by Describe.
 const Version = "0.1.0"
 
-// ServeOption changes how Serve runs. Most plugins need none.
-type ServeOption func(*serveopt.Config)
+// ServeOption changes how Serve runs. Most plugins need none; the functions
+// of this package that return one (WithLogger) are the options there are.
+type ServeOption interface {
+	applyServe(cfg *serveopt.Config)
+}
+
+// serveOption is a ServeOption that is a function.
+type serveOption func(*serveopt.Config)
+
+func (o serveOption) applyServe(cfg *serveopt.Config) { o(cfg) }
 
 // WithLogger replaces the default logger (hclog JSON on stderr). Keep JSON
 // output on stderr, or the host cannot forward the plugin's log lines at
 // their levels.
 func WithLogger(l hclog.Logger) ServeOption {
-	return func(c *serveopt.Config) { c.Logger = l }
+	return serveOption(func(c *serveopt.Config) { c.Logger = l })
+}
+
+func init() {
+	// sdktest (and this package's tests) serve in test mode, with settings
+	// no author needs, through serveopt.Serve.
+	serveopt.Serve = func(impl any, cfg *serveopt.Config) {
+		p, _ := impl.(Plugin)
+		serveConfigured(p, cfg)
+	}
 }
 
 // shutdownTimeout bounds Shutdowner.Shutdown after the host has stopped the
@@ -58,8 +77,15 @@ const shutdownTimeout = 10 * time.Second
 func Serve(impl Plugin, opts ...ServeOption) {
 	cfg := &serveopt.Config{}
 	for _, o := range opts {
-		o(cfg)
+		if o != nil {
+			o.applyServe(cfg)
+		}
 	}
+	serveConfigured(impl, cfg)
+}
+
+// serveConfigured is Serve once the options are applied.
+func serveConfigured(impl Plugin, cfg *serveopt.Config) {
 	if cfg.Test == nil && os.Getenv(wire.EnvClientCert) != "" && os.Getenv(wire.EnvTLSFD) == "" {
 		// The host did not make our key: start making it now, in parallel
 		// with the rest of the start-up.
@@ -230,8 +256,9 @@ func (p *serverPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.Cli
 	return nil, errors.New("the plugin side of the SDK cannot dial a plugin; the host uses package client")
 }
 
-// unaryGuard recovers panics into ErrInternal and maps every error returned
-// by the implementation to a gRPC status.
+// unaryGuard recovers panics into ErrInternal, answers a nil response with
+// ErrInternal (see the package doc), and maps every error returned by the
+// implementation to a gRPC status.
 func unaryGuard(logger hclog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		defer func() {
@@ -241,8 +268,27 @@ func unaryGuard(logger hclog.Logger) grpc.UnaryServerInterceptor {
 			}
 		}()
 		resp, err = handler(ctx, req)
+		if err == nil && noResponse(resp) {
+			resp, err = nil, errNoResponse(path.Base(info.FullMethod))
+		}
 		return resp, rpcerr.ToStatus(err)
 	}
+}
+
+// noResponse reports whether a server method answered no message: the
+// adapters convert an implementation's nil response to a nil message.
+func noResponse(resp any) bool {
+	if resp == nil {
+		return true
+	}
+	m, ok := resp.(proto.Message)
+	return ok && !m.ProtoReflect().IsValid()
+}
+
+// errNoResponse is the error for an implementation that returned neither a
+// response nor an error: a bug in the plugin, reported as such.
+func errNoResponse(method string) error {
+	return fmt.Errorf("%w: %s returned neither a response nor an error; the plugin must return one of them (a bug to report to its author)", ErrInternal, method)
 }
 
 func streamGuard(logger hclog.Logger) grpc.StreamServerInterceptor {

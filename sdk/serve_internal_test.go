@@ -6,6 +6,10 @@ import (
 	"io"
 	"os"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mikrobill/mikrobill/sdk/internal/serveopt"
 )
 
 // swapStderr points os.Stderr at a pipe until the returned function, which
@@ -118,5 +122,16 @@ func TestRewriteHandshake(t *testing.T) {
 				t.Errorf("stderr = %q, want %q", got, tt.wantStderr)
 			}
 		})
+	}
+}
+
+func TestServeOptions(t *testing.T) {
+	l := hclog.NewNullLogger()
+	cfg := &serveopt.Config{}
+	for _, o := range []ServeOption{WithLogger(l)} {
+		o.applyServe(cfg)
+	}
+	if cfg.Logger != l {
+		t.Errorf("WithLogger set the logger to %v, want the one given", cfg.Logger)
 	}
 }

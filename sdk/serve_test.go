@@ -758,10 +758,10 @@ func TestServeRefuses(t *testing.T) {
 			cancel() // never serve for real
 			var got error
 			called := false
-			sdk.Serve(tt.impl, func(c *serveopt.Config) {
-				c.Test = &plugin.ServeTestConfig{Context: ctx}
-				c.Logger = hclog.NewNullLogger()
-				c.Done = func(err error) { got, called = err, true }
+			serveopt.Serve(tt.impl, &serveopt.Config{
+				Test:   &plugin.ServeTestConfig{Context: ctx},
+				Logger: hclog.NewNullLogger(),
+				Done:   func(err error) { got, called = err, true },
 			})
 			if !called {
 				t.Fatal("Serve returned without calling Done")

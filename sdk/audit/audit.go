@@ -1,15 +1,10 @@
 // Package audit is the contract of audit log plugins (kind "audit"): an
 // append-only, hash-chained record of who did what.
 //
-// Start with the Sink interface. A plugin embeds sdk.Base, implements Sink
-// and serves itself from main:
-//
-//	type Plugin struct {
-//		sdk.Base
-//		// the log's storage
-//	}
-//
-//	func main() { sdk.Serve(&Plugin{}) }
+// Start with the Sink interface. A plugin is a type that embeds sdk.Base
+// (which holds the plugin's logger and the host's services), implements
+// Sink and sdk.Plugin's Describe, and is served from main with sdk.Serve:
+// package sdk's example is a whole plugin, of another kind.
 //
 // The host sends batches of events to Append. The sink checks each with
 // Event.Validate, gives it the next sequence number, and stores it with

@@ -1,26 +1,14 @@
 package audit
 
 import (
-	"math"
-
 	"github.com/mikrobill/mikrobill/sdk/internal/convert"
 	auditv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/audit/v1"
 )
 
-// Request and response converters treat nil as the zero value, so a nil
-// response from an implementation is sent as an empty one.
-
-// u32 converts a count, clamping it to the range of uint32.
-func u32(n int) uint32 {
-	switch {
-	case n < 0:
-		return 0
-	case uint64(n) > math.MaxUint32:
-		return math.MaxUint32
-	default:
-		return uint32(n)
-	}
-}
+// A nil request converts as the zero value. A nil response converts to nil,
+// which the SDK's server guard answers with sdk.ErrInternal naming the
+// method: an implementation returns a response or an error (see package
+// sdk).
 
 func eventToProto(e Event) *auditv1.AuditEvent {
 	return &auditv1.AuditEvent{
@@ -57,11 +45,11 @@ func appendRequestToProto(r *AppendRequest) *auditv1.AppendRequest {
 
 func appendResponseToProto(r *AppendResponse) *auditv1.AppendResponse {
 	if r == nil {
-		r = &AppendResponse{}
+		return nil
 	}
 	return &auditv1.AppendResponse{
-		Appended:     u32(r.Appended),
-		Duplicates:   u32(r.Duplicates),
+		Appended:     convert.CountToProto(r.Appended),
+		Duplicates:   convert.CountToProto(r.Duplicates),
 		LastSequence: r.LastSequence,
 		HeadHash:     r.HeadHash,
 	}
@@ -79,7 +67,7 @@ func queryRequestToProto(r *QueryRequest) *auditv1.QueryRequest {
 		Outcome:      string(r.Outcome),
 		Since:        convert.TimeToProto(r.Since),
 		Until:        convert.TimeToProto(r.Until),
-		PageSize:     u32(r.PageSize),
+		PageSize:     convert.CountToProto(r.PageSize),
 		PageToken:    r.PageToken,
 		Descending:   r.Descending,
 	}
@@ -87,7 +75,7 @@ func queryRequestToProto(r *QueryRequest) *auditv1.QueryRequest {
 
 func queryResponseToProto(r *QueryResponse) *auditv1.QueryResponse {
 	if r == nil {
-		r = &QueryResponse{}
+		return nil
 	}
 	return &auditv1.QueryResponse{Events: eventsToProto(r.Events), NextPageToken: r.NextPageToken}
 }
@@ -101,7 +89,7 @@ func verifyRequestToProto(r *VerifyRequest) *auditv1.VerifyRequest {
 
 func verifyResponseToProto(r *VerifyResponse) *auditv1.VerifyResponse {
 	if r == nil {
-		r = &VerifyResponse{}
+		return nil
 	}
 	return &auditv1.VerifyResponse{
 		Ok:               r.OK,

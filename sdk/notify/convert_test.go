@@ -1,78 +1,14 @@
 package notify
 
 import (
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/mikrobill/mikrobill/sdk/internal/convtest"
 )
-
-// convCase is one round trip: Go -> proto -> wire -> proto -> Go.
-type convCase struct {
-	name string
-	run  func(t *testing.T)
-}
-
-// roundTrip builds a case that converts in to proto, marshals and unmarshals
-// it, converts it back and expects in again. With full set, it first checks
-// that every field of in is set, so a field added to a type but not to its
-// converters (or to the fixture) fails the test.
-func roundTrip[G any, P proto.Message](name string, in G, full bool, to func(G) P, from func(P) G) convCase {
-	return convCase{name: name, run: func(t *testing.T) {
-		if full {
-			assertAllSet(t, reflect.ValueOf(in), "in")
-		}
-		b, err := proto.Marshal(to(in))
-		if err != nil {
-			t.Fatalf("marshal: %v", err)
-		}
-		p := to(in).ProtoReflect().New().Interface().(P)
-		if err := proto.Unmarshal(b, p); err != nil {
-			t.Fatalf("unmarshal: %v", err)
-		}
-		if diff := cmp.Diff(in, from(p)); diff != "" {
-			t.Errorf("round trip mismatch (-want +got):\n%s", diff)
-		}
-	}}
-}
-
-// assertAllSet fails for every exported field under v that holds its zero
-// value, and for empty slices and maps.
-func assertAllSet(t *testing.T, v reflect.Value, path string) {
-	t.Helper()
-	switch v.Kind() {
-	case reflect.Pointer:
-		if v.IsNil() {
-			t.Errorf("%s is nil; set every field in the fixture", path)
-			return
-		}
-		assertAllSet(t, v.Elem(), path)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			f := v.Type().Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			fv := v.Field(i)
-			if fv.IsZero() {
-				t.Errorf("%s.%s is the zero value; set every field in the fixture", path, f.Name)
-				continue
-			}
-			assertAllSet(t, fv, path+"."+f.Name)
-		}
-	case reflect.Slice, reflect.Map:
-		if v.Len() == 0 {
-			t.Errorf("%s is empty; set every field in the fixture", path)
-		}
-		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
-			for i := range v.Len() {
-				assertAllSet(t, v.Index(i), path)
-			}
-		}
-	}
-}
 
 var (
 	t0 = time.Date(2025, 3, 14, 9, 26, 53, 589793238, time.UTC)
@@ -97,38 +33,36 @@ var (
 )
 
 func TestConvertRoundTrip(t *testing.T) {
-	cases := []convCase{
-		roundTrip("Pairing", &fullPairing, true, pairingToProto, pairingFromProto),
-		roundTrip("Session", fullSession, true, sessionToProto, sessionFromProto),
-		roundTrip("Attachment", fullAttachment, true, attachmentToProto, attachmentFromProto),
+	cases := []convtest.Case{
+		convtest.RoundTrip("Pairing", &fullPairing, true, pairingToProto, pairingFromProto),
+		convtest.RoundTrip("Session", fullSession, true, sessionToProto, sessionFromProto),
+		convtest.RoundTrip("Attachment", fullAttachment, true, attachmentToProto, attachmentFromProto),
 
-		roundTrip("ListSessionsRequest", &ListSessionsRequest{}, true, listSessionsRequestToProto, listSessionsRequestFromProto),
-		roundTrip("ListSessionsResponse", &ListSessionsResponse{Sessions: []Session{fullSession, fullSession}}, true, listSessionsResponseToProto, listSessionsResponseFromProto),
-		roundTrip("GetSessionRequest", &GetSessionRequest{SessionID: "billing"}, true, getSessionRequestToProto, getSessionRequestFromProto),
-		roundTrip("GetSessionResponse", &GetSessionResponse{Session: fullSession}, true, getSessionResponseToProto, getSessionResponseFromProto),
-		roundTrip("StartPairingRequest", &StartPairingRequest{SessionID: "billing", Phone: "+6281234567890"}, true, startPairingRequestToProto, startPairingRequestFromProto),
-		roundTrip("StartPairingResponse", &StartPairingResponse{Session: fullSession}, true, startPairingResponseToProto, startPairingResponseFromProto),
-		roundTrip("LogoutRequest", &LogoutRequest{SessionID: "billing"}, true, logoutRequestToProto, logoutRequestFromProto),
-		roundTrip("LogoutResponse", &LogoutResponse{}, true, logoutResponseToProto, logoutResponseFromProto),
-		roundTrip("SendRequest", &SendRequest{
+		convtest.RoundTrip("ListSessionsRequest", &ListSessionsRequest{}, true, listSessionsRequestToProto, listSessionsRequestFromProto),
+		convtest.RoundTrip("ListSessionsResponse", &ListSessionsResponse{Sessions: []Session{fullSession, fullSession}}, true, listSessionsResponseToProto, listSessionsResponseFromProto),
+		convtest.RoundTrip("GetSessionRequest", &GetSessionRequest{SessionID: "billing"}, true, getSessionRequestToProto, getSessionRequestFromProto),
+		convtest.RoundTrip("GetSessionResponse", &GetSessionResponse{Session: fullSession}, true, getSessionResponseToProto, getSessionResponseFromProto),
+		convtest.RoundTrip("StartPairingRequest", &StartPairingRequest{SessionID: "billing", Phone: "+6281234567890"}, true, startPairingRequestToProto, startPairingRequestFromProto),
+		convtest.RoundTrip("StartPairingResponse", &StartPairingResponse{Session: fullSession}, true, startPairingResponseToProto, startPairingResponseFromProto),
+		convtest.RoundTrip("LogoutRequest", &LogoutRequest{SessionID: "billing"}, true, logoutRequestToProto, logoutRequestFromProto),
+		convtest.RoundTrip("LogoutResponse", &LogoutResponse{}, true, logoutResponseToProto, logoutResponseFromProto),
+		convtest.RoundTrip("SendRequest", &SendRequest{
 			SessionID:      "billing",
 			To:             "+6281234567890",
 			Text:           "Invoice 42 is due on 1 April.",
 			Attachments:    []Attachment{fullAttachment, fullAttachment},
 			IdempotencyKey: "invoice-42-reminder-1",
 		}, true, sendRequestToProto, sendRequestFromProto),
-		roundTrip("SendResponse", &SendResponse{MessageID: "3EB0C431", Status: DeliveryStatusQueued, Duplicate: true, SessionID: "billing"}, true, sendResponseToProto, sendResponseFromProto),
-		roundTrip("GetDeliveryStatusRequest", &GetDeliveryStatusRequest{MessageID: "3EB0C431", IdempotencyKey: "invoice-42-reminder-1"}, true, getDeliveryStatusRequestToProto, getDeliveryStatusRequestFromProto),
-		roundTrip("GetDeliveryStatusResponse", &GetDeliveryStatusResponse{MessageID: "3EB0C431", Status: DeliveryStatusFailed, Error: "not on WhatsApp", UpdatedAt: t0}, true, getDeliveryStatusResponseToProto, getDeliveryStatusResponseFromProto),
+		convtest.RoundTrip("SendResponse", &SendResponse{MessageID: "3EB0C431", Status: DeliveryStatusQueued, Duplicate: true, SessionID: "billing"}, true, sendResponseToProto, sendResponseFromProto),
+		convtest.RoundTrip("GetDeliveryStatusRequest", &GetDeliveryStatusRequest{MessageID: "3EB0C431", IdempotencyKey: "invoice-42-reminder-1"}, true, getDeliveryStatusRequestToProto, getDeliveryStatusRequestFromProto),
+		convtest.RoundTrip("GetDeliveryStatusResponse", &GetDeliveryStatusResponse{MessageID: "3EB0C431", Status: DeliveryStatusFailed, Error: "not on WhatsApp", UpdatedAt: t0}, true, getDeliveryStatusResponseToProto, getDeliveryStatusResponseFromProto),
 
 		// Zero values survive too (nil sub-messages, nil slices).
-		roundTrip("zero/Session", Session{}, false, sessionToProto, sessionFromProto),
-		roundTrip("zero/SendRequest", &SendRequest{}, false, sendRequestToProto, sendRequestFromProto),
-		roundTrip("zero/GetDeliveryStatusResponse", &GetDeliveryStatusResponse{}, false, getDeliveryStatusResponseToProto, getDeliveryStatusResponseFromProto),
+		convtest.RoundTrip("zero/Session", Session{}, false, sessionToProto, sessionFromProto),
+		convtest.RoundTrip("zero/SendRequest", &SendRequest{}, false, sendRequestToProto, sendRequestFromProto),
+		convtest.RoundTrip("zero/GetDeliveryStatusResponse", &GetDeliveryStatusResponse{}, false, getDeliveryStatusResponseToProto, getDeliveryStatusResponseFromProto),
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, tc.run)
-	}
+	convtest.Run(t, cases...)
 }
 
 func TestConvertStatuses(t *testing.T) {
@@ -153,9 +87,16 @@ func TestConvertStatuses(t *testing.T) {
 }
 
 func TestConvertNil(t *testing.T) {
-	if got := sendResponseToProto(nil); !proto.Equal(got, sendResponseToProto(&SendResponse{})) {
-		t.Errorf("sendResponseToProto(nil) = %v, want the zero response", got)
-	}
+	// A nil response converts to nil, which the SDK's server guard answers
+	// with sdk.ErrInternal; a nil message converts to the zero value.
+	convtest.AssertNilMessages(t, map[string]proto.Message{
+		"listSessionsResponseToProto":      listSessionsResponseToProto(nil),
+		"getSessionResponseToProto":        getSessionResponseToProto(nil),
+		"startPairingResponseToProto":      startPairingResponseToProto(nil),
+		"logoutResponseToProto":            logoutResponseToProto(nil),
+		"sendResponseToProto":              sendResponseToProto(nil),
+		"getDeliveryStatusResponseToProto": getDeliveryStatusResponseToProto(nil),
+	})
 	if diff := cmp.Diff(&GetSessionResponse{}, getSessionResponseFromProto(nil)); diff != "" {
 		t.Errorf("getSessionResponseFromProto(nil) (-want +got):\n%s", diff)
 	}

@@ -5,8 +5,10 @@ import (
 	notifyv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/notify/v1"
 )
 
-// Request and response converters treat nil as the zero value, so a nil
-// response from an implementation is sent as an empty one.
+// A nil request converts as the zero value. A nil response converts to nil,
+// which the SDK's server guard answers with sdk.ErrInternal naming the
+// method: an implementation returns a response or an error (see package
+// sdk).
 
 func sessionStatusToProto(s SessionStatus) notifyv1.SessionStatus {
 	switch s {
@@ -77,7 +79,7 @@ func listSessionsRequestToProto(*ListSessionsRequest) *notifyv1.ListSessionsRequ
 
 func listSessionsResponseToProto(r *ListSessionsResponse) *notifyv1.ListSessionsResponse {
 	if r == nil {
-		r = &ListSessionsResponse{}
+		return nil
 	}
 	out := &notifyv1.ListSessionsResponse{}
 	for _, s := range r.Sessions {
@@ -95,7 +97,7 @@ func getSessionRequestToProto(r *GetSessionRequest) *notifyv1.GetSessionRequest 
 
 func getSessionResponseToProto(r *GetSessionResponse) *notifyv1.GetSessionResponse {
 	if r == nil {
-		r = &GetSessionResponse{}
+		return nil
 	}
 	return &notifyv1.GetSessionResponse{Session: sessionToProto(r.Session)}
 }
@@ -109,7 +111,7 @@ func startPairingRequestToProto(r *StartPairingRequest) *notifyv1.StartPairingRe
 
 func startPairingResponseToProto(r *StartPairingResponse) *notifyv1.StartPairingResponse {
 	if r == nil {
-		r = &StartPairingResponse{}
+		return nil
 	}
 	return &notifyv1.StartPairingResponse{Session: sessionToProto(r.Session)}
 }
@@ -121,7 +123,10 @@ func logoutRequestToProto(r *LogoutRequest) *notifyv1.LogoutRequest {
 	return &notifyv1.LogoutRequest{SessionId: r.SessionID}
 }
 
-func logoutResponseToProto(*LogoutResponse) *notifyv1.LogoutResponse {
+func logoutResponseToProto(r *LogoutResponse) *notifyv1.LogoutResponse {
+	if r == nil {
+		return nil
+	}
 	return &notifyv1.LogoutResponse{}
 }
 
@@ -143,7 +148,7 @@ func sendRequestToProto(r *SendRequest) *notifyv1.SendRequest {
 
 func sendResponseToProto(r *SendResponse) *notifyv1.SendResponse {
 	if r == nil {
-		r = &SendResponse{}
+		return nil
 	}
 	return &notifyv1.SendResponse{
 		MessageId: r.MessageID,
@@ -162,7 +167,7 @@ func getDeliveryStatusRequestToProto(r *GetDeliveryStatusRequest) *notifyv1.GetD
 
 func getDeliveryStatusResponseToProto(r *GetDeliveryStatusResponse) *notifyv1.GetDeliveryStatusResponse {
 	if r == nil {
-		r = &GetDeliveryStatusResponse{}
+		return nil
 	}
 	return &notifyv1.GetDeliveryStatusResponse{
 		MessageId: r.MessageID,

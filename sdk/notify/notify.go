@@ -2,15 +2,10 @@
 // the plugins that send messages to customers (invoices, reminders,
 // vouchers) from sender sessions such as WhatsApp accounts.
 //
-// Start with the Notifier interface. A plugin embeds sdk.Base, implements
-// Notifier and serves itself from main:
-//
-//	type Plugin struct {
-//		sdk.Base
-//		// sender sessions
-//	}
-//
-//	func main() { sdk.Serve(&Plugin{}) }
+// Start with the Notifier interface. A plugin is a type that embeds sdk.Base
+// (which holds the plugin's logger and the host's services), implements
+// Notifier and sdk.Plugin's Describe, and is served from main with sdk.Serve:
+// package sdk's example is a whole plugin, of another kind.
 //
 // An operator pairs each sender session once: StartPairing shows a QR code
 // (or a pairing code) and GetSession follows it until the session is

@@ -54,9 +54,9 @@ func (f *fakeNotifier) GetDeliveryStatus(_ context.Context, req *GetDeliveryStat
 	return nil, fmt.Errorf("message %q: %w", req.MessageID, ErrUnknownMessage)
 }
 
-// Logout returns nil, nil: the adapter sends an empty response.
+// Logout answers the empty response.
 func (f *fakeNotifier) Logout(context.Context, *LogoutRequest) (*LogoutResponse, error) {
-	return nil, nil
+	return &LogoutResponse{}, nil
 }
 
 // stubPlugin is the base client the kind client embeds.

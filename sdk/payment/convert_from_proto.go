@@ -1,11 +1,13 @@
 package payment
 
 import (
-	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/internal/convert"
 	paymentv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/payment/v1"
 	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
 )
+
+// Every converter here reads through the generated getters, so a nil message
+// converts to the zero value.
 
 func moneyFromProto(m *pluginv1.Money) Money {
 	if m == nil {
@@ -75,22 +77,20 @@ func createPaymentRequestFromProto(r *paymentv1.CreatePaymentRequest) *CreatePay
 	}
 }
 
-func httpRequestFromProto(r *pluginv1.HttpRequest) sdk.HTTPRequest {
-	out := sdk.HTTPRequest{
-		Method:     r.GetMethod(),
-		Path:       r.GetPath(),
-		RawQuery:   r.GetRawQuery(),
-		Header:     convert.HeaderFromProto(r.GetHeaders()),
-		Body:       r.GetBody(),
-		RemoteAddr: r.GetRemoteAddr(),
-		Host:       r.GetHost(),
-		ReceivedAt: convert.TimeFromProto(r.GetReceivedAt()),
-		RequestID:  r.GetRequestId(),
-	}
-	if p := r.GetPrincipal(); p != nil {
-		out.Principal = &sdk.Principal{Subject: p.GetSubject(), Role: p.GetRole()}
-	}
-	return out
+func createPaymentResponseFromProto(r *paymentv1.CreatePaymentResponse) *CreatePaymentResponse {
+	return &CreatePaymentResponse{Payment: paymentFromProto(r.GetPayment())}
+}
+
+func getPaymentRequestFromProto(r *paymentv1.GetPaymentRequest) *GetPaymentRequest {
+	return &GetPaymentRequest{ID: r.GetId(), OrderID: r.GetOrderId()}
+}
+
+func getPaymentResponseFromProto(r *paymentv1.GetPaymentResponse) *GetPaymentResponse {
+	return &GetPaymentResponse{Payment: paymentFromProto(r.GetPayment())}
+}
+
+func webhookRequestFromProto(r *paymentv1.HandleWebhookRequest) *WebhookRequest {
+	return &WebhookRequest{Request: httpConv.RequestFromProto(r.GetRequest())}
 }
 
 func eventFromProto(e *paymentv1.PaymentEvent) *Event {
@@ -112,14 +112,9 @@ func eventFromProto(e *paymentv1.PaymentEvent) *Event {
 }
 
 func webhookResponseFromProto(r *paymentv1.HandleWebhookResponse) *WebhookResponse {
-	resp := r.GetResponse()
 	return &WebhookResponse{
-		Response: sdk.HTTPResponse{
-			StatusCode: int(resp.GetStatusCode()),
-			Header:     convert.HeaderFromProto(resp.GetHeaders()),
-			Body:       resp.GetBody(),
-		},
-		Event: eventFromProto(r.GetEvent()),
+		Response: httpConv.ResponseFromProto(r.GetResponse()),
+		Event:    eventFromProto(r.GetEvent()),
 	}
 }
 
@@ -152,4 +147,16 @@ func methodFromProto(m *paymentv1.PaymentMethod) Method {
 		MinAmount:  moneyFromProto(m.GetMinAmount()),
 		MaxAmount:  moneyFromProto(m.GetMaxAmount()),
 	}
+}
+
+func listMethodsRequestFromProto(r *paymentv1.ListMethodsRequest) *ListMethodsRequest {
+	return &ListMethodsRequest{Amount: moneyFromProto(r.GetAmount())}
+}
+
+func listMethodsResponseFromProto(r *paymentv1.ListMethodsResponse) *ListMethodsResponse {
+	out := &ListMethodsResponse{}
+	for _, m := range r.GetMethods() {
+		out.Methods = append(out.Methods, methodFromProto(m))
+	}
+	return out
 }

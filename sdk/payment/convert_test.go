@@ -2,84 +2,15 @@ package payment
 
 import (
 	"net/http"
-	"reflect"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/internal/convtest"
 	paymentv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/payment/v1"
 )
-
-// convCase is one round trip: Go -> proto -> wire -> proto -> Go.
-type convCase struct {
-	name string
-	run  func(t *testing.T)
-}
-
-// roundTrip builds a case that converts in to proto, marshals and unmarshals
-// it, converts it back and expects in again. With full set, it first checks
-// that every field of in is set, so a field added to a type but not to its
-// converters (or to the fixture) fails the test.
-func roundTrip[G any, P proto.Message](name string, in G, full bool, to func(G) P, from func(P) G) convCase {
-	return convCase{name: name, run: func(t *testing.T) {
-		if full {
-			assertAllSet(t, reflect.ValueOf(in), "in")
-		}
-		b, err := proto.Marshal(to(in))
-		if err != nil {
-			t.Fatalf("marshal: %v", err)
-		}
-		p := to(in).ProtoReflect().New().Interface().(P)
-		if err := proto.Unmarshal(b, p); err != nil {
-			t.Fatalf("unmarshal: %v", err)
-		}
-		if diff := cmp.Diff(in, from(p)); diff != "" {
-			t.Errorf("round trip mismatch (-want +got):\n%s", diff)
-		}
-	}}
-}
-
-// assertAllSet fails for every exported field under v that holds its zero
-// value, and for empty slices and maps.
-func assertAllSet(t *testing.T, v reflect.Value, path string) {
-	t.Helper()
-	switch v.Kind() {
-	case reflect.Pointer:
-		if v.IsNil() {
-			t.Errorf("%s is nil; set every field in the fixture", path)
-			return
-		}
-		assertAllSet(t, v.Elem(), path)
-	case reflect.Struct:
-		if v.Type() == reflect.TypeFor[time.Time]() {
-			return
-		}
-		for i := range v.NumField() {
-			f := v.Type().Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			fv := v.Field(i)
-			if fv.IsZero() {
-				t.Errorf("%s.%s is the zero value; set every field in the fixture", path, f.Name)
-				continue
-			}
-			assertAllSet(t, fv, path+"."+f.Name)
-		}
-	case reflect.Slice, reflect.Map:
-		if v.Len() == 0 {
-			t.Errorf("%s is empty; set every field in the fixture", path)
-		}
-		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
-			for i := range v.Len() {
-				assertAllSet(t, v.Index(i), path)
-			}
-		}
-	}
-}
 
 var (
 	t0 = time.Date(2026, 3, 14, 9, 26, 53, 589793000, time.UTC)
@@ -156,34 +87,38 @@ var (
 )
 
 func TestConvertRoundTrip(t *testing.T) {
-	cases := []convCase{
-		roundTrip("Payment", fullPayment, true, paymentToProto, paymentFromProto),
-		roundTrip("CreatePaymentRequest", fullCreate, true, createPaymentRequestToProto, createPaymentRequestFromProto),
-		roundTrip("HTTPRequest", fullHTTPRequest, true, httpRequestToProto, httpRequestFromProto),
-		roundTrip("Event", fullEvent, true, eventToProto, eventFromProto),
-		roundTrip("WebhookResponse", &WebhookResponse{
+	cases := []convtest.Case{
+		convtest.RoundTrip("Payment", fullPayment, true, paymentToProto, paymentFromProto),
+		convtest.RoundTrip("CreatePaymentRequest", fullCreate, true, createPaymentRequestToProto, createPaymentRequestFromProto),
+		convtest.RoundTrip("CreatePaymentResponse", &CreatePaymentResponse{Payment: fullPayment}, true, createPaymentResponseToProto, createPaymentResponseFromProto),
+		convtest.RoundTrip("GetPaymentRequest", &GetPaymentRequest{ID: "MAN-1", OrderID: "INV-2026-0042"}, true, getPaymentRequestToProto, getPaymentRequestFromProto),
+		convtest.RoundTrip("GetPaymentResponse", &GetPaymentResponse{Payment: fullPayment}, true, getPaymentResponseToProto, getPaymentResponseFromProto),
+		convtest.RoundTrip("WebhookRequest", &WebhookRequest{Request: fullHTTPRequest}, true, webhookRequestToProto, webhookRequestFromProto),
+		convtest.RoundTrip("Event", fullEvent, true, eventToProto, eventFromProto),
+		convtest.RoundTrip("WebhookResponse", &WebhookResponse{
 			Response: sdk.HTTPResponse{StatusCode: http.StatusAccepted, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"ok":true}`)},
 			Event:    fullEvent,
 		}, true, webhookResponseToProto, webhookResponseFromProto),
-		roundTrip("RefundRequest", &RefundRequest{PaymentID: "MAN-1", Amount: fullMoney, Reason: "duplicate", IdempotencyKey: "refund-1"}, true, refundRequestToProto, refundRequestFromProto),
-		roundTrip("RefundResponse", &RefundResponse{RefundID: "REF-1", PaymentID: "MAN-1", Amount: fullMoney, Status: "succeeded"}, true, refundResponseToProto, refundResponseFromProto),
-		roundTrip("Method", fullMethod, true, methodToProto, methodFromProto),
-		roundTrip("Money", fullMoney, true, moneyToProto, moneyFromProto),
-		roundTrip("Money/negative", Money{Amount: -1050, Currency: "USD"}, true, moneyToProto, moneyFromProto),
+		convtest.RoundTrip("RefundRequest", &RefundRequest{PaymentID: "MAN-1", Amount: fullMoney, Reason: "duplicate", IdempotencyKey: "refund-1"}, true, refundRequestToProto, refundRequestFromProto),
+		convtest.RoundTrip("RefundResponse", &RefundResponse{RefundID: "REF-1", PaymentID: "MAN-1", Amount: fullMoney, Status: "succeeded"}, true, refundResponseToProto, refundResponseFromProto),
+		convtest.RoundTrip("Method", fullMethod, true, methodToProto, methodFromProto),
+		convtest.RoundTrip("ListMethodsRequest", &ListMethodsRequest{Amount: fullMoney}, true, listMethodsRequestToProto, listMethodsRequestFromProto),
+		convtest.RoundTrip("ListMethodsResponse", &ListMethodsResponse{Methods: []Method{fullMethod, fullMethod}}, true, listMethodsResponseToProto, listMethodsResponseFromProto),
+		convtest.RoundTrip("Money", fullMoney, true, moneyToProto, moneyFromProto),
+		convtest.RoundTrip("Money/negative", Money{Amount: -1050, Currency: "USD"}, true, moneyToProto, moneyFromProto),
 
 		// Zero values survive too (nil sub-messages, nil slices).
-		roundTrip("zero/Payment", Payment{}, false, paymentToProto, paymentFromProto),
-		roundTrip("zero/CreatePaymentRequest", &CreatePaymentRequest{}, false, createPaymentRequestToProto, createPaymentRequestFromProto),
-		roundTrip("zero/WebhookResponse without event", &WebhookResponse{
+		convtest.RoundTrip("zero/Payment", Payment{}, false, paymentToProto, paymentFromProto),
+		convtest.RoundTrip("zero/CreatePaymentRequest", &CreatePaymentRequest{}, false, createPaymentRequestToProto, createPaymentRequestFromProto),
+		convtest.RoundTrip("zero/WebhookResponse without event", &WebhookResponse{
 			Response: sdk.HTTPResponse{StatusCode: http.StatusOK},
 		}, false, webhookResponseToProto, webhookResponseFromProto),
-		roundTrip("zero/HTTPRequest", sdk.HTTPRequest{}, false, httpRequestToProto, httpRequestFromProto),
-		roundTrip("zero/Money", Money{}, false, moneyToProto, moneyFromProto),
-		roundTrip("zero/Method", Method{}, false, methodToProto, methodFromProto),
+		convtest.RoundTrip("zero/WebhookRequest", &WebhookRequest{}, false, webhookRequestToProto, webhookRequestFromProto),
+		convtest.RoundTrip("zero/ListMethodsResponse", &ListMethodsResponse{}, false, listMethodsResponseToProto, listMethodsResponseFromProto),
+		convtest.RoundTrip("zero/Money", Money{}, false, moneyToProto, moneyFromProto),
+		convtest.RoundTrip("zero/Method", Method{}, false, methodToProto, methodFromProto),
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, tc.run)
-	}
+	convtest.Run(t, cases...)
 }
 
 func TestStatusRoundTrip(t *testing.T) {
@@ -222,4 +157,16 @@ func TestWebhookResponseDefaultStatus(t *testing.T) {
 	if got != http.StatusOK {
 		t.Errorf("status code = %d, want 200", got)
 	}
+}
+
+func TestConvertNil(t *testing.T) {
+	// A nil response converts to nil, which the SDK's server guard answers
+	// with sdk.ErrInternal.
+	convtest.AssertNilMessages(t, map[string]proto.Message{
+		"createPaymentResponseToProto": createPaymentResponseToProto(nil),
+		"getPaymentResponseToProto":    getPaymentResponseToProto(nil),
+		"webhookResponseToProto":       webhookResponseToProto(nil),
+		"refundResponseToProto":        refundResponseToProto(nil),
+		"listMethodsResponseToProto":   listMethodsResponseToProto(nil),
+	})
 }

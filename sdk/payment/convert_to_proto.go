@@ -7,6 +7,15 @@ import (
 	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
 )
 
+// A nil request converts as the zero value. A nil response converts to nil,
+// which the SDK's server guard answers with sdk.ErrInternal naming the
+// method: an implementation returns a response or an error (see package
+// sdk).
+
+// httpConv is the SDK's one HTTP request and response converter pair, the
+// one the base service's HandleHTTP uses too.
+var httpConv = convert.HTTP[sdk.HTTPRequest, sdk.HTTPResponse]()
+
 func moneyToProto(m Money) *pluginv1.Money {
 	if m.IsZero() {
 		return nil
@@ -54,6 +63,9 @@ func paymentToProto(p Payment) *paymentv1.Payment {
 }
 
 func createPaymentRequestToProto(r *CreatePaymentRequest) *paymentv1.CreatePaymentRequest {
+	if r == nil {
+		r = &CreatePaymentRequest{}
+	}
 	items := make([]*paymentv1.LineItem, len(r.Items))
 	for i, it := range r.Items {
 		items[i] = &paymentv1.LineItem{Sku: it.SKU, Name: it.Name, Quantity: int32(it.Quantity), UnitPrice: moneyToProto(it.UnitPrice)}
@@ -74,22 +86,32 @@ func createPaymentRequestToProto(r *CreatePaymentRequest) *paymentv1.CreatePayme
 	}
 }
 
-func httpRequestToProto(r sdk.HTTPRequest) *pluginv1.HttpRequest {
-	out := &pluginv1.HttpRequest{
-		Method:     r.Method,
-		Path:       r.Path,
-		RawQuery:   r.RawQuery,
-		Headers:    convert.HeaderToProto(r.Header),
-		Body:       r.Body,
-		RemoteAddr: r.RemoteAddr,
-		Host:       r.Host,
-		ReceivedAt: convert.TimeToProto(r.ReceivedAt),
-		RequestId:  r.RequestID,
+func createPaymentResponseToProto(r *CreatePaymentResponse) *paymentv1.CreatePaymentResponse {
+	if r == nil {
+		return nil
 	}
-	if r.Principal != nil {
-		out.Principal = &pluginv1.Principal{Subject: r.Principal.Subject, Role: r.Principal.Role}
+	return &paymentv1.CreatePaymentResponse{Payment: paymentToProto(r.Payment)}
+}
+
+func getPaymentRequestToProto(r *GetPaymentRequest) *paymentv1.GetPaymentRequest {
+	if r == nil {
+		r = &GetPaymentRequest{}
 	}
-	return out
+	return &paymentv1.GetPaymentRequest{Id: r.ID, OrderId: r.OrderID}
+}
+
+func getPaymentResponseToProto(r *GetPaymentResponse) *paymentv1.GetPaymentResponse {
+	if r == nil {
+		return nil
+	}
+	return &paymentv1.GetPaymentResponse{Payment: paymentToProto(r.Payment)}
+}
+
+func webhookRequestToProto(r *WebhookRequest) *paymentv1.HandleWebhookRequest {
+	if r == nil {
+		r = &WebhookRequest{}
+	}
+	return &paymentv1.HandleWebhookRequest{Request: httpConv.RequestToProto(r.Request)}
 }
 
 func eventToProto(e *Event) *paymentv1.PaymentEvent {
@@ -110,22 +132,23 @@ func eventToProto(e *Event) *paymentv1.PaymentEvent {
 	}
 }
 
+// webhookResponseToProto sends a zero StatusCode as 200, as WebhookResponse
+// documents.
 func webhookResponseToProto(r *WebhookResponse) *paymentv1.HandleWebhookResponse {
-	status := r.Response.StatusCode
-	if status == 0 {
-		status = 200
+	if r == nil {
+		return nil
 	}
-	return &paymentv1.HandleWebhookResponse{
-		Response: &pluginv1.HttpResponse{
-			StatusCode: int32(status),
-			Headers:    convert.HeaderToProto(r.Response.Header),
-			Body:       r.Response.Body,
-		},
-		Event: eventToProto(r.Event),
+	resp := httpConv.ResponseToProto(r.Response)
+	if resp.StatusCode == 0 {
+		resp.StatusCode = 200
 	}
+	return &paymentv1.HandleWebhookResponse{Response: resp, Event: eventToProto(r.Event)}
 }
 
 func refundRequestToProto(r *RefundRequest) *paymentv1.RefundRequest {
+	if r == nil {
+		r = &RefundRequest{}
+	}
 	return &paymentv1.RefundRequest{
 		PaymentId:      r.PaymentID,
 		Amount:         moneyToProto(r.Amount),
@@ -135,6 +158,9 @@ func refundRequestToProto(r *RefundRequest) *paymentv1.RefundRequest {
 }
 
 func refundResponseToProto(r *RefundResponse) *paymentv1.RefundResponse {
+	if r == nil {
+		return nil
+	}
 	return &paymentv1.RefundResponse{
 		RefundId:  r.RefundID,
 		PaymentId: r.PaymentID,
@@ -154,4 +180,22 @@ func methodToProto(m Method) *paymentv1.PaymentMethod {
 		MinAmount:  moneyToProto(m.MinAmount),
 		MaxAmount:  moneyToProto(m.MaxAmount),
 	}
+}
+
+func listMethodsRequestToProto(r *ListMethodsRequest) *paymentv1.ListMethodsRequest {
+	if r == nil {
+		r = &ListMethodsRequest{}
+	}
+	return &paymentv1.ListMethodsRequest{Amount: moneyToProto(r.Amount)}
+}
+
+func listMethodsResponseToProto(r *ListMethodsResponse) *paymentv1.ListMethodsResponse {
+	if r == nil {
+		return nil
+	}
+	out := &paymentv1.ListMethodsResponse{}
+	for _, m := range r.Methods {
+		out.Methods = append(out.Methods, methodToProto(m))
+	}
+	return out
 }

@@ -58,6 +58,15 @@ import (
 )
 
 // Gateway is what every payment plugin implements.
+//
+// A gateway may also implement these optional interfaces; the SDK detects
+// them and reports their capabilities in Describe:
+//   - Refunder ("refund"): give money back for a paid payment.
+//   - MethodLister ("list_methods"): list the channels a customer can pay
+//     with.
+//
+// So may any plugin implement sdk.EventHandler, sdk.HTTPHandler and
+// sdk.Shutdowner (see sdk.Plugin).
 type Gateway interface {
 	sdk.Plugin
 	// CreatePayment starts a payment. The same IdempotencyKey must never
@@ -81,12 +90,28 @@ type Gateway interface {
 	HandleWebhook(ctx context.Context, req *WebhookRequest) (*WebhookResponse, error)
 }
 
-// Refunder is an optional capability ("refund").
+// Refunder is an optional capability ("refund") of a gateway.
+//
+// Refund asks the gateway to give back a paid payment's money, in full
+// (a zero Amount) or in part. The same IdempotencyKey must never refund
+// twice: return the first refund. Answer a refund the gateway has accepted
+// but not finished with Status "pending"; a refund it refused is an error
+// (ErrDeclined; ErrUnknownOrder for an unknown payment). The host's client
+// (package client) offers it; a gateway without it answers
+// sdk.ErrNotSupported there. This version of the host does not refund by
+// itself: an operator refunds at the gateway.
 type Refunder interface {
 	Refund(ctx context.Context, req *RefundRequest) (*RefundResponse, error)
 }
 
-// MethodLister is an optional capability ("list_methods").
+// MethodLister is an optional capability ("list_methods") of a gateway.
+//
+// ListMethods lists the payment channels the gateway offers (for an
+// Amount, when given, only those that accept it); a Method's Code is what
+// CreatePaymentRequest.Method takes. An error means the list is unknown now, not that there are no
+// channels (answer an empty list for that). The host's client (package
+// client) offers it; a gateway without it answers sdk.ErrNotSupported
+// there. This version of the host does not call it yet.
 type MethodLister interface {
 	ListMethods(ctx context.Context, req *ListMethodsRequest) (*ListMethodsResponse, error)
 }

@@ -27,19 +27,19 @@ func (c *client) CreatePayment(ctx context.Context, req *CreatePaymentRequest) (
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}
-	return &CreatePaymentResponse{Payment: paymentFromProto(resp.GetPayment())}, nil
+	return createPaymentResponseFromProto(resp), nil
 }
 
 func (c *client) GetPayment(ctx context.Context, req *GetPaymentRequest) (*GetPaymentResponse, error) {
-	resp, err := c.c.GetPayment(ctx, &paymentv1.GetPaymentRequest{Id: req.ID, OrderId: req.OrderID})
+	resp, err := c.c.GetPayment(ctx, getPaymentRequestToProto(req))
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}
-	return &GetPaymentResponse{Payment: paymentFromProto(resp.GetPayment())}, nil
+	return getPaymentResponseFromProto(resp), nil
 }
 
 func (c *client) HandleWebhook(ctx context.Context, req *WebhookRequest) (*WebhookResponse, error) {
-	resp, err := c.c.HandleWebhook(ctx, &paymentv1.HandleWebhookRequest{Request: httpRequestToProto(req.Request)})
+	resp, err := c.c.HandleWebhook(ctx, webhookRequestToProto(req))
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}
@@ -55,13 +55,9 @@ func (c *client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 }
 
 func (c *client) ListMethods(ctx context.Context, req *ListMethodsRequest) (*ListMethodsResponse, error) {
-	resp, err := c.c.ListMethods(ctx, &paymentv1.ListMethodsRequest{Amount: moneyToProto(req.Amount)})
+	resp, err := c.c.ListMethods(ctx, listMethodsRequestToProto(req))
 	if err != nil {
 		return nil, rpcerr.FromStatus(err)
 	}
-	out := &ListMethodsResponse{}
-	for _, m := range resp.GetMethods() {
-		out.Methods = append(out.Methods, methodFromProto(m))
-	}
-	return out, nil
+	return listMethodsResponseFromProto(resp), nil
 }

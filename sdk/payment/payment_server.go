@@ -9,7 +9,8 @@ import (
 )
 
 // server serves PaymentService over a Gateway. Each method: convert in,
-// call, convert out. The SDK's interceptor maps errors to statuses.
+// call, convert out. The SDK's server guard maps errors to statuses and
+// answers a nil response with sdk.ErrInternal.
 type server struct {
 	paymentv1.UnimplementedPaymentServiceServer
 	impl Gateway
@@ -20,30 +21,21 @@ func (s *server) CreatePayment(ctx context.Context, req *paymentv1.CreatePayment
 	if err != nil {
 		return nil, err
 	}
-	if resp == nil {
-		return nil, errNoResponse("CreatePayment")
-	}
-	return &paymentv1.CreatePaymentResponse{Payment: paymentToProto(resp.Payment)}, nil
+	return createPaymentResponseToProto(resp), nil
 }
 
 func (s *server) GetPayment(ctx context.Context, req *paymentv1.GetPaymentRequest) (*paymentv1.GetPaymentResponse, error) {
-	resp, err := s.impl.GetPayment(ctx, &GetPaymentRequest{ID: req.GetId(), OrderID: req.GetOrderId()})
+	resp, err := s.impl.GetPayment(ctx, getPaymentRequestFromProto(req))
 	if err != nil {
 		return nil, err
 	}
-	if resp == nil {
-		return nil, errNoResponse("GetPayment")
-	}
-	return &paymentv1.GetPaymentResponse{Payment: paymentToProto(resp.Payment)}, nil
+	return getPaymentResponseToProto(resp), nil
 }
 
 func (s *server) HandleWebhook(ctx context.Context, req *paymentv1.HandleWebhookRequest) (*paymentv1.HandleWebhookResponse, error) {
-	resp, err := s.impl.HandleWebhook(ctx, &WebhookRequest{Request: httpRequestFromProto(req.GetRequest())})
+	resp, err := s.impl.HandleWebhook(ctx, webhookRequestFromProto(req))
 	if err != nil {
 		return nil, err
-	}
-	if resp == nil {
-		return nil, errNoResponse("HandleWebhook")
 	}
 	return webhookResponseToProto(resp), nil
 }
@@ -57,9 +49,6 @@ func (s *server) Refund(ctx context.Context, req *paymentv1.RefundRequest) (*pay
 	if err != nil {
 		return nil, err
 	}
-	if resp == nil {
-		return nil, errNoResponse("Refund")
-	}
 	return refundResponseToProto(resp), nil
 }
 
@@ -68,22 +57,9 @@ func (s *server) ListMethods(ctx context.Context, req *paymentv1.ListMethodsRequ
 	if !ok {
 		return nil, fmt.Errorf("%w: this gateway does not list payment methods (implement payment.MethodLister)", sdk.ErrNotSupported)
 	}
-	resp, err := l.ListMethods(ctx, &ListMethodsRequest{Amount: moneyFromProto(req.GetAmount())})
+	resp, err := l.ListMethods(ctx, listMethodsRequestFromProto(req))
 	if err != nil {
 		return nil, err
 	}
-	if resp == nil {
-		return &paymentv1.ListMethodsResponse{}, nil
-	}
-	out := &paymentv1.ListMethodsResponse{}
-	for _, m := range resp.Methods {
-		out.Methods = append(out.Methods, methodToProto(m))
-	}
-	return out, nil
-}
-
-// errNoResponse is returned when an implementation returns neither a
-// response nor an error: a bug in the plugin, reported as such.
-func errNoResponse(method string) error {
-	return fmt.Errorf("%w: %s returned neither a response nor an error", sdk.ErrInternal, method)
+	return listMethodsResponseToProto(resp), nil
 }

@@ -1,79 +1,14 @@
 package router
 
 import (
-	"math"
-	"reflect"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/mikrobill/mikrobill/sdk/internal/convtest"
 )
-
-// convCase is one round trip: Go -> proto -> wire -> proto -> Go.
-type convCase struct {
-	name string
-	run  func(t *testing.T)
-}
-
-// roundTrip builds a case that converts in to proto, marshals and unmarshals
-// it, converts it back and expects in again. With full set, it first checks
-// that every field of in is set, so a field added to a type but not to its
-// converters (or to the fixture) fails the test.
-func roundTrip[G any, P proto.Message](name string, in G, full bool, to func(G) P, from func(P) G) convCase {
-	return convCase{name: name, run: func(t *testing.T) {
-		if full {
-			assertAllSet(t, reflect.ValueOf(in), "in")
-		}
-		b, err := proto.Marshal(to(in))
-		if err != nil {
-			t.Fatalf("marshal: %v", err)
-		}
-		p := to(in).ProtoReflect().New().Interface().(P)
-		if err := proto.Unmarshal(b, p); err != nil {
-			t.Fatalf("unmarshal: %v", err)
-		}
-		if diff := cmp.Diff(in, from(p)); diff != "" {
-			t.Errorf("round trip mismatch (-want +got):\n%s", diff)
-		}
-	}}
-}
-
-// assertAllSet fails for every exported field under v that holds its zero
-// value, and for empty slices and maps.
-func assertAllSet(t *testing.T, v reflect.Value, path string) {
-	t.Helper()
-	switch v.Kind() {
-	case reflect.Pointer:
-		if v.IsNil() {
-			t.Errorf("%s is nil; set every field in the fixture", path)
-			return
-		}
-		assertAllSet(t, v.Elem(), path)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			f := v.Type().Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			fv := v.Field(i)
-			if fv.IsZero() {
-				t.Errorf("%s.%s is the zero value; set every field in the fixture", path, f.Name)
-				continue
-			}
-			assertAllSet(t, fv, path+"."+f.Name)
-		}
-	case reflect.Slice, reflect.Map:
-		if v.Len() == 0 {
-			t.Errorf("%s is empty; set every field in the fixture", path)
-		}
-		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
-			for i := range v.Len() {
-				assertAllSet(t, v.Index(i), path)
-			}
-		}
-	}
-}
 
 var (
 	fullLocation = Location{
@@ -128,18 +63,18 @@ var (
 )
 
 func TestConvertRoundTrip(t *testing.T) {
-	cases := []convCase{
-		roundTrip("Location", fullLocation, true, locationToProto, locationFromProto),
-		roundTrip("Profile", fullProfile, true, profileToProto, profileFromProto),
-		roundTrip("Profile/ppp", Profile{Kind: KindPPP, Name: "p"}, false, profileToProto, profileFromProto),
-		roundTrip("User", fullUser, true, userToProto, userFromProto),
-		roundTrip("UserRef", fullUserRef, true, userRefToProto, userRefFromProto),
-		roundTrip("Session", fullSession, true, sessionToProto, sessionFromProto),
+	cases := []convtest.Case{
+		convtest.RoundTrip("Location", fullLocation, true, locationToProto, locationFromProto),
+		convtest.RoundTrip("Profile", fullProfile, true, profileToProto, profileFromProto),
+		convtest.RoundTrip("Profile/ppp", Profile{Kind: KindPPP, Name: "p"}, false, profileToProto, profileFromProto),
+		convtest.RoundTrip("User", fullUser, true, userToProto, userFromProto),
+		convtest.RoundTrip("UserRef", fullUserRef, true, userRefToProto, userRefFromProto),
+		convtest.RoundTrip("Session", fullSession, true, sessionToProto, sessionFromProto),
 
-		roundTrip("ListLocationsRequest", &ListLocationsRequest{}, true, listLocationsRequestToProto, listLocationsRequestFromProto),
-		roundTrip("ListLocationsResponse", &ListLocationsResponse{Locations: []Location{fullLocation, fullLocation}}, true, listLocationsResponseToProto, listLocationsResponseFromProto),
-		roundTrip("GetResourcesRequest", &GetResourcesRequest{Location: "main"}, true, getResourcesRequestToProto, getResourcesRequestFromProto),
-		roundTrip("GetResourcesResponse", &GetResourcesResponse{Resources: Resources{
+		convtest.RoundTrip("ListLocationsRequest", &ListLocationsRequest{}, true, listLocationsRequestToProto, listLocationsRequestFromProto),
+		convtest.RoundTrip("ListLocationsResponse", &ListLocationsResponse{Locations: []Location{fullLocation, fullLocation}}, true, listLocationsResponseToProto, listLocationsResponseFromProto),
+		convtest.RoundTrip("GetResourcesRequest", &GetResourcesRequest{Location: "main"}, true, getResourcesRequestToProto, getResourcesRequestFromProto),
+		convtest.RoundTrip("GetResourcesResponse", &GetResourcesResponse{Resources: Resources{
 			Location:         "main",
 			Version:          "7.16.2 (stable)",
 			BoardName:        "RB4011iGS+",
@@ -152,51 +87,62 @@ func TestConvertRoundTrip(t *testing.T) {
 			FreeHDDBytes:     400 << 20,
 			TotalHDDBytes:    512 << 20,
 		}}, true, getResourcesResponseToProto, getResourcesResponseFromProto),
-		roundTrip("EnsureProfileRequest", &EnsureProfileRequest{Location: "main", Profile: fullProfile}, true, ensureProfileRequestToProto, ensureProfileRequestFromProto),
-		roundTrip("EnsureProfileResponse", &EnsureProfileResponse{Profile: fullProfile, Changed: true}, true, ensureProfileResponseToProto, ensureProfileResponseFromProto),
-		roundTrip("ListProfilesRequest", &ListProfilesRequest{Location: "main", Kind: KindPPP}, true, listProfilesRequestToProto, listProfilesRequestFromProto),
-		roundTrip("ListProfilesResponse", &ListProfilesResponse{Profiles: []Profile{fullProfile, fullProfile}}, true, listProfilesResponseToProto, listProfilesResponseFromProto),
-		roundTrip("RemoveProfileRequest", &RemoveProfileRequest{Location: "main", Kind: KindHotspot, Name: "10M"}, true, removeProfileRequestToProto, removeProfileRequestFromProto),
-		roundTrip("RemoveProfileResponse", &RemoveProfileResponse{Removed: true}, true, removeProfileResponseToProto, removeProfileResponseFromProto),
-		roundTrip("UpsertUserRequest", &UpsertUserRequest{Location: "main", User: fullUser}, true, upsertUserRequestToProto, upsertUserRequestFromProto),
-		roundTrip("UpsertUserResponse", &UpsertUserResponse{User: fullUser, Changed: true, Created: true}, true, upsertUserResponseToProto, upsertUserResponseFromProto),
-		roundTrip("GetUserRequest", &GetUserRequest{User: fullUserRef}, true, getUserRequestToProto, getUserRequestFromProto),
-		roundTrip("GetUserResponse", &GetUserResponse{User: fullUser}, true, getUserResponseToProto, getUserResponseFromProto),
-		roundTrip("ListUsersRequest", &ListUsersRequest{Location: "main", Kind: KindHotspot, ManagedOnly: true}, true, listUsersRequestToProto, listUsersRequestFromProto),
-		roundTrip("ListUsersResponse", &ListUsersResponse{Users: []User{fullUser, fullUser}}, true, listUsersResponseToProto, listUsersResponseFromProto),
-		roundTrip("EnableUserRequest", &EnableUserRequest{User: fullUserRef}, true, enableUserRequestToProto, enableUserRequestFromProto),
-		roundTrip("EnableUserResponse", &EnableUserResponse{Changed: true}, true, enableUserResponseToProto, enableUserResponseFromProto),
-		roundTrip("DisableUserRequest", &DisableUserRequest{User: fullUserRef, Disconnect: true}, true, disableUserRequestToProto, disableUserRequestFromProto),
-		roundTrip("DisableUserResponse", &DisableUserResponse{Changed: true, Disconnected: 2}, true, disableUserResponseToProto, disableUserResponseFromProto),
-		roundTrip("RemoveUserRequest", &RemoveUserRequest{User: fullUserRef, Disconnect: true}, true, removeUserRequestToProto, removeUserRequestFromProto),
-		roundTrip("RemoveUserResponse", &RemoveUserResponse{Removed: true, Disconnected: 1}, true, removeUserResponseToProto, removeUserResponseFromProto),
-		roundTrip("IsolateUserRequest", &IsolateUserRequest{User: fullUserRef, IsolationProfile: "isolated", Disconnect: true}, true, isolateUserRequestToProto, isolateUserRequestFromProto),
-		roundTrip("IsolateUserResponse", &IsolateUserResponse{Changed: true, Disconnected: 3}, true, isolateUserResponseToProto, isolateUserResponseFromProto),
-		roundTrip("ListActiveSessionsRequest", &ListActiveSessionsRequest{Location: "main", Kind: KindPPP, User: "cust-0042"}, true, listActiveSessionsRequestToProto, listActiveSessionsRequestFromProto),
-		roundTrip("ListActiveSessionsResponse", &ListActiveSessionsResponse{Sessions: []Session{fullSession, fullSession}}, true, listActiveSessionsResponseToProto, listActiveSessionsResponseFromProto),
-		roundTrip("DisconnectSessionRequest", &DisconnectSessionRequest{Location: "main", Kind: KindHotspot, SessionID: "*1A", User: "cust-0042"}, true, disconnectSessionRequestToProto, disconnectSessionRequestFromProto),
-		roundTrip("DisconnectSessionResponse", &DisconnectSessionResponse{Disconnected: 4}, true, disconnectSessionResponseToProto, disconnectSessionResponseFromProto),
+		convtest.RoundTrip("EnsureProfileRequest", &EnsureProfileRequest{Location: "main", Profile: fullProfile}, true, ensureProfileRequestToProto, ensureProfileRequestFromProto),
+		convtest.RoundTrip("EnsureProfileResponse", &EnsureProfileResponse{Profile: fullProfile, Changed: true}, true, ensureProfileResponseToProto, ensureProfileResponseFromProto),
+		convtest.RoundTrip("ListProfilesRequest", &ListProfilesRequest{Location: "main", Kind: KindPPP}, true, listProfilesRequestToProto, listProfilesRequestFromProto),
+		convtest.RoundTrip("ListProfilesResponse", &ListProfilesResponse{Profiles: []Profile{fullProfile, fullProfile}}, true, listProfilesResponseToProto, listProfilesResponseFromProto),
+		convtest.RoundTrip("RemoveProfileRequest", &RemoveProfileRequest{Location: "main", Kind: KindHotspot, Name: "10M"}, true, removeProfileRequestToProto, removeProfileRequestFromProto),
+		convtest.RoundTrip("RemoveProfileResponse", &RemoveProfileResponse{Removed: true}, true, removeProfileResponseToProto, removeProfileResponseFromProto),
+		convtest.RoundTrip("UpsertUserRequest", &UpsertUserRequest{Location: "main", User: fullUser}, true, upsertUserRequestToProto, upsertUserRequestFromProto),
+		convtest.RoundTrip("UpsertUserResponse", &UpsertUserResponse{User: fullUser, Changed: true, Created: true}, true, upsertUserResponseToProto, upsertUserResponseFromProto),
+		convtest.RoundTrip("GetUserRequest", &GetUserRequest{User: fullUserRef}, true, getUserRequestToProto, getUserRequestFromProto),
+		convtest.RoundTrip("GetUserResponse", &GetUserResponse{User: fullUser}, true, getUserResponseToProto, getUserResponseFromProto),
+		convtest.RoundTrip("ListUsersRequest", &ListUsersRequest{Location: "main", Kind: KindHotspot, ManagedOnly: true}, true, listUsersRequestToProto, listUsersRequestFromProto),
+		convtest.RoundTrip("ListUsersResponse", &ListUsersResponse{Users: []User{fullUser, fullUser}}, true, listUsersResponseToProto, listUsersResponseFromProto),
+		convtest.RoundTrip("EnableUserRequest", &EnableUserRequest{User: fullUserRef}, true, enableUserRequestToProto, enableUserRequestFromProto),
+		convtest.RoundTrip("EnableUserResponse", &EnableUserResponse{Changed: true}, true, enableUserResponseToProto, enableUserResponseFromProto),
+		convtest.RoundTrip("DisableUserRequest", &DisableUserRequest{User: fullUserRef, Disconnect: true}, true, disableUserRequestToProto, disableUserRequestFromProto),
+		convtest.RoundTrip("DisableUserResponse", &DisableUserResponse{Changed: true, Disconnected: 2}, true, disableUserResponseToProto, disableUserResponseFromProto),
+		convtest.RoundTrip("RemoveUserRequest", &RemoveUserRequest{User: fullUserRef, Disconnect: true}, true, removeUserRequestToProto, removeUserRequestFromProto),
+		convtest.RoundTrip("RemoveUserResponse", &RemoveUserResponse{Removed: true, Disconnected: 1}, true, removeUserResponseToProto, removeUserResponseFromProto),
+		convtest.RoundTrip("IsolateUserRequest", &IsolateUserRequest{User: fullUserRef, IsolationProfile: "isolated", Disconnect: true}, true, isolateUserRequestToProto, isolateUserRequestFromProto),
+		convtest.RoundTrip("IsolateUserResponse", &IsolateUserResponse{Changed: true, Disconnected: 3}, true, isolateUserResponseToProto, isolateUserResponseFromProto),
+		convtest.RoundTrip("ListActiveSessionsRequest", &ListActiveSessionsRequest{Location: "main", Kind: KindPPP, User: "cust-0042"}, true, listActiveSessionsRequestToProto, listActiveSessionsRequestFromProto),
+		convtest.RoundTrip("ListActiveSessionsResponse", &ListActiveSessionsResponse{Sessions: []Session{fullSession, fullSession}}, true, listActiveSessionsResponseToProto, listActiveSessionsResponseFromProto),
+		convtest.RoundTrip("DisconnectSessionRequest", &DisconnectSessionRequest{Location: "main", Kind: KindHotspot, SessionID: "*1A", User: "cust-0042"}, true, disconnectSessionRequestToProto, disconnectSessionRequestFromProto),
+		convtest.RoundTrip("DisconnectSessionResponse", &DisconnectSessionResponse{Disconnected: 4}, true, disconnectSessionResponseToProto, disconnectSessionResponseFromProto),
 
 		// Zero values survive too (nil sub-messages, nil slices).
-		roundTrip("zero/Profile", Profile{}, false, profileToProto, profileFromProto),
-		roundTrip("zero/User", User{}, false, userToProto, userFromProto),
-		roundTrip("zero/Session", Session{}, false, sessionToProto, sessionFromProto),
-		roundTrip("zero/ListLocationsResponse", &ListLocationsResponse{}, false, listLocationsResponseToProto, listLocationsResponseFromProto),
-		roundTrip("zero/GetResourcesResponse", &GetResourcesResponse{}, false, getResourcesResponseToProto, getResourcesResponseFromProto),
-		roundTrip("zero/UpsertUserRequest", &UpsertUserRequest{}, false, upsertUserRequestToProto, upsertUserRequestFromProto),
-		roundTrip("zero/ListUsersResponse", &ListUsersResponse{}, false, listUsersResponseToProto, listUsersResponseFromProto),
+		convtest.RoundTrip("zero/Profile", Profile{}, false, profileToProto, profileFromProto),
+		convtest.RoundTrip("zero/User", User{}, false, userToProto, userFromProto),
+		convtest.RoundTrip("zero/Session", Session{}, false, sessionToProto, sessionFromProto),
+		convtest.RoundTrip("zero/ListLocationsResponse", &ListLocationsResponse{}, false, listLocationsResponseToProto, listLocationsResponseFromProto),
+		convtest.RoundTrip("zero/GetResourcesResponse", &GetResourcesResponse{}, false, getResourcesResponseToProto, getResourcesResponseFromProto),
+		convtest.RoundTrip("zero/UpsertUserRequest", &UpsertUserRequest{}, false, upsertUserRequestToProto, upsertUserRequestFromProto),
+		convtest.RoundTrip("zero/ListUsersResponse", &ListUsersResponse{}, false, listUsersResponseToProto, listUsersResponseFromProto),
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, tc.run)
-	}
+	convtest.Run(t, cases...)
 }
 
 func TestConvertNil(t *testing.T) {
-	// A nil response from an implementation becomes an empty message, and a
-	// nil message becomes the zero value.
-	if got := upsertUserResponseToProto(nil); !proto.Equal(got, upsertUserResponseToProto(&UpsertUserResponse{})) {
-		t.Errorf("upsertUserResponseToProto(nil) = %v, want the zero response", got)
-	}
+	// A nil response converts to nil, which the SDK's server guard answers
+	// with sdk.ErrInternal; a nil message converts to the zero value.
+	convtest.AssertNilMessages(t, map[string]proto.Message{
+		"listLocationsResponseToProto":      listLocationsResponseToProto(nil),
+		"getResourcesResponseToProto":       getResourcesResponseToProto(nil),
+		"ensureProfileResponseToProto":      ensureProfileResponseToProto(nil),
+		"listProfilesResponseToProto":       listProfilesResponseToProto(nil),
+		"removeProfileResponseToProto":      removeProfileResponseToProto(nil),
+		"upsertUserResponseToProto":         upsertUserResponseToProto(nil),
+		"getUserResponseToProto":            getUserResponseToProto(nil),
+		"listUsersResponseToProto":          listUsersResponseToProto(nil),
+		"enableUserResponseToProto":         enableUserResponseToProto(nil),
+		"disableUserResponseToProto":        disableUserResponseToProto(nil),
+		"removeUserResponseToProto":         removeUserResponseToProto(nil),
+		"isolateUserResponseToProto":        isolateUserResponseToProto(nil),
+		"listActiveSessionsResponseToProto": listActiveSessionsResponseToProto(nil),
+		"disconnectSessionResponseToProto":  disconnectSessionResponseToProto(nil),
+	})
 	if diff := cmp.Diff(&GetResourcesResponse{}, getResourcesResponseFromProto(nil)); diff != "" {
 		t.Errorf("getResourcesResponseFromProto(nil) (-want +got):\n%s", diff)
 	}
@@ -210,22 +156,5 @@ func TestUserKindUnknown(t *testing.T) {
 	// back as "".
 	if got := userKindFromProto(userKindToProto("wireguard")); got != "" {
 		t.Errorf("unknown kind round-tripped to %q, want \"\"", got)
-	}
-}
-
-func TestCountClamp(t *testing.T) {
-	tests := []struct {
-		in   int
-		want uint32
-	}{
-		{-1, 0},
-		{0, 0},
-		{7, 7},
-		{math.MaxInt32, math.MaxInt32},
-	}
-	for _, tt := range tests {
-		if got := u32(tt.in); got != tt.want {
-			t.Errorf("u32(%d) = %d, want %d", tt.in, got, tt.want)
-		}
 	}
 }

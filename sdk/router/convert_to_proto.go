@@ -1,26 +1,14 @@
 package router
 
 import (
-	"math"
-
 	"github.com/mikrobill/mikrobill/sdk/internal/convert"
 	routerv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/router/v1"
 )
 
-// Request and response converters treat nil as the zero value, so a nil
-// response from an implementation is sent as an empty one.
-
-// u32 converts a count, clamping it to the range of uint32.
-func u32(n int) uint32 {
-	switch {
-	case n < 0:
-		return 0
-	case uint64(n) > math.MaxUint32:
-		return math.MaxUint32
-	default:
-		return uint32(n)
-	}
-}
+// A nil request converts as the zero value. A nil response converts to nil,
+// which the SDK's server guard answers with sdk.ErrInternal naming the
+// method: an implementation returns a response or an error (see package
+// sdk).
 
 func userKindToProto(k UserKind) routerv1.UserKind {
 	switch k {
@@ -49,7 +37,7 @@ func profileToProto(p Profile) *routerv1.Profile {
 		Kind:           userKindToProto(p.Kind),
 		Name:           p.Name,
 		RateLimit:      p.RateLimit,
-		SharedUsers:    u32(p.SharedUsers),
+		SharedUsers:    convert.CountToProto(p.SharedUsers),
 		SessionTimeout: convert.DurationToProto(p.SessionTimeout),
 		IdleTimeout:    convert.DurationToProto(p.IdleTimeout),
 		LocalAddress:   p.LocalAddress,
@@ -107,7 +95,7 @@ func listLocationsRequestToProto(*ListLocationsRequest) *routerv1.ListLocationsR
 
 func listLocationsResponseToProto(r *ListLocationsResponse) *routerv1.ListLocationsResponse {
 	if r == nil {
-		r = &ListLocationsResponse{}
+		return nil
 	}
 	out := &routerv1.ListLocationsResponse{}
 	for _, l := range r.Locations {
@@ -125,7 +113,7 @@ func getResourcesRequestToProto(r *GetResourcesRequest) *routerv1.GetResourcesRe
 
 func getResourcesResponseToProto(r *GetResourcesResponse) *routerv1.GetResourcesResponse {
 	if r == nil {
-		r = &GetResourcesResponse{}
+		return nil
 	}
 	res := r.Resources
 	return &routerv1.GetResourcesResponse{
@@ -134,8 +122,8 @@ func getResourcesResponseToProto(r *GetResourcesResponse) *routerv1.GetResources
 		BoardName:        res.BoardName,
 		Architecture:     res.Architecture,
 		Uptime:           convert.DurationToProto(res.Uptime),
-		CpuLoad:          u32(res.CPULoad),
-		CpuCount:         u32(res.CPUCount),
+		CpuLoad:          convert.CountToProto(res.CPULoad),
+		CpuCount:         convert.CountToProto(res.CPUCount),
 		FreeMemoryBytes:  res.FreeMemoryBytes,
 		TotalMemoryBytes: res.TotalMemoryBytes,
 		FreeHddBytes:     res.FreeHDDBytes,
@@ -152,7 +140,7 @@ func ensureProfileRequestToProto(r *EnsureProfileRequest) *routerv1.EnsureProfil
 
 func ensureProfileResponseToProto(r *EnsureProfileResponse) *routerv1.EnsureProfileResponse {
 	if r == nil {
-		r = &EnsureProfileResponse{}
+		return nil
 	}
 	return &routerv1.EnsureProfileResponse{Profile: profileToProto(r.Profile), Changed: r.Changed}
 }
@@ -166,7 +154,7 @@ func listProfilesRequestToProto(r *ListProfilesRequest) *routerv1.ListProfilesRe
 
 func listProfilesResponseToProto(r *ListProfilesResponse) *routerv1.ListProfilesResponse {
 	if r == nil {
-		r = &ListProfilesResponse{}
+		return nil
 	}
 	out := &routerv1.ListProfilesResponse{}
 	for _, p := range r.Profiles {
@@ -184,7 +172,7 @@ func removeProfileRequestToProto(r *RemoveProfileRequest) *routerv1.RemoveProfil
 
 func removeProfileResponseToProto(r *RemoveProfileResponse) *routerv1.RemoveProfileResponse {
 	if r == nil {
-		r = &RemoveProfileResponse{}
+		return nil
 	}
 	return &routerv1.RemoveProfileResponse{Removed: r.Removed}
 }
@@ -198,7 +186,7 @@ func upsertUserRequestToProto(r *UpsertUserRequest) *routerv1.UpsertUserRequest 
 
 func upsertUserResponseToProto(r *UpsertUserResponse) *routerv1.UpsertUserResponse {
 	if r == nil {
-		r = &UpsertUserResponse{}
+		return nil
 	}
 	return &routerv1.UpsertUserResponse{User: userToProto(r.User), Changed: r.Changed, Created: r.Created}
 }
@@ -212,7 +200,7 @@ func getUserRequestToProto(r *GetUserRequest) *routerv1.GetUserRequest {
 
 func getUserResponseToProto(r *GetUserResponse) *routerv1.GetUserResponse {
 	if r == nil {
-		r = &GetUserResponse{}
+		return nil
 	}
 	return &routerv1.GetUserResponse{User: userToProto(r.User)}
 }
@@ -226,7 +214,7 @@ func listUsersRequestToProto(r *ListUsersRequest) *routerv1.ListUsersRequest {
 
 func listUsersResponseToProto(r *ListUsersResponse) *routerv1.ListUsersResponse {
 	if r == nil {
-		r = &ListUsersResponse{}
+		return nil
 	}
 	out := &routerv1.ListUsersResponse{}
 	for _, u := range r.Users {
@@ -244,7 +232,7 @@ func enableUserRequestToProto(r *EnableUserRequest) *routerv1.EnableUserRequest 
 
 func enableUserResponseToProto(r *EnableUserResponse) *routerv1.EnableUserResponse {
 	if r == nil {
-		r = &EnableUserResponse{}
+		return nil
 	}
 	return &routerv1.EnableUserResponse{Changed: r.Changed}
 }
@@ -258,9 +246,9 @@ func disableUserRequestToProto(r *DisableUserRequest) *routerv1.DisableUserReque
 
 func disableUserResponseToProto(r *DisableUserResponse) *routerv1.DisableUserResponse {
 	if r == nil {
-		r = &DisableUserResponse{}
+		return nil
 	}
-	return &routerv1.DisableUserResponse{Changed: r.Changed, Disconnected: u32(r.Disconnected)}
+	return &routerv1.DisableUserResponse{Changed: r.Changed, Disconnected: convert.CountToProto(r.Disconnected)}
 }
 
 func removeUserRequestToProto(r *RemoveUserRequest) *routerv1.RemoveUserRequest {
@@ -272,9 +260,9 @@ func removeUserRequestToProto(r *RemoveUserRequest) *routerv1.RemoveUserRequest 
 
 func removeUserResponseToProto(r *RemoveUserResponse) *routerv1.RemoveUserResponse {
 	if r == nil {
-		r = &RemoveUserResponse{}
+		return nil
 	}
-	return &routerv1.RemoveUserResponse{Removed: r.Removed, Disconnected: u32(r.Disconnected)}
+	return &routerv1.RemoveUserResponse{Removed: r.Removed, Disconnected: convert.CountToProto(r.Disconnected)}
 }
 
 func isolateUserRequestToProto(r *IsolateUserRequest) *routerv1.IsolateUserRequest {
@@ -286,9 +274,9 @@ func isolateUserRequestToProto(r *IsolateUserRequest) *routerv1.IsolateUserReque
 
 func isolateUserResponseToProto(r *IsolateUserResponse) *routerv1.IsolateUserResponse {
 	if r == nil {
-		r = &IsolateUserResponse{}
+		return nil
 	}
-	return &routerv1.IsolateUserResponse{Changed: r.Changed, Disconnected: u32(r.Disconnected)}
+	return &routerv1.IsolateUserResponse{Changed: r.Changed, Disconnected: convert.CountToProto(r.Disconnected)}
 }
 
 func listActiveSessionsRequestToProto(r *ListActiveSessionsRequest) *routerv1.ListActiveSessionsRequest {
@@ -300,7 +288,7 @@ func listActiveSessionsRequestToProto(r *ListActiveSessionsRequest) *routerv1.Li
 
 func listActiveSessionsResponseToProto(r *ListActiveSessionsResponse) *routerv1.ListActiveSessionsResponse {
 	if r == nil {
-		r = &ListActiveSessionsResponse{}
+		return nil
 	}
 	out := &routerv1.ListActiveSessionsResponse{}
 	for _, s := range r.Sessions {
@@ -318,7 +306,7 @@ func disconnectSessionRequestToProto(r *DisconnectSessionRequest) *routerv1.Disc
 
 func disconnectSessionResponseToProto(r *DisconnectSessionResponse) *routerv1.DisconnectSessionResponse {
 	if r == nil {
-		r = &DisconnectSessionResponse{}
+		return nil
 	}
-	return &routerv1.DisconnectSessionResponse{Disconnected: u32(r.Disconnected)}
+	return &routerv1.DisconnectSessionResponse{Disconnected: convert.CountToProto(r.Disconnected)}
 }

@@ -2,15 +2,10 @@
 // plugins that put subscribers on MikroTik routers as hotspot users and PPP
 // secrets.
 //
-// Start with the Router interface. A plugin embeds sdk.Base, implements
-// Router and serves itself from main:
-//
-//	type Plugin struct {
-//		sdk.Base
-//		// connections to the configured routers
-//	}
-//
-//	func main() { sdk.Serve(&Plugin{}) }
+// Start with the Router interface. A plugin is a type that embeds sdk.Base
+// (which holds the plugin's logger and the host's services), implements
+// Router and sdk.Plugin's Describe, and is served from main with sdk.Serve:
+// package sdk's example is a whole plugin, of another kind.
 //
 // One plugin may manage several routers; each is a Location, named by a
 // stable id in every call. Users and profiles live in one of two RouterOS

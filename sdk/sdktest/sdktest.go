@@ -93,11 +93,11 @@ func Serve(t testing.TB, impl sdk.Plugin, opts ...Option) *Harness {
 	reattach := make(chan *plugin.ReattachConfig, 1)
 	closed := make(chan struct{})
 	served := make(chan error, 1)
-	go sdk.Serve(impl, func(c *serveopt.Config) {
-		c.Test = &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach, CloseCh: closed}
-		c.TLS = serverTLS
-		c.Logger = o.logger.Named("plugin")
-		c.Done = func(err error) { served <- err }
+	go serveopt.Serve(impl, &serveopt.Config{
+		Test:   &plugin.ServeTestConfig{Context: ctx, ReattachConfigCh: reattach, CloseCh: closed},
+		TLS:    serverTLS,
+		Logger: o.logger.Named("plugin"),
+		Done:   func(err error) { served <- err },
 	})
 
 	var rc *plugin.ReattachConfig

@@ -1,9 +1,12 @@
 // Package convert holds the small conversions between Go values and protobuf
 // well-known and common types that several SDK packages share. It knows no SDK
-// types, so every SDK package can import it.
+// types, so every SDK package can import it; the one converter pair of the
+// SDK's HTTP request and response, which package sdk writes and the kind
+// packages use too, reaches them through it (HTTPPair).
 package convert
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -38,6 +41,19 @@ func HeaderFromProto(hs []*pluginv1.Header) http.Header {
 		out[key] = append(out[key], h.GetValues()...)
 	}
 	return out
+}
+
+// CountToProto converts a count to a uint32 field, clamping it to the range
+// of uint32.
+func CountToProto(n int) uint32 {
+	switch {
+	case n < 0:
+		return 0
+	case uint64(n) > math.MaxUint32:
+		return math.MaxUint32
+	default:
+		return uint32(n)
+	}
 }
 
 // TimeToProto converts a time; the zero time becomes nil.

@@ -1,5 +1,5 @@
 // Package serveopt holds the settings behind sdk.ServeOption, so that sdktest
-// can set the ones authors never need.
+// can set the ones authors never need (through Serve).
 package serveopt
 
 import (
@@ -27,3 +27,9 @@ type Config struct {
 	// process on an error (test mode).
 	Done func(error)
 }
+
+// Serve is sdk.Serve with every setting given: package sdk sets it in init.
+// impl is an sdk.Plugin (this package cannot name the type: package sdk
+// imports it). sdktest serves in test mode through it; plugin authors call
+// sdk.Serve with its options.
+var Serve func(impl any, cfg *Config)
