@@ -386,7 +386,7 @@ func TestExpiryIsolatesAndReminders(t *testing.T) {
 			}
 			e.waitJobs("expiry_scan", "expire", "notify", "audit")
 		}
-		svc, err := st.Q().GetService(ctx, sub)
+		svc, err := st.Q().GetSubscriptionView(ctx, sub)
 		if err != nil || svc.Status != store.SubscriptionIsolated {
 			t.Fatalf("subscription after expiry: %+v %v", svc, err)
 		}
@@ -420,7 +420,7 @@ func TestExpiryIsolatesAndReminders(t *testing.T) {
 		if u, _ := e.rt.user("main", "budi"); u.Profile != "mb-home-10m" {
 			t.Errorf("profile after renewal %q", u.Profile)
 		}
-		svc, _ = st.Q().GetService(ctx, sub)
+		svc, _ = st.Q().GetSubscriptionView(ctx, sub)
 		if svc.Status != store.SubscriptionActive || !svc.ExpiresAt.After(time.Now().Add(29*24*time.Hour)) {
 			t.Errorf("renewed subscription: %s until %s", svc.Status, svc.ExpiresAt)
 		}

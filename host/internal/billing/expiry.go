@@ -81,7 +81,7 @@ type expireWorker struct {
 // renewed meanwhile is left alone.
 func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) error {
 	s := w.s
-	svc, err := s.st.Q().GetService(ctx, job.Args.SubscriptionID)
+	svc, err := s.st.Q().GetSubscriptionView(ctx, job.Args.SubscriptionID)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string,
 	}
 	vars := map[string]string{"name": cust.Name, "package": "", "price": "", "expired_date": "", "invoice": "", "payment_link": ""}
 	if a.SubscriptionID != 0 {
-		if svc, err := q.GetService(ctx, a.SubscriptionID); err == nil {
+		if svc, err := q.GetSubscriptionView(ctx, a.SubscriptionID); err == nil {
 			vars["package"] = svc.Plan.Name
 			vars["price"] = money(svc.Plan.Price, svc.Plan.Currency)
 			if !svc.ExpiresAt.IsZero() {

@@ -197,7 +197,7 @@ func (e *undecryptableError) Unwrap() error { return e.err }
 // isolation profile of an isolated subscription, which the operator keeps
 // on the router). Both calls are idempotent. It returns the profile the
 // login has.
-func (s *Service) provision(ctx context.Context, rt router.Router, svc *store.Service, profile string) (string, error) {
+func (s *Service) provision(ctx context.Context, rt router.Router, svc *store.SubscriptionView, profile string) (string, error) {
 	password, err := s.cipher.Decrypt(svc.RouterPasswordEn)
 	if err != nil {
 		return "", &undecryptableError{svc.CustomerID, err}
@@ -233,7 +233,7 @@ type provisionWorker struct {
 // and River retries it with backoff: the job is never lost.
 func (w *provisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs]) error {
 	s := w.s
-	svc, err := s.st.Q().GetService(ctx, job.Args.SubscriptionID)
+	svc, err := s.st.Q().GetSubscriptionView(ctx, job.Args.SubscriptionID)
 	if err != nil {
 		return err
 	}

@@ -192,7 +192,7 @@ func (s *Service) SyncRouters(ctx context.Context, opt SyncOptions) (*SyncReport
 
 // expected is what one subscriber's login should be.
 type expected struct {
-	svc      store.Service
+	svc      store.SubscriptionView
 	profile  string // the plan's or, isolated, the isolation profile
 	isolated bool
 }
@@ -257,7 +257,7 @@ func (s *Service) compareLocation(ctx context.Context, l store.Location) (Locati
 		return ld, locationPlan{}
 	}
 	q := s.st.Q()
-	svcs, err := q.ListLocationServices(ctx, l.ID)
+	svcs, err := q.ListLocationSubscriptionViews(ctx, l.ID)
 	if err != nil {
 		return fail(err)
 	}
