@@ -182,8 +182,8 @@ func (s *Service) SyncRouters(ctx context.Context, opt SyncOptions) (*SyncReport
 		if actor == "" {
 			actor = "system"
 		}
-		if _, err := s.queue.Insert(ctx, auditJob(actor, "routers.repaired", "router_location", opt.Location, "",
-			map[string]string{"drift": strconv.Itoa(rep.Drift), "repaired": strconv.Itoa(rep.Repaired)}, s.now()), nil); err != nil {
+		if _, err := s.queue.Insert(ctx, auditJob(AuditEvent{Actor: actor, Action: "routers.repaired", ResourceType: "router_location", ResourceID: opt.Location,
+			Metadata: map[string]string{"drift": strconv.Itoa(rep.Drift), "repaired": strconv.Itoa(rep.Repaired)}}, s.now()), nil); err != nil {
 			return rep, fmt.Errorf("record the repair in the audit log: %w", err)
 		}
 	}

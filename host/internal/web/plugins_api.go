@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/mikrobill/mikrobill/host/internal/billing"
 )
 
 // pluginRoutes is the plugin control API: anyone signed in sees the
@@ -43,7 +45,8 @@ func (s *Server) pluginAction(verb string, action func(name string) error) func(
 			if err != nil {
 				outcome, meta["error"] = "failure", err.Error()
 			}
-			if aerr := s.deps.Billing.Audit(r.Context(), actor(r), "plugin."+verb, "plugin", name, outcome, meta); aerr != nil {
+			ev := billing.AuditEvent{Actor: actor(r), Action: "plugin." + verb, ResourceType: "plugin", ResourceID: name, Outcome: outcome, Metadata: meta}
+			if aerr := s.deps.Billing.Audit(r.Context(), ev); aerr != nil {
 				s.log.Error("plugin action not audited", "plugin", name, "action", verb, "error", aerr)
 			}
 		}
