@@ -226,24 +226,6 @@ func (*twoKinds) Verify(context.Context, *audit.VerifyRequest) (*audit.VerifyRes
 	return nil, nil
 }
 
-// clock is a settable clock for the FakeHost's TTLs.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestDescribe(t *testing.T) {
 	tests := []struct {
 		name string
@@ -388,7 +370,7 @@ func kv(ctx context.Context, p sdk.HTTPHandler, op kvOp) (kvResult, error) {
 func TestHostKV(t *testing.T) {
 	ctx := context.Background()
 	h := sdktest.Serve(t, newWorkbench())
-	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := sdktest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	h.Host.Now = clk.Now // before the plugin can reach the host
 
 	// Before Configure the plugin does not know where the host is.
@@ -446,7 +428,7 @@ func TestHostKV(t *testing.T) {
 func TestHostPublish(t *testing.T) {
 	ctx := context.Background()
 	h := sdktest.Serve(t, newWorkbench())
-	clk := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := sdktest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	h.Host.Now = clk.Now
 
 	publish := func(ev sdk.Event) (string, error) {

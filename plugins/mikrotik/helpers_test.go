@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/routertest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // Menus of the fake router.
@@ -25,24 +22,6 @@ const (
 	pppActive = routertest.MenuPPPActive
 )
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // loc is the settings of a location pointing at the fake router r.
 func loc(id string, r *routertest.Router, password string) map[string]any {
 	return map[string]any{"id": id, "address": r.Host(), "port": r.Port(), "username": "admin", "password": password}
@@ -50,20 +29,17 @@ func loc(id string, r *routertest.Router, password string) map[string]any {
 
 // newPlugin returns a plugin logging at trace into its buffer, with short
 // backoffs and no background poller, shut down when the test ends.
-func newPlugin(t *testing.T) (*Plugin, *syncBuffer) {
+func newPlugin(t *testing.T) (*Plugin, *sdktest.Buffer) {
 	t.Helper()
 	p := NewPlugin()
-	logs := &syncBuffer{}
-	p.log = hclog.New(&hclog.LoggerOptions{Name: "mikrotik", Level: hclog.Trace, Output: logs, JSONFormat: true})
+	log, logs := sdktest.Logger(t)
+	p.log = log
 	p.backoffBase, p.backoffMax = 10*time.Millisecond, 100*time.Millisecond
 	p.pollEvery = 0
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = p.Shutdown(ctx)
-		if t.Failed() {
-			t.Logf("plugin log:\n%s", logs.String())
-		}
 	})
 	return p, logs
 }
@@ -83,7 +59,7 @@ func configure(t *testing.T, p *Plugin, s any) *sdk.ConfigureResponse {
 }
 
 // setup starts a fake router and a plugin with one location "main" on it.
-func setup(t *testing.T, opts routertest.Options) (*Plugin, *routertest.Router, *syncBuffer) {
+func setup(t *testing.T, opts routertest.Options) (*Plugin, *routertest.Router, *sdktest.Buffer) {
 	t.Helper()
 	r := routertest.Start(t, opts)
 	p, logs := newPlugin(t)

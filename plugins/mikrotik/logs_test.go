@@ -11,6 +11,7 @@ import (
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/router"
 	"github.com/mikrobill/mikrobill/sdk/routertest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // Secrets of the log tests: none may appear in any log line.
@@ -146,7 +147,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 
 func TestRouterosLogHandler(t *testing.T) {
 	t.Parallel()
-	buf := &syncBuffer{}
+	buf := &sdktest.Buffer{}
 	h := newRouterosLog(hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: buf}))
 	l := slog.New(h).With("conn", "=password=a1").WithGroup("g")
 	l.Debug("RunArgsContext", slog.Any("sentences", []string{"/login", "=name=admin", "=password=p1", "=response=00abc"}))

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/client"
 	"github.com/mikrobill/mikrobill/sdk/router"
@@ -71,8 +69,8 @@ func overTheWire(t *testing.T, base client.Plugin, rt router.Router, r *routerte
 func TestInProcess(t *testing.T) {
 	t.Parallel()
 	r := routertest.Start(t, routertest.Options{Password: routerPassword, LegacyLogin: true})
-	logs := &syncBuffer{}
-	h := sdktest.Serve(t, NewPlugin(), sdktest.WithLogger(hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs, JSONFormat: true})))
+	log, logs := sdktest.Logger(t)
+	h := sdktest.Serve(t, NewPlugin(), sdktest.WithLogger(log))
 	overTheWire(t, h.Plugin(), h.Router(), r)
 	checkNoSecrets(t, logs.String(), r)
 	if !strings.Contains(logs.String(), "go-routeros: RunArgsContext") {
@@ -102,9 +100,8 @@ func TestExecutable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	logs := &syncBuffer{}
+	logger, logs := sdktest.Logger(t)
 	stopped := false
-	logger := hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Trace, Output: logs, JSONFormat: true})
 	proc, err := client.Start(context.Background(), client.Config{
 		Name:      Name,
 		Path:      exe,

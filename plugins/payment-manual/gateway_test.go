@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,29 +23,11 @@ const secret = "s3cret-s3cret-s3cret"
 // t0 is when every test starts.
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
-// clock is the gateway's and the host's clock in a test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a gateway served over the SDK's harness.
 type env struct {
 	h   *sdktest.Harness
 	gw  payment.Gateway
-	clk *clock
+	clk *sdktest.Clock
 	// host is the host's side: the durable store the plugin keeps its
 	// payments in, and the events it publishes.
 	host *sdktest.FakeHost
@@ -62,12 +43,12 @@ var defaultSettingsJSON = map[string]any{
 // host of its own.
 func serveUnconfigured(t *testing.T) *env {
 	t.Helper()
-	return serveOn(t, nil, nil, &clock{now: t0})
+	return serveOn(t, nil, nil, sdktest.NewClock(t0))
 }
 
 // serveOn serves a new gateway on host (a new FakeHost when nil), offered
 // to the plugin through offer when not nil, with the clock clk.
-func serveOn(t *testing.T, host *sdktest.FakeHost, offer sdk.Host, clk *clock) *env {
+func serveOn(t *testing.T, host *sdktest.FakeHost, offer sdk.Host, clk *sdktest.Clock) *env {
 	t.Helper()
 	if host == nil {
 		host = sdktest.NewFakeHost()
@@ -780,7 +761,7 @@ func TestHTTPRoutes(t *testing.T) {
 // directory: a new process on the same host store (another data directory)
 // has them all.
 func TestRestart(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := sdktest.NewClock(t0)
 	first := serveOn(t, nil, nil, clk)
 	if _, err := first.configure(t.TempDir(), defaultSettingsJSON); err != nil {
 		t.Fatal(err)
@@ -825,7 +806,7 @@ func TestRestart(t *testing.T) {
 
 func TestCheckHealth(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: t0}
+	clk := sdktest.NewClock(t0)
 	down := &faultyHost{FakeHost: sdktest.NewFakeHost()}
 	e := serveOn(t, down.FakeHost, down, clk)
 	got, err := e.h.Plugin().CheckHealth(ctx, &sdk.CheckHealthRequest{})

@@ -101,7 +101,7 @@ func TestReusedEventIDIsRefused(t *testing.T) {
 // one host store (two hosts on one database) see the same payments,
 // idempotency keys and replay records.
 func TestTwoInstancesShareOneStore(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := sdktest.NewClock(t0)
 	a := serveOn(t, nil, nil, clk)
 	b := serveOn(t, a.host, nil, clk)
 	for _, e := range []*env{a, b} {
@@ -153,7 +153,7 @@ func TestTwoInstancesShareOneStore(t *testing.T) {
 // is published at most. One event id sent at once for two payments pays
 // one of them.
 func TestConcurrentConfirmations(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := sdktest.NewClock(t0)
 	a := serveOn(t, nil, nil, clk)
 	b := serveOn(t, a.host, nil, clk)
 	for _, e := range []*env{a, b} {
@@ -240,7 +240,7 @@ func TestConcurrentConfirmations(t *testing.T) {
 // before the payment was marked paid (the database restarted). The
 // confirmation fails; its repeat, a duplicate now, finishes it.
 func TestInterruptedConfirmationIsFinishedByItsRepeat(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := sdktest.NewClock(t0)
 	h := &faultyHost{FakeHost: sdktest.NewFakeHost()}
 	e := serveOn(t, h.FakeHost, h, clk)
 	if _, err := e.configure(t.TempDir(), defaultSettingsJSON); err != nil {
@@ -299,7 +299,7 @@ func TestImportsPaymentsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	clk := &clock{now: t0}
+	clk := sdktest.NewClock(t0)
 	e := serveOn(t, nil, nil, clk)
 	if _, err := e.configure(dir, defaultSettingsJSON); err != nil {
 		t.Fatalf("Configure with a payments.json: %v", err)

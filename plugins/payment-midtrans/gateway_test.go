@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
@@ -30,25 +28,7 @@ type testEnv struct {
 	host *sdktest.FakeHost
 	h    *sdktest.Harness
 	pay  payment.Gateway
-	logs *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *sdktest.Buffer
 }
 
 // newTestEnv serves a new gateway configured against a new fake, with
@@ -69,8 +49,7 @@ func serveAgainst(t *testing.T, fake *fakeMidtrans, host *sdktest.FakeHost, edit
 
 func serveGateway(t *testing.T, g *Gateway, fake *fakeMidtrans, host *sdktest.FakeHost, edit ...func(map[string]any)) *testEnv {
 	t.Helper()
-	logs := &syncBuffer{}
-	logger := hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Trace, JSONFormat: true})
+	logger, logs := sdktest.Logger(t)
 	h := sdktest.Serve(t, g, sdktest.WithHost(host), sdktest.WithLogger(logger))
 	settings := fake.settings()
 	for _, e := range edit {

@@ -15,30 +15,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
-
-// syncBuffer collects the plugin's log lines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // env is the gateway served over the SDK's harness, pointed at a fake
 // Stripe, with its log captured at every level.
@@ -47,34 +28,17 @@ type env struct {
 	g    *Gateway
 	h    *sdktest.Harness
 	gw   payment.Gateway
-	log  *syncBuffer
-	now  *clock
-}
-
-// clock is the gateway's clock in a test; it starts at the real time
-// because the fake's sessions and the stripe-go client use real time.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
+	log  *sdktest.Buffer
+	// now is the gateway's clock: the real time, because the fake's
+	// sessions and the stripe-go client use it, moved by Advance.
+	now *sdktest.Clock
 }
 
 func serveUnconfigured(t *testing.T) *env {
 	t.Helper()
-	e := &env{fake: newFakeStripe(t), g: NewGateway(), log: &syncBuffer{}, now: &clock{}}
+	logger, logs := sdktest.Logger(t)
+	e := &env{fake: newFakeStripe(t), g: NewGateway(), log: logs, now: &sdktest.Clock{}}
 	e.g.now = e.now.Now
-	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Output: e.log, Level: hclog.Trace, JSONFormat: true})
 	e.h = sdktest.Serve(t, e.g, sdktest.WithLogger(logger))
 	e.gw = e.h.Payment()
 	t.Cleanup(func() {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
@@ -27,14 +26,14 @@ type served struct {
 	gw   payment.Gateway
 	h    *sdktest.Harness
 	fake *fakeExamplePay
-	logs *syncBuffer
+	logs *sdktest.Buffer
 }
 
 // serve serves a new Gateway configured against a new fake.
 func serve(t *testing.T, mod func(map[string]any)) *served {
 	t.Helper()
-	s := &served{fake: newFakeExamplePay(t), logs: &syncBuffer{}}
-	logger := hclog.New(&hclog.LoggerOptions{Output: s.logs, Level: hclog.Trace, JSONFormat: true})
+	logger, logs := sdktest.Logger(t)
+	s := &served{fake: newFakeExamplePay(t), logs: logs}
 	s.h = sdktest.Serve(t, NewGateway(), sdktest.WithLogger(logger))
 	settings := s.fake.settings()
 	if mod != nil {
@@ -579,22 +578,4 @@ func TestHandleWebhook(t *testing.T) {
 			t.Errorf("%d first events and %d duplicates; want 1 and 7", first, duplicates)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -28,25 +28,6 @@ const (
 	testMerchantCode = "T0001"
 )
 
-// clock is the time of the plugin, the fake host and the fake Tripay in a
-// test: real time plus an offset that tests advance.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
 // fakeTripay is Tripay's API on 127.0.0.1, answering with the documented
 // request and response shapes (https://tripay.co.id/developer): it checks
 // the bearer key on every call and the signature of transaction/create.

@@ -22,42 +22,26 @@ import (
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
-// syncBuffer collects the plugin's log lines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a gateway served over the SDK's harness (real gRPC), talking to a
 // fake Tripay, with a fake host (its durable store and cache).
 type env struct {
-	clk  *clock
+	// clk is the time of the plugin, the fake host and the fake Tripay:
+	// the real time, moved by Advance.
+	clk  *sdktest.Clock
 	fake *fakeTripay
 	host *sdktest.FakeHost
 	g    *Gateway
 	h    *sdktest.Harness
 	gw   payment.Gateway
-	logs *syncBuffer
+	logs *sdktest.Buffer
 }
 
 // newEnv serves a gateway configured for the fake; tune, when given,
 // changes the gateway before it is served.
 func newEnv(t *testing.T, tune ...func(*Gateway)) *env {
 	t.Helper()
-	clk := &clock{}
-	e := &env{clk: clk, fake: newFakeTripay(t, clk.Now), host: sdktest.NewFakeHost(), logs: &syncBuffer{}}
+	clk := &sdktest.Clock{}
+	e := &env{clk: clk, fake: newFakeTripay(t, clk.Now), host: sdktest.NewFakeHost(), logs: &sdktest.Buffer{}}
 	e.host.Now = clk.Now
 	e.serve(t, tune...)
 	if _, err := e.configure(e.fake.settings()); err != nil {
@@ -312,7 +296,7 @@ func TestConfigure(t *testing.T) {
 }
 
 func TestNotConfigured(t *testing.T) {
-	clk := &clock{}
+	clk := &sdktest.Clock{}
 	g := NewGateway()
 	g.now = clk.Now
 	h := sdktest.Serve(t, g, sdktest.WithLogger(hclog.NewNullLogger()))
@@ -846,7 +830,7 @@ func TestTimeouts(t *testing.T) {
 	t.Run("cancellation ends the backoff", func(t *testing.T) {
 		// Straight on the API client: over gRPC the client side returns
 		// on cancellation whatever the plugin does.
-		clk := &clock{}
+		clk := &sdktest.Clock{}
 		f := newFakeTripay(t, clk.Now)
 		f.failWith("merchant/payment-channel", 503, 503, 503)
 		c := &apiClient{

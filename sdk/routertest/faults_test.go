@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mikrobill/mikrobill/sdk/routertest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 func TestFaults(t *testing.T) {
@@ -69,7 +70,7 @@ func TestFaults(t *testing.T) {
 		c.login("admin", "")
 		other := dialRaw(t, r)
 		other.login("admin", "")
-		waitFor(t, "2 connections", func() bool { return r.Connections() == 2 })
+		sdktest.WaitFor(t, 5*time.Second, "2 connections", func() bool { return r.Connections() == 2 })
 		r.Inject("/ppp/secret/add", routertest.Fault{RestartAfter: true})
 		c.send("/ppp/secret/add", "=name=rebooted")
 		c.expectEOF()
@@ -122,7 +123,7 @@ func TestRestartMidCommand(t *testing.T) {
 	r.Inject("/ip/hotspot/user/print", routertest.Fault{Delay: time.Hour})
 	c.send("/ip/hotspot/user/print")
 	tagged.send("/ip/hotspot/user/print", ".tag=1")
-	waitFor(t, "the commands to arrive", func() bool { return r.CountCommands("/ip/hotspot/user/print") == 2 })
+	sdktest.WaitFor(t, 5*time.Second, "the commands to arrive", func() bool { return r.CountCommands("/ip/hotspot/user/print") == 2 })
 	start := time.Now()
 	r.Restart()
 	c.expectEOF()
@@ -156,7 +157,7 @@ func TestCloseDuringDelay(t *testing.T) {
 	c.login("admin", "")
 	r.Inject("", routertest.Fault{Delay: time.Hour})
 	c.send("/system/identity/print")
-	waitFor(t, "the command to arrive", func() bool { return r.CountCommands("/system/identity/print") == 1 })
+	sdktest.WaitFor(t, 5*time.Second, "the command to arrive", func() bool { return r.CountCommands("/system/identity/print") == 1 })
 	done := make(chan error)
 	go func() { done <- r.Close() }()
 	select {
@@ -248,7 +249,7 @@ func TestLatency(t *testing.T) {
 	}
 	// Restart during the latency drops the connection without an answer.
 	c.send("/system/identity/print")
-	waitFor(t, "the command to arrive", func() bool { return r.CountCommands("/system/identity/print") == 2 })
+	sdktest.WaitFor(t, 5*time.Second, "the command to arrive", func() bool { return r.CountCommands("/system/identity/print") == 2 })
 	r.Restart()
 	c.expectEOF()
 }

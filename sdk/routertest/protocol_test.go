@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/mikrobill/mikrobill/sdk/routertest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // TestTags sends several tagged commands at once, as go-routeros' async
@@ -226,7 +227,7 @@ func TestQuit(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	c.expectEOF()
-	waitFor(t, "no connections", func() bool { return r.Connections() == 0 })
+	sdktest.WaitFor(t, 5*time.Second, "no connections", func() bool { return r.Connections() == 0 })
 }
 
 func TestSystemMenus(t *testing.T) {
@@ -271,16 +272,5 @@ func TestSystemMenus(t *testing.T) {
 	}
 	if !slices.Contains([]string{"0s", "1s", "2s"}, res2["uptime"]) {
 		t.Errorf("uptime %q", res2["uptime"])
-	}
-}
-
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -14,6 +14,11 @@
 //
 // The harness offers the plugin a FakeHost (in-memory key-value store and a
 // record of published events) unless WithHost gives another sdk.Host.
+//
+// Besides the harness, the package holds the few helpers a plugin's tests
+// need: Logger captures what the plugin logs, Buffer is a bytes.Buffer safe
+// for concurrent writers, Clock is a clock the test moves, and WaitFor waits
+// for a condition instead of sleeping.
 package sdktest
 
 import (

@@ -6,26 +6,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/auth"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 var cheap = auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
-// clock is a settable clock, shared by the store and the service.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// newClock returns a clock the test moves, standing at the current second,
+// for the store and the service to share.
+func newClock() *sdktest.Clock { return sdktest.NewClock(time.Now().UTC().Truncate(time.Second)) }
 
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-func newClock() *clock               { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
 func bearer(tok string) func(*http.Request) {
 	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 }
@@ -42,7 +37,7 @@ func withCookie(c *http.Cookie) func(*http.Request) {
 	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value}) }
 }
 
-func newService(t *testing.T, s *store.Store, c *clock) *auth.Service {
+func newService(t *testing.T, s *store.Store, c *sdktest.Clock) *auth.Service {
 	t.Helper()
 	s.Now = c.Now
 	svc, err := auth.New(auth.Options{DB: s, JWTSecret: "0123456789abcdef0123456789abcdef", JWTTTL: time.Hour,
@@ -133,7 +128,7 @@ func TestAuthenticate(t *testing.T) {
 		c := newClock()
 		svc := newService(t, s, c)
 		u := mustUser(t, s, "oper", "correct horse battery", store.UserRoleOperator)
-		c.Add(2 * time.Second) // tokens are issued after the user was made
+		c.Advance(2 * time.Second) // tokens are issued after the user was made
 
 		if id, err := svc.Authenticate(ctx, request()); id != nil || err != nil {
 			t.Errorf("anonymous: %+v, %v", id, err)
@@ -195,7 +190,7 @@ func TestAuthenticate(t *testing.T) {
 		wantRefused(t, "unknown session", id, err, auth.ErrInvalidCredentials, "sign in again")
 
 		// A disabled user is refused on every path.
-		c.Add(2 * time.Second)
+		c.Advance(2 * time.Second)
 		u.Disabled = true
 		if err := s.Q().UpdateUser(ctx, u); err != nil {
 			t.Fatal(err)
@@ -213,7 +208,7 @@ func TestAuthenticate(t *testing.T) {
 		// The JWT predates that change: it stays refused.
 		id, err = svc.Authenticate(ctx, request(bearer(jwtTok)))
 		wantRefused(t, "JWT issued before the account changed", id, err, auth.ErrRevoked, "sign in again")
-		c.Add(2 * time.Second)
+		c.Advance(2 * time.Second)
 		fresh, _, _ := svc.IssueJWT(u)
 		if id, err := svc.Authenticate(ctx, request(bearer(fresh))); err != nil || id.Via != auth.ViaJWT {
 			t.Errorf("a JWT issued after the change: %+v, %v", id, err)
@@ -234,7 +229,7 @@ func TestAuthenticate(t *testing.T) {
 		}
 
 		// A password change ends sessions and older JWTs, not API tokens.
-		c.Add(2 * time.Second)
+		c.Advance(2 * time.Second)
 		ended, err := auth.SetPassword(ctx, s, svc.HashPassword, u, "a brand new password")
 		if err != nil || ended != 1 {
 			t.Fatalf("SetPassword = %d, %v", ended, err)
@@ -256,7 +251,7 @@ func TestAuthenticate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Add(25 * time.Hour)
+		c.Advance(25 * time.Hour)
 		id, err = svc.Authenticate(ctx, request(bearer(short)))
 		wantRefused(t, "expired API token", id, err, auth.ErrExpired, "expired")
 		id, err = svc.Authenticate(ctx, request(withCookie(cookie2)))
@@ -278,9 +273,9 @@ func TestAuthenticate(t *testing.T) {
 		}
 
 		// A deleted user's JWT is refused.
-		c.Add(2 * time.Second)
+		c.Advance(2 * time.Second)
 		other := mustUser(t, s, "gone", "correct horse battery", store.UserRoleViewer)
-		c.Add(2 * time.Second)
+		c.Advance(2 * time.Second)
 		gone, _, _ := svc.IssueJWT(other)
 		if err := s.Tx(ctx, func(tx *store.Tx) error { return tx.Q().DeleteUser(ctx, other.ID) }); err != nil {
 			t.Fatal(err)

@@ -17,41 +17,13 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
+	"github.com/mikrobill/mikrobill/host/internal/testutil"
 	"github.com/mikrobill/mikrobill/sdk"
-	"github.com/mikrobill/mikrobill/sdk/audit"
 	"github.com/mikrobill/mikrobill/sdk/notify"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/router"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
-
-// testPlugins hands billing the sdktest clients of the fakes.
-type testPlugins struct {
-	gw payment.Gateway
-	rt router.Router
-	nt notify.Notifier
-	au audit.Sink
-}
-
-func (p *testPlugins) Payment(name string) (payment.Gateway, error) {
-	if name != "payment-fake" {
-		return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-	}
-	return p.gw, nil
-}
-func (p *testPlugins) Router(name string) (router.Router, error) {
-	if name != "mikrotik" {
-		return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-	}
-	return p.rt, nil
-}
-func (p *testPlugins) Notifier(name string) (notify.Notifier, error) {
-	if name != "whatsapp" {
-		return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-	}
-	return p.nt, nil
-}
-func (p *testPlugins) Audit() (audit.Sink, bool) { return p.au, p.au != nil }
 
 // fastRetry retries failed jobs after 100ms, so router outages pass quickly.
 type fastRetry struct{}
@@ -77,7 +49,7 @@ func setup(t *testing.T, st *store.Store, opts ...func(*billing.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	e := &env{t: t, st: st,
-		gw: &fakeGateway{payments: map[string]*payment.Payment{}},
+		gw: newFakeGateway(),
 		rt: &fakeRouter{users: map[string]*routerUser{}, profiles: map[string]router.Profile{}},
 		nt: &fakeNotifier{keys: map[string]bool{}},
 		au: &fakeAudit{},
@@ -88,11 +60,11 @@ func setup(t *testing.T, st *store.Store, opts ...func(*billing.Config)) *env {
 	if _, err := gwh.Configure(ctx, map[string]any{}); err != nil {
 		t.Fatal(err)
 	}
-	plugs := &testPlugins{
-		gw: gwh.Payment(),
-		rt: sdktest.Serve(t, e.rt).Router(),
-		nt: sdktest.Serve(t, e.nt).Notifier(),
-		au: sdktest.Serve(t, e.au).Audit(),
+	plugs := testutil.Plugins{
+		Payments:  map[string]payment.Gateway{"payment-fake": gwh.Payment()},
+		Routers:   map[string]router.Router{"mikrotik": sdktest.Serve(t, e.rt).Router()},
+		Notifiers: map[string]notify.Notifier{"whatsapp": sdktest.Serve(t, e.nt).Notifier()},
+		AuditSink: sdktest.Serve(t, e.au).Audit(),
 	}
 	cipher, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
@@ -413,7 +385,7 @@ func TestExpiryIsolatesAndReminders(t *testing.T) {
 			}
 			e.waitJobs("expiry_scan", "expire", "notify", "audit")
 		}
-		svc, err := st.Q().GetService(ctx, sub)
+		svc, err := st.Q().GetSubscriptionView(ctx, sub)
 		if err != nil || svc.Status != store.SubscriptionIsolated {
 			t.Fatalf("subscription after expiry: %+v %v", svc, err)
 		}
@@ -447,7 +419,7 @@ func TestExpiryIsolatesAndReminders(t *testing.T) {
 		if u, _ := e.rt.user("main", "budi"); u.Profile != "mb-home-10m" {
 			t.Errorf("profile after renewal %q", u.Profile)
 		}
-		svc, _ = st.Q().GetService(ctx, sub)
+		svc, _ = st.Q().GetSubscriptionView(ctx, sub)
 		if svc.Status != store.SubscriptionActive || !svc.ExpiresAt.After(time.Now().Add(29*24*time.Hour)) {
 			t.Errorf("renewed subscription: %s until %s", svc.Status, svc.ExpiresAt)
 		}

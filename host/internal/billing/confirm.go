@@ -28,50 +28,6 @@ import (
 // {"payment_id": "<the gateway's id>"}.
 const EventPaymentConfirmed = "payment.confirmed"
 
-// ConfirmPaymentArgs asks a gateway where a payment stands and applies the
-// answer: paid credits the invoice (exactly once), failed or expired marks
-// it, pending changes nothing.
-type ConfirmPaymentArgs struct {
-	Gateway   string `json:"gateway" river:"unique"`
-	PaymentID string `json:"payment_id" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (ConfirmPaymentArgs) Kind() string { return "confirm_payment" }
-
-// InsertOpts keeps one check per payment queued at a time; once it has run,
-// the next event or scan queues another.
-func (ConfirmPaymentArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
-	}}}
-}
-
-// ReconcileScanArgs looks for pending payments to ask about (periodic).
-type ReconcileScanArgs struct{}
-
-// Kind implements river.JobArgs.
-func (ReconcileScanArgs) Kind() string { return "reconcile_scan" }
-
-// ReconcileGatewayArgs asks one gateway about all its pending payments, of
-// any age up to 30 days: queued when the gateway's plugin refuses a webhook
-// as a replay, since a plugin built before payment.Event.Duplicate refuses
-// a repeat whose first delivery failed on the host's side that way.
-type ReconcileGatewayArgs struct {
-	Gateway string `json:"gateway" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (ReconcileGatewayArgs) Kind() string { return "reconcile_gateway" }
-
-// InsertOpts keeps one check per gateway queued or running at a time: a
-// burst of refused repeats queues one.
-func (ReconcileGatewayArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
-	}}}
-}
-
 // Reconciliation bounds: payments older than reconcileMaxAge are not asked
 // about any more (Config.ReconcileAfter is the youngest asked about).
 const (
@@ -100,6 +56,25 @@ func (s *Service) HandleEvent(ctx context.Context, e sdk.Event) error {
 	}
 	_, err := s.queue.Insert(ctx, ConfirmPaymentArgs{Gateway: e.Source, PaymentID: data.PaymentID}, nil)
 	return err
+}
+
+// ConfirmPaymentArgs asks a gateway where a payment stands and applies the
+// answer: paid credits the invoice (exactly once), failed or expired marks
+// it, pending changes nothing.
+type ConfirmPaymentArgs struct {
+	Gateway   string `json:"gateway" river:"unique"`
+	PaymentID string `json:"payment_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ConfirmPaymentArgs) Kind() string { return "confirm_payment" }
+
+// InsertOpts keeps one check per payment queued at a time; once it has run,
+// the next event or scan queues another.
+func (ConfirmPaymentArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+	}}}
 }
 
 type confirmPaymentWorker struct {
@@ -148,6 +123,12 @@ func (w *confirmPaymentWorker) Work(ctx context.Context, job *river.Job[ConfirmP
 	return nil
 }
 
+// ReconcileScanArgs looks for pending payments to ask about (periodic).
+type ReconcileScanArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReconcileScanArgs) Kind() string { return "reconcile_scan" }
+
 type reconcileScanWorker struct {
 	river.WorkerDefaults[ReconcileScanArgs]
 	s *Service
@@ -178,6 +159,25 @@ func (s *Service) reconcileGateway(ctx context.Context, gateway string) error {
 	}
 	_, err := s.queue.Insert(ctx, ReconcileGatewayArgs{Gateway: gateway}, nil)
 	return err
+}
+
+// ReconcileGatewayArgs asks one gateway about all its pending payments, of
+// any age up to 30 days: queued when the gateway's plugin refuses a webhook
+// as a replay, since a plugin built before payment.Event.Duplicate refuses
+// a repeat whose first delivery failed on the host's side that way.
+type ReconcileGatewayArgs struct {
+	Gateway string `json:"gateway" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ReconcileGatewayArgs) Kind() string { return "reconcile_gateway" }
+
+// InsertOpts keeps one check per gateway queued or running at a time: a
+// burst of refused repeats queues one.
+func (ReconcileGatewayArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+	}}}
 }
 
 type reconcileGatewayWorker struct {

@@ -17,6 +17,12 @@ import (
 // scanBatch bounds one scan; the rest come with the next scan.
 const scanBatch = 500
 
+// ExpiryScanArgs looks for subscriptions whose period is over (periodic).
+type ExpiryScanArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ExpiryScanArgs) Kind() string { return "expiry_scan" }
+
 type expiryScanWorker struct {
 	river.WorkerDefaults[ExpiryScanArgs]
 	s *Service
@@ -41,6 +47,12 @@ func (w *expiryScanWorker) Work(ctx context.Context, _ *river.Job[ExpiryScanArgs
 	}
 	return nil
 }
+
+// ReminderScanArgs looks for subscriptions to remind (periodic).
+type ReminderScanArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ReminderScanArgs) Kind() string { return "reminder_scan" }
 
 type reminderScanWorker struct {
 	river.WorkerDefaults[ReminderScanArgs]
@@ -69,6 +81,20 @@ func (w *reminderScanWorker) Work(ctx context.Context, _ *river.Job[ReminderScan
 	return nil
 }
 
+// ExpireArgs ends one subscription's period on the router.
+type ExpireArgs struct {
+	SubscriptionID int64 `json:"subscription_id" river:"unique"`
+	// ExpiresAtMS is the expiry being handled (Unix ms): a renewed
+	// subscription has another, and is left alone.
+	ExpiresAtMS int64 `json:"expires_at_ms" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ExpireArgs) Kind() string { return "expire" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ExpireArgs) InsertOpts() river.InsertOpts { return unique() }
+
 type expireWorker struct {
 	river.WorkerDefaults[ExpireArgs]
 	s *Service
@@ -81,7 +107,7 @@ type expireWorker struct {
 // renewed meanwhile is left alone.
 func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) error {
 	s := w.s
-	svc, err := s.st.Q().GetService(ctx, job.Args.SubscriptionID)
+	svc, err := s.st.Q().GetSubscriptionView(ctx, job.Args.SubscriptionID)
 	if err != nil {
 		return err
 	}
@@ -140,7 +166,8 @@ func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) err
 			Key: fmt.Sprintf("expired-%d-%d", svc.SubscriptionID, job.Args.ExpiresAtMS)}, nil); err != nil {
 			return err
 		}
-		_, err = s.queue.InsertTx(ctx, tx, auditJob("system", action, "subscription", strconv.FormatInt(svc.SubscriptionID, 10), "", meta, s.now()), nil)
+		_, err = s.queue.InsertTx(ctx, tx, auditJob(AuditEvent{Actor: "system", Action: action, ResourceType: "subscription", ResourceID: strconv.FormatInt(svc.SubscriptionID, 10),
+			Metadata: meta}, s.now()), nil)
 		return err
 	})
 }
@@ -159,7 +186,7 @@ func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string,
 	}
 	vars := map[string]string{"name": cust.Name, "package": "", "price": "", "expired_date": "", "invoice": "", "payment_link": ""}
 	if a.SubscriptionID != 0 {
-		if svc, err := q.GetService(ctx, a.SubscriptionID); err == nil {
+		if svc, err := q.GetSubscriptionView(ctx, a.SubscriptionID); err == nil {
 			vars["package"] = svc.Plan.Name
 			vars["price"] = money(svc.Plan.Price, svc.Plan.Currency)
 			if !svc.ExpiresAt.IsZero() {

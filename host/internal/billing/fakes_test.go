@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/mikrobill/mikrobill/host/internal/testutil"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/audit"
 	"github.com/mikrobill/mikrobill/sdk/notify"
@@ -19,12 +20,14 @@ import (
 // The fakes below stand for real plugins: the test serves them with sdktest,
 // so billing reaches them over real gRPC exactly as it reaches plugins.
 
-// fakeGateway keeps its replay records in the host's durable store the way
-// a real gateway does: "event:<event id>" -> the payment id, set if absent.
-// A repeat about the same payment comes back as a Duplicate event (without
-// a status query), an id used for another payment is payment.ErrReplay.
+// fakeGateway is the host's test gateway (testutil.Gateway, "payment-fake")
+// with the behaviour below. It keeps its replay records in the host's
+// durable store the way a real gateway does: "event:<event id>" -> the
+// payment id, set if absent. A repeat about the same payment comes back as
+// a Duplicate event (without a status query), an id used for another
+// payment is payment.ErrReplay.
 type fakeGateway struct {
-	sdk.Base
+	testutil.Gateway
 	mu       sync.Mutex
 	payments map[string]*payment.Payment // by gateway id
 	// statusOverride, when set, is what GetPayment reports.
@@ -40,11 +43,13 @@ type fakeGateway struct {
 	gets atomic.Int64
 }
 
-func (g *fakeGateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return &sdk.DescribeResponse{Name: "payment-fake", Version: "1.0.0"}, nil
+func newFakeGateway() *fakeGateway {
+	g := &fakeGateway{payments: map[string]*payment.Payment{}}
+	g.CreatePaymentFunc, g.GetPaymentFunc, g.HandleWebhookFunc = g.createPayment, g.getPayment, g.handleWebhook
+	return g
 }
 
-func (g *fakeGateway) CreatePayment(_ context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
+func (g *fakeGateway) createPayment(_ context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
@@ -57,7 +62,7 @@ func (g *fakeGateway) CreatePayment(_ context.Context, req *payment.CreatePaymen
 	return &payment.CreatePaymentResponse{Payment: *p}, nil
 }
 
-func (g *fakeGateway) GetPayment(_ context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
+func (g *fakeGateway) getPayment(_ context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
 	g.gets.Add(1)
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -86,7 +91,7 @@ type notification struct {
 	Status    string `json:"status"`
 }
 
-func (g *fakeGateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
+func (g *fakeGateway) handleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	if req.Request.Header.Get("X-Fake-Signature") != "ok" {
 		return nil, payment.ErrInvalidSignature
 	}

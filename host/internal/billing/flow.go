@@ -47,8 +47,8 @@ func (s *Service) CreateInvoice(ctx context.Context, customerID, planID, subscri
 		if err := tx.Q().CreateInvoice(ctx, inv); err != nil {
 			return err
 		}
-		_, err := s.queue.InsertTx(ctx, tx, auditJob(actor, "invoice.created", "invoice", inv.Number, "",
-			map[string]string{"customer_id": strconv.FormatInt(customerID, 10), "plan": plan.Name, "amount": money(inv.Amount, inv.Currency)}, s.now()), nil)
+		_, err := s.queue.InsertTx(ctx, tx, auditJob(AuditEvent{Actor: actor, Action: "invoice.created", ResourceType: "invoice", ResourceID: inv.Number,
+			Metadata: map[string]string{"customer_id": strconv.FormatInt(customerID, 10), "plan": plan.Name, "amount": money(inv.Amount, inv.Currency)}}, s.now()), nil)
 		return err
 	})
 	if err != nil {
@@ -141,8 +141,8 @@ func (s *Service) StartPayment(ctx context.Context, invoiceID int64, gateway, me
 			SubscriptionID: inv.SubscriptionID, Key: fmt.Sprintf("invoice-%s-%s-%d", inv.Number, gateway, attempt)}, nil); err != nil {
 			return err
 		}
-		_, err := s.queue.InsertTx(ctx, tx, auditJob(actor, "payment.started", "invoice", inv.Number, "",
-			map[string]string{"gateway": gateway, "payment_id": p.ID}, s.now()), nil)
+		_, err := s.queue.InsertTx(ctx, tx, auditJob(AuditEvent{Actor: actor, Action: "payment.started", ResourceType: "invoice", ResourceID: inv.Number,
+			Metadata: map[string]string{"gateway": gateway, "payment_id": p.ID}}, s.now()), nil)
 		return err
 	})
 	if err != nil {
@@ -165,7 +165,7 @@ func (s *Service) CancelInvoice(ctx context.Context, invoiceID int64, actor stri
 		if !ok {
 			return ErrAlreadyPaid
 		}
-		_, err = s.queue.InsertTx(ctx, tx, auditJob(actor, "invoice.cancelled", "invoice", inv.Number, "", nil, s.now()), nil)
+		_, err = s.queue.InsertTx(ctx, tx, auditJob(AuditEvent{Actor: actor, Action: "invoice.cancelled", ResourceType: "invoice", ResourceID: inv.Number}, s.now()), nil)
 		return err
 	})
 }
@@ -211,9 +211,9 @@ func (s *Service) credit(ctx context.Context, tx *store.Tx, inv *store.Invoice, 
 	jobs := []river.JobArgs{
 		ProvisionArgs{SubscriptionID: subID, InvoiceID: inv.ID},
 		NotifyArgs{Template: "payment_received", CustomerID: inv.CustomerID, SubscriptionID: subID, InvoiceID: inv.ID, Key: "paid-" + inv.Number},
-		auditJob(actor, "invoice.paid", "invoice", inv.Number, "", map[string]string{
+		auditJob(AuditEvent{Actor: actor, Action: "invoice.paid", ResourceType: "invoice", ResourceID: inv.Number, Metadata: map[string]string{
 			"how": how, "amount": money(inv.Amount, inv.Currency), "subscription_id": strconv.FormatInt(subID, 10),
-			"expires_at": expires.Format(time.RFC3339)}, s.now()),
+			"expires_at": expires.Format(time.RFC3339)}}, s.now()),
 	}
 	for _, j := range jobs {
 		if _, err := s.queue.InsertTx(ctx, tx, j, nil); err != nil {

@@ -18,84 +18,10 @@ import (
 	"github.com/mikrobill/mikrobill/sdk/router"
 )
 
-// Job kinds. Each job is unique by the fields tagged river:"unique", so the
-// same work is never queued twice.
-
-// ProvisionArgs puts a subscriber on their router with their plan's profile.
-type ProvisionArgs struct {
-	SubscriptionID int64 `json:"subscription_id" river:"unique"`
-	// InvoiceID is the invoice that paid for it (0 for a manual sync).
-	InvoiceID int64 `json:"invoice_id" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (ProvisionArgs) Kind() string { return "provision" }
-
-// InsertOpts implements river.JobArgsWithInsertOpts.
-func (ProvisionArgs) InsertOpts() river.InsertOpts { return unique() }
-
-// NotifyArgs sends a customer a message from a template.
-type NotifyArgs struct {
-	// Template is the message template's name.
-	Template       string `json:"template"`
-	CustomerID     int64  `json:"customer_id"`
-	SubscriptionID int64  `json:"subscription_id,omitempty"`
-	InvoiceID      int64  `json:"invoice_id,omitempty"`
-	// Key makes the message unique, and is the notifier's idempotency key.
-	Key string `json:"key" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (NotifyArgs) Kind() string { return "notify" }
-
-// InsertOpts implements river.JobArgsWithInsertOpts.
-func (NotifyArgs) InsertOpts() river.InsertOpts { return unique() }
-
-// AuditArgs records an audit event: in the host's audit log, and with the
-// audit plugin when one is installed.
-type AuditArgs struct {
-	EventID      string            `json:"event_id" river:"unique"`
-	OccurredAt   time.Time         `json:"occurred_at"`
-	Actor        string            `json:"actor"`
-	Action       string            `json:"action"`
-	ResourceType string            `json:"resource_type"`
-	ResourceID   string            `json:"resource_id"`
-	Outcome      string            `json:"outcome"`
-	Metadata     map[string]string `json:"metadata,omitempty"`
-}
-
-// Kind implements river.JobArgs.
-func (AuditArgs) Kind() string { return "audit" }
-
-// InsertOpts implements river.JobArgsWithInsertOpts.
-func (AuditArgs) InsertOpts() river.InsertOpts { return unique() }
-
-// ExpireArgs ends one subscription's period on the router.
-type ExpireArgs struct {
-	SubscriptionID int64 `json:"subscription_id" river:"unique"`
-	// ExpiresAtMS is the expiry being handled (Unix ms): a renewed
-	// subscription has another, and is left alone.
-	ExpiresAtMS int64 `json:"expires_at_ms" river:"unique"`
-}
-
-// Kind implements river.JobArgs.
-func (ExpireArgs) Kind() string { return "expire" }
-
-// InsertOpts implements river.JobArgsWithInsertOpts.
-func (ExpireArgs) InsertOpts() river.InsertOpts { return unique() }
-
-// ExpiryScanArgs looks for subscriptions whose period is over (periodic).
-type ExpiryScanArgs struct{}
-
-// Kind implements river.JobArgs.
-func (ExpiryScanArgs) Kind() string { return "expiry_scan" }
-
-// ReminderScanArgs looks for subscriptions to remind (periodic).
-type ReminderScanArgs struct{}
-
-// Kind implements river.JobArgs.
-func (ReminderScanArgs) Kind() string { return "reminder_scan" }
-
+// unique makes a job unique by its fields tagged river:"unique", so the
+// same work is never queued twice. Each job's Args type is declared beside
+// its worker: provision, notify and audit below, expire and the scans in
+// expiry.go, confirm_payment and reconcile in confirm.go.
 func unique() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
@@ -131,35 +57,53 @@ func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 	}
 }
 
+// AuditEvent is an action to record in the audit log: who did what to
+// which record, and how it ended.
+type AuditEvent struct {
+	// Actor is who did it: "user:<id>", "system" or "gateway:<plugin>".
+	Actor string
+	// Action is what was done, for example "invoice.paid".
+	Action string
+	// ResourceType and ResourceID name what it was done to, for example
+	// "invoice" and "INV-2026-0001".
+	ResourceType string
+	ResourceID   string
+	// Outcome is "success" (when empty) or "failure".
+	Outcome string
+	// Metadata names what changed; never a secret.
+	Metadata map[string]string
+}
+
 // Audit records an administrative action (a plugin disabled, say) through
 // the audit job: into the host's audit log and to the audit plugin.
-func (s *Service) Audit(ctx context.Context, actor, action, resourceType, resourceID, outcome string, meta map[string]string) error {
+func (s *Service) Audit(ctx context.Context, ev AuditEvent) error {
 	if s.queue == nil {
 		return errors.New("the job queue is not set up; the audit event cannot be recorded")
 	}
-	_, err := s.queue.Insert(ctx, auditJob(actor, action, resourceType, resourceID, outcome, meta, s.now()), nil)
+	_, err := s.queue.Insert(ctx, auditJob(ev, s.now()), nil)
 	return err
 }
 
 // AuditTx is Audit inside a store transaction: the action and its record
 // commit together or not at all.
-func (s *Service) AuditTx(ctx context.Context, tx *store.Tx, actor, action, resourceType, resourceID, outcome string, meta map[string]string) error {
+func (s *Service) AuditTx(ctx context.Context, tx *store.Tx, ev AuditEvent) error {
 	if s.queue == nil {
 		return errors.New("the job queue is not set up; the audit event cannot be recorded")
 	}
-	_, err := s.queue.InsertTx(ctx, tx, auditJob(actor, action, resourceType, resourceID, outcome, meta, s.now()), nil)
+	_, err := s.queue.InsertTx(ctx, tx, auditJob(ev, s.now()), nil)
 	return err
 }
 
-// auditJob builds an audit job with a fresh event id.
-func auditJob(actor, action, resourceType, resourceID, outcome string, meta map[string]string, at time.Time) AuditArgs {
+// auditJob builds the audit job of ev, which happened at at, with a fresh
+// event id.
+func auditJob(ev AuditEvent, at time.Time) AuditArgs {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	if outcome == "" {
-		outcome = "success"
+	if ev.Outcome == "" {
+		ev.Outcome = "success"
 	}
-	return AuditArgs{EventID: hex.EncodeToString(b[:]), OccurredAt: at.UTC(), Actor: actor, Action: action,
-		ResourceType: resourceType, ResourceID: resourceID, Outcome: outcome, Metadata: meta}
+	return AuditArgs{EventID: hex.EncodeToString(b[:]), OccurredAt: at.UTC(), Actor: ev.Actor, Action: ev.Action,
+		ResourceType: ev.ResourceType, ResourceID: ev.ResourceID, Outcome: ev.Outcome, Metadata: ev.Metadata}
 }
 
 var profileChars = regexp.MustCompile(`[^a-z0-9]+`)
@@ -197,7 +141,7 @@ func (e *undecryptableError) Unwrap() error { return e.err }
 // isolation profile of an isolated subscription, which the operator keeps
 // on the router). Both calls are idempotent. It returns the profile the
 // login has.
-func (s *Service) provision(ctx context.Context, rt router.Router, svc *store.Service, profile string) (string, error) {
+func (s *Service) provision(ctx context.Context, rt router.Router, svc *store.SubscriptionView, profile string) (string, error) {
 	password, err := s.cipher.Decrypt(svc.RouterPasswordEn)
 	if err != nil {
 		return "", &undecryptableError{svc.CustomerID, err}
@@ -222,6 +166,19 @@ func (s *Service) provision(ctx context.Context, rt router.Router, svc *store.Se
 	return profile, nil
 }
 
+// ProvisionArgs puts a subscriber on their router with their plan's profile.
+type ProvisionArgs struct {
+	SubscriptionID int64 `json:"subscription_id" river:"unique"`
+	// InvoiceID is the invoice that paid for it (0 for a manual sync).
+	InvoiceID int64 `json:"invoice_id" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (ProvisionArgs) Kind() string { return "provision" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ProvisionArgs) InsertOpts() river.InsertOpts { return unique() }
+
 type provisionWorker struct {
 	river.WorkerDefaults[ProvisionArgs]
 	s *Service
@@ -233,7 +190,7 @@ type provisionWorker struct {
 // and River retries it with backoff: the job is never lost.
 func (w *provisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs]) error {
 	s := w.s
-	svc, err := s.st.Q().GetService(ctx, job.Args.SubscriptionID)
+	svc, err := s.st.Q().GetSubscriptionView(ctx, job.Args.SubscriptionID)
 	if err != nil {
 		return err
 	}
@@ -262,6 +219,23 @@ func (w *provisionWorker) Work(ctx context.Context, job *river.Job[ProvisionArgs
 	s.log.Info("subscriber provisioned", "subscription", svc.SubscriptionID, "user", svc.RouterUsername, "location", svc.LocationName, "profile", profile)
 	return nil
 }
+
+// NotifyArgs sends a customer a message from a template.
+type NotifyArgs struct {
+	// Template is the message template's name.
+	Template       string `json:"template"`
+	CustomerID     int64  `json:"customer_id"`
+	SubscriptionID int64  `json:"subscription_id,omitempty"`
+	InvoiceID      int64  `json:"invoice_id,omitempty"`
+	// Key makes the message unique, and is the notifier's idempotency key.
+	Key string `json:"key" river:"unique"`
+}
+
+// Kind implements river.JobArgs.
+func (NotifyArgs) Kind() string { return "notify" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (NotifyArgs) InsertOpts() river.InsertOpts { return unique() }
 
 type notifyWorker struct {
 	river.WorkerDefaults[NotifyArgs]
@@ -297,6 +271,25 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	s.log.Info("message sent", "template", a.Template, "customer", a.CustomerID, "message", resp.MessageID, "duplicate", resp.Duplicate)
 	return nil
 }
+
+// AuditArgs records an audit event: in the host's audit log, and with the
+// audit plugin when one is installed.
+type AuditArgs struct {
+	EventID      string            `json:"event_id" river:"unique"`
+	OccurredAt   time.Time         `json:"occurred_at"`
+	Actor        string            `json:"actor"`
+	Action       string            `json:"action"`
+	ResourceType string            `json:"resource_type"`
+	ResourceID   string            `json:"resource_id"`
+	Outcome      string            `json:"outcome"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (AuditArgs) Kind() string { return "audit" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (AuditArgs) InsertOpts() river.InsertOpts { return unique() }
 
 type auditWorker struct {
 	river.WorkerDefaults[AuditArgs]

@@ -182,8 +182,8 @@ func (s *Service) SyncRouters(ctx context.Context, opt SyncOptions) (*SyncReport
 		if actor == "" {
 			actor = "system"
 		}
-		if _, err := s.queue.Insert(ctx, auditJob(actor, "routers.repaired", "router_location", opt.Location, "",
-			map[string]string{"drift": strconv.Itoa(rep.Drift), "repaired": strconv.Itoa(rep.Repaired)}, s.now()), nil); err != nil {
+		if _, err := s.queue.Insert(ctx, auditJob(AuditEvent{Actor: actor, Action: "routers.repaired", ResourceType: "router_location", ResourceID: opt.Location,
+			Metadata: map[string]string{"drift": strconv.Itoa(rep.Drift), "repaired": strconv.Itoa(rep.Repaired)}}, s.now()), nil); err != nil {
 			return rep, fmt.Errorf("record the repair in the audit log: %w", err)
 		}
 	}
@@ -192,7 +192,7 @@ func (s *Service) SyncRouters(ctx context.Context, opt SyncOptions) (*SyncReport
 
 // expected is what one subscriber's login should be.
 type expected struct {
-	svc      store.Service
+	svc      store.SubscriptionView
 	profile  string // the plan's or, isolated, the isolation profile
 	isolated bool
 }
@@ -257,7 +257,7 @@ func (s *Service) compareLocation(ctx context.Context, l store.Location) (Locati
 		return ld, locationPlan{}
 	}
 	q := s.st.Q()
-	svcs, err := q.ListLocationServices(ctx, l.ID)
+	svcs, err := q.ListLocationSubscriptionViews(ctx, l.ID)
 	if err != nil {
 		return fail(err)
 	}

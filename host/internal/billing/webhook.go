@@ -117,8 +117,8 @@ func (s *Service) paid(ctx context.Context, gw payment.Gateway, gateway string, 
 		err := fmt.Errorf("%w: %s reports %s for invoice %s, which is %s", payment.ErrAmountMismatch, gateway,
 			p.Amount, inv.Number, money(inv.Amount, inv.Currency))
 		s.log.Error("payment amount does not match the invoice", "gateway", gateway, "invoice", inv.Number, "error", err)
-		_, _ = s.queue.Insert(ctx, auditJob("gateway:"+gateway, "payment.amount_mismatch", "invoice", inv.Number, "failure",
-			map[string]string{"reported": p.Amount.String(), "invoice": money(inv.Amount, inv.Currency), "payment_id": p.ID}, s.now()), nil)
+		_, _ = s.queue.Insert(ctx, auditJob(AuditEvent{Actor: "gateway:" + gateway, Action: "payment.amount_mismatch", ResourceType: "invoice", ResourceID: inv.Number, Outcome: "failure",
+			Metadata: map[string]string{"reported": p.Amount.String(), "invoice": money(inv.Amount, inv.Currency), "payment_id": p.ID}}, s.now()), nil)
 		return false, err
 	}
 	var credited bool
@@ -141,8 +141,8 @@ func (s *Service) paid(ctx context.Context, gw payment.Gateway, gateway string, 
 		}
 		s.log.Error("payment received for a cancelled invoice: recorded, not applied; refund it or make a new invoice",
 			"invoice", inv.Number, "gateway", gateway, "payment", p.ID, "amount", p.Amount.String())
-		_, err = s.queue.InsertTx(ctx, tx, auditJob("gateway:"+gateway, "payment.unapplied", "invoice", inv.Number, "failure",
-			map[string]string{"reason": "invoice cancelled", "payment_id": p.ID, "amount": p.Amount.String()}, s.now()), nil)
+		_, err = s.queue.InsertTx(ctx, tx, auditJob(AuditEvent{Actor: "gateway:" + gateway, Action: "payment.unapplied", ResourceType: "invoice", ResourceID: inv.Number, Outcome: "failure",
+			Metadata: map[string]string{"reason": "invoice cancelled", "payment_id": p.ID, "amount": p.Amount.String()}}, s.now()), nil)
 		return err
 	})
 	if err != nil {
@@ -176,8 +176,8 @@ func (s *Service) unpaid(ctx context.Context, gateway string, inv *store.Invoice
 		if _, err := tx.Q().SetInvoiceStatus(ctx, inv.ID, to); err != nil {
 			return err
 		}
-		_, err := s.queue.InsertTx(ctx, tx, auditJob("gateway:"+gateway, "payment."+string(ev.Status), "invoice", inv.Number, "failure",
-			map[string]string{"payment_id": ev.PaymentID}, s.now()), nil)
+		_, err := s.queue.InsertTx(ctx, tx, auditJob(AuditEvent{Actor: "gateway:" + gateway, Action: "payment." + string(ev.Status), ResourceType: "invoice", ResourceID: inv.Number, Outcome: "failure",
+			Metadata: map[string]string{"payment_id": ev.PaymentID}}, s.now()), nil)
 		return err
 	})
 }

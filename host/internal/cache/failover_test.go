@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // switchTimeout bounds how long a test waits for a Failover to notice Redis
@@ -18,10 +20,10 @@ const switchTimeout = 5 * time.Second
 
 // openTest opens a Backend on url with a fast probe, a fresh registry and a
 // captured log.
-func openTest(t *testing.T, url, prefix string, probe time.Duration) (*Backend, *prometheus.Registry, *logBuffer) {
+func openTest(t *testing.T, url, prefix string, probe time.Duration) (*Backend, *prometheus.Registry, *sdktest.Buffer) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	log, logs := newTestLogger()
+	log, logs := sdktest.Logger(t)
 	b, err := Open(context.Background(), url, OpenOptions{Prefix: prefix, ProbeInterval: probe, Logger: log, Registerer: reg})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -83,7 +85,7 @@ func TestFailoverCache(t *testing.T) {
 
 	// A new, empty Redis comes up on the same port: the probe switches back.
 	s.start()
-	waitFor(t, switchTimeout, "the switch back to redis", func() bool { return b.Mode() == "redis" })
+	sdktest.WaitFor(t, switchTimeout, "the switch back to redis", func() bool { return b.Mode() == "redis" })
 	wantMode(t, b, "redis", "ok")
 	mustSet(t, c, "k4", "v4", time.Minute, false, true)
 	wantDirect(t, direct, prefix+"k4", "v4")
@@ -99,7 +101,7 @@ func TestFailoverCache(t *testing.T) {
 	// A second outage starts from an empty memory again: nothing from the
 	// first one comes back stale.
 	s.kill()
-	waitFor(t, switchTimeout, "the second switch to memory", func() bool { return b.Mode() == "memory" })
+	sdktest.WaitFor(t, switchTimeout, "the second switch to memory", func() bool { return b.Mode() == "memory" })
 	mustMiss(t, c, "k2")
 	mustMiss(t, c, "k4")
 	checkMetrics(t, reg, map[string]float64{failovers("to_memory"): 2, failovers("to_redis"): 1})
@@ -145,7 +147,7 @@ func TestFailoverLimiter(t *testing.T) {
 	// Redis dies; with no traffic the probe notices. Limits go on from
 	// memory, a fresh window per host.
 	s.kill()
-	waitFor(t, switchTimeout, "the switch to memory", func() bool { return b.Mode() == "memory" })
+	sdktest.WaitFor(t, switchTimeout, "the switch to memory", func() bool { return b.Mode() == "memory" })
 	wantMode(t, b, "memory", "degraded")
 	allow(b, true, 1)
 	allow(b, true, 0)
@@ -158,11 +160,11 @@ func TestFailoverLimiter(t *testing.T) {
 
 	// Redis is back (empty): limits count in Redis again.
 	s.start()
-	waitFor(t, switchTimeout, "the switch back to redis", func() bool { return b.Mode() == "redis" })
+	sdktest.WaitFor(t, switchTimeout, "the switch back to redis", func() bool { return b.Mode() == "redis" })
 	wantMode(t, b, "redis", "ok")
 	allow(b, true, 1)
 	wantDirect(t, direct, prefix+"ratelimit:ip:10.0.0.1", "1")
-	waitFor(t, switchTimeout, "the second host's switch back", func() bool { return b2.Mode() == "redis" })
+	sdktest.WaitFor(t, switchTimeout, "the second host's switch back", func() bool { return b2.Mode() == "redis" })
 	allow(b2, true, 0)
 	wantDirect(t, direct, prefix+"ratelimit:ip:10.0.0.1", "2")
 }
@@ -218,7 +220,7 @@ func TestOpenWithRedisDown(t *testing.T) {
 
 	s := startRedis(t, port)
 	direct := directClient(t, s.url(), prefix)
-	waitFor(t, switchTimeout, "the switch to redis", func() bool { return b.Mode() == "redis" })
+	sdktest.WaitFor(t, switchTimeout, "the switch to redis", func() bool { return b.Mode() == "redis" })
 	wantMode(t, b, "redis", "ok")
 	mustSet(t, b.Cache, "k", "w", 0, false, true)
 	wantDirect(t, direct, prefix+"k", "w")
@@ -345,7 +347,7 @@ func TestOpenInvalidURL(t *testing.T) {
 }
 
 func TestRouteRedisLogs(t *testing.T) {
-	log, logs := newTestLogger()
+	log, logs := sdktest.Logger(t)
 	redisLogger{log}.Printf(context.Background(), "redis: failed to dial after %d attempts", 1)
 	if out := logs.String(); !strings.Contains(out, `"@level":"debug"`) || !strings.Contains(out, `"@message":"failed to dial after 1 attempts"`) {
 		t.Fatalf("go-redis line logged as %s", out)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 func TestRedis(t *testing.T) {
@@ -108,7 +110,7 @@ func testRedisCache(t *testing.T, r *Redis, direct *redis.Client, reg prometheus
 	wantPTTL(t, direct, p+"a", -1, -1)
 
 	mustSet(t, r, "sub-ms", "y", time.Microsecond, false, true) // rounded up to 1ms, then gone
-	waitFor(t, 2*time.Second, "expiry of a 1µs key", func() bool {
+	sdktest.WaitFor(t, 2*time.Second, "expiry of a 1µs key", func() bool {
 		return direct.Exists(ctx, p+"sub-ms").Val() == 0
 	})
 	mustMiss(t, r, "sub-ms")

@@ -210,38 +210,3 @@ func directClient(t *testing.T, url, prefix string) *redis.Client {
 	})
 	return c
 }
-
-// logBuffer is an hclog logger writing into a buffer the test reads.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newTestLogger() (hclog.Logger, *logBuffer) {
-	b := &logBuffer{}
-	return hclog.New(&hclog.LoggerOptions{Name: "test", Output: b, Level: hclog.Debug, JSONFormat: true}), b
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within %s", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

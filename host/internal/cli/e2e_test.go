@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // host is a `mikrobill serve` running inside the test.
@@ -30,7 +30,7 @@ type host struct {
 	// env is the extra environment serve was started with (DATABASE_URL, ...);
 	// the CLI commands a test runs against this host get it too.
 	env    []string
-	stderr *lockedBuffer
+	stderr *sdktest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -39,7 +39,7 @@ type host struct {
 // directory and waits until it serves.
 func startHost(t *testing.T, pluginDir string, extraEnv ...string) *host {
 	t.Helper()
-	stderr := &lockedBuffer{}
+	stderr := &sdktest.Buffer{}
 	addrc := make(chan string, 1)
 	g := &globals{
 		stdout: io.Discard, stderr: stderr,
@@ -304,23 +304,6 @@ func TestServeRefusesWhenRequiredPluginFails(t *testing.T) {
 			}
 		})
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // TestServeWithRelativePluginDir: --plugin-dir relative to the working

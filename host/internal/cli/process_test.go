@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // realHost is the mikrobill binary running as a process of its own.
@@ -27,7 +28,7 @@ type realHost struct {
 	addr    string
 	dataDir string
 	tmpDir  string
-	logs    *lockedBuffer
+	logs    *sdktest.Buffer
 	exited  chan error
 }
 
@@ -42,7 +43,7 @@ func startRealHost(t *testing.T, pluginDir string, opts ...func(*exec.Cmd)) *rea
 	t.Helper()
 	bin := testenv.Build(t, "host/cmd/mikrobill")
 	root := t.TempDir()
-	h := &realHost{dataDir: filepath.Join(root, "data"), tmpDir: filepath.Join(root, "tmp"), logs: &lockedBuffer{}, exited: make(chan error, 1)}
+	h := &realHost{dataDir: filepath.Join(root, "data"), tmpDir: filepath.Join(root, "tmp"), logs: &sdktest.Buffer{}, exited: make(chan error, 1)}
 	if err := os.MkdirAll(h.tmpDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -123,17 +124,6 @@ func sockets(dir string) []string {
 	return out
 }
 
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestHostKilledLeavesNoPluginAndNoSocket(t *testing.T) {
 	d := testenv.NewPluginDir(t)
 	childFile := filepath.Join(t.TempDir(), "child.pid")
@@ -158,7 +148,7 @@ func TestHostKilledLeavesNoPluginAndNoSocket(t *testing.T) {
 	}
 	<-h.exited
 	all := append([]int{child}, pids["parent"], pids["plain"])
-	waitUntil(t, 10*time.Second, "no plugin process survives", func() bool {
+	sdktest.WaitFor(t, 10*time.Second, "no plugin process survives", func() bool {
 		for _, pid := range all {
 			if alive(pid) {
 				return false
@@ -166,7 +156,7 @@ func TestHostKilledLeavesNoPluginAndNoSocket(t *testing.T) {
 		}
 		return true
 	})
-	waitUntil(t, 10*time.Second, "no socket file is left and the runtime directory is gone", func() bool {
+	sdktest.WaitFor(t, 10*time.Second, "no socket file is left and the runtime directory is gone", func() bool {
 		_, err := os.Stat(h.runDir)
 		return os.IsNotExist(err) && len(sockets(h.dataDir)) == 0 && len(sockets(h.tmpDir)) == 0
 	})
@@ -273,7 +263,7 @@ func TestPluginActionsThroughTheCLI(t *testing.T) {
 
 	// Each action is in the audit log with who did it, refusals included.
 	want := []string{"plugin.restart success user:otto", "plugin.disable success user:ana", "plugin.restart failure user:ana", "plugin.enable success user:ana"}
-	waitUntil(t, 30*time.Second, "the plugin actions in the audit log", func() bool {
+	sdktest.WaitFor(t, 30*time.Second, "the plugin actions in the audit log", func() bool {
 		req, _ := http.NewRequest(http.MethodGet, addr+"/api/v1/audit?limit=100", nil)
 		req.Header.Set("Authorization", "Bearer "+admin)
 		resp, err := http.DefaultClient.Do(req)

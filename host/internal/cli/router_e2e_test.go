@@ -21,6 +21,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
 	"github.com/mikrobill/mikrobill/sdk/routertest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // routerHost is a host with the real mikrotik and payment-manual plugins,
@@ -116,18 +117,6 @@ func (rh *routerHost) provisionsDone() bool {
 	return len(open.Items) == 0
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestPaidWebhookProvisionsAndExpiryIsolates is the router flow end to end
 // over the real protocol: a paid webhook puts the customer on the fake
 // router as a hotspot user with the plan's profile (rate limit and shared
@@ -153,7 +142,7 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 	rh.payByWebhook(fajar, plan, "evt-fajar-1")
 	// Removed once his provision job is done (removed in between, the job
 	// would rightly put him back on its retry).
-	waitFor(t, "eko provisioned", 20*time.Second, func() bool {
+	sdktest.WaitFor(t, 20*time.Second, "eko provisioned", func() bool {
 		if _, ok := rt.Find("/ip/hotspot/user", "eko"); !ok {
 			return false
 		}
@@ -163,7 +152,7 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 	rt.Remove("/ip/hotspot/user", u[".id"])
 
 	var user map[string]string
-	waitFor(t, "budi on the router", 20*time.Second, func() bool {
+	sdktest.WaitFor(t, 20*time.Second, "budi on the router", func() bool {
 		var ok bool
 		user, ok = rt.Find("/ip/hotspot/user", "budi")
 		return ok
@@ -190,11 +179,11 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 	// Budi logs in to the hotspot.
 	rt.Add("/ip/hotspot/active", map[string]string{"user": "budi", "address": "10.5.50.23", "mac-address": "AA:BB:CC:00:11:22", "server": "hotspot1"})
 
-	waitFor(t, "budi isolated after expiry", 30*time.Second, func() bool {
+	sdktest.WaitFor(t, 30*time.Second, "budi isolated after expiry", func() bool {
 		u, _ := rt.Find("/ip/hotspot/user", "budi")
 		return u["profile"] == "isolir"
 	})
-	waitFor(t, "budi's session disconnected", 10*time.Second, func() bool {
+	sdktest.WaitFor(t, 10*time.Second, "budi's session disconnected", func() bool {
 		for _, s := range rt.Rows("/ip/hotspot/active") {
 			if s["user"] == "budi" {
 				return false
@@ -207,7 +196,7 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 			Status string `json:"status"`
 		} `json:"items"`
 	}
-	waitFor(t, "subscription isolated in the store", 10*time.Second, func() bool {
+	sdktest.WaitFor(t, 10*time.Second, "subscription isolated in the store", func() bool {
 		rh.api(http.MethodGet, fmt.Sprintf("/api/v1/subscriptions?customer_id=%d", cust), rh.tok, nil, &subs)
 		return len(subs.Items) == 1 && subs.Items[0].Status == "isolated"
 	})
@@ -215,7 +204,7 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 	// entry, which is not ours: its provision job is cancelled with the
 	// reason, his period ends in the store, and the entry is untouched.
 	for _, c := range []int64{eko, fajar} {
-		waitFor(t, fmt.Sprintf("customer %d's subscription isolated although the router was not changed", c), 10*time.Second, func() bool {
+		sdktest.WaitFor(t, 10*time.Second, fmt.Sprintf("customer %d's subscription isolated although the router was not changed", c), func() bool {
 			rh.api(http.MethodGet, fmt.Sprintf("/api/v1/subscriptions?customer_id=%d", c), rh.tok, nil, &subs)
 			return len(subs.Items) == 1 && subs.Items[0].Status == "isolated"
 		})
@@ -297,7 +286,7 @@ func TestProvisionWaitsForADownRouter(t *testing.T) {
 		LastError string `json:"last_error"`
 	}
 	var failing job
-	waitFor(t, "the provision job failing while the router is down", 20*time.Second, func() bool {
+	sdktest.WaitFor(t, 20*time.Second, "the provision job failing while the router is down", func() bool {
 		var jobs struct {
 			Items []job `json:"items"`
 		}
@@ -318,7 +307,7 @@ func TestProvisionWaitsForADownRouter(t *testing.T) {
 	rt.Resume()
 	// The operator does not wait for the next backoff: retry now (the
 	// plugin may still be backing off its reconnect, so retry until done).
-	waitFor(t, "sari on the router once it is back", 45*time.Second, func() bool {
+	sdktest.WaitFor(t, 45*time.Second, "sari on the router once it is back", func() bool {
 		if _, ok := rt.Find("/ppp/secret", "sari"); ok {
 			return true
 		}
@@ -337,7 +326,7 @@ func TestProvisionWaitsForADownRouter(t *testing.T) {
 		t.Errorf("PPP profile %v (found %v); want rate-limit 5M/10M", p, ok)
 	}
 	var j job
-	waitFor(t, "the provision job completed", 10*time.Second, func() bool {
+	sdktest.WaitFor(t, 10*time.Second, "the provision job completed", func() bool {
 		rh.api(http.MethodGet, fmt.Sprintf("/api/v1/jobs/%d", failing.ID), rh.tok, nil, &j)
 		return j.State == "completed"
 	})
@@ -358,7 +347,7 @@ func TestProvisionWaitsForADownRouter(t *testing.T) {
 	if code, raw := rh.api(http.MethodPost, "/api/v1/vouchers/redeem", rh.tok, map[string]any{"code": batch.Vouchers[0].Code, "customer_id": walkIn}, nil); code != http.StatusOK {
 		t.Fatalf("redeem: %d %s", code, raw)
 	}
-	waitFor(t, "the voucher's customer on the router", 20*time.Second, func() bool {
+	sdktest.WaitFor(t, 20*time.Second, "the voucher's customer on the router", func() bool {
 		u, ok := rt.Find("/ip/hotspot/user", "walkin7")
 		return ok && u["profile"] == "mb-voucher-1-hari"
 	})
@@ -384,7 +373,7 @@ func TestRoutersSync(t *testing.T) {
 	for i, c := range custs {
 		rh.payByWebhook(c, plan, fmt.Sprintf("evt-sync-%d", i))
 	}
-	waitFor(t, "andi and citra on the router", 20*time.Second, func() bool {
+	sdktest.WaitFor(t, 20*time.Second, "andi and citra on the router", func() bool {
 		_, a := rt.Find("/ppp/secret", "andi")
 		_, c := rt.Find("/ppp/secret", "citra")
 		return a && c && rh.provisionsDone()
@@ -455,7 +444,7 @@ func TestRoutersSync(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "1 difference(s)") || !strings.Contains(out, "not_managed") {
 		t.Errorf("after repair: exit %d\n%s", code, out)
 	}
-	waitFor(t, "the repair in the audit log", 10*time.Second, func() bool {
+	sdktest.WaitFor(t, 10*time.Second, "the repair in the audit log", func() bool {
 		_, raw := rh.api(http.MethodGet, "/api/v1/audit", rh.tok, nil, nil)
 		return strings.Contains(string(raw), "routers.repaired")
 	})
@@ -515,7 +504,7 @@ func TestRouterPasswordsAreSecret(t *testing.T) {
 	}
 	routersUp := func(want string) {
 		t.Helper()
-		waitFor(t, "health: "+want, 40*time.Second, func() bool {
+		sdktest.WaitFor(t, 40*time.Second, "health: "+want, func() bool {
 			_, body := rh.get("/health/detailed")
 			return strings.Contains(string(body), want)
 		})
@@ -541,7 +530,7 @@ func TestRouterPasswordsAreSecret(t *testing.T) {
 	}
 
 	// Nowhere on disk in clear, nor in the audit log.
-	waitFor(t, "the settings change in the audit log", 10*time.Second, func() bool {
+	sdktest.WaitFor(t, 10*time.Second, "the settings change in the audit log", func() bool {
 		_, raw := rh.api(http.MethodGet, "/api/v1/audit", rh.tok, nil, nil)
 		return strings.Count(string(raw), "plugin_settings.saved") >= 2
 	})

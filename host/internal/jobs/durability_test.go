@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // runArgs records one run of a job in the database, so runs are counted
@@ -47,8 +49,10 @@ func runs(t *testing.T, st *store.Store, name string) int64 {
 
 // host is what a host process does with the queue: open the store, start
 // the queue with the worker. It is run in a child process (the test binary
-// itself) so the test can SIGKILL it.
-func host(ctx context.Context, o store.Options, insert bool) error {
+// itself) so the test can SIGKILL it. Mode "insert" first inserts the
+// "survivor" job, due a little later; mode "probe" inserts a "probe" job,
+// due now, whose run shows that this host has worked its queue.
+func host(ctx context.Context, o store.Options, mode string) error {
 	st, err := store.Open(ctx, o)
 	if err != nil {
 		return err
@@ -60,7 +64,7 @@ func host(ctx context.Context, o store.Options, insert bool) error {
 	if err != nil {
 		return err
 	}
-	if insert {
+	if mode == "insert" {
 		// Insert in a transaction, due a little later, as billing does,
 		// then tell the parent, which kills this process before it is due.
 		err := st.Tx(ctx, func(tx *store.Tx) error {
@@ -68,6 +72,11 @@ func host(ctx context.Context, o store.Options, insert bool) error {
 			return err
 		})
 		if err != nil {
+			return err
+		}
+	}
+	if mode == "probe" {
+		if _, err := q.Insert(ctx, runArgs{Name: "probe"}, nil); err != nil {
 			return err
 		}
 	}
@@ -86,7 +95,7 @@ func TestMain(m *testing.M) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		o := store.Options{URL: os.Getenv("JOBS_TEST_URL"), DataDir: os.Getenv("JOBS_TEST_DIR")}
-		if err := host(ctx, o, mode == "insert"); err != nil {
+		if err := host(ctx, o, mode); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -157,14 +166,16 @@ func TestJobInsertedBeforeAKillRunsOnceAfterRestart(t *testing.T) {
 			// A new host starts: the job runs, once. (It runs once the killed
 			// host's leadership has lapsed, as River's scheduler, which
 			// makes due jobs available, runs on the leader.)
-			startHost(t, o, "run")
-			deadline := time.Now().Add(45 * time.Second)
-			for runs(t, st, "survivor") == 0 && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
+			second := startHost(t, o, "run")
+			sdktest.WaitFor(t, 45*time.Second, "the job's run on the new host", func() bool { return runs(t, st, "survivor") > 0 })
+			// And a third host does not run it again. It runs alone, and
+			// once it has run a job of its own it has worked its queue.
+			if err := second.Process.Kill(); err != nil {
+				t.Fatal(err)
 			}
-			// And a third host does not run it again.
-			startHost(t, o, "run")
-			time.Sleep(1500 * time.Millisecond)
+			_ = second.Wait()
+			startHost(t, o, "probe")
+			sdktest.WaitFor(t, 45*time.Second, "the third host's run of its own job", func() bool { return runs(t, st, "probe") > 0 })
 			if n := runs(t, st, "survivor"); n != 1 {
 				t.Errorf("the job ran %d times, want exactly once", n)
 			}
@@ -172,28 +183,45 @@ func TestJobInsertedBeforeAKillRunsOnceAfterRestart(t *testing.T) {
 	}
 }
 
-type tickArgs struct{}
+// tickArgs is the periodic job; Host is the host whose leader enqueued it.
+type tickArgs struct {
+	Host string `json:"host"`
+}
 
 func (tickArgs) Kind() string { return "test_tick" }
 
-type tickWorker struct {
-	river.WorkerDefaults[tickArgs]
-	runs *atomic.Int64
+// tick is one run of the periodic job.
+type tick struct {
+	job  int64
+	host string // the enqueuing host
 }
 
-func (w *tickWorker) Work(context.Context, *river.Job[tickArgs]) error {
-	w.runs.Add(1)
+type tickWorker struct {
+	river.WorkerDefaults[tickArgs]
+	mu   *sync.Mutex
+	runs *[]tick
+}
+
+func (w *tickWorker) Work(_ context.Context, job *river.Job[tickArgs]) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	*w.runs = append(*w.runs, tick{job: job.ID, host: job.Args.Host})
 	return nil
 }
 
+// TestTwoHostsRunAPeriodicJobOnce: of two hosts on one database, one
+// enqueues the periodic job (River's leader), and each job runs once. The
+// test waits for eight runs, then looks at who enqueued them: one host, or
+// two one after the other when leadership moved; two enqueuers alternate
+// tick by tick (shown by giving each host a database of its own).
 func TestTwoHostsRunAPeriodicJobOnce(t *testing.T) {
 	if os.Getenv(storetest.EnvPostgres) == "" {
 		t.Skipf("%s is not set: several hosts share PostgreSQL only", storetest.EnvPostgres)
 	}
 	url := storetest.PostgresURL(t)
 	ctx := context.Background()
-	var total atomic.Int64
-	var queues []*jobs.Queue
+	var mu sync.Mutex
+	var runs []tick
 	for i := range 2 {
 		st, err := store.Open(ctx, store.Options{URL: url})
 		if err != nil {
@@ -205,32 +233,44 @@ func TestTwoHostsRunAPeriodicJobOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		id := "host-" + strconv.Itoa(i)
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &tickWorker{runs: &total})
+		river.AddWorker(workers, &tickWorker{mu: &mu, runs: &runs})
 		periodic := []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(time.Second),
-			func() (river.JobArgs, *river.InsertOpts) { return tickArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true, ID: "tick"})}
-		q, err := jobs.New(st, workers, periodic, jobs.Config{ID: "host-" + strconv.Itoa(i), PollInterval: 100 * time.Millisecond})
+			func() (river.JobArgs, *river.InsertOpts) { return tickArgs{Host: id}, nil }, &river.PeriodicJobOpts{RunOnStart: true, ID: "tick"})}
+		q, err := jobs.New(st, workers, periodic, jobs.Config{ID: id, PollInterval: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := q.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		queues = append(queues, q)
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			q.Stop(sctx)
+		})
 	}
-	// Leadership is decided within a few seconds; measure a window after it.
-	time.Sleep(6 * time.Second)
-	before := total.Load()
-	time.Sleep(5 * time.Second)
-	during := total.Load() - before
-	for _, q := range queues {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		q.Stop(sctx)
-		cancel()
+	seen := func() []tick {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(runs)
 	}
-	// One leader enqueues once a second: about 5 runs in 5 seconds; two
-	// enqueuers would make about 10.
-	if during < 3 || during > 7 {
-		t.Errorf("%d runs of a 1s periodic job in 5s with two hosts; want about 5 (one leader)", during)
+	sdktest.WaitFor(t, 60*time.Second, "eight runs of the periodic job", func() bool { return len(seen()) >= 8 })
+
+	got := seen()
+	jobRuns := map[int64]int{}
+	var enqueuers []string
+	for i, r := range got {
+		jobRuns[r.job]++
+		if jobRuns[r.job] == 2 {
+			t.Errorf("job %d ran twice", r.job)
+		}
+		if i == 0 || r.host != got[i-1].host {
+			enqueuers = append(enqueuers, r.host)
+		}
+	}
+	if len(enqueuers) > 2 {
+		t.Errorf("the runs were enqueued by %v in turn; want one leader at a time (one host, or two after a handover)", enqueuers)
 	}
 }

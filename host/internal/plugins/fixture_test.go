@@ -1,11 +1,9 @@
 package plugins
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // fixture is a plugin directory with test plugins, a data directory and a
@@ -23,7 +22,7 @@ type fixture struct {
 	*testenv.PluginDir
 	t    testing.TB
 	cfg  *config.Config
-	logs *syncBuffer
+	logs *sdktest.Buffer
 	// saved is Deps.SavedSettings (nil: none).
 	saved func(ctx context.Context, name string) (json.RawMessage, error)
 	// store is Deps.Store (nil: none).
@@ -43,7 +42,7 @@ func newFixtureB(t testing.TB) *fixture {
 	cfg.Plugins.StartTimeout = 10 * time.Second
 	cfg.Plugins.HealthInterval = time.Hour // tests call CheckHealth themselves
 	cfg.Plugins.StopTimeout = 5 * time.Second
-	return &fixture{PluginDir: d, t: t, cfg: cfg, logs: &syncBuffer{}}
+	return &fixture{PluginDir: d, t: t, cfg: cfg, logs: &sdktest.Buffer{}}
 }
 
 // start starts a manager over the fixture and stops it when the test ends.
@@ -75,20 +74,3 @@ func status(t *testing.T, m *Manager, name string) Status {
 }
 
 func boolPtr(b bool) *bool { return &b }
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // scrape returns the host's /metrics text.
@@ -64,7 +65,7 @@ func TestErrorClearsOnRecovery(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "steady runs again", func() bool { st := p.Status(); return st.State == StateRunning && st.PID != pid })
+	sdktest.WaitFor(t, 10*time.Second, "steady runs again", func() bool { st := p.Status(); return st.State == StateRunning && st.PID != pid })
 	st := p.Status()
 	if st.Error != "" {
 		t.Errorf("error %q after the plugin recovered; want none", st.Error)
@@ -97,7 +98,7 @@ func TestUnavailableCallSaysWhenTheNextAttemptIs(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := m.Plugin("brief")
-	waitFor(t, 10*time.Second, "brief is failed", func() bool { return p.State() == StateFailed })
+	sdktest.WaitFor(t, 10*time.Second, "brief is failed", func() bool { return p.State() == StateFailed })
 	st := p.Status()
 	if st.NextAttempt == nil || !strings.Contains(st.Error, "circuit open") || st.Error != st.LastError {
 		t.Fatalf("failed with an open circuit: next attempt %v, error %q, last_error %q", st.NextAttempt, st.Error, st.LastError)

@@ -14,19 +14,8 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting until %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // gone reports whether a process has exited (and been reaped or is a zombie).
 func gone(pid int) bool {
@@ -76,7 +65,7 @@ func TestKilledPluginIsRestartedAndCallsWaitForIt(t *testing.T) {
 	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the host noticed the exit", func() bool { return p.Status().PID != first })
+	sdktest.WaitFor(t, 5*time.Second, "the host noticed the exit", func() bool { return p.Status().PID != first })
 	// The same client, made before the crash, works: the call waits for the
 	// restart instead of reaching the dead process.
 	if err := createPayment(gw, "after"); err != nil {
@@ -107,7 +96,7 @@ func TestCrashLoopEndsInFailedWithOpenCircuit(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := m.Plugin("looper")
-	waitFor(t, 10*time.Second, "looper is failed", func() bool { return p.State() == StateFailed })
+	sdktest.WaitFor(t, 10*time.Second, "looper is failed", func() bool { return p.State() == StateFailed })
 	st := p.Status()
 	if st.Circuit != "open" || st.RecentFailures != 3 || st.NextAttempt == nil || st.Restarts != 2 {
 		t.Errorf("after the budget: %+v; want circuit open, 3 recent failures, 2 restarts, a next attempt", st)
@@ -133,8 +122,8 @@ func TestCrashLoopEndsInFailedWithOpenCircuit(t *testing.T) {
 
 	// After the cool-down: one half-open try, which crashes again and opens
 	// the circuit again.
-	waitFor(t, 5*time.Second, "the half-open try happened", func() bool { return p.Status().Restarts == 3 })
-	waitFor(t, 5*time.Second, "the circuit is open again", func() bool {
+	sdktest.WaitFor(t, 5*time.Second, "the half-open try happened", func() bool { return p.Status().Restarts == 3 })
+	sdktest.WaitFor(t, 5*time.Second, "the circuit is open again", func() bool {
 		st := p.Status()
 		return st.State == StateFailed && st.Circuit == "open"
 	})
@@ -155,11 +144,11 @@ func TestStablePluginGetsItsBudgetBack(t *testing.T) {
 	p, _ := m.Plugin("steady")
 	pid := p.Status().PID
 	syscall.Kill(pid, syscall.SIGKILL)
-	waitFor(t, 5*time.Second, "steady restarted", func() bool { st := p.Status(); return st.State == StateRunning && st.PID != pid })
+	sdktest.WaitFor(t, 5*time.Second, "steady restarted", func() bool { st := p.Status(); return st.State == StateRunning && st.PID != pid })
 	if n := p.Status().RecentFailures; n != 1 {
 		t.Fatalf("recent failures %d right after the restart, want 1", n)
 	}
-	waitFor(t, 5*time.Second, "the budget is restored", func() bool { return p.Status().RecentFailures == 0 })
+	sdktest.WaitFor(t, 5*time.Second, "the budget is restored", func() bool { return p.Status().RecentFailures == 0 })
 }
 
 func TestHungPluginIsKilledAndRestarted(t *testing.T) {
@@ -175,7 +164,7 @@ func TestHungPluginIsKilledAndRestarted(t *testing.T) {
 	}
 	p, _ := m.Plugin("sleeper")
 	first := p.Status().PID
-	waitFor(t, 10*time.Second, "sleeper was killed and restarted", func() bool {
+	sdktest.WaitFor(t, 10*time.Second, "sleeper was killed and restarted", func() bool {
 		st := p.Status()
 		return st.Restarts >= 1 && st.State == StateRunning && st.PID != first
 	})
@@ -203,7 +192,7 @@ func TestStuckRestartIsKilledAndCounts(t *testing.T) {
 	}
 	p, _ := m.Plugin("stuck")
 	syscall.Kill(p.Status().PID, syscall.SIGKILL)
-	waitFor(t, 10*time.Second, "the stuck restart counted as a failure", func() bool { return p.Status().RecentFailures >= 2 })
+	sdktest.WaitFor(t, 10*time.Second, "the stuck restart counted as a failure", func() bool { return p.Status().RecentFailures >= 2 })
 	st := p.Status()
 	if !strings.Contains(st.LastError, "restart failed") || !strings.Contains(st.LastError, "start timeout") {
 		t.Errorf("last_error %q; want the stuck restart's timeout", st.LastError)
@@ -226,7 +215,7 @@ func TestCallWaitIsBounded(t *testing.T) {
 	gw, _ := p.Payment()
 	pid := p.Status().PID
 	syscall.Kill(pid, syscall.SIGKILL)
-	waitFor(t, 5*time.Second, "the host noticed the exit", func() bool { return p.Status().PID != pid })
+	sdktest.WaitFor(t, 5*time.Second, "the host noticed the exit", func() bool { return p.Status().PID != pid })
 	begin := time.Now()
 	err = createPayment(gw, "impatient")
 	took := time.Since(begin)
@@ -236,7 +225,7 @@ func TestCallWaitIsBounded(t *testing.T) {
 	if took < 250*time.Millisecond || took > 1200*time.Millisecond {
 		t.Errorf("the call waited %s; call_wait is 300ms", took)
 	}
-	waitFor(t, 10*time.Second, "slowpoke is back", func() bool { st := p.Status(); return st.State == StateRunning && st.PID != pid })
+	sdktest.WaitFor(t, 10*time.Second, "slowpoke is back", func() bool { st := p.Status(); return st.State == StateRunning && st.PID != pid })
 	if err := createPayment(gw, "patient"); err != nil {
 		t.Errorf("call after the restart: %v", err)
 	}

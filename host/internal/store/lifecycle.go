@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// Service is everything the billing jobs need about one subscription: the
-// customer and their router login, the plan, and the router location.
-type Service struct {
+// SubscriptionView is a read-only view of one subscription joined with
+// what the billing jobs need beside it: the customer and their router
+// login, the plan, and the router location.
+type SubscriptionView struct {
 	SubscriptionID int64
 	Status         string
 	StartsAt       time.Time
@@ -29,7 +30,7 @@ type Service struct {
 	LocationPlugin string
 }
 
-const serviceSelect = `SELECT s.id, s.status, s.starts_at, s.expires_at,
+const subscriptionViewSelect = `SELECT s.id, s.status, s.starts_at, s.expires_at,
 			c.id, c.name, c.phone, c.email, c.router_username, c.router_password_enc,
 			p.id, p.name, p.kind, p.rate_limit, p.shared_users, p.time_limit_seconds, p.data_limit_bytes, p.validity_seconds,
 			p.price_amount, p.currency, p.profile, p.isolation_profile, p.active, p.created_at, p.updated_at,
@@ -39,8 +40,8 @@ const serviceSelect = `SELECT s.id, s.status, s.starts_at, s.expires_at,
 		JOIN plans p ON p.id = s.plan_id
 		JOIN router_locations l ON l.id = c.location_id`
 
-func scanService(r Row) (*Service, error) {
-	var s Service
+func scanSubscriptionView(r Row) (*SubscriptionView, error) {
+	var s SubscriptionView
 	var starts, expires sql.NullInt64
 	var timeLimit, validity, pc, pu int64
 	p := &s.Plan
@@ -58,28 +59,29 @@ func scanService(r Row) (*Service, error) {
 	return &s, nil
 }
 
-// GetService reads a subscription with its customer, plan and location.
-func (q *Queries) GetService(ctx context.Context, subscriptionID int64) (*Service, error) {
-	s, err := scanService(q.db.QueryRow(ctx, serviceSelect+" WHERE s.id = ?", subscriptionID))
+// GetSubscriptionView reads a subscription with its customer, plan and
+// location.
+func (q *Queries) GetSubscriptionView(ctx context.Context, subscriptionID int64) (*SubscriptionView, error) {
+	s, err := scanSubscriptionView(q.db.QueryRow(ctx, subscriptionViewSelect+" WHERE s.id = ?", subscriptionID))
 	if err != nil {
 		return nil, fmt.Errorf("subscription %d: %w", subscriptionID, err)
 	}
 	return s, nil
 }
 
-// ListLocationServices reads the subscriptions of a location's customers
-// that should have a login on its router: active and isolated ones, oldest
-// first.
-func (q *Queries) ListLocationServices(ctx context.Context, locationID int64) ([]Service, error) {
-	rows, err := q.db.Query(ctx, serviceSelect+" WHERE c.location_id = ? AND s.status IN (?, ?) ORDER BY s.id",
+// ListLocationSubscriptionViews reads the subscriptions of a location's
+// customers that should have a login on its router: active and isolated
+// ones, oldest first.
+func (q *Queries) ListLocationSubscriptionViews(ctx context.Context, locationID int64) ([]SubscriptionView, error) {
+	rows, err := q.db.Query(ctx, subscriptionViewSelect+" WHERE c.location_id = ? AND s.status IN (?, ?) ORDER BY s.id",
 		locationID, SubscriptionActive, SubscriptionIsolated)
 	if err != nil {
 		return nil, fmt.Errorf("list the subscriptions of location %d: %w", locationID, err)
 	}
 	defer rows.Close()
-	var out []Service
+	var out []SubscriptionView
 	for rows.Next() {
-		s, err := scanService(rows)
+		s, err := scanSubscriptionView(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list the subscriptions of location %d: %w", locationID, err)
 		}

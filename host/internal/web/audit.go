@@ -16,20 +16,18 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
 // auditEvent is what a change records: "plan.updated" on plan 7, say.
-type auditEvent struct {
-	Action       string
-	ResourceType string
-	ResourceID   string
-	Meta         map[string]string
-}
+// The request's user (the actor) and the outcome (success) are filled in
+// when it is queued.
+type auditEvent = billing.AuditEvent
 
 // event builds an audit event about the record with a numeric id.
 func event(action, resourceType string, id int64, meta map[string]string) *auditEvent {
-	return &auditEvent{Action: action, ResourceType: resourceType, ResourceID: strconv.FormatInt(id, 10), Meta: meta}
+	return &auditEvent{Action: action, ResourceType: resourceType, ResourceID: strconv.FormatInt(id, 10), Metadata: meta}
 }
 
 // auditing reports whether audit events can be queued. Without billing (or
@@ -42,12 +40,12 @@ func (s *Server) auditing() bool {
 // audit records a change that has been made already (outside a store
 // transaction). A failure to queue the event is logged, not returned: the
 // change has happened, and the request must say so.
-func (s *Server) audit(r *http.Request, action, resourceType, resourceID string, meta map[string]string) {
+func (s *Server) audit(r *http.Request, ev *auditEvent) {
 	if !s.auditing() {
 		return
 	}
-	if err := s.deps.Billing.Audit(r.Context(), actor(r), action, resourceType, resourceID, "success", meta); err != nil {
-		s.log.Error("change not audited", "action", action, "resource_type", resourceType, "resource_id", resourceID, "error", err)
+	if err := s.deps.Billing.Audit(r.Context(), withActor(r, ev)); err != nil {
+		s.log.Error("change not audited", "action", ev.Action, "resource_type", ev.ResourceType, "resource_id", ev.ResourceID, "error", err)
 	}
 }
 
@@ -57,7 +55,14 @@ func (s *Server) auditTx(r *http.Request, tx *store.Tx, ev *auditEvent) error {
 	if ev == nil || !s.auditing() {
 		return nil
 	}
-	return s.deps.Billing.AuditTx(r.Context(), tx, actor(r), ev.Action, ev.ResourceType, ev.ResourceID, "success", ev.Meta)
+	return s.deps.Billing.AuditTx(r.Context(), tx, withActor(r, ev))
+}
+
+// withActor is ev as a change the request's user made successfully.
+func withActor(r *http.Request, ev *auditEvent) billing.AuditEvent {
+	e := *ev
+	e.Actor, e.Outcome = actor(r), "success"
+	return e
 }
 
 // change runs fn in a store transaction and queues the audit event it

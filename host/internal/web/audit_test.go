@@ -15,26 +15,8 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
-	"github.com/mikrobill/mikrobill/sdk/audit"
-	"github.com/mikrobill/mikrobill/sdk/notify"
-	"github.com/mikrobill/mikrobill/sdk/payment"
-	"github.com/mikrobill/mikrobill/sdk/router"
+	"github.com/mikrobill/mikrobill/host/internal/testutil"
 )
-
-// noPlugins is a host without plugins: billing finds no gateway, router or
-// notifier, and keeps audit events in the host's own log.
-type noPlugins struct{}
-
-func (noPlugins) Payment(name string) (payment.Gateway, error) {
-	return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-}
-func (noPlugins) Router(name string) (router.Router, error) {
-	return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-}
-func (noPlugins) Notifier(name string) (notify.Notifier, error) {
-	return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-}
-func (noPlugins) Audit() (audit.Sink, bool) { return nil, false }
 
 // newBilledAPI is newAuthAPI with an encryption key and billing on a
 // running job queue, so audit jobs run as on a host.
@@ -48,7 +30,7 @@ func newBilledAPI(t *testing.T, db *store.Store) *authAPI {
 	if err := jobs.Migrate(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := billing.NewWithQueue(db, cip, noPlugins{}, billing.Config{PublicURL: "https://billing.example.net"}, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: 100 * time.Millisecond}})
+	svc, err := billing.NewWithQueue(db, cip, testutil.Plugins{}, billing.Config{PublicURL: "https://billing.example.net"}, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,24 +19,28 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
+	"github.com/mikrobill/mikrobill/host/internal/testutil"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
-// paidGateway is a payment plugin whose payments are paid as soon as a
-// webhook says so.
+// paidGateway is a payment plugin (testutil.Gateway, "payment-echo") whose
+// payments are paid as soon as a webhook says so.
 type paidGateway struct {
-	sdk.Base
+	testutil.Gateway
 	mu       sync.Mutex
 	payments map[string]payment.Payment // by id
 }
 
-func (g *paidGateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return &sdk.DescribeResponse{Name: "payment-echo", Version: "1.0.0"}, nil
+func newPaidGateway() *paidGateway {
+	g := &paidGateway{payments: map[string]payment.Payment{}}
+	g.Name = "payment-echo"
+	g.CreatePaymentFunc, g.GetPaymentFunc, g.HandleWebhookFunc = g.createPayment, g.getPayment, g.handleWebhook
+	return g
 }
 
-func (g *paidGateway) CreatePayment(_ context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
+func (g *paidGateway) createPayment(_ context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	p := payment.Payment{ID: "PAY-" + req.OrderID, OrderID: req.OrderID, Status: payment.StatusPending, Amount: req.Amount,
@@ -45,7 +49,7 @@ func (g *paidGateway) CreatePayment(_ context.Context, req *payment.CreatePaymen
 	return &payment.CreatePaymentResponse{Payment: p}, nil
 }
 
-func (g *paidGateway) GetPayment(_ context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
+func (g *paidGateway) getPayment(_ context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	p, ok := g.payments[req.ID]
@@ -55,7 +59,7 @@ func (g *paidGateway) GetPayment(_ context.Context, req *payment.GetPaymentReque
 	return &payment.GetPaymentResponse{Payment: p}, nil
 }
 
-func (g *paidGateway) HandleWebhook(_ context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
+func (g *paidGateway) handleWebhook(_ context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	var n struct {
 		PaymentID string `json:"payment_id"`
 	}
@@ -126,9 +130,9 @@ func TestDatabaseConnectionLossIsNever500(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := &paidGateway{payments: map[string]payment.Payment{}}
+	gw := newPaidGateway()
 	// Jobs are inserted, not run: the queue is not started.
-	svc, err := billing.NewWithQueue(db, cip, echoPlugins{gw: sdktest.Serve(t, gw).Payment()}, billing.Config{PublicURL: "https://billing.example.net"}, nil,
+	svc, err := billing.NewWithQueue(db, cip, echoPlugins(sdktest.Serve(t, gw).Payment()), billing.Config{PublicURL: "https://billing.example.net"}, nil,
 		billing.QueueConfig{Jobs: jobs.Config{PollInterval: time.Hour}})
 	if err != nil {
 		t.Fatal(err)

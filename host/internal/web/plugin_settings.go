@@ -438,7 +438,7 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 			return nil, err
 		}
 		// The names of the fields, never their values.
-		return &auditEvent{Action: "plugin_settings.saved", ResourceType: "plugin", ResourceID: name, Meta: map[string]string{
+		return &auditEvent{Action: "plugin_settings.saved", ResourceType: "plugin", ResourceID: name, Metadata: map[string]string{
 			"fields": strings.Join(slices.Sorted(maps.Keys(obj)), ","), "secret_fields": strings.Join(secrets, ",")}}, nil
 	})
 	if err != nil {

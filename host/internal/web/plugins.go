@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/mikrobill/mikrobill/host/internal/billing"
 )
 
 func (s *Server) listPlugins(w http.ResponseWriter, _ *http.Request) error {
@@ -47,7 +49,8 @@ func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb strin
 		if err != nil {
 			outcome, meta["error"] = "failure", err.Error()
 		}
-		if aerr := s.deps.Billing.Audit(r.Context(), actor(r), "plugin."+verb, "plugin", name, outcome, meta); aerr != nil {
+		ev := billing.AuditEvent{Actor: actor(r), Action: "plugin." + verb, ResourceType: "plugin", ResourceID: name, Outcome: outcome, Metadata: meta}
+		if aerr := s.deps.Billing.Audit(r.Context(), ev); aerr != nil {
 			s.log.Error("plugin action not audited", "plugin", name, "action", verb, "error", aerr)
 		}
 	}

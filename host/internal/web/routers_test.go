@@ -15,10 +15,8 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
+	"github.com/mikrobill/mikrobill/host/internal/testutil"
 	"github.com/mikrobill/mikrobill/sdk"
-	"github.com/mikrobill/mikrobill/sdk/audit"
-	"github.com/mikrobill/mikrobill/sdk/notify"
-	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/router"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
@@ -94,23 +92,6 @@ func (r *leftoverRouter) count() int {
 	return len(r.logins)
 }
 
-// routerOnly hands billing the router plugin alone.
-type routerOnly struct{ rt router.Router }
-
-func (p routerOnly) Payment(name string) (payment.Gateway, error) {
-	return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-}
-func (p routerOnly) Router(name string) (router.Router, error) {
-	if name != "mikrotik" {
-		return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-	}
-	return p.rt, nil
-}
-func (routerOnly) Notifier(name string) (notify.Notifier, error) {
-	return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-}
-func (routerOnly) Audit() (audit.Sink, bool) { return nil, false }
-
 // TestRouterRepairAPIGuardsRemovals: POST /routers/sync refuses a repair
 // that would remove the logins of a location whose store side is empty
 // (409 removals_not_allowed, the plan in details, nothing removed), and
@@ -125,7 +106,7 @@ func TestRouterRepairAPIGuardsRemovals(t *testing.T) {
 	for i := range 12 {
 		rt.logins[fmt.Sprintf("cust-%02d", i)] = true
 	}
-	svc, err := billing.NewWithQueue(db, nil, routerOnly{rt: sdktest.Serve(t, rt).Router()}, billing.Config{}, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: time.Hour}})
+	svc, err := billing.NewWithQueue(db, nil, testutil.Plugins{Routers: map[string]router.Router{"mikrotik": sdktest.Serve(t, rt).Router()}}, billing.Config{}, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: time.Hour}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	s.log.Info("API token created", "user", p.Username, "token_id", rec.ID, "prefix", rec.Prefix)
 	// The auth package made it outside any transaction of ours: recorded
 	// now. Its name, never the token (nor its prefix).
-	s.audit(r, "token.created", "api_token", strconv.FormatInt(rec.ID, 10), tokenMeta(rec))
+	s.audit(r, event("token.created", "api_token", rec.ID, tokenMeta(rec)))
 	noStore(w)
 	writeJSON(w, http.StatusCreated, createTokenResponse{Token: tok, APIToken: rec})
 	return nil

@@ -18,18 +18,17 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
+	"github.com/mikrobill/mikrobill/host/internal/testutil"
 	"github.com/mikrobill/mikrobill/sdk"
-	"github.com/mikrobill/mikrobill/sdk/audit"
-	"github.com/mikrobill/mikrobill/sdk/notify"
 	"github.com/mikrobill/mikrobill/sdk/payment"
-	"github.com/mikrobill/mikrobill/sdk/router"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
-// echoGateway is a payment plugin that records the webhook requests it is
-// handed and answers with a response the test sets.
+// echoGateway is a payment plugin (testutil.Gateway, "payment-echo") that
+// records the webhook requests it is handed and answers with a response
+// the test sets.
 type echoGateway struct {
-	sdk.Base
+	testutil.Gateway
 
 	mu   sync.Mutex
 	got  []sdk.HTTPRequest
@@ -37,21 +36,13 @@ type echoGateway struct {
 	err  error
 }
 
-var _ payment.Gateway = (*echoGateway)(nil)
-
-func (g *echoGateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return &sdk.DescribeResponse{Name: "payment-echo", Version: "1.0.0"}, nil
+func newEchoGateway() *echoGateway {
+	g := &echoGateway{}
+	g.Name, g.HandleWebhookFunc = "payment-echo", g.handleWebhook
+	return g
 }
 
-func (g *echoGateway) CreatePayment(context.Context, *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
-	return nil, sdk.ErrNotSupported
-}
-
-func (g *echoGateway) GetPayment(context.Context, *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
-	return nil, sdk.ErrNotSupported
-}
-
-func (g *echoGateway) HandleWebhook(_ context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
+func (g *echoGateway) handleWebhook(_ context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.got = append(g.got, req.Request)
@@ -74,22 +65,10 @@ func (g *echoGateway) received() []sdk.HTTPRequest {
 	return append([]sdk.HTTPRequest(nil), g.got...)
 }
 
-// echoPlugins hands billing the echo gateway, served over real gRPC.
-type echoPlugins struct{ gw payment.Gateway }
-
-func (p echoPlugins) Payment(name string) (payment.Gateway, error) {
-	if name != "payment-echo" {
-		return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-	}
-	return p.gw, nil
+// echoPlugins hands billing gw, served over real gRPC, as payment-echo.
+func echoPlugins(gw payment.Gateway) testutil.Plugins {
+	return testutil.Plugins{Payments: map[string]payment.Gateway{"payment-echo": gw}}
 }
-func (echoPlugins) Router(name string) (router.Router, error) {
-	return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-}
-func (echoPlugins) Notifier(name string) (notify.Notifier, error) {
-	return nil, fmt.Errorf("%w: %s", billing.ErrNoPlugin, name)
-}
-func (echoPlugins) Audit() (audit.Sink, bool) { return nil, false }
 
 // passthroughLimit is the body limit of the passthrough tests.
 const passthroughLimit = 4096
@@ -98,13 +77,13 @@ const passthroughLimit = 4096
 // gateway, on a loopback port.
 func webhookServer(t *testing.T) (*echoGateway, *httptest.Server) {
 	t.Helper()
-	gw := &echoGateway{}
+	gw := newEchoGateway()
 	db := storetest.SQLite(t)
 	cfg := config.DefaultConfig()
 	cfg.Server.BodyLimit = passthroughLimit
 	s := New(Deps{
 		Config: cfg, Metrics: metrics.New(), DB: db,
-		Billing: billing.New(db, nil, echoPlugins{gw: sdktest.Serve(t, gw).Payment()}, billing.Config{}, nil),
+		Billing: billing.New(db, nil, echoPlugins(sdktest.Serve(t, gw).Payment()), billing.Config{}, nil),
 	})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

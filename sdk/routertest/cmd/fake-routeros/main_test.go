@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -10,33 +9,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mikrobill/mikrobill/sdk/routertest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestHelp(t *testing.T) {
-	var out syncBuffer
+	var out sdktest.Buffer
 	err := run(context.Background(), []string{"--help"}, &out, nil)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run --help: %v", err)
@@ -55,7 +36,7 @@ func TestBadArgs(t *testing.T) {
 		{"--seed", filepath.Join(t.TempDir(), "missing.json")},
 		{"--listen", "256.0.0.1:1"},
 	} {
-		if err := run(context.Background(), args, &syncBuffer{}, nil); err == nil {
+		if err := run(context.Background(), args, &sdktest.Buffer{}, nil); err == nil {
 			t.Errorf("run %q succeeded", args)
 		}
 	}
@@ -73,7 +54,7 @@ func TestServe(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out syncBuffer
+	var out sdktest.Buffer
 	ready := make(chan *routertest.Router, 1)
 	done := make(chan error, 1)
 	go func() {

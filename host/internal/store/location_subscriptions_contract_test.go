@@ -11,10 +11,10 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 )
 
-// TestLocationServices: what a router sync compares, per location: the
-// active and isolated subscriptions with their customer and plan, and every
-// customer's router login.
-func TestLocationServices(t *testing.T) {
+// TestLocationSubscriptionViews: what a router sync compares, per
+// location: the active and isolated subscriptions with their customer and
+// plan, and every customer's router login.
+func TestLocationSubscriptionViews(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		fixedClock(s)
@@ -37,7 +37,7 @@ func TestLocationServices(t *testing.T) {
 			}
 			ids = append(ids, sub.ID)
 		}
-		svcs, err := q.ListLocationServices(ctx, main.ID)
+		svcs, err := q.ListLocationSubscriptionViews(ctx, main.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func TestLocationServices(t *testing.T) {
 			{ids[1], store.SubscriptionIsolated, "siti", "Month", "main", true},
 		}
 		if d := cmp.Diff(want, got); d != "" {
-			t.Errorf("ListLocationServices(main) (-want +got):\n%s", d)
+			t.Errorf("ListLocationSubscriptionViews(main) (-want +got):\n%s", d)
 		}
 		logins, err := q.LocationLogins(ctx, main.ID)
 		if err != nil {
@@ -65,7 +65,7 @@ func TestLocationServices(t *testing.T) {
 		if d := cmp.Diff(map[string]int64{"budi": budi.ID, "siti": siti.ID, "eko": eko.ID}, logins); d != "" {
 			t.Errorf("LocationLogins(main) (-want +got):\n%s", d)
 		}
-		if svcs, err := q.ListLocationServices(ctx, 9999); err != nil || len(svcs) != 0 {
+		if svcs, err := q.ListLocationSubscriptionViews(ctx, 9999); err != nil || len(svcs) != 0 {
 			t.Errorf("unknown location: %v %v; want nothing", svcs, err)
 		}
 	})
