@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/riverqueue/river"
 
+	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
@@ -35,13 +36,17 @@ type Config struct {
 	// PublicURL is the host's address as customers and gateways reach it
 	// (for callback and return URLs), for example "https://billing.example.net".
 	PublicURL string
-	// NotifyPlugin is the notification plugin customers are messaged through.
+	// NotifyPlugin is the notification plugin customers are messaged
+	// through (empty: the configuration's default, notifications.plugin).
 	NotifyPlugin string
 	// NotifySession is the sender session to use (empty: the plugin's choice).
 	NotifySession string
-	// ReminderDays are how many days before expiry reminders go out.
+	// ReminderDays are how many days before expiry reminders go out. Nil
+	// means the configuration's default (jobs.reminder_days); empty, no
+	// reminders.
 	ReminderDays []int
-	// ExpiryInterval is how often due subscriptions are looked for.
+	// ExpiryInterval is how often due subscriptions are looked for (zero:
+	// the configuration's default, jobs.expiry_check_interval).
 	ExpiryInterval time.Duration
 	// ReminderInterval is how often reminders are looked for.
 	ReminderInterval time.Duration
@@ -80,11 +85,13 @@ func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	if len(cfg.ReminderDays) == 0 {
-		cfg.ReminderDays = []int{7, 3, 1}
+	// The settings the host's configuration declares default as it does.
+	def := config.DefaultConfig()
+	if cfg.ReminderDays == nil {
+		cfg.ReminderDays = def.Jobs.ReminderDays
 	}
 	if cfg.ExpiryInterval <= 0 {
-		cfg.ExpiryInterval = 5 * time.Minute
+		cfg.ExpiryInterval = def.Jobs.ExpiryCheckInterval
 	}
 	if cfg.ReminderInterval <= 0 {
 		cfg.ReminderInterval = time.Hour
@@ -103,7 +110,7 @@ func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log
 		_, _ = rand.Read(cfg.LinkKey)
 	}
 	if cfg.NotifyPlugin == "" {
-		cfg.NotifyPlugin = "whatsapp"
+		cfg.NotifyPlugin = def.Notifications.Plugin
 	}
 	return &Service{st: st, cipher: cipher, plugins: plugins, cfg: cfg, log: log.Named("billing"), now: time.Now}
 }

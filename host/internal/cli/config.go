@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
@@ -17,6 +16,9 @@ import (
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/redact"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
@@ -95,9 +97,11 @@ effective value, as HCL in the shape of mikrobill.hcl (or as JSON with
 Secrets are never printed: the JWT secret, the cookie secret, the encryption
 key and the router password appear as "<redacted, from env>" (or "from file",
 or "from generated" for those kept in <data_dir>/secrets.json); the passwords
-in the database and cache URLs as "xxxxx"; and plugin settings whose names
-look secret (containing pass, secret, token, key, credential or private) as
-"<redacted, from file>". Secrets not set yet are shown as null.
+in the database and cache URLs, and their password-like parameters, as
+"xxxxx"; and a plugin's secret settings as "<redacted, from file>": those its
+config_schema marks when it is in the plugin directory, those whose names
+look secret (containing pass, secret, token, key, credential or private)
+otherwise. Secrets not set yet are shown as null.
 
 Like check, show writes nothing; problems with the secrets are reported on
 standard error.`,
@@ -161,60 +165,23 @@ type node struct {
 
 func attr(key string, v cty.Value) node { return node{key: key, value: &v} }
 
-func str(s string) cty.Value { return cty.StringVal(s) }
-
-func num[T int | int64](n T) cty.Value { return cty.NumberIntVal(int64(n)) }
-
-func dur(d time.Duration) cty.Value { return cty.StringVal(fmtDuration(d)) }
-
-func strs(list []string) cty.Value {
-	if len(list) == 0 {
-		return cty.ListValEmpty(cty.String)
+// find returns the node of a key in nodes, or nil.
+func find(nodes []node, key string) *node {
+	for i := range nodes {
+		if nodes[i].key == key && nodes[i].label == "" {
+			return &nodes[i]
+		}
 	}
-	vals := make([]cty.Value, len(list))
-	for i, s := range list {
-		vals[i] = cty.StringVal(s)
-	}
-	return cty.ListVal(vals)
+	return nil
 }
 
-func ints(list []int) cty.Value {
-	if len(list) == 0 {
-		return cty.ListValEmpty(cty.Number)
+// child returns the block of a key in b, made at its end if it is not there.
+func (b *node) child(key string) *node {
+	if n := find(b.block, key); n != nil {
+		return n
 	}
-	vals := make([]cty.Value, len(list))
-	for i, n := range list {
-		vals[i] = num(n)
-	}
-	return cty.ListVal(vals)
-}
-
-// fmtDuration writes a duration as the file would: "1m", not "1m0s".
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
-
-// redacted is how a secret that is set is shown.
-func redacted(src config.SecretSource) string {
-	if src == config.SourceNone {
-		src = config.SourceFile
-	}
-	return fmt.Sprintf("<redacted, from %s>", src)
-}
-
-// secretNode shows a secret redacted, or null when it is not set.
-func secretNode(key, val string, src config.SecretSource) node {
-	if val != "" {
-		return attr(key, str(redacted(src)))
-	}
-	return attr(key, cty.NullVal(cty.String))
+	b.block = append(b.block, node{key: key, block: []node{}})
+	return &b.block[len(b.block)-1]
 }
 
 // missingSecretsNote is a comment on the secrets that are not set.
@@ -233,76 +200,17 @@ func missingSecretsNote(cfg *config.Config) []node {
 	return []node{{comment: "not set (null): " + strings.Join(missing, ", ") + "; " + how}}
 }
 
-// redactURL hides the password of a URL, in its user information and in
-// a password query parameter.
-func redactURL(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
+// settingsValue is a plugin's settings as a cty value, its secret fields
+// redacted by the rule of every place that shows plugin settings
+// (manifest.SecretFieldsOf): the config_schema's of an installed plugin
+// (m), the fields whose names look secret otherwise.
+func settingsValue(raw json.RawMessage, m *manifest.Manifest) (cty.Value, error) {
+	tree, err := store.DecodeSettings(raw) // numbers keep their digits
 	if err != nil {
-		return "<redacted: not a valid URL>"
-	}
-	q := u.Query()
-	changed := false
-	for k := range q {
-		if secretKey(k) {
-			q.Set(k, "xxxxx")
-			changed = true
-		}
-	}
-	if changed {
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
-}
-
-// secretWords mark a plugin setting (or URL parameter) as secret.
-var secretWords = []string{"pass", "secret", "token", "key", "credential", "private"}
-
-func secretKey(k string) bool {
-	k = strings.ToLower(k)
-	for _, w := range secretWords {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// redactSettings replaces the values of secret-looking keys, at any depth.
-func redactSettings(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, val := range v {
-			if secretKey(k) && val != nil && val != "" {
-				out[k] = redacted(config.SourceFile)
-				continue
-			}
-			out[k] = redactSettings(val)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = redactSettings(e)
-		}
-		return out
-	default:
-		return v
-	}
-}
-
-// settingsValue is a plugin's settings, redacted, as a cty value.
-func settingsValue(raw json.RawMessage) (cty.Value, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber() // keep large numbers exact
-	var v any
-	if err := dec.Decode(&v); err != nil {
 		return cty.NilVal, err
 	}
-	red, err := json.Marshal(redactSettings(v))
+	redact.Fields(tree, manifest.SecretFieldsOf(m, tree), config.SourceFile.Redacted())
+	red, err := json.Marshal(tree)
 	if err != nil {
 		return cty.NilVal, err
 	}
@@ -313,20 +221,22 @@ func settingsValue(raw json.RawMessage) (cty.Value, error) {
 	return ctyjson.Unmarshal(red, t)
 }
 
-func restartNodes(r config.RestartConfig) []node {
-	return []node{
-		attr("initial_backoff", dur(r.InitialBackoff)),
-		attr("max_backoff", dur(r.MaxBackoff)),
-		attr("jitter", cty.NumberFloatVal(r.Jitter)),
-		attr("budget", num(r.Budget)),
-		attr("window", dur(r.Window)),
-		attr("cooldown", dur(r.Cooldown)),
-		attr("stable_after", dur(r.StableAfter)),
+// installedManifests are the manifests of the plugins in the plugin
+// directory, by name; none when it cannot be read.
+func installedManifests(dir string) map[string]*manifest.Manifest {
+	out := map[string]*manifest.Manifest{}
+	found, _ := plugins.Discover(dir)
+	for _, f := range found {
+		if f.Manifest != nil {
+			out[f.Name] = f.Manifest
+		}
 	}
+	return out
 }
 
 // configTree is the effective configuration, secrets redacted, in the shape
-// of mikrobill.hcl.
+// of mikrobill.hcl: every declared setting (config.Settings) in its block,
+// as Setting.Show shows it, then the plugin blocks.
 func configTree(cfg *config.Config) ([]node, error) {
 	file := cfg.File
 	if file == "" {
@@ -339,163 +249,78 @@ func configTree(cfg *config.Config) ([]node, error) {
 		{key: "debug_plugins", jsonOnly: true, raw: debug},
 		{key: "warnings", jsonOnly: true, raw: append([]string{}, cfg.Warnings()...)},
 	}
-	envNode := attr("environment", str(cfg.Environment))
+
+	// The default router is shown with its port filled in, and only when
+	// there is one.
+	shown := *cfg
+	loc, hasRouter := cfg.DefaultRouter()
+	shown.Router.DefaultLocation = loc
+	body := &node{}
+	for _, s := range config.Settings() {
+		if s.Key == "" || (!hasRouter && strings.HasPrefix(s.Key, "router.")) {
+			continue // DEBUG has no key in the file
+		}
+		parts := strings.Split(s.Key, ".")
+		b := body
+		for _, name := range parts[:len(parts)-1] {
+			b = b.child(name)
+		}
+		b.block = append(b.block, attr(parts[len(parts)-1], s.Show(&shown)))
+	}
+	if !hasRouter {
+		body.block = append(body.block, node{key: "router", block: []node{},
+			comment: "no default router location (router.default_location or MIKROTIK_HOST)"})
+	}
+
 	if cfg.EnvFile != "" {
 		file += ", environment file " + cfg.EnvFile
 	}
-	envNode.comment = "Effective configuration (" + file + "); secrets are redacted."
-	top = append(top, envNode,
-		attr("data_dir", str(cfg.DataDir)),
-		attr("log_level", str(cfg.LogLevel)),
-		attr("log_json", cty.BoolVal(cfg.LogJSON)),
-	)
+	find(body.block, "environment").comment = "Effective configuration (" + file + "); secrets are redacted."
 	if len(debug) > 0 {
-		top = append(top, node{comment: "DEBUG turns these plugins' logs to debug: " + strings.Join(debug, ", ")})
+		i := slices.IndexFunc(body.block, func(n node) bool { return n.key == "log_json" })
+		body.block = slices.Insert(body.block, i+1, node{comment: "DEBUG turns these plugins' logs to debug: " + strings.Join(debug, ", ")})
 	}
-
-	s := cfg.Server
-	top = append(top, node{key: "server", block: []node{
-		attr("host", str(s.Host)),
-		attr("port", num(s.Port)),
-		attr("request_timeout", dur(s.RequestTimeout)),
-		attr("keep_alive_timeout", dur(s.KeepAliveTimeout)),
-		attr("body_limit", num(s.BodyLimit)),
-		attr("shutdown_timeout", dur(s.ShutdownTimeout)),
-	}})
-
-	p := cfg.Plugins
-	top = append(top, node{key: "plugins", block: []node{
-		attr("dir", str(p.Dir)),
-		attr("start_timeout", dur(p.StartTimeout)),
-		attr("health_interval", dur(p.HealthInterval)),
-		attr("health_timeout", dur(p.HealthTimeout)),
-		attr("metrics_timeout", dur(p.MetricsTimeout)),
-		attr("stop_timeout", dur(p.StopTimeout)),
-		attr("health_failures", num(p.HealthFailures)),
-		attr("call_wait", dur(p.CallWait)),
-		{key: "restart", block: restartNodes(p.Restart)},
-	}})
-
-	db := cfg.Database
-	dbURL := attr("url", str(redactURL(db.URL)))
-	if db.URL == "" {
-		dbURL.comment = "empty: the embedded SQLite database, " + filepath.Join(cfg.DataDir, store.FileName)
+	if cfg.Database.URL == "" {
+		find(find(body.block, "database").block, "url").comment = "empty: the embedded SQLite database, " + filepath.Join(cfg.DataDir, store.FileName)
 	}
-	top = append(top, node{key: "database", block: []node{
-		dbURL,
-		attr("max_conns", num(db.MaxConns)),
-		attr("min_conns", num(db.MinConns)),
-		attr("conn_max_lifetime", dur(db.ConnMaxLifetime)),
-		attr("statement_timeout", dur(db.StatementTimeout)),
-	}})
-
-	cacheURL := attr("url", str(redactURL(cfg.Cache.URL)))
 	if cfg.Cache.URL == "" {
-		cacheURL.comment = "empty: the in-memory cache"
+		find(find(body.block, "cache").block, "url").comment = "empty: the in-memory cache"
 	}
-	top = append(top, node{key: "cache", block: []node{
-		cacheURL,
-		attr("max_entries", num(cfg.Cache.MaxEntries)),
-		attr("key_prefix", str(cfg.Cache.KeyPrefix)),
-	}})
-
-	sec := cfg.Security
-	top = append(top, node{key: "security", block: append(missingSecretsNote(cfg),
-		secretNode("jwt_secret", sec.JWTSecret, cfg.Sources.JWTSecret),
-		secretNode("cookie_secret", sec.CookieSecret, cfg.Sources.CookieSecret),
-		secretNode("encryption_key", sec.EncryptionKey, cfg.Sources.EncryptionKey),
-		attr("session_ttl", dur(sec.SessionTTL)),
-		attr("jwt_ttl", dur(sec.JWTTTL)),
-		attr("cors_origins", strs(sec.CORSOrigins)),
-		attr("rate_limit_max", num(sec.RateLimitMax)),
-		attr("rate_limit_window", dur(sec.RateLimitWindow)),
-		attr("trusted_proxies", strs(sec.TrustedProxies)),
-	)})
-
-	j := cfg.Jobs
-	top = append(top, node{key: "jobs", block: []node{
-		attr("workers", num(j.Workers)),
-		attr("poll_interval", dur(j.PollInterval)),
-		attr("expiry_check_interval", dur(j.ExpiryCheckInterval)),
-		attr("reminder_days", ints(j.ReminderDays)),
-		attr("retention", dur(j.Retention)),
-	}})
-
-	n := cfg.Notifications
-	top = append(top, node{key: "notifications", block: []node{
-		attr("plugin", str(n.Plugin)),
-		attr("session", str(n.Session)),
-		attr("message_delay", dur(n.MessageDelay)),
-		attr("max_sessions", num(n.MaxSessions)),
-	}})
-
-	loc, ok := cfg.DefaultRouter()
-	router := node{key: "router", block: []node{}}
-	if ok {
-		password := attr("password", str(""))
-		if loc.Password != "" {
-			password = attr("password", str(redacted(cfg.Sources.RouterPassword)))
-		}
-		router.block = append(router.block, node{key: "default_location", block: []node{
-			attr("name", str(loc.Name)),
-			attr("host", str(loc.Host)),
-			attr("port", num(loc.Port)),
-			attr("username", str(loc.Username)),
-			password,
-			attr("tls", cty.BoolVal(loc.TLS)),
-		}})
-	} else {
-		router.comment = "no default router location (router.default_location or MIKROTIK_HOST)"
-	}
-	top = append(top, router)
+	sec := find(body.block, "security")
+	sec.block = append(missingSecretsNote(cfg), sec.block...)
+	top = append(top, body.block...)
 
 	names := make([]string, 0, len(cfg.Plugin))
 	for name := range cfg.Plugin {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var installed map[string]*manifest.Manifest
+	if len(names) > 0 {
+		installed = installedManifests(cfg.Plugins.Dir)
+	}
 	for _, name := range names {
 		pc := cfg.Plugin[name]
-		var body []node
+		var body, restart []node
 		if pc.Required != nil {
 			body = append(body, attr("required", cty.BoolVal(*pc.Required)))
 		}
 		body = append(body, attr("disabled", cty.BoolVal(pc.Disabled)))
 		if len(pc.Environment) > 0 {
-			body = append(body, attr("environment", strs(pc.Environment)))
+			body = append(body, attr("environment", cty.ListVal(ctyStrings(pc.Environment))))
 		}
-		for _, d := range []struct {
-			key string
-			d   time.Duration
-		}{{"start_timeout", pc.StartTimeout}, {"stop_timeout", pc.StopTimeout}, {"call_wait", pc.CallWait}} {
-			if d.d > 0 {
-				body = append(body, attr(d.key, dur(d.d)))
+		// Only the keys this plugin overrides.
+		for _, o := range pc.Overrides() {
+			if key, ok := strings.CutPrefix(o.Key, "restart."); ok {
+				restart = append(restart, attr(key, o.Value))
+			} else {
+				body = append(body, attr(o.Key, o.Value))
 			}
-		}
-		if pc.HealthFailures > 0 {
-			body = append(body, attr("health_failures", num(pc.HealthFailures)))
-		}
-		// Only the restart keys this plugin overrides (zero: not overridden).
-		var restart []node
-		r := pc.Restart
-		for _, d := range []struct {
-			key string
-			d   time.Duration
-		}{{"initial_backoff", r.InitialBackoff}, {"max_backoff", r.MaxBackoff}, {"window", r.Window}, {"cooldown", r.Cooldown}, {"stable_after", r.StableAfter}} {
-			if d.d > 0 {
-				restart = append(restart, attr(d.key, dur(d.d)))
-			}
-		}
-		if r.Jitter > 0 {
-			restart = append(restart, attr("jitter", cty.NumberFloatVal(r.Jitter)))
-		}
-		if r.Budget > 0 {
-			restart = append(restart, attr("budget", num(r.Budget)))
 		}
 		if len(restart) > 0 {
 			body = append(body, node{key: "restart", block: restart})
 		}
-		settings, err := settingsValue(cfg.PluginSettings(name))
+		settings, err := settingsValue(cfg.PluginSettings(name), installed[name])
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q settings: %w", name, err)
 		}
@@ -506,6 +331,14 @@ func configTree(cfg *config.Config) ([]node, error) {
 		top = append(top, node{key: "plugin", jsonOnly: true, raw: map[string]any{}})
 	}
 	return top, nil
+}
+
+func ctyStrings(list []string) []cty.Value {
+	vals := make([]cty.Value, len(list))
+	for i, s := range list {
+		vals[i] = cty.StringVal(s)
+	}
+	return vals
 }
 
 // renderHCL writes the tree as HCL; JSON-only nodes are left out.

@@ -7,8 +7,14 @@
 // line and key, or the variable.
 //
 // Start with Config (every field documented with its default), Load and
-// Validate. Secrets (JWT and cookie secrets, the encryption key) are settled
-// in a separate step, ResolveSecrets, which the host calls at start: in
+// Validate. Each setting is declared once, in the table of settings.go
+// (Setting): its key in the file, its variables, its default, how it is
+// read and checked, whether it is secret. DefaultConfig, Load, Validate and
+// `mikrobill config show` all work from that table; to add a setting, add
+// its field and its line there, and its row to docs/configuration.md.
+//
+// Secrets (JWT and cookie secrets, the encryption key) are settled in a
+// separate step, ResolveSecrets, which the host calls at start: in
 // production they must be configured, in development missing ones are
 // generated and kept in <data_dir>/secrets.json. Load never writes anything,
 // so `mikrobill config check` can run Check (Load plus CheckSecrets) safely.
@@ -21,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -410,66 +415,13 @@ type PluginConfig struct {
 	Restart RestartConfig
 }
 
-// DefaultConfig returns the defaults.
+// DefaultConfig returns the defaults, as the settings declare them.
 func DefaultConfig() *Config {
-	return &Config{
-		Environment: EnvDevelopment,
-		DataDir:     "data",
-		LogLevel:    "info",
-		Server: ServerConfig{
-			Host:             "127.0.0.1",
-			Port:             3000,
-			RequestTimeout:   30 * time.Second,
-			KeepAliveTimeout: 72 * time.Second,
-			BodyLimit:        10 << 20,
-			ShutdownTimeout:  30 * time.Second,
-		},
-		Plugins: PluginsConfig{
-			Dir:            defaultPluginDir(),
-			StartTimeout:   10 * time.Second,
-			HealthInterval: 10 * time.Second,
-			HealthTimeout:  2 * time.Second,
-			MetricsTimeout: 2 * time.Second,
-			StopTimeout:    5 * time.Second,
-			HealthFailures: 3,
-			CallWait:       5 * time.Second,
-			Restart: RestartConfig{
-				InitialBackoff: time.Second,
-				MaxBackoff:     time.Minute,
-				Jitter:         0.2,
-				Budget:         5,
-				Window:         10 * time.Minute,
-				Cooldown:       5 * time.Minute,
-				StableAfter:    2 * time.Minute,
-			},
-		},
-		Plugin: map[string]*PluginConfig{},
-		Database: DatabaseConfig{
-			MaxConns:         10,
-			ConnMaxLifetime:  time.Hour,
-			StatementTimeout: 30 * time.Second,
-		},
-		Cache: CacheConfig{MaxEntries: 100_000, KeyPrefix: "mikrobill:"},
-		Security: SecurityConfig{
-			SessionTTL:      24 * time.Hour,
-			JWTTTL:          time.Hour,
-			RateLimitMax:    100,
-			RateLimitWindow: time.Minute,
-		},
-		Jobs: JobsConfig{
-			Workers:             10,
-			PollInterval:        time.Second,
-			ExpiryCheckInterval: 5 * time.Minute,
-			ReminderDays:        []int{7, 3, 1},
-			Retention:           24 * time.Hour,
-		},
-		Notifications: NotificationsConfig{
-			Plugin:       "whatsapp",
-			MessageDelay: time.Second,
-			MaxSessions:  5,
-		},
-		Router: RouterConfig{DefaultLocation: RouterLocation{Name: "default"}},
+	c := &Config{Plugin: map[string]*PluginConfig{}}
+	for _, s := range settings {
+		s.v.setDefault(c)
 	}
+	return c
 }
 
 // defaultPluginDir is "plugins" beside the executable, so bin/mikrobill
@@ -607,67 +559,13 @@ func (c *Config) RuntimeDir() string {
 	return filepath.Join("/tmp", name)
 }
 
-var logLevels = []string{"trace", "debug", "info", "warn", "error"}
-
-// Validate checks the configuration and reports every problem at once.
+// Validate checks the configuration and reports every problem at once, one
+// a line: each setting by its declared rules, then each plugin block.
 func (c *Config) Validate() error {
 	var errs []error
-	if strings.TrimSpace(c.Environment) == "" {
-		errs = append(errs, errors.New("environment must not be empty (development, production, or a name of your own)"))
+	for _, s := range settings {
+		errs = append(errs, s.v.validate(c, s))
 	}
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("data_dir must not be empty"))
-	}
-	if !slices.Contains(logLevels, strings.ToLower(c.LogLevel)) {
-		errs = append(errs, fmt.Errorf("log_level %q: use one of %s", c.LogLevel, strings.Join(logLevels, ", ")))
-	}
-	if u := c.Server.PublicURL; u != "" {
-		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			errs = append(errs, fmt.Errorf("server.public_url %q: write the address customers and gateways reach the host at, for example https://billing.example.net", u))
-		}
-	}
-	if c.Server.Host == "" {
-		errs = append(errs, errors.New("server.host must not be empty (use 0.0.0.0 to listen everywhere)"))
-	}
-	if c.Server.Port < 0 || c.Server.Port > 65535 {
-		errs = append(errs, fmt.Errorf("server.port %d: must be between 0 and 65535", c.Server.Port))
-	}
-	for _, d := range []struct {
-		name string
-		d    time.Duration
-	}{
-		{"server.request_timeout", c.Server.RequestTimeout},
-		{"server.keep_alive_timeout", c.Server.KeepAliveTimeout},
-		{"server.shutdown_timeout", c.Server.ShutdownTimeout},
-		{"plugins.start_timeout", c.Plugins.StartTimeout},
-		{"plugins.health_interval", c.Plugins.HealthInterval},
-		{"plugins.health_timeout", c.Plugins.HealthTimeout},
-		{"plugins.metrics_timeout", c.Plugins.MetricsTimeout},
-		{"plugins.stop_timeout", c.Plugins.StopTimeout},
-		{"plugins.call_wait", c.Plugins.CallWait},
-		{"plugins.restart.initial_backoff", c.Plugins.Restart.InitialBackoff},
-		{"plugins.restart.max_backoff", c.Plugins.Restart.MaxBackoff},
-		{"plugins.restart.window", c.Plugins.Restart.Window},
-		{"plugins.restart.cooldown", c.Plugins.Restart.Cooldown},
-		{"plugins.restart.stable_after", c.Plugins.Restart.StableAfter},
-	} {
-		if d.d <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.name, d.d))
-		}
-	}
-	if c.Plugins.HealthFailures < 1 {
-		errs = append(errs, fmt.Errorf("plugins.health_failures must be at least 1, got %d", c.Plugins.HealthFailures))
-	}
-	if r := c.Plugins.Restart; r.Budget < 1 || r.Jitter < 0 || r.Jitter > 1 || r.MaxBackoff < r.InitialBackoff {
-		errs = append(errs, fmt.Errorf("plugins.restart: budget must be at least 1 (got %d), jitter between 0 and 1 (got %g), and max_backoff at least initial_backoff (got %s and %s)", r.Budget, r.Jitter, r.MaxBackoff, r.InitialBackoff))
-	}
-	if c.Server.BodyLimit <= 0 {
-		errs = append(errs, fmt.Errorf("server.body_limit must be positive, got %d", c.Server.BodyLimit))
-	}
-	if c.Plugins.Dir == "" {
-		errs = append(errs, errors.New("plugins.dir must not be empty"))
-	}
-	errs = append(errs, c.validateData()...)
 	names := make([]string, 0, len(c.Plugin))
 	for name := range c.Plugin {
 		names = append(names, name)

@@ -7,12 +7,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/hashicorp/hcl/v2/hclparse"
-	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
@@ -76,7 +74,7 @@ func build(path string, environ []string, flags Overrides) (*Config, error) {
 	env := envMap(environ)
 	explicit := path != ""
 	if path == "" {
-		path = env["MIKROBILL_CONFIG"]
+		path = env[envConfigFile]
 		explicit = path != ""
 	}
 	if path == "" {
@@ -125,7 +123,7 @@ type envFileVars struct {
 func readEnvFile(path string, env map[string]string) (*envFileVars, error) {
 	explicit := path != ""
 	if path == "" {
-		path = env["MIKROBILL_ENV_FILE"]
+		path = env[envEnvFile]
 		explicit = path != ""
 	}
 	if path == "" {
@@ -156,212 +154,128 @@ func envMap(environ []string) map[string]string {
 	return m
 }
 
-// The file's shape. Optional scalars are pointers so "not set" differs from
-// the zero value; durations and sizes are expressions so a bad value is
-// reported with its line.
-type fileConfig struct {
-	Environment *string       `hcl:"environment,optional"`
-	DataDir     *string       `hcl:"data_dir,optional"`
-	LogLevel    *string       `hcl:"log_level,optional"`
-	LogJSON     *bool         `hcl:"log_json,optional"`
-	Server      *fileServer   `hcl:"server,block"`
-	Plugins     *filePlugins  `hcl:"plugins,block"`
-	Plugin      []*filePlugin `hcl:"plugin,block"`
-
-	Database      *fileDatabase      `hcl:"database,block"`
-	Cache         *fileCache         `hcl:"cache,block"`
-	Security      *fileSecurity      `hcl:"security,block"`
-	Jobs          *fileJobs          `hcl:"jobs,block"`
-	Notifications *fileNotifications `hcl:"notifications,block"`
-	Router        *fileRouter        `hcl:"router,block"`
+// block is a block of mikrobill.hcl as the declarations make it up: the
+// settings it holds as attributes, and its blocks, in declaration order.
+type block struct {
+	attrs  []*Setting
+	blocks []string
+	nested map[string]*block
 }
 
-type fileDatabase struct {
-	URL              *string        `hcl:"url,optional"`
-	MaxConns         *int           `hcl:"max_conns,optional"`
-	MinConns         *int           `hcl:"min_conns,optional"`
-	ConnMaxLifetime  hcl.Expression `hcl:"conn_max_lifetime,optional"`
-	StatementTimeout hcl.Expression `hcl:"statement_timeout,optional"`
-}
-
-type fileCache struct {
-	URL        *string `hcl:"url,optional"`
-	MaxEntries *int    `hcl:"max_entries,optional"`
-	KeyPrefix  *string `hcl:"key_prefix,optional"`
-}
-
-type fileSecurity struct {
-	JWTSecret       *string        `hcl:"jwt_secret,optional"`
-	CookieSecret    *string        `hcl:"cookie_secret,optional"`
-	EncryptionKey   *string        `hcl:"encryption_key,optional"`
-	SessionTTL      hcl.Expression `hcl:"session_ttl,optional"`
-	JWTTTL          hcl.Expression `hcl:"jwt_ttl,optional"`
-	CORSOrigins     *[]string      `hcl:"cors_origins,optional"`
-	RateLimitMax    *int           `hcl:"rate_limit_max,optional"`
-	RateLimitWindow hcl.Expression `hcl:"rate_limit_window,optional"`
-	TrustedProxies  *[]string      `hcl:"trusted_proxies,optional"`
-}
-
-type fileJobs struct {
-	Workers             *int           `hcl:"workers,optional"`
-	PollInterval        hcl.Expression `hcl:"poll_interval,optional"`
-	ExpiryCheckInterval hcl.Expression `hcl:"expiry_check_interval,optional"`
-	ReminderDays        *[]int         `hcl:"reminder_days,optional"`
-	Retention           hcl.Expression `hcl:"retention,optional"`
-}
-
-type fileNotifications struct {
-	Plugin       *string        `hcl:"plugin,optional"`
-	Session      *string        `hcl:"session,optional"`
-	MessageDelay hcl.Expression `hcl:"message_delay,optional"`
-	MaxSessions  *int           `hcl:"max_sessions,optional"`
-}
-
-type fileRouter struct {
-	DefaultLocation *fileRouterLocation `hcl:"default_location,block"`
-}
-
-type fileRouterLocation struct {
-	Name     *string `hcl:"name,optional"`
-	Host     *string `hcl:"host,optional"`
-	Port     *int    `hcl:"port,optional"`
-	Username *string `hcl:"username,optional"`
-	Password *string `hcl:"password,optional"`
-	TLS      *bool   `hcl:"tls,optional"`
-}
-
-type fileServer struct {
-	Host             *string        `hcl:"host,optional"`
-	Port             *int           `hcl:"port,optional"`
-	RequestTimeout   hcl.Expression `hcl:"request_timeout,optional"`
-	KeepAliveTimeout hcl.Expression `hcl:"keep_alive_timeout,optional"`
-	BodyLimit        *int64         `hcl:"body_limit,optional"`
-	ShutdownTimeout  hcl.Expression `hcl:"shutdown_timeout,optional"`
-	PublicURL        *string        `hcl:"public_url,optional"`
-}
-
-type filePlugins struct {
-	Dir            *string        `hcl:"dir,optional"`
-	StartTimeout   hcl.Expression `hcl:"start_timeout,optional"`
-	HealthInterval hcl.Expression `hcl:"health_interval,optional"`
-	HealthTimeout  hcl.Expression `hcl:"health_timeout,optional"`
-	MetricsTimeout hcl.Expression `hcl:"metrics_timeout,optional"`
-	StopTimeout    hcl.Expression `hcl:"stop_timeout,optional"`
-	HealthFailures *int           `hcl:"health_failures,optional"`
-	CallWait       hcl.Expression `hcl:"call_wait,optional"`
-	Restart        *fileRestart   `hcl:"restart,block"`
-}
-
-type fileRestart struct {
-	InitialBackoff hcl.Expression `hcl:"initial_backoff,optional"`
-	MaxBackoff     hcl.Expression `hcl:"max_backoff,optional"`
-	Jitter         *float64       `hcl:"jitter,optional"`
-	Budget         *int           `hcl:"budget,optional"`
-	Window         hcl.Expression `hcl:"window,optional"`
-	Cooldown       hcl.Expression `hcl:"cooldown,optional"`
-	StableAfter    hcl.Expression `hcl:"stable_after,optional"`
-}
-
-// apply sets the restart fields the block gives.
-func (r *fileRestart) apply(dst *RestartConfig) hcl.Diagnostics {
-	if r == nil {
-		return nil
+// newBlock makes the block whose keys start with prefix ("" for the whole
+// file, "plugins." for the plugins block) from the given settings.
+func newBlock(settings []*Setting, prefix string) *block {
+	root := &block{nested: map[string]*block{}}
+	for _, s := range settings {
+		rel, ok := strings.CutPrefix(s.Key, prefix)
+		if s.Key == "" || !ok {
+			continue
+		}
+		b := root
+		parts := strings.Split(rel, ".")
+		for _, name := range parts[:len(parts)-1] {
+			next := b.nested[name]
+			if next == nil {
+				next = &block{nested: map[string]*block{}}
+				b.nested[name] = next
+				b.blocks = append(b.blocks, name)
+			}
+			b = next
+		}
+		b.attrs = append(b.attrs, s)
 	}
-	var d hcl.Diagnostics
-	d = append(d, setDuration(&dst.InitialBackoff, r.InitialBackoff, "initial_backoff")...)
-	d = append(d, setDuration(&dst.MaxBackoff, r.MaxBackoff, "max_backoff")...)
-	d = append(d, setDuration(&dst.Window, r.Window, "window")...)
-	d = append(d, setDuration(&dst.Cooldown, r.Cooldown, "cooldown")...)
-	d = append(d, setDuration(&dst.StableAfter, r.StableAfter, "stable_after")...)
-	if r.Jitter != nil {
-		dst.Jitter = *r.Jitter
-	}
-	if r.Budget != nil {
-		dst.Budget = *r.Budget
-	}
-	return d
+	return root
 }
 
-type filePlugin struct {
-	Name           string         `hcl:"name,label"`
-	Required       *bool          `hcl:"required,optional"`
-	Disabled       *bool          `hcl:"disabled,optional"`
-	Environment    []string       `hcl:"environment,optional"`
-	Config         hcl.Expression `hcl:"config,optional"`
-	StartTimeout   hcl.Expression `hcl:"start_timeout,optional"`
-	StopTimeout    hcl.Expression `hcl:"stop_timeout,optional"`
-	CallWait       hcl.Expression `hcl:"call_wait,optional"`
-	HealthFailures *int           `hcl:"health_failures,optional"`
-	Restart        *fileRestart   `hcl:"restart,block"`
-	// DefRange is the block's header, `plugin "name"`, for diagnostics.
-	DefRange hcl.Range `hcl:",def_range"`
+// fileBlock is the whole file.
+var fileBlock = newBlock(settings, "")
+
+// schema is the block's schema, with extra's attributes and blocks.
+func (b *block) schema(extra *hcl.BodySchema) *hcl.BodySchema {
+	schema := &hcl.BodySchema{}
+	for _, s := range b.attrs {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: s.leaf()})
+	}
+	for _, name := range b.blocks {
+		schema.Blocks = append(schema.Blocks, hcl.BlockHeaderSchema{Type: name})
+	}
+	if extra != nil {
+		schema.Attributes = append(schema.Attributes, extra.Attributes...)
+		schema.Blocks = append(schema.Blocks, extra.Blocks...)
+	}
+	return schema
 }
+
+// decode reads body as the block b (plus extra, which the caller reads from
+// the content returned): every attribute is handed to set with its
+// setting, every block is read as its nested block. Unknown attributes
+// and blocks, and a block given twice, are errors with their position.
+func (b *block) decode(body hcl.Body, extra *hcl.BodySchema, set func(*Setting, hcl.Expression) hcl.Diagnostics) (*hcl.BodyContent, hcl.Diagnostics) {
+	content, diags := body.Content(b.schema(extra))
+	if content == nil {
+		return &hcl.BodyContent{}, diags
+	}
+	for _, s := range b.attrs {
+		if a, ok := content.Attributes[s.leaf()]; ok {
+			diags = append(diags, set(s, a.Expr)...)
+		}
+	}
+	seen := map[string]*hcl.Block{}
+	for _, blk := range content.Blocks {
+		nested := b.nested[blk.Type]
+		if nested == nil {
+			continue // extra's, for the caller
+		}
+		if prev := seen[blk.Type]; prev != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: fmt.Sprintf("Duplicate %s block", blk.Type),
+				Detail: fmt.Sprintf("Only one %s block is allowed; another was defined at %s. Merge the two.", blk.Type, prev.DefRange), Subject: blk.DefRange.Ptr()})
+			continue
+		}
+		seen[blk.Type] = blk
+		_, d := nested.decode(blk.Body, nil, set)
+		diags = append(diags, d...)
+	}
+	return content, diags
+}
+
+// pluginKeys are a plugin block's own keys; the plugins block's settings
+// it may override (PluginConfig.overrides) come on top.
+var pluginKeys = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "required"}, {Name: "disabled"}, {Name: "environment"}, {Name: "config"},
+}}
+
+// overridesBlock is the part of a plugin block that overrides the plugins
+// block's settings.
+var overridesBlock = func() *block {
+	var ss []*Setting
+	for _, o := range (&PluginConfig{}).overrides() {
+		ss = append(ss, o.s)
+	}
+	return newBlock(ss, "plugins.")
+}()
 
 func applyFile(cfg *Config, path string, src []byte) error {
-	parser := hclparse.NewParser()
-	f, diags := parser.ParseHCL(src, path)
+	f, diags := hclparse.NewParser().ParseHCL(src, path)
 	if diags.HasErrors() {
 		return fmt.Errorf("configuration: %s", formatDiags(diags))
 	}
-	var fc fileConfig
-	if diags := gohcl.DecodeBody(f.Body, nil, &fc); diags.HasErrors() {
-		return fmt.Errorf("configuration: %s", formatDiags(diags))
-	}
-	var d hcl.Diagnostics
-	setString(&cfg.Environment, fc.Environment)
-	setString(&cfg.DataDir, fc.DataDir)
-	setString(&cfg.LogLevel, fc.LogLevel)
-	if fc.LogJSON != nil {
-		cfg.LogJSON = *fc.LogJSON
-	}
-	if s := fc.Server; s != nil {
-		setString(&cfg.Server.Host, s.Host)
-		if s.Port != nil {
-			cfg.Server.Port = *s.Port
-		}
-		if s.BodyLimit != nil {
-			cfg.Server.BodyLimit = *s.BodyLimit
-		}
-		d = append(d, setDuration(&cfg.Server.RequestTimeout, s.RequestTimeout, "request_timeout")...)
-		d = append(d, setDuration(&cfg.Server.KeepAliveTimeout, s.KeepAliveTimeout, "keep_alive_timeout")...)
-		d = append(d, setDuration(&cfg.Server.ShutdownTimeout, s.ShutdownTimeout, "shutdown_timeout")...)
-		setString(&cfg.Server.PublicURL, s.PublicURL)
-	}
-	if p := fc.Plugins; p != nil {
-		setString(&cfg.Plugins.Dir, p.Dir)
-		d = append(d, setDuration(&cfg.Plugins.StartTimeout, p.StartTimeout, "start_timeout")...)
-		d = append(d, setDuration(&cfg.Plugins.HealthInterval, p.HealthInterval, "health_interval")...)
-		d = append(d, setDuration(&cfg.Plugins.HealthTimeout, p.HealthTimeout, "health_timeout")...)
-		d = append(d, setDuration(&cfg.Plugins.MetricsTimeout, p.MetricsTimeout, "metrics_timeout")...)
-		d = append(d, setDuration(&cfg.Plugins.StopTimeout, p.StopTimeout, "stop_timeout")...)
-		d = append(d, setDuration(&cfg.Plugins.CallWait, p.CallWait, "call_wait")...)
-		if p.HealthFailures != nil {
-			cfg.Plugins.HealthFailures = *p.HealthFailures
-		}
-		d = append(d, p.Restart.apply(&cfg.Plugins.Restart)...)
-	}
-	d = append(d, applyFileData(cfg, &fc)...)
-	for _, fp := range fc.Plugin {
-		if _, dup := cfg.Plugin[fp.Name]; dup {
-			d = append(d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate plugin block",
-				Detail: fmt.Sprintf("plugin %q is configured twice; merge the blocks", fp.Name), Subject: fp.DefRange.Ptr()})
+	pluginBlock := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "plugin", LabelNames: []string{"name"}}}}
+	content, d := fileBlock.decode(f.Body, pluginBlock, func(s *Setting, expr hcl.Expression) hcl.Diagnostics {
+		return s.v.decode(cfg, s, expr)
+	})
+	for _, blk := range content.Blocks {
+		if blk.Type != "plugin" {
 			continue
 		}
-		pc := &PluginConfig{Required: fp.Required, Environment: fp.Environment}
-		if fp.Disabled != nil {
-			pc.Disabled = *fp.Disabled
+		name := blk.Labels[0]
+		if _, dup := cfg.Plugin[name]; dup {
+			d = append(d, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate plugin block",
+				Detail: fmt.Sprintf("plugin %q is configured twice; merge the blocks", name), Subject: blk.DefRange.Ptr()})
+			continue
 		}
-		raw, diags := objectJSON(fp.Config, "config")
+		pc, diags := decodePlugin(blk.Body)
 		d = append(d, diags...)
-		pc.Settings = raw
-		d = append(d, setDuration(&pc.StartTimeout, fp.StartTimeout, "start_timeout")...)
-		d = append(d, setDuration(&pc.StopTimeout, fp.StopTimeout, "stop_timeout")...)
-		d = append(d, setDuration(&pc.CallWait, fp.CallWait, "call_wait")...)
-		if fp.HealthFailures != nil {
-			pc.HealthFailures = *fp.HealthFailures
-		}
-		d = append(d, fp.Restart.apply(&pc.Restart)...)
-		cfg.Plugin[fp.Name] = pc
+		cfg.Plugin[name] = pc
 	}
 	if d.HasErrors() {
 		return fmt.Errorf("configuration: %s", formatDiags(d))
@@ -369,85 +283,34 @@ func applyFile(cfg *Config, path string, src []byte) error {
 	return nil
 }
 
-// applyFileData sets the data layer's blocks.
-func applyFileData(cfg *Config, fc *fileConfig) hcl.Diagnostics {
-	var d hcl.Diagnostics
-	setInt := func(dst *int, v *int) {
-		if v != nil {
-			*dst = *v
+// decodePlugin reads a plugin block's body.
+func decodePlugin(body hcl.Body) (*PluginConfig, hcl.Diagnostics) {
+	pc := &PluginConfig{}
+	at := map[*Setting]any{}
+	for _, o := range pc.overrides() {
+		at[o.s] = o.at
+	}
+	content, d := overridesBlock.decode(body, pluginKeys, func(s *Setting, expr hcl.Expression) hcl.Diagnostics {
+		return s.v.decodeTo(at[s], s, expr)
+	})
+	attr := func(name string, dst any) {
+		if a, ok := content.Attributes[name]; ok && isSet(a.Expr) {
+			d = append(d, gohcl.DecodeExpression(a.Expr, nil, dst)...)
 		}
 	}
-	if b := fc.Database; b != nil {
-		setString(&cfg.Database.URL, b.URL)
-		setInt(&cfg.Database.MaxConns, b.MaxConns)
-		setInt(&cfg.Database.MinConns, b.MinConns)
-		d = append(d, setDuration(&cfg.Database.ConnMaxLifetime, b.ConnMaxLifetime, "conn_max_lifetime")...)
-		d = append(d, setDurationOrZero(&cfg.Database.StatementTimeout, b.StatementTimeout, "statement_timeout")...)
+	var required bool
+	if a, ok := content.Attributes["required"]; ok && isSet(a.Expr) {
+		attr("required", &required)
+		pc.Required = &required
 	}
-	if b := fc.Cache; b != nil {
-		setString(&cfg.Cache.URL, b.URL)
-		setInt(&cfg.Cache.MaxEntries, b.MaxEntries)
-		setString(&cfg.Cache.KeyPrefix, b.KeyPrefix)
+	attr("disabled", &pc.Disabled)
+	attr("environment", &pc.Environment)
+	if a, ok := content.Attributes["config"]; ok {
+		raw, diags := objectJSON(a.Expr, "config")
+		d = append(d, diags...)
+		pc.Settings = raw
 	}
-	if b := fc.Security; b != nil {
-		s := &cfg.Security
-		setSecret(&s.JWTSecret, &cfg.Sources.JWTSecret, b.JWTSecret)
-		setSecret(&s.CookieSecret, &cfg.Sources.CookieSecret, b.CookieSecret)
-		setSecret(&s.EncryptionKey, &cfg.Sources.EncryptionKey, b.EncryptionKey)
-		d = append(d, setDuration(&s.SessionTTL, b.SessionTTL, "session_ttl")...)
-		d = append(d, setDuration(&s.JWTTTL, b.JWTTTL, "jwt_ttl")...)
-		d = append(d, setDuration(&s.RateLimitWindow, b.RateLimitWindow, "rate_limit_window")...)
-		setInt(&s.RateLimitMax, b.RateLimitMax)
-		if b.CORSOrigins != nil {
-			s.CORSOrigins = *b.CORSOrigins
-		}
-		if b.TrustedProxies != nil {
-			s.TrustedProxies = *b.TrustedProxies
-		}
-	}
-	if b := fc.Jobs; b != nil {
-		j := &cfg.Jobs
-		setInt(&j.Workers, b.Workers)
-		d = append(d, setDuration(&j.PollInterval, b.PollInterval, "poll_interval")...)
-		d = append(d, setDuration(&j.ExpiryCheckInterval, b.ExpiryCheckInterval, "expiry_check_interval")...)
-		d = append(d, setDuration(&j.Retention, b.Retention, "retention")...)
-		if b.ReminderDays != nil {
-			j.ReminderDays = *b.ReminderDays
-		}
-	}
-	if b := fc.Notifications; b != nil {
-		n := &cfg.Notifications
-		setString(&n.Plugin, b.Plugin)
-		setString(&n.Session, b.Session)
-		setInt(&n.MaxSessions, b.MaxSessions)
-		d = append(d, setDurationOrZero(&n.MessageDelay, b.MessageDelay, "message_delay")...)
-	}
-	if b := fc.Router; b != nil && b.DefaultLocation != nil {
-		l, r := &cfg.Router.DefaultLocation, b.DefaultLocation
-		setString(&l.Name, r.Name)
-		setString(&l.Host, r.Host)
-		setInt(&l.Port, r.Port)
-		setString(&l.Username, r.Username)
-		setSecret(&l.Password, &cfg.Sources.RouterPassword, r.Password)
-		if r.TLS != nil {
-			l.TLS = *r.TLS
-		}
-	}
-	return d
-}
-
-// setSecret sets a secret given in the file and records its source; an
-// empty string leaves it unset.
-func setSecret(dst *string, src *SecretSource, v *string) {
-	if v != nil && *v != "" {
-		*dst, *src = *v, SourceFile
-	}
-}
-
-func setString(dst *string, v *string) {
-	if v != nil {
-		*dst = *v
-	}
+	return pc, d
 }
 
 // isSet reports whether an optional expression attribute was given.
@@ -457,39 +320,6 @@ func isSet(expr hcl.Expression) bool {
 	}
 	v, diags := expr.Value(nil)
 	return diags.HasErrors() || !v.IsNull()
-}
-
-func setDuration(dst *time.Duration, expr hcl.Expression, key string) hcl.Diagnostics {
-	return parseDuration(dst, expr, key, false)
-}
-
-// setDurationOrZero is setDuration for durations where "0s" means none.
-func setDurationOrZero(dst *time.Duration, expr hcl.Expression, key string) hcl.Diagnostics {
-	return parseDuration(dst, expr, key, true)
-}
-
-func parseDuration(dst *time.Duration, expr hcl.Expression, key string, zero bool) hcl.Diagnostics {
-	if !isSet(expr) {
-		return nil
-	}
-	v, diags := expr.Value(nil)
-	if diags.HasErrors() {
-		return diags
-	}
-	detail := fmt.Sprintf("%s must be a duration string such as \"30s\", \"2m\" or \"1h30m\"", key)
-	if zero {
-		detail += ", or \"0s\" for none"
-	}
-	bad := &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid duration", Detail: detail, Subject: expr.Range().Ptr()}
-	if v.Type() != cty.String {
-		return hcl.Diagnostics{bad}
-	}
-	dur, err := time.ParseDuration(v.AsString())
-	if err != nil || dur < 0 || (dur == 0 && !zero) {
-		return hcl.Diagnostics{bad}
-	}
-	*dst = dur
-	return nil
 }
 
 // objectJSON renders an object expression as JSON.
@@ -532,182 +362,14 @@ func formatDiags(diags hcl.Diagnostics) string {
 	return strings.Join(lines, "\n")
 }
 
+// applyEnv sets every setting one of whose variables is set, and reports
+// every bad variable at once.
 func applyEnv(cfg *Config, env map[string]string) error {
 	var errs []error
-	get := func(names ...string) (string, string, bool) {
-		for _, n := range names {
-			if v, ok := env[n]; ok && v != "" {
-				return n, v, true
-			}
-		}
-		return "", "", false
+	for _, s := range settings {
+		errs = append(errs, s.v.readEnv(cfg, s, env))
 	}
-	if _, v, ok := get("MIKROBILL_ENV", "NODE_ENV"); ok {
-		cfg.Environment = v
-	}
-	if _, v, ok := get("MIKROBILL_DATA_DIR"); ok {
-		cfg.DataDir = v
-	}
-	if _, v, ok := get("MIKROBILL_LOG_LEVEL"); ok {
-		cfg.LogLevel = v
-	}
-	if n, v, ok := get("MIKROBILL_LOG_JSON"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: use true or false", n, v))
-		}
-		cfg.LogJSON = b
-	}
-	if _, v, ok := get("MIKROBILL_PLUGIN_DIR"); ok {
-		cfg.Plugins.Dir = v
-	}
-	if _, v, ok := get("MIKROBILL_PUBLIC_URL"); ok {
-		cfg.Server.PublicURL = v
-	}
-	if _, v, ok := get("HOST"); ok {
-		cfg.Server.Host = v
-	}
-	if n, v, ok := get("PORT"); ok {
-		p, err := strconv.Atoi(v)
-		if err != nil || p < 0 || p > 65535 {
-			errs = append(errs, fmt.Errorf("%s=%q: not a port number (0 to 65535)", n, v))
-		}
-		cfg.Server.Port = p
-	}
-	for _, v := range []struct {
-		name string
-		dst  *time.Duration
-	}{
-		{"REQUEST_TIMEOUT", &cfg.Server.RequestTimeout},
-		{"KEEP_ALIVE_TIMEOUT", &cfg.Server.KeepAliveTimeout},
-	} {
-		if n, val, ok := get(v.name); ok {
-			ms, err := strconv.ParseInt(val, 10, 64)
-			if err != nil || ms <= 0 {
-				errs = append(errs, fmt.Errorf("%s=%q: milliseconds as a positive whole number, for example 30000", n, val))
-				continue
-			}
-			*v.dst = time.Duration(ms) * time.Millisecond
-		}
-	}
-	if n, v, ok := get("BODY_LIMIT"); ok {
-		b, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || b <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: bytes as a positive whole number, for example 10485760", n, v))
-		}
-		cfg.Server.BodyLimit = b
-	}
-	if _, v, ok := get("DEBUG"); ok {
-		cfg.DebugPlugins = parseDebug(v)
-	}
-	errs = append(errs, applyEnvData(cfg, get)...)
 	return errors.Join(errs...)
-}
-
-// applyEnvData reads the data layer's variables, legacy ones included.
-func applyEnvData(cfg *Config, get func(names ...string) (string, string, bool)) []error {
-	var errs []error
-	port := func(name, def string) string {
-		n, v, ok := get(name)
-		if !ok {
-			return def
-		}
-		if p, err := strconv.Atoi(v); err != nil || p < 1 || p > 65535 {
-			errs = append(errs, fmt.Errorf("%s=%q: not a port number (1 to 65535)", n, v))
-		}
-		return v
-	}
-	value := func(name string) string {
-		_, v, _ := get(name)
-		return v
-	}
-
-	if _, v, ok := get("DATABASE_URL"); ok {
-		cfg.Database.URL = v
-	} else if _, host, ok := get("DB_HOST"); ok {
-		cfg.Database.URL = postgresURL(host, port("DB_PORT", "5432"), value("DB_NAME"), value("DB_USER"), value("DB_PASSWORD"))
-	}
-	if _, v, ok := get("REDIS_URL"); ok {
-		cfg.Cache.URL = v
-	} else if _, host, ok := get("REDIS_HOST"); ok {
-		cfg.Cache.URL = redisURL(host, port("REDIS_PORT", "6379"), value("REDIS_PASSWORD"))
-	}
-	if _, v, ok := get("MIKROBILL_CACHE_PREFIX"); ok {
-		cfg.Cache.KeyPrefix = v
-	}
-
-	for _, s := range []struct {
-		name string
-		dst  *string
-		src  *SecretSource
-	}{
-		{"JWT_SECRET", &cfg.Security.JWTSecret, &cfg.Sources.JWTSecret},
-		{"COOKIE_SECRET", &cfg.Security.CookieSecret, &cfg.Sources.CookieSecret},
-		{"MIKROBILL_ENCRYPTION_KEY", &cfg.Security.EncryptionKey, &cfg.Sources.EncryptionKey},
-		{"MIKROTIK_PASSWORD", &cfg.Router.DefaultLocation.Password, &cfg.Sources.RouterPassword},
-	} {
-		if _, v, ok := get(s.name); ok {
-			*s.dst, *s.src = v, SourceEnv
-		}
-	}
-	if n, v, ok := get("RATE_LIMIT_MAX"); ok {
-		m, err := strconv.Atoi(v)
-		if err != nil || m < 1 {
-			errs = append(errs, fmt.Errorf("%s=%q: requests per window (security.rate_limit_window, 1 minute by default) as a positive whole number, for example 100", n, v))
-		}
-		cfg.Security.RateLimitMax = m
-	}
-	if _, v, ok := get("MIKROBILL_CORS_ORIGINS"); ok {
-		var origins []string
-		for o := range strings.SplitSeq(v, ",") {
-			if o = strings.TrimSpace(o); o != "" {
-				origins = append(origins, o)
-			}
-		}
-		cfg.Security.CORSOrigins = origins
-	}
-
-	if n, v, ok := get("WHATSAPP_MAX_SESSIONS"); ok {
-		m, err := strconv.Atoi(v)
-		if err != nil || m < 1 {
-			errs = append(errs, fmt.Errorf("%s=%q: a positive whole number of sessions, for example 5", n, v))
-		}
-		cfg.Notifications.MaxSessions = m
-	}
-	if n, v, ok := get("WHATSAPP_MESSAGE_DELAY"); ok {
-		ms, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || ms < 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: milliseconds as a whole number, 0 or more, for example 1000", n, v))
-		}
-		cfg.Notifications.MessageDelay = time.Duration(ms) * time.Millisecond
-	}
-
-	loc := &cfg.Router.DefaultLocation
-	if _, v, ok := get("MIKROTIK_HOST"); ok {
-		loc.Host = v
-	}
-	if _, _, ok := get("MIKROTIK_PORT"); ok {
-		loc.Port, _ = strconv.Atoi(port("MIKROTIK_PORT", ""))
-	}
-	if _, v, ok := get("MIKROTIK_USERNAME"); ok {
-		loc.Username = v
-	}
-	return errs
-}
-
-// parseDebug reads the legacy DEBUG variable (the npm "debug" package's
-// syntax): comma or space separated namespaces, "*" wildcards.
-func parseDebug(v string) []string {
-	var out []string
-	for _, ns := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-		switch {
-		case ns == "*" || ns == "plugin:*" || ns == "plugin*" || ns == "plugins:*":
-			return []string{"*"}
-		case strings.HasPrefix(ns, "plugin:"):
-			out = append(out, strings.TrimPrefix(ns, "plugin:"))
-		}
-	}
-	return out
 }
 
 func applyFlags(cfg *Config, f Overrides) error {

@@ -30,6 +30,15 @@ const (
 	SourceGenerated SecretSource = "generated"
 )
 
+// Redacted is how a secret that is set is shown: "<redacted, from env>". A
+// secret of no known source is taken for the file's.
+func (s SecretSource) Redacted() string {
+	if s == SourceNone {
+		s = SourceFile
+	}
+	return fmt.Sprintf("<redacted, from %s>", s)
+}
+
 // SecretSources says where each secret of the configuration came from.
 type SecretSources struct {
 	JWTSecret      SecretSource
@@ -72,10 +81,13 @@ func (c *Config) secretSlots(st *storedSecrets) []secretSlot {
 		st = &storedSecrets{}
 	}
 	const long = "at least 32 random characters, " + makeSecret
+	slot := func(key, how string, val *string, src *SecretSource, stored *string) secretSlot {
+		return secretSlot{key, settingByKey(key).Env[0], how, val, src, stored}
+	}
 	return []secretSlot{
-		{"security.jwt_secret", "JWT_SECRET", long, &c.Security.JWTSecret, &c.Sources.JWTSecret, &st.JWTSecret},
-		{"security.cookie_secret", "COOKIE_SECRET", long, &c.Security.CookieSecret, &c.Sources.CookieSecret, &st.CookieSecret},
-		{"security.encryption_key", "MIKROBILL_ENCRYPTION_KEY", "32 bytes as 64 hex characters, " + makeSecret, &c.Security.EncryptionKey, &c.Sources.EncryptionKey, &st.EncryptionKey},
+		slot("security.jwt_secret", long, &c.Security.JWTSecret, &c.Sources.JWTSecret, &st.JWTSecret),
+		slot("security.cookie_secret", long, &c.Security.CookieSecret, &c.Sources.CookieSecret, &st.CookieSecret),
+		slot("security.encryption_key", "32 bytes as 64 hex characters, "+makeSecret, &c.Security.EncryptionKey, &c.Sources.EncryptionKey, &st.EncryptionKey),
 	}
 }
 
@@ -209,7 +221,7 @@ func readSecrets(path string) (st *storedSecrets, exists bool, err error) {
 		if v == "" {
 			continue
 		}
-		if s.env == "MIKROBILL_ENCRYPTION_KEY" {
+		if s.key == "security.encryption_key" {
 			if _, err := decodeKey(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: encryption_key is not 32 bytes as hex or base64: %s", path, keep))
 			}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+
+	"github.com/mikrobill/mikrobill/host/internal/redact"
 )
 
 // schemaURL is the made-up address config_schema compiles under. Nothing is
@@ -308,4 +310,16 @@ func display(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// SecretFieldsOf is the one rule for which fields of a plugin's settings
+// are secret, wherever they are stored or shown: the manifest's
+// SecretFields when the plugin is installed (m is not nil), and otherwise,
+// with no config_schema to ask, the fields whose names look secret
+// (redact.GuessSecretFields).
+func SecretFieldsOf(m *Manifest, settings map[string]any) []string {
+	if m != nil {
+		return m.SecretFields()
+	}
+	return redact.GuessSecretFields(settings)
 }

@@ -17,7 +17,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,6 +25,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // the "sqlite" driver, pure Go
+
+	"github.com/mikrobill/mikrobill/host/internal/redact"
 )
 
 // FileName is the embedded database's file in the data directory.
@@ -89,7 +90,7 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
-	s := &Store{dialect: Postgres, pool: pool, where: redactURL(o.URL), Now: time.Now}
+	s := &Store{dialect: Postgres, pool: pool, where: redact.URL(o.URL), Now: time.Now}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
@@ -338,18 +339,4 @@ func FromNullMillis(ms sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return FromMillis(ms.Int64)
-}
-
-// redactURL removes the password from a database URL.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-	}
-	return u.String()
 }

@@ -81,40 +81,18 @@ func settingsPluginVar(r *http.Request) (string, error) {
 	return name, nil
 }
 
-// secretWords mark a setting as secret by its name when no manifest says
-// which settings are. They are the words `mikrobill config show` redacts
-// plugin settings by (secretWords in host/internal/cli/config.go): keep the
-// two lists alike.
-var secretWords = []string{"pass", "secret", "token", "key", "credential", "private"}
-
-// secretLooking reports whether a setting's name contains one of
-// secretWords, ignoring case ("api_key", "Password", "webhook_token").
-func secretLooking(name string) bool {
-	name = strings.ToLower(name)
-	for _, w := range secretWords {
-		if strings.Contains(name, w) {
-			return true
-		}
-	}
-	return false
-}
-
-// settingsSecretFields are the fields to encrypt and redact: the manifest's,
-// and those stored encrypted before (a plugin may be absent or older now).
-// Without a manifest (the plugin is not installed yet), the top-level
-// fields of settings whose names look secret (secretLooking) and that hold
-// text (a string, or a list or an object of strings) are secret too:
-// better encrypted for nothing than stored and shown in clear.
-func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, settings map[string]json.RawMessage) []string {
-	var out []string
-	if m != nil {
-		out = append(out, m.SecretFields()...)
-	} else {
-		for f, raw := range settings {
-			if secretLooking(f) && holdsText(raw) {
-				out = append(out, f)
-			}
-		}
+// settingsSecretFields are the fields to encrypt and redact: those of the
+// one rule for plugin settings (manifest.SecretFieldsOf: the manifest's, or
+// without one, as the plugin is not installed yet, those whose names look
+// secret), and those stored encrypted before (a plugin may be absent or
+// older now). A field guessed by its name is taken for a secret only when
+// it holds text (a string, or a list or an object of strings): it is
+// encrypted at rest, and a number named like a secret ("max_tokens") is
+// none. Better encrypted for nothing than stored and shown in clear.
+func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, settings map[string]any) []string {
+	out := manifest.SecretFieldsOf(m, settings)
+	if m == nil {
+		out = slices.DeleteFunc(out, func(f string) bool { return !holdsTextAt(settings, f) })
 	}
 	if stored != nil {
 		out = append(out, stored.Encrypted...)
@@ -123,36 +101,65 @@ func settingsSecretFields(m *manifest.Manifest, stored *store.PluginSettings, se
 	return store.OutermostSecretPaths(out)
 }
 
-// holdsText reports whether a JSON value is a string, or a non-empty list
-// or object whose values all hold text.
-func holdsText(raw json.RawMessage) bool {
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return false
-	}
-	var text func(v any) bool
-	text = func(v any) bool {
-		switch t := v.(type) {
-		case string:
-			return true
-		case []any:
-			for _, x := range t {
-				if !text(x) {
-					return false
-				}
-			}
-			return len(t) > 0
-		case map[string]any:
-			for _, x := range t {
-				if !text(x) {
-					return false
-				}
-			}
-			return len(t) > 0
+// holdsTextAt reports whether there is a value at path in settings and
+// every value there holds text.
+func holdsTextAt(settings map[string]any, path string) bool {
+	vals := valuesAt(settings, strings.Split(path, "."))
+	for _, v := range vals {
+		if !holdsText(v) {
+			return false
 		}
-		return false
 	}
-	return text(v)
+	return len(vals) > 0
+}
+
+// valuesAt returns the values at a secret path ("a.b", "list[].c").
+func valuesAt(v any, segs []string) []any {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	key, list := strings.CutSuffix(segs[0], "[]")
+	child, ok := obj[key]
+	if !ok {
+		return nil
+	}
+	items := []any{child}
+	if list {
+		items, _ = child.([]any)
+	}
+	if len(segs) == 1 {
+		return items
+	}
+	var out []any
+	for _, item := range items {
+		out = append(out, valuesAt(item, segs[1:])...)
+	}
+	return out
+}
+
+// holdsText reports whether a value is a string, or a non-empty list or
+// object whose values all hold text.
+func holdsText(v any) bool {
+	switch t := v.(type) {
+	case string:
+		return true
+	case []any:
+		for _, x := range t {
+			if !holdsText(x) {
+				return false
+			}
+		}
+		return len(t) > 0
+	case map[string]any:
+		for _, x := range t {
+			if !holdsText(x) {
+				return false
+			}
+		}
+		return len(t) > 0
+	}
+	return false
 }
 
 // redactSettings replaces the non-empty string values at the secret paths
@@ -298,9 +305,10 @@ func (s *Server) loadPluginSettings(r *http.Request, name string) (*store.Plugin
 
 // writePluginSettings answers with the settings as GET shows them.
 func writePluginSettings(w http.ResponseWriter, name string, m *manifest.Manifest, ps *store.PluginSettings, warnings ...string) error {
-	var saved map[string]json.RawMessage
+	var saved map[string]any
 	if ps != nil {
-		if err := json.Unmarshal(ps.Settings, &saved); err != nil {
+		var err error
+		if saved, err = store.DecodeSettings(ps.Settings); err != nil {
 			return err
 		}
 	}
@@ -357,13 +365,13 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	m := s.installedManifest(name)
-	secrets := settingsSecretFields(m, stored, obj)
-
-	// Put the stored values back where the client sent the placeholder.
 	tree, err := store.DecodeSettings(raw)
 	if err != nil {
 		return err
 	}
+	secrets := settingsSecretFields(m, stored, tree)
+
+	// Put the stored values back where the client sent the placeholder.
 	var storedTree map[string]any
 	if stored != nil {
 		if storedTree, err = store.DecodeSettings(stored.Settings); err != nil {
