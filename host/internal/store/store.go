@@ -252,8 +252,11 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 			}
 		}()
 		if err := fn(tx); err != nil {
+			// Asked before the rollback, which hands the connection back to
+			// the pool (and so to other goroutines).
+			closed := pt.Conn().IsClosed()
 			_ = pt.Rollback(context.WithoutCancel(ctx))
-			if pt.Conn().IsClosed() && !errors.Is(err, ErrUnavailable) {
+			if closed && !errors.Is(err, ErrUnavailable) {
 				// The connection died under the transaction: whatever the
 				// body's last statement reported (a bare EOF from another
 				// client on this transaction, such as the job queue's),
