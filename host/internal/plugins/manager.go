@@ -418,7 +418,7 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 		Name:         man.Name,
 		Path:         filepath.Join(man.Dir, rel),
 		SHA256:       sum,
-		Env:          pluginEnv(dataDir),
+		Env:          client.PluginEnv(dataDir),
 		SocketDir:    m.runtimeDir,
 		StartTimeout: p.pol.StartTimeout,
 		Logger:       pluginLog,
@@ -439,9 +439,8 @@ func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
 		return err
 	}
 	desc := proc.Describe()
-	if desc.Name != man.Name || desc.Version != man.Version || desc.Kind != man.Kind {
-		return fail(fmt.Errorf("the executable describes itself as %q %s (kind %s), but %s says %q %s (kind %s); rebuild the plugin or correct plugin.json",
-			desc.Name, desc.Version, desc.Kind, man.File, man.Name, man.Version, man.Kind))
+	if err := man.CheckDescribe(desc); err != nil {
+		return fail(err)
 	}
 
 	base := client.NewPlugin(proc.Conn().ClientConn(), proc.Conn().HostBrokerID)
@@ -649,20 +648,6 @@ func (m *Manager) Stop(ctx context.Context) {
 		_ = os.RemoveAll(m.runtimeDir)
 	}
 	m.janitor.Close()
-}
-
-// pluginEnv is a plugin's whole environment besides the handshake: nothing
-// of the host's secrets.
-func pluginEnv(dataDir string) []string {
-	path := os.Getenv("PATH")
-	if path == "" {
-		path = "/usr/local/bin:/usr/bin:/bin"
-	}
-	env := []string{"PATH=" + path, "HOME=" + dataDir, "MIKROBILL_PLUGIN_DATA_DIR=" + dataDir}
-	if tz, ok := os.LookupEnv("TZ"); ok {
-		env = append(env, "TZ="+tz)
-	}
-	return env
 }
 
 // privateDir creates dir with mode 0700 (and fixes the mode of an existing
