@@ -90,7 +90,9 @@ type Shutdowner interface {
 	Shutdown(ctx context.Context) error
 }
 
-// Plugin kinds, as in the manifest's "kind" field.
+// Plugin kinds, as in the manifest's "kind" field. They are defined here
+// only: the host's manifest validation, its plugin clients and the
+// conformance kit all use these.
 const (
 	KindPayment = "payment"
 	KindRouter  = "router"
@@ -98,6 +100,9 @@ const (
 	KindAudit   = "audit"
 	KindGeneric = "generic"
 )
+
+// Kinds lists every plugin kind, sorted.
+var Kinds = []string{KindAudit, KindGeneric, KindNotify, KindPayment, KindRouter}
 
 // Capability names reported by Describe.
 const (
@@ -209,9 +214,23 @@ type HandleEventResponse struct{}
 type Principal struct {
 	// Subject is the user's or API token's id.
 	Subject string
-	// Role is "admin", "operator" or "viewer".
+	// Role is RoleViewer, RoleOperator or RoleAdmin.
 	Role string
 }
+
+// Roles of the people and API tokens that use the host, from least to most
+// privileged: a route open to a role is open to the roles above it. They
+// are defined here only: the host's users, its API, and the "auth" of the
+// routes a plugin declares in its manifest use these, and a plugin sees
+// them in Principal.Role.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+	RoleAdmin    = "admin"
+)
+
+// Roles lists every role, from least to most privileged.
+var Roles = []string{RoleViewer, RoleOperator, RoleAdmin}
 
 // HTTPRequest is a raw HTTP request as the host received it.
 type HTTPRequest struct {

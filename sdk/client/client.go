@@ -13,6 +13,7 @@ package client
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc"
 
@@ -57,7 +58,7 @@ func NewKind(kind string, cc grpc.ClientConnInterface, hostBroker HostBroker) (a
 	}
 	k, ok := registry.LookupKind(kind)
 	if !ok {
-		return nil, fmt.Errorf("unknown plugin kind %q: this host knows payment, router, notify, audit and generic", kind)
+		return nil, fmt.Errorf("unknown plugin kind %q: this host knows %s", kind, strings.Join(sdk.Kinds, ", "))
 	}
 	return k.NewClient(cc, base), nil
 }

@@ -1,13 +1,132 @@
 package client
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/mikrobill/mikrobill/sdk"
 )
+
+// ManifestFileName is the manifest's file name inside a plugin folder.
+const ManifestFileName = "plugin.json"
+
+// ExecutablePrefix is the default executable's name without the plugin
+// name: a plugin "audit" whose plugin.json sets neither executable nor
+// executables is started as "mikrobill-plugin-audit".
+const ExecutablePrefix = "mikrobill-plugin-"
+
+// Manifest is the part of a plugin's plugin.json that launching it needs:
+// who the plugin is and which file to execute. The host reads and checks
+// the whole file strictly (its manifest package, `mikrobill plugin
+// validate`) and hands this part to ExecutableFor and CheckDescribe; the
+// conformance kit reads only this part (ReadManifest). Both therefore pick
+// the same executable and refuse the same disagreement with Describe.
+type Manifest struct {
+	// File is plugin.json's path (for messages); empty for a Manifest
+	// built in code.
+	File string `json:"-"`
+	// Name, Version and Kind say who the plugin is; Describe must say the
+	// same (CheckDescribe).
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+	// Executable is the executable's path relative to the plugin folder.
+	Executable string `json:"executable,omitempty"`
+	// Executables maps "<GOOS>-<GOARCH>" to the executable for that
+	// platform, instead of Executable.
+	Executables map[string]string `json:"executables,omitempty"`
+}
+
+// ReadManifest reads the launch part of the plugin.json in dir
+// (ReadManifestFile's bounds, then JSON). Name and version must be set;
+// every other field of the file is left to the host's stricter check.
+func ReadManifest(dir string) (*Manifest, error) {
+	file := filepath.Join(dir, ManifestFileName)
+	raw, err := ReadManifestFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read the manifest: %w", err)
+	}
+	m := &Manifest{File: file}
+	if err := json.Unmarshal(raw, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if m.Name == "" || m.Version == "" {
+		return nil, fmt.Errorf("%s: name and version are required", file)
+	}
+	return m, nil
+}
+
+// ExecutableFor returns the path, relative to the plugin folder, of the
+// executable to start on goos/goarch (runtime.GOOS and runtime.GOARCH):
+// Executable when set, else "mikrobill-plugin-<name>" when Executables is
+// empty, else Executables' entry for the platform. It fails when the
+// manifest maps executables per platform and ships none for this one; the
+// error lists the platforms it does ship for.
+func (m *Manifest) ExecutableFor(goos, goarch string) (string, error) {
+	if m.Executable != "" {
+		return m.Executable, nil
+	}
+	if len(m.Executables) == 0 {
+		return ExecutablePrefix + m.Name, nil
+	}
+	platform := goos + "-" + goarch
+	if p, ok := m.Executables[platform]; ok {
+		return p, nil
+	}
+	return "", fmt.Errorf("plugin %q ships no executable for %s, only for %s; get a build for %s from its publisher "+
+		"(or, if you build it, add an \"executables\" entry for %s to its %s)", m.Name, platform,
+		strings.Join(Platforms(m.Executables), ", "), platform, platform, ManifestFileName)
+}
+
+// Platforms returns the sorted "<GOOS>-<GOARCH>" keys of an executables
+// map, or nil for an empty one.
+func Platforms(executables map[string]string) []string {
+	if len(executables) == 0 {
+		return nil
+	}
+	ps := make([]string, 0, len(executables))
+	for p := range executables {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+// CheckDescribe compares what a plugin's executable says of itself
+// (Describe) with its plugin.json: name, version and kind must be equal.
+// The host refuses a plugin that disagrees at every launch, `mikrobill
+// plugin validate` reports it, and the conformance kit fails its describe
+// test with it: one check, one message, which names every field that
+// differs and what to do.
+func (m *Manifest) CheckDescribe(d *sdk.DescribeResponse) error {
+	if d == nil {
+		d = &sdk.DescribeResponse{}
+	}
+	var diffs []string
+	for _, c := range []struct{ field, manifest, described string }{
+		{"name", m.Name, d.Name}, {"version", m.Version, d.Version}, {"kind", m.Kind, d.Kind},
+	} {
+		if c.manifest != c.described {
+			diffs = append(diffs, fmt.Sprintf("%s: Describe says %q, but %s says %q", c.field, c.described, ManifestFileName, c.manifest))
+		}
+	}
+	if len(diffs) == 0 {
+		return nil
+	}
+	file := m.File
+	if file == "" {
+		file = ManifestFileName
+	}
+	return fmt.Errorf("the executable's Describe and %s disagree: %s; the host refuses a plugin whose executable and %s disagree: "+
+		"rebuild the plugin or correct %s so that both say the same", file, strings.Join(diffs, "; "), ManifestFileName, ManifestFileName)
+}
 
 // MaxManifestSize is the largest plugin.json the host and the conformance
 // kit read: 1 MiB. A manifest is a few KiB even with a large config_schema.

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 // TestReadManifestFile: plugin.json is read only when it is a regular file
@@ -88,5 +90,88 @@ func TestReadManifestFile(t *testing.T) {
 	}
 	if _, err := ReadManifestFile(path("missing.json")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("ReadManifestFile of a missing file = %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestReadManifestAndExecutableFor(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		json     string
+		wantExec string
+		wantErr  string
+	}{
+		{"executable", `{"name":"payment-a","version":"1.0.0","kind":"payment","executable":"bin/a"}`, "bin/a", ""},
+		{"default executable", `{"name":"payment-a","version":"1.0.0","kind":"payment"}`, "mikrobill-plugin-payment-a", ""},
+		{"per platform", `{"name":"payment-a","version":"1.0.0","kind":"payment","executables":{"linux-amd64":"a-here","plan9-386":"a-there"}}`, "a-here", ""},
+		{"no executable for this platform", `{"name":"payment-a","version":"1.0.0","kind":"payment","executables":{"plan9-386":"a-there","darwin-arm64":"a"}}`, "",
+			`plugin "payment-a" ships no executable for linux-amd64, only for darwin-arm64, plan9-386; get a build for linux-amd64 from its publisher ` +
+				`(or, if you build it, add an "executables" entry for linux-amd64 to its plugin.json)`},
+		{"fields the launch does not need are left alone", `{"name":"a","version":"1","kind":"x","config_schema":{},"requierd":true}`, "mikrobill-plugin-a", ""},
+		{"no version", `{"name":"payment-a","kind":"payment"}`, "", "plugin.json: name and version are required"},
+		{"not JSON", `{`, "", "plugin.json: unexpected end of JSON input"},
+		{"over 1 MiB (ReadManifestFile's bounds)", `{"name":"payment-a","version":"1.0.0"}` + strings.Repeat(" ", MaxManifestSize), "", "at most 1048576 bytes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, ManifestFileName), []byte(c.json), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			m, err := ReadManifest(dir)
+			var exe string
+			if err == nil {
+				if m.File != filepath.Join(dir, ManifestFileName) {
+					t.Errorf("File = %q, want the plugin.json read", m.File)
+				}
+				exe, err = m.ExecutableFor("linux", "amd64")
+			}
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || exe != c.wantExec {
+				t.Errorf("executable = %q, %v; want %q", exe, err, c.wantExec)
+			}
+		})
+	}
+	if _, err := ReadManifest(t.TempDir()); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "plugin.json") {
+		t.Errorf("ReadManifest of a folder without plugin.json = %v, want fs.ErrNotExist naming plugin.json", err)
+	}
+}
+
+// TestCheckDescribe is the one check the host (at every launch), `mikrobill
+// plugin validate` and the conformance kit run: each gets this message for
+// the same manifest and Describe.
+func TestCheckDescribe(t *testing.T) {
+	m := &Manifest{File: "/p/liar/plugin.json", Name: "liar", Version: "1.0.0", Kind: "payment"}
+	fix := "; the host refuses a plugin whose executable and plugin.json disagree: rebuild the plugin or correct plugin.json so that both say the same"
+	for _, c := range []struct {
+		name string
+		m    *Manifest
+		d    *sdk.DescribeResponse
+		want string
+	}{
+		{"agree", m, &sdk.DescribeResponse{Name: "liar", Version: "1.0.0", Kind: "payment", Capabilities: []string{"http"}}, ""},
+		{"version", m, &sdk.DescribeResponse{Name: "liar", Version: "2.0.0", Kind: "payment"},
+			`the executable's Describe and /p/liar/plugin.json disagree: version: Describe says "2.0.0", but plugin.json says "1.0.0"` + fix},
+		{"every field", m, &sdk.DescribeResponse{Name: "other", Version: "", Kind: "router"},
+			`the executable's Describe and /p/liar/plugin.json disagree: name: Describe says "other", but plugin.json says "liar"; ` +
+				`version: Describe says "", but plugin.json says "1.0.0"; kind: Describe says "router", but plugin.json says "payment"` + fix},
+		{"no answer", m, nil,
+			`the executable's Describe and /p/liar/plugin.json disagree: name: Describe says "", but plugin.json says "liar"; ` +
+				`version: Describe says "", but plugin.json says "1.0.0"; kind: Describe says "", but plugin.json says "payment"` + fix},
+		{"a manifest built in code", &Manifest{Name: "a", Version: "1.0.0", Kind: "generic"}, &sdk.DescribeResponse{Name: "a", Version: "1.0.0", Kind: "payment"},
+			`the executable's Describe and plugin.json disagree: kind: Describe says "payment", but plugin.json says "generic"` + fix},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got string
+			if err := c.m.CheckDescribe(c.d); err != nil {
+				got = err.Error()
+			}
+			if got != c.want {
+				t.Errorf("CheckDescribe =\n  %s\nwant\n  %s", got, c.want)
+			}
+		})
 	}
 }

@@ -19,7 +19,7 @@ func TestReadManifest(t *testing.T) {
 		{"executable", `{"name":"payment-a","version":"1.0.0","kind":"payment","executable":"bin/a"}`, "bin/a", ""},
 		{"default executable", `{"name":"payment-a","version":"1.0.0","kind":"payment"}`, "mikrobill-plugin-payment-a", ""},
 		{"per platform", `{"name":"payment-a","version":"1.0.0","kind":"payment","executables":{"` + platform + `":"a-here","plan9-386":"a-there"}}`, "a-here", ""},
-		{"no executable for this platform", `{"name":"payment-a","version":"1.0.0","kind":"payment","executables":{"plan9-386":"a-there"}}`, "", "has none for " + platform},
+		{"no executable for this platform", `{"name":"payment-a","version":"1.0.0","kind":"payment","executables":{"plan9-386":"a-there"}}`, "", "ships no executable for " + platform},
 		{"not a payment plugin", `{"name":"router-a","version":"1.0.0","kind":"router"}`, "", `kind is "router"`},
 		{"no version", `{"name":"payment-a","kind":"payment"}`, "", "name and version are required"},
 		{"not JSON", `{`, "", "plugin.json"},
@@ -33,7 +33,7 @@ func TestReadManifest(t *testing.T) {
 			m, err := readManifest(dir)
 			var exe string
 			if err == nil {
-				exe, err = m.executable()
+				exe, err = m.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 			}
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {

@@ -58,6 +58,9 @@ type Subject struct {
 	// checked).
 	Name, Version string
 
+	// manifestFile is the plugin.json Name and Version come from
+	// (Executable), for messages.
+	manifestFile string
 	// inProcess: the plugin runs in this process (InProcess), so Run can
 	// look at the plugin's side of a call.
 	inProcess bool

@@ -2,9 +2,9 @@ package paymenttest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -36,53 +36,22 @@ func InProcess(t testing.TB, impl payment.Gateway) Subject {
 	return Subject{Plugin: h.Plugin(), Gateway: h.Payment(), inProcess: true, host: h.Host}
 }
 
-// manifest is the part of plugin.json the kit reads. The host's validation
-// is stricter; run `mikrobill plugin validate` for that.
-type manifest struct {
-	Name        string            `json:"name"`
-	Version     string            `json:"version"`
-	Kind        string            `json:"kind"`
-	Executable  string            `json:"executable"`
-	Executables map[string]string `json:"executables"`
-}
-
-// executablePrefix is the executable's default name without the plugin's
-// name, as the host has it.
-const executablePrefix = "mikrobill-plugin-"
-
-// executable returns the executable's path relative to the plugin folder, as
-// the host picks it.
-func (m *manifest) executable() (string, error) {
-	if m.Executable != "" {
-		return m.Executable, nil
+// readManifest reads what the kit needs of plugin.json with the SDK's
+// reader (client.ReadManifest, the launch part the host reads too; the
+// host's validation of the rest is stricter: run `mikrobill plugin
+// validate` for that), and checks it is a payment gateway's.
+func readManifest(dir string) (*client.Manifest, error) {
+	m, err := client.ReadManifest(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w; Executable needs the folder holding plugin.json and the built executable", err)
 	}
-	if len(m.Executables) == 0 {
-		return executablePrefix + m.Name, nil
-	}
-	platform := runtime.GOOS + "-" + runtime.GOARCH
-	if p, ok := m.Executables[platform]; ok {
-		return p, nil
-	}
-	return "", fmt.Errorf("plugin.json maps executables per platform but has none for %s; add an \"executables\" entry for it", platform)
-}
-
-func readManifest(dir string) (*manifest, error) {
-	file := filepath.Join(dir, "plugin.json")
-	raw, err := client.ReadManifestFile(file) // bounded, as the host reads it
 	if err != nil {
-		return nil, fmt.Errorf("read the manifest: %w; Executable needs the folder holding plugin.json and the built executable", err)
-	}
-	var m manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if m.Name == "" || m.Version == "" {
-		return nil, fmt.Errorf("%s: name and version are required", file)
+		return nil, err
 	}
 	if m.Kind != sdk.KindPayment {
-		return nil, fmt.Errorf("%s: kind is %q; a payment gateway's manifest says \"kind\": %q", file, m.Kind, sdk.KindPayment)
+		return nil, fmt.Errorf("%s: kind is %q; a payment gateway's manifest says \"kind\": %q", m.File, m.Kind, sdk.KindPayment)
 	}
-	return &m, nil
+	return m, nil
 }
 
 // stopTimeout bounds a graceful stop at the end of the test; then the
@@ -104,7 +73,7 @@ func Executable(t testing.TB, dir string) Subject {
 	if err != nil {
 		t.Fatalf("paymenttest.Executable: %v", err)
 	}
-	rel, err := m.executable()
+	rel, err := m.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 	if err != nil {
 		t.Fatalf("paymenttest.Executable: %v", err)
 	}
@@ -124,14 +93,10 @@ func Executable(t testing.TB, dir string) Subject {
 	dataDir := t.TempDir()
 	socketDir := shortTempDir(t)
 	host := sdktest.NewFakeHost()
-	env := []string{"PATH=" + envOr("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME=" + dataDir, "MIKROBILL_PLUGIN_DATA_DIR=" + dataDir}
-	if tz, ok := os.LookupEnv("TZ"); ok {
-		env = append(env, "TZ="+tz)
-	}
 	proc, err := client.Start(context.Background(), client.Config{
 		Name:      m.Name,
 		Path:      path,
-		Env:       env,
+		Env:       client.PluginEnv(dataDir),
 		SocketDir: socketDir,
 		Logger:    logger,
 		LogLevel:  "debug",
@@ -157,20 +122,14 @@ func Executable(t testing.TB, dir string) Subject {
 	})
 	conn := proc.Conn()
 	return Subject{
-		Plugin:  client.NewPlugin(conn.ClientConn(), conn.HostBrokerID),
-		Gateway: client.NewPayment(conn.ClientConn(), conn.HostBrokerID),
-		Name:    m.Name,
-		Version: m.Version,
-		dataDir: dataDir,
-		host:    host,
+		Plugin:       client.NewPlugin(conn.ClientConn(), conn.HostBrokerID),
+		Gateway:      client.NewPayment(conn.ClientConn(), conn.HostBrokerID),
+		Name:         m.Name,
+		Version:      m.Version,
+		manifestFile: m.File,
+		dataDir:      dataDir,
+		host:         host,
 	}
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
 
 // maxSocketDirLen keeps the launch's unix socket paths under the 108-byte

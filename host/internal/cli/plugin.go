@@ -23,7 +23,6 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/version"
-	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
@@ -405,7 +404,7 @@ func validatePlugin(ctx context.Context, g *globals, dir string, timeout time.Du
 	defer os.RemoveAll(sockets)
 	proc, err := client.Start(ctx, client.Config{
 		Name: m.Name, Path: path, SocketDir: sockets, StartTimeout: timeout,
-		Env:    []string{"PATH=" + os.Getenv("PATH"), "HOME=" + sockets, "MIKROBILL_PLUGIN_DATA_DIR=" + sockets},
+		Env:    client.PluginEnv(sockets),
 		Logger: hclog.New(&hclog.LoggerOptions{Name: "validate", Output: g.stderr, Level: hclog.Warn}),
 	})
 	if err != nil {
@@ -416,7 +415,9 @@ func validatePlugin(ctx context.Context, g *globals, dir string, timeout time.Du
 		defer cancel()
 		_ = proc.Stop(sctx)
 	}()
-	problems = append(problems, compareDescribe(m, proc.Describe())...)
+	if err := m.CheckDescribe(proc.Describe()); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if len(problems) == 0 {
 		d := proc.Describe()
 		caps := strings.Join(d.Capabilities, ", ")
@@ -427,19 +428,6 @@ func validatePlugin(ctx context.Context, g *globals, dir string, timeout time.Du
 			d.Name, d.Version, d.Kind, caps, d.SDKVersion, proc.LoadTime().Round(time.Millisecond))
 	}
 	return problems
-}
-
-// compareDescribe lists the differences between Describe and the manifest.
-func compareDescribe(m *manifest.Manifest, d *sdk.DescribeResponse) []string {
-	var out []string
-	for _, c := range []struct{ field, manifest, plugin string }{
-		{"name", m.Name, d.Name}, {"version", m.Version, d.Version}, {"kind", m.Kind, d.Kind},
-	} {
-		if c.manifest != c.plugin {
-			out = append(out, fmt.Sprintf("%s: %s says %q, the executable's Describe says %q; rebuild the plugin or correct plugin.json", c.field, m.File, c.manifest, c.plugin))
-		}
-	}
-	return out
 }
 
 func newPluginLock(g *globals) *cobra.Command {

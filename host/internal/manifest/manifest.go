@@ -4,17 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
 // FileName is the manifest's file name inside a plugin folder.
-const FileName = "plugin.json"
-
-// ExecutablePrefix is the default executable's name without the plugin
-// name: a plugin "audit" with neither executable nor executables set is
-// started as "mikrobill-plugin-audit".
-const ExecutablePrefix = "mikrobill-plugin-"
+const FileName = client.ManifestFileName
 
 // DefaultPriority is the priority of a manifest that does not set one.
 const DefaultPriority = 100
@@ -25,18 +21,8 @@ const (
 	MaxPriority = 1000
 )
 
-// Plugin kinds, as in the manifest's "kind" field. They are the same strings
-// as the SDK's sdk.Kind* constants.
-const (
-	KindPayment = "payment"
-	KindRouter  = "router"
-	KindNotify  = "notify"
-	KindAudit   = "audit"
-	KindGeneric = "generic"
-)
-
-// Kinds lists every valid kind.
-var Kinds = []string{KindAudit, KindGeneric, KindNotify, KindPayment, KindRouter}
+// A manifest's "kind" is one of the SDK's kinds (sdk.Kinds: sdk.KindPayment,
+// sdk.KindRouter, ...); they are defined there only.
 
 // Environment names with a meaning of their own. Any other non-empty name
 // (for example "staging") may appear in an environment list.
@@ -47,16 +33,17 @@ const (
 )
 
 // Route access levels, as in a route's "auth" field, from least to most
-// privileged. AuthAdmin is the default.
+// privileged: "public", then the SDK's roles (sdk.Roles), which are defined
+// there only. AuthAdmin is the default.
 const (
 	AuthPublic   = "public"
-	AuthViewer   = "viewer"
-	AuthOperator = "operator"
-	AuthAdmin    = "admin"
+	AuthViewer   = sdk.RoleViewer
+	AuthOperator = sdk.RoleOperator
+	AuthAdmin    = sdk.RoleAdmin
 )
 
 // AuthLevels lists every valid route access level.
-var AuthLevels = []string{AuthPublic, AuthViewer, AuthOperator, AuthAdmin}
+var AuthLevels = append([]string{AuthPublic}, sdk.Roles...)
 
 // RouteMethods lists the HTTP methods a route may declare.
 var RouteMethods = []string{"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"}
@@ -136,7 +123,7 @@ type Manifest struct {
 	// Version is the plugin's version, a strict semantic version such as
 	// "1.2.0". Required.
 	Version string `json:"version"`
-	// Kind is one of [Kinds]; it must match what the plugin serves.
+	// Kind is one of [sdk.Kinds]; it must match what the plugin serves.
 	// Required.
 	Kind string `json:"kind"`
 	// Description is one line for the admin UI.
@@ -299,42 +286,40 @@ func (m *Manifest) RunsIn(env string) bool {
 }
 
 // DefaultExecutable is the executable name used when a manifest sets
-// neither executable nor executables: "mikrobill-plugin-<name>".
+// neither executable nor executables: "mikrobill-plugin-<name>"
+// (client.ExecutablePrefix).
 func (m *Manifest) DefaultExecutable() string {
-	return ExecutablePrefix + m.Name
+	return client.ExecutablePrefix + m.Name
+}
+
+// launch is the part of the manifest the SDK reads too: who the plugin is
+// and which file to execute. The host and the conformance kit pick the
+// executable and compare Describe with it through the same functions.
+func (m *Manifest) launch() *client.Manifest {
+	return &client.Manifest{File: m.File, Name: m.Name, Version: m.Version, Kind: m.Kind,
+		Executable: m.Executable, Executables: m.Executables}
 }
 
 // ExecutableFor returns the path, relative to the plugin folder and with
 // forward slashes, of the executable to start on goos/goarch (use
 // runtime.GOOS and runtime.GOARCH). It fails when the manifest maps
 // executables per platform and ships none for this one; the error lists
-// the platforms it does ship for.
+// the platforms it does ship for. The rule is the SDK's
+// (client.Manifest.ExecutableFor), which the conformance kit follows too.
 func (m *Manifest) ExecutableFor(goos, goarch string) (string, error) {
-	if m.Executable != "" {
-		return m.Executable, nil
-	}
-	if len(m.Executables) == 0 {
-		return m.DefaultExecutable(), nil
-	}
-	platform := goos + "-" + goarch
-	if p, ok := m.Executables[platform]; ok {
-		return p, nil
-	}
-	return "", fmt.Errorf("plugin %q ships no executable for %s, only for %s; "+
-		"get a build for %s from its publisher", m.Name, platform,
-		strings.Join(m.Platforms(), ", "), platform)
+	return m.launch().ExecutableFor(goos, goarch)
 }
 
 // Platforms returns the sorted "<GOOS>-<GOARCH>" keys of Executables, or nil
 // when the manifest does not map executables per platform.
 func (m *Manifest) Platforms() []string {
-	if len(m.Executables) == 0 {
-		return nil
-	}
-	ps := make([]string, 0, len(m.Executables))
-	for p := range m.Executables {
-		ps = append(ps, p)
-	}
-	sort.Strings(ps)
-	return ps
+	return client.Platforms(m.Executables)
+}
+
+// CheckDescribe compares what the plugin's executable says of itself with
+// the manifest: name, version and kind must be equal. It is the SDK's check
+// (client.Manifest.CheckDescribe), which `mikrobill plugin validate` and the
+// conformance kit run too; its error says what differs and what to do.
+func (m *Manifest) CheckDescribe(d *sdk.DescribeResponse) error {
+	return m.launch().CheckDescribe(d)
 }

@@ -202,7 +202,7 @@ func TestParseValidFull(t *testing.T) {
 	wantM := &manifest.Manifest{
 		Name:        "payment-midtrans",
 		Version:     "1.2.0",
-		Kind:        manifest.KindPayment,
+		Kind:        sdk.KindPayment,
 		Description: "Midtrans Snap payments (QRIS, e-wallets, virtual accounts).",
 		Executables: map[string]string{
 			"linux-amd64":  "bin/linux-amd64/mikrobill-plugin-payment-midtrans",
@@ -378,7 +378,7 @@ func TestValidateBuiltInCode(t *testing.T) {
 		return &manifest.Manifest{
 			Name:             "audit",
 			Version:          "1.0.0",
-			Kind:             manifest.KindAudit,
+			Kind:             sdk.KindAudit,
 			ProtocolVersions: []int{1},
 			Priority:         manifest.DefaultPriority,
 			Environment:      manifest.Environment{"production"},
@@ -739,14 +739,6 @@ func TestSuggest(t *testing.T) {
 		if got := manifest.Suggest(unknown, known); got != want {
 			t.Errorf("Suggest(%q) = %q, want %q", unknown, got, want)
 		}
-	}
-}
-
-// The manifest's kinds are the SDK's kinds.
-func TestKindsMatchSDK(t *testing.T) {
-	sdkKinds := []string{sdk.KindAudit, sdk.KindGeneric, sdk.KindNotify, sdk.KindPayment, sdk.KindRouter}
-	if diff := cmp.Diff(sdkKinds, manifest.Kinds); diff != "" {
-		t.Errorf("kinds (-sdk +manifest):\n%s", diff)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 var (
@@ -106,9 +108,9 @@ func (c *checker) version(field, v string, required bool) {
 func (c *checker) kind(kind string) {
 	switch {
 	case kind == "":
-		c.add("kind", "is required: one of %s", quoteList(Kinds))
-	case !slices.Contains(Kinds, kind):
-		c.add("kind", "%q is not a plugin kind%s; use one of %s", kind, didYouMean(kind, Kinds), quoteList(Kinds))
+		c.add("kind", "is required: one of %s", quoteList(sdk.Kinds))
+	case !slices.Contains(sdk.Kinds, kind):
+		c.add("kind", "%q is not a plugin kind%s; use one of %s", kind, didYouMean(kind, sdk.Kinds), quoteList(sdk.Kinds))
 	}
 }
 

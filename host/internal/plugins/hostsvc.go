@@ -191,18 +191,10 @@ func (h *hostService) Publish(ctx context.Context, e sdk.Event) (string, error) 
 // to its type (except its publisher), each in the background with a timeout.
 func (m *Manager) Deliver(e sdk.Event) {
 	for _, p := range m.Plugins() {
-		if p.name == e.Source || p.manifest == nil || !subscribes(p.manifest.Events, e.Type) || p.process() == nil {
+		if !p.wants(e) {
 			continue
 		}
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			ctx, cancel := context.WithTimeout(m.ctx, eventTimeout)
-			defer cancel()
-			if _, err := p.Base().HandleEvent(ctx, &sdk.HandleEventRequest{Event: e}); err != nil {
-				p.log.Warn("event delivery failed", "event", e.ID, "type", e.Type, "error", err)
-			}
-		}()
+		m.wg.Go(func() { p.deliver(m.ctx, e) })
 	}
 }
 

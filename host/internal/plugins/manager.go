@@ -4,26 +4,27 @@
 // configures them, and supervises them: it notices exits and hangs, restarts
 // with backoff within a budget, and stops them in reverse order.
 //
-// Start with Manager: New, Start, Plugins, Ready, Stop; the supervisor is in
-// supervise.go.
+// Start with Manager (manager.go): New, Start, Plugins, Ready, Stop. The
+// manager admits each plugin it finds, resolves their dependencies and
+// starts them level by level; each plugin is one instance (Plugin,
+// instance.go) that owns its launch, its supervision (supervise.go), its
+// health and its stop. launcher.go starts a process the way every instance
+// does; verify.go checks a folder against plugins.lock; runtimedir.go keeps
+// the sockets' directory.
 package plugins
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
+	"maps"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"google.golang.org/grpc"
 
 	"github.com/mikrobill/mikrobill/host/internal/cache"
 	"github.com/mikrobill/mikrobill/host/internal/config"
@@ -74,13 +75,11 @@ type Manager struct {
 	plugins  map[string]*Plugin
 	order    []string // launch order; stop goes backwards
 	stopping bool
+	l        *launcher // made at Start
 
-	runtimeDir string // this host instance's socket directory
-	janitor    *client.Janitor
-
-	ctx    context.Context // ends at Stop
+	ctx    context.Context // ends at Stop; every instance's context ends with it
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // event deliveries
 }
 
 // New returns a manager. Nothing runs until Start.
@@ -128,131 +127,124 @@ func (e *StartError) Error() string {
 // (an operator can restart it); one that fails later is restarted by the
 // supervisor.
 func (m *Manager) Start(ctx context.Context) error {
-	dir, err := prepareRuntimeDir(m.cfg.RuntimeDir())
-	if err != nil {
-		return err
+	m.l = &launcher{
+		cfg: m.cfg, hostLog: m.deps.Logger, log: m.log, metrics: m.deps.Metrics, hostVersion: m.deps.HostVersion,
+		settings: m.settings,
+		hostService: func(name string) sdk.Host {
+			return &hostService{m: m, plugin: name, cache: m.deps.Cache, store: m.deps.Store}
+		},
 	}
-	m.runtimeDir = dir
-	m.log.Debug("runtime directory for sockets", "dir", dir)
-	if j, err := client.StartJanitor(dir); err != nil {
-		m.log.Warn("no janitor: plugins' children and sockets may outlive a host that is killed", "error", err)
-	} else {
-		m.janitor = j
+	if err := m.l.openRuntime(); err != nil {
+		return err
 	}
 	found, err := Discover(m.cfg.Plugins.Dir)
 	if err != nil {
 		return err
 	}
-	_, lockErr := lockfile.Read(m.cfg.Plugins.Dir)
-
-	unavailable := map[string]string{}
-	var candidates []*manifest.Manifest
 	byName := map[string][]Found{}
 	for _, f := range found {
 		byName[f.Name] = append(byName[f.Name], f)
 	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(byName))
+	_, lockErr := lockfile.Read(m.cfg.Plugins.Dir)
 
+	unavailable := map[string]string{}
+	var candidates []*manifest.Manifest
 	m.mu.Lock()
 	for _, name := range names {
-		fs := byName[name]
-		f := fs[0]
-		pc := m.cfg.Plugin[name]
-		// A broken manifest that says "required": false leaves the host
-		// running; one that cannot be read at all is optional unless the
-		// configuration says otherwise (Found.Required).
-		required := f.Required
-		if pc != nil && pc.Required != nil {
-			required = *pc.Required
-		}
-		p := newPlugin(name, f.Dir, f.Manifest, required, m.cfg.PolicyFor(name), m.log.With("plugin", name))
-		p.onState = m.stateChanged
+		p, why := m.admit(byName[name], lockErr)
 		m.plugins[name] = p
-		// Every plugin's restart counter is on /metrics from the start, at
-		// 0, so rate() and alerts see its first restart.
-		m.deps.Metrics.PluginRestarts.WithLabelValues(name)
-
-		refuse := func(why string) {
-			p.fail(why)
-			unavailable[name] = why
-			p.log.Error("plugin refused", "error", why)
-		}
-		switch {
-		case len(fs) > 1:
-			dirs := make([]string, len(fs))
-			for i, d := range fs {
-				dirs[i] = d.Dir
-			}
-			refuse(fmt.Sprintf("several folders hold a plugin named %q (%s); remove all but one", name, strings.Join(dirs, ", ")))
-			continue
-		case f.Err != nil:
-			refuse(f.Err.Error())
-			continue
-		case pc != nil && pc.Disabled:
-			p.disable("disabled in the configuration")
-			unavailable[name] = "disabled in the configuration"
-			continue
-		}
-		if !m.runsHere(f.Manifest, pc) {
-			why := fmt.Sprintf("not loaded in environment %s", m.cfg.Environment)
-			p.disable(why)
+		if why != "" {
 			unavailable[name] = why
 			continue
 		}
-		if problems := f.Manifest.CheckHost(m.deps.HostVersion, client.ProtocolVersions); len(problems) > 0 {
-			refuse((&manifest.ValidationError{File: f.Manifest.File, Problems: problems}).Error())
-			continue
-		}
-		if lockErr != nil {
-			refuse(lockErr.Error())
-			continue
-		}
-		if _, err := m.verified(f.Manifest, false); err != nil {
-			refuse(err.Error())
-			continue
-		}
-		candidates = append(candidates, f.Manifest)
+		candidates = append(candidates, p.Manifest())
 	}
-
 	plan := resolve.Resolve(candidates, resolve.Options{Capabilities: m.deps.Capabilities, Unavailable: unavailable})
 	for _, s := range plan.Skipped {
-		p := m.plugins[s.Plugin.Name]
-		p.fail(s.Err.Error())
-		p.log.Error("plugin cannot load", "error", s.Err)
+		m.plugins[s.Plugin.Name].refuse("plugin cannot load", s.Err.Error())
 	}
 	m.order = plan.Order()
 	m.mu.Unlock()
 
 	for _, level := range plan.Levels {
-		var wg sync.WaitGroup
-		for _, man := range level {
-			p, _ := m.Plugin(man.Name)
-			if why := m.failedDependency(man); why != "" {
-				p.fail(why)
-				p.log.Error("plugin not started", "error", why)
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := m.launch(ctx, p, p.bump()); err != nil {
-					p.fail(err.Error())
-					p.log.Error("plugin failed to start", "error", err)
-				}
-			}()
-		}
-		wg.Wait()
+		m.startLevel(ctx, level)
 	}
+	return m.startError(names)
+}
 
+// admit makes the instance of the plugin found in fs (one folder, unless
+// several folders claim its name) and decides whether it may run here. It
+// returns why not ("" when it may: then its manifest goes on to the
+// resolver); a plugin that may not run is failed or disabled already.
+func (m *Manager) admit(fs []Found, lockErr error) (*Plugin, string) {
+	f := fs[0]
+	pc := m.cfg.Plugin[f.Name]
+	// A broken manifest that says "required": false leaves the host
+	// running; one that cannot be read at all is optional unless the
+	// configuration says otherwise (Found.Required).
+	required := f.Required
+	if pc != nil && pc.Required != nil {
+		required = *pc.Required
+	}
+	p := newPlugin(m.ctx, m.l, f, required)
+	refuse := func(why string) (*Plugin, string) {
+		p.refuse("plugin refused", why)
+		return p, why
+	}
+	disable := func(why string) (*Plugin, string) {
+		p.disable(why)
+		return p, why
+	}
+	switch {
+	case len(fs) > 1:
+		dirs := make([]string, len(fs))
+		for i, d := range fs {
+			dirs[i] = d.Dir
+		}
+		return refuse(fmt.Sprintf("several folders hold a plugin named %q (%s); remove all but one", f.Name, strings.Join(dirs, ", ")))
+	case f.Err != nil:
+		return refuse(f.Err.Error())
+	case pc != nil && pc.Disabled:
+		return disable("disabled in the configuration")
+	case !m.runsHere(f.Manifest, pc):
+		return disable(fmt.Sprintf("not loaded in environment %s", m.cfg.Environment))
+	}
+	if problems := f.Manifest.CheckHost(m.deps.HostVersion, client.ProtocolVersions); len(problems) > 0 {
+		return refuse((&manifest.ValidationError{File: f.Manifest.File, Problems: problems}).Error())
+	}
+	if lockErr != nil {
+		return refuse(lockErr.Error())
+	}
+	if _, err := verified(m.cfg, f.Manifest, false); err != nil {
+		return refuse(err.Error())
+	}
+	return p, ""
+}
+
+// startLevel starts the plugins of one dependency level concurrently,
+// each once the plugins it depends on run.
+func (m *Manager) startLevel(ctx context.Context, level []*manifest.Manifest) {
+	var wg sync.WaitGroup
+	for _, man := range level {
+		p, _ := m.Plugin(man.Name)
+		if why := m.failedDependency(man); why != "" {
+			p.refuse("plugin not started", why)
+			continue
+		}
+		wg.Go(func() { _ = p.start(ctx) }) // a failed start is the instance's state
+	}
+	wg.Wait()
+}
+
+// startError is a *StartError naming the required plugins among names
+// that do not run (nor are disabled on purpose), or nil.
+func (m *Manager) startError(names []string) error {
 	failed := map[string]string{}
 	for _, name := range names {
 		p, _ := m.Plugin(name)
-		if st := p.State(); p.required && st != StateRunning && st != StateUnhealthy && st != StateDisabled {
-			failed[name] = p.Status().LastError
+		if st := p.Status(); p.Required() && !st.State.Up() && st.State != StateDisabled {
+			failed[name] = st.LastError
 		}
 	}
 	if len(failed) > 0 {
@@ -286,208 +278,11 @@ func (m *Manager) failedDependency(man *manifest.Manifest) string {
 		if !ok {
 			continue
 		}
-		if st := dep.State(); st != StateRunning && st != StateUnhealthy {
-			return fmt.Sprintf("its dependency %q did not start (%s): %s", d.Name, st, dep.Status().LastError)
+		if st := dep.Status(); !st.State.Up() {
+			return fmt.Sprintf("its dependency %q did not start (%s): %s", d.Name, st.State, st.LastError)
 		}
 	}
 	return ""
-}
-
-// verified checks a plugin's whole folder against plugins.lock and returns
-// the executable's locked checksum, which client.Start checks on the very
-// file it executes. It runs at start and right before every launch; the
-// lock file is read each time, so an operator who installs a new version,
-// locks it and restarts the plugin gets the new version. When launching,
-// the executable's bytes are left to client.Start (one read of them per
-// launch); otherwise they are read too, so a changed executable is named
-// among the changed files.
-func (m *Manager) verified(man *manifest.Manifest, launching bool) ([]byte, error) {
-	rel, err := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.checkLayout(man); err != nil {
-		return nil, err
-	}
-	lock, err := lockfile.Read(m.cfg.Plugins.Dir)
-	if err != nil {
-		return nil, err
-	}
-	entry, err := lock.Check(man.Name, rel)
-	if err != nil {
-		return nil, err
-	}
-	changes, err := m.folderChanges(entry, man.Dir, launching)
-	if err != nil {
-		return nil, fmt.Errorf("refused before running it: %w", err)
-	}
-	if len(changes) > 0 {
-		return nil, fmt.Errorf("refused before running it: its folder %s changed since it was locked: %s; "+
-			"if you installed a new version on purpose, review it and run `mikrobill plugin lock %s`",
-			man.Dir, lockfile.Summary(changes), man.Name)
-	}
-	return entry.Sum()
-}
-
-// folderChanges compares a plugin's folder with its lock entry.
-func (m *Manager) folderChanges(entry lockfile.Entry, dir string, launching bool) ([]lockfile.Change, error) {
-	if launching {
-		return entry.ChangesBeforeLaunch(dir, LockSkip(m.cfg)...)
-	}
-	files, err := lockfile.Scan(dir, LockSkip(m.cfg)...)
-	if err != nil {
-		return nil, err
-	}
-	return entry.Compare(files), nil
-}
-
-// LockSkip are the directories plugins.lock leaves out of a plugin folder:
-// the host's data directory (with the plugins' data directories) and its
-// runtime directory, should an operator's layout put either inside one.
-// `mikrobill plugin lock` and the host use the same.
-func LockSkip(cfg *config.Config) []string {
-	return []string{cfg.DataDir, cfg.RuntimeDir()}
-}
-
-// checkLayout refuses a plugin whose data directory is its folder or holds
-// it (data_dir such that <data_dir>/plugins is the plugin directory): the
-// plugin writes there, and plugins.lock pins the folder.
-func (m *Manager) checkLayout(man *manifest.Manifest) error {
-	data, err := filepath.Abs(m.cfg.PluginDataDir(man.Name))
-	if err != nil {
-		return err
-	}
-	folder, err := filepath.Abs(man.Dir)
-	if err != nil {
-		return err
-	}
-	if rel, err := filepath.Rel(data, folder); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("its data directory %s is its plugin folder or holds it; the plugin writes into its data directory and "+
-			"plugins.lock pins its folder: set data_dir (MIKROBILL_DATA_DIR) so that <data_dir>/plugins is not the plugin directory", data)
-	}
-	return nil
-}
-
-func checksumRefusal(name string, err error) error {
-	return fmt.Errorf("refused before running it: %v; if you installed a new version on purpose, review it and run `mikrobill plugin lock %s`", err, name)
-}
-
-// launch starts one plugin, checks it is the plugin its manifest describes,
-// configures it, checks its health, and puts it behind its switch. The
-// supervisor watches it from then on. epoch is the plugin's epoch when the
-// launch was decided; if an operator action or another launch bumps it
-// meanwhile, this launch gives way.
-func (m *Manager) launch(ctx context.Context, p *Plugin, epoch int) error {
-	man := p.manifest
-	begin := time.Now()
-	p.mu.Lock()
-	if p.epoch != epoch {
-		p.mu.Unlock()
-		return errOvertaken
-	}
-	p.setStateLocked(StateStarting, "")
-	p.mu.Unlock()
-
-	settings, err := m.settings(ctx, man.Name)
-	if err != nil {
-		return err
-	}
-	if err := man.ValidateSettings(settings); err != nil {
-		return fmt.Errorf("its settings (the configuration file's and those saved in the admin UI) do not match its config_schema: %v; save its settings (admin UI, or PUT /api/v1/plugin-settings/%s) and it starts", err, man.Name)
-	}
-	// The folder is checked against the lock right before the launch; the
-	// launcher checks the executable's bytes again on the file it runs.
-	sum, err := m.verified(man, true)
-	if err != nil {
-		return err
-	}
-	dataDir, err := privateDir(m.cfg.PluginDataDir(man.Name))
-	if err != nil {
-		return err
-	}
-	rel, _ := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
-
-	logLevel := m.deps.Logger.GetLevel()
-	if m.cfg.DebugPlugin(man.Name) {
-		logLevel = hclog.Debug
-	}
-	pluginLog := m.deps.Logger.Named("plugin")
-	pluginLog.SetLevel(logLevel)
-
-	proc, err := client.Start(ctx, client.Config{
-		Name:         man.Name,
-		Path:         filepath.Join(man.Dir, rel),
-		SHA256:       sum,
-		Env:          pluginEnv(dataDir),
-		SocketDir:    m.runtimeDir,
-		StartTimeout: p.pol.StartTimeout,
-		Logger:       pluginLog,
-		LogLevel:     logLevel.String(),
-		Host:         &hostService{m: m, plugin: man.Name, cache: m.deps.Cache, store: m.deps.Store},
-		DialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(m.deps.Metrics.UnaryClientInterceptor(man.Name))},
-	})
-	if errors.Is(err, client.ErrChecksumMismatch) {
-		return checksumRefusal(man.Name, err)
-	}
-	if err != nil {
-		return err
-	}
-	m.janitor.Track(proc.Pid())
-	fail := func(err error) error {
-		proc.Kill()
-		m.janitor.Untrack(proc.Pid())
-		return err
-	}
-	desc := proc.Describe()
-	if desc.Name != man.Name || desc.Version != man.Version || desc.Kind != man.Kind {
-		return fail(fmt.Errorf("the executable describes itself as %q %s (kind %s), but %s says %q %s (kind %s); rebuild the plugin or correct plugin.json",
-			desc.Name, desc.Version, desc.Kind, man.File, man.Name, man.Version, man.Kind))
-	}
-
-	base := client.NewPlugin(proc.Conn().ClientConn(), proc.Conn().HostBrokerID)
-	cctx, cancel := context.WithTimeout(ctx, p.pol.StartTimeout)
-	defer cancel()
-	resp, err := base.Configure(cctx, &sdk.ConfigureRequest{
-		Settings: settings, Environment: m.cfg.Environment, HostVersion: m.deps.HostVersion, DataDir: dataDir,
-	})
-	if err != nil {
-		return fail(fmt.Errorf("Configure: %w", err))
-	}
-	for _, w := range resp.Warnings {
-		p.log.Warn("plugin configuration warning", "warning", w)
-	}
-	hctx, hcancel := context.WithTimeout(ctx, p.pol.HealthTimeout)
-	defer hcancel()
-	health, err := base.CheckHealth(hctx, &sdk.CheckHealthRequest{})
-	if err != nil {
-		return fail(fmt.Errorf("first health check: %w", err))
-	}
-
-	p.mu.Lock()
-	if p.epoch != epoch || m.isStopping() {
-		// An operator action or the host's shutdown overtook this launch.
-		p.mu.Unlock()
-		return fail(errOvertaken)
-	}
-	p.proc, p.desc, p.health, p.checkedAt = proc, desc, health, time.Now()
-	p.loadTime = time.Since(begin)
-	p.healthFails, p.killReason, p.expectExit = 0, "", false
-	state := StateRunning
-	if health.Status == sdk.HealthError {
-		state = StateUnhealthy
-	}
-	p.setStateLocked(state, "")
-	p.sw.Up(proc)
-	p.mu.Unlock()
-	m.deps.Metrics.PluginUp.WithLabelValues(man.Name).Set(1)
-	m.deps.Metrics.PluginLoad.WithLabelValues(man.Name).Set(p.loadTime.Seconds())
-	p.log.Info("plugin running", "version", desc.Version, "pid", proc.Pid(), "load_ms", p.loadTime.Milliseconds(), "health", health.Status)
-
-	m.wg.Add(2)
-	go m.watch(p, proc)
-	go m.healthLoop(p, proc)
-	m.scheduleStable(p, proc)
-	return nil
 }
 
 // Plugins returns the plugins in launch order, then the ones not launched,
@@ -533,10 +328,13 @@ func (m *Manager) Statuses() []Status {
 	}
 	return out
 }
+
+// Ready reports whether every required plugin runs healthy (a disabled one
+// does not count), and, when not, why, one reason per plugin.
 func (m *Manager) Ready() (bool, []string) {
 	var reasons []string
 	for _, p := range m.Plugins() {
-		if !p.required {
+		if !p.Required() {
 			continue
 		}
 		st := p.Status()
@@ -544,9 +342,9 @@ func (m *Manager) Ready() (bool, []string) {
 		case st.State == StateDisabled:
 			continue
 		case st.State == StateUnhealthy || (st.State == StateRunning && !p.Healthy()):
-			reasons = append(reasons, fmt.Sprintf("required plugin %q is unhealthy: %s", p.name, st.Message))
+			reasons = append(reasons, fmt.Sprintf("required plugin %q is unhealthy: %s", st.Name, st.Message))
 		case st.State != StateRunning:
-			why := fmt.Sprintf("required plugin %q is %s", p.name, st.State)
+			why := fmt.Sprintf("required plugin %q is %s", st.Name, st.State)
 			if st.NextAttempt != nil {
 				why += " (next attempt " + st.NextAttempt.Format(time.RFC3339) + ")"
 			}
@@ -564,7 +362,7 @@ func (m *Manager) PIDs() map[string]int {
 	out := map[string]int{}
 	for _, p := range m.Plugins() {
 		if proc := p.process(); proc != nil {
-			out[p.name] = proc.Pid()
+			out[p.Name()] = proc.Pid()
 		}
 	}
 	return out
@@ -583,143 +381,86 @@ func (m *Manager) CollectMetrics(ctx context.Context, name string) ([]byte, erro
 	return resp.Text, nil
 }
 
-// stateChanged keeps the state metrics current.
-func (m *Manager) stateChanged(p *Plugin, cur State) {
-	for _, s := range States {
-		v := 0.0
-		if s == cur {
-			v = 1
-		}
-		m.deps.Metrics.PluginState.WithLabelValues(p.name, string(s)).Set(v)
-	}
-	if cur != StateRunning && cur != StateUnhealthy {
-		m.deps.Metrics.PluginUp.WithLabelValues(p.name).Set(0)
+// CheckHealth checks every running plugin now (as the interval would).
+func (m *Manager) CheckHealth() {
+	for _, p := range m.Plugins() {
+		p.checkHealthNow()
 	}
 }
 
-func (m *Manager) isStopping() bool {
+// lookup returns the plugin an operator acts on, or why there is none to
+// act on.
+func (m *Manager) lookup(name string) (*Plugin, error) {
 	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.stopping
+	stopping := m.stopping
+	m.mu.RUnlock()
+	if stopping {
+		return nil, fmt.Errorf("%w: the host is shutting down", sdk.ErrFailedPrecondition)
+	}
+	p, ok := m.Plugin(name)
+	if !ok {
+		return nil, fmt.Errorf("%w: no plugin %q; GET /health/plugins lists them", sdk.ErrNotFound, name)
+	}
+	if p.Manifest() == nil {
+		return nil, fmt.Errorf("%w: plugin %q has an invalid manifest and cannot run: %s", sdk.ErrFailedPrecondition, name, p.Status().LastError)
+	}
+	return p, nil
 }
 
-// Stop stops the plugins in reverse launch order: for each, new calls are
-// refused, calls in flight are drained, go-plugin's controller shuts the
-// plugin down, and it is killed at its stop deadline. Everything ends within
-// ctx. The runtime directory is removed and the janitor dismissed.
+// Restart stops a plugin gracefully and starts it again, now. It also closes
+// an open circuit and restores the restart budget: an operator's restart is
+// a fresh start.
+func (m *Manager) Restart(name string) error {
+	p, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	return p.restart()
+}
+
+// Disable stops a plugin and keeps it stopped until it is enabled or the
+// host restarts.
+func (m *Manager) Disable(name string) error {
+	p, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	p.disable("disabled by an operator")
+	return nil
+}
+
+// Enable starts a disabled plugin.
+func (m *Manager) Enable(name string) error {
+	p, err := m.lookup(name)
+	if err != nil {
+		return err
+	}
+	if !m.runsHere(p.Manifest(), m.cfg.Plugin[name]) {
+		return fmt.Errorf("%w: plugin %q does not run in environment %s", sdk.ErrFailedPrecondition, name, m.cfg.Environment)
+	}
+	if why := m.failedDependency(p.Manifest()); why != "" {
+		return fmt.Errorf("%w: plugin %q cannot start: %s", sdk.ErrFailedPrecondition, name, why)
+	}
+	return p.enable()
+}
+
+// Stop stops the plugins, those not in the launch order (enabled by an
+// operator) first, then the others in reverse launch order: for each, new
+// calls are refused, calls in flight are drained, go-plugin's controller
+// shuts the plugin down, and it is killed at its stop deadline. Everything
+// ends within ctx. The runtime directory is removed and the janitor
+// dismissed.
 func (m *Manager) Stop(ctx context.Context) {
 	m.mu.Lock()
 	m.stopping = true
-	order := append([]string(nil), m.order...)
 	m.mu.Unlock()
 	m.cancel()
-	for i := len(order) - 1; i >= 0; i-- {
-		p, ok := m.Plugin(order[i])
-		if !ok {
-			continue
-		}
-		p.mu.Lock()
-		p.cancelTimerLocked()
-		proc := p.proc
-		wasUp := p.state == StateRunning || p.state == StateUnhealthy
-		p.expectExit = true
-		p.mu.Unlock()
-		p.sw.Down("stopped: the host is shutting down", false)
-		if proc != nil && wasUp {
-			sctx, cancel := context.WithTimeout(ctx, p.pol.StopTimeout)
-			if err := p.sw.Drain(sctx); err != nil {
-				p.log.Warn("calls still in flight at the stop deadline", "error", err)
-			}
-			if err := proc.Stop(sctx); err != nil {
-				p.log.Warn("plugin stop", "error", err)
-			} else {
-				p.log.Info("plugin stopped")
-			}
-			cancel()
-			m.janitor.Untrack(proc.Pid())
-		}
-		p.mu.Lock()
-		if p.state != StateDisabled && p.state != StateFailed {
-			p.setStateLocked(StateStopped, "")
-		}
-		p.mu.Unlock()
+	ps := m.Plugins()
+	for i := len(ps) - 1; i >= 0; i-- {
+		ps[i].stop(ctx, "the host is shutting down")
 	}
 	m.wg.Wait()
-	if m.runtimeDir != "" {
-		_ = os.RemoveAll(m.runtimeDir)
+	if m.l != nil {
+		m.l.close()
 	}
-	m.janitor.Close()
-}
-
-// pluginEnv is a plugin's whole environment besides the handshake: nothing
-// of the host's secrets.
-func pluginEnv(dataDir string) []string {
-	path := os.Getenv("PATH")
-	if path == "" {
-		path = "/usr/local/bin:/usr/bin:/bin"
-	}
-	env := []string{"PATH=" + path, "HOME=" + dataDir, "MIKROBILL_PLUGIN_DATA_DIR=" + dataDir}
-	if tz, ok := os.LookupEnv("TZ"); ok {
-		env = append(env, "TZ="+tz)
-	}
-	return env
-}
-
-// privateDir creates dir with mode 0700 (and fixes the mode of an existing
-// one) and returns its absolute path.
-func privateDir(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return "", fmt.Errorf("create the plugin's data directory: %w", err)
-	}
-	if err := os.Chmod(abs, 0o700); err != nil {
-		return "", fmt.Errorf("make the plugin's data directory private: %w", err)
-	}
-	return abs, nil
-}
-
-// prepareRuntimeDir makes this host instance's socket directory, a
-// directory named after the host's pid inside base, and removes what hosts
-// that are no longer running left there. Every directory must end up a real
-// directory of ours with mode 0700, not something another user prepared
-// (base may live in the shared temporary directory).
-func prepareRuntimeDir(base string) (string, error) {
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return "", fmt.Errorf("create the runtime directory %s: %w", base, err)
-	}
-	if err := checkPrivate(base); err != nil {
-		return "", err
-	}
-	entries, err := os.ReadDir(base)
-	if err != nil {
-		return "", fmt.Errorf("read the runtime directory %s: %w", base, err)
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err == nil && pid != os.Getpid() && processAlive(pid) {
-			continue // another host on the same data directory
-		}
-		if err := os.RemoveAll(filepath.Join(base, e.Name())); err != nil {
-			return "", fmt.Errorf("clean the runtime directory %s: %w", base, err)
-		}
-	}
-	dir := filepath.Join(base, strconv.Itoa(os.Getpid()))
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create the runtime directory %s: %w", dir, err)
-	}
-	return dir, checkPrivate(dir)
-}
-
-func checkPrivate(dir string) error {
-	info, err := os.Lstat(dir)
-	if err != nil {
-		return fmt.Errorf("check the runtime directory %s: %w", dir, err)
-	}
-	if !info.IsDir() || info.Mode().Perm() != 0o700 || !ownedByUs(info) {
-		return fmt.Errorf("the runtime directory %s is not a private directory of this user (mode 0700); remove it and start again", dir)
-	}
-	return nil
 }

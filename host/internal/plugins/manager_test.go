@@ -53,11 +53,12 @@ func TestDescribeMismatchRefused(t *testing.T) {
 	f.Add(tp{Name: "liar", Mode: "mismatch", Behaviour: map[string]any{"describe_version": "9.9.9"}})
 	m, err := f.start()
 	var se *StartError
-	if !errors.As(err, &se) || !strings.Contains(se.Failed["liar"], "describes itself") {
-		t.Fatalf("Start error = %v; want a StartError for liar saying how it describes itself", err)
+	if !errors.As(err, &se) || !strings.Contains(se.Failed["liar"], "Describe and") {
+		t.Fatalf("Start error = %v; want a StartError for liar saying its Describe and plugin.json disagree", err)
 	}
 	st := status(t, m, "liar")
-	for _, want := range []string{`"liar" 9.9.9`, `"liar" 1.0.0`, "rebuild the plugin or correct plugin.json"} {
+	// The message is client.Manifest.CheckDescribe's (sdk/client tests it).
+	for _, want := range []string{`version: Describe says "9.9.9", but plugin.json says "1.0.0"`, "liar/plugin.json disagree", "rebuild the plugin or correct plugin.json"} {
 		if !strings.Contains(st.LastError, want) {
 			t.Errorf("last_error %q does not contain %q", st.LastError, want)
 		}

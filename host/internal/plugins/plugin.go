@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
-	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/audit"
@@ -45,6 +42,10 @@ const (
 
 // States lists every state, for metrics.
 var States = []State{StateStarting, StateRunning, StateUnhealthy, StateRestarting, StateFailed, StateStopped, StateDisabled}
+
+// Up reports whether a plugin in this state has a process that answers
+// calls: running, or running but unhealthy.
+func (s State) Up() bool { return s == StateRunning || s == StateUnhealthy }
 
 // Status is what the host reports of one plugin (/health/plugins, the CLI).
 type Status struct {
@@ -91,51 +92,6 @@ const (
 // Health values in Status.Health besides the sdk.HealthStatus ones.
 const healthUnknown = "unknown"
 
-// Plugin is one managed plugin.
-type Plugin struct {
-	name     string
-	dir      string
-	manifest *manifest.Manifest // nil when plugin.json could not be read
-	required bool
-	pol      config.Policy
-	log      hclog.Logger
-	sw       *client.Switch
-	onState  func(p *Plugin, s State)
-
-	mu        sync.RWMutex
-	state     State
-	since     time.Time
-	proc      *client.Process
-	desc      *sdk.DescribeResponse
-	health    *sdk.CheckHealthResponse
-	checkedAt time.Time
-	restarts  int
-	lastErr   string    // the latest error, kept as history
-	lastErrAt time.Time // when lastErr happened
-	curErr    string    // what is wrong now; "" while running
-	loadTime  time.Duration
-	changed   chan struct{} // closed on every state change
-
-	// Supervision, under mu.
-	failures    []time.Time // within the restart window
-	attempt     int         // restarts since the plugin was last stable
-	circuit     string
-	next        time.Time
-	timer       *time.Timer // pending restart or half-open try
-	healthFails int         // health checks failed in a row
-	killReason  string      // why the supervisor killed the current process
-	expectExit  bool        // the current process is being stopped on purpose
-	epoch       int         // bumped on every launch and operator action
-}
-
-func newPlugin(name, dir string, m *manifest.Manifest, required bool, pol config.Policy, log hclog.Logger) *Plugin {
-	return &Plugin{
-		name: name, dir: dir, manifest: m, required: required, pol: pol, log: log,
-		sw:    client.NewSwitch(name, pol.CallWait),
-		state: StateStarting, since: time.Now(), changed: make(chan struct{}), circuit: circuitClosed,
-	}
-}
-
 // Name returns the plugin's name.
 func (p *Plugin) Name() string { return p.name }
 
@@ -158,43 +114,6 @@ func (p *Plugin) State() State {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.state
-}
-
-// setState changes the state and wakes whoever waits for a change. why,
-// when not empty, is the error that caused the change: it becomes the
-// current error and the last one.
-func (p *Plugin) setState(s State, why string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.setStateLocked(s, why)
-}
-
-func (p *Plugin) setStateLocked(s State, why string) {
-	now := time.Now()
-	if p.state != s {
-		p.since = now
-	}
-	p.state = s
-	if why != "" {
-		p.lastErr, p.lastErrAt = why, now
-	}
-	switch s {
-	case StateRunning, StateStopped, StateDisabled:
-		// Running again, or not running on purpose: nothing is wrong now.
-		// The last error stays, with its time, as history.
-		p.curErr = ""
-	case StateStarting:
-		// A start after a failure keeps the failure until it runs.
-	default:
-		if why != "" {
-			p.curErr = why
-		}
-	}
-	close(p.changed)
-	p.changed = make(chan struct{})
-	if p.onState != nil {
-		p.onState(p, s)
-	}
 }
 
 // Changed returns a channel closed at the next state change.
@@ -223,21 +142,30 @@ func (p *Plugin) Status() Status {
 	if p.desc != nil {
 		st.Capabilities = p.desc.Capabilities
 	}
-	if p.proc != nil && (p.state == StateRunning || p.state == StateUnhealthy) {
+	if p.proc != nil && p.state.Up() {
 		st.PID = p.proc.Pid()
 	}
 	// The last health check describes a process that runs; a plugin that
 	// is starting, restarting, failed or disabled has no health to show.
-	if p.health != nil && (p.state == StateRunning || p.state == StateUnhealthy) {
+	if p.health != nil && p.state.Up() {
 		st.Health, st.Message, st.Details = string(p.health.Status), p.health.Message, p.health.Details
 		t := p.checkedAt
 		st.CheckedAt = &t
 	}
-	if (p.state == StateRestarting || p.state == StateFailed) && !p.next.IsZero() {
-		t := p.next
-		st.NextAttempt = &t
+	if next := p.nextAttemptLocked(); !next.IsZero() {
+		st.NextAttempt = &next
 	}
 	return st
+}
+
+// nextAttemptLocked is when the supervisor starts the plugin next: while
+// it restarts, or is failed with an open circuit (the half-open try). Zero
+// when no attempt is scheduled. p.mu is held.
+func (p *Plugin) nextAttemptLocked() time.Time {
+	if p.state != StateRestarting && p.state != StateFailed {
+		return time.Time{}
+	}
+	return p.next
 }
 
 // Healthy reports whether the plugin is running and its last health check
@@ -245,6 +173,10 @@ func (p *Plugin) Status() Status {
 func (p *Plugin) Healthy() bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
+	return p.healthyLocked()
+}
+
+func (p *Plugin) healthyLocked() bool {
 	return p.state == StateRunning && p.health != nil && p.health.Status != sdk.HealthError
 }
 
@@ -252,7 +184,7 @@ func (p *Plugin) Healthy() bool {
 func (p *Plugin) process() *client.Process {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if p.state != StateRunning && p.state != StateUnhealthy {
+	if !p.state.Up() {
 		return nil
 	}
 	return p.proc
@@ -317,10 +249,7 @@ func (p *Plugin) unavailable(err error) error {
 		return err
 	}
 	p.mu.RLock()
-	var next time.Time
-	if p.state == StateRestarting || p.state == StateFailed {
-		next = p.next
-	}
+	next := p.nextAttemptLocked()
 	p.mu.RUnlock()
 	return &UnavailableError{Err: err, RetryAt: next}
 }

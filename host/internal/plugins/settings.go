@@ -95,8 +95,8 @@ func (m *Manager) EffectiveSettings(name string, saved json.RawMessage) (json.Ra
 	if eff, err = m.withDefaultLocation(name, eff); err != nil {
 		return nil, err
 	}
-	if p, ok := m.Plugin(name); ok && p.manifest != nil {
-		if err := p.manifest.ValidateSettings(eff); err != nil {
+	if p, ok := m.Plugin(name); ok && p.Manifest() != nil {
+		if err := p.Manifest().ValidateSettings(eff); err != nil {
 			return nil, err
 		}
 	}
@@ -116,20 +116,10 @@ func (m *Manager) Reconfigure(ctx context.Context, name string, saved json.RawMe
 		return nil, err
 	}
 	p, ok := m.Plugin(name)
-	if !ok || p.process() == nil {
+	if !ok {
 		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.pol.StartTimeout)
-	defer cancel()
-	resp, err := p.Base().Configure(ctx, &sdk.ConfigureRequest{
+	return p.reconfigure(ctx, &sdk.ConfigureRequest{
 		Settings: eff, Environment: m.cfg.Environment, HostVersion: m.deps.HostVersion, DataDir: m.cfg.PluginDataDir(name),
 	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSettingsRefused, err)
-	}
-	p.log.Info("plugin reconfigured", "warnings", len(resp.Warnings))
-	for _, w := range resp.Warnings {
-		p.log.Warn("plugin configuration warning", "warning", w)
-	}
-	return resp.Warnings, nil
 }

@@ -350,3 +350,33 @@ func TestStopDrainsCallsInFlight(t *testing.T) {
 		t.Errorf("a call after Stop: %v, want ErrPluginUnavailable", err)
 	}
 }
+
+// A plugin the configuration disables is not in the launch order; an
+// operator who enables it gets a process that Stop must stop too.
+func TestStopStopsAPluginEnabledByAnOperator(t *testing.T) {
+	f := newFixture(t)
+	f.Add(tp{Name: "base", Kind: "payment"})
+	f.Add(tp{Name: "extra", Kind: "payment"})
+	f.cfg.Plugin = map[string]*config.PluginConfig{"extra": {Disabled: true}}
+	m, err := f.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Enable("extra"); err != nil {
+		t.Fatalf("Enable: %v", err)
+	}
+	p, _ := m.Plugin("extra")
+	pid := p.Status().PID
+	if pid == 0 {
+		t.Fatalf("extra after Enable: %+v", p.Status())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m.Stop(ctx)
+	if st := p.Status(); st.State != StateStopped || !gone(pid) {
+		t.Errorf("after Stop: extra is %s and its process %d is gone: %v; want stopped and gone", st.State, pid, gone(pid))
+	}
+	if got := f.Logged("stop"); !slices.Contains(got, "extra") {
+		t.Errorf("Stop did not stop extra gracefully (Shutdown ran for %v)", got)
+	}
+}

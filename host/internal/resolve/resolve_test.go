@@ -11,12 +11,13 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/resolve"
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 // plugin builds a manifest. deps are names, or "name constraint" such as
 // "audit >=1.0.0, <2.0.0".
 func plugin(name, version string, priority int, deps ...string) *manifest.Manifest {
-	m := &manifest.Manifest{Name: name, Version: version, Kind: manifest.KindGeneric,
+	m := &manifest.Manifest{Name: name, Version: version, Kind: sdk.KindGeneric,
 		ProtocolVersions: []int{1}, Priority: priority, Dir: "plugins/" + name}
 	for _, d := range deps {
 		n, c, _ := strings.Cut(d, " ")

@@ -5,14 +5,17 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 // User roles, as the users table's check constraint allows them (the web
-// package ranks them: viewer < operator < admin).
+// package ranks them: viewer < operator < admin). They are the SDK's
+// (sdk.Roles), defined there only.
 const (
-	UserRoleAdmin    = "admin"
-	UserRoleOperator = "operator"
-	UserRoleViewer   = "viewer"
+	UserRoleAdmin    = sdk.RoleAdmin
+	UserRoleOperator = sdk.RoleOperator
+	UserRoleViewer   = sdk.RoleViewer
 )
 
 // User is someone who signs in to the admin UI or the API.

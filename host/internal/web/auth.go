@@ -14,14 +14,15 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/mikrobill/mikrobill/host/internal/auth"
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 // Roles, from least to most privileged. A route open to a role is open to
-// the roles above it.
+// the roles above it. They are the SDK's (sdk.Roles), defined there only.
 const (
-	RoleViewer   = "viewer"
-	RoleOperator = "operator"
-	RoleAdmin    = "admin"
+	RoleViewer   = sdk.RoleViewer
+	RoleOperator = sdk.RoleOperator
+	RoleAdmin    = sdk.RoleAdmin
 )
 
 var roleRank = map[string]int{RoleViewer: 1, RoleOperator: 2, RoleAdmin: 3}

@@ -209,7 +209,7 @@ func (s *Server) forwardPluginRoute(w http.ResponseWriter, r *http.Request) erro
 		}
 	}
 	name := m.plugin.Name()
-	if st := m.plugin.Status(); (st.State == plugins.StateRunning || st.State == plugins.StateUnhealthy) && !slices.Contains(st.Capabilities, sdk.CapabilityHTTP) {
+	if st := m.plugin.Status(); st.State.Up() && !slices.Contains(st.Capabilities, sdk.CapabilityHTTP) {
 		return &apiError{http.StatusNotImplemented, "not_supported", fmt.Sprintf("plugin %q declares routes in plugin.json but does not serve HTTP (it does not report the %q capability); its author must implement sdk.HTTPHandler", name, sdk.CapabilityHTTP), nil}
 	}
 	body, err := readBody(r)
