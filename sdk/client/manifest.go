@@ -163,7 +163,7 @@ func ReadRegularFile(path string, limit int64, what, tooBigHint string) ([]byte,
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is %s, not a regular file; %s must be a regular file", path, fileKind(fi.Mode()), what)
+		return nil, fmt.Errorf("%s is %s, not a regular file; %s must be a regular file", path, FileKind(fi.Mode()), what)
 	}
 	tooBig := func(size string) error {
 		return fmt.Errorf("%s is %s; %s may be at most %d bytes%s: %s", path, size, what, limit, mib(limit), tooBigHint)
@@ -190,8 +190,10 @@ func mib(n int64) string {
 	return fmt.Sprintf(" (%d MiB)", n>>20)
 }
 
-// fileKind names what a file that is not a regular file is.
-func fileKind(m fs.FileMode) string {
+// FileKind names, for an error a person reads, what a file that is not a
+// regular file is: "a named pipe (FIFO)", "a directory", "a character
+// device", ...
+func FileKind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "a directory"

@@ -72,9 +72,7 @@ func (ConfirmPaymentArgs) Kind() string { return "confirm_payment" }
 // InsertOpts keeps one check per payment queued at a time; once it has run,
 // the next event or scan queues another.
 func (ConfirmPaymentArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
-	}}}
+	return uniqueWhileQueued()
 }
 
 type confirmPaymentWorker struct {
@@ -175,9 +173,7 @@ func (ReconcileGatewayArgs) Kind() string { return "reconcile_gateway" }
 // InsertOpts keeps one check per gateway queued or running at a time: a
 // burst of refused repeats queues one.
 func (ReconcileGatewayArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
-	}}}
+	return uniqueWhileQueued()
 }
 
 type reconcileGatewayWorker struct {
@@ -199,4 +195,13 @@ func (w *reconcileGatewayWorker) Work(ctx context.Context, job *river.Job[Reconc
 	}
 	s.log.Info("reconcile: asking a gateway about its pending payments after a refused replay", "gateway", gateway, "count", len(pending))
 	return nil
+}
+
+// uniqueWhileQueued is the insert option of checks that need one job per
+// subject at a time: another is refused while one is waiting or running,
+// and may be queued again once it has finished.
+func uniqueWhileQueued() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+	}}}
 }

@@ -426,7 +426,7 @@ func scan(dir string, skip []string, unread, unreadSum string) ([]FileEntry, err
 			fe.Path = rel
 			files = append(files, fe)
 		default:
-			return fmt.Errorf("%s is %s; a plugin folder holds only files, folders and symbolic links", path, kind(t))
+			return fmt.Errorf("%s is %s; a plugin folder holds only files, folders and symbolic links", path, client.FileKind(t))
 		}
 		return nil
 	})
@@ -450,7 +450,7 @@ func hashFile(path string) (FileEntry, error) {
 		return FileEntry{}, err
 	}
 	if !fi.Mode().IsRegular() {
-		return FileEntry{}, fmt.Errorf("%s is %s; a plugin folder holds only files, folders and symbolic links", path, kind(fi.Mode().Type()))
+		return FileEntry{}, fmt.Errorf("%s is %s; a plugin folder holds only files, folders and symbolic links", path, client.FileKind(fi.Mode().Type()))
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
@@ -473,19 +473,6 @@ func unixMode(m fs.FileMode) string {
 		n |= 0o1000
 	}
 	return fmt.Sprintf("%04o", n)
-}
-
-func kind(t fs.FileMode) string {
-	switch {
-	case t&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case t&fs.ModeSocket != 0:
-		return "a socket"
-	case t&fs.ModeDevice != 0:
-		return "a device"
-	default:
-		return fmt.Sprintf("a special file (mode %s)", t)
-	}
 }
 
 // inside reports whether path is root or lies under it.
