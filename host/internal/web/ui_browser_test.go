@@ -139,7 +139,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	png := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
+	png := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
