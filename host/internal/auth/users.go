@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
@@ -48,4 +49,40 @@ func SetPassword(ctx context.Context, db *store.Store, hash func(context.Context
 		return err
 	})
 	return ended, err
+}
+
+// HasUsers reports whether any user exists. With none, nobody can sign in:
+// the first administrator is made with `mikrobill user create`.
+func (s *Service) HasUsers(ctx context.Context) (bool, error) {
+	_, total, err := s.db.Q().ListUsers(ctx, store.Page{Limit: 1})
+	if err != nil {
+		return false, fmt.Errorf("count users: %w", err)
+	}
+	return total > 0, nil
+}
+
+// ChangePassword sets a user's own new password after checking the current
+// one, through SetPassword: the policy applies and every session of the
+// user ends. A wrong current password is ErrBadCredentials. It returns the
+// user as stored afterwards (its Generation moved on), for a new session.
+func (s *Service) ChangePassword(ctx context.Context, userID int64, current, next string) (*store.User, error) {
+	u, err := s.db.Q().GetUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("change password: %w", err)
+	}
+	ok, err := VerifyPassword(ctx, u.PasswordHash, current)
+	if err != nil && ctx.Err() != nil {
+		return nil, err
+	}
+	if !ok || err != nil {
+		return nil, refuse(ErrBadCredentials, "the current password is wrong")
+	}
+	if _, err := SetPassword(ctx, s.db, s.HashPassword, u, next); err != nil {
+		return nil, err
+	}
+	u, err = s.db.Q().GetUser(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("change password: %w", err)
+	}
+	return u, nil
 }

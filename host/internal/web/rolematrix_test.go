@@ -149,7 +149,8 @@ func TestRouteRoleMatrix(t *testing.T) {
 	}
 	policies := s.Policies()
 	for _, must := range []string{"POST /api/v1/auth/login", "GET /api/v1/auth/me", "POST /api/v1/users", "DELETE /api/v1/tokens/{id}", "POST /api/v1/plugins/{name}/disable",
-		"GET /live", "HEAD /ready", "GET /metrics", "POST /webhooks/{plugin}", "GET /pay/{number}"} {
+		"GET /live", "HEAD /ready", "GET /metrics", "POST /webhooks/{plugin}", "GET /pay/{number}",
+		"GET /", "POST /signin", "POST /plugin/{name}/disable"} {
 		if _, ok := policies[must]; !ok {
 			t.Errorf("policy for %s missing: the matrix would be checking too little", must)
 		}
@@ -171,6 +172,10 @@ func TestRouteRoleMatrix(t *testing.T) {
 				if who == "" {
 					who = "anonymous"
 				}
+				if s.policy.isPage(rt.key) {
+					checkPage(t, rt, caller, who, rec)
+					continue
+				}
 				switch {
 				case rt.role == "":
 					if got.Status == http.StatusUnauthorized || got.Status == http.StatusForbidden {
@@ -191,6 +196,31 @@ func TestRouteRoleMatrix(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkPage checks a UI page's answer to a caller: anonymous callers of a
+// page with a role are sent to the sign-in page, callers below its role
+// get the HTML error page with 403.
+func checkPage(t *testing.T, rt matrixRoute, caller, who string, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	switch {
+	case rt.role == "":
+		if rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden {
+			t.Errorf("public page, %s: %d %s", who, rec.Code, rec.Body)
+		}
+	case caller == "":
+		if loc := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin") {
+			t.Errorf("anonymous: %d to %q; want 303 to the sign-in page", rec.Code, loc)
+		}
+	case !RoleAtLeast(caller, rt.role):
+		if rec.Code != http.StatusForbidden || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+			t.Errorf("%s on a %s page: %d %s; want the 403 page", who, rt.role, rec.Code, rec.Header().Get("Content-Type"))
+		}
+	default:
+		if rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden || rec.Code == http.StatusSeeOther && strings.HasPrefix(rec.Header().Get("Location"), "/signin") {
+			t.Errorf("%s on a %s page: %d to %q; want neither a refusal nor the sign-in page", who, rt.role, rec.Code, rec.Header().Get("Location"))
+		}
 	}
 }
 

@@ -153,6 +153,24 @@ func (s *Server) router() *mux.Router {
 	s.route(api, post, "/plugins/{name}/disable", RoleAdmin, s.disablePlugin)
 	s.route(api, post, "/plugins/{name}/enable", RoleAdmin, s.enablePlugin)
 
+	if s.ui != nil {
+		// The admin UI (pages.go, package ui): pages for people, with the
+		// API's roles; static files are public. Its plugin actions live
+		// under /plugin/, as /plugins/ is the plugins' own.
+		s.page(r, get, "/static/{file:.+}", rolePublic, s.ui.Static)
+		s.page(r, get, "/signin", rolePublic, s.ui.SignInForm)
+		s.page(r, post, "/signin", rolePublic, s.ui.SignIn)
+		s.page(r, post, "/signout", rolePublic, s.ui.SignOut)
+		s.page(r, post, "/language", rolePublic, s.ui.SetLanguage)
+		s.page(r, get, "/", RoleViewer, s.ui.Dashboard)
+		s.page(r, get, "/dashboard/plugins", RoleViewer, s.ui.PluginTiles)
+		s.page(r, get, "/password", RoleViewer, s.ui.PasswordForm)
+		s.page(r, post, "/password", RoleViewer, s.ui.ChangePassword)
+		s.page(r, post, "/plugin/{name}/restart", RoleOperator, s.ui.RestartPlugin)
+		s.page(r, post, "/plugin/{name}/disable", RoleAdmin, s.ui.DisablePlugin)
+		s.page(r, post, "/plugin/{name}/enable", RoleAdmin, s.ui.EnablePlugin)
+	}
+
 	// Everything else.
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", "no such route; see /health, /ready and /metrics", nil}
@@ -227,6 +245,7 @@ func allowedMethods(router *mux.Router, req *http.Request) []string {
 type policy struct {
 	mu    sync.Mutex
 	roles map[string]string // "METHOD /path/template" -> role (rolePublic: "")
+	pages map[string]bool   // the keys of the UI's pages
 }
 
 func (p *policy) set(method, path, role string) {
@@ -236,6 +255,23 @@ func (p *policy) set(method, path, role string) {
 		p.roles = map[string]string{}
 	}
 	p.roles[method+" "+path] = role
+}
+
+// setPage marks a route as a UI page (HTML answers, sign-in redirects).
+func (p *policy) setPage(method, path string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pages == nil {
+		p.pages = map[string]bool{}
+	}
+	p.pages[method+" "+path] = true
+}
+
+// isPage reports whether "METHOD /path/template" is a UI page.
+func (p *policy) isPage(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pages[key]
 }
 
 // role returns the role recorded for method and path, and whether one is.

@@ -48,9 +48,10 @@ func TestAPIDocListsEveryRoute(t *testing.T) {
 }
 
 // TestRoutesOutsideTheAPI pins the routes outside /api/v1, which no
-// document's table lists: each method on each path, all public (the
-// webhooks are checked by their plugins, the pay page by its link's
-// digest).
+// document's table lists: each method on each path with its role. The
+// machines' routes are public (the webhooks are checked by their plugins,
+// the pay page by its link's digest); the admin UI's pages have the API's
+// roles.
 func TestRoutesOutsideTheAPI(t *testing.T) {
 	s := matrixServer(t)
 	s.router()
@@ -68,6 +69,15 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"GET /pay/{number}", "HEAD /pay/{number}",
 	} {
 		want[key] = rolePublic
+	}
+	for _, key := range []string{"GET /static/{file:.+}", "GET /signin", "POST /signin", "POST /signout", "POST /language"} {
+		want[key] = rolePublic
+	}
+	for key, role := range map[string]string{
+		"GET /": RoleViewer, "GET /dashboard/plugins": RoleViewer, "GET /password": RoleViewer, "POST /password": RoleViewer,
+		"POST /plugin/{name}/restart": RoleOperator, "POST /plugin/{name}/disable": RoleAdmin, "POST /plugin/{name}/enable": RoleAdmin,
+	} {
+		want[key] = role
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("routes outside /api/v1 (-want +got):\n%s", diff)

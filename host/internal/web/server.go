@@ -34,6 +34,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/host/internal/web/ui"
 )
 
 // Deps are what the HTTP layer serves.
@@ -84,6 +85,8 @@ type Server struct {
 	draining atomic.Bool
 	policy   policy
 	sec      *security
+	// ui is the admin UI (nil without accounts: nobody could sign in).
+	ui *ui.UI
 }
 
 // New returns the HTTP layer.
@@ -96,6 +99,15 @@ func New(deps Deps) *Server {
 	}
 	s := &Server{deps: deps, log: deps.Logger.Named("http")}
 	s.initSecurity()
+	if deps.Accounts != nil && deps.DB != nil && deps.Plugins != nil {
+		u, err := s.newUI()
+		if err != nil {
+			// The templates are embedded and parsed by the tests: this is a
+			// broken build, not a setting.
+			panic(err)
+		}
+		s.ui = u
+	}
 	return s
 }
 

@@ -1,0 +1,257 @@
+// Package ui is the admin web UI: server-rendered pages over the same
+// services the API uses (auth.Service for accounts and sessions, the plugin
+// manager for plugins), served by the host at / on the API's port.
+//
+// Start at the handlers, one file per page (signin.go, password.go,
+// dashboard.go); the web package installs them in its one route table
+// (host/internal/web/routes.go), with the role each needs. The web package
+// authenticates the caller, checks the role and puts the User in the
+// request's context (WithUser) before a handler runs; a handler that
+// returns an error gets the error page (Fail).
+//
+// Pages are html/template files in templates/, parsed once per language at
+// New: layout.html around each page's "content". Every string goes
+// through the catalog (i18n.go) with {{t "key"}}. A page is rendered into a
+// buffer before anything is written, so a failed render is a clean error
+// page. Static files (static/, with the vendored htmx and uPlot, recorded
+// in static/vendor/VENDORED.md) are embedded in the binary. Pages allow
+// scripts and styles from the host's own files only (CSP).
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mikrobill/mikrobill/host/internal/auth"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// CSP is the Content-Security-Policy of every page and static file: the
+// host's own scripts, styles and images, nothing inline, no frames.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Deps are the services the pages use and the host's rules the web package
+// owns.
+type Deps struct {
+	// Accounts signs users in and out and changes passwords.
+	Accounts *auth.Service
+	// Plugins reports and controls the plugins (nil: no plugins).
+	Plugins *plugins.Manager
+	Logger  hclog.Logger
+	// Secure reports whether the request came over HTTPS (the cookie's
+	// Secure attribute).
+	Secure func(*http.Request) bool
+	// ClientKey names the client for the session's record and the sign-in
+	// limit.
+	ClientKey func(*http.Request) string
+	// AllowSignIn counts a sign-in attempt for the client and username and
+	// reports whether it is within the limit (the API's login limit).
+	AllowSignIn func(w http.ResponseWriter, r *http.Request, username string) (bool, error)
+	// RoleAtLeast reports whether role has the rights of min.
+	RoleAtLeast func(role, min string) bool
+}
+
+// UI serves the pages.
+type UI struct {
+	deps  Deps
+	log   hclog.Logger
+	pages map[string]map[string]*template.Template // language -> page file -> template
+	// static maps a static file's path to its content hash, for cache
+	// busting links (staticURL).
+	static map[string]string
+}
+
+// pageFiles are the pages, each parsed with layout.html.
+var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "error.html"}
+
+// New parses the templates for every language.
+func New(d Deps) (*UI, error) {
+	if d.Logger == nil {
+		d.Logger = hclog.NewNullLogger()
+	}
+	u := &UI{deps: d, log: d.Logger.Named("ui"), pages: map[string]map[string]*template.Template{}, static: map[string]string{}}
+	err := fs.WalkDir(staticFS, "static", func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		u.static[strings.TrimPrefix(p, "static/")] = hex.EncodeToString(sum[:6])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the UI's static files: %w", err)
+	}
+	for lang := range catalogs {
+		u.pages[lang] = map[string]*template.Template{}
+		for _, name := range pageFiles {
+			t, err := template.New(name).Funcs(u.funcs(lang)).ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+			if err != nil {
+				return nil, fmt.Errorf("parse the UI template %s: %w", name, err)
+			}
+			u.pages[lang][name] = t
+		}
+	}
+	return u, nil
+}
+
+// funcs are the templates' functions for a language.
+func (u *UI) funcs(lang string) template.FuncMap {
+	return template.FuncMap{
+		"t":      func(key string, args ...any) (string, error) { return translate(lang, key, args...) },
+		"static": u.staticURL,
+	}
+}
+
+// staticURL is the link to a static file, carrying its content hash so
+// browsers may keep it for good.
+func (u *UI) staticURL(name string) (string, error) {
+	sum, ok := u.static[name]
+	if !ok {
+		return "", fmt.Errorf("no static file %q under host/internal/web/ui/static", name)
+	}
+	return "/static/" + name + "?v=" + sum, nil
+}
+
+// User is the signed-in caller of a page.
+type User struct {
+	ID       int64
+	Username string
+	Role     string
+	// can is the host's role rule (Deps.RoleAtLeast).
+	can func(role, min string) bool
+}
+
+// Can reports whether the user has at least the rights of role, for
+// showing only the buttons the user may press.
+func (x *User) Can(role string) bool { return x != nil && x.can != nil && x.can(x.Role, role) }
+
+type userKey struct{}
+
+// WithUser returns ctx carrying the signed-in user.
+func (u *UI) WithUser(ctx context.Context, id int64, username, role string) context.Context {
+	return context.WithValue(ctx, userKey{}, &User{ID: id, Username: username, Role: role, can: u.deps.RoleAtLeast})
+}
+
+// userFrom returns the request's signed-in user, or nil.
+func userFrom(r *http.Request) *User {
+	x, _ := r.Context().Value(userKey{}).(*User)
+	return x
+}
+
+// view is what every page's template gets.
+type view struct {
+	Lang string
+	// Title is the catalog key of the page's title.
+	Title string
+	User  *User
+	// Path is the request's path, for marking the current page in the nav.
+	Path string
+	// Notice and Problem are catalog keys of a message to show (Problem
+	// as an alert), with the argument of their message, if any.
+	Notice, Problem       string
+	NoticeArg, ProblemArg any
+	// Data is the page's own.
+	Data any
+}
+
+// render writes a page with status, rendered whole first; a failed render
+// is the error page.
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) error {
+	return u.renderPart(w, r, status, name, "layout", v)
+}
+
+// renderPart writes one template of a page file (a fragment htmx swaps
+// in), rendered whole first.
+func (u *UI) renderPart(w http.ResponseWriter, r *http.Request, status int, name, part string, v view) error {
+	v.Lang, v.User, v.Path = languageOf(r), userFrom(r), r.URL.Path
+	var buf bytes.Buffer
+	if err := u.pages[v.Lang][name].ExecuteTemplate(&buf, part, v); err != nil {
+		return fmt.Errorf("render the page %s: %w", name, err)
+	}
+	writePage(w, status, buf.Bytes())
+	return nil
+}
+
+func writePage(w http.ResponseWriter, status int, page []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", CSP)
+	h.Add("Vary", "Accept-Language, Cookie")
+	w.WriteHeader(status)
+	_, _ = w.Write(page)
+}
+
+// errorData is the error page's.
+type errorData struct {
+	Status    int
+	Message   string // the catalog key of what happened
+	RequestID string
+}
+
+// Fail answers with the error page for status (its message from the
+// catalog, error.<status>, or error.500). The web package calls it for
+// the errors handlers return, after logging them; requestID lets the
+// operator find the log line.
+func (u *UI) Fail(w http.ResponseWriter, r *http.Request, status int, requestID string) {
+	msg := fmt.Sprintf("error.%d", status)
+	if _, ok := catalogs["en"][msg]; !ok {
+		msg = "error.500"
+	}
+	var buf bytes.Buffer
+	v := view{Lang: languageOf(r), Title: "error.title", User: userFrom(r), Path: r.URL.Path, Data: errorData{status, msg, requestID}}
+	if err := u.pages[v.Lang]["error.html"].ExecuteTemplate(&buf, "layout", v); err != nil {
+		u.log.Error("render the error page", "status", status, "error", err)
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	writePage(w, status, buf.Bytes())
+}
+
+// Static serves the embedded static files. A link with the file's current
+// hash (staticURL) may be kept for a year; other requests revalidate.
+func (u *UI) Static(w http.ResponseWriter, r *http.Request) error {
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/static/")
+	sum, ok := u.static[name]
+	if !ok {
+		u.Fail(w, r, http.StatusNotFound, "")
+		return nil
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", CSP)
+	if r.URL.Query().Get("v") == sum {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	h.Set("ETag", `"`+sum+`"`)
+	http.ServeFileFS(w, r, staticFS, "static/"+name)
+	return nil
+}
+
+// redirect sends the browser to a page after a form (303, so a reload does
+// not post again).
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
