@@ -21,8 +21,33 @@ var languages = []language.Tag{language.English, language.Indonesian}
 var matcher = language.NewMatcher(languages)
 
 // catalogs maps each language's code to its messages. Messages with verbs
-// (%d, %s) take arguments: {{t "key" .Arg}}.
-var catalogs = map[string]map[string]string{
+// (%d, %s) take arguments: {{t "key" .Arg}}. It holds the messages below
+// and those each page group's file adds with addCatalog (i18n_<group>.go),
+// so pages are added without touching one shared table.
+var catalogs = map[string]map[string]string{}
+
+// addCatalog adds a page group's messages, per language code. A key added
+// twice is a programming error, caught when the package loads (and so by
+// every test).
+func addCatalog(msgs map[string]map[string]string) {
+	for lang, m := range msgs {
+		if catalogs[lang] == nil {
+			catalogs[lang] = map[string]string{}
+		}
+		for k, v := range m {
+			if _, dup := catalogs[lang][k]; dup {
+				panic(fmt.Sprintf("ui: message %q (%s) is declared twice", k, lang))
+			}
+			catalogs[lang][k] = v
+		}
+	}
+}
+
+func init() { addCatalog(baseCatalog) }
+
+// baseCatalog has the layout's, sign-in's, the password page's and the
+// dashboard's messages.
+var baseCatalog = map[string]map[string]string{
 	"en": {
 		"app.name":               "mikrobill",
 		"nav.label":              "Main",
