@@ -1,7 +1,7 @@
 package web
 
-// Controlling the plugins: their status, and restarting, disabling and
-// enabling one (audited).
+// Controlling the plugins: their status and last hour's history, and
+// restarting, disabling and enabling one (audited).
 
 import (
 	"fmt"
@@ -24,6 +24,17 @@ func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no plugin %q", name), nil}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"plugin": p.Status()})
+	return nil
+}
+
+// pluginHistory answers a plugin's last hour as column arrays, oldest
+// first (history.Series), for the plugin page's sparklines.
+func (s *Server) pluginHistory(w http.ResponseWriter, r *http.Request) error {
+	h, err := s.deps.Plugins.History(mux.Vars(r)["name"])
+	if err != nil {
+		return err // an unknown plugin is sdk.ErrNotFound: 404
+	}
+	writeJSON(w, http.StatusOK, h)
 	return nil
 }
 
