@@ -178,7 +178,7 @@ func TestColumnsForCharts(t *testing.T) {
 		{Time: t0.Add(15 * time.Second), State: "running", Health: "ok", Restarts: 1, PID: 11, Process: proc(3000, 0.2)},
 		{Time: t0.Add(20 * time.Second), State: "running", Health: "ok", Restarts: 1, PID: 11, Process: proc(3000, 0.3)},
 	}
-	s := Columns("pa", 5*time.Second, 720, samples)
+	s := Columns("pa", 5*time.Second, 720, samples, 0)
 	raw, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
@@ -213,11 +213,31 @@ func TestColumnsForCharts(t *testing.T) {
 		}
 	}
 	// An empty history is empty arrays, not nulls: a chart gets columns.
-	raw, _ = json.Marshal(Columns("pa", time.Second, 3600, nil))
+	raw, _ = json.Marshal(Columns("pa", time.Second, 3600, nil, 0))
 	var empty map[string]any
 	_ = json.Unmarshal(raw, &empty)
 	if arr, ok := empty["time"].([]any); !ok || len(arr) != 0 {
 		t.Errorf("empty history's time = %#v, want []", empty["time"])
+	}
+}
+
+// TestColumnsSince keeps only the samples after a time, and still gives
+// the first of them its CPU use from the sample before.
+func TestColumnsSince(t *testing.T) {
+	proc := func(cpu float64) Process { return Process{OK: true, RSSBytes: 1, CPUSeconds: cpu} }
+	var samples []Sample
+	for i := range 4 {
+		samples = append(samples, Sample{Time: t0.Add(time.Duration(i) * 5 * time.Second), PID: 7, Process: proc(float64(i))})
+	}
+	s := Columns("pa", 5*time.Second, 720, samples, t0.Add(5*time.Second).UnixMilli())
+	if want := []float64{float64(t0.Unix() + 10), float64(t0.Unix() + 15)}; !slices.Equal(s.Time, want) {
+		t.Errorf("time = %v, want the samples after the second: %v", s.Time, want)
+	}
+	if len(s.CPUPercent) != 2 || s.CPUPercent[0] == nil || *s.CPUPercent[0] != 20 {
+		t.Errorf("cpu_percent = %v; want the first kept sample's use since the one before (20%%)", s.CPUPercent)
+	}
+	if s := Columns("pa", 5*time.Second, 720, samples, t0.Add(time.Hour).UnixMilli()); len(s.Time) != 0 || s.State == nil {
+		t.Errorf("since after the last sample: %d samples (state %#v); want empty arrays", len(s.Time), s.State)
 	}
 }
 

@@ -45,9 +45,18 @@ type Series struct {
 }
 
 // Columns turns samples (oldest first) taken every interval into a Series,
-// with a few allocations per column whatever the number of samples.
-func Columns(plugin string, interval time.Duration, capacity int, samples []Sample) Series {
-	n := len(samples)
+// with a few allocations per column whatever the number of samples. With
+// sinceMilli above zero, only the samples taken after that time (Unix
+// milliseconds) are in it: a page that polls asks for what it does not
+// have yet.
+func Columns(plugin string, interval time.Duration, capacity int, samples []Sample, sinceMilli int64) Series {
+	from := 0
+	if sinceMilli > 0 {
+		for from < len(samples) && samples[from].Time.UnixMilli() <= sinceMilli {
+			from++
+		}
+	}
+	n := len(samples) - from
 	s := Series{
 		Plugin: plugin, IntervalSeconds: interval.Seconds(), WindowSeconds: Window.Seconds(), Capacity: capacity,
 		Time: make([]float64, n), State: make([]string, n), Health: make([]string, n), Restarts: make([]int, n),
@@ -57,15 +66,17 @@ func Columns(plugin string, interval time.Duration, capacity int, samples []Samp
 	rss := make([]uint64, n)
 	// The float columns' values, which their pointers point into.
 	cpu, mean, p50, p99 := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-	for i, x := range samples {
+	for i := range n {
+		j := from + i // the sample's place in samples: the one before it gives the CPU use
+		x := samples[j]
 		s.Time[i] = float64(x.Time.UnixMilli()) / 1000
 		s.State[i], s.Health[i], s.Restarts[i] = x.State, x.Health, x.Restarts
 		s.Calls[i], s.Errors[i] = x.Latency.Calls, x.Latency.Errors
 		if x.Process.OK {
 			rss[i] = x.Process.RSSBytes
 			s.RSSBytes[i] = &rss[i]
-			if i > 0 {
-				if pct, ok := cpuPercent(samples[i-1], x); ok {
+			if j > 0 {
+				if pct, ok := cpuPercent(samples[j-1], x); ok {
 					cpu[i] = pct
 					s.CPUPercent[i] = &cpu[i]
 				}

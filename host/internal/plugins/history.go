@@ -68,11 +68,12 @@ func (p *Plugin) sample(now time.Time) {
 }
 
 // History returns a plugin's history over the last hour as columns, oldest
-// first. An unknown plugin is sdk.ErrNotFound.
-func (m *Manager) History(name string) (history.Series, error) {
+// first; with sinceMilli above zero (Unix milliseconds), only the samples
+// taken after it. An unknown plugin is sdk.ErrNotFound.
+func (m *Manager) History(name string, sinceMilli int64) (history.Series, error) {
 	p, ok := m.Plugin(name)
 	if !ok {
 		return history.Series{}, fmt.Errorf("%w: no plugin %q; GET /api/v1/plugins lists them", sdk.ErrNotFound, name)
 	}
-	return history.Columns(name, m.historyInterval(), p.hist.Cap(), p.hist.Samples()), nil
+	return history.Columns(name, m.historyInterval(), p.hist.Cap(), p.hist.Samples(), sinceMilli), nil
 }

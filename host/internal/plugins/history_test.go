@@ -42,7 +42,7 @@ func TestHistorySamplesARealPlugin(t *testing.T) {
 	now := time.Now()
 	m.sampleAll(now)
 
-	h, err := m.History("pay")
+	h, err := m.History("pay", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func TestHistorySamplesARealPlugin(t *testing.T) {
 	// A second sample of the same process has its CPU use; the interval
 	// holds the calls made since the first sample only.
 	m.sampleAll(now.Add(5 * time.Second))
-	h, _ = m.History("pay")
+	h, _ = m.History("pay", 0)
 	if runtime.GOOS == "linux" && h.CPUPercent[1] == nil {
 		t.Error("cpu_percent of the second sample is null; want the plugin's CPU use since the first")
 	}
@@ -82,7 +82,7 @@ func TestHistorySamplesARealPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.sampleAll(now.Add(10 * time.Second))
-	h, _ = m.History("pay")
+	h, _ = m.History("pay", 0)
 	if h.Restarts[2] != 1 || h.State[2] != string(StateRunning) {
 		t.Errorf("after a restart: restarts %d, state %s; want 1, running", h.Restarts[2], h.State[2])
 	}
@@ -95,12 +95,12 @@ func TestHistorySamplesARealPlugin(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.sampleAll(now.Add(15 * time.Second))
-	h, _ = m.History("pay")
+	h, _ = m.History("pay", 0)
 	if h.State[3] != string(StateDisabled) || h.Health[3] != healthUnknown || h.RSSBytes[3] != nil {
 		t.Errorf("disabled: state %s, health %s, rss %v; want disabled, unknown, null", h.State[3], h.Health[3], h.RSSBytes[3])
 	}
 
-	if _, err := m.History("nope"); !errors.Is(err, sdk.ErrNotFound) {
+	if _, err := m.History("nope", 0); !errors.Is(err, sdk.ErrNotFound) {
 		t.Errorf("History of an unknown plugin: %v; want sdk.ErrNotFound", err)
 	}
 }
@@ -119,7 +119,7 @@ func TestHistoryIsBounded(t *testing.T) {
 	for i := range 7 {
 		m.sampleAll(start.Add(time.Duration(i) * time.Second))
 	}
-	h, _ := m.History("pa")
+	h, _ := m.History("pa", 0)
 	if h.Capacity != 3 || h.IntervalSeconds != 1200 {
 		t.Errorf("capacity %d, interval %vs; want 3 and 1200", h.Capacity, h.IntervalSeconds)
 	}
@@ -148,7 +148,7 @@ func TestSamplerRunsAndStopsWithTheManager(t *testing.T) {
 		t.Fatalf("Start: %v", err)
 	}
 	sdktest.WaitFor(t, 30*time.Second, "the sampler to take three samples of a running plugin", func() bool {
-		h, _ := m.History("pa")
+		h, _ := m.History("pa", 0)
 		running := 0
 		for _, s := range h.State {
 			if s == string(StateRunning) {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func TestPluginHistoryRoute(t *testing.T) {
 	// Let the host's sampler take a sample, on its default interval of 5
 	// seconds.
 	sdktest.WaitFor(t, 60*time.Second, "a sample of payment-manual", func() bool {
-		h, _ := pm.History("payment-manual")
+		h, _ := pm.History("payment-manual", 0)
 		return len(h.Time) >= 1
 	})
 
@@ -90,6 +91,24 @@ func TestPluginHistoryRoute(t *testing.T) {
 	}
 	if calls == 0 {
 		t.Error("no calls counted; CreatePayment went to the plugin")
+	}
+
+	// ?since= the last time: only what came after (nothing yet, or the
+	// sampler's next sample).
+	last := cols.Time[len(cols.Time)-1]
+	r = a.do(http.MethodGet, "/api/v1/plugins/payment-manual/history?since="+strconv.FormatFloat(last, 'f', -1, 64), nil, viewer)
+	var newer struct {
+		Time []float64 `json:"time"`
+	}
+	r.json(t, &newer)
+	if r.Status != http.StatusOK || newer.Time == nil || (len(newer.Time) > 0 && newer.Time[0] <= last) {
+		t.Errorf("since=%v: %d, time %v; want 200 with only samples after it", last, r.Status, newer.Time)
+	}
+	for _, bad := range []string{"yesterday", "-1", "NaN", "1e300"} {
+		r = a.do(http.MethodGet, "/api/v1/plugins/payment-manual/history?since="+bad, nil, viewer)
+		if r.Status != http.StatusUnprocessableEntity || r.code() != "validation_failed" {
+			t.Errorf("since=%s: %d %s; want 422 validation_failed", bad, r.Status, r.Body)
+		}
 	}
 
 	r = a.do(http.MethodGet, "/api/v1/plugins/nope/history", nil, viewer)

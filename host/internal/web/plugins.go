@@ -5,7 +5,9 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -28,9 +30,23 @@ func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request) error {
 }
 
 // pluginHistory answers a plugin's last hour as column arrays, oldest
-// first (history.Series), for the plugin page's sparklines.
+// first (history.Series), for the plugin page's sparklines; ?since= (Unix
+// seconds, as the answer's time) keeps only the samples after it.
 func (s *Server) pluginHistory(w http.ResponseWriter, r *http.Request) error {
-	h, err := s.deps.Plugins.History(mux.Vars(r)["name"])
+	var v validation
+	var sinceMilli int64
+	if raw := r.URL.Query().Get("since"); raw != "" {
+		since, err := strconv.ParseFloat(raw, 64)
+		ok := err == nil && since >= 0 && since < math.MaxInt64/1000
+		v.check(ok, "since", "a time in Unix seconds, such as the last value of time in the previous answer")
+		if ok {
+			sinceMilli = int64(math.Round(since * 1000))
+		}
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	h, err := s.deps.Plugins.History(mux.Vars(r)["name"], sinceMilli)
 	if err != nil {
 		return err // an unknown plugin is sdk.ErrNotFound: 404
 	}
