@@ -170,6 +170,12 @@ func (s *Server) router() *mux.Router {
 		s.page(r, post, "/plugin/{name}/restart", RoleOperator, s.ui.RestartPlugin)
 		s.page(r, post, "/plugin/{name}/disable", RoleAdmin, s.ui.DisablePlugin)
 		s.page(r, post, "/plugin/{name}/enable", RoleAdmin, s.ui.EnablePlugin)
+		if s.deps.Billing != nil {
+			// Jobs (ui/jobs.go): the failed ones, retry, counts by state.
+			s.page(r, get, "/jobs", RoleViewer, s.ui.JobsPage)
+			s.page(r, get, "/jobs/counts", RoleViewer, s.ui.JobCounts)
+			s.page(r, post, "/jobs/{id}/retry", RoleAdmin, s.ui.RetryJob)
+		}
 	}
 
 	// Everything else.
