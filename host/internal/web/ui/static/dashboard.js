@@ -20,7 +20,7 @@
     return [];
   }
 
-  function draw(el, d) {
+  function draw(el, d, dayLabel) {
     var div = Math.pow(10, Number(el.dataset.exponent) || 0);
     var days = d.days;
     var data = [days.map(function (_, i) { return i; })];
@@ -32,7 +32,7 @@
         { values: function (u, splits) { return splits.map(function (i) { return Number.isInteger(i) && days[i] ? days[i].slice(5) : ''; }); } },
         { size: 70 }
       ],
-      series: [{ value: function (u, i) { return i == null || !days[i] ? '' : days[i]; } }]
+      series: [{ label: dayLabel, value: function (u, i) { return i == null || !days[i] ? '' : days[i]; } }]
     };
     seriesOf(el, d).forEach(function (s, n) {
       data.push(s.values.map(function (v) { return v / div; }));
@@ -57,7 +57,7 @@
       .then(function (d) {
         var plots = [];
         box.querySelectorAll('.chart').forEach(function (el) {
-          plots.push({ el: el, plot: draw(el, d) });
+          plots.push({ el: el, plot: draw(el, d, box.dataset.day) });
         });
         var pending = 0;
         window.addEventListener('resize', function () {
