@@ -3,6 +3,7 @@ package web
 // Background jobs: the ones that need an operator's eye, and running one again.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/mikrobill/mikrobill/host/internal/billing"
 )
 
 // jobBody is a job as the API shows it.
@@ -49,7 +52,6 @@ var jobStates = map[string]rivertype.JobState{
 // discarded (out of attempts), cancelled, and retryable (failing now).
 // ?state= names others (repeatable), or "all".
 func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
-	params := river.NewJobListParams().OrderBy(river.JobListOrderByID, river.SortOrderDesc)
 	var v validation
 	limit := 100
 	if l := r.URL.Query().Get("limit"); l != "" {
@@ -58,35 +60,48 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request) error {
 		limit = n
 	}
 	states := r.URL.Query()["state"]
-	if len(states) == 0 {
-		states = []string{"discarded", "cancelled", "retryable"}
-	}
 	if slices.Contains(states, "all") {
 		states = slices.Sorted(maps.Keys(jobStates))
 	}
-	var want []rivertype.JobState
 	for _, st := range states {
-		js, ok := jobStates[st]
+		_, ok := jobStates[st]
 		v.check(ok, "state", "one of all, available, cancelled, completed, discarded, pending, retryable, running, scheduled")
-		want = append(want, js)
 	}
 	if err := v.err(); err != nil {
 		return err
 	}
-	params = params.States(want...).First(limit)
-	if kinds := r.URL.Query()["kind"]; len(kinds) > 0 {
-		params = params.Kinds(kinds...)
-	}
-	res, err := s.deps.Billing.Queue().List(r.Context(), params)
+	jobs, err := s.jobs(r.Context(), states, r.URL.Query()["kind"], limit)
 	if err != nil {
 		return err
 	}
-	items := make([]jobBody, 0, len(res.Jobs))
-	for _, j := range res.Jobs {
+	items := make([]jobBody, 0, len(jobs))
+	for _, j := range jobs {
 		items = append(items, toJobBody(j))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 	return nil
+}
+
+// jobs lists up to limit jobs in states (billing.FailedJobStates when
+// none; each a key of jobStates) of kinds (any when none), newest first:
+// the API's job list and the UI's jobs page.
+func (s *Server) jobs(ctx context.Context, states, kinds []string, limit int) ([]*rivertype.JobRow, error) {
+	if len(states) == 0 {
+		states = billing.FailedJobStates
+	}
+	want := make([]rivertype.JobState, 0, len(states))
+	for _, st := range states {
+		want = append(want, jobStates[st])
+	}
+	params := river.NewJobListParams().OrderBy(river.JobListOrderByID, river.SortOrderDesc).States(want...).First(limit)
+	if len(kinds) > 0 {
+		params = params.Kinds(kinds...)
+	}
+	res, err := s.deps.Billing.Queue().List(ctx, params)
+	if err != nil {
+		return nil, err
+	}
+	return res.Jobs, nil
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
@@ -111,14 +126,24 @@ func (s *Server) retryJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j, err := s.deps.Billing.Queue().Retry(r.Context(), id)
-	if errors.Is(err, river.ErrNotFound) {
-		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no job %d", id), nil}
-	}
+	j, err := s.retry(r.Context(), id, actor(r))
 	if err != nil {
 		return err
 	}
-	s.log.Info("job retried", "job", id, "kind", j.Kind, "by", actor(r))
 	writeJSON(w, http.StatusOK, toJobBody(j))
 	return nil
+}
+
+// retry makes job id run again now, for by (the API's retry and the UI's
+// jobs page); an unknown job is a 404.
+func (s *Server) retry(ctx context.Context, id int64, by string) (*rivertype.JobRow, error) {
+	j, err := s.deps.Billing.Queue().Retry(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no job %d", id), nil}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("job retried", "job", id, "kind", j.Kind, "by", by)
+	return j, nil
 }

@@ -8,18 +8,35 @@ package web
 // get an HTML error page instead of the API's JSON.
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/gorilla/mux"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/mikrobill/mikrobill/host/internal/web/ui"
 )
 
 // newUI builds the pages over the services the API uses.
 func (s *Server) newUI() (*ui.UI, error) {
+	var jobs *ui.Jobs
+	if s.deps.Billing != nil {
+		// The API's job functions (jobs.go).
+		jobs = &ui.Jobs{
+			List: func(ctx context.Context, states []string, limit int) ([]*rivertype.JobRow, error) {
+				return s.jobs(ctx, states, nil, limit)
+			},
+			Retry: func(ctx context.Context, id int64, by string) error {
+				_, err := s.retry(ctx, id, by)
+				return err
+			},
+			Counts: func(ctx context.Context) (map[[2]string]int, error) { return s.deps.Billing.Queue().Counts(ctx) },
+		}
+	}
 	return ui.New(ui.Deps{
+		Billing: s.deps.Billing, Jobs: jobs,
 		Accounts: s.deps.Accounts, Plugins: s.deps.Plugins, Logger: s.log,
 		Secure:      s.sec.isHTTPS,
 		ClientKey:   s.sec.clientKey,

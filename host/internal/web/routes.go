@@ -124,8 +124,8 @@ func (s *Server) router() *mux.Router {
 		s.route(r, head, "/pay/{number}", rolePublic, s.payPage)
 
 		// Invoices (invoices.go), redeeming a voucher (vouchers.go), jobs
-		// (jobs.go), the audit log (audit.go) and the routers' drift
-		// (routers.go).
+		// (jobs.go), the audit log (audit.go), the routers' drift
+		// (routers.go) and the dashboard's numbers (dashboard.go).
 		s.route(api, get, "/invoices", RoleViewer, s.listInvoices)
 		s.route(api, post, "/invoices", RoleOperator, s.createInvoice)
 		s.route(api, get, "/invoices/{id}", RoleViewer, s.getInvoice)
@@ -138,6 +138,7 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/audit", RoleAdmin, s.listAudit)
 		s.route(api, get, "/routers/drift", RoleOperator, s.routerDrift)
 		s.route(api, post, "/routers/sync", RoleAdmin, s.repairRouters)
+		s.route(api, get, "/dashboard", RoleViewer, s.dashboard)
 	}
 
 	// The plugins' routes, /plugins/{plugin}/...: each has the role its
@@ -170,6 +171,12 @@ func (s *Server) router() *mux.Router {
 		s.page(r, post, "/plugin/{name}/restart", RoleOperator, s.ui.RestartPlugin)
 		s.page(r, post, "/plugin/{name}/disable", RoleAdmin, s.ui.DisablePlugin)
 		s.page(r, post, "/plugin/{name}/enable", RoleAdmin, s.ui.EnablePlugin)
+		if s.deps.Billing != nil {
+			// Jobs (ui/jobs.go): the failed ones, retry, counts by state.
+			s.page(r, get, "/jobs", RoleViewer, s.ui.JobsPage)
+			s.page(r, get, "/jobs/counts", RoleViewer, s.ui.JobCounts)
+			s.page(r, post, "/jobs/{id}/retry", RoleAdmin, s.ui.RetryJob)
+		}
 	}
 
 	// Everything else.

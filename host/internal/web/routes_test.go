@@ -76,6 +76,7 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 	for key, role := range map[string]string{
 		"GET /": RoleViewer, "GET /dashboard/plugins": RoleViewer, "GET /password": RoleViewer, "POST /password": RoleViewer,
 		"POST /plugin/{name}/restart": RoleOperator, "POST /plugin/{name}/disable": RoleAdmin, "POST /plugin/{name}/enable": RoleAdmin,
+		"GET /jobs": RoleViewer, "GET /jobs/counts": RoleViewer, "POST /jobs/{id}/retry": RoleAdmin,
 	} {
 		want[key] = role
 	}

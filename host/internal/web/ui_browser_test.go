@@ -35,7 +35,9 @@ type uiHost struct {
 	db  *store.Store
 }
 
-func newUIHost(t *testing.T) *uiHost {
+// newUIHost starts the host; opts may add to its dependencies (the store
+// is in d.DB) before it starts.
+func newUIHost(t *testing.T, opts ...func(t *testing.T, d *web.Deps)) *uiHost {
 	t.Helper()
 	d := testenv.NewPluginDir(t)
 	d.Add(testenv.Plugin{Name: "payment-brief", Kind: "payment"})
@@ -58,7 +60,11 @@ func newUIHost(t *testing.T) *uiHost {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(web.New(web.Deps{Config: cfg, Metrics: metrics.New(), DB: db, Plugins: pm, Accounts: acc}).Handler())
+	deps := web.Deps{Config: cfg, Metrics: metrics.New(), DB: db, Plugins: pm, Accounts: acc}
+	for _, o := range opts {
+		o(t, &deps)
+	}
+	srv := httptest.NewServer(web.New(deps).Handler())
 	t.Cleanup(srv.Close)
 	return &uiHost{url: srv.URL, db: db}
 }

@@ -18,6 +18,8 @@ import (
 // dashboardData is the dashboard's.
 type dashboardData struct {
 	Plugins []plugins.Status
+	// Numbers are billing's (nil without billing).
+	Numbers *numbersView
 }
 
 // pluginNotices are the notices a plugin action leaves, by action.
@@ -29,7 +31,15 @@ var pluginNotices = map[string]string{
 
 // Dashboard serves GET /.
 func (u *UI) Dashboard(w http.ResponseWriter, r *http.Request) error {
-	v := view{Title: "dashboard.title", Data: u.dashboard()}
+	d := u.dashboard()
+	if u.deps.Billing != nil {
+		n, err := u.deps.Billing.Dashboard(r.Context())
+		if err != nil {
+			return err
+		}
+		d.Numbers = newNumbersView(n)
+	}
+	v := view{Title: "dashboard.title", Data: d}
 	q := r.URL.Query()
 	if key, ok := pluginNotices[q.Get("done")]; ok {
 		v.Notice, v.NoticeArg = key, q.Get("plugin")

@@ -34,6 +34,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mikrobill/mikrobill/host/internal/auth"
+	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 )
 
@@ -66,6 +67,10 @@ type Deps struct {
 	AllowSignIn func(w http.ResponseWriter, r *http.Request, username string) (bool, error)
 	// RoleAtLeast reports whether role has the rights of min.
 	RoleAtLeast func(role, min string) bool
+	// Billing gives the dashboard its numbers (nil: the plugins only).
+	Billing *billing.Service
+	// Jobs lists and retries jobs with the API's code (nil: no jobs page).
+	Jobs *Jobs
 }
 
 // UI serves the pages.
@@ -79,7 +84,7 @@ type UI struct {
 }
 
 // pageFiles are the pages, each parsed with layout.html.
-var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "error.html"}
+var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "error.html", "jobs.html"}
 
 // New parses the templates for every language.
 func New(d Deps) (*UI, error) {
