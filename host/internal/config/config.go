@@ -305,6 +305,12 @@ type PluginsConfig struct {
 	// come back before it fails with "plugin unavailable" (HTTP 503 with
 	// Retry-After). HCL: call_wait. Default 5s.
 	CallWait time.Duration
+	// HistoryInterval is how often the host samples each plugin for its
+	// in-memory history (state, health, restarts, memory, CPU, call
+	// latency; GET /api/v1/plugins/{name}/history). It keeps the last
+	// hour: one hour / HistoryInterval samples per plugin. HCL:
+	// history_interval. Default 5s; 1s to 5m.
+	HistoryInterval time.Duration
 	// Restart is the restart policy. HCL block: restart.
 	Restart RestartConfig
 }

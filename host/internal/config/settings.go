@@ -105,6 +105,8 @@ var settings = []*Setting{
 	{Key: "plugins.stop_timeout", v: duration(func(c *Config) *time.Duration { return &c.Plugins.StopTimeout }, 5*time.Second)},
 	{Key: "plugins.health_failures", v: integer(func(c *Config) *int { return &c.Plugins.HealthFailures }, 3).check(atLeast(1))},
 	{Key: "plugins.call_wait", v: duration(func(c *Config) *time.Duration { return &c.Plugins.CallWait }, 5*time.Second)},
+	{Key: "plugins.history_interval", v: duration(func(c *Config) *time.Duration { return &c.Plugins.HistoryInterval }, 5*time.Second).
+		check(durationBetween(time.Second, 5*time.Minute))},
 	{Key: "plugins.restart.initial_backoff", v: duration(func(c *Config) *time.Duration { return &c.Plugins.Restart.InitialBackoff }, time.Second)},
 	{Key: "plugins.restart.max_backoff", v: duration(func(c *Config) *time.Duration { return &c.Plugins.Restart.MaxBackoff }, time.Minute).check(notBelowInitialBackoff)},
 	{Key: "plugins.restart.jitter", v: fraction(func(c *Config) *float64 { return &c.Plugins.Restart.Jitter }, 0.2)},
@@ -263,6 +265,15 @@ func atLeastNamed(n int) rule[int] {
 	return func(_ *Config, s *Setting, v int) error {
 		if v < n {
 			return fmt.Errorf("%s must be at least %d, got %d", s.named(), n, v)
+		}
+		return nil
+	}
+}
+
+func durationBetween(lo, hi time.Duration) rule[time.Duration] {
+	return func(_ *Config, s *Setting, v time.Duration) error {
+		if v < lo || v > hi {
+			return fmt.Errorf("%s must be between %s and %s, got %s", s.Key, lo, hi, v)
 		}
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/history"
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/client"
@@ -33,6 +34,12 @@ type Plugin struct {
 	log      hclog.Logger
 	sw       *client.Switch
 	l        *launcher
+
+	// The history (history.go): the last hour's samples, and the latency
+	// of the calls made to the plugin since the last sample, recorded by
+	// an interceptor on each of its processes' connections.
+	hist *history.Ring
+	lat  *history.Latency
 
 	// ctx ends when the instance is stopped (or the host stops): its
 	// loops and timers end, and a launch in flight gives way.
@@ -76,6 +83,7 @@ func newPlugin(parent context.Context, l *launcher, f Found, required bool) *Plu
 		name: f.Name, dir: f.Dir, manifest: f.Manifest, required: required, pol: pol,
 		log: l.log.With("plugin", f.Name), sw: client.NewSwitch(f.Name, pol.CallWait), l: l,
 		ctx: ctx, cancel: cancel,
+		hist: history.NewRing(history.Capacity(l.cfg.Plugins.HistoryInterval)), lat: new(history.Latency),
 		state: StateStarting, since: time.Now(), changed: make(chan struct{}), circuit: circuitClosed,
 	}
 	// Every plugin's restart counter is on /metrics from the start, at 0,
@@ -173,7 +181,7 @@ func (p *Plugin) launch(ctx context.Context, epoch int) error {
 	p.setStateLocked(StateStarting, "")
 	p.mu.Unlock()
 
-	r, err := p.l.launch(ctx, p.manifest, p.pol, p.log)
+	r, err := p.l.launch(ctx, p.manifest, p.pol, p.log, p.lat)
 	if err != nil {
 		return err
 	}

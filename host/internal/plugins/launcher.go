@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/history"
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/sdk"
@@ -77,8 +78,11 @@ type launched struct {
 // executable checked by checksum as it is executed, in a scrubbed
 // environment (client.PluginEnv) with a private data directory; then
 // Describe compared with the manifest (client.Manifest.CheckDescribe),
-// Configure, and a first health check. On failure nothing is left running.
-func (l *launcher) launch(ctx context.Context, man *manifest.Manifest, pol config.Policy, log hclog.Logger) (*launched, error) {
+// Configure, and a first health check. Every unary call over the
+// process's connection, these included, is measured for the host's metrics
+// and recorded in lat, the plugin's history. On failure nothing is left
+// running.
+func (l *launcher) launch(ctx context.Context, man *manifest.Manifest, pol config.Policy, log hclog.Logger, lat *history.Latency) (*launched, error) {
 	settings, err := l.settings(ctx, man.Name)
 	if err != nil {
 		return nil, err
@@ -115,7 +119,7 @@ func (l *launcher) launch(ctx context.Context, man *manifest.Manifest, pol confi
 		Logger:       pluginLog,
 		LogLevel:     logLevel.String(),
 		Host:         l.hostService(man.Name),
-		DialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(l.metrics.UnaryClientInterceptor(man.Name))},
+		DialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(l.metrics.UnaryClientInterceptor(man.Name), lat.UnaryClientInterceptor())},
 	})
 	if errors.Is(err, client.ErrChecksumMismatch) {
 		return nil, checksumRefusal(man.Name, err)

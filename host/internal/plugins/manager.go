@@ -9,7 +9,7 @@
 // starts them level by level; each plugin is one instance (Plugin,
 // instance.go) that owns its launch, its supervision (supervise.go), its
 // health and its stop. launcher.go starts a process the way every instance
-// does; verify.go checks a folder against plugins.lock; runtimedir.go keeps
+// does; history.go samples every plugin for its last hour's history; verify.go checks a folder against plugins.lock; runtimedir.go keeps
 // the sockets' directory.
 package plugins
 
@@ -79,7 +79,7 @@ type Manager struct {
 
 	ctx    context.Context // ends at Stop; every instance's context ends with it
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // event deliveries
+	wg     sync.WaitGroup // event deliveries and the history's sampler
 }
 
 // New returns a manager. Nothing runs until Start.
@@ -137,6 +137,8 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := m.l.openRuntime(); err != nil {
 		return err
 	}
+	m.wg.Add(1)
+	go m.sampleLoop()
 	found, err := Discover(m.cfg.Plugins.Dir)
 	if err != nil {
 		return err

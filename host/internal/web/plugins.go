@@ -1,11 +1,13 @@
 package web
 
-// Controlling the plugins: their status, and restarting, disabling and
-// enabling one (audited).
+// Controlling the plugins: their status and last hour's history, and
+// restarting, disabling and enabling one (audited).
 
 import (
 	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -24,6 +26,31 @@ func (s *Server) getPlugin(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no plugin %q", name), nil}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"plugin": p.Status()})
+	return nil
+}
+
+// pluginHistory answers a plugin's last hour as column arrays, oldest
+// first (history.Series), for the plugin page's sparklines; ?since= (Unix
+// seconds, as the answer's time) keeps only the samples after it.
+func (s *Server) pluginHistory(w http.ResponseWriter, r *http.Request) error {
+	var v validation
+	var sinceMilli int64
+	if raw := r.URL.Query().Get("since"); raw != "" {
+		since, err := strconv.ParseFloat(raw, 64)
+		ok := err == nil && since >= 0 && since < math.MaxInt64/1000
+		v.check(ok, "since", "a time in Unix seconds, such as the last value of time in the previous answer")
+		if ok {
+			sinceMilli = int64(math.Round(since * 1000))
+		}
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	h, err := s.deps.Plugins.History(mux.Vars(r)["name"], sinceMilli)
+	if err != nil {
+		return err // an unknown plugin is sdk.ErrNotFound: 404
+	}
+	writeJSON(w, http.StatusOK, h)
 	return nil
 }
 

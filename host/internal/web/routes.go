@@ -149,6 +149,7 @@ func (s *Server) router() *mux.Router {
 	// restart one; admins disable and enable them (plugins.go).
 	s.route(api, get, "/plugins", RoleViewer, s.listPlugins)
 	s.route(api, get, "/plugins/{name}", RoleViewer, s.getPlugin)
+	s.route(api, get, "/plugins/{name}/history", RoleViewer, s.pluginHistory)
 	s.route(api, post, "/plugins/{name}/restart", RoleOperator, s.restartPlugin)
 	s.route(api, post, "/plugins/{name}/disable", RoleAdmin, s.disablePlugin)
 	s.route(api, post, "/plugins/{name}/enable", RoleAdmin, s.enablePlugin)

@@ -14,14 +14,15 @@ server {
 }
 
 plugins {
-  dir             = "/opt/mikrobill/plugins"
-  start_timeout   = "15s"
-  health_interval = "30s"
-  health_timeout  = "3s"
-  metrics_timeout = "1500ms"
-  stop_timeout    = "7s"
-  health_failures = 4
-  call_wait       = "3s"
+  dir              = "/opt/mikrobill/plugins"
+  start_timeout    = "15s"
+  health_interval  = "30s"
+  health_timeout   = "3s"
+  metrics_timeout  = "1500ms"
+  stop_timeout     = "7s"
+  health_failures  = 4
+  call_wait        = "3s"
+  history_interval = "10s"
 
   restart {
     initial_backoff = "2s"
