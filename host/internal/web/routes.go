@@ -170,6 +170,17 @@ func (s *Server) router() *mux.Router {
 		s.page(r, post, "/plugin/{name}/restart", RoleOperator, s.ui.RestartPlugin)
 		s.page(r, post, "/plugin/{name}/disable", RoleAdmin, s.ui.DisablePlugin)
 		s.page(r, post, "/plugin/{name}/enable", RoleAdmin, s.ui.EnablePlugin)
+
+		// The plugin pages (package ui, plugins.go): the list, a plugin's
+		// status, history and manifest, and its settings form, with the
+		// roles of GET and PUT /api/v1/plugin-settings/{plugin}.
+		s.page(r, get, "/plugin", RoleViewer, s.ui.PluginList)
+		s.page(r, get, "/plugin/{name}", RoleViewer, s.ui.PluginPage)
+		s.page(r, get, "/plugin/{name}/status", RoleViewer, s.ui.PluginStatus)
+		if s.deps.DB != nil {
+			s.page(r, get, "/plugin/{name}/settings", RoleOperator, s.ui.PluginSettingsForm)
+			s.page(r, post, "/plugin/{name}/settings", RoleAdmin, s.ui.SavePluginSettings)
+		}
 	}
 
 	// Everything else.
