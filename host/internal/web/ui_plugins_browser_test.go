@@ -286,3 +286,29 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 	}
 	screenshot(t, ctx, "plugin-settings-plugin-refused")
 }
+
+// TestUIBrowserPluginPageViewer: a viewer sees a plugin's page without
+// any button it may not press (no restart, disable, enable or settings),
+// and the server refuses the restart and the settings form anyway.
+func TestUIBrowserPluginPageViewer(t *testing.T) {
+	h := newUIHost(t)
+	h.user(t, "vera", "correct horse battery", store.UserRoleViewer)
+	ctx := browser(t)
+	signIn(t, ctx, h.url, "vera", "correct horse battery")
+	run(t, ctx, "open payment-brief's page", chromedp.Navigate(h.url+"/plugin/payment-brief"))
+	run(t, ctx, "wait for its status", chromedp.WaitVisible(chromedp.CSS("#status")))
+	n := value(t, ctx, "count the actions", chromedp.Evaluate[int](`document.querySelectorAll('#status button, #status a.button').length`))
+	if n != 0 {
+		t.Errorf("a viewer sees %d plugin actions; want none", n)
+	}
+	codes := value(t, ctx, "try them anyway", chromedp.Evaluate[[]int](`Promise.all([
+		fetch("/plugin/payment-brief/restart", {method: "POST", redirect: "manual"}).then(r => r.status),
+		fetch("/plugin/payment-brief/settings", {redirect: "manual"}).then(r => r.status),
+		fetch("/plugin/payment-brief/settings", {method: "POST", redirect: "manual"}).then(r => r.status)])`, chromedp.EvalAwaitPromise))
+	for i, c := range codes {
+		if c != 403 {
+			t.Errorf("a viewer's request %d: %d; want 403", i, c)
+		}
+	}
+	screenshot(t, ctx, "plugin-viewer")
+}

@@ -313,6 +313,13 @@ func (b *formBuilder) field(s *schema, name, key string, required bool, value an
 	}
 	if s.Default != nil && !s.secret() {
 		f.Default = display(s.Default)
+		if list, ok := s.Default.([]any); ok {
+			parts := make([]string, len(list))
+			for i, v := range list {
+				parts[i] = display(v)
+			}
+			f.Default = strings.Join(parts, ", ")
+		}
 	}
 	if s.Minimum != nil {
 		f.Min = strconv.FormatFloat(*s.Minimum, 'f', -1, 64)
