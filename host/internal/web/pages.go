@@ -9,6 +9,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -16,6 +17,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/web/ui"
 )
 
@@ -35,7 +38,7 @@ func (s *Server) newUI() (*ui.UI, error) {
 			Counts: func(ctx context.Context) (map[[2]string]int, error) { return s.deps.Billing.Queue().Counts(ctx) },
 		}
 	}
-	return ui.New(ui.Deps{
+	d := ui.Deps{
 		Billing: s.deps.Billing, Jobs: jobs,
 		Accounts: s.deps.Accounts, Plugins: s.deps.Plugins, Logger: s.log,
 		Secure:      s.sec.isHTTPS,
@@ -50,7 +53,12 @@ func (s *Server) newUI() (*ui.UI, error) {
 			}
 			return err == nil, err
 		},
-	})
+	}
+	if s.deps.DB != nil {
+		// The settings form, as the API's plugin settings routes.
+		d.PluginSettings, d.SavePluginSettings, d.RedactedValue = s.uiPluginSettings, s.uiSavePluginSettings, redactedValue
+	}
+	return ui.New(d)
 }
 
 // page installs a UI page at method and path on r for callers with at
@@ -79,7 +87,9 @@ func (s *Server) pageHandler(role string, h func(http.ResponseWriter, *http.Requ
 			// caller anonymous: the sign-in page replaces the cookie.
 		}
 		if p != nil {
-			r = r.WithContext(s.ui.WithUser(r.Context(), p.UserID, p.Username, p.Role))
+			// The principal too, for the services the API shares with the
+			// pages (the audit's actor, who saved settings).
+			r = r.WithContext(s.ui.WithUser(WithPrincipal(r.Context(), p), p.UserID, p.Username, p.Role))
 		}
 		switch {
 		case role == rolePublic:
@@ -117,4 +127,42 @@ func (s *Server) failPage(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	}
 	s.ui.Fail(w, r, ae.status, r.Header.Get("X-Request-ID"))
+}
+
+// uiPluginSettings reads a plugin's saved settings for the settings form
+// as GET /api/v1/plugin-settings/{plugin} shows them (secrets redacted).
+func (s *Server) uiPluginSettings(r *http.Request, name string) (ui.PluginSettings, error) {
+	ps, err := s.loadPluginSettings(r, name)
+	if err != nil {
+		return ui.PluginSettings{}, err
+	}
+	return uiSettings(name, s.installedManifest(name), ps)
+}
+
+// uiSavePluginSettings saves a plugin's settings from the settings form
+// with the code of PUT /api/v1/plugin-settings/{plugin}; its 422 answers
+// are a *ui.Refusal with their details per field.
+func (s *Server) uiSavePluginSettings(r *http.Request, name string, settings json.RawMessage) (ui.PluginSettings, error) {
+	m, ps, warnings, err := s.savePluginSettings(r, name, settings)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.status == http.StatusUnprocessableEntity {
+		fields, _ := ae.details.(FieldErrors)
+		return ui.PluginSettings{}, &ui.Refusal{Message: ae.message, Fields: fields}
+	}
+	if err != nil {
+		return ui.PluginSettings{}, err
+	}
+	return uiSettings(name, m, ps, warnings...)
+}
+
+func uiSettings(name string, m *manifest.Manifest, ps *store.PluginSettings, warnings ...string) (ui.PluginSettings, error) {
+	v, err := pluginSettingsView(name, m, ps, warnings...)
+	if err != nil {
+		return ui.PluginSettings{}, err
+	}
+	values, err := store.DecodeSettings(v.Settings)
+	if err != nil {
+		return ui.PluginSettings{}, err
+	}
+	return ui.PluginSettings{Saved: v.Saved, Values: values, SecretFields: v.SecretFields, UpdatedBy: v.UpdatedBy, UpdatedAt: v.UpdatedAt, Warnings: v.Warnings}, nil
 }

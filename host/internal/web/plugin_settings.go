@@ -305,11 +305,22 @@ func (s *Server) loadPluginSettings(r *http.Request, name string) (*store.Plugin
 
 // writePluginSettings answers with the settings as GET shows them.
 func writePluginSettings(w http.ResponseWriter, name string, m *manifest.Manifest, ps *store.PluginSettings, warnings ...string) error {
+	out, err := pluginSettingsView(name, m, ps, warnings...)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// pluginSettingsView is the settings as GET shows them: secret values
+// redacted.
+func pluginSettingsView(name string, m *manifest.Manifest, ps *store.PluginSettings, warnings ...string) (pluginSettingsJSON, error) {
 	var saved map[string]any
 	if ps != nil {
 		var err error
 		if saved, err = store.DecodeSettings(ps.Settings); err != nil {
-			return err
+			return pluginSettingsJSON{}, err
 		}
 	}
 	out := pluginSettingsJSON{Plugin: name, Installed: m != nil, Saved: ps != nil, Settings: json.RawMessage("{}"), SecretFields: settingsSecretFields(m, ps, saved), Warnings: warnings}
@@ -319,12 +330,11 @@ func writePluginSettings(w http.ResponseWriter, name string, m *manifest.Manifes
 	if ps != nil {
 		red, err := redactSettings(ps.Settings, out.SecretFields)
 		if err != nil {
-			return err
+			return pluginSettingsJSON{}, err
 		}
 		out.Settings, out.UpdatedBy, out.UpdatedAt = red, ps.UpdatedBy, &ps.UpdatedAt
 	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return out, nil
 }
 
 func (s *Server) getPluginSettings(w http.ResponseWriter, r *http.Request) error {
@@ -344,9 +354,7 @@ func (s *Server) getPluginSettings(w http.ResponseWriter, r *http.Request) error
 }
 
 // putPluginSettings replaces a plugin's settings with the body, a JSON
-// object. Secret fields sent as "<redacted>" keep their stored values.
-// When the plugin is installed, the settings must satisfy its manifest's
-// config_schema (422 with a message per JSON pointer otherwise).
+// object (savePluginSettings).
 func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error {
 	name, err := settingsPluginVar(r)
 	if err != nil {
@@ -356,18 +364,34 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(r, &raw); err != nil {
 		return err
 	}
+	m, ps, warnings, err := s.savePluginSettings(r, name, raw)
+	if err != nil {
+		return err
+	}
+	return writePluginSettings(w, name, m, ps, warnings...)
+}
+
+// savePluginSettings replaces a plugin's settings with raw, a JSON object,
+// for PUT /api/v1/plugin-settings/{plugin} and the admin UI's settings
+// form. Secret fields sent as "<redacted>" keep their stored values. When
+// the plugin is installed, the settings must satisfy its manifest's
+// config_schema (422 with a message per JSON pointer otherwise), and a
+// running plugin must accept them (422 with its refusal per field). It
+// returns the installed manifest (nil: none), the saved settings and the
+// plugin's warnings.
+func (s *Server) savePluginSettings(r *http.Request, name string, raw json.RawMessage) (*manifest.Manifest, *store.PluginSettings, []string, error) {
 	var obj map[string]json.RawMessage
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &obj) != nil {
-		return &apiError{http.StatusUnprocessableEntity, "validation_failed", "send the settings as a JSON object", FieldErrors{"settings": "must be a JSON object"}}
+		return nil, nil, nil, &apiError{http.StatusUnprocessableEntity, "validation_failed", "send the settings as a JSON object", FieldErrors{"settings": "must be a JSON object"}}
 	}
 	stored, err := s.loadPluginSettings(r, name)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	m := s.installedManifest(name)
 	tree, err := store.DecodeSettings(raw)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	secrets := settingsSecretFields(m, stored, tree)
 
@@ -375,7 +399,7 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	var storedTree map[string]any
 	if stored != nil {
 		if storedTree, err = store.DecodeSettings(stored.Settings); err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 	}
 	var v validation
@@ -390,11 +414,11 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	if err := v.err(); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	merged, err := store.EncodeSettings(tree)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 
 	if m != nil {
@@ -402,7 +426,7 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 		if err := s.validatePluginSettings(name, m, merged); err != nil {
 			var se *manifest.SettingsError
 			if !errors.As(err, &se) {
-				return &apiError{http.StatusUnprocessableEntity, "plugin_schema_invalid", err.Error() + "; the plugin's author must fix its plugin.json", nil}
+				return nil, nil, nil, &apiError{http.StatusUnprocessableEntity, "plugin_schema_invalid", err.Error() + "; the plugin's author must fix its plugin.json", nil}
 			}
 			details := FieldErrors{}
 			for _, viol := range se.Violations {
@@ -416,7 +440,7 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 					details[field] = viol.Message
 				}
 			}
-			return &apiError{http.StatusUnprocessableEntity, "validation_failed", fmt.Sprintf("the settings do not match plugin %q's config_schema; see details", name), details}
+			return nil, nil, nil, &apiError{http.StatusUnprocessableEntity, "validation_failed", fmt.Sprintf("the settings do not match plugin %q's config_schema; see details", name), details}
 		}
 	}
 
@@ -426,7 +450,7 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	}
 	cip, err := s.catalogCipher()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	// A running plugin takes the settings first: what it refuses is not
 	// saved.
@@ -434,11 +458,11 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	if s.deps.Plugins != nil {
 		warnings, err = s.deps.Plugins.Reconfigure(r.Context(), name, merged)
 		if errors.Is(err, plugins.ErrSettingsRefused) {
-			return &apiError{http.StatusUnprocessableEntity, "settings_refused", err.Error() + "; nothing was saved and the plugin keeps its previous settings",
+			return nil, nil, nil, &apiError{http.StatusUnprocessableEntity, "settings_refused", err.Error() + "; nothing was saved and the plugin keeps its previous settings",
 				refusalDetails(m, err)}
 		}
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 	}
 	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
@@ -452,9 +476,9 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		s.restorePluginSettings(name, stored)
 		if errors.Is(err, store.ErrInvalid) {
-			return &apiError{http.StatusUnprocessableEntity, "validation_failed", err.Error(), nil}
+			return nil, nil, nil, &apiError{http.StatusUnprocessableEntity, "validation_failed", err.Error(), nil}
 		}
-		return err
+		return nil, nil, nil, err
 	}
 	s.log.Info("plugin settings saved", "plugin", name, "by", by) // never the values
 	// A plugin that could not start (most often: settings missing, as for a
@@ -470,9 +494,9 @@ func (s *Server) putPluginSettings(w http.ResponseWriter, r *http.Request) error
 	}
 	ps, err := s.catalogQ().GetPluginSettings(r.Context(), name, cip)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	return writePluginSettings(w, name, m, ps, warnings...)
+	return m, ps, warnings, nil
 }
 
 // refusalDetails puts each problem of a plugin's refusal of its settings

@@ -177,6 +177,17 @@ func (s *Server) router() *mux.Router {
 			s.page(r, get, "/jobs/counts", RoleViewer, s.ui.JobCounts)
 			s.page(r, post, "/jobs/{id}/retry", RoleAdmin, s.ui.RetryJob)
 		}
+
+		// The plugin pages (package ui, plugins.go): the list, a plugin's
+		// status, history and manifest, and its settings form, with the
+		// roles of GET and PUT /api/v1/plugin-settings/{plugin}.
+		s.page(r, get, "/plugin", RoleViewer, s.ui.PluginList)
+		s.page(r, get, "/plugin/{name}", RoleViewer, s.ui.PluginPage)
+		s.page(r, get, "/plugin/{name}/status", RoleViewer, s.ui.PluginStatus)
+		if s.deps.DB != nil {
+			s.page(r, get, "/plugin/{name}/settings", RoleOperator, s.ui.PluginSettingsForm)
+			s.page(r, post, "/plugin/{name}/settings", RoleAdmin, s.ui.SavePluginSettings)
+		}
 	}
 
 	// Everything else.

@@ -77,6 +77,10 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"GET /": RoleViewer, "GET /dashboard/plugins": RoleViewer, "GET /password": RoleViewer, "POST /password": RoleViewer,
 		"POST /plugin/{name}/restart": RoleOperator, "POST /plugin/{name}/disable": RoleAdmin, "POST /plugin/{name}/enable": RoleAdmin,
 		"GET /jobs": RoleViewer, "GET /jobs/counts": RoleViewer, "POST /jobs/{id}/retry": RoleAdmin,
+		// The plugin pages; the settings form has the roles of GET and PUT
+		// /api/v1/plugin-settings/{plugin}.
+		"GET /plugin": RoleViewer, "GET /plugin/{name}": RoleViewer, "GET /plugin/{name}/status": RoleViewer,
+		"GET /plugin/{name}/settings": RoleOperator, "POST /plugin/{name}/settings": RoleAdmin,
 	} {
 		want[key] = role
 	}

@@ -62,7 +62,8 @@ func (u *UI) dashboard() dashboardData {
 
 // RestartPlugin, DisablePlugin and EnablePlugin serve POST
 // /plugin/{name}/restart, /disable and /enable (the routes' roles are the
-// API's), then go back to the dashboard.
+// API's), then go back to the dashboard, or to the plugin's page when the
+// form says back=plugin.
 func (u *UI) RestartPlugin(w http.ResponseWriter, r *http.Request) error {
 	return u.pluginAction(w, r, "restart", u.deps.Plugins.Restart)
 }
@@ -87,6 +88,9 @@ func (u *UI) pluginAction(w http.ResponseWriter, r *http.Request, action string,
 		return err
 	}
 	u.log.Info("plugin "+action, "plugin", name, "user", userFrom(r).Username)
+	if r.PostFormValue("back") == "plugin" {
+		return u.pluginActionDone(w, r, name, action)
+	}
 	redirect(w, r, "/?done="+action+"&plugin="+url.QueryEscape(name))
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -71,6 +72,14 @@ type Deps struct {
 	Billing *billing.Service
 	// Jobs lists and retries jobs with the API's code (nil: no jobs page).
 	Jobs *Jobs
+	// PluginSettings reads a plugin's saved settings as GET
+	// /api/v1/plugin-settings/{plugin} shows them, and SavePluginSettings
+	// saves them with PUT's code, a refusal being a *Refusal (both nil:
+	// no settings store, no settings form). RedactedValue is what stands
+	// for a stored secret, which a save keeps.
+	PluginSettings     func(r *http.Request, plugin string) (PluginSettings, error)
+	SavePluginSettings func(r *http.Request, plugin string, settings json.RawMessage) (PluginSettings, error)
+	RedactedValue      string
 }
 
 // UI serves the pages.
@@ -84,7 +93,7 @@ type UI struct {
 }
 
 // pageFiles are the pages, each parsed with layout.html.
-var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "error.html", "jobs.html"}
+var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "error.html", "jobs.html", "plugins.html", "plugin.html", "plugin_settings.html"}
 
 // New parses the templates for every language.
 func New(d Deps) (*UI, error) {
