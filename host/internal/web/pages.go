@@ -19,7 +19,12 @@ import (
 
 // newUI builds the pages over the services the API uses.
 func (s *Server) newUI() (*ui.UI, error) {
+	var bp ui.Billing
+	if s.deps.DB != nil && s.deps.Billing != nil {
+		bp = billingPages{s}
+	}
 	return ui.New(ui.Deps{
+		Billing:  bp,
 		Accounts: s.deps.Accounts, Plugins: s.deps.Plugins, Logger: s.log,
 		Secure:      s.sec.isHTTPS,
 		ClientKey:   s.sec.clientKey,
@@ -62,7 +67,9 @@ func (s *Server) pageHandler(role string, h func(http.ResponseWriter, *http.Requ
 			// caller anonymous: the sign-in page replaces the cookie.
 		}
 		if p != nil {
-			r = r.WithContext(s.ui.WithUser(r.Context(), p.UserID, p.Username, p.Role))
+			// The principal too: the services the pages call name the
+			// actor of their audit records from it.
+			r = r.WithContext(s.ui.WithUser(WithPrincipal(r.Context(), p), p.UserID, p.Username, p.Role))
 		}
 		switch {
 		case role == rolePublic:

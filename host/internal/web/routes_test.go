@@ -76,6 +76,15 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 	for key, role := range map[string]string{
 		"GET /": RoleViewer, "GET /dashboard/plugins": RoleViewer, "GET /password": RoleViewer, "POST /password": RoleViewer,
 		"POST /plugin/{name}/restart": RoleOperator, "POST /plugin/{name}/disable": RoleAdmin, "POST /plugin/{name}/enable": RoleAdmin,
+		// The billing pages (billing_pages_test.go checks them against
+		// their API routes).
+		"GET /plans": RoleViewer, "GET /plans/new": RoleOperator, "POST /plans": RoleOperator,
+		"GET /plans/{id}/edit": RoleOperator, "POST /plans/{id}": RoleOperator,
+		"GET /locations": RoleViewer, "POST /locations": RoleOperator,
+		"GET /customers": RoleViewer, "GET /customers/new": RoleOperator, "POST /customers": RoleOperator,
+		"GET /customers/{id}/edit": RoleOperator, "POST /customers/{id}": RoleOperator,
+		"GET /invoices": RoleViewer, "GET /invoices/new": RoleOperator, "POST /invoices": RoleOperator,
+		"GET /invoices/{id}": RoleViewer, "GET /invoices/{id}/qr.png": RoleViewer, "POST /invoices/{id}/pay": RoleOperator,
 	} {
 		want[key] = role
 	}
