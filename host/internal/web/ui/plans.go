@@ -37,14 +37,14 @@ func (u *UI) Plans(w http.ResponseWriter, r *http.Request) error {
 
 // planForm is the plan form's: the plan as typed, and what is wrong.
 type planForm struct {
-	ID                                    int64
-	Name, Kind, RateLimit, Currency       string
-	Profile, IsolationProfile             string
-	Price, SharedUsers, Validity          int64
-	ValidityUnit                          string // "hours" or "days"
-	TimeLimitHours, DataLimitMB           int64
-	Active                                bool
-	Errs                                  fieldErrors
+	ID                              int64
+	Name, Kind, RateLimit, Currency string
+	Profile, IsolationProfile       string
+	Price, SharedUsers, Validity    int64
+	ValidityUnit                    string // "hours" or "days"
+	TimeLimitHours, DataLimitMB     int64
+	Active                          bool
+	Errs                            fieldErrors
 }
 
 func planFormOf(p *store.Plan) *planForm {
