@@ -253,10 +253,10 @@ func TestUIBrowserBilling(t *testing.T) {
 		}
 	}
 	for path, form := range map[string]map[string]string{
-		"/plans":     {"name": "Sneaky", "kind": "hotspot", "price": "1", "currency": "IDR", "validity": "1"},
-		"/customers": {"name": "Sneaky", "router_username": "sneaky", "router_password": "x"},
-		"/locations": {"name": "sneaky"},
-		"/invoices":  {"customer_id": "1", "plan_id": "1"},
+		"/plans":                            {"name": "Sneaky", "kind": "hotspot", "price": "1", "currency": "IDR", "validity": "1"},
+		"/customers":                        {"name": "Sneaky", "router_username": "sneaky", "router_password": "x"},
+		"/locations":                        {"name": "sneaky"},
+		"/invoices":                         {"customer_id": "1", "plan_id": "1"},
 		fmt.Sprintf("/invoices/%d/pay", id): {"gateway": "payment-manual"},
 	} {
 		if got := postStatus(t, ctx, path, form); got != http.StatusForbidden {
