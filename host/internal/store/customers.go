@@ -216,3 +216,47 @@ func (q *Queries) DeleteCustomer(ctx context.Context, id int64) error {
 	}
 	return nil
 }
+
+// CustomerCursor is where a keyset page of customers starts: after the
+// customer with this name and id, in ListCustomersAfter's order. The zero
+// cursor starts at the first customer.
+type CustomerCursor struct {
+	Name string
+	ID   int64
+}
+
+// ListCustomersAfter lists up to limit customers the filter keeps, by
+// name then id, after the cursor: a keyset page, whose cost does not grow
+// with how far into the list it is (ListCustomers' offset does). The last
+// customer of a page is the next page's cursor. No total is counted.
+// RouterPassword is left empty as in ListCustomers.
+func (q *Queries) ListCustomersAfter(ctx context.Context, f CustomerFilter, after CustomerCursor, limit int) ([]Customer, error) {
+	page, err := Page{Limit: limit}.Normalized()
+	if err != nil {
+		return nil, err
+	}
+	where, args := f.where()
+	if after.ID != 0 {
+		cond := "(name > ? OR (name = ? AND id > ?))"
+		args = append(args, after.Name, after.Name, after.ID)
+		if where == "" {
+			where = " WHERE " + cond
+		} else {
+			where += " AND " + cond
+		}
+	}
+	rows, err := q.db.Query(ctx, "SELECT "+customerColumns+" FROM customers"+where+fmt.Sprintf(" ORDER BY name, id LIMIT %d", page.Limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list customers: %w", err)
+	}
+	defer rows.Close()
+	out := make([]Customer, 0, page.Limit)
+	for rows.Next() {
+		c, err := scanCustomer(rows, nil)
+		if err != nil {
+			return nil, fmt.Errorf("list customers: %w", err)
+		}
+		out = append(out, *c)
+	}
+	return out, rows.Err()
+}

@@ -124,12 +124,8 @@ type InvoiceFilter struct {
 	CustomerID int64
 }
 
-// ListInvoices lists invoices, newest first, and returns the total.
-func (q *Queries) ListInvoices(ctx context.Context, f InvoiceFilter, page Page) ([]Invoice, int, error) {
-	page, err := page.Normalized()
-	if err != nil {
-		return nil, 0, err
-	}
+// where returns the filter's WHERE clause and arguments.
+func (f InvoiceFilter) where(extra ...string) (string, []any) {
 	var where []string
 	var args []any
 	if f.Status != "" {
@@ -138,10 +134,20 @@ func (q *Queries) ListInvoices(ctx context.Context, f InvoiceFilter, page Page) 
 	if f.CustomerID != 0 {
 		where, args = append(where, "customer_id = ?"), append(args, f.CustomerID)
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
+	where = append(where, extra...)
+	if len(where) == 0 {
+		return "", nil
 	}
+	return " WHERE " + strings.Join(where, " AND "), args
+}
+
+// ListInvoices lists invoices, newest first, and returns the total.
+func (q *Queries) ListInvoices(ctx context.Context, f InvoiceFilter, page Page) ([]Invoice, int, error) {
+	page, err := page.Normalized()
+	if err != nil {
+		return nil, 0, err
+	}
+	cond, args := f.where()
 	var total int
 	if err := q.db.QueryRow(ctx, "SELECT COUNT(*) FROM invoices"+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count invoices: %w", err)
@@ -222,4 +228,37 @@ func (q *Queries) InvoiceCredits(ctx context.Context, invoiceID int64) (int, err
 	var n int
 	err := q.db.QueryRow(ctx, "SELECT COUNT(*) FROM invoice_credits WHERE invoice_id = ?", invoiceID).Scan(&n)
 	return n, err
+}
+
+// ListInvoicesBefore lists up to limit invoices the filter keeps, newest
+// first, with ids below before (0: from the newest): a keyset page, whose
+// cost does not grow with how far into the list it is. The last invoice's
+// id is the next page's before. No total is counted.
+func (q *Queries) ListInvoicesBefore(ctx context.Context, f InvoiceFilter, before int64, limit int) ([]Invoice, error) {
+	page, err := Page{Limit: limit}.Normalized()
+	if err != nil {
+		return nil, err
+	}
+	var extra []string
+	if before > 0 {
+		extra = append(extra, "id < ?")
+	}
+	cond, args := f.where(extra...)
+	if before > 0 {
+		args = append(args, before)
+	}
+	rows, err := q.db.Query(ctx, "SELECT "+invoiceColumns+" FROM invoices"+cond+fmt.Sprintf(" ORDER BY id DESC LIMIT %d", page.Limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list invoices: %w", err)
+	}
+	defer rows.Close()
+	out := make([]Invoice, 0, page.Limit)
+	for rows.Next() {
+		inv, err := scanInvoice(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list invoices: %w", err)
+		}
+		out = append(out, *inv)
+	}
+	return out, rows.Err()
 }

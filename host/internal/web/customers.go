@@ -81,6 +81,38 @@ func customerEvent(action string, c *store.Customer, passwordSet bool) *auditEve
 	return event(action, "customer", c.ID, meta)
 }
 
+// saveCustomer validates in, applies it to c and writes c with its audit
+// event: a new customer when c.ID is 0, else an update of c as read
+// (decrypted) with cip. The router password is cleared from c after.
+// The API and the admin UI save customers through it.
+func (s *Server) saveCustomer(r *http.Request, c *store.Customer, in *customerInput, cip *store.Cipher) error {
+	creating := c.ID == 0
+	if err := s.validateCustomer(r.Context(), in, creating); err != nil {
+		return err
+	}
+	if cip == nil {
+		var err error
+		if cip, err = s.catalogCipher(); err != nil {
+			return err
+		}
+	}
+	in.apply(c)
+	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if creating {
+			if err := q.CreateCustomer(r.Context(), c, cip); err != nil {
+				return nil, err
+			}
+			return customerEvent("customer.created", c, true), nil
+		}
+		if err := q.UpdateCustomer(r.Context(), c, cip); err != nil {
+			return nil, err
+		}
+		return customerEvent("customer.updated", c, in.RouterPassword != nil), nil
+	})
+	c.RouterPassword = ""
+	return err
+}
+
 func (s *Server) listCustomers(w http.ResponseWriter, r *http.Request) error {
 	var v validation
 	f := store.CustomerFilter{LocationID: queryID(r, &v, "location_id"), Query: r.URL.Query().Get("q")}
@@ -118,25 +150,10 @@ func (s *Server) createCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := s.validateCustomer(r.Context(), &in, true); err != nil {
-		return err
-	}
-	cip, err := s.catalogCipher()
-	if err != nil {
-		return err
-	}
 	var c store.Customer
-	in.apply(&c)
-	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
-		if err := q.CreateCustomer(r.Context(), &c, cip); err != nil {
-			return nil, err
-		}
-		return customerEvent("customer.created", &c, true), nil
-	})
-	if err != nil {
+	if err := s.saveCustomer(r, &c, &in, nil); err != nil {
 		return err
 	}
-	c.RouterPassword = ""
 	writeCreated(w, r, c.ID, &c)
 	return nil
 }
@@ -150,8 +167,7 @@ func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := s.catalogQ()
-	c, err := q.GetCustomer(r.Context(), id, cip) // decrypted, to be kept unless replaced
+	c, err := s.catalogQ().GetCustomer(r.Context(), id, cip) // decrypted, to be kept unless replaced
 	if err != nil {
 		return err
 	}
@@ -159,20 +175,9 @@ func (s *Server) updateCustomer(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := s.validateCustomer(r.Context(), &in, false); err != nil {
+	if err := s.saveCustomer(r, c, &in, cip); err != nil {
 		return err
 	}
-	in.apply(c)
-	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
-		if err := q.UpdateCustomer(r.Context(), c, cip); err != nil {
-			return nil, err
-		}
-		return customerEvent("customer.updated", c, in.RouterPassword != nil), nil
-	})
-	if err != nil {
-		return err
-	}
-	c.RouterPassword = ""
 	writeJSON(w, http.StatusOK, c)
 	return nil
 }

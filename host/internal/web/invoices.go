@@ -57,36 +57,42 @@ func (s *Server) createInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
+	inv, err := s.newInvoice(r, b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, inv)
+	return nil
+}
+
+// newInvoice checks b and has billing create the invoice (the API's and the
+// admin UI's).
+func (s *Server) newInvoice(r *http.Request, b createInvoiceBody) (*store.Invoice, error) {
 	var v validation
 	v.check(b.CustomerID > 0, "customer_id", "required")
 	v.check(b.PlanID > 0, "plan_id", "required")
 	v.check(b.SubscriptionID >= 0, "subscription_id", "a subscription id, or leave it out to start a new one")
 	v.check(b.DueInHours >= 0 && b.DueInHours <= 24*90, "due_in_hours", "between 0 and 2160")
 	if err := v.err(); err != nil {
-		return err
+		return nil, err
 	}
 	q := s.deps.DB.Q()
 	if _, err := q.GetCustomer(r.Context(), b.CustomerID, s.deps.Cipher); err != nil {
-		return fieldNotFound(err, "customer_id", "no such customer")
+		return nil, fieldNotFound(err, "customer_id", "no such customer")
 	}
 	if _, err := q.GetPlan(r.Context(), b.PlanID); err != nil {
-		return fieldNotFound(err, "plan_id", "no such plan")
+		return nil, fieldNotFound(err, "plan_id", "no such plan")
 	}
 	if b.SubscriptionID != 0 {
 		sub, err := q.GetSubscription(r.Context(), b.SubscriptionID)
 		if err != nil {
-			return fieldNotFound(err, "subscription_id", "no such subscription")
+			return nil, fieldNotFound(err, "subscription_id", "no such subscription")
 		}
 		if sub.CustomerID != b.CustomerID {
-			return (&validation{errs: FieldErrors{"subscription_id": "belongs to another customer"}}).err()
+			return nil, (&validation{errs: FieldErrors{"subscription_id": "belongs to another customer"}}).err()
 		}
 	}
-	inv, err := s.deps.Billing.CreateInvoice(r.Context(), b.CustomerID, b.PlanID, b.SubscriptionID, time.Duration(b.DueInHours)*time.Hour, actor(r))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, inv)
-	return nil
+	return s.deps.Billing.CreateInvoice(r.Context(), b.CustomerID, b.PlanID, b.SubscriptionID, time.Duration(b.DueInHours)*time.Hour, actor(r))
 }
 
 func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) error {
@@ -124,15 +130,7 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
-	var v validation
-	v.check(b.Gateway != "", "gateway", "the payment plugin to pay with, for example payment-manual")
-	if err := v.err(); err != nil {
-		return err
-	}
-	start, err := s.deps.Billing.StartPayment(r.Context(), id, b.Gateway, b.Method, actor(r))
-	if errors.Is(err, billing.ErrNoPlugin) {
-		return (&validation{errs: FieldErrors{"gateway": err.Error()}}).err()
-	}
+	start, err := s.startPayment(r, id, b)
 	if err != nil {
 		return err
 	}
@@ -143,6 +141,21 @@ func (s *Server) payInvoice(w http.ResponseWriter, r *http.Request) error {
 		Instructions: p.Instructions, ExpiresAt: p.ExpiresAt, GatewayStatus: p.GatewayStatus,
 	}})
 	return nil
+}
+
+// startPayment checks b and has billing start paying invoice id at the
+// gateway (the API's and the admin UI's).
+func (s *Server) startPayment(r *http.Request, id int64, b payBody) (*billing.PaymentStart, error) {
+	var v validation
+	v.check(b.Gateway != "", "gateway", "the payment plugin to pay with, for example payment-manual")
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	start, err := s.deps.Billing.StartPayment(r.Context(), id, b.Gateway, b.Method, actor(r))
+	if errors.Is(err, billing.ErrNoPlugin) {
+		return nil, (&validation{errs: FieldErrors{"gateway": err.Error()}}).err()
+	}
+	return start, err
 }
 
 // payStarted answers POST /invoices/{id}/pay.

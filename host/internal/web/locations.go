@@ -63,22 +63,27 @@ func (s *Server) createLocation(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
-		return err
-	}
 	var l store.Location
-	in.apply(&l)
-	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
-		if err := q.CreateLocation(r.Context(), &l); err != nil {
-			return nil, err
-		}
-		return locationEvent("location.created", &l), nil
-	})
-	if err != nil {
+	if err := s.addLocation(r, &l, &in); err != nil {
 		return err
 	}
 	writeCreated(w, r, l.ID, &l)
 	return nil
+}
+
+// addLocation validates in and creates the location with its audit event
+// (the API's and the admin UI's).
+func (s *Server) addLocation(r *http.Request, l *store.Location, in *locationInput) error {
+	if err := in.validate(); err != nil {
+		return err
+	}
+	in.apply(l)
+	return s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.CreateLocation(r.Context(), l); err != nil {
+			return nil, err
+		}
+		return locationEvent("location.created", l), nil
+	})
 }
 
 func (s *Server) updateLocation(w http.ResponseWriter, r *http.Request) error {

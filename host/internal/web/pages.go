@@ -38,8 +38,12 @@ func (s *Server) newUI() (*ui.UI, error) {
 			Counts: func(ctx context.Context) (map[[2]string]int, error) { return s.deps.Billing.Queue().Counts(ctx) },
 		}
 	}
+	var bp ui.Billing
+	if s.deps.DB != nil && s.deps.Billing != nil {
+		bp = billingPages{s}
+	}
 	d := ui.Deps{
-		Billing: s.deps.Billing, Jobs: jobs,
+		Numbers: s.deps.Billing, Jobs: jobs, Billing: bp,
 		Accounts: s.deps.Accounts, Plugins: s.deps.Plugins, Logger: s.log,
 		Secure:      s.sec.isHTTPS,
 		ClientKey:   s.sec.clientKey,

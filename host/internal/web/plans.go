@@ -64,6 +64,13 @@ func (in *planInput) validate() error {
 	return v.err()
 }
 
+// planInputOf is a stored plan as input, for an update to start from.
+func planInputOf(p *store.Plan) planInput {
+	return planInput{Name: p.Name, Kind: p.Kind, RateLimit: p.RateLimit, SharedUsers: p.SharedUsers,
+		TimeLimitSeconds: int64(p.TimeLimit / time.Second), DataLimitBytes: p.DataLimitBytes, ValiditySeconds: int64(p.Validity / time.Second),
+		Price: p.Price, Currency: p.Currency, Profile: p.Profile, IsolationProfile: p.IsolationProfile, Active: p.Active}
+}
+
 func (in *planInput) apply(p *store.Plan) {
 	p.Name, p.Kind, p.RateLimit, p.SharedUsers = strings.TrimSpace(in.Name), in.Kind, in.RateLimit, in.SharedUsers
 	p.TimeLimit, p.DataLimitBytes = time.Duration(in.TimeLimitSeconds)*time.Second, in.DataLimitBytes
@@ -111,22 +118,34 @@ func (s *Server) createPlan(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
-		return err
-	}
 	var p store.Plan
-	in.apply(&p)
-	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
-		if err := q.CreatePlan(r.Context(), &p); err != nil {
-			return nil, err
-		}
-		return planEvent("plan.created", &p), nil
-	})
-	if err != nil {
+	if err := s.savePlan(r, &p, &in); err != nil {
 		return err
 	}
 	writeCreated(w, r, p.ID, newPlanJSON(&p))
 	return nil
+}
+
+// savePlan validates in, applies it to p and writes p with its audit
+// event: a new plan when p.ID is 0, else an update. The API and the admin
+// UI save plans through it.
+func (s *Server) savePlan(r *http.Request, p *store.Plan, in *planInput) error {
+	if err := in.validate(); err != nil {
+		return err
+	}
+	in.apply(p)
+	return s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		if p.ID == 0 {
+			if err := q.CreatePlan(r.Context(), p); err != nil {
+				return nil, err
+			}
+			return planEvent("plan.created", p), nil
+		}
+		if err := q.UpdatePlan(r.Context(), p); err != nil {
+			return nil, err
+		}
+		return planEvent("plan.updated", p), nil
+	})
 }
 
 func (s *Server) updatePlan(w http.ResponseWriter, r *http.Request) error {
@@ -139,23 +158,11 @@ func (s *Server) updatePlan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in := planInput{Name: p.Name, Kind: p.Kind, RateLimit: p.RateLimit, SharedUsers: p.SharedUsers,
-		TimeLimitSeconds: int64(p.TimeLimit / time.Second), DataLimitBytes: p.DataLimitBytes, ValiditySeconds: int64(p.Validity / time.Second),
-		Price: p.Price, Currency: p.Currency, Profile: p.Profile, IsolationProfile: p.IsolationProfile, Active: p.Active}
+	in := planInputOf(p)
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
-		return err
-	}
-	in.apply(p)
-	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
-		if err := q.UpdatePlan(r.Context(), p); err != nil {
-			return nil, err
-		}
-		return planEvent("plan.updated", p), nil
-	})
-	if err != nil {
+	if err := s.savePlan(r, p, &in); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, newPlanJSON(p))

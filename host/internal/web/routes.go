@@ -190,6 +190,30 @@ func (s *Server) router() *mux.Router {
 		}
 	}
 
+	if s.ui != nil && s.deps.DB != nil && s.deps.Billing != nil {
+		// The admin UI's billing pages (package ui: plans.go,
+		// locations.go, customers.go, invoices.go; billing_pages.go): each
+		// with its API route's role, forms for operators.
+		s.page(r, get, "/plans", RoleViewer, s.ui.Plans)
+		s.page(r, get, "/plans/new", RoleOperator, s.ui.NewPlanForm)
+		s.page(r, post, "/plans", RoleOperator, s.ui.CreatePlan)
+		s.page(r, get, "/plans/{id}/edit", RoleOperator, s.ui.EditPlanForm)
+		s.page(r, post, "/plans/{id}", RoleOperator, s.ui.UpdatePlan)
+		s.page(r, get, "/locations", RoleViewer, s.ui.Locations)
+		s.page(r, post, "/locations", RoleOperator, s.ui.CreateLocation)
+		s.page(r, get, "/customers", RoleViewer, s.ui.Customers)
+		s.page(r, get, "/customers/new", RoleOperator, s.ui.NewCustomerForm)
+		s.page(r, post, "/customers", RoleOperator, s.ui.CreateCustomer)
+		s.page(r, get, "/customers/{id}/edit", RoleOperator, s.ui.EditCustomerForm)
+		s.page(r, post, "/customers/{id}", RoleOperator, s.ui.UpdateCustomer)
+		s.page(r, get, "/invoices", RoleViewer, s.ui.Invoices)
+		s.page(r, get, "/invoices/new", RoleOperator, s.ui.NewInvoiceForm)
+		s.page(r, post, "/invoices", RoleOperator, s.ui.CreateInvoice)
+		s.page(r, get, "/invoices/{id}", RoleViewer, s.ui.Invoice)
+		s.page(r, get, "/invoices/{id}/qr.png", RoleViewer, s.ui.InvoiceQR)
+		s.page(r, post, "/invoices/{id}/pay", RoleOperator, s.ui.PayInvoice)
+	}
+
 	// Everything else.
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", "no such route; see /health, /ready and /metrics", nil}

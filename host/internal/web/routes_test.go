@@ -81,6 +81,15 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		// /api/v1/plugin-settings/{plugin}.
 		"GET /plugin": RoleViewer, "GET /plugin/{name}": RoleViewer, "GET /plugin/{name}/status": RoleViewer,
 		"GET /plugin/{name}/settings": RoleOperator, "POST /plugin/{name}/settings": RoleAdmin,
+		// The billing pages (billing_pages_test.go checks them against
+		// their API routes).
+		"GET /plans": RoleViewer, "GET /plans/new": RoleOperator, "POST /plans": RoleOperator,
+		"GET /plans/{id}/edit": RoleOperator, "POST /plans/{id}": RoleOperator,
+		"GET /locations": RoleViewer, "POST /locations": RoleOperator,
+		"GET /customers": RoleViewer, "GET /customers/new": RoleOperator, "POST /customers": RoleOperator,
+		"GET /customers/{id}/edit": RoleOperator, "POST /customers/{id}": RoleOperator,
+		"GET /invoices": RoleViewer, "GET /invoices/new": RoleOperator, "POST /invoices": RoleOperator,
+		"GET /invoices/{id}": RoleViewer, "GET /invoices/{id}/qr.png": RoleViewer, "POST /invoices/{id}/pay": RoleOperator,
 	} {
 		want[key] = role
 	}

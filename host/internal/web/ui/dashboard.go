@@ -32,8 +32,8 @@ var pluginNotices = map[string]string{
 // Dashboard serves GET /.
 func (u *UI) Dashboard(w http.ResponseWriter, r *http.Request) error {
 	d := u.dashboard()
-	if u.deps.Billing != nil {
-		n, err := u.deps.Billing.Dashboard(r.Context())
+	if u.deps.Numbers != nil {
+		n, err := u.deps.Numbers.Dashboard(r.Context())
 		if err != nil {
 			return err
 		}

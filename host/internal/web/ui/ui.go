@@ -30,7 +30,9 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -56,6 +58,8 @@ type Deps struct {
 	Accounts *auth.Service
 	// Plugins reports and controls the plugins (nil: no plugins).
 	Plugins *plugins.Manager
+	// Billing is the catalog and billing for their pages (billing.go).
+	Billing Billing
 	Logger  hclog.Logger
 	// Secure reports whether the request came over HTTPS (the cookie's
 	// Secure attribute).
@@ -68,8 +72,9 @@ type Deps struct {
 	AllowSignIn func(w http.ResponseWriter, r *http.Request, username string) (bool, error)
 	// RoleAtLeast reports whether role has the rights of min.
 	RoleAtLeast func(role, min string) bool
-	// Billing gives the dashboard its numbers (nil: the plugins only).
-	Billing *billing.Service
+	// Numbers gives the dashboard its billing figures and charts (nil: the
+	// plugin tiles only).
+	Numbers *billing.Service
 	// Jobs lists and retries jobs with the API's code (nil: no jobs page).
 	Jobs *Jobs
 	// PluginSettings reads a plugin's saved settings as GET
@@ -95,6 +100,10 @@ type UI struct {
 // pageFiles are the pages, each parsed with layout.html.
 var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "error.html", "jobs.html", "plugins.html", "plugin.html", "plugin_settings.html"}
 
+// partials are parsed with every page: the layout, and the templates
+// pages share.
+var partials = []string{"templates/layout.html", "templates/form.html"}
+
 // New parses the templates for every language.
 func New(d Deps) (*UI, error) {
 	if d.Logger == nil {
@@ -119,7 +128,7 @@ func New(d Deps) (*UI, error) {
 	for lang := range catalogs {
 		u.pages[lang] = map[string]*template.Template{}
 		for _, name := range pageFiles {
-			t, err := template.New(name).Funcs(u.funcs(lang)).ParseFS(templateFS, "templates/layout.html", "templates/"+name)
+			t, err := template.New(name).Funcs(u.funcs(lang)).ParseFS(templateFS, append(slices.Clone(partials), "templates/"+name)...)
 			if err != nil {
 				return nil, fmt.Errorf("parse the UI template %s: %w", name, err)
 			}
@@ -134,6 +143,10 @@ func (u *UI) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
 		"t":      func(key string, args ...any) (string, error) { return translate(lang, key, args...) },
 		"static": u.staticURL,
+		// field, date and duration are the billing pages' (billing.go).
+		"field":    newField,
+		"date":     func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
+		"duration": func(d time.Duration) (string, error) { return duration(lang, d) },
 	}
 }
 
