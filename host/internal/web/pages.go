@@ -58,6 +58,10 @@ func (s *Server) newUI() (*ui.UI, error) {
 			return err == nil, err
 		},
 	}
+	if s.deps.Billing != nil {
+		// The routers page, as GET /routers/drift and POST /routers/sync.
+		d.SyncRouters = s.syncRouters
+	}
 	if s.deps.DB != nil {
 		// The settings form, as the API's plugin settings routes.
 		d.PluginSettings, d.SavePluginSettings, d.RedactedValue = s.uiPluginSettings, s.uiSavePluginSettings, redactedValue

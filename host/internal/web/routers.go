@@ -37,35 +37,50 @@ type routerSyncBody struct {
 }
 
 func (s *Server) routerSync(w http.ResponseWriter, r *http.Request, repair bool) error {
-	loc := r.URL.Query().Get("location")
-	if loc != "" && !store.ValidLocationName(loc) {
-		return &apiError{http.StatusUnprocessableEntity, "validation_failed", "location must be a location's name, such as \"main\"", map[string]string{"location": "not a location name"}}
-	}
 	var body routerSyncBody
 	if repair && r.ContentLength != 0 {
 		if err := decodeJSON(r, &body); err != nil {
 			return err
 		}
-		var v validation
-		v.check(body.AllowRemovals >= 0, "allow_removals", "must be 0 or more: how many logins the repair may remove")
-		if err := v.err(); err != nil {
-			return err
-		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), routerSyncTimeout)
-	defer cancel()
-	rep, err := s.deps.Billing.SyncRouters(ctx, billing.SyncOptions{Location: loc, Repair: repair, AllowRemovals: body.AllowRemovals, Actor: actor(r)})
-	if errors.Is(err, billing.ErrUnknownLocation) {
-		return &apiError{http.StatusNotFound, "not_found", err.Error(), nil}
-	}
+	rep, err := s.syncRouters(r, r.URL.Query().Get("location"), repair, body.AllowRemovals)
 	if errors.Is(err, billing.ErrRemovalsNotAllowed) {
-		s.log.Warn("router repair refused", "location", loc, "summary", rep.DriftSummary(), "allow_removals", body.AllowRemovals, "by", actor(r))
 		return &apiError{http.StatusConflict, "removals_not_allowed", err.Error(), rep}
 	}
 	if err != nil {
 		return err
 	}
-	s.log.Info("routers compared", "location", loc, "repair", repair, "summary", rep.DriftSummary(), "by", actor(r))
 	writeJSON(w, http.StatusOK, rep)
 	return nil
+}
+
+// syncRouters is the comparison (and repair) of GET /routers/drift and
+// POST /routers/sync, shared with the routers page: it checks the
+// location's name (empty: every location) and allowRemovals, compares and
+// logs. A repair refused for its removals returns the plan with an error
+// wrapping billing.ErrRemovalsNotAllowed; other refusals are *apiError.
+func (s *Server) syncRouters(r *http.Request, loc string, repair bool, allowRemovals int) (*billing.SyncReport, error) {
+	if loc != "" && !store.ValidLocationName(loc) {
+		return nil, &apiError{http.StatusUnprocessableEntity, "validation_failed", "location must be a location's name, such as \"main\"", map[string]string{"location": "not a location name"}}
+	}
+	var v validation
+	v.check(allowRemovals >= 0, "allow_removals", "must be 0 or more: how many logins the repair may remove")
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), routerSyncTimeout)
+	defer cancel()
+	rep, err := s.deps.Billing.SyncRouters(ctx, billing.SyncOptions{Location: loc, Repair: repair, AllowRemovals: allowRemovals, Actor: actor(r)})
+	if errors.Is(err, billing.ErrUnknownLocation) {
+		return nil, &apiError{http.StatusNotFound, "not_found", err.Error(), nil}
+	}
+	if errors.Is(err, billing.ErrRemovalsNotAllowed) {
+		s.log.Warn("router repair refused", "location", loc, "summary", rep.DriftSummary(), "allow_removals", allowRemovals, "by", actor(r))
+		return rep, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("routers compared", "location", loc, "repair", repair, "summary", rep.DriftSummary(), "by", actor(r))
+	return rep, nil
 }

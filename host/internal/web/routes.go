@@ -214,6 +214,14 @@ func (s *Server) router() *mux.Router {
 		s.page(r, post, "/invoices/{id}/pay", RoleOperator, s.ui.PayInvoice)
 	}
 
+	if s.ui != nil && s.deps.Billing != nil {
+		// The admin UI's routers page (package ui: routers.go): the
+		// comparison of the store with the routers and its repair, with
+		// the roles of GET /routers/drift and POST /routers/sync.
+		s.page(r, get, "/routers", RoleOperator, s.ui.Routers)
+		s.page(r, post, "/routers/sync", RoleAdmin, s.ui.RepairRouters)
+	}
+
 	// Everything else.
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", "no such route; see /health, /ready and /metrics", nil}

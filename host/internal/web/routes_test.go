@@ -90,6 +90,9 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"GET /customers/{id}/edit": RoleOperator, "POST /customers/{id}": RoleOperator,
 		"GET /invoices": RoleViewer, "GET /invoices/new": RoleOperator, "POST /invoices": RoleOperator,
 		"GET /invoices/{id}": RoleViewer, "GET /invoices/{id}/qr.png": RoleViewer, "POST /invoices/{id}/pay": RoleOperator,
+		// The routers page, with the roles of GET /api/v1/routers/drift
+		// and POST /api/v1/routers/sync.
+		"GET /routers": RoleOperator, "POST /routers/sync": RoleAdmin,
 	} {
 		want[key] = role
 	}

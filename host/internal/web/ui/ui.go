@@ -85,6 +85,12 @@ type Deps struct {
 	PluginSettings     func(r *http.Request, plugin string) (PluginSettings, error)
 	SavePluginSettings func(r *http.Request, plugin string, settings json.RawMessage) (PluginSettings, error)
 	RedactedValue      string
+	// SyncRouters compares the store with the routers (location empty:
+	// every one) and, with repair, makes them match, with the code of GET
+	// /api/v1/routers/drift and POST /api/v1/routers/sync (nil: no routers
+	// page). A repair refused for its removals returns the plan and an
+	// error wrapping billing.ErrRemovalsNotAllowed.
+	SyncRouters func(r *http.Request, location string, repair bool, allowRemovals int) (*billing.SyncReport, error)
 }
 
 // UI serves the pages.
