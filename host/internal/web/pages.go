@@ -58,6 +58,9 @@ func (s *Server) newUI() (*ui.UI, error) {
 			return err == nil, err
 		},
 	}
+	if s.deps.DB != nil && s.deps.Accounts != nil {
+		d.Users = userPages{s} // the users and tokens pages
+	}
 	if s.deps.DB != nil {
 		// The settings form, as the API's plugin settings routes.
 		d.PluginSettings, d.SavePluginSettings, d.RedactedValue = s.uiPluginSettings, s.uiSavePluginSettings, redactedValue

@@ -90,6 +90,10 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"GET /customers/{id}/edit": RoleOperator, "POST /customers/{id}": RoleOperator,
 		"GET /invoices": RoleViewer, "GET /invoices/new": RoleOperator, "POST /invoices": RoleOperator,
 		"GET /invoices/{id}": RoleViewer, "GET /invoices/{id}/qr.png": RoleViewer, "POST /invoices/{id}/pay": RoleOperator,
+		// The users and API tokens pages, with the roles of /api/v1/users
+		// and /api/v1/tokens.
+		"GET /users": RoleAdmin, "POST /users": RoleAdmin, "POST /users/{id}": RoleAdmin,
+		"GET /tokens": RoleViewer, "POST /tokens": RoleViewer, "POST /tokens/{id}/revoke": RoleViewer,
 	} {
 		want[key] = role
 	}
