@@ -62,6 +62,9 @@ func (s *Server) newUI() (*ui.UI, error) {
 		// The routers page, as GET /routers/drift and POST /routers/sync.
 		d.SyncRouters = s.syncRouters
 	}
+	if s.deps.DB != nil && s.deps.Accounts != nil {
+		d.Users = userPages{s} // the users and tokens pages
+	}
 	if s.deps.DB != nil {
 		// The settings form, as the API's plugin settings routes.
 		d.PluginSettings, d.SavePluginSettings, d.RedactedValue = s.uiPluginSettings, s.uiSavePluginSettings, redactedValue

@@ -221,6 +221,16 @@ func (s *Server) router() *mux.Router {
 		s.page(r, get, "/routers", RoleOperator, s.ui.Routers)
 		s.page(r, post, "/routers/sync", RoleAdmin, s.ui.RepairRouters)
 	}
+	if s.ui != nil && s.deps.DB != nil && s.deps.Accounts != nil {
+		// The admin UI's users and API tokens pages (package ui: users.go;
+		// users_pages.go), with the roles of /api/v1/users and /tokens.
+		s.page(r, get, "/users", RoleAdmin, s.ui.UsersPage)
+		s.page(r, post, "/users", RoleAdmin, s.ui.CreateUser)
+		s.page(r, post, "/users/{id}", RoleAdmin, s.ui.UpdateUser)
+		s.page(r, get, "/tokens", RoleViewer, s.ui.TokensPage)
+		s.page(r, post, "/tokens", RoleViewer, s.ui.CreateToken)
+		s.page(r, post, "/tokens/{id}/revoke", RoleViewer, s.ui.RevokeToken)
+	}
 
 	// Everything else.
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {

@@ -93,6 +93,10 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		// The routers page, with the roles of GET /api/v1/routers/drift
 		// and POST /api/v1/routers/sync.
 		"GET /routers": RoleOperator, "POST /routers/sync": RoleAdmin,
+		// The users and API tokens pages, with the roles of /api/v1/users
+		// and /api/v1/tokens.
+		"GET /users": RoleAdmin, "POST /users": RoleAdmin, "POST /users/{id}": RoleAdmin,
+		"GET /tokens": RoleViewer, "POST /tokens": RoleViewer, "POST /tokens/{id}/revoke": RoleViewer,
 	} {
 		want[key] = role
 	}

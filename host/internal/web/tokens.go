@@ -54,11 +54,23 @@ type createTokenResponse struct {
 
 // createToken makes an API token for the caller, with the caller's role.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
-	p := PrincipalFrom(r.Context())
 	var req createTokenRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	tok, rec, err := s.newToken(r, req)
+	if err != nil {
+		return err
+	}
+	noStore(w)
+	writeJSON(w, http.StatusCreated, createTokenResponse{Token: tok, APIToken: rec})
+	return nil
+}
+
+// newToken checks and makes an API token for the caller, for POST /tokens
+// and the tokens page: the token (shown once) and its record.
+func (s *Server) newToken(r *http.Request, req createTokenRequest) (string, *store.APIToken, error) {
+	p := PrincipalFrom(r.Context())
 	req.Name = strings.TrimSpace(req.Name)
 	var v validation
 	v.check(req.Name != "", "name", "required: say what the token is for, e.g. \"backup script\"")
@@ -69,20 +81,18 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		v.check(expires.After(time.Now()), "expires_at", "must be in the future")
 	}
 	if err := v.err(); err != nil {
-		return err
+		return "", nil, err
 	}
 	tok, rec, err := s.deps.Accounts.CreateToken(r.Context(), p.UserID, req.Name, expires)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	rec.Username = p.Username
 	s.log.Info("API token created", "user", p.Username, "token_id", rec.ID, "prefix", rec.Prefix)
 	// The auth package made it outside any transaction of ours: recorded
 	// now. Its name, never the token (nor its prefix).
 	s.audit(r, event("token.created", "api_token", rec.ID, tokenMeta(rec)))
-	noStore(w)
-	writeJSON(w, http.StatusCreated, createTokenResponse{Token: tok, APIToken: rec})
-	return nil
+	return tok, rec, nil
 }
 
 // tokenMeta is what the audit trail says about an API token: its name and
@@ -94,13 +104,22 @@ func tokenMeta(t *store.APIToken) map[string]string {
 // revokeToken revokes one of the caller's tokens (an admin's: anyone's).
 // Someone else's token is "not found" to a non-admin.
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
-	p := PrincipalFrom(r.Context())
 	id, err := idVar(r, "id")
 	if err != nil {
 		return err
 	}
+	if err := s.dropToken(r, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// dropToken revokes token id for DELETE /tokens/{id} and the tokens page.
+func (s *Server) dropToken(r *http.Request, id int64) error {
+	p := PrincipalFrom(r.Context())
 	var t *store.APIToken
-	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
+	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
 		var err error
 		t, err = q.GetAPIToken(r.Context(), id)
 		if err == nil && t.UserID != p.UserID && !RoleAtLeast(p.Role, RoleAdmin) {
@@ -118,6 +137,5 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("API token revoked", "by", p.Username, "token_id", id, "owner_id", t.UserID)
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -58,6 +58,16 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	u, err := s.addUser(r, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, u)
+	return nil
+}
+
+// addUser checks and creates a user, for POST /users and the users page.
+func (s *Server) addUser(r *http.Request, req createUserRequest) (*store.User, error) {
 	name := auth.NormalizeUsername(req.Username)
 	var v validation
 	if err := auth.CheckUsername(name); err != nil {
@@ -66,11 +76,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	passwordCheck(&v, name, req.Password)
 	v.check(ValidRole(req.Role), "role", roleHint)
 	if err := v.err(); err != nil {
-		return err
+		return nil, err
 	}
 	u, err := auth.NewUser(r.Context(), s.deps.Accounts.HashPassword, name, req.Password, req.Role)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	u.Disabled = req.Disabled
 	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
@@ -81,11 +91,10 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 			"username": u.Username, "role": u.Role, "disabled": strconv.FormatBool(u.Disabled)}), nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.log.Info("user created", "by", PrincipalFrom(r.Context()).Username, "user", u.Username, "role", u.Role)
-	writeJSON(w, http.StatusCreated, u)
-	return nil
+	return u, nil
 }
 
 type updateUserRequest struct {
@@ -132,27 +141,38 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	u, err := s.changeUser(r, id, req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, u)
+	return nil
+}
+
+// changeUser checks and makes a change to user id, for PATCH /users/{id}
+// and the users page.
+func (s *Server) changeUser(r *http.Request, id int64, req updateUserRequest) (*store.User, error) {
 	var v validation
 	v.check(req.Role != nil || req.Disabled != nil || req.Password != nil, "body", "send at least one of role, disabled, password")
 	if req.Role != nil {
 		v.check(ValidRole(*req.Role), "role", roleHint)
 	}
 	if err := v.err(); err != nil {
-		return err
+		return nil, err
 	}
 	ctx := r.Context()
 	current, err := s.deps.DB.Q().GetUser(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hash := ""
 	if req.Password != nil {
 		passwordCheck(&v, current.Username, *req.Password)
 		if err := v.err(); err != nil {
-			return err
+			return nil, err
 		}
 		if hash, err = s.deps.Accounts.HashPassword(ctx, *req.Password); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var u *store.User
@@ -200,15 +220,14 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 			"password_changed": strconv.FormatBool(hash != ""), "sessions_ended": strconv.FormatInt(ended, 10)}))
 	})
 	if err != nil {
-		return refusal(err)
+		return nil, refusal(err)
 	}
 	if u, err = s.deps.DB.Q().GetUser(ctx, id); err != nil {
-		return err
+		return nil, err
 	}
 	s.log.Info("user updated", "by", PrincipalFrom(ctx).Username, "user", u.Username, "role", u.Role,
 		"disabled", u.Disabled, "password_changed", hash != "", "sessions_ended", ended)
-	writeJSON(w, http.StatusOK, u)
-	return nil
+	return u, nil
 }
 
 // deleteUser removes a user with its sessions and API tokens. Admins cannot

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"text/template/parse"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/mikrobill/mikrobill/host/internal/auth"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/sdk"
 )
@@ -233,5 +235,15 @@ func TestStaticFilesEmbedded(t *testing.T) {
 	}
 	if _, err := u.staticURL("nope.css"); err == nil {
 		t.Error("a missing static file has a link")
+	}
+}
+
+// TestUserPasswordMessageNamesTheRule: the users page's refusal of a weak
+// password names the length the host really asks for, in every language.
+func TestUserPasswordMessageNamesTheRule(t *testing.T) {
+	for lang, msgs := range catalogs {
+		if msg := msgs["users.err.password"]; !strings.Contains(msg, strconv.Itoa(auth.MinPasswordLen)) {
+			t.Errorf("%s users.err.password = %q; it must name auth.MinPasswordLen (%d)", lang, msg, auth.MinPasswordLen)
+		}
 	}
 }

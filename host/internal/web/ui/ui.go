@@ -77,6 +77,8 @@ type Deps struct {
 	Numbers *billing.Service
 	// Jobs lists and retries jobs with the API's code (nil: no jobs page).
 	Jobs *Jobs
+	// Users are the users and API tokens pages' (users.go).
+	Users Users
 	// PluginSettings reads a plugin's saved settings as GET
 	// /api/v1/plugin-settings/{plugin} shows them, and SavePluginSettings
 	// saves them with PUT's code, a refusal being a *Refusal (both nil:
