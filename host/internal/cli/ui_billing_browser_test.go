@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,50 +25,18 @@ import (
 )
 
 // uiBrowser starts a headless Chromium for the test, ended at cleanup.
-func uiBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("MIKROBILL_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no Chromium at %s: the browser tests need it in CI (apt-get install -y chromium; .ci/run installs it)", path)
-		}
-		t.Skipf("no Chromium at %s; install it (apt-get install -y chromium) to run the browser tests", path)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium at %s: %v", path, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+func uiBrowser(t *testing.T) context.Context { return testenv.Browser(t, 3*time.Minute) }
 
 // do runs one browser action, failing the test with what it was.
 func do(t *testing.T, ctx context.Context, what string, a chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, a); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	testenv.BrowserDo(t, ctx, what, a)
 }
 
 // get runs one browser action that returns a value.
 func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	return v
+	return testenv.BrowserValue(t, ctx, what, a)
 }
 
 // count is how many elements match sel on the page.

@@ -11,7 +11,6 @@ import (
 	"context"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -82,52 +81,18 @@ func (h *uiHost) user(t *testing.T, name, password, role string) {
 
 // browser starts a headless Chromium for the test; closing it (at cleanup)
 // ends the browser's process.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("MIKROBILL_CHROMIUM")
-	if path == "" {
-		path = "/usr/bin/chromium"
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("no Chromium at %s: the browser tests need it in CI (apt-get install -y chromium; .ci/run installs it)", path)
-		}
-		t.Skipf("no Chromium at %s; install it (apt-get install -y chromium) to run the browser tests", path)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
-	// The first call starts the browser, for as long as ctx lives; the
-	// timeout goes on the context derived after it.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium at %s: %v", path, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
-}
+func browser(t *testing.T) context.Context { return testenv.Browser(t, 2*time.Minute) }
 
 // run runs one browser action, failing the test with what it was.
 func run(t *testing.T, ctx context.Context, what string, a chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, a); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	testenv.BrowserDo(t, ctx, what, a)
 }
 
 // value runs one browser action that returns a value.
 func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	return v
+	return testenv.BrowserValue(t, ctx, what, a)
 }
 
 // text returns the visible text of the first element matching sel.

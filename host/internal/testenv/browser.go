@@ -1,0 +1,64 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Browser starts a headless Chromium for a browser test (Debian's
+// /usr/bin/chromium, or $MIKROBILL_CHROMIUM) and returns its context,
+// bounded by timeout; the browser's process ends at the test's cleanup.
+// With CI set, a missing Chromium fails the test; otherwise it skips.
+func Browser(t testing.TB, timeout time.Duration) context.Context {
+	t.Helper()
+	path := os.Getenv("MIKROBILL_CHROMIUM")
+	if path == "" {
+		path = "/usr/bin/chromium"
+	}
+	if _, err := exec.LookPath(path); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("no Chromium at %s: the browser tests need it in CI (apt-get install -y chromium; .ci/run installs it)", path)
+		}
+		t.Skipf("no Chromium at %s; install it (apt-get install -y chromium) to run the browser tests", path)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// The first call starts the browser, for as long as ctx lives; the
+	// timeout goes on the context derived after it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium at %s: %v", path, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// BrowserDo runs one browser action, failing the test with what it was.
+func BrowserDo(t testing.TB, ctx context.Context, what string, a chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, a); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// BrowserValue runs one browser action that returns a value, failing the
+// test with what it was.
+func BrowserValue[T any](t testing.TB, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
