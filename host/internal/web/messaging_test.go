@@ -34,6 +34,17 @@ func messagingPlugins(t *testing.T) *plugins.Manager {
 	d.AddNotifyFake("notify-plain", map[string]any{"rotate_ms": 60000, "no_png": true})
 	d.AddNotifyFake("notify-off", nil)
 	d.Add(testenv.Plugin{Name: "generic-x"})
+	pm := StartTestPlugins(t, d)
+	if err := pm.Disable("notify-off"); err != nil {
+		t.Fatal(err)
+	}
+	return pm
+}
+
+// StartTestPlugins starts a plugin manager over d's plugins, stopped when
+// the test ends. Exported for the web_test package's tests.
+func StartTestPlugins(t testing.TB, d *testenv.PluginDir) *plugins.Manager {
+	t.Helper()
 	cfg := config.DefaultConfig()
 	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
 	cfg.Plugins.Dir = d.Dir
@@ -46,9 +57,6 @@ func messagingPlugins(t *testing.T) *plugins.Manager {
 		defer cancel()
 		pm.Stop(ctx)
 	})
-	if err := pm.Disable("notify-off"); err != nil {
-		t.Fatal(err)
-	}
 	return pm
 }
 
