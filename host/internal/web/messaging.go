@@ -187,7 +187,7 @@ func listSessions(ctx context.Context, p *plugins.Plugin) ([]notify.Session, str
 
 // messagingSession reads one session, with its pairing codes.
 func (s *Server) messagingSession(ctx context.Context, plugin, id string) (*notify.Session, error) {
-	if err := checkPairing(id, ""); err != nil {
+	if err := knownSessionID(plugin, id); err != nil {
 		return nil, err
 	}
 	n, err := s.notifier(plugin)
@@ -240,7 +240,7 @@ func (s *Server) pairSession(r *http.Request, plugin, id, phone string) (*notify
 
 // logoutSession logs a session out and audits it.
 func (s *Server) logoutSession(r *http.Request, plugin, id string) error {
-	if err := checkPairing(id, ""); err != nil {
+	if err := knownSessionID(plugin, id); err != nil {
 		return err
 	}
 	n, err := s.notifier(plugin)
@@ -307,6 +307,9 @@ func notRunning(plugin, state string, cause error) error {
 
 // notRunningMessage says that a notify plugin does not run, and what to do.
 func notRunningMessage(plugin, state string) string {
+	if state == string(plugins.StateStarting) || state == string(plugins.StateRestarting) {
+		return fmt.Sprintf("the messaging plugin %q is %s; its sessions show once it runs (GET /api/v1/plugins/%s says when it tries next)", plugin, state, plugin)
+	}
 	return fmt.Sprintf("the messaging plugin %q is %s, so its sessions cannot be read or paired; see why with GET /api/v1/plugins/%s (or on its page, /plugin/%s), then restart it, or enable it if it is disabled",
 		plugin, state, plugin, plugin)
 }
@@ -321,6 +324,16 @@ func checkPairing(id, phone string) error {
 		v.check(err == nil, "phone", strings.TrimPrefix(fmt.Sprint(err), notify.ErrInvalidRecipient.Error()+": "))
 	}
 	return v.err()
+}
+
+// knownSessionID refuses an id no session can have (404), before the
+// plugin is asked.
+func knownSessionID(plugin, id string) error {
+	if validSessionID(id) {
+		return nil
+	}
+	return errors.Join(&apiError{http.StatusNotFound, "not_found", fmt.Sprintf(
+		"messaging plugin %q has no session %q: session ids are 1 to %d letters, digits or . _ - @ : +; GET /api/v1/messaging lists the sessions", plugin, id, maxSessionID), nil}, sdk.ErrNotFound)
 }
 
 // validSessionID reports whether id is a session id the host passes on.

@@ -203,6 +203,7 @@ func TestMessagingAPI(t *testing.T) {
 		says         string
 	}{
 		{viewer, get, fake + "ghost", http.StatusNotFound, `no session "ghost"`},
+		{viewer, get, fake + "no!such", http.StatusNotFound, `no session "no!such": session ids are`},
 		{admin, post, fake + "ghost/logout", http.StatusNotFound, `no session "ghost"`},
 		{viewer, get, "/api/v1/messaging/generic-x/sessions/main", http.StatusNotFound, `no messaging (notify) plugin "generic-x"`},
 		{operator, post, "/api/v1/messaging/nope/sessions/main/pair", http.StatusNotFound, `no messaging (notify) plugin "nope"`},

@@ -136,6 +136,12 @@ type messagingPlugin struct {
 	New *newSession
 }
 
+// ComingBack reports whether the plugin is starting or restarting, so its
+// sessions show once it runs.
+func (p messagingPlugin) ComingBack() bool {
+	return p.State == plugins.StateStarting || p.State == plugins.StateRestarting
+}
+
 // newSession is the form that pairs a session by its id.
 type newSession struct {
 	Session, Phone string
