@@ -1,6 +1,8 @@
 // Package testenv builds real plugin binaries and plugin directories for the
-// host's tests: the bundled plugins, and testplugin, which misbehaves on
-// purpose as its testplugin.json tells it. Only tests import it.
+// host's tests: the bundled plugins; testplugin, which misbehaves on
+// purpose as its testplugin.json tells it; and notifyfake, a notify plugin
+// whose sessions pair by a rotating QR code that a test "scans" through the
+// plugin's route (testdata/notifyfake, AddNotifyFake). Only tests import it.
 package testenv
 
 import (
@@ -58,6 +60,27 @@ func Build(t testing.TB, pkg string) string {
 
 // TestPlugin builds testplugin and returns its path.
 func TestPlugin(t testing.TB) string { return Build(t, "host/internal/testenv/testdata/testplugin") }
+
+// NotifyFake builds notifyfake and returns its path.
+func NotifyFake(t testing.TB) string { return Build(t, "host/internal/testenv/testdata/notifyfake") }
+
+// AddNotifyFake installs notifyfake as the notify plugin name, with its
+// route POST /plugins/<name>/scan (operators), and locks it. behaviour
+// adds to its testplugin.json: sessions (the ids that exist at start,
+// default ["main"]), rotate_ms (how long each QR code shows, default
+// 1500), no_png (no QR image from the plugin: the host draws it),
+// connect_ms, pairing_timeout_ms and phone; testdata/notifyfake/main.go
+// says what each does.
+func (d *PluginDir) AddNotifyFake(name string, behaviour map[string]any) string {
+	d.t.Helper()
+	return d.Add(Plugin{
+		Name: name, Kind: "notify", Executable: NotifyFake(d.t), Behaviour: behaviour,
+		Manifest: map[string]any{
+			"description": "A fake messaging plugin for tests: sessions pair by a rotating QR code",
+			"routes":      []map[string]any{{"method": "POST", "path": "/scan", "auth": "operator"}},
+		},
+	})
+}
 
 // PluginDir is a plugin directory under construction.
 type PluginDir struct {

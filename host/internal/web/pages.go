@@ -65,6 +65,8 @@ func (s *Server) newUI() (*ui.UI, error) {
 	if s.deps.DB != nil && s.deps.Accounts != nil {
 		d.Users = userPages{s} // the users and tokens pages
 	}
+	// The messaging page, as /api/v1/messaging (messaging.go).
+	d.Messaging = messagingPages{s}
 	if s.deps.DB != nil {
 		// The settings form, as the API's plugin settings routes.
 		d.PluginSettings, d.SavePluginSettings, d.RedactedValue = s.uiPluginSettings, s.uiSavePluginSettings, redactedValue

@@ -155,6 +155,14 @@ func (s *Server) router() *mux.Router {
 	s.route(api, post, "/plugins/{name}/disable", RoleAdmin, s.disablePlugin)
 	s.route(api, post, "/plugins/{name}/enable", RoleAdmin, s.enablePlugin)
 
+	// Messaging sessions, the notify plugins' senders (messaging.go):
+	// anyone signed in sees them; operators see the codes that link a
+	// phone and pair; admins log out.
+	s.route(api, get, "/messaging", RoleViewer, s.listMessaging)
+	s.route(api, get, "/messaging/{plugin}/sessions/{id}", RoleViewer, s.getMessagingSession)
+	s.route(api, post, "/messaging/{plugin}/sessions/{id}/pair", RoleOperator, s.pairMessagingSession)
+	s.route(api, post, "/messaging/{plugin}/sessions/{id}/logout", RoleAdmin, s.logoutMessagingSession)
+
 	if s.ui != nil {
 		// The admin UI (pages.go, package ui): pages for people, with the
 		// API's roles; static files are public. Its plugin actions live
@@ -220,6 +228,17 @@ func (s *Server) router() *mux.Router {
 		// the roles of GET /routers/drift and POST /routers/sync.
 		s.page(r, get, "/routers", RoleOperator, s.ui.Routers)
 		s.page(r, post, "/routers/sync", RoleAdmin, s.ui.RepairRouters)
+	}
+	if s.ui != nil {
+		// The admin UI's messaging page (package ui: messaging.go;
+		// messaging.go), with the roles of /api/v1/messaging: the QR image
+		// is for operators, as the codes are.
+		s.page(r, get, "/messaging", RoleViewer, s.ui.MessagingPage)
+		s.page(r, post, "/messaging/{plugin}/pair", RoleOperator, s.ui.PairNewSession)
+		s.page(r, get, "/messaging/{plugin}/sessions/{id}", RoleViewer, s.ui.MessagingSession)
+		s.page(r, get, "/messaging/{plugin}/sessions/{id}/qr.png", RoleOperator, s.ui.MessagingQR)
+		s.page(r, post, "/messaging/{plugin}/sessions/{id}/pair", RoleOperator, s.ui.PairSession)
+		s.page(r, post, "/messaging/{plugin}/sessions/{id}/logout", RoleAdmin, s.ui.LogoutSession)
 	}
 	if s.ui != nil && s.deps.DB != nil && s.deps.Accounts != nil {
 		// The admin UI's users and API tokens pages (package ui: users.go;

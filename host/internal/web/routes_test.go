@@ -97,6 +97,11 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		// and /api/v1/tokens.
 		"GET /users": RoleAdmin, "POST /users": RoleAdmin, "POST /users/{id}": RoleAdmin,
 		"GET /tokens": RoleViewer, "POST /tokens": RoleViewer, "POST /tokens/{id}/revoke": RoleViewer,
+		// The messaging page, with the roles of /api/v1/messaging (the QR
+		// image, like the codes, is for operators).
+		"GET /messaging": RoleViewer, "POST /messaging/{plugin}/pair": RoleOperator,
+		"GET /messaging/{plugin}/sessions/{id}": RoleViewer, "GET /messaging/{plugin}/sessions/{id}/qr.png": RoleOperator,
+		"POST /messaging/{plugin}/sessions/{id}/pair": RoleOperator, "POST /messaging/{plugin}/sessions/{id}/logout": RoleAdmin,
 	} {
 		want[key] = role
 	}

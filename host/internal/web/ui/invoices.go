@@ -238,10 +238,6 @@ func (u *UI) InvoiceQR(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h := w.Header()
-	h.Set("Content-Type", "image/png")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", CSP)
-	_, _ = w.Write(png)
+	writePNG(w, png)
 	return nil
 }

@@ -93,6 +93,10 @@ type Deps struct {
 	// page). A repair refused for its removals returns the plan and an
 	// error wrapping billing.ErrRemovalsNotAllowed.
 	SyncRouters func(r *http.Request, location string, repair bool, allowRemovals int) (*billing.SyncReport, error)
+	// Messaging lists, pairs and logs out the notify plugins' sessions
+	// with the code of /api/v1/messaging (messaging.go; nil: no
+	// messaging pages).
+	Messaging Messaging
 }
 
 // UI serves the pages.
