@@ -152,10 +152,15 @@ func newField(name, label string, value any, typ, errKey string) fieldView {
 	return fieldView{Name: name, Label: label, Value: value, Type: typ, Err: errKey}
 }
 
-// duration words a plan's validity in days or hours.
+// duration words a plan's validity in days or hours ("1 day", not "1
+// days").
 func duration(lang string, d time.Duration) (string, error) {
-	if h := int64(d / time.Hour); h%24 == 0 && h > 0 {
-		return translate(lang, "duration.days", h/24)
+	n, unit := int64(d/time.Hour), "hour"
+	if n%24 == 0 && n > 0 {
+		n, unit = n/24, "day"
 	}
-	return translate(lang, "duration.hours", int64(d/time.Hour))
+	if n == 1 {
+		return translate(lang, "duration."+unit)
+	}
+	return translate(lang, "duration."+unit+"s", n)
 }

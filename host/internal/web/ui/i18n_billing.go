@@ -27,6 +27,8 @@ func init() {
 			"form.missing":   "What this names does not exist (any more); choose another.",
 			"duration.days":  "%d days",
 			"duration.hours": "%d hours",
+			"duration.day":   "1 day",
+			"duration.hour":  "1 hour",
 
 			"plans.title":                 "Plans",
 			"plans.new":                   "New plan",
@@ -176,6 +178,8 @@ func init() {
 			"form.missing":   "Yang dirujuk tidak ada (lagi); pilih yang lain.",
 			"duration.days":  "%d hari",
 			"duration.hours": "%d jam",
+			"duration.day":   "1 hari",
+			"duration.hour":  "1 jam",
 
 			"plans.title":                 "Paket",
 			"plans.new":                   "Paket baru",

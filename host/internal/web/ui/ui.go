@@ -95,6 +95,9 @@ type Deps struct {
 	// page). A repair refused for its removals returns the plan and an
 	// error wrapping billing.ErrRemovalsNotAllowed.
 	SyncRouters func(r *http.Request, location string, repair bool, allowRemovals int) (*billing.SyncReport, error)
+	// Vouchers are the voucher pages' (vouchers.go; nil: no voucher
+	// pages).
+	Vouchers Vouchers
 }
 
 // UI serves the pages.
