@@ -104,11 +104,41 @@ func (r *voucherRig) codesOf(batch int64) []store.Voucher {
 	return vs
 }
 
+// walk follows a list's pages from first by the link next matches, as the
+// operator, handing each page's body to each; more than ten pages fail.
+func (r *voucherRig) walk(first string, next *regexp.Regexp, each func(page int, body string)) {
+	r.t.Helper()
+	for path, page := first, 0; path != ""; page++ {
+		if page == 10 {
+			r.t.Fatalf("%s has more than ten pages", first)
+		}
+		code, body, _ := r.page(http.MethodGet, path, r.operator, nil)
+		if code != http.StatusOK {
+			r.t.Fatalf("GET %s: %d %.2000s", path, code, body)
+		}
+		each(page, body)
+		path = ""
+		if m := next.FindStringSubmatch(body); m != nil {
+			path = html.UnescapeString(m[1])
+		}
+	}
+}
+
+// submatches are the first groups of re's matches in s.
+func submatches(re *regexp.Regexp, s string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(s, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
 var (
 	codeCellRE = regexp.MustCompile(`<code class="voucher-code">([A-Z0-9]+)</code>`)
 	cardRE     = regexp.MustCompile(`<article class="voucher-card" data-voucher="(\d+)">`)
 	qrRE       = regexp.MustCompile(`<img class="vc-qr" src="([^"]+)"`)
 	nextPartRE = regexp.MustCompile(`href="([^"]+)" id="next-part"`)
+	batchRowRE = regexp.MustCompile(`<tr data-batch="(\d+)">`)
 )
 
 func TestVoucherPagesRolesCodesAndSheet(t *testing.T) {
@@ -153,22 +183,12 @@ func TestVoucherPagesRolesCodesAndSheet(t *testing.T) {
 	}
 	batch := "/vouchers/" + strconv.FormatInt(id, 10)
 	var listed []string
-	for path, pages := batch+"?done=created", 0; path != ""; pages++ {
-		code, body, _ := r.page(get, path, r.operator, nil)
-		if code != http.StatusOK || (pages == 0 && !strings.Contains(body, fmt.Sprintf("Batch %d is generated", id))) {
-			t.Fatalf("GET %s: %d %.2000s", path, code, body)
+	r.walk(batch+"?done=created", nextRE, func(page int, body string) {
+		if page == 0 && !strings.Contains(body, fmt.Sprintf("Batch %d is generated", id)) {
+			t.Errorf("the new batch's page has no notice:\n%.2000s", body)
 		}
-		for _, m := range codeCellRE.FindAllStringSubmatch(body, -1) {
-			listed = append(listed, m[1])
-		}
-		path = ""
-		if m := nextRE.FindStringSubmatch(body); m != nil {
-			path = html.UnescapeString(m[1])
-		}
-		if pages > 5 {
-			t.Fatal("more pages than 211 codes fill")
-		}
-	}
+		listed = append(listed, submatches(codeCellRE, body)...)
+	})
 	want := make([]string, len(vs))
 	for i, v := range vs {
 		want[i] = v.Code
@@ -208,29 +228,16 @@ func TestVoucherPagesRolesCodesAndSheet(t *testing.T) {
 	// QR code, which decodes as a PNG.
 	var cards []string
 	var qrs []string
-	for path, parts := batch+"/print", 0; path != ""; parts++ {
-		code, body, _ := r.page(get, path, r.operator, nil)
-		if code != http.StatusOK || !strings.Contains(body, `id="print"`) || !strings.Contains(body, "vouchers-print.js") || strings.Contains(body, "<script>") {
-			t.Fatalf("GET %s: %d %.2000s", path, code, body)
+	r.walk(batch+"/print", nextPartRE, func(part int, body string) {
+		if !strings.Contains(body, `id="print"`) || !strings.Contains(body, "vouchers-print.js") || strings.Contains(body, "<script>") {
+			t.Errorf("the sheet has no print button from its script file:\n%.2000s", body)
 		}
-		n := len(cards)
-		for _, m := range cardRE.FindAllStringSubmatch(body, -1) {
-			cards = append(cards, m[1])
+		these := submatches(cardRE, body)
+		if part == 0 && (len(these) != printLimitForTest || !strings.Contains(body, "IDR\u00a05,000") || !strings.Contains(body, "1 day<") || !strings.Contains(body, vs[0].Code)) {
+			t.Errorf("the sheet's first part: %d cards; want %d with price, validity and code", len(these), printLimitForTest)
 		}
-		for _, m := range qrRE.FindAllStringSubmatch(body, -1) {
-			qrs = append(qrs, m[1])
-		}
-		if parts == 0 && (len(cards) != printLimitForTest || !strings.Contains(body, "IDR\u00a05,000") || !strings.Contains(body, "1 day<") || !strings.Contains(body, vs[0].Code)) {
-			t.Errorf("the sheet's first part: %d cards; want %d with price, validity and code", len(cards)-n, printLimitForTest)
-		}
-		path = ""
-		if m := nextPartRE.FindStringSubmatch(body); m != nil {
-			path = html.UnescapeString(m[1])
-		}
-		if parts > 3 {
-			t.Fatal("more parts than 211 cards fill")
-		}
-	}
+		cards, qrs = append(cards, these...), append(qrs, submatches(qrRE, body)...)
+	})
 	wantIDs := make([]string, len(vs))
 	for i, v := range vs {
 		wantIDs[i] = strconv.FormatInt(v.ID, 10)
@@ -245,6 +252,22 @@ func TestVoucherPagesRolesCodesAndSheet(t *testing.T) {
 			t.Errorf("GET %s: %d %q %q, %v", src, code, h.Get("Content-Type"), h.Get("Cache-Control"), err)
 		}
 	}
+	// The batches page by page, newest first: 51 more make two pages.
+	ids := []string{}
+	for range 51 {
+		b := &store.VoucherBatch{PlanID: r.plan, LocationID: r.south}
+		if _, err := r.db.Q().CreateVoucherBatch(context.Background(), b, 1); err != nil {
+			t.Fatal(err)
+		}
+		ids = append([]string{strconv.FormatInt(b.ID, 10)}, ids...)
+	}
+	ids = append(ids, strconv.FormatInt(id, 10))
+	var batches []string
+	r.walk("/vouchers", nextRE, func(_ int, body string) { batches = append(batches, submatches(batchRowRE, body)...) })
+	if diff := cmp.Diff(ids, batches); diff != "" {
+		t.Errorf("the batches page by page (-newest first +listed):\n%s", diff)
+	}
+
 	// A voucher of another batch is not this batch's.
 	other := r.generate(r.north, 1)
 	wrong := batch + "/codes/" + strconv.FormatInt(r.codesOf(other)[0].ID, 10) + "/qr.png"

@@ -125,6 +125,17 @@ func (f *form) int64(name string, def int64) int64 {
 	return n
 }
 
+// refusedBy adds the field refusals of err (see refused) to the form's
+// own errors and reports whether the form has any: then the page shows
+// the form again.
+func (f *form) refusedBy(err error) bool {
+	errs, _ := refused(err, f.group)
+	for k, v := range errs {
+		f.errs[k] = v
+	}
+	return len(f.errs) > 0
+}
+
 func (f *form) wrong(name string) {
 	key := f.group + ".err." + name
 	if _, ok := catalogs["en"][key]; !ok {

@@ -95,9 +95,7 @@ func (u *UI) batchRows(ctx context.Context, batches ...store.VoucherBatch) ([]ba
 // vouchersData is the batch list's.
 type vouchersData struct {
 	Batches []batchRow
-	// Next is the link to the next page ("" on the last); First is set
-	// when this is not the first page.
-	Next, First string
+	pageLinks
 }
 
 // VoucherBatches serves GET /vouchers: ?before= is the previous page's
@@ -169,10 +167,7 @@ func (u *UI) CreateVoucherBatch(w http.ResponseWriter, r *http.Request) error {
 	if len(f.errs) == 0 {
 		err = u.deps.Vouchers.CreateBatch(r, b, int(count))
 	}
-	if errs, ok := refused(err, "vouchers"); ok || len(f.errs) > 0 {
-		for k, v := range errs {
-			f.errs[k] = v
-		}
+	if f.refusedBy(err) {
 		return u.batchFormPage(w, r, http.StatusUnprocessableEntity, &batchForm{PlanID: b.PlanID, LocationID: b.LocationID,
 			Count: f.str("count"), Prefix: b.Prefix, Note: b.Note, Errs: f.errs})
 	}
@@ -187,11 +182,16 @@ func (u *UI) CreateVoucherBatch(w http.ResponseWriter, r *http.Request) error {
 // batchData is a batch's page's.
 type batchData struct {
 	Batch batchRow
-	// Codes are a page of its vouchers (for operators only); NextCodes
-	// links to the next page, FirstCodes to the first.
-	Codes                 []store.Voucher
-	NextCodes, FirstCodes string
+	// Codes are a page of its vouchers (for operators only), with the
+	// links to the next page and the first.
+	Codes []store.Voucher
+	Pages pageLinks
 }
+
+// pageLinks are a keyset list's links (the "pager" template, form.html):
+// Next to the next page ("" on the last), First when this is not the
+// first.
+type pageLinks struct{ First, Next string }
 
 // VoucherBatch serves GET /vouchers/{id}: the batch, and for operators its
 // codes (?after= is the previous page's last voucher id).
@@ -218,10 +218,10 @@ func (u *UI) batchPage(w http.ResponseWriter, r *http.Request, status int, v vie
 		self := "/vouchers/" + strconv.FormatInt(b.ID, 10)
 		if len(codes) > listLimit {
 			codes = codes[:listLimit]
-			d.NextCodes = self + "?" + url.Values{"after": {strconv.FormatInt(codes[listLimit-1].ID, 10)}}.Encode()
+			d.Pages.Next = self + "?" + url.Values{"after": {strconv.FormatInt(codes[listLimit-1].ID, 10)}}.Encode()
 		}
 		if after > 0 {
-			d.FirstCodes = self
+			d.Pages.First = self
 		}
 		d.Codes = codes
 	}
@@ -340,15 +340,12 @@ func (u *UI) RedeemVoucher(w http.ResponseWriter, r *http.Request) error {
 	if len(f.errs) == 0 {
 		red, err = u.deps.Vouchers.Redeem(r, code, customerID)
 	}
-	if errs, ok := refused(err, "vouchers"); ok || len(f.errs) > 0 {
+	if f.refusedBy(err) {
 		var inv *Invalid
 		if errors.As(err, &inv) {
 			if p, ok := inv.Fields["code"]; ok {
-				errs["code"] = redeemErrors[p]
+				f.errs["code"] = redeemErrors[p]
 			}
-		}
-		for k, v := range errs {
-			f.errs[k] = v
 		}
 		return u.redeemPage(w, r, http.StatusUnprocessableEntity, view{}, customerID, &redeemForm{Code: code, Errs: f.errs})
 	}
