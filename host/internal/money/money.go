@@ -41,7 +41,7 @@ func Format(lang language.Tag, amount int64, code string) string {
 	lf := formatterFor(lang)
 	sym, digits := code, exp
 	if unit, err := currency.ParseISO(code); err == nil {
-		sym = lf.p.Sprint(currency.Symbol(unit))
+		sym = lf.symbol(unit)
 		digits, _ = currency.Standard.Rounding(unit)
 	}
 
@@ -71,10 +71,22 @@ func Format(lang language.Tag, amount int64, code string) string {
 	return b.String()
 }
 
-// langFormat is a language's printer and decimal mark.
+// langFormat is a language's printer, decimal mark and the currency
+// symbols asked for so far.
 type langFormat struct {
 	p       *message.Printer
 	decimal string
+	symbols sync.Map // currency.Unit -> string
+}
+
+// symbol is the currency's symbol in the language ("Rp", "US$").
+func (f *langFormat) symbol(unit currency.Unit) string {
+	if s, ok := f.symbols.Load(unit); ok {
+		return s.(string)
+	}
+	s := f.p.Sprint(currency.Symbol(unit))
+	f.symbols.Store(unit, s)
+	return s
 }
 
 // formats caches a langFormat per language (the UI has few).

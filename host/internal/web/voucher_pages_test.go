@@ -431,3 +431,37 @@ func TestVoucherPagesAuditAsTheAPI(t *testing.T) {
 			}
 		}))
 }
+
+// TestVoucherPagesInIndonesian: the batch page and the sheet in Bahasa
+// Indonesia, rupiah written the Indonesian way.
+func TestVoucherPagesInIndonesian(t *testing.T) {
+	s := matrixServer(t)
+	h := s.Handler()
+	ctx, q := context.Background(), s.deps.DB.Q()
+	loc := &store.Location{Name: "north"}
+	plan := &store.Plan{Name: "Day 3M", Kind: store.PlanHotspot, Validity: 24 * time.Hour, Price: 150000, Currency: "IDR", Active: true}
+	if err := q.CreateLocation(ctx, loc); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.CreatePlan(ctx, plan); err != nil {
+		t.Fatal(err)
+	}
+	b := &store.VoucherBatch{PlanID: plan.ID, LocationID: loc.ID}
+	if _, err := q.CreateVoucherBatch(ctx, b, 2); err != nil {
+		t.Fatal(err)
+	}
+	id := strconv.FormatInt(b.ID, 10)
+	for path, want := range map[string][]string{
+		"/vouchers":                  {"Kelompok " + id, "Belum terpakai", "Buat kelompok voucher"},
+		"/vouchers/" + id:            {"Rp\u00a0150.000", "1 hari", "Cetak lembar", "belum terpakai"},
+		"/vouchers/" + id + "/print": {"Rp\u00a0150.000", "1 hari", "Kartu 1 sampai 2", ">Cetak<"},
+		"/vouchers/new":              {"Day 3M: Rp\u00a0150.000, 1 hari", "Berapa voucher (1 sampai 10000)"},
+	} {
+		code, body := pageIn(t, h, path, RoleOperator, "id")
+		for _, w := range want {
+			if code != http.StatusOK || !strings.Contains(body, w) {
+				t.Errorf("GET %s in Indonesian: %d; want %q in:\n%.3000s", path, code, w, body)
+			}
+		}
+	}
+}
