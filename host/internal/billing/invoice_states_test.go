@@ -112,7 +112,7 @@ func TestPayPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Payment == nil || v.Payment.ID != payID || v.Payment.Status != payment.StatusPending || v.Payment.CheckoutURL == "" || v.Plan != "Home 10M" || v.Amount != "150000 IDR" {
+	if v.Payment == nil || v.Payment.ID != payID || v.Payment.Status != payment.StatusPending || v.Payment.CheckoutURL == "" || v.Plan != "Home 10M" || v.Invoice.Amount != 150000 || v.Invoice.Currency != "IDR" {
 		t.Errorf("pay view before payment: %+v (payment %+v)", v, v.Payment)
 	}
 	if _, err := e.webhook(payID, "paid"); err != nil {

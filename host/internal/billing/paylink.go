@@ -42,8 +42,6 @@ type PayView struct {
 	Invoice *store.Invoice
 	// Plan is the plan's name.
 	Plan string
-	// Amount is the amount with its currency, formatted.
-	Amount string
 	// Payment is the gateway's view of the latest pending payment (nil when
 	// none, or when the gateway could not be asked).
 	Payment *payment.Payment
@@ -63,7 +61,7 @@ func (s *Service) PayPage(ctx context.Context, number, token string) (*PayView, 
 	if err != nil {
 		return nil, err
 	}
-	v := &PayView{Invoice: inv, Amount: money(inv.Amount, inv.Currency)}
+	v := &PayView{Invoice: inv}
 	if plan, err := q.GetPlan(ctx, inv.PlanID); err == nil {
 		v.Plan = plan.Name
 	}

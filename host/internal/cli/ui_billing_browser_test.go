@@ -128,7 +128,7 @@ func TestUIBrowserBilling(t *testing.T) {
 	do(t, ctx, "set the currency", chromedp.SetValue(chromedp.CSS("#currency"), "IDR"))
 	do(t, ctx, "save the plan again", chromedp.Submit(chromedp.CSS("#plan-form")))
 	do(t, ctx, "wait for the plan list", chromedp.WaitVisible(chromedp.CSS("#plans tr[data-plan]")))
-	if got := get(t, ctx, "read the plan row", chromedp.Text(chromedp.CSS("#plans tr[data-plan]"))); !strings.Contains(got, "Home 10M") || !strings.Contains(got, "150000 IDR") || !strings.Contains(got, "30 days") {
+	if got := get(t, ctx, "read the plan row", chromedp.Text(chromedp.CSS("#plans tr[data-plan]"))); !strings.Contains(got, "Home 10M") || !strings.Contains(got, "IDR\u00a0150,000") || !strings.Contains(got, "30 days") {
 		t.Errorf("plan row %q", got)
 	}
 	shot(t, ctx, "plans")

@@ -117,14 +117,14 @@ func TestWebhookThroughTheHost(t *testing.T) {
 		return resp.StatusCode, string(raw), resp.Header
 	}
 	code, page, hdr := payPage(link.RequestURI())
-	if code != http.StatusOK || !strings.Contains(page, started.Invoice.Number) || !strings.Contains(page, "150000 IDR") ||
+	if code != http.StatusOK || !strings.Contains(page, started.Invoice.Number) || !strings.Contains(page, "IDR\u00a0150,000") ||
 		!strings.Contains(page, ">unpaid<") || !strings.Contains(page, "Home 10M") || !strings.Contains(page, html.EscapeString(started.Payment.Instructions)) {
 		t.Errorf("pay page before payment: %d\n%s", code, page)
 	}
 	if style := between(page, "<style>", "</style>"); style == "" || !strings.Contains(hdr.Get("Content-Security-Policy"), "'sha256-"+sha256B64(style)+"'") {
 		t.Errorf("pay page CSP %q does not allow its own style", hdr.Get("Content-Security-Policy"))
 	}
-	if code, page, _ := payPage(link.Path + "?k=AAAA" + link.Query().Get("k")[4:]); code != http.StatusNotFound || strings.Contains(page, "150000") {
+	if code, page, _ := payPage(link.Path + "?k=AAAA" + link.Query().Get("k")[4:]); code != http.StatusNotFound || strings.Contains(page, "150,000") {
 		t.Errorf("pay page with a wrong digest: %d\n%s", code, page)
 	}
 

@@ -380,3 +380,76 @@ func redactCode(code string) string {
 	}
 	return c[:4] + strings.Repeat("*", len(c)-4)
 }
+
+// Keyset pages of batches and vouchers, for the admin UI's lists of any
+// length.
+
+// ListVoucherBatchesBefore lists up to limit batches (1 to MaxLimit)
+// whose id is below before (0: from the newest), newest first.
+func (q *Queries) ListVoucherBatchesBefore(ctx context.Context, before int64, limit int) ([]VoucherBatch, error) {
+	page, err := Page{Limit: limit}.Normalized()
+	if err != nil {
+		return nil, err
+	}
+	cond, args := "", []any{}
+	if before > 0 {
+		cond, args = " WHERE b.id < ?", append(args, before)
+	}
+	rows, err := q.db.Query(ctx, "SELECT "+voucherBatchColumns+" FROM voucher_batches b"+cond+fmt.Sprintf(" ORDER BY b.id DESC LIMIT %d", page.Limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list voucher batches: %w", err)
+	}
+	defer rows.Close()
+	out := make([]VoucherBatch, 0, page.Limit)
+	for rows.Next() {
+		b, err := scanVoucherBatch(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list voucher batches: %w", err)
+		}
+		out = append(out, *b)
+	}
+	return out, rows.Err()
+}
+
+// VoucherFilter narrows the vouchers ListVouchersAfter lists.
+type VoucherFilter struct {
+	// Unused keeps the vouchers not redeemed yet.
+	Unused bool
+}
+
+// ListVouchersAfter lists up to limit (1 to MaxLimit) of a batch's
+// vouchers whose id is above after, in creation order. A batch that does
+// not exist has none.
+func (q *Queries) ListVouchersAfter(ctx context.Context, batchID int64, f VoucherFilter, after int64, limit int) ([]Voucher, error) {
+	page, err := Page{Limit: limit}.Normalized()
+	if err != nil {
+		return nil, err
+	}
+	cond := " WHERE batch_id = ? AND id > ?"
+	if f.Unused {
+		cond += " AND redeemed_at IS NULL"
+	}
+	rows, err := q.db.Query(ctx, "SELECT "+voucherColumns+" FROM vouchers"+cond+fmt.Sprintf(" ORDER BY id LIMIT %d", page.Limit), batchID, after)
+	if err != nil {
+		return nil, fmt.Errorf("list vouchers of batch %d: %w", batchID, err)
+	}
+	defer rows.Close()
+	out := make([]Voucher, 0, page.Limit)
+	for rows.Next() {
+		v, err := scanVoucher(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list vouchers of batch %d: %w", batchID, err)
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
+
+// GetVoucher reads one voucher by id.
+func (q *Queries) GetVoucher(ctx context.Context, id int64) (*Voucher, error) {
+	v, err := scanVoucher(q.db.QueryRow(ctx, "SELECT "+voucherColumns+" FROM vouchers WHERE id = ?", id))
+	if err != nil {
+		return nil, fmt.Errorf("voucher %d: %w", id, err)
+	}
+	return v, nil
+}

@@ -288,3 +288,84 @@ func TestVoucherCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestVoucherKeysetPages: batches newest first and a batch's vouchers in
+// creation order, page by page, each exactly once; the unused filter; one
+// voucher by id.
+func TestVoucherKeysetPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		fixedClock(s)
+		q := s.Q()
+		loc := mkLocation(t, q, "main")
+		plan := mkPlan(t, q, "Day")
+		var batches []int64
+		var first []store.Voucher
+		for i := range 7 {
+			b := &store.VoucherBatch{PlanID: plan.ID, LocationID: loc.ID}
+			vs, err := q.CreateVoucherBatch(ctx, b, 1+4*(i%2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			batches = append(batches, b.ID)
+			if i == 1 {
+				first = vs
+			}
+		}
+		var got []int64
+		for before := int64(0); ; {
+			page, err := q.ListVoucherBatchesBefore(ctx, before, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, b := range page {
+				got = append(got, b.ID)
+			}
+			if len(page) < 3 {
+				break
+			}
+			before = page[len(page)-1].ID
+		}
+		want := make([]int64, len(batches))
+		for i, id := range batches {
+			want[len(batches)-1-i] = id
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("batches page by page (-newest first +listed):\n%s", diff)
+		}
+		if _, err := q.ListVoucherBatchesBefore(ctx, 0, store.MaxLimit+1); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("a page too long: %v, want ErrInvalid", err)
+		}
+
+		// Batch 2 has five vouchers; the second is used.
+		if _, err := q.RedeemVoucher(ctx, first[1].Code, 0); err != nil {
+			t.Fatal(err)
+		}
+		all, err := q.ListVouchersAfter(ctx, batches[1], store.VoucherFilter{}, 0, 3)
+		if err != nil || len(all) != 3 {
+			t.Fatalf("first page: %v %v", all, err)
+		}
+		rest, err := q.ListVouchersAfter(ctx, batches[1], store.VoucherFilter{}, all[2].ID, 3)
+		if err != nil || len(rest) != 2 {
+			t.Fatalf("second page: %v %v", rest, err)
+		}
+		if all[0].Code != first[0].Code || rest[1].Code != first[4].Code || all[1].RedeemedAt.IsZero() {
+			t.Errorf("pages %+v %+v; want the batch's five in creation order, the second used", all, rest)
+		}
+		unused, err := q.ListVouchersAfter(ctx, batches[1], store.VoucherFilter{Unused: true}, 0, 10)
+		if err != nil || len(unused) != 4 || unused[1].Code != first[2].Code {
+			t.Errorf("unused: %+v %v; want the four not redeemed", unused, err)
+		}
+		if none, err := q.ListVouchersAfter(ctx, 999, store.VoucherFilter{}, 0, 10); err != nil || len(none) != 0 {
+			t.Errorf("a missing batch's vouchers: %v %v", none, err)
+		}
+
+		v, err := q.GetVoucher(ctx, first[3].ID)
+		if err != nil || v.Code != first[3].Code || v.BatchID != batches[1] {
+			t.Errorf("GetVoucher = %+v, %v", v, err)
+		}
+		if _, err := q.GetVoucher(ctx, 99999); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetVoucher(missing): %v, want ErrNotFound", err)
+		}
+	})
+}

@@ -67,6 +67,9 @@ func (s *Server) newUI() (*ui.UI, error) {
 	}
 	// The messaging page, as /api/v1/messaging (messaging.go).
 	d.Messaging = messagingPages{s}
+	if s.deps.DB != nil && s.deps.Billing != nil {
+		d.Vouchers = voucherPages{s} // the voucher pages (voucher_pages.go)
+	}
 	if s.deps.DB != nil {
 		// The settings form, as the API's plugin settings routes.
 		d.PluginSettings, d.SavePluginSettings, d.RedactedValue = s.uiPluginSettings, s.uiSavePluginSettings, redactedValue

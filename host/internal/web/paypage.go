@@ -10,15 +10,21 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
+	"golang.org/x/text/language"
 
 	"github.com/mikrobill/mikrobill/host/internal/billing"
+	"github.com/mikrobill/mikrobill/host/internal/money"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
 // payPageTmpl is the customer's pay page: what the invoice asks and how to
 // pay it. It is public (the link carries a digest) and plain HTML, readable
 // on any phone.
-var payPageTmpl = template.Must(template.New("pay").Parse(`<!doctype html>
+var payPageTmpl = template.Must(template.New("pay").Funcs(template.FuncMap{
+	// The page is in English; the amount is written as the admin UI's
+	// money writes it.
+	"money": func(amount int64, currency string) string { return money.Format(language.English, amount, currency) },
+}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
@@ -28,7 +34,7 @@ var payPageTmpl = template.Must(template.New("pay").Parse(`<!doctype html>
 <h1>Invoice {{.Invoice.Number}}</h1>
 <dl>
 <dt>Package</dt><dd>{{.Plan}}</dd>
-<dt>Amount</dt><dd>{{.Amount}}</dd>
+<dt>Amount</dt><dd>{{money .Invoice.Amount .Invoice.Currency}}</dd>
 <dt>Status</dt><dd class="status {{if eq .Invoice.Status "paid"}}paid{{else if eq .Invoice.Status "unpaid"}}unpaid{{else}}other{{end}}">{{.Invoice.Status}}</dd>
 </dl>
 {{if eq .Invoice.Status "paid"}}<p>Paid, thank you. Your service is being switched on.</p>

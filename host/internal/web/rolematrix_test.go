@@ -55,17 +55,25 @@ func matrixServer(t *testing.T) *Server {
 		t.Fatal(err)
 	}
 	cfg := config.DefaultConfig()
+	pm := noPlugins(t, cfg)
+	return New(Deps{
+		Config: cfg, Metrics: metrics.New(), DB: db, Cipher: cipher, Plugins: pm,
+		Accounts: acc, Auth: roleHeaderAuth{},
+		Billing: billing.New(db, cipher, nil, billing.Config{}, nil),
+	})
+}
+
+// noPlugins starts a plugin manager over an empty plugins folder (the
+// pages need one), with cfg's data and plugins folders the test's own.
+func noPlugins(t *testing.T, cfg *config.Config) *plugins.Manager {
+	t.Helper()
 	cfg.DataDir, cfg.Plugins.Dir = t.TempDir(), t.TempDir()
 	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0"})
 	if err := pm.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pm.Stop(context.Background()) })
-	return New(Deps{
-		Config: cfg, Metrics: metrics.New(), DB: db, Cipher: cipher, Plugins: pm,
-		Accounts: acc, Auth: roleHeaderAuth{},
-		Billing: billing.New(db, cipher, nil, billing.Config{}, nil),
-	})
+	return pm
 }
 
 // matrixRoute is one method on one route.

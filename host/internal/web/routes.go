@@ -222,6 +222,23 @@ func (s *Server) router() *mux.Router {
 		s.page(r, post, "/invoices/{id}/pay", RoleOperator, s.ui.PayInvoice)
 	}
 
+	if s.ui != nil && s.deps.DB != nil && s.deps.Billing != nil {
+		// The admin UI's voucher pages (package ui: vouchers.go,
+		// vouchers_print.go; voucher_pages.go), with the roles of
+		// /api/v1/voucher-batches and /vouchers/redeem: the codes, the
+		// sheet and its QR codes for operators, as the codes' list is.
+		s.page(r, get, "/vouchers", RoleViewer, s.ui.VoucherBatches)
+		s.page(r, get, "/vouchers/new", RoleOperator, s.ui.NewVoucherBatchForm)
+		s.page(r, post, "/vouchers", RoleOperator, s.ui.CreateVoucherBatch)
+		s.page(r, get, "/vouchers/redeem", RoleOperator, s.ui.RedeemVoucherForm)
+		s.page(r, post, "/vouchers/redeem", RoleOperator, s.ui.RedeemVoucher)
+		s.page(r, get, "/vouchers/{id}", RoleViewer, s.ui.VoucherBatch)
+		s.page(r, get, "/vouchers/{id}/delete", RoleOperator, s.ui.DeleteVoucherBatchForm)
+		s.page(r, post, "/vouchers/{id}/delete", RoleOperator, s.ui.DeleteVoucherBatch)
+		s.page(r, get, "/vouchers/{id}/print", RoleOperator, s.ui.VoucherSheet)
+		s.page(r, get, "/vouchers/{id}/codes/{voucher}/qr.png", RoleOperator, s.ui.VoucherQR)
+	}
+
 	if s.ui != nil && s.deps.Billing != nil {
 		// The admin UI's routers page (package ui: routers.go): the
 		// comparison of the store with the routers and its repair, with

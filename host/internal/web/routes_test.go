@@ -90,6 +90,13 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"GET /customers/{id}/edit": RoleOperator, "POST /customers/{id}": RoleOperator,
 		"GET /invoices": RoleViewer, "GET /invoices/new": RoleOperator, "POST /invoices": RoleOperator,
 		"GET /invoices/{id}": RoleViewer, "GET /invoices/{id}/qr.png": RoleViewer, "POST /invoices/{id}/pay": RoleOperator,
+		// The voucher pages, with the roles of /api/v1/voucher-batches
+		// and /api/v1/vouchers/redeem; the codes, the sheet and its QR
+		// codes for operators, as GET .../{id}/vouchers is.
+		"GET /vouchers": RoleViewer, "GET /vouchers/new": RoleOperator, "POST /vouchers": RoleOperator,
+		"GET /vouchers/redeem": RoleOperator, "POST /vouchers/redeem": RoleOperator, "GET /vouchers/{id}": RoleViewer,
+		"GET /vouchers/{id}/delete": RoleOperator, "POST /vouchers/{id}/delete": RoleOperator,
+		"GET /vouchers/{id}/print": RoleOperator, "GET /vouchers/{id}/codes/{voucher}/qr.png": RoleOperator,
 		// The routers page, with the roles of GET /api/v1/routers/drift
 		// and POST /api/v1/routers/sync.
 		"GET /routers": RoleOperator, "POST /routers/sync": RoleAdmin,

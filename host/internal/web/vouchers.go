@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
@@ -80,8 +81,19 @@ func (s *Server) createVoucherBatch(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := s.validateVoucherBatch(r.Context(), &in); err != nil {
+	b, vs, err := s.newVoucherBatch(r, &in)
+	if err != nil {
 		return err
+	}
+	writeCreated(w, r, b.ID, voucherBatchCreated{VoucherBatch: b, Vouchers: vs})
+	return nil
+}
+
+// newVoucherBatch checks in and makes the batch with its audit event (the
+// API's and the admin UI's).
+func (s *Server) newVoucherBatch(r *http.Request, in *voucherBatchInput) (*store.VoucherBatch, []store.Voucher, error) {
+	if err := s.validateVoucherBatch(r.Context(), in); err != nil {
+		return nil, nil, err
 	}
 	b := store.VoucherBatch{PlanID: in.PlanID, LocationID: in.LocationID, Prefix: in.Prefix, Note: in.Note}
 	if p := PrincipalFrom(r.Context()); p != nil {
@@ -99,11 +111,10 @@ func (s *Server) createVoucherBatch(w http.ResponseWriter, r *http.Request) erro
 			"size": strconv.Itoa(b.Size), "prefix": b.Prefix}), nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	s.log.Info("voucher batch created", "batch", b.ID, "plan", b.PlanID, "location", b.LocationID, "count", b.Size, "by", b.CreatedBy)
-	writeCreated(w, r, b.ID, voucherBatchCreated{VoucherBatch: &b, Vouchers: vs})
-	return nil
+	return &b, vs, nil
 }
 
 func (s *Server) deleteVoucherBatch(w http.ResponseWriter, r *http.Request) error {
@@ -111,17 +122,28 @@ func (s *Server) deleteVoucherBatch(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
-		return event("voucher_batch.deleted", "voucher_batch", id, nil), q.DeleteVoucherBatch(r.Context(), id)
-	})
-	if err != nil {
-		if errors.Is(err, store.ErrReferenced) {
-			return &apiError{http.StatusConflict, "in_use", "some of this batch's vouchers have been redeemed, so the batch stays as their record", nil}
-		}
+	if err := s.dropVoucherBatch(r, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// errBatchUsed refuses to delete a batch some of whose vouchers were
+// redeemed.
+var errBatchUsed = &apiError{http.StatusConflict, "in_use", "some of this batch's vouchers have been redeemed, so the batch stays as their record", nil}
+
+// dropVoucherBatch deletes a batch none of whose vouchers was redeemed
+// (errBatchUsed otherwise), with its audit event (the API's and the admin
+// UI's).
+func (s *Server) dropVoucherBatch(r *http.Request, id int64) error {
+	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
+		return event("voucher_batch.deleted", "voucher_batch", id, nil), q.DeleteVoucherBatch(r.Context(), id)
+	})
+	if errors.Is(err, store.ErrReferenced) {
+		return errBatchUsed
+	}
+	return err
 }
 
 func (s *Server) listBatchVouchers(w http.ResponseWriter, r *http.Request) error {
@@ -155,11 +177,22 @@ func (s *Server) redeemVoucher(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
+	red, err := s.redeem(r, b)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, red)
+	return nil
+}
+
+// redeem checks b and has billing redeem the voucher for the customer (the
+// API's and the admin UI's).
+func (s *Server) redeem(r *http.Request, b redeemBody) (*billing.Redemption, error) {
 	var v validation
 	v.check(b.Code != "", "code", "required")
 	v.check(b.CustomerID > 0, "customer_id", "required")
 	if err := v.err(); err != nil {
-		return err
+		return nil, err
 	}
 	red, err := s.deps.Billing.Redeem(r.Context(), b.Code, b.CustomerID, actor(r))
 	// Billing words its refusals (*store.FieldError): an unknown customer
@@ -168,10 +201,9 @@ func (s *Server) redeemVoucher(w http.ResponseWriter, r *http.Request) error {
 	var fe *store.FieldError
 	switch {
 	case errors.As(err, &fe) && fe.Field == "code" && errors.Is(fe.Kind, store.ErrConflict):
-		return &apiError{http.StatusConflict, "voucher_used", fe.Message, FieldErrors{"code": fe.Message}}
+		return nil, &apiError{http.StatusConflict, "voucher_used", fe.Message, FieldErrors{"code": fe.Message}}
 	case err != nil:
-		return refusal(err)
+		return nil, refusal(err)
 	}
-	writeJSON(w, http.StatusOK, red)
-	return nil
+	return red, nil
 }

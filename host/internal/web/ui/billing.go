@@ -125,6 +125,17 @@ func (f *form) int64(name string, def int64) int64 {
 	return n
 }
 
+// refusedBy adds the field refusals of err (see refused) to the form's
+// own errors and reports whether the form has any: then the page shows
+// the form again.
+func (f *form) refusedBy(err error) bool {
+	errs, _ := refused(err, f.group)
+	for k, v := range errs {
+		f.errs[k] = v
+	}
+	return len(f.errs) > 0
+}
+
 func (f *form) wrong(name string) {
 	key := f.group + ".err." + name
 	if _, ok := catalogs["en"][key]; !ok {
@@ -152,10 +163,15 @@ func newField(name, label string, value any, typ, errKey string) fieldView {
 	return fieldView{Name: name, Label: label, Value: value, Type: typ, Err: errKey}
 }
 
-// duration words a plan's validity in days or hours.
+// duration words a plan's validity in days or hours ("1 day", not "1
+// days").
 func duration(lang string, d time.Duration) (string, error) {
-	if h := int64(d / time.Hour); h%24 == 0 && h > 0 {
-		return translate(lang, "duration.days", h/24)
+	n, unit := int64(d/time.Hour), "hour"
+	if n%24 == 0 && n > 0 {
+		n, unit = n/24, "day"
 	}
-	return translate(lang, "duration.hours", int64(d/time.Hour))
+	if n == 1 {
+		return translate(lang, "duration."+unit)
+	}
+	return translate(lang, "duration."+unit+"s", n)
 }

@@ -234,7 +234,13 @@ func (u *UI) InvoiceQR(w http.ResponseWriter, r *http.Request) error {
 		u.Fail(w, r, http.StatusNotFound, "")
 		return nil
 	}
-	png, err := qrcode.Encode(inv.PaymentURL, qrcode.Medium, qrSize)
+	return writeQR(w, inv.PaymentURL)
+}
+
+// writeQR answers with content as a QR code (PNG, qrSize pixels wide). The
+// images carry pay links and voucher codes: never kept by a cache.
+func writeQR(w http.ResponseWriter, content string) error {
+	png, err := qrcode.Encode(content, qrcode.Medium, qrSize)
 	if err != nil {
 		return err
 	}

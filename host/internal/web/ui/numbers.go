@@ -7,8 +7,6 @@ package ui
 // for screen readers; subscribers and failed jobs as figures.
 
 import (
-	"strconv"
-
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 )
@@ -26,20 +24,24 @@ type revenueView struct {
 	// Exponent is the currency's minor-unit digits, for the chart's
 	// amounts.
 	Exponent int
-	Total    string
-	Table    chartTable
+	// Total is in the currency's minor units (the template's money
+	// writes it).
+	Total int64
+	Table chartTable
 }
 
 // chartTable is a chart's numbers as a table: a column per gateway, a row
-// per day with payments.
+// per day with payments. Currency says the values are amounts in it ("":
+// counts).
 type chartTable struct {
+	Currency string
 	Gateways []string
 	Rows     []chartRow
 }
 
 type chartRow struct {
 	Day    string
-	Values []string
+	Values []int64
 }
 
 func newNumbersView(d *billing.Dashboard) *numbersView {
@@ -47,15 +49,14 @@ func newNumbersView(d *billing.Dashboard) *numbersView {
 		Revenue: make([]revenueView, 0, len(d.Revenue))}
 	for _, c := range d.Revenue {
 		v.Revenue = append(v.Revenue, revenueView{Currency: c.Currency, Exponent: payment.Exponent(c.Currency),
-			Total: payment.Money{Amount: c.Total, Currency: c.Currency}.String(),
-			Table: newChartTable(d.Days, c.Gateways, func(n int64) string { return payment.Money{Amount: n, Currency: c.Currency}.String() })})
+			Total: c.Total, Table: newChartTable(d.Days, c.Gateways, c.Currency)})
 	}
-	v.Payments = newChartTable(d.Days, d.Payments, func(n int64) string { return strconv.FormatInt(n, 10) })
+	v.Payments = newChartTable(d.Days, d.Payments, "")
 	return v
 }
 
-func newChartTable(days []string, series []billing.Series, format func(int64) string) chartTable {
-	t := chartTable{Gateways: make([]string, len(series))}
+func newChartTable(days []string, series []billing.Series, currency string) chartTable {
+	t := chartTable{Currency: currency, Gateways: make([]string, len(series))}
 	for i, s := range series {
 		t.Gateways[i] = s.Gateway
 	}
@@ -67,9 +68,9 @@ func newChartTable(days []string, series []billing.Series, format func(int64) st
 		if !any {
 			continue
 		}
-		row := chartRow{Day: days[day], Values: make([]string, len(series))}
+		row := chartRow{Day: days[day], Values: make([]int64, len(series))}
 		for i, s := range series {
-			row.Values[i] = format(s.Values[day])
+			row.Values[i] = s.Values[day]
 		}
 		t.Rows = append(t.Rows, row)
 	}

@@ -35,9 +35,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/text/language"
 
 	"github.com/mikrobill/mikrobill/host/internal/auth"
 	"github.com/mikrobill/mikrobill/host/internal/billing"
+	"github.com/mikrobill/mikrobill/host/internal/money"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 )
 
@@ -97,6 +99,9 @@ type Deps struct {
 	// with the code of /api/v1/messaging (messaging.go; nil: no
 	// messaging pages).
 	Messaging Messaging
+	// Vouchers are the voucher pages' (vouchers.go; nil: no voucher
+	// pages).
+	Vouchers Vouchers
 }
 
 // UI serves the pages.
@@ -152,6 +157,7 @@ func New(d Deps) (*UI, error) {
 
 // funcs are the templates' functions for a language.
 func (u *UI) funcs(lang string) template.FuncMap {
+	tag := language.Make(lang)
 	return template.FuncMap{
 		"t":      func(key string, args ...any) (string, error) { return translate(lang, key, args...) },
 		"static": u.staticURL,
@@ -159,6 +165,9 @@ func (u *UI) funcs(lang string) template.FuncMap {
 		"field":    newField,
 		"date":     func(t time.Time) string { return t.Local().Format("2006-01-02 15:04") },
 		"duration": func(d time.Duration) (string, error) { return duration(lang, d) },
+		// money writes an amount in a currency's minor units for the
+		// page's language: every page shows money through it.
+		"money": func(amount int64, currency string) string { return money.Format(tag, amount, currency) },
 	}
 }
 
