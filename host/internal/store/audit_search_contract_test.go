@@ -155,8 +155,11 @@ func TestSearchAudit(t *testing.T) {
 			}
 		}
 
-		if _, err := q.SearchAudit(ctx, store.AuditFilter{}, store.AuditCursor{}, false, store.MaxLimit+1); err == nil {
-			t.Errorf("a limit over %d is accepted", store.MaxLimit)
+		if _, err := q.SearchAudit(ctx, store.AuditFilter{}, store.AuditCursor{}, false, store.MaxLimit+2); err == nil {
+			t.Errorf("a limit over %d is accepted", store.MaxLimit+1)
+		}
+		if _, err := q.SearchAudit(ctx, store.AuditFilter{}, store.AuditCursor{}, false, 0); err == nil {
+			t.Errorf("a limit of 0 is accepted")
 		}
 	})
 }

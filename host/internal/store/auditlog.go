@@ -154,11 +154,13 @@ func AuditCursorOf(e AuditEntry) AuditCursor { return AuditCursor{At: e.Occurred
 // it, or, with newer, the ones just newer than it (still listed newest
 // first). The zero cursor starts at the newest event. It never counts or
 // skips rows, so a page deep in a long log costs what the first one does.
+// limit is 1 to MaxLimit+1, so that a caller showing MaxLimit events can
+// ask for one more to learn whether another page follows.
 func (q *Queries) SearchAudit(ctx context.Context, f AuditFilter, after AuditCursor, newer bool, limit int) ([]AuditEntry, error) {
-	page, err := Page{Limit: limit}.Normalized()
-	if err != nil {
-		return nil, err
+	if limit < 1 || limit > MaxLimit+1 {
+		return nil, fmt.Errorf("%w: limit must be between 1 and %d, got %d", ErrInvalid, MaxLimit+1, limit)
 	}
+	page := Page{Limit: limit}
 	where, args := f.where()
 	order, up := " ORDER BY occurred_at DESC, id DESC", false
 	if after != (AuditCursor{}) {
