@@ -45,7 +45,13 @@ func (roleHeaderAuth) Authenticate(r *http.Request) (*Principal, error) {
 // routes.
 func matrixServer(t *testing.T) *Server {
 	t.Helper()
-	db := storetest.SQLite(t)
+	return matrixServerOn(t, storetest.SQLite(t), nil)
+}
+
+// matrixServerOn is matrixServer on db, with billing reaching plugins
+// (nil: none).
+func matrixServerOn(t *testing.T, db *store.Store, pl billing.Plugins) *Server {
+	t.Helper()
 	cipher, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +70,7 @@ func matrixServer(t *testing.T) *Server {
 	return New(Deps{
 		Config: cfg, Metrics: metrics.New(), DB: db, Cipher: cipher, Plugins: pm,
 		Accounts: acc, Auth: roleHeaderAuth{},
-		Billing: billing.New(db, cipher, nil, billing.Config{}, nil),
+		Billing: billing.New(db, cipher, pl, billing.Config{}, nil),
 	})
 }
 

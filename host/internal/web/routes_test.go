@@ -97,6 +97,8 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		// and /api/v1/tokens.
 		"GET /users": RoleAdmin, "POST /users": RoleAdmin, "POST /users/{id}": RoleAdmin,
 		"GET /tokens": RoleViewer, "POST /tokens": RoleViewer, "POST /tokens/{id}/revoke": RoleViewer,
+		// The audit page, with the role of GET /api/v1/audit.
+		"GET /audit": RoleAdmin,
 	} {
 		want[key] = role
 	}

@@ -93,6 +93,9 @@ type Deps struct {
 	// page). A repair refused for its removals returns the plan and an
 	// error wrapping billing.ErrRemovalsNotAllowed.
 	SyncRouters func(r *http.Request, location string, repair bool, allowRemovals int) (*billing.SyncReport, error)
+	// SearchAudit searches the audit log with the search of GET
+	// /api/v1/audit (billing.Service.SearchAudit; nil: no audit page).
+	SearchAudit func(ctx context.Context, q billing.AuditQuery) (*billing.AuditPage, error)
 }
 
 // UI serves the pages.
