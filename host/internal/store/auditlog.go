@@ -164,13 +164,14 @@ func (q *Queries) SearchAudit(ctx context.Context, f AuditFilter, after AuditCur
 	where, args := f.where()
 	order, up := " ORDER BY occurred_at DESC, id DESC", false
 	if after != (AuditCursor{}) {
-		cond := "(occurred_at < ? OR (occurred_at = ? AND id < ?))"
+		// A row value: both backends walk the (occurred_at, id) index
+		// from the cursor on.
+		cond := "(occurred_at, id) < (?, ?)"
 		if newer {
-			cond = "(occurred_at > ? OR (occurred_at = ? AND id > ?))"
+			cond = "(occurred_at, id) > (?, ?)"
 			order, up = " ORDER BY occurred_at, id", true
 		}
-		at := Millis(after.At)
-		args = append(args, at, at, after.ID)
+		args = append(args, Millis(after.At), after.ID)
 		if where == "" {
 			where = " WHERE " + cond
 		} else {

@@ -50,7 +50,7 @@ func matrixServer(t *testing.T) *Server {
 
 // matrixServerOn is matrixServer on db, with billing reaching plugins
 // (nil: none).
-func matrixServerOn(t *testing.T, db *store.Store, pl billing.Plugins) *Server {
+func matrixServerOn(t testing.TB, db *store.Store, pl billing.Plugins) *Server {
 	t.Helper()
 	cipher, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {

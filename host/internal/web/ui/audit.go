@@ -47,18 +47,24 @@ type auditData struct {
 	CSV, JSONL           string
 }
 
-// auditRow is one event as the table shows it.
+// auditRow is one event as the table shows it. Its fields are its own,
+// not embedded: a template looks fields up by name, and looking through
+// embedded structs costs allocations on every row.
 type auditRow struct {
-	billing.AuditRecord
+	EventID, Actor, Action, ResourceType, ResourceID, Outcome string
 	// At is the event's time as the page's language writes it; ISO is
 	// the machine-readable time (<time datetime>).
 	At, ISO string
-	// OutcomeKey is the catalog key of the outcome ("" when the event
-	// has none, or one the page does not know).
-	OutcomeKey string
+	// OutcomeText is the outcome in the page's language ("" when the
+	// event has none, or one the page does not know), translated here
+	// rather than by a call on every row of the template.
+	OutcomeText string
 	// Meta is the metadata, sorted by key.
-	Meta [][2]string
+	Meta []metaItem
 }
+
+// metaItem is one metadata entry.
+type metaItem struct{ Key, Value string }
 
 // hintedField is a text field with a hint below it, for the "hinted"
 // template (templates/audit.html): Label is its catalog key, Hint the
@@ -115,14 +121,18 @@ func (d *auditData) fill(lang string, q billing.AuditQuery, page *billing.AuditP
 	d.Searched, d.Source, d.PluginError = true, page.Source, page.PluginError
 	d.Rows = make([]auditRow, 0, len(page.Records))
 	for _, rec := range page.Records {
-		row := auditRow{AuditRecord: rec, At: auditTime(lang, rec.OccurredAt.Local()), ISO: rec.OccurredAt.UTC().Format(time.RFC3339Nano)}
+		row := auditRow{EventID: rec.EventID, Actor: rec.Actor, Action: rec.Action, ResourceType: rec.ResourceType, ResourceID: rec.ResourceID,
+			Outcome: rec.Outcome, At: auditTime(lang, rec.OccurredAt.Local()), ISO: rec.OccurredAt.UTC().Format(time.RFC3339Nano)}
 		if rec.Outcome == "success" || rec.Outcome == "failure" {
-			row.OutcomeKey = "audit.outcome." + rec.Outcome
+			row.OutcomeText, _ = translate(lang, "audit.outcome."+rec.Outcome)
 		}
-		for k, v := range rec.Metadata {
-			row.Meta = append(row.Meta, [2]string{k, v})
+		if len(rec.Metadata) > 0 {
+			row.Meta = make([]metaItem, 0, len(rec.Metadata))
+			for k, v := range rec.Metadata {
+				row.Meta = append(row.Meta, metaItem{k, v})
+			}
+			slices.SortFunc(row.Meta, func(a, b metaItem) int { return strings.Compare(a.Key, b.Key) })
 		}
-		slices.SortFunc(row.Meta, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 		d.Rows = append(d.Rows, row)
 	}
 	link := func(cursor string) string {
