@@ -54,8 +54,8 @@ const (
 	// auditMaxTrail bounds the plugin page tokens a cursor carries for
 	// going back ("newer"); beyond it, going back skips to the first page.
 	auditMaxTrail = 50
-	// auditMaxText is the longest text filter.
-	auditMaxText = 200
+	// AuditMaxText is the longest text filter, in characters.
+	AuditMaxText = 200
 )
 
 // AuditQuery is a search of the audit log. Empty fields match every event.
@@ -214,8 +214,8 @@ func (q *AuditQuery) check(bad *AuditQueryError) {
 		v    *string
 	}{{"actor", &q.Actor}, {"action", &q.Action}, {"resource_type", &q.ResourceType}, {"resource_id", &q.ResourceID}} {
 		*f.v = strings.TrimSpace(*f.v)
-		if !plainText(*f.v, auditMaxText) {
-			bad.add(f.name, "text", fmt.Sprintf("at most %d characters, without control characters", auditMaxText))
+		if !plainText(*f.v, AuditMaxText) {
+			bad.add(f.name, "text", fmt.Sprintf("at most %d characters, without control characters", AuditMaxText))
 		}
 	}
 	switch q.Outcome {
