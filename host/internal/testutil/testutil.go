@@ -1,6 +1,7 @@
 // Package testutil holds the fakes the host's tests share: Gateway, a
-// payment plugin whose behaviour each test gives in function fields, and
-// Plugins, the set of plugins a test hands billing. Serve a fake with
+// payment plugin whose behaviour each test gives in function fields,
+// AuditLog, an in-memory audit plugin (auditlog.go), and Plugins, the set
+// of plugins a test hands billing. Serve a fake with
 // sdktest.Serve, so that the host reaches it over real gRPC as it reaches a
 // plugin process. The generic helpers (WaitFor, Buffer, Logger, Clock) are
 // sdktest's, shared with plugin authors. Only tests import this package.

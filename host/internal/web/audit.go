@@ -10,11 +10,23 @@ package web
 // Metadata names what changed, never a secret: no password, token, voucher
 // code or plugin setting value.
 //
-// GET /api/v1/audit (listAudit) pages through the host's audit log.
+// GET /api/v1/audit (listAudit) searches the audit log a page at a time
+// and GET /api/v1/audit/export (exportAudit) streams a search as CSV or
+// JSON Lines, both through billing's search (billing/auditsearch.go),
+// which the audit page (ui/audit.go) uses too: the audit plugin's log
+// when one runs, the host's own otherwise.
 
 import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/store"
@@ -79,16 +91,159 @@ func (s *Server) change(r *http.Request, fn func(q *store.Queries) (*auditEvent,
 	return refusal(err)
 }
 
-// listAudit pages through the host's audit log.
+// auditList is GET /audit's answer: a keyset page, not the API's offset
+// list (docs/api.md, Audit log).
+type auditList struct {
+	Items []billing.AuditRecord `json:"items"`
+	Limit int                   `json:"limit"`
+	// Source says which log answered: "host" or "plugin".
+	Source      string `json:"source"`
+	PluginError string `json:"plugin_error,omitempty"`
+	// Older and Newer are the cursors of the next pages (null: none).
+	Older *string `json:"older"`
+	Newer *string `json:"newer"`
+}
+
+// listAudit searches the audit log (billing.Service.SearchAudit, as the
+// audit page does): filters and a cursor in the query, times without a
+// zone in UTC.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
-	page, err := pageFrom(r)
-	if err != nil {
-		return err
+	v := r.URL.Query()
+	if o := v.Get("offset"); o != "" && o != "0" {
+		return &apiError{http.StatusUnprocessableEntity, "validation_failed", "some fields are not valid; see details",
+			FieldErrors{"offset": `the audit log pages by cursor, not offset: pass the answer's "older" as ?cursor=`}}
 	}
-	items, total, err := s.deps.DB.Q().ListAudit(r.Context(), page)
+	q, err := billing.ParseAuditQuery(v, time.UTC)
 	if err != nil {
-		return err
+		return auditRefusal(err)
 	}
-	writeList(w, items, total, page)
+	page, err := s.deps.Billing.SearchAudit(r.Context(), q)
+	if err != nil {
+		return auditRefusal(err)
+	}
+	body := auditList{Items: page.Records, Limit: q.Limit, Source: page.Source, PluginError: page.PluginError}
+	if body.Items == nil {
+		body.Items = []billing.AuditRecord{}
+	}
+	if body.Limit == 0 {
+		body.Limit = billing.AuditDefaultLimit
+	}
+	if page.Older != "" {
+		body.Older = &page.Older
+	}
+	if page.Newer != "" {
+		body.Newer = &page.Newer
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// auditRefusal answers a refused audit search as 422 with a message per
+// field; other errors are returned as they are.
+func auditRefusal(err error) error {
+	var qe *billing.AuditQueryError
+	if !errors.As(err, &qe) {
+		return err
+	}
+	details := FieldErrors{}
+	for f, p := range qe.Fields {
+		details[f] = p.Message
+	}
+	return &apiError{http.StatusUnprocessableEntity, "validation_failed", "some fields are not valid; see details", details}
+}
+
+// auditExportFormats are the formats of GET /audit/export, with their
+// content types.
+var auditExportFormats = map[string]string{
+	"csv":   "text/csv; charset=utf-8",
+	"jsonl": "application/x-ndjson; charset=utf-8",
+}
+
+// auditCSVHeader names the columns of a CSV export.
+var auditCSVHeader = []string{"occurred_at", "event_id", "actor", "action", "resource_type", "resource_id", "outcome", "metadata", "id", "sequence", "hash"}
+
+// exportAudit streams every event of a search (the filters of GET /audit;
+// no cursor or limit) as CSV or JSON Lines, newest first. The records are
+// read a batch at a time as they are written (billing.ExportAudit), never
+// all at once. A failure once the answer has started cuts the connection,
+// so the download fails instead of looking complete.
+func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) error {
+	v := maps.Clone(r.URL.Query())
+	format := v.Get("format")
+	v.Del("cursor")
+	v.Del("limit")
+	q, err := billing.ParseAuditQuery(v, time.UTC)
+	if _, ok := auditExportFormats[format]; !ok {
+		var qe *billing.AuditQueryError
+		if !errors.As(err, &qe) {
+			qe = &billing.AuditQueryError{Fields: map[string]billing.AuditProblem{}}
+		}
+		qe.Fields["format"] = billing.AuditProblem{Code: "format", Message: `"csv" or "jsonl" (JSON Lines)`}
+		err = qe
+	}
+	if err != nil {
+		return auditRefusal(err)
+	}
+	source, records, err := s.deps.Billing.ExportAudit(r.Context(), q)
+	if err != nil {
+		return auditRefusal(err)
+	}
+	h := w.Header()
+	h.Set("Content-Type", auditExportFormats[format])
+	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.%s"`, time.Now().UTC().Format("20060102-150405"), format))
+	h.Set("X-Audit-Source", source)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	var write func(*billing.AuditRecord) error
+	if format == "csv" {
+		cw := csv.NewWriter(bw)
+		_ = cw.Write(auditCSVHeader)
+		write = func(rec *billing.AuditRecord) error {
+			meta, _ := json.Marshal(rec.Metadata)
+			if rec.Metadata == nil {
+				meta = []byte("{}")
+			}
+			seq := ""
+			if rec.Sequence != 0 {
+				seq = strconv.FormatUint(rec.Sequence, 10)
+			}
+			id := ""
+			if rec.ID != 0 {
+				id = strconv.FormatInt(rec.ID, 10)
+			}
+			cw.Write([]string{rec.OccurredAt.UTC().Format(time.RFC3339Nano), csvCell(rec.EventID), csvCell(rec.Actor), csvCell(rec.Action),
+				csvCell(rec.ResourceType), csvCell(rec.ResourceID), csvCell(rec.Outcome), string(meta), id, seq, rec.Hash})
+			cw.Flush() // into bw, which writes to the client as it fills
+			return cw.Error()
+		}
+	} else {
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		write = func(rec *billing.AuditRecord) error { return enc.Encode(rec) }
+	}
+	n := 0
+	for rec, err := range records {
+		if err == nil {
+			err = write(rec)
+		}
+		if err != nil {
+			s.log.Error("audit export cut short", "written", n, "error", err)
+			panic(http.ErrAbortHandler)
+		}
+		n++
+	}
+	if err := bw.Flush(); err != nil {
+		s.log.Warn("audit export not delivered", "error", err)
+	}
+	return nil
+}
+
+// csvCell keeps a spreadsheet from reading a cell as a formula: one that
+// starts with =, +, -, @, a tab or a carriage return gets a leading '
+// (OWASP's advice on CSV injection). Metadata, a JSON object, starts with
+// {.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

@@ -45,7 +45,13 @@ func (roleHeaderAuth) Authenticate(r *http.Request) (*Principal, error) {
 // routes.
 func matrixServer(t *testing.T) *Server {
 	t.Helper()
-	db := storetest.SQLite(t)
+	return matrixServerOn(t, storetest.SQLite(t), nil)
+}
+
+// matrixServerOn is matrixServer on db, with billing reaching plugins
+// (nil: none).
+func matrixServerOn(t testing.TB, db *store.Store, pl billing.Plugins) *Server {
+	t.Helper()
 	cipher, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,13 +65,13 @@ func matrixServer(t *testing.T) *Server {
 	return New(Deps{
 		Config: cfg, Metrics: metrics.New(), DB: db, Cipher: cipher, Plugins: pm,
 		Accounts: acc, Auth: roleHeaderAuth{},
-		Billing: billing.New(db, cipher, nil, billing.Config{}, nil),
+		Billing: billing.New(db, cipher, pl, billing.Config{}, nil),
 	})
 }
 
 // noPlugins starts a plugin manager over an empty plugins folder (the
 // pages need one), with cfg's data and plugins folders the test's own.
-func noPlugins(t *testing.T, cfg *config.Config) *plugins.Manager {
+func noPlugins(t testing.TB, cfg *config.Config) *plugins.Manager {
 	t.Helper()
 	cfg.DataDir, cfg.Plugins.Dir = t.TempDir(), t.TempDir()
 	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0"})

@@ -136,6 +136,7 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/jobs/{id}", RoleViewer, s.getJob)
 		s.route(api, post, "/jobs/{id}/retry", RoleAdmin, s.retryJob)
 		s.route(api, get, "/audit", RoleAdmin, s.listAudit)
+		s.route(api, get, "/audit/export", RoleAdmin, s.exportAudit)
 		s.route(api, get, "/routers/drift", RoleOperator, s.routerDrift)
 		s.route(api, post, "/routers/sync", RoleAdmin, s.repairRouters)
 		s.route(api, get, "/dashboard", RoleViewer, s.dashboard)
@@ -266,6 +267,12 @@ func (s *Server) router() *mux.Router {
 		s.page(r, get, "/tokens", RoleViewer, s.ui.TokensPage)
 		s.page(r, post, "/tokens", RoleViewer, s.ui.CreateToken)
 		s.page(r, post, "/tokens/{id}/revoke", RoleViewer, s.ui.RevokeToken)
+	}
+
+	if s.ui != nil && s.deps.Billing != nil {
+		// The admin UI's audit page (package ui: audit.go), with the role
+		// of GET /api/v1/audit, whose search it uses.
+		s.page(r, get, "/audit", RoleAdmin, s.ui.AuditPage)
 	}
 
 	// Everything else.

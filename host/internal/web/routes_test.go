@@ -109,6 +109,8 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"GET /messaging": RoleViewer, "POST /messaging/{plugin}/pair": RoleOperator,
 		"GET /messaging/{plugin}/sessions/{id}": RoleViewer, "GET /messaging/{plugin}/sessions/{id}/qr.png": RoleOperator,
 		"POST /messaging/{plugin}/sessions/{id}/pair": RoleOperator, "POST /messaging/{plugin}/sessions/{id}/logout": RoleAdmin,
+		// The audit page, with the role of GET /api/v1/audit.
+		"GET /audit": RoleAdmin,
 	} {
 		want[key] = role
 	}
