@@ -19,8 +19,9 @@ import (
 )
 
 // newBilledAPI is newAuthAPI with an encryption key and billing on a
-// running job queue, so audit jobs run as on a host.
-func newBilledAPI(t *testing.T, db *store.Store) *authAPI {
+// running job queue, so audit jobs run as on a host; mods change the
+// dependencies further.
+func newBilledAPI(t *testing.T, db *store.Store, mods ...func(*Deps)) *authAPI {
 	t.Helper()
 	ctx := context.Background()
 	cip, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
@@ -43,7 +44,12 @@ func newBilledAPI(t *testing.T, db *store.Store) *authAPI {
 		defer cancel()
 		q.Stop(ctx)
 	})
-	return newAuthAPI(t, db, func(d *Deps) { d.Cipher, d.Billing = cip, svc })
+	return newAuthAPI(t, db, func(d *Deps) {
+		d.Cipher, d.Billing = cip, svc
+		for _, m := range mods {
+			m(d)
+		}
+	})
 }
 
 // created sends a request that must answer want and returns the record's

@@ -45,6 +45,7 @@ func (s *Server) newUI() (*ui.UI, error) {
 	d := ui.Deps{
 		Numbers: s.deps.Billing, Jobs: jobs, Billing: bp,
 		Accounts: s.deps.Accounts, Plugins: s.deps.Plugins, Logger: s.log,
+		PluginAction: s.controlPlugin, // the API's plugin actions, audited (plugins.go)
 		Secure:      s.sec.isHTTPS,
 		ClientKey:   s.sec.clientKey,
 		RoleAtLeast: RoleAtLeast,

@@ -56,8 +56,12 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 type Deps struct {
 	// Accounts signs users in and out and changes passwords.
 	Accounts *auth.Service
-	// Plugins reports and controls the plugins (nil: no plugins).
+	// Plugins reports the plugins (nil: no plugins).
 	Plugins *plugins.Manager
+	// PluginAction restarts, disables or enables (verb) the plugin name
+	// for the request's user, audited, with the code of POST
+	// /api/v1/plugins/{name}/{verb}.
+	PluginAction func(r *http.Request, name, verb string) error
 	// Billing is the catalog and billing for their pages (billing.go).
 	Billing Billing
 	Logger  hclog.Logger
