@@ -45,10 +45,9 @@ func (s *Server) newUI() (*ui.UI, error) {
 	d := ui.Deps{
 		Numbers: s.deps.Billing, Jobs: jobs, Billing: bp,
 		Accounts: s.deps.Accounts, Plugins: s.deps.Plugins, Logger: s.log,
-		PluginAction: s.controlPlugin, // the API's plugin actions, audited (plugins.go)
-		Secure:       s.sec.isHTTPS,
-		ClientKey:    s.sec.clientKey,
-		RoleAtLeast:  RoleAtLeast,
+		Secure:      s.sec.isHTTPS,
+		ClientKey:   s.sec.clientKey,
+		RoleAtLeast: RoleAtLeast,
 		AllowSignIn: func(w http.ResponseWriter, r *http.Request, username string) (bool, error) {
 			err := s.limit(w, r, "login:"+s.sec.clientKey(r)+":"+username, LoginLimit, LoginWindow)
 			var ae *apiError
@@ -59,6 +58,8 @@ func (s *Server) newUI() (*ui.UI, error) {
 			return err == nil, err
 		},
 	}
+	// The plugin buttons: the API's plugin actions, audited (plugins.go).
+	d.PluginAction = s.controlPlugin
 	if s.deps.Billing != nil {
 		// The routers page, as GET /routers/drift and POST /routers/sync.
 		d.SyncRouters = s.syncRouters
