@@ -32,6 +32,7 @@ import (
 type uiHost struct {
 	url string
 	db  *store.Store
+	srv *httptest.Server
 }
 
 // newUIHost starts the host; opts may add to its dependencies (the store
@@ -65,7 +66,7 @@ func newUIHost(t *testing.T, opts ...func(t *testing.T, d *web.Deps)) *uiHost {
 	}
 	srv := httptest.NewServer(web.New(deps).Handler())
 	t.Cleanup(srv.Close)
-	return &uiHost{url: srv.URL, db: db}
+	return &uiHost{url: srv.URL, db: db, srv: srv}
 }
 
 func (h *uiHost) user(t *testing.T, name, password, role string) {
