@@ -1,19 +1,15 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mikrobill/mikrobill/host/internal/auth"
-	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
@@ -27,18 +23,7 @@ func TestPluginActionsFromTheUIAreAudited(t *testing.T) {
 	db := storetest.SQLite(t)
 	d := testenv.NewPluginDir(t)
 	d.Add(testenv.Plugin{Name: "payment-brief", Kind: "payment"})
-	cfg := config.DefaultConfig()
-	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
-	cfg.Plugins.Dir = d.Dir
-	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}})
-	if err := pm.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		pm.Stop(ctx)
-	})
+	pm, _ := StartPlugins(t, d.Dir, plugins.Deps{}, nil)
 	a := newBilledAPI(t, db, func(d *Deps) { d.Plugins = pm })
 	a.user("ana", "admin password 1", RoleAdmin)
 	admin := a.loginJWT("ana", "admin password 1")
