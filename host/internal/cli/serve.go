@@ -99,6 +99,17 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	stop := &closers{log: log, timeout: cfg.Server.ShutdownTimeout}
 	defer stop.close()
 
+	// The port first: a taken one stops serve before anything starts, and
+	// the listener's address (the port the system picked for port 0) is
+	// the host's own in the links it makes when no public_url is set. The
+	// requests that come before everything has started wait.
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w; is another mikrobill (or another program) using that port? Use --listen or PORT to pick another", cfg.Addr(), err)
+	}
+	// Serve's shutdown closes it; this is for a start that fails before.
+	stop.add("listener", func(context.Context) error { _ = ln.Close(); return nil })
+
 	st, applied, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -164,7 +175,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	pluginMetrics := metrics.NewPluginGatherer(mgr, cfg.Plugins.MetricsTimeout, log.Named("metrics"), m.Registry)
 
 	bill, err = billing.NewWithQueue(st, cipher, billing.FromManager(mgr), billing.Config{
-		PublicURL: cfg.BaseURL(), LinkKey: payLinkKey(key), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
+		PublicURL: cfg.BaseURL(ln.Addr().String()), LinkKey: payLinkKey(key), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
 		ReminderDays: cfg.Jobs.ReminderDays, ExpiryInterval: cfg.Jobs.ExpiryCheckInterval,
 	}, log, billing.QueueConfig{
 		Jobs:     jobs.Config{Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log},
@@ -214,10 +225,6 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		ReadTimeout:       cfg.Server.RequestTimeout,
 		WriteTimeout:      cfg.Server.RequestTimeout + 5*time.Second,
 		IdleTimeout:       cfg.Server.KeepAliveTimeout,
-	}
-	ln, err := net.Listen("tcp", cfg.Addr())
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w; is another mikrobill (or another program) using that port? Use --listen or PORT to pick another", cfg.Addr(), err)
 	}
 	log.Info("serving", "address", "http://"+ln.Addr().String())
 	if g.serving != nil {

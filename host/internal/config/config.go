@@ -270,7 +270,8 @@ type ServerConfig struct {
 	// PublicURL is the host's address as customers and payment gateways
 	// reach it, used in payment callback and return URLs, for example
 	// "https://billing.example.net". HCL: public_url; env:
-	// MIKROBILL_PUBLIC_URL. Default: http://HOST:PORT.
+	// MIKROBILL_PUBLIC_URL. Default: http://HOST:PORT, the address the
+	// host listens on (the port the system picked, for port 0).
 	PublicURL string
 }
 
@@ -489,16 +490,22 @@ func (c *Config) DefaultRouter() (RouterLocation, bool) {
 	return loc, true
 }
 
-// BaseURL is PublicURL, or http://host:port when it is not set.
-func (c *Config) BaseURL() string {
+// BaseURL is PublicURL, or, when it is not set, http:// and listen, the
+// address the host listens on (its listener's, so that a port the system
+// picked for port 0 is the real one), an unspecified IP (0.0.0.0, ::) as
+// 127.0.0.1.
+func (c *Config) BaseURL(listen string) string {
 	if c.Server.PublicURL != "" {
 		return strings.TrimRight(c.Server.PublicURL, "/")
 	}
-	host := c.Server.Host
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, strconv.Itoa(c.Server.Port))
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // IsProduction reports whether the environment is production.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -541,19 +540,7 @@ func startSettingsPlugin(t *testing.T) *plugins.Manager {
 			},
 		},
 	}})
-	cfg := config.DefaultConfig()
-	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
-	cfg.Plugins.Dir = d.Dir
-	cfg.Plugins.HealthInterval = time.Hour
-	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}})
-	if err := pm.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		pm.Stop(ctx)
-	})
+	pm, _ := web.StartPlugins(t, d.Dir, plugins.Deps{}, func(cfg *config.Config) { cfg.Plugins.HealthInterval = time.Hour })
 	return pm
 }
 

@@ -58,6 +58,8 @@ func (s *Server) newUI() (*ui.UI, error) {
 			return err == nil, err
 		},
 	}
+	// The plugin buttons: the API's plugin actions, audited (plugins.go).
+	d.PluginAction = s.controlPlugin
 	if s.deps.Billing != nil {
 		// The routers page, as GET /routers/drift and POST /routers/sync.
 		d.SyncRouters = s.syncRouters

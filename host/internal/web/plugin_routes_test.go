@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,20 +39,8 @@ func startRoutePlugins(t *testing.T) *plugins.Manager {
 		map[string]any{"method": "GET", "path": "/status", "auth": "public"},
 		map[string]any{"method": "DELETE", "path": "/things/{id:[0-9]+}"}, // admin by default
 	}}})
-	cfg := config.DefaultConfig()
-	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
-	cfg.Plugins.Dir = d.Dir
-	cfg.Plugins.HealthInterval = time.Hour
 	// payment-manual keeps its payments in the host's durable plugin store.
-	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, Store: storetest.SQLite(t)})
-	if err := pm.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		pm.Stop(ctx)
-	})
+	pm, _ := StartPlugins(t, d.Dir, plugins.Deps{Store: storetest.SQLite(t)}, func(cfg *config.Config) { cfg.Plugins.HealthInterval = time.Hour })
 	return pm
 }
 

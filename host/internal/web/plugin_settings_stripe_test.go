@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,26 +44,14 @@ func TestStripeSettingsThroughTheAPI(t *testing.T) {
 	db := storetest.SQLite(t)
 	d := testenv.NewPluginDir(t)
 	d.AddBundled("payment-stripe")
-	cfg := config.DefaultConfig()
-	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
-	cfg.Plugins.Dir = d.Dir
-	cfg.Plugins.HealthInterval = time.Hour
-	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true},
+	pm, cfg := web.StartPlugins(t, d.Dir, plugins.Deps{
 		SavedSettings: func(ctx context.Context, name string) (json.RawMessage, error) {
 			raw, err := db.Q().LoadPluginSettings(ctx, name, cip)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, nil
 			}
 			return raw, err
-		}})
-	if err := pm.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		pm.Stop(ctx)
-	})
+		}}, func(cfg *config.Config) { cfg.Plugins.HealthInterval = time.Hour })
 	p, _ := pm.Plugin("payment-stripe")
 	if p.State() != plugins.StateFailed {
 		t.Fatalf("Stripe without settings: %s, want failed until its settings are saved", p.State())

@@ -55,21 +55,46 @@ func (s *Server) pluginHistory(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) restartPlugin(w http.ResponseWriter, r *http.Request) error {
-	return s.pluginAction(w, r, "restart", s.deps.Plugins.Restart)
+	return s.pluginAction(w, r, "restart")
 }
 
 func (s *Server) disablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return s.pluginAction(w, r, "disable", s.deps.Plugins.Disable)
+	return s.pluginAction(w, r, "disable")
 }
 
 func (s *Server) enablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return s.pluginAction(w, r, "enable", s.deps.Plugins.Enable)
+	return s.pluginAction(w, r, "enable")
 }
 
 // pluginAction runs restart, disable or enable and answers with the
 // plugin's status afterwards.
-func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb string, action func(name string) error) error {
+func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb string) error {
 	name := mux.Vars(r)["name"]
+	if err := s.controlPlugin(r, name, verb); err != nil {
+		return err
+	}
+	p, _ := s.deps.Plugins.Plugin(name)
+	writeJSON(w, http.StatusOK, map[string]any{"plugin": p.Status()})
+	return nil
+}
+
+// controlPlugin runs a plugin action, verb being restart, disable or
+// enable, for the request's user and records it in the audit log, success
+// or failure (action "plugin.<verb>"). The API's plugin routes and the
+// admin UI's plugin buttons (ui.Deps.PluginAction) both come here, so an
+// action is done and audited the same way whichever way it came.
+func (s *Server) controlPlugin(r *http.Request, name, verb string) error {
+	var action func(string) error
+	switch verb {
+	case "restart":
+		action = s.deps.Plugins.Restart
+	case "disable":
+		action = s.deps.Plugins.Disable
+	case "enable":
+		action = s.deps.Plugins.Enable
+	default:
+		return fmt.Errorf("no plugin action %q: restart, disable or enable", verb)
+	}
 	err := action(name)
 	if _, known := s.deps.Plugins.Plugin(name); known && s.deps.Billing != nil {
 		outcome, meta := "success", map[string]string{"remote": r.RemoteAddr}
@@ -84,8 +109,6 @@ func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb strin
 	if err != nil {
 		return err
 	}
-	p, _ := s.deps.Plugins.Plugin(name)
 	s.log.Info("plugin action", "plugin", name, "action", verb, "by", actor(r), "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, map[string]any{"plugin": p.Status()})
 	return nil
 }

@@ -1,10 +1,8 @@
 package web_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,20 +23,10 @@ import (
 func TestRetryAfterIsTheNextAttempt(t *testing.T) {
 	d := testenv.NewPluginDir(t)
 	d.Add(testenv.Plugin{Name: "payment-brief", Kind: "payment", Behaviour: map[string]any{"exit_after_ms": 100}})
-	cfg := config.DefaultConfig()
-	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
-	cfg.Plugins.Dir = d.Dir
-	cfg.Plugins.HealthInterval = time.Hour
-	cfg.Plugins.Restart = config.RestartConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond,
-		Budget: 1, Window: time.Minute, Cooldown: 5 * time.Minute, StableAfter: time.Minute}
-	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}})
-	if err := pm.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		pm.Stop(ctx)
+	pm, cfg := web.StartPlugins(t, d.Dir, plugins.Deps{}, func(cfg *config.Config) {
+		cfg.Plugins.HealthInterval = time.Hour
+		cfg.Plugins.Restart = config.RestartConfig{InitialBackoff: 10 * time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+			Budget: 1, Window: time.Minute, Cooldown: 5 * time.Minute, StableAfter: time.Minute}
 	})
 	p, _ := pm.Plugin("payment-brief")
 	deadline := time.Now().Add(20 * time.Second)

@@ -32,6 +32,7 @@ import (
 type uiHost struct {
 	url string
 	db  *store.Store
+	srv *httptest.Server
 }
 
 // newUIHost starts the host; opts may add to its dependencies (the store
@@ -41,19 +42,7 @@ func newUIHost(t *testing.T, opts ...func(t *testing.T, d *web.Deps)) *uiHost {
 	d := testenv.NewPluginDir(t)
 	d.Add(testenv.Plugin{Name: "payment-brief", Kind: "payment"})
 	d.Add(testenv.Plugin{Name: "notify-brief", Kind: "generic"})
-	cfg := config.DefaultConfig()
-	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
-	cfg.Plugins.Dir = d.Dir
-	cfg.Security.RateLimitMax = 1000
-	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}})
-	if err := pm.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		pm.Stop(ctx)
-	})
+	pm, cfg := web.StartPlugins(t, d.Dir, plugins.Deps{}, func(cfg *config.Config) { cfg.Security.RateLimitMax = 1000 })
 	db := storetest.SQLite(t)
 	acc, err := auth.New(auth.Options{DB: db, JWTSecret: "0123456789abcdef0123456789abcdef", Params: &auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
 	if err != nil {
@@ -65,7 +54,7 @@ func newUIHost(t *testing.T, opts ...func(t *testing.T, d *web.Deps)) *uiHost {
 	}
 	srv := httptest.NewServer(web.New(deps).Handler())
 	t.Cleanup(srv.Close)
-	return &uiHost{url: srv.URL, db: db}
+	return &uiHost{url: srv.URL, db: db, srv: srv}
 }
 
 func (h *uiHost) user(t *testing.T, name, password, role string) {

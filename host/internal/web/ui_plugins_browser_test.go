@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -36,7 +35,6 @@ type pluginUIHost struct {
 
 func newPluginUIHost(t *testing.T) *pluginUIHost {
 	t.Helper()
-	ctx := context.Background()
 	cip, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
@@ -45,26 +43,16 @@ func newPluginUIHost(t *testing.T) *pluginUIHost {
 	d := testenv.NewPluginDir(t)
 	d.AddBundled("payment-manual")
 	d.AddBundled("payment-tripay")
-	cfg := config.DefaultConfig()
-	cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
-	cfg.Plugins.Dir = d.Dir
-	cfg.Plugins.HistoryInterval = time.Second
-	cfg.Security.RateLimitMax = 1000
-	pm := plugins.New(cfg, plugins.Deps{HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, Store: db,
+	pm, cfg := web.StartPlugins(t, d.Dir, plugins.Deps{Store: db,
 		SavedSettings: func(ctx context.Context, name string) (json.RawMessage, error) {
 			raw, err := db.Q().LoadPluginSettings(ctx, name, cip)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, nil
 			}
 			return raw, err
-		}})
-	if err := pm.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		pm.Stop(ctx)
+		}}, func(cfg *config.Config) {
+		cfg.Plugins.HistoryInterval = time.Second
+		cfg.Security.RateLimitMax = 1000
 	})
 	acc, err := auth.New(auth.Options{DB: db, JWTSecret: "0123456789abcdef0123456789abcdef", Params: &auth.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}})
 	if err != nil {

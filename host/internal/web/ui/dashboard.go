@@ -62,32 +62,32 @@ func (u *UI) dashboard() dashboardData {
 
 // RestartPlugin, DisablePlugin and EnablePlugin serve POST
 // /plugin/{name}/restart, /disable and /enable (the routes' roles are the
-// API's), then go back to the dashboard, or to the plugin's page when the
-// form says back=plugin.
+// API's) through Deps.PluginAction, which does and audits them as the
+// API does, then go back to the dashboard, or to the plugin's page when
+// the form says back=plugin.
 func (u *UI) RestartPlugin(w http.ResponseWriter, r *http.Request) error {
-	return u.pluginAction(w, r, "restart", u.deps.Plugins.Restart)
+	return u.pluginAction(w, r, "restart")
 }
 
 // DisablePlugin: see RestartPlugin.
 func (u *UI) DisablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return u.pluginAction(w, r, "disable", u.deps.Plugins.Disable)
+	return u.pluginAction(w, r, "disable")
 }
 
 // EnablePlugin: see RestartPlugin.
 func (u *UI) EnablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return u.pluginAction(w, r, "enable", u.deps.Plugins.Enable)
+	return u.pluginAction(w, r, "enable")
 }
 
-func (u *UI) pluginAction(w http.ResponseWriter, r *http.Request, action string, do func(string) error) error {
+func (u *UI) pluginAction(w http.ResponseWriter, r *http.Request, action string) error {
 	name := mux.Vars(r)["name"]
-	if err := do(name); err != nil {
+	if err := u.deps.PluginAction(r, name, action); err != nil {
 		if errors.Is(err, sdk.ErrNotFound) {
 			u.Fail(w, r, http.StatusNotFound, "")
 			return nil
 		}
 		return err
 	}
-	u.log.Info("plugin "+action, "plugin", name, "user", userFrom(r).Username)
 	if r.PostFormValue("back") == "plugin" {
 		return u.pluginActionDone(w, r, name, action)
 	}

@@ -26,7 +26,7 @@ func init() {
 			"users.changed":        "The user (number %s) is changed.",
 			"users.err.username":   "Use 3 to 64 lowercase letters, digits, dots, dashes or underscores.",
 			"users.err.password":   "Choose a longer password that is not the username nor a common one (at least 10 characters).",
-			"users.err.role":       "Choose admin, operator or viewer.",
+			"users.err.role":       "Choose Admin, Operator or Viewer.",
 			"users.err.last_admin": "This is the only enabled admin: make another user admin first, or nobody could manage users.",
 
 			"tokens.title":      "API tokens",
@@ -68,7 +68,7 @@ func init() {
 			"users.changed":        "Pengguna (nomor %s) sudah diubah.",
 			"users.err.username":   "Gunakan 3 sampai 64 huruf kecil, angka, titik, tanda hubung atau garis bawah.",
 			"users.err.password":   "Pilih kata sandi yang lebih panjang, bukan nama pengguna dan bukan yang umum (minimal 10 karakter).",
-			"users.err.role":       "Pilih admin, operator atau pengamat.",
+			"users.err.role":       "Pilih Admin, Operator atau Peninjau.",
 			"users.err.last_admin": "Ini satu-satunya admin yang aktif: jadikan pengguna lain admin terlebih dahulu, atau tidak ada yang bisa mengelola pengguna.",
 
 			"tokens.title":      "Token API",

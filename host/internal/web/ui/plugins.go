@@ -7,6 +7,7 @@ package ui
 // settings form is plugin_settings.go's.
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -101,11 +102,23 @@ func (u *UI) pluginData(name string) (pluginData, bool) {
 	}
 	d := pluginData{Status: p.Status(), Manifest: p.Manifest()}
 	for k, v := range d.Status.Details {
-		d.Details = append(d.Details, detail{k, fmt.Sprint(v)})
+		d.Details = append(d.Details, detail{k, detailValue(v)})
 	}
 	sort.Slice(d.Details, func(i, j int) bool { return d.Details[i].Key < d.Details[j].Key })
 	d.Settings = u.deps.PluginSettings != nil && d.Manifest != nil && len(d.Manifest.ConfigSchema) > 0
 	return d, true
+}
+
+// detailValue is a health detail as text: a string as it is, anything
+// else (numbers, lists, objects) as JSON, not Go's map[...] notation.
+func detailValue(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(v)
 }
 
 // pluginActionDone answers a plugin action posted from the plugin's page:

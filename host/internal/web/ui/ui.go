@@ -58,8 +58,12 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 type Deps struct {
 	// Accounts signs users in and out and changes passwords.
 	Accounts *auth.Service
-	// Plugins reports and controls the plugins (nil: no plugins).
+	// Plugins reports the plugins (nil: no plugins).
 	Plugins *plugins.Manager
+	// PluginAction restarts, disables or enables (verb) the plugin name
+	// for the request's user, audited, with the code of POST
+	// /api/v1/plugins/{name}/{verb}.
+	PluginAction func(r *http.Request, name, verb string) error
 	// Billing is the catalog and billing for their pages (billing.go).
 	Billing Billing
 	Logger  hclog.Logger
@@ -264,15 +268,21 @@ type errorData struct {
 // Fail answers with the error page for status (its message from the
 // catalog, error.<status>, or error.500). The web package calls it for
 // the errors handlers return, after logging them; requestID lets the
-// operator find the log line.
+// operator find the log line. An htmx request (HX-Request) gets the
+// message alone, a fragment that static/alerts.js shows in the page's
+// alert region, as htmx swaps nothing for an error status.
 func (u *UI) Fail(w http.ResponseWriter, r *http.Request, status int, requestID string) {
 	msg := fmt.Sprintf("error.%d", status)
 	if _, ok := catalogs["en"][msg]; !ok {
 		msg = "error.500"
 	}
+	part := "layout"
+	if r.Header.Get("HX-Request") == "true" {
+		part = "fragment"
+	}
 	var buf bytes.Buffer
 	v := view{Lang: languageOf(r), Title: "error.title", User: userFrom(r), Path: r.URL.Path, Data: errorData{status, msg, requestID}}
-	if err := u.pages[v.Lang]["error.html"].ExecuteTemplate(&buf, "layout", v); err != nil {
+	if err := u.pages[v.Lang]["error.html"].ExecuteTemplate(&buf, part, v); err != nil {
 		u.log.Error("render the error page", "status", status, "error", err)
 		http.Error(w, http.StatusText(status), status)
 		return
