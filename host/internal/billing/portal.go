@@ -276,7 +276,7 @@ type PortalUsage struct {
 }
 
 // PortalInvoice is an invoice with its plan's name and, while unpaid, its
-// pay page.
+// pay page (a path on the host: PayPath).
 type PortalInvoice struct {
 	store.Invoice
 	Plan    string
@@ -345,7 +345,7 @@ func (s *Service) PortalHome(ctx context.Context, customerID int64) (*PortalHome
 			pi.Plan = p.Name
 		}
 		if inv.Status == store.InvoiceUnpaid {
-			pi.PayLink = s.PayLink(inv.Number)
+			pi.PayLink = s.PayPath(inv.Number)
 		}
 		h.Invoices = append(h.Invoices, pi)
 	}
@@ -385,7 +385,9 @@ func (s *Service) portalUsage(ctx context.Context, cust *store.Customer, plan st
 }
 
 // PortalBuy makes an invoice for a plan the customer chose and starts its
-// payment at the gateway, both as actor ("portal:<router username>"). A
+// payment at the gateway, both as actor ("portal:<router username>").
+// Where the customer goes next is the payment's CheckoutURL, else the
+// invoice's PaymentURL (then the pay page's PayPath). A
 // customer with a subscription on the plan renews it (the payment extends
 // it); otherwise the payment starts a new one. When the gateway refuses,
 // the invoice is cancelled again.
@@ -421,5 +423,9 @@ func (s *Service) PortalBuy(ctx context.Context, customerID, planID int64, gatew
 		return nil, err
 	}
 	s.log.Info("portal purchase started", "customer", strconv.FormatInt(customerID, 10), "invoice", inv.Number, "gateway", gateway)
+	if start.Payment.CheckoutURL == "" {
+		// The host's own pay page, on the address the customer uses.
+		start.Invoice.PaymentURL = s.PayPath(inv.Number)
+	}
 	return start, nil
 }

@@ -458,7 +458,7 @@ func TestPortalBuyRenewsThePlan(t *testing.T) {
 		t.Errorf("audit jobs %v; want invoice.created and payment.started by portal:budi", actors)
 	}
 	w = e.request(http.MethodGet, "/portal", nil, c)
-	if !strings.Contains(w.Body.String(), "https://billing.example.net/pay/"+invs[0].Number) {
+	if !strings.Contains(w.Body.String(), `href="/pay/`+invs[0].Number+"?k=") {
 		t.Errorf("the unpaid invoice has no pay link:\n%s", w.Body)
 	}
 

@@ -221,6 +221,8 @@ type portalHomeData struct {
 	// Limit is the plan's data limit, written as Used is.
 	Limit    string
 	Gateways []string
+	// Open are the invoices not paid; Receipts the paid ones.
+	Open, Receipts []billing.PortalInvoice
 	// PlanID is the plan to preselect (the current one: renew).
 	PlanID int64
 }
@@ -239,6 +241,13 @@ func (u *UI) portalHomePage(w http.ResponseWriter, r *http.Request, status int, 
 	d := &portalHomeData{PortalHome: h, Gateways: u.gateways()}
 	if h.Usage != nil {
 		d.Used = formatBytes(languageOf(r), h.Usage.Bytes)
+	}
+	for _, inv := range h.Invoices {
+		if inv.Status == store.InvoicePaid {
+			d.Receipts = append(d.Receipts, inv)
+		} else {
+			d.Open = append(d.Open, inv)
+		}
 	}
 	if h.Current != nil {
 		d.PlanID = h.Current.PlanID
