@@ -34,7 +34,14 @@ func (s *Service) linkToken(number string) string {
 
 // PayLink is the pay page's address for an invoice.
 func (s *Service) PayLink(number string) string {
-	return strings.TrimRight(s.cfg.PublicURL, "/") + "/pay/" + url.PathEscape(number) + "?" + payLinkQuery + "=" + s.linkToken(number)
+	return strings.TrimRight(s.cfg.PublicURL, "/") + s.PayPath(number)
+}
+
+// PayPath is PayLink without the host's address: for pages served by the
+// host itself (the customer portal), which link on the address the
+// customer is using.
+func (s *Service) PayPath(number string) string {
+	return "/pay/" + url.PathEscape(number) + "?" + payLinkQuery + "=" + s.linkToken(number)
 }
 
 // PayView is what the pay page shows.

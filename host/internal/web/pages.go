@@ -75,6 +75,10 @@ func (s *Server) newUI() (*ui.UI, error) {
 	if s.deps.Billing != nil {
 		d.SearchAudit = s.deps.Billing.SearchAudit // the audit page, as GET /audit (audit.go)
 	}
+	if s.deps.DB != nil && s.deps.Billing != nil {
+		// The customer portal (portal.go; package ui, portal.go).
+		d.Portal, d.AllowPortal = s.deps.Billing, s.allowPortal
+	}
 	if s.deps.DB != nil {
 		// The settings form, as the API's plugin settings routes.
 		d.PluginSettings, d.SavePluginSettings, d.RedactedValue = s.uiPluginSettings, s.uiSavePluginSettings, redactedValue

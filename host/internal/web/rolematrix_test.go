@@ -223,6 +223,13 @@ func checkPage(t *testing.T, rt matrixRoute, caller, who string, rec *httptest.R
 		if rec.Code == http.StatusUnauthorized || rec.Code == http.StatusForbidden {
 			t.Errorf("public page, %s: %d %s", who, rec.Code, rec.Body)
 		}
+	case rt.role == roleCustomer:
+		// The customer portal's pages: no admin role opens them, each
+		// caller is sent to the portal's sign-in (portal_test.go signs a
+		// customer in).
+		if loc := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || loc != "/portal/signin" {
+			t.Errorf("%s on a portal page: %d to %q; want 303 to the portal's sign-in page", who, rec.Code, loc)
+		}
 	case caller == "":
 		if loc := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin") {
 			t.Errorf("anonymous: %d to %q; want 303 to the sign-in page", rec.Code, loc)

@@ -275,6 +275,19 @@ func (s *Server) router() *mux.Router {
 		s.page(r, get, "/audit", RoleAdmin, s.ui.AuditPage)
 	}
 
+	if s.ui != nil && s.deps.DB != nil && s.deps.Billing != nil {
+		// The customer portal (portal.go; package ui, portal.go): its own
+		// session cookie and sign-in (router login, or a code sent to the
+		// phone), the customer's subscription, invoices and purchases.
+		s.portalPage(r, get, "/portal/signin", rolePublic, s.ui.PortalSignInForm)
+		s.portalPage(r, post, "/portal/signin", rolePublic, s.ui.PortalSignIn)
+		s.portalPage(r, post, "/portal/code", rolePublic, s.ui.PortalSendCode)
+		s.portalPage(r, post, "/portal/code/check", rolePublic, s.ui.PortalCheckCode)
+		s.portalPage(r, post, "/portal/signout", rolePublic, s.ui.PortalSignOut)
+		s.portalPage(r, get, "/portal", roleCustomer, s.ui.PortalHome)
+		s.portalPage(r, post, "/portal/buy", roleCustomer, s.ui.PortalBuy)
+	}
+
 	// Everything else.
 	r.NotFoundHandler = s.handle(func(http.ResponseWriter, *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", "no such route; see /health, /ready and /metrics", nil}

@@ -111,6 +111,11 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"POST /messaging/{plugin}/sessions/{id}/pair": RoleOperator, "POST /messaging/{plugin}/sessions/{id}/logout": RoleAdmin,
 		// The audit page, with the role of GET /api/v1/audit.
 		"GET /audit": RoleAdmin,
+		// The customer portal (portal.go): its sign-in for anyone, its
+		// pages for a customer signed in to it.
+		"GET /portal/signin": rolePublic, "POST /portal/signin": rolePublic, "POST /portal/code": rolePublic,
+		"POST /portal/code/check": rolePublic, "POST /portal/signout": rolePublic,
+		"GET /portal": roleCustomer, "POST /portal/buy": roleCustomer,
 	} {
 		want[key] = role
 	}

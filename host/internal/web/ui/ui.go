@@ -41,6 +41,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/money"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
 //go:embed templates/*.html
@@ -52,6 +53,10 @@ var staticFS embed.FS
 // CSP is the Content-Security-Policy of every page and static file: the
 // host's own scripts, styles and images, nothing inline, no frames.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// PortalCSP is the customer portal's pages' (portal.go): CSP, but a form
+// may lead to a gateway's HTTPS checkout, as buying a plan does.
+const PortalCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'"
 
 // Deps are the services the pages use and the host's rules the web package
 // owns.
@@ -109,6 +114,12 @@ type Deps struct {
 	// SearchAudit searches the audit log with the search of GET
 	// /api/v1/audit (billing.Service.SearchAudit; nil: no audit page).
 	SearchAudit func(ctx context.Context, q billing.AuditQuery) (*billing.AuditPage, error)
+	// Portal is the customer portal's (portal.go; nil: no portal).
+	// AllowPortal counts a portal sign-in attempt for the client and for
+	// subject (the username or phone it names) and reports whether both
+	// are within the limit.
+	Portal      Portal
+	AllowPortal func(w http.ResponseWriter, r *http.Request, subject string) (bool, error)
 }
 
 // UI serves the pages.
@@ -127,6 +138,10 @@ var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "erro
 // partials are parsed with every page: the layout, and the templates
 // pages share.
 var partials = []string{"templates/layout.html", "templates/form.html"}
+
+// portalPartials are parsed with the customer portal's pages (portal_*.html)
+// instead: its own layout, without the admin nav.
+var portalPartials = []string{"templates/portal_layout.html"}
 
 // New parses the templates for every language.
 func New(d Deps) (*UI, error) {
@@ -152,7 +167,11 @@ func New(d Deps) (*UI, error) {
 	for lang := range catalogs {
 		u.pages[lang] = map[string]*template.Template{}
 		for _, name := range pageFiles {
-			t, err := template.New(name).Funcs(u.funcs(lang)).ParseFS(templateFS, append(slices.Clone(partials), "templates/"+name)...)
+			parts := partials
+			if strings.HasPrefix(name, "portal_") {
+				parts = portalPartials // the portal's own layout (portal.go)
+			}
+			t, err := template.New(name).Funcs(u.funcs(lang)).ParseFS(templateFS, append(slices.Clone(parts), "templates/"+name)...)
 			if err != nil {
 				return nil, fmt.Errorf("parse the UI template %s: %w", name, err)
 			}
@@ -220,6 +239,8 @@ type view struct {
 	// Title is the catalog key of the page's title.
 	Title string
 	User  *User
+	// Customer is the customer signed in to the portal (portal.go).
+	Customer *store.Customer
 	// Path is the request's path, for marking the current page in the nav.
 	Path string
 	// Notice and Problem are catalog keys of a message to show (Problem
@@ -239,10 +260,19 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 // renderPart writes one template of a page file (a fragment htmx swaps
 // in), rendered whole first.
 func (u *UI) renderPart(w http.ResponseWriter, r *http.Request, status int, name, part string, v view) error {
-	v.Lang, v.User, v.Path = languageOf(r), userFrom(r), r.URL.Path
+	v.Lang, v.User, v.Customer, v.Path = languageOf(r), userFrom(r), customerFrom(r), r.URL.Path
+	return u.renderView(w, status, name, part, v)
+}
+
+// renderView writes a template of a page file with v as it is, rendered
+// whole first.
+func (u *UI) renderView(w http.ResponseWriter, status int, name, part string, v view) error {
 	var buf bytes.Buffer
 	if err := u.pages[v.Lang][name].ExecuteTemplate(&buf, part, v); err != nil {
 		return fmt.Errorf("render the page %s: %w", name, err)
+	}
+	if strings.HasPrefix(name, "portal_") {
+		w.Header().Set("Content-Security-Policy", PortalCSP)
 	}
 	writePage(w, status, buf.Bytes())
 	return nil
@@ -252,7 +282,9 @@ func writePage(w http.ResponseWriter, status int, page []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", CSP)
+	if h.Get("Content-Security-Policy") != PortalCSP {
+		h.Set("Content-Security-Policy", CSP)
+	}
 	h.Add("Vary", "Accept-Language, Cookie")
 	w.WriteHeader(status)
 	_, _ = w.Write(page)
