@@ -142,6 +142,14 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/dashboard", RoleViewer, s.dashboard)
 	}
 
+	if s.deps.Billing != nil {
+		// Reports (reports.go): income, subscribers, expiring; JSON or CSV,
+		// for viewers as the dashboard's numbers are.
+		s.route(api, get, "/reports/income", RoleViewer, s.incomeReport)
+		s.route(api, get, "/reports/subscribers", RoleViewer, s.subscriberReport)
+		s.route(api, get, "/reports/expiring", RoleViewer, s.expiringReport)
+	}
+
 	// The plugins' routes, /plugins/{plugin}/...: each has the role its
 	// plugin's manifest names, matched when a request arrives
 	// (plugin_routes.go; PluginPolicies lists them).
