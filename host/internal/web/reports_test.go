@@ -170,3 +170,39 @@ func TestReportsAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestReportsPage: the page shows the form, a chart per currency with its
+// table, the subscribers' chart, the expiring list and CSV links to the
+// API; a bad parameter is named beside the default report.
+func TestReportsPage(t *testing.T) {
+	s := matrixServer(t)
+	h := s.Handler()
+	SeedPaymentsOver(t, s.deps.DB, 40, 20, time.Now(), "payment-manual", "payment-stripe")
+
+	code, body := page(t, h, http.MethodGet, "/reports?by=plan&interval=month", RoleViewer, nil, false)
+	if code != http.StatusOK {
+		t.Fatalf("GET /reports: %d %s", code, body)
+	}
+	for _, want := range []string{
+		`id="report-form"`, `<option value="month" selected>`, `<option value="plan" selected>`,
+		`data-chart="income" data-src="/api/v1/reports/income?by=plan&amp;from=`, `data-currency="IDR" data-exponent="0"`, `data-currency="USD" data-exponent="2"`,
+		`<th scope="col">Daily</th>`, `data-chart="subscribers" data-src="/api/v1/reports/subscribers?`,
+		`id="income-csv" href="/api/v1/reports/income?by=plan&amp;format=csv`, `id="expiring-csv" href="/api/v1/reports/expiring?days=7&amp;format=csv"`,
+		`data-subscription=`, `Pelanggan 0`, `src="/static/reports.js?v=`, `aria-current="page">Reports<`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the reports page has no %s", want)
+		}
+	}
+	if strings.Contains(body, `/customers/`) {
+		t.Errorf("a viewer's reports page links to the customer form, which is for operators")
+	}
+	if _, body := page(t, h, http.MethodGet, "/reports", RoleOperator, nil, false); !strings.Contains(body, `href="/customers/`) {
+		t.Errorf("an operator's reports page has no link to the expiring customers")
+	}
+
+	code, body = page(t, h, http.MethodGet, "/reports?interval=week&from=2026-99-01", RoleViewer, nil, false)
+	if code != http.StatusOK || !strings.Contains(body, `id="interval-err"`) || !strings.Contains(body, `id="from-err"`) || !strings.Contains(body, `data-chart="subscribers"`) {
+		t.Errorf("bad parameters: %d; want the problems named beside the default report:\n%s", code, body)
+	}
+}

@@ -278,6 +278,12 @@ func (s *Server) router() *mux.Router {
 	}
 
 	if s.ui != nil && s.deps.Billing != nil {
+		// The admin UI's reports page (package ui: reports.go), with the
+		// role of GET /api/v1/reports/..., whose services it calls.
+		s.page(r, get, "/reports", RoleViewer, s.ui.Reports)
+	}
+
+	if s.ui != nil && s.deps.Billing != nil {
 		// The admin UI's audit page (package ui: audit.go), with the role
 		// of GET /api/v1/audit, whose search it uses.
 		s.page(r, get, "/audit", RoleAdmin, s.ui.AuditPage)

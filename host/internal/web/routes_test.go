@@ -111,6 +111,8 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"POST /messaging/{plugin}/sessions/{id}/pair": RoleOperator, "POST /messaging/{plugin}/sessions/{id}/logout": RoleAdmin,
 		// The audit page, with the role of GET /api/v1/audit.
 		"GET /audit": RoleAdmin,
+		// The reports page, with the role of GET /api/v1/reports/....
+		"GET /reports": RoleViewer,
 	} {
 		want[key] = role
 	}
