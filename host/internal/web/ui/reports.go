@@ -38,7 +38,7 @@ type reportsData struct {
 	IncomeURL, IncomeCSV string
 	// Subscribers: the counts' table (per period: active, new), the
 	// API's JSON and CSV.
-	Subscribers                  chartTable
+	Subscribers                    chartTable
 	SubscribersURL, SubscribersCSV string
 	// Expiring: the list, whether it was cut, and its CSV.
 	Expiring    []expiringRow
