@@ -148,6 +148,8 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/reports/income", RoleViewer, s.incomeReport)
 		s.route(api, get, "/reports/subscribers", RoleViewer, s.subscriberReport)
 		s.route(api, get, "/reports/expiring", RoleViewer, s.expiringReport)
+		// An invoice or receipt as PDF (invoice_pdf.go).
+		s.route(api, get, "/invoices/{id}/pdf", RoleViewer, s.invoicePDF)
 	}
 
 	// The plugins' routes, /plugins/{plugin}/...: each has the role its

@@ -1,6 +1,7 @@
 package ui
 
-// The reports page (reports.go).
+// The reports page (reports.go), and the invoice page's PDF link
+// (templates/invoice.html).
 func init() {
 	addCatalog(map[string]map[string]string{
 		"en": {
@@ -39,6 +40,8 @@ func init() {
 			"reports.bad_interval":        "Choose day or month.",
 			"reports.bad_by":              "Choose gateway, plan or location.",
 			"reports.bad_days":            "Choose 1 to 90 days.",
+			"invoices.pdf_invoice":        "Download the invoice (PDF)",
+			"invoices.pdf_receipt":        "Download the receipt (PDF)",
 		},
 		"id": {
 			"nav.reports":                 "Laporan",
@@ -76,6 +79,8 @@ func init() {
 			"reports.bad_interval":        "Pilih hari atau bulan.",
 			"reports.bad_by":              "Pilih gerbang pembayaran, paket atau lokasi.",
 			"reports.bad_days":            "Pilih 1 sampai 90 hari.",
+			"invoices.pdf_invoice":        "Unduh tagihan (PDF)",
+			"invoices.pdf_receipt":        "Unduh kuitansi (PDF)",
 		},
 	})
 }
