@@ -28,6 +28,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
+	"github.com/mikrobill/mikrobill/host/internal/pdf"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
@@ -60,6 +61,12 @@ type Config struct {
 	ReconcileAfter time.Duration
 	// Location formats dates in messages (default UTC).
 	Location *time.Location
+	// Operator is who issues invoices and receipts (the configuration's
+	// operator block), for their PDFs (InvoicePDF).
+	Operator pdf.Operator
+	// Language writes amounts and dates in messages and PDFs: "id" (Rp
+	// 5.000, the default) or "en" (operator.language).
+	Language string
 	// LinkKey keys the digests in pay links (PayLink), at least 16 bytes;
 	// it must stay the same across restarts and hosts, or links already sent
 	// stop working. Empty: a random key (links die with the process).
@@ -101,6 +108,9 @@ func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log
 	}
 	if cfg.ReconcileAfter <= 0 {
 		cfg.ReconcileAfter = 2 * time.Minute
+	}
+	if cfg.Language == "" {
+		cfg.Language = def.Operator.Language
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC

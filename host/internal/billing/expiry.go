@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"golang.org/x/text/language"
 
+	moneyfmt "github.com/mikrobill/mikrobill/host/internal/money"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/router"
@@ -174,6 +176,13 @@ func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) err
 
 // render fills a message template for a notify job and returns it with the
 // customer's phone.
+// formatMoney writes an amount for a customer's message, as the admin UI
+// and the PDFs do (host/internal/money), in the configured language
+// (operator.language): "Rp 5.000" in Indonesian, "IDR 5,000" in English.
+func (s *Service) formatMoney(amount int64, currency string) string {
+	return moneyfmt.Format(language.Make(s.cfg.Language), amount, currency)
+}
+
 func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string, err error) {
 	q := s.st.Q()
 	tmpl, err := q.GetTemplateByName(ctx, a.Template)
@@ -188,7 +197,7 @@ func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string,
 	if a.SubscriptionID != 0 {
 		if svc, err := q.GetSubscriptionView(ctx, a.SubscriptionID); err == nil {
 			vars["package"] = svc.Plan.Name
-			vars["price"] = money(svc.Plan.Price, svc.Plan.Currency)
+			vars["price"] = s.formatMoney(svc.Plan.Price, svc.Plan.Currency)
 			if !svc.ExpiresAt.IsZero() {
 				vars["expired_date"] = svc.ExpiresAt.In(s.cfg.Location).Format("02 Jan 2006 15:04")
 			}
@@ -198,7 +207,7 @@ func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string,
 		if inv, err := q.GetInvoice(ctx, a.InvoiceID); err == nil {
 			vars["invoice"] = inv.Number
 			vars["payment_link"] = inv.PaymentURL
-			vars["price"] = money(inv.Amount, inv.Currency)
+			vars["price"] = s.formatMoney(inv.Amount, inv.Currency)
 			if vars["package"] == "" {
 				if plan, err := q.GetPlan(ctx, inv.PlanID); err == nil {
 					vars["package"] = plan.Name

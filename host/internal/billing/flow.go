@@ -210,7 +210,7 @@ func (s *Service) credit(ctx context.Context, tx *store.Tx, inv *store.Invoice, 
 	}
 	jobs := []river.JobArgs{
 		ProvisionArgs{SubscriptionID: subID, InvoiceID: inv.ID},
-		NotifyArgs{Template: "payment_received", CustomerID: inv.CustomerID, SubscriptionID: subID, InvoiceID: inv.ID, Key: "paid-" + inv.Number},
+		NotifyArgs{Template: ReceiptTemplate, CustomerID: inv.CustomerID, SubscriptionID: subID, InvoiceID: inv.ID, Key: "paid-" + inv.Number},
 		auditJob(AuditEvent{Actor: actor, Action: "invoice.paid", ResourceType: "invoice", ResourceID: inv.Number, Metadata: map[string]string{
 			"how": how, "amount": money(inv.Amount, inv.Currency), "subscription_id": strconv.FormatInt(subID, 10),
 			"expires_at": expires.Format(time.RFC3339)}}, s.now()),

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -261,7 +262,11 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("%w; install and enable it (notifications.plugin), then retry this job", err))
 	}
-	resp, err := n.Send(ctx, &notify.SendRequest{SessionID: s.cfg.NotifySession, To: phone, Text: text, IdempotencyKey: a.Key})
+	req := &notify.SendRequest{SessionID: s.cfg.NotifySession, To: phone, Text: text, IdempotencyKey: a.Key}
+	if att, ok := s.receiptAttachment(ctx, a); ok {
+		req.Attachments = append(req.Attachments, att)
+	}
+	resp, err := n.Send(ctx, req)
 	if errors.Is(err, notify.ErrInvalidRecipient) {
 		return river.JobCancel(err)
 	}
@@ -270,6 +275,29 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	}
 	s.log.Info("message sent", "template", a.Template, "customer", a.CustomerID, "message", resp.MessageID, "duplicate", resp.Duplicate)
 	return nil
+}
+
+// ReceiptTemplate is the message template that says a payment was
+// received; its message carries the receipt as PDF.
+const ReceiptTemplate = "payment_received"
+
+// receiptAttachment is the receipt PDF of a's invoice when a is the
+// payment-received message. Every message carries it (the notify protocol
+// has no capability for attachments; a plugin that cannot send files
+// sends the text). A receipt that cannot be made (a logo that is not
+// there) is logged and the message goes without it: the customer still
+// hears the payment arrived.
+func (s *Service) receiptAttachment(ctx context.Context, a NotifyArgs) (notify.Attachment, bool) {
+	if a.Template != ReceiptTemplate || a.InvoiceID == 0 {
+		return notify.Attachment{}, false
+	}
+	var buf bytes.Buffer
+	name, err := s.InvoicePDF(ctx, &buf, a.InvoiceID, "")
+	if err != nil {
+		s.log.Error("the receipt PDF could not be made; the message goes without it", "invoice", a.InvoiceID, "error", err)
+		return notify.Attachment{}, false
+	}
+	return notify.Attachment{Filename: name, MIMEType: "application/pdf", Data: buf.Bytes()}, true
 }
 
 // AuditArgs records an audit event: in the host's audit log, and with the

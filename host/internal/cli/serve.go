@@ -24,6 +24,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
+	"github.com/mikrobill/mikrobill/host/internal/pdf"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/version"
@@ -177,6 +178,8 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	bill, err = billing.NewWithQueue(st, cipher, billing.FromManager(mgr), billing.Config{
 		PublicURL: cfg.BaseURL(ln.Addr().String()), LinkKey: payLinkKey(key), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
 		ReminderDays: cfg.Jobs.ReminderDays, ExpiryInterval: cfg.Jobs.ExpiryCheckInterval,
+		Operator: pdf.Operator{Name: cfg.Operator.Name, Address: cfg.Operator.Address, TaxID: cfg.Operator.TaxID, Logo: cfg.Operator.Logo},
+		Language: cfg.Operator.Language,
 	}, log, billing.QueueConfig{
 		Jobs:     jobs.Config{Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log},
 		Periodic: true,

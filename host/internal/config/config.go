@@ -84,6 +84,10 @@ type Config struct {
 	Notifications NotificationsConfig
 	// Router holds router settings. HCL block: router.
 	Router RouterConfig
+	// Operator is who runs this billing: the name, address, tax number
+	// and logo on invoices and receipts, and their language. HCL block:
+	// operator.
+	Operator OperatorConfig
 
 	// Sources says where each secret came from, for `config show`. Load
 	// sets it for secrets given in the file or the environment;
@@ -212,6 +216,26 @@ type NotificationsConfig struct {
 	// MaxSessions is how many sender sessions may be paired. HCL:
 	// max_sessions; env: WHATSAPP_MAX_SESSIONS. Default 5.
 	MaxSessions int
+}
+
+// OperatorConfig is who runs this billing, as invoices and receipts (the
+// PDFs of host/internal/pdf) and messages name them. HCL block: operator.
+// (Every operator.* setting lives in this one block.)
+type OperatorConfig struct {
+	// Name is the business's name. HCL: name. Default "".
+	Name string
+	// Address is its postal address; new lines are kept. HCL: address.
+	// Default "".
+	Address string
+	// TaxID is its tax number (NPWP in Indonesia). HCL: tax_id. Default "".
+	TaxID string
+	// Logo is a PNG or JPEG file printed on invoices and receipts. HCL:
+	// logo. Default "" (none).
+	Logo string
+	// Language writes amounts and dates on invoices, receipts and
+	// messages: "id" (Rp 5.000) or "en" (IDR 5,000). HCL: language.
+	// Default "id".
+	Language string
 }
 
 // RouterConfig holds router settings. HCL block: router.

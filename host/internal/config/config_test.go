@@ -98,6 +98,7 @@ func wantDefaults(t *testing.T) *config.Config {
 		},
 		Notifications: config.NotificationsConfig{Plugin: "whatsapp", MessageDelay: time.Second, MaxSessions: 5},
 		Router:        config.RouterConfig{DefaultLocation: config.RouterLocation{Name: "default"}},
+		Operator:      config.OperatorConfig{Language: "id"},
 	}
 }
 
@@ -287,6 +288,8 @@ func TestLoadFullFile(t *testing.T) {
 		Router: config.RouterConfig{DefaultLocation: config.RouterLocation{
 			Name: "office", Host: "192.168.88.1", Port: 8729, Username: "billing", Password: "r0uter-pass", TLS: true,
 		}},
+		Operator: config.OperatorConfig{Name: "Net Désa", Address: "Jl. Merdeka 1\nBandung", TaxID: "01.234.567.8-901.000",
+			Logo: "/etc/mikrobill/logo.png", Language: "en"},
 		Sources: config.SecretSources{
 			JWTSecret: config.SourceFile, CookieSecret: config.SourceFile, EncryptionKey: config.SourceFile, RouterPassword: config.SourceFile,
 		},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,6 +154,14 @@ var settings = []*Setting{
 	{Key: "notifications.max_sessions", Env: vars("WHATSAPP_MAX_SESSIONS"), v: integer(func(c *Config) *int { return &c.Notifications.MaxSessions }, 5).
 		env(asCount[int]("sessions")).check(atLeastNamed(1))},
 
+	// Who runs this billing (invoices, receipts, messages): every
+	// operator.* setting here, in one block.
+	{Key: "operator.name", v: text(func(c *Config) *string { return &c.Operator.Name }, "")},
+	{Key: "operator.address", v: text(func(c *Config) *string { return &c.Operator.Address }, "")},
+	{Key: "operator.tax_id", v: text(func(c *Config) *string { return &c.Operator.TaxID }, "")},
+	{Key: "operator.logo", v: text(func(c *Config) *string { return &c.Operator.Logo }, "").check(logoFile)},
+	{Key: "operator.language", v: text(func(c *Config) *string { return &c.Operator.Language }, "id").check(oneOf([]string{"id", "en"}))},
+
 	{Key: "router.default_location.name", v: text(func(c *Config) *string { return &c.Router.DefaultLocation.Name }, "default").check(routerName)},
 	{Key: "router.default_location.host", Env: vars("MIKROTIK_HOST"), v: text(func(c *Config) *string { return &c.Router.DefaultLocation.Host }, "").check(routerHost)},
 	{Key: "router.default_location.port", Env: vars("MIKROTIK_PORT"), v: integer(func(c *Config) *int { return &c.Router.DefaultLocation.Port }, 0).env(asPort(1)).check(routerPort)},
@@ -241,6 +250,20 @@ func notEmpty(hint string) rule[string] {
 		}
 		return fmt.Errorf("%s must not be empty", s.Key)
 	}
+}
+
+// logoFile accepts no logo, or a PNG or JPEG file's path (read when a
+// PDF is made: host/internal/pdf names a file it cannot read).
+func logoFile(_ *Config, s *Setting, v string) error {
+	if v == "" {
+		return nil
+	}
+	switch strings.ToLower(filepath.Ext(v)) {
+	case ".png", ".jpg", ".jpeg":
+	default:
+		return fmt.Errorf("%s %q: the logo must be a PNG or JPEG file (.png, .jpg or .jpeg)", s.Key, v)
+	}
+	return nil
 }
 
 func oneOf(values []string) rule[string] {

@@ -27,6 +27,13 @@ import (
 // days. Exported for the browser tests (package web_test).
 func SeedPayments(tb testing.TB, db *store.Store, n int, now time.Time, gateways ...string) {
 	tb.Helper()
+	SeedPaymentsOver(tb, db, n, billing.DashboardDays, now, gateways...)
+}
+
+// SeedPaymentsOver is SeedPayments over the days days up to now (UTC
+// days; today included).
+func SeedPaymentsOver(tb testing.TB, db *store.Store, n, days int, now time.Time, gateways ...string) {
+	tb.Helper()
 	ctx := context.Background()
 	q := db.Q()
 	cip, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
@@ -57,10 +64,9 @@ func SeedPayments(tb testing.TB, db *store.Store, n int, now time.Time, gateways
 	defer func() { db.Now = clock }()
 	var at time.Time
 	db.Now = func() time.Time { return at }
-	// From the start of the dashboard's first day (UTC, billing's default
-	// zone) to now.
+	// From the start of the first day (UTC, billing's default zone) to now.
 	u := now.UTC()
-	first := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1-billing.DashboardDays)
+	first := time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1-days)
 	span := now.Sub(first)
 	err = db.Tx(ctx, func(tx *store.Tx) error {
 		for i := range n {

@@ -142,6 +142,16 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/dashboard", RoleViewer, s.dashboard)
 	}
 
+	if s.deps.Billing != nil {
+		// Reports (reports.go): income, subscribers, expiring; JSON or CSV,
+		// for viewers as the dashboard's numbers are.
+		s.route(api, get, "/reports/income", RoleViewer, s.incomeReport)
+		s.route(api, get, "/reports/subscribers", RoleViewer, s.subscriberReport)
+		s.route(api, get, "/reports/expiring", RoleViewer, s.expiringReport)
+		// An invoice or receipt as PDF (invoice_pdf.go).
+		s.route(api, get, "/invoices/{id}/pdf", RoleViewer, s.invoicePDF)
+	}
+
 	// The plugins' routes, /plugins/{plugin}/...: each has the role its
 	// plugin's manifest names, matched when a request arrives
 	// (plugin_routes.go; PluginPolicies lists them).
@@ -267,6 +277,12 @@ func (s *Server) router() *mux.Router {
 		s.page(r, get, "/tokens", RoleViewer, s.ui.TokensPage)
 		s.page(r, post, "/tokens", RoleViewer, s.ui.CreateToken)
 		s.page(r, post, "/tokens/{id}/revoke", RoleViewer, s.ui.RevokeToken)
+	}
+
+	if s.ui != nil && s.deps.Billing != nil {
+		// The admin UI's reports page (package ui: reports.go), with the
+		// role of GET /api/v1/reports/..., whose services it calls.
+		s.page(r, get, "/reports", RoleViewer, s.ui.Reports)
 	}
 
 	if s.ui != nil && s.deps.Billing != nil {

@@ -116,6 +116,8 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"GET /portal/signin": rolePublic, "POST /portal/signin": rolePublic, "POST /portal/code": rolePublic,
 		"POST /portal/code/check": rolePublic, "POST /portal/signout": rolePublic,
 		"GET /portal": roleCustomer, "POST /portal/buy": roleCustomer,
+		// The reports page, with the role of GET /api/v1/reports/....
+		"GET /reports": RoleViewer,
 	} {
 		want[key] = role
 	}

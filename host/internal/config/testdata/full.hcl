@@ -128,3 +128,11 @@ plugin "mikrotik" {
 plugin "audit" {
   disabled = true
 }
+
+operator {
+  name     = "Net Désa"
+  address  = "Jl. Merdeka 1\nBandung"
+  tax_id   = "01.234.567.8-901.000"
+  logo     = "/etc/mikrobill/logo.png"
+  language = "en"
+}

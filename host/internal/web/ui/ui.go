@@ -84,7 +84,7 @@ type Deps struct {
 	// RoleAtLeast reports whether role has the rights of min.
 	RoleAtLeast func(role, min string) bool
 	// Numbers gives the dashboard its billing figures and charts (nil: the
-	// plugin tiles only).
+	// plugin tiles only), and the reports page its reports (reports.go).
 	Numbers *billing.Service
 	// Jobs lists and retries jobs with the API's code (nil: no jobs page).
 	Jobs *Jobs
