@@ -29,7 +29,8 @@ type expiryScanWorker struct {
 }
 
 // Work queues an expire job for every active subscription whose period is
-// over. The jobs are unique by subscription and expiry, so overlapping
+// over, and an expire_voucher_login job for every hotspot voucher whose
+// validity is. The jobs are unique by subscription and expiry, so overlapping
 // scans queue nothing twice.
 func (w *expiryScanWorker) Work(ctx context.Context, _ *river.Job[ExpiryScanArgs]) error {
 	s := w.s
@@ -45,7 +46,7 @@ func (w *expiryScanWorker) Work(ctx context.Context, _ *river.Job[ExpiryScanArgs
 	if len(due) > 0 {
 		s.log.Info("subscriptions due for expiry queued", "count", len(due))
 	}
-	return nil
+	return s.queueDueVoucherLogins(ctx)
 }
 
 // ReminderScanArgs looks for subscriptions to remind (periodic).
