@@ -327,6 +327,7 @@ type routerSession struct {
 	router.Session
 	location string
 }
+
 func (r *fakeRouter) DisconnectSession(context.Context, *router.DisconnectSessionRequest) (*router.DisconnectSessionResponse, error) {
 	return &router.DisconnectSessionResponse{}, nil
 }
