@@ -84,6 +84,12 @@ type Config struct {
 	Notifications NotificationsConfig
 	// Router holds router settings. HCL block: router.
 	Router RouterConfig
+	// Operator is who runs this billing: the name on voucher sheets and
+	// the hotspot login page. HCL block: operator.
+	Operator OperatorConfig
+	// Hotspot says where customers log in to the hotspot. HCL block:
+	// hotspot.
+	Hotspot HotspotConfig
 
 	// Sources says where each secret came from, for `config show`. Load
 	// sets it for secrets given in the file or the environment;
@@ -212,6 +218,26 @@ type NotificationsConfig struct {
 	// MaxSessions is how many sender sessions may be paired. HCL:
 	// max_sessions; env: WHATSAPP_MAX_SESSIONS. Default 5.
 	MaxSessions int
+}
+
+// OperatorConfig is who runs this billing. HCL block: operator.
+type OperatorConfig struct {
+	// Name is the operator's (the ISP's) name as customers know it,
+	// printed on voucher sheets and the hotspot login page. HCL: name.
+	// Default "".
+	Name string
+}
+
+// HotspotConfig says where customers log in to the hotspot. HCL block:
+// hotspot.
+type HotspotConfig struct {
+	// LoginURL is the hotspot's login page as a customer's phone reaches
+	// it behind the router, for example "http://wifi.example.net/login"
+	// (the hotspot server profile's DNS name); "{location}" in it is
+	// replaced by the location's name. The QR codes of hotspot voucher
+	// sheets open it with the code filled in. HCL: login_url. Default ""
+	// (the QR codes carry the code alone).
+	LoginURL string
 }
 
 // RouterConfig holds router settings. HCL block: router.
