@@ -22,7 +22,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -311,4 +313,16 @@ func (w *expireVoucherLoginWorker) Work(ctx context.Context, job *river.Job[Expi
 			ResourceID: strconv.FormatInt(l.ID, 10), Metadata: meta}, s.now()), nil)
 		return err
 	})
+}
+
+// HotspotLoginURL is the address that logs a phone in to the hotspot with
+// a voucher's code: the login page (the setting hotspot.login_url, in
+// which "{location}" stands for the location's name) with the code as the
+// username and the password. "" when no login page is set.
+func HotspotLoginURL(loginPage, location, code string) string {
+	if loginPage == "" {
+		return ""
+	}
+	page := strings.ReplaceAll(loginPage, "{location}", location)
+	return page + "?" + url.Values{"username": {code}, "password": {code}}.Encode()
 }
