@@ -74,7 +74,7 @@ type VoucherBatch struct {
 }
 
 // Hotspot reports whether the batch's codes are hotspot logins.
-func (b *VoucherBatch) Hotspot() bool { return b.Kind == BatchHotspot }
+func (b VoucherBatch) Hotspot() bool { return b.Kind == BatchHotspot }
 
 // LoginCounts are a hotspot batch's logins by state.
 type LoginCounts struct {
