@@ -30,7 +30,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/mikrobill/mikrobill/host/internal/store"
-	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/router"
 )
 
@@ -283,22 +282,13 @@ func (w *expireVoucherLoginWorker) Work(ctx context.Context, job *river.Job[Expi
 		return err
 	}
 	ref := router.UserRef{Location: l.LocationName, Kind: router.KindHotspot, Name: l.Code}
-	action, note := "voucher.expired", ""
+	action := "voucher.expired"
 	if l.Plan.IsolationProfile != "" {
-		_, err = rt.IsolateUser(ctx, &router.IsolateUserRequest{User: ref, IsolationProfile: l.Plan.IsolationProfile, Disconnect: true})
 		action = "voucher.isolated"
-	} else {
-		_, err = rt.RemoveUser(ctx, &router.RemoveUserRequest{User: ref, Disconnect: true})
 	}
-	switch {
-	case errors.Is(err, router.ErrUnknownLocation):
-		return fmt.Errorf("expire hotspot voucher %d: %w; add location %q to plugin %q's settings", l.ID, err, l.LocationName, l.LocationPlugin)
-	case errors.Is(err, router.ErrNotManaged):
-		note = "the router's entry of that name was not created by mikrobill and was left as it is"
-	case errors.Is(err, sdk.ErrNotFound):
-		note = "no login of that name on the router"
-	case err != nil:
-		return fmt.Errorf("expire hotspot voucher %d on %s: %w", l.ID, l.LocationName, err)
+	note, err := endLogin(ctx, rt, ref, l.Plan.IsolationProfile, l.LocationPlugin)
+	if err != nil {
+		return fmt.Errorf("expire hotspot voucher %d: %w", l.ID, err)
 	}
 	meta := map[string]string{"batch_id": strconv.FormatInt(l.BatchID, 10), "location": l.LocationName, "plan": l.Plan.Name}
 	if note != "" {
