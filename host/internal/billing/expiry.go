@@ -31,7 +31,8 @@ type expiryScanWorker struct {
 }
 
 // Work queues an expire job for every active subscription whose period is
-// over. The jobs are unique by subscription and expiry, so overlapping
+// over, and an expire_voucher_login job for every hotspot voucher whose
+// validity is. The jobs are unique by subscription and expiry, so overlapping
 // scans queue nothing twice.
 func (w *expiryScanWorker) Work(ctx context.Context, _ *river.Job[ExpiryScanArgs]) error {
 	s := w.s
@@ -47,7 +48,7 @@ func (w *expiryScanWorker) Work(ctx context.Context, _ *river.Job[ExpiryScanArgs
 	if len(due) > 0 {
 		s.log.Info("subscriptions due for expiry queued", "count", len(due))
 	}
-	return nil
+	return s.queueDueVoucherLogins(ctx)
 }
 
 // ReminderScanArgs looks for subscriptions to remind (periodic).
@@ -123,36 +124,12 @@ func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) err
 	}
 	ref := router.UserRef{Location: svc.LocationName, Kind: userKind(svc.Plan), Name: svc.RouterUsername}
 	to, action := store.SubscriptionExpired, "subscription.expired"
-	// The period has ended whatever the router holds: a login that is
-	// not there, or an entry mikrobill must not touch, is noted (and
-	// `routers sync` reports it) rather than retried for ever.
-	routerNote := ""
 	if svc.Plan.IsolationProfile != "" {
-		_, err := rt.IsolateUser(ctx, &router.IsolateUserRequest{User: ref, IsolationProfile: svc.Plan.IsolationProfile, Disconnect: true})
-		switch {
-		case errors.Is(err, router.ErrUnknownLocation):
-			return fmt.Errorf("isolate %s: %w; add location %q to plugin %q's settings", ref.Name, err, ref.Location, svc.LocationPlugin)
-		case errors.Is(err, router.ErrNotManaged):
-			routerNote = "the router's entry of that name was not created by mikrobill and was left as it is"
-		case errors.Is(err, sdk.ErrNotFound):
-			// Nothing to isolate: the login is not on the router (removed
-			// by hand, or never provisioned). `routers sync` puts an
-			// isolated login back when repairing.
-			routerNote = "no login of that name on the router"
-		case err != nil:
-			return fmt.Errorf("isolate %s on %s: %w", ref.Name, ref.Location, err)
-		}
 		to, action = store.SubscriptionIsolated, "subscription.isolated"
-	} else {
-		_, err := rt.RemoveUser(ctx, &router.RemoveUserRequest{User: ref, Disconnect: true})
-		switch {
-		case errors.Is(err, router.ErrUnknownLocation):
-			return fmt.Errorf("remove %s: %w; add location %q to plugin %q's settings", ref.Name, err, ref.Location, svc.LocationPlugin)
-		case errors.Is(err, router.ErrNotManaged):
-			routerNote = "the router's entry of that name was not created by mikrobill and was left as it is"
-		case err != nil && !errors.Is(err, sdk.ErrNotFound):
-			return fmt.Errorf("remove %s on %s: %w", ref.Name, ref.Location, err)
-		}
+	}
+	routerNote, err := endLogin(ctx, rt, ref, svc.Plan.IsolationProfile, svc.LocationPlugin)
+	if err != nil {
+		return err
 	}
 	meta := map[string]string{"user": svc.RouterUsername, "location": svc.LocationName, "plan": svc.Plan.Name}
 	if routerNote != "" {
@@ -172,6 +149,40 @@ func (w *expireWorker) Work(ctx context.Context, job *river.Job[ExpireArgs]) err
 			Metadata: meta}, s.now()), nil)
 		return err
 	})
+}
+
+// endLogin ends a login's period on the router: moved to the isolation
+// profile (when there is one) or removed, its sessions ended. The period
+// ends whatever the router holds: a login that is not there, or an entry
+// mikrobill must not touch, comes back as a note (and `routers sync`
+// reports it) rather than an error retried for ever. A router that fails
+// is an error (the job retries).
+func endLogin(ctx context.Context, rt router.Router, ref router.UserRef, isolation, plugin string) (note string, err error) {
+	if isolation != "" {
+		_, err = rt.IsolateUser(ctx, &router.IsolateUserRequest{User: ref, IsolationProfile: isolation, Disconnect: true})
+	} else {
+		_, err = rt.RemoveUser(ctx, &router.RemoveUserRequest{User: ref, Disconnect: true})
+	}
+	verb := "remove"
+	if isolation != "" {
+		verb = "isolate"
+	}
+	switch {
+	case errors.Is(err, router.ErrUnknownLocation):
+		return "", fmt.Errorf("%s %s: %w; add location %q to plugin %q's settings", verb, ref.Name, err, ref.Location, plugin)
+	case errors.Is(err, router.ErrNotManaged):
+		return "the router's entry of that name was not created by mikrobill and was left as it is", nil
+	case errors.Is(err, sdk.ErrNotFound) && isolation != "":
+		// Nothing to isolate: the login is not on the router (removed
+		// by hand, or never provisioned). `routers sync` puts an
+		// isolated login back when repairing.
+		return "no login of that name on the router", nil
+	case errors.Is(err, sdk.ErrNotFound):
+		return "", nil // removed already
+	case err != nil:
+		return "", fmt.Errorf("%s %s on %s: %w", verb, ref.Name, ref.Location, err)
+	}
+	return "", nil
 }
 
 // render fills a message template for a notify job and returns it with the

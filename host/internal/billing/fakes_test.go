@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/testutil"
 	"github.com/mikrobill/mikrobill/sdk"
@@ -156,6 +157,7 @@ type fakeRouter struct {
 	down         atomic.Int64
 	disconnected []string
 	calls        atomic.Int64
+	sessions     []routerSession
 }
 
 func (r *fakeRouter) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
@@ -297,9 +299,35 @@ func (r *fakeRouter) IsolateUser(_ context.Context, req *router.IsolateUserReque
 	}
 	return &router.IsolateUserResponse{Changed: true, Disconnected: 1}, nil
 }
-func (r *fakeRouter) ListActiveSessions(context.Context, *router.ListActiveSessionsRequest) (*router.ListActiveSessionsResponse, error) {
-	return &router.ListActiveSessionsResponse{}, nil
+func (r *fakeRouter) ListActiveSessions(_ context.Context, req *router.ListActiveSessionsRequest) (*router.ListActiveSessionsResponse, error) {
+	if err := r.unreachable(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	resp := &router.ListActiveSessionsResponse{}
+	for _, s := range r.sessions {
+		if s.location == req.Location && (req.Kind == "" || s.Kind == req.Kind) && (req.User == "" || s.User == req.User) {
+			resp.Sessions = append(resp.Sessions, s.Session)
+		}
+	}
+	return resp, nil
 }
+
+// login puts an active session on the router, as a user logging in to
+// the hotspot does; up is how long ago.
+func (r *fakeRouter) login(loc, user string, up time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sessions = append(r.sessions, routerSession{location: loc, Session: router.Session{
+		ID: fmt.Sprintf("*%d", len(r.sessions)+1), Kind: router.KindHotspot, User: user, Address: "10.5.50.9", Uptime: up}})
+}
+
+type routerSession struct {
+	router.Session
+	location string
+}
+
 func (r *fakeRouter) DisconnectSession(context.Context, *router.DisconnectSessionRequest) (*router.DisconnectSessionResponse, error) {
 	return &router.DisconnectSessionResponse{}, nil
 }

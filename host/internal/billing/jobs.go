@@ -39,11 +39,14 @@ func (s *Service) Workers() *river.Workers {
 	river.AddWorker(w, &confirmPaymentWorker{s: s})
 	river.AddWorker(w, &reconcileScanWorker{s: s})
 	river.AddWorker(w, &reconcileGatewayWorker{s: s})
+	river.AddWorker(w, &provisionHotspotBatchWorker{s: s})
+	river.AddWorker(w, &voucherLoginScanWorker{s: s})
+	river.AddWorker(w, &expireVoucherLoginWorker{s: s})
 	return w
 }
 
-// PeriodicJobs returns the expiry and reminder scans; River runs them on
-// the elected leader only.
+// PeriodicJobs returns the expiry, reminder, reconciliation and hotspot
+// first-login scans; River runs them on the elected leader only.
 func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ExpiryInterval),
@@ -55,6 +58,11 @@ func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ReconcileInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return ReconcileScanArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "reconcile_scan"}),
+		// First logins are looked for as often as expiries: a voucher's
+		// validity starts there.
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ExpiryInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return VoucherLoginScanArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "voucher_login_scan"}),
 	}
 }
 

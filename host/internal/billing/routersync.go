@@ -24,7 +24,7 @@ const (
 	// DriftDisabled: the login of an active subscription is disabled.
 	DriftDisabled = "disabled"
 	// DriftOrphan: a login mikrobill created that no active or isolated
-	// subscription of the location accounts for.
+	// subscription (nor hotspot voucher) of the location accounts for.
 	DriftOrphan = "orphan"
 	// DriftNotManaged: the subscriber's login name is taken by an entry
 	// mikrobill did not create. Never repaired: a person must look.
@@ -265,6 +265,16 @@ func (s *Service) compareLocation(ctx context.Context, l store.Location) (Locati
 	if err != nil {
 		return fail(err)
 	}
+	// Hotspot vouchers are logins too, with no subscription: never
+	// strays (hotspot.go keeps them).
+	vouchers, err := q.ListVoucherLoginsAt(ctx, l.ID, store.LoginPending, store.LoginReady, store.LoginActive, store.LoginExpired)
+	if err != nil {
+		return fail(err)
+	}
+	voucherLogins := make(map[string]bool, len(vouchers))
+	for _, v := range vouchers {
+		voucherLogins[v.Code] = true
+	}
 	// One login per customer: an active subscription wins over an
 	// isolated one; among equals the newest.
 	want := map[router.UserKind]map[string]expected{router.KindHotspot: {}, router.KindPPP: {}}
@@ -329,6 +339,9 @@ func (s *Service) compareLocation(ctx context.Context, l store.Location) (Locati
 				continue
 			}
 			if _, ok := want[kind][u.Name]; ok {
+				continue
+			}
+			if kind == router.KindHotspot && voucherLogins[u.Name] {
 				continue
 			}
 			d := Drift{Problem: DriftOrphan, Kind: string(kind), User: u.Name, CustomerID: logins[u.Name], Have: u.Profile}

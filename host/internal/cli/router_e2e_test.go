@@ -35,7 +35,8 @@ type routerHost struct {
 	secret string
 }
 
-func startRouterHost(t *testing.T) *routerHost {
+// more is added to the host's mikrobill.hcl.
+func startRouterHost(t *testing.T, more ...string) *routerHost {
 	t.Helper()
 	rt := routertest.Start(t, routertest.Options{Username: "billing", Password: "router-pass-42"})
 	// The operator's walled garden, made on the router by hand: not ours.
@@ -45,7 +46,7 @@ func startRouterHost(t *testing.T) *routerHost {
 	d.AddBundled("payment-manual")
 	d.AddBundled("mikrotik")
 	cfgFile := filepath.Join(t.TempDir(), "mikrobill.hcl")
-	if err := os.WriteFile(cfgFile, []byte("jobs {\n  expiry_check_interval = \"1s\"\n}\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte("jobs {\n  expiry_check_interval = \"1s\"\n}\n"+strings.Join(more, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h := startHost(t, d.Dir, "MIKROBILL_CONFIG="+cfgFile,

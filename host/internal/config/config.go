@@ -85,9 +85,13 @@ type Config struct {
 	// Router holds router settings. HCL block: router.
 	Router RouterConfig
 	// Operator is who runs this billing: the name, address, tax number
-	// and logo on invoices and receipts, and their language. HCL block:
+	// and logo on invoices, receipts, voucher sheets and the hotspot
+	// login page, and their language. HCL block:
 	// operator.
 	Operator OperatorConfig
+	// Hotspot says where customers log in to the hotspot. HCL block:
+	// hotspot.
+	Hotspot HotspotConfig
 
 	// Sources says where each secret came from, for `config show`. Load
 	// sets it for secrets given in the file or the environment;
@@ -222,7 +226,9 @@ type NotificationsConfig struct {
 // PDFs of host/internal/pdf) and messages name them. HCL block: operator.
 // (Every operator.* setting lives in this one block.)
 type OperatorConfig struct {
-	// Name is the business's name. HCL: name. Default "".
+	// Name is the business's name (at most 100 characters), on invoices,
+	// receipts, voucher sheets and the hotspot login page. HCL: name.
+	// Default "".
 	Name string
 	// Address is its postal address; new lines are kept. HCL: address.
 	// Default "".
@@ -236,6 +242,18 @@ type OperatorConfig struct {
 	// messages: "id" (Rp 5.000) or "en" (IDR 5,000). HCL: language.
 	// Default "id".
 	Language string
+}
+
+// HotspotConfig says where customers log in to the hotspot. HCL block:
+// hotspot.
+type HotspotConfig struct {
+	// LoginURL is the hotspot's login page as a customer's phone reaches
+	// it behind the router, for example "http://wifi.example.net/login"
+	// (the hotspot server profile's DNS name); "{location}" in it is
+	// replaced by the location's name. The QR codes of hotspot voucher
+	// sheets open it with the code filled in. HCL: login_url. Default ""
+	// (the QR codes carry the code alone).
+	LoginURL string
 }
 
 // RouterConfig holds router settings. HCL block: router.

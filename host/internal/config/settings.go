@@ -156,11 +156,12 @@ var settings = []*Setting{
 
 	// Who runs this billing (invoices, receipts, messages): every
 	// operator.* setting here, in one block.
-	{Key: "operator.name", v: text(func(c *Config) *string { return &c.Operator.Name }, "")},
+	{Key: "operator.name", v: text(func(c *Config) *string { return &c.Operator.Name }, "").check(textUpTo(100))},
 	{Key: "operator.address", v: text(func(c *Config) *string { return &c.Operator.Address }, "")},
 	{Key: "operator.tax_id", v: text(func(c *Config) *string { return &c.Operator.TaxID }, "")},
 	{Key: "operator.logo", v: text(func(c *Config) *string { return &c.Operator.Logo }, "").check(logoFile)},
 	{Key: "operator.language", v: text(func(c *Config) *string { return &c.Operator.Language }, "id").check(oneOf([]string{"id", "en"}))},
+	{Key: "hotspot.login_url", v: text(func(c *Config) *string { return &c.Hotspot.LoginURL }, "").check(hotspotLoginURL)},
 
 	{Key: "router.default_location.name", v: text(func(c *Config) *string { return &c.Router.DefaultLocation.Name }, "default").check(routerName)},
 	{Key: "router.default_location.host", Env: vars("MIKROTIK_HOST"), v: text(func(c *Config) *string { return &c.Router.DefaultLocation.Host }, "").check(routerHost)},
@@ -333,6 +334,27 @@ func publicURL(_ *Config, s *Setting, v string) error {
 	}
 	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%s %q: write the address customers and gateways reach the host at, for example https://billing.example.net", s.Key, v)
+	}
+	return nil
+}
+
+// textUpTo refuses text longer than n characters.
+func textUpTo(n int) func(*Config, *Setting, string) error {
+	return func(_ *Config, s *Setting, v string) error {
+		if len([]rune(v)) > n {
+			return fmt.Errorf("%s is %d characters long; write at most %d", s.Key, len([]rune(v)), n)
+		}
+		return nil
+	}
+}
+
+func hotspotLoginURL(_ *Config, s *Setting, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(strings.ReplaceAll(v, "{location}", "main"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return fmt.Errorf("%s %q: write the hotspot's login page as phones reach it, without a query, for example http://wifi.example.net/login (\"{location}\" stands for the location's name)", s.Key, v)
 	}
 	return nil
 }

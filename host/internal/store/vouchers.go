@@ -59,20 +59,55 @@ type VoucherBatch struct {
 	Note      string    `json:"note"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
-	// Redeemed is how many of its vouchers have been redeemed (read only).
+	// Redeemed is how many of its vouchers have been redeemed (read only;
+	// a hotspot login counts from its first login).
 	Redeemed int `json:"redeemed"`
+	// Kind is BatchRedeem (the default: codes redeemed for a customer) or
+	// BatchHotspot (each code a hotspot login on the location's router).
+	Kind string `json:"kind"`
+	// Logins counts a hotspot batch's logins by state (read only; nil for
+	// a redeem batch).
+	Logins *LoginCounts `json:"logins,omitempty"`
+	// ProvisionError is why putting its logins on the router failed last
+	// (read only; "" once it succeeds).
+	ProvisionError string `json:"provision_error,omitempty"`
 }
 
+// Hotspot reports whether the batch's codes are hotspot logins.
+func (b VoucherBatch) Hotspot() bool { return b.Kind == BatchHotspot }
+
+// LoginCounts are a hotspot batch's logins by state.
+type LoginCounts struct {
+	// Pending are not on the router yet, Ready are there and unused,
+	// Active have logged in, Expired were removed or isolated.
+	Pending int `json:"pending"`
+	Ready   int `json:"ready"`
+	Active  int `json:"active"`
+	Expired int `json:"expired"`
+}
+
+// Provisioned reports whether every login is on the router.
+func (c *LoginCounts) Provisioned() bool { return c != nil && c.Pending == 0 }
+
 const voucherBatchColumns = "b.id, b.plan_id, b.location_id, b.size, b.prefix, b.note, b.created_by, b.created_at, " +
-	"(SELECT COUNT(*) FROM vouchers v WHERE v.batch_id = b.id AND v.redeemed_at IS NOT NULL)"
+	"(SELECT COUNT(*) FROM vouchers v WHERE v.batch_id = b.id AND v.redeemed_at IS NOT NULL), b.kind, b.provision_error, " +
+	"(SELECT COUNT(*) FROM vouchers v WHERE v.batch_id = b.id AND v.login_state = 'pending'), " +
+	"(SELECT COUNT(*) FROM vouchers v WHERE v.batch_id = b.id AND v.login_state = 'ready'), " +
+	"(SELECT COUNT(*) FROM vouchers v WHERE v.batch_id = b.id AND v.login_state = 'active'), " +
+	"(SELECT COUNT(*) FROM vouchers v WHERE v.batch_id = b.id AND v.login_state = 'expired')"
 
 func scanVoucherBatch(r Row) (*VoucherBatch, error) {
 	var b VoucherBatch
 	var created int64
-	if err := r.Scan(&b.ID, &b.PlanID, &b.LocationID, &b.Size, &b.Prefix, &b.Note, &b.CreatedBy, &created, &b.Redeemed); err != nil {
+	var c LoginCounts
+	if err := r.Scan(&b.ID, &b.PlanID, &b.LocationID, &b.Size, &b.Prefix, &b.Note, &b.CreatedBy, &created, &b.Redeemed,
+		&b.Kind, &b.ProvisionError, &c.Pending, &c.Ready, &c.Active, &c.Expired); err != nil {
 		return nil, err
 	}
 	b.CreatedAt = FromMillis(created)
+	if b.Hotspot() {
+		b.Logins = &c
+	}
 	return &b, nil
 }
 
@@ -89,19 +124,28 @@ type Voucher struct {
 	// SubscriptionID is the subscription it paid for (0: none yet).
 	SubscriptionID int64     `json:"subscription_id,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
+	// LoginState is a hotspot login's state (LoginPending, LoginReady,
+	// LoginActive, LoginExpired); "" for a voucher redeemed for a
+	// customer.
+	LoginState string `json:"login_state,omitempty"`
+	// FirstLoginAt is when a hotspot login was first seen online, and
+	// ExpiresAt when its validity ends (the plan's after the first login).
+	FirstLoginAt time.Time `json:"first_login_at,omitzero"`
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`
 }
 
-const voucherColumns = "id, batch_id, code, redeemed_at, redeemed_by_customer_id, subscription_id, created_at"
+const voucherColumns = "id, batch_id, code, redeemed_at, redeemed_by_customer_id, subscription_id, created_at, login_state, first_login_at, expires_at"
 
 func scanVoucher(r Row) (*Voucher, error) {
 	var v Voucher
-	var redeemed, customer, sub sql.NullInt64
+	var redeemed, customer, sub, first, expires sql.NullInt64
 	var created int64
-	if err := r.Scan(&v.ID, &v.BatchID, &v.Code, &redeemed, &customer, &sub, &created); err != nil {
+	if err := r.Scan(&v.ID, &v.BatchID, &v.Code, &redeemed, &customer, &sub, &created, &v.LoginState, &first, &expires); err != nil {
 		return nil, err
 	}
 	v.RedeemedAt, v.RedeemedByCustomerID, v.SubscriptionID = FromNullMillis(redeemed), customer.Int64, sub.Int64
 	v.CreatedAt = FromMillis(created)
+	v.FirstLoginAt, v.ExpiresAt = FromNullMillis(first), FromNullMillis(expires)
 	return &v, nil
 }
 
@@ -173,17 +217,27 @@ func (q *Queries) CreateVoucherBatch(ctx context.Context, b *VoucherBatch, n int
 	if !voucherPrefixRE.MatchString(b.Prefix) {
 		return nil, fmt.Errorf("create voucher batch: %w: the prefix must be up to %d letters and digits", ErrInvalid, MaxVoucherPrefix)
 	}
+	if b.Kind == "" {
+		b.Kind = BatchRedeem
+	}
+	if !ValidBatchKind(b.Kind) {
+		return nil, fmt.Errorf("create voucher batch: %w: the kind must be %q or %q, got %q", ErrInvalid, BatchRedeem, BatchHotspot, b.Kind)
+	}
+	state := ""
+	if b.Hotspot() {
+		state = LoginPending
+	}
 	now := q.store.now()
 	out := make([]Voucher, 0, n)
 	err := q.inTx(ctx, func(q *Queries) error {
 		out = out[:0]
-		if err := q.db.QueryRow(ctx, `INSERT INTO voucher_batches (plan_id, location_id, size, prefix, note, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			b.PlanID, b.LocationID, n, b.Prefix, b.Note, b.CreatedBy, Millis(now)).Scan(&b.ID); err != nil {
+		if err := q.db.QueryRow(ctx, `INSERT INTO voucher_batches (plan_id, location_id, size, prefix, note, created_by, created_at, kind)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			b.PlanID, b.LocationID, n, b.Prefix, b.Note, b.CreatedBy, Millis(now), b.Kind).Scan(&b.ID); err != nil {
 			return err
 		}
 		for range n {
-			v := Voucher{BatchID: b.ID, CreatedAt: now.Truncate(time.Millisecond)}
+			v := Voucher{BatchID: b.ID, CreatedAt: now.Truncate(time.Millisecond), LoginState: state}
 			for attempt := 1; ; attempt++ {
 				code, err := NewVoucherCode(b.Prefix)
 				if err != nil {
@@ -192,8 +246,8 @@ func (q *Queries) CreateVoucherBatch(ctx context.Context, b *VoucherBatch, n int
 				// ON CONFLICT DO NOTHING rather than catching the error:
 				// on PostgreSQL a failed statement would abort the
 				// transaction.
-				err = q.db.QueryRow(ctx, `INSERT INTO vouchers (batch_id, code, created_at) VALUES (?, ?, ?)
-					ON CONFLICT (code) DO NOTHING RETURNING id`, b.ID, code, Millis(now)).Scan(&v.ID)
+				err = q.db.QueryRow(ctx, `INSERT INTO vouchers (batch_id, code, created_at, login_state) VALUES (?, ?, ?, ?)
+					ON CONFLICT (code) DO NOTHING RETURNING id`, b.ID, code, Millis(now), state).Scan(&v.ID)
 				if err == nil {
 					v.Code = code
 					break
@@ -214,6 +268,9 @@ func (q *Queries) CreateVoucherBatch(ctx context.Context, b *VoucherBatch, n int
 		return nil, fmt.Errorf("create voucher batch for plan %d: %w", b.PlanID, err)
 	}
 	b.Size, b.Redeemed, b.CreatedAt = n, 0, now.Truncate(time.Millisecond)
+	if b.Hotspot() {
+		b.Logins = &LoginCounts{Pending: n}
+	}
 	return out, nil
 }
 
@@ -257,12 +314,14 @@ func (q *Queries) ListVoucherBatches(ctx context.Context, page Page) ([]VoucherB
 // (ErrReferenced otherwise).
 func (q *Queries) DeleteVoucherBatch(ctx context.Context, id int64) error {
 	err := q.inTx(ctx, func(q *Queries) error {
+		// A hotspot login on the router is in use too: deleting its
+		// record would leave it there for `routers sync` to call a stray.
 		var redeemed int
-		if err := q.db.QueryRow(ctx, "SELECT COUNT(*) FROM vouchers WHERE batch_id = ? AND redeemed_at IS NOT NULL", id).Scan(&redeemed); err != nil {
+		if err := q.db.QueryRow(ctx, "SELECT COUNT(*) FROM vouchers WHERE batch_id = ? AND (redeemed_at IS NOT NULL OR login_state IN ('ready', 'active'))", id).Scan(&redeemed); err != nil {
 			return err
 		}
 		if redeemed > 0 {
-			return fmt.Errorf("%w: %d of its vouchers have been redeemed", ErrReferenced, redeemed)
+			return fmt.Errorf("%w: %d of its vouchers have been redeemed or are logins on the router", ErrReferenced, redeemed)
 		}
 		if _, err := q.db.Exec(ctx, "DELETE FROM vouchers WHERE batch_id = ?", id); err != nil {
 			return err
@@ -335,7 +394,7 @@ func (q *Queries) GetVoucherByCode(ctx context.Context, code string) (*Voucher, 
 func (q *Queries) RedeemVoucher(ctx context.Context, code string, customerID int64) (*Voucher, error) {
 	norm := NormalizeVoucherCode(code)
 	v, err := scanVoucher(q.db.QueryRow(ctx, `UPDATE vouchers SET redeemed_at = ?, redeemed_by_customer_id = ?
-		WHERE code = ? AND redeemed_at IS NULL RETURNING `+voucherColumns,
+		WHERE code = ? AND redeemed_at IS NULL AND login_state = '' RETURNING `+voucherColumns,
 		Millis(q.store.now()), optionalID(customerID), norm))
 	if err == nil {
 		return v, nil
@@ -346,11 +405,16 @@ func (q *Queries) RedeemVoucher(ctx context.Context, code string, customerID int
 	}
 	// Nothing updated: either no such code, or it was used already.
 	var redeemed sql.NullInt64
-	err = q.db.QueryRow(ctx, "SELECT redeemed_at FROM vouchers WHERE code = ?", norm).Scan(&redeemed)
-	if errors.Is(err, ErrNotFound) {
+	var login string
+	err = q.db.QueryRow(ctx, "SELECT redeemed_at, login_state FROM vouchers WHERE code = ?", norm).Scan(&redeemed, &login)
+	switch {
+	case errors.Is(err, ErrNotFound):
 		err = &FieldError{Kind: ErrNotFound, Field: "code", Err: err,
 			Message: "no voucher has this code; check it for typos (case, spaces and hyphens do not matter)"}
-	} else if err == nil {
+	case err == nil && login != "":
+		err = &FieldError{Kind: ErrInvalid, Field: "code",
+			Message: "this voucher is a hotspot login: it is typed on the hotspot's login page, not redeemed for a customer"}
+	case err == nil:
 		err = &FieldError{Kind: ErrConflict, Field: "code",
 			Message: fmt.Sprintf("this voucher was redeemed on %s; a voucher works once", FromNullMillis(redeemed).Format("2006-01-02 15:04 UTC"))}
 	}
@@ -415,6 +479,8 @@ func (q *Queries) ListVoucherBatchesBefore(ctx context.Context, before int64, li
 type VoucherFilter struct {
 	// Unused keeps the vouchers not redeemed yet.
 	Unused bool
+	// LoginState keeps the hotspot logins in that state ("": any).
+	LoginState string
 }
 
 // ListVouchersAfter lists up to limit (1 to MaxLimit) of a batch's
@@ -426,10 +492,14 @@ func (q *Queries) ListVouchersAfter(ctx context.Context, batchID int64, f Vouche
 		return nil, err
 	}
 	cond := " WHERE batch_id = ? AND id > ?"
+	args := []any{batchID, after}
 	if f.Unused {
 		cond += " AND redeemed_at IS NULL"
 	}
-	rows, err := q.db.Query(ctx, "SELECT "+voucherColumns+" FROM vouchers"+cond+fmt.Sprintf(" ORDER BY id LIMIT %d", page.Limit), batchID, after)
+	if f.LoginState != "" {
+		cond, args = cond+" AND login_state = ?", append(args, f.LoginState)
+	}
+	rows, err := q.db.Query(ctx, "SELECT "+voucherColumns+" FROM vouchers"+cond+fmt.Sprintf(" ORDER BY id LIMIT %d", page.Limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list vouchers of batch %d: %w", batchID, err)
 	}

@@ -177,7 +177,7 @@ func TestChangesAreAudited(t *testing.T) {
 			{Action: "subscription.updated", ResourceType: "subscription", ResourceID: id(sub), Metadata: map[string]string{"customer_id": id(cust), "plan_id": id(plan), "status": "cancelled"}},
 			{Action: "subscription.deleted", ResourceType: "subscription", ResourceID: id(sub)},
 			{Action: "customer.deleted", ResourceType: "customer", ResourceID: id(cust)},
-			{Action: "voucher_batch.created", ResourceType: "voucher_batch", ResourceID: id(batch.ID), Metadata: map[string]string{"plan_id": id(plan), "location_id": id(loc), "size": "2", "prefix": "HS"}},
+			{Action: "voucher_batch.created", ResourceType: "voucher_batch", ResourceID: id(batch.ID), Metadata: map[string]string{"plan_id": id(plan), "location_id": id(loc), "size": "2", "prefix": "HS", "kind": "redeem"}},
 			{Action: "voucher_batch.deleted", ResourceType: "voucher_batch", ResourceID: id(batch.ID)},
 			{Action: "template.created", ResourceType: "template", ResourceID: id(tpl), Metadata: map[string]string{"name": "welcome", "channel": "whatsapp"}},
 			{Action: "template.updated", ResourceType: "template", ResourceID: id(tpl), Metadata: map[string]string{"name": "welcome", "channel": "whatsapp"}},

@@ -101,6 +101,8 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/voucher-batches/{id}", RoleViewer, s.getVoucherBatch)
 		s.route(api, del, "/voucher-batches/{id}", RoleOperator, s.deleteVoucherBatch)
 		s.route(api, get, "/voucher-batches/{id}/vouchers", RoleOperator, s.listBatchVouchers)
+		// A batch as CSV, codes included (voucher_export.go; issue 13).
+		s.route(api, get, "/voucher-batches/{id}/export.csv", RoleOperator, s.exportVoucherBatch)
 
 		s.route(api, get, "/templates", RoleViewer, s.listTemplates)
 		s.route(api, post, "/templates", RoleOperator, s.createTemplate)

@@ -43,7 +43,7 @@ func (p voucherPages) Code(ctx context.Context, batchID, id int64) (*store.Vouch
 }
 
 func (p voucherPages) CreateBatch(r *http.Request, b *store.VoucherBatch, count int) error {
-	made, _, err := p.s.newVoucherBatch(r, &voucherBatchInput{PlanID: b.PlanID, LocationID: b.LocationID, Count: count, Prefix: b.Prefix, Note: b.Note})
+	made, _, err := p.s.newVoucherBatch(r, &voucherBatchInput{PlanID: b.PlanID, LocationID: b.LocationID, Count: count, Prefix: b.Prefix, Note: b.Note, Kind: b.Kind})
 	if err != nil {
 		return pageRefusal(err)
 	}
@@ -62,4 +62,10 @@ func (p voucherPages) DeleteBatch(r *http.Request, id int64) error {
 func (p voucherPages) Redeem(r *http.Request, code string, customerID int64) (*billing.Redemption, error) {
 	red, err := p.s.redeem(r, redeemBody{Code: code, CustomerID: customerID})
 	return red, pageRefusal(err)
+}
+
+func (p voucherPages) Operator() string { return p.s.operatorName() }
+
+func (p voucherPages) LoginURL(location, code string) string {
+	return billing.HotspotLoginURL(p.s.hotspotLoginPage(), location, code)
 }

@@ -20,6 +20,9 @@ type voucherBatchInput struct {
 	Count      int    `json:"count"`
 	Prefix     string `json:"prefix"`
 	Note       string `json:"note"`
+	// Kind is "redeem" (the default) or "hotspot": each code a hotspot
+	// login on the location's router.
+	Kind string `json:"kind"`
 }
 
 func (s *Server) validateVoucherBatch(ctx context.Context, in *voucherBatchInput) error {
@@ -34,6 +37,15 @@ func (s *Server) validateVoucherBatch(ctx context.Context, in *voucherBatchInput
 	}
 	if err := checkRef(&v, "plan_id", "plan", in.PlanID, perr); err != nil {
 		return err
+	}
+	if in.Kind == "" {
+		in.Kind = store.BatchRedeem
+	}
+	v.check(store.ValidBatchKind(in.Kind), "kind", fmt.Sprintf("%q (codes redeemed for a customer) or %q (each code a hotspot login on the location's router)", store.BatchRedeem, store.BatchHotspot))
+	if in.Kind == store.BatchHotspot && perr == nil && in.PlanID > 0 {
+		if p, err := q.GetPlan(ctx, in.PlanID); err == nil && p.Kind != store.PlanHotspot {
+			v.check(false, "plan_id", fmt.Sprintf("plan %q is a %s plan; hotspot logins need a hotspot plan", p.Name, p.Kind))
+		}
 	}
 	if in.LocationID > 0 {
 		_, lerr = q.GetLocation(ctx, in.LocationID)
@@ -95,25 +107,35 @@ func (s *Server) newVoucherBatch(r *http.Request, in *voucherBatchInput) (*store
 	if err := s.validateVoucherBatch(r.Context(), in); err != nil {
 		return nil, nil, err
 	}
-	b := store.VoucherBatch{PlanID: in.PlanID, LocationID: in.LocationID, Prefix: in.Prefix, Note: in.Note}
+	b := store.VoucherBatch{PlanID: in.PlanID, LocationID: in.LocationID, Prefix: in.Prefix, Note: in.Note, Kind: in.Kind}
 	if p := PrincipalFrom(r.Context()); p != nil {
 		b.CreatedBy = p.Username
 	}
+	if b.Hotspot() && !s.auditing() {
+		return nil, nil, errors.New("the job queue is not set up; hotspot logins cannot be created")
+	}
 	var vs []store.Voucher
-	err := s.change(r, func(q *store.Queries) (*auditEvent, error) {
+	err := refusal(s.deps.DB.Tx(r.Context(), func(tx *store.Tx) error {
 		var err error
-		if vs, err = q.CreateVoucherBatch(r.Context(), &b, in.Count); err != nil {
-			return nil, err
+		if vs, err = tx.Q().CreateVoucherBatch(r.Context(), &b, in.Count); err != nil {
+			return err
+		}
+		// The batch's logins reach the router through a job queued
+		// with it: made and queued together, or neither.
+		if b.Hotspot() {
+			if err := s.deps.Billing.ProvisionHotspotBatchTx(r.Context(), tx, b.ID); err != nil {
+				return err
+			}
 		}
 		// The codes are bearer credentials: never in the audit trail.
-		return event("voucher_batch.created", "voucher_batch", b.ID, map[string]string{
+		return s.auditTx(r, tx, event("voucher_batch.created", "voucher_batch", b.ID, map[string]string{
 			"plan_id": strconv.FormatInt(b.PlanID, 10), "location_id": strconv.FormatInt(b.LocationID, 10),
-			"size": strconv.Itoa(b.Size), "prefix": b.Prefix}), nil
-	})
+			"size": strconv.Itoa(b.Size), "prefix": b.Prefix, "kind": b.Kind}))
+	}))
 	if err != nil {
 		return nil, nil, err
 	}
-	s.log.Info("voucher batch created", "batch", b.ID, "plan", b.PlanID, "location", b.LocationID, "count", b.Size, "by", b.CreatedBy)
+	s.log.Info("voucher batch created", "batch", b.ID, "kind", b.Kind, "plan", b.PlanID, "location", b.LocationID, "count", b.Size, "by", b.CreatedBy)
 	return &b, vs, nil
 }
 

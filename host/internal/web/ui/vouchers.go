@@ -46,6 +46,13 @@ type Vouchers interface {
 	// Redeem redeems a voucher's code for a customer: its invoice is paid
 	// and the subscription starts or is extended.
 	Redeem(r *http.Request, code string, customerID int64) (*billing.Redemption, error)
+	// Operator is the operator's name for the sheets (the setting
+	// operator.name; "" when unset).
+	Operator() string
+	// LoginURL is the address that logs a phone in to the hotspot of a
+	// location with a code (billing.HotspotLoginURL of the setting
+	// hotspot.login_url; "" when unset).
+	LoginURL(location, code string) string
 }
 
 // ErrBatchUsed refuses to delete a batch some of whose vouchers were
@@ -129,7 +136,7 @@ func (u *UI) VoucherBatches(w http.ResponseWriter, r *http.Request) error {
 type batchForm struct {
 	PlanID, LocationID int64
 	Count              string
-	Prefix, Note       string
+	Prefix, Note, Kind string
 	Plans              []store.Plan
 	Locations          []store.Location
 	// MaxCount and MaxPrefix are the store's limits, for the hints.
@@ -161,15 +168,18 @@ func (u *UI) batchFormPage(w http.ResponseWriter, r *http.Request, status int, f
 // CreateVoucherBatch serves POST /vouchers.
 func (u *UI) CreateVoucherBatch(w http.ResponseWriter, r *http.Request) error {
 	f := newForm(r, "vouchers")
-	b := &store.VoucherBatch{PlanID: f.int64("plan_id", 0), LocationID: f.int64("location_id", 0), Prefix: f.str("prefix"), Note: f.str("note")}
+	b := &store.VoucherBatch{PlanID: f.int64("plan_id", 0), LocationID: f.int64("location_id", 0), Prefix: f.str("prefix"), Note: f.str("note"), Kind: f.str("kind")}
 	count := f.int64("count", 0)
 	var err error
 	if len(f.errs) == 0 {
 		err = u.deps.Vouchers.CreateBatch(r, b, int(count))
 	}
 	if f.refusedBy(err) {
+		if _, ok := f.errs["plan_id"]; ok && b.Kind == store.BatchHotspot && b.PlanID > 0 {
+			f.errs["plan_id"] = "hotspot.err.plan_kind"
+		}
 		return u.batchFormPage(w, r, http.StatusUnprocessableEntity, &batchForm{PlanID: b.PlanID, LocationID: b.LocationID,
-			Count: f.str("count"), Prefix: b.Prefix, Note: b.Note, Errs: f.errs})
+			Count: f.str("count"), Prefix: b.Prefix, Note: b.Note, Kind: b.Kind, Errs: f.errs})
 	}
 	if err != nil {
 		return err

@@ -21,7 +21,12 @@ const printLimit = 210
 // printData is the sheet's.
 type printData struct {
 	Batch batchRow
-	Codes []store.Voucher
+	Cards []printCard
+	// Operator is the operator's name on every card ("" when unset).
+	Operator string
+	// NoLoginURL says a hotspot batch's QR codes carry the code alone,
+	// hotspot.login_url being unset.
+	NoLoginURL bool
 	// From and To number the part's first and last cards; Next links to
 	// the next part ("" on the last).
 	From, To int
@@ -49,16 +54,36 @@ func (u *UI) VoucherSheet(w http.ResponseWriter, r *http.Request) error {
 		d.Next = "/vouchers/" + strconv.FormatInt(b.ID, 10) + "/print?" + url.Values{
 			"after": {strconv.FormatInt(codes[printLimit-1].ID, 10)}, "from": {strconv.Itoa(d.From + printLimit)}}.Encode()
 	}
-	d.Codes, d.To = codes, d.From+len(codes)-1
+	d.Operator, d.To = u.deps.Vouchers.Operator(), d.From+len(codes)-1
+	for _, c := range codes {
+		card := printCard{Voucher: c}
+		if b.Hotspot() {
+			card.Link = u.deps.Vouchers.LoginURL(b.Location, c.Code)
+			d.NoLoginURL = card.Link == ""
+		}
+		d.Cards = append(d.Cards, card)
+	}
 	return u.renderPart(w, r, http.StatusOK, "vouchers_print.html", "sheet", view{Title: "vouchers.print_title", Data: d})
 }
 
+// printCard is one card: a voucher, and for a hotspot login the address
+// its QR code opens (the login page with the code filled in).
+type printCard struct {
+	store.Voucher
+	Link string
+}
+
 // VoucherQR serves GET /vouchers/{id}/codes/{voucher}/qr.png: a voucher's
-// code as a QR code (PNG), for the sheet's cards.
+// code as a QR code (PNG), for the sheet's cards; for a hotspot login, the
+// address that logs in with it when hotspot.login_url is set.
 func (u *UI) VoucherQR(w http.ResponseWriter, r *http.Request) error {
-	batchID, ok1 := idVar(r, "id")
-	id, ok2 := idVar(r, "voucher")
-	if !ok1 || !ok2 {
+	b, err := u.batch(w, r)
+	if b == nil {
+		return err
+	}
+	batchID := b.ID
+	id, ok := idVar(r, "voucher")
+	if !ok {
 		u.Fail(w, r, http.StatusNotFound, "")
 		return nil
 	}
@@ -69,6 +94,11 @@ func (u *UI) VoucherQR(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return err
+	}
+	if b.Hotspot() {
+		if link := u.deps.Vouchers.LoginURL(b.Location, v.Code); link != "" {
+			return writeQR(w, link)
+		}
 	}
 	return writeQR(w, v.Code)
 }
