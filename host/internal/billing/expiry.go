@@ -29,11 +29,11 @@ type expiryScanWorker struct {
 }
 
 // Work queues an expire job for every active subscription whose period is
-// over. The jobs are unique by subscription and expiry, so overlapping
+// over (for a postpaid plan, whose grace after the period is over). The jobs are unique by subscription and expiry, so overlapping
 // scans queue nothing twice.
 func (w *expiryScanWorker) Work(ctx context.Context, _ *river.Job[ExpiryScanArgs]) error {
 	s := w.s
-	due, err := s.st.Q().ListDueSubscriptions(ctx, s.now(), scanBatch)
+	due, err := s.st.Q().ListDueSubscriptionsGrace(ctx, s.now(), *s.cfg.PostpaidGrace, scanBatch)
 	if err != nil {
 		return err
 	}

@@ -38,10 +38,12 @@ func (s *Service) Workers() *river.Workers {
 	river.AddWorker(w, &confirmPaymentWorker{s: s})
 	river.AddWorker(w, &reconcileScanWorker{s: s})
 	river.AddWorker(w, &reconcileGatewayWorker{s: s})
+	river.AddWorker(w, &postpaidBillWorker{s: s})
 	return w
 }
 
-// PeriodicJobs returns the expiry and reminder scans; River runs them on
+// PeriodicJobs returns the expiry and reminder scans, the reconciliation
+// and the postpaid bills; River runs them on
 // the elected leader only.
 func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 	return []*river.PeriodicJob{
@@ -54,6 +56,9 @@ func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ReconcileInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return ReconcileScanArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "reconcile_scan"}),
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.BillInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PostpaidBillArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "postpaid_bill"}),
 	}
 }
 
