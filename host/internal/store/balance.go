@@ -79,9 +79,20 @@ func (q *Queries) AddBalanceEntry(ctx context.Context, e *BalanceEntry) error {
 	if err != nil {
 		return fmt.Errorf("add a balance entry for customer %d: %w", e.CustomerID, err)
 	}
-	_, err = q.db.Exec(ctx, `INSERT INTO customer_balances (customer_id, currency, balance, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (customer_id, currency) DO UPDATE SET balance = customer_balances.balance + excluded.balance, updated_at = excluded.updated_at`,
-		e.CustomerID, e.Currency, e.Amount, Millis(now))
+	// A credit inserts or adds; a debit only updates (SQLite checks the
+	// inserted row's CHECK before the conflict turns it into an update).
+	var n int64
+	if e.Amount > 0 {
+		n, err = q.db.Exec(ctx, `INSERT INTO customer_balances (customer_id, currency, balance, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (customer_id, currency) DO UPDATE SET balance = customer_balances.balance + excluded.balance, updated_at = excluded.updated_at`,
+			e.CustomerID, e.Currency, e.Amount, Millis(now))
+	} else {
+		n, err = q.db.Exec(ctx, "UPDATE customer_balances SET balance = balance + ?, updated_at = ? WHERE customer_id = ? AND currency = ?",
+			e.Amount, Millis(now), e.CustomerID, e.Currency)
+		if err == nil && n == 0 {
+			err = ErrInvalid // no balance in that currency at all
+		}
+	}
 	if errors.Is(err, ErrInvalid) {
 		return fmt.Errorf("customer %d, %d %s: %w", e.CustomerID, e.Amount, e.Currency, ErrInsufficientBalance)
 	}
