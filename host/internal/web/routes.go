@@ -140,6 +140,15 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/routers/drift", RoleOperator, s.routerDrift)
 		s.route(api, post, "/routers/sync", RoleAdmin, s.repairRouters)
 		s.route(api, get, "/dashboard", RoleViewer, s.dashboard)
+
+		// Customer balances (balance.go): anyone signed in reads the
+		// ledger; operators add cash, make top-up invoices and pay from
+		// the balance; refunds and adjustments need an admin (checked in
+		// the handler, as the role depends on the amount).
+		s.route(api, get, "/customers/{id}/balance", RoleViewer, s.getCustomerBalance)
+		s.route(api, post, "/customers/{id}/balance", RoleOperator, s.postCustomerBalance)
+		s.route(api, post, "/customers/{id}/topups", RoleOperator, s.createTopUp)
+		s.route(api, post, "/invoices/{id}/pay-from-balance", RoleOperator, s.payInvoiceFromBalance)
 	}
 
 	// The plugins' routes, /plugins/{plugin}/...: each has the role its
