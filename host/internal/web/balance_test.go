@@ -93,7 +93,7 @@ func TestBalanceAPI(t *testing.T) {
 		}{
 			{RoleViewer, map[string]any{"amount": 20000, "currency": "IDR", "reason": "cash"}, http.StatusForbidden},
 			{RoleOperator, map[string]any{"amount": 20000, "currency": "IDR", "reason": "paid at the counter"}, http.StatusCreated},
-			{RoleOperator, map[string]any{"amount": 20000, "currency": "IDR"}, http.StatusUnprocessableEntity},          // no reason
+			{RoleOperator, map[string]any{"amount": 20000, "currency": "IDR"}, http.StatusUnprocessableEntity},         // no reason
 			{RoleOperator, map[string]any{"amount": -1000, "currency": "IDR", "reason": "typo"}, http.StatusForbidden}, // admins only
 			{RoleOperator, map[string]any{"amount": -1000, "currency": "IDR", "kind": "refund", "reason": "x"}, http.StatusForbidden},
 			{RoleAdmin, map[string]any{"amount": -1000, "currency": "IDR", "reason": "typo"}, http.StatusCreated},

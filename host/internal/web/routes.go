@@ -230,6 +230,11 @@ func (s *Server) router() *mux.Router {
 		s.page(r, get, "/invoices/{id}", RoleViewer, s.ui.Invoice)
 		s.page(r, get, "/invoices/{id}/qr.png", RoleViewer, s.ui.InvoiceQR)
 		s.page(r, post, "/invoices/{id}/pay", RoleOperator, s.ui.PayInvoice)
+		// Balances (ui/balance.go): the ledger, cash entries (refunds and
+		// adjustments: admins, checked by the API's rule), paying from it.
+		s.page(r, get, "/customers/{id}/balance", RoleViewer, s.ui.CustomerBalance)
+		s.page(r, post, "/customers/{id}/balance", RoleOperator, s.ui.AddBalance)
+		s.page(r, post, "/invoices/{id}/pay-from-balance", RoleOperator, s.ui.PayInvoiceFromBalance)
 	}
 
 	if s.ui != nil && s.deps.DB != nil && s.deps.Billing != nil {

@@ -111,6 +111,10 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"POST /messaging/{plugin}/sessions/{id}/pair": RoleOperator, "POST /messaging/{plugin}/sessions/{id}/logout": RoleAdmin,
 		// The audit page, with the role of GET /api/v1/audit.
 		"GET /audit": RoleAdmin,
+		// The balance pages, with the roles of /api/v1/customers/{id}/balance
+		// and /api/v1/invoices/{id}/pay-from-balance.
+		"GET /customers/{id}/balance": RoleViewer, "POST /customers/{id}/balance": RoleOperator,
+		"POST /invoices/{id}/pay-from-balance": RoleOperator,
 	} {
 		want[key] = role
 	}
