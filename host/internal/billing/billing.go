@@ -14,7 +14,13 @@
 //     audit jobs. Replays and concurrent duplicates credit nothing more.
 //   - Redeem does the same for a voucher, without a payment.
 //   - Periodic jobs (on one host only) expire subscriptions (isolate or
-//     remove them on the router) and send reminders 7, 3 and 1 days ahead.
+//     remove them on the router) and send reminders 7, 3 and 1 days ahead,
+//     and bill postpaid plans' next periods (recurring.go).
+//   - Paying renews: an invoice for the plan a customer already has
+//     extends that subscription from its end, unless it asks for a new
+//     one (renewal.go). Customers hold a balance per currency (a ledger,
+//     balance.go) that tops up through a gateway or in cash and pays
+//     invoices, each exactly once.
 //
 // Start with Service (NewWithQueue), Workers and PeriodicJobs.
 package billing
@@ -59,6 +65,17 @@ type Config struct {
 	// reconciliation asks its gateway (default 2 minutes: younger ones wait
 	// for their webhooks).
 	ReconcileAfter time.Duration
+	// InvoiceLeadDays is how many days before a postpaid period ends the
+	// next period's invoice is made (nil: the configuration's default,
+	// jobs.invoice_lead_days).
+	InvoiceLeadDays *int
+	// PostpaidGrace is how long after a postpaid period ends an unpaid
+	// customer keeps the service before isolation (nil: the
+	// configuration's default, jobs.postpaid_grace_days).
+	PostpaidGrace *time.Duration
+	// BillInterval is how often postpaid subscriptions are looked for to
+	// bill (zero: hourly).
+	BillInterval time.Duration
 	// Location formats dates in messages (default UTC).
 	Location *time.Location
 	// Operator is who issues invoices and receipts (the configuration's
@@ -99,6 +116,16 @@ func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log
 	}
 	if cfg.ExpiryInterval <= 0 {
 		cfg.ExpiryInterval = def.Jobs.ExpiryCheckInterval
+	}
+	if cfg.InvoiceLeadDays == nil {
+		cfg.InvoiceLeadDays = &def.Jobs.InvoiceLeadDays
+	}
+	if cfg.PostpaidGrace == nil {
+		grace := time.Duration(def.Jobs.PostpaidGraceDays) * 24 * time.Hour
+		cfg.PostpaidGrace = &grace
+	}
+	if cfg.BillInterval <= 0 {
+		cfg.BillInterval = time.Hour
 	}
 	if cfg.ReminderInterval <= 0 {
 		cfg.ReminderInterval = time.Hour

@@ -43,6 +43,10 @@ type env struct {
 	au   *fakeAudit
 	cust *store.Customer
 	plan *store.Plan
+	// plugs and cipher make a second service on the store (twin).
+	plugs  testutil.Plugins
+	cipher *store.Cipher
+	cfg    billing.Config
 }
 
 func setup(t *testing.T, st *store.Store, opts ...func(*billing.Config)) *env {
@@ -94,6 +98,7 @@ func setup(t *testing.T, st *store.Store, opts ...func(*billing.Config)) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	e.plugs, e.cipher, e.cfg = plugs, cipher, cfg
 	e.svc, err = billing.NewWithQueue(st, cipher, plugs, cfg, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: 100 * time.Millisecond, RetryPolicy: fastRetry{}}})
 	if err != nil {
 		t.Fatal(err)

@@ -31,12 +31,13 @@ type expiryScanWorker struct {
 }
 
 // Work queues an expire job for every active subscription whose period is
-// over, and an expire_voucher_login job for every hotspot voucher whose
+// over (for a postpaid plan, when the grace after the period is over),
+// and an expire_voucher_login job for every hotspot voucher whose
 // validity is. The jobs are unique by subscription and expiry, so overlapping
 // scans queue nothing twice.
 func (w *expiryScanWorker) Work(ctx context.Context, _ *river.Job[ExpiryScanArgs]) error {
 	s := w.s
-	due, err := s.st.Q().ListDueSubscriptions(ctx, s.now(), scanBatch)
+	due, err := s.st.Q().ListDueSubscriptionsGrace(ctx, s.now(), *s.cfg.PostpaidGrace, scanBatch)
 	if err != nil {
 		return err
 	}

@@ -27,34 +27,11 @@ var (
 )
 
 // CreateInvoice records what a customer owes for a plan (for an existing
-// subscription when subscriptionID is set) and queues its audit event.
+// subscription when subscriptionID is set) and queues its audit event. It
+// is NewInvoice without a new subscription asked for: paying renews the
+// customer's subscription on the same plan.
 func (s *Service) CreateInvoice(ctx context.Context, customerID, planID, subscriptionID int64, dueIn time.Duration, actor string) (*store.Invoice, error) {
-	plan, err := s.st.Q().GetPlan(ctx, planID)
-	if err != nil {
-		return nil, err
-	}
-	if !plan.Active {
-		return nil, fmt.Errorf("%w: plan %q is not active", sdk.ErrFailedPrecondition, plan.Name)
-	}
-	if plan.Price <= 0 {
-		return nil, fmt.Errorf("%w: plan %q is free: give the customer a voucher instead", sdk.ErrFailedPrecondition, plan.Name)
-	}
-	inv := &store.Invoice{CustomerID: customerID, PlanID: planID, SubscriptionID: subscriptionID, Amount: plan.Price, Currency: plan.Currency}
-	if dueIn > 0 {
-		inv.DueAt = s.now().Add(dueIn)
-	}
-	err = s.st.Tx(ctx, func(tx *store.Tx) error {
-		if err := tx.Q().CreateInvoice(ctx, inv); err != nil {
-			return err
-		}
-		_, err := s.queue.InsertTx(ctx, tx, auditJob(AuditEvent{Actor: actor, Action: "invoice.created", ResourceType: "invoice", ResourceID: inv.Number,
-			Metadata: map[string]string{"customer_id": strconv.FormatInt(customerID, 10), "plan": plan.Name, "amount": money(inv.Amount, inv.Currency)}}, s.now()), nil)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return inv, nil
+	return s.NewInvoice(ctx, InvoiceRequest{CustomerID: customerID, PlanID: planID, SubscriptionID: subscriptionID, DueIn: dueIn, Actor: actor})
 }
 
 // PaymentStart is what StartPayment returns: where to send the customer.
@@ -83,7 +60,7 @@ func (s *Service) StartPayment(ctx context.Context, invoiceID int64, gateway, me
 	if err != nil {
 		return nil, err
 	}
-	plan, err := q.GetPlan(ctx, inv.PlanID)
+	what, sku, err := invoiceItem(ctx, q, inv)
 	if err != nil {
 		return nil, err
 	}
@@ -107,9 +84,9 @@ func (s *Service) StartPayment(ctx context.Context, invoiceID int64, gateway, me
 	resp, err := gw.CreatePayment(ctx, &payment.CreatePaymentRequest{
 		OrderID:     inv.Number,
 		Amount:      payment.Money{Amount: inv.Amount, Currency: inv.Currency},
-		Description: plan.Name,
+		Description: what,
 		Customer:    payment.Customer{Name: cust.Name, Email: cust.Email, Phone: cust.Phone},
-		Items: []payment.LineItem{{SKU: "plan-" + strconv.FormatInt(plan.ID, 10), Name: plan.Name, Quantity: 1,
+		Items: []payment.LineItem{{SKU: sku, Name: what, Quantity: 1,
 			UnitPrice: payment.Money{Amount: inv.Amount, Currency: inv.Currency}}},
 		Method:         method,
 		CallbackURL:    base + "/webhooks/" + gateway,
@@ -192,19 +169,40 @@ func money(amount int64, currency string) string {
 	return payment.Money{Amount: amount, Currency: currency}.String()
 }
 
+// invoiceItem is what an invoice sells, as gateways show it: the plan's
+// name, or a balance top-up.
+func invoiceItem(ctx context.Context, q *store.Queries, inv *store.Invoice) (name, sku string, err error) {
+	if inv.Kind == store.InvoiceTopUp {
+		return "Balance top-up", "topup", nil
+	}
+	plan, err := q.GetPlan(ctx, inv.PlanID)
+	if err != nil {
+		return "", "", err
+	}
+	return plan.Name, "plan-" + strconv.FormatInt(plan.ID, 10), nil
+}
+
 // credit credits an invoice in a transaction: exactly once (CreditInvoice's
-// primary key), then starts or extends the subscription and queues the
-// provision, notify and audit jobs. It reports whether this call credited.
+// primary key), then starts or extends the subscription (Activate, after
+// the renewal rule: renewal.go) and queues the provision, notify and audit
+// jobs; a top-up invoice adds to the customer's balance instead (topUp).
+// It reports whether this call credited.
 func (s *Service) credit(ctx context.Context, tx *store.Tx, inv *store.Invoice, paymentID, voucherID int64, actor, how string) (bool, error) {
 	ok, err := tx.Q().CreditInvoice(ctx, inv.ID, paymentID, voucherID)
 	if err != nil || !ok {
 		return false, err
 	}
+	if inv.Kind == store.InvoiceTopUp {
+		return true, s.topUp(ctx, tx, inv, actor, how)
+	}
 	plan, err := tx.Q().GetPlan(ctx, inv.PlanID)
 	if err != nil {
 		return false, err
 	}
-	subID, expires, err := tx.Q().ActivateFor(ctx, inv, plan.Validity)
+	if err := s.renewal(ctx, tx.Q(), inv); err != nil {
+		return false, err
+	}
+	subID, expires, err := tx.Q().Activate(ctx, inv, plan)
 	if err != nil {
 		return false, err
 	}

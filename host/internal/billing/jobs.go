@@ -42,11 +42,13 @@ func (s *Service) Workers() *river.Workers {
 	river.AddWorker(w, &provisionHotspotBatchWorker{s: s})
 	river.AddWorker(w, &voucherLoginScanWorker{s: s})
 	river.AddWorker(w, &expireVoucherLoginWorker{s: s})
+	river.AddWorker(w, &postpaidBillWorker{s: s})
 	return w
 }
 
 // PeriodicJobs returns the expiry, reminder, reconciliation and hotspot
-// first-login scans; River runs them on the elected leader only.
+// first-login scans and the postpaid bills; River runs them on the
+// elected leader only.
 func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ExpiryInterval),
@@ -63,6 +65,9 @@ func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.ExpiryInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return VoucherLoginScanArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "voucher_login_scan"}),
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.BillInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PostpaidBillArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "postpaid_bill"}),
 	}
 }
 

@@ -178,8 +178,9 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	bill, err = billing.NewWithQueue(st, cipher, billing.FromManager(mgr), billing.Config{
 		PublicURL: cfg.BaseURL(ln.Addr().String()), LinkKey: payLinkKey(key), NotifyPlugin: cfg.Notifications.Plugin, NotifySession: cfg.Notifications.Session,
 		ReminderDays: cfg.Jobs.ReminderDays, ExpiryInterval: cfg.Jobs.ExpiryCheckInterval,
-		Operator: pdf.Operator{Name: cfg.Operator.Name, Address: cfg.Operator.Address, TaxID: cfg.Operator.TaxID, Logo: cfg.Operator.Logo},
-		Language: cfg.Operator.Language,
+		Operator:        pdf.Operator{Name: cfg.Operator.Name, Address: cfg.Operator.Address, TaxID: cfg.Operator.TaxID, Logo: cfg.Operator.Logo},
+		Language:        cfg.Operator.Language,
+		InvoiceLeadDays: &cfg.Jobs.InvoiceLeadDays, PostpaidGrace: new(time.Duration(cfg.Jobs.PostpaidGraceDays) * 24 * time.Hour),
 	}, log, billing.QueueConfig{
 		Jobs:     jobs.Config{Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log},
 		Periodic: true,

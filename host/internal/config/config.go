@@ -199,6 +199,14 @@ type JobsConfig struct {
 	// ReminderDays are the days before expiry on which a customer is
 	// reminded (0: on the day). HCL: reminder_days. Default [7, 3, 1].
 	ReminderDays []int
+	// InvoiceLeadDays is how many days before a postpaid period ends its
+	// next period's invoice is made (and sent with its payment link). HCL:
+	// invoice_lead_days. Default 5.
+	InvoiceLeadDays int
+	// PostpaidGraceDays is how many days after a postpaid period ends an
+	// unpaid customer keeps the service before being isolated on the
+	// router. HCL: postpaid_grace_days. Default 3.
+	PostpaidGraceDays int
 	// Retention is how long completed jobs are kept. HCL: retention.
 	// Default 24h.
 	Retention time.Duration

@@ -146,6 +146,8 @@ var settings = []*Setting{
 	{Key: "jobs.poll_interval", v: duration(func(c *Config) *time.Duration { return &c.Jobs.PollInterval }, time.Second)},
 	{Key: "jobs.expiry_check_interval", v: duration(func(c *Config) *time.Duration { return &c.Jobs.ExpiryCheckInterval }, 5*time.Minute)},
 	{Key: "jobs.reminder_days", v: numbers(func(c *Config) *[]int { return &c.Jobs.ReminderDays }, []int{7, 3, 1}).check(reminderDays)},
+	{Key: "jobs.invoice_lead_days", v: integer(func(c *Config) *int { return &c.Jobs.InvoiceLeadDays }, 5).check(daysBetween(0, 28))},
+	{Key: "jobs.postpaid_grace_days", v: integer(func(c *Config) *int { return &c.Jobs.PostpaidGraceDays }, 3).check(daysBetween(0, 60))},
 	{Key: "jobs.retention", v: duration(func(c *Config) *time.Duration { return &c.Jobs.Retention }, 24*time.Hour)},
 
 	{Key: "notifications.plugin", v: text(func(c *Config) *string { return &c.Notifications.Plugin }, "whatsapp")},
@@ -422,6 +424,15 @@ func checkProxy(p string) error {
 		return nil
 	}
 	return fmt.Errorf("security.trusted_proxies: %q is not an IP address or a CIDR range such as 10.0.0.0/8", p)
+}
+
+func daysBetween(lo, hi int) rule[int] {
+	return func(_ *Config, s *Setting, v int) error {
+		if v < lo || v > hi {
+			return fmt.Errorf("%s must be a number of days from %d to %d, got %d", s.Key, lo, hi, v)
+		}
+		return nil
+	}
 }
 
 func reminderDays(_ *Config, s *Setting, days []int) error {

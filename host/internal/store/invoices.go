@@ -17,14 +17,32 @@ const (
 	InvoiceCancelled = "cancelled"
 )
 
-// Invoice is what a customer owes for a plan.
+// Invoice kinds.
+const (
+	// InvoicePlan buys a plan: paying it starts or renews a subscription.
+	InvoicePlan = "plan"
+	// InvoiceTopUp adds its amount to the customer's balance when paid; it
+	// has no plan.
+	InvoiceTopUp = "topup"
+)
+
+// Invoice is what a customer owes for a plan, or a top-up of their
+// balance.
 type Invoice struct {
 	ID int64 `json:"id"`
 	// Number is the order id gateways see, for example "INV-2026-000042".
 	Number         string `json:"number"`
 	CustomerID     int64  `json:"customer_id"`
 	SubscriptionID int64  `json:"subscription_id,omitempty"`
-	PlanID         int64  `json:"plan_id"`
+	// PlanID is the plan bought (0 for a top-up).
+	PlanID int64 `json:"plan_id,omitempty"`
+	// Kind is InvoicePlan (empty means a plan) or InvoiceTopUp.
+	Kind string `json:"kind"`
+	// NewSubscription: paying starts a parallel subscription instead of
+	// renewing the customer's current one on the same plan.
+	NewSubscription bool `json:"new_subscription,omitempty"`
+	// PeriodStart is the period a postpaid bill is for (zero otherwise).
+	PeriodStart time.Time `json:"period_start,omitzero"`
 	// Amount in the currency's minor units.
 	Amount     int64     `json:"amount"`
 	Currency   string    `json:"currency"`
@@ -37,18 +55,19 @@ type Invoice struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-const invoiceColumns = "id, number, customer_id, subscription_id, plan_id, amount, currency, status, gateway, payment_url, due_at, paid_at, created_at, updated_at"
+const invoiceColumns = "id, number, customer_id, subscription_id, plan_id, amount, currency, status, gateway, payment_url, due_at, paid_at, created_at, updated_at, kind, new_subscription, period_start"
 
 func scanInvoice(r Row) (*Invoice, error) {
 	var inv Invoice
-	var sub sql.NullInt64
-	var due, paid sql.NullInt64
+	var sub, plan sql.NullInt64
+	var due, paid, period sql.NullInt64
 	var created, updated int64
-	if err := r.Scan(&inv.ID, &inv.Number, &inv.CustomerID, &sub, &inv.PlanID, &inv.Amount, &inv.Currency, &inv.Status,
-		&inv.Gateway, &inv.PaymentURL, &due, &paid, &created, &updated); err != nil {
+	if err := r.Scan(&inv.ID, &inv.Number, &inv.CustomerID, &sub, &plan, &inv.Amount, &inv.Currency, &inv.Status,
+		&inv.Gateway, &inv.PaymentURL, &due, &paid, &created, &updated, &inv.Kind, &inv.NewSubscription, &period); err != nil {
 		return nil, err
 	}
-	inv.SubscriptionID = sub.Int64
+	inv.SubscriptionID, inv.PlanID = sub.Int64, plan.Int64
+	inv.PeriodStart = FromNullMillis(period)
 	inv.DueAt, inv.PaidAt = FromNullMillis(due), FromNullMillis(paid)
 	inv.CreatedAt, inv.UpdatedAt = FromMillis(created), FromMillis(updated)
 	return &inv, nil
@@ -87,16 +106,24 @@ func (q *Queries) CreateInvoice(ctx context.Context, inv *Invoice) error {
 	if inv.Status == "" {
 		inv.Status = InvoiceUnpaid
 	}
+	if inv.Kind == "" {
+		inv.Kind = InvoicePlan
+	}
+	if (inv.Kind == InvoicePlan) != (inv.PlanID != 0) {
+		return fmt.Errorf("create invoice for customer %d: %w: a plan invoice names its plan, a top-up names none", inv.CustomerID, ErrInvalid)
+	}
 	err = q.db.QueryRow(ctx, `INSERT INTO invoices (number, customer_id, subscription_id, plan_id, amount, currency, status,
-		gateway, payment_url, due_at, paid_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		inv.Number, inv.CustomerID, nullID(inv.SubscriptionID), inv.PlanID, inv.Amount, inv.Currency, inv.Status,
-		inv.Gateway, inv.PaymentURL, MillisOrNil(inv.DueAt), MillisOrNil(inv.PaidAt), Millis(now), Millis(now)).Scan(&inv.ID)
+		gateway, payment_url, due_at, paid_at, created_at, updated_at, kind, new_subscription, period_start)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		inv.Number, inv.CustomerID, nullID(inv.SubscriptionID), nullID(inv.PlanID), inv.Amount, inv.Currency, inv.Status,
+		inv.Gateway, inv.PaymentURL, MillisOrNil(inv.DueAt), MillisOrNil(inv.PaidAt), Millis(now), Millis(now),
+		inv.Kind, inv.NewSubscription, MillisOrNil(inv.PeriodStart)).Scan(&inv.ID)
 	if err != nil {
 		return fmt.Errorf("create invoice for customer %d: %w", inv.CustomerID, err)
 	}
 	inv.CreatedAt, inv.UpdatedAt = now.Truncate(time.Millisecond), now.Truncate(time.Millisecond)
 	inv.DueAt, inv.PaidAt = truncMillis(inv.DueAt), truncMillis(inv.PaidAt)
+	inv.PeriodStart = truncMillis(inv.PeriodStart)
 	return nil
 }
 
@@ -261,4 +288,15 @@ func (q *Queries) ListInvoicesBefore(ctx context.Context, f InvoiceFilter, befor
 		out = append(out, *inv)
 	}
 	return out, rows.Err()
+}
+
+// LinkInvoiceSubscription names the subscription an unpaid invoice renews
+// (one that names none yet) and reports whether it did.
+func (q *Queries) LinkInvoiceSubscription(ctx context.Context, invoiceID, subscriptionID int64) (bool, error) {
+	n, err := q.db.Exec(ctx, "UPDATE invoices SET subscription_id = ?, updated_at = ? WHERE id = ? AND subscription_id IS NULL",
+		subscriptionID, Millis(q.store.now()), invoiceID)
+	if err != nil {
+		return false, fmt.Errorf("link invoice %d to subscription %d: %w", invoiceID, subscriptionID, err)
+	}
+	return n == 1, nil
 }

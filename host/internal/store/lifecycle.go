@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -33,7 +34,7 @@ type SubscriptionView struct {
 const subscriptionViewSelect = `SELECT s.id, s.status, s.starts_at, s.expires_at,
 			c.id, c.name, c.phone, c.email, c.router_username, c.router_password_enc,
 			p.id, p.name, p.kind, p.rate_limit, p.shared_users, p.time_limit_seconds, p.data_limit_bytes, p.validity_seconds,
-			p.price_amount, p.currency, p.profile, p.isolation_profile, p.active, p.created_at, p.updated_at,
+			p.price_amount, p.currency, p.profile, p.isolation_profile, p.active, p.created_at, p.updated_at, p.billing_type,
 			l.id, l.name, l.plugin
 		FROM subscriptions s
 		JOIN customers c ON c.id = s.customer_id
@@ -49,7 +50,7 @@ func scanSubscriptionView(r Row) (*SubscriptionView, error) {
 		&s.SubscriptionID, &s.Status, &starts, &expires,
 		&s.CustomerID, &s.CustomerName, &s.Phone, &s.Email, &s.RouterUsername, &s.RouterPasswordEn,
 		&p.ID, &p.Name, &p.Kind, &p.RateLimit, &p.SharedUsers, &timeLimit, &p.DataLimitBytes, &validity,
-		&p.Price, &p.Currency, &p.Profile, &p.IsolationProfile, &p.Active, &pc, &pu,
+		&p.Price, &p.Currency, &p.Profile, &p.IsolationProfile, &p.Active, &pc, &pu, &p.BillingType,
 		&s.LocationID, &s.LocationName, &s.LocationPlugin); err != nil {
 		return nil, err
 	}
@@ -116,15 +117,43 @@ func (q *Queries) LocationLogins(ctx context.Context, locationID int64) (map[str
 	return out, nil
 }
 
-// ActivateFor extends a subscription by validity, or starts one when
-// subscriptionID is 0, for a credited invoice; it returns the subscription
-// and its new expiry. An active subscription that has not expired is
-// extended from its expiry; any other starts again now. Use it in the
-// transaction that credits the invoice, so it happens exactly once.
+// ActivateFor is Activate for a prepaid plan valid for validity.
 func (q *Queries) ActivateFor(ctx context.Context, inv *Invoice, validity time.Duration) (int64, time.Time, error) {
+	return q.Activate(ctx, inv, &Plan{Validity: validity, BillingType: BillingPrepaid})
+}
+
+// NextPeriodEnd is when a period of plan that starts at from ends: a
+// calendar month later for a postpaid plan, the plan's validity later
+// otherwise.
+func NextPeriodEnd(plan *Plan, from time.Time) time.Time {
+	if plan.Postpaid() {
+		return from.UTC().AddDate(0, 1, 0)
+	}
+	return from.Add(plan.Validity)
+}
+
+// Activate starts or extends the subscription a credited invoice pays for,
+// and returns it and its new expiry. Use it in the transaction that
+// credits the invoice, so it happens exactly once. The rule:
+//
+//   - No subscription on the invoice (subscription_id 0): a new one starts
+//     now, linked to the invoice. (The billing service first looks for the
+//     customer's subscription on the same plan to renew, unless the
+//     invoice asks for a new one: RenewableSubscription.)
+//   - An active subscription that has not ended is extended from its end,
+//     not from now: paying early loses nothing.
+//   - A postpaid subscription that ended (isolated while its bill was
+//     unpaid) continues from its end, when that period is not over yet:
+//     the bill pays for the period it was made for.
+//   - Any other (expired, isolated or pending prepaid, or a postpaid one
+//     whose paid period is over already) starts again now.
+//
+// A period is the plan's validity, or a calendar month for a postpaid plan
+// (NextPeriodEnd).
+func (q *Queries) Activate(ctx context.Context, inv *Invoice, plan *Plan) (int64, time.Time, error) {
 	now := q.store.now()
 	if inv.SubscriptionID == 0 {
-		end := now.Add(validity)
+		end := NextPeriodEnd(plan, now)
 		var id int64
 		err := q.db.QueryRow(ctx, `INSERT INTO subscriptions (customer_id, plan_id, status, starts_at, expires_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -143,20 +172,43 @@ func (q *Queries) ActivateFor(ctx context.Context, inv *Invoice, validity time.D
 	if err := q.db.QueryRow(ctx, "SELECT status, expires_at FROM subscriptions WHERE id = ?", inv.SubscriptionID).Scan(&status, &expires); err != nil {
 		return 0, time.Time{}, fmt.Errorf("subscription %d: %w", inv.SubscriptionID, err)
 	}
-	start, end := now, now.Add(validity)
-	if status == SubscriptionActive && expires.Valid && FromMillis(expires.Int64).After(now) {
-		end = FromMillis(expires.Int64).Add(validity)
-		if _, err := q.db.Exec(ctx, "UPDATE subscriptions SET plan_id = ?, expires_at = ?, updated_at = ? WHERE id = ?",
-			inv.PlanID, Millis(end), Millis(now), inv.SubscriptionID); err != nil {
+	ends := FromNullMillis(expires)
+	extend := expires.Valid && status == SubscriptionActive && ends.After(now)
+	if !extend && expires.Valid && plan.Postpaid() && status != SubscriptionCancelled && NextPeriodEnd(plan, ends).After(now) {
+		extend = true
+	}
+	if extend {
+		end := NextPeriodEnd(plan, ends)
+		if _, err := q.db.Exec(ctx, "UPDATE subscriptions SET plan_id = ?, status = ?, expires_at = ?, updated_at = ? WHERE id = ?",
+			inv.PlanID, SubscriptionActive, Millis(end), Millis(now), inv.SubscriptionID); err != nil {
 			return 0, time.Time{}, fmt.Errorf("extend subscription %d: %w", inv.SubscriptionID, err)
 		}
-		return inv.SubscriptionID, end, nil
+		return inv.SubscriptionID, end.Truncate(time.Millisecond), nil
 	}
+	end := NextPeriodEnd(plan, now)
 	if _, err := q.db.Exec(ctx, "UPDATE subscriptions SET plan_id = ?, status = ?, starts_at = ?, expires_at = ?, updated_at = ? WHERE id = ?",
-		inv.PlanID, SubscriptionActive, Millis(start), Millis(end), Millis(now), inv.SubscriptionID); err != nil {
+		inv.PlanID, SubscriptionActive, Millis(now), Millis(end), Millis(now), inv.SubscriptionID); err != nil {
 		return 0, time.Time{}, fmt.Errorf("reactivate subscription %d: %w", inv.SubscriptionID, err)
 	}
 	return inv.SubscriptionID, end.Truncate(time.Millisecond), nil
+}
+
+// RenewableSubscription is the subscription a payment for plan renews
+// when the invoice names none: the customer's latest one on the same plan
+// that is active, isolated or expired (not pending, not cancelled). 0 when
+// there is none: paying starts a new one.
+func (q *Queries) RenewableSubscription(ctx context.Context, customerID, planID int64) (int64, error) {
+	var id int64
+	err := q.db.QueryRow(ctx, `SELECT id FROM subscriptions WHERE customer_id = ? AND plan_id = ? AND status IN (?, ?, ?)
+		ORDER BY CASE status WHEN ? THEN 0 ELSE 1 END, id DESC LIMIT 1`,
+		customerID, planID, SubscriptionActive, SubscriptionIsolated, SubscriptionExpired, SubscriptionActive).Scan(&id)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("the subscription of customer %d to renew: %w", customerID, err)
+	}
+	return id, nil
 }
 
 // MoveSubscription changes a subscription's status from one of from to to,

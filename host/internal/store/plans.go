@@ -12,6 +12,21 @@ const (
 	PlanPPPoE   = "pppoe"
 )
 
+// Plan billing types: how a plan's periods are paid.
+const (
+	// BillingPrepaid: the customer pays for a period before it starts (an
+	// invoice, a voucher); nothing is billed automatically.
+	BillingPrepaid = "prepaid"
+	// BillingPostpaid: monthly recurring bills. The next period's invoice
+	// is made a few days before the current period ends (jobs.
+	// invoice_lead_days); an unpaid one isolates the customer a grace
+	// period after the end (jobs.postpaid_grace).
+	BillingPostpaid = "postpaid"
+)
+
+// ValidBillingType reports whether t is a plan billing type.
+func ValidBillingType(t string) bool { return t == BillingPrepaid || t == BillingPostpaid }
+
 // Plan is what a customer buys: a router profile with limits, for a price,
 // valid for a time.
 type Plan struct {
@@ -35,25 +50,39 @@ type Plan struct {
 	Profile string `json:"profile"`
 	// IsolationProfile, when set, is where an expired subscriber goes
 	// instead of being removed.
-	IsolationProfile string    `json:"isolation_profile"`
-	Active           bool      `json:"active"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
+	IsolationProfile string `json:"isolation_profile"`
+	// BillingType is BillingPrepaid (empty means prepaid) or
+	// BillingPostpaid.
+	BillingType string    `json:"billing_type"`
+	Active      bool      `json:"active"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
-const planColumns = "id, name, kind, rate_limit, shared_users, time_limit_seconds, data_limit_bytes, validity_seconds, price_amount, currency, profile, isolation_profile, active, created_at, updated_at"
+const planColumns = "id, name, kind, rate_limit, shared_users, time_limit_seconds, data_limit_bytes, validity_seconds, price_amount, currency, profile, isolation_profile, active, created_at, updated_at, billing_type"
 
 func scanPlan(r Row) (*Plan, error) {
 	var p Plan
 	var timeLimit, validity, created, updated int64
 	if err := r.Scan(&p.ID, &p.Name, &p.Kind, &p.RateLimit, &p.SharedUsers, &timeLimit, &p.DataLimitBytes, &validity,
-		&p.Price, &p.Currency, &p.Profile, &p.IsolationProfile, &p.Active, &created, &updated); err != nil {
+		&p.Price, &p.Currency, &p.Profile, &p.IsolationProfile, &p.Active, &created, &updated, &p.BillingType); err != nil {
 		return nil, err
 	}
 	p.TimeLimit, p.Validity = time.Duration(timeLimit)*time.Second, time.Duration(validity)*time.Second
 	p.CreatedAt, p.UpdatedAt = FromMillis(created), FromMillis(updated)
 	return &p, nil
 }
+
+// billingType is the plan's billing type as stored (empty: prepaid).
+func (p *Plan) billingType() string {
+	if p.BillingType == "" {
+		p.BillingType = BillingPrepaid
+	}
+	return p.BillingType
+}
+
+// Postpaid reports whether the plan is billed monthly after use.
+func (p *Plan) Postpaid() bool { return p.BillingType == BillingPostpaid }
 
 // planNameTaken says which name is in use when err is ErrConflict.
 func planNameTaken(err error, name string) error {
@@ -65,10 +94,10 @@ func planNameTaken(err error, name string) error {
 func (q *Queries) CreatePlan(ctx context.Context, p *Plan) error {
 	now := q.store.now()
 	err := q.db.QueryRow(ctx, `INSERT INTO plans (name, kind, rate_limit, shared_users, time_limit_seconds, data_limit_bytes,
-		validity_seconds, price_amount, currency, profile, isolation_profile, active, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		validity_seconds, price_amount, currency, profile, isolation_profile, active, created_at, updated_at, billing_type)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		p.Name, p.Kind, p.RateLimit, p.SharedUsers, int64(p.TimeLimit/time.Second), p.DataLimitBytes,
-		int64(p.Validity/time.Second), p.Price, p.Currency, p.Profile, p.IsolationProfile, p.Active, Millis(now), Millis(now)).Scan(&p.ID)
+		int64(p.Validity/time.Second), p.Price, p.Currency, p.Profile, p.IsolationProfile, p.Active, Millis(now), Millis(now), p.billingType()).Scan(&p.ID)
 	if err != nil {
 		return fmt.Errorf("create plan %q: %w", p.Name, planNameTaken(err, p.Name))
 	}
@@ -117,9 +146,9 @@ func (q *Queries) UpdatePlan(ctx context.Context, p *Plan) error {
 	now := q.store.now()
 	n, err := q.db.Exec(ctx, `UPDATE plans SET name = ?, kind = ?, rate_limit = ?, shared_users = ?, time_limit_seconds = ?,
 		data_limit_bytes = ?, validity_seconds = ?, price_amount = ?, currency = ?, profile = ?, isolation_profile = ?,
-		active = ?, updated_at = ? WHERE id = ?`,
+		active = ?, updated_at = ?, billing_type = ? WHERE id = ?`,
 		p.Name, p.Kind, p.RateLimit, p.SharedUsers, int64(p.TimeLimit/time.Second), p.DataLimitBytes,
-		int64(p.Validity/time.Second), p.Price, p.Currency, p.Profile, p.IsolationProfile, p.Active, Millis(now), p.ID)
+		int64(p.Validity/time.Second), p.Price, p.Currency, p.Profile, p.IsolationProfile, p.Active, Millis(now), p.billingType(), p.ID)
 	if err != nil {
 		return fmt.Errorf("update plan %d: %w", p.ID, planNameTaken(err, p.Name))
 	}

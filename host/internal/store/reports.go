@@ -16,7 +16,10 @@ import (
 // Income groupings: what IncomeByPeriod sums by beside the period and the
 // currency.
 const (
-	IncomeByPlan     = "plan"
+	IncomeByPlan = "plan"
+	// TopUpGroup names the income of balance top-ups (invoices without a
+	// plan) in income by plan, with id 0.
+	TopUpGroup       = "top-up"
 	IncomeByGateway  = "gateway"
 	IncomeByLocation = "location"
 )
@@ -77,7 +80,9 @@ func (q *Queries) IncomeByPeriod(ctx context.Context, bounds []time.Time, by str
 	group := "" // the id in GROUP BY (a constant there is a column position)
 	switch by {
 	case IncomeByPlan:
-		id, name, group, join = "pl.id", "pl.name", "pl.id, ", "JOIN invoices i ON i.id = c.invoice_id JOIN plans pl ON pl.id = i.plan_id"
+		// Balance top-ups have no plan: they are one row of id 0 named
+		// TopUpGroup, so income by plan adds up to income by gateway.
+		id, name, group, join = "COALESCE(pl.id, 0)", "COALESCE(pl.name, '"+TopUpGroup+"')", "COALESCE(pl.id, 0), ", "JOIN invoices i ON i.id = c.invoice_id LEFT JOIN plans pl ON pl.id = i.plan_id"
 	case IncomeByGateway:
 		id, name = "0", "pay.gateway"
 	case IncomeByLocation:

@@ -124,8 +124,8 @@ func (b billingPages) Invoice(ctx context.Context, id int64) (*store.Invoice, []
 	return inv, payments, err
 }
 
-func (b billingPages) CreateInvoice(r *http.Request, customerID, planID int64, dueInHours int) (*store.Invoice, error) {
-	inv, err := b.s.newInvoice(r, createInvoiceBody{CustomerID: customerID, PlanID: planID, DueInHours: dueInHours})
+func (b billingPages) CreateInvoice(r *http.Request, customerID, planID int64, dueInHours int, newSubscription bool) (*store.Invoice, error) {
+	inv, err := b.s.newInvoice(r, createInvoiceBody{CustomerID: customerID, PlanID: planID, DueInHours: dueInHours, NewSubscription: newSubscription})
 	return inv, pageRefusal(err)
 }
 

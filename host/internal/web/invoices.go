@@ -48,6 +48,9 @@ type createInvoiceBody struct {
 	CustomerID     int64 `json:"customer_id"`
 	PlanID         int64 `json:"plan_id"`
 	SubscriptionID int64 `json:"subscription_id"`
+	// NewSubscription asks for a parallel subscription instead of renewing
+	// the customer's current one on the plan.
+	NewSubscription bool `json:"new_subscription"`
 	// DueInHours, when set, is when the payment should expire.
 	DueInHours int `json:"due_in_hours"`
 }
@@ -71,7 +74,8 @@ func (s *Server) newInvoice(r *http.Request, b createInvoiceBody) (*store.Invoic
 	var v validation
 	v.check(b.CustomerID > 0, "customer_id", "required")
 	v.check(b.PlanID > 0, "plan_id", "required")
-	v.check(b.SubscriptionID >= 0, "subscription_id", "a subscription id, or leave it out to start a new one")
+	v.check(b.SubscriptionID >= 0, "subscription_id", "a subscription id, or leave it out to renew the customer's subscription on the plan (or start one)")
+	v.check(b.SubscriptionID == 0 || !b.NewSubscription, "new_subscription", "a new subscription renews none: leave out subscription_id, or new_subscription")
 	v.check(b.DueInHours >= 0 && b.DueInHours <= 24*90, "due_in_hours", "between 0 and 2160")
 	if err := v.err(); err != nil {
 		return nil, err
@@ -92,7 +96,8 @@ func (s *Server) newInvoice(r *http.Request, b createInvoiceBody) (*store.Invoic
 			return nil, (&validation{errs: FieldErrors{"subscription_id": "belongs to another customer"}}).err()
 		}
 	}
-	return s.deps.Billing.CreateInvoice(r.Context(), b.CustomerID, b.PlanID, b.SubscriptionID, time.Duration(b.DueInHours)*time.Hour, actor(r))
+	return s.deps.Billing.NewInvoice(r.Context(), billing.InvoiceRequest{CustomerID: b.CustomerID, PlanID: b.PlanID, SubscriptionID: b.SubscriptionID,
+		NewSubscription: b.NewSubscription, DueIn: time.Duration(b.DueInHours) * time.Hour, Actor: actor(r)})
 }
 
 func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) error {

@@ -72,6 +72,9 @@ func (s *Server) newUI() (*ui.UI, error) {
 	if s.deps.DB != nil && s.deps.Billing != nil {
 		d.Vouchers = voucherPages{s} // the voucher pages (voucher_pages.go)
 	}
+	if s.deps.DB != nil && s.deps.Billing != nil {
+		d.Balances = balancePages{s} // the balance pages (balance_pages.go)
+	}
 	if s.deps.Billing != nil {
 		d.SearchAudit = s.deps.Billing.SearchAudit // the audit page, as GET /audit (audit.go)
 	}

@@ -39,6 +39,9 @@ type planInput struct {
 	Profile          string `json:"profile"`
 	IsolationProfile string `json:"isolation_profile"`
 	Active           bool   `json:"active"`
+	// BillingType is "prepaid" (empty: prepaid) or "postpaid" (monthly
+	// recurring bills).
+	BillingType string `json:"billing_type"`
 }
 
 var currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -61,6 +64,8 @@ func (in *planInput) validate() error {
 	v.check(currencyRE.MatchString(in.Currency), "currency", `three upper case letters (ISO 4217), such as "IDR"`)
 	v.check(textOK(in.Profile, 64, false), "profile", "at most 64 characters")
 	v.check(textOK(in.IsolationProfile, 64, false), "isolation_profile", "at most 64 characters")
+	v.check(in.BillingType == "" || store.ValidBillingType(in.BillingType), "billing_type",
+		`"prepaid" (paid before each period) or "postpaid" (a bill made before each month ends)`)
 	return v.err()
 }
 
@@ -68,7 +73,8 @@ func (in *planInput) validate() error {
 func planInputOf(p *store.Plan) planInput {
 	return planInput{Name: p.Name, Kind: p.Kind, RateLimit: p.RateLimit, SharedUsers: p.SharedUsers,
 		TimeLimitSeconds: int64(p.TimeLimit / time.Second), DataLimitBytes: p.DataLimitBytes, ValiditySeconds: int64(p.Validity / time.Second),
-		Price: p.Price, Currency: p.Currency, Profile: p.Profile, IsolationProfile: p.IsolationProfile, Active: p.Active}
+		Price: p.Price, Currency: p.Currency, Profile: p.Profile, IsolationProfile: p.IsolationProfile, Active: p.Active,
+		BillingType: p.BillingType}
 }
 
 func (in *planInput) apply(p *store.Plan) {
@@ -76,11 +82,16 @@ func (in *planInput) apply(p *store.Plan) {
 	p.TimeLimit, p.DataLimitBytes = time.Duration(in.TimeLimitSeconds)*time.Second, in.DataLimitBytes
 	p.Validity, p.Price, p.Currency = time.Duration(in.ValiditySeconds)*time.Second, in.Price, in.Currency
 	p.Profile, p.IsolationProfile, p.Active = in.Profile, in.IsolationProfile, in.Active
+	p.BillingType = in.BillingType
+	if p.BillingType == "" {
+		p.BillingType = store.BillingPrepaid
+	}
 }
 
 func planEvent(action string, p *store.Plan) *auditEvent {
 	return event(action, "plan", p.ID, map[string]string{
-		"name": p.Name, "price": strconv.FormatInt(p.Price, 10), "currency": p.Currency, "active": strconv.FormatBool(p.Active)})
+		"name": p.Name, "price": strconv.FormatInt(p.Price, 10), "currency": p.Currency, "active": strconv.FormatBool(p.Active),
+		"billing_type": p.BillingType})
 }
 
 func (s *Server) listPlans(w http.ResponseWriter, r *http.Request) error {

@@ -142,6 +142,15 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/routers/drift", RoleOperator, s.routerDrift)
 		s.route(api, post, "/routers/sync", RoleAdmin, s.repairRouters)
 		s.route(api, get, "/dashboard", RoleViewer, s.dashboard)
+
+		// Customer balances (balance.go): anyone signed in reads the
+		// ledger; operators add cash, make top-up invoices and pay from
+		// the balance; refunds and adjustments need an admin (checked in
+		// the handler, as the role depends on the amount).
+		s.route(api, get, "/customers/{id}/balance", RoleViewer, s.getCustomerBalance)
+		s.route(api, post, "/customers/{id}/balance", RoleOperator, s.postCustomerBalance)
+		s.route(api, post, "/customers/{id}/topups", RoleOperator, s.createTopUp)
+		s.route(api, post, "/invoices/{id}/pay-from-balance", RoleOperator, s.payInvoiceFromBalance)
 	}
 
 	if s.deps.Billing != nil {
@@ -233,6 +242,11 @@ func (s *Server) router() *mux.Router {
 		s.page(r, get, "/invoices/{id}", RoleViewer, s.ui.Invoice)
 		s.page(r, get, "/invoices/{id}/qr.png", RoleViewer, s.ui.InvoiceQR)
 		s.page(r, post, "/invoices/{id}/pay", RoleOperator, s.ui.PayInvoice)
+		// Balances (ui/balance.go): the ledger, cash entries (refunds and
+		// adjustments: admins, checked by the API's rule), paying from it.
+		s.page(r, get, "/customers/{id}/balance", RoleViewer, s.ui.CustomerBalance)
+		s.page(r, post, "/customers/{id}/balance", RoleOperator, s.ui.AddBalance)
+		s.page(r, post, "/invoices/{id}/pay-from-balance", RoleOperator, s.ui.PayInvoiceFromBalance)
 	}
 
 	if s.ui != nil && s.deps.DB != nil && s.deps.Billing != nil {

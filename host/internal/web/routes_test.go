@@ -118,6 +118,10 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"GET /portal": roleCustomer, "POST /portal/buy": roleCustomer,
 		// The reports page, with the role of GET /api/v1/reports/....
 		"GET /reports": RoleViewer,
+		// The balance pages, with the roles of /api/v1/customers/{id}/balance
+		// and /api/v1/invoices/{id}/pay-from-balance.
+		"GET /customers/{id}/balance": RoleViewer, "POST /customers/{id}/balance": RoleOperator,
+		"POST /invoices/{id}/pay-from-balance": RoleOperator,
 	} {
 		want[key] = role
 	}

@@ -37,7 +37,9 @@ type Billing interface {
 	// Invoices is a keyset page of invoices, newest first, below before.
 	Invoices(ctx context.Context, f store.InvoiceFilter, before int64, limit int) ([]store.Invoice, error)
 	Invoice(ctx context.Context, id int64) (*store.Invoice, []store.Payment, error)
-	CreateInvoice(r *http.Request, customerID, planID int64, dueInHours int) (*store.Invoice, error)
+	// CreateInvoice bills a customer for a plan: renewing their
+	// subscription on it, or a parallel one when newSubscription is set.
+	CreateInvoice(r *http.Request, customerID, planID int64, dueInHours int, newSubscription bool) (*store.Invoice, error)
 	PayInvoice(r *http.Request, id int64, gateway string) (*billing.PaymentStart, error)
 }
 

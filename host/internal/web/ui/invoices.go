@@ -63,7 +63,10 @@ type invoiceForm struct {
 	Customer *store.Customer
 	Plans    []store.Plan
 	PlanID   int64
-	Errs     fieldErrors
+	// NewSubscription: paying starts a parallel subscription instead of
+	// renewing the customer's on the plan.
+	NewSubscription bool
+	Errs            fieldErrors
 }
 
 // NewInvoiceForm serves GET /invoices/new?customer=ID (the customer list
@@ -101,10 +104,11 @@ func (u *UI) invoiceFormPage(w http.ResponseWriter, r *http.Request, status int,
 func (u *UI) CreateInvoice(w http.ResponseWriter, r *http.Request) error {
 	f := newForm(r, "invoices")
 	customerID, planID := f.int64("customer_id", 0), f.int64("plan_id", 0)
+	newSubscription := f.str("new_subscription") == "on"
 	var inv *store.Invoice
 	var err error
 	if len(f.errs) == 0 {
-		inv, err = u.deps.Billing.CreateInvoice(r, customerID, planID, 0)
+		inv, err = u.deps.Billing.CreateInvoice(r, customerID, planID, 0, newSubscription)
 	}
 	errs, ok := refused(err, "invoices")
 	if !ok && errors.Is(err, sdk.ErrFailedPrecondition) { // the plan is not active or has no price
@@ -114,7 +118,7 @@ func (u *UI) CreateInvoice(w http.ResponseWriter, r *http.Request) error {
 		for k, v := range errs {
 			f.errs[k] = v
 		}
-		return u.invoiceFormPage(w, r, http.StatusUnprocessableEntity, customerID, &invoiceForm{PlanID: planID, Errs: f.errs})
+		return u.invoiceFormPage(w, r, http.StatusUnprocessableEntity, customerID, &invoiceForm{PlanID: planID, NewSubscription: newSubscription, Errs: f.errs})
 	}
 	if err != nil {
 		return err
@@ -133,11 +137,13 @@ type invoiceData struct {
 	Gateways []string
 	// Payable: the invoice may be paid (unpaid, failed or expired).
 	Payable bool
+	// Balance is the customer's balance in the invoice's currency.
+	Balance int64
 	Errs    fieldErrors
 }
 
 // invoiceNotices are the notices of what was just done, by ?done=.
-var invoiceNotices = map[string]string{"created": "invoices.created", "paying": "invoices.paying"}
+var invoiceNotices = map[string]string{"created": "invoices.created", "paying": "invoices.paying", "paid_from_balance": "balance.paid_invoice"}
 
 // Invoice serves GET /invoices/{id}.
 func (u *UI) Invoice(w http.ResponseWriter, r *http.Request) error {
@@ -156,6 +162,9 @@ func (u *UI) invoicePage(w http.ResponseWriter, r *http.Request, status int, v v
 	d := invoiceData{Invoice: inv, Payments: payments, Gateways: u.gateways(), Errs: errs,
 		Payable: inv.Status == store.InvoiceUnpaid || inv.Status == store.InvoiceFailed || inv.Status == store.InvoiceExpired}
 	if d.Customer, err = u.deps.Billing.Customer(r.Context(), inv.CustomerID); err != nil {
+		return err
+	}
+	if d.Balance, err = u.invoiceBalance(r, inv); err != nil {
 		return err
 	}
 	v.Title, v.Data = "invoices.detail", d

@@ -44,13 +44,17 @@ type planForm struct {
 	ValidityUnit                    string // "hours" or "days"
 	TimeLimitHours, DataLimitMB     int64
 	Active                          bool
+	BillingType                     string // "prepaid" or "postpaid"
 	Errs                            fieldErrors
 }
 
 func planFormOf(p *store.Plan) *planForm {
 	f := &planForm{ID: p.ID, Name: p.Name, Kind: p.Kind, RateLimit: p.RateLimit, Currency: p.Currency, Profile: p.Profile,
 		IsolationProfile: p.IsolationProfile, Price: p.Price, SharedUsers: int64(p.SharedUsers), Active: p.Active,
-		TimeLimitHours: int64(p.TimeLimit / time.Hour), DataLimitMB: p.DataLimitBytes >> 20, Errs: fieldErrors{}}
+		TimeLimitHours: int64(p.TimeLimit / time.Hour), DataLimitMB: p.DataLimitBytes >> 20, BillingType: p.BillingType, Errs: fieldErrors{}}
+	if f.BillingType == "" {
+		f.BillingType = store.BillingPrepaid
+	}
 	if h := int64(p.Validity / time.Hour); h%24 == 0 && h > 0 {
 		f.Validity, f.ValidityUnit = h/24, "days"
 	} else {
@@ -128,6 +132,7 @@ func (u *UI) savePlan(w http.ResponseWriter, r *http.Request, p *store.Plan) err
 	validity := f.int64("validity", 0)
 	p.Validity = time.Duration(validity) * unit
 	p.Active = f.str("active") == "on"
+	p.BillingType = f.str("billing_type")
 	back := func(status int) error {
 		pf := planFormOf(p)
 		pf.Validity, pf.ValidityUnit = validity, unitName // as typed

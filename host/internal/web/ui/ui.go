@@ -111,6 +111,9 @@ type Deps struct {
 	// Vouchers are the voucher pages' (vouchers.go; nil: no voucher
 	// pages).
 	Vouchers Vouchers
+	// Balances are the balance pages' (balance.go; nil: no balance
+	// pages).
+	Balances Balances
 	// SearchAudit searches the audit log with the search of GET
 	// /api/v1/audit (billing.Service.SearchAudit; nil: no audit page).
 	SearchAudit func(ctx context.Context, q billing.AuditQuery) (*billing.AuditPage, error)
