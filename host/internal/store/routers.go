@@ -22,7 +22,7 @@ type RouterConnection struct {
 	// Address is the router's host name or IP address, without a port.
 	Address string `json:"address"`
 	// Port is the API port (0: the plugin's default, 8728 or 8729 with TLS).
-	Port int `json:"port"`
+	Port int  `json:"port"`
 	TLS  bool `json:"tls"`
 	// CAPEM, CertSHA256 and ServerName are the TLS trust (TLS only).
 	CAPEM      string `json:"ca_pem"`
@@ -31,8 +31,11 @@ type RouterConnection struct {
 	Username   string `json:"username"`
 	// Password is the router user's password, in clear in memory and
 	// encrypted at rest with the store's cipher. Never shown by the API.
-	Password  string    `json:"-"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Password string `json:"-"`
+	// HasPassword says whether a password is stored (read with a nil
+	// cipher, the password is not decrypted and this is all there is).
+	HasPassword bool      `json:"has_password"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 const routerConnectionSelect = `SELECT c.location_id, l.name, l.plugin, c.address, c.port, c.tls, c.ca_pem, c.cert_sha256,
@@ -48,11 +51,8 @@ func scanRouterConnection(r Row, cip *Cipher) (*RouterConnection, error) {
 		&c.ServerName, &c.Username, &enc, &updated); err != nil {
 		return nil, err
 	}
-	c.TLS, c.UpdatedAt = tls != 0, FromMillis(updated)
-	if enc != "" {
-		if cip == nil {
-			return nil, errNoCipher
-		}
+	c.TLS, c.UpdatedAt, c.HasPassword = tls != 0, FromMillis(updated), enc != ""
+	if enc != "" && cip != nil {
 		plain, err := cip.Decrypt(enc)
 		if err != nil {
 			return nil, fmt.Errorf("the router password: %w", err)
@@ -94,12 +94,12 @@ func (q *Queries) SetRouterConnection(ctx context.Context, c *RouterConnection, 
 		return fmt.Errorf("set the router of location %d: %w", c.LocationID,
 			fieldError(err, ErrReferenced, "location_id", fmt.Sprintf("no location has id %d", c.LocationID)))
 	}
-	c.UpdatedAt = now.Truncate(time.Millisecond)
+	c.UpdatedAt, c.HasPassword = now.Truncate(time.Millisecond), enc != ""
 	return nil
 }
 
 // GetRouterConnection reads a location's connection, its password
-// decrypted with cip. A location without one is ErrNotFound.
+// decrypted with cip (nil: not decrypted). A location without one is ErrNotFound.
 func (q *Queries) GetRouterConnection(ctx context.Context, locationID int64, cip *Cipher) (*RouterConnection, error) {
 	c, err := scanRouterConnection(q.db.QueryRow(ctx, routerConnectionSelect+" WHERE c.location_id = ?", locationID), cip)
 	if err != nil {
@@ -110,7 +110,7 @@ func (q *Queries) GetRouterConnection(ctx context.Context, locationID int64, cip
 
 // RouterConnections lists the connections of the locations a router
 // plugin manages (every plugin's when plugin is ""), by location name,
-// passwords decrypted with cip.
+// passwords decrypted with cip (nil: not decrypted).
 func (q *Queries) RouterConnections(ctx context.Context, plugin string, cip *Cipher) ([]RouterConnection, error) {
 	query, args := routerConnectionSelect, []any{}
 	if plugin != "" {
