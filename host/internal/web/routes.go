@@ -138,6 +138,15 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/audit", RoleAdmin, s.listAudit)
 		s.route(api, get, "/audit/export", RoleAdmin, s.exportAudit)
 		s.route(api, get, "/routers/drift", RoleOperator, s.routerDrift)
+
+		// A location's router, live (location_routers.go): the connection
+		// test, who is online and ending a session (audited) are for
+		// operators, the people at the help desk; setting a router's
+		// connection is for admins (POST and PUT /locations refuse a
+		// "router" from anyone else).
+		s.route(api, post, "/locations/{id}/test", RoleOperator, s.testLocationRouter)
+		s.route(api, get, "/locations/{id}/sessions", RoleOperator, s.listLocationSessions)
+		s.route(api, post, "/locations/{id}/sessions/{sid}/disconnect", RoleOperator, s.disconnectLocationSession)
 		s.route(api, post, "/routers/sync", RoleAdmin, s.repairRouters)
 		s.route(api, get, "/dashboard", RoleViewer, s.dashboard)
 	}
