@@ -68,7 +68,9 @@ func TestImportRouters(t *testing.T) {
 // TestClassifyRouterError names what went wrong from the words the
 // router plugin's errors carry.
 func TestClassifyRouterError(t *testing.T) {
-	unreachable := func(msg string) error { return fmt.Errorf("%w: location \"main\" (r:8728): %s", router.ErrRouterUnreachable, msg) }
+	unreachable := func(msg string) error {
+		return fmt.Errorf("%w: location \"main\" (r:8728): %s", router.ErrRouterUnreachable, msg)
+	}
 	for _, tc := range []struct {
 		err  error
 		want string

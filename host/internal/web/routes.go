@@ -256,6 +256,18 @@ func (s *Server) router() *mux.Router {
 		s.page(r, get, "/routers", RoleOperator, s.ui.Routers)
 		s.page(r, post, "/routers/sync", RoleAdmin, s.ui.RepairRouters)
 	}
+	if s.ui != nil && s.deps.DB != nil && s.deps.Billing != nil {
+		// A location's router and who is online (package ui:
+		// location_routers.go), with the API's roles: the router's
+		// connection (it holds the password) and deleting for admins,
+		// the test, the sessions and the disconnect for operators.
+		s.page(r, get, "/locations/{id}/edit", RoleAdmin, s.ui.EditLocationForm)
+		s.page(r, post, "/locations/{id}", RoleAdmin, s.ui.UpdateLocation)
+		s.page(r, post, "/locations/{id}/delete", RoleAdmin, s.ui.DeleteLocation)
+		s.page(r, post, "/locations/{id}/test", RoleOperator, s.ui.TestLocationRouter)
+		s.page(r, get, "/locations/{id}/sessions", RoleOperator, s.ui.LocationSessions)
+		s.page(r, post, "/locations/{id}/sessions/{sid}/disconnect", RoleOperator, s.ui.DisconnectLocationSession)
+	}
 	if s.ui != nil {
 		// The admin UI's messaging page (package ui: messaging.go;
 		// messaging.go), with the roles of /api/v1/messaging: the QR image

@@ -105,6 +105,9 @@ type Deps struct {
 	// SearchAudit searches the audit log with the search of GET
 	// /api/v1/audit (billing.Service.SearchAudit; nil: no audit page).
 	SearchAudit func(ctx context.Context, q billing.AuditQuery) (*billing.AuditPage, error)
+	// LocationRouters are the locations' routers and sessions
+	// (location_routers.go; nil: the locations page lists names only).
+	LocationRouters *LocationRouters
 }
 
 // UI serves the pages.
