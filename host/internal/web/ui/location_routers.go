@@ -33,11 +33,11 @@ func init() {
 // RouterForm is a location's router as a form sends it.
 type RouterForm struct {
 	// Remove takes the router away (the other fields are ignored).
-	Remove                                                bool
-	Address                                               string
-	Port                                                  int
-	TLS                                                   bool
-	CAPEM, CertSHA256, ServerName, Username               string
+	Remove                                  bool
+	Address                                 string
+	Port                                    int
+	TLS                                     bool
+	CAPEM, CertSHA256, ServerName, Username string
 	// Password nil keeps the stored one.
 	Password *string
 }
@@ -100,10 +100,10 @@ func (d locationsData) NewRouterFields() routerFieldsView {
 
 // locationEditData is the edit page's.
 type locationEditData struct {
-	Location store.Location
-	Router   store.RouterConnection
+	Location  store.Location
+	Router    store.RouterConnection
 	HasRouter bool
-	Errs     fieldErrors
+	Errs      fieldErrors
 }
 
 // location reads the location of the path's id; nil when the answer is
@@ -223,7 +223,7 @@ type sessionsData struct {
 	Live    bool
 	Problem string
 	// ProblemArg is the router plugin's message when the list failed.
-	ProblemArg string
+	ProblemArg    string
 	CanDisconnect bool
 }
 
