@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mikrobill/mikrobill/host/internal/billing"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 func newRouters(g *globals) *cobra.Command {
@@ -156,4 +158,16 @@ func printSyncReport(g *globals, rep *billing.SyncReport) {
 		_ = tw.Flush()
 	}
 	fmt.Fprintln(g.stdout, rep.DriftSummary())
+}
+
+// routerPluginsOf names the router plugins the manager knows, whose saved
+// routers the host imports at start.
+func routerPluginsOf(mgr *plugins.Manager) []string {
+	var out []string
+	for _, p := range mgr.Plugins() {
+		if p.Kind() == sdk.KindRouter {
+			out = append(out, p.Name())
+		}
+	}
+	return out
 }

@@ -208,6 +208,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		return err
 	}
 	stop.add("job queue", queue.Stop)
+	// Routers listed in a router plugin's saved settings move into the
+	// store once (billing/routers_import.go).
+	if imported, err := bill.ImportRouters(ctx, routerPluginsOf(mgr)); err != nil {
+		log.Error("routers not imported from the router plugin's settings", "error", err)
+	} else if len(imported) > 0 {
+		log.Info("routers imported from the router plugin's settings into the locations", "locations", imported)
+	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	go jobMetrics.Watch(watchCtx)
 	stop.add("job metrics", func(context.Context) error { stopWatch(); return nil })

@@ -73,7 +73,8 @@ func (b billingPages) CreateLocation(r *http.Request, l *store.Location) error {
 	if in.Plugin == "" {
 		in.Plugin = store.DefaultRouterPlugin
 	}
-	return pageRefusal(b.s.addLocation(r, l, &in))
+	_, err := b.s.addLocation(r, l, &in)
+	return pageRefusal(err)
 }
 
 func (b billingPages) Customers(ctx context.Context, f store.CustomerFilter, after store.CustomerCursor, limit int) ([]store.Customer, error) {

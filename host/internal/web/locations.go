@@ -14,10 +14,16 @@ type locationInput struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	Plugin      string `json:"plugin"`
+	// Router is the location's router connection (location_routers.go).
+	Router routerField `json:"router"`
 }
 
 func (in *locationInput) validate() error {
 	var v validation
+	if in.Router.Input != nil {
+		in.Router.Input.normalize()
+		in.Router.Input.validate(&v)
+	}
 	v.check(store.ValidLocationName(in.Name), "name", `the router plugin's location id: a lower case letter, then up to 62 lower case letters, digits or hyphens, such as "main"`)
 	v.check(store.ValidLocationName(in.Plugin), "plugin", fmt.Sprintf("a router plugin's name, such as %q", store.DefaultRouterPlugin))
 	v.check(textOK(in.Description, 500, true), "description", "at most 500 characters")
@@ -28,8 +34,14 @@ func (in *locationInput) apply(l *store.Location) {
 	l.Name, l.Description, l.Plugin = in.Name, in.Description, in.Plugin
 }
 
-func locationEvent(action string, l *store.Location) *auditEvent {
-	return event(action, "location", l.ID, map[string]string{"name": l.Name, "plugin": l.Plugin})
+// locationEvent is a location's audit event; router says what happened
+// to its router connection ("set", "removed"; never the password).
+func locationEvent(action string, l *store.Location, router string) *auditEvent {
+	meta := map[string]string{"name": l.Name, "plugin": l.Plugin}
+	if router != "" {
+		meta["router"] = router
+	}
+	return event(action, "location", l.ID, meta)
 }
 
 func (s *Server) listLocations(w http.ResponseWriter, r *http.Request) error {
@@ -37,7 +49,11 @@ func (s *Server) listLocations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.catalogQ().ListLocations(r.Context(), page)
+	locs, total, err := s.catalogQ().ListLocations(r.Context(), page)
+	if err != nil {
+		return err
+	}
+	items, err := s.locationViews(r.Context(), locs)
 	if err != nil {
 		return err
 	}
@@ -54,7 +70,21 @@ func (s *Server) getLocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, l)
+	return s.writeLocation(w, r, http.StatusOK, l, nil)
+}
+
+// writeLocation answers with a location and its router.
+func (s *Server) writeLocation(w http.ResponseWriter, r *http.Request, status int, l *store.Location, warnings []string) error {
+	views, err := s.locationViews(r.Context(), []store.Location{*l})
+	if err != nil {
+		return err
+	}
+	views[0].Warnings = warnings
+	if status == http.StatusCreated {
+		writeCreated(w, r, l.ID, views[0])
+		return nil
+	}
+	writeJSON(w, status, views[0])
 	return nil
 }
 
@@ -64,25 +94,47 @@ func (s *Server) createLocation(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var l store.Location
-	if err := s.addLocation(r, &l, &in); err != nil {
+	warnings, err := s.addLocation(r, &l, &in)
+	if err != nil {
 		return err
 	}
-	writeCreated(w, r, l.ID, &l)
-	return nil
+	return s.writeLocation(w, r, http.StatusCreated, &l, warnings)
 }
 
 // addLocation validates in and creates the location with its audit event
-// (the API's and the admin UI's).
-func (s *Server) addLocation(r *http.Request, l *store.Location, in *locationInput) error {
+// and, when in has one, its router, handed to the router plugin (the
+// API's and the admin UI's). It returns the router plugin's warnings.
+func (s *Server) addLocation(r *http.Request, l *store.Location, in *locationInput) ([]string, error) {
+	if err := checkRouterRole(r, in.Router); err != nil {
+		return nil, err
+	}
 	if err := in.validate(); err != nil {
-		return err
+		return nil, err
 	}
 	in.apply(l)
-	return s.change(r, func(q *store.Queries) (*auditEvent, error) {
+	if in.Router.Input == nil {
+		return nil, s.change(r, func(q *store.Queries) (*auditEvent, error) {
+			if err := q.CreateLocation(r.Context(), l); err != nil {
+				return nil, err
+			}
+			return locationEvent("location.created", l, ""), nil
+		})
+	}
+	conn := in.Router.Input.connection(0, nil)
+	ch, _ := routerChangeFor(l, "", false, conn)
+	cip, err := s.catalogCipher()
+	if err != nil {
+		return nil, err
+	}
+	return s.applyRouterChange(r, ch, func(q *store.Queries) (*auditEvent, error) {
 		if err := q.CreateLocation(r.Context(), l); err != nil {
 			return nil, err
 		}
-		return locationEvent("location.created", l), nil
+		conn.LocationID = l.ID
+		if err := q.SetRouterConnection(r.Context(), conn, cip); err != nil {
+			return nil, err
+		}
+		return locationEvent("location.created", l, "set"), nil
 	})
 }
 
@@ -100,21 +152,74 @@ func (s *Server) updateLocation(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &in); err != nil {
 		return err
 	}
-	if err := in.validate(); err != nil {
-		return err
-	}
-	in.apply(l)
-	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
-		if err := q.UpdateLocation(r.Context(), l); err != nil {
-			return nil, err
-		}
-		return locationEvent("location.updated", l), nil
-	})
+	warnings, err := s.changeLocation(r, l, &in)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, l)
-	return nil
+	return s.writeLocation(w, r, http.StatusOK, l, warnings)
+}
+
+// changeLocation validates in and updates l with its audit event; its
+// router is set or removed as in says (kept when in has no "router"), and
+// the router plugins are handed their routers when they change (a rename
+// changes the router's id too). It returns the router plugins' warnings.
+func (s *Server) changeLocation(r *http.Request, l *store.Location, in *locationInput) ([]string, error) {
+	if err := checkRouterRole(r, in.Router); err != nil {
+		return nil, err
+	}
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	oldName, oldPlugin := l.Name, l.Plugin
+	var prev *store.RouterConnection
+	had, err := s.catalogQ().HasRouterConnection(r.Context(), l.ID)
+	if err != nil {
+		return nil, err
+	}
+	var cip *store.Cipher
+	if had || in.Router.Input != nil {
+		if cip, err = s.catalogCipher(); err != nil {
+			return nil, err
+		}
+	}
+	if had {
+		if prev, err = s.catalogQ().GetRouterConnection(r.Context(), l.ID, cip); err != nil {
+			return nil, err
+		}
+	}
+	in.apply(l)
+	conn, what := prev, ""
+	if in.Router.Sent {
+		conn, what = nil, "removed"
+		if in.Router.Input != nil {
+			conn, what = in.Router.Input.connection(l.ID, prev), "set"
+		}
+	}
+	ch, touches := routerChangeFor(l, oldPlugin, had, conn)
+	if !touches || (!in.Router.Sent && l.Name == oldName && l.Plugin == oldPlugin) {
+		return nil, s.change(r, func(q *store.Queries) (*auditEvent, error) {
+			if err := q.UpdateLocation(r.Context(), l); err != nil {
+				return nil, err
+			}
+			return locationEvent("location.updated", l, ""), nil
+		})
+	}
+	return s.applyRouterChange(r, ch, func(q *store.Queries) (*auditEvent, error) {
+		if err := q.UpdateLocation(r.Context(), l); err != nil {
+			return nil, err
+		}
+		switch {
+		case conn != nil && in.Router.Sent:
+			if err := q.SetRouterConnection(r.Context(), conn, cip); err != nil {
+				return nil, err
+			}
+		case conn == nil && had:
+			if err := q.DeleteRouterConnection(r.Context(), l.ID); err != nil {
+				return nil, err
+			}
+		}
+		return locationEvent("location.updated", l, what), nil
+	})
 }
 
 func (s *Server) deleteLocation(w http.ResponseWriter, r *http.Request) error {
@@ -122,9 +227,7 @@ func (s *Server) deleteLocation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = s.change(r, func(q *store.Queries) (*auditEvent, error) {
-		return event("location.deleted", "location", id, nil), q.DeleteLocation(r.Context(), id)
-	})
+	err = s.removeLocation(r, id)
 	if err != nil {
 		if errors.Is(err, store.ErrReferenced) {
 			return &apiError{http.StatusConflict, "in_use", "customers or voucher batches belong to this location; move or delete them first", nil}
@@ -133,4 +236,26 @@ func (s *Server) deleteLocation(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// removeLocation deletes a location and its router, which its router
+// plugin is then no longer handed.
+func (s *Server) removeLocation(r *http.Request, id int64) error {
+	del := func(q *store.Queries) (*auditEvent, error) {
+		return event("location.deleted", "location", id, nil), q.DeleteLocation(r.Context(), id)
+	}
+	l, err := s.catalogQ().GetLocation(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	had, err := s.catalogQ().HasRouterConnection(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if !had {
+		return s.change(r, del)
+	}
+	ch, _ := routerChangeFor(l, "", true, nil)
+	_, err = s.applyRouterChange(r, ch, del)
+	return err
 }

@@ -64,6 +64,10 @@ func (s *Server) newUI() (*ui.UI, error) {
 		// The routers page, as GET /routers/drift and POST /routers/sync.
 		d.SyncRouters = s.syncRouters
 	}
+	if s.deps.DB != nil && s.deps.Billing != nil {
+		// A location's router and who is online (location_router_pages.go).
+		d.LocationRouters = s.locationRouterPages()
+	}
 	if s.deps.DB != nil && s.deps.Accounts != nil {
 		d.Users = userPages{s} // the users and tokens pages
 	}

@@ -416,6 +416,12 @@ func (s *Server) savePluginSettings(r *http.Request, name string, raw json.RawMe
 	if err := v.err(); err != nil {
 		return nil, nil, nil, err
 	}
+	// Routers kept in the store (routers_settings.go) win over the
+	// "locations" sent.
+	routerWarning, err := s.keepStoredRouters(r.Context(), name, tree)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	merged, err := store.EncodeSettings(tree)
 	if err != nil {
 		return nil, nil, nil, err
@@ -454,9 +460,11 @@ func (s *Server) savePluginSettings(r *http.Request, name string, raw json.RawMe
 	}
 	// A running plugin takes the settings first: what it refuses is not
 	// saved.
-	var warnings []string
+	warnings := routerWarning
 	if s.deps.Plugins != nil {
-		warnings, err = s.deps.Plugins.Reconfigure(r.Context(), name, merged)
+		var pw []string
+		pw, err = s.deps.Plugins.Reconfigure(r.Context(), name, merged)
+		warnings = append(warnings, pw...)
 		if errors.Is(err, plugins.ErrSettingsRefused) {
 			return nil, nil, nil, &apiError{http.StatusUnprocessableEntity, "settings_refused", err.Error() + "; nothing was saved and the plugin keeps its previous settings",
 				refusalDetails(m, err)}

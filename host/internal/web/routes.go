@@ -140,6 +140,15 @@ func (s *Server) router() *mux.Router {
 		s.route(api, get, "/audit", RoleAdmin, s.listAudit)
 		s.route(api, get, "/audit/export", RoleAdmin, s.exportAudit)
 		s.route(api, get, "/routers/drift", RoleOperator, s.routerDrift)
+
+		// A location's router, live (location_routers.go): the connection
+		// test, who is online and ending a session (audited) are for
+		// operators, the people at the help desk; setting a router's
+		// connection is for admins (POST and PUT /locations refuse a
+		// "router" from anyone else).
+		s.route(api, post, "/locations/{id}/test", RoleOperator, s.testLocationRouter)
+		s.route(api, get, "/locations/{id}/sessions", RoleOperator, s.listLocationSessions)
+		s.route(api, post, "/locations/{id}/sessions/{sid}/disconnect", RoleOperator, s.disconnectLocationSession)
 		s.route(api, post, "/routers/sync", RoleAdmin, s.repairRouters)
 		s.route(api, get, "/dashboard", RoleViewer, s.dashboard)
 
@@ -272,6 +281,18 @@ func (s *Server) router() *mux.Router {
 		// the roles of GET /routers/drift and POST /routers/sync.
 		s.page(r, get, "/routers", RoleOperator, s.ui.Routers)
 		s.page(r, post, "/routers/sync", RoleAdmin, s.ui.RepairRouters)
+	}
+	if s.ui != nil && s.deps.DB != nil && s.deps.Billing != nil {
+		// A location's router and who is online (package ui:
+		// location_routers.go), with the API's roles: the router's
+		// connection (it holds the password) and deleting for admins,
+		// the test, the sessions and the disconnect for operators.
+		s.page(r, get, "/locations/{id}/edit", RoleAdmin, s.ui.EditLocationForm)
+		s.page(r, post, "/locations/{id}", RoleAdmin, s.ui.UpdateLocation)
+		s.page(r, post, "/locations/{id}/delete", RoleAdmin, s.ui.DeleteLocation)
+		s.page(r, post, "/locations/{id}/test", RoleOperator, s.ui.TestLocationRouter)
+		s.page(r, get, "/locations/{id}/sessions", RoleOperator, s.ui.LocationSessions)
+		s.page(r, post, "/locations/{id}/sessions/{sid}/disconnect", RoleOperator, s.ui.DisconnectLocationSession)
 	}
 	if s.ui != nil {
 		// The admin UI's messaging page (package ui: messaging.go;

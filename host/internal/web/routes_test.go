@@ -100,6 +100,11 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		// The routers page, with the roles of GET /api/v1/routers/drift
 		// and POST /api/v1/routers/sync.
 		"GET /routers": RoleOperator, "POST /routers/sync": RoleAdmin,
+		// A location's router and who is online (ui/location_routers.go),
+		// with the roles of the API's.
+		"GET /locations/{id}/edit": RoleAdmin, "POST /locations/{id}": RoleAdmin, "POST /locations/{id}/delete": RoleAdmin,
+		"POST /locations/{id}/test": RoleOperator, "GET /locations/{id}/sessions": RoleOperator,
+		"POST /locations/{id}/sessions/{sid}/disconnect": RoleOperator,
 		// The users and API tokens pages, with the roles of /api/v1/users
 		// and /api/v1/tokens.
 		"GET /users": RoleAdmin, "POST /users": RoleAdmin, "POST /users/{id}": RoleAdmin,

@@ -21,6 +21,11 @@ import (
 // router plugins (so provisioning fails); seed runs first, before the
 // queue starts.
 func withBilling(svc **billing.Service, seed func(t *testing.T, db *store.Store)) func(t *testing.T, d *web.Deps) {
+	return withBillingPlugins(svc, seed, testutil.Plugins{})
+}
+
+// withBillingPlugins is withBilling with billing reaching these plugins.
+func withBillingPlugins(svc **billing.Service, seed func(t *testing.T, db *store.Store), plugs testutil.Plugins) func(t *testing.T, d *web.Deps) {
 	return func(t *testing.T, d *web.Deps) {
 		ctx := context.Background()
 		if seed != nil {
@@ -33,7 +38,7 @@ func withBilling(svc **billing.Service, seed func(t *testing.T, db *store.Store)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := billing.NewWithQueue(d.DB, cip, testutil.Plugins{}, billing.Config{}, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: 100 * time.Millisecond}})
+		s, err := billing.NewWithQueue(d.DB, cip, plugs, billing.Config{}, nil, billing.QueueConfig{Jobs: jobs.Config{PollInterval: 100 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
 		}

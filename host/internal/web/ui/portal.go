@@ -309,26 +309,6 @@ func (u *UI) PortalFail(w http.ResponseWriter, r *http.Request, status int, requ
 	}
 }
 
-// formatBytes writes a byte count for people: "0 B", "512 KB", "1.5 GB"
-// (decimal units, a comma for Bahasa Indonesia's decimals).
-func formatBytes(lang string, n uint64) string {
-	units := []string{"B", "KB", "MB", "GB", "TB"}
-	f, i := float64(n), 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	s := strconv.FormatFloat(f, 'f', 1, 64)
-	if i == 0 {
-		s = strconv.FormatUint(n, 10)
-	}
-	s = strings.TrimSuffix(s, ".0")
-	if lang == "id" {
-		s = strings.Replace(s, ".", ",", 1)
-	}
-	return s + " " + units[i]
-}
-
 // HasCustomer reports whether a customer is signed in to the portal for
 // the request.
 func (u *UI) HasCustomer(r *http.Request) bool { return customerFrom(r) != nil }

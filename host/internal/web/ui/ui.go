@@ -123,6 +123,9 @@ type Deps struct {
 	// are within the limit.
 	Portal      Portal
 	AllowPortal func(w http.ResponseWriter, r *http.Request, subject string) (bool, error)
+	// LocationRouters are the locations' routers and sessions
+	// (location_routers.go; nil: the locations page lists names only).
+	LocationRouters *LocationRouters
 }
 
 // UI serves the pages.
