@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,9 +86,26 @@ func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Act
 }
 
 // text returns the visible text of the first element matching sel.
+//
+// It reads through one script rather than by node id, so a region htmx
+// replaces between finding the node and reading it (a status that polls)
+// is read again instead of failing with "no node with given id"; it waits
+// up to 10 seconds for sel to exist.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	return value(t, ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+	js := `(() => { const e = document.querySelector(` + strconv.Quote(sel) + `); return e ? [true, e.innerText] : [false, ""]; })()`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := value(t, ctx, "read "+sel, chromedp.Evaluate[[]any](js))
+		if found, _ := got[0].(bool); found {
+			s, _ := got[1].(string)
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read %s: no element matches it after 10s", sel)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // screenshot saves the page as name.png.
