@@ -184,7 +184,7 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 		u, _ := rt.Find("/ip/hotspot/user", "budi")
 		return u["profile"] == "isolir"
 	})
-	sdktest.WaitFor(t, 10*time.Second, "budi's session disconnected", func() bool {
+	sdktest.WaitFor(t, 30*time.Second, "budi's session disconnected", func() bool {
 		for _, s := range rt.Rows("/ip/hotspot/active") {
 			if s["user"] == "budi" {
 				return false
@@ -197,7 +197,7 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 			Status string `json:"status"`
 		} `json:"items"`
 	}
-	sdktest.WaitFor(t, 10*time.Second, "subscription isolated in the store", func() bool {
+	sdktest.WaitFor(t, 30*time.Second, "subscription isolated in the store", func() bool {
 		rh.api(http.MethodGet, fmt.Sprintf("/api/v1/subscriptions?customer_id=%d", cust), rh.tok, nil, &subs)
 		return len(subs.Items) == 1 && subs.Items[0].Status == "isolated"
 	})
@@ -205,7 +205,7 @@ func TestPaidWebhookProvisionsAndExpiryIsolates(t *testing.T) {
 	// entry, which is not ours: its provision job is cancelled with the
 	// reason, his period ends in the store, and the entry is untouched.
 	for _, c := range []int64{eko, fajar} {
-		sdktest.WaitFor(t, 10*time.Second, fmt.Sprintf("customer %d's subscription isolated although the router was not changed", c), func() bool {
+		sdktest.WaitFor(t, 30*time.Second, fmt.Sprintf("customer %d's subscription isolated although the router was not changed", c), func() bool {
 			rh.api(http.MethodGet, fmt.Sprintf("/api/v1/subscriptions?customer_id=%d", c), rh.tok, nil, &subs)
 			return len(subs.Items) == 1 && subs.Items[0].Status == "isolated"
 		})
@@ -327,7 +327,7 @@ func TestProvisionWaitsForADownRouter(t *testing.T) {
 		t.Errorf("PPP profile %v (found %v); want rate-limit 5M/10M", p, ok)
 	}
 	var j job
-	sdktest.WaitFor(t, 10*time.Second, "the provision job completed", func() bool {
+	sdktest.WaitFor(t, 30*time.Second, "the provision job completed", func() bool {
 		rh.api(http.MethodGet, fmt.Sprintf("/api/v1/jobs/%d", failing.ID), rh.tok, nil, &j)
 		return j.State == "completed"
 	})
@@ -445,7 +445,7 @@ func TestRoutersSync(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "1 difference(s)") || !strings.Contains(out, "not_managed") {
 		t.Errorf("after repair: exit %d\n%s", code, out)
 	}
-	sdktest.WaitFor(t, 10*time.Second, "the repair in the audit log", func() bool {
+	sdktest.WaitFor(t, 30*time.Second, "the repair in the audit log", func() bool {
 		_, raw := rh.api(http.MethodGet, "/api/v1/audit", rh.tok, nil, nil)
 		return strings.Contains(string(raw), "routers.repaired")
 	})
@@ -531,7 +531,7 @@ func TestRouterPasswordsAreSecret(t *testing.T) {
 	}
 
 	// Nowhere on disk in clear, nor in the audit log.
-	sdktest.WaitFor(t, 10*time.Second, "the settings change in the audit log", func() bool {
+	sdktest.WaitFor(t, 30*time.Second, "the settings change in the audit log", func() bool {
 		_, raw := rh.api(http.MethodGet, "/api/v1/audit", rh.tok, nil, nil)
 		return strings.Count(string(raw), "plugin_settings.saved") >= 2
 	})
