@@ -2,7 +2,8 @@
 // host), plugin (list, inspect, validate and lock plugins), routers
 // (compare the routers with the store and repair the drift), config (check
 // and show the configuration), migrate (bring the database schema up to
-// date), user (the admin UI's users) and version. cmd/mikrobill only calls
+// date), user (the admin UI's users), store (copy the embedded SQLite store
+// into PostgreSQL) and version. cmd/mikrobill only calls
 // Execute.
 //
 // newRoot registers the commands; each is in the file of its name
@@ -84,7 +85,7 @@ did: variables already in the environment win over the file.`,
 	pf.StringVar(&g.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $MIKROBILL_LOG_LEVEL)")
 	pf.BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 
-	root.AddCommand(newServe(g), newPlugin(g), newRouters(g), newVersion(g), newConfig(g), newMigrate(g), newUser(g))
+	root.AddCommand(newServe(g), newPlugin(g), newRouters(g), newVersion(g), newConfig(g), newMigrate(g), newUser(g), newStore(g))
 	return root
 }
 
