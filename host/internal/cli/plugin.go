@@ -49,11 +49,14 @@ needs an API token of an operator or admin (--token or MIKROBILL_TOKEN), and
 is recorded in the audit log.`),
 		newPluginAction(g, "disable", "Stop a plugin of the running host and keep it stopped",
 			`disable asks the running host to stop the plugin and keep it stopped until it is
-enabled or the host restarts. Calls to it fail at once with "plugin unavailable".
+enabled or the host restarts; with --persist it stays disabled across
+restarts (of every host on the database) until it is enabled. Calls to it
+fail at once with "plugin unavailable".
 It needs an admin's API token (--token or MIKROBILL_TOKEN), and is recorded in
 the audit log.`),
 		newPluginAction(g, "enable", "Start a disabled plugin of the running host",
-			`enable asks the running host to start a plugin that was disabled. It needs an
+			`enable asks the running host to start a plugin that was disabled, and forgets a
+lasting disable (--persist). It needs an
 admin's API token (--token or MIKROBILL_TOKEN), and is recorded in the audit
 log.`),
 	)

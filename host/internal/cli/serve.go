@@ -137,12 +137,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	// made before any plugin starts.
 	var bill *billing.Service
 	mgr := plugins.New(cfg, plugins.Deps{
-		Logger:       log,
-		Metrics:      m,
-		Cache:        cb.Cache,
-		Store:        st,
-		HostVersion:  version.Version,
-		Capabilities: map[string]bool{"database": true, "cache": true},
+		Logger:          log,
+		Metrics:         m,
+		Cache:           cb.Cache,
+		Store:           st,
+		HostVersion:     version.Version,
+		Capabilities:    map[string]bool{"database": true, "cache": true},
+		LastingDisabled: lastingDisabled(st),
 		SavedSettings: func(ctx context.Context, name string) (json.RawMessage, error) {
 			ps, err := st.Q().GetPluginSettings(ctx, name, cipher)
 			if errors.Is(err, store.ErrNotFound) {

@@ -59,11 +59,17 @@ func (s *Server) restartPlugin(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) disablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return s.pluginAction(w, r, "disable", s.deps.Plugins.Disable)
+	lasting, err := persistParam(r)
+	if err != nil {
+		return err
+	}
+	return s.pluginAction(w, r, "disable", func(name string) error {
+		return s.disablePluginFor(r.Context(), name, actor(r), lasting)
+	})
 }
 
 func (s *Server) enablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return s.pluginAction(w, r, "enable", s.deps.Plugins.Enable)
+	return s.pluginAction(w, r, "enable", func(name string) error { return s.enablePluginFor(r.Context(), name) })
 }
 
 // pluginAction runs restart, disable or enable and answers with the
@@ -73,6 +79,9 @@ func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb strin
 	err := action(name)
 	if _, known := s.deps.Plugins.Plugin(name); known && s.deps.Billing != nil {
 		outcome, meta := "success", map[string]string{"remote": r.RemoteAddr}
+		if verb == "disable" && r.URL.Query().Get("persist") == "true" {
+			meta["lasting"] = "true"
+		}
 		if err != nil {
 			outcome, meta["error"] = "failure", err.Error()
 		}

@@ -69,13 +69,17 @@ func (u *UI) RestartPlugin(w http.ResponseWriter, r *http.Request) error {
 }
 
 // DisablePlugin: see RestartPlugin.
+// A form field lasting=on keeps the plugin disabled across restarts.
 func (u *UI) DisablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return u.pluginAction(w, r, "disable", u.deps.Plugins.Disable)
+	lasting := r.PostFormValue("lasting") == "on"
+	return u.pluginAction(w, r, "disable", func(name string) error {
+		return u.deps.DisablePlugin(r.Context(), name, "user:"+userFrom(r).Username, lasting)
+	})
 }
 
-// EnablePlugin: see RestartPlugin.
+// EnablePlugin: see RestartPlugin. It also forgets a lasting disable.
 func (u *UI) EnablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return u.pluginAction(w, r, "enable", u.deps.Plugins.Enable)
+	return u.pluginAction(w, r, "enable", func(name string) error { return u.deps.EnablePlugin(r.Context(), name) })
 }
 
 func (u *UI) pluginAction(w http.ResponseWriter, r *http.Request, action string, do func(string) error) error {

@@ -60,6 +60,11 @@ type Deps struct {
 	Accounts *auth.Service
 	// Plugins reports and controls the plugins (nil: no plugins).
 	Plugins *plugins.Manager
+	// DisablePlugin disables a plugin, and with lasting keeps it disabled
+	// across restarts; EnablePlugin forgets that and starts it (the API's
+	// disable and enable).
+	DisablePlugin func(ctx context.Context, name, by string, lasting bool) error
+	EnablePlugin  func(ctx context.Context, name string) error
 	// Billing is the catalog and billing for their pages (billing.go).
 	Billing Billing
 	Logger  hclog.Logger
