@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -303,8 +304,10 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 	if len(m.ConfigSchema) > 0 {
 		var schema struct {
 			Properties map[string]struct {
-				Type  any    `json:"type"`
-				Title string `json:"title"`
+				Type    any    `json:"type"`
+				Title   string `json:"title"`
+				Enum    []any  `json:"enum"`
+				Default any    `json:"default"`
 			} `json:"properties"`
 			Required []string `json:"required"`
 		}
@@ -326,6 +329,21 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 			for _, n := range names {
 				p := schema.Properties[n]
 				extra := ""
+				if slices.Contains(schema.Required, n) {
+					extra = " (required)"
+				}
+				if len(p.Enum) > 0 {
+					vals := make([]string, len(p.Enum))
+					for i, v := range p.Enum {
+						b, _ := json.Marshal(v)
+						vals[i] = string(b)
+					}
+					extra += " (one of " + strings.Join(vals, ", ") + ")"
+				}
+				if p.Default != nil {
+					b, _ := json.Marshal(p.Default)
+					extra += " (default " + string(b) + ")"
+				}
 				for _, inner := range secret[n] {
 					if inner == "" {
 						extra = " (secret)"

@@ -220,7 +220,11 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w; is another mikrobill (or another program) using that port? Use --listen or PORT to pick another", cfg.Addr(), err)
 	}
-	log.Info("serving", "address", "http://"+ln.Addr().String())
+	if listening, open := servingURLs(ln.Addr()); open != "" {
+		log.Info("serving", "address", listening, "open", open)
+	} else {
+		log.Info("serving", "address", listening)
+	}
 	if g.serving != nil {
 		g.serving(ln.Addr().String())
 	}
