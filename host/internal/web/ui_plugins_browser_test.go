@@ -165,6 +165,20 @@ func TestUIBrowserPluginListAndPage(t *testing.T) {
 		t.Error("the page reloaded to show the restart; want it updated in place")
 	}
 	screenshot(t, ctx, "plugin-restarted")
+
+	// Disabled with "keep disabled after restarts": recorded in the store
+	// for the next start; enabling forgets it.
+	run(t, ctx, "tick keep disabled", chromedp.Click(chromedp.CSS(`#status input[name="lasting"]`)))
+	run(t, ctx, "disable from the page", chromedp.Click(chromedp.CSS("#status button.disable")))
+	run(t, ctx, "wait for it disabled", chromedp.WaitVisible(chromedp.CSS("#status.state-disabled")))
+	if d, err := h.db.Q().PluginsDisabled(context.Background()); err != nil || d["payment-manual"].By != "user:ana" {
+		t.Errorf("lasting disables after the page's disable: %+v, %v", d, err)
+	}
+	run(t, ctx, "enable from the page", chromedp.Click(chromedp.CSS("#status button.enable")))
+	run(t, ctx, "wait for it running", chromedp.WaitVisible(chromedp.CSS("#status.state-running")))
+	if d, err := h.db.Q().PluginsDisabled(context.Background()); err != nil || len(d) != 0 {
+		t.Errorf("lasting disables after enable: %+v, %v", d, err)
+	}
 }
 
 // TestUIBrowserPluginSettings: payment-manual's settings through the form
