@@ -39,8 +39,8 @@ build: ## build bin/mikrobill and every plugin into bin/plugins/<name>/, then lo
 	@echo "==> locking the plugins just built (bin/plugins/plugins.lock)"
 	@$(BIN)/mikrobill plugin lock --plugin-dir $(BIN)/plugins >/dev/null
 
-run: build ## build, then serve on 127.0.0.1:3000 (embedded SQLite, in-memory cache)
-	@echo "==> serving on http://127.0.0.1:$${PORT:-3000} (Ctrl-C stops)"
+run: build ## build, then serve (127.0.0.1:3000 unless HOST, PORT or mikrobill.hcl say otherwise; embedded SQLite, in-memory cache)
+	@echo "==> starting mikrobill serve: its \"serving\" line shows the address it listens on (Ctrl-C stops)"
 	@$(BIN)/mikrobill serve
 
 fake-router: ## run a fake MikroTik router (RouterOS API) on 127.0.0.1:8728 for a local demo; see README

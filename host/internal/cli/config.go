@@ -286,6 +286,13 @@ func configTree(cfg *config.Config) ([]node, error) {
 	if cfg.Cache.URL == "" {
 		find(find(body.block, "cache").block, "url").comment = "empty: the in-memory cache"
 	}
+	// The address gateways and customers are given: public_url, or derived.
+	pub := find(find(body.block, "server").block, "public_url")
+	if cfg.Server.PublicURL == "" {
+		pub.comment = "empty: derived from the listen address, " + cfg.BaseURL(cfg.Addr()) + "; gateways send their webhooks to " + cfg.BaseURL(cfg.Addr()) + "/webhooks/<plugin>. Set it to the address they can reach"
+	} else {
+		pub.comment = "gateways send their webhooks to " + cfg.BaseURL(cfg.Addr()) + "/webhooks/<plugin>"
+	}
 	sec := find(body.block, "security")
 	sec.block = append(missingSecretsNote(cfg), sec.block...)
 	top = append(top, body.block...)

@@ -418,3 +418,24 @@ func TestConfigHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigShowPublicURL: config show prints server.public_url and says
+// when it is derived from the listen address, with the webhook URL it gives
+// the gateways.
+func TestConfigShowPublicURL(t *testing.T) {
+	dataDir := t.TempDir()
+	code, stdout, stderr := runConfig(t, []string{"MIKROBILL_DATA_DIR=" + dataDir, "PORT=3456"}, "config", "show")
+	if code != 0 {
+		t.Fatalf("config show: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "# empty: derived from the listen address, http://127.0.0.1:3456; gateways send their webhooks to http://127.0.0.1:3456/webhooks/<plugin>") || !strings.Contains(stdout, `public_url = ""`) {
+		t.Errorf("config show without public_url:\n%s", stdout)
+	}
+	code, stdout, stderr = runConfig(t, []string{"MIKROBILL_DATA_DIR=" + dataDir, "MIKROBILL_PUBLIC_URL=https://billing.example.net/"}, "config", "show")
+	if code != 0 {
+		t.Fatalf("config show: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, `public_url = "https://billing.example.net/"`) || !strings.Contains(stdout, "gateways send their webhooks to https://billing.example.net/webhooks/<plugin>") || strings.Contains(stdout, "derived") {
+		t.Errorf("config show with public_url:\n%s", stdout)
+	}
+}

@@ -39,6 +39,13 @@ type host struct {
 // directory and waits until it serves.
 func startHost(t *testing.T, pluginDir string, extraEnv ...string) *host {
 	t.Helper()
+	return startHostIn(t, pluginDir, filepath.Join(t.TempDir(), "data"), extraEnv...)
+}
+
+// startHostIn is startHost on a given data directory (a host started again
+// on the same store).
+func startHostIn(t *testing.T, pluginDir, dataDir string, extraEnv ...string) *host {
+	t.Helper()
 	stderr := &sdktest.Buffer{}
 	addrc := make(chan string, 1)
 	g := &globals{
@@ -47,7 +54,6 @@ func startHost(t *testing.T, pluginDir string, extraEnv ...string) *host {
 		serving: func(a string) { addrc <- a },
 	}
 	cmd := newRoot(g)
-	dataDir := filepath.Join(t.TempDir(), "data")
 	cmd.SetArgs([]string{"serve", "--listen", "127.0.0.1:0", "--plugin-dir", pluginDir,
 		"--data-dir", dataDir, "--log-level", "debug"})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -194,6 +194,7 @@ func firstLine(s string) string {
 // newPluginAction is restart, disable or enable.
 func newPluginAction(g *globals, action, short, long string) *cobra.Command {
 	var address, token string
+	var persist bool
 	cmd := &cobra.Command{
 		Use:   action + " NAME",
 		Short: short,
@@ -207,7 +208,11 @@ func newPluginAction(g *globals, action, short, long string) *cobra.Command {
 			var body struct {
 				Plugin plugins.Status `json:"plugin"`
 			}
-			if err := callHost(cmd.Context(), http.MethodPost, base+"/api/v1/plugins/"+url.PathEscape(args[0])+"/"+action, g.apiToken(token), &body); err != nil {
+			path := base + "/api/v1/plugins/" + url.PathEscape(args[0]) + "/" + action
+			if persist {
+				path += "?persist=true"
+			}
+			if err := callHost(cmd.Context(), http.MethodPost, path, g.apiToken(token), &body); err != nil {
 				return err
 			}
 			p := body.Plugin
@@ -215,9 +220,15 @@ func newPluginAction(g *globals, action, short, long string) *cobra.Command {
 			if p.PID != 0 {
 				fmt.Fprintf(g.stdout, " (pid %d, restarts %d)", p.PID, p.Restarts)
 			}
+			if persist {
+				fmt.Fprint(g.stdout, "; it stays disabled after restarts until `mikrobill plugin enable "+p.Name+"`")
+			}
 			fmt.Fprintln(g.stdout)
 			return nil
 		},
+	}
+	if action == "disable" {
+		cmd.Flags().BoolVar(&persist, "persist", false, "keep the plugin disabled after the host restarts (recorded in the database) until it is enabled")
 	}
 	cmd.Flags().StringVar(&address, "address", "", "the running host's base URL (default: from the configuration, http://127.0.0.1:3000)")
 	cmd.Flags().StringVar(&token, "token", "", "API token (mbt_...) of a user allowed to do this (default $MIKROBILL_TOKEN)")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -49,11 +50,14 @@ needs an API token of an operator or admin (--token or MIKROBILL_TOKEN), and
 is recorded in the audit log.`),
 		newPluginAction(g, "disable", "Stop a plugin of the running host and keep it stopped",
 			`disable asks the running host to stop the plugin and keep it stopped until it is
-enabled or the host restarts. Calls to it fail at once with "plugin unavailable".
+enabled or the host restarts; with --persist it stays disabled across
+restarts (of every host on the database) until it is enabled. Calls to it
+fail at once with "plugin unavailable".
 It needs an admin's API token (--token or MIKROBILL_TOKEN), and is recorded in
 the audit log.`),
 		newPluginAction(g, "enable", "Start a disabled plugin of the running host",
-			`enable asks the running host to start a plugin that was disabled. It needs an
+			`enable asks the running host to start a plugin that was disabled, and forgets a
+lasting disable (--persist). It needs an
 admin's API token (--token or MIKROBILL_TOKEN), and is recorded in the audit
 log.`),
 	)
@@ -300,8 +304,10 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 	if len(m.ConfigSchema) > 0 {
 		var schema struct {
 			Properties map[string]struct {
-				Type  any    `json:"type"`
-				Title string `json:"title"`
+				Type    any    `json:"type"`
+				Title   string `json:"title"`
+				Enum    []any  `json:"enum"`
+				Default any    `json:"default"`
 			} `json:"properties"`
 			Required []string `json:"required"`
 		}
@@ -323,6 +329,21 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 			for _, n := range names {
 				p := schema.Properties[n]
 				extra := ""
+				if slices.Contains(schema.Required, n) {
+					extra = " (required)"
+				}
+				if len(p.Enum) > 0 {
+					vals := make([]string, len(p.Enum))
+					for i, v := range p.Enum {
+						b, _ := json.Marshal(v)
+						vals[i] = string(b)
+					}
+					extra += " (one of " + strings.Join(vals, ", ") + ")"
+				}
+				if p.Default != nil {
+					b, _ := json.Marshal(p.Default)
+					extra += " (default " + string(b) + ")"
+				}
 				for _, inner := range secret[n] {
 					if inner == "" {
 						extra = " (secret)"

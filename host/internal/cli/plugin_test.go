@@ -150,3 +150,33 @@ func TestPluginValidateRelativePath(t *testing.T) {
 		t.Errorf("plugin validate good (relative): exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestPluginInspectMarksRequiredAndEnum: inspect marks the settings
+// config_schema requires, lists the allowed values of an enum and shows
+// defaults.
+func TestPluginInspectMarksRequiredAndEnum(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.Add(testenv.Plugin{Name: "gw", Kind: "payment", Manifest: map[string]any{"config_schema": map[string]any{
+		"type":     "object",
+		"required": []any{"server_key"},
+		"properties": map[string]any{
+			"server_key":  map[string]any{"type": "string", "title": "Server key"},
+			"environment": map[string]any{"type": "string", "enum": []any{"sandbox", "production"}, "default": "sandbox"},
+		},
+	}}})
+	code, stdout, stderr := run(t, "plugin", "inspect", "--plugin-dir", d.Dir, "gw")
+	if code != 0 {
+		t.Fatalf("inspect: exit %d %s", code, stderr)
+	}
+	for _, w := range []string{
+		`  - environment: string (one of "sandbox", "production") (default "sandbox")`,
+		"  - server_key: string (required)",
+	} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("inspect does not show %q:\n%s", w, stdout)
+		}
+	}
+	if strings.Contains(stdout, "environment: string (required)") {
+		t.Errorf("inspect marks an optional setting required:\n%s", stdout)
+	}
+}

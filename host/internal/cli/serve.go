@@ -149,12 +149,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	// made before any plugin starts.
 	var bill *billing.Service
 	mgr := plugins.New(cfg, plugins.Deps{
-		Logger:       log,
-		Metrics:      m,
-		Cache:        cb.Cache,
-		Store:        st,
-		HostVersion:  version.Version,
-		Capabilities: map[string]bool{"database": true, "cache": true},
+		Logger:          log,
+		Metrics:         m,
+		Cache:           cb.Cache,
+		Store:           st,
+		HostVersion:     version.Version,
+		Capabilities:    map[string]bool{"database": true, "cache": true},
+		LastingDisabled: lastingDisabled(st),
 		SavedSettings: func(ctx context.Context, name string) (json.RawMessage, error) {
 			ps, err := st.Q().GetPluginSettings(ctx, name, cipher)
 			if errors.Is(err, store.ErrNotFound) {
@@ -237,7 +238,11 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		WriteTimeout:      cfg.Server.RequestTimeout + 5*time.Second,
 		IdleTimeout:       cfg.Server.KeepAliveTimeout,
 	}
-	log.Info("serving", "address", "http://"+ln.Addr().String())
+	if listening, open := servingURLs(ln.Addr()); open != "" {
+		log.Info("serving", "address", listening, "open", open)
+	} else {
+		log.Info("serving", "address", listening)
+	}
 	if g.serving != nil {
 		g.serving(ln.Addr().String())
 	}

@@ -3,11 +3,14 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,11 +35,15 @@ day's work: customers, plans, vouchers, invoices) or viewer (read only).
 
 These commands work on the configured database directly (PostgreSQL, or the
 embedded SQLite file in the data directory), so the first admin can be made
-before the host has ever run: ` + "`mikrobill user create --username NAME --role admin`" + `.
+before the host has ever run: ` + "`mikrobill user create --username NAME`" + ` on a
+store without users makes an admin (the first user must be able to manage
+the others); later users are viewers unless --role says otherwise.
+` + "`mikrobill user set-role --username NAME ROLE`" + ` changes a role; it refuses to
+demote the only enabled admin, as the API does.
 Passwords are read twice from the terminal without echo, or once from
 standard input with --password-stdin; they must be at least 10 characters.`,
 	}
-	cmd.AddCommand(newUserCreate(g), newUserList(g), newUserSetPassword(g), newUserToken(g))
+	cmd.AddCommand(newUserCreate(g), newUserList(g), newUserSetPassword(g), newUserSetRole(g), newUserToken(g))
 	return cmd
 }
 
@@ -45,7 +52,7 @@ func newUserCreate(g *globals) *cobra.Command {
 	var fromStdin bool
 	cmd := &cobra.Command{
 		Use:   "create --username NAME [--role admin|operator|viewer] [--password-stdin]",
-		Short: "Create a user",
+		Short: "Create a user (the first one is an admin)",
 		Example: `  mikrobill user create --username ana --role admin
   printf '%s\n' "$PASSWORD" | mikrobill user create --username ci --role operator --password-stdin`,
 		Args: cobra.NoArgs,
@@ -54,10 +61,19 @@ func newUserCreate(g *globals) *cobra.Command {
 			if err := auth.CheckUsername(name); err != nil {
 				return fmt.Errorf("--username: %w", err)
 			}
-			if !web.ValidRole(role) {
+			if role != "" && !web.ValidRole(role) {
 				return fmt.Errorf("--role %q: use admin, operator or viewer", role)
 			}
 			return withUserStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				first := ""
+				if role == "" {
+					role = web.RoleViewer
+					if _, total, err := st.Q().ListUsers(ctx, store.Page{Limit: 1}); err != nil {
+						return err
+					} else if total == 0 {
+						role, first = web.RoleAdmin, " (the first user is an admin, so that someone can manage users; pass --role to choose another)"
+					}
+				}
 				if _, err := st.Q().GetUserByUsername(ctx, name); err == nil {
 					return fmt.Errorf("the user %q exists; change its password with `mikrobill user set-password --username %s`", name, name)
 				} else if !errors.Is(err, store.ErrNotFound) {
@@ -77,13 +93,13 @@ func newUserCreate(g *globals) *cobra.Command {
 					}
 					return err
 				}
-				fmt.Fprintf(g.stdout, "created user %s (%s) in the %s database at %s\n", u.Username, u.Role, st.Driver(), st.Where())
+				fmt.Fprintf(g.stdout, "created user %s (%s) in the %s database at %s%s\n", u.Username, u.Role, st.Driver(), st.Where(), first)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().StringVar(&username, "username", "", "the new user's name: 3 to 64 lowercase letters, digits, '.', '_', '-' or '@' (required)")
-	cmd.Flags().StringVar(&role, "role", web.RoleViewer, "admin, operator or viewer")
+	cmd.Flags().StringVar(&role, "role", "", "admin, operator or viewer (default: admin for the first user of the store, viewer after)")
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input instead of asking twice on the terminal")
 	_ = cmd.MarkFlagRequired("username")
 	return cmd
@@ -129,6 +145,87 @@ keep working (revoke them in the admin UI or with DELETE /api/v1/tokens/ID).`,
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input instead of asking twice on the terminal")
 	_ = cmd.MarkFlagRequired("username")
 	return cmd
+}
+
+func newUserSetRole(g *globals) *cobra.Command {
+	var username string
+	cmd := &cobra.Command{
+		Use:   "set-role --username NAME admin|operator|viewer",
+		Short: "Change a user's role and sign the user out everywhere",
+		Long: `set-role gives a user another role. The user's browser sessions and bearer
+tokens end at once (the next sign-in carries the new role); API tokens act
+with the new role at once. It refuses to take the admin role from the only
+enabled admin, as the API and the users page do: make another user admin
+first. The change is recorded in the audit log (actor "cli").`,
+		Example: `  mikrobill user set-role --username vic operator`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := auth.NormalizeUsername(username)
+			role := strings.ToLower(strings.TrimSpace(args[0]))
+			if !web.ValidRole(role) {
+				return fmt.Errorf("role %q: use admin, operator or viewer", args[0])
+			}
+			return withUserStore(cmd, g, func(ctx context.Context, st *store.Store) error {
+				var old string
+				var ended int64
+				err := st.Tx(ctx, func(tx *store.Tx) error {
+					q := tx.Q()
+					u, err := q.GetUserByUsername(ctx, name)
+					if errors.Is(err, store.ErrNotFound) {
+						return fmt.Errorf("no user %q; `mikrobill user list` shows who exists", name)
+					}
+					if err != nil {
+						return err
+					}
+					old = u.Role
+					if old == role {
+						return nil
+					}
+					if old == web.RoleAdmin && !u.Disabled {
+						ids, err := q.ActiveAdmins(ctx)
+						if err != nil {
+							return err
+						}
+						if len(ids) == 1 && ids[0] == u.ID {
+							return fmt.Errorf("%s is the only enabled admin; make another user admin first (mikrobill user set-role --username OTHER admin), or nobody could manage users", u.Username)
+						}
+					}
+					u.Role = role
+					if err := q.UpdateUser(ctx, u); err != nil {
+						return err
+					}
+					if ended, err = q.DeleteUserSessions(ctx, u.ID); err != nil {
+						return err
+					}
+					_, err = q.AppendAudit(ctx, &store.AuditEntry{
+						EventID: auditEventID(), OccurredAt: time.Now(), Actor: "cli", Action: "user.updated",
+						ResourceType: "user", ResourceID: strconv.FormatInt(u.ID, 10), Outcome: "success",
+						Metadata: map[string]string{"username": u.Username, "role": role, "previous_role": old},
+					})
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				if old == role {
+					fmt.Fprintf(g.stdout, "%s is already %s; nothing changed\n", name, role)
+					return nil
+				}
+				fmt.Fprintf(g.stdout, "%s is now %s (was %s); %d session(s) signed out\n", name, role, old, ended)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&username, "username", "", "whose role to change (required)")
+	_ = cmd.MarkFlagRequired("username")
+	return cmd
+}
+
+// auditEventID is a fresh id for an audit entry the command writes.
+func auditEventID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "cli-" + hex.EncodeToString(b[:])
 }
 
 func newUserToken(g *globals) *cobra.Command {

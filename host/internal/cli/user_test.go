@@ -145,3 +145,50 @@ func TestUserCommands(t *testing.T) {
 		}
 	})
 }
+
+// TestUserFirstAdminAndSetRole: the first user made without --role is an
+// admin and later ones viewers; set-role changes a role, signs the user
+// out, is audited, and refuses to demote the only enabled admin.
+func TestUserFirstAdminAndSetRole(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, env []string, open func() *store.Store) {
+		ctx := context.Background()
+		err, out, _ := runIn(t, env, "correct horse battery\n", "user", "create", "--username", "ana", "--password-stdin")
+		if err != nil || !strings.Contains(out, "created user ana (admin)") || !strings.Contains(out, "the first user is an admin") {
+			t.Fatalf("first create: %v %q", err, out)
+		}
+		err, out, _ = runIn(t, env, "another good one\n", "user", "create", "--username", "vic", "--password-stdin")
+		if err != nil || !strings.Contains(out, "created user vic (viewer)") || strings.Contains(out, "first user") {
+			t.Fatalf("second create: %v %q", err, out)
+		}
+		if err, _, _ := runIn(t, env, "", "user", "set-role", "--username", "ana", "viewer"); err == nil || !strings.Contains(err.Error(), "only enabled admin") {
+			t.Errorf("demoting the only admin: %v", err)
+		}
+		for _, bad := range [][]string{{"--username", "vic", "root"}, {"--username", "nobody", "admin"}, {"--username", "vic"}} {
+			if err, _, _ := runIn(t, env, "", append([]string{"user", "set-role"}, bad...)...); err == nil {
+				t.Errorf("set-role %v succeeded", bad)
+			}
+		}
+		st := open()
+		vic, _ := st.Q().GetUserByUsername(ctx, "vic")
+		if err := st.Q().CreateSession(ctx, &store.Session{IDHash: "v", UserID: vic.ID, ExpiresAt: vic.CreatedAt.AddDate(1, 0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+		err, out, _ = runIn(t, env, "", "user", "set-role", "--username", "VIC", "admin")
+		if err != nil || !strings.Contains(out, "vic is now admin (was viewer); 1 session(s) signed out") {
+			t.Fatalf("set-role vic admin: %v %q", err, out)
+		}
+		// Two admins: ana may step down now.
+		if err, out, _ := runIn(t, env, "", "user", "set-role", "--username", "ana", "operator"); err != nil || !strings.Contains(out, "ana is now operator") {
+			t.Fatalf("set-role ana operator: %v %q", err, out)
+		}
+		for name, want := range map[string]string{"ana": store.UserRoleOperator, "vic": store.UserRoleAdmin} {
+			if u, err := st.Q().GetUserByUsername(ctx, name); err != nil || u.Role != want {
+				t.Errorf("%s: %+v, %v; want role %s", name, u, err, want)
+			}
+		}
+		entries, _, err := st.Q().ListAudit(ctx, store.Page{Limit: 10})
+		if err != nil || len(entries) != 2 || entries[0].Actor != "cli" || entries[0].Action != "user.updated" || entries[0].Metadata["previous_role"] == "" {
+			t.Errorf("audit of set-role: %+v, %v", entries, err)
+		}
+	})
+}

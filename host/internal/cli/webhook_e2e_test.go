@@ -362,14 +362,19 @@ func TestGatewayStartsOnceItsSettingsAreSaved(t *testing.T) {
 		t.Helper()
 		var st struct {
 			Plugins []struct {
-				Name      string `json:"name"`
-				State     string `json:"state"`
-				LastError string `json:"last_error"`
+				Name          string `json:"name"`
+				State         string `json:"state"`
+				Message       string `json:"message"`
+				NotConfigured bool   `json:"not_configured"`
+				LastError     string `json:"last_error"`
 			} `json:"plugins"`
 		}
 		h.getJSON("/health/detailed", &st)
 		for _, p := range st.Plugins {
 			if p.Name == "payment-tripay" {
+				if p.NotConfigured {
+					return "not configured", p.Message
+				}
 				return p.State, p.LastError
 			}
 		}
@@ -377,8 +382,8 @@ func TestGatewayStartsOnceItsSettingsAreSaved(t *testing.T) {
 		return "", ""
 	}
 	st, why := state()
-	if st != "failed" || !strings.Contains(why, "api_key") || !strings.Contains(why, "PUT /api/v1/plugin-settings/payment-tripay") {
-		t.Fatalf("unconfigured gateway: state %q, last error %q; want failed, naming the missing keys and how to save them", st, why)
+	if st != "not configured" || !strings.Contains(why, "api_key") || !strings.Contains(why, "PUT /api/v1/plugin-settings/payment-tripay") {
+		t.Fatalf("unconfigured gateway: state %q, message %q; want not configured, naming the missing keys and how to save them", st, why)
 	}
 	settings := map[string]any{"api_key": "DEV-key", "private_key": "private-key-123", "merchant_code": "T0001", "base_url": "http://127.0.0.1:9/"}
 	if code, body := h.api(http.MethodPut, "/api/v1/plugin-settings/payment-tripay", tok, settings, nil); code != http.StatusOK {

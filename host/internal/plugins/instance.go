@@ -58,8 +58,11 @@ type Plugin struct {
 	lastErr   string    // the latest error, kept as history
 	lastErrAt time.Time // when lastErr happened
 	curErr    string    // what is wrong now; "" while running
-	loadTime  time.Duration
-	changed   chan struct{} // closed on every state change
+	// notConfigured says what settings an optional plugin waits for
+	// (ErrNotConfigured); it is disabled meanwhile.
+	notConfigured string
+	loadTime      time.Duration
+	changed       chan struct{} // closed on every state change
 
 	// Supervision, under mu.
 	failures    []time.Time // within the restart window
@@ -158,12 +161,33 @@ func (p *Plugin) cancelTimerLocked() {
 
 // start launches the plugin for the first time. A plugin that fails here
 // is failed until an operator acts; it is not retried.
+//
+// An optional plugin without settings that needs some (ErrNotConfigured, a
+// payment gateway just installed) is not a failure: it waits, disabled,
+// for its settings, logged at info, and saving them starts it.
 func (p *Plugin) start(ctx context.Context) error {
 	if err := p.launch(ctx, p.bump()); err != nil {
+		if errors.Is(err, ErrNotConfigured) && !p.required {
+			p.waitForSettings(err.Error())
+			return nil
+		}
 		p.refuse("plugin failed to start", err.Error())
 		return err
 	}
 	return nil
+}
+
+// waitForSettings marks the plugin not configured: disabled until its
+// settings are saved (Manager.Enable).
+func (p *Plugin) waitForSettings(why string) {
+	p.mu.Lock()
+	p.bumpLocked()
+	p.next = time.Time{}
+	p.notConfigured = why
+	p.setStateLocked(StateDisabled, "")
+	p.sw.Down("not configured: "+why, false)
+	p.mu.Unlock()
+	p.log.Info("plugin not configured; it starts once its settings are saved", "missing", why)
 }
 
 // launch starts a process of the plugin (launcher.launch) and puts it
@@ -236,6 +260,7 @@ func (p *Plugin) refuse(msg, why string) {
 func (p *Plugin) disable(why string) {
 	p.mu.Lock()
 	if p.state == StateDisabled {
+		p.notConfigured = "" // an operator's disable replaces the wait
 		p.mu.Unlock()
 		return
 	}
@@ -260,12 +285,17 @@ func (p *Plugin) enable() error {
 	}
 	epoch := p.bumpLocked()
 	p.failures, p.attempt, p.circuit = nil, 0, circuitClosed
+	p.notConfigured = ""
 	p.sw.Down("starting", true)
 	p.mu.Unlock()
 	p.log.Info("enabled by an operator")
 	if err := p.launch(p.ctx, epoch); err != nil {
 		if errors.Is(err, errOvertaken) {
 			return fmt.Errorf("%w: another action on plugin %q overtook this start", sdk.ErrConflict, p.name)
+		}
+		if errors.Is(err, ErrNotConfigured) && !p.required {
+			p.waitForSettings(err.Error())
+			return fmt.Errorf("%w: plugin %q cannot start yet: %v", sdk.ErrFailedPrecondition, p.name, err)
 		}
 		p.fail("start failed: " + err.Error())
 		return fmt.Errorf("%w: plugin %q failed to start: %v", sdk.ErrFailedPrecondition, p.name, err)

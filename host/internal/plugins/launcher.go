@@ -1,6 +1,7 @@
 package plugins
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,17 @@ func (l *launcher) close() {
 	l.janitor.Close()
 }
 
+// ErrNotConfigured: a plugin has no settings and refuses to run without
+// some (its config_schema requires them, or its Configure says they are
+// invalid). An optional one waits for them (Status.NotConfigured).
+var ErrNotConfigured = errors.New("not configured")
+
+// noSettings reports whether settings hold no field.
+func noSettings(settings json.RawMessage) bool {
+	var obj map[string]json.RawMessage
+	return len(bytes.TrimSpace(settings)) == 0 || (json.Unmarshal(settings, &obj) == nil && len(obj) == 0)
+}
+
 // launched is a process that serves, is the plugin its manifest describes,
 // is configured and has answered its first health check.
 type launched struct {
@@ -88,6 +100,9 @@ func (l *launcher) launch(ctx context.Context, man *manifest.Manifest, pol confi
 		return nil, err
 	}
 	if err := man.ValidateSettings(settings); err != nil {
+		if noSettings(settings) {
+			return nil, fmt.Errorf("%w: it needs settings: %v; save them (admin UI, or PUT /api/v1/plugin-settings/%s) and it starts", ErrNotConfigured, err, man.Name)
+		}
 		return nil, fmt.Errorf("its settings (the configuration file's and those saved in the admin UI) do not match its config_schema: %v; save its settings (admin UI, or PUT /api/v1/plugin-settings/%s) and it starts", err, man.Name)
 	}
 	// The folder is checked against the lock right before the launch; the
@@ -144,6 +159,9 @@ func (l *launcher) launch(ctx context.Context, man *manifest.Manifest, pol confi
 		Settings: settings, Environment: l.cfg.Environment, HostVersion: l.hostVersion, DataDir: dataDir,
 	})
 	if err != nil {
+		if errors.Is(err, sdk.ErrInvalidArgument) && noSettings(settings) {
+			return fail(fmt.Errorf("%w: it needs settings: %v; save them (admin UI, or PUT /api/v1/plugin-settings/%s) and it starts", ErrNotConfigured, err, man.Name))
+		}
 		return fail(fmt.Errorf("Configure: %w", err))
 	}
 	for _, w := range resp.Warnings {

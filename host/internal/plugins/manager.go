@@ -60,6 +60,10 @@ type Deps struct {
 	// configuration file's, field by field (MergeSettings). Nil: the
 	// file's only.
 	SavedSettings func(ctx context.Context, name string) (json.RawMessage, error)
+	// LastingDisabled returns the plugins an operator disabled until they
+	// are enabled again (store.Queries.PluginsDisabled), by name, with who
+	// and since when; Start leaves them disabled. Nil: none.
+	LastingDisabled func(ctx context.Context) (map[string]string, error)
 	// OnEvent, when set, sees every event a plugin publishes, before the
 	// plugins that subscribe to it; its error fails the plugin's Publish.
 	OnEvent func(ctx context.Context, e sdk.Event) error
@@ -147,6 +151,12 @@ func (m *Manager) Start(ctx context.Context) error {
 	for _, f := range found {
 		byName[f.Name] = append(byName[f.Name], f)
 	}
+	lasting := map[string]string{}
+	if m.deps.LastingDisabled != nil {
+		if lasting, err = m.deps.LastingDisabled(ctx); err != nil {
+			return fmt.Errorf("read the plugins an operator disabled: %w", err)
+		}
+	}
 	names := slices.Sorted(maps.Keys(byName))
 	_, lockErr := lockfile.Read(m.cfg.Plugins.Dir)
 
@@ -154,7 +164,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	var candidates []*manifest.Manifest
 	m.mu.Lock()
 	for _, name := range names {
-		p, why := m.admit(byName[name], lockErr)
+		p, why := m.admit(byName[name], lockErr, lasting[name])
 		m.plugins[name] = p
 		if why != "" {
 			unavailable[name] = why
@@ -179,7 +189,10 @@ func (m *Manager) Start(ctx context.Context) error {
 // several folders claim its name) and decides whether it may run here. It
 // returns why not ("" when it may: then its manifest goes on to the
 // resolver); a plugin that may not run is failed or disabled already.
-func (m *Manager) admit(fs []Found, lockErr error) (*Plugin, string) {
+//
+// lasting, when set, says who disabled the plugin until it is enabled
+// again (Deps.LastingDisabled).
+func (m *Manager) admit(fs []Found, lockErr error, lasting string) (*Plugin, string) {
 	f := fs[0]
 	pc := m.cfg.Plugin[f.Name]
 	// A broken manifest that says "required": false leaves the host
@@ -209,6 +222,8 @@ func (m *Manager) admit(fs []Found, lockErr error) (*Plugin, string) {
 		return refuse(f.Err.Error())
 	case pc != nil && pc.Disabled:
 		return disable("disabled in the configuration")
+	case lasting != "" && f.Manifest != nil:
+		return disable("disabled by an operator until enabled again (" + lasting + ")")
 	case !m.runsHere(f.Manifest, pc):
 		return disable(fmt.Sprintf("not loaded in environment %s", m.cfg.Environment))
 	}

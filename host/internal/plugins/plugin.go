@@ -80,6 +80,10 @@ type Status struct {
 	// latest error as history, with its time in LastErrorAt.
 	Error       string     `json:"error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	// NotConfigured: an optional plugin waits for its settings (state
+	// disabled; Message says what is missing). Saving its settings starts
+	// it. It does not make the host degraded.
+	NotConfigured bool `json:"not_configured,omitempty"`
 }
 
 // Circuit states.
@@ -155,7 +159,17 @@ func (p *Plugin) Status() Status {
 	if next := p.nextAttemptLocked(); !next.IsZero() {
 		st.NextAttempt = &next
 	}
+	if p.notConfigured != "" && p.state == StateDisabled {
+		st.NotConfigured, st.Message = true, p.notConfigured
+	}
 	return st
+}
+
+// NotConfigured reports whether the plugin waits for its settings.
+func (p *Plugin) NotConfigured() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.notConfigured != "" && p.state == StateDisabled
 }
 
 // nextAttemptLocked is when the supervisor starts the plugin next: while

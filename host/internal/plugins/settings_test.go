@@ -123,3 +123,55 @@ func TestSavedSettingsCheckedAgainstTheSchema(t *testing.T) {
 		t.Errorf("EffectiveSettings = %s, %v", eff, err)
 	}
 }
+
+// TestNotConfiguredWaitsForSettings: an optional plugin whose config_schema
+// requires settings it does not have is "not configured": disabled, an
+// info line and no error in the log, the host not failed; saving its
+// settings and enabling it (what the settings page does) starts it. A
+// required plugin without its settings still fails the start.
+func TestNotConfiguredWaitsForSettings(t *testing.T) {
+	schema := map[string]any{"type": "object", "required": []any{"key"}, "properties": map[string]any{"key": map[string]any{"type": "string"}}}
+	f := newFixture(t)
+	f.Add(tp{Name: "gw", Manifest: map[string]any{"required": false, "config_schema": schema}})
+	var mu sync.Mutex
+	var saved json.RawMessage
+	f.saved = func(context.Context, string) (json.RawMessage, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return saved, nil
+	}
+	m, err := f.start()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	p, _ := m.Plugin("gw")
+	st := p.Status()
+	if st.State != StateDisabled || !st.NotConfigured || !p.NotConfigured() || !strings.Contains(st.Message, "key") || st.Error != "" {
+		t.Fatalf("status of a plugin without its settings: %+v", st)
+	}
+	if ok, why := m.Ready(); !ok {
+		t.Errorf("not ready: %v", why)
+	}
+	logs := f.logs.String()
+	if strings.Contains(logs, "[ERROR]") || !strings.Contains(logs, "plugin not configured") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	if err := m.Enable("gw"); err == nil || !p.NotConfigured() {
+		t.Errorf("enable without settings: %v; still not configured: %v", err, p.NotConfigured())
+	}
+	mu.Lock()
+	saved = json.RawMessage(`{"key":"k1"}`)
+	mu.Unlock()
+	if err := m.Enable("gw"); err != nil {
+		t.Fatalf("enable with settings: %v", err)
+	}
+	if st := p.Status(); st.State != StateRunning || st.NotConfigured {
+		t.Errorf("after its settings: %+v", st)
+	}
+
+	req := newFixture(t)
+	req.Add(tp{Name: "gw", Manifest: map[string]any{"required": true, "config_schema": schema}})
+	if _, err := req.start(); err == nil {
+		t.Error("a required plugin without its settings started")
+	}
+}

@@ -45,6 +45,7 @@ func (s *Server) newUI() (*ui.UI, error) {
 	d := ui.Deps{
 		Numbers: s.deps.Billing, Jobs: jobs, Billing: bp,
 		Accounts: s.deps.Accounts, Plugins: s.deps.Plugins, Logger: s.log,
+		// Lasting plugin disables (plugin_lasting.go).
 		Secure:      s.sec.isHTTPS,
 		ClientKey:   s.sec.clientKey,
 		RoleAtLeast: RoleAtLeast,

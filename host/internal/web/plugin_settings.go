@@ -492,8 +492,12 @@ func (s *Server) savePluginSettings(r *http.Request, name string, raw json.RawMe
 	// A plugin that could not start (most often: settings missing, as for a
 	// gateway just installed) starts now with what was saved.
 	if s.deps.Plugins != nil {
-		if p, ok := s.deps.Plugins.Plugin(name); ok && p.State() == plugins.StateFailed {
-			if err := s.deps.Plugins.Restart(name); err != nil {
+		if p, ok := s.deps.Plugins.Plugin(name); ok && (p.State() == plugins.StateFailed || p.NotConfigured()) {
+			start := s.deps.Plugins.Restart
+			if p.NotConfigured() {
+				start = s.deps.Plugins.Enable
+			}
+			if err := start(name); err != nil {
 				warnings = append(warnings, "the settings are saved, but the plugin still does not start: "+err.Error())
 			} else {
 				s.log.Info("plugin started with its new settings", "plugin", name)

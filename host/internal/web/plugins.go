@@ -55,22 +55,26 @@ func (s *Server) pluginHistory(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) restartPlugin(w http.ResponseWriter, r *http.Request) error {
-	return s.pluginAction(w, r, "restart")
+	return s.pluginAction(w, r, "restart", false)
 }
 
 func (s *Server) disablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return s.pluginAction(w, r, "disable")
+	lasting, err := persistParam(r)
+	if err != nil {
+		return err
+	}
+	return s.pluginAction(w, r, "disable", lasting)
 }
 
 func (s *Server) enablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return s.pluginAction(w, r, "enable")
+	return s.pluginAction(w, r, "enable", false)
 }
 
 // pluginAction runs restart, disable or enable and answers with the
 // plugin's status afterwards.
-func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb string) error {
+func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb string, lasting bool) error {
 	name := mux.Vars(r)["name"]
-	if err := s.controlPlugin(r, name, verb); err != nil {
+	if err := s.controlPlugin(r, name, verb, lasting); err != nil {
 		return err
 	}
 	p, _ := s.deps.Plugins.Plugin(name)
@@ -79,25 +83,29 @@ func (s *Server) pluginAction(w http.ResponseWriter, r *http.Request, verb strin
 }
 
 // controlPlugin runs a plugin action, verb being restart, disable or
-// enable, for the request's user and records it in the audit log, success
+// enable (a lasting disable keeps the plugin disabled across restarts
+// until enabled, plugin_lasting.go), for the request's user and records it in the audit log, success
 // or failure (action "plugin.<verb>"). The API's plugin routes and the
 // admin UI's plugin buttons (ui.Deps.PluginAction) both come here, so an
 // action is done and audited the same way whichever way it came.
-func (s *Server) controlPlugin(r *http.Request, name, verb string) error {
+func (s *Server) controlPlugin(r *http.Request, name, verb string, lasting bool) error {
 	var action func(string) error
 	switch verb {
 	case "restart":
 		action = s.deps.Plugins.Restart
 	case "disable":
-		action = s.deps.Plugins.Disable
+		action = func(name string) error { return s.disablePluginFor(r.Context(), name, actor(r), lasting) }
 	case "enable":
-		action = s.deps.Plugins.Enable
+		action = func(name string) error { return s.enablePluginFor(r.Context(), name) }
 	default:
 		return fmt.Errorf("no plugin action %q: restart, disable or enable", verb)
 	}
 	err := action(name)
 	if _, known := s.deps.Plugins.Plugin(name); known && s.deps.Billing != nil {
 		outcome, meta := "success", map[string]string{"remote": r.RemoteAddr}
+		if verb == "disable" && lasting {
+			meta["lasting"] = "true"
+		}
 		if err != nil {
 			outcome, meta["error"] = "failure", err.Error()
 		}

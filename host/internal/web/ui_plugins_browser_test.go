@@ -100,8 +100,8 @@ func TestUIBrowserPluginListAndPage(t *testing.T) {
 
 	run(t, ctx, "open the plugin list", chromedp.Navigate(h.url+"/plugin"))
 	run(t, ctx, "wait for payment-manual running", chromedp.WaitVisible(chromedp.CSS(`tr[data-plugin="payment-manual"].state-running`)))
-	if got := text(t, ctx, `tr[data-plugin="payment-tripay"] .state`); got != "failed" {
-		t.Errorf("payment-tripay without settings is %q in the list; want failed", got)
+	if got := text(t, ctx, `tr[data-plugin="payment-tripay"] .state`); got != "disabled" {
+		t.Errorf("payment-tripay without settings is %q in the list; want disabled (not configured)", got)
 	}
 	row := text(t, ctx, `tr[data-plugin="payment-manual"]`)
 	for _, want := range []string{"payment-manual", "payment", "0.1.0", "running", "closed"} {
@@ -153,6 +153,20 @@ func TestUIBrowserPluginListAndPage(t *testing.T) {
 		t.Error("the page reloaded to show the restart; want it updated in place")
 	}
 	screenshot(t, ctx, "plugin-restarted")
+
+	// Disabled with "keep disabled after restarts": recorded in the store
+	// for the next start; enabling forgets it.
+	run(t, ctx, "tick keep disabled", chromedp.Click(chromedp.CSS(`#status input[name="lasting"]`)))
+	run(t, ctx, "disable from the page", chromedp.Click(chromedp.CSS("#status button.disable")))
+	run(t, ctx, "wait for it disabled", chromedp.WaitVisible(chromedp.CSS("#status.state-disabled")))
+	if d, err := h.db.Q().PluginsDisabled(context.Background()); err != nil || d["payment-manual"].By != "user:ana" {
+		t.Errorf("lasting disables after the page's disable: %+v, %v", d, err)
+	}
+	run(t, ctx, "enable from the page", chromedp.Click(chromedp.CSS("#status button.enable")))
+	run(t, ctx, "wait for it running", chromedp.WaitVisible(chromedp.CSS("#status.state-running")))
+	if d, err := h.db.Q().PluginsDisabled(context.Background()); err != nil || len(d) != 0 {
+		t.Errorf("lasting disables after enable: %+v, %v", d, err)
+	}
 }
 
 // TestUIBrowserPluginSettings: payment-manual's settings through the form
@@ -233,13 +247,13 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 		t.Errorf("saved %v; want the secret kept and the bank account", s)
 	}
 
-	// payment-tripay: failed until its keys are saved.
+	// payment-tripay: not configured until its keys are saved.
 	run(t, ctx, "open payment-tripay's page", chromedp.Navigate(h.url+"/plugin/payment-tripay"))
-	run(t, ctx, "wait for it failed", chromedp.WaitVisible(chromedp.CSS("#status.state-failed")))
-	if got := text(t, ctx, "#status .last-error"); !strings.Contains(got, "api_key") {
-		t.Errorf("tripay's last error %q; want the missing keys named", got)
+	run(t, ctx, "wait for it not configured", chromedp.WaitVisible(chromedp.CSS("#status.state-disabled")))
+	if got := text(t, ctx, "#status .not-configured"); !strings.Contains(got, "api_key") {
+		t.Errorf("tripay's not-configured line %q; want the missing keys named", got)
 	}
-	screenshot(t, ctx, "plugin-failed")
+	screenshot(t, ctx, "plugin-not-configured")
 	run(t, ctx, "open its settings", chromedp.Click(chromedp.CSS(`#status a[href="/plugin/payment-tripay/settings"]`)))
 	run(t, ctx, "wait for the form", chromedp.WaitVisible(chromedp.CSS("#f-api_key")))
 	if got := value(t, ctx, "read the mode's options", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#f-mode option")).map(o => o.value)`)); strings.Join(got, ",") != ",sandbox,production" {

@@ -66,22 +66,23 @@ func (u *UI) dashboard() dashboardData {
 // API does, then go back to the dashboard, or to the plugin's page when
 // the form says back=plugin.
 func (u *UI) RestartPlugin(w http.ResponseWriter, r *http.Request) error {
-	return u.pluginAction(w, r, "restart")
+	return u.pluginAction(w, r, "restart", false)
 }
 
 // DisablePlugin: see RestartPlugin.
+// A form field lasting=on keeps the plugin disabled across restarts.
 func (u *UI) DisablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return u.pluginAction(w, r, "disable")
+	return u.pluginAction(w, r, "disable", r.PostFormValue("lasting") == "on")
 }
 
-// EnablePlugin: see RestartPlugin.
+// EnablePlugin: see RestartPlugin. It also forgets a lasting disable.
 func (u *UI) EnablePlugin(w http.ResponseWriter, r *http.Request) error {
-	return u.pluginAction(w, r, "enable")
+	return u.pluginAction(w, r, "enable", false)
 }
 
-func (u *UI) pluginAction(w http.ResponseWriter, r *http.Request, action string) error {
+func (u *UI) pluginAction(w http.ResponseWriter, r *http.Request, action string, lasting bool) error {
 	name := mux.Vars(r)["name"]
-	if err := u.deps.PluginAction(r, name, action); err != nil {
+	if err := u.deps.PluginAction(r, name, action, lasting); err != nil {
 		if errors.Is(err, sdk.ErrNotFound) {
 			u.Fail(w, r, http.StatusNotFound, "")
 			return nil

@@ -67,8 +67,9 @@ type Deps struct {
 	Plugins *plugins.Manager
 	// PluginAction restarts, disables or enables (verb) the plugin name
 	// for the request's user, audited, with the code of POST
-	// /api/v1/plugins/{name}/{verb}.
-	PluginAction func(r *http.Request, name, verb string) error
+	// /api/v1/plugins/{name}/{verb}; a lasting disable keeps it disabled
+	// across restarts, and enable forgets that.
+	PluginAction func(r *http.Request, name, verb string, lasting bool) error
 	// Billing is the catalog and billing for their pages (billing.go).
 	Billing Billing
 	Logger  hclog.Logger
