@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"strconv"
 	"time"
@@ -428,4 +429,19 @@ func (s *Service) PortalBuy(ctx context.Context, customerID, planID int64, gatew
 		start.Invoice.PaymentURL = s.PayPath(inv.Number)
 	}
 	return start, nil
+}
+
+// PortalInvoicePDF writes the customer's invoice id as a PDF (a receipt
+// once paid; InvoicePDF) and returns its file name. An invoice of another
+// customer is store.ErrNotFound, as one that does not exist: the portal
+// does not tell them apart.
+func (s *Service) PortalInvoicePDF(ctx context.Context, w io.Writer, customerID, invoiceID int64, lang string) (string, error) {
+	inv, err := s.st.Q().GetInvoice(ctx, invoiceID)
+	if err != nil {
+		return "", err
+	}
+	if inv.CustomerID != customerID {
+		return "", fmt.Errorf("invoice %d: %w", invoiceID, store.ErrNotFound)
+	}
+	return s.InvoicePDF(ctx, w, invoiceID, lang)
 }

@@ -271,7 +271,7 @@ func TestPortalSignInWithRouterLogin(t *testing.T) {
 	}
 	w = e.request(http.MethodGet, "/portal", nil, c)
 	body := w.Body.String()
-	for _, want := range []string{"Budi Santoso", `id="sub-plan">Home 10M`, `id="sub-status">active`, "1.5 MB in the current session", "50 GB", `id="portal-signout"`} {
+	for _, want := range []string{"Budi Santoso", `id="sub-plan">Home 10M`, `id="sub-status">active`, "1.4 MiB in the current session", "46.6 GiB", `id="portal-signout"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("home lacks %q:\n%s", want, body)
 		}
@@ -540,4 +540,49 @@ func atoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestPortalInvoicePDF: a signed-in customer downloads their invoice as a
+// PDF from the link on the portal's home page; another customer's
+// invoice, an id that is no invoice, and an anonymous request get no PDF.
+func TestPortalInvoicePDF(t *testing.T) {
+	e := newPortalEnv(t)
+	ctx := context.Background()
+	q := e.db.Q()
+	own := &store.Invoice{CustomerID: e.customer.ID, PlanID: e.plan.ID, Amount: 150000, Currency: "IDR", DueAt: time.Now().Add(24 * time.Hour)}
+	if err := q.CreateInvoice(ctx, own); err != nil {
+		t.Fatal(err)
+	}
+	other := &store.Customer{Name: "Sari", Phone: "+6281200000001", RouterUsername: "sari", RouterPassword: "rahasia-456", LocationID: e.customer.LocationID}
+	cipher, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.CreateCustomer(ctx, other, cipher); err != nil {
+		t.Fatal(err)
+	}
+	theirs := &store.Invoice{CustomerID: other.ID, PlanID: e.plan.ID, Amount: 150000, Currency: "IDR", DueAt: time.Now().Add(24 * time.Hour)}
+	if err := q.CreateInvoice(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn()
+	link := fmt.Sprintf("/portal/invoices/%d/pdf", own.ID)
+	if home := e.request(http.MethodGet, "/portal", nil, c); !strings.Contains(home.Body.String(), `href="`+link+`"`) {
+		t.Errorf("the home page has no PDF link %s:\n%s", link, home.Body)
+	}
+	w := e.request(http.MethodGet, link, nil, c)
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/pdf" || !strings.HasPrefix(w.Body.String(), "%PDF") {
+		t.Fatalf("own invoice: %d %q %.20q; want a PDF", w.Code, w.Header().Get("Content-Type"), w.Body.String())
+	}
+	if cd := w.Header().Get("Content-Disposition"); !strings.Contains(cd, own.Number) {
+		t.Errorf("Content-Disposition %q does not name %s", cd, own.Number)
+	}
+	for _, path := range []string{fmt.Sprintf("/portal/invoices/%d/pdf", theirs.ID), "/portal/invoices/999999/pdf", "/portal/invoices/x/pdf"} {
+		if w := e.request(http.MethodGet, path, nil, c); w.Code != http.StatusNotFound || strings.HasPrefix(w.Body.String(), "%PDF") {
+			t.Errorf("%s: %d; want 404 without a PDF", path, w.Code)
+		}
+	}
+	if w := e.request(http.MethodGet, link, nil); w.Code == http.StatusOK {
+		t.Errorf("anonymous: %d; want a refusal or the sign-in page", w.Code)
+	}
 }

@@ -339,6 +339,7 @@ func (s *Server) router() *mux.Router {
 		s.portalPage(r, post, "/portal/signout", rolePublic, s.ui.PortalSignOut)
 		s.portalPage(r, get, "/portal", roleCustomer, s.ui.PortalHome)
 		s.portalPage(r, post, "/portal/buy", roleCustomer, s.ui.PortalBuy)
+		s.portalPage(r, get, "/portal/invoices/{id}/pdf", roleCustomer, s.ui.PortalInvoicePDF)
 	}
 
 	// Everything else.

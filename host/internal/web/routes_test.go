@@ -120,7 +120,7 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		// pages for a customer signed in to it.
 		"GET /portal/signin": rolePublic, "POST /portal/signin": rolePublic, "POST /portal/code": rolePublic,
 		"POST /portal/code/check": rolePublic, "POST /portal/signout": rolePublic,
-		"GET /portal": roleCustomer, "POST /portal/buy": roleCustomer,
+		"GET /portal": roleCustomer, "POST /portal/buy": roleCustomer, "GET /portal/invoices/{id}/pdf": roleCustomer,
 		// The reports page, with the role of GET /api/v1/reports/....
 		"GET /reports": RoleViewer,
 		// The balance pages, with the roles of /api/v1/customers/{id}/balance

@@ -12,13 +12,17 @@ package ui
 // the customer in the request's context (WithCustomer).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gorilla/mux"
 
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/store"
@@ -45,6 +49,7 @@ type Portal interface {
 	PortalEndSession(ctx context.Context, value string) error
 	PortalHome(ctx context.Context, customerID int64) (*billing.PortalHome, error)
 	PortalBuy(ctx context.Context, customerID, planID int64, gateway, actor string) (*billing.PaymentStart, error)
+	PortalInvoicePDF(ctx context.Context, w io.Writer, customerID, invoiceID int64, lang string) (string, error)
 }
 
 var _ Portal = (*billing.Service)(nil)
@@ -307,6 +312,34 @@ func (u *UI) PortalFail(w http.ResponseWriter, r *http.Request, status int, requ
 		u.log.Error("render the portal's error page", "status", status, "error", err)
 		http.Error(w, http.StatusText(status), status)
 	}
+}
+
+// PortalInvoicePDF answers GET /portal/invoices/{id}/pdf: the signed-in
+// customer's invoice, or receipt once paid, as a PDF in the page's
+// language. Another customer's invoice is not found.
+func (u *UI) PortalInvoicePDF(w http.ResponseWriter, r *http.Request) error {
+	c := customerFrom(r)
+	id, err := strconv.ParseInt(mux.Vars(r)["id"], 10, 64)
+	if err != nil || id <= 0 {
+		u.PortalFail(w, r, http.StatusNotFound, "")
+		return nil
+	}
+	var buf bytes.Buffer
+	name, err := u.deps.Portal.PortalInvoicePDF(r.Context(), &buf, c.ID, id, languageOf(r))
+	if errors.Is(err, store.ErrNotFound) {
+		u.PortalFail(w, r, http.StatusNotFound, "")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/pdf")
+	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	h.Set("Cache-Control", "private, no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
 // HasCustomer reports whether a customer is signed in to the portal for
