@@ -147,22 +147,28 @@ func (s *Server) createTopUp(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
-	var v validation
-	v.check(b.Amount > 0, "amount", "required: a positive amount in the currency's minor units")
-	v.check(currencyRE.MatchString(b.Currency), "currency", `three upper case letters (ISO 4217), such as "IDR"`)
-	v.check(b.DueInHours >= 0 && b.DueInHours <= 24*90, "due_in_hours", "between 0 and 2160")
-	if err := v.err(); err != nil {
-		return err
-	}
-	if _, err := s.deps.DB.Q().GetCustomer(r.Context(), id, nil); err != nil {
-		return err
-	}
-	inv, err := s.deps.Billing.CreateTopUp(r.Context(), id, b.Amount, b.Currency, time.Duration(b.DueInHours)*time.Hour, actor(r))
+	inv, err := s.topUp(r, id, b)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, inv)
 	return nil
+}
+
+// topUp checks b and has billing make the customer's top-up invoice (the
+// API's and the admin UI's).
+func (s *Server) topUp(r *http.Request, customerID int64, b topUpBody) (*store.Invoice, error) {
+	var v validation
+	v.check(b.Amount > 0, "amount", "required: a positive amount in the currency's minor units")
+	v.check(currencyRE.MatchString(b.Currency), "currency", `three upper case letters (ISO 4217), such as "IDR"`)
+	v.check(b.DueInHours >= 0 && b.DueInHours <= 24*90, "due_in_hours", "between 0 and 2160")
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if _, err := s.deps.DB.Q().GetCustomer(r.Context(), customerID, nil); err != nil {
+		return nil, err
+	}
+	return s.deps.Billing.CreateTopUp(r.Context(), customerID, b.Amount, b.Currency, time.Duration(b.DueInHours)*time.Hour, actor(r))
 }
 
 func (s *Server) payInvoiceFromBalance(w http.ResponseWriter, r *http.Request) error {

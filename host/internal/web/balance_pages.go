@@ -42,3 +42,8 @@ func (b balancePages) AddEntry(r *http.Request, customerID int64, e ui.BalanceEn
 func (b balancePages) PayFromBalance(r *http.Request, invoiceID int64) (*store.Invoice, error) {
 	return b.s.deps.Billing.PayFromBalance(r.Context(), invoiceID, actor(r))
 }
+
+func (b balancePages) TopUp(r *http.Request, customerID int64, t ui.TopUp) (*store.Invoice, error) {
+	inv, err := b.s.topUp(r, customerID, topUpBody{Amount: t.Amount, Currency: t.Currency})
+	return inv, pageRefusal(err)
+}

@@ -256,6 +256,8 @@ func (s *Server) router() *mux.Router {
 		s.page(r, get, "/customers/{id}/balance", RoleViewer, s.ui.CustomerBalance)
 		s.page(r, post, "/customers/{id}/balance", RoleOperator, s.ui.AddBalance)
 		s.page(r, post, "/invoices/{id}/pay-from-balance", RoleOperator, s.ui.PayInvoiceFromBalance)
+		// Top-ups through a gateway (ui/balance.go), as /api/v1/customers/{id}/topups.
+		s.page(r, post, "/customers/{id}/topups", RoleOperator, s.ui.TopUpBalance)
 	}
 
 	if s.ui != nil && s.deps.DB != nil && s.deps.Billing != nil {

@@ -127,6 +127,8 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		// and /api/v1/invoices/{id}/pay-from-balance.
 		"GET /customers/{id}/balance": RoleViewer, "POST /customers/{id}/balance": RoleOperator,
 		"POST /invoices/{id}/pay-from-balance": RoleOperator,
+		// The balance page's top-up form, as /api/v1/customers/{id}/topups.
+		"POST /customers/{id}/topups": RoleOperator,
 	} {
 		want[key] = role
 	}

@@ -30,6 +30,15 @@ type Balances interface {
 	AddEntry(r *http.Request, customerID int64, e BalanceEntry) error
 	// PayFromBalance pays an invoice from its customer's balance, once.
 	PayFromBalance(r *http.Request, invoiceID int64) (*store.Invoice, error)
+	// TopUp makes the customer's top-up invoice, paid through a gateway
+	// from its page (the API's POST /customers/{id}/topups).
+	TopUp(r *http.Request, customerID int64, t TopUp) (*store.Invoice, error)
+}
+
+// TopUp is the "top up through a gateway" form's.
+type TopUp struct {
+	Amount   int64
+	Currency string
 }
 
 // Ledger is a customer's balances and a page of their ledger.
@@ -51,6 +60,9 @@ type balanceData struct {
 	Form     BalanceEntry
 	Kinds    []string
 	Errs     fieldErrors
+	// TopUp and TopUpErrs are the top-up form's.
+	TopUp     TopUp
+	TopUpErrs fieldErrors
 	// Next is the link to the ledger's next page ("" on the last); First
 	// is set when this is not the first page.
 	Next, First string
@@ -63,10 +75,11 @@ func (u *UI) CustomerBalance(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Get("done") == "added" {
 		v.Notice = "balance.added"
 	}
-	return u.balancePage(w, r, http.StatusOK, v, BalanceEntry{Currency: "IDR", Kind: store.BalanceCash}, fieldErrors{})
+	return u.balancePage(w, r, http.StatusOK, v, balanceData{Form: BalanceEntry{Currency: "IDR", Kind: store.BalanceCash}})
 }
 
-func (u *UI) balancePage(w http.ResponseWriter, r *http.Request, status int, v view, f BalanceEntry, errs fieldErrors) error {
+// balancePage shows the page with d's forms (Form, Errs, TopUp, TopUpErrs).
+func (u *UI) balancePage(w http.ResponseWriter, r *http.Request, status int, v view, d balanceData) error {
 	id, ok := idVar(r, "id")
 	if !ok || u.deps.Balances == nil {
 		u.Fail(w, r, http.StatusNotFound, "")
@@ -85,7 +98,10 @@ func (u *UI) balancePage(w http.ResponseWriter, r *http.Request, status int, v v
 	if err != nil {
 		return err
 	}
-	d := balanceData{Customer: c, Ledger: l, Form: f, Errs: errs, Kinds: []string{store.BalanceCash, store.BalanceRefund, store.BalanceAdjustment}}
+	d.Customer, d.Ledger, d.Kinds = c, l, []string{store.BalanceCash, store.BalanceRefund, store.BalanceAdjustment}
+	if d.TopUp.Currency == "" && len(d.TopUpErrs) == 0 {
+		d.TopUp.Currency = "IDR"
+	}
 	base := "/customers/" + strconv.FormatInt(id, 10) + "/balance"
 	if len(l.Entries) > listLimit {
 		l.Entries = l.Entries[:listLimit]
@@ -95,7 +111,7 @@ func (u *UI) balancePage(w http.ResponseWriter, r *http.Request, status int, v v
 		d.First = base
 	}
 	v.Title, v.Data, v.NoticeArg = "balance.title", d, c.Name
-	if len(errs) > 0 && v.Problem == "" {
+	if len(d.Errs)+len(d.TopUpErrs) > 0 && v.Problem == "" {
 		v.Problem = "form.refused"
 	}
 	return u.render(w, r, status, "customer_balance.html", v)
@@ -118,16 +134,47 @@ func (u *UI) AddBalance(w http.ResponseWriter, r *http.Request) error {
 		err = u.deps.Balances.AddEntry(r, id, e)
 	}
 	if f.refusedBy(err) {
-		return u.balancePage(w, r, http.StatusUnprocessableEntity, view{}, e, f.errs)
+		return u.balancePage(w, r, http.StatusUnprocessableEntity, view{}, balanceData{Form: e, Errs: f.errs})
 	}
 	if errors.Is(err, ErrForbidden) {
-		return u.balancePage(w, r, http.StatusForbidden, view{Problem: "balance.admin_only"}, e, fieldErrors{})
+		return u.balancePage(w, r, http.StatusForbidden, view{Problem: "balance.admin_only"}, balanceData{Form: e})
 	}
 	if err != nil {
 		return err
 	}
 	u.log.Info("balance entry added", "customer", id, "kind", e.Kind, "user", userFrom(r).Username)
 	redirect(w, r, "/customers/"+strconv.FormatInt(id, 10)+"/balance?done=added")
+	return nil
+}
+
+// TopUpBalance serves POST /customers/{id}/topups: the "top up through a
+// gateway" form makes a top-up invoice and goes to its page, whose pay
+// form chooses the gateway and shows the pay link and QR.
+func (u *UI) TopUpBalance(w http.ResponseWriter, r *http.Request) error {
+	id, ok := idVar(r, "id")
+	if !ok || u.deps.Balances == nil {
+		u.Fail(w, r, http.StatusNotFound, "")
+		return nil
+	}
+	f := newForm(r, "balance.topup")
+	t := TopUp{Amount: f.int64("amount", 0), Currency: f.str("currency")}
+	var inv *store.Invoice
+	var err error
+	if len(f.errs) == 0 {
+		inv, err = u.deps.Balances.TopUp(r, id, t)
+	}
+	if f.refusedBy(err) {
+		return u.balancePage(w, r, http.StatusUnprocessableEntity, view{}, balanceData{Form: BalanceEntry{Currency: "IDR", Kind: store.BalanceCash}, TopUp: t, TopUpErrs: f.errs})
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		u.Fail(w, r, http.StatusNotFound, "")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u.log.Info("top-up invoice made", "customer", id, "invoice", inv.ID, "user", userFrom(r).Username)
+	redirect(w, r, "/invoices/"+strconv.FormatInt(inv.ID, 10))
 	return nil
 }
 
