@@ -104,10 +104,12 @@ func setLanguage(t *testing.T, ctx context.Context, lang string) {
 // the attributes read aloud or shown (aria-label, title, placeholder, alt,
 // a button's value) or drawn (the charts' data-label-*, the alert
 // region's data-*). What a plugin or the host's log reports, in whatever
-// language it was written, is left out: code, a plugin's health message
-// and details, errors (pluginTexts takes out the manifests' texts).
+// language it was written, is left out: code (the audit log's actions,
+// resource types and metadata), what people typed (.user-text: a
+// location's description), a plugin's health message and details, errors
+// (pluginTexts takes out the manifests' texts).
 const shownJS = `(() => {
-  const skip = 'code, pre, .message, .details, .error, .last-error';
+  const skip = 'code, pre, .message, .details, .error, .last-error, .user-text';
   const clone = document.body.cloneNode(true);
   clone.querySelectorAll(skip).forEach(e => e.remove());
   const holder = document.createElement('div');

@@ -54,6 +54,16 @@ func TestUIBrowserReportsCharts(t *testing.T) {
 	run(t, ctx, "choose months", chromedp.SetValue(chromedp.CSS("#interval"), "month"))
 	run(t, ctx, "choose plans", chromedp.SetValue(chromedp.CSS("#by"), "plan"))
 	run(t, ctx, "show", chromedp.Click(chromedp.CSS("#report-submit")))
+	// The form is a GET: wait for the new page before its charts (the
+	// old page's are drawn too).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if value(t, ctx, "read the address", chromedp.Evaluate[bool](`location.search.includes("interval=month") && document.readyState === "complete"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the monthly report's page did not load in 30s")
+		}
+	}
 	run(t, ctx, "wait for the monthly charts", chromedp.WaitVisible(chromedp.CSS(`#report-charts[data-drawn="true"]`)))
 	check(charts())
 	if got := text(t, ctx, "#income-heading"); !strings.Contains(got, "plan") {
