@@ -11,8 +11,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,16 +46,7 @@ func count(t *testing.T, ctx context.Context, sel string) int {
 // shot saves the page as name.png.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("MIKROBILL_TEST_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	png := get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.BrowserScreenshot(t, ctx, name)
 }
 
 func uiSignIn(t *testing.T, ctx context.Context, base, name, password string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -61,4 +62,21 @@ func BrowserValue[T any](t testing.TB, ctx context.Context, what string, a chrom
 		t.Fatalf("%s: %v", what, err)
 	}
 	return v
+}
+
+// BrowserScreenshot saves the whole page as name.png in
+// $MIKROBILL_TEST_SCREENSHOTS, or in the test's temporary folder when it
+// is not set.
+func BrowserScreenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("MIKROBILL_TEST_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	png := BrowserValue(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

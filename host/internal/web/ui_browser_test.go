@@ -10,8 +10,6 @@ package web_test
 import (
 	"context"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,16 +109,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 // screenshot saves the page as name.png.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("MIKROBILL_TEST_SCREENSHOTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	png := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.BrowserScreenshot(t, ctx, name)
 }
 
 func signIn(t *testing.T, ctx context.Context, base, name, password string) {
