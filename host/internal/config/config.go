@@ -591,6 +591,23 @@ func (c *Config) DefaultLocationSetting() map[string]any {
 	return loc
 }
 
+// PluginDefaults are the settings the host hands a plugin for the
+// top-level fields its own settings (the file's plugin block, those saved
+// in the admin UI) leave out, by field name. The notify plugin
+// (notifications.plugin) gets "message_delay_ms" from
+// notifications.message_delay (WHATSAPP_MESSAGE_DELAY) and "max_sessions"
+// from notifications.max_sessions (WHATSAPP_MAX_SESSIONS). A default
+// reaches a plugin only when its config_schema declares the field.
+func (c *Config) PluginDefaults(name string) map[string]any {
+	if name == "" || name != c.Notifications.Plugin {
+		return nil
+	}
+	return map[string]any{
+		"message_delay_ms": c.Notifications.MessageDelay.Milliseconds(),
+		"max_sessions":     c.Notifications.MaxSessions,
+	}
+}
+
 // PluginDataDir is a plugin's private data directory.
 func (c *Config) PluginDataDir(name string) string {
 	return filepath.Join(c.DataDir, "plugins", name)
