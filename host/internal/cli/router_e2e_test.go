@@ -38,6 +38,13 @@ type routerHost struct {
 // more is added to the host's mikrobill.hcl.
 func startRouterHost(t *testing.T, more ...string) *routerHost {
 	t.Helper()
+	return startRouterHostWith(t, nil, more...)
+}
+
+// startRouterHostWith is startRouterHost with more plugins, which add
+// installs in the plugin directory.
+func startRouterHostWith(t *testing.T, add func(d *testenv.PluginDir), more ...string) *routerHost {
+	t.Helper()
 	rt := routertest.Start(t, routertest.Options{Username: "billing", Password: "router-pass-42"})
 	// The operator's walled garden, made on the router by hand: not ours.
 	rt.Add("/ip/hotspot/user/profile", map[string]string{"name": "isolir", "rate-limit": "64k/64k"})
@@ -45,6 +52,9 @@ func startRouterHost(t *testing.T, more ...string) *routerHost {
 	d := testenv.NewPluginDir(t)
 	d.AddBundled("payment-manual")
 	d.AddBundled("mikrotik")
+	if add != nil {
+		add(d)
+	}
 	cfgFile := filepath.Join(t.TempDir(), "mikrobill.hcl")
 	if err := os.WriteFile(cfgFile, []byte("jobs {\n  expiry_check_interval = \"1s\"\n}\n"+strings.Join(more, "\n")), 0o600); err != nil {
 		t.Fatal(err)
