@@ -410,4 +410,3 @@ func (s *session) lastSent() time.Time {
 	defer s.mu.Unlock()
 	return s.lastSend
 }
-

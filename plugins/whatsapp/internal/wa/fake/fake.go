@@ -54,9 +54,9 @@ import (
 
 // Files of the wafake protocol, in the plugin's data directory.
 const (
-	DevicesFile      = "wafake-devices.json"
+	DevicesFile       = "wafake-devices.json"
 	NotOnWhatsAppFile = "wafake-not-on-whatsapp.txt"
-	SentFile         = "wafake-sent.jsonl"
+	SentFile          = "wafake-sent.jsonl"
 )
 
 // Options shape a Backend.
