@@ -113,7 +113,12 @@ func (d *Device) handle(cli *whatsmeow.Client, evt any) {
 		return
 	}
 	switch evt.(type) {
-	case *events.QR, *events.QRScannedWithoutMultidevice, *events.PairError:
+	case *events.QR:
+		// The QR channel (PairQR) reports the codes, rotating them; a
+		// connection without it pairs by phone code and shows none.
+		d.mu.Unlock()
+		return
+	case *events.QRScannedWithoutMultidevice, *events.PairError:
 		if d.qrActive { // the QR channel reports these
 			d.mu.Unlock()
 			return
@@ -453,6 +458,17 @@ func digits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// forgetKeys makes the device unpaired after its keys were deleted
+// (Backend.Delete): the current client is dropped and disconnected, and the
+// next use starts from a fresh device.
+func (d *Device) forgetKeys() {
+	d.mu.Lock()
+	cli := d.cli
+	d.stale = true
+	d.mu.Unlock()
+	cli.Disconnect()
 }
 
 // Events delivers the device's events in order; closed by Close.
