@@ -296,28 +296,33 @@ func (s *session) pair(ctx context.Context, phone string) error {
 func (s *session) logout(ctx context.Context) (forgotten bool, err error) {
 	s.mu.Lock()
 	dev, hadKeys, status := s.dev, s.hasKeys, s.status
-	if s.reconnect != nil {
-		s.reconnect.Stop()
-	}
-	s.mu.Unlock()
 	if !hadKeys && status != notify.SessionStatusPairing {
+		s.mu.Unlock()
 		s.close()
 		return true, nil
 	}
-	var logoutErr error
-	if dev != nil && hadKeys {
-		logoutErr = dev.Logout(ctx)
+	if s.reconnect != nil {
+		s.reconnect.Stop()
 	}
+	// The device goes: its events from here on (the logout's own) are not
+	// news, and pairing again opens a fresh one.
+	s.dev = nil
+	s.hasKeys = false
+	s.clearPairingLocked()
+	s.mu.Unlock()
+	var logoutErr error
 	if dev != nil {
+		if hadKeys {
+			logoutErr = dev.Logout(ctx)
+		}
 		dev.Disconnect()
+		_ = dev.Close()
 	}
 	// The keys go whatever WhatsApp answered: the operator asked.
 	if err := s.p.backend.Delete(ctx, s.id); err != nil {
 		return false, fmt.Errorf("session %q: forget its keys: %w", s.id, err)
 	}
 	s.mu.Lock()
-	s.hasKeys = false
-	s.clearPairingLocked()
 	s.status = notify.SessionStatusLoggedOut
 	if s.phone == "" {
 		s.status = notify.SessionStatusDisconnected

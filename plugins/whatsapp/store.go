@@ -98,10 +98,9 @@ func openStore(dir string) (*store, error) {
 
 func (s *store) close() error { return s.db.Close() }
 
-// newMessageID is a WhatsApp message id as whatsmeow makes them: "3EB0"
-// and 16 random bytes... in uppercase hex (WhatsApp takes ids up to 128
-// characters; whatsmeow's are "3EB0" plus 16 hex digits of a hash, ours
-// plus 32 of randomness).
+// newMessageID is a WhatsApp message id in whatsmeow's form: "3EB0" and
+// uppercase hex, here of 16 random bytes. It is chosen once, at enqueue, and
+// reused on every attempt.
 func newMessageID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
