@@ -38,6 +38,32 @@ func startPlugin(t testing.TB, fb wa.Backend, dir string, settings map[string]an
 	return p
 }
 
+// startWithFake starts a plugin on a new in-memory fake WhatsApp that
+// sends a delivered receipt for every message.
+func startWithFake(t testing.TB, settings map[string]any) (*Plugin, *fake.Backend) {
+	t.Helper()
+	fb := fake.New(fake.Options{AutoReceipt: true})
+	return startPlugin(t, fb, "", settings), fb
+}
+
+// waitConnected waits until n sessions of a notifier are connected.
+func waitConnected(t testing.TB, nt notify.Notifier, n int) {
+	t.Helper()
+	sdktest.WaitFor(t, 20*time.Second, fmt.Sprintf("%d sessions connected", n), func() bool {
+		r, err := nt.ListSessions(context.Background(), &notify.ListSessionsRequest{})
+		if err != nil {
+			return false
+		}
+		c := 0
+		for _, s := range r.Sessions {
+			if s.Status == notify.SessionStatusConnected {
+				c++
+			}
+		}
+		return c == n
+	})
+}
+
 func shutdown(t testing.TB, p *Plugin) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -69,8 +69,7 @@ func TestPairByQR(t *testing.T) {
 }
 
 func TestPairByCode(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	ctx := context.Background()
 	resp, err := p.StartPairing(ctx, &notify.StartPairingRequest{SessionID: "office-2", Phone: "+62 812-3456-7890"})
 	if err != nil {
@@ -111,8 +110,7 @@ func TestMaxSessions(t *testing.T) {
 }
 
 func TestFiveSessionsShareTheLoad(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	ids := []string{"s1", "s2", "s3", "s4", "s5"}
 	pairByScan(t, p, fb, ids...)
 	const n = 100
@@ -220,8 +218,7 @@ func TestByLocationWaitsForItsDisconnectedSession(t *testing.T) {
 }
 
 func TestLogoutFromTheMessagingPage(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	pairByScan(t, p, fb, "main")
 	ctx := context.Background()
 	if _, err := p.Logout(ctx, &notify.LogoutRequest{SessionID: "main"}); err != nil {
@@ -247,8 +244,7 @@ func TestLogoutFromTheMessagingPage(t *testing.T) {
 }
 
 func TestInvalidNumber(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	pairByScan(t, p, fb, "main")
 	for _, to := range []string{"12", "0812-abc", "+620000000000", ""} {
 		_, err := p.Send(context.Background(), text("bad-"+to, to))
@@ -270,8 +266,7 @@ func TestInvalidNumber(t *testing.T) {
 }
 
 func TestNotOnWhatsAppFailsWithoutRetry(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	pairByScan(t, p, fb, "main")
 	fb.SetNotOnWhatsApp("6281299999999")
 	send(t, p, text("nowa", "+6281299999999"))
@@ -289,8 +284,7 @@ func TestNotOnWhatsAppFailsWithoutRetry(t *testing.T) {
 }
 
 func TestDisconnectedWaitsAndIsRetried(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	pairByScan(t, p, fb, "main")
 	ctx := context.Background()
 
@@ -394,8 +388,7 @@ func TestIdempotencyAcrossRestarts(t *testing.T) {
 }
 
 func TestHealthAndMetrics(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	ctx := context.Background()
 	h, _ := p.CheckHealth(ctx, nil)
 	if h.Status != sdk.HealthDegraded || !strings.Contains(h.Message, "pair a session on the Messaging page") {
