@@ -79,6 +79,9 @@ func TestPairByCode(t *testing.T) {
 	if resp.Session.Status != notify.SessionStatusPairing || pr == nil || len(pr.PairingCode) != 8 {
 		t.Fatalf("StartPairing by code = %+v, want an 8-character code", resp.Session)
 	}
+	if pr.QRCode != "" || pr.QRPNG != nil {
+		t.Errorf("pairing by code also shows a QR code: %+v", pr)
+	}
 	if err := fb.EnterCode("office-2", "WRONG123"); err == nil {
 		t.Error("a wrong code paired the session")
 	}
@@ -106,6 +109,19 @@ func TestMaxSessions(t *testing.T) {
 	_, err := p.StartPairing(context.Background(), &notify.StartPairingRequest{SessionID: "c"})
 	if !errors.Is(err, sdk.ErrFailedPrecondition) || !strings.Contains(err.Error(), "max_sessions") {
 		t.Errorf("a third session: %v, want a max_sessions error", err)
+	}
+	// A logged-out session does not count, and pairing it again does.
+	fb.LogoutFromPhone("a")
+	waitStatus(t, p, "a", notify.SessionStatusLoggedOut)
+	if _, err := p.StartPairing(context.Background(), &notify.StartPairingRequest{SessionID: "c"}); err != nil {
+		t.Fatalf("a new session after a logout: %v", err)
+	}
+	if _, err := p.StartPairing(context.Background(), &notify.StartPairingRequest{SessionID: "a"}); !errors.Is(err, sdk.ErrFailedPrecondition) {
+		t.Errorf("pairing the logged-out session again over max_sessions: %v", err)
+	}
+	// Pairing a session that is pairing restarts it (a fresh QR code).
+	if _, err := p.StartPairing(context.Background(), &notify.StartPairingRequest{SessionID: "c"}); err != nil {
+		t.Errorf("restarting a pairing: %v", err)
 	}
 }
 
@@ -203,17 +219,28 @@ func TestByLocationWaitsForItsDisconnectedSession(t *testing.T) {
 	fb.SetOnline("a", false)
 	waitStatus(t, p, "a", notify.SessionStatusConnecting)
 	send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "waits", IdempotencyKey: "w", Location: "Desa A"})
-	time.Sleep(300 * time.Millisecond)
-	if st := waitDelivery(t, p, "w", notify.DeliveryStatusQueued); st.Status != notify.DeliveryStatusQueued {
-		t.Fatal(st)
+	// More of Desa A's messages than the sender reads at once do not hold
+	// up a message any session may send.
+	for i := range dueBatch + 10 {
+		send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "waits too", IdempotencyKey: keyN(i), Location: "Desa A"})
 	}
-	if len(fb.Sent()) != 0 {
-		t.Fatalf("sent through another session while its own reconnects: %+v", fb.Sent())
+	send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "goes", IdempotencyKey: "g"})
+	waitDelivery(t, p, "g", notify.DeliveryStatusDelivered)
+	if s := fb.Sent(); len(s) != 1 || s[0].Session != "b" {
+		t.Fatalf("sent %+v, want only the message without a location, through b", s)
+	}
+	time.Sleep(300 * time.Millisecond) // longer than a reconnect's backoff
+	waitDelivery(t, p, "w", notify.DeliveryStatusQueued)
+	if n := len(fb.Sent()); n != 1 {
+		t.Fatalf("%d sent while Desa A's session reconnects, want 1: %+v", n, fb.Sent())
 	}
 	fb.SetOnline("a", true)
 	waitDelivery(t, p, "w", notify.DeliveryStatusDelivered)
-	if s := fb.Sent(); len(s) != 1 || s[0].Session != "a" {
-		t.Errorf("sent %+v, want once through a", s)
+	sdktest.WaitFor(t, 20*time.Second, "Desa A's messages sent", func() bool { return len(fb.Sent()) == dueBatch+12 })
+	for _, s := range fb.Sent()[1:] {
+		if s.Session != "a" {
+			t.Fatalf("a message of Desa A went through %s", s.Session)
+		}
 	}
 }
 

@@ -188,9 +188,10 @@ func (s *store) lookup(ctx context.Context, id, key string) (*message, error) {
 }
 
 // due lists up to limit queued messages whose next attempt is due at now,
-// oldest first, without their attachments.
-func (s *store) due(ctx context.Context, now time.Time, limit int) ([]*message, error) {
-	rows, err := s.db.QueryContext(ctx, selectMessage+` WHERE status = 'queued' AND next_attempt_ms <= ? ORDER BY seq LIMIT ?`, ms(now), limit)
+// oldest first from after the sequence number after, without their
+// attachments.
+func (s *store) due(ctx context.Context, now time.Time, after int64, limit int) ([]*message, error) {
+	rows, err := s.db.QueryContext(ctx, selectMessage+` WHERE status = 'queued' AND next_attempt_ms <= ? AND seq > ? ORDER BY seq LIMIT ?`, ms(now), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read the queue: %w", err)
 	}
