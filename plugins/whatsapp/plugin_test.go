@@ -53,6 +53,9 @@ func TestPairByQR(t *testing.T) {
 	if got.Phone != "+6281234567890" || got.Pairing != nil || got.ConnectedAt.IsZero() {
 		t.Errorf("paired session = %+v", got)
 	}
+	if logs := logsOf(p); strings.Contains(logs, first) || !strings.Contains(logs, "session paired") {
+		t.Errorf("the log shows a QR code, or not the pairing:\n%s", logs)
+	}
 	// Pairing a paired session is refused: log out first.
 	if _, err := p.StartPairing(ctx, &notify.StartPairingRequest{SessionID: "main"}); !errors.Is(err, sdk.ErrFailedPrecondition) {
 		t.Errorf("StartPairing on a paired session: %v, want ErrFailedPrecondition", err)
@@ -89,6 +92,9 @@ func TestPairByCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := waitStatus(t, p, "office-2", notify.SessionStatusConnected)
+	if strings.Contains(logsOf(p), pr.PairingCode) {
+		t.Error("the log shows the pairing code")
+	}
 	if s.Phone != "+6281234567890" {
 		t.Errorf("phone = %q", s.Phone)
 	}
