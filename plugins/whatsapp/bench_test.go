@@ -89,19 +89,7 @@ func BenchmarkIdleRSS(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		sdktest.WaitFor(b, 20*time.Second, "5 sessions connected", func() bool {
-			r, err := p.n.ListSessions(ctx, &notify.ListSessionsRequest{})
-			if err != nil {
-				return false
-			}
-			n := 0
-			for _, s := range r.Sessions {
-				if s.Status == notify.SessionStatusConnected {
-					n++
-				}
-			}
-			return n == 5
-		})
+		waitConnected(b, p.n, 5)
 		time.Sleep(2 * time.Second) // idle
 		rss := vmRSS(b, p.proc.Pid())
 		b.ReportMetric(rss, "MiB-RSS")

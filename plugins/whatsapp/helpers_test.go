@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,13 +30,50 @@ func startPlugin(t testing.TB, fb wa.Backend, dir string, settings map[string]an
 		dir = t.TempDir()
 	}
 	p := NewPlugin(func(string, hclog.Logger) (wa.Backend, error) { return fb, nil })
-	p.logger, _ = sdktest.Logger(t)
+	var logs *sdktest.Buffer
+	p.logger, logs = sdktest.Logger(t)
+	testLogs.Store(p, logs)
 	raw := fmt.Sprintf("%s", mustJSON(t, settings))
 	if _, err := p.Configure(context.Background(), &sdk.ConfigureRequest{Settings: []byte(raw), DataDir: dir}); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 	t.Cleanup(func() { shutdown(t, p) })
 	return p
+}
+
+// testLogs holds each test plugin's log (logsOf).
+var testLogs sync.Map
+
+// logsOf is what a plugin started by startPlugin logged.
+func logsOf(p *Plugin) string {
+	b, _ := testLogs.Load(p)
+	return b.(*sdktest.Buffer).String()
+}
+
+// startWithFake starts a plugin on a new in-memory fake WhatsApp that
+// sends a delivered receipt for every message.
+func startWithFake(t testing.TB, settings map[string]any) (*Plugin, *fake.Backend) {
+	t.Helper()
+	fb := fake.New(fake.Options{AutoReceipt: true})
+	return startPlugin(t, fb, "", settings), fb
+}
+
+// waitConnected waits until n sessions of a notifier are connected.
+func waitConnected(t testing.TB, nt notify.Notifier, n int) {
+	t.Helper()
+	sdktest.WaitFor(t, 20*time.Second, fmt.Sprintf("%d sessions connected", n), func() bool {
+		r, err := nt.ListSessions(context.Background(), &notify.ListSessionsRequest{})
+		if err != nil {
+			return false
+		}
+		c := 0
+		for _, s := range r.Sessions {
+			if s.Status == notify.SessionStatusConnected {
+				c++
+			}
+		}
+		return c == n
+	})
 }
 
 func shutdown(t testing.TB, p *Plugin) {

@@ -97,6 +97,9 @@ func (p *Plugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk
 			resp.Warnings = append(resp.Warnings, fmt.Sprintf("location_sessions: location %q names session %q, which does not exist yet; its messages go through the other sessions until it is paired", ls.Location, ls.Session))
 		}
 	}
+	if active := p.activeLocked(); active > cfg.MaxSessions {
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("max_sessions is %d but %d sessions are paired; they keep sending, and no new session can be paired until some are logged out", cfg.MaxSessions, active))
+	}
 	if p.started {
 		if p.sender != nil {
 			p.sender.wake()
@@ -275,17 +278,16 @@ func (p *Plugin) StartPairing(ctx context.Context, req *notify.StartPairingReque
 	}
 	p.mu.Lock()
 	s, ok := p.sessions[req.SessionID]
+	counted := false
+	if ok {
+		st, keys := s.state()
+		counted = keys || st == notify.SessionStatusPairing
+	}
+	if active := p.activeLocked(); !counted && active >= p.cfg.MaxSessions {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("%w: %d sessions are paired or pairing, the most max_sessions allows; log one out, or raise max_sessions in the plugin's settings", sdk.ErrFailedPrecondition, active)
+	}
 	if !ok {
-		active := 0
-		for _, o := range p.sessions {
-			if st, keys := o.state(); keys || st == notify.SessionStatusPairing {
-				active++
-			}
-		}
-		if active >= p.cfg.MaxSessions {
-			p.mu.Unlock()
-			return nil, fmt.Errorf("%w: %d sessions are paired or pairing, the most max_sessions allows; log one out, or raise max_sessions in the plugin's settings", sdk.ErrFailedPrecondition, active)
-		}
 		s = newSession(p, sessionRecord{ID: req.SessionID})
 		if err := p.store.saveSession(ctx, sessionRecord{ID: req.SessionID}); err != nil {
 			p.mu.Unlock()
@@ -298,7 +300,11 @@ func (p *Plugin) StartPairing(ctx context.Context, req *notify.StartPairingReque
 	if err := s.pair(ctx, phone); err != nil {
 		return nil, err
 	}
-	p.log().Info("pairing started", "session", req.SessionID, "by", map[bool]string{true: "code", false: "qr"}[phone != ""])
+	by := "qr"
+	if phone != "" {
+		by = "code"
+	}
+	p.log().Info("pairing started", "session", req.SessionID, "by", by)
 	return &notify.StartPairingResponse{Session: s.snapshot()}, nil
 }
 
@@ -379,6 +385,18 @@ func (p *Plugin) Send(ctx context.Context, req *notify.SendRequest) (*notify.Sen
 		resp.SessionID = p.sender.plannedSession(m)
 	}
 	return resp, nil
+}
+
+// activeLocked counts the sessions paired or pairing, the ones
+// max_sessions limits. p.mu is held.
+func (p *Plugin) activeLocked() int {
+	n := 0
+	for _, s := range p.sessions {
+		if st, keys := s.state(); keys || st == notify.SessionStatusPairing {
+			n++
+		}
+	}
+	return n
 }
 
 // anyPaired reports whether some session has keys (it is connected or

@@ -53,6 +53,9 @@ func TestPairByQR(t *testing.T) {
 	if got.Phone != "+6281234567890" || got.Pairing != nil || got.ConnectedAt.IsZero() {
 		t.Errorf("paired session = %+v", got)
 	}
+	if logs := logsOf(p); strings.Contains(logs, first) || !strings.Contains(logs, "session paired") {
+		t.Errorf("the log shows a QR code, or not the pairing:\n%s", logs)
+	}
 	// Pairing a paired session is refused: log out first.
 	if _, err := p.StartPairing(ctx, &notify.StartPairingRequest{SessionID: "main"}); !errors.Is(err, sdk.ErrFailedPrecondition) {
 		t.Errorf("StartPairing on a paired session: %v, want ErrFailedPrecondition", err)
@@ -69,8 +72,7 @@ func TestPairByQR(t *testing.T) {
 }
 
 func TestPairByCode(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	ctx := context.Background()
 	resp, err := p.StartPairing(ctx, &notify.StartPairingRequest{SessionID: "office-2", Phone: "+62 812-3456-7890"})
 	if err != nil {
@@ -80,6 +82,9 @@ func TestPairByCode(t *testing.T) {
 	if resp.Session.Status != notify.SessionStatusPairing || pr == nil || len(pr.PairingCode) != 8 {
 		t.Fatalf("StartPairing by code = %+v, want an 8-character code", resp.Session)
 	}
+	if pr.QRCode != "" || pr.QRPNG != nil {
+		t.Errorf("pairing by code also shows a QR code: %+v", pr)
+	}
 	if err := fb.EnterCode("office-2", "WRONG123"); err == nil {
 		t.Error("a wrong code paired the session")
 	}
@@ -87,6 +92,9 @@ func TestPairByCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := waitStatus(t, p, "office-2", notify.SessionStatusConnected)
+	if strings.Contains(logsOf(p), pr.PairingCode) {
+		t.Error("the log shows the pairing code")
+	}
 	if s.Phone != "+6281234567890" {
 		t.Errorf("phone = %q", s.Phone)
 	}
@@ -108,11 +116,23 @@ func TestMaxSessions(t *testing.T) {
 	if !errors.Is(err, sdk.ErrFailedPrecondition) || !strings.Contains(err.Error(), "max_sessions") {
 		t.Errorf("a third session: %v, want a max_sessions error", err)
 	}
+	// A logged-out session does not count, and pairing it again does.
+	fb.LogoutFromPhone("a")
+	waitStatus(t, p, "a", notify.SessionStatusLoggedOut)
+	if _, err := p.StartPairing(context.Background(), &notify.StartPairingRequest{SessionID: "c"}); err != nil {
+		t.Fatalf("a new session after a logout: %v", err)
+	}
+	if _, err := p.StartPairing(context.Background(), &notify.StartPairingRequest{SessionID: "a"}); !errors.Is(err, sdk.ErrFailedPrecondition) {
+		t.Errorf("pairing the logged-out session again over max_sessions: %v", err)
+	}
+	// Pairing a session that is pairing restarts it (a fresh QR code).
+	if _, err := p.StartPairing(context.Background(), &notify.StartPairingRequest{SessionID: "c"}); err != nil {
+		t.Errorf("restarting a pairing: %v", err)
+	}
 }
 
 func TestFiveSessionsShareTheLoad(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	ids := []string{"s1", "s2", "s3", "s4", "s5"}
 	pairByScan(t, p, fb, ids...)
 	const n = 100
@@ -205,23 +225,33 @@ func TestByLocationWaitsForItsDisconnectedSession(t *testing.T) {
 	fb.SetOnline("a", false)
 	waitStatus(t, p, "a", notify.SessionStatusConnecting)
 	send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "waits", IdempotencyKey: "w", Location: "Desa A"})
-	time.Sleep(300 * time.Millisecond)
-	if st := waitDelivery(t, p, "w", notify.DeliveryStatusQueued); st.Status != notify.DeliveryStatusQueued {
-		t.Fatal(st)
+	// More of Desa A's messages than the sender reads at once do not hold
+	// up a message any session may send.
+	for i := range dueBatch + 10 {
+		send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "waits too", IdempotencyKey: keyN(i), Location: "Desa A"})
 	}
-	if len(fb.Sent()) != 0 {
-		t.Fatalf("sent through another session while its own reconnects: %+v", fb.Sent())
+	send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "goes", IdempotencyKey: "g"})
+	waitDelivery(t, p, "g", notify.DeliveryStatusDelivered)
+	if s := fb.Sent(); len(s) != 1 || s[0].Session != "b" {
+		t.Fatalf("sent %+v, want only the message without a location, through b", s)
+	}
+	time.Sleep(300 * time.Millisecond) // longer than a reconnect's backoff
+	waitDelivery(t, p, "w", notify.DeliveryStatusQueued)
+	if n := len(fb.Sent()); n != 1 {
+		t.Fatalf("%d sent while Desa A's session reconnects, want 1: %+v", n, fb.Sent())
 	}
 	fb.SetOnline("a", true)
 	waitDelivery(t, p, "w", notify.DeliveryStatusDelivered)
-	if s := fb.Sent(); len(s) != 1 || s[0].Session != "a" {
-		t.Errorf("sent %+v, want once through a", s)
+	sdktest.WaitFor(t, 20*time.Second, "Desa A's messages sent", func() bool { return len(fb.Sent()) == dueBatch+12 })
+	for _, s := range fb.Sent()[1:] {
+		if s.Session != "a" {
+			t.Fatalf("a message of Desa A went through %s", s.Session)
+		}
 	}
 }
 
 func TestLogoutFromTheMessagingPage(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	pairByScan(t, p, fb, "main")
 	ctx := context.Background()
 	if _, err := p.Logout(ctx, &notify.LogoutRequest{SessionID: "main"}); err != nil {
@@ -247,8 +277,7 @@ func TestLogoutFromTheMessagingPage(t *testing.T) {
 }
 
 func TestInvalidNumber(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	pairByScan(t, p, fb, "main")
 	for _, to := range []string{"12", "0812-abc", "+620000000000", ""} {
 		_, err := p.Send(context.Background(), text("bad-"+to, to))
@@ -270,8 +299,7 @@ func TestInvalidNumber(t *testing.T) {
 }
 
 func TestNotOnWhatsAppFailsWithoutRetry(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	pairByScan(t, p, fb, "main")
 	fb.SetNotOnWhatsApp("6281299999999")
 	send(t, p, text("nowa", "+6281299999999"))
@@ -289,8 +317,7 @@ func TestNotOnWhatsAppFailsWithoutRetry(t *testing.T) {
 }
 
 func TestDisconnectedWaitsAndIsRetried(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	pairByScan(t, p, fb, "main")
 	ctx := context.Background()
 
@@ -394,8 +421,7 @@ func TestIdempotencyAcrossRestarts(t *testing.T) {
 }
 
 func TestHealthAndMetrics(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	p := startPlugin(t, fb, "", testSettings())
+	p, fb := startWithFake(t, testSettings())
 	ctx := context.Background()
 	h, _ := p.CheckHealth(ctx, nil)
 	if h.Status != sdk.HealthDegraded || !strings.Contains(h.Message, "pair a session on the Messaging page") {

@@ -119,19 +119,7 @@ func TestKillDuringDrainLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sdktest.WaitFor(t, 10*time.Second, "three sessions paired by the fake", func() bool {
-		r, err := p.n.ListSessions(ctx, &notify.ListSessionsRequest{})
-		if err != nil {
-			return false
-		}
-		n := 0
-		for _, s := range r.Sessions {
-			if s.Status == notify.SessionStatusConnected {
-				n++
-			}
-		}
-		return n == 3
-	})
+	waitConnected(t, p.n, 3)
 	const total = 500
 	ids := map[string]string{} // message id -> idempotency key
 	for i := range total {

@@ -13,10 +13,11 @@ import (
 
 var timeNow = time.Now
 
-// dueBatch is how many due messages the sender reads at a time: enough to
-// find one for every ready session past messages that wait for another
-// (routing by location).
+// dueBatch is how many due messages the sender reads at a time.
 const dueBatch = 256
+
+// duePages bounds how many batches one pass reads (64k messages).
+const duePages = 256
 
 // idleWait is how long the sender sleeps when nothing is due and nothing
 // wakes it (a safety net: every change wakes it).
@@ -110,41 +111,50 @@ func (s *sender) dispatch() time.Duration {
 	if len(ready) == 0 {
 		return wait
 	}
-	msgs, err := s.p.store.due(s.ctx, now, dueBatch)
-	if err != nil {
-		if s.ctx.Err() == nil {
-			s.p.log().Error("cannot read the queue", "error", err)
+	// Page through the due messages until every ready session has one:
+	// messages waiting for a reconnecting session do not hold up the rest.
+	var after int64
+	for page := 0; len(ready) > 0 && page < duePages; page++ {
+		msgs, err := s.p.store.due(s.ctx, now, after, dueBatch)
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.p.log().Error("cannot read the queue", "error", err)
+			}
+			return time.Second
 		}
-		return time.Second
-	}
-	for _, m := range msgs {
-		if len(ready) == 0 {
-			break
-		}
-		if s.isFlying(m.ID) {
-			continue
-		}
-		allowed, pinned := s.route(cfg, m)
-		best := -1
-		for i, ss := range ready {
-			if pinned && !allowed[ss.id] {
+		for _, m := range msgs {
+			after = m.Seq
+			if len(ready) == 0 {
+				break
+			}
+			if s.isFlying(m.ID) {
 				continue
 			}
-			if best < 0 || ss.lastSent().Before(ready[best].lastSent()) {
-				best = i
+			allowed, pinned := s.route(cfg, m)
+			best := -1
+			for i, ss := range ready {
+				if pinned && !allowed[ss.id] {
+					continue
+				}
+				if best < 0 || ss.lastSent().Before(ready[best].lastSent()) {
+					best = i
+				}
 			}
+			if best < 0 {
+				continue
+			}
+			ss := ready[best]
+			ready = append(ready[:best], ready[best+1:]...)
+			spacing := cfg.delay() + time.Duration(float64(cfg.delay())*float64(cfg.JitterPercent)/100*s.p.rand())
+			dev := ss.claim(now, spacing)
+			wait = min(wait, spacing)
+			s.setFlying(m.ID, true)
+			s.inflight.Add(1)
+			go s.deliver(ss, dev, m)
 		}
-		if best < 0 {
-			continue
+		if len(msgs) < dueBatch {
+			break
 		}
-		ss := ready[best]
-		ready = append(ready[:best], ready[best+1:]...)
-		spacing := cfg.delay() + time.Duration(float64(cfg.delay())*float64(cfg.JitterPercent)/100*s.p.rand())
-		dev := ss.claim(now, spacing)
-		wait = min(wait, spacing)
-		s.setFlying(m.ID, true)
-		s.inflight.Add(1)
-		go s.deliver(ss, dev, m)
 	}
 	if len(ready) > 0 {
 		// Sessions left idle: sleep until the next message becomes due.

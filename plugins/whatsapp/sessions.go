@@ -148,6 +148,9 @@ func (s *session) handle(dev wa.Device, e wa.Event) {
 	forget, wake := false, false
 	switch e.Type {
 	case wa.EventQR:
+		if s.code != "" {
+			break // pairing by code: no QR codes to show
+		}
 		s.status = notify.SessionStatusPairing
 		s.qr, s.qrExpires, s.err = e.QR, time.Now().Add(e.Timeout), ""
 		s.qrPNG = nil
@@ -266,13 +269,21 @@ func (s *session) pair(ctx context.Context, phone string) error {
 		if err := dev.Connect(ctx); err != nil {
 			return fail(fmt.Errorf("%w: session %q: connect to pair by code: %w", sdk.ErrUnavailable, s.id, err))
 		}
+		// WhatsApp takes a pairing code request once the connection shows
+		// its first QR code.
+		select {
+		case <-ready:
+		case <-ctx.Done():
+		case <-time.After(firstQRWait):
+		}
 		code, err := dev.PairPhone(ctx, phone)
 		if err != nil {
 			return fail(fmt.Errorf("%w: session %q: ask for a pairing code for +%s: %w", sdk.ErrUnavailable, s.id, phone, err))
 		}
 		s.mu.Lock()
 		if s.dev == dev && s.status == notify.SessionStatusPairing {
-			s.code = code
+			// The code replaces the QR codes.
+			s.code, s.qr, s.qrPNG, s.qrExpires = code, "", nil, time.Time{}
 		}
 		s.mu.Unlock()
 		return nil
@@ -296,28 +307,33 @@ func (s *session) pair(ctx context.Context, phone string) error {
 func (s *session) logout(ctx context.Context) (forgotten bool, err error) {
 	s.mu.Lock()
 	dev, hadKeys, status := s.dev, s.hasKeys, s.status
-	if s.reconnect != nil {
-		s.reconnect.Stop()
-	}
-	s.mu.Unlock()
 	if !hadKeys && status != notify.SessionStatusPairing {
+		s.mu.Unlock()
 		s.close()
 		return true, nil
 	}
-	var logoutErr error
-	if dev != nil && hadKeys {
-		logoutErr = dev.Logout(ctx)
+	if s.reconnect != nil {
+		s.reconnect.Stop()
 	}
+	// The device goes: its events from here on (the logout's own) are not
+	// news, and pairing again opens a fresh one.
+	s.dev = nil
+	s.hasKeys = false
+	s.clearPairingLocked()
+	s.mu.Unlock()
+	var logoutErr error
 	if dev != nil {
+		if hadKeys {
+			logoutErr = dev.Logout(ctx)
+		}
 		dev.Disconnect()
+		_ = dev.Close()
 	}
 	// The keys go whatever WhatsApp answered: the operator asked.
 	if err := s.p.backend.Delete(ctx, s.id); err != nil {
 		return false, fmt.Errorf("session %q: forget its keys: %w", s.id, err)
 	}
 	s.mu.Lock()
-	s.hasKeys = false
-	s.clearPairingLocked()
 	s.status = notify.SessionStatusLoggedOut
 	if s.phone == "" {
 		s.status = notify.SessionStatusDisconnected

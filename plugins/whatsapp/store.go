@@ -98,10 +98,9 @@ func openStore(dir string) (*store, error) {
 
 func (s *store) close() error { return s.db.Close() }
 
-// newMessageID is a WhatsApp message id as whatsmeow makes them: "3EB0"
-// and 16 random bytes... in uppercase hex (WhatsApp takes ids up to 128
-// characters; whatsmeow's are "3EB0" plus 16 hex digits of a hash, ours
-// plus 32 of randomness).
+// newMessageID is a WhatsApp message id in whatsmeow's form: "3EB0" and
+// uppercase hex, here of 16 random bytes. It is chosen once, at enqueue, and
+// reused on every attempt.
 func newMessageID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -189,9 +188,10 @@ func (s *store) lookup(ctx context.Context, id, key string) (*message, error) {
 }
 
 // due lists up to limit queued messages whose next attempt is due at now,
-// oldest first, without their attachments.
-func (s *store) due(ctx context.Context, now time.Time, limit int) ([]*message, error) {
-	rows, err := s.db.QueryContext(ctx, selectMessage+` WHERE status = 'queued' AND next_attempt_ms <= ? ORDER BY seq LIMIT ?`, ms(now), limit)
+// oldest first from after the sequence number after, without their
+// attachments.
+func (s *store) due(ctx context.Context, now time.Time, after int64, limit int) ([]*message, error) {
+	rows, err := s.db.QueryContext(ctx, selectMessage+` WHERE status = 'queued' AND next_attempt_ms <= ? AND seq > ? ORDER BY seq LIMIT ?`, ms(now), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read the queue: %w", err)
 	}

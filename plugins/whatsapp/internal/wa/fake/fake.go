@@ -472,7 +472,9 @@ func (d *Device) Connect(context.Context) error {
 			d.connecting, d.connected = false, true
 			d.emitLocked(wa.Event{Type: wa.EventConnected})
 		})
-	case d.pairingQR:
+	default:
+		// Unpaired: QR codes, as WhatsApp shows them on any connection of
+		// an unpaired device (PairPhone stops them).
 		go d.showQRCodes(gen)
 	}
 	return nil
@@ -488,7 +490,7 @@ func (d *Device) showQRCodes(gen int) {
 			return
 		}
 		d.emitLocked(wa.Event{Type: wa.EventQR, QR: "2@" + randomHex(16) + "," + randomHex(16), Timeout: d.b.opts.QRTimeout})
-		if i == 0 && d.b.opts.AutoPairAfter > 0 {
+		if i == 0 && d.b.opts.AutoPairAfter > 0 && d.pairingQR {
 			d.autoPairLocked(gen, false)
 		}
 		d.b.mu.Unlock()
