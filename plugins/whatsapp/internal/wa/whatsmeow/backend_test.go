@@ -408,15 +408,23 @@ func TestEventsInOrder(t *testing.T) {
 	}
 }
 
-// Raw QR events are not forwarded: the QR channel rotates the codes, and a
-// connection without one pairs by phone code.
-func TestRawQRDropped(t *testing.T) {
+// A connection without PairQR (pairing by phone code) forwards its first
+// QR code: the session manager asks for the pairing code after it. With
+// PairQR the QR channel reports the codes, and the raw event is dropped.
+func TestRawQREvent(t *testing.T) {
 	b := openBackend(t, t.TempDir())
 	d := mustDevice(t, b, "s1")
 	d.handle(d.cli, &events.QR{Codes: []string{"2@a", "2@b"}})
+	if e := nextEvent(t, d); e.Type != wa.EventQR || e.QR != "2@a" {
+		t.Fatalf("event %+v, want the first QR code", e)
+	}
+	if err := d.PairQR(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.handle(d.cli, &events.QR{Codes: []string{"2@c"}})
 	d.handle(d.cli, &events.Connected{})
 	if e := nextEvent(t, d); e.Type != wa.EventConnected {
-		t.Fatalf("event %+v, want connected (the QR event dropped)", e)
+		t.Fatalf("event %+v, want connected (the raw QR event dropped while the QR channel runs)", e)
 	}
 }
 

@@ -113,13 +113,12 @@ func (d *Device) handle(cli *whatsmeow.Client, evt any) {
 		return
 	}
 	switch evt.(type) {
-	case *events.QR:
-		// The QR channel (PairQR) reports the codes, rotating them; a
-		// connection without it pairs by phone code and shows none.
-		d.mu.Unlock()
-		return
-	case *events.QRScannedWithoutMultidevice, *events.PairError:
-		if d.qrActive { // the QR channel reports these
+	case *events.QR, *events.QRScannedWithoutMultidevice, *events.PairError:
+		// With PairQR the QR channel reports these (rotating the codes).
+		// Without it (pairing by phone code) the connection's first code
+		// still goes out: it says the connection can take a pairing code
+		// request.
+		if d.qrActive {
 			d.mu.Unlock()
 			return
 		}
