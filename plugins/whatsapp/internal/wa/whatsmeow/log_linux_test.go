@@ -4,13 +4,12 @@ package whatsmeow
 
 import (
 	"context"
-	"io"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 
 	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // Stdout belongs to the go-plugin handshake: with file descriptor 1 taken
@@ -22,33 +21,7 @@ import (
 // Not parallel: it takes the process's stdout for a moment.
 func TestNoStdout(t *testing.T) {
 	log, logs := testLogger()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved, err := syscall.Dup(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := make(chan string, 1)
-	go func() {
-		b, _ := io.ReadAll(pr)
-		read <- string(b)
-	}()
-	if err := syscall.Dup3(int(pw.Fd()), 1, 0); err != nil {
-		t.Fatal(err)
-	}
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			_ = syscall.Dup3(saved, 1, 0)
-			_ = syscall.Close(saved)
-			_ = pw.Close()
-		}
-	}
-	func() {
-		defer restore()
+	out := sdktest.CaptureStdout(t, func() {
 		b, err := Open(context.Background(), t.TempDir(), log)
 		if err != nil {
 			t.Fatal(err)
@@ -71,11 +44,10 @@ func TestNoStdout(t *testing.T) {
 		w.Warnf("warn %d", 2)
 		w.Infof("info %d", 3)
 		w.Debugf("Emitting QR code %s", "2@debug-secret")
-	}()
-	if out := <-read; out != "" {
+	})
+	if out != "" {
 		t.Errorf("%d bytes on stdout:\n%s", len(out), out)
 	}
-	_ = pr.Close()
 	got := logs.String()
 	for _, want := range []string{`"@module":"whatsmeow.Client"`, "error 1", "warn 2", "info 3", "Linked devices"} {
 		if !strings.Contains(got, want) {
