@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -201,17 +202,11 @@ func (rh *routerHost) uiPage(path string) string {
 		rh.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var b strings.Builder
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		b.WriteString(sc.Text())
-		b.WriteByte('\n')
-	}
+	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		rh.t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, b.String())
+		rh.t.Fatalf("GET %s: %d\n%s", path, resp.StatusCode, body)
 	}
-	return b.String()
+	return string(body)
 }
 
 // retryPeriodic runs a periodic job again now (as an operator's retry on
@@ -249,6 +244,13 @@ func TestWhatsAppNotificationsThroughTheHost(t *testing.T) {
 		}
 		if page := rh.uiPage("/messaging"); !strings.Contains(page, `data-session="billing" data-status="connected"`) {
 			t.Errorf("the Messaging page does not show session billing connected:\n%s", page)
+		}
+		// The plugin's metrics reach the host's /metrics.
+		_, metrics := rh.get("/metrics")
+		for _, want := range []string{`whatsapp_sessions{plugin="whatsapp",state="connected"} 1`, `whatsapp_queue_depth{plugin="whatsapp"} 0`} {
+			if !strings.Contains(string(metrics), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 
 		// Budi's hotspot plan lasts 5 seconds: paid, then expired.

@@ -19,32 +19,15 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/mikrobill/mikrobill/plugins/whatsapp/internal/wa"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // Nothing here connects: no test calls Connect, and every operation that
 // would need WhatsApp's servers is called on a disconnected device.
 
-// syncBuffer is a bytes.Buffer safe for the logger's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testLogger is a JSON hclog logger at trace level into a buffer.
-func testLogger() (hclog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
+func testLogger() (hclog.Logger, *sdktest.Buffer) {
+	buf := &sdktest.Buffer{}
 	return hclog.New(&hclog.LoggerOptions{Output: buf, Level: hclog.Trace, JSONFormat: true}), buf
 }
 
