@@ -71,9 +71,24 @@ func (s *sender) stop(ctx context.Context) {
 	}
 }
 
+// Retention is how long a message that is done (sent, delivered, read or
+// failed) stays in the queue's database, its idempotency key with it: a
+// repeat of the key within it is a duplicate. The queue is pruned at start
+// and daily.
+const Retention = 400 * 24 * time.Hour
+
 func (s *sender) run() {
 	defer close(s.done)
+	var pruned time.Time
 	for {
+		if now := timeNow(); now.Sub(pruned) >= 24*time.Hour {
+			pruned = now
+			if n, err := s.p.store.prune(s.ctx, now.Add(-Retention)); err != nil {
+				s.p.log().Error("cannot prune the queue", "error", err)
+			} else if n > 0 {
+				s.p.log().Info("queue pruned", "messages", n, "older_than_days", int(Retention.Hours()/24))
+			}
+		}
 		wait := s.dispatch()
 		t := time.NewTimer(wait)
 		select {

@@ -87,7 +87,9 @@ func (s *session) start(ctx context.Context) error {
 	s.mu.Unlock()
 	go s.watch(dev)
 	if paired {
-		s.connect(dev)
+		// In the background: a network that is down must not hold up
+		// Configure.
+		go s.connect(dev)
 	}
 	return nil
 }

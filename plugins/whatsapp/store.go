@@ -236,22 +236,58 @@ func (s *store) loadAttachments(ctx context.Context, m *message) error {
 	return rows.Err()
 }
 
-// markSent records that session sent the message.
+// markSent records that session sent the message. Its attachments go: no
+// attempt needs them any more.
 func (s *store) markSent(ctx context.Context, id, session string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE messages SET status = 'sent', session = ?, attempts = attempts + 1, error = '', updated_ms = ? WHERE id = ? AND status = 'queued'`, session, ms(at), id)
+	return s.finish(ctx, id, `UPDATE messages SET status = 'sent', session = ?, attempts = attempts + 1, error = '', updated_ms = ? WHERE id = ? AND status = 'queued'`, session, ms(at), id)
+}
+
+// markFailed gives a message up with the reason; its attachments go.
+func (s *store) markFailed(ctx context.Context, id, reason string) error {
+	return s.finish(ctx, id, `UPDATE messages SET status = 'failed', attempts = attempts + 1, error = ?, updated_ms = ? WHERE id = ? AND status = 'queued'`, reason, ms(time.Now()), id)
+}
+
+// finish runs update (on message id) and deletes the message's attachments,
+// in one transaction.
+func (s *store) finish(ctx context.Context, id, update string, args ...any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("record message %s sent: %w", id, err)
+		return fmt.Errorf("record message %s: %w", id, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, update, args...); err != nil {
+		return fmt.Errorf("record message %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM attachments WHERE message_seq = (SELECT seq FROM messages WHERE id = ?)`, id); err != nil {
+		return fmt.Errorf("record message %s: drop its attachments: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record message %s: %w", id, err)
 	}
 	return nil
 }
 
-// markFailed gives a message up with the reason.
-func (s *store) markFailed(ctx context.Context, id, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE messages SET status = 'failed', attempts = attempts + 1, error = ?, updated_ms = ? WHERE id = ? AND status = 'queued'`, reason, ms(time.Now()), id)
+// prune deletes the messages that were done (sent, delivered, read or
+// failed) before cutoff: their idempotency keys are forgotten with them.
+func (s *store) prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("record message %s failed: %w", id, err)
+		return 0, fmt.Errorf("prune the queue: %w", err)
 	}
-	return nil
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	const done = `status <> 'queued' AND updated_ms < ?`
+	if _, err := tx.ExecContext(ctx, `DELETE FROM attachments WHERE message_seq IN (SELECT seq FROM messages WHERE `+done+`)`, ms(cutoff)); err != nil {
+		return 0, fmt.Errorf("prune the queue: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE `+done, ms(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("prune the queue: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune the queue: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 // markRetry leaves a message queued for another attempt at next.
