@@ -72,6 +72,21 @@ func BenchmarkDrainRateRatio(b *testing.B) {
 	}
 }
 
+// BenchmarkIdleRSSRealBuild reports the resident memory of the default
+// build (whatsmeow, its SQLite device store open) configured with no
+// session: pairing one would reach WhatsApp, which nothing here may.
+func BenchmarkIdleRSSRealBuild(b *testing.B) {
+	exe := buildPlugin(b, "")
+	for range b.N {
+		dataDir := b.TempDir()
+		p := launchWafake(b, exe, dataDir)
+		p.configure(b, dataDir, map[string]any{})
+		time.Sleep(2 * time.Second)
+		b.ReportMetric(vmRSS(b, p.proc.Pid()), "MiB-RSS")
+		p.proc.Kill()
+	}
+}
+
 // BenchmarkIdleRSS runs the wafake plugin process with 5 paired, idle
 // sessions and reports its resident memory, against the same process
 // served but not yet configured (the SDK's floor) and the 40 MiB target.

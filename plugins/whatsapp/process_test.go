@@ -23,15 +23,21 @@ import (
 // directory, beside its manifest.
 func buildWafake(t testing.TB) string {
 	t.Helper()
+	return buildPlugin(t, "wafake")
+}
+
+// buildPlugin builds the plugin with the build tags (none: the real one).
+func buildPlugin(t testing.TB, tags string) string {
+	t.Helper()
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "mikrobill-plugin-"+Name)
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		gobin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	build := exec.Command(gobin, "build", "-tags", "wafake", "-o", exe, ".")
+	build := exec.Command(gobin, "build", "-tags", tags, "-o", exe, ".")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags wafake: %v\n%s", err, out)
+		t.Fatalf("go build -tags %q: %v\n%s", tags, err, out)
 	}
 	return exe
 }
@@ -49,7 +55,8 @@ func startWafake(t testing.TB, exe, dataDir string, settings map[string]any) *wa
 	return p
 }
 
-// launchWafake starts the process without configuring it.
+// launchWafake starts the plugin process (any build) without configuring
+// it.
 func launchWafake(t testing.TB, exe, dataDir string) *wafakeProcess {
 	t.Helper()
 	socketDir, err := os.MkdirTemp("/tmp", "mbwa-")
