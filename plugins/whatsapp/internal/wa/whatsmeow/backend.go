@@ -189,7 +189,9 @@ func (b *Backend) warnOrphans(ctx context.Context) {
 }
 
 // Open returns the device of a session: the paired one recorded for it, or
-// a new unpaired one. A session is open at most once at a time.
+// a new unpaired one. A session has one open device: opening it again
+// closes the earlier one (two connections with the same keys would replace
+// each other at WhatsApp).
 func (b *Backend) Open(ctx context.Context, sessionID string) (wa.Device, error) {
 	return b.OpenDevice(ctx, sessionID)
 }
@@ -200,12 +202,18 @@ func (b *Backend) OpenDevice(ctx context.Context, sessionID string) (*Device, er
 		return nil, errors.New("whatsapp session id is empty")
 	}
 	b.mu.Lock()
+	old := b.open[sessionID]
+	b.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
 		return nil, errors.New("whatsapp backend is closed")
 	}
-	if _, ok := b.open[sessionID]; ok {
-		return nil, fmt.Errorf("whatsapp session %q is already open: close it first (two connections with the same keys replace each other)", sessionID)
+	if other := b.open[sessionID]; other != nil {
+		return nil, fmt.Errorf("whatsapp session %q was opened twice at once", sessionID)
 	}
 	dev, err := b.loadDevice(ctx, sessionID)
 	if err != nil {
@@ -275,14 +283,15 @@ func (b *Backend) forget(ctx context.Context, sessionID string) error {
 	return nil
 }
 
-// Delete forgets a session's keys. An open device of the session is closed
-// first. Deleting a session that has no keys is not an error.
+// Delete forgets a session's keys. An open device of the session is
+// disconnected and stays open, unpaired: its next use starts from a fresh
+// device. Deleting a session that has no keys is not an error.
 func (b *Backend) Delete(ctx context.Context, sessionID string) error {
 	b.mu.Lock()
 	d := b.open[sessionID]
 	b.mu.Unlock()
 	if d != nil {
-		_ = d.Close()
+		d.forgetKeys()
 	}
 	jid, ok, err := b.sessionJID(ctx, sessionID)
 	if err != nil {

@@ -185,13 +185,22 @@ func TestDeviceSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.OpenDevice(ctx, "s1"); err == nil {
-		t.Error("opening an open session twice succeeded")
-	}
-	if err := d.Close(); err != nil {
+	// Opening the session again closes the first device: one connection
+	// per session.
+	again, err := b.OpenDevice(ctx, "s1")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := <-d.Events(); ok {
+		t.Error("the first device is still open after the session was opened again")
+	}
+	if phone, ok := again.Paired(); !ok || phone != "6281111111111" {
+		t.Errorf("reopened: Paired() = %q, %v", phone, ok)
+	}
+	if err := again.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-again.Events(); ok {
 		t.Error("events still open after Close")
 	}
 	_ = d2.Close()
@@ -221,9 +230,14 @@ func TestDeviceSurvivesRestart(t *testing.T) {
 	if n := countDevices(t, b); n != 0 {
 		t.Fatalf("%d devices after Delete, want 0", n)
 	}
-	if _, ok := <-d.Events(); ok {
-		t.Error("Delete left the session's device open")
+	// The open device stays open, unpaired, and can pair again.
+	if _, ok := d.Paired(); ok {
+		t.Error("the open device is still paired after Delete")
 	}
+	if err := d.PairQR(ctx); err != nil {
+		t.Errorf("pairing the deleted session again: %v", err)
+	}
+	_ = d.Close()
 	if _, ok := mustDevice(t, b, "s1").Paired(); ok {
 		t.Error("deleted session still paired")
 	}
@@ -391,6 +405,26 @@ func TestEventsInOrder(t *testing.T) {
 		if e.Type != wa.EventReceipt || !slices.Equal(e.MessageIDs, []string{partID("3EB0FF", i+1)}) {
 			t.Fatalf("event %d: %+v", i, e)
 		}
+	}
+}
+
+// A connection without PairQR (pairing by phone code) forwards its first
+// QR code: the session manager asks for the pairing code after it. With
+// PairQR the QR channel reports the codes, and the raw event is dropped.
+func TestRawQREvent(t *testing.T) {
+	b := openBackend(t, t.TempDir())
+	d := mustDevice(t, b, "s1")
+	d.handle(d.cli, &events.QR{Codes: []string{"2@a", "2@b"}})
+	if e := nextEvent(t, d); e.Type != wa.EventQR || e.QR != "2@a" {
+		t.Fatalf("event %+v, want the first QR code", e)
+	}
+	if err := d.PairQR(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.handle(d.cli, &events.QR{Codes: []string{"2@c"}})
+	d.handle(d.cli, &events.Connected{})
+	if e := nextEvent(t, d); e.Type != wa.EventConnected {
+		t.Fatalf("event %+v, want connected (the raw QR event dropped while the QR channel runs)", e)
 	}
 }
 

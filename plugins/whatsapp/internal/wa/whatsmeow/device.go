@@ -114,7 +114,11 @@ func (d *Device) handle(cli *whatsmeow.Client, evt any) {
 	}
 	switch evt.(type) {
 	case *events.QR, *events.QRScannedWithoutMultidevice, *events.PairError:
-		if d.qrActive { // the QR channel reports these
+		// With PairQR the QR channel reports these (rotating the codes).
+		// Without it (pairing by phone code) the connection's first code
+		// still goes out: it says the connection can take a pairing code
+		// request.
+		if d.qrActive {
 			d.mu.Unlock()
 			return
 		}
@@ -453,6 +457,17 @@ func digits(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// forgetKeys makes the device unpaired after its keys were deleted
+// (Backend.Delete): the current client is dropped and disconnected, and the
+// next use starts from a fresh device.
+func (d *Device) forgetKeys() {
+	d.mu.Lock()
+	cli := d.cli
+	d.stale = true
+	d.mu.Unlock()
+	cli.Disconnect()
 }
 
 // Events delivers the device's events in order; closed by Close.
