@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS messages (
 	updated_ms      INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_queued ON messages (next_attempt_ms, seq) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS messages_status ON messages (status, updated_ms);
 CREATE TABLE IF NOT EXISTS attachments (
 	message_seq INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,
 	idx         INTEGER NOT NULL,
