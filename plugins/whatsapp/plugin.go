@@ -375,7 +375,11 @@ func (p *Plugin) Send(ctx context.Context, req *notify.SendRequest) (*notify.Sen
 	}
 	if !dup {
 		p.stats.queued.Inc()
-		p.wake()
+		p.mu.RLock()
+		if p.sender != nil {
+			p.sender.queued()
+		}
+		p.mu.RUnlock()
 	}
 	if m.Status == notify.DeliveryStatusQueued && !p.anyPaired() {
 		return nil, fmt.Errorf("%w: no WhatsApp session is paired, so message %s waits in the queue; pair a session on the Messaging page and it is sent", notify.ErrSessionNotConnected, m.ID)

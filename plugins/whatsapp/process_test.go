@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -117,25 +118,33 @@ func TestKillDuringDrainLosesNothing(t *testing.T) {
 	}
 	exe := buildWafake(t)
 	dataDir := t.TempDir()
-	settings := map[string]any{"message_delay_ms": 10, "jitter_percent": 10, "retry_min_ms": 200, "retry_max_ms": 1000}
+	settings := map[string]any{"message_delay_ms": 20, "jitter_percent": 10, "retry_min_ms": 200, "retry_max_ms": 1000}
 	ctx := context.Background()
 
 	p := startWafake(t, exe, dataDir, settings)
+	// Queue everything before any session is paired (Send queues and says
+	// no session can send yet), then pair: the drain runs on a full queue.
+	const total = 500
+	for i := range total {
+		key := fmt.Sprintf("invoice-%03d", i)
+		_, err := p.n.Send(ctx, &notify.SendRequest{To: fmt.Sprintf("+62812%08d", i), Text: "Invoice " + key, IdempotencyKey: key})
+		if !errors.Is(err, notify.ErrSessionNotConnected) {
+			t.Fatalf("Send %s with no session paired: %v, want ErrSessionNotConnected", key, err)
+		}
+	}
+	ids := map[string]string{} // message id -> idempotency key
+	for i := range total {
+		key := fmt.Sprintf("invoice-%03d", i)
+		st, err := p.n.GetDeliveryStatus(ctx, &notify.GetDeliveryStatusRequest{IdempotencyKey: key})
+		if err != nil || st.Status != notify.DeliveryStatusQueued {
+			t.Fatalf("%s: %+v, %v; want queued", key, st, err)
+		}
+		ids[st.MessageID] = key
+	}
 	for _, id := range []string{"s1", "s2", "s3"} {
 		if _, err := p.n.StartPairing(ctx, &notify.StartPairingRequest{SessionID: id}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	waitConnected(t, p.n, 3)
-	const total = 500
-	ids := map[string]string{} // message id -> idempotency key
-	for i := range total {
-		key := fmt.Sprintf("invoice-%03d", i)
-		r, err := p.n.Send(ctx, &notify.SendRequest{To: fmt.Sprintf("+62812%08d", i), Text: "Invoice " + key, IdempotencyKey: key})
-		if err != nil {
-			t.Fatalf("Send %s: %v", key, err)
-		}
-		ids[r.MessageID] = key
 	}
 	sdktest.WaitFor(t, 30*time.Second, "a part of the queue sent", func() bool { return len(readSent(t, dataDir)) >= total/5 })
 	if err := syscall.Kill(p.proc.Pid(), syscall.SIGKILL); err != nil {
