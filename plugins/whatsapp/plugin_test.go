@@ -164,13 +164,19 @@ func itoa(i int) string {
 	return string(b)
 }
 
-func TestLogoutFromThePhone(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
+// startByLocation starts a plugin routing by location, Desa A's session
+// being a, with sessions a and b paired.
+func startByLocation(t *testing.T) (*Plugin, *fake.Backend) {
 	settings := testSettings()
 	settings["routing"] = "by_location"
 	settings["location_sessions"] = []map[string]string{{"location": "Desa A", "session": "a"}}
-	p := startPlugin(t, fb, "", settings)
+	p, fb := startWithFake(t, settings)
 	pairByScan(t, p, fb, "a", "b")
+	return p, fb
+}
+
+func TestLogoutFromThePhone(t *testing.T) {
+	p, fb := startByLocation(t)
 	ctx := context.Background()
 
 	r := send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "one", IdempotencyKey: "one", Location: "Desa A"})
@@ -216,12 +222,7 @@ func TestLogoutFromThePhone(t *testing.T) {
 }
 
 func TestByLocationWaitsForItsDisconnectedSession(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	settings := testSettings()
-	settings["routing"] = "by_location"
-	settings["location_sessions"] = []map[string]string{{"location": "Desa A", "session": "a"}}
-	p := startPlugin(t, fb, "", settings)
-	pairByScan(t, p, fb, "a", "b")
+	p, fb := startByLocation(t)
 	fb.SetOnline("a", false)
 	waitStatus(t, p, "a", notify.SessionStatusConnecting)
 	send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "waits", IdempotencyKey: "w", Location: "Desa A"})
