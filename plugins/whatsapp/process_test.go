@@ -142,8 +142,13 @@ func TestKillDuringDrainLosesNothing(t *testing.T) {
 		ids[st.MessageID] = key
 	}
 	for _, id := range []string{"s1", "s2", "s3"} {
-		if _, err := p.n.StartPairing(ctx, &notify.StartPairingRequest{SessionID: id}); err != nil {
+		r, err := p.n.StartPairing(ctx, &notify.StartPairingRequest{SessionID: id})
+		if err != nil {
 			t.Fatal(err)
+		}
+		// Over gRPC too the answer carries the QR code and its image.
+		if pr := r.Session.Pairing; pr == nil || pr.QRCode == "" || len(pr.QRPNG) == 0 || pr.ExpiresAt.IsZero() {
+			t.Errorf("StartPairing %s = %+v, want the QR code, its PNG and its expiry", id, r.Session)
 		}
 	}
 	sdktest.WaitFor(t, 30*time.Second, "a part of the queue sent", func() bool { return len(readSent(t, dataDir)) >= total/5 })
