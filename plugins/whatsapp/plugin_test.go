@@ -200,6 +200,15 @@ func TestLogoutFromThePhone(t *testing.T) {
 	if last := sent[len(sent)-1]; last.Text != "two" || last.Session != "b" {
 		t.Errorf("after the logout, message two went %+v, want through b", last)
 	}
+	// So do messages that name the logged-out session; an unknown one is
+	// refused.
+	if r := send(t, p, &notify.SendRequest{SessionID: "a", To: "+6281234567890", Text: "named", IdempotencyKey: "named"}); r.SessionID != "" {
+		t.Errorf("a message naming the logged-out session is planned for %q, want any", r.SessionID)
+	}
+	waitDelivery(t, p, "named", notify.DeliveryStatusDelivered)
+	if _, err := p.Send(ctx, &notify.SendRequest{SessionID: "nope", To: "+6281234567890", Text: "x", IdempotencyKey: "x"}); !errors.Is(err, notify.ErrUnknownSession) {
+		t.Errorf("Send naming an unknown session: %v, want ErrUnknownSession", err)
+	}
 	h, _ := p.CheckHealth(ctx, nil)
 	if h.Status != sdk.HealthOK || h.Details["sessions"].(map[string]any)["a"] != "logged_out" {
 		t.Errorf("health = %+v", h)
