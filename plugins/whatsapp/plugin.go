@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -36,8 +37,11 @@ type Plugin struct {
 
 	newBackend BackendFunc
 
+	// cfg is read without a lock (sessions read it under their own), and
+	// replaced by Configure.
+	cfg atomic.Pointer[settings]
+
 	mu       sync.RWMutex
-	cfg      settings
 	started  bool
 	sessions map[string]*session
 	order    []string // session ids, in the order created
@@ -62,13 +66,15 @@ var (
 
 // NewPlugin returns an unconfigured plugin on the backend newBackend opens.
 func NewPlugin(newBackend BackendFunc) *Plugin {
-	return &Plugin{
+	p := &Plugin{
 		newBackend: newBackend,
-		cfg:        DefaultSettings(),
 		sessions:   map[string]*session{},
 		stats:      newStats(),
 		rng:        rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
+	cfg := DefaultSettings()
+	p.cfg.Store(&cfg)
+	return p
 }
 
 // Describe implements sdk.Plugin.
@@ -91,7 +97,7 @@ func (p *Plugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk
 	resp := &sdk.ConfigureResponse{}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cfg = cfg
+	p.cfg.Store(&cfg)
 	for _, ls := range cfg.LocationSessions {
 		if _, ok := p.sessions[ls.Session]; !ok && p.started {
 			resp.Warnings = append(resp.Warnings, fmt.Sprintf("location_sessions: location %q names session %q, which does not exist yet; its messages go through the other sessions until it is paired", ls.Location, ls.Session))
@@ -180,11 +186,8 @@ func (p *Plugin) log() hclog.Logger {
 	return p.Logger()
 }
 
-func (p *Plugin) settings() settings {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.cfg
-}
+// settings are the current settings; safe under any lock.
+func (p *Plugin) settings() settings { return *p.cfg.Load() }
 
 // rand is a random number in [0, 1), for jitter.
 func (p *Plugin) rand() float64 {
@@ -283,7 +286,7 @@ func (p *Plugin) StartPairing(ctx context.Context, req *notify.StartPairingReque
 		st, keys := s.state()
 		counted = keys || st == notify.SessionStatusPairing
 	}
-	if active := p.activeLocked(); !counted && active >= p.cfg.MaxSessions {
+	if active := p.activeLocked(); !counted && active >= p.settings().MaxSessions {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("%w: %d sessions are paired or pairing, the most max_sessions allows; log one out, or raise max_sessions in the plugin's settings", sdk.ErrFailedPrecondition, active)
 	}
@@ -375,7 +378,11 @@ func (p *Plugin) Send(ctx context.Context, req *notify.SendRequest) (*notify.Sen
 	}
 	if !dup {
 		p.stats.queued.Inc()
-		p.wake()
+		p.mu.RLock()
+		if p.sender != nil {
+			p.sender.queued()
+		}
+		p.mu.RUnlock()
 	}
 	if m.Status == notify.DeliveryStatusQueued && !p.anyPaired() {
 		return nil, fmt.Errorf("%w: no WhatsApp session is paired, so message %s waits in the queue; pair a session on the Messaging page and it is sent", notify.ErrSessionNotConnected, m.ID)

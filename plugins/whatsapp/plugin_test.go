@@ -164,13 +164,19 @@ func itoa(i int) string {
 	return string(b)
 }
 
-func TestLogoutFromThePhone(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
+// startByLocation starts a plugin routing by location, Desa A's session
+// being a, with sessions a and b paired.
+func startByLocation(t *testing.T) (*Plugin, *fake.Backend) {
 	settings := testSettings()
 	settings["routing"] = "by_location"
 	settings["location_sessions"] = []map[string]string{{"location": "Desa A", "session": "a"}}
-	p := startPlugin(t, fb, "", settings)
+	p, fb := startWithFake(t, settings)
 	pairByScan(t, p, fb, "a", "b")
+	return p, fb
+}
+
+func TestLogoutFromThePhone(t *testing.T) {
+	p, fb := startByLocation(t)
 	ctx := context.Background()
 
 	r := send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "one", IdempotencyKey: "one", Location: "Desa A"})
@@ -194,6 +200,15 @@ func TestLogoutFromThePhone(t *testing.T) {
 	if last := sent[len(sent)-1]; last.Text != "two" || last.Session != "b" {
 		t.Errorf("after the logout, message two went %+v, want through b", last)
 	}
+	// So do messages that name the logged-out session; an unknown one is
+	// refused.
+	if r := send(t, p, &notify.SendRequest{SessionID: "a", To: "+6281234567890", Text: "named", IdempotencyKey: "named"}); r.SessionID != "" {
+		t.Errorf("a message naming the logged-out session is planned for %q, want any", r.SessionID)
+	}
+	waitDelivery(t, p, "named", notify.DeliveryStatusDelivered)
+	if _, err := p.Send(ctx, &notify.SendRequest{SessionID: "nope", To: "+6281234567890", Text: "x", IdempotencyKey: "x"}); !errors.Is(err, notify.ErrUnknownSession) {
+		t.Errorf("Send naming an unknown session: %v, want ErrUnknownSession", err)
+	}
 	h, _ := p.CheckHealth(ctx, nil)
 	if h.Status != sdk.HealthOK || h.Details["sessions"].(map[string]any)["a"] != "logged_out" {
 		t.Errorf("health = %+v", h)
@@ -216,12 +231,7 @@ func TestLogoutFromThePhone(t *testing.T) {
 }
 
 func TestByLocationWaitsForItsDisconnectedSession(t *testing.T) {
-	fb := fake.New(fake.Options{AutoReceipt: true})
-	settings := testSettings()
-	settings["routing"] = "by_location"
-	settings["location_sessions"] = []map[string]string{{"location": "Desa A", "session": "a"}}
-	p := startPlugin(t, fb, "", settings)
-	pairByScan(t, p, fb, "a", "b")
+	p, fb := startByLocation(t)
 	fb.SetOnline("a", false)
 	waitStatus(t, p, "a", notify.SessionStatusConnecting)
 	send(t, p, &notify.SendRequest{To: "+6281234567890", Text: "waits", IdempotencyKey: "w", Location: "Desa A"})

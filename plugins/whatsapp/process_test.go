@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,15 +24,21 @@ import (
 // directory, beside its manifest.
 func buildWafake(t testing.TB) string {
 	t.Helper()
+	return buildPlugin(t, "wafake")
+}
+
+// buildPlugin builds the plugin with the build tags (none: the real one).
+func buildPlugin(t testing.TB, tags string) string {
+	t.Helper()
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "mikrobill-plugin-"+Name)
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		gobin = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
 	}
-	build := exec.Command(gobin, "build", "-tags", "wafake", "-o", exe, ".")
+	build := exec.Command(gobin, "build", "-tags", tags, "-o", exe, ".")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build -tags wafake: %v\n%s", err, out)
+		t.Fatalf("go build -tags %q: %v\n%s", tags, err, out)
 	}
 	return exe
 }
@@ -49,7 +56,8 @@ func startWafake(t testing.TB, exe, dataDir string, settings map[string]any) *wa
 	return p
 }
 
-// launchWafake starts the process without configuring it.
+// launchWafake starts the plugin process (any build) without configuring
+// it.
 func launchWafake(t testing.TB, exe, dataDir string) *wafakeProcess {
 	t.Helper()
 	socketDir, err := os.MkdirTemp("/tmp", "mbwa-")
@@ -110,25 +118,38 @@ func TestKillDuringDrainLosesNothing(t *testing.T) {
 	}
 	exe := buildWafake(t)
 	dataDir := t.TempDir()
-	settings := map[string]any{"message_delay_ms": 10, "jitter_percent": 10, "retry_min_ms": 200, "retry_max_ms": 1000}
+	settings := map[string]any{"message_delay_ms": 20, "jitter_percent": 10, "retry_min_ms": 200, "retry_max_ms": 1000}
 	ctx := context.Background()
 
 	p := startWafake(t, exe, dataDir, settings)
-	for _, id := range []string{"s1", "s2", "s3"} {
-		if _, err := p.n.StartPairing(ctx, &notify.StartPairingRequest{SessionID: id}); err != nil {
-			t.Fatal(err)
+	// Queue everything before any session is paired (Send queues and says
+	// no session can send yet), then pair: the drain runs on a full queue.
+	const total = 500
+	for i := range total {
+		key := fmt.Sprintf("invoice-%03d", i)
+		_, err := p.n.Send(ctx, &notify.SendRequest{To: fmt.Sprintf("+62812%08d", i), Text: "Invoice " + key, IdempotencyKey: key})
+		if !errors.Is(err, notify.ErrSessionNotConnected) {
+			t.Fatalf("Send %s with no session paired: %v, want ErrSessionNotConnected", key, err)
 		}
 	}
-	waitConnected(t, p.n, 3)
-	const total = 500
 	ids := map[string]string{} // message id -> idempotency key
 	for i := range total {
 		key := fmt.Sprintf("invoice-%03d", i)
-		r, err := p.n.Send(ctx, &notify.SendRequest{To: fmt.Sprintf("+62812%08d", i), Text: "Invoice " + key, IdempotencyKey: key})
-		if err != nil {
-			t.Fatalf("Send %s: %v", key, err)
+		st, err := p.n.GetDeliveryStatus(ctx, &notify.GetDeliveryStatusRequest{IdempotencyKey: key})
+		if err != nil || st.Status != notify.DeliveryStatusQueued {
+			t.Fatalf("%s: %+v, %v; want queued", key, st, err)
 		}
-		ids[r.MessageID] = key
+		ids[st.MessageID] = key
+	}
+	for _, id := range []string{"s1", "s2", "s3"} {
+		r, err := p.n.StartPairing(ctx, &notify.StartPairingRequest{SessionID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Over gRPC too the answer carries the QR code and its image.
+		if pr := r.Session.Pairing; pr == nil || pr.QRCode == "" || len(pr.QRPNG) == 0 || pr.ExpiresAt.IsZero() {
+			t.Errorf("StartPairing %s = %+v, want the QR code, its PNG and its expiry", id, r.Session)
+		}
 	}
 	sdktest.WaitFor(t, 30*time.Second, "a part of the queue sent", func() bool { return len(readSent(t, dataDir)) >= total/5 })
 	if err := syscall.Kill(p.proc.Pid(), syscall.SIGKILL); err != nil {

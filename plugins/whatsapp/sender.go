@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mikrobill/mikrobill/plugins/whatsapp/internal/wa"
@@ -15,6 +16,10 @@ var timeNow = time.Now
 
 // dueBatch is how many due messages the sender reads at a time.
 const dueBatch = 256
+
+// bufMaxAge is how long the sender uses the due messages it read ahead
+// before reading them again.
+const bufMaxAge = time.Second
 
 // duePages bounds how many batches one pass reads (64k messages).
 const duePages = 256
@@ -41,11 +46,25 @@ type sender struct {
 
 	// numbers known to be on WhatsApp, so each is checked once per run.
 	onWA sync.Map
+
+	// The due messages read ahead (dispatch's goroutine only): when read,
+	// whether the read filled a batch (more may follow), and stale, set
+	// when a message was queued or put back for a retry.
+	buf     []*message
+	bufAt   time.Time
+	bufFull bool
+	stale   atomic.Bool
 }
 
 func newSender(p *Plugin) *sender {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &sender{p: p, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}), flying: map[string]bool{}}
+}
+
+// queued tells the sender the queue has new due messages.
+func (s *sender) queued() {
+	s.stale.Store(true)
+	s.wake()
 }
 
 func (s *sender) wake() {
@@ -71,11 +90,29 @@ func (s *sender) stop(ctx context.Context) {
 	}
 }
 
+// Retention is how long a message that is done (sent, delivered, read or
+// failed) stays in the queue's database, its idempotency key with it: a
+// repeat of the key within it is a duplicate. The queue is pruned at start
+// and daily.
+const Retention = 400 * 24 * time.Hour
+
 func (s *sender) run() {
 	defer close(s.done)
+	var pruned time.Time
 	for {
+		if now := timeNow(); now.Sub(pruned) >= 24*time.Hour {
+			pruned = now
+			if n, err := s.p.store.prune(s.ctx, now.Add(-Retention)); err != nil {
+				s.p.log().Error("cannot prune the queue", "error", err)
+			} else if n > 0 {
+				s.p.log().Info("queue pruned", "messages", n, "older_than_days", int(Retention.Hours()/24))
+			}
+		}
+		// dispatch's wait counts from when it started: the time it took
+		// is not added to every session's slot.
+		start := time.Now()
 		wait := s.dispatch()
-		t := time.NewTimer(wait)
+		t := time.NewTimer(wait - time.Since(start))
 		select {
 		case <-s.ctx.Done():
 			t.Stop()
@@ -111,10 +148,26 @@ func (s *sender) dispatch() time.Duration {
 	if len(ready) == 0 {
 		return wait
 	}
-	// Page through the due messages until every ready session has one:
-	// messages waiting for a reconnecting session do not hold up the rest.
+	// The due messages read ahead, oldest first, then further pages while
+	// ready sessions remain: messages waiting for a reconnecting session do
+	// not hold up the rest.
+	if len(s.buf) == 0 || s.stale.Swap(false) || now.Sub(s.bufAt) > bufMaxAge {
+		msgs, err := s.p.store.due(s.ctx, now, 0, dueBatch)
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.p.log().Error("cannot read the queue", "error", err)
+			}
+			return time.Second
+		}
+		s.buf, s.bufAt, s.bufFull = msgs, now, len(msgs) == dueBatch
+	}
 	var after int64
-	for page := 0; len(ready) > 0 && page < duePages; page++ {
+	if n := len(s.buf); n > 0 {
+		after = s.buf[n-1].Seq
+	}
+	s.buf, ready = s.assign(cfg, now, s.buf, ready, &wait)
+	more := s.bufFull
+	for page := 0; more && len(ready) > 0 && page < duePages; page++ {
 		msgs, err := s.p.store.due(s.ctx, now, after, dueBatch)
 		if err != nil {
 			if s.ctx.Err() == nil {
@@ -122,45 +175,57 @@ func (s *sender) dispatch() time.Duration {
 			}
 			return time.Second
 		}
-		for _, m := range msgs {
-			after = m.Seq
-			if len(ready) == 0 {
-				break
-			}
-			if s.isFlying(m.ID) {
-				continue
-			}
-			allowed, pinned := s.route(cfg, m)
-			best := -1
-			for i, ss := range ready {
-				if pinned && !allowed[ss.id] {
-					continue
-				}
-				if best < 0 || ss.lastSent().Before(ready[best].lastSent()) {
-					best = i
-				}
-			}
-			if best < 0 {
-				continue
-			}
-			ss := ready[best]
-			ready = append(ready[:best], ready[best+1:]...)
-			spacing := cfg.delay() + time.Duration(float64(cfg.delay())*float64(cfg.JitterPercent)/100*s.p.rand())
-			dev := ss.claim(now, spacing)
-			wait = min(wait, spacing)
-			s.setFlying(m.ID, true)
-			s.inflight.Add(1)
-			go s.deliver(ss, dev, m)
+		if n := len(msgs); n > 0 {
+			after = msgs[n-1].Seq
 		}
-		if len(msgs) < dueBatch {
-			break
-		}
+		more = len(msgs) == dueBatch
+		_, ready = s.assign(cfg, now, msgs, ready, &wait)
 	}
 	if len(ready) > 0 {
 		// Sessions left idle: sleep until the next message becomes due.
 		return s.untilDue(now, wait)
 	}
 	return wait
+}
+
+// assign gives messages to ready sessions (the least recently used one
+// that the message's route allows) and starts their delivery. It returns
+// the messages not given (still waiting) and the sessions still ready, and
+// lowers wait to the next slot of the sessions it used.
+func (s *sender) assign(cfg settings, now time.Time, msgs []*message, ready []*session, wait *time.Duration) (rest []*message, _ []*session) {
+	rest = msgs[:0]
+	for _, m := range msgs {
+		if len(ready) == 0 {
+			rest = append(rest, m)
+			continue
+		}
+		if s.isFlying(m.ID) {
+			continue // read again if it comes back to the queue
+		}
+		allowed, pinned := s.route(cfg, m)
+		best := -1
+		for i, ss := range ready {
+			if pinned && !allowed[ss.id] {
+				continue
+			}
+			if best < 0 || ss.lastSent().Before(ready[best].lastSent()) {
+				best = i
+			}
+		}
+		if best < 0 {
+			rest = append(rest, m)
+			continue
+		}
+		ss := ready[best]
+		ready = append(ready[:best], ready[best+1:]...)
+		spacing := cfg.delay() + time.Duration(float64(cfg.delay())*float64(cfg.JitterPercent)/100*s.p.rand())
+		dev := ss.claim(now, cfg.delay(), spacing)
+		*wait = min(*wait, spacing)
+		s.setFlying(m.ID, true)
+		s.inflight.Add(1)
+		go s.deliver(ss, dev, m)
+	}
+	return rest, ready
 }
 
 // untilDue is the time until the next queued message becomes due, at most
@@ -229,9 +294,21 @@ func (s *sender) setFlying(id string, on bool) {
 // for good (the number has no WhatsApp), or queued again after a backoff.
 func (s *sender) deliver(ss *session, dev wa.Device, m *message) {
 	defer s.inflight.Done()
+	// The session is free for its next slot as soon as WhatsApp answered;
+	// the message stays in flight (not sent again) until its outcome is
+	// recorded.
+	released := false
+	var sentAt time.Time
+	release := func() {
+		if !released {
+			released = true
+			ss.release(sentAt, s.p.settings().delay())
+			s.wake()
+		}
+	}
 	defer func() {
+		release()
 		s.setFlying(m.ID, false)
-		ss.release()
 		s.wake()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -243,12 +320,14 @@ func (s *sender) deliver(ss *session, dev wa.Device, m *message) {
 	}
 	start := timeNow()
 	if err == nil {
+		sentAt = start
 		msg := wa.Message{ID: m.ID, To: m.To, Text: m.Text}
 		for _, a := range m.Attachments {
 			msg.Attachments = append(msg.Attachments, wa.Attachment{Filename: a.Filename, MIMEType: a.MIMEType, Data: a.Data})
 		}
 		_, err = dev.Send(ctx, msg)
 	}
+	release()
 	switch {
 	case err == nil:
 		s.p.stats.observeSend(timeNow().Sub(start))
@@ -268,6 +347,7 @@ func (s *sender) deliver(ss *session, dev wa.Device, m *message) {
 	default:
 		s.p.stats.attempts.Inc("retry")
 		next := timeNow().Add(s.p.settings().backoff(m.Attempts+1, s.p.rand))
+		s.stale.Store(true)
 		if err := s.p.store.markRetry(ctx, m.ID, err.Error(), next); err != nil {
 			log.Error("cannot record a message for a retry", "error", err)
 		}

@@ -87,7 +87,9 @@ func (s *session) start(ctx context.Context) error {
 	s.mu.Unlock()
 	go s.watch(dev)
 	if paired {
-		s.connect(dev)
+		// In the background: a network that is down must not hold up
+		// Configure.
+		go s.connect(dev)
 	}
 	return nil
 }
@@ -397,26 +399,38 @@ func (s *session) canSend(now time.Time) (ok bool, at time.Time, connected bool)
 	return !s.nextSlot.After(now), s.nextSlot, true
 }
 
-// claim takes the session's slot for one message at now: the next slot is
-// one delay (plus jitter) after this one's scheduled time, so the spacing
-// holds on average even when the sender wakes a little late; a session
-// idle for longer starts a fresh schedule.
-func (s *session) claim(now time.Time, spacing time.Duration) wa.Device {
+// claim takes the session's slot for one message at now, and sets the
+// next: spacing (the delay plus this slot's jitter) after this slot's
+// scheduled time, but never less than delay after now. So a sender that
+// wakes a little late catches up within the jitter, and two messages of a
+// session are never closer than the delay.
+func (s *session) claim(now time.Time, delay, spacing time.Duration) wa.Device {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	start := s.nextSlot
-	if start.IsZero() || now.Sub(start) > spacing {
+	if start.IsZero() || start.After(now) {
 		start = now
 	}
-	s.busy, s.lastSend, s.nextSlot = true, now, start.Add(spacing)
+	next := start.Add(spacing)
+	if floor := now.Add(delay); next.Before(floor) {
+		next = floor
+	}
+	s.busy, s.lastSend, s.nextSlot = true, now, next
 	return s.dev
 }
 
-// release ends the message in flight.
-func (s *session) release() {
+// release ends the message in flight. When it was sent (sentAt, when the
+// send began), the next slot is at least half the delay after it: a send
+// that started very late (the machine stalled) does not bring the next one
+// close to it. (Slots themselves are a full delay apart, see claim; the
+// send begins a moment after its slot.)
+func (s *session) release(sentAt time.Time, delay time.Duration) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.busy = false
-	s.mu.Unlock()
+	if floor := sentAt.Add(delay / 2); !sentAt.IsZero() && s.nextSlot.Before(floor) {
+		s.nextSlot = floor
+	}
 }
 
 // lastSent is when the session last started a message (for the least

@@ -20,9 +20,12 @@ import (
 const QueueFile = "queue.db"
 
 // store is the durable queue: every message from Send until it is sent,
-// and what became of it, plus the sessions the operator created. One
-// connection: SQLite writes one at a time anyway, and every write is a
-// short transaction committed to disk before it returns.
+// and what became of it, plus the sessions the operator created. Every
+// write is a short transaction committed to disk (synchronous FULL) before
+// it returns; transactions take the write lock when they begin
+// (_txlock=immediate), so concurrent writers wait for each other (busy
+// timeout) instead of failing, and readers (the sender) never wait for a
+// writer's fsync (WAL).
 type store struct {
 	db *sql.DB
 }
@@ -39,12 +42,15 @@ type message struct {
 	To          string // digits with country code
 	Text        string
 	Attachments []notify.Attachment
-	Status      notify.DeliveryStatus
-	Attempts    int
-	NextAttempt time.Time
-	Error       string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// NAttachments is how many attachments the message has in the store
+	// (Attachments is filled in by loadAttachments).
+	NAttachments int
+	Status       notify.DeliveryStatus
+	Attempts     int
+	NextAttempt  time.Time
+	Error        string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 const schema = `
@@ -56,6 +62,7 @@ CREATE TABLE IF NOT EXISTS messages (
 	location        TEXT    NOT NULL DEFAULT '',
 	recipient       TEXT    NOT NULL,
 	body            TEXT    NOT NULL DEFAULT '',
+	n_attachments   INTEGER NOT NULL DEFAULT 0,
 	status          TEXT    NOT NULL,
 	attempts        INTEGER NOT NULL DEFAULT 0,
 	next_attempt_ms INTEGER NOT NULL DEFAULT 0,
@@ -64,6 +71,7 @@ CREATE TABLE IF NOT EXISTS messages (
 	updated_ms      INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_queued ON messages (next_attempt_ms, seq) WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS messages_status ON messages (status, updated_ms);
 CREATE TABLE IF NOT EXISTS attachments (
 	message_seq INTEGER NOT NULL REFERENCES messages (seq) ON DELETE CASCADE,
 	idx         INTEGER NOT NULL,
@@ -83,12 +91,12 @@ CREATE TABLE IF NOT EXISTS sessions (
 // openStore opens (creating) the queue in dir.
 func openStore(dir string) (*store, error) {
 	path := filepath.Join(dir, QueueFile)
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open the queue %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
+	db.SetMaxOpenConns(4)
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open the queue %s: %w (is the data directory writable, and the file a SQLite database?)", path, err)
@@ -132,8 +140,9 @@ func (s *store) enqueue(ctx context.Context, m *message) (_ *message, dup bool, 
 	}
 	now := time.Now()
 	m.ID, m.Status, m.CreatedAt, m.UpdatedAt = newMessageID(), notify.DeliveryStatusQueued, now, now
-	res, err := tx.ExecContext(ctx, `INSERT INTO messages (id, idempotency_key, session, location, recipient, body, status, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.IdempotencyKey, m.Session, m.Location, m.To, m.Text, string(m.Status), ms(now), ms(now))
+	m.NAttachments = len(m.Attachments)
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages (id, idempotency_key, session, location, recipient, body, n_attachments, status, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.IdempotencyKey, m.Session, m.Location, m.To, m.Text, len(m.Attachments), string(m.Status), ms(now), ms(now))
 	if err != nil {
 		return nil, false, fmt.Errorf("queue a message: %w", err)
 	}
@@ -151,7 +160,7 @@ func (s *store) enqueue(ctx context.Context, m *message) (_ *message, dup bool, 
 	return m, false, nil
 }
 
-const selectMessage = `SELECT seq, id, idempotency_key, session, location, recipient, body, status, attempts, next_attempt_ms, error, created_ms, updated_ms FROM messages`
+const selectMessage = `SELECT seq, id, idempotency_key, session, location, recipient, body, n_attachments, status, attempts, next_attempt_ms, error, created_ms, updated_ms FROM messages`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -159,7 +168,7 @@ func scanMessage(r rowScanner) (*message, error) {
 	var m message
 	var status string
 	var next, created, updated int64
-	if err := r.Scan(&m.Seq, &m.ID, &m.IdempotencyKey, &m.Session, &m.Location, &m.To, &m.Text, &status, &m.Attempts, &next, &m.Error, &created, &updated); err != nil {
+	if err := r.Scan(&m.Seq, &m.ID, &m.IdempotencyKey, &m.Session, &m.Location, &m.To, &m.Text, &m.NAttachments, &status, &m.Attempts, &next, &m.Error, &created, &updated); err != nil {
 		return nil, err
 	}
 	m.Status, m.NextAttempt, m.CreatedAt, m.UpdatedAt = notify.DeliveryStatus(status), fromMS(next), fromMS(created), fromMS(updated)
@@ -220,6 +229,10 @@ func (s *store) nextDue(ctx context.Context, now time.Time) (time.Time, error) {
 
 // loadAttachments fills in m's attachments.
 func (s *store) loadAttachments(ctx context.Context, m *message) error {
+	if m.NAttachments == 0 {
+		m.Attachments = nil
+		return nil
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT filename, mime_type, data FROM attachments WHERE message_seq = ? ORDER BY idx`, m.Seq)
 	if err != nil {
 		return fmt.Errorf("read message %s's attachments: %w", m.ID, err)
@@ -236,22 +249,58 @@ func (s *store) loadAttachments(ctx context.Context, m *message) error {
 	return rows.Err()
 }
 
-// markSent records that session sent the message.
+// markSent records that session sent the message. Its attachments go: no
+// attempt needs them any more.
 func (s *store) markSent(ctx context.Context, id, session string, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE messages SET status = 'sent', session = ?, attempts = attempts + 1, error = '', updated_ms = ? WHERE id = ? AND status = 'queued'`, session, ms(at), id)
+	return s.finish(ctx, id, `UPDATE messages SET status = 'sent', session = ?, attempts = attempts + 1, error = '', updated_ms = ? WHERE id = ? AND status = 'queued'`, session, ms(at), id)
+}
+
+// markFailed gives a message up with the reason; its attachments go.
+func (s *store) markFailed(ctx context.Context, id, reason string) error {
+	return s.finish(ctx, id, `UPDATE messages SET status = 'failed', attempts = attempts + 1, error = ?, updated_ms = ? WHERE id = ? AND status = 'queued'`, reason, ms(time.Now()), id)
+}
+
+// finish runs update (on message id) and deletes the message's attachments,
+// in one transaction.
+func (s *store) finish(ctx context.Context, id, update string, args ...any) error {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("record message %s sent: %w", id, err)
+		return fmt.Errorf("record message %s: %w", id, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if _, err := tx.ExecContext(ctx, update, args...); err != nil {
+		return fmt.Errorf("record message %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM attachments WHERE message_seq = (SELECT seq FROM messages WHERE id = ?)`, id); err != nil {
+		return fmt.Errorf("record message %s: drop its attachments: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record message %s: %w", id, err)
 	}
 	return nil
 }
 
-// markFailed gives a message up with the reason.
-func (s *store) markFailed(ctx context.Context, id, reason string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE messages SET status = 'failed', attempts = attempts + 1, error = ?, updated_ms = ? WHERE id = ? AND status = 'queued'`, reason, ms(time.Now()), id)
+// prune deletes the messages that were done (sent, delivered, read or
+// failed) before cutoff: their idempotency keys are forgotten with them.
+func (s *store) prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("record message %s failed: %w", id, err)
+		return 0, fmt.Errorf("prune the queue: %w", err)
 	}
-	return nil
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	const done = `status <> 'queued' AND updated_ms < ?`
+	if _, err := tx.ExecContext(ctx, `DELETE FROM attachments WHERE message_seq IN (SELECT seq FROM messages WHERE `+done+`)`, ms(cutoff)); err != nil {
+		return 0, fmt.Errorf("prune the queue: %w", err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE `+done, ms(cutoff))
+	if err != nil {
+		return 0, fmt.Errorf("prune the queue: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune the queue: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
 }
 
 // markRetry leaves a message queued for another attempt at next.
