@@ -94,7 +94,11 @@ func TestLegacyWhatsAppVariablesReachTheNotifyPlugin(t *testing.T) {
 
 func TestPluginDefaults(t *testing.T) {
 	cfg := config.DefaultConfig()
-	if d := cmp.Diff(map[string]any{"message_delay_ms": int64(1000), "max_sessions": 5}, cfg.PluginDefaults("whatsapp")); d != "" {
+	want := map[string]config.PluginDefault{
+		"message_delay_ms": {Value: int64(1000), From: "notifications.message_delay (WHATSAPP_MESSAGE_DELAY)"},
+		"max_sessions":     {Value: 5, From: "notifications.max_sessions (WHATSAPP_MAX_SESSIONS)"},
+	}
+	if d := cmp.Diff(want, cfg.PluginDefaults("whatsapp")); d != "" {
 		t.Errorf("defaults of the default notify plugin (-want +got):\n%s", d)
 	}
 	if got := cfg.PluginDefaults("mikrotik"); got != nil {
@@ -102,15 +106,46 @@ func TestPluginDefaults(t *testing.T) {
 	}
 	cfg.Notifications.Plugin = "notifyfake"
 	cfg.Notifications.MessageDelay = 0
-	if got := cfg.PluginDefaults("notifyfake")["message_delay_ms"]; got != int64(0) {
+	if got := cfg.PluginDefaults("notifyfake")["message_delay_ms"].Value; got != int64(0) {
 		t.Errorf("message_delay 0s gives %v, want 0", got)
 	}
 	cfg.Notifications.MessageDelay = 1500 * time.Millisecond
-	if got := cfg.PluginDefaults("notifyfake")["message_delay_ms"]; got != int64(1500) {
+	if got := cfg.PluginDefaults("notifyfake")["message_delay_ms"].Value; got != int64(1500) {
 		t.Errorf("message_delay 1.5s gives %v, want 1500", got)
 	}
 	cfg.Notifications.Plugin = ""
 	if got := cfg.PluginDefaults(""); got != nil {
 		t.Errorf("no notify plugin: %v", got)
+	}
+}
+
+// TestHostDefaultTheSchemaRefuses: WHATSAPP_MAX_SESSIONS above what the
+// plugin's config_schema allows keeps the plugin from starting, with an
+// error that names the variable and how to fix it.
+func TestHostDefaultTheSchemaRefuses(t *testing.T) {
+	f := newFixture(t)
+	loaded, err := config.Load("", []string{"WHATSAPP_MAX_SESSIONS=50"}, config.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cfg.Notifications = loaded.Notifications
+	schema := map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+		"max_sessions":     map[string]any{"type": "integer", "minimum": 1, "maximum": 20},
+		"message_delay_ms": map[string]any{"type": "integer", "minimum": 0},
+	}}
+	f.Add(tp{Name: "whatsapp", Manifest: map[string]any{"config_schema": schema}})
+	m, _ := f.start()
+	st := status(t, m, "whatsapp")
+	for _, want := range []string{"notifications.max_sessions (WHATSAPP_MAX_SESSIONS) = 50", "max_sessions", "PUT /api/v1/plugin-settings/whatsapp"} {
+		if !strings.Contains(st.LastError, want) {
+			t.Errorf("the plugin's error %q lacks %q (state %s)", st.LastError, want, st.State)
+		}
+	}
+	if st.State == StateRunning {
+		t.Errorf("the plugin runs with max_sessions 50 against its schema's maximum of 20")
+	}
+	// Saved in the plugin's settings, a value it accepts wins.
+	if _, err := m.EffectiveSettings("whatsapp", json.RawMessage(`{"max_sessions":20}`)); err != nil {
+		t.Errorf("EffectiveSettings with max_sessions saved: %v", err)
 	}
 }

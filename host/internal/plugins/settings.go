@@ -67,7 +67,8 @@ func (m *Manager) effective(name string, man *manifest.Manifest, saved json.RawM
 // (config.Config.PluginDefaults: the notify plugin's message_delay_ms and
 // max_sessions from WHATSAPP_MESSAGE_DELAY and WHATSAPP_MAX_SESSIONS) that
 // its settings leave out and its config_schema declares: the plugin's own
-// settings win.
+// settings win. A default the config_schema refuses is an error naming the
+// host setting it came from.
 func (m *Manager) withHostDefaults(name string, man *manifest.Manifest, eff json.RawMessage) (json.RawMessage, error) {
 	defs := m.cfg.PluginDefaults(name)
 	if len(defs) == 0 || man == nil {
@@ -77,22 +78,37 @@ func (m *Manager) withHostDefaults(name string, man *manifest.Manifest, eff json
 	if err := json.Unmarshal(eff, &obj); err != nil {
 		return nil, fmt.Errorf("settings are not a JSON object: %v", err)
 	}
-	added := false
-	for k, v := range defs {
+	var added []string
+	for k, d := range defs {
 		if _, set := obj[k]; set || !man.DeclaresSetting(k) {
 			continue
 		}
-		raw, err := json.Marshal(v)
+		raw, err := json.Marshal(d.Value)
 		if err != nil {
 			return nil, err
 		}
 		obj[k] = raw
-		added = true
+		added = append(added, k)
 	}
-	if !added {
+	if len(added) == 0 {
 		return eff, nil
 	}
-	return json.Marshal(obj)
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var se *manifest.SettingsError
+	if err := man.ValidateSettings(out); errors.As(err, &se) {
+		for _, v := range se.Violations {
+			for _, k := range added {
+				if v.Location == "/"+k {
+					return nil, fmt.Errorf("%s = %v does not fit plugin %q's setting %s (%s): change it, or set %s in the plugin's settings (admin UI, or PUT /api/v1/plugin-settings/%s)",
+						defs[k].From, defs[k].Value, name, k, v.Message, k, name)
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // withDefaultLocation adds the host's default router location
