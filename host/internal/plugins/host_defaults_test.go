@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
 )
 
 // notifySchema declares the settings the host has defaults for, as the
@@ -136,7 +138,7 @@ func TestHostDefaultTheSchemaRefuses(t *testing.T) {
 	f.Add(tp{Name: "whatsapp", Manifest: map[string]any{"config_schema": schema}})
 	m, _ := f.start()
 	st := status(t, m, "whatsapp")
-	for _, want := range []string{"notifications.max_sessions (WHATSAPP_MAX_SESSIONS) = 50", "max_sessions", "PUT /api/v1/plugin-settings/whatsapp"} {
+	for _, want := range []string{"/max_sessions", "notifications.max_sessions (WHATSAPP_MAX_SESSIONS) = 50", "PUT /api/v1/plugin-settings/whatsapp"} {
 		if !strings.Contains(st.LastError, want) {
 			t.Errorf("the plugin's error %q lacks %q (state %s)", st.LastError, want, st.State)
 		}
@@ -144,8 +146,14 @@ func TestHostDefaultTheSchemaRefuses(t *testing.T) {
 	if st.State == StateRunning {
 		t.Errorf("the plugin runs with max_sessions 50 against its schema's maximum of 20")
 	}
-	// Saved in the plugin's settings, a value it accepts wins.
+	// Saved in the plugin's settings, a value it accepts wins; other
+	// settings saved are refused as the schema's refusals are (the API
+	// answers 422 with the violation).
 	if _, err := m.EffectiveSettings("whatsapp", json.RawMessage(`{"max_sessions":20}`)); err != nil {
 		t.Errorf("EffectiveSettings with max_sessions saved: %v", err)
+	}
+	var se *manifest.SettingsError
+	if _, err := m.EffectiveSettings("whatsapp", json.RawMessage(`{"message_delay_ms":500}`)); !errors.As(err, &se) || se.Violations[0].Location != "/max_sessions" {
+		t.Errorf("EffectiveSettings leaving max_sessions to the host: %v; want a SettingsError at /max_sessions", err)
 	}
 }

@@ -67,8 +67,8 @@ func (m *Manager) effective(name string, man *manifest.Manifest, saved json.RawM
 // (config.Config.PluginDefaults: the notify plugin's message_delay_ms and
 // max_sessions from WHATSAPP_MESSAGE_DELAY and WHATSAPP_MAX_SESSIONS) that
 // its settings leave out and its config_schema declares: the plugin's own
-// settings win. A default the config_schema refuses is an error naming the
-// host setting it came from.
+// settings win. A default the config_schema refuses is a
+// *manifest.SettingsError that names the host setting it came from.
 func (m *Manager) withHostDefaults(name string, man *manifest.Manifest, eff json.RawMessage) (json.RawMessage, error) {
 	defs := m.cfg.PluginDefaults(name)
 	if len(defs) == 0 || man == nil {
@@ -102,8 +102,9 @@ func (m *Manager) withHostDefaults(name string, man *manifest.Manifest, eff json
 		for _, v := range se.Violations {
 			for _, k := range added {
 				if v.Location == "/"+k {
-					return nil, fmt.Errorf("%s = %v does not fit plugin %q's setting %s (%s): change it, or set %s in the plugin's settings (admin UI, or PUT /api/v1/plugin-settings/%s)",
-						defs[k].From, defs[k].Value, name, k, v.Message, k, name)
+					v.Message = fmt.Sprintf("%s (the host's default, from %s = %v: change it, or set %s in the plugin's settings: admin UI, or PUT /api/v1/plugin-settings/%s)",
+						v.Message, defs[k].From, defs[k].Value, k, name)
+					return nil, &manifest.SettingsError{Plugin: name, Violations: []manifest.Violation{v}}
 				}
 			}
 		}
