@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waAdv"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
@@ -408,6 +409,37 @@ func TestRawQREvent(t *testing.T) {
 	d.handle(d.cli, &events.Connected{})
 	if e := nextEvent(t, d); e.Type != wa.EventConnected {
 		t.Fatalf("event %+v, want connected (the raw QR event dropped while the QR channel runs)", e)
+	}
+}
+
+// The QR channel's items become the device's events in order, and the
+// end of the channel ends QR pairing.
+func TestQRChannelEvents(t *testing.T) {
+	b := openBackend(t, t.TempDir())
+	d := mustDevice(t, b, "s1")
+	ch := make(chan whatsmeow.QRChannelItem, 4)
+	ch <- whatsmeow.QRChannelItem{Event: whatsmeow.QRChannelEventCode, Code: "2@first", Timeout: 60 * time.Second}
+	ch <- whatsmeow.QRChannelItem{Event: whatsmeow.QRChannelEventCode, Code: "2@second", Timeout: 20 * time.Second}
+	ch <- whatsmeow.QRChannelTimeout
+	close(ch)
+	d.mu.Lock()
+	d.qrActive = true
+	d.mu.Unlock()
+	d.readQR(d.cli, ch)
+	for _, want := range []wa.Event{
+		{Type: wa.EventQR, QR: "2@first", Timeout: 60 * time.Second},
+		{Type: wa.EventQR, QR: "2@second", Timeout: 20 * time.Second},
+		{Type: wa.EventPairError, Err: errQRExpired},
+	} {
+		if got := nextEvent(t, d); got.Type != want.Type || got.QR != want.QR || got.Timeout != want.Timeout || !errors.Is(got.Err, want.Err) {
+			t.Errorf("event %+v, want %+v", got, want)
+		}
+	}
+	d.mu.Lock()
+	active := d.qrActive
+	d.mu.Unlock()
+	if active {
+		t.Error("QR pairing still active after its channel closed")
 	}
 }
 
