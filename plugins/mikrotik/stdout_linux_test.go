@@ -3,13 +3,11 @@
 package main
 
 import (
-	"io"
-	"os"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/mikrobill/mikrobill/sdk/routertest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // go-routeros' default log handler writes to the process's stdout, which
@@ -23,40 +21,13 @@ func TestNoStdout(t *testing.T) {
 		r := routertest.Start(t, routertest.Options{Password: routerPassword, LegacyLogin: legacy})
 		p, logs := newPlugin(t)
 
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		saved, err := syscall.Dup(1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		read := make(chan string, 1)
-		go func() {
-			b, _ := io.ReadAll(pr)
-			read <- string(b)
-		}()
-		if err := syscall.Dup3(int(pw.Fd()), 1, 0); err != nil {
-			t.Fatal(err)
-		}
-		restored := false
-		restore := func() {
-			if !restored {
-				restored = true
-				_ = syscall.Dup3(saved, 1, 0)
-				_ = syscall.Close(saved)
-				_ = pw.Close()
-			}
-		}
-		func() {
-			defer restore()
+		out := sdktest.CaptureStdout(t, func() {
 			configure(t, p, map[string]any{"locations": []any{loc("main", r, routerPassword)}})
 			everyOperation(t, p, p, r)
-		}()
-		if out := <-read; out != "" {
+		})
+		if out != "" {
 			t.Errorf("legacy=%v: %d bytes on stdout:\n%s", legacy, len(out), out)
 		}
-		_ = pr.Close()
 		if !strings.Contains(logs.String(), "go-routeros: RunArgsContext") {
 			t.Error("go-routeros' records did not reach the plugin's logger")
 		}

@@ -113,6 +113,7 @@ func sendRequestFromProto(r *notifyv1.SendRequest) *SendRequest {
 		To:             r.GetTo(),
 		Text:           r.GetText(),
 		IdempotencyKey: r.GetIdempotencyKey(),
+		Location:       r.GetLocation(),
 	}
 	for _, a := range r.GetAttachments() {
 		out.Attachments = append(out.Attachments, attachmentFromProto(a))

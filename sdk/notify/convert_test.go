@@ -52,6 +52,7 @@ func TestConvertRoundTrip(t *testing.T) {
 			Text:           "Invoice 42 is due on 1 April.",
 			Attachments:    []Attachment{fullAttachment, fullAttachment},
 			IdempotencyKey: "invoice-42-reminder-1",
+			Location:       "Desa Sukamaju",
 		}, true, sendRequestToProto, sendRequestFromProto),
 		convtest.RoundTrip("SendResponse", &SendResponse{MessageID: "3EB0C431", Status: DeliveryStatusQueued, Duplicate: true, SessionID: "billing"}, true, sendResponseToProto, sendResponseFromProto),
 		convtest.RoundTrip("GetDeliveryStatusRequest", &GetDeliveryStatusRequest{MessageID: "3EB0C431", IdempotencyKey: "invoice-42-reminder-1"}, true, getDeliveryStatusRequestToProto, getDeliveryStatusRequestFromProto),

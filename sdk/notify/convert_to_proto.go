@@ -139,6 +139,7 @@ func sendRequestToProto(r *SendRequest) *notifyv1.SendRequest {
 		To:             r.To,
 		Text:           r.Text,
 		IdempotencyKey: r.IdempotencyKey,
+		Location:       r.Location,
 	}
 	for _, a := range r.Attachments {
 		out.Attachments = append(out.Attachments, attachmentToProto(a))

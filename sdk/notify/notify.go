@@ -197,6 +197,9 @@ type SendRequest struct {
 	Attachments []Attachment
 	// IdempotencyKey is required; the same key never sends twice.
 	IdempotencyKey string
+	// Location is the customer's location (its name); plugins may route by
+	// it, for example to a sender session per location. Empty when unknown.
+	Location string
 }
 
 // Validate checks the request as every plugin needs it. Plugins call it

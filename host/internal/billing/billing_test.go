@@ -222,8 +222,9 @@ func TestPaidWebhookCreditsOnceAndProvisions(t *testing.T) {
 				paidMsg = &msgs[i]
 			}
 		}
-		if paidMsg == nil || paidMsg.to != "+6281234567890" || !strings.Contains(paidMsg.text, "Budi") || !strings.Contains(paidMsg.text, "Home 10M") {
-			t.Errorf("payment message: %+v (all: %+v)", paidMsg, msgs)
+		if paidMsg == nil || paidMsg.to != "+6281234567890" || !strings.Contains(paidMsg.text, "Budi") || !strings.Contains(paidMsg.text, "Home 10M") ||
+			paidMsg.location != "main" {
+			t.Errorf("payment message: %+v (all: %+v); want it to Budi's phone, from location main", paidMsg, msgs)
 		}
 		for _, want := range []string{"invoice.created", "payment.started", "invoice.paid"} {
 			if !strings.Contains(strings.Join(e.au.actions(), ","), want) {
@@ -375,10 +376,36 @@ func TestExpiryIsolatesAndReminders(t *testing.T) {
 		for _, m := range e.nt.messages() {
 			if strings.HasPrefix(m.key, fmt.Sprintf("reminder-%d-", sub)) && strings.HasSuffix(m.key, "-3d") {
 				reminders++
+				// No open invoice: the reminder links to the portal,
+				// where the customer renews.
+				if !strings.Contains(m.text, "https://billing.example.net/portal\n") || m.location != "main" {
+					t.Errorf("reminder %q (location %q); want the portal's link, from location main", m.text, m.location)
+				}
 			}
 		}
 		if reminders != 1 {
 			t.Errorf("%d three-day reminders, want 1: %+v", reminders, e.nt.messages())
+		}
+
+		// With a renewal invoice open, the next reminder links to it.
+		renewal, err := e.svc.CreateInvoice(ctx, e.cust.ID, e.plan.ID, sub, 24*time.Hour, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		setExpiry(t, st, sub, time.Now().Add(24*time.Hour-time.Hour))
+		if _, err := e.q.Insert(ctx, billing.ReminderScanArgs{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.waitJobs("reminder_scan", "notify")
+		link := ""
+		for _, m := range e.nt.messages() {
+			if strings.HasPrefix(m.key, fmt.Sprintf("reminder-%d-", sub)) && strings.HasSuffix(m.key, "-1d") {
+				link = m.text
+			}
+		}
+		if want := e.svc.PayLink(renewal.Number); renewal.PaymentURL != "" && !strings.Contains(link, renewal.PaymentURL) ||
+			renewal.PaymentURL == "" && !strings.Contains(link, want) {
+			t.Errorf("one-day reminder %q; want the renewal invoice's link (%q or %q)", link, renewal.PaymentURL, want)
 		}
 
 		// Past expiry: the scan queues the expiry, which isolates and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -186,8 +187,6 @@ func endLogin(ctx context.Context, rt router.Router, ref router.UserRef, isolati
 	return "", nil
 }
 
-// render fills a message template for a notify job and returns it with the
-// customer's phone.
 // formatMoney writes an amount for a customer's message, as the admin UI
 // and the PDFs do (host/internal/money), in the configured language
 // (operator.language): "Rp 5.000" in Indonesian, "IDR 5,000" in English.
@@ -195,15 +194,30 @@ func (s *Service) formatMoney(amount int64, currency string) string {
 	return moneyfmt.Format(language.Make(s.cfg.Language), amount, currency)
 }
 
-func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string, err error) {
+// message is a rendered notify job: the text and where it goes.
+type message struct {
+	text string
+	// phone is the customer's phone (E.164), empty when none.
+	phone string
+	// location is the name of the customer's location (notify plugins
+	// may pick a sender session by it), empty when unknown.
+	location string
+}
+
+// render fills a message template for a notify job and returns it with the
+// customer's phone and location. A message about a subscription without an
+// invoice of its own (a reminder, an expiry) links to the subscription's
+// open invoice, or, without one, to the customer portal where the customer
+// renews.
+func (s *Service) render(ctx context.Context, a NotifyArgs) (*message, error) {
 	q := s.st.Q()
 	tmpl, err := q.GetTemplateByName(ctx, a.Template)
 	if err != nil {
-		return "", "", fmt.Errorf("message template %q: %w; create it under /api/v1/templates", a.Template, err)
+		return nil, fmt.Errorf("message template %q: %w; create it under /api/v1/templates", a.Template, err)
 	}
 	cust, err := q.GetCustomer(ctx, a.CustomerID, s.cipher)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
 	vars := map[string]string{"name": cust.Name, "package": "", "price": "", "expired_date": "", "invoice": "", "payment_link": ""}
 	if a.SubscriptionID != 0 {
@@ -213,6 +227,9 @@ func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string,
 			if !svc.ExpiresAt.IsZero() {
 				vars["expired_date"] = svc.ExpiresAt.In(s.cfg.Location).Format("02 Jan 2006 15:04")
 			}
+		}
+		if a.InvoiceID == 0 {
+			vars["payment_link"] = s.renewLink(ctx, a.CustomerID, a.SubscriptionID)
 		}
 	}
 	if a.InvoiceID != 0 {
@@ -227,9 +244,35 @@ func (s *Service) render(ctx context.Context, a NotifyArgs) (text, phone string,
 			}
 		}
 	}
-	text, err = store.RenderTemplate(tmpl.Body, vars)
+	text, err := store.RenderTemplate(tmpl.Body, vars)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	return text, cust.Phone, nil
+	m := &message{text: text, phone: cust.Phone}
+	if cust.LocationID != 0 {
+		if loc, err := q.GetLocation(ctx, cust.LocationID); err == nil {
+			m.location = loc.Name
+		}
+	}
+	return m, nil
+}
+
+// renewLink is where a customer pays for a subscription that a message
+// is about: its newest unpaid invoice's payment link (the pay page when
+// the invoice has none), or the customer portal, where the customer renews.
+func (s *Service) renewLink(ctx context.Context, customerID, subscriptionID int64) string {
+	invs, _, err := s.st.Q().ListInvoices(ctx, store.InvoiceFilter{Status: store.InvoiceUnpaid, CustomerID: customerID}, store.Page{Limit: 100})
+	if err != nil {
+		s.log.Warn("list the open invoices for a message's payment link; it links to the portal", "customer", customerID, "error", err)
+	}
+	for _, inv := range invs {
+		if inv.SubscriptionID != subscriptionID {
+			continue
+		}
+		if inv.PaymentURL != "" {
+			return inv.PaymentURL
+		}
+		return s.PayLink(inv.Number)
+	}
+	return strings.TrimRight(s.cfg.PublicURL, "/") + "/portal"
 }

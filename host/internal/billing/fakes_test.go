@@ -334,7 +334,9 @@ func (r *fakeRouter) DisconnectSession(context.Context, *router.DisconnectSessio
 
 type sentMessage struct {
 	to, text, key string
-	attachments   []notify.Attachment
+	// location is SendRequest.Location: the customer's location.
+	location    string
+	attachments []notify.Attachment
 }
 
 type fakeNotifier struct {
@@ -369,7 +371,7 @@ func (n *fakeNotifier) Send(_ context.Context, req *notify.SendRequest) (*notify
 		return &notify.SendResponse{MessageID: req.IdempotencyKey, Status: notify.DeliveryStatusQueued, Duplicate: true}, nil
 	}
 	n.keys[req.IdempotencyKey] = true
-	n.sent = append(n.sent, sentMessage{to: req.To, text: req.Text, key: req.IdempotencyKey, attachments: req.Attachments})
+	n.sent = append(n.sent, sentMessage{to: req.To, text: req.Text, key: req.IdempotencyKey, location: req.Location, attachments: req.Attachments})
 	return &notify.SendResponse{MessageID: req.IdempotencyKey, Status: notify.DeliveryStatusSent}, nil
 }
 func (n *fakeNotifier) GetDeliveryStatus(context.Context, *notify.GetDeliveryStatusRequest) (*notify.GetDeliveryStatusResponse, error) {

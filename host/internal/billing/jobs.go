@@ -264,18 +264,18 @@ type notifyWorker struct {
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	s := w.s
 	a := job.Args
-	text, phone, err := s.render(ctx, a)
+	msg, err := s.render(ctx, a)
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	if phone == "" {
+	if msg.phone == "" {
 		return river.JobCancel(fmt.Errorf("customer %d has no phone number to send %q to", a.CustomerID, a.Template))
 	}
 	n, err := s.plugins.Notifier(s.cfg.NotifyPlugin)
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("%w; install and enable it (notifications.plugin), then retry this job", err))
 	}
-	req := &notify.SendRequest{SessionID: s.cfg.NotifySession, To: phone, Text: text, IdempotencyKey: a.Key}
+	req := &notify.SendRequest{SessionID: s.cfg.NotifySession, To: msg.phone, Text: msg.text, IdempotencyKey: a.Key, Location: msg.location}
 	if att, ok := s.receiptAttachment(ctx, a); ok {
 		req.Attachments = append(req.Attachments, att)
 	}

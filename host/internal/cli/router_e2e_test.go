@@ -38,6 +38,21 @@ type routerHost struct {
 // more is added to the host's mikrobill.hcl.
 func startRouterHost(t *testing.T, more ...string) *routerHost {
 	t.Helper()
+	return startRouterHostWith(t, routerHostOptions{}, more...)
+}
+
+// routerHostOptions add to a router host.
+type routerHostOptions struct {
+	// add installs more plugins in the plugin directory.
+	add func(d *testenv.PluginDir)
+	// env is more environment for the host (DATABASE_URL, ...).
+	env []string
+}
+
+// startRouterHostWith is startRouterHost with more plugins and
+// environment.
+func startRouterHostWith(t *testing.T, o routerHostOptions, more ...string) *routerHost {
+	t.Helper()
 	rt := routertest.Start(t, routertest.Options{Username: "billing", Password: "router-pass-42"})
 	// The operator's walled garden, made on the router by hand: not ours.
 	rt.Add("/ip/hotspot/user/profile", map[string]string{"name": "isolir", "rate-limit": "64k/64k"})
@@ -45,13 +60,16 @@ func startRouterHost(t *testing.T, more ...string) *routerHost {
 	d := testenv.NewPluginDir(t)
 	d.AddBundled("payment-manual")
 	d.AddBundled("mikrotik")
+	if o.add != nil {
+		o.add(d)
+	}
 	cfgFile := filepath.Join(t.TempDir(), "mikrobill.hcl")
 	if err := os.WriteFile(cfgFile, []byte("jobs {\n  expiry_check_interval = \"1s\"\n}\n"+strings.Join(more, "\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := startHost(t, d.Dir, "MIKROBILL_CONFIG="+cfgFile,
-		"MIKROTIK_HOST=127.0.0.1", "MIKROTIK_PORT="+strconv.Itoa(rt.Port()),
-		"MIKROTIK_USERNAME=billing", "MIKROTIK_PASSWORD=router-pass-42")
+	h := startHost(t, d.Dir, append([]string{"MIKROBILL_CONFIG=" + cfgFile,
+		"MIKROTIK_HOST=127.0.0.1", "MIKROTIK_PORT=" + strconv.Itoa(rt.Port()),
+		"MIKROTIK_USERNAME=billing", "MIKROTIK_PASSWORD=router-pass-42"}, o.env...)...)
 	rh := &routerHost{host: h, rt: rt, tok: h.adminToken(), secret: "confirm-secret-0123456789"}
 	if code, body := h.api(http.MethodPut, "/api/v1/plugin-settings/payment-manual", rh.tok, map[string]any{"confirm_secret": rh.secret, "currencies": []string{"IDR"}}, nil); code != http.StatusOK {
 		t.Fatalf("save payment-manual settings: %d %s", code, body)

@@ -591,6 +591,34 @@ func (c *Config) DefaultLocationSetting() map[string]any {
 	return loc
 }
 
+// PluginDefault is a value the host hands a plugin for one of its
+// settings (PluginDefaults).
+type PluginDefault struct {
+	// Value is the setting's value, as JSON encodes it.
+	Value any
+	// From names the host setting it comes from, with its environment
+	// variable, for messages: "notifications.max_sessions
+	// (WHATSAPP_MAX_SESSIONS)".
+	From string
+}
+
+// PluginDefaults are the settings the host hands a plugin for the
+// top-level fields its own settings (the file's plugin block, those saved
+// in the admin UI) leave out, by field name. The notify plugin
+// (notifications.plugin) gets "message_delay_ms" from
+// notifications.message_delay (WHATSAPP_MESSAGE_DELAY) and "max_sessions"
+// from notifications.max_sessions (WHATSAPP_MAX_SESSIONS). A default
+// reaches a plugin only when its config_schema declares the field.
+func (c *Config) PluginDefaults(name string) map[string]PluginDefault {
+	if name == "" || name != c.Notifications.Plugin {
+		return nil
+	}
+	return map[string]PluginDefault{
+		"message_delay_ms": {Value: c.Notifications.MessageDelay.Milliseconds(), From: "notifications.message_delay (WHATSAPP_MESSAGE_DELAY)"},
+		"max_sessions":     {Value: c.Notifications.MaxSessions, From: "notifications.max_sessions (WHATSAPP_MAX_SESSIONS)"},
+	}
+}
+
 // PluginDataDir is a plugin's private data directory.
 func (c *Config) PluginDataDir(name string) string {
 	return filepath.Join(c.DataDir, "plugins", name)

@@ -149,6 +149,24 @@ func TestDocumentedSettings(t *testing.T) {
 		}
 	}
 
+	// The defaults the host hands the notify plugin are named in the rows
+	// of the settings they come from.
+	from := map[string]string{"message_delay_ms": "notifications.message_delay", "max_sessions": "notifications.max_sessions"}
+	defs := DefaultConfig().PluginDefaults("whatsapp")
+	for field := range defs {
+		key, ok := from[field]
+		if !ok {
+			t.Errorf("the notify plugin gets a default %s from a setting this test does not know: add it here and to its row in %s", field, docFile)
+			continue
+		}
+		if row, ok := keys[key]; ok && !strings.Contains(row.cells[3], "`"+field+"`") {
+			t.Errorf("%s:%d: %s's row does not say it is the notify plugin's %s", docFile, row.line, key, field)
+		}
+	}
+	if len(defs) != len(from) {
+		t.Errorf("the notify plugin gets defaults %v, want %v", slices.Sorted(maps.Keys(defs)), slices.Sorted(maps.Keys(from)))
+	}
+
 	var plugin []string
 	for _, a := range pluginKeys.Attributes {
 		plugin = append(plugin, a.Name)

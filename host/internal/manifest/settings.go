@@ -323,3 +323,15 @@ func SecretFieldsOf(m *Manifest, settings map[string]any) []string {
 	}
 	return redact.GuessSecretFields(settings)
 }
+
+// DeclaresSetting reports whether config_schema declares the top-level
+// setting name (among its "properties"). The host hands a plugin its
+// defaults (config.Config.PluginDefaults) only for declared settings.
+func (m *Manifest) DeclaresSetting(name string) bool {
+	var n schemaNode
+	if len(m.ConfigSchema) == 0 || json.Unmarshal(m.ConfigSchema, &n) != nil {
+		return false
+	}
+	_, ok := n.Properties[name]
+	return ok
+}

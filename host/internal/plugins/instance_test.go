@@ -30,7 +30,7 @@ func newInstance(t *testing.T, restart config.RestartConfig) *Plugin {
 	cfg.Plugins.Restart = restart
 	l := &launcher{
 		cfg: cfg, hostLog: hclog.NewNullLogger(), log: hclog.NewNullLogger(), metrics: metrics.New(),
-		settings: func(context.Context, string) (json.RawMessage, error) { return nil, errNoSettings },
+		settings: func(context.Context, *manifest.Manifest) (json.RawMessage, error) { return nil, errNoSettings },
 	}
 	man := &manifest.Manifest{Name: "unit", Version: "1.0.0", Kind: sdk.KindGeneric, Dir: t.TempDir()}
 	p := newPlugin(context.Background(), l, Found{Name: "unit", Dir: man.Dir, Manifest: man}, true)

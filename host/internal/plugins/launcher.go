@@ -35,7 +35,7 @@ type launcher struct {
 	runtimeDir  string
 	janitor     *client.Janitor
 	// settings returns a plugin's effective settings (Manager.settings).
-	settings func(ctx context.Context, name string) (json.RawMessage, error)
+	settings func(ctx context.Context, man *manifest.Manifest) (json.RawMessage, error)
 	// hostService is the sdk.Host offered to a plugin.
 	hostService func(name string) sdk.Host
 }
@@ -95,7 +95,7 @@ type launched struct {
 // and recorded in lat, the plugin's history. On failure nothing is left
 // running.
 func (l *launcher) launch(ctx context.Context, man *manifest.Manifest, pol config.Policy, log hclog.Logger, lat *history.Latency) (*launched, error) {
-	settings, err := l.settings(ctx, man.Name)
+	settings, err := l.settings(ctx, man)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/sdk"
 )
 
@@ -35,20 +36,80 @@ func MergeSettings(file, saved json.RawMessage) (json.RawMessage, error) {
 }
 
 // settings returns a plugin's effective settings for Configure: the file's
-// merged with the saved ones (Deps.SavedSettings).
-func (m *Manager) settings(ctx context.Context, name string) (json.RawMessage, error) {
+// merged with the saved ones (Deps.SavedSettings), with the host's defaults
+// (withDefaultLocation, withHostDefaults).
+func (m *Manager) settings(ctx context.Context, man *manifest.Manifest) (json.RawMessage, error) {
 	var saved json.RawMessage
 	if m.deps.SavedSettings != nil {
 		var err error
-		if saved, err = m.deps.SavedSettings(ctx, name); err != nil {
+		if saved, err = m.deps.SavedSettings(ctx, man.Name); err != nil {
 			return nil, fmt.Errorf("read its saved settings: %w", err)
 		}
 	}
+	return m.effective(man.Name, man, saved)
+}
+
+// effective merges the file's and the saved settings and adds the host's
+// defaults. man may be nil (a plugin not discovered yet): then only the
+// default location is added.
+func (m *Manager) effective(name string, man *manifest.Manifest, saved json.RawMessage) (json.RawMessage, error) {
 	eff, err := MergeSettings(m.cfg.PluginSettings(name), saved)
 	if err != nil {
 		return nil, err
 	}
-	return m.withDefaultLocation(name, eff)
+	if eff, err = m.withDefaultLocation(name, eff); err != nil {
+		return nil, err
+	}
+	return m.withHostDefaults(name, man, eff)
+}
+
+// withHostDefaults adds the host's defaults for a plugin
+// (config.Config.PluginDefaults: the notify plugin's message_delay_ms and
+// max_sessions from WHATSAPP_MESSAGE_DELAY and WHATSAPP_MAX_SESSIONS) that
+// its settings leave out and its config_schema declares: the plugin's own
+// settings win. A default the config_schema refuses is a
+// *manifest.SettingsError that names the host setting it came from.
+func (m *Manager) withHostDefaults(name string, man *manifest.Manifest, eff json.RawMessage) (json.RawMessage, error) {
+	defs := m.cfg.PluginDefaults(name)
+	if len(defs) == 0 || man == nil {
+		return eff, nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(eff, &obj); err != nil {
+		return nil, fmt.Errorf("settings are not a JSON object: %v", err)
+	}
+	var added []string
+	for k, d := range defs {
+		if _, set := obj[k]; set || !man.DeclaresSetting(k) {
+			continue
+		}
+		raw, err := json.Marshal(d.Value)
+		if err != nil {
+			return nil, err
+		}
+		obj[k] = raw
+		added = append(added, k)
+	}
+	if len(added) == 0 {
+		return eff, nil
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var se *manifest.SettingsError
+	if err := man.ValidateSettings(out); errors.As(err, &se) {
+		for _, v := range se.Violations {
+			for _, k := range added {
+				if v.Location == "/"+k {
+					v.Message = fmt.Sprintf("%s (the host's default, from %s = %v: change it, or set %s in the plugin's settings: admin UI, or PUT /api/v1/plugin-settings/%s)",
+						v.Message, defs[k].From, defs[k].Value, k, name)
+					return nil, &manifest.SettingsError{Plugin: name, Violations: []manifest.Violation{v}}
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // withDefaultLocation adds the host's default router location
@@ -88,15 +149,17 @@ func (m *Manager) withDefaultLocation(name string, eff json.RawMessage) (json.Ra
 // were its saved settings, checked against its manifest's config_schema.
 // The error wraps a *manifest.SettingsError when the schema refuses them.
 func (m *Manager) EffectiveSettings(name string, saved json.RawMessage) (json.RawMessage, error) {
-	eff, err := MergeSettings(m.cfg.PluginSettings(name), saved)
+	var man *manifest.Manifest
+	p, ok := m.Plugin(name)
+	if ok {
+		man = p.Manifest()
+	}
+	eff, err := m.effective(name, man, saved)
 	if err != nil {
 		return nil, err
 	}
-	if eff, err = m.withDefaultLocation(name, eff); err != nil {
-		return nil, err
-	}
-	if p, ok := m.Plugin(name); ok && p.Manifest() != nil {
-		if err := p.Manifest().ValidateSettings(eff); err != nil {
+	if man != nil {
+		if err := man.ValidateSettings(eff); err != nil {
 			return nil, err
 		}
 	}

@@ -31,14 +31,19 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
 }
 
-// Build builds a package once per test binary and returns the executable's
-// path. pkg is relative to the repository root, for example
-// "plugins/payment-manual" or "host/cmd/mikrobill".
-func Build(t testing.TB, pkg string) string {
+// Build builds a package once per test binary (and set of build tags) and
+// returns the executable's path. pkg is relative to the repository root,
+// for example "plugins/payment-manual" or "host/cmd/mikrobill"; tags are
+// build tags, such as "wafake" (plugins/whatsapp with its fake WhatsApp).
+func Build(t testing.TB, pkg string, tags ...string) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if path, ok := built[pkg]; ok {
+	key := pkg
+	if len(tags) > 0 {
+		key += "@" + strings.Join(tags, ",")
+	}
+	if path, ok := built[key]; ok {
 		return path
 	}
 	if buildDir == "" {
@@ -48,13 +53,17 @@ func Build(t testing.TB, pkg string) string {
 		}
 		buildDir = dir
 	}
-	out := filepath.Join(buildDir, strings.ReplaceAll(pkg, "/", "_"))
-	cmd := exec.Command("go", "build", "-o", out, ".")
+	out := filepath.Join(buildDir, strings.NewReplacer("/", "_", "@", "_", ",", "_").Replace(key))
+	args := []string{"build", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = filepath.Join(repoRoot(), pkg)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+		t.Fatalf("go build %s: %v\n%s", key, err, b)
 	}
-	built[pkg] = out
+	built[key] = out
 	return out
 }
 
@@ -177,15 +186,16 @@ func (d *PluginDir) Add(p Plugin) string {
 }
 
 // AddBundled installs one of the repository's plugins (plugins/<name>),
-// built, with its own plugin.json, and locks it.
-func (d *PluginDir) AddBundled(name string) string {
+// built (with the build tags given), with its own plugin.json, and locks
+// it.
+func (d *PluginDir) AddBundled(name string, tags ...string) string {
 	d.t.Helper()
 	dir := filepath.Join(d.Dir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		d.t.Fatal(err)
 	}
 	CopyFile(d.t, filepath.Join(repoRoot(), "plugins", name, "plugin.json"), filepath.Join(dir, "plugin.json"))
-	CopyFile(d.t, Build(d.t, "plugins/"+name), filepath.Join(dir, "mikrobill-plugin-"+name))
+	CopyFile(d.t, Build(d.t, "plugins/"+name, tags...), filepath.Join(dir, "mikrobill-plugin-"+name))
 	d.Lock(name)
 	return dir
 }
