@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -91,6 +92,17 @@ CREATE TABLE IF NOT EXISTS sessions (
 // openStore opens (creating) the queue in dir.
 func openStore(dir string) (*store, error) {
 	path := filepath.Join(dir, QueueFile)
+	// The queue holds customers' numbers, messages and receipts: create it
+	// private before SQLite does (its WAL and shared-memory files take the
+	// database file's mode), and make an older file private too.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create the queue %s: %w (is the data directory writable?)", path, err)
+	}
+	_ = f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("make the queue %s private: %w", path, err)
+	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {

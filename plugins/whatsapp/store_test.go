@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -48,5 +50,27 @@ func TestStoreAttachmentsAndPrune(t *testing.T) {
 	}
 	if m, err := st.lookup(ctx, b.ID, ""); err != nil || m.Status != notify.DeliveryStatusQueued {
 		t.Errorf("the queued message = %+v, %v", m, err)
+	}
+}
+
+// The queue holds customers' numbers and messages: its file is private,
+// also when an older run left it readable.
+func TestStoreFileIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, QueueFile)
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("%s has mode %o, want 600", QueueFile, mode)
 	}
 }
