@@ -485,3 +485,28 @@ func TestSettingsValidate(t *testing.T) {
 		}
 	}
 }
+
+// A connection that opens but never logs in (no connected or disconnected
+// event follows) is dropped after the watchdog and tried again, so the
+// session does not stay "connecting" for good and its messages go once the
+// network answers.
+func TestHungConnectionIsRetried(t *testing.T) {
+	defer connectWatchdog.Store(connectWatchdog.Swap(int64(200 * time.Millisecond)))
+	p, fb := startWithFake(t, testSettings())
+	pairByScan(t, p, fb, "main")
+
+	fb.HangConnects("main", true)
+	fb.SetOnline("main", false)
+	waitStatus(t, p, "main", notify.SessionStatusConnecting)
+	fb.SetOnline("main", true)
+	send(t, p, text("hung", "+6281234567890"))
+	sdktest.WaitFor(t, 10*time.Second, "the watchdog says the connection hung", func() bool {
+		s := waitStatus(t, p, "main", notify.SessionStatusConnecting)
+		return strings.Contains(s.Error, "did not log in")
+	})
+	waitDelivery(t, p, "hung", notify.DeliveryStatusQueued)
+
+	fb.HangConnects("main", false)
+	waitStatus(t, p, "main", notify.SessionStatusConnected)
+	waitDelivery(t, p, "hung", notify.DeliveryStatusDelivered)
+}

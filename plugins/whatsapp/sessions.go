@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
@@ -94,7 +95,17 @@ func (s *session) start(ctx context.Context) error {
 	return nil
 }
 
-// connect connects a paired device, scheduling a retry when it fails.
+// connectWatchdog is how long a connection may take to log in after
+// Connect returned. A connection that neither logs in nor fails in that
+// time (a socket that opened and then went quiet) is dropped and tried
+// again with the backoff, so a session never stays "connecting" for good.
+// Tests shorten it (atomic: timers of earlier tests may still read it).
+var connectWatchdog atomic.Int64
+
+func init() { connectWatchdog.Store(int64(90 * time.Second)) }
+
+// connect connects a paired device, scheduling a retry when it fails or
+// hangs.
 func (s *session) connect(dev wa.Device) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -105,7 +116,27 @@ func (s *session) connect(dev wa.Device) {
 			s.err = "connect: " + err.Error()
 			s.scheduleReconnectLocked(dev)
 		}
+		return
 	}
+	s.mu.Lock()
+	attempt := s.attempt
+	s.mu.Unlock()
+	time.AfterFunc(time.Duration(connectWatchdog.Load()), func() { s.connectTimedOut(dev, attempt) })
+}
+
+// connectTimedOut drops a connection that has not logged in since the
+// attempt the watchdog was set for, and tries again.
+func (s *session) connectTimedOut(dev wa.Device, attempt int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dev != dev || s.closed || !s.hasKeys || s.status != notify.SessionStatusConnecting || s.attempt != attempt || dev.Connected() {
+		return
+	}
+	after := time.Duration(connectWatchdog.Load())
+	s.err = fmt.Sprintf("the connection did not log in within %s; trying again", after)
+	s.p.log().Warn("session connection hung; reconnecting", "session", s.id, "after", after.String())
+	go dev.Disconnect()
+	s.scheduleReconnectLocked(dev)
 }
 
 // scheduleReconnectLocked connects again after the backoff.

@@ -108,6 +108,7 @@ type Backend struct {
 	sentIDs   map[string]bool
 	attempts  int // Send calls that reached a connected device
 	failSends map[string]error
+	hangs     map[string]bool // session ids whose connections never log in
 	nextPhone int
 	sentFile  *os.File
 	closed    bool
@@ -280,6 +281,19 @@ func (b *Backend) SetOnline(sessionID string, online bool) {
 		d.connected = false
 		d.emitLocked(wa.Event{Type: wa.EventDisconnected, Err: errors.New("fake: network lost")})
 	}
+}
+
+// HangConnects makes the session's connections hang (true): Connect
+// succeeds, as when the socket opens, but the connection never logs in, so
+// no EventConnected or EventDisconnected follows. false lets the next
+// Connect log in again.
+func (b *Backend) HangConnects(sessionID string, hang bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.hangs == nil {
+		b.hangs = map[string]bool{}
+	}
+	b.hangs[sessionID] = hang
 }
 
 // LogoutFromPhone unpairs a session from the phone: its keys are gone and
@@ -466,7 +480,7 @@ func (d *Device) Connect(context.Context) error {
 		time.AfterFunc(d.b.opts.ConnectDelay, func() {
 			d.b.mu.Lock()
 			defer d.b.mu.Unlock()
-			if gen != d.pairGen || !d.connecting || !d.online {
+			if gen != d.pairGen || !d.connecting || !d.online || d.b.hangs[d.id] {
 				return
 			}
 			d.connecting, d.connected = false, true
