@@ -215,4 +215,3 @@ func TestNoAuditPluginNothingBehind(t *testing.T) {
 		}
 	})
 }
-
