@@ -51,10 +51,10 @@ type Log struct {
 }
 
 var (
-	_ audit.Sink       = (*Log)(nil)
-	_ audit.Prover     = (*Log)(nil)
-	_ sdk.HTTPHandler  = (*Log)(nil)
-	_ sdk.Shutdowner   = (*Log)(nil)
+	_ audit.Sink      = (*Log)(nil)
+	_ audit.Prover    = (*Log)(nil)
+	_ sdk.HTTPHandler = (*Log)(nil)
+	_ sdk.Shutdowner  = (*Log)(nil)
 )
 
 // NewLog returns the plugin, not yet configured.

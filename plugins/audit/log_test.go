@@ -116,7 +116,7 @@ func TestAppendChainsAndSkipsDuplicates(t *testing.T) {
 	}
 	prev := ""
 	for i, e := range page.Events {
-		if e.Sequence != uint64(i+1) || e.PrevHash != prev || audit.ChainHash(prev, e) != e.Hash || !e.Time.Equal(ev(i+1).Time) || e.Metadata["amount"] != ev(i+1).Metadata["amount"] {
+		if e.Sequence != uint64(i+1) || e.PrevHash != prev || audit.ChainHash(prev, e) != e.Hash || !e.Time.Equal(ev(i+1).Time) || e.Metadata["amount"] != ev(i + 1).Metadata["amount"] {
 			t.Errorf("event %d = %+v: not chained or not as sent", i+1, e)
 		}
 		prev = e.Hash

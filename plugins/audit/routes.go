@@ -297,8 +297,11 @@ func writeCSV(buf *bytes.Buffer, events []audit.Event, cp audit.Checkpoint, next
 			csvCell(e.ResourceID), csvCell(string(e.Outcome)), csvCell(e.RemoteAddr), csvCell(e.RequestID), string(meta), e.PrevHash, e.Hash})
 	}
 	b64 := base64.StdEncoding.EncodeToString
-	_ = cw.Write([]string{"#checkpoint", strconv.FormatUint(cp.Size, 10), b64(cp.RootHash), cp.Time.Format(time.RFC3339Nano), b64(cp.PublicKey), b64(cp.Signature), cp.Origin})
-	_ = cw.Write([]string{"#next", next})
+	// Trailer rows have as many columns as the others, so CSV readers that
+	// insist on it read them.
+	pad := func(cells ...string) []string { return append(cells, make([]string, len(csvColumns)-len(cells))...) }
+	_ = cw.Write(pad("#checkpoint", strconv.FormatUint(cp.Size, 10), b64(cp.RootHash), cp.Time.Format(time.RFC3339Nano), b64(cp.PublicKey), b64(cp.Signature), cp.Origin))
+	_ = cw.Write(pad("#next", next))
 	cw.Flush()
 }
 
