@@ -338,7 +338,7 @@ func rawDB(t *testing.T, dir string) *sql.DB {
 	return db
 }
 
-func exec(t *testing.T, db *sql.DB, q string, args ...any) {
+func execSQL(t *testing.T, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
@@ -367,7 +367,7 @@ func rehashFrom(t *testing.T, db *sql.DB, seq int) {
 	for _, e := range evs {
 		e.PrevHash = prev
 		e.Hash = audit.ChainHash(prev, e)
-		exec(t, db, `UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Sequence)
+		execSQL(t, db, `UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?`, e.PrevHash, e.Hash, e.Sequence)
 		prev = e.Hash
 	}
 }
@@ -387,19 +387,19 @@ func TestTamperingIsDetected(t *testing.T) {
 		appendsToo bool // the reopened log refuses appends
 	}{
 		{name: "edit a field", tamper: func(t *testing.T, dir string) {
-			exec(t, rawDB(t, dir), `UPDATE events SET actor = 'mallory' WHERE seq = 7`)
+			execSQL(t, rawDB(t, dir), `UPDATE events SET actor = 'mallory' WHERE seq = 7`)
 		}, reason: audit.ReasonChain, firstBad: 7, msg: "event 7 (\"evt-0000007\", plugin.restart by mallory) was changed"},
 		{name: "edit metadata", tamper: func(t *testing.T, dir string) {
-			exec(t, rawDB(t, dir), `UPDATE events SET metadata = '{"amount":"1","method":"QRIS"}' WHERE seq = 23`)
+			execSQL(t, rawDB(t, dir), `UPDATE events SET metadata = '{"amount":"1","method":"QRIS"}' WHERE seq = 23`)
 		}, reason: audit.ReasonChain, firstBad: 23, msg: "was changed"},
 		{name: "edit and rehash the chain", tamper: func(t *testing.T, dir string) {
 			db := rawDB(t, dir)
-			exec(t, db, `UPDATE events SET outcome = 'success' WHERE seq = 10`)
+			execSQL(t, db, `UPDATE events SET outcome = 'success' WHERE seq = 10`)
 			rehashFrom(t, db, 10)
 		}, reason: audit.ReasonTree, firstBad: 10, msg: "is not the event the Merkle tree holds", appendsToo: true},
 		{name: "edit, rehash and rebuild the leaves", tamper: func(t *testing.T, dir string) {
 			db := rawDB(t, dir)
-			exec(t, db, `UPDATE events SET outcome = 'success' WHERE seq = 10`)
+			execSQL(t, db, `UPDATE events SET outcome = 'success' WHERE seq = 10`)
 			rehashFrom(t, db, 10)
 			rows, _ := db.Query(`SELECT seq, hash FROM events WHERE seq >= 10`)
 			var upd [][2]any
@@ -412,7 +412,7 @@ func TestTamperingIsDetected(t *testing.T) {
 			}
 			rows.Close()
 			for _, u := range upd {
-				exec(t, db, `UPDATE tree SET hash = ? WHERE level = 0 AND idx = ?`, u[0], u[1])
+				execSQL(t, db, `UPDATE tree SET hash = ? WHERE level = 0 AND idx = ?`, u[0], u[1])
 			}
 		}, reason: audit.ReasonTree, firstBad: 1, msg: "the events up to 10 do not hash to the root of the signed checkpoint", appendsToo: true},
 		{name: "forge a checkpoint with the log's own key", tamper: func(t *testing.T, dir string) {
@@ -424,19 +424,19 @@ func TestTamperingIsDetected(t *testing.T) {
 			cp, _ := scanCheckpoint(db.QueryRow(checkpointColumns + ` WHERE size = 20`))
 			cp.RootHash = bytes.Repeat([]byte{1}, 32)
 			cp.Sign(key)
-			exec(t, db, `UPDATE checkpoints SET root = ?, signature = ? WHERE size = 20`, cp.RootHash, cp.Signature)
+			execSQL(t, db, `UPDATE checkpoints SET root = ?, signature = ? WHERE size = 20`, cp.RootHash, cp.Signature)
 		}, reason: audit.ReasonTree, firstBad: 11, msg: "the events up to 20 do not hash to the root"},
 		{name: "delete a row", tamper: func(t *testing.T, dir string) {
-			exec(t, rawDB(t, dir), `DELETE FROM events WHERE seq = 12`)
+			execSQL(t, rawDB(t, dir), `DELETE FROM events WHERE seq = 12`)
 		}, reason: audit.ReasonChain, firstBad: 12, msg: "event 12 is missing"},
 		{name: "truncate the tail", tamper: func(t *testing.T, dir string) {
-			exec(t, rawDB(t, dir), `DELETE FROM events WHERE seq > 25`)
+			execSQL(t, rawDB(t, dir), `DELETE FROM events WHERE seq > 25`)
 		}, reason: audit.ReasonTruncated, firstBad: 26, msg: "the log ends at event 25, but the latest checkpoint covers 30", appendsToo: true},
 		{name: "truncate the tail and its checkpoints and tree", tamper: func(t *testing.T, dir string) {
 			db := rawDB(t, dir)
-			exec(t, db, `DELETE FROM events WHERE seq > 25`)
-			exec(t, db, `DELETE FROM checkpoints WHERE size > 25`)
-			exec(t, db, `DELETE FROM tree WHERE level = 0 AND idx >= 25`)
+			execSQL(t, db, `DELETE FROM events WHERE seq > 25`)
+			execSQL(t, db, `DELETE FROM checkpoints WHERE size > 25`)
+			execSQL(t, db, `DELETE FROM tree WHERE level = 0 AND idx >= 25`)
 		}, knownSize: 30, reason: audit.ReasonRollback, firstBad: 21, msg: "a checkpoint of 30 was seen before"},
 		{name: "re-sign with another key", tamper: func(t *testing.T, dir string) {
 			db := rawDB(t, dir)
@@ -449,7 +449,7 @@ func TestTamperingIsDetected(t *testing.T) {
 			rows.Close()
 			for _, cp := range cps {
 				cp.Sign(other)
-				exec(t, db, `UPDATE checkpoints SET public_key = ?, signature = ? WHERE size = ?`, cp.PublicKey, cp.Signature, cp.Size)
+				execSQL(t, db, `UPDATE checkpoints SET public_key = ?, signature = ? WHERE size = ?`, cp.PublicKey, cp.Signature, cp.Size)
 			}
 			writeKey(t, dir, other)
 		}, trust: true, reason: audit.ReasonSignature, firstBad: 1, msg: "it names key " + audit.KeyFingerprint(other.Public().(ed25519.PublicKey))},
@@ -552,7 +552,7 @@ func TestVerifyRange(t *testing.T) {
 		t.Errorf("Verify(short key) = %v", err)
 	}
 	_ = l.Shutdown(context.Background())
-	exec(t, rawDB(t, dir), `UPDATE events SET action = 'x' WHERE seq = 15`)
+	execSQL(t, rawDB(t, dir), `UPDATE events SET action = 'x' WHERE seq = 15`)
 	l = openLog(t, dir, nil)
 	if v := verify(t, l, &audit.VerifyRequest{FromSequence: 21, ToSequence: 30}); !v.OK {
 		t.Errorf("a range after the damage = %+v, want OK", v)
