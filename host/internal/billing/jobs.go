@@ -33,6 +33,7 @@ func (s *Service) Workers() *river.Workers {
 	river.AddWorker(w, &notifyWorker{s: s})
 	river.AddWorker(w, &auditWorker{s: s})
 	river.AddWorker(w, &auditDrainWorker{s: s})
+	river.AddWorker(w, &auditVerifyWorker{s: s})
 	river.AddWorker(w, &expireWorker{s: s})
 	river.AddWorker(w, &expiryScanWorker{s: s})
 	river.AddWorker(w, &reminderScanWorker{s: s})
@@ -47,7 +48,8 @@ func (s *Service) Workers() *river.Workers {
 }
 
 // PeriodicJobs returns the expiry, reminder, reconciliation and hotspot
-// first-login scans and the postpaid bills; River runs them on the
+// first-login scans, the postpaid bills, and the audit trail's drain and
+// verification; River runs them on the
 // elected leader only.
 func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 	return []*river.PeriodicJob{
@@ -73,6 +75,10 @@ func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(AuditDrainInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return AuditDrainArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "audit_drain"}),
+		// The audit plugin's log verified against what the host keeps.
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.AuditVerifyInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return AuditVerifyArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "audit_verify"}),
 	}
 }
 
