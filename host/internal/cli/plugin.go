@@ -24,6 +24,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/version"
+	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
@@ -216,6 +217,12 @@ func newPluginInspect(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "inspect NAME",
 		Short: "Show everything about one plugin: manifest, executable, lock state, settings schema",
+		Long: `inspect shows a plugin's manifest, its executable and checksum, whether its
+folder matches plugins.lock, and its settings. For an audit plugin it also
+shows the public key its checkpoints are signed with, and its fingerprint,
+to write down somewhere else: it starts the plugin on its data directory
+(as ` + "`mikrobill audit verify`" + ` does) and reads the key from its health, and
+shows the key the host pinned in its store beside it.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.load(cmd, config.Overrides{})
@@ -354,6 +361,9 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 				fmt.Fprintf(w, "  - %s: %v%s  %s\n", n, p.Type, extra, p.Title)
 			}
 		}
+	}
+	if m.Kind == sdk.KindAudit {
+		printAuditKey(g, cfg, m)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ did: variables already in the environment win over the file.`,
 	pf.StringVar(&g.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $MIKROBILL_LOG_LEVEL)")
 	pf.BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 
-	root.AddCommand(newServe(g), newPlugin(g), newRouters(g), newVersion(g), newConfig(g), newMigrate(g), newUser(g), newHotspot(g), newStore(g))
+	root.AddCommand(newServe(g), newPlugin(g), newRouters(g), newVersion(g), newConfig(g), newMigrate(g), newUser(g), newHotspot(g), newStore(g), newAudit(g))
 	return root
 }
 
