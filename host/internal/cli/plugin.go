@@ -134,7 +134,7 @@ func newPluginList(g *globals) *cobra.Command {
 			}
 			var rows []row
 			for _, f := range found {
-				r := row{Name: f.Name, Dir: f.Dir, Required: f.Required}
+				r := row{Name: f.Name, Dir: f.Dir, Required: f.IsRequiredIn(cfg.Environment)}
 				if pc := cfg.Plugin[f.Name]; pc != nil && pc.Required != nil {
 					r.Required = *pc.Required
 				}
@@ -142,7 +142,7 @@ func newPluginList(g *globals) *cobra.Command {
 					r.Lock, r.Problem = "-", f.Err.Error()
 				} else {
 					m := f.Manifest
-					r.Version, r.Kind, r.Required = m.Version, m.Kind, m.IsRequired()
+					r.Version, r.Kind, r.Required = m.Version, m.Kind, m.IsRequiredIn(cfg.Environment)
 					if pc := cfg.Plugin[m.Name]; pc != nil && pc.Required != nil {
 						r.Required = *pc.Required
 					}
@@ -258,11 +258,15 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 		fmt.Fprintf(w, "description:      %s\n", m.Description)
 	}
 	fmt.Fprintf(w, "folder:           %s\n", m.Dir)
-	required := m.IsRequired()
+	required := m.IsRequiredIn(cfg.Environment)
 	if pc := cfg.Plugin[m.Name]; pc != nil && pc.Required != nil {
 		required = *pc.Required
 	}
-	fmt.Fprintf(w, "required:         %v\n", required)
+	if m.RequiredIn != nil {
+		fmt.Fprintf(w, "required:         %v (in %s; this host: %s)\n", required, strings.Join(m.RequiredIn, ", "), cfg.Environment)
+	} else {
+		fmt.Fprintf(w, "required:         %v\n", required)
+	}
 	env := strings.Join(m.Environment, ", ")
 	if env == "" {
 		env = manifest.EnvAll
