@@ -88,6 +88,16 @@ func hostOrder(t *testing.T, q *store.Queries) []store.AuditEntry {
 	return out
 }
 
+// hostCount is how many events the host's log holds.
+func hostCount(t *testing.T, st *store.Store) int {
+	t.Helper()
+	_, total, err := st.Q().ListAudit(context.Background(), store.Page{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
+}
+
 // waitFor polls cond until it holds or 60 seconds pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

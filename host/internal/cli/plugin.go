@@ -223,7 +223,7 @@ shows the public key its checkpoints are signed with, and its fingerprint,
 to write down somewhere else: it starts the plugin on its data directory
 (as ` + "`mikrobill audit verify`" + ` does) and reads the key from its health, and
 shows the key the host pinned in its store beside it.`,
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.load(cmd, config.Overrides{})
 			if err != nil {
