@@ -7,6 +7,7 @@ package billing_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -24,30 +25,49 @@ import (
 )
 
 // startAuditPlugin builds plugins/audit, starts it on a fresh data
-// directory and returns its client.
-func startAuditPlugin(t *testing.T) audit.Sink {
+// directory and returns its client; it stops when the test ends.
+func startAuditPlugin(t testing.TB) audit.Sink {
+	t.Helper()
+	sink, stop := startAuditPluginIn(t, t.TempDir())
+	t.Cleanup(stop)
+	return sink
+}
+
+// startAuditPluginIn starts plugins/audit on the data directory dir (made
+// if missing, as the host makes it) and returns its client and how to stop
+// it.
+func startAuditPluginIn(t testing.TB, dir string) (audit.Sink, func()) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	proc, err := client.Start(ctx, client.Config{Name: "audit", Path: testenv.Build(t, "plugins/audit"), Env: client.PluginEnv(dir),
-		SocketDir: t.TempDir(), Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn})})
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	sockets, err := os.MkdirTemp("", "mb-audit-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	proc, err := client.Start(ctx, client.Config{Name: "audit", Path: testenv.Build(t, "plugins/audit"), Env: client.PluginEnv(dir),
+		SocketDir: sockets, Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = proc.Stop(ctx)
-	})
+		_ = os.RemoveAll(sockets)
+	}
 	conn := proc.Conn()
 	if _, err := client.NewPlugin(conn.ClientConn(), conn.HostBrokerID).Configure(ctx, &sdk.ConfigureRequest{Settings: []byte("{}"), DataDir: dir}); err != nil {
+		stop()
 		t.Fatal(err)
 	}
 	c, err := client.NewKind(sdk.KindAudit, conn.ClientConn(), conn.HostBrokerID)
 	if err != nil {
+		stop()
 		t.Fatal(err)
 	}
-	return c.(audit.Sink)
+	return c.(audit.Sink), stop
 }
 
 func TestAudit100kThroughTheJobPathToThePlugin(t *testing.T) {
