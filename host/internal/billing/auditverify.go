@@ -73,7 +73,8 @@ func (s *Service) prover() (audit.Sink, audit.Prover, error) {
 	return sink, p, nil
 }
 
-// trustedKey is the pinned public key, nil when none is pinned yet.
+// trust is what the host trusts about the log, with the pinned public
+// key (nil when none is pinned yet).
 func (s *Service) trust(ctx context.Context) (store.AuditTrust, ed25519.PublicKey, error) {
 	t, err := s.st.Q().AuditTrust(ctx)
 	if errors.Is(err, store.ErrNotFound) {
@@ -115,19 +116,16 @@ func (s *Service) see(ctx context.Context, cp *audit.Checkpoint) (bool, error) {
 // and the reason), logged and audited; a verification that could not run
 // is stored with Reason ReasonError and returned as an error too.
 func (s *Service) VerifyAuditLog(ctx context.Context) (*store.AuditVerification, error) {
-	sink, _, err := s.prover()
-	if errors.Is(err, ErrNoAuditPlugin) {
-		return nil, err
+	sink, ok := s.auditSink()
+	if !ok {
+		return nil, ErrNoAuditPlugin
 	}
 	v := &store.AuditVerification{CheckedAt: s.now()}
-	trust, key, terr := s.trust(ctx)
-	if terr != nil {
-		return nil, terr
+	trust, key, err := s.trust(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var resp *audit.VerifyResponse
-	if err == nil {
-		resp, err = sink.Verify(ctx, &audit.VerifyRequest{KnownSize: trust.KnownSize, PublicKey: key})
-	}
+	resp, err := sink.Verify(ctx, &audit.VerifyRequest{KnownSize: trust.KnownSize, PublicKey: key})
 	if err != nil {
 		v.Reason, v.Message = ReasonError, "the audit log could not be verified: "+err.Error()
 		s.log.Error("the audit log could not be verified", "error", err)
