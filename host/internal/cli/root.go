@@ -3,8 +3,9 @@
 // (compare the routers with the store and repair the drift), config (check
 // and show the configuration), migrate (bring the database schema up to
 // date), user (the admin UI's users), hotspot (write a router's hotspot
-// login page), store (copy the embedded SQLite store into PostgreSQL) and
-// version. cmd/mikrobill only calls
+// login page), store (copy the embedded SQLite store into PostgreSQL),
+// audit (verify the audit plugin's log, prove an event is in it, check a
+// proof offline) and version. cmd/mikrobill only calls
 // Execute.
 //
 // newRoot registers the commands; each is in the file of its name
