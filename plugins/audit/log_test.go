@@ -571,3 +571,20 @@ func TestVerifyRange(t *testing.T) {
 		t.Errorf("a range over the damage = %+v, want chain at 15", v)
 	}
 }
+
+func TestPlainMetadata(t *testing.T) {
+	for _, m := range []map[string]string{nil, {"a": "b"}, {"amount": "150000", "method": "QRIS", "": ""}, {"q": `say "hi"\n`}, {"ü": "<&>"}} {
+		raw, _ := json.Marshal(m)
+		var e audit.Event
+		decodeMetadata(&e, string(raw))
+		if len(m) == 0 && len(e.Metadata) == 0 {
+			continue
+		}
+		if fmt.Sprint(e.Metadata) != fmt.Sprint(m) {
+			t.Errorf("decodeMetadata(%s) = %v, want %v", raw, e.Metadata, m)
+		}
+	}
+	if _, ok := plainMetadata(`{"a":1}`); ok {
+		t.Error("a number is not plain")
+	}
+}
