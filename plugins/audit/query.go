@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"math"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
