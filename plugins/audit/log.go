@@ -47,6 +47,7 @@ type Log struct {
 	settings Settings
 	stop     chan struct{}
 	done     chan struct{}
+	// lastArch is when the hourly work last ran (only tick uses it).
 	lastArch time.Time
 }
 
@@ -155,8 +156,9 @@ func (l *Log) startSchedule(set Settings) {
 	}()
 }
 
-// tick takes a checkpoint when there are new events and, once an hour when
-// retention is on, archives what is older than it.
+// tick takes a checkpoint when there are new events and, once an hour,
+// refreshes the query statistics and, when retention is on, archives what
+// is older than it.
 func (l *Log) tick(ctx context.Context, st *store, set Settings) {
 	st.mu.Lock()
 	pending := st.tree.End() > st.last.Size
@@ -166,8 +168,14 @@ func (l *Log) tick(ctx context.Context, st *store, set Settings) {
 			l.Logger().Error("scheduled checkpoint failed", "error", err)
 		}
 	}
-	if set.RetentionDays > 0 && l.now().Sub(l.lastArch) >= time.Hour {
-		l.lastArch = l.now()
+	if l.now().Sub(l.lastArch) < time.Hour {
+		return
+	}
+	l.lastArch = l.now()
+	if err := st.optimize(ctx); err != nil {
+		l.Logger().Warn("refreshing query statistics failed", "error", err)
+	}
+	if set.RetentionDays > 0 {
 		cutoff := l.now().Add(-time.Duration(set.RetentionDays) * 24 * time.Hour)
 		if res, err := st.archive(ctx, cutoff); err != nil {
 			l.Logger().Error("archiving old audit events failed", "error", err)

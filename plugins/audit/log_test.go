@@ -571,3 +571,50 @@ func TestVerifyRange(t *testing.T) {
 		t.Errorf("a range over the damage = %+v, want chain at 15", v)
 	}
 }
+
+func TestPlainMetadata(t *testing.T) {
+	for _, m := range []map[string]string{nil, {"a": "b"}, {"amount": "150000", "method": "QRIS", "": ""}, {"q": `say "hi"\n`}, {"ü": "<&>"}} {
+		raw, _ := json.Marshal(m)
+		var e audit.Event
+		decodeMetadata(&e, string(raw))
+		if len(m) == 0 && len(e.Metadata) == 0 {
+			continue
+		}
+		if fmt.Sprint(e.Metadata) != fmt.Sprint(m) {
+			t.Errorf("decodeMetadata(%s) = %v, want %v", raw, e.Metadata, m)
+		}
+	}
+	if _, ok := plainMetadata(`{"a":1}`); ok {
+		t.Error("a number is not plain")
+	}
+}
+
+func TestForgedCheckpointFailsConsistency(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, map[string]any{"checkpoint_every": 10})
+	for i := 1; i <= 30; i += 10 {
+		appendN(t, l, i, 10)
+	}
+	_ = l.Shutdown(context.Background())
+	// With the log's own key (it is in the data directory), checkpoint 20
+	// is replaced by one over another tree.
+	db := rawDB(t, dir)
+	key, err := readKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := scanCheckpoint(db.QueryRow(checkpointColumns + ` WHERE size = 20`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.RootHash = bytes.Repeat([]byte{1}, 32)
+	cp.Sign(key)
+	execSQL(t, db, `UPDATE checkpoints SET root = ?, signature = ? WHERE size = 20`, cp.RootHash, cp.Signature)
+	l = openLog(t, dir, nil)
+	// A range check does not recompute the roots; the consistency proofs
+	// between checkpoints still catch it.
+	v := verify(t, l, &audit.VerifyRequest{FromSequence: 21, ToSequence: 30})
+	if v.OK || v.Reason != audit.ReasonConsistency || v.FirstBadSequence != 11 || !strings.Contains(v.Message, "checkpoint 20 does not extend checkpoint 10") {
+		t.Errorf("Verify = %+v, want consistency at 11", v)
+	}
+}

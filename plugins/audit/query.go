@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +32,36 @@ func actionPrefix(action string) (string, bool) {
 		return action, true
 	}
 	return action, false
+}
+
+// filterSQL is the WHERE clause of a query's filters. A time filter also
+// bounds the sequence numbers by the time blocks it overlaps (ok false:
+// none does, so nothing matches).
+func (s *store) filterSQL(ctx context.Context, req *audit.QueryRequest) (string, []any, bool, error) {
+	where, args := filterSQL(req)
+	if req.Since.IsZero() && req.Until.IsZero() {
+		return where, args, true, nil
+	}
+	since, until := int64(math.MinInt64), int64(math.MaxInt64)
+	if !req.Since.IsZero() {
+		since = req.Since.UnixNano()
+	}
+	if !req.Until.IsZero() {
+		until = req.Until.UnixNano()
+	}
+	var lo, hi sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MIN(block), MAX(block) FROM time_blocks WHERE max_ns >= ? AND min_ns < ?`, since, until).Scan(&lo, &hi); err != nil {
+		return "", nil, false, fmt.Errorf("query the audit log's times: %w", err)
+	}
+	if !lo.Valid {
+		return where, args, false, nil
+	}
+	if where != "" {
+		where += " AND "
+	}
+	where += "seq BETWEEN ? AND ?"
+	args = append(args, lo.Int64*timeBlock+1, (hi.Int64+1)*timeBlock)
+	return where, args, true, nil
 }
 
 // filterSQL is the WHERE clause of a query's filters.
@@ -125,7 +157,13 @@ func (s *store) query(ctx context.Context, req *audit.QueryRequest) (*audit.Quer
 		size = defaultPageSize
 	}
 	size = min(size, maxPageSize)
-	where, args := filterSQL(req)
+	where, args, hit, err := s.filterSQL(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !hit {
+		return &audit.QueryResponse{}, nil
+	}
 	if req.PageToken != "" {
 		after, err := decodeToken(req.PageToken, req)
 		if err != nil {

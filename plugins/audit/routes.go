@@ -207,7 +207,13 @@ func (l *Log) export(ctx context.Context, r *sdk.HTTPRequest) (*sdk.HandleHTTPRe
 	if err != nil {
 		return nil, err
 	}
-	where, args := filterSQL(q)
+	where, args, hit, err := st.filterSQL(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if !hit {
+		where, args = "0", nil
+	}
 	if where != "" {
 		where += " AND "
 	}

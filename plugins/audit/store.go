@@ -37,6 +37,9 @@ const dbFile = "audit.db"
 // README for the figures).
 const nodeStride = 6
 
+// timeBlock is how many sequence numbers one row of time_blocks covers.
+const timeBlock = 1024
+
 var hasher = rfc6962.DefaultHasher
 
 var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
@@ -61,7 +64,16 @@ CREATE INDEX IF NOT EXISTS events_actor    ON events (actor, seq);
 CREATE INDEX IF NOT EXISTS events_action   ON events (action, seq);
 CREATE INDEX IF NOT EXISTS events_resource ON events (resource_type, resource_id, seq);
 CREATE INDEX IF NOT EXISTS events_outcome  ON events (outcome, seq);
-CREATE INDEX IF NOT EXISTS events_time     ON events (time_ns, seq);
+DROP INDEX IF EXISTS events_time;
+-- time_blocks: the earliest and latest event time in each block of
+-- timeBlock sequence numbers. A time filter becomes a range of sequence
+-- numbers (the blocks whose times overlap it) scanned in order, instead
+-- of an index on time whose matches must all be sorted by sequence.
+CREATE TABLE IF NOT EXISTS time_blocks (
+	block  INTEGER PRIMARY KEY,
+	min_ns INTEGER NOT NULL,
+	max_ns INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tree (
 	level INTEGER NOT NULL,
 	idx   INTEGER NOT NULL,
@@ -127,6 +139,14 @@ func openStore(ctx context.Context, dir string, key ed25519.PrivateKey, now func
 		return nil, fmt.Errorf("create the audit log's tables in %s: %w", filepath.Join(dir, dbFile), err)
 	}
 	s := &store{db: db, dir: dir, key: key, now: now}
+	if err := s.backfillTimeBlocks(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.optimize(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if err := s.load(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -135,6 +155,46 @@ func openStore(ctx context.Context, dir string, key ed25519.PrivateKey, now func
 }
 
 func (s *store) close() error { return s.db.Close() }
+
+// backfillTimeBlocks fills time_blocks for a log written before it
+// existed (once: meta's time_blocks marks it done).
+func (s *store) backfillTimeBlocks(ctx context.Context) error {
+	done, err := metaString(ctx, s.db, "time_blocks")
+	if err != nil || done != "" {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO time_blocks (block, min_ns, max_ns)
+		SELECT (seq - 1) / ?, MIN(time_ns), MAX(time_ns) FROM events WHERE time_ns IS NOT NULL GROUP BY 1`, timeBlock); err != nil {
+		return fmt.Errorf("index the audit log's times: %w", err)
+	}
+	if err := setMeta(ctx, tx, "time_blocks", "1"); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// optimize refreshes the query planner's statistics where they are stale
+// (PRAGMA optimize, with ANALYZE sampling at most 1,000 rows per index, so
+// it stays cheap on a big log). Without them SQLite picks the index of the
+// least selective filter: a page filtered by actor and outcome over
+// 1,000,000 events took 11 ms instead of 2, one by an action prefix newest
+// first 1.8 s instead of 1 ms. Run on opening and hourly.
+func (s *store) optimize(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`); err != nil {
+		return fmt.Errorf("refresh the audit log's query statistics: %w", err)
+	}
+	return nil
+}
 
 func (s *store) publicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }
 
@@ -347,16 +407,36 @@ const eventColumns = `SELECT events.seq, events.id, events.time_ns, events.actor
 type scanner interface{ Scan(dest ...any) error }
 
 func scanEvent(r scanner, extra ...any) (audit.Event, error) {
+	var meta string
+	e, err := scanEventRaw(r, &meta, extra...)
+	if err != nil {
+		return e, err
+	}
+	decodeMetadata(&e, meta)
+	return e, nil
+}
+
+// scanEventRaw reads an event but leaves its metadata in meta, for
+// decodeMetadata (Verify decodes it on another goroutine).
+func scanEventRaw(r scanner, meta *string, extra ...any) (audit.Event, error) {
 	var e audit.Event
 	var t sql.NullInt64
-	var meta, outcome string
-	dest := append([]any{&e.Sequence, &e.ID, &t, &e.Actor, &e.Action, &e.ResourceType, &e.ResourceID, &outcome, &e.RemoteAddr, &e.RequestID, &meta, &e.PrevHash, &e.Hash}, extra...)
+	var outcome string
+	dest := append([]any{&e.Sequence, &e.ID, &t, &e.Actor, &e.Action, &e.ResourceType, &e.ResourceID, &outcome, &e.RemoteAddr, &e.RequestID, meta, &e.PrevHash, &e.Hash}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return e, fmt.Errorf("read an audit event: %w", err)
 	}
 	e.Outcome = audit.Outcome(outcome)
 	if t.Valid {
 		e.Time = time.Unix(0, t.Int64).UTC()
+	}
+	return e, nil
+}
+
+func decodeMetadata(e *audit.Event, meta string) {
+	if m, ok := plainMetadata(meta); ok {
+		e.Metadata = m
+		return
 	}
 	if meta != "" && meta != "{}" {
 		if err := json.Unmarshal([]byte(meta), &e.Metadata); err != nil {
@@ -365,7 +445,6 @@ func scanEvent(r scanner, extra ...any) (audit.Event, error) {
 			e.Metadata = map[string]string{"": meta}
 		}
 	}
-	return e, nil
 }
 
 func timeNS(t time.Time) any {
@@ -431,6 +510,7 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 	// One multi-row INSERT for the events and one for the tree's nodes:
 	// a statement per row costs more than the rows themselves.
 	var evArgs, nodeArgs []any
+	blocks := map[uint64][2]int64{}
 	visit := func(id compact.NodeID, h []byte) {
 		if id.Level%nodeStride == 0 {
 			nodeArgs = append(nodeArgs, id.Level, id.Index, h)
@@ -457,6 +537,12 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 			}
 			meta = string(b)
 		}
+		blk, ns := (e.Sequence-1)/timeBlock, e.Time.UnixNano()
+		if b, ok := blocks[blk]; ok {
+			blocks[blk] = [2]int64{min(b[0], ns), max(b[1], ns)}
+		} else {
+			blocks[blk] = [2]int64{ns, ns}
+		}
 		evArgs = append(evArgs, e.Sequence, e.ID, timeNS(e.Time), e.Actor, e.Action, e.ResourceType, e.ResourceID, string(e.Outcome), e.RemoteAddr, e.RequestID, meta, e.PrevHash, e.Hash)
 		leaf, err := audit.LeafHash(&e)
 		if err != nil {
@@ -473,6 +559,12 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 	}
 	if err := insertRows(ctx, tx, `INSERT INTO tree (level, idx, hash) VALUES `, 3, nodeArgs); err != nil {
 		return nil, fmt.Errorf("store the Merkle tree: %w", err)
+	}
+	for blk, b := range blocks {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO time_blocks (block, min_ns, max_ns) VALUES (?, ?, ?)
+			ON CONFLICT (block) DO UPDATE SET min_ns = MIN(min_ns, excluded.min_ns), max_ns = MAX(max_ns, excluded.max_ns)`, blk, b[0], b[1]); err != nil {
+			return nil, fmt.Errorf("index the events' times: %w", err)
+		}
 	}
 	var cp *audit.Checkpoint
 	if resp.Appended > 0 && tree.End()-s.last.Size >= checkpointEvery {
@@ -633,4 +725,49 @@ func insertRows(ctx context.Context, tx *sql.Tx, q string, width int, args []any
 		}
 	}
 	return nil
+}
+
+// plainMetadata decodes the common case of the metadata column without
+// encoding/json: an object of strings with no escapes, as json.Marshal
+// writes it. Anything else (ok false) goes through encoding/json. Verify
+// reads every event, and this was a seventh of its time.
+func plainMetadata(meta string) (map[string]string, bool) {
+	if meta == "{}" || meta == "" {
+		return nil, true
+	}
+	if len(meta) < 2 || meta[0] != '{' || meta[len(meta)-1] != '}' || strings.IndexByte(meta, '\\') >= 0 {
+		return nil, false
+	}
+	m := make(map[string]string, 4)
+	rest := meta[1 : len(meta)-1]
+	for {
+		k, r, ok := plainString(rest)
+		if !ok || len(r) == 0 || r[0] != ':' {
+			return nil, false
+		}
+		v, r, ok := plainString(r[1:])
+		if !ok {
+			return nil, false
+		}
+		m[k] = v
+		if len(r) == 0 {
+			return m, true
+		}
+		if r[0] != ',' {
+			return nil, false
+		}
+		rest = r[1:]
+	}
+}
+
+// plainString reads a JSON string without escapes from the start of s.
+func plainString(s string) (string, string, bool) {
+	if len(s) < 2 || s[0] != '"' {
+		return "", "", false
+	}
+	end := strings.IndexByte(s[1:], '"')
+	if end < 0 {
+		return "", "", false
+	}
+	return s[1 : 1+end], s[2+end:], true
 }

@@ -207,59 +207,68 @@ func (v *verifier) checkEvents(ctx context.Context, req *audit.VerifyRequest, cp
 		q += ` AND seq <= ?`
 		args = append(args, req.ToSequence)
 	}
-	rows, err := v.tx.QueryContext(ctx, q+` ORDER BY seq`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read the events: %w", err)
-	}
-	defer rows.Close()
+	// One goroutine reads the rows, this one checks them: reading and
+	// hashing take about as long each.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []scanned, 4)
+	var readErr error
+	go func() {
+		defer close(batches)
+		readErr = v.readEvents(ctx, q+` ORDER BY seq`, args, batches)
+	}()
+	defer func() {
+		cancel()
+		for range batches { // let the reader finish before the tx ends
+		}
+	}()
 	want := from
-	var stored []byte
-	for rows.Next() {
-		e, err := scanEvent(rows, &stored)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case e.Sequence != want:
-			return v.fail(audit.ReasonChain, want, "event %d is missing (the next stored event is %d, %q): events were deleted", want, e.Sequence, e.ID), nil
-		case e.PrevHash != prevHash:
-			return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q) does not link to the event before it: its previous hash is %s, the event before has %s", e.Sequence, e.ID, short(e.PrevHash), short(prevHash)), nil
-		case audit.ChainHash(e.PrevHash, e) != e.Hash:
-			return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q, %s by %s) was changed: its stored fields do not hash to its stored hash", e.Sequence, e.ID, e.Action, e.Actor), nil
-		}
-		leaf, err := audit.LeafHash(&e)
-		if err != nil {
-			return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q): %v", e.Sequence, e.ID, err), nil
-		}
-		if !bytes.Equal(leaf, stored) {
-			return v.fail(audit.ReasonTree, e.Sequence, "event %d (%q) is not the event the Merkle tree holds at its place: the log was rewritten from here on (every hash after it recomputed)", e.Sequence, e.ID), nil
-		}
-		if full {
-			if err := rng.Append(leaf, nil); err != nil {
-				return nil, err
+	for batch := range batches {
+		for i := range batch {
+			e, stored := &batch[i].e, batch[i].leaf
+			decodeMetadata(e, batch[i].meta)
+			switch {
+			case e.Sequence != want:
+				return v.fail(audit.ReasonChain, want, "event %d is missing (the next stored event is %d, %q): events were deleted", want, e.Sequence, e.ID), nil
+			case e.PrevHash != prevHash:
+				return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q) does not link to the event before it: its previous hash is %s, the event before has %s", e.Sequence, e.ID, short(e.PrevHash), short(prevHash)), nil
+			case audit.ChainHash(e.PrevHash, *e) != e.Hash:
+				return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q, %s by %s) was changed: its stored fields do not hash to its stored hash", e.Sequence, e.ID, e.Action, e.Actor), nil
 			}
-			for next < len(cps) && cps[next].Size == rng.End() {
-				root, err := rootOf(rng)
-				if err != nil {
+			leaf, err := audit.LeafHash(e)
+			if err != nil {
+				return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q): %v", e.Sequence, e.ID, err), nil
+			}
+			if !bytes.Equal(leaf, stored) {
+				return v.fail(audit.ReasonTree, e.Sequence, "event %d (%q) is not the event the Merkle tree holds at its place: the log was rewritten from here on (every hash after it recomputed)", e.Sequence, e.ID), nil
+			}
+			if full {
+				if err := rng.Append(leaf, nil); err != nil {
 					return nil, err
 				}
-				if !bytes.Equal(root, cps[next].RootHash) {
-					start := uint64(1)
-					if next > 0 {
-						start = cps[next-1].Size + 1
+				for next < len(cps) && cps[next].Size == rng.End() {
+					root, err := rootOf(rng)
+					if err != nil {
+						return nil, err
 					}
-					return v.fail(audit.ReasonTree, start, "the events up to %d do not hash to the root of the signed checkpoint of that size: an event from %d to %d was changed, and the tree with it", cps[next].Size, start, cps[next].Size), nil
+					if !bytes.Equal(root, cps[next].RootHash) {
+						start := uint64(1)
+						if next > 0 {
+							start = cps[next-1].Size + 1
+						}
+						return v.fail(audit.ReasonTree, start, "the events up to %d do not hash to the root of the signed checkpoint of that size: an event from %d to %d was changed, and the tree with it", cps[next].Size, start, cps[next].Size), nil
+					}
+					next++
 				}
-				next++
 			}
+			prevHash = e.Hash
+			v.resp.HeadHash = e.Hash
+			v.resp.Checked++
+			want++
 		}
-		prevHash = e.Hash
-		v.resp.HeadHash = e.Hash
-		v.resp.Checked++
-		want++
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the events: %w", err)
+	if readErr != nil {
+		return nil, readErr
 	}
 	last := want - 1
 	if v.resp.Checked == 0 && from > 1 {
@@ -281,6 +290,50 @@ func (v *verifier) checkEvents(ctx context.Context, req *audit.VerifyRequest, cp
 		v.resp.HeadHash = prevHash
 	}
 	return nil, nil
+}
+
+// scanned is a row read for Verify: the event, its raw metadata and the
+// leaf the tree holds for it.
+type scanned struct {
+	e    audit.Event
+	meta string
+	leaf []byte
+}
+
+// readEvents sends the rows of q in batches until they end, ctx ends or
+// reading fails.
+func (v *verifier) readEvents(ctx context.Context, q string, args []any, out chan<- []scanned) error {
+	rows, err := v.tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("read the events: %w", err)
+	}
+	defer rows.Close()
+	const size = 512
+	batch := make([]scanned, 0, size)
+	for rows.Next() {
+		var sc scanned
+		if sc.e, err = scanEventRaw(rows, &sc.meta, &sc.leaf); err != nil {
+			return err
+		}
+		if batch = append(batch, sc); len(batch) == size {
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return nil
+			}
+			batch = make([]scanned, 0, size)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read the events: %w", err)
+	}
+	if len(batch) > 0 {
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+		}
+	}
+	return nil
 }
 
 func short(h string) string {
