@@ -13,6 +13,21 @@
 // changing or removing a stored event breaks the chain from that event on,
 // and Verify (or any verifier holding the events and ChainHash) finds where.
 // Query reads the log back, a page at a time.
+//
+// A chain alone does not catch everything: whoever can write the log can
+// cut off its tail, or rewrite it from some event on and recompute every
+// hash after. A sink that also implements Prover (capability
+// "audit.proofs") keeps a Merkle tree over the log in the form of RFC 6962
+// (Certificate Transparency), whose leaves are LeafHash(event), and signs
+// checkpoints of it (Checkpoint: the tree's size and root hash, signed with
+// an Ed25519 key the sink keeps). Verify then also checks the tree against
+// the latest checkpoint, every checkpoint's signature, and that each
+// checkpoint extends the one before; with VerifyRequest.KnownSize and
+// PublicKey, kept by the caller outside the sink, a log rolled back to an
+// older copy or re-signed with another key fails too (VerifyResponse.Reason
+// says which check failed). ProveInclusion proves one event is in the log
+// under a checkpoint, and VerifyInclusion checks such a proof offline with
+// the public key alone.
 package audit
 
 import (
@@ -179,6 +194,15 @@ type QueryResponse struct {
 type VerifyRequest struct {
 	FromSequence uint64
 	ToSequence   uint64
+	// KnownSize is the largest checkpoint size the caller saw before (kept
+	// outside the sink, in the caller's own store). A log whose latest
+	// checkpoint is smaller fails with ReasonRollback: this is how swapping
+	// in an older copy of the whole log is detected. 0: not known.
+	KnownSize uint64
+	// PublicKey is the Ed25519 public key the caller trusts. When set, a
+	// checkpoint signed by another key fails with ReasonSignature, which
+	// catches a log re-signed with a new key. Empty: the log's own key.
+	PublicKey []byte
 }
 
 // VerifyResponse is the result of a check.
@@ -194,4 +218,13 @@ type VerifyResponse struct {
 	Message string
 	// HeadHash is the Hash of the newest event in the log.
 	HeadHash string
+	// Checkpoint is the latest checkpoint, verified (signature, root over
+	// the events) when OK. Nil for a sink without checkpoints.
+	Checkpoint *Checkpoint
+	// CheckpointsChecked is how many checkpoints' signatures and
+	// consistency proofs were checked.
+	CheckpointsChecked uint64
+	// Reason names the kind of failure when OK is false, one of the
+	// VerifyReason constants.
+	Reason VerifyReason
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 
 	auditv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/audit/v1"
 )
@@ -35,4 +36,28 @@ func (s *server) Verify(ctx context.Context, req *auditv1.VerifyRequest) (*audit
 		return nil, err
 	}
 	return verifyResponseToProto(resp), nil
+}
+
+func (s *server) GetCheckpoint(ctx context.Context, req *auditv1.GetCheckpointRequest) (*auditv1.GetCheckpointResponse, error) {
+	p, ok := s.impl.(Prover)
+	if !ok {
+		return nil, fmt.Errorf("%w (implement audit.Prover)", ErrNoProofs)
+	}
+	resp, err := p.GetCheckpoint(ctx, getCheckpointRequestFromProto(req))
+	if err != nil {
+		return nil, err
+	}
+	return getCheckpointResponseToProto(resp), nil
+}
+
+func (s *server) ProveInclusion(ctx context.Context, req *auditv1.ProveInclusionRequest) (*auditv1.ProveInclusionResponse, error) {
+	p, ok := s.impl.(Prover)
+	if !ok {
+		return nil, fmt.Errorf("%w (implement audit.Prover)", ErrNoProofs)
+	}
+	resp, err := p.ProveInclusion(ctx, proveInclusionRequestFromProto(req))
+	if err != nil {
+		return nil, err
+	}
+	return proveInclusionResponseToProto(resp), nil
 }

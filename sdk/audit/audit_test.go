@@ -112,14 +112,20 @@ func (*stubPlugin) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describ
 	return &sdk.DescribeResponse{Name: "stub"}, nil
 }
 
-// serveSink serves impl over an in-memory gRPC connection, with the error
-// mapping the SDK's interceptor does, and returns the host's client.
-func serveSink(t *testing.T, impl Sink) Sink {
+func kindAudit(t *testing.T) registry.Kind {
 	t.Helper()
 	kind, ok := registry.LookupKind(sdk.KindAudit)
 	if !ok {
 		t.Fatal("kind audit is not registered")
 	}
+	return kind
+}
+
+// serveSink serves impl over an in-memory gRPC connection, with the error
+// mapping the SDK's interceptor does, and returns the host's client.
+func serveSink(t *testing.T, impl Sink) Sink {
+	t.Helper()
+	kind := kindAudit(t)
 	if !kind.Implements(impl) {
 		t.Fatalf("%T does not implement Sink", impl)
 	}

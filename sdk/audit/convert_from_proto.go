@@ -67,15 +67,63 @@ func queryResponseFromProto(r *auditv1.QueryResponse) *QueryResponse {
 }
 
 func verifyRequestFromProto(r *auditv1.VerifyRequest) *VerifyRequest {
-	return &VerifyRequest{FromSequence: r.GetFromSequence(), ToSequence: r.GetToSequence()}
+	return &VerifyRequest{
+		FromSequence: r.GetFromSequence(),
+		ToSequence:   r.GetToSequence(),
+		KnownSize:    r.GetKnownSize(),
+		PublicKey:    r.GetPublicKey(),
+	}
 }
 
 func verifyResponseFromProto(r *auditv1.VerifyResponse) *VerifyResponse {
 	return &VerifyResponse{
-		OK:               r.GetOk(),
-		Checked:          r.GetChecked(),
-		FirstBadSequence: r.GetFirstBadSequence(),
-		Message:          r.GetMessage(),
-		HeadHash:         r.GetHeadHash(),
+		OK:                 r.GetOk(),
+		Checked:            r.GetChecked(),
+		FirstBadSequence:   r.GetFirstBadSequence(),
+		Message:            r.GetMessage(),
+		HeadHash:           r.GetHeadHash(),
+		Checkpoint:         checkpointPtrFromProto(r.GetCheckpoint()),
+		CheckpointsChecked: r.GetCheckpointsChecked(),
+		Reason:             VerifyReason(r.GetReason()),
+	}
+}
+
+func checkpointFromProto(c *auditv1.Checkpoint) Checkpoint {
+	return Checkpoint{
+		Origin:    c.GetOrigin(),
+		Size:      c.GetSize(),
+		RootHash:  c.GetRootHash(),
+		Time:      convert.TimeFromProto(c.GetTime()),
+		PublicKey: c.GetPublicKey(),
+		Signature: c.GetSignature(),
+	}
+}
+
+func checkpointPtrFromProto(c *auditv1.Checkpoint) *Checkpoint {
+	if c == nil {
+		return nil
+	}
+	cp := checkpointFromProto(c)
+	return &cp
+}
+
+func getCheckpointRequestFromProto(r *auditv1.GetCheckpointRequest) *GetCheckpointRequest {
+	return &GetCheckpointRequest{Take: r.GetTake()}
+}
+
+func getCheckpointResponseFromProto(r *auditv1.GetCheckpointResponse) *GetCheckpointResponse {
+	return &GetCheckpointResponse{Checkpoint: checkpointFromProto(r.GetCheckpoint())}
+}
+
+func proveInclusionRequestFromProto(r *auditv1.ProveInclusionRequest) *ProveInclusionRequest {
+	return &ProveInclusionRequest{EventID: r.GetEventId(), TreeSize: r.GetTreeSize()}
+}
+
+func proveInclusionResponseFromProto(r *auditv1.ProveInclusionResponse) *ProveInclusionResponse {
+	return &ProveInclusionResponse{
+		Event:      eventFromProto(r.GetEvent()),
+		LeafIndex:  r.GetLeafIndex(),
+		Checkpoint: checkpointFromProto(r.GetCheckpoint()),
+		Proof:      r.GetProof(),
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
@@ -28,6 +29,15 @@ var (
 		Hash:         "c52d9bc77d6f9e27bda0554da27234fec6675b18b389ab15bd82e224021939a8",
 		PrevHash:     "59ecae6f43b6c32fbfaaa796815ee221810454b3e720b18e4956c4eb21188177",
 	}
+
+	fullCheckpoint = Checkpoint{
+		Origin:    "mikrobill-audit",
+		Size:      1000,
+		RootHash:  bytes.Repeat([]byte{0xab}, 32),
+		Time:      t0,
+		PublicKey: bytes.Repeat([]byte{0xcd}, 32),
+		Signature: bytes.Repeat([]byte{0xef}, 64),
+	}
 )
 
 func TestConvertRoundTrip(t *testing.T) {
@@ -49,14 +59,22 @@ func TestConvertRoundTrip(t *testing.T) {
 			Descending:   true,
 		}, true, queryRequestToProto, queryRequestFromProto),
 		convtest.RoundTrip("QueryResponse", &QueryResponse{Events: []Event{fullEvent, fullEvent}, NextPageToken: "seq:150"}, true, queryResponseToProto, queryResponseFromProto),
-		convtest.RoundTrip("VerifyRequest", &VerifyRequest{FromSequence: 1, ToSequence: 1000}, true, verifyRequestToProto, verifyRequestFromProto),
-		convtest.RoundTrip("VerifyResponse", &VerifyResponse{OK: true, Checked: 1000, FirstBadSequence: 17, Message: "hash of 17 does not match", HeadHash: fullEvent.Hash}, true, verifyResponseToProto, verifyResponseFromProto),
+		convtest.RoundTrip("VerifyRequest", &VerifyRequest{FromSequence: 1, ToSequence: 1000, KnownSize: 900, PublicKey: fullCheckpoint.PublicKey}, true, verifyRequestToProto, verifyRequestFromProto),
+		convtest.RoundTrip("VerifyResponse", &VerifyResponse{OK: true, Checked: 1000, FirstBadSequence: 17, Message: "hash of 17 does not match", HeadHash: fullEvent.Hash, Checkpoint: &fullCheckpoint, CheckpointsChecked: 3, Reason: ReasonChain}, true, verifyResponseToProto, verifyResponseFromProto),
+		convtest.RoundTrip("Checkpoint", fullCheckpoint, true, checkpointToProto, checkpointFromProto),
+		convtest.RoundTrip("GetCheckpointRequest", &GetCheckpointRequest{Take: true}, true, getCheckpointRequestToProto, getCheckpointRequestFromProto),
+		convtest.RoundTrip("GetCheckpointResponse", &GetCheckpointResponse{Checkpoint: fullCheckpoint}, true, getCheckpointResponseToProto, getCheckpointResponseFromProto),
+		convtest.RoundTrip("ProveInclusionRequest", &ProveInclusionRequest{EventID: "evt-1", TreeSize: 1000}, true, proveInclusionRequestToProto, proveInclusionRequestFromProto),
+		convtest.RoundTrip("ProveInclusionResponse", &ProveInclusionResponse{Event: fullEvent, LeafIndex: 6, Checkpoint: fullCheckpoint, Proof: [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)}}, true, proveInclusionResponseToProto, proveInclusionResponseFromProto),
 
 		// Zero values survive too (nil timestamps, nil slices and maps).
 		convtest.RoundTrip("zero/Event", Event{}, false, eventToProto, eventFromProto),
 		convtest.RoundTrip("zero/AppendRequest", &AppendRequest{}, false, appendRequestToProto, appendRequestFromProto),
 		convtest.RoundTrip("zero/QueryRequest", &QueryRequest{}, false, queryRequestToProto, queryRequestFromProto),
 		convtest.RoundTrip("zero/QueryResponse", &QueryResponse{}, false, queryResponseToProto, queryResponseFromProto),
+		convtest.RoundTrip("zero/VerifyResponse", &VerifyResponse{}, false, verifyResponseToProto, verifyResponseFromProto),
+		convtest.RoundTrip("zero/GetCheckpointResponse", &GetCheckpointResponse{}, false, getCheckpointResponseToProto, getCheckpointResponseFromProto),
+		convtest.RoundTrip("zero/ProveInclusionResponse", &ProveInclusionResponse{}, false, proveInclusionResponseToProto, proveInclusionResponseFromProto),
 		// An outcome the SDK does not know still travels as is.
 		convtest.RoundTrip("other outcome", Event{ID: "e", Outcome: "denied"}, false, eventToProto, eventFromProto),
 	}
@@ -67,9 +85,11 @@ func TestConvertNil(t *testing.T) {
 	// A nil response converts to nil, which the SDK's server guard answers
 	// with sdk.ErrInternal; a nil message converts to the zero value.
 	convtest.AssertNilMessages(t, map[string]proto.Message{
-		"appendResponseToProto": appendResponseToProto(nil),
-		"queryResponseToProto":  queryResponseToProto(nil),
-		"verifyResponseToProto": verifyResponseToProto(nil),
+		"appendResponseToProto":         appendResponseToProto(nil),
+		"queryResponseToProto":          queryResponseToProto(nil),
+		"verifyResponseToProto":         verifyResponseToProto(nil),
+		"getCheckpointResponseToProto":  getCheckpointResponseToProto(nil),
+		"proveInclusionResponseToProto": proveInclusionResponseToProto(nil),
 	})
 	if diff := cmp.Diff(&QueryResponse{}, queryResponseFromProto(nil)); diff != "" {
 		t.Errorf("queryResponseFromProto(nil) (-want +got):\n%s", diff)

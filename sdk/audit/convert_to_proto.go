@@ -84,7 +84,12 @@ func verifyRequestToProto(r *VerifyRequest) *auditv1.VerifyRequest {
 	if r == nil {
 		r = &VerifyRequest{}
 	}
-	return &auditv1.VerifyRequest{FromSequence: r.FromSequence, ToSequence: r.ToSequence}
+	return &auditv1.VerifyRequest{
+		FromSequence: r.FromSequence,
+		ToSequence:   r.ToSequence,
+		KnownSize:    r.KnownSize,
+		PublicKey:    r.PublicKey,
+	}
 }
 
 func verifyResponseToProto(r *VerifyResponse) *auditv1.VerifyResponse {
@@ -92,10 +97,64 @@ func verifyResponseToProto(r *VerifyResponse) *auditv1.VerifyResponse {
 		return nil
 	}
 	return &auditv1.VerifyResponse{
-		Ok:               r.OK,
-		Checked:          r.Checked,
-		FirstBadSequence: r.FirstBadSequence,
-		Message:          r.Message,
-		HeadHash:         r.HeadHash,
+		Ok:                 r.OK,
+		Checked:            r.Checked,
+		FirstBadSequence:   r.FirstBadSequence,
+		Message:            r.Message,
+		HeadHash:           r.HeadHash,
+		Checkpoint:         checkpointPtrToProto(r.Checkpoint),
+		CheckpointsChecked: r.CheckpointsChecked,
+		Reason:             string(r.Reason),
+	}
+}
+
+func checkpointToProto(c Checkpoint) *auditv1.Checkpoint {
+	return &auditv1.Checkpoint{
+		Origin:    c.Origin,
+		Size:      c.Size,
+		RootHash:  c.RootHash,
+		Time:      convert.TimeToProto(c.Time),
+		PublicKey: c.PublicKey,
+		Signature: c.Signature,
+	}
+}
+
+func checkpointPtrToProto(c *Checkpoint) *auditv1.Checkpoint {
+	if c == nil {
+		return nil
+	}
+	return checkpointToProto(*c)
+}
+
+func getCheckpointRequestToProto(r *GetCheckpointRequest) *auditv1.GetCheckpointRequest {
+	if r == nil {
+		r = &GetCheckpointRequest{}
+	}
+	return &auditv1.GetCheckpointRequest{Take: r.Take}
+}
+
+func getCheckpointResponseToProto(r *GetCheckpointResponse) *auditv1.GetCheckpointResponse {
+	if r == nil {
+		return nil
+	}
+	return &auditv1.GetCheckpointResponse{Checkpoint: checkpointToProto(r.Checkpoint)}
+}
+
+func proveInclusionRequestToProto(r *ProveInclusionRequest) *auditv1.ProveInclusionRequest {
+	if r == nil {
+		r = &ProveInclusionRequest{}
+	}
+	return &auditv1.ProveInclusionRequest{EventId: r.EventID, TreeSize: r.TreeSize}
+}
+
+func proveInclusionResponseToProto(r *ProveInclusionResponse) *auditv1.ProveInclusionResponse {
+	if r == nil {
+		return nil
+	}
+	return &auditv1.ProveInclusionResponse{
+		Event:      eventToProto(r.Event),
+		LeafIndex:  r.LeafIndex,
+		Checkpoint: checkpointToProto(r.Checkpoint),
+		Proof:      r.Proof,
 	}
 }

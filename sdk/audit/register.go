@@ -15,7 +15,12 @@ func init() {
 			_, ok := impl.(Sink)
 			return ok
 		},
-		Capabilities: func(any) []string { return nil },
+		Capabilities: func(impl any) []string {
+			if _, ok := impl.(Prover); ok {
+				return []string{CapabilityProofs}
+			}
+			return nil
+		},
 		RegisterServer: func(s grpc.ServiceRegistrar, impl any) {
 			auditv1.RegisterAuditServiceServer(s, &server{impl: impl.(Sink)})
 		},

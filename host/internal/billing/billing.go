@@ -84,6 +84,13 @@ type Config struct {
 	// Language writes amounts and dates in messages and PDFs: "id" (Rp
 	// 5.000, the default) or "en" (operator.language).
 	Language string
+	// AuditMaxLag is how long an audit event may wait for the audit plugin
+	// before the audit trail counts as behind (zero: the configuration's
+	// default, audit.max_lag).
+	AuditMaxLag time.Duration
+	// AuditVerifyInterval is how often the audit plugin's log is verified
+	// (zero: the configuration's default, audit.verify_interval).
+	AuditVerifyInterval time.Duration
 	// LinkKey keys the digests in pay links (PayLink), at least 16 bytes;
 	// it must stay the same across restarts and hosts, or links already sent
 	// stop working. Empty: a random key (links die with the process).
@@ -132,6 +139,12 @@ func New(st *store.Store, cipher *store.Cipher, plugins Plugins, cfg Config, log
 	}
 	if cfg.ReconcileInterval <= 0 {
 		cfg.ReconcileInterval = 10 * time.Minute
+	}
+	if cfg.AuditMaxLag <= 0 {
+		cfg.AuditMaxLag = def.Audit.MaxLag
+	}
+	if cfg.AuditVerifyInterval <= 0 {
+		cfg.AuditVerifyInterval = def.Audit.VerifyInterval
 	}
 	if cfg.ReconcileAfter <= 0 {
 		cfg.ReconcileAfter = 2 * time.Minute

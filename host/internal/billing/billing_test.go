@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,9 +124,13 @@ func (e *env) webhook(paymentID, status string) (*billing.WebhookResult, error) 
 	})
 }
 
-// waitJobs waits until no job of the given kinds is left to run.
+// waitJobs waits until no job of the given kinds is left to run. Waiting
+// for "audit" waits for the drain that delivers the events too.
 func (e *env) waitJobs(kinds ...string) {
 	e.t.Helper()
+	if slices.Contains(kinds, "audit") {
+		kinds = append(kinds, "audit_drain")
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		counts, err := e.q.Counts(context.Background())

@@ -14,7 +14,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/mikrobill/mikrobill/host/internal/store"
-	"github.com/mikrobill/mikrobill/sdk/audit"
 	"github.com/mikrobill/mikrobill/sdk/notify"
 	"github.com/mikrobill/mikrobill/sdk/router"
 )
@@ -33,6 +32,8 @@ func (s *Service) Workers() *river.Workers {
 	river.AddWorker(w, &provisionWorker{s: s})
 	river.AddWorker(w, &notifyWorker{s: s})
 	river.AddWorker(w, &auditWorker{s: s})
+	river.AddWorker(w, &auditDrainWorker{s: s})
+	river.AddWorker(w, &auditVerifyWorker{s: s})
 	river.AddWorker(w, &expireWorker{s: s})
 	river.AddWorker(w, &expiryScanWorker{s: s})
 	river.AddWorker(w, &reminderScanWorker{s: s})
@@ -47,7 +48,8 @@ func (s *Service) Workers() *river.Workers {
 }
 
 // PeriodicJobs returns the expiry, reminder, reconciliation and hotspot
-// first-login scans and the postpaid bills; River runs them on the
+// first-login scans, the postpaid bills, and the audit trail's drain and
+// verification; River runs them on the
 // elected leader only.
 func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 	return []*river.PeriodicJob{
@@ -68,6 +70,15 @@ func (s *Service) PeriodicJobs(runOnStart bool) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.BillInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return PostpaidBillArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "postpaid_bill"}),
+		// The audit trail: a drain now and then (besides each event's), so
+		// delivery resumes once an audit plugin that was down is back.
+		river.NewPeriodicJob(river.PeriodicInterval(AuditDrainInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return AuditDrainArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "audit_drain"}),
+		// The audit plugin's log verified against what the host keeps.
+		river.NewPeriodicJob(river.PeriodicInterval(s.cfg.AuditVerifyInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return AuditVerifyArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: runOnStart, ID: "audit_verify"}),
 	}
 }
 
@@ -337,25 +348,27 @@ type auditWorker struct {
 	s *Service
 }
 
-// Work keeps the event in the host's audit log (once, by event id) and
-// hands it to the audit plugin when one is installed.
+// Work keeps the event in the host's audit log (once, by event id) and,
+// with an audit plugin installed, queues the drain that delivers it
+// (auditdelivery.go) in the same transaction: the host's log is the
+// plugin's durable queue, and the drain keeps the log's order.
 func (w *auditWorker) Work(ctx context.Context, job *river.Job[AuditArgs]) error {
 	s := w.s
 	a := job.Args
 	entry := &store.AuditEntry{EventID: a.EventID, OccurredAt: a.OccurredAt, Actor: a.Actor, Action: a.Action,
 		ResourceType: a.ResourceType, ResourceID: a.ResourceID, Outcome: a.Outcome, Metadata: a.Metadata}
-	sink, ok := s.plugins.Audit()
-	if ok {
-		if _, err := sink.Append(ctx, &audit.AppendRequest{Events: []audit.Event{{
-			ID: a.EventID, Time: a.OccurredAt, Actor: a.Actor, Action: a.Action, ResourceType: a.ResourceType,
-			ResourceID: a.ResourceID, Outcome: audit.Outcome(a.Outcome), Metadata: a.Metadata,
-		}}}); err != nil {
-			return fmt.Errorf("append audit event %s: %w", a.EventID, err)
+	return s.st.Tx(ctx, func(tx *store.Tx) error {
+		q := tx.Q()
+		if err := q.LockAuditOrder(ctx); err != nil {
+			return err
 		}
-		entry.Delivered = true
-	}
-	if _, err := s.st.Q().AppendAudit(ctx, entry); err != nil {
+		if _, err := q.AppendAudit(ctx, entry); err != nil {
+			return err
+		}
+		if s.plugins == nil || !s.plugins.AuditInstalled() {
+			return nil
+		}
+		_, err := s.queue.InsertTx(ctx, tx, AuditDrainArgs{}, nil)
 		return err
-	}
-	return nil
+	})
 }

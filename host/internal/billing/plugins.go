@@ -23,6 +23,10 @@ type Plugins interface {
 	Notifier(name string) (notify.Notifier, error)
 	// Audit returns the audit plugin, if one is installed and running.
 	Audit() (audit.Sink, bool)
+	// AuditInstalled reports whether an audit plugin is installed and
+	// enabled, running or not: the host's audit log is then its delivery
+	// queue.
+	AuditInstalled() bool
 }
 
 // FromManager adapts the plugin manager.
@@ -60,6 +64,15 @@ func (p managerPlugins) Notifier(name string) (notify.Notifier, error) {
 		return nil, err
 	}
 	return pl.Notifier()
+}
+
+func (p managerPlugins) AuditInstalled() bool {
+	for _, pl := range p.m.Plugins() {
+		if pl.Kind() == sdk.KindAudit && pl.State() != plugins.StateDisabled {
+			return true
+		}
+	}
+	return false
 }
 
 func (p managerPlugins) Audit() (audit.Sink, bool) {

@@ -24,6 +24,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/version"
+	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
@@ -133,7 +134,7 @@ func newPluginList(g *globals) *cobra.Command {
 			}
 			var rows []row
 			for _, f := range found {
-				r := row{Name: f.Name, Dir: f.Dir, Required: f.Required}
+				r := row{Name: f.Name, Dir: f.Dir, Required: f.IsRequiredIn(cfg.Environment)}
 				if pc := cfg.Plugin[f.Name]; pc != nil && pc.Required != nil {
 					r.Required = *pc.Required
 				}
@@ -141,7 +142,7 @@ func newPluginList(g *globals) *cobra.Command {
 					r.Lock, r.Problem = "-", f.Err.Error()
 				} else {
 					m := f.Manifest
-					r.Version, r.Kind, r.Required = m.Version, m.Kind, m.IsRequired()
+					r.Version, r.Kind, r.Required = m.Version, m.Kind, m.IsRequiredIn(cfg.Environment)
 					if pc := cfg.Plugin[m.Name]; pc != nil && pc.Required != nil {
 						r.Required = *pc.Required
 					}
@@ -216,7 +217,13 @@ func newPluginInspect(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "inspect NAME",
 		Short: "Show everything about one plugin: manifest, executable, lock state, settings schema",
-		Args:  cobra.ExactArgs(1),
+		Long: `inspect shows a plugin's manifest, its executable and checksum, whether its
+folder matches plugins.lock, and its settings. For an audit plugin it also
+shows the public key its checkpoints are signed with, and its fingerprint,
+to write down somewhere else: it starts the plugin on its data directory
+(as ` + "`mikrobill audit verify`" + ` does) and reads the key from its health, and
+shows the key the host pinned in its store beside it.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.load(cmd, config.Overrides{})
 			if err != nil {
@@ -251,11 +258,15 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 		fmt.Fprintf(w, "description:      %s\n", m.Description)
 	}
 	fmt.Fprintf(w, "folder:           %s\n", m.Dir)
-	required := m.IsRequired()
+	required := m.IsRequiredIn(cfg.Environment)
 	if pc := cfg.Plugin[m.Name]; pc != nil && pc.Required != nil {
 		required = *pc.Required
 	}
-	fmt.Fprintf(w, "required:         %v\n", required)
+	if m.RequiredIn != nil {
+		fmt.Fprintf(w, "required:         %v (in %s; this host: %s)\n", required, strings.Join(m.RequiredIn, ", "), cfg.Environment)
+	} else {
+		fmt.Fprintf(w, "required:         %v\n", required)
+	}
 	env := strings.Join(m.Environment, ", ")
 	if env == "" {
 		env = manifest.EnvAll
@@ -354,6 +365,9 @@ func printInspect(g *globals, cfg *config.Config, lock *lockfile.File, m *manife
 				fmt.Fprintf(w, "  - %s: %v%s  %s\n", n, p.Type, extra, p.Title)
 			}
 		}
+	}
+	if m.Kind == sdk.KindAudit {
+		printAuditKey(g, cfg, m)
 	}
 	return nil
 }

@@ -3,8 +3,9 @@
 // (compare the routers with the store and repair the drift), config (check
 // and show the configuration), migrate (bring the database schema up to
 // date), user (the admin UI's users), hotspot (write a router's hotspot
-// login page), store (copy the embedded SQLite store into PostgreSQL) and
-// version. cmd/mikrobill only calls
+// login page), store (copy the embedded SQLite store into PostgreSQL),
+// audit (verify the audit plugin's log, prove an event is in it, check a
+// proof offline) and version. cmd/mikrobill only calls
 // Execute.
 //
 // newRoot registers the commands; each is in the file of its name
@@ -86,7 +87,7 @@ did: variables already in the environment win over the file.`,
 	pf.StringVar(&g.logLevel, "log-level", "", "log level: trace, debug, info, warn or error (default info, or $MIKROBILL_LOG_LEVEL)")
 	pf.BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 
-	root.AddCommand(newServe(g), newPlugin(g), newRouters(g), newVersion(g), newConfig(g), newMigrate(g), newUser(g), newHotspot(g), newStore(g))
+	root.AddCommand(newServe(g), newPlugin(g), newRouters(g), newVersion(g), newConfig(g), newMigrate(g), newUser(g), newHotspot(g), newStore(g), newAudit(g))
 	return root
 }
 

@@ -182,6 +182,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		Operator:        pdf.Operator{Name: cfg.Operator.Name, Address: cfg.Operator.Address, TaxID: cfg.Operator.TaxID, Logo: cfg.Operator.Logo},
 		Language:        cfg.Operator.Language,
 		InvoiceLeadDays: &cfg.Jobs.InvoiceLeadDays, PostpaidGrace: new(time.Duration(cfg.Jobs.PostpaidGraceDays) * 24 * time.Hour),
+		AuditMaxLag: cfg.Audit.MaxLag, AuditVerifyInterval: cfg.Audit.VerifyInterval,
 	}, log, billing.QueueConfig{
 		Jobs:     jobs.Config{Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log},
 		Periodic: true,

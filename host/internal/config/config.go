@@ -92,6 +92,9 @@ type Config struct {
 	// Hotspot says where customers log in to the hotspot. HCL block:
 	// hotspot.
 	Hotspot HotspotConfig
+	// Audit is how the host hands its audit trail to the audit plugin and
+	// checks the plugin's log. HCL block: audit.
+	Audit AuditConfig
 
 	// Sources says where each secret came from, for `config show`. Load
 	// sets it for secrets given in the file or the environment;
@@ -250,6 +253,28 @@ type OperatorConfig struct {
 	// messages: "id" (Rp 5.000) or "en" (IDR 5,000). HCL: language.
 	// Default "id".
 	Language string
+}
+
+// AuditConfig is how the host hands its audit trail to the audit plugin
+// and checks the plugin's log. HCL block: audit. With an audit plugin
+// installed, the host's audit_log is the durable queue of the events still
+// to deliver (docs/ARCHITECTURE.md, The audit trail).
+type AuditConfig struct {
+	// MaxLag is how old the oldest undelivered event may be before the
+	// audit trail counts as behind: /health is then degraded (or, with
+	// FailClosed, unhealthy). HCL: max_lag. Default 5 minutes.
+	MaxLag time.Duration
+	// FailClosed makes an audit trail that is behind (past MaxLag) or a
+	// log that failed its verification make the host not ready (/ready and
+	// /health answer 503), so a load balancer stops sending it work and
+	// monitoring pages someone. Actions already taken still complete and
+	// their events still wait durably in the host's log; nothing is
+	// refused or dropped. HCL: fail_closed. Default false.
+	FailClosed bool
+	// VerifyInterval is how often the audit plugin's log is verified
+	// (chain, Merkle tree, checkpoints, against the key and size the host
+	// keeps). HCL: verify_interval. Default 24 hours.
+	VerifyInterval time.Duration
 }
 
 // HotspotConfig says where customers log in to the hotspot. HCL block:

@@ -101,6 +101,7 @@ func wantDefaults(t *testing.T) *config.Config {
 		Notifications: config.NotificationsConfig{Plugin: "whatsapp", MessageDelay: time.Second, MaxSessions: 5},
 		Router:        config.RouterConfig{DefaultLocation: config.RouterLocation{Name: "default"}},
 		Operator:      config.OperatorConfig{Language: "id"},
+		Audit:         config.AuditConfig{MaxLag: 5 * time.Minute, VerifyInterval: 24 * time.Hour},
 	}
 }
 
@@ -294,6 +295,7 @@ func TestLoadFullFile(t *testing.T) {
 		}},
 		Operator: config.OperatorConfig{Name: "Net Désa", Address: "Jl. Merdeka 1\nBandung", TaxID: "01.234.567.8-901.000",
 			Logo: "/etc/mikrobill/logo.png", Language: "en"},
+		Audit: config.AuditConfig{MaxLag: 5 * time.Minute, VerifyInterval: 24 * time.Hour},
 		Sources: config.SecretSources{
 			JWTSecret: config.SourceFile, CookieSecret: config.SourceFile, EncryptionKey: config.SourceFile, RouterPassword: config.SourceFile,
 		},

@@ -163,6 +163,9 @@ var settings = []*Setting{
 	{Key: "operator.tax_id", v: text(func(c *Config) *string { return &c.Operator.TaxID }, "")},
 	{Key: "operator.logo", v: text(func(c *Config) *string { return &c.Operator.Logo }, "").check(logoFile)},
 	{Key: "operator.language", v: text(func(c *Config) *string { return &c.Operator.Language }, "id").check(oneOf([]string{"id", "en"}))},
+	{Key: "audit.max_lag", v: duration(func(c *Config) *time.Duration { return &c.Audit.MaxLag }, 5*time.Minute)},
+	{Key: "audit.fail_closed", v: boolean(func(c *Config) *bool { return &c.Audit.FailClosed }, false)},
+	{Key: "audit.verify_interval", v: duration(func(c *Config) *time.Duration { return &c.Audit.VerifyInterval }, 24*time.Hour).check(durationBetween(time.Minute, 31*24*time.Hour))},
 	{Key: "hotspot.login_url", v: text(func(c *Config) *string { return &c.Hotspot.LoginURL }, "").check(hotspotLoginURL)},
 
 	{Key: "router.default_location.name", v: text(func(c *Config) *string { return &c.Router.DefaultLocation.Name }, "default").check(routerName)},

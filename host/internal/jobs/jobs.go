@@ -164,6 +164,19 @@ func (q *Queue) InsertTx(ctx context.Context, tx *store.Tx, args river.JobArgs, 
 	return res, store.FromDatabase(err)
 }
 
+// CompleteTx marks job completed in tx, the transaction of the work's
+// last change: the work and its completion commit together. The worker
+// then returns nil.
+func CompleteTx[T river.JobArgs](ctx context.Context, tx *store.Tx, job *river.Job[T]) error {
+	var err error
+	if tx.PgxTx() != nil {
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx.PgxTx(), job)
+	} else {
+		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx.SQLTx(), job)
+	}
+	return store.FromDatabase(err)
+}
+
 // Insert inserts a job on its own.
 func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	var res *rivertype.JobInsertResult

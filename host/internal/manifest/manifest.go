@@ -150,9 +150,16 @@ type Manifest struct {
 	// all of them. See [Environment].
 	Environment Environment `json:"environment,omitempty"`
 	// Required says whether the host refuses to start without this plugin;
-	// nil means true. Use [Manifest.IsRequired]. The operator's
-	// configuration may override it.
+	// nil means true (unless RequiredIn is set). Use
+	// [Manifest.IsRequiredIn]. The operator's configuration may override
+	// it.
 	Required *bool `json:"required,omitempty"`
+	// RequiredIn is set when plugin.json's "required" names environments
+	// instead of true or false ("production", or a list): the plugin is
+	// required in those and optional elsewhere. The bundled audit plugin
+	// says "production": a production host refuses to start without its
+	// audit log, a development one (make run) runs on if it fails.
+	RequiredIn Environment `json:"required_in,omitempty"`
 	// Priority orders plugins whose dependencies are met: lower loads
 	// first. 0 to 1000, default 100.
 	Priority int `json:"priority"`
@@ -274,9 +281,19 @@ type Route struct {
 }
 
 // IsRequired reports whether the host must refuse to start without this
-// plugin. It is true unless the manifest says "required": false.
+// plugin in every environment: true unless the manifest says "required":
+// false or names the environments it is required in (IsRequiredIn).
 func (m *Manifest) IsRequired() bool {
-	return m.Required == nil || *m.Required
+	return m.RequiredIn == nil && (m.Required == nil || *m.Required)
+}
+
+// IsRequiredIn reports whether the host must refuse to start without this
+// plugin in the environment env (the value of NODE_ENV).
+func (m *Manifest) IsRequiredIn(env string) bool {
+	if m.RequiredIn != nil {
+		return slices.Contains(m.RequiredIn, env)
+	}
+	return m.IsRequired()
 }
 
 // RunsIn reports whether the plugin loads in the environment env (for

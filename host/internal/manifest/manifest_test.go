@@ -79,7 +79,7 @@ func TestParse(t *testing.T) {
 			{"dependencies[0]", `must be a name such as "audit" or an object`},
 			{"dependencies[1].name", "must be a string, got boolean"},
 			{"environment", "got number"},
-			{"required", "must be true or false, got string"},
+			{"required", `must be true, false, or the environments the plugin is required in ("production", or a list such as ["staging", "production"]); got "yes"`},
 			{"priority", "must be a whole number, got 1.5"},
 			{"routes", "must be a list, got object"},
 			{"events[1]", "must be a string, got number"},
@@ -793,4 +793,42 @@ func copyFixture(t *testing.T, src string, executables []string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// TestRequiredIn: "required" may name the environments a plugin is
+// required in (the bundled audit plugin says "production"); elsewhere it
+// is optional.
+func TestRequiredIn(t *testing.T) {
+	for _, tt := range []struct {
+		required         string
+		inProd, inDev    bool
+		requiredInString string
+	}{
+		{`true`, true, true, ""},
+		{`false`, false, false, ""},
+		{`"all"`, true, true, ""},
+		{`"production"`, true, false, "production"},
+		{`["staging", "production"]`, true, false, "staging,production"},
+		{`"development"`, false, true, "development"},
+	} {
+		t.Run(tt.required, func(t *testing.T) {
+			doc := `{"name": "audit", "version": "1.0.0", "kind": "audit", "protocol_versions": [1], "required": ` + tt.required + `}`
+			m, err := manifest.Parse("plugin.json", []byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.IsRequiredIn("production"); got != tt.inProd {
+				t.Errorf("required in production = %v, want %v", got, tt.inProd)
+			}
+			if got := m.IsRequiredIn("development"); got != tt.inDev {
+				t.Errorf("required in development = %v, want %v", got, tt.inDev)
+			}
+			if got := strings.Join(m.RequiredIn, ","); got != tt.requiredInString {
+				t.Errorf("RequiredIn = %q, want %q", got, tt.requiredInString)
+			}
+		})
+	}
+	if _, err := manifest.Parse("plugin.json", []byte(`{"name": "audit", "version": "1.0.0", "kind": "audit", "protocol_versions": [1], "required": []}`)); err == nil {
+		t.Error(`"required": [] was accepted`)
+	}
 }

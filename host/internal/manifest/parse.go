@@ -268,9 +268,7 @@ func (d *decoder) field(m *Manifest, key string, raw json.RawMessage) {
 	case "environment":
 		m.Environment = d.environment(key, raw)
 	case "required":
-		if b, ok := d.boolean(key, raw); ok {
-			m.Required = &b
-		}
+		m.Required, m.RequiredIn = d.required(key, raw)
 	case "priority":
 		if n, ok := d.integer(key, raw); ok {
 			m.Priority = n
@@ -475,6 +473,35 @@ func clip(s string) string {
 		cut = cut[:len(cut)-1]
 	}
 	return fmt.Sprintf("%s... (%d bytes)", cut, len(s))
+}
+
+// required reads "required": true or false, or the environments in which
+// the plugin is required ("production", or a list), elsewhere optional.
+func (d *decoder) required(key string, raw json.RawMessage) (*bool, Environment) {
+	switch jsonType(raw) {
+	case "boolean":
+		b, _ := d.boolean(key, raw)
+		return &b, nil
+	case "string", "array":
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			switch s {
+			case EnvAll:
+				return new(true), nil
+			case EnvDevelopment, EnvProduction:
+				return nil, Environment{s}
+			}
+			d.fail(key, `must be true, false, or the environments the plugin is required in ("production", or a list such as ["staging", "production"]); got %q`, s)
+			return nil, nil
+		}
+		env := d.environment(key, raw)
+		if len(env) == 0 {
+			return nil, nil
+		}
+		return nil, env
+	}
+	d.typeError(key, `true, false, or the environments the plugin is required in ("production", or a list)`, raw)
+	return nil, nil
 }
 
 func (d *decoder) boolean(field string, raw json.RawMessage) (bool, bool) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
@@ -28,6 +29,18 @@ type Found struct {
 	// JSON, not a regular file, too large): then only the configuration
 	// can make the plugin required.
 	Required bool
+	// RequiredIn is what plugin.json says of "required" when it names the
+	// environments the plugin is required in (manifest.RequiredIn).
+	RequiredIn manifest.Environment
+}
+
+// IsRequiredIn reports whether plugin.json makes the plugin required in
+// the environment env (before the configuration's override).
+func (f Found) IsRequiredIn(env string) bool {
+	if f.RequiredIn != nil {
+		return slices.Contains(f.RequiredIn, env)
+	}
+	return f.Required
 }
 
 // Discover lists the plugin folders under dir: every folder holding a
@@ -55,7 +68,7 @@ func Discover(dir string) ([]Found, error) {
 		m, err := manifest.Load(pdir)
 		f := Found{Name: e.Name(), Dir: pdir, Manifest: m, Err: err}
 		if m != nil {
-			f.Required = m.IsRequired()
+			f.Required, f.RequiredIn = m.IsRequired(), m.RequiredIn
 			if m.Name != "" {
 				f.Name = m.Name
 			}

@@ -198,7 +198,7 @@ func (m *Manager) admit(fs []Found, lockErr error, lasting string) (*Plugin, str
 	// A broken manifest that says "required": false leaves the host
 	// running; one that cannot be read at all is optional unless the
 	// configuration says otherwise (Found.Required).
-	required := f.Required
+	required := f.IsRequiredIn(m.cfg.Environment)
 	if pc != nil && pc.Required != nil {
 		required = *pc.Required
 	}

@@ -21,7 +21,9 @@ import (
 //	sink := sdktest.Serve(t, log).Audit()
 //	svc := billing.New(db, nil, testutil.Plugins{AuditSink: sink}, billing.Config{}, nil)
 //
-// QueryErr, when set, fails every Query with it (a plugin in trouble).
+// QueryErr, when set, fails every Query with it (a plugin in trouble);
+// SetAppendErr fails Append until it is cleared (a plugin that cannot take
+// events).
 type AuditLog struct {
 	sdk.Base
 	// MaxPageSize caps a page (default 100), as a real sink caps it.
@@ -29,9 +31,35 @@ type AuditLog struct {
 	// QueryErr fails every Query when set. Set it before serving.
 	QueryErr error
 
-	mu      sync.Mutex
-	events  []audit.Event
-	queries []audit.QueryRequest
+	mu        sync.Mutex
+	events    []audit.Event
+	ids       map[string]bool
+	queries   []audit.QueryRequest
+	appendErr error
+	appends   int
+}
+
+// SetAppendErr makes every Append fail with err from now on; nil lets
+// Append work again.
+func (l *AuditLog) SetAppendErr(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.appendErr = err
+}
+
+// Appends is how many Append calls stored or skipped events (refused
+// calls are not counted).
+func (l *AuditLog) Appends() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appends
+}
+
+// Events returns a copy of the log, in sequence order.
+func (l *AuditLog) Events() []audit.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]audit.Event(nil), l.events...)
 }
 
 var _ audit.Sink = (*AuditLog)(nil)
@@ -51,6 +79,13 @@ func (l *AuditLog) Append(_ context.Context, req *audit.AppendRequest) (*audit.A
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.appendErr != nil {
+		return nil, l.appendErr
+	}
+	l.appends++
+	if l.ids == nil {
+		l.ids = map[string]bool{}
+	}
 	resp := &audit.AppendResponse{}
 	for _, e := range req.Events {
 		if l.seen(e.ID) {
@@ -61,20 +96,14 @@ func (l *AuditLog) Append(_ context.Context, req *audit.AppendRequest) (*audit.A
 		e.PrevHash = l.head()
 		e.Hash = audit.ChainHash(e.PrevHash, e)
 		l.events = append(l.events, e)
+		l.ids[e.ID] = true
 		resp.Appended++
 	}
 	resp.LastSequence, resp.HeadHash = uint64(len(l.events)), l.head()
 	return resp, nil
 }
 
-func (l *AuditLog) seen(id string) bool {
-	for _, e := range l.events {
-		if e.ID == id {
-			return true
-		}
-	}
-	return false
-}
+func (l *AuditLog) seen(id string) bool { return l.ids[id] }
 
 func (l *AuditLog) head() string {
 	if len(l.events) == 0 {

@@ -101,6 +101,9 @@ func (p Plugins) Router(name string) (router.Router, error) { return find(p.Rout
 // Notifier returns the notification plugin called name.
 func (p Plugins) Notifier(name string) (notify.Notifier, error) { return find(p.Notifiers, name) }
 
+// AuditInstalled reports whether the test gave an audit plugin.
+func (p Plugins) AuditInstalled() bool { return p.AuditSink != nil }
+
 // Audit returns the audit plugin, if the test gave one.
 func (p Plugins) Audit() (audit.Sink, bool) { return p.AuditSink, p.AuditSink != nil }
 

@@ -30,6 +30,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/sdk/audit"
 )
 
 // auditEvent is what a change records: "plan.updated" on plan 7, say.
@@ -163,7 +164,10 @@ var auditExportFormats = map[string]string{
 var auditCSVHeader = []string{"occurred_at", "event_id", "actor", "action", "resource_type", "resource_id", "outcome", "metadata", "id", "sequence", "hash"}
 
 // exportAudit streams every event of a search (the filters of GET /audit;
-// no cursor or limit) as CSV or JSON Lines, newest first. The records are
+// no cursor or limit) as CSV or JSON Lines, newest first. From the audit
+// plugin, the export ends with the signed checkpoint it ends at: the last
+// JSON Lines line is {"checkpoint": {...}}, and both formats carry it in
+// the X-Audit-Checkpoint trailer; events appended after it are left out. The records are
 // read a batch at a time as they are written (billing.ExportAudit), never
 // all at once. A failure once the answer has started cuts the connection,
 // so the download fails instead of looking complete.
@@ -184,16 +188,31 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return auditRefusal(err)
 	}
+	// From the audit plugin, the export ends with the checkpoint it ends
+	// at: one signed now over the whole log, taken before the first page
+	// is read, so every event exported is under it (newer ones are left
+	// out).
+	cp, trusted, cpErr := s.deps.Billing.AuditCheckpoint(r.Context(), true)
 	source, records, err := s.deps.Billing.ExportAudit(r.Context(), q)
 	if err != nil {
 		return auditRefusal(err)
 	}
+	var end *checkpointJSON
+	if source == billing.AuditFromPlugin && cpErr == nil {
+		end = toCheckpointJSON(cp, trusted)
+	} else if source == billing.AuditFromPlugin && !errors.Is(cpErr, audit.ErrNoProofs) {
+		s.log.Warn("audit export without its checkpoint", "error", cpErr)
+	}
 	h := w.Header()
+	if end != nil {
+		h.Set("Trailer", "X-Audit-Checkpoint")
+	}
 	h.Set("Content-Type", auditExportFormats[format])
 	h.Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.%s"`, time.Now().UTC().Format("20060102-150405"), format))
 	h.Set("X-Audit-Source", source)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	var write func(*billing.AuditRecord) error
+	var enc *json.Encoder
 	if format == "csv" {
 		cw := csv.NewWriter(bw)
 		_ = cw.Write(auditCSVHeader)
@@ -216,12 +235,15 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) error {
 			return cw.Error()
 		}
 	} else {
-		enc := json.NewEncoder(bw)
+		enc = json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
 		write = func(rec *billing.AuditRecord) error { return enc.Encode(rec) }
 	}
 	n := 0
 	for rec, err := range records {
+		if err == nil && end != nil && rec.Sequence > end.Size {
+			continue // appended after the checkpoint
+		}
 		if err == nil {
 			err = write(rec)
 		}
@@ -230,6 +252,13 @@ func (s *Server) exportAudit(w http.ResponseWriter, r *http.Request) error {
 			panic(http.ErrAbortHandler)
 		}
 		n++
+	}
+	if end != nil {
+		if enc != nil {
+			_ = writeCheckpointLine(enc, end)
+		}
+		b, _ := json.Marshal(end)
+		h.Set("X-Audit-Checkpoint", string(b))
 	}
 	if err := bw.Flush(); err != nil {
 		s.log.Warn("audit export not delivered", "error", err)

@@ -55,18 +55,25 @@ func (s *Server) cacheComponent() (component, bool) {
 	return c, true
 }
 
-// overall combines the store, the cache and the plugins into healthy,
-// degraded or unhealthy: unhealthy when not ready, degraded when the cache
-// is away, an optional plugin is down, or any plugin reports itself
-// degraded.
-func (s *Server) overall(store component, statuses []plugins.Status) string {
+// overall combines the store, the cache, the plugins and the audit trail
+// into healthy, degraded or unhealthy: unhealthy when not ready, degraded
+// when the cache is away, an optional plugin is down, any plugin reports
+// itself degraded, or the audit trail is behind or failed its
+// verification (unhealthy instead with audit.fail_closed).
+func (s *Server) overall(store component, statuses []plugins.Status, au *auditHealth) string {
 	if store.Status != healthHealthy || s.draining.Load() {
 		return healthUnhealthy
 	}
 	if ok, _ := s.deps.Plugins.Ready(); !ok {
 		return healthUnhealthy
 	}
+	if _, notReady := s.auditNotReady(au); notReady {
+		return healthUnhealthy
+	}
 	if c, ok := s.cacheComponent(); ok && c.Status != healthHealthy {
+		return healthDegraded
+	}
+	if au != nil && au.Status != healthHealthy {
 		return healthDegraded
 	}
 	for _, st := range statuses {
@@ -89,7 +96,9 @@ func (s *Server) live(w http.ResponseWriter, _ *http.Request) error {
 }
 
 // ready answers 200 only when every required plugin is running and healthy
-// and the store answers; otherwise 503 with the reasons.
+// and the store answers (and, with audit.fail_closed, the audit trail is
+// not behind and its log passed its last verification); otherwise 503
+// with the reasons.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	var reasons []string
 	if s.draining.Load() {
@@ -100,6 +109,12 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	}
 	if ok, why := s.deps.Plugins.Ready(); !ok {
 		reasons = append(reasons, why...)
+	}
+	if s.failClosed() {
+		au, _ := s.auditHealth(r.Context())
+		if why, notReady := s.auditNotReady(au); notReady {
+			reasons = append(reasons, why)
+		}
 	}
 	if len(reasons) > 0 {
 		w.Header().Set("Retry-After", "5")
@@ -112,26 +127,35 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	store := s.storeComponent(r.Context())
-	status := s.overall(store, s.deps.Plugins.Statuses())
+	au, hasAudit := s.auditHealth(r.Context())
+	status := s.overall(store, s.deps.Plugins.Statuses(), au)
 	code := http.StatusOK
 	if status == healthUnhealthy {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, map[string]any{
+	body := map[string]any{
 		"status":         status,
 		"version":        s.deps.Version,
 		"environment":    s.deps.Config.Environment,
 		"uptime":         s.uptime().String(),
 		"uptime_seconds": int64(s.uptime().Seconds()),
-	})
+	}
+	if hasAudit {
+		body["audit"] = au
+	}
+	writeJSON(w, code, body)
 	return nil
 }
 
 func (s *Server) healthDetailed(w http.ResponseWriter, r *http.Request) error {
 	store := s.storeComponent(r.Context())
 	statuses := s.deps.Plugins.Statuses()
-	status := s.overall(store, statuses)
+	au, hasAudit := s.auditHealth(r.Context())
+	status := s.overall(store, statuses, au)
 	_, reasons := s.deps.Plugins.Ready()
+	if why, notReady := s.auditNotReady(au); notReady {
+		reasons = append(reasons, why)
+	}
 	code := http.StatusOK
 	if status == healthUnhealthy {
 		code = http.StatusServiceUnavailable
@@ -140,7 +164,7 @@ func (s *Server) healthDetailed(w http.ResponseWriter, r *http.Request) error {
 	if c, ok := s.cacheComponent(); ok {
 		components["cache"] = c
 	}
-	writeJSON(w, code, map[string]any{
+	body := map[string]any{
 		"status":         status,
 		"version":        s.deps.Version,
 		"environment":    s.deps.Config.Environment,
@@ -149,7 +173,11 @@ func (s *Server) healthDetailed(w http.ResponseWriter, r *http.Request) error {
 		"components":     components,
 		"plugins":        statuses,
 		"not_ready":      reasons,
-	})
+	}
+	if hasAudit {
+		body["audit"] = au
+	}
+	writeJSON(w, code, body)
 	return nil
 }
 

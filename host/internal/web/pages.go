@@ -82,6 +82,7 @@ func (s *Server) newUI() (*ui.UI, error) {
 	}
 	if s.deps.Billing != nil {
 		d.SearchAudit = s.deps.Billing.SearchAudit // the audit page, as GET /audit (audit.go)
+		d.AuditStatus = s.deps.Billing.AuditStatus
 	}
 	if s.deps.DB != nil && s.deps.Billing != nil {
 		// The customer portal (portal.go; package ui, portal.go).

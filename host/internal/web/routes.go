@@ -139,6 +139,7 @@ func (s *Server) router() *mux.Router {
 		s.route(api, post, "/jobs/{id}/retry", RoleAdmin, s.retryJob)
 		s.route(api, get, "/audit", RoleAdmin, s.listAudit)
 		s.route(api, get, "/audit/export", RoleAdmin, s.exportAudit)
+		s.route(api, get, "/audit/checkpoint", RoleAdmin, s.auditCheckpoint)
 		s.route(api, get, "/routers/drift", RoleOperator, s.routerDrift)
 
 		// A location's router, live (location_routers.go): the connection

@@ -11,6 +11,7 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -45,6 +46,54 @@ type auditData struct {
 	// CSV and JSONL download this search from the API.
 	Older, Newer, Newest string
 	CSV, JSONL           string
+	// Trail is the audit trail's state (nil: not known).
+	Trail *auditTrail
+}
+
+// auditTrail is what the page shows above the search: a banner when the
+// audit log failed its verification, the backlog when the audit plugin is
+// behind, the pinned key's fingerprint and the latest checkpoint.
+type auditTrail struct {
+	Installed bool
+	// Failed is set when the latest verification found the log unsound:
+	// FirstBad names the first bad event, Reason the kind of failure.
+	Failed                    bool
+	FirstBad, Reason, Message string
+	// Behind, Backlog and Oldest: events waiting for the plugin.
+	Behind  bool
+	Backlog int64
+	Oldest  string
+	// Fingerprint is the pinned public key's; CheckpointSize and
+	// CheckpointAt the latest checkpoint the host saw.
+	Fingerprint    string
+	CheckpointSize uint64
+	CheckpointAt   string
+	// VerifiedAt and Checked: the latest verification, when it passed.
+	VerifiedAt string
+	Checked    uint64
+}
+
+// trail is st as the page shows it.
+func trail(lang string, st *billing.AuditStatus) *auditTrail {
+	t := &auditTrail{Installed: st.Installed, Behind: st.Behind, Backlog: st.Backlog.Count, Fingerprint: st.KeyFingerprint()}
+	if st.Backlog.Count > 0 {
+		t.Oldest = auditTime(lang, st.Backlog.Oldest.Local())
+	}
+	if tr := st.Trust; tr != nil && tr.KnownSize > 0 {
+		t.CheckpointSize, t.CheckpointAt = tr.KnownSize, auditTime(lang, tr.KnownAt.Local())
+	}
+	if v := st.Verification; v != nil {
+		if st.Failed() {
+			t.Failed, t.Reason, t.Message = true, v.Reason, v.Message
+			t.FirstBad = fmt.Sprint(v.FirstBadSequence)
+			if v.FirstBadEventID != "" {
+				t.FirstBad += " (" + v.FirstBadEventID + ")"
+			}
+		} else if v.OK {
+			t.VerifiedAt, t.Checked = auditTime(lang, v.CheckedAt.Local()), v.Checked
+		}
+	}
+	return t
 }
 
 // auditRow is one event as the table shows it. Its fields are its own,
@@ -96,6 +145,11 @@ func (u *UI) AuditPage(w http.ResponseWriter, r *http.Request) error {
 		var page *billing.AuditPage
 		if page, err = u.deps.SearchAudit(r.Context(), q); err == nil {
 			d.fill(lang, q, page)
+		}
+	}
+	if u.deps.AuditStatus != nil {
+		if st, serr := u.deps.AuditStatus(r.Context()); serr == nil {
+			d.Trail = trail(lang, st)
 		}
 	}
 	pv := view{Title: "audit.title", Data: &d}

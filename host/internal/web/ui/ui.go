@@ -118,6 +118,10 @@ type Deps struct {
 	// SearchAudit searches the audit log with the search of GET
 	// /api/v1/audit (billing.Service.SearchAudit; nil: no audit page).
 	SearchAudit func(ctx context.Context, q billing.AuditQuery) (*billing.AuditPage, error)
+	// AuditStatus is the audit trail's delivery, its log's latest
+	// verification and pinned key (billing.Service.AuditStatus), shown
+	// above the audit page's search (nil: not shown).
+	AuditStatus func(ctx context.Context) (*billing.AuditStatus, error)
 	// Portal is the customer portal's (portal.go; nil: no portal).
 	// AllowPortal counts a portal sign-in attempt for the client and for
 	// subject (the username or phone it names) and reports whether both

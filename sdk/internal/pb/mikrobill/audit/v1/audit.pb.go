@@ -469,9 +469,16 @@ func (x *QueryResponse) GetNextPageToken() string {
 // VerifyRequest checks a range of sequence numbers, both ends inclusive; zero
 // values mean from the start and to the end.
 type VerifyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	FromSequence  uint64                 `protobuf:"varint,1,opt,name=from_sequence,json=fromSequence,proto3" json:"from_sequence,omitempty"`
-	ToSequence    uint64                 `protobuf:"varint,2,opt,name=to_sequence,json=toSequence,proto3" json:"to_sequence,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	FromSequence uint64                 `protobuf:"varint,1,opt,name=from_sequence,json=fromSequence,proto3" json:"from_sequence,omitempty"`
+	ToSequence   uint64                 `protobuf:"varint,2,opt,name=to_sequence,json=toSequence,proto3" json:"to_sequence,omitempty"`
+	// The largest checkpoint size the caller saw before (kept outside the
+	// sink); a log whose latest checkpoint is smaller fails with reason
+	// "rollback". 0: not known.
+	KnownSize uint64 `protobuf:"varint,3,opt,name=known_size,json=knownSize,proto3" json:"known_size,omitempty"`
+	// The Ed25519 public key the caller trusts; when set, a checkpoint signed
+	// by another key fails with reason "signature". Empty: the log's own key.
+	PublicKey     []byte `protobuf:"bytes,4,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -520,6 +527,20 @@ func (x *VerifyRequest) GetToSequence() uint64 {
 	return 0
 }
 
+func (x *VerifyRequest) GetKnownSize() uint64 {
+	if x != nil {
+		return x.KnownSize
+	}
+	return 0
+}
+
+func (x *VerifyRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
 // VerifyResponse is the result of the check. A broken chain is ok=false, not
 // an error.
 type VerifyResponse struct {
@@ -530,8 +551,16 @@ type VerifyResponse struct {
 	FirstBadSequence uint64 `protobuf:"varint,3,opt,name=first_bad_sequence,json=firstBadSequence,proto3" json:"first_bad_sequence,omitempty"`
 	Message          string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	HeadHash         string `protobuf:"bytes,5,opt,name=head_hash,json=headHash,proto3" json:"head_hash,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The latest checkpoint, verified (signature, root over the events) when
+	// ok is true. Unset for a sink without checkpoints.
+	Checkpoint *Checkpoint `protobuf:"bytes,6,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// How many checkpoints' signatures and consistency proofs were checked.
+	CheckpointsChecked uint64 `protobuf:"varint,7,opt,name=checkpoints_checked,json=checkpointsChecked,proto3" json:"checkpoints_checked,omitempty"`
+	// The kind of failure when ok is false: "chain", "tree", "signature",
+	// "consistency", "truncated" or "rollback" (see the Go SDK's VerifyReason).
+	Reason        string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyResponse) Reset() {
@@ -599,6 +628,339 @@ func (x *VerifyResponse) GetHeadHash() string {
 	return ""
 }
 
+func (x *VerifyResponse) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *VerifyResponse) GetCheckpointsChecked() uint64 {
+	if x != nil {
+		return x.CheckpointsChecked
+	}
+	return 0
+}
+
+func (x *VerifyResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Checkpoint is a signed statement of the log's Merkle tree (RFC 6962): its
+// size and root hash. The signature is Ed25519 over the canonical text
+// documented on the Go SDK's audit.Checkpoint.SignedBytes (part of the
+// protocol; never changes).
+type Checkpoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Names the log, for example "mikrobill-audit".
+	Origin string `protobuf:"bytes,1,opt,name=origin,proto3" json:"origin,omitempty"`
+	// The tree covers the events with sequence 1..size (live and archived).
+	Size uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// RFC 6962 Merkle tree hash over the leaves.
+	RootHash []byte `protobuf:"bytes,3,opt,name=root_hash,json=rootHash,proto3" json:"root_hash,omitempty"`
+	// When it was taken.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// The Ed25519 public key that signed it.
+	PublicKey []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// Ed25519 signature over the checkpoint's signed bytes.
+	Signature     []byte `protobuf:"bytes,6,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Checkpoint) Reset() {
+	*x = Checkpoint{}
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Checkpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Checkpoint) ProtoMessage() {}
+
+func (x *Checkpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Checkpoint.ProtoReflect.Descriptor instead.
+func (*Checkpoint) Descriptor() ([]byte, []int) {
+	return file_mikrobill_audit_v1_audit_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Checkpoint) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *Checkpoint) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Checkpoint) GetRootHash() []byte {
+	if x != nil {
+		return x.RootHash
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *Checkpoint) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// GetCheckpointRequest asks for the latest checkpoint.
+type GetCheckpointRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Take a new checkpoint over the whole log first (unless the latest
+	// already covers it).
+	Take          bool `protobuf:"varint,1,opt,name=take,proto3" json:"take,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCheckpointRequest) Reset() {
+	*x = GetCheckpointRequest{}
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCheckpointRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCheckpointRequest) ProtoMessage() {}
+
+func (x *GetCheckpointRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCheckpointRequest.ProtoReflect.Descriptor instead.
+func (*GetCheckpointRequest) Descriptor() ([]byte, []int) {
+	return file_mikrobill_audit_v1_audit_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetCheckpointRequest) GetTake() bool {
+	if x != nil {
+		return x.Take
+	}
+	return false
+}
+
+// GetCheckpointResponse holds the latest checkpoint.
+type GetCheckpointResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Checkpoint    *Checkpoint            `protobuf:"bytes,1,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCheckpointResponse) Reset() {
+	*x = GetCheckpointResponse{}
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCheckpointResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCheckpointResponse) ProtoMessage() {}
+
+func (x *GetCheckpointResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCheckpointResponse.ProtoReflect.Descriptor instead.
+func (*GetCheckpointResponse) Descriptor() ([]byte, []int) {
+	return file_mikrobill_audit_v1_audit_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetCheckpointResponse) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+// ProveInclusionRequest asks for the proof that one event is in the log.
+type ProveInclusionRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EventId string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The size of the checkpoint to prove against; 0: the latest.
+	TreeSize      uint64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProveInclusionRequest) Reset() {
+	*x = ProveInclusionRequest{}
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProveInclusionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProveInclusionRequest) ProtoMessage() {}
+
+func (x *ProveInclusionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProveInclusionRequest.ProtoReflect.Descriptor instead.
+func (*ProveInclusionRequest) Descriptor() ([]byte, []int) {
+	return file_mikrobill_audit_v1_audit_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ProveInclusionRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *ProveInclusionRequest) GetTreeSize() uint64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+// ProveInclusionResponse is the event, the checkpoint and the RFC 6962 audit
+// path from the event's leaf to the checkpoint's root.
+type ProveInclusionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Event *AuditEvent            `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// The event's leaf index: its sequence - 1.
+	LeafIndex  uint64      `protobuf:"varint,2,opt,name=leaf_index,json=leafIndex,proto3" json:"leaf_index,omitempty"`
+	Checkpoint *Checkpoint `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The audit path, leaf to root.
+	Proof         [][]byte `protobuf:"bytes,4,rep,name=proof,proto3" json:"proof,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProveInclusionResponse) Reset() {
+	*x = ProveInclusionResponse{}
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProveInclusionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProveInclusionResponse) ProtoMessage() {}
+
+func (x *ProveInclusionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_mikrobill_audit_v1_audit_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProveInclusionResponse.ProtoReflect.Descriptor instead.
+func (*ProveInclusionResponse) Descriptor() ([]byte, []int) {
+	return file_mikrobill_audit_v1_audit_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ProveInclusionResponse) GetEvent() *AuditEvent {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *ProveInclusionResponse) GetLeafIndex() uint64 {
+	if x != nil {
+		return x.LeafIndex
+	}
+	return 0
+}
+
+func (x *ProveInclusionResponse) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
+func (x *ProveInclusionResponse) GetProof() [][]byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
 var File_mikrobill_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_mikrobill_audit_v1_audit_proto_rawDesc = "" +
@@ -653,21 +1015,58 @@ const file_mikrobill_audit_v1_audit_proto_rawDesc = "" +
 	"descending\"o\n" +
 	"\rQueryResponse\x126\n" +
 	"\x06events\x18\x01 \x03(\v2\x1e.mikrobill.audit.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"U\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x01\n" +
 	"\rVerifyRequest\x12#\n" +
 	"\rfrom_sequence\x18\x01 \x01(\x04R\ffromSequence\x12\x1f\n" +
 	"\vto_sequence\x18\x02 \x01(\x04R\n" +
-	"toSequence\"\x9f\x01\n" +
+	"toSequence\x12\x1d\n" +
+	"\n" +
+	"known_size\x18\x03 \x01(\x04R\tknownSize\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x04 \x01(\fR\tpublicKey\"\xa8\x02\n" +
 	"\x0eVerifyResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
 	"\achecked\x18\x02 \x01(\x04R\achecked\x12,\n" +
 	"\x12first_bad_sequence\x18\x03 \x01(\x04R\x10firstBadSequence\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1b\n" +
-	"\thead_hash\x18\x05 \x01(\tR\bheadHash2\xfe\x01\n" +
+	"\thead_hash\x18\x05 \x01(\tR\bheadHash\x12>\n" +
+	"\n" +
+	"checkpoint\x18\x06 \x01(\v2\x1e.mikrobill.audit.v1.CheckpointR\n" +
+	"checkpoint\x12/\n" +
+	"\x13checkpoints_checked\x18\a \x01(\x04R\x12checkpointsChecked\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"\xc2\x01\n" +
+	"\n" +
+	"Checkpoint\x12\x16\n" +
+	"\x06origin\x18\x01 \x01(\tR\x06origin\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x1b\n" +
+	"\troot_hash\x18\x03 \x01(\fR\brootHash\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x05 \x01(\fR\tpublicKey\x12\x1c\n" +
+	"\tsignature\x18\x06 \x01(\fR\tsignature\"*\n" +
+	"\x14GetCheckpointRequest\x12\x12\n" +
+	"\x04take\x18\x01 \x01(\bR\x04take\"W\n" +
+	"\x15GetCheckpointResponse\x12>\n" +
+	"\n" +
+	"checkpoint\x18\x01 \x01(\v2\x1e.mikrobill.audit.v1.CheckpointR\n" +
+	"checkpoint\"O\n" +
+	"\x15ProveInclusionRequest\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
+	"\ttree_size\x18\x02 \x01(\x04R\btreeSize\"\xc3\x01\n" +
+	"\x16ProveInclusionResponse\x124\n" +
+	"\x05event\x18\x01 \x01(\v2\x1e.mikrobill.audit.v1.AuditEventR\x05event\x12\x1d\n" +
+	"\n" +
+	"leaf_index\x18\x02 \x01(\x04R\tleafIndex\x12>\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\v2\x1e.mikrobill.audit.v1.CheckpointR\n" +
+	"checkpoint\x12\x14\n" +
+	"\x05proof\x18\x04 \x03(\fR\x05proof2\xcd\x03\n" +
 	"\fAuditService\x12O\n" +
 	"\x06Append\x12!.mikrobill.audit.v1.AppendRequest\x1a\".mikrobill.audit.v1.AppendResponse\x12L\n" +
 	"\x05Query\x12 .mikrobill.audit.v1.QueryRequest\x1a!.mikrobill.audit.v1.QueryResponse\x12O\n" +
-	"\x06Verify\x12!.mikrobill.audit.v1.VerifyRequest\x1a\".mikrobill.audit.v1.VerifyResponseBKZIgithub.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/audit/v1;auditv1b\x06proto3"
+	"\x06Verify\x12!.mikrobill.audit.v1.VerifyRequest\x1a\".mikrobill.audit.v1.VerifyResponse\x12d\n" +
+	"\rGetCheckpoint\x12(.mikrobill.audit.v1.GetCheckpointRequest\x1a).mikrobill.audit.v1.GetCheckpointResponse\x12g\n" +
+	"\x0eProveInclusion\x12).mikrobill.audit.v1.ProveInclusionRequest\x1a*.mikrobill.audit.v1.ProveInclusionResponseBKZIgithub.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/audit/v1;auditv1b\x06proto3"
 
 var (
 	file_mikrobill_audit_v1_audit_proto_rawDescOnce sync.Once
@@ -681,36 +1080,50 @@ func file_mikrobill_audit_v1_audit_proto_rawDescGZIP() []byte {
 	return file_mikrobill_audit_v1_audit_proto_rawDescData
 }
 
-var file_mikrobill_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_mikrobill_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_mikrobill_audit_v1_audit_proto_goTypes = []any{
-	(*AuditEvent)(nil),            // 0: mikrobill.audit.v1.AuditEvent
-	(*AppendRequest)(nil),         // 1: mikrobill.audit.v1.AppendRequest
-	(*AppendResponse)(nil),        // 2: mikrobill.audit.v1.AppendResponse
-	(*QueryRequest)(nil),          // 3: mikrobill.audit.v1.QueryRequest
-	(*QueryResponse)(nil),         // 4: mikrobill.audit.v1.QueryResponse
-	(*VerifyRequest)(nil),         // 5: mikrobill.audit.v1.VerifyRequest
-	(*VerifyResponse)(nil),        // 6: mikrobill.audit.v1.VerifyResponse
-	nil,                           // 7: mikrobill.audit.v1.AuditEvent.MetadataEntry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*AuditEvent)(nil),             // 0: mikrobill.audit.v1.AuditEvent
+	(*AppendRequest)(nil),          // 1: mikrobill.audit.v1.AppendRequest
+	(*AppendResponse)(nil),         // 2: mikrobill.audit.v1.AppendResponse
+	(*QueryRequest)(nil),           // 3: mikrobill.audit.v1.QueryRequest
+	(*QueryResponse)(nil),          // 4: mikrobill.audit.v1.QueryResponse
+	(*VerifyRequest)(nil),          // 5: mikrobill.audit.v1.VerifyRequest
+	(*VerifyResponse)(nil),         // 6: mikrobill.audit.v1.VerifyResponse
+	(*Checkpoint)(nil),             // 7: mikrobill.audit.v1.Checkpoint
+	(*GetCheckpointRequest)(nil),   // 8: mikrobill.audit.v1.GetCheckpointRequest
+	(*GetCheckpointResponse)(nil),  // 9: mikrobill.audit.v1.GetCheckpointResponse
+	(*ProveInclusionRequest)(nil),  // 10: mikrobill.audit.v1.ProveInclusionRequest
+	(*ProveInclusionResponse)(nil), // 11: mikrobill.audit.v1.ProveInclusionResponse
+	nil,                            // 12: mikrobill.audit.v1.AuditEvent.MetadataEntry
+	(*timestamppb.Timestamp)(nil),  // 13: google.protobuf.Timestamp
 }
 var file_mikrobill_audit_v1_audit_proto_depIdxs = []int32{
-	8, // 0: mikrobill.audit.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	7, // 1: mikrobill.audit.v1.AuditEvent.metadata:type_name -> mikrobill.audit.v1.AuditEvent.MetadataEntry
-	0, // 2: mikrobill.audit.v1.AppendRequest.events:type_name -> mikrobill.audit.v1.AuditEvent
-	8, // 3: mikrobill.audit.v1.QueryRequest.since:type_name -> google.protobuf.Timestamp
-	8, // 4: mikrobill.audit.v1.QueryRequest.until:type_name -> google.protobuf.Timestamp
-	0, // 5: mikrobill.audit.v1.QueryResponse.events:type_name -> mikrobill.audit.v1.AuditEvent
-	1, // 6: mikrobill.audit.v1.AuditService.Append:input_type -> mikrobill.audit.v1.AppendRequest
-	3, // 7: mikrobill.audit.v1.AuditService.Query:input_type -> mikrobill.audit.v1.QueryRequest
-	5, // 8: mikrobill.audit.v1.AuditService.Verify:input_type -> mikrobill.audit.v1.VerifyRequest
-	2, // 9: mikrobill.audit.v1.AuditService.Append:output_type -> mikrobill.audit.v1.AppendResponse
-	4, // 10: mikrobill.audit.v1.AuditService.Query:output_type -> mikrobill.audit.v1.QueryResponse
-	6, // 11: mikrobill.audit.v1.AuditService.Verify:output_type -> mikrobill.audit.v1.VerifyResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	13, // 0: mikrobill.audit.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	12, // 1: mikrobill.audit.v1.AuditEvent.metadata:type_name -> mikrobill.audit.v1.AuditEvent.MetadataEntry
+	0,  // 2: mikrobill.audit.v1.AppendRequest.events:type_name -> mikrobill.audit.v1.AuditEvent
+	13, // 3: mikrobill.audit.v1.QueryRequest.since:type_name -> google.protobuf.Timestamp
+	13, // 4: mikrobill.audit.v1.QueryRequest.until:type_name -> google.protobuf.Timestamp
+	0,  // 5: mikrobill.audit.v1.QueryResponse.events:type_name -> mikrobill.audit.v1.AuditEvent
+	7,  // 6: mikrobill.audit.v1.VerifyResponse.checkpoint:type_name -> mikrobill.audit.v1.Checkpoint
+	13, // 7: mikrobill.audit.v1.Checkpoint.time:type_name -> google.protobuf.Timestamp
+	7,  // 8: mikrobill.audit.v1.GetCheckpointResponse.checkpoint:type_name -> mikrobill.audit.v1.Checkpoint
+	0,  // 9: mikrobill.audit.v1.ProveInclusionResponse.event:type_name -> mikrobill.audit.v1.AuditEvent
+	7,  // 10: mikrobill.audit.v1.ProveInclusionResponse.checkpoint:type_name -> mikrobill.audit.v1.Checkpoint
+	1,  // 11: mikrobill.audit.v1.AuditService.Append:input_type -> mikrobill.audit.v1.AppendRequest
+	3,  // 12: mikrobill.audit.v1.AuditService.Query:input_type -> mikrobill.audit.v1.QueryRequest
+	5,  // 13: mikrobill.audit.v1.AuditService.Verify:input_type -> mikrobill.audit.v1.VerifyRequest
+	8,  // 14: mikrobill.audit.v1.AuditService.GetCheckpoint:input_type -> mikrobill.audit.v1.GetCheckpointRequest
+	10, // 15: mikrobill.audit.v1.AuditService.ProveInclusion:input_type -> mikrobill.audit.v1.ProveInclusionRequest
+	2,  // 16: mikrobill.audit.v1.AuditService.Append:output_type -> mikrobill.audit.v1.AppendResponse
+	4,  // 17: mikrobill.audit.v1.AuditService.Query:output_type -> mikrobill.audit.v1.QueryResponse
+	6,  // 18: mikrobill.audit.v1.AuditService.Verify:output_type -> mikrobill.audit.v1.VerifyResponse
+	9,  // 19: mikrobill.audit.v1.AuditService.GetCheckpoint:output_type -> mikrobill.audit.v1.GetCheckpointResponse
+	11, // 20: mikrobill.audit.v1.AuditService.ProveInclusion:output_type -> mikrobill.audit.v1.ProveInclusionResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_mikrobill_audit_v1_audit_proto_init() }
@@ -724,7 +1137,7 @@ func file_mikrobill_audit_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mikrobill_audit_v1_audit_proto_rawDesc), len(file_mikrobill_audit_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,9 +22,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuditService_Append_FullMethodName = "/mikrobill.audit.v1.AuditService/Append"
-	AuditService_Query_FullMethodName  = "/mikrobill.audit.v1.AuditService/Query"
-	AuditService_Verify_FullMethodName = "/mikrobill.audit.v1.AuditService/Verify"
+	AuditService_Append_FullMethodName         = "/mikrobill.audit.v1.AuditService/Append"
+	AuditService_Query_FullMethodName          = "/mikrobill.audit.v1.AuditService/Query"
+	AuditService_Verify_FullMethodName         = "/mikrobill.audit.v1.AuditService/Verify"
+	AuditService_GetCheckpoint_FullMethodName  = "/mikrobill.audit.v1.AuditService/GetCheckpoint"
+	AuditService_ProveInclusion_FullMethodName = "/mikrobill.audit.v1.AuditService/ProveInclusion"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -39,8 +41,16 @@ type AuditServiceClient interface {
 	Append(ctx context.Context, in *AppendRequest, opts ...grpc.CallOption) (*AppendResponse, error)
 	// Query reads events with filters, a page at a time.
 	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryResponse, error)
-	// Verify checks the hash chain over a range of sequence numbers.
+	// Verify checks the hash chain over a range of sequence numbers and, for a
+	// sink that keeps a Merkle tree, the tree and its signed checkpoints.
 	Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error)
+	// GetCheckpoint returns the latest signed checkpoint (capability
+	// "audit.proofs"; a sink without it answers UNIMPLEMENTED).
+	GetCheckpoint(ctx context.Context, in *GetCheckpointRequest, opts ...grpc.CallOption) (*GetCheckpointResponse, error)
+	// ProveInclusion returns an RFC 6962 inclusion proof of one event under a
+	// signed checkpoint (capability "audit.proofs"; a sink without it answers
+	// UNIMPLEMENTED).
+	ProveInclusion(ctx context.Context, in *ProveInclusionRequest, opts ...grpc.CallOption) (*ProveInclusionResponse, error)
 }
 
 type auditServiceClient struct {
@@ -81,6 +91,26 @@ func (c *auditServiceClient) Verify(ctx context.Context, in *VerifyRequest, opts
 	return out, nil
 }
 
+func (c *auditServiceClient) GetCheckpoint(ctx context.Context, in *GetCheckpointRequest, opts ...grpc.CallOption) (*GetCheckpointResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCheckpointResponse)
+	err := c.cc.Invoke(ctx, AuditService_GetCheckpoint_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *auditServiceClient) ProveInclusion(ctx context.Context, in *ProveInclusionRequest, opts ...grpc.CallOption) (*ProveInclusionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProveInclusionResponse)
+	err := c.cc.Invoke(ctx, AuditService_ProveInclusion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -93,8 +123,16 @@ type AuditServiceServer interface {
 	Append(context.Context, *AppendRequest) (*AppendResponse, error)
 	// Query reads events with filters, a page at a time.
 	Query(context.Context, *QueryRequest) (*QueryResponse, error)
-	// Verify checks the hash chain over a range of sequence numbers.
+	// Verify checks the hash chain over a range of sequence numbers and, for a
+	// sink that keeps a Merkle tree, the tree and its signed checkpoints.
 	Verify(context.Context, *VerifyRequest) (*VerifyResponse, error)
+	// GetCheckpoint returns the latest signed checkpoint (capability
+	// "audit.proofs"; a sink without it answers UNIMPLEMENTED).
+	GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error)
+	// ProveInclusion returns an RFC 6962 inclusion proof of one event under a
+	// signed checkpoint (capability "audit.proofs"; a sink without it answers
+	// UNIMPLEMENTED).
+	ProveInclusion(context.Context, *ProveInclusionRequest) (*ProveInclusionResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -113,6 +151,12 @@ func (UnimplementedAuditServiceServer) Query(context.Context, *QueryRequest) (*Q
 }
 func (UnimplementedAuditServiceServer) Verify(context.Context, *VerifyRequest) (*VerifyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Verify not implemented")
+}
+func (UnimplementedAuditServiceServer) GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCheckpoint not implemented")
+}
+func (UnimplementedAuditServiceServer) ProveInclusion(context.Context, *ProveInclusionRequest) (*ProveInclusionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProveInclusion not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -189,6 +233,42 @@ func _AuditService_Verify_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_GetCheckpoint_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCheckpointRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).GetCheckpoint(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_GetCheckpoint_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).GetCheckpoint(ctx, req.(*GetCheckpointRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AuditService_ProveInclusion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProveInclusionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).ProveInclusion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_ProveInclusion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).ProveInclusion(ctx, req.(*ProveInclusionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -207,6 +287,14 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Verify",
 			Handler:    _AuditService_Verify_Handler,
+		},
+		{
+			MethodName: "GetCheckpoint",
+			Handler:    _AuditService_GetCheckpoint_Handler,
+		},
+		{
+			MethodName: "ProveInclusion",
+			Handler:    _AuditService_ProveInclusion_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
