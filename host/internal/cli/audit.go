@@ -125,7 +125,9 @@ func startAudit(ctx context.Context, g *globals, cfg *config.Config, name string
 	if log.GetLevel() == hclog.Info {
 		log.SetLevel(hclog.Warn) // the plugin's start-up lines would bury the answer
 	}
-	proc, err := plugins.LaunchStandalone(ctx, cfg, man, log)
+	saved, closeStore := standaloneSettings(ctx, cfg, log)
+	defer closeStore()
+	proc, err := plugins.LaunchStandalone(ctx, cfg, man, saved, log)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -137,6 +139,32 @@ func startAudit(ctx context.Context, g *globals, cfg *config.Config, name string
 	}
 	p, _ := sink.(audit.Prover)
 	return sink, p, stop, nil
+}
+
+// standaloneSettings reads, for a plugin launched on its own, the settings
+// operators saved in the host's store, so it runs as the serving host runs
+// it (its durability, say). A store that cannot be opened within a few
+// seconds is not fatal: verifying a log must work when the database is
+// gone; the plugin then gets the configuration file's settings alone, and
+// the log says so. Call the returned function when the plugin has started.
+func standaloneSettings(ctx context.Context, cfg *config.Config, log hclog.Logger) (func(context.Context, string) (json.RawMessage, error), func()) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, _, err := openStore(ctx, cfg)
+	if err != nil {
+		log.Warn("the host's store cannot be opened: the plugin gets the configuration file's settings alone, not those saved in the admin UI", "error", err)
+		return nil, func() {}
+	}
+	key, err := cfg.EncryptionKey()
+	if err == nil {
+		var cipher *store.Cipher
+		if cipher, err = store.NewCipher(key); err == nil {
+			return savedSettings(st, cipher), func() { st.Close() }
+		}
+	}
+	st.Close()
+	log.Warn("the host's encryption key cannot be read: the plugin gets the configuration file's settings alone, not those saved in the admin UI", "error", err)
+	return nil, func() {}
 }
 
 // hostTrust reads what the host pinned about the audit log from its store,
@@ -561,7 +589,9 @@ func printAuditKey(g *globals, cfg *config.Config, m *manifest.Manifest) {
 	defer cancel()
 	log := g.logger(cfg).Named("audit")
 	log.SetLevel(hclog.Error)
-	proc, err := plugins.LaunchStandalone(ctx, cfg, m, log)
+	saved, closeStore := standaloneSettings(ctx, cfg, log)
+	defer closeStore()
+	proc, err := plugins.LaunchStandalone(ctx, cfg, m, saved, log)
 	if err != nil {
 		fmt.Fprintf(w, "public key:       unknown: %v\n", err)
 	} else {

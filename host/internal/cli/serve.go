@@ -156,16 +156,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		HostVersion:     version.Version,
 		Capabilities:    map[string]bool{"database": true, "cache": true},
 		LastingDisabled: lastingDisabled(st),
-		SavedSettings: func(ctx context.Context, name string) (json.RawMessage, error) {
-			ps, err := st.Q().GetPluginSettings(ctx, name, cipher)
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			return ps.Settings, nil
-		},
+		SavedSettings:   savedSettings(st, cipher),
 		OnEvent: func(ctx context.Context, e sdk.Event) error {
 			if bill == nil {
 				return errors.New("billing is not running yet")
@@ -290,4 +281,21 @@ func ensureDefaultLocation(ctx context.Context, st *store.Store, cfg *config.Con
 	}
 	log.Info("default router location created", "location", name, "router", cfg.Router.DefaultLocation.Host)
 	return nil
+}
+
+// savedSettings reads the settings operators saved for a plugin through the
+// admin UI or the API (nil when none), decrypting its secrets: what a
+// serving host and a plugin launched on its own (plugins.LaunchStandalone)
+// both add to the configuration file's.
+func savedSettings(st *store.Store, cipher *store.Cipher) func(ctx context.Context, name string) (json.RawMessage, error) {
+	return func(ctx context.Context, name string) (json.RawMessage, error) {
+		ps, err := st.Q().GetPluginSettings(ctx, name, cipher)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return ps.Settings, nil
+	}
 }

@@ -37,10 +37,11 @@ type Standalone struct {
 }
 
 // LaunchStandalone launches the plugin man describes as the host would,
-// with the settings the configuration file gives it (settings saved in the
-// admin UI live in the host's database and are not read). Stop it when
-// done.
-func LaunchStandalone(ctx context.Context, cfg *config.Config, man *manifest.Manifest, log hclog.Logger) (*Standalone, error) {
+// with the settings a serving host would give it: the configuration
+// file's, those saved in the admin UI (read through saved, which may be nil
+// when the host's store cannot be opened: then the file's alone) and the
+// host's defaults. Stop it when done.
+func LaunchStandalone(ctx context.Context, cfg *config.Config, man *manifest.Manifest, saved func(ctx context.Context, name string) (json.RawMessage, error), log hclog.Logger) (*Standalone, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -49,9 +50,7 @@ func LaunchStandalone(ctx context.Context, cfg *config.Config, man *manifest.Man
 		return nil, err
 	}
 	l := &launcher{cfg: cfg, hostLog: log, log: log, metrics: metrics.New(), runtimeDir: sockets,
-		settings: func(context.Context, string) (json.RawMessage, error) {
-			return MergeSettings(cfg.PluginSettings(man.Name), nil)
-		},
+		settings:    (&Manager{cfg: cfg, deps: Deps{SavedSettings: saved}}).settings,
 		hostService: func(string) sdk.Host { return nil },
 	}
 	run, err := l.launch(ctx, man, cfg.PolicyFor(man.Name), log.With("plugin", man.Name), &history.Latency{})
