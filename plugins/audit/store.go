@@ -128,7 +128,7 @@ func openStore(ctx context.Context, dir string, key ed25519.PrivateKey, now func
 	// host drops events from its queue once acknowledged). NORMAL would
 	// survive kill -9 only. _txlock=immediate takes the write lock at BEGIN.
 	dsn := "file:" + (&url.URL{Path: filepath.Join(dir, dbFile)}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(8192)&_txlock=immediate"
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(8192)&_pragma=mmap_size(2147418112)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open the audit log %s: %w", filepath.Join(dir, dbFile), err)
