@@ -270,6 +270,12 @@ func TestQueryFiltersAndPages(t *testing.T) {
 		{"combined descending", audit.QueryRequest{Actor: "admin-1", Outcome: audit.OutcomeSuccess, Descending: true, PageSize: 5}, func(e audit.Event) bool {
 			return e.Actor == "admin-1" && e.Outcome == audit.OutcomeSuccess
 		}},
+		// A prefix is one page per action it matches, merged: across
+		// actions, with other filters, newest first, and matching none.
+		{"action prefix combined descending", audit.QueryRequest{Action: "invoice.", Actor: "admin-2", Since: t0.Add(20 * time.Second), Descending: true, PageSize: 3}, func(e audit.Event) bool {
+			return strings.HasPrefix(e.Action, "invoice.") && e.Actor == "admin-2" && !e.Time.Before(t0.Add(20*time.Second))
+		}},
+		{"action prefix none", audit.QueryRequest{Action: "nothing.*", PageSize: 3}, func(e audit.Event) bool { return false }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
