@@ -624,3 +624,32 @@ func TestForgedCheckpointFailsConsistency(t *testing.T) {
 		t.Errorf("Verify = %+v, want consistency at 11", v)
 	}
 }
+
+func TestDurabilitySetting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := NewLog()
+	_, err := l.Configure(ctx, &sdk.ConfigureRequest{Settings: []byte(`{"durability": "sometimes"}`), DataDir: dir})
+	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), `"sometimes"`) || !strings.Contains(err.Error(), `"normal"`) {
+		t.Fatalf("Configure(durability sometimes) = %v, want ErrInvalidArgument naming the value and the choices", err)
+	}
+	l = openLog(t, dir, map[string]any{"durability": "normal"})
+	appendN(t, l, 1, 10)
+	var sync int
+	st, _ := l.store()
+	if err := st.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil || sync != 1 {
+		t.Fatalf("synchronous = %d, %v; want 1 (NORMAL)", sync, err)
+	}
+	// Back to full on the same log: reopened, nothing lost.
+	if _, err := l.Configure(ctx, &sdk.ConfigureRequest{Settings: []byte(`{"durability": "full"}`), DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = l.store()
+	if err := st.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Fatalf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
+	appendN(t, l, 11, 10)
+	if v := verify(t, l, nil); !v.OK || v.Checked != 20 {
+		t.Fatalf("Verify = %+v", v)
+	}
+}
