@@ -434,20 +434,27 @@ func scanEvent(r scanner, extra ...any) (audit.Event, error) {
 }
 
 // scanEventRaw reads an event but leaves its metadata in meta, for
-// decodeMetadata (Verify decodes it on another goroutine).
+// decodeMetadata.
 func scanEventRaw(r scanner, meta *string, extra ...any) (audit.Event, error) {
 	var e audit.Event
+	err := scanEventInto(r, &e, meta, extra...)
+	return e, err
+}
+
+// scanEventInto is scanEventRaw into e (Verify reads into a block's slice
+// in place, without an event's allocation and copy per row).
+func scanEventInto(r scanner, e *audit.Event, meta *string, extra ...any) error {
 	var t sql.NullInt64
 	var outcome string
 	dest := append([]any{&e.Sequence, &e.ID, &t, &e.Actor, &e.Action, &e.ResourceType, &e.ResourceID, &outcome, &e.RemoteAddr, &e.RequestID, meta, &e.PrevHash, &e.Hash}, extra...)
 	if err := r.Scan(dest...); err != nil {
-		return e, fmt.Errorf("read an audit event: %w", err)
+		return fmt.Errorf("read an audit event: %w", err)
 	}
 	e.Outcome = audit.Outcome(outcome)
 	if t.Valid {
 		e.Time = time.Unix(0, t.Int64).UTC()
 	}
-	return e, nil
+	return nil
 }
 
 func decodeMetadata(e *audit.Event, meta string) {

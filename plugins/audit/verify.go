@@ -420,7 +420,7 @@ func (v *verifier) readBlock(ctx context.Context, q *sql.Tx, lo, hi uint64) ([]s
 	for rows.Next() {
 		out = append(out, scanned{})
 		sc := &out[len(out)-1]
-		if sc.e, err = scanEventRaw(rows, &meta); err != nil {
+		if err := scanEventInto(rows, &sc.e, &meta); err != nil {
 			return nil, err
 		}
 		decodeMetadata(&sc.e, meta)
