@@ -29,10 +29,15 @@ type Settings struct {
 	CheckpointEvery           int `json:"checkpoint_every"`
 	CheckpointIntervalSeconds int `json:"checkpoint_interval_seconds"`
 	RetentionDays             int `json:"retention_days"`
+	// Durability is when an append counts as stored: "full" (the default:
+	// on disk, through kill -9 and a power cut) or "normal" (through kill
+	// -9; a power cut or OS crash may lose the last appends, which the
+	// host has already dropped from its queue). See store.go's openStore.
+	Durability string `json:"durability"`
 }
 
 func defaultSettings() Settings {
-	return Settings{CheckpointEvery: 1000, CheckpointIntervalSeconds: 60}
+	return Settings{CheckpointEvery: 1000, CheckpointIntervalSeconds: 60, Durability: durabilityFull}
 }
 
 // Log is the audit plugin: an audit.Sink and audit.Prover over a store.
@@ -98,18 +103,31 @@ func (l *Log) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.Co
 	if err := sdk.DecodeConfig(req.Settings, &set); err != nil {
 		return nil, err
 	}
+	if set.Durability != durabilityFull && set.Durability != durabilityNormal {
+		return nil, fmt.Errorf("%w: durability %q is not one this plugin knows; use %q (appends survive a power cut; the default) or %q (they survive a crash of the plugin, not of the machine)", sdk.ErrInvalidArgument, set.Durability, durabilityFull, durabilityNormal)
+	}
 	if req.DataDir == "" {
 		return nil, fmt.Errorf("%w: the host gave no data directory; the audit log needs one to keep its database and signing key", sdk.ErrFailedPrecondition)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.settings = set
-	if l.st == nil || l.st.dir != req.DataDir {
+	if l.st == nil || l.st.dir != req.DataDir || l.st.durability != set.Durability {
 		key, err := loadOrCreateKey(req.DataDir)
 		if err != nil {
 			return nil, err
 		}
-		st, err := openStore(ctx, req.DataDir, key, l.now)
+		if l.st != nil && l.st.dir == req.DataDir {
+			// The same log with another durability: close it first (one
+			// writer at a time), after the append in progress, if any (one
+			// that waits for it fails on the closed log; the host retries).
+			l.stopSchedule()
+			l.st.mu.Lock()
+			_ = l.st.close()
+			l.st.mu.Unlock()
+			l.st = nil
+		}
+		st, err := openStore(ctx, req.DataDir, key, l.now, set.Durability)
 		if err != nil {
 			return nil, err
 		}

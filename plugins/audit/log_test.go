@@ -270,6 +270,12 @@ func TestQueryFiltersAndPages(t *testing.T) {
 		{"combined descending", audit.QueryRequest{Actor: "admin-1", Outcome: audit.OutcomeSuccess, Descending: true, PageSize: 5}, func(e audit.Event) bool {
 			return e.Actor == "admin-1" && e.Outcome == audit.OutcomeSuccess
 		}},
+		// A prefix is one page per action it matches, merged: across
+		// actions, with other filters, newest first, and matching none.
+		{"action prefix combined descending", audit.QueryRequest{Action: "invoice.", Actor: "admin-2", Since: t0.Add(20 * time.Second), Descending: true, PageSize: 3}, func(e audit.Event) bool {
+			return strings.HasPrefix(e.Action, "invoice.") && e.Actor == "admin-2" && !e.Time.Before(t0.Add(20*time.Second))
+		}},
+		{"action prefix none", audit.QueryRequest{Action: "nothing.*", PageSize: 3}, func(e audit.Event) bool { return false }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -616,5 +622,79 @@ func TestForgedCheckpointFailsConsistency(t *testing.T) {
 	v := verify(t, l, &audit.VerifyRequest{FromSequence: 21, ToSequence: 30})
 	if v.OK || v.Reason != audit.ReasonConsistency || v.FirstBadSequence != 11 || !strings.Contains(v.Message, "checkpoint 20 does not extend checkpoint 10") {
 		t.Errorf("Verify = %+v, want consistency at 11", v)
+	}
+}
+
+func TestDurabilitySetting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := NewLog()
+	_, err := l.Configure(ctx, &sdk.ConfigureRequest{Settings: []byte(`{"durability": "sometimes"}`), DataDir: dir})
+	if !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), `"sometimes"`) || !strings.Contains(err.Error(), `"normal"`) {
+		t.Fatalf("Configure(durability sometimes) = %v, want ErrInvalidArgument naming the value and the choices", err)
+	}
+	l = openLog(t, dir, map[string]any{"durability": "normal"})
+	appendN(t, l, 1, 10)
+	var sync int
+	st, _ := l.store()
+	if err := st.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil || sync != 1 {
+		t.Fatalf("synchronous = %d, %v; want 1 (NORMAL)", sync, err)
+	}
+	// Back to full on the same log: reopened, nothing lost.
+	if _, err := l.Configure(ctx, &sdk.ConfigureRequest{Settings: []byte(`{"durability": "full"}`), DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = l.store()
+	if err := st.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+		t.Fatalf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
+	appendN(t, l, 11, 10)
+	if v := verify(t, l, nil); !v.OK || v.Checked != 20 {
+		t.Fatalf("Verify = %+v", v)
+	}
+}
+
+// TestTamperingAcrossVerifyBlocks: Verify reads blocks of verifyBlock
+// events on two readers in turn; an edit or a gap in any block, at a block's
+// edge or of a whole block, is still named, and a sound log of several
+// blocks verifies.
+func TestTamperingAcrossVerifyBlocks(t *testing.T) {
+	const n = 2*verifyBlock + 1000 // blocks 1 and 3 on one reader, 2 on the other
+	build := func(t *testing.T) string {
+		dir := t.TempDir()
+		l := openLog(t, dir, nil)
+		for i := 1; i <= n; i += 1000 {
+			appendN(t, l, i, min(1000, n-i+1))
+		}
+		if v := verify(t, l, nil); !v.OK || v.Checked != n {
+			t.Fatalf("Verify of the sound log = %+v", v)
+		}
+		if err := l.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	for _, tc := range []struct {
+		name     string
+		tamper   string
+		reason   audit.VerifyReason
+		firstBad uint64
+		msg      string
+	}{
+		{"edit in the second reader's block", `UPDATE events SET actor = 'mallory' WHERE seq = 5000`, audit.ReasonChain, 5000, "event 5000 (\"" + evID(5000) + "\", invoice.paid by mallory) was changed"},
+		{"edit in the last block", `UPDATE events SET resource_id = '7' WHERE seq = 9000`, audit.ReasonChain, 9000, "was changed"},
+		{"delete the first event of a block", fmt.Sprintf(`DELETE FROM events WHERE seq = %d`, verifyBlock+1), audit.ReasonChain, verifyBlock + 1, fmt.Sprintf("event %d is missing", verifyBlock+1)},
+		{"delete a whole block", fmt.Sprintf(`DELETE FROM events WHERE seq > %d AND seq <= %d`, verifyBlock, 2*verifyBlock), audit.ReasonChain, verifyBlock + 1, fmt.Sprintf("event %d is missing (the next stored event is %d", verifyBlock+1, 2*verifyBlock+1)},
+		{"delete a leaf in the second reader's block", fmt.Sprintf(`DELETE FROM tree WHERE level = 0 AND idx = %d`, verifyBlock+9), audit.ReasonTree, verifyBlock + 10, "is not the event the Merkle tree holds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := build(t)
+			execSQL(t, rawDB(t, dir), tc.tamper)
+			l := openLog(t, dir, nil)
+			v := verify(t, l, nil)
+			if v.OK || v.Reason != tc.reason || v.FirstBadSequence != tc.firstBad || !strings.Contains(v.Message, tc.msg) {
+				t.Fatalf("Verify = OK %v, reason %q, first bad %d, %q; want reason %q, first bad %d, %q", v.OK, v.Reason, v.FirstBadSequence, v.Message, tc.reason, tc.firstBad, tc.msg)
+			}
+		})
 	}
 }

@@ -21,6 +21,29 @@ const (
 	maxPageSize     = 1000
 )
 
+// maxPrefixActions is how many distinct actions an action prefix may match
+// for Query to merge their pages (more: one range, which SQLite sorts).
+const maxPrefixActions = 64
+
+// actionsWithPrefix lists the distinct actions the log holds that start
+// with p, one index seek each (up to maxPrefixActions+1).
+func (s *store) actionsWithPrefix(ctx context.Context, p string) ([]string, error) {
+	var out []string
+	cur, op := p, ">="
+	for len(out) <= maxPrefixActions {
+		var a sql.NullString
+		if err := s.db.QueryRowContext(ctx, `SELECT MIN(action) FROM events WHERE action `+op+` ? AND action < ?`, cur, p+"\U0010FFFF").Scan(&a); err != nil {
+			return nil, fmt.Errorf("query the audit log's actions: %w", err)
+		}
+		if !a.Valid {
+			break
+		}
+		out = append(out, a.String)
+		cur, op = a.String, ">"
+	}
+	return out, nil
+}
+
 // actionPrefix reports whether an action filter is a prefix: one ending in
 // "." or "*" matches the actions it starts ("plan." and "plan.*" both match
 // "plan.created"), as the host's audit search reads it.
@@ -157,7 +180,30 @@ func (s *store) query(ctx context.Context, req *audit.QueryRequest) (*audit.Quer
 		size = defaultPageSize
 	}
 	size = min(size, maxPageSize)
-	where, args, hit, err := s.filterSQL(ctx, req)
+	// An action prefix becomes one sub-query per action it matches (each
+	// walks its (action, seq) index in order, so only a page of each is
+	// read), merged by sequence: a range over the index would make SQLite
+	// sort every match, 250,000 of 1,000,000 events for "plan." (0.6 to
+	// 0.8 s a page, where the merge takes about a millisecond).
+	var actions []string
+	filters := req
+	if p, ok := actionPrefix(req.Action); ok && req.Action != "" {
+		var err error
+		if actions, err = s.actionsWithPrefix(ctx, p); err != nil {
+			return nil, err
+		}
+		if len(actions) == 0 {
+			return &audit.QueryResponse{}, nil
+		}
+		if len(actions) <= maxPrefixActions {
+			r := *req
+			r.Action = ""
+			filters = &r
+		} else {
+			actions = nil // too many to merge: one range, sorted
+		}
+	}
+	where, args, hit, err := s.filterSQL(ctx, filters)
 	if err != nil {
 		return nil, err
 	}
@@ -179,16 +225,29 @@ func (s *store) query(ctx context.Context, req *audit.QueryRequest) (*audit.Quer
 		where += cond
 		args = append(args, after)
 	}
+	order := " ORDER BY seq"
+	if req.Descending {
+		order = " ORDER BY seq DESC"
+	}
 	q := eventColumns + ` FROM events`
-	if where != "" {
+	if len(actions) > 0 {
+		// WHERE seq IN (SELECT seq FROM (one action's page) UNION ALL ...)
+		cond := "action = ?"
+		if where != "" {
+			cond = where + " AND " + cond
+		}
+		subs := make([]string, len(actions))
+		var subArgs []any
+		for i, a := range actions {
+			subs[i] = "SELECT seq FROM (SELECT seq FROM events WHERE " + cond + order + " LIMIT ?)"
+			subArgs = append(append(append(subArgs, args...), a), size+1)
+		}
+		q += " WHERE seq IN (" + strings.Join(subs, " UNION ALL ") + ")"
+		args = subArgs
+	} else if where != "" {
 		q += " WHERE " + where
 	}
-	if req.Descending {
-		q += " ORDER BY seq DESC"
-	} else {
-		q += " ORDER BY seq"
-	}
-	q += " LIMIT ?"
+	q += order + " LIMIT ?"
 	args = append(args, size+1)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {

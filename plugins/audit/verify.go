@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"fmt"
+	"sync"
 
 	"github.com/transparency-dev/merkle/proof"
 
@@ -57,9 +58,33 @@ func (l *Log) Verify(ctx context.Context, req *audit.VerifyRequest) (*audit.Veri
 
 // verifier carries one run of Verify.
 type verifier struct {
-	s    *store
-	tx   *sql.Tx
+	s  *store
+	tx *sql.Tx
+	// txs are read transactions of the same snapshot as tx (tx first),
+	// one per event reader.
+	txs  []*sql.Tx
 	resp *audit.VerifyResponse
+}
+
+// snapshotTxs begins n read transactions that see the same snapshot of
+// the log: each starts reading while s.mu keeps every writer out (SQLite
+// fixes a WAL reader's snapshot at its first read, not at BEGIN).
+func (s *store) snapshotTxs(ctx context.Context, n int) ([]*sql.Tx, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	txs := make([]*sql.Tx, 0, n)
+	for range n {
+		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return txs, err
+		}
+		txs = append(txs, tx)
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM meta`).Scan(&one); err != nil {
+			return txs, err
+		}
+	}
+	return txs, nil
 }
 
 func (v *verifier) fail(reason audit.VerifyReason, seq uint64, format string, args ...any) *audit.VerifyResponse {
@@ -74,13 +99,16 @@ func (s *store) verify(ctx context.Context, req *audit.VerifyRequest, trusted ed
 	if trusted == nil {
 		trusted = s.publicKey()
 	}
-	// One read transaction: every check sees the same snapshot.
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// Read transactions of one snapshot: every check sees the same log.
+	txs, err := s.snapshotTxs(ctx, verifyReaders)
+	for _, tx := range txs {
+		defer func() { _ = tx.Rollback() }()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("begin a verification: %w", err)
 	}
-	defer func() { _ = tx.Rollback() }()
-	v := &verifier{s: s, tx: tx, resp: &audit.VerifyResponse{OK: true}}
+	tx := txs[0]
+	v := &verifier{s: s, tx: tx, txs: txs, resp: &audit.VerifyResponse{OK: true}}
 	full := req.FromSequence <= 1 && req.ToSequence == 0
 
 	cps, err := v.checkpoints(ctx)
@@ -201,45 +229,68 @@ func (v *verifier) checkEvents(ctx context.Context, req *audit.VerifyRequest, cp
 	for next < len(cps) && cps[next].Size < from {
 		next++
 	}
-	q := eventColumns + `, t.hash FROM events LEFT JOIN tree t ON t.level = 0 AND t.idx = events.seq - 1 WHERE seq >= ?`
-	args := []any{from}
-	if req.ToSequence != 0 {
-		q += ` AND seq <= ?`
-		args = append(args, req.ToSequence)
+	// The last sequence to read: the snapshot's newest event, or the
+	// range's end.
+	var maxSeq sql.NullInt64
+	if err := v.tx.QueryRowContext(ctx, `SELECT MAX(seq) FROM events`).Scan(&maxSeq); err != nil {
+		return nil, fmt.Errorf("read the audit log's head: %w", err)
 	}
-	// One goroutine reads the rows, this one checks them: reading and
-	// hashing take about as long each.
+	end := uint64(max(maxSeq.Int64, 0))
+	if req.ToSequence != 0 {
+		end = min(end, req.ToSequence)
+	}
+	// Two goroutines read (and hash) alternate blocks of verifyBlock
+	// events, each on its own read transaction of the same snapshot; this
+	// one checks the blocks in order: reading was the bottleneck, and the
+	// machine has more than one core.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []scanned, 4)
-	var readErr error
-	go func() {
-		defer close(batches)
-		readErr = v.readEvents(ctx, q+` ORDER BY seq`, args, batches)
-	}()
+	var chans [verifyReaders]chan verifyBlockResult
+	var wg sync.WaitGroup
+	for k := range chans {
+		chans[k] = make(chan verifyBlockResult, 2)
+		q := v.txs[k%len(v.txs)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(chans[k])
+			v.readBlocks(ctx, q, from+uint64(k)*verifyBlock, end, chans[k])
+		}()
+	}
 	defer func() {
 		cancel()
-		for range batches { // let the reader finish before the tx ends
+		for k := range chans {
+			for range chans[k] { // let the readers finish before the txs end
+			}
 		}
+		wg.Wait()
 	}()
 	want := from
-	for batch := range batches {
+	for blk := 0; ; blk++ {
+		res, ok := <-chans[blk%verifyReaders]
+		if !ok {
+			break
+		}
+		if res.err != nil {
+			return nil, res.err
+		}
+		batch := res.rows
 		for i := range batch {
-			e, stored := &batch[i].e, batch[i].leaf
-			decodeMetadata(e, batch[i].meta)
+			sc := &batch[i]
+			e := &sc.e
 			switch {
 			case e.Sequence != want:
 				return v.fail(audit.ReasonChain, want, "event %d is missing (the next stored event is %d, %q): events were deleted", want, e.Sequence, e.ID), nil
 			case e.PrevHash != prevHash:
 				return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q) does not link to the event before it: its previous hash is %s, the event before has %s", e.Sequence, e.ID, short(e.PrevHash), short(prevHash)), nil
-			case audit.ChainHash(e.PrevHash, *e) != e.Hash:
+			case !sc.hashOK:
 				return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q, %s by %s) was changed: its stored fields do not hash to its stored hash", e.Sequence, e.ID, e.Action, e.Actor), nil
 			}
-			leaf, err := audit.LeafHash(e)
-			if err != nil {
-				return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q): %v", e.Sequence, e.ID, err), nil
+			leaf := sc.leaf
+			if sc.leafErr != nil {
+				return v.fail(audit.ReasonChain, e.Sequence, "event %d (%q): %v", e.Sequence, e.ID, sc.leafErr), nil
 			}
-			if !bytes.Equal(leaf, stored) {
+			if !bytes.Equal(leaf, sc.stored) {
 				return v.fail(audit.ReasonTree, e.Sequence, "event %d (%q) is not the event the Merkle tree holds at its place: the log was rewritten from here on (every hash after it recomputed)", e.Sequence, e.ID), nil
 			}
 			if full {
@@ -267,9 +318,6 @@ func (v *verifier) checkEvents(ctx context.Context, req *audit.VerifyRequest, cp
 			want++
 		}
 	}
-	if readErr != nil {
-		return nil, readErr
-	}
 	last := want - 1
 	if v.resp.Checked == 0 && from > 1 {
 		last = from - 1
@@ -292,48 +340,100 @@ func (v *verifier) checkEvents(ctx context.Context, req *audit.VerifyRequest, cp
 	return nil, nil
 }
 
-// scanned is a row read for Verify: the event, its raw metadata and the
-// leaf the tree holds for it.
+// verifyBlock is how many sequence numbers a Verify reader reads at a
+// time, and verifyReaders how many readers take turns.
+const (
+	verifyBlock   = 4096
+	verifyReaders = 2
+)
+
+// scanned is a row read for Verify, with what its reader computed: whether
+// its stored fields hash to its stored hash, its leaf hash, and the leaf
+// the tree holds at its place (nil when none).
 type scanned struct {
-	e    audit.Event
-	meta string
-	leaf []byte
+	e       audit.Event
+	hashOK  bool
+	leaf    []byte
+	leafErr error
+	stored  []byte
 }
 
-// readEvents sends the rows of q in batches until they end, ctx ends or
+// verifyBlockResult is one block of rows, in sequence order, or why it
+// could not be read.
+type verifyBlockResult struct {
+	rows []scanned
+	err  error
+}
+
+// readBlocks reads the blocks [from, from+verifyBlock), then every
+// verifyReaders-th block after it up to last, hashing each row, and sends
+// one result per block (possibly empty) until they end, ctx ends or
 // reading fails.
-func (v *verifier) readEvents(ctx context.Context, q string, args []any, out chan<- []scanned) error {
-	rows, err := v.tx.QueryContext(ctx, q, args...)
+func (v *verifier) readBlocks(ctx context.Context, q *sql.Tx, from, last uint64, out chan<- verifyBlockResult) {
+	send := func(r verifyBlockResult) bool {
+		select {
+		case out <- r:
+			return r.err == nil
+		case <-ctx.Done():
+			return false
+		}
+	}
+	for lo := from; lo <= last; lo += verifyReaders * verifyBlock {
+		hi := min(lo+verifyBlock-1, last)
+		rows, err := v.readBlock(ctx, q, lo, hi)
+		if !send(verifyBlockResult{rows: rows, err: err}) {
+			return
+		}
+	}
+}
+
+// readBlock reads the events with sequence lo..hi and their stored leaves
+// (by a second ordered scan: a join looked a leaf up per row), and hashes
+// them.
+func (v *verifier) readBlock(ctx context.Context, q *sql.Tx, lo, hi uint64) ([]scanned, error) {
+	leaves := make([][]byte, hi-lo+1)
+	lrows, err := q.QueryContext(ctx, `SELECT idx, hash FROM tree WHERE level = 0 AND idx >= ? AND idx <= ? ORDER BY idx`, lo-1, hi-1)
 	if err != nil {
-		return fmt.Errorf("read the events: %w", err)
+		return nil, fmt.Errorf("read the Merkle tree: %w", err)
+	}
+	for lrows.Next() {
+		var idx uint64
+		var h []byte
+		if err := lrows.Scan(&idx, &h); err != nil {
+			lrows.Close()
+			return nil, fmt.Errorf("read the Merkle tree: %w", err)
+		}
+		leaves[idx-(lo-1)] = h
+	}
+	if err := lrows.Err(); err != nil {
+		lrows.Close()
+		return nil, fmt.Errorf("read the Merkle tree: %w", err)
+	}
+	lrows.Close()
+	rows, err := q.QueryContext(ctx, eventColumns+` FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq`, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("read the events: %w", err)
 	}
 	defer rows.Close()
-	const size = 512
-	batch := make([]scanned, 0, size)
+	out := make([]scanned, 0, hi-lo+1)
+	var meta string
 	for rows.Next() {
-		var sc scanned
-		if sc.e, err = scanEventRaw(rows, &sc.meta, &sc.leaf); err != nil {
-			return err
+		out = append(out, scanned{})
+		sc := &out[len(out)-1]
+		if err := scanEventInto(rows, &sc.e, &meta); err != nil {
+			return nil, err
 		}
-		if batch = append(batch, sc); len(batch) == size {
-			select {
-			case out <- batch:
-			case <-ctx.Done():
-				return nil
-			}
-			batch = make([]scanned, 0, size)
+		decodeMetadata(&sc.e, meta)
+		if s := sc.e.Sequence; s >= lo && s <= hi {
+			sc.stored = leaves[s-lo]
 		}
+		sc.hashOK = audit.ChainHash(sc.e.PrevHash, sc.e) == sc.e.Hash
+		sc.leaf, sc.leafErr = audit.LeafHash(&sc.e)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the events: %w", err)
+		return nil, fmt.Errorf("read the events: %w", err)
 	}
-	if len(batch) > 0 {
-		select {
-		case out <- batch:
-		case <-ctx.Done():
-		}
-	}
-	return nil
+	return out, nil
 }
 
 func short(h string) string {

@@ -50,7 +50,10 @@ func ChainHash(prevHash string, e Event) string {
 	for _, f := range fields {
 		n += len(f)
 	}
-	keys := make([]string, 0, len(e.Metadata))
+	// On the stack for the common sizes: Verify hashes every event of the
+	// log, and each allocation here was one per event.
+	var keyArr [8]string
+	keys := keyArr[:0]
 	for k, v := range e.Metadata {
 		keys = append(keys, k)
 		n += len(k) + len(v)
@@ -58,7 +61,11 @@ func ChainHash(prevHash string, e Event) string {
 	slices.Sort(keys)
 	// The whole encoding in one buffer, hashed once: Verify hashes every
 	// event of the log, and a write per field cost an allocation each.
-	b := make([]byte, 0, n)
+	var bufArr [1024]byte
+	b := bufArr[:0]
+	if n > len(bufArr) {
+		b = make([]byte, 0, n)
+	}
 	for _, f := range fields {
 		b = appendField(b, f)
 	}
