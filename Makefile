@@ -19,7 +19,7 @@ PLUGINS       := $(filter-out payment-template,$(notdir $(patsubst %/,%,$(PLUGIN
 MODULES       := sdk host $(patsubst %/,%,$(dir $(wildcard plugins/*/go.mod)))
 LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version=$(VERSION)
 # Test parallelism: these machines have 2 cores.
-TEST_FLAGS    ?= -race -count=1 -timeout 15m
+TEST_FLAGS    ?= -race -count=1 -timeout 25m
 BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
 
 .PHONY: build run fake-router test test-backends lint generate check-generate bench tidy clean help

@@ -49,10 +49,16 @@ func startWhatsAppHost(t *testing.T, env []string, more ...string) *routerHost {
 }
 
 // eachWhatsAppDatabase runs fn on the embedded SQLite and, when
-// MIKROBILL_TEST_POSTGRES_URL is set, on a PostgreSQL database of its own.
+// MIKROBILL_TEST_POSTGRES_URL is set, on a PostgreSQL database of its own,
+// side by side: each has its own host, ports, data directory and database,
+// and most of their time is spent waiting (message delays, retries).
 func eachWhatsAppDatabase(t *testing.T, fn func(t *testing.T, env []string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, nil) })
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, nil)
+	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		if os.Getenv(storetest.EnvPostgres) == "" {
 			t.Skipf("%s is not set", storetest.EnvPostgres)
 		}

@@ -44,7 +44,9 @@ type behaviour struct {
 	Log string `json:"log"`
 	// EnvFile, when set, receives the process environment as a JSON list.
 	EnvFile string `json:"env_file"`
-	// ExitAfterMS exits with status 2 this long after serving (0: never).
+	// ExitAfterMS exits with status 2 this long after the first health
+	// check answered (the host's check at start), so the plugin always
+	// starts, however slow the machine, and then crashes (0: never).
 	ExitAfterMS int `json:"exit_after_ms"`
 	// SlowFromStart makes start number N and later (counted in the data
 	// directory, from 1) sleep SlowMS before serving; 0 means mode decides.
@@ -105,12 +107,6 @@ func main() {
 			GRPCServer:      plugin.DefaultGRPCServer,
 		})
 		return
-	}
-	if b.ExitAfterMS > 0 {
-		go func() {
-			time.Sleep(time.Duration(b.ExitAfterMS) * time.Millisecond)
-			os.Exit(2)
-		}()
 	}
 	base := &generic{b: b}
 	if b.Kind == sdk.KindPayment {
@@ -180,6 +176,9 @@ func (g *generic) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.
 
 func (g *generic) CheckHealth(ctx context.Context, _ *sdk.CheckHealthRequest) (*sdk.CheckHealthResponse, error) {
 	n := g.checks.Add(1)
+	if n == 1 && g.b.ExitAfterMS > 0 {
+		time.AfterFunc(time.Duration(g.b.ExitAfterMS)*time.Millisecond, func() { os.Exit(2) })
+	}
 	if g.b.HangHealthAfter > 0 && n > int64(g.b.HangHealthAfter) {
 		<-ctx.Done()
 		select {} // hung: answers nothing, ever
