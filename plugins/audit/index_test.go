@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -355,4 +356,48 @@ func TestArchiveRemovesIndexRows(t *testing.T) {
 	if resp := appendN(t, l, 100, 220); resp.Appended != 19 || resp.Duplicates != 201 {
 		t.Fatalf("Append after the archive = %+v, want 19 appended, 201 duplicates", resp)
 	}
+}
+
+func TestQueryByResourceTypeAlone(t *testing.T) {
+	pauseIndexer(t)
+	l := openLog(t, t.TempDir(), nil)
+	var batch []audit.Event
+	var plans []uint64
+	for i := 1; i <= 90; i++ {
+		e := ev(i)
+		e.ResourceType, e.ResourceID = "router", fmt.Sprint(1000+i)
+		if i%3 == 0 {
+			e.ResourceType, e.ResourceID = "plan", fmt.Sprint(i%5)
+			plans = append(plans, uint64(i))
+		}
+		batch = append(batch, e)
+	}
+	if _, err := l.Append(context.Background(), &audit.AppendRequest{Events: batch[:40]}); err != nil {
+		t.Fatal(err)
+	}
+	checkQueries := func() {
+		for _, desc := range []bool{false, true} {
+			got := allPages(t, l, audit.QueryRequest{ResourceType: "plan", PageSize: 4, Descending: desc})
+			want := slices.Clone(plans)
+			if desc {
+				slices.Reverse(want)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("type plan (descending %v): %v, want %v", desc, got, want)
+			}
+		}
+		if got := allPages(t, l, audit.QueryRequest{ResourceType: "switch"}); len(got) != 0 {
+			t.Fatalf("type switch: %v, want none", got)
+		}
+	}
+	plans = slices.DeleteFunc(plans, func(s uint64) bool { return s > 40 })
+	checkQueries()
+	if _, err := l.Append(context.Background(), &audit.AppendRequest{Events: batch[40:]}); err != nil {
+		t.Fatal(err)
+	}
+	plans = nil
+	for i := 3; i <= 90; i += 3 {
+		plans = append(plans, uint64(i))
+	}
+	checkQueries()
 }
