@@ -270,7 +270,8 @@ func (s *store) writeSegment(ctx context.Context, first, last uint64) (string, s
 }
 
 // dropArchived removes archived events from the live log and its indexes
-// (the caller indexed them first), keeping their ids (so a retried event is still a duplicate) and the segment's name.
+// (the caller indexed them first), keeping their ids (so a retried event is
+// still a duplicate) and the segment's name.
 func (s *store) dropArchived(ctx context.Context, name string, first, last uint64, head string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
