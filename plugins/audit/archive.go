@@ -176,6 +176,11 @@ func (s *store) archive(ctx context.Context, cutoff time.Time) (*ArchiveResult, 
 		}
 		s.last = cp
 	}
+	// The archived events leave the index tables with them: index the
+	// tail first, so none of them is in it.
+	if err := s.catchUpLocked(ctx); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(s.dir, segmentDir), 0o700); err != nil {
 		return nil, fmt.Errorf("make the archive folder: %w", err)
 	}
@@ -264,8 +269,9 @@ func (s *store) writeSegment(ctx context.Context, first, last uint64) (string, s
 	return name, lines[len(lines)-1].Hash, nil
 }
 
-// dropArchived removes archived events from the live log, keeping their
-// ids (so a retried event is still a duplicate) and the segment's name.
+// dropArchived removes archived events from the live log and its indexes
+// (the caller indexed them first), keeping their ids (so a retried event is
+// still a duplicate) and the segment's name.
 func (s *store) dropArchived(ctx context.Context, name string, first, last uint64, head string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -274,6 +280,11 @@ func (s *store) dropArchived(ctx context.Context, name string, first, last uint6
 	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO archived (id, seq, segment) SELECT id, seq, ? FROM events WHERE seq >= ? AND seq <= ?`, name, first, last); err != nil {
 		return fmt.Errorf("record the archived events: %w", err)
+	}
+	for _, q := range indexDrop {
+		if _, err := tx.ExecContext(ctx, q, first, last); err != nil {
+			return fmt.Errorf("remove the archived events from the indexes: %w", err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq >= ? AND seq <= ?`, first, last); err != nil {
 		return fmt.Errorf("remove the archived events from the live log: %w", err)

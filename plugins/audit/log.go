@@ -122,9 +122,7 @@ func (l *Log) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.Co
 			// writer at a time), after the append in progress, if any (one
 			// that waits for it fails on the closed log; the host retries).
 			l.stopSchedule()
-			l.st.mu.Lock()
-			_ = l.st.close()
-			l.st.mu.Unlock()
+			_ = l.st.close() // waits for s.mu
 			l.st = nil
 		}
 		st, err := openStore(ctx, req.DataDir, key, l.now, set.Durability)

@@ -54,14 +54,23 @@ func (l *Log) ProveInclusion(ctx context.Context, req *audit.ProveInclusionReque
 
 // eventByID finds an event in the live log or in its archive segment.
 func (s *store) eventByID(ctx context.Context, id string) (audit.Event, error) {
-	e, err := scanEvent(s.db.QueryRowContext(ctx, eventColumns+` FROM events WHERE id = ?`, id))
+	// Not yet indexed: in the tail, by sequence; else through event_ids.
+	s.mu.Lock()
+	seq, inTail := s.tail[id]
+	s.mu.Unlock()
+	var e audit.Event
+	var err error
+	if inTail {
+		e, err = scanEvent(s.db.QueryRowContext(ctx, eventColumns+` FROM events WHERE seq = ? AND id = ?`, seq, id))
+	} else {
+		e, err = scanEvent(s.db.QueryRowContext(ctx, eventColumns+` FROM event_ids x CROSS JOIN events ON events.seq = x.seq WHERE x.id = ?`, id))
+	}
 	if err == nil {
 		return e, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return e, err
 	}
-	var seq uint64
 	var segment string
 	err = s.db.QueryRowContext(ctx, `SELECT seq, segment FROM archived WHERE id = ?`, id).Scan(&seq, &segment)
 	if errors.Is(err, sql.ErrNoRows) {

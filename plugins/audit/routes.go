@@ -207,25 +207,23 @@ func (l *Log) export(ctx context.Context, r *sdk.HTTPRequest) (*sdk.HandleHTTPRe
 	if err != nil {
 		return nil, err
 	}
-	where, args, hit, err := st.filterSQL(ctx, q)
+	if err := st.catchUp(ctx); err != nil {
+		return nil, err
+	}
+	var events []audit.Event
+	next := ""
+	sel, args, hit, err := st.pageSQL(ctx, page{filters: q, after: afterSeq, hasAfter: true, through: cp.Size, limit: limit + 1})
 	if err != nil {
 		return nil, err
 	}
 	if !hit {
-		where, args = "0", nil
+		sel, args = eventColumns+` FROM events WHERE 0`, nil
 	}
-	if where != "" {
-		where += " AND "
-	}
-	where += "seq > ? AND seq <= ?"
-	args = append(args, afterSeq, cp.Size, limit+1)
-	rows, err := st.db.QueryContext(ctx, eventColumns+` FROM events WHERE `+where+` ORDER BY seq LIMIT ?`, args...)
+	rows, err := st.db.QueryContext(ctx, sel, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the export: %w", err)
 	}
 	defer rows.Close()
-	var events []audit.Event
-	next := ""
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {

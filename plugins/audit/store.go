@@ -44,10 +44,20 @@ var hasher = rfc6962.DefaultHasher
 
 var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
 
-const schema = `
-CREATE TABLE IF NOT EXISTS events (
+// layoutVersion is the table layout this code reads and writes (meta's
+// "layout"). Layout 1 (no "layout" row) kept the UNIQUE id index and the
+// four filter indexes on events itself; openStore migrates it (migrate).
+const layoutVersion = "2"
+
+// eventsTable is the events table of layout 2: the rows only, no index but
+// the sequence (the rowid). An append writes the events, the tree, the time
+// blocks and a checkpoint: pages at the end of each. The id and filter
+// indexes are tables of their own (event_ids, by_*), filled by the indexer
+// from the events after indexed_through, thousands at a time, so each of
+// their pages a batch dirties takes many entries instead of one or two.
+const eventsTable = ` (
 	seq           INTEGER PRIMARY KEY,
-	id            TEXT NOT NULL UNIQUE,
+	id            TEXT NOT NULL,
 	time_ns       INTEGER,
 	actor         TEXT NOT NULL,
 	action        TEXT NOT NULL,
@@ -59,12 +69,37 @@ CREATE TABLE IF NOT EXISTS events (
 	metadata      TEXT NOT NULL,
 	prev_hash     TEXT NOT NULL,
 	hash          TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_actor    ON events (actor, seq);
-CREATE INDEX IF NOT EXISTS events_action   ON events (action, seq);
-CREATE INDEX IF NOT EXISTS events_resource ON events (resource_type, resource_id, seq);
-CREATE INDEX IF NOT EXISTS events_outcome  ON events (outcome, seq);
-DROP INDEX IF EXISTS events_time;
+)`
+
+const schema = `
+CREATE TABLE IF NOT EXISTS events` + eventsTable + `;
+-- The secondary indexes, keyed by value and sequence; they cover the
+-- events up to meta's indexed_through (the tail after it is in memory).
+CREATE TABLE IF NOT EXISTS event_ids (
+	id  TEXT PRIMARY KEY,
+	seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS by_actor (
+	actor TEXT NOT NULL,
+	seq   INTEGER NOT NULL,
+	PRIMARY KEY (actor, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS by_action (
+	action TEXT NOT NULL,
+	seq    INTEGER NOT NULL,
+	PRIMARY KEY (action, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS by_resource (
+	resource_type TEXT NOT NULL,
+	resource_id   TEXT NOT NULL,
+	seq           INTEGER NOT NULL,
+	PRIMARY KEY (resource_type, resource_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS by_outcome (
+	outcome TEXT NOT NULL,
+	seq     INTEGER NOT NULL,
+	PRIMARY KEY (outcome, seq)
+) WITHOUT ROWID;
 -- time_blocks: the earliest and latest event time in each block of
 -- timeBlock sequence numbers. A time filter becomes a range of sequence
 -- numbers (the blocks whose times overlap it) scanned in order, instead
@@ -121,6 +156,17 @@ type store struct {
 	broken string
 	// archivedThrough is the last archived sequence (0: none).
 	archivedThrough uint64
+	// indexed is the last sequence in the index tables (meta's
+	// indexed_through); tail maps the ids of the events after it to their
+	// sequences, for the duplicate check (see index.go).
+	indexed uint64
+	tail    map[string]uint64
+
+	// The indexer goroutine: kick wakes it, stop ends it, done is closed
+	// when it has.
+	kick, stop, done chan struct{}
+	stopOnce         sync.Once
+	closed           bool
 }
 
 // Durability settings: when an append counts as stored.
@@ -156,6 +202,10 @@ func openStore(ctx context.Context, dir string, key ed25519.PrivateKey, now func
 		return nil, fmt.Errorf("create the audit log's tables in %s: %w", filepath.Join(dir, dbFile), err)
 	}
 	s := &store{db: db, dir: dir, durability: durability, key: key, now: now}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if err := s.backfillTimeBlocks(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -168,10 +218,13 @@ func openStore(ctx context.Context, dir string, key ed25519.PrivateKey, now func
 		_ = db.Close()
 		return nil, err
 	}
+	if err := s.loadTail(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s.startIndexer()
 	return s, nil
 }
-
-func (s *store) close() error { return s.db.Close() }
 
 // backfillTimeBlocks fills time_blocks for a log written before it
 // existed (once: meta's time_blocks marks it done).
@@ -419,7 +472,9 @@ func setMeta(ctx context.Context, tx *sql.Tx, key, value string) error {
 	return err
 }
 
-const eventColumns = `SELECT events.seq, events.id, events.time_ns, events.actor, events.action, events.resource_type, events.resource_id, events.outcome, events.remote_addr, events.request_id, events.metadata, events.prev_hash, events.hash`
+const eventFields = `events.seq, events.id, events.time_ns, events.actor, events.action, events.resource_type, events.resource_id, events.outcome, events.remote_addr, events.request_id, events.metadata, events.prev_hash, events.hash`
+
+const eventColumns = `SELECT ` + eventFields
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -542,7 +597,7 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 	}
 	now := s.now().UTC()
 	for _, e := range fresh {
-		if stored[e.ID] {
+		if _, inTail := s.tail[e.ID]; inTail || stored[e.ID] {
 			resp.Duplicates++
 			continue
 		}
@@ -604,6 +659,12 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 	s.tree, s.head = tree, head
 	if cp != nil {
 		s.last = *cp
+	}
+	for i := 0; i < len(evArgs); i += 13 {
+		s.tail[evArgs[i+1].(string)] = evArgs[i].(uint64)
+	}
+	if uint64(len(s.tail)) >= indexBatch {
+		s.wakeIndexer()
 	}
 	resp.LastSequence = tree.End()
 	resp.HeadHash = head
@@ -701,7 +762,8 @@ func nodeID(level uint, index uint64) compact.NodeID { return compact.NewNodeID(
 // rangeNodes lists the perfect subtrees covering [begin, end).
 func rangeNodes(begin, end uint64) []compact.NodeID { return compact.RangeNodes(begin, end, nil) }
 
-// storedIDs returns which of the events' ids the log holds already.
+// storedIDs returns which of the events' ids the log holds already in its
+// id index or among the archived (the caller checks the unindexed tail).
 func storedIDs(ctx context.Context, tx *sql.Tx, events []audit.Event, archived bool) (map[string]bool, error) {
 	found := map[string]bool{}
 	if len(events) == 0 {
@@ -712,7 +774,7 @@ func storedIDs(ctx context.Context, tx *sql.Tx, events []audit.Event, archived b
 		args[i] = events[i].ID
 	}
 	in := "(?" + strings.Repeat(", ?", len(args)-1) + ")"
-	q := `SELECT id FROM events WHERE id IN ` + in
+	q := `SELECT id FROM event_ids WHERE id IN ` + in
 	if archived {
 		q += ` UNION ALL SELECT id FROM archived WHERE id IN ` + in
 		args = append(args, args...)
