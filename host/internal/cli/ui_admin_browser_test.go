@@ -54,7 +54,7 @@ func TestUIBrowserRouters(t *testing.T) {
 	}
 	shot(t, ctx, "routers")
 
-	do(t, ctx, "repair without allowing removals", chromedp.Click(chromedp.CSS("#repair")))
+	click(t, ctx, "repair without allowing removals", "#repair")
 	do(t, ctx, "wait for the refusal", chromedp.WaitVisible(chromedp.CSS("main > p.problem")))
 	if got := textOf(t, ctx, "main > p.problem"); !strings.HasPrefix(got, "The repair would remove 6 login(s), more than allowed, and changed nothing.") {
 		t.Errorf("the refused repair says %q", got)
@@ -70,7 +70,7 @@ func TestUIBrowserRouters(t *testing.T) {
 	}
 
 	do(t, ctx, "allow six removals", chromedp.SetValue(chromedp.CSS("#allow_removals"), "6"))
-	do(t, ctx, "repair", chromedp.Click(chromedp.CSS("#repair")))
+	click(t, ctx, "repair", "#repair")
 	do(t, ctx, "wait for the notice", chromedp.WaitVisible(chromedp.CSS("main > p.notice")))
 	if got := textOf(t, ctx, "main > p.notice"); got != "Repair done: 7 difference(s) repaired." {
 		t.Errorf("after the repair: %q", got)
@@ -163,7 +163,7 @@ func TestUIBrowserUsersAndTokens(t *testing.T) {
 		t.Errorf("the list shows the token's value, or not its name:\n%s", body)
 	}
 	revoke := `button[aria-label="Revoke the token backup script"]`
-	do(t, ctx, "revoke it", chromedp.Click(chromedp.CSS(revoke)))
+	click(t, ctx, "revoke it", revoke)
 	do(t, ctx, "wait for the notice", chromedp.WaitVisible(chromedp.CSS("main > p.notice")))
 	if got := textOf(t, ctx, "main > p.notice"); got != "The API token is revoked." {
 		t.Errorf("after revoking: %q", got)

@@ -31,6 +31,13 @@ func do(t *testing.T, ctx context.Context, what string, a chromedp.Action[chrome
 	testenv.BrowserDo(t, ctx, what, a)
 }
 
+// click clicks the first element matching sel (again when the page
+// replaced it between finding and clicking; see testenv.BrowserClick).
+func click(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	testenv.BrowserClick(t, ctx, what, sel)
+}
+
 // get runs one browser action that returns a value.
 func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
@@ -97,7 +104,7 @@ func TestUIBrowserBilling(t *testing.T) {
 
 	// A plan: a refused currency is explained next to its field.
 	do(t, ctx, "open the plans", chromedp.Navigate(base+"/plans"))
-	do(t, ctx, "open the new plan form", chromedp.Click(chromedp.CSS("#new-plan")))
+	click(t, ctx, "open the new plan form", "#new-plan")
 	do(t, ctx, "wait for the plan form", chromedp.WaitVisible(chromedp.CSS("#plan-form")))
 	do(t, ctx, "type the plan's name", chromedp.SendKeys(chromedp.CSS("#name"), "Home 10M"))
 	do(t, ctx, "set the price", chromedp.SetValue(chromedp.CSS("#price"), "150000"))
@@ -124,7 +131,7 @@ func TestUIBrowserBilling(t *testing.T) {
 
 	// A customer at the new location.
 	do(t, ctx, "open the customers", chromedp.Navigate(base+"/customers"))
-	do(t, ctx, "open the new customer form", chromedp.Click(chromedp.CSS("#new-customer")))
+	click(t, ctx, "open the new customer form", "#new-customer")
 	do(t, ctx, "wait for the customer form", chromedp.WaitVisible(chromedp.CSS("#customer-form")))
 	do(t, ctx, "type the name", chromedp.SendKeys(chromedp.CSS("#name"), "Budi Santoso"))
 	do(t, ctx, "type the phone", chromedp.SendKeys(chromedp.CSS("#phone"), "+6281234567890"))
@@ -137,7 +144,7 @@ func TestUIBrowserBilling(t *testing.T) {
 	shot(t, ctx, "customers")
 
 	// An invoice for the customer, paid with payment-manual.
-	do(t, ctx, "bill the customer", chromedp.Click(chromedp.CSS("#customers tr[data-customer] a.bill")))
+	click(t, ctx, "bill the customer", "#customers tr[data-customer] a.bill")
 	do(t, ctx, "wait for the invoice form", chromedp.WaitVisible(chromedp.CSS("#invoice-form")))
 	do(t, ctx, "create the invoice", chromedp.Submit(chromedp.CSS("#invoice-form")))
 	do(t, ctx, "wait for the invoice", chromedp.WaitVisible(chromedp.CSS("#invoice-status")))
@@ -200,7 +207,7 @@ func TestUIBrowserBilling(t *testing.T) {
 	shot(t, ctx, "invoices")
 
 	// A viewer reads, sees no buttons it may not press, and is refused.
-	do(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")))
+	click(t, ctx, "sign out", "#signout")
 	do(t, ctx, "wait for the sign-in page", chromedp.WaitVisible(chromedp.CSS("#username")))
 	uiSignIn(t, ctx, base, "vera", "viewer password 123")
 	for _, p := range []struct{ path, list, button string }{

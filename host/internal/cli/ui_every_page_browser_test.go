@@ -274,7 +274,7 @@ func TestUIBrowserEveryPageIndonesian(t *testing.T) {
 	shot(t, ctx, "plugin-settings-refused-id")
 
 	// Signed out, the sign-in page and its refusal.
-	do(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")))
+	click(t, ctx, "sign out", "#signout")
 	do(t, ctx, "wait for the sign-in page", chromedp.WaitVisible(chromedp.CSS("#username")))
 	check("the sign-in page")
 	refuse("/signin", "main form", ".problem", [2]string{"#username", "admin"}, [2]string{"#password", "wrong password"})

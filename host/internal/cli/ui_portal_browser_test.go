@@ -147,7 +147,7 @@ func TestUIBrowserPortalPurchase(t *testing.T) {
 	}
 	shot(t, ctx, "portal")
 
-	do(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#portal-signout")))
+	click(t, ctx, "sign out", "#portal-signout")
 	do(t, ctx, "wait for the sign-in", chromedp.WaitVisible(chromedp.CSS("#portal-password-form")))
 	do(t, ctx, "open the portal again", chromedp.Navigate(base+"/portal"))
 	do(t, ctx, "wait for the sign-in again", chromedp.WaitVisible(chromedp.CSS("#portal-password-form")))

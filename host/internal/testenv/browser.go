@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,37 @@ func BrowserDo(t testing.TB, ctx context.Context, what string, a chromedp.Action
 	if err := chromedp.Do(ctx, a); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
+}
+
+// BrowserClick clicks the first element matching the CSS selector sel,
+// failing the test with what it was.
+//
+// A click is two steps in the browser: find the node, then ask for its box
+// and dispatch the mouse events by node id. When a page replaces that node
+// in between (htmx swapping a polled region, a redirect finishing after
+// the element appeared), Chromium answers "Could not find node with given
+// id" and no mouse event was sent, so the click is tried again on the node
+// that replaced it, for up to 10 seconds. Any other error fails at once.
+func BrowserClick(t testing.TB, ctx context.Context, what, sel string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil {
+			return
+		}
+		if !nodeReplaced(err) || time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// nodeReplaced reports whether err is Chromium saying that a node id it
+// handed out no longer names a node in the document.
+func nodeReplaced(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") || strings.Contains(msg, "No node with given id found")
 }
 
 // BrowserValue runs one browser action that returns a value, failing the

@@ -69,7 +69,7 @@ func TestUIBrowserRefusedActionIsShown(t *testing.T) {
 		t.Fatalf("disable through the API: %d %v", code, out)
 	}
 
-	run(t, ctx, "press restart", chromedp.Click(chromedp.CSS(`#status button.restart`)))
+	click(t, ctx, "press restart", `#status button.restart`)
 	run(t, ctx, "wait for the alert", chromedp.WaitVisible(chromedp.CSS(`#flash p`)))
 	want := "This cannot be done as things are now (they may have changed since the page was shown). Reload the page to see how things are now."
 	if got := text(t, ctx, "#flash"); !strings.HasPrefix(got, want+" Request id: ") {
@@ -85,7 +85,7 @@ func TestUIBrowserRefusedActionIsShown(t *testing.T) {
 
 	// The host is gone: the next press cannot reach it.
 	h.srv.Close()
-	run(t, ctx, "press disable", chromedp.Click(chromedp.CSS(`#status button.disable`)))
+	click(t, ctx, "press disable", `#status button.disable`)
 	waitJS(t, ctx, "wait for the network alert", `document.querySelector('#flash').textContent.includes('could not be reached')`)
 	if got := text(t, ctx, "#flash"); got != "The host could not be reached. Check the connection, then try again." {
 		t.Errorf("with the host gone the alert says %q", got)

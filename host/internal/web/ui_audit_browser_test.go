@@ -56,13 +56,13 @@ func TestUIBrowserAudit(t *testing.T) {
 	})
 
 	// Search by action: the new plans first, then the older plan events.
-	run(t, ctx, "open the audit page", chromedp.Click(chromedp.CSS(`nav a[href="/audit"]`)))
+	click(t, ctx, "open the audit page", `nav a[href="/audit"]`)
 	run(t, ctx, "wait for the search form", chromedp.WaitVisible(chromedp.CSS("#audit-search")))
 	if got := text(t, ctx, "#audit-source"); !strings.Contains(got, "host's audit log") {
 		t.Errorf("the page says %q; want that the host's log answered", got)
 	}
 	run(t, ctx, "type the action", chromedp.SendKeys(chromedp.CSS("#action"), "plan."))
-	run(t, ctx, "search", chromedp.Click(chromedp.CSS("#audit-submit")))
+	click(t, ctx, "search", "#audit-submit")
 	// The answer's form holds the action as sent (the attribute, not
 	// what was typed into the page before).
 	run(t, ctx, "wait for the results", chromedp.WaitVisible(chromedp.CSS(`#action[value="plan."]`)))
@@ -90,7 +90,7 @@ func TestUIBrowserAudit(t *testing.T) {
 	screenshot(t, ctx, "audit")
 
 	// 53 plan events: the older page has the 3 oldest plan updates.
-	run(t, ctx, "go older", chromedp.Click(chromedp.CSS("#older")))
+	click(t, ctx, "go older", "#older")
 	run(t, ctx, "wait for the older page", chromedp.WaitVisible(chromedp.CSS("#newer")))
 	if older := rowActions(); strings.Join(older, ",") != "plan.updated,plan.updated,plan.updated" {
 		t.Errorf("the older page: %q; want the 3 oldest plan updates", older)
@@ -98,7 +98,7 @@ func TestUIBrowserAudit(t *testing.T) {
 	if n := value(t, ctx, "look for an older link", chromedp.Evaluate[int](`document.querySelectorAll('#older').length`)); n != 0 {
 		t.Error("the last page links an older one")
 	}
-	run(t, ctx, "go newer", chromedp.Click(chromedp.CSS("#newer")))
+	click(t, ctx, "go newer", "#newer")
 	run(t, ctx, "wait for the newest page", chromedp.WaitVisible(chromedp.CSS(`#audit tr[data-action="plan.created"]`)))
 	if back := rowActions(); strings.Join(back, ",") != strings.Join(first, ",") {
 		t.Errorf("back newer: %d rows; want the first page again", len(back))
@@ -134,7 +134,7 @@ func TestUIBrowserAudit(t *testing.T) {
 
 	// A time it cannot read, explained beside its field.
 	run(t, ctx, "type a time", chromedp.SendKeys(chromedp.CSS("#from"), "last tuesday"))
-	run(t, ctx, "search", chromedp.Click(chromedp.CSS("#audit-submit")))
+	click(t, ctx, "search", "#audit-submit")
 	run(t, ctx, "wait for the field's error", chromedp.WaitVisible(chromedp.CSS("#from-err")))
 	if got := text(t, ctx, "#from-err"); !strings.Contains(got, "not a time") || !strings.Contains(got, "2026-01-31 14:30") {
 		t.Errorf("the error beside From says %q; want what to write", got)
@@ -145,7 +145,7 @@ func TestUIBrowserAudit(t *testing.T) {
 	screenshot(t, ctx, "audit-refused")
 
 	// A viewer: no nav entry, and the page refused.
-	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")))
+	click(t, ctx, "sign out", "#signout")
 	run(t, ctx, "wait for the sign-in page", chromedp.WaitVisible(chromedp.CSS("#username")))
 	signIn(t, ctx, h.url, "vera", "correct horse battery")
 	if n := value(t, ctx, "look for the audit entry", chromedp.Evaluate[int](`document.querySelectorAll('nav a[href="/audit"]').length`)); n != 0 {

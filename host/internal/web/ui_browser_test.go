@@ -156,7 +156,7 @@ func TestUIBrowserSignInDashboardSignOut(t *testing.T) {
 	run(t, ctx, "wait for the form", chromedp.WaitVisible(chromedp.CSS("#current")))
 	screenshot(t, ctx, "password")
 
-	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")))
+	click(t, ctx, "sign out", "#signout")
 	run(t, ctx, "wait for the sign-in page", chromedp.WaitVisible(chromedp.CSS("#username")))
 	if got := text(t, ctx, ".notice"); got != "You are signed out." {
 		t.Errorf("after signing out: %q", got)
@@ -214,4 +214,11 @@ func TestUIBrowserViewerSeesNoActions(t *testing.T) {
 		t.Errorf("a viewer sees %d plugin action buttons; want none", n)
 	}
 	screenshot(t, ctx, "dashboard-viewer")
+}
+
+// click clicks the first element matching sel (again when the page
+// replaced it between finding and clicking; see testenv.BrowserClick).
+func click(t *testing.T, ctx context.Context, what, sel string) {
+	t.Helper()
+	testenv.BrowserClick(t, ctx, what, sel)
 }

@@ -156,7 +156,7 @@ func TestUIBrowserJobsRetry(t *testing.T) {
 		t.Errorf("discarded count %q; want 1", got)
 	}
 	screenshot(t, b, "jobs")
-	run(t, b, "retry the job", chromedp.Click(chromedp.CSS(row+" button.retry")))
+	click(t, b, "retry the job", row+" button.retry")
 	run(t, b, "wait for the notice", chromedp.WaitVisible(chromedp.CSS(".notice")))
 	if got := text(t, b, ".notice"); got != fmt.Sprintf("Job %d will run again now.", id) {
 		t.Errorf("after retrying: %q", got)

@@ -43,14 +43,14 @@ func TestUIBrowserHotspotSheet(t *testing.T) {
 
 	run(t, ctx, "open the generate form", chromedp.Navigate(h.url+"/vouchers/new"))
 	run(t, ctx, "wait for the form", chromedp.WaitVisible(chromedp.CSS("#batch-form")))
-	run(t, ctx, "choose hotspot logins", chromedp.Click(chromedp.CSS("#kind-hotspot")))
+	click(t, ctx, "choose hotspot logins", "#kind-hotspot")
 	run(t, ctx, "ask for 24", chromedp.SetValue(chromedp.CSS("#count"), "24"))
 	run(t, ctx, "generate", chromedp.Submit(chromedp.CSS("#batch-form")))
 	run(t, ctx, "wait for the batch", chromedp.WaitVisible(chromedp.CSS("#batch-kind")))
 	if got := text(t, ctx, "#batch-kind"); !strings.Contains(got, "Hotspot logins") {
 		t.Errorf("the batch's kind reads %q", got)
 	}
-	run(t, ctx, "open the sheet", chromedp.Click(chromedp.CSS("#print-link")))
+	click(t, ctx, "open the sheet", "#print-link")
 	run(t, ctx, "wait for the cards", chromedp.WaitVisible(chromedp.CSS(".voucher-card")))
 	value(t, ctx, "wait for every QR code", chromedp.Poll[bool](`(() => { const imgs = [...document.querySelectorAll('img.vc-qr')]; return imgs.length === 24 && imgs.every(i => i.complete && i.naturalWidth > 0) })()`, chromedp.WithPollingTimeout(30*time.Second)))
 	pairs := value(t, ctx, "read the cards' codes and links", chromedp.Evaluate[[][]string](`[...document.querySelectorAll('.voucher-card')].map(c => [c.querySelector('code').textContent, c.querySelector('a.vc-login').href])`))

@@ -68,12 +68,12 @@ func TestUIBrowserMessagingPairing(t *testing.T) {
 	ctx := browser(t)
 	signIn(t, ctx, h.url, "otto", "correct horse battery")
 
-	run(t, ctx, "open the messaging page from the nav", chromedp.Click(chromedp.CSS(`nav a[href="/messaging"]`)))
+	click(t, ctx, "open the messaging page from the nav", `nav a[href="/messaging"]`)
 	run(t, ctx, "wait for the session main", chromedp.WaitVisible(chromedp.CSS(`section.session[data-session="main"][data-status="disconnected"]`)))
 	if n := value(t, ctx, "count logout buttons", chromedp.Evaluate[int](`document.querySelectorAll("button.logout").length`)); n != 0 {
 		t.Errorf("an operator sees %d logout buttons; logging out is for admins", n)
 	}
-	run(t, ctx, "pair main", chromedp.Click(chromedp.CSS(`section.session[data-session="main"] button.pair`)))
+	click(t, ctx, "pair main", `section.session[data-session="main"] button.pair`)
 	run(t, ctx, "wait for main's page", chromedp.WaitVisible(chromedp.CSS(`section.session[data-session="main"][data-status="pairing"] img.qr`)))
 	waitJS(t, ctx, "wait for the QR code", shownQR("main")+` !== ""`)
 	run(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.notReloaded = true`))
@@ -142,7 +142,7 @@ func TestUIBrowserMessagingPairing(t *testing.T) {
 
 	// A viewer sees the sessions, no code and no button; the server
 	// refuses the viewer's posts and the QR image.
-	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")))
+	click(t, ctx, "sign out", "#signout")
 	run(t, ctx, "wait for the sign-in page", chromedp.WaitVisible(chromedp.CSS("#username")))
 	signIn(t, ctx, h.url, "vera", "correct horse battery")
 	run(t, ctx, "open the messaging page", chromedp.Navigate(h.url+"/messaging"))
@@ -162,11 +162,11 @@ func TestUIBrowserMessagingPairing(t *testing.T) {
 	}
 
 	// An admin logs main out.
-	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS("#signout")))
+	click(t, ctx, "sign out", "#signout")
 	run(t, ctx, "wait for the sign-in page", chromedp.WaitVisible(chromedp.CSS("#username")))
 	signIn(t, ctx, h.url, "ana", "correct horse battery")
 	run(t, ctx, "open main's page", chromedp.Navigate(h.url+"/messaging/notify-fake/sessions/main"))
-	run(t, ctx, "log main out", chromedp.Click(chromedp.CSS(`section.session[data-session="main"] button.logout`)))
+	click(t, ctx, "log main out", `section.session[data-session="main"] button.logout`)
 	run(t, ctx, "wait for logged out", chromedp.WaitVisible(chromedp.CSS(`section.session[data-session="main"][data-status="logged_out"]`)))
 	if got := text(t, ctx, ".notice"); !strings.Contains(got, "main") {
 		t.Errorf("notice %q after logging out", got)

@@ -111,7 +111,7 @@ func TestUIBrowserPluginListAndPage(t *testing.T) {
 	}
 	screenshot(t, ctx, "plugins")
 
-	run(t, ctx, "open payment-manual's page", chromedp.Click(chromedp.CSS(`tr[data-plugin="payment-manual"] a`)))
+	click(t, ctx, "open payment-manual's page", `tr[data-plugin="payment-manual"] a`)
 	run(t, ctx, "wait for its status", chromedp.WaitVisible(chromedp.CSS(`#status.state-running`)))
 	waitJS(t, ctx, "wait for a sample in the charts", `Number(document.getElementById("history").dataset.samples || 0) >= 2`)
 	sizes := value(t, ctx, "measure the sparklines", chromedp.Evaluate[map[string][]float64](`Object.fromEntries(
@@ -142,7 +142,7 @@ func TestUIBrowserPluginListAndPage(t *testing.T) {
 	}
 	before := restarts()
 	run(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.mikrobillMark = "kept"`))
-	run(t, ctx, "restart from the page", chromedp.Click(chromedp.CSS("#status button.restart")))
+	click(t, ctx, "restart from the page", "#status button.restart")
 	waitJS(t, ctx, "wait for the restart in the status", `document.querySelector("#status .restarts").textContent.trim() === "`+strconv.Itoa(before+1)+`" && document.querySelector("#status.state-running") !== null`)
 	// Someone else restarts it: the page's polling shows it.
 	if err := h.pm.Restart("payment-manual"); err != nil {
@@ -156,13 +156,13 @@ func TestUIBrowserPluginListAndPage(t *testing.T) {
 
 	// Disabled with "keep disabled after restarts": recorded in the store
 	// for the next start; enabling forgets it.
-	run(t, ctx, "tick keep disabled", chromedp.Click(chromedp.CSS(`#status input[name="lasting"]`)))
-	run(t, ctx, "disable from the page", chromedp.Click(chromedp.CSS("#status button.disable")))
+	click(t, ctx, "tick keep disabled", `#status input[name="lasting"]`)
+	click(t, ctx, "disable from the page", "#status button.disable")
 	run(t, ctx, "wait for it disabled", chromedp.WaitVisible(chromedp.CSS("#status.state-disabled")))
 	if d, err := h.db.Q().PluginsDisabled(context.Background()); err != nil || d["payment-manual"].By != "user:ana" {
 		t.Errorf("lasting disables after the page's disable: %+v, %v", d, err)
 	}
-	run(t, ctx, "enable from the page", chromedp.Click(chromedp.CSS("#status button.enable")))
+	click(t, ctx, "enable from the page", "#status button.enable")
 	run(t, ctx, "wait for it running", chromedp.WaitVisible(chromedp.CSS("#status.state-running")))
 	if d, err := h.db.Q().PluginsDisabled(context.Background()); err != nil || len(d) != 0 {
 		t.Errorf("lasting disables after enable: %+v, %v", d, err)
@@ -194,7 +194,7 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 
 	run(t, ctx, "type expiry_hours 0", chromedp.SetValue(chromedp.CSS("#f-expiry_hours"), "0"))
 	run(t, ctx, "type a short confirm_secret", chromedp.SendKeys(chromedp.CSS("#f-confirm_secret"), "short"))
-	run(t, ctx, "save", chromedp.Click(chromedp.CSS("#save")))
+	click(t, ctx, "save", "#save")
 	run(t, ctx, "wait for the refusal", chromedp.WaitVisible(chromedp.CSS("#f-expiry_hours-error")))
 	if got := text(t, ctx, "#f-expiry_hours-error"); !strings.Contains(got, "1") {
 		t.Errorf("expiry_hours 0 explained as %q; want its minimum", got)
@@ -214,7 +214,7 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 	run(t, ctx, "type expiry_hours 72", chromedp.SetValue(chromedp.CSS("#f-expiry_hours"), "72"))
 	run(t, ctx, "type the currencies", chromedp.SetValue(chromedp.CSS("#f-currencies"), "IDR\nUSD"))
 	run(t, ctx, "type a good confirm_secret", chromedp.SendKeys(chromedp.CSS("#f-confirm_secret"), secret))
-	run(t, ctx, "save", chromedp.Click(chromedp.CSS("#save")))
+	click(t, ctx, "save", "#save")
 	run(t, ctx, "wait for the plugin's page", chromedp.WaitVisible(chromedp.CSS("#status")))
 	if got := text(t, ctx, "main .notice"); !strings.Contains(got, "payment-manual are saved") {
 		t.Errorf("after saving: %q", got)
@@ -233,13 +233,13 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 	if got := value(t, ctx, "read confirm_secret", chromedp.Value(chromedp.CSS("#f-confirm_secret"))); got != "" {
 		t.Errorf("the secret's input shows %q; want it empty", got)
 	}
-	run(t, ctx, "add a bank account", chromedp.Click(chromedp.CSS(`button.add[value="add:bank_accounts"]`)))
+	click(t, ctx, "add a bank account", `button.add[value="add:bank_accounts"]`)
 	run(t, ctx, "wait for its fields", chromedp.WaitVisible(chromedp.CSS("#f-bank_accounts-0-bank")))
 	run(t, ctx, "type the bank", chromedp.SendKeys(chromedp.CSS("#f-bank_accounts-0-bank"), "BCA"))
 	run(t, ctx, "type the account number", chromedp.SendKeys(chromedp.CSS("#f-bank_accounts-0-account_number"), "1234567890"))
 	run(t, ctx, "type the account name", chromedp.SendKeys(chromedp.CSS("#f-bank_accounts-0-account_name"), "PT Contoh"))
 	screenshot(t, ctx, "plugin-settings-list")
-	run(t, ctx, "save", chromedp.Click(chromedp.CSS("#save")))
+	click(t, ctx, "save", "#save")
 	run(t, ctx, "wait for the plugin's page", chromedp.WaitVisible(chromedp.CSS("#status")))
 	s = h.saved(t, "payment-manual")
 	accounts, _ := s["bank_accounts"].([]any)
@@ -254,7 +254,7 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 		t.Errorf("tripay's not-configured line %q; want the missing keys named", got)
 	}
 	screenshot(t, ctx, "plugin-not-configured")
-	run(t, ctx, "open its settings", chromedp.Click(chromedp.CSS(`#status a[href="/plugin/payment-tripay/settings"]`)))
+	click(t, ctx, "open its settings", `#status a[href="/plugin/payment-tripay/settings"]`)
 	run(t, ctx, "wait for the form", chromedp.WaitVisible(chromedp.CSS("#f-api_key")))
 	if got := value(t, ctx, "read the mode's options", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#f-mode option")).map(o => o.value)`)); strings.Join(got, ",") != ",sandbox,production" {
 		t.Errorf("mode's options %q; want the enum as a select", got)
@@ -263,7 +263,7 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 	run(t, ctx, "type the private key", chromedp.SendKeys(chromedp.CSS("#f-private_key"), "private-key-123"))
 	run(t, ctx, "type the merchant code", chromedp.SendKeys(chromedp.CSS("#f-merchant_code"), "T0001"))
 	run(t, ctx, "type the base URL", chromedp.SendKeys(chromedp.CSS("#f-base_url"), "http://127.0.0.1:9/"))
-	run(t, ctx, "save", chromedp.Click(chromedp.CSS("#save")))
+	click(t, ctx, "save", "#save")
 	run(t, ctx, "wait for the plugin's page", chromedp.WaitVisible(chromedp.CSS("#status")))
 	waitJS(t, ctx, "wait for tripay running", `document.querySelector("#status.state-running") !== null`)
 	if got := text(t, ctx, "#status .state"); !strings.HasPrefix(got, "running") {
@@ -278,7 +278,7 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 		t.Errorf("api_key after saving: %q", got)
 	}
 	run(t, ctx, "type a base URL the plugin refuses", chromedp.SetValue(chromedp.CSS("#f-base_url"), "http://10.1.2.3/"))
-	run(t, ctx, "save", chromedp.Click(chromedp.CSS("#save")))
+	click(t, ctx, "save", "#save")
 	run(t, ctx, "wait for the refusal", chromedp.WaitVisible(chromedp.CSS("#f-base_url-error")))
 	if got := text(t, ctx, "#f-base_url-error"); !strings.Contains(got, "https") {
 		t.Errorf("the plugin's refusal next to base_url: %q", got)

@@ -53,7 +53,7 @@ func TestUIBrowserReportsCharts(t *testing.T) {
 
 	run(t, ctx, "choose months", chromedp.SetValue(chromedp.CSS("#interval"), "month"))
 	run(t, ctx, "choose plans", chromedp.SetValue(chromedp.CSS("#by"), "plan"))
-	run(t, ctx, "show", chromedp.Click(chromedp.CSS("#report-submit")))
+	click(t, ctx, "show", "#report-submit")
 	// The form is a GET: wait for the new page before its charts (the
 	// old page's are drawn too).
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {

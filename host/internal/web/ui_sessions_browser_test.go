@@ -90,7 +90,7 @@ func TestUIBrowserSessions(t *testing.T) {
 	ctx = browser(t)
 	signIn(t, ctx, h.url, "olga", "correct horse battery")
 	run(t, ctx, "open the locations", chromedp.Navigate(h.url+"/locations"))
-	run(t, ctx, "open online now", chromedp.Click(chromedp.CSS(`#locations tr[data-location="warung-kopi"] a.sessions`)))
+	click(t, ctx, "open online now", `#locations tr[data-location="warung-kopi"] a.sessions`)
 	run(t, ctx, "wait for the sessions", chromedp.WaitVisible(chromedp.CSS(`#sessions-table tr[data-user="alice"]`)))
 	if n := value(t, ctx, "count the admin's buttons", chromedp.Evaluate[int](`document.querySelectorAll('#router-fields, .edit').length`)); n != 0 {
 		t.Errorf("an operator sees %d admin fields or buttons", n)
@@ -115,7 +115,7 @@ func TestUIBrowserSessions(t *testing.T) {
 		t.Errorf("the 61st reload: %s; want the table alone, not reloading, with a refresh button", stopped)
 	}
 
-	run(t, ctx, "disconnect alice", chromedp.Click(chromedp.CSS(`#sessions-table tr[data-user="alice"] button.disconnect`)))
+	click(t, ctx, "disconnect alice", `#sessions-table tr[data-user="alice"] button.disconnect`)
 	run(t, ctx, "wait for the notice", chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 	if got := text(t, ctx, ".notice"); !strings.Contains(got, "alice") {
 		t.Errorf("the notice says %q", got)

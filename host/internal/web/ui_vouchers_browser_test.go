@@ -37,8 +37,8 @@ func TestUIBrowserVouchers(t *testing.T) {
 	ctx := browser(t)
 	signIn(t, ctx, h.url, "olga", "correct horse battery")
 
-	run(t, ctx, "open the vouchers from the nav", chromedp.Click(chromedp.CSS(`nav a[href="/vouchers"]`)))
-	run(t, ctx, "open the generate form", chromedp.Click(chromedp.CSS("#new-batch")))
+	click(t, ctx, "open the vouchers from the nav", `nav a[href="/vouchers"]`)
+	click(t, ctx, "open the generate form", "#new-batch")
 	run(t, ctx, "wait for the form", chromedp.WaitVisible(chromedp.CSS("#batch-form")))
 	run(t, ctx, "ask for too many", chromedp.SetValue(chromedp.CSS("#count"), "10001"))
 	run(t, ctx, "type a prefix", chromedp.SendKeys(chromedp.CSS("#prefix"), "kopi"))
@@ -69,8 +69,8 @@ func TestUIBrowserVouchers(t *testing.T) {
 	screenshot(t, ctx, "vouchers")
 
 	// The sheet: a card per code, each QR code decoded by the browser.
-	run(t, ctx, "open the batch", chromedp.Click(chromedp.CSS("#batches tr[data-batch] a")))
-	run(t, ctx, "open the sheet", chromedp.Click(chromedp.CSS("#print-link")))
+	click(t, ctx, "open the batch", "#batches tr[data-batch] a")
+	click(t, ctx, "open the sheet", "#print-link")
 	run(t, ctx, "wait for the cards", chromedp.WaitVisible(chromedp.CSS(".voucher-card")))
 	cards := value(t, ctx, "read the cards", chromedp.Evaluate[[]string](`[...document.querySelectorAll('.voucher-card code')].map(e => e.textContent)`))
 	if strings.Join(cards, " ") != strings.Join(codes, " ") {
