@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -451,8 +452,11 @@ Exit status: 0 the proof holds, 2 it does not, 1 the file cannot be read.`,
 			var r io.Reader = cmd.InOrStdin()
 			if args[0] != "-" {
 				fh, err := os.Open(args[0])
+				if errors.Is(err, fs.ErrNotExist) {
+					return &exitError{code: exitFailed, msg: fmt.Sprintf("no proof file %s: write one with `mikrobill audit prove EVENT_ID --out %s` (or pass - to read the proof from standard input)", args[0], args[0])}
+				}
 				if err != nil {
-					return &exitError{code: exitFailed, msg: err.Error()}
+					return &exitError{code: exitFailed, msg: fmt.Sprintf("read the proof file: %v", err)}
 				}
 				defer fh.Close()
 				r = fh
