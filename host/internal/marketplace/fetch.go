@@ -23,6 +23,9 @@ import (
 // metadataTimeout bounds one metadata download.
 const metadataTimeout = 30 * time.Second
 
+// copyBuffer is the buffer of an archive's download: fewer, larger writes.
+const copyBuffer = 256 << 10
+
 // httpFetcher downloads over http(s) and file:// URLs. It is the TUF
 // updater's fetcher (DownloadFile, for metadata) and downloads the
 // archives (download, resumable, with progress).
@@ -164,7 +167,7 @@ func (f *httpFetcher) download(ctx context.Context, url, part string, length int
 		progress(have, length)
 		w = &progressWriter{w: file, done: have, total: length, report: progress}
 	}
-	n, err := io.Copy(w, io.LimitReader(resp.Body, length-have+1))
+	n, err := io.CopyBuffer(w, io.LimitReader(resp.Body, length-have+1), make([]byte, copyBuffer))
 	if have+n > length {
 		file.Truncate(0)
 		return fmt.Errorf("%w: %s is longer than the signed target's %d bytes", ErrVerify, url, length)
@@ -175,7 +178,9 @@ func (f *httpFetcher) download(ctx context.Context, url, part string, length int
 	if have+n < length {
 		return fmt.Errorf("download %s: cut at %d of %d bytes: %w", url, have+n, length, io.ErrUnexpectedEOF)
 	}
-	return file.Sync()
+	// No fsync: a file cut by a crash is verified as a whole (and
+	// dropped) before anything is unpacked.
+	return nil
 }
 
 // progressWriter tells report how far a download is.
