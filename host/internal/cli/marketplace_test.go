@@ -158,3 +158,17 @@ func TestMarketplaceHelp(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigShowMarketplaceBlocks: config show prints the marketplace
+// blocks as the file declares them, the root made absolute.
+func TestConfigShowMarketplaceBlocks(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "acme-root.json"), []byte("{}"), 0o644)
+	file := filepath.Join(dir, "mikrobill.hcl")
+	os.WriteFile(file, []byte("marketplace \"acme\" {\n  url  = \"https://plugins.acme.example/repository\"\n  root = \"acme-root.json\"\n}\n"), 0o644)
+	out := mustRun(t, "config", "show", "--config", file)
+	want := "marketplace \"acme\" {\n  url  = \"https://plugins.acme.example/repository\"\n  root = \"" + filepath.Join(dir, "acme-root.json") + "\"\n}"
+	if !strings.Contains(out, want) {
+		t.Errorf("config show lacks\n%s\nin:\n%s", want, out)
+	}
+}
