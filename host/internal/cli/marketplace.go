@@ -194,9 +194,7 @@ in DIR/keys. Then snapshot and timestamp are signed anew.`,
 				}
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(all)
+				return writeJSON(g.stdout, all)
 			}
 			return nil
 		},
@@ -493,12 +491,10 @@ func newMarketplaceList(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
 				if list == nil {
 					list = []marketplace.Trusted{}
 				}
-				return enc.Encode(list)
+				return writeJSON(g.stdout, list)
 			}
 			if len(list) == 0 {
 				fmt.Fprintln(g.stdout, "no trusted marketplaces; add one with `mikrobill marketplace add NAME URL --root root.json`")
@@ -618,4 +614,11 @@ func DownloadBar(w io.Writer, desc string) (pluginstall.Progress, func()) {
 			_ = bar.Finish()
 		}
 	}
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -36,16 +35,21 @@ func compatibility(l pluginstall.Listing) string {
 	return "no: " + strings.Join(msgs, "; ")
 }
 
-// marketListings lists every plugin version of every trusted marketplace
-// (all platforms), warning on stderr about marketplaces that fail and
-// targets refused; it fails only when every marketplace fails.
-func marketListings(cmd *cobra.Command, g *globals, cfg *config.Config) ([]pluginstall.Listing, error) {
+// marketListings loads the configuration and lists every plugin version
+// of every trusted marketplace (all platforms), warning on stderr about
+// marketplaces that fail and targets refused; it fails only when every
+// marketplace fails.
+func marketListings(cmd *cobra.Command, g *globals) (*config.Config, []pluginstall.Listing, error) {
+	cfg, err := g.load(cmd, config.Overrides{})
+	if err != nil {
+		return nil, nil, err
+	}
 	cs, err := marketplace.Clients(cfg, marketplace.Options{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(cs) == 0 {
-		return nil, errors.New("no trusted marketplaces; add one with `mikrobill marketplace add NAME URL --root root.json` (make marketplace-demo makes a local one)")
+		return nil, nil, errors.New("no trusted marketplaces; add one with `mikrobill marketplace add NAME URL --root root.json` (make marketplace-demo makes a local one)")
 	}
 	var all []pluginstall.Listing
 	var errs []error
@@ -62,9 +66,9 @@ func marketListings(cmd *cobra.Command, g *globals, cfg *config.Config) ([]plugi
 		all = append(all, ls...)
 	}
 	if len(errs) == len(cs) {
-		return nil, errors.Join(errs...)
+		return nil, nil, errors.Join(errs...)
 	}
-	return all, nil
+	return cfg, all, nil
 }
 
 // pickSource is the trusted marketplace that offers name: from, or the
@@ -125,11 +129,7 @@ are reported on standard error; the others are still listed.
 ` + "`mikrobill plugin info NAME`" + ` shows one plugin's versions and platforms.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.load(cmd, config.Overrides{})
-			if err != nil {
-				return err
-			}
-			listed, err := marketListings(cmd, g, cfg)
+			_, listed, err := marketListings(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -161,9 +161,7 @@ are reported on standard error; the others are still listed.
 				if rows == nil {
 					rows = []row{}
 				}
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(g.stdout, rows)
 			}
 			if len(rows) == 0 {
 				fmt.Fprintf(g.stdout, "no plugin for %s/%s matches %q\n", runtime.GOOS, runtime.GOARCH, text)
@@ -205,11 +203,7 @@ any, is shown too.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			cfg, err := g.load(cmd, config.Overrides{})
-			if err != nil {
-				return err
-			}
-			listed, err := marketListings(cmd, g, cfg)
+			cfg, listed, err := marketListings(cmd, g)
 			if err != nil {
 				return err
 			}
@@ -239,9 +233,7 @@ any, is shown too.`,
 				for i, l := range mine {
 					rows[i] = row{l, platformCompat(l)}
 				}
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"name": name, "installed": installed, "versions": rows})
+				return writeJSON(g.stdout, map[string]any{"name": name, "installed": installed, "versions": rows})
 			}
 			return printInfo(g.stdout, name, installed, mine)
 		},
