@@ -485,10 +485,14 @@ func (c *Client) download(ctx context.Context, url, part string, tf *metadata.Ta
 	if info, err := os.Stat(part); err == nil && info.Size() > 0 {
 		resumed = true
 	}
+	d, err := newDigest(tf)
+	if err != nil {
+		return err
+	}
 	get := func() error {
 		var err error
 		for attempt := 1; attempt <= c.opt.Attempts; attempt++ {
-			if err = c.fetch.download(ctx, url, part, tf.Length, progress); err == nil || !retryable(ctx, err) {
+			if err = c.fetch.download(ctx, url, part, tf.Length, d, progress); err == nil || !retryable(ctx, err) {
 				break
 			}
 			resumed = true
@@ -500,9 +504,9 @@ func (c *Client) download(ctx context.Context, url, part string, tf *metadata.Ta
 			}
 			return err
 		}
-		return verifyFile(part, tf)
+		return d.check()
 	}
-	err := get()
+	err = get()
 	if err != nil && errors.Is(err, ErrVerify) && resumed {
 		c.opt.Logger.Warn("resumed download does not verify; starting over", "marketplace", c.name, "target", tf.Path, "error", err)
 		os.Remove(part)

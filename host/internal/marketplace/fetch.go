@@ -103,10 +103,12 @@ func (e *errStatus) Error() string {
 
 // download brings url into the file part, appending to what part holds
 // already (an HTTP Range request; a server that answers the whole file
-// starts it over), never past length bytes. progress, when set, hears the
-// bytes in part. A cut connection returns an error and leaves part as far
-// as it came.
-func (f *httpFetcher) download(ctx context.Context, url, part string, length int64, progress pluginstall.Progress) error {
+// starts it over), never past length bytes, and hashes every byte of part
+// into d as it goes (the bytes kept from before first). progress, when set,
+// hears the bytes in part. A cut connection returns an error and leaves
+// part as far as it came.
+func (f *httpFetcher) download(ctx context.Context, url, part string, length int64, d *digest, progress pluginstall.Progress) error {
+	d.Reset()
 	file, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
@@ -121,7 +123,8 @@ func (f *httpFetcher) download(ctx context.Context, url, part string, length int
 		have = 0
 	}
 	if have == length && length > 0 {
-		return nil
+		_, err := io.Copy(d, file)
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -159,13 +162,17 @@ func (f *httpFetcher) download(ctx context.Context, url, part string, length int
 	if err := file.Truncate(have); err != nil {
 		return err
 	}
+	// The bytes kept are hashed again: what counts is the whole file.
+	if _, err := io.Copy(d, io.NewSectionReader(file, 0, have)); err != nil {
+		return err
+	}
 	if _, err := file.Seek(have, io.SeekStart); err != nil {
 		return err
 	}
-	w := io.Writer(file)
+	w := io.MultiWriter(file, d)
 	if progress != nil {
 		progress(have, length)
-		w = &progressWriter{w: file, done: have, total: length, report: progress}
+		w = &progressWriter{w: w, done: have, total: length, report: progress}
 	}
 	n, err := io.CopyBuffer(w, io.LimitReader(resp.Body, length-have+1), make([]byte, copyBuffer))
 	if have+n > length {
@@ -197,46 +204,59 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// verifyFile checks a downloaded file against its signed target: the
-// length, then every hash (sha256 and sha512 are known; any other is an
-// error, never skipped).
-func verifyFile(file string, tf *metadata.TargetFiles) error {
+// digest hashes a download with every algorithm its signed target names,
+// and counts its bytes.
+type digest struct {
+	tf     *metadata.TargetFiles
+	hashes map[string]hash.Hash
+	n      int64
+}
+
+// newDigest is a digest for tf: sha256 and sha512 are known; a target
+// naming any other (or none) is refused, never half checked.
+func newDigest(tf *metadata.TargetFiles) (*digest, error) {
 	if len(tf.Hashes) == 0 {
-		return fmt.Errorf("%w: target %s has no hashes", ErrVerify, tf.Path)
+		return nil, fmt.Errorf("%w: target %s has no hashes", ErrVerify, tf.Path)
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if info.Size() != tf.Length {
-		return fmt.Errorf("%w: %s is %d bytes, the signed target %d", ErrVerify, tf.Path, info.Size(), tf.Length)
-	}
-	hashers := map[string]hash.Hash{}
-	var ws []io.Writer
+	d := &digest{tf: tf, hashes: map[string]hash.Hash{}}
 	for alg := range tf.Hashes {
-		var h hash.Hash
 		switch alg {
 		case "sha256":
-			h = sha256.New()
+			d.hashes[alg] = sha256.New()
 		case "sha512":
-			h = sha512.New()
+			d.hashes[alg] = sha512.New()
 		default:
-			return fmt.Errorf("%w: target %s uses hash %q, which this host does not know", ErrVerify, tf.Path, alg)
+			return nil, fmt.Errorf("%w: target %s uses hash %q, which this host does not know", ErrVerify, tf.Path, alg)
 		}
-		hashers[alg] = h
-		ws = append(ws, h)
 	}
-	if _, err := io.Copy(io.MultiWriter(ws...), f); err != nil {
-		return err
+	return d, nil
+}
+
+func (d *digest) Write(p []byte) (int, error) {
+	for _, h := range d.hashes {
+		h.Write(p)
 	}
-	for alg, h := range hashers {
-		if got := h.Sum(nil); string(got) != string(tf.Hashes[alg]) {
-			return fmt.Errorf("%w: %s's %s is %x, the signed target's %x: the archive was altered or is not this target", ErrVerify, tf.Path, alg, got, []byte(tf.Hashes[alg]))
+	d.n += int64(len(p))
+	return len(p), nil
+}
+
+// Reset forgets what was written.
+func (d *digest) Reset() {
+	for _, h := range d.hashes {
+		h.Reset()
+	}
+	d.n = 0
+}
+
+// check compares what was written with the signed target: the length,
+// then every hash.
+func (d *digest) check() error {
+	if d.n != d.tf.Length {
+		return fmt.Errorf("%w: %s is %d bytes, the signed target %d", ErrVerify, d.tf.Path, d.n, d.tf.Length)
+	}
+	for alg, h := range d.hashes {
+		if got := h.Sum(nil); string(got) != string(d.tf.Hashes[alg]) {
+			return fmt.Errorf("%w: %s's %s is %x, the signed target's %x: the archive was altered or is not this target", ErrVerify, d.tf.Path, alg, got, []byte(d.tf.Hashes[alg]))
 		}
 	}
 	return nil
