@@ -490,6 +490,11 @@ func newMarketplaceList(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			for _, t := range list {
+				if _, err := os.Stat(t.Root); err != nil {
+					fmt.Fprintf(g.stderr, "warning: marketplace %s cannot be used: its root metadata: %v\n", t.Name, err)
+				}
+			}
 			if asJSON {
 				if list == nil {
 					list = []marketplace.Trusted{}
