@@ -390,6 +390,42 @@ func (c *Client) Search(ctx context.Context, text string) ([]pluginstall.Listing
 // rules) and check that its plugin.json names the same plugin and
 // version. On an error dst is left empty.
 func (c *Client) Fetch(ctx context.Context, name, version, dst string, progress pluginstall.Progress) (pluginstall.Listing, error) {
+	return c.fetchTarget(ctx, name, version, "", dst, progress)
+}
+
+// FetchTarget is Fetch of one exact target: name at version whose signed
+// sha256 is sha256 (hex, as Resolve returns it). Several hosts carrying out
+// one install use it so that each installs the very target the first one
+// verified; a marketplace that now signs other bytes under that version is
+// refused.
+func (c *Client) FetchTarget(ctx context.Context, name, version, sha256, dst string, progress pluginstall.Progress) (pluginstall.Listing, error) {
+	if version == "" || sha256 == "" {
+		return pluginstall.Listing{}, errors.New("FetchTarget needs a version and a sha256; Resolve gives both")
+	}
+	return c.fetchTarget(ctx, name, version, sha256, dst, progress)
+}
+
+// Resolve refreshes the metadata and says which target Fetch(name,
+// version) would take: its listing and its signed sha256 in hex.
+func (c *Client) Resolve(ctx context.Context, name, version string) (pluginstall.Listing, string, error) {
+	unlock, err := c.lock()
+	if err != nil {
+		return pluginstall.Listing{}, "", err
+	}
+	defer unlock()
+	up, err := c.refresh()
+	if err != nil {
+		return pluginstall.Listing{}, "", err
+	}
+	es, problems := c.entries(up)
+	e, err := c.pick(es, problems, name, version)
+	if err != nil {
+		return pluginstall.Listing{}, "", err
+	}
+	return e.listing, hex.EncodeToString(e.target.Hashes["sha256"]), nil
+}
+
+func (c *Client) fetchTarget(ctx context.Context, name, version, wantSHA256, dst string, progress pluginstall.Progress) (pluginstall.Listing, error) {
 	unlock, err := c.lock()
 	if err != nil {
 		return pluginstall.Listing{}, err
@@ -404,11 +440,15 @@ func (c *Client) Fetch(ctx context.Context, name, version, dst string, progress 
 	if err != nil {
 		return pluginstall.Listing{}, err
 	}
-	consistent := up.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
-	part := filepath.Join(c.dir, clientDownloadsDir, hex.EncodeToString(e.target.Hashes["sha256"])+".part")
+	sum := hex.EncodeToString(e.target.Hashes["sha256"])
 	if len(e.target.Hashes["sha256"]) == 0 {
 		return pluginstall.Listing{}, fmt.Errorf("%w: target %s has no sha256", ErrVerify, e.target.Path)
 	}
+	if wantSHA256 != "" && !strings.EqualFold(sum, wantSHA256) {
+		return pluginstall.Listing{}, fmt.Errorf("%w: marketplace %s now signs %s with sha256 %s, not the %s being installed: refused", ErrVerify, c.name, e.target.Path, sum, wantSHA256)
+	}
+	consistent := up.GetTrustedMetadataSet().Root.Signed.ConsistentSnapshot
+	part := filepath.Join(c.dir, clientDownloadsDir, sum+".part")
 	if err := c.download(ctx, c.targetURL(e.target, consistent), part, e.target, progress); err != nil {
 		return pluginstall.Listing{}, err
 	}

@@ -427,3 +427,25 @@ func TestDetectPlatform(t *testing.T) {
 		t.Error("DetectPlatform(a script) succeeded")
 	}
 }
+
+func TestResolveAndFetchTarget(t *testing.T) {
+	r := newRepo(t)
+	pub := publish(t, r, pluginDir(t, "notify-echo", "0.1.0", nil), PublishOptions{})
+	srv := serve(t, r)
+	c := newClient(t, r, srv.url, Options{})
+	l, sum, err := c.Resolve(context.Background(), "notify-echo", "")
+	if err != nil || l.Version != "0.1.0" || sum != pub[0].SHA256 {
+		t.Fatalf("Resolve = %+v, %s, %v; want 0.1.0 with sha256 %s", l, sum, err, pub[0].SHA256)
+	}
+	dst := filepath.Join(t.TempDir(), "dst")
+	os.Mkdir(dst, 0o755)
+	if _, err := c.FetchTarget(context.Background(), "notify-echo", "0.1.0", sum, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	os.Mkdir(other, 0o755)
+	if _, err := c.FetchTarget(context.Background(), "notify-echo", "0.1.0", strings.Repeat("0", 64), other, nil); !errors.Is(err, ErrVerify) || !strings.Contains(err.Error(), "now signs") {
+		t.Errorf("FetchTarget of another sha256 = %v; want refused", err)
+	}
+	assertEmpty(t, other)
+}
