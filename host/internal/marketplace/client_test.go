@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -448,4 +449,78 @@ func TestResolveAndFetchTarget(t *testing.T) {
 		t.Errorf("FetchTarget of another sha256 = %v; want refused", err)
 	}
 	assertEmpty(t, other)
+}
+
+// TestTargetMetadataMustMatchItsPath: a signed target whose custom
+// metadata names another plugin, version or platform than its path is
+// refused: a plugin's name is its path's, which delegations guard.
+func TestTargetMetadataMustMatchItsPath(t *testing.T) {
+	r := newRepo(t)
+	pub := publish(t, r, pluginDir(t, "notify-echo", "0.1.0", nil), PublishOptions{})
+	tf := r.targets[metadata.TARGETS].Signed.Targets[pub[0].Path]
+	for _, tc := range []struct{ from, to, want string }{
+		{`"name":"notify-echo"`, `"name":"payment-x"`, `names plugin "payment-x"`},
+		{`"version":"0.1.0"`, `"version":"0.2.0"`, `says version "0.2.0"`},
+		{`"arch":"` + runtime.GOARCH + `"`, `"arch":"mips"`, "says platform"},
+	} {
+		orig := *tf.Custom
+		forged := json_RawMessage(strings.Replace(string(orig), tc.from, tc.to, 1))
+		tf.Custom = &forged
+		if err := r.bumpTargets(metadata.TARGETS, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.commit(); err != nil {
+			t.Fatal(err)
+		}
+		c := newClient(t, r, "file://"+r.RepositoryPath(), Options{})
+		got, problems, err := c.Listings(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 0 || len(problems) != 1 || !strings.Contains(problems[0].Reason, tc.want) {
+			t.Errorf("%s: listed %v, problems %v; want it refused saying %q", tc.to, got, problems, tc.want)
+		}
+		if _, _, err := fetch(t, c, "payment-x", ""); err == nil {
+			t.Errorf("%s: Fetch payment-x succeeded", tc.to)
+		}
+		tf.Custom = &orig
+	}
+}
+
+func TestFetchResumesStalledDownload(t *testing.T) {
+	defer func(d time.Duration) { stallTimeout = d }(stallTimeout)
+	stallTimeout = 300 * time.Millisecond
+	r := newRepo(t)
+	pub := publish(t, r, pluginDir(t, "notify-big", "1.0.0", map[string][]byte{"data.bin": make([]byte, 1<<20)}), PublishOptions{})
+	srv := serve(t, r)
+	stalled := make(chan struct{})
+	var first sync.Once
+	srv.setWrap(func(w http.ResponseWriter, req *http.Request, next http.Handler) {
+		hang := false
+		if strings.HasSuffix(req.URL.Path, ".tar.gz") {
+			first.Do(func() { hang = true })
+		}
+		if !hang {
+			next.ServeHTTP(w, req)
+			return
+		}
+		data, _ := os.ReadFile(archiveFile(r, pub[0]))
+		w.Header().Set("Content-Length", itoa(len(data)))
+		w.Write(data[:len(data)/3])
+		w.(http.Flusher).Flush()
+		select { // hang, as a stuck server does
+		case <-req.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+		close(stalled)
+	})
+	c := newClient(t, r, srv.url, Options{})
+	if _, _, err := fetch(t, c, "notify-big", ""); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stalled:
+	case <-time.After(5 * time.Second):
+		t.Error("the stalled request was not cut")
+	}
 }

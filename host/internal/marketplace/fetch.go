@@ -26,6 +26,13 @@ const metadataTimeout = 30 * time.Second
 // copyBuffer is the buffer of an archive's download: fewer, larger writes.
 const copyBuffer = 256 << 10
 
+// stallTimeout: a download that receives nothing for this long is cut (and
+// resumed, as any cut download).
+var stallTimeout = time.Minute
+
+// errStalled cuts a download that stopped moving.
+var errStalled = errors.New("no data for a minute")
+
 // httpFetcher downloads over http(s) and file:// URLs. It is the TUF
 // updater's fetcher (DownloadFile, for metadata) and downloads the
 // archives (download, resumable, with progress).
@@ -109,6 +116,10 @@ func (e *errStatus) Error() string {
 // part as far as it came.
 func (f *httpFetcher) download(ctx context.Context, url, part string, length int64, d *digest, progress pluginstall.Progress) error {
 	d.Reset()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stall := time.AfterFunc(stallTimeout, func() { cancel(errStalled) })
+	defer stall.Stop()
 	file, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
@@ -170,16 +181,24 @@ func (f *httpFetcher) download(ctx context.Context, url, part string, length int
 		return err
 	}
 	w := io.MultiWriter(file, d)
+	report := func(done, total int64) { stall.Reset(stallTimeout) }
 	if progress != nil {
 		progress(have, length)
-		w = &progressWriter{w: w, done: have, total: length, report: progress}
+		report = func(done, total int64) {
+			stall.Reset(stallTimeout)
+			progress(done, total)
+		}
 	}
+	w = &progressWriter{w: w, done: have, total: length, report: report}
 	n, err := io.CopyBuffer(w, io.LimitReader(resp.Body, length-have+1), make([]byte, copyBuffer))
 	if have+n > length {
 		file.Truncate(0)
 		return fmt.Errorf("%w: %s is longer than the signed target's %d bytes", ErrVerify, url, length)
 	}
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
+			err = cause
+		}
 		return fmt.Errorf("download %s: cut at %d of %d bytes: %w", url, have+n, length, err)
 	}
 	if have+n < length {
