@@ -90,6 +90,7 @@ A live marketplace runs ` + "`mikrobill marketplace refresh DIR`" + ` daily (cro
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			fps, err := r.Fingerprints()
 			if err != nil {
 				return err
@@ -174,6 +175,7 @@ in DIR/keys. Then snapshot and timestamp are signed anew.`,
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			var all []marketplace.Published
 			for _, dir := range args {
 				out, err := r.Publish(dir, opt)
@@ -246,6 +248,7 @@ The publisher then publishes with ` + "`mikrobill marketplace publish PLUGIN_DIR
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			id, generated, err := r.Delegate(pattern, role, keySpec)
 			if err != nil {
 				return err
@@ -290,6 +293,7 @@ until the publisher publishes again with the new key.`,
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			id, err := r.RotateKey(args[1], keySpec)
 			if err != nil {
 				return err
@@ -327,6 +331,7 @@ Run refresh daily from cron on a live marketplace, or before a demo.`,
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			roles, err := r.Refresh()
 			if err != nil {
 				return err
@@ -371,6 +376,7 @@ folder as a file:// marketplace.`,
 			if err != nil {
 				return err
 			}
+			defer r.Close()
 			srv, err := marketplace.Listen(r.Dir(), addr)
 			if err != nil {
 				return err

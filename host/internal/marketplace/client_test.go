@@ -524,3 +524,19 @@ func TestFetchResumesStalledDownload(t *testing.T) {
 		t.Error("the stalled request was not cut")
 	}
 }
+
+func TestRepoIsLockedWhileOpen(t *testing.T) {
+	r := newRepo(t)
+	if _, err := Open(r.Dir()); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("Open while another has it = %v; want refused", err)
+	}
+	r.Close()
+	again, err := Open(r.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if _, err := again.Publish(pluginDir(t, "notify-echo", "0.1.0", nil), PublishOptions{OS: runtime.GOOS, Arch: runtime.GOARCH}); err != nil {
+		t.Errorf("Publish after reopening = %v", err)
+	}
+}

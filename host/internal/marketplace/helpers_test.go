@@ -22,6 +22,7 @@ func newRepo(t testing.TB) *Repo {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 

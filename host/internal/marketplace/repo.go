@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/theupdateframework/go-tuf/v2/metadata"
+	"golang.org/x/sys/unix"
 )
 
 // Folders and files of a repository folder (Init).
@@ -29,6 +30,7 @@ const (
 	RootFile = "root.json"
 	// SettingsFile holds the publisher's name and the expiry periods.
 	SettingsFile = "marketplace.json"
+	lockFile     = ".lock"
 	targetsDir   = "targets"
 	retiredDir   = "retired"
 	keySuffix    = ".key"
@@ -59,6 +61,7 @@ type settingsFile struct {
 // Repo is a marketplace's repository folder, opened for publishing.
 type Repo struct {
 	dir       string
+	lock      *os.File
 	publisher string
 	expiry    Expiry
 	now       func() time.Time
@@ -111,10 +114,23 @@ func Init(dir string, opt InitOptions) (*Repo, error) {
 		return nil, err
 	}
 	r := &Repo{dir: dir, publisher: opt.Publisher, expiry: e, now: time.Now, targets: map[string]*metadata.Metadata[metadata.TargetsType]{}}
-	if err := r.writeSettings(); err != nil {
+	if err := r.takeLock(); err != nil {
 		return nil, err
 	}
-	now := r.now().UTC()
+	if err := r.writeSettings(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if err := r.initMetadata(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// initMetadata signs the first root, targets, snapshot and timestamp.
+func (r *Repo) initMetadata() error {
+	now, e := r.now().UTC(), r.expiry
 	r.root = metadata.Root(now.Add(e.Root))
 	r.root.Signed.ConsistentSnapshot = true
 	r.targets[metadata.TARGETS] = metadata.Targets(now.Add(e.Targets))
@@ -123,46 +139,83 @@ func Init(dir string, opt InitOptions) (*Repo, error) {
 	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
 		k, err := GenerateKey()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := writeKey(r.keyPath(role), role, k); err != nil {
-			return nil, err
+			return err
 		}
 		if err := r.root.Signed.AddKey(k.tuf, role); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := r.writeRoot(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.writeTargets(metadata.TARGETS, nil); err != nil {
+		return err
+	}
+	return r.commit()
+}
+
+// takeLock locks the folder against other processes that would publish
+// into it at the same time; Close unlocks.
+func (r *Repo) takeLock() error {
+	f, err := os.OpenFile(filepath.Join(r.dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("%s is in use by another mikrobill marketplace command; try again when it is done", r.dir)
+	}
+	r.lock = f
+	return nil
+}
+
+// Close releases the folder for other commands.
+func (r *Repo) Close() error {
+	if r.lock == nil {
+		return nil
+	}
+	unix.Flock(int(r.lock.Fd()), unix.LOCK_UN)
+	err := r.lock.Close()
+	r.lock = nil
+	return err
+}
+
+// Open opens the repository in dir, locked against other processes until
+// Close.
+func Open(dir string) (*Repo, error) {
+	if _, err := os.Stat(filepath.Join(dir, SettingsFile)); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not a marketplace folder (no %s); make one with `mikrobill marketplace init %s`", dir, SettingsFile, dir)
+	}
+	r := &Repo{dir: dir, now: time.Now, expiry: DefaultExpiry, targets: map[string]*metadata.Metadata[metadata.TargetsType]{}}
+	if err := r.takeLock(); err != nil {
 		return nil, err
 	}
-	if err := r.commit(); err != nil {
+	if err := r.load(); err != nil {
+		r.Close()
 		return nil, err
 	}
 	return r, nil
 }
 
-// Open opens the repository in dir.
-func Open(dir string) (*Repo, error) {
-	r := &Repo{dir: dir, now: time.Now, expiry: DefaultExpiry, targets: map[string]*metadata.Metadata[metadata.TargetsType]{}}
+// load reads the settings and the newest metadata of every role.
+func (r *Repo) load() error {
+	dir := r.dir
 	data, err := os.ReadFile(filepath.Join(dir, SettingsFile))
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s is not a marketplace folder (no %s); make one with `mikrobill marketplace init %s`", dir, SettingsFile, dir)
-		}
-		return nil, err
+		return err
 	}
 	var s settingsFile
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, SettingsFile), err)
+		return fmt.Errorf("%s: %w", filepath.Join(dir, SettingsFile), err)
 	}
 	r.publisher = s.Publisher
 	for role, v := range s.Expiry {
 		dur, err := time.ParseDuration(v)
 		if err != nil || dur <= 0 {
-			return nil, fmt.Errorf("%s: expiry of %s %q is not a positive duration such as \"24h\"", filepath.Join(dir, SettingsFile), role, v)
+			return fmt.Errorf("%s: expiry of %s %q is not a positive duration such as \"24h\"", filepath.Join(dir, SettingsFile), role, v)
 		}
 		switch role {
 		case metadata.ROOT:
@@ -174,35 +227,35 @@ func Open(dir string) (*Repo, error) {
 		case metadata.TIMESTAMP:
 			r.expiry.Timestamp = dur
 		default:
-			return nil, fmt.Errorf("%s: unknown expiry role %q (root, targets, snapshot, timestamp)", filepath.Join(dir, SettingsFile), role)
+			return fmt.Errorf("%s: unknown expiry role %q (root, targets, snapshot, timestamp)", filepath.Join(dir, SettingsFile), role)
 		}
 	}
 	repo := filepath.Join(dir, RepositoryDir)
 	if r.root, err = metadata.Root().FromFile(filepath.Join(repo, strconv.FormatInt(r.latestRootVersion(), 10)+".root.json")); err != nil {
-		return nil, fmt.Errorf("read root metadata: %w", err)
+		return fmt.Errorf("read root metadata: %w", err)
 	}
 	if r.timestamp, err = metadata.Timestamp().FromFile(filepath.Join(repo, "timestamp.json")); err != nil {
-		return nil, fmt.Errorf("read timestamp metadata: %w", err)
+		return fmt.Errorf("read timestamp metadata: %w", err)
 	}
 	sm := r.timestamp.Signed.Meta["snapshot.json"]
 	if sm == nil {
-		return nil, fmt.Errorf("timestamp.json names no snapshot")
+		return fmt.Errorf("timestamp.json names no snapshot")
 	}
 	if r.snapshot, err = metadata.Snapshot().FromFile(filepath.Join(repo, fmt.Sprintf("%d.snapshot.json", sm.Version))); err != nil {
-		return nil, fmt.Errorf("read snapshot metadata: %w", err)
+		return fmt.Errorf("read snapshot metadata: %w", err)
 	}
 	for file, m := range r.snapshot.Signed.Meta {
 		role := strings.TrimSuffix(file, ".json")
 		t, err := metadata.Targets().FromFile(filepath.Join(repo, fmt.Sprintf("%d.%s", m.Version, file)))
 		if err != nil {
-			return nil, fmt.Errorf("read %s metadata: %w", role, err)
+			return fmt.Errorf("read %s metadata: %w", role, err)
 		}
 		r.targets[role] = t
 	}
 	if r.targets[metadata.TARGETS] == nil {
-		return nil, fmt.Errorf("snapshot names no targets metadata")
+		return fmt.Errorf("snapshot names no targets metadata")
 	}
-	return r, nil
+	return nil
 }
 
 // latestRootVersion is the highest N of the N.root.json files.
