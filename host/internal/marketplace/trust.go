@@ -182,33 +182,38 @@ func (t Trusted) Open(opt Options) (*Client, error) {
 	return NewClient(t.Name, t.URL, root, t.Dir, opt)
 }
 
-// Clients opens every marketplace the host trusts (List) as a Client.
+// Clients opens every marketplace the host trusts (List) as a Client. A
+// marketplace that cannot be opened (its root file missing or unsound)
+// does not keep the others from being returned: they come back with an
+// error naming each that failed.
 func Clients(cfg *config.Config, opt Options) ([]*Client, error) {
 	list, err := List(cfg)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*Client, 0, len(list))
+	var errs []error
 	for _, t := range list {
 		c, err := t.Open(opt)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		out = append(out, c)
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // Sources opens every marketplace the host trusts as a
-// pluginstall.Source: what the installer takes plugins from.
+// pluginstall.Source: what the installer takes plugins from. As Clients,
+// it returns the ones that open even when others fail. Call it for each
+// operation: it reads a few small files, and sees marketplaces added or
+// removed since.
 func Sources(cfg *config.Config, opt Options) ([]pluginstall.Source, error) {
 	cs, err := Clients(cfg, opt)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]pluginstall.Source, len(cs))
 	for i, c := range cs {
 		out[i] = c
 	}
-	return out, nil
+	return out, err
 }

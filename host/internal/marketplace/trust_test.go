@@ -57,6 +57,13 @@ func TestTrustAddListRemove(t *testing.T) {
 			t.Errorf("%s: Search = %v, %v", s.Name(), got, err)
 		}
 	}
+	// A declared marketplace whose root file is gone does not take the
+	// others down.
+	cfg.Marketplaces["gone"] = &config.MarketplaceConfig{URL: "file://" + r.RepositoryPath(), Root: filepath.Join(t.TempDir(), "missing.json")}
+	if sources, err := Sources(cfg, Options{}); len(sources) != 2 || err == nil || !strings.Contains(err.Error(), "marketplace gone") {
+		t.Errorf("Sources with a broken marketplace = %d sources, %v; want the 2 others and an error naming it", len(sources), err)
+	}
+	delete(cfg.Marketplaces, "gone")
 	if err := Remove(cfg, "company"); err == nil || !strings.Contains(err.Error(), "remove its block") {
 		t.Errorf("Remove(configured) = %v", err)
 	}
