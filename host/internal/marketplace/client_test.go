@@ -540,3 +540,33 @@ func TestRepoIsLockedWhileOpen(t *testing.T) {
 		t.Errorf("Publish after reopening = %v", err)
 	}
 }
+
+// TestFetchStartsOverWhenResumedFileDoesNotVerify: a partial file left
+// from before whose bytes are wrong (a disk error, a different server
+// answer) fails the whole-file check after resuming; Fetch drops it and
+// downloads once more from the start.
+func TestFetchStartsOverWhenResumedFileDoesNotVerify(t *testing.T) {
+	r := newRepo(t)
+	pub := publish(t, r, pluginDir(t, "notify-big", "1.0.0", map[string][]byte{"data.bin": make([]byte, 1<<20)}), PublishOptions{})
+	srv := serve(t, r)
+	c := newClient(t, r, srv.url, Options{})
+	garbage := make([]byte, pub[0].Length/2)
+	for i := range garbage {
+		garbage[i] = 0xAA
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, clientDownloadsDir, pub[0].SHA256+".part"), garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fetch(t, c, "notify-big", ""); err != nil {
+		t.Fatal(err)
+	}
+	var gets []string
+	for _, line := range srv.requests() {
+		if strings.Contains(line, ".tar.gz") {
+			gets = append(gets, line)
+		}
+	}
+	if len(gets) != 2 || !strings.Contains(gets[0], "bytes=") || strings.Contains(gets[1], "bytes=") {
+		t.Errorf("archive requests %v; want a resume, then a download from the start", gets)
+	}
+}
