@@ -36,8 +36,8 @@ type key struct {
 	id   string
 }
 
-// GenerateKey makes a new ed25519 key.
-func GenerateKey() (*key, error) {
+// generateKey makes a new ed25519 key.
+func generateKey() (*key, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
@@ -129,7 +129,7 @@ func KeyGen(path string) (id, public string, err error) {
 	if _, err := os.Stat(path); err == nil {
 		return "", "", fmt.Errorf("%s exists; choose another file, a key is never overwritten", path)
 	}
-	k, err := GenerateKey()
+	k, err := generateKey()
 	if err != nil {
 		return "", "", err
 	}

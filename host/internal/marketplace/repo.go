@@ -137,7 +137,7 @@ func (r *Repo) initMetadata() error {
 	r.snapshot = metadata.Snapshot(now.Add(e.Snapshot))
 	r.timestamp = metadata.Timestamp(now.Add(e.Timestamp))
 	for _, role := range []string{metadata.ROOT, metadata.TARGETS, metadata.SNAPSHOT, metadata.TIMESTAMP} {
-		k, err := GenerateKey()
+		k, err := generateKey()
 		if err != nil {
 			return err
 		}
@@ -529,7 +529,7 @@ func (r *Repo) Delegations() []Delegation {
 func (r *Repo) resolveKey(role, spec string) (k *key, generated bool, err error) {
 	switch {
 	case spec == "new":
-		if k, err = GenerateKey(); err != nil {
+		if k, err = generateKey(); err != nil {
 			return nil, false, err
 		}
 		return k, true, nil
