@@ -22,7 +22,7 @@ LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version
 TEST_FLAGS    ?= -race -count=1 -timeout 25m
 BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
 
-.PHONY: build run fake-router test test-backends lint generate check-generate bench tidy clean help
+.PHONY: build run fake-router marketplace-demo test test-backends lint generate check-generate bench tidy clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,6 +46,18 @@ run: build ## build, then serve (127.0.0.1:3000 unless HOST, PORT or mikrobill.h
 fake-router: ## run a fake MikroTik router (RouterOS API) on 127.0.0.1:8728 for a local demo; see README
 	@echo "==> fake RouterOS API on 127.0.0.1:$${ROUTER_PORT:-8728}, user admin, password demo (Ctrl-C stops)"
 	@cd sdk && $(GO) run ./routertest/cmd/fake-routeros --listen 127.0.0.1:$${ROUTER_PORT:-8728} --username admin --password demo
+
+MARKET_DEMO   := $(BIN)/marketplace-demo
+
+marketplace-demo: build ## make a local plugin marketplace in bin/marketplace-demo from the bundled plugins, and say how to trust it
+	@echo "==> making a fresh demo marketplace in $(MARKET_DEMO) (its keys in $(MARKET_DEMO)/keys)"
+	@rm -rf $(MARKET_DEMO)
+	@$(BIN)/mikrobill marketplace init $(MARKET_DEMO) --publisher "mikrobill demo" >/dev/null
+	@echo "==> publishing every bundled plugin: $(PLUGINS)"
+	@$(BIN)/mikrobill marketplace publish $(addprefix $(BIN)/plugins/,$(PLUGINS)) --repo $(MARKET_DEMO)
+	@echo "==> trust it (then \`mikrobill plugin search\`, or the admin UI's Marketplace page after make run):"
+	@echo "    $(BIN)/mikrobill marketplace add demo file://$(abspath $(MARKET_DEMO))/repository --root $(MARKET_DEMO)/root.json"
+	@echo "    (or serve it over HTTP: $(BIN)/mikrobill marketplace serve $(MARKET_DEMO); its timestamp expires in a day: $(BIN)/mikrobill marketplace refresh $(MARKET_DEMO))"
 
 test: ## run every module's tests with -race, then say which backends the store's contract suite ran on
 	@for m in $(MODULES); do \

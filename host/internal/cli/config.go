@@ -337,6 +337,18 @@ func configTree(cfg *config.Config) ([]node, error) {
 	if len(names) == 0 {
 		top = append(top, node{key: "plugin", jsonOnly: true, raw: map[string]any{}})
 	}
+	markets := make([]string, 0, len(cfg.Marketplaces))
+	for name := range cfg.Marketplaces {
+		markets = append(markets, name)
+	}
+	sort.Strings(markets)
+	for _, name := range markets {
+		m := cfg.Marketplaces[name]
+		top = append(top, node{key: "marketplace", label: name, block: []node{attr("url", cty.StringVal(m.URL)), attr("root", cty.StringVal(m.Root))}})
+	}
+	if len(markets) == 0 {
+		top = append(top, node{key: "marketplace", jsonOnly: true, raw: map[string]any{}})
+	}
 	return top, nil
 }
 

@@ -62,6 +62,7 @@ lasting disable (--persist). It needs an
 admin's API token (--token or MIKROBILL_TOKEN), and is recorded in the audit
 log.`),
 	)
+	cmd.AddCommand(newPluginSearch(g), newPluginInfo(g))
 	return cmd
 }
 

@@ -5,8 +5,8 @@
 // date), user (the admin UI's users), hotspot (write a router's hotspot
 // login page), store (copy the embedded SQLite store into PostgreSQL),
 // audit (verify the audit plugin's log, prove an event is in it, check a
-// proof offline) and version. cmd/mikrobill only calls
-// Execute.
+// proof offline), marketplace (publish plugins in a TUF marketplace, trust
+// marketplaces) and version. cmd/mikrobill only calls Execute.
 //
 // newRoot registers the commands; each is in the file of its name
 // (serve.go, plugin.go, ...). serve.go is the composition root: it starts
@@ -88,6 +88,7 @@ did: variables already in the environment win over the file.`,
 	pf.BoolVar(&g.logJSON, "log-json", false, "log JSON lines instead of text")
 
 	root.AddCommand(newServe(g), newPlugin(g), newRouters(g), newVersion(g), newConfig(g), newMigrate(g), newUser(g), newHotspot(g), newStore(g), newAudit(g))
+	root.AddCommand(newMarketplace(g))
 	return root
 }
 

@@ -27,8 +27,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +71,11 @@ type Config struct {
 	Plugins PluginsConfig
 	// Plugin holds per-plugin settings, by plugin name.
 	Plugin map[string]*PluginConfig
+	// Marketplaces are the plugin marketplaces this host trusts, by name,
+	// beside those added with `mikrobill marketplace add` (kept in the
+	// data directory). HCL block: marketplace "<name>". Default none
+	// (nil).
+	Marketplaces map[string]*MarketplaceConfig
 
 	// Database is the host's database. HCL block: database.
 	Database DatabaseConfig
@@ -497,6 +504,18 @@ type PluginConfig struct {
 	Restart RestartConfig
 }
 
+// MarketplaceConfig is a trusted plugin marketplace. HCL block:
+// marketplace "<name>" { url = "...", root = "..." }; both keys required.
+type MarketplaceConfig struct {
+	// URL is the marketplace's repository: https://..., http://... or
+	// file:///path (a marketplace folder on disk, for offline machines).
+	URL string
+	// Root is the file of the marketplace's root metadata (root.json, as
+	// its publisher hands it out): the keys this host trusts it by. A
+	// relative path is relative to the configuration file's folder.
+	Root string
+}
+
 // DefaultConfig returns the defaults, as the settings declare them.
 func DefaultConfig() *Config {
 	c := &Config{Plugin: map[string]*PluginConfig{}}
@@ -706,6 +725,39 @@ func (c *Config) Validate() error {
 		if pol := c.PolicyFor(name); pol.Restart.MaxBackoff < pol.Restart.InitialBackoff {
 			errs = append(errs, fmt.Errorf("plugin %q: restart.max_backoff (%s) is below restart.initial_backoff (%s)", name, pol.Restart.MaxBackoff, pol.Restart.InitialBackoff))
 		}
+	}
+	mnames := make([]string, 0, len(c.Marketplaces))
+	for name := range c.Marketplaces {
+		mnames = append(mnames, name)
+	}
+	slices.Sort(mnames)
+	for _, name := range mnames {
+		errs = append(errs, c.Marketplaces[name].validate(name))
+	}
+	return errors.Join(errs...)
+}
+
+// marketplaceName is the shape of a marketplace's name.
+var marketplaceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+
+// validate checks a marketplace block: its name, its URL's scheme and its
+// root. Whether the root file is there and sound is the marketplace's
+// check, when it is used: a host that does not install plugins starts
+// without it.
+func (m *MarketplaceConfig) validate(name string) error {
+	var errs []error
+	if !marketplaceName.MatchString(name) {
+		errs = append(errs, fmt.Errorf("marketplace %q: a marketplace name uses lowercase letters, digits and '-', and starts with a letter", name))
+	}
+	u, err := url.Parse(m.URL)
+	switch {
+	case m.URL == "":
+		errs = append(errs, fmt.Errorf("marketplace %q: url is required, such as \"https://plugins.example.net/repository\" or \"file:///srv/marketplace/repository\"", name))
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file"):
+		errs = append(errs, fmt.Errorf("marketplace %q: url %q must start with https://, http:// or file://", name, m.URL))
+	}
+	if m.Root == "" {
+		errs = append(errs, fmt.Errorf("marketplace %q: root is required: the marketplace's root.json, as its publisher hands it out", name))
 	}
 	return errors.Join(errs...)
 }

@@ -356,6 +356,8 @@ func TestLoadFileErrors(t *testing.T) {
 		{"config-list.hcl", []string{"testdata/config-list.hcl:3:", "config must be an object"}},
 		{"syntax-error.hcl", []string{"testdata/syntax-error.hcl:1:", "no closing brace"}},
 		{"wrong-type.hcl", []string{"testdata/wrong-type.hcl:2:", "a number is required"}},
+		{"unknown-marketplace.hcl", []string{"testdata/unknown-marketplace.hcl:5:3:", `"key"`, "not expected here"}},
+		{"duplicate-marketplace.hcl", []string{"testdata/duplicate-marketplace.hcl:6:1:", `"demo" is configured twice`}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.TrimSuffix(tt.fixture, ".hcl"), func(t *testing.T) {
@@ -981,5 +983,48 @@ func TestDocumentationExamples(t *testing.T) {
 				t.Errorf("example %d does not load: %v\n%s", i, err, example)
 			}
 		})
+	}
+}
+
+// TestMarketplaceBlocks checks the marketplace blocks: a relative root is
+// the file's folder's, and every bad block is reported at once.
+func TestMarketplaceBlocks(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "mikrobill.hcl")
+	os.WriteFile(filepath.Join(dir, "root.json"), []byte("{}"), 0o644)
+	os.WriteFile(file, []byte(`marketplace "demo" {
+  url  = "file:///srv/marketplace/repository"
+  root = "root.json"
+}
+marketplace "acme" {
+  url  = "ftp://plugins.example.net"
+  root = "missing.json"
+}
+marketplace "Bad" {
+  url  = "https://plugins.example.net/repository"
+  root = "root.json"
+}
+`), 0o644)
+	_, err := config.Load(file, nil, config.Overrides{})
+	for _, w := range []string{
+		`marketplace "Bad": a marketplace name uses lowercase letters`,
+		`marketplace "acme": url "ftp://plugins.example.net" must start with https://, http:// or file://`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not contain %q:\n%v", w, err)
+		}
+	}
+	os.WriteFile(file, []byte(`marketplace "demo" {
+  url  = "file:///srv/marketplace/repository"
+  root = "root.json"
+}
+`), 0o644)
+	cfg, err := config.Load(file, nil, config.Overrides{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &config.MarketplaceConfig{URL: "file:///srv/marketplace/repository", Root: filepath.Join(dir, "root.json")}
+	if diff := cmp.Diff(want, cfg.Marketplaces["demo"]); diff != "" {
+		t.Errorf("marketplace demo (-want +got):\n%s", diff)
 	}
 }

@@ -259,11 +259,15 @@ func applyFile(cfg *Config, path string, src []byte) error {
 	if diags.HasErrors() {
 		return fmt.Errorf("configuration: %s", formatDiags(diags))
 	}
-	pluginBlock := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "plugin", LabelNames: []string{"name"}}}}
+	pluginBlock := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "plugin", LabelNames: []string{"name"}}, {Type: "marketplace", LabelNames: []string{"name"}}}}
 	content, d := fileBlock.decode(f.Body, pluginBlock, func(s *Setting, expr hcl.Expression) hcl.Diagnostics {
 		return s.v.decode(cfg, s, expr)
 	})
 	for _, blk := range content.Blocks {
+		if blk.Type == "marketplace" {
+			d = append(d, decodeMarketplace(cfg, path, blk)...)
+			continue
+		}
 		if blk.Type != "plugin" {
 			continue
 		}
@@ -281,6 +285,34 @@ func applyFile(cfg *Config, path string, src []byte) error {
 		return fmt.Errorf("configuration: %s", formatDiags(d))
 	}
 	return nil
+}
+
+// marketplaceKeys are a marketplace block's keys.
+var marketplaceKeys = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "url", Required: true}, {Name: "root", Required: true}}}
+
+// decodeMarketplace reads a marketplace block into cfg.Marketplaces; a
+// relative root is made relative to the file's folder.
+func decodeMarketplace(cfg *Config, file string, blk *hcl.Block) hcl.Diagnostics {
+	name := blk.Labels[0]
+	if _, dup := cfg.Marketplaces[name]; dup {
+		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate marketplace block",
+			Detail: fmt.Sprintf("marketplace %q is configured twice; merge the blocks", name), Subject: blk.DefRange.Ptr()}}
+	}
+	content, d := blk.Body.Content(marketplaceKeys)
+	m := &MarketplaceConfig{}
+	if cfg.Marketplaces == nil {
+		cfg.Marketplaces = map[string]*MarketplaceConfig{}
+	}
+	for key, dst := range map[string]*string{"url": &m.URL, "root": &m.Root} {
+		if a, ok := content.Attributes[key]; ok {
+			d = append(d, gohcl.DecodeExpression(a.Expr, nil, dst)...)
+		}
+	}
+	if m.Root != "" && !filepath.IsAbs(m.Root) {
+		m.Root = filepath.Join(filepath.Dir(file), m.Root)
+	}
+	cfg.Marketplaces[name] = m
+	return d
 }
 
 // decodePlugin reads a plugin block's body.
