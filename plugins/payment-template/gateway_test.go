@@ -93,7 +93,7 @@ func TestConfigure(t *testing.T) {
 		{"unknown field", base(func(s map[string]any) { s["apikey"] = "x" }), `unknown field "apikey"`},
 		{"key without secret", map[string]any{"api_key": fakeAPIKey}, "webhook_secret is required"},
 		{"short secret", base(func(s map[string]any) { s["webhook_secret"] = "short" }), "webhook_secret is required"},
-		{"environment", base(func(s map[string]any) { s["environment"] = "staging" }), `environment must be "sandbox" or "production"`},
+		{"environment", base(func(s map[string]any) { s["environment"] = "staging" }), `environment must be "production" or "sandbox", got "staging"`},
 		{"not a URL", base(func(s map[string]any) { s["base_url"] = "api.examplepay.test" }), "not an absolute URL"},
 		{"ftp", base(func(s map[string]any) { s["base_url"] = "ftp://api.examplepay.test" }), "scheme must be https"},
 		{"credentials in the URL", base(func(s map[string]any) { s["base_url"] = "https://u:" + fakeAPIKey + "@api.examplepay.test" }), "must not hold a user name or password"},
@@ -195,8 +195,8 @@ func TestCreatePayment(t *testing.T) {
 	})
 	t.Run("the same key for another amount is refused", func(t *testing.T) {
 		other := createRequest("INV-2026-000001", payment.Money{Amount: 99000, Currency: "IDR"})
-		if _, err := s.gw.CreatePayment(ctx, other); !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "idempotency_mismatch") {
-			t.Fatalf("CreatePayment: %v; want sdk.ErrInvalidArgument (idempotency_mismatch)", err)
+		if _, err := s.gw.CreatePayment(ctx, other); !errors.Is(err, sdk.ErrInvalidArgument) || !strings.Contains(err.Error(), "was used for order INV-2026-000001 of 150000 IDR") {
+			t.Fatalf("CreatePayment: %v; want sdk.ErrInvalidArgument naming the key's first payment", err)
 		}
 	})
 	t.Run("an expiry is always sent", func(t *testing.T) {
@@ -383,40 +383,43 @@ func TestGetPayment(t *testing.T) {
 	}
 }
 
+// TestSignature checks Example Pay's scheme as the plugin configures it;
+// the SDK tests gateway.TimestampSignature itself.
 func TestSignature(t *testing.T) {
 	now := time.Unix(1764103200, 0)
 	body := []byte(`{"id":"evt_1","type":"payment.paid"}`)
-	valid := Sign(body, fakeWebhookSecret, now)
-	other := Sign(body, "whsec_the-old-secret-000000", now)
+	valid := signature.Sign(body, fakeWebhookSecret, now)
+	other := signature.Sign(body, "whsec_the-old-secret-000000", now)
 	tests := []struct {
 		name   string
 		header string
 		body   []byte
-		want   error
+		want   string // "" when valid
 	}{
-		{"valid", valid, body, nil},
-		{"rotation: any v1 may match", other + "," + strings.Split(valid, ",")[1], body, nil},
-		{"an unknown scheme is skipped", valid + ",v0=abc", body, nil},
-		{"missing", "", body, errNoSignature},
-		{"not key=value", "garbage", body, errBadHeader},
-		{"no timestamp", strings.Split(valid, ",")[1], body, errBadHeader},
-		{"no v1", "t=1764103200", body, errBadHeader},
-		{"v1 not hex", "t=1764103200,v1=zz", body, errBadHeader},
-		{"wrong secret", other, body, errNoMatch},
-		{"body changed by one byte", valid, append(bytes.Clone(body[:len(body)-1]), ' '), errNoMatch},
-		{"body re-encoded", valid, []byte(`{"id": "evt_1", "type": "payment.paid"}`), errNoMatch},
-		{"timestamp changed", strings.Replace(valid, "t=1764103200", "t=1764103201", 1), body, errNoMatch},
-		{"too old", Sign(body, fakeWebhookSecret, now.Add(-6*time.Minute)), body, errStaleSignTime},
-		{"from the future", Sign(body, fakeWebhookSecret, now.Add(6*time.Minute)), body, errStaleSignTime},
+		{"valid", valid, body, ""},
+		{"rotation: any v1 may match", other + "," + strings.Split(valid, ",")[1], body, ""},
+		{"an unknown scheme is skipped", valid + ",v0=abc", body, ""},
+		{"missing", "", body, "header is missing"},
+		{"not key=value", "garbage", body, "is not"},
+		{"no timestamp", strings.Split(valid, ",")[1], body, "is not"},
+		{"no v1", "t=1764103200", body, "is not"},
+		{"v1 not hex", "t=1764103200,v1=zz", body, "is not"},
+		{"wrong secret", other, body, "matches the body"},
+		{"body changed by one byte", valid, append(bytes.Clone(body[:len(body)-1]), ' '), "matches the body"},
+		{"body re-encoded", valid, []byte(`{"id": "evt_1", "type": "payment.paid"}`), "matches the body"},
+		{"timestamp changed", strings.Replace(valid, "t=1764103200", "t=1764103201", 1), body, "matches the body"},
+		{"too old", signature.Sign(body, fakeWebhookSecret, now.Add(-6*time.Minute)), body, "from now"},
+		{"from the future", signature.Sign(body, fakeWebhookSecret, now.Add(6*time.Minute)), body, "from now"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := http.Header{}
 			if tt.header != "" {
-				h.Set(SignatureHeader, tt.header)
+				h.Set("Example-Signature", tt.header)
 			}
-			if err := verifySignature(h, tt.body, fakeWebhookSecret, now); !errors.Is(err, tt.want) {
-				t.Errorf("verifySignature: %v; want %v", err, tt.want)
+			err := signature.Verify(h, tt.body, fakeWebhookSecret, now)
+			if tt.want == "" && err != nil || tt.want != "" && (!errors.Is(err, payment.ErrInvalidSignature) || !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("Verify: %v; want %q", err, tt.want)
 			}
 		})
 	}
