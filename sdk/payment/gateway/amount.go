@@ -13,15 +13,21 @@ import (
 )
 
 // Decimals is the number of minor-unit digits of an ISO 4217 currency, from
-// CLDR's data (golang.org/x/text/currency, its standard rounding): IDR 0,
-// PHP 2, USD 2, KWD 3. payment.Money counts amounts in these units. An
-// unknown code is an error wrapping payment.ErrUnsupportedCurrency.
+// CLDR's data (golang.org/x/text/currency, standard rounding): IDR 0, PHP
+// 2, USD 2, KWD 3. A code CLDR does not know is an error wrapping
+// payment.ErrUnsupportedCurrency, and so is one whose digits differ from
+// the unit payment.Money counts in (payment.Exponent; COP, for one), since
+// an amount in it would be ambiguous.
 func Decimals(code string) (int, error) {
 	u, err := currency.ParseISO(code)
 	if err != nil || len(code) != 3 || strings.ToUpper(code) != code {
 		return 0, fmt.Errorf("%w: %q is not an ISO 4217 currency code", payment.ErrUnsupportedCurrency, code)
 	}
 	scale, _ := currency.Standard.Rounding(u)
+	if scale != payment.Exponent(code) {
+		return 0, fmt.Errorf("%w: %s has %d decimals in CLDR and %d in payment.Money; an amount in it would be ambiguous",
+			payment.ErrUnsupportedCurrency, code, scale, payment.Exponent(code))
+	}
 	return scale, nil
 }
 

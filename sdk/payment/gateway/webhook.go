@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
@@ -16,11 +17,12 @@ import (
 const replayPrefix = "replay:"
 
 // DerivedEventID is the replay key of a notification that carries no event
-// id: its payment (or order) and the gateway's status word. A resend of
-// the notification gets the same key, the next status of the payment
-// another one.
-func DerivedEventID(paymentID, orderID, gatewayStatus string) string {
-	sum := sha256.Sum256([]byte(paymentID + "\x00" + orderID + "\x00" + gatewayStatus))
+// id: what it claims (its payment or order, the gateway's status word, the
+// amount). A resend of the notification gets the same key; the next status
+// of the payment, or a notification claiming another amount, another one,
+// so that it is checked afresh rather than repeated.
+func DerivedEventID(n *Notification) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{n.PaymentID, n.OrderID, n.GatewayStatus, string(n.Status), n.Amount.String()}, "\x00")))
 	return "derived-" + hex.EncodeToString(sum[:16])
 }
 
@@ -64,7 +66,7 @@ func (g *Gateway[S]) HandleWebhook(ctx context.Context, req *payment.WebhookRequ
 	}
 	eventID := n.ID
 	if eventID == "" {
-		eventID = DerivedEventID(n.PaymentID, n.OrderID, n.GatewayStatus)
+		eventID = DerivedEventID(n)
 	}
 	subject := cmpOr(n.PaymentID, "order:"+n.OrderID)
 	replays := payment.ReplayRecords{Host: g.Host(), Prefix: replayPrefix, TTL: g.spec.ReplayTTL}
