@@ -13,17 +13,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/config"
-	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
@@ -188,41 +184,11 @@ func TestManualWebhookSurvivesAPluginKilledDuringConfirm(t *testing.T) {
 		const secret = "confirm-secret-0123456789"
 		d := testenv.NewPluginDir(t)
 		d.AddBundled("payment-manual")
-		cfg := config.DefaultConfig()
-		cfg.DataDir = filepath.Join(filepath.Dir(d.Dir), "data")
-		cfg.Plugins.Dir = d.Dir
-		cfg.Plugins.StartTimeout = 30 * time.Second
-		cfg.Plugins.HealthInterval = time.Hour // no health probe reads the store meanwhile
-		mgr := plugins.New(cfg, plugins.Deps{
-			Logger: hclog.NewNullLogger(), Metrics: metrics.New(), Store: st, HostVersion: "1.0.0",
-			Capabilities: map[string]bool{"database": true, "cache": true},
-			SavedSettings: func(context.Context, string) (json.RawMessage, error) {
-				return json.RawMessage(`{"confirm_secret":"` + secret + `"}`), nil
-			},
+		mgr := startPlugins(t, st, d.Dir, json.RawMessage(`{"confirm_secret":"`+secret+`"}`), func(cfg *config.Config) {
+			cfg.Plugins.HealthInterval = time.Hour // no health probe reads the store meanwhile
 		})
-		if err := mgr.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			mgr.Stop(ctx)
-		})
-
 		plugs := &killingPlugins{Plugins: billing.FromManager(mgr), mgr: mgr, st: st}
-		cipher, err := store.NewCipher([]byte("0123456789abcdef0123456789abcdef"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := jobs.Migrate(ctx, st); err != nil {
-			t.Fatal(err)
-		}
-		// Not started: the jobs a credit queues are inserted, not run.
-		bill, err := billing.NewWithQueue(st, cipher, plugs, billing.Config{PublicURL: "https://billing.example.net"}, nil, billing.QueueConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		inv := manualInvoice(t, st, cipher, bill)
+		bill, inv := newTestBilling(t, st, plugs)
 		start, err := bill.StartPayment(ctx, inv.ID, "payment-manual", "", "user:test")
 		if err != nil {
 			t.Fatal(err)
@@ -247,18 +213,7 @@ func TestManualWebhookSurvivesAPluginKilledDuringConfirm(t *testing.T) {
 			raw, _ := io.ReadAll(resp.Body)
 			return resp.StatusCode, string(raw)
 		}
-		credits := func() (string, int) {
-			t.Helper()
-			got, err := st.Q().GetInvoice(ctx, inv.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := st.Q().InvoiceCredits(ctx, inv.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return got.Status, n
-		}
+		credits := func() (string, int) { return invoiceCredits(t, st, inv.ID) }
 
 		plugs.armed.Store(true)
 		if code, raw := post(); code != http.StatusServiceUnavailable {
