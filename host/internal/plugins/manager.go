@@ -424,11 +424,24 @@ func (m *Manager) lookup(name string) (*Plugin, error) {
 	return p, nil
 }
 
+// control returns the plugin an operator restarts, disables or enables:
+// not one in the grace period of a switch (upgrade.go).
+func (m *Manager) control(name string) (*Plugin, error) {
+	p, err := m.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if p.switching() {
+		return nil, fmt.Errorf("%w: plugin %q is switching versions (in the grace period); try again once the switch is done", sdk.ErrConflict, name)
+	}
+	return p, nil
+}
+
 // Restart stops a plugin gracefully and starts it again, now. It also closes
 // an open circuit and restores the restart budget: an operator's restart is
 // a fresh start.
 func (m *Manager) Restart(name string) error {
-	p, err := m.lookup(name)
+	p, err := m.control(name)
 	if err != nil {
 		return err
 	}
@@ -438,7 +451,7 @@ func (m *Manager) Restart(name string) error {
 // Disable stops a plugin and keeps it stopped until it is enabled or the
 // host restarts.
 func (m *Manager) Disable(name string) error {
-	p, err := m.lookup(name)
+	p, err := m.control(name)
 	if err != nil {
 		return err
 	}
@@ -448,7 +461,7 @@ func (m *Manager) Disable(name string) error {
 
 // Enable starts a disabled plugin.
 func (m *Manager) Enable(name string) error {
-	p, err := m.lookup(name)
+	p, err := m.control(name)
 	if err != nil {
 		return err
 	}
