@@ -27,8 +27,8 @@ import (
 // and stopped on its own, so one can be added or replaced while the others
 // run.
 type Plugin struct {
-	name     string
-	dir      string
+	name string
+	dir  string
 	// manifest is the running version's (nil when plugin.json could not
 	// be read); an upgrade replaces it as it switches.
 	manifest atomic.Pointer[manifest.Manifest]
