@@ -202,17 +202,19 @@ func (in *Installer) begin() (*dirLock, error) {
 // starts it on the running host. A plugin already installed is refused:
 // upgrade it.
 func (in *Installer) Install(ctx context.Context, src Source, name, version string, obs Observer) (*Result, error) {
-	return in.put(ctx, ActionInstall, src, name, version, obs)
+	return in.put(ctx, ActionInstall, src, name, version, "", obs)
 }
 
 // Upgrade replaces an installed plugin by name at version (the newest
 // when "") from src; a running host switches blue-green. The previous
 // version is kept for Rollback.
 func (in *Installer) Upgrade(ctx context.Context, src Source, name, version string, obs Observer) (*Result, error) {
-	return in.put(ctx, ActionUpgrade, src, name, version, obs)
+	return in.put(ctx, ActionUpgrade, src, name, version, "", obs)
 }
 
-func (in *Installer) put(ctx context.Context, action string, src Source, name, version string, obs Observer) (*Result, error) {
+// put fetches, checks, places and starts name at version; expect, when
+// set, is the folder hash the target must have (Converge).
+func (in *Installer) put(ctx context.Context, action string, src Source, name, version, expect string, obs Observer) (*Result, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -256,6 +258,10 @@ func (in *Installer) put(ctx context.Context, action string, src Source, name, v
 	}
 	if got.Name != "" && got.Name != name {
 		return nil, fmt.Errorf("%w: %s offered plugin %q when %q was asked", ErrRefused, describeSource(src), got.Name, name)
+	}
+	if expect != "" && entry.FolderSHA256 != expect {
+		return nil, fmt.Errorf("%w: %s %s from %s is not the target recorded in the store (folder hash %s, recorded %s); "+
+			"the source changed since another host installed it: install it again through one host", ErrRefused, name, man.Version, describeSource(src), entry.FolderSHA256, expect)
 	}
 	res := &Result{Action: action, Name: name, To: man.Version, Source: src.Name(), FolderSHA256: entry.FolderSHA256}
 	j := &journal{ID: newID(), Action: action, Name: name, To: man.Version, Target: target, ToEntry: &entry}

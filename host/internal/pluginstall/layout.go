@@ -58,25 +58,41 @@ func (l Layout) Staging() string { return filepath.Join(l.Dir, stagingDir) }
 // Journal is the journal file.
 func (l Layout) Journal() string { return filepath.Join(l.Dir, journalFile) }
 
-// KeptVersions lists a plugin's kept versions, newest first.
+// KeptVersions lists a plugin's kept versions, the one kept last first
+// (by the time its lock entry was written; semver order among equals).
 func (l Layout) KeptVersions(name string) []string {
 	entries, err := os.ReadDir(filepath.Join(l.Dir, versionsDir, name))
 	if err != nil {
 		return nil
 	}
-	var vs []*semver.Version
+	type kept struct {
+		v  *semver.Version
+		at time.Time
+	}
+	var ks []kept
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
 		}
-		if v, err := semver.StrictNewVersion(e.Name()); err == nil {
-			vs = append(vs, v)
+		v, err := semver.StrictNewVersion(e.Name())
+		if err != nil {
+			continue
 		}
+		k := kept{v: v}
+		if st, err := os.Stat(l.keptEntry(name, e.Name())); err == nil {
+			k.at = st.ModTime()
+		}
+		ks = append(ks, k)
 	}
-	sort.Sort(sort.Reverse(semver.Collection(vs)))
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = v.Original()
+	sort.Slice(ks, func(i, j int) bool {
+		if !ks[i].at.Equal(ks[j].at) {
+			return ks[i].at.After(ks[j].at)
+		}
+		return ks[i].v.GreaterThan(ks[j].v)
+	})
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.v.Original()
 	}
 	return out
 }
