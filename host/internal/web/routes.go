@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/gorilla/mux"
+
+	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
 )
 
 // Handler returns the host's HTTP handler with every route and middleware.
@@ -186,6 +188,21 @@ func (s *Server) router() *mux.Router {
 	s.route(api, post, "/plugins/{name}/restart", RoleOperator, s.restartPlugin)
 	s.route(api, post, "/plugins/{name}/disable", RoleAdmin, s.disablePlugin)
 	s.route(api, post, "/plugins/{name}/enable", RoleAdmin, s.enablePlugin)
+
+	// Installing, upgrading, rolling back and removing plugins on the
+	// running host (plugin_install.go): admins act; each action runs in
+	// the background, its progress at /plugin-actions/{id}. The
+	// marketplace (every source's listings and what is installed) is for
+	// anyone signed in.
+	if s.deps.Installs != nil {
+		s.route(api, post, "/plugins/install", RoleAdmin, s.pluginInstallAction(pluginstall.ActionInstall))
+		s.route(api, post, "/plugins/upgrade", RoleAdmin, s.pluginInstallAction(pluginstall.ActionUpgrade))
+		s.route(api, post, "/plugins/rollback", RoleAdmin, s.pluginInstallAction(pluginstall.ActionRollback))
+		s.route(api, post, "/plugins/remove", RoleAdmin, s.pluginInstallAction(pluginstall.ActionRemove))
+		s.route(api, get, "/plugin-actions", RoleAdmin, s.listPluginActions)
+		s.route(api, get, "/plugin-actions/{id}", RoleAdmin, s.getPluginAction)
+		s.route(api, get, "/marketplace", RoleViewer, s.marketplace)
+	}
 
 	// Messaging sessions, the notify plugins' senders (messaging.go):
 	// anyone signed in sees them; operators see the codes that link a
