@@ -8,11 +8,8 @@ package web
 // serve) and recorded in the store for the other hosts.
 
 import (
-	"context"
 	"net/http"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -83,84 +80,18 @@ func (s *Server) getPluginAction(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// MarketEntry is one plugin in the marketplace view: what the sources
-// offer and what is installed.
-type MarketEntry struct {
-	Name        string `json:"name"`
-	Kind        string `json:"kind,omitempty"`
-	Description string `json:"description,omitempty"`
-	// Installed is the active version ("" when not installed) and Kept
-	// the previous one kept for a rollback.
-	Installed string `json:"installed,omitempty"`
-	Kept      string `json:"kept,omitempty"`
-	// Offers are the versions the sources offer, newest first.
-	Offers []pluginstall.Listing `json:"offers,omitempty"`
-}
-
-// Market is the marketplace view.
-type Market struct {
-	Entries []MarketEntry `json:"entries"`
-	// Errors are the sources that could not be searched, with why.
-	Errors []string `json:"errors,omitempty"`
-}
-
-// market lists every source's listings matching text, with what is
-// installed.
-func (s *Server) market(ctx context.Context, text string) Market {
-	in := s.deps.Installs.Installer()
-	byName := map[string]*MarketEntry{}
-	entry := func(name string) *MarketEntry {
-		if e, ok := byName[name]; ok {
-			return e
-		}
-		e := &MarketEntry{Name: name}
-		byName[name] = e
-		return e
-	}
-	var out Market
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	srcs, err := in.Sources(ctx)
-	if err != nil {
-		out.Errors = append(out.Errors, err.Error())
-	}
-	for _, src := range srcs {
-		ls, err := src.Search(ctx, text)
-		if err != nil {
-			out.Errors = append(out.Errors, src.Name()+": "+err.Error())
-			continue
-		}
-		for _, l := range ls {
-			if l.Source == "" {
-				l.Source = src.Name()
-			}
-			e := entry(l.Name)
-			e.Offers = append(e.Offers, l)
-			e.Kind, e.Description = l.Kind, l.Description
-		}
-	}
+// installed lists the plugins this host runs, for the marketplace view.
+func (s *Server) installed() []pluginstall.Installed {
+	var out []pluginstall.Installed
 	for _, p := range s.deps.Plugins.Plugins() {
-		man := p.Manifest()
-		if man == nil || (text != "" && !strings.Contains(strings.ToLower(man.Name+" "+man.Description), strings.ToLower(text))) {
-			continue
-		}
-		e := entry(man.Name)
-		e.Installed, e.Kind = man.Version, man.Kind
-		if e.Description == "" {
-			e.Description = man.Description
-		}
-		if kept := in.Layout().KeptVersions(man.Name); len(kept) > 0 {
-			e.Kept = kept[0]
+		if man := p.Manifest(); man != nil {
+			out = append(out, pluginstall.Installed{Name: man.Name, Version: man.Version, Kind: man.Kind, Description: man.Description})
 		}
 	}
-	for _, e := range byName {
-		out.Entries = append(out.Entries, *e)
-	}
-	slices.SortFunc(out.Entries, func(a, b MarketEntry) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
 func (s *Server) marketplace(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, s.market(r.Context(), r.URL.Query().Get("q")))
+	writeJSON(w, http.StatusOK, s.deps.Installs.Installer().Market(r.Context(), r.URL.Query().Get("q"), s.installed()))
 	return nil
 }
