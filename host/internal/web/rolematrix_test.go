@@ -67,7 +67,7 @@ func matrixServerOn(t testing.TB, db *store.Store, pl billing.Plugins) *Server {
 		Config: cfg, Metrics: metrics.New(), DB: db, Cipher: cipher, Plugins: pm,
 		Accounts: acc, Auth: roleHeaderAuth{},
 		Installs: pluginstall.NewRunner(pluginstall.New(pluginstall.Config{Dir: cfg.Plugins.Dir, HostVersion: "1.0.0", Host: pm}), nil),
-		Billing: billing.New(db, cipher, pl, billing.Config{}, nil),
+		Billing:  billing.New(db, cipher, pl, billing.Config{}, nil),
 	})
 }
 
