@@ -234,6 +234,13 @@ func (s *Server) router() *mux.Router {
 			s.page(r, get, "/jobs/counts", RoleViewer, s.ui.JobCounts)
 			s.page(r, post, "/jobs/{id}/retry", RoleAdmin, s.ui.RetryJob)
 		}
+		if s.deps.Installs != nil {
+			// The Marketplace page (ui/marketplace.go): anyone signed in
+			// browses; admins act, with the roles of the API's actions.
+			s.page(r, get, "/marketplace", RoleViewer, s.ui.MarketplacePage)
+			s.page(r, post, "/marketplace/{action}", RoleAdmin, s.ui.MarketplaceAction)
+			s.page(r, get, "/marketplace/actions/{id}", RoleAdmin, s.ui.MarketplaceActionStatus)
+		}
 
 		// The plugin pages (package ui, plugins.go): the list, a plugin's
 		// status, history and manifest, and its settings form, with the
