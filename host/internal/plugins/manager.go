@@ -10,7 +10,10 @@
 // instance.go) that owns its launch, its supervision (supervise.go), its
 // health and its stop. launcher.go starts a process the way every instance
 // does; history.go samples every plugin for its last hour's history; verify.go checks a folder against plugins.lock; runtimedir.go keeps
-// the sockets' directory.
+// the sockets' directory. upgrade.go takes plugins in and out of a running
+// host (AddPlugin, SwitchPlugin: blue-green with a grace period and an
+// automatic switch back, RemovePlugin) for host/internal/pluginstall;
+// handshake.go is the installer's one launch of a plugin being checked.
 package plugins
 
 import (
