@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -51,10 +52,25 @@ func preparePluginDir(ctx context.Context, cfg *config.Config, st *store.Store, 
 	if err != nil {
 		return fmt.Errorf("plugin directory: %w", err)
 	}
+	hostname, _ := os.Hostname()
+	// What this host left running did not finish here; an action
+	// completed by the recovery is recorded as done, so that the record
+	// (which every host follows, this one included) says what the
+	// directory now holds.
+	if n, err := st.Q().InterruptPluginActions(ctx, hostname); err != nil {
+		return err
+	} else if n > 0 {
+		log.Warn("plugin actions interrupted by the host's stop marked failed", "count", n)
+	}
 	if rec.Name != "" {
 		how := "undone"
 		if rec.Forward {
 			how = "completed"
+			if err := st.Q().RecordPluginAction(ctx, store.PluginAction{ID: rec.ID, Action: rec.Action, Plugin: rec.Name, Version: rec.To,
+				FromVersion: rec.From, FolderSHA256: rec.FolderSHA256, State: pluginstall.StateDone, RequestedBy: "recovery", Host: hostname,
+				CreatedAt: time.Now(), FinishedAt: time.Now()}); err != nil {
+				return err
+			}
 		}
 		log.Warn("an interrupted plugin action was "+how, "action", rec.Action, "plugin", rec.Name, "from", rec.From, "to", rec.To)
 	}

@@ -160,6 +160,10 @@ const (
 	ActionUpgrade  = "upgrade"
 	ActionRollback = "rollback"
 	ActionRemove   = "remove"
+
+	// The installer's inner switches (journal.go, publicAction).
+	actionSwitchBack  = "switch-back"
+	actionUndoInstall = "undo-install"
 )
 
 // active returns the manifest and lock entry of a plugin's active version,
@@ -279,7 +283,7 @@ func (in *Installer) put(ctx context.Context, action string, src Source, name, v
 	if cur == nil {
 		obs.step("start")
 		if err := in.cfg.Host.AddPlugin(ctx, name); err != nil {
-			undo := &journal{ID: newID(), Action: "undo-install", Name: name, From: man.Version, FromEntry: &entry, Discard: true}
+			undo := &journal{ID: newID(), Action: actionUndoInstall, Name: name, From: man.Version, FromEntry: &entry, Discard: true}
 			if uerr := in.Layout().switchTo(undo); uerr != nil {
 				return nil, fmt.Errorf("%w; removing it again failed: %v", err, uerr)
 			}
@@ -302,7 +306,7 @@ func (in *Installer) switchHost(ctx context.Context, name string, j *journal, ob
 		in.Layout().prune(name, 1)
 		return nil
 	}
-	back := &journal{ID: newID(), Action: "switch-back", Name: name, From: j.To, FromEntry: j.ToEntry,
+	back := &journal{ID: newID(), Action: actionSwitchBack, Name: name, From: j.To, FromEntry: j.ToEntry,
 		To: j.From, Target: in.Layout().Kept(name, j.From), ToEntry: j.FromEntry}
 	if uerr := in.Layout().switchTo(back); uerr != nil {
 		return fmt.Errorf("%w; and putting version %s back in the plugin directory failed: %v", err, j.From, uerr)

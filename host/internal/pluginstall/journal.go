@@ -189,9 +189,12 @@ func (l Layout) placed(j *journal) bool {
 
 // Recovery says what Recover found and did.
 type Recovery struct {
-	// Action, Name, From and To describe the interrupted change ("" when
-	// there was none).
-	Action, Name, From, To string
+	// ID, Action, Name, From and To describe the interrupted change (""
+	// when there was none). Action is one of the Action* constants.
+	ID, Action, Name, From, To string
+	// FolderSHA256 is the hash of the folder made active ("" for a
+	// remove).
+	FolderSHA256 string
 	// Forward: it was completed; otherwise it was undone.
 	Forward bool
 }
@@ -222,7 +225,10 @@ func (l Layout) recoverLocked() (*Recovery, error) {
 	if err := json.Unmarshal(raw, &j); err != nil || j.Name == "" {
 		return nil, fmt.Errorf("the install journal %s is unreadable (%v); compare the plugin folders with plugins.lock, then delete it", l.Journal(), err)
 	}
-	rec := &Recovery{Action: j.Action, Name: j.Name, From: j.From, To: j.To}
+	rec := &Recovery{ID: j.ID, Action: publicAction(j.Action), Name: j.Name, From: j.From, To: j.To}
+	if j.ToEntry != nil {
+		rec.FolderSHA256 = j.ToEntry.FolderSHA256
+	}
 	if l.placed(&j) {
 		rec.Forward = true
 		if err := l.finish(&j); err != nil {
@@ -234,4 +240,17 @@ func (l Layout) recoverLocked() (*Recovery, error) {
 		return nil, fmt.Errorf("undo the interrupted %s of %q: %w", j.Action, j.Name, err)
 	}
 	return rec, nil
+}
+
+// publicAction names the installer's inner switches by what they amount
+// to: putting back the previous version after a failed switch is a
+// rollback; taking out a plugin that did not start is a remove.
+func publicAction(a string) string {
+	switch a {
+	case actionSwitchBack:
+		return ActionRollback
+	case actionUndoInstall:
+		return ActionRemove
+	}
+	return a
 }

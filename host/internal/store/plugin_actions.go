@@ -91,3 +91,16 @@ func (q *Queries) pluginActions(ctx context.Context, query string) ([]PluginActi
 	}
 	return out, rows.Err()
 }
+
+// InterruptPluginActions marks the actions host left running as failed:
+// the host stopped (or was killed) during them. It runs at the host's
+// start and returns how many it marked.
+func (q *Queries) InterruptPluginActions(ctx context.Context, host string) (int64, error) {
+	n, err := q.db.Exec(ctx, `UPDATE plugin_actions SET state = 'failed',
+		error = 'interrupted: the host stopped during the action; the plugin directory was left as its next start found it', finished_at = ?
+		WHERE state = 'running' AND host = ?`, Millis(q.store.now()), host)
+	if err != nil {
+		return 0, fmt.Errorf("mark interrupted plugin actions: %w", err)
+	}
+	return n, nil
+}

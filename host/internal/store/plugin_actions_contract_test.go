@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,26 @@ func TestPluginActions(t *testing.T) {
 		latest, err = q.LatestPluginActions(ctx)
 		if err != nil || latest["pa"].Version != "2.0.0" || latest["pa"].FolderSHA256 != "h2" || latest["pa"].FromVersion != "1.0.0" || !latest["pa"].FinishedAt.Equal(at.Add(2*time.Minute)) {
 			t.Fatalf("latest after a2 finished: %+v, %v", latest["pa"], err)
+		}
+		// An action another host runs is left alone; this host's are
+		// marked interrupted.
+		if err := q.RecordPluginAction(ctx, store.PluginAction{ID: "c1", Action: "install", Plugin: "pc", State: "running", Host: "h-2", CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.RecordPluginAction(ctx, store.PluginAction{ID: "c2", Action: "install", Plugin: "pc", State: "running", Host: "h-1", CreatedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := q.InterruptPluginActions(ctx, "h-1"); err != nil || n != 1 {
+			t.Fatalf("InterruptPluginActions = %d, %v; want 1", n, err)
+		}
+		all, err := q.PluginActions(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range all {
+			if (a.ID == "c1" && a.State != "running") || (a.ID == "c2" && (a.State != "failed" || !strings.Contains(a.Error, "interrupted") || a.FinishedAt.IsZero())) {
+				t.Errorf("after InterruptPluginActions: %+v", a)
+			}
 		}
 		list, err := q.PluginActions(ctx, 2)
 		if err != nil || len(list) != 2 || list[0].ID != "b1" || list[1].ID != "a2" || list[0].Error != "refused" || !list[1].CreatedAt.Equal(at.Add(time.Minute)) {
