@@ -39,9 +39,14 @@ type Switch struct {
 
 // liveConn is the process behind the switch.
 type liveConn struct {
-	conn   *grpc.ClientConn
-	done   <-chan struct{} // closed when the process exits
-	broker uint32
+	conn     *grpc.ClientConn
+	done     <-chan struct{} // closed when the process exits
+	broker   uint32
+	inflight atomic.Int64 // this process's calls between acquire and their end
+}
+
+func newLiveConn(p *Process) *liveConn {
+	return &liveConn{conn: p.Conn().ClientConn(), done: p.Done(), broker: p.Conn().HostBrokerID()}
 }
 
 var _ grpc.ClientConnInterface = (*Switch)(nil)
@@ -57,9 +62,29 @@ func NewSwitch(name string, wait time.Duration) *Switch {
 func (s *Switch) Up(p *Process) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.live.Store(&liveConn{conn: p.Conn().ClientConn(), done: p.Done(), broker: p.Conn().HostBrokerID()})
+	s.live.Store(newLiveConn(p))
 	s.reason, s.waiting = "", false
 	s.signal()
+}
+
+// Replace puts p behind the switch in place of the process there now, in
+// one step: no call is refused or waits, calls from now on go to p, and
+// calls in flight finish on the process they started on. It returns a
+// drain that waits until the replaced process has no call in flight (nil
+// error at once when there was none): the blue-green switch of an upgrade
+// waits on it before stopping the old process.
+func (s *Switch) Replace(p *Process) (drain func(ctx context.Context) error) {
+	s.mu.Lock()
+	old := s.live.Swap(newLiveConn(p))
+	s.reason, s.waiting = "", false
+	s.signal()
+	s.mu.Unlock()
+	return func(ctx context.Context) error {
+		if old == nil {
+			return nil
+		}
+		return waitIdle(ctx, &old.inflight)
+	}
 }
 
 // Down takes the connection out. With restarting, calls wait (up to the
@@ -88,10 +113,13 @@ func (s *Switch) HostBroker() uint32 {
 
 // Drain waits until no call is in flight or ctx ends. Call it after Down,
 // so no new call starts meanwhile.
-func (s *Switch) Drain(ctx context.Context) error {
+func (s *Switch) Drain(ctx context.Context) error { return waitIdle(ctx, &s.inflight) }
+
+// waitIdle waits until n is 0 or ctx ends.
+func waitIdle(ctx context.Context, n *atomic.Int64) error {
 	t := time.NewTicker(time.Millisecond)
 	defer t.Stop()
-	for s.inflight.Load() > 0 {
+	for n.Load() > 0 {
 		select {
 		case <-t.C:
 		case <-ctx.Done():
@@ -102,27 +130,38 @@ func (s *Switch) Drain(ctx context.Context) error {
 }
 
 // release ends a call counted by acquire.
-func (s *Switch) release() { s.inflight.Add(-1) }
+func (s *Switch) release(l *liveConn) {
+	l.inflight.Add(-1)
+	s.inflight.Add(-1)
+}
 
-// acquire returns the current connection and its process's done channel,
-// waiting while the plugin restarts, and counts the call in flight.
-func (s *Switch) acquire(ctx context.Context) (*grpc.ClientConn, <-chan struct{}, error) {
-	// Fast path: a live process.
+// hold counts a call in flight on l.
+func (s *Switch) hold(l *liveConn) {
+	s.inflight.Add(1)
+	l.inflight.Add(1)
+}
+
+// acquire returns the current connection, waiting while the plugin
+// restarts, and counts the call in flight (on the switch and on the
+// process: release ends it).
+func (s *Switch) acquire(ctx context.Context) (*liveConn, error) {
+	// Fast path: a live process. The call is counted before the check, so
+	// a Replace that swaps the process after the check sees it in flight.
 	if l := s.live.Load(); l != nil && !isClosed(l.done) {
-		s.inflight.Add(1)
+		s.hold(l)
 		if s.live.Load() == l {
-			return l.conn, l.done, nil
+			return l, nil
 		}
-		s.release() // taken out meanwhile: go the slow way
+		s.release(l) // taken out meanwhile: go the slow way
 	}
 	var timer <-chan time.Time
 	for {
 		s.mu.Lock()
 		l, waiting, reason, changed := s.live.Load(), s.waiting, s.reason, s.changed
 		if l != nil && !isClosed(l.done) {
-			s.inflight.Add(1)
+			s.hold(l)
 			s.mu.Unlock()
-			return l.conn, l.done, nil
+			return l, nil
 		}
 		s.mu.Unlock()
 		if l != nil {
@@ -131,7 +170,7 @@ func (s *Switch) acquire(ctx context.Context) (*grpc.ClientConn, <-chan struct{}
 			waiting, reason = true, "exiting"
 		}
 		if !waiting {
-			return nil, nil, fmt.Errorf("%w: plugin %q is %s", sdk.ErrPluginUnavailable, s.name, reason)
+			return nil, fmt.Errorf("%w: plugin %q is %s", sdk.ErrPluginUnavailable, s.name, reason)
 		}
 		if timer == nil {
 			t := time.NewTimer(s.wait)
@@ -141,21 +180,21 @@ func (s *Switch) acquire(ctx context.Context) (*grpc.ClientConn, <-chan struct{}
 		select {
 		case <-changed:
 		case <-timer:
-			return nil, nil, fmt.Errorf("%w: plugin %q is %s and did not come back within %s", sdk.ErrPluginUnavailable, s.name, reason, s.wait)
+			return nil, fmt.Errorf("%w: plugin %q is %s and did not come back within %s", sdk.ErrPluginUnavailable, s.name, reason, s.wait)
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("%w: waiting for plugin %q: %w", sdk.ErrPluginUnavailable, s.name, ctx.Err())
+			return nil, fmt.Errorf("%w: waiting for plugin %q: %w", sdk.ErrPluginUnavailable, s.name, ctx.Err())
 		}
 	}
 }
 
 // Invoke implements grpc.ClientConnInterface.
 func (s *Switch) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
-	conn, done, err := s.acquire(ctx)
+	l, err := s.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer s.release()
-	return s.exitedDuring(ctx, done, conn.Invoke(ctx, method, args, reply, opts...))
+	defer s.release(l)
+	return s.exitedDuring(ctx, l.done, l.conn.Invoke(ctx, method, args, reply, opts...))
 }
 
 // exitedDuring reports a call cut short because the plugin process died
@@ -180,12 +219,12 @@ func (s *Switch) exitedDuring(ctx context.Context, done <-chan struct{}, err err
 // NewStream implements grpc.ClientConnInterface. The stream counts as in
 // flight until it is set up; long-lived streams do not hold up a drain.
 func (s *Switch) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	conn, _, err := s.acquire(ctx)
+	l, err := s.acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer s.release()
-	return conn.NewStream(ctx, desc, method, opts...)
+	defer s.release(l)
+	return l.conn.NewStream(ctx, desc, method, opts...)
 }
 
 func isClosed(ch <-chan struct{}) bool {

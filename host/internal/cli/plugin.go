@@ -31,10 +31,12 @@ import (
 func newPlugin(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugin",
-		Short: "List, inspect, validate and lock plugins",
+		Short: "List, inspect, validate, lock, install, upgrade, roll back and remove plugins",
 		Long: `Plugins live in the plugin directory, one folder each, holding plugin.json and
-the executable. The host runs only plugins whose executables match
-plugins.lock: after installing or upgrading a plugin, review it and run
+the executable. The host runs only plugins whose folders match plugins.lock.
+install, upgrade, rollback and remove check a plugin, lock it and hand it to
+the running host (or change the plugin directory when no host runs); a
+folder copied in by hand must be reviewed and locked with
 ` + "`mikrobill plugin lock`" + `.
 
 list, inspect, validate and lock work on the plugin directory; status, restart,
@@ -63,6 +65,7 @@ admin's API token (--token or MIKROBILL_TOKEN), and is recorded in the audit
 log.`),
 	)
 	cmd.AddCommand(newPluginSearch(g), newPluginInfo(g))
+	cmd.AddCommand(newPluginInstallCommands(g)...)
 	return cmd
 }
 

@@ -1,5 +1,7 @@
 // Package cli is the mikrobill command and its subcommands: serve (run the
-// host), plugin (list, inspect, validate and lock plugins), routers
+// host), plugin (list, inspect, validate and lock plugins; install,
+// upgrade, roll back and remove them: plugin_install.go, with the
+// marketplaces plugged in at plugin_sources.go), routers
 // (compare the routers with the store and repair the drift), config (check
 // and show the configuration), migrate (bring the database schema up to
 // date), user (the admin UI's users), hotspot (write a router's hotspot

@@ -144,6 +144,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	stop.add("cache", func(context.Context) error { return cb.Close() })
 	log.Info("cache open", "mode", cb.Mode())
 
+	// An install a killed process left half done is finished or undone,
+	// and what other hosts installed is installed here, before the
+	// plugins start (plugin_sources.go).
+	if err := preparePluginDir(ctx, cfg, st, log); err != nil {
+		return err
+	}
+
 	// The plugins hand their events to billing, and billing calls the
 	// plugins: the manager gets a function that reaches billing, which is
 	// made before any plugin starts.
@@ -222,6 +229,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		PluginMetrics: pluginMetrics, Version: version.Version,
 		DB: st, Cipher: cipher, Billing: bill, Cache: cb,
 		Accounts: accounts, RateLimiter: cb.Limiter,
+		Installs: pluginRunner(cfg, mgr, st, bill, log),
 	})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),

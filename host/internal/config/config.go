@@ -394,6 +394,16 @@ type PluginsConfig struct {
 	// hour: one hour / HistoryInterval samples per plugin. HCL:
 	// history_interval. Default 5s; 1s to 5m.
 	HistoryInterval time.Duration
+	// UpgradeGrace is how long a plugin's new version, after an upgrade or
+	// a rollback switched calls to it, must keep running and healthy; if
+	// it exits or turns unhealthy within it, the host switches calls back
+	// to the previous version on its own and says why. HCL:
+	// upgrade_grace. Default 30s; 1s to 10m.
+	UpgradeGrace time.Duration
+	// InstallWait bounds how long an install, upgrade, rollback or remove
+	// waits for another one on the same plugin directory to finish before
+	// it is refused. HCL: install_wait. Default 30s.
+	InstallWait time.Duration
 	// Restart is the restart policy. HCL block: restart.
 	Restart RestartConfig
 }

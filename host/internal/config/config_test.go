@@ -66,6 +66,8 @@ func wantDefaults(t *testing.T) *config.Config {
 			HealthFailures:  3,
 			CallWait:        5 * time.Second,
 			HistoryInterval: 5 * time.Second,
+			UpgradeGrace:    30 * time.Second,
+			InstallWait:     30 * time.Second,
 			Restart: config.RestartConfig{
 				InitialBackoff: time.Second,
 				MaxBackoff:     time.Minute,
@@ -220,6 +222,8 @@ func TestLoadFullFile(t *testing.T) {
 			HealthFailures:  4,
 			CallWait:        3 * time.Second,
 			HistoryInterval: 10 * time.Second,
+			UpgradeGrace:    30 * time.Second,
+			InstallWait:     30 * time.Second,
 			Restart: config.RestartConfig{
 				InitialBackoff: 2 * time.Second,
 				MaxBackoff:     30 * time.Second,

@@ -108,6 +108,9 @@ var settings = []*Setting{
 	{Key: "plugins.call_wait", v: duration(func(c *Config) *time.Duration { return &c.Plugins.CallWait }, 5*time.Second)},
 	{Key: "plugins.history_interval", v: duration(func(c *Config) *time.Duration { return &c.Plugins.HistoryInterval }, 5*time.Second).
 		check(durationBetween(time.Second, 5*time.Minute))},
+	{Key: "plugins.upgrade_grace", v: duration(func(c *Config) *time.Duration { return &c.Plugins.UpgradeGrace }, 30*time.Second).
+		check(durationBetween(time.Second, 10*time.Minute))},
+	{Key: "plugins.install_wait", v: duration(func(c *Config) *time.Duration { return &c.Plugins.InstallWait }, 30*time.Second)},
 	{Key: "plugins.restart.initial_backoff", v: duration(func(c *Config) *time.Duration { return &c.Plugins.Restart.InitialBackoff }, time.Second)},
 	{Key: "plugins.restart.max_backoff", v: duration(func(c *Config) *time.Duration { return &c.Plugins.Restart.MaxBackoff }, time.Minute).check(notBelowInitialBackoff)},
 	{Key: "plugins.restart.jitter", v: fraction(func(c *Config) *float64 { return &c.Plugins.Restart.Jitter }, 0.2)},

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 )
@@ -44,7 +45,8 @@ func (f Found) IsRequiredIn(env string) bool {
 }
 
 // Discover lists the plugin folders under dir: every folder holding a
-// plugin.json. Each manifest is loaded and checked; a folder with problems
+// plugin.json. Folders whose names start with a dot are the installer's
+// (.versions, .staging: host/internal/pluginstall) and never plugins. Each manifest is loaded and checked; a folder with problems
 // is returned with Err set so it can be reported rather than silently
 // skipped, and never keeps the others from loading. A missing dir is an
 // error that says how to fix it.
@@ -58,7 +60,7 @@ func Discover(dir string) ([]Found, error) {
 	}
 	var out []Found
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		pdir := filepath.Join(dir, e.Name())

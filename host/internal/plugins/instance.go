@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,9 +27,11 @@ import (
 // and stopped on its own, so one can be added or replaced while the others
 // run.
 type Plugin struct {
-	name     string
-	dir      string
-	manifest *manifest.Manifest // nil when plugin.json could not be read
+	name string
+	dir  string
+	// manifest is the running version's (nil when plugin.json could not
+	// be read); an upgrade replaces it as it switches.
+	manifest atomic.Pointer[manifest.Manifest]
 	required bool
 	pol      config.Policy
 	log      hclog.Logger
@@ -74,6 +77,13 @@ type Plugin struct {
 	killReason  string      // why the supervisor killed the current process
 	expectExit  bool        // the current process is being stopped on purpose
 	epoch       int         // bumped on every launch and operator action
+
+	// A switch (upgrade.go), under mu: the new version's process on trial
+	// through the grace period, the previous version's process kept
+	// running meanwhile, and the last switch for the status.
+	trial      *client.Process
+	standby    *client.Process
+	switchover *Switchover
 }
 
 // newPlugin makes the instance of a plugin found in the plugin directory
@@ -83,12 +93,13 @@ func newPlugin(parent context.Context, l *launcher, f Found, required bool) *Plu
 	ctx, cancel := context.WithCancel(parent)
 	pol := l.cfg.PolicyFor(f.Name)
 	p := &Plugin{
-		name: f.Name, dir: f.Dir, manifest: f.Manifest, required: required, pol: pol,
+		name: f.Name, dir: f.Dir, required: required, pol: pol,
 		log: l.log.With("plugin", f.Name), sw: client.NewSwitch(f.Name, pol.CallWait), l: l,
 		ctx: ctx, cancel: cancel,
 		hist: history.NewRing(history.Capacity(l.cfg.Plugins.HistoryInterval)), lat: new(history.Latency),
 		state: StateStarting, since: time.Now(), changed: make(chan struct{}), circuit: circuitClosed,
 	}
+	p.manifest.Store(f.Manifest)
 	// Every plugin's restart counter is on /metrics from the start, at 0,
 	// so rate() and alerts see its first restart.
 	l.metrics.PluginRestarts.WithLabelValues(f.Name)
@@ -205,7 +216,7 @@ func (p *Plugin) launch(ctx context.Context, epoch int) error {
 	p.setStateLocked(StateStarting, "")
 	p.mu.Unlock()
 
-	r, err := p.l.launch(ctx, p.manifest, p.pol, p.log, p.lat)
+	r, err := p.l.launch(ctx, p.Manifest(), p.pol, p.log, p.lat)
 	if err != nil {
 		return err
 	}
@@ -374,8 +385,13 @@ func (p *Plugin) stop(ctx context.Context, why string) {
 	proc := p.proc
 	wasUp := p.state.Up()
 	p.expectExit = true
+	standby := p.standby
+	p.trial, p.standby = nil, nil
 	p.mu.Unlock()
 	p.sw.Down("stopped: "+why, false)
+	if standby != nil {
+		p.stopStandby(standby)
+	}
 	if proc != nil && wasUp {
 		sctx, cancel := context.WithTimeout(ctx, p.pol.StopTimeout)
 		if err := p.sw.Drain(sctx); err != nil {
@@ -429,5 +445,6 @@ func (p *Plugin) deliver(ctx context.Context, e sdk.Event) {
 // wants reports whether the plugin runs and takes e: its manifest's
 // "events" match e's type, and it did not publish e itself.
 func (p *Plugin) wants(e sdk.Event) bool {
-	return p.name != e.Source && p.manifest != nil && subscribes(p.manifest.Events, e.Type) && p.process() != nil
+	man := p.Manifest()
+	return p.name != e.Source && man != nil && subscribes(man.Events, e.Type) && p.process() != nil
 }

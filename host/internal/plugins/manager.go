@@ -10,7 +10,10 @@
 // instance.go) that owns its launch, its supervision (supervise.go), its
 // health and its stop. launcher.go starts a process the way every instance
 // does; history.go samples every plugin for its last hour's history; verify.go checks a folder against plugins.lock; runtimedir.go keeps
-// the sockets' directory.
+// the sockets' directory. upgrade.go takes plugins in and out of a running
+// host (AddPlugin, SwitchPlugin: blue-green with a grace period and an
+// automatic switch back, RemovePlugin) for host/internal/pluginstall;
+// handshake.go is the installer's one launch of a plugin being checked.
 package plugins
 
 import (
@@ -424,11 +427,24 @@ func (m *Manager) lookup(name string) (*Plugin, error) {
 	return p, nil
 }
 
+// control returns the plugin an operator restarts, disables or enables:
+// not one in the grace period of a switch (upgrade.go).
+func (m *Manager) control(name string) (*Plugin, error) {
+	p, err := m.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if p.switching() {
+		return nil, fmt.Errorf("%w: plugin %q is switching versions (in the grace period); try again once the switch is done", sdk.ErrConflict, name)
+	}
+	return p, nil
+}
+
 // Restart stops a plugin gracefully and starts it again, now. It also closes
 // an open circuit and restores the restart budget: an operator's restart is
 // a fresh start.
 func (m *Manager) Restart(name string) error {
-	p, err := m.lookup(name)
+	p, err := m.control(name)
 	if err != nil {
 		return err
 	}
@@ -438,7 +454,7 @@ func (m *Manager) Restart(name string) error {
 // Disable stops a plugin and keeps it stopped until it is enabled or the
 // host restarts.
 func (m *Manager) Disable(name string) error {
-	p, err := m.lookup(name)
+	p, err := m.control(name)
 	if err != nil {
 		return err
 	}
@@ -448,7 +464,7 @@ func (m *Manager) Disable(name string) error {
 
 // Enable starts a disabled plugin.
 func (m *Manager) Enable(name string) error {
-	p, err := m.lookup(name)
+	p, err := m.control(name)
 	if err != nil {
 		return err
 	}

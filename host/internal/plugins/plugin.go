@@ -84,6 +84,9 @@ type Status struct {
 	// disabled; Message says what is missing). Saving its settings starts
 	// it. It does not make the host degraded.
 	NotConfigured bool `json:"not_configured,omitempty"`
+	// Switch is the plugin's last upgrade or rollback on this host: from
+	// and to which version, and how it went (a switch back says why).
+	Switch *Switchover `json:"switch,omitempty"`
 }
 
 // Circuit states.
@@ -100,14 +103,15 @@ const healthUnknown = "unknown"
 func (p *Plugin) Name() string { return p.name }
 
 // Manifest returns the plugin's manifest (nil when it could not be read).
-func (p *Plugin) Manifest() *manifest.Manifest { return p.manifest }
+func (p *Plugin) Manifest() *manifest.Manifest { return p.manifest.Load() }
 
 // Kind returns the manifest's kind ("" when unknown).
 func (p *Plugin) Kind() string {
-	if p.manifest == nil {
+	man := p.Manifest()
+	if man == nil {
 		return ""
 	}
-	return p.manifest.Kind
+	return man.Kind
 }
 
 // Required reports whether the host needs this plugin to be ready.
@@ -140,8 +144,8 @@ func (p *Plugin) Status() Status {
 		t := p.lastErrAt
 		st.LastErrorAt = &t
 	}
-	if p.manifest != nil {
-		st.Version, st.Kind = p.manifest.Version, p.manifest.Kind
+	if man := p.Manifest(); man != nil {
+		st.Version, st.Kind = man.Version, man.Kind
 	}
 	if p.desc != nil {
 		st.Capabilities = p.desc.Capabilities
@@ -161,6 +165,10 @@ func (p *Plugin) Status() Status {
 	}
 	if p.notConfigured != "" && p.state == StateDisabled {
 		st.NotConfigured, st.Message = true, p.notConfigured
+	}
+	if p.switchover != nil {
+		sw := *p.switchover
+		st.Switch = &sw
 	}
 	return st
 }

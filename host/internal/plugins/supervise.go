@@ -53,9 +53,9 @@ func (p *Plugin) watch(proc *client.Process) {
 	}
 	p.l.janitor.Untrack(proc.Pid())
 	p.mu.Lock()
-	if p.proc != proc {
+	if p.proc != proc || p.trial == proc {
 		p.mu.Unlock()
-		return // replaced already
+		return // replaced already, or on trial in a switch (trialRun decides)
 	}
 	p.proc = nil
 	if p.expectExit || p.ctx.Err() != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk"
 )
@@ -104,6 +105,14 @@ func classify(err error) *apiError {
 		return &apiError{http.StatusTooManyRequests, "rate_limited", msg, nil}
 	case errors.Is(err, sdk.ErrNotSupported):
 		return &apiError{http.StatusNotImplemented, "not_supported", msg, nil}
+	case errors.Is(err, pluginstall.ErrBusy):
+		return &apiError{http.StatusConflict, "busy", msg, nil}
+	case errors.Is(err, pluginstall.ErrNotFound):
+		return &apiError{http.StatusNotFound, "not_found", msg, nil}
+	case errors.Is(err, pluginstall.ErrRefused):
+		return &apiError{http.StatusUnprocessableEntity, "refused", msg, nil}
+	case errors.Is(err, pluginstall.ErrState):
+		return &apiError{http.StatusConflict, "conflict", msg, nil}
 	case errors.Is(err, sdk.ErrDeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
 		return &apiError{http.StatusGatewayTimeout, "timeout", msg, nil}
 	default:

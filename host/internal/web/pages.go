@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
+	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/web/ui"
 )
@@ -61,6 +62,18 @@ func (s *Server) newUI() (*ui.UI, error) {
 	}
 	// The plugin buttons: the API's plugin actions, audited (plugins.go).
 	d.PluginAction = s.controlPlugin
+	if s.deps.Installs != nil {
+		// The Marketplace page, with the API's install actions
+		// (plugin_install.go).
+		d.Marketplace = &ui.Marketplace{
+			List: func(ctx context.Context, text string) pluginstall.Market {
+				return s.deps.Installs.Installer().Market(ctx, text, s.installed())
+			},
+			Start:  s.startPluginAction,
+			Get:    s.deps.Installs.Get,
+			Recent: s.deps.Installs.List,
+		}
+	}
 	if s.deps.Billing != nil {
 		// The routers page, as GET /routers/drift and POST /routers/sync.
 		d.SyncRouters = s.syncRouters

@@ -25,6 +25,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 )
@@ -65,7 +66,8 @@ func matrixServerOn(t testing.TB, db *store.Store, pl billing.Plugins) *Server {
 	return New(Deps{
 		Config: cfg, Metrics: metrics.New(), DB: db, Cipher: cipher, Plugins: pm,
 		Accounts: acc, Auth: roleHeaderAuth{},
-		Billing: billing.New(db, cipher, pl, billing.Config{}, nil),
+		Installs: pluginstall.NewRunner(pluginstall.New(pluginstall.Config{Dir: cfg.Plugins.Dir, HostVersion: "1.0.0", Host: pm}), nil),
+		Billing:  billing.New(db, cipher, pl, billing.Config{}, nil),
 	})
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/gorilla/mux"
+
+	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
 )
 
 // Handler returns the host's HTTP handler with every route and middleware.
@@ -187,6 +189,21 @@ func (s *Server) router() *mux.Router {
 	s.route(api, post, "/plugins/{name}/disable", RoleAdmin, s.disablePlugin)
 	s.route(api, post, "/plugins/{name}/enable", RoleAdmin, s.enablePlugin)
 
+	// Installing, upgrading, rolling back and removing plugins on the
+	// running host (plugin_install.go): admins act; each action runs in
+	// the background, its progress at /plugin-actions/{id}. The
+	// marketplace (every source's listings and what is installed) is for
+	// anyone signed in.
+	if s.deps.Installs != nil {
+		s.route(api, post, "/plugins/install", RoleAdmin, s.pluginInstallAction(pluginstall.ActionInstall))
+		s.route(api, post, "/plugins/upgrade", RoleAdmin, s.pluginInstallAction(pluginstall.ActionUpgrade))
+		s.route(api, post, "/plugins/rollback", RoleAdmin, s.pluginInstallAction(pluginstall.ActionRollback))
+		s.route(api, post, "/plugins/remove", RoleAdmin, s.pluginInstallAction(pluginstall.ActionRemove))
+		s.route(api, get, "/plugin-actions", RoleAdmin, s.listPluginActions)
+		s.route(api, get, "/plugin-actions/{id}", RoleAdmin, s.getPluginAction)
+		s.route(api, get, "/marketplace", RoleViewer, s.marketplace)
+	}
+
 	// Messaging sessions, the notify plugins' senders (messaging.go):
 	// anyone signed in sees them; operators see the codes that link a
 	// phone and pair; admins log out.
@@ -216,6 +233,13 @@ func (s *Server) router() *mux.Router {
 			s.page(r, get, "/jobs", RoleViewer, s.ui.JobsPage)
 			s.page(r, get, "/jobs/counts", RoleViewer, s.ui.JobCounts)
 			s.page(r, post, "/jobs/{id}/retry", RoleAdmin, s.ui.RetryJob)
+		}
+		if s.deps.Installs != nil {
+			// The Marketplace page (ui/marketplace.go): anyone signed in
+			// browses; admins act, with the roles of the API's actions.
+			s.page(r, get, "/marketplace", RoleViewer, s.ui.MarketplacePage)
+			s.page(r, post, "/marketplace/{action}", RoleAdmin, s.ui.MarketplaceAction)
+			s.page(r, get, "/marketplace/actions/{id}", RoleAdmin, s.ui.MarketplaceActionStatus)
 		}
 
 		// The plugin pages (package ui, plugins.go): the list, a plugin's

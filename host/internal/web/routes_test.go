@@ -129,6 +129,10 @@ func TestRoutesOutsideTheAPI(t *testing.T) {
 		"POST /invoices/{id}/pay-from-balance": RoleOperator,
 		// The balance page's top-up form, as /api/v1/customers/{id}/topups.
 		"POST /customers/{id}/topups": RoleOperator,
+		// The Marketplace page: anyone browses; admins act, with the
+		// roles of POST /api/v1/plugins/{install,...} and GET
+		// /api/v1/plugin-actions/{id}.
+		"GET /marketplace": RoleViewer, "POST /marketplace/{action}": RoleAdmin, "GET /marketplace/actions/{id}": RoleAdmin,
 	} {
 		want[key] = role
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
+	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/web/ui"
 )
@@ -68,6 +69,10 @@ type Deps struct {
 	// RateLimiter counts requests for the API's rate limits (a
 	// cache.Limiter; nil: no rate limits).
 	RateLimiter RateLimiter
+	// Installs carries out plugin installs, upgrades, rollbacks and
+	// removes on this host (nil: no such routes and no Marketplace page).
+	// Its installer's Config.Sources are the trusted marketplaces.
+	Installs *pluginstall.Runner
 }
 
 // CacheHealth is the cache as the health endpoints see it.

@@ -128,6 +128,9 @@ type Deps struct {
 	// are within the limit.
 	Portal      Portal
 	AllowPortal func(w http.ResponseWriter, r *http.Request, subject string) (bool, error)
+	// Marketplace is the Marketplace page's (marketplace.go; nil: no
+	// such page).
+	Marketplace *Marketplace
 	// LocationRouters are the locations' routers and sessions
 	// (location_routers.go; nil: the locations page lists names only).
 	LocationRouters *LocationRouters
@@ -144,7 +147,7 @@ type UI struct {
 }
 
 // pageFiles are the pages, each parsed with layout.html.
-var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "error.html", "jobs.html", "plugins.html", "plugin.html", "plugin_settings.html"}
+var pageFiles = []string{"signin.html", "password.html", "dashboard.html", "error.html", "jobs.html", "plugins.html", "plugin.html", "plugin_settings.html", "marketplace.html"}
 
 // partials are parsed with every page: the layout, and the templates
 // pages share.
@@ -260,6 +263,8 @@ type view struct {
 	NoticeArg, ProblemArg any
 	// Data is the page's own.
 	Data any
+	// HasMarketplace: the nav links the Marketplace page.
+	HasMarketplace bool
 }
 
 // render writes a page with status, rendered whole first; a failed render
@@ -272,6 +277,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 // in), rendered whole first.
 func (u *UI) renderPart(w http.ResponseWriter, r *http.Request, status int, name, part string, v view) error {
 	v.Lang, v.User, v.Customer, v.Path = languageOf(r), userFrom(r), customerFrom(r), r.URL.Path
+	v.HasMarketplace = u.deps.Marketplace != nil
 	return u.renderView(w, status, name, part, v)
 }
 
