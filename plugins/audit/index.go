@@ -67,7 +67,7 @@ const indexBatch = 20000
 // maxOpenTail is the longest tail a log opens with (its ids are held in
 // memory): a longer one (a new or rebuilt index.db, a migrated log) is
 // indexed before the log opens.
-const maxOpenTail = 50_000
+var maxOpenTail uint64 = 50_000
 
 // indexInterval is how often the indexer looks for a tail below
 // indexBatch (tests stop it by raising this before opening a log).
