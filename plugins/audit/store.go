@@ -150,6 +150,8 @@ type store struct {
 	ids *idFilter
 	// idxMu serializes the writers of index.db; it is taken before mu.
 	idxMu sync.Mutex
+	// stmts are the append's prepared statements (see prepared).
+	stmts map[string]*sql.Stmt
 	// indexNote, when set, says why index.db was rebuilt on opening.
 	indexNote string
 
@@ -267,6 +269,10 @@ func (s *store) optimize(ctx context.Context) error {
 // closeDBs closes the databases.
 func (s *store) closeDBs() error {
 	var err error
+	for _, stmt := range s.stmts {
+		err = errors.Join(err, stmt.Close())
+	}
+	s.stmts = nil
 	for _, c := range []*sql.Conn{s.idxWriter, s.idxDups} {
 		if c != nil {
 			err = errors.Join(err, c.Close())
@@ -569,8 +575,11 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 	// and the tree's size, or nothing is chained to it.
 	size := s.tree.End()
 	if size > s.archivedThrough {
-		row := tx.QueryRowContext(ctx, eventColumns+` FROM events WHERE seq = ?`, size)
-		e, err := scanEvent(row)
+		stmt, err := s.prepared(ctx, tx, eventColumns+` FROM events WHERE seq = ?`)
+		if err != nil {
+			return nil, fmt.Errorf("read the newest event: %w", err)
+		}
+		e, err := scanEvent(stmt.QueryRowContext(ctx, size))
 		if err != nil {
 			s.broken = fmt.Sprintf("the newest event (%d) cannot be read: %v", size, err)
 			return nil, fmt.Errorf("%w: %s", audit.ErrChainBroken, s.broken)
@@ -659,15 +668,19 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 		head = e.Hash
 		resp.Appended++
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO events (seq, id, time_ns, actor, action, resource_type, resource_id, outcome, remote_addr, request_id, metadata, prev_hash, hash) VALUES `, 13, evArgs); err != nil {
+	if err := s.insertRows(ctx, tx, `INSERT INTO events (seq, id, time_ns, actor, action, resource_type, resource_id, outcome, remote_addr, request_id, metadata, prev_hash, hash) VALUES `, 13, evArgs); err != nil {
 		return nil, fmt.Errorf("store %d events: %w", resp.Appended, err)
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO tree (level, idx, hash) VALUES `, 3, nodeArgs); err != nil {
+	if err := s.insertRows(ctx, tx, `INSERT INTO tree (level, idx, hash) VALUES `, 3, nodeArgs); err != nil {
 		return nil, fmt.Errorf("store the Merkle tree: %w", err)
 	}
 	for blk, b := range blocks {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO time_blocks (block, min_ns, max_ns) VALUES (?, ?, ?)
-			ON CONFLICT (block) DO UPDATE SET min_ns = MIN(min_ns, excluded.min_ns), max_ns = MAX(max_ns, excluded.max_ns)`, blk, b[0], b[1]); err != nil {
+		stmt, err := s.prepared(ctx, tx, `INSERT INTO time_blocks (block, min_ns, max_ns) VALUES (?, ?, ?)
+			ON CONFLICT (block) DO UPDATE SET min_ns = MIN(min_ns, excluded.min_ns), max_ns = MAX(max_ns, excluded.max_ns)`)
+		if err != nil {
+			return nil, fmt.Errorf("index the events' times: %w", err)
+		}
+		if _, err := stmt.ExecContext(ctx, blk, b[0], b[1]); err != nil {
 			return nil, fmt.Errorf("index the events' times: %w", err)
 		}
 	}
@@ -823,23 +836,50 @@ func storedIDs(ctx context.Context, idx querier, ids []string, archived bool) (m
 	return found, rows.Err()
 }
 
-// insertRows runs the prepared INSERT q once per row of width args. (One
-// multi-row INSERT measured slower: SQLite compiles it anew each batch.)
-func insertRows(ctx context.Context, tx *sql.Tx, q string, width int, args []any) error {
-	if len(args) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, q+"(?"+strings.Repeat(", ?", width-1)+")")
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for ; len(args) > 0; args = args[width:] {
-		if _, err := stmt.ExecContext(ctx, args[:width]...); err != nil {
+// insertChunk is how many rows one prepared multi-row INSERT of an append
+// takes (the rest go one a statement).
+const insertChunk = 25
+
+// insertRows inserts the rows of width args with q (an INSERT ending in
+// VALUES): insertChunk rows a statement, then one. The statements are
+// prepared once per connection (s.prepared): a statement per row cost more
+// than the rows themselves, and a multi-row INSERT compiled each batch
+// measured slower still. s.mu is held.
+func (s *store) insertRows(ctx context.Context, tx *sql.Tx, q string, width int, args []any) error {
+	row := "(?" + strings.Repeat(", ?", width-1) + ")"
+	for len(args) > 0 {
+		n := 1
+		if len(args) >= insertChunk*width {
+			n = insertChunk
+		}
+		stmt, err := s.prepared(ctx, tx, q+row+strings.Repeat(", "+row, n-1))
+		if err != nil {
 			return err
 		}
+		if _, err := stmt.ExecContext(ctx, args[:n*width]...); err != nil {
+			return err
+		}
+		args = args[n*width:]
 	}
 	return nil
+}
+
+// prepared returns q prepared for tx, from the statements the store keeps
+// (database/sql prepares each once on each connection it runs on). s.mu is
+// held.
+func (s *store) prepared(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	stmt, ok := s.stmts[q]
+	if !ok {
+		var err error
+		if stmt, err = s.db.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		if s.stmts == nil {
+			s.stmts = map[string]*sql.Stmt{}
+		}
+		s.stmts[q] = stmt
+	}
+	return tx.StmtContext(ctx, stmt), nil
 }
 
 // plainMetadata decodes the common case of the metadata column without
