@@ -281,7 +281,6 @@ func (s *store) closeDBs() error {
 	if s.idx != nil {
 		err = errors.Join(err, s.idx.Close())
 	}
-	s.idxWriter, s.idxDups, s.idx = nil, nil, nil
 	return errors.Join(err, s.db.Close())
 }
 
