@@ -239,6 +239,11 @@ func (s *store) setupIndex(ctx context.Context) error {
 	if s.idxDups, err = s.idx.Conn(ctx); err != nil {
 		return fmt.Errorf("open the audit index: %w", err)
 	}
+	// One connection (the log attached, both schemas read) waits in the
+	// pool for the first query, which would open it otherwise.
+	if err := s.idx.PingContext(ctx); err != nil {
+		return fmt.Errorf("open the audit index: %w", err)
+	}
 	if s.tree.End()-s.indexed > maxOpenTail {
 		s.idxMu.Lock()
 		defer s.idxMu.Unlock()
