@@ -117,9 +117,9 @@ type store struct {
 	db, idx *sql.DB
 	// idxWriter and idxDups are connections of idx kept for the indexer's
 	// transactions and the appends' duplicate lookups: SQLite keeps a
-	// connection's page cache until another one writes the file, so
-	// theirs stay warm (through the pool, each lookup read the pages
-	// again: it cost more than the indexer saved).
+	// connection's page cache until another connection writes the file,
+	// so the indexer's stays warm, and the lookups' until the next
+	// indexer commit (the lookups are few: see ids).
 	idxWriter, idxDups *sql.Conn
 	dir                string
 	// durability is the setting the log was opened with.
