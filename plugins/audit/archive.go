@@ -143,6 +143,8 @@ type ArchiveResult struct {
 // them from the live log. Their leaves stay in the tree, so what remains
 // still verifies against every checkpoint.
 func (s *store) archive(ctx context.Context, cutoff time.Time) (*ArchiveResult, error) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res := &ArchiveResult{Cutoff: cutoff.UTC().Format(time.RFC3339), Through: s.archivedThrough}
@@ -269,10 +271,28 @@ func (s *store) writeSegment(ctx context.Context, first, last uint64) (string, s
 	return name, lines[len(lines)-1].Hash, nil
 }
 
-// dropArchived removes archived events from the live log and its indexes
-// (the caller indexed them first), keeping their ids (so a retried event is
-// still a duplicate) and the segment's name.
+// dropArchived removes archived events from the index (the caller indexed
+// them first) and then from the live log, keeping their ids (so a retried
+// event is still a duplicate) and the segment's name. The two files commit
+// one after the other: an index whose archive mark is not the log's is
+// rebuilt when the log opens (checkIndex).
 func (s *store) dropArchived(ctx context.Context, name string, first, last uint64, head string) error {
+	itx, err := s.idxWriter.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = itx.Rollback() }()
+	for _, q := range indexDrop {
+		if _, err := itx.ExecContext(ctx, q, first, last); err != nil {
+			return fmt.Errorf("remove the archived events from the indexes: %w", err)
+		}
+	}
+	if err := setMetaIn(ctx, itx, "main.index_meta", "archived_through", fmt.Sprint(last)); err != nil {
+		return err
+	}
+	if err := itx.Commit(); err != nil {
+		return fmt.Errorf("remove the archived events from the indexes: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -280,11 +300,6 @@ func (s *store) dropArchived(ctx context.Context, name string, first, last uint6
 	defer func() { _ = tx.Rollback() }()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO archived (id, seq, segment) SELECT id, seq, ? FROM events WHERE seq >= ? AND seq <= ?`, name, first, last); err != nil {
 		return fmt.Errorf("record the archived events: %w", err)
-	}
-	for _, q := range indexDrop {
-		if _, err := tx.ExecContext(ctx, q, first, last); err != nil {
-			return fmt.Errorf("remove the archived events from the indexes: %w", err)
-		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE seq >= ? AND seq <= ?`, first, last); err != nil {
 		return fmt.Errorf("remove the archived events from the live log: %w", err)

@@ -91,22 +91,33 @@ func fixtureDir(b *testing.B) string {
 
 // BenchmarkAppendBatch100 appends batches of 100 events to a log that
 // grows through the run, with each durability (full: every batch is on
-// disk when Append returns; normal: in the OS's page cache). Target: at
+// disk when Append returns; normal: in the OS's page cache). The events/s
+// and CPU time include indexing every appended event (the background
+// indexer, and the catch-up of its tail when the loop ends). Target: at
 // least 20,000 events/s.
 func BenchmarkAppendBatch100(b *testing.B) {
 	for _, durability := range []string{durabilityFull, durabilityNormal} {
 		b.Run(durability, func(b *testing.B) {
 			l := openLog(b, b.TempDir(), map[string]any{"durability": durability})
 			ctx := context.Background()
+			st, err := l.store()
+			if err != nil {
+				b.Fatal(err)
+			}
 			n := 0
-			cpu := cpuTime()
+			cpu, start := cpuTime(), time.Now()
 			for b.Loop() {
 				if _, err := l.Append(ctx, &audit.AppendRequest{Events: events(n+1, 100)}); err != nil {
 					b.Fatal(err)
 				}
 				n += 100
 			}
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+			// The rate counts the indexing of every appended event: the
+			// run ends when the index has caught up.
+			if err := st.catchUp(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
 			b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(n), "cpu-µs/event")
 		})
 	}

@@ -173,12 +173,12 @@ func TestQuerySeesTheUnindexedTail(t *testing.T) {
 	}
 }
 
-// crashImage copies the log's files as kill -9 leaves them (the database
-// and its WAL, no index on close) into a new directory.
+// crashImage copies the log's files as kill -9 leaves them (the databases
+// and their WALs, no index on close) into a new directory.
 func crashImage(t *testing.T, from string) string {
 	t.Helper()
 	to := t.TempDir()
-	for _, name := range []string{dbFile, dbFile + "-wal", keyFile} {
+	for _, name := range []string{dbFile, dbFile + "-wal", indexFile, indexFile + "-wal", keyFile} {
 		if _, err := os.Stat(filepath.Join(from, name)); err == nil {
 			copyFile(t, filepath.Join(from, name), filepath.Join(to, name))
 		}
@@ -229,7 +229,7 @@ func TestReopenWithAnUnindexedTail(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	var n int
-	if err := st.db.QueryRow(`SELECT COUNT(*) FROM event_ids`).Scan(&n); err != nil || n != 320 {
+	if err := st.idx.QueryRow(`SELECT COUNT(*) FROM event_ids`).Scan(&n); err != nil || n != 320 {
 		t.Fatalf("event_ids holds %d rows (%v), want 320", n, err)
 	}
 	if resp := appendN(t, l3, 1, 320); resp.Appended != 0 || resp.Duplicates != 320 {
@@ -243,10 +243,12 @@ func TestReopenWithAnUnindexedTail(t *testing.T) {
 // index tables), as that version's schema created it.
 func layout1(t *testing.T, dir string) {
 	t.Helper()
+	if err := removeIndex(dir); err != nil {
+		t.Fatal(err)
+	}
 	db := rawDB(t, dir)
 	for _, q := range []string{
-		`DROP TABLE event_ids`, `DROP TABLE by_actor`, `DROP TABLE by_action`, `DROP TABLE by_resource`, `DROP TABLE by_outcome`,
-		`DELETE FROM meta WHERE key IN ('layout', 'indexed_through')`,
+		`DELETE FROM meta WHERE key = 'layout'`,
 		`CREATE TABLE events_v1 (
 	seq           INTEGER PRIMARY KEY,
 	id            TEXT NOT NULL UNIQUE,
@@ -275,57 +277,86 @@ func layout1(t *testing.T, dir string) {
 	_ = db.Close()
 }
 
-func TestMigrationFromLayout1(t *testing.T) {
-	dir := t.TempDir()
-	l := openLog(t, dir, nil)
-	appendN(t, l, 1, 300)
-	if err := l.Shutdown(context.Background()); err != nil {
+// layout2 turns a closed log into layout 2: the index tables (filled) in
+// audit.db itself, with meta's indexed_through, and no index.db.
+func layout2(t *testing.T, dir string) {
+	t.Helper()
+	if err := removeIndex(dir); err != nil {
 		t.Fatal(err)
 	}
-	layout1(t, dir)
 	db := rawDB(t, dir)
-	var n int
-	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'`).Scan(&n); err != nil || n != 5 {
-		t.Fatalf("the layout 1 file has %d indexes on events (%v), want 5", n, err)
+	execSQL(t, db, `UPDATE meta SET value = '2' WHERE key = 'layout'`)
+	execSQL(t, db, indexSchema)
+	execSQL(t, db, `DROP TABLE index_meta`)
+	for _, q := range indexFill {
+		execSQL(t, db, strings.NewReplacer("main.", "", "log.", "", "?1", "0", "?2", "1000000").Replace(q))
 	}
+	execSQL(t, db, `INSERT INTO meta (key, value) SELECT 'indexed_through', MAX(seq) FROM events`)
+	_ = db.Close()
+}
 
-	pauseIndexer(t)
-	l = openLog(t, dir, nil)
-	if indexed, tail := tailState(storeOf(t, l)); indexed != 300 || tail != 0 {
-		t.Fatalf("migrated: indexed through %d with %d in the tail, want 300 and 0", indexed, tail)
-	}
-	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'`).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("migrated: %d indexes left on events (%v), want none", n, err)
-	}
-	for table, want := range map[string]int{"events": 300, "event_ids": 300, "by_actor": 300, "by_action": 300, "by_resource": 300, "by_outcome": 300} {
-		if err := db.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil || n != want {
-			t.Errorf("migrated: %s has %d rows (%v), want %d", table, n, err, want)
-		}
-	}
-	var layout string
-	if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'layout'`).Scan(&layout); err != nil || layout != layoutVersion {
-		t.Fatalf("migrated: layout %q (%v), want %s", layout, err, layoutVersion)
-	}
-	if v := verify(t, l, nil); !v.OK || v.Checked != 300 {
-		t.Fatalf("Verify after the migration: %+v", v)
-	}
-	if resp := appendN(t, l, 291, 20); resp.Appended != 10 || resp.Duplicates != 10 {
-		t.Fatalf("Append after the migration = %+v, want 10 appended, 10 duplicates", resp)
-	}
-	checkQueries(t, l, 310)
-	if v := verify(t, l, nil); !v.OK || v.Checked != 310 {
-		t.Fatalf("Verify after appending to the migrated log: %+v", v)
-	}
+func TestMigration(t *testing.T) {
+	for _, tc := range []struct {
+		layout  string
+		convert func(*testing.T, string)
+		indexes int
+	}{{"1", layout1, 5}, {"2", layout2, 0}} {
+		t.Run("layout"+tc.layout, func(t *testing.T) {
+			dir := t.TempDir()
+			l := openLog(t, dir, nil)
+			appendN(t, l, 1, 300)
+			if err := l.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			tc.convert(t, dir)
+			db := rawDB(t, dir)
+			var n int
+			if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'`).Scan(&n); err != nil || n != tc.indexes {
+				t.Fatalf("the layout %s file has %d indexes on events (%v), want %d", tc.layout, n, err, tc.indexes)
+			}
 
-	// A layout this version does not know is refused with what to do.
-	if err := l.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	execSQL(t, db, `UPDATE meta SET value = '3' WHERE key = 'layout'`)
-	l = NewLog()
-	_, err := l.Configure(context.Background(), &sdk.ConfigureRequest{DataDir: dir})
-	if err == nil || !strings.Contains(err.Error(), "table layout 3") || !strings.Contains(err.Error(), "newer version") {
-		t.Fatalf("Configure on a layout 3 file: %v, want an error naming the layout and a newer version", err)
+			pauseIndexer(t)
+			l = openLog(t, dir, nil)
+			st := storeOf(t, l)
+			// The index is built again in index.db: 300 events are a tail
+			// short enough to open with.
+			if indexed, tail := tailState(st); indexed != 0 || tail != 300 {
+				t.Fatalf("migrated: indexed through %d with %d in the tail, want 0 and 300", indexed, tail)
+			}
+			if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'event_ids' OR name LIKE 'by_%' OR (type = 'index' AND tbl_name = 'events')`).Scan(&n); err != nil || n != 0 {
+				t.Fatalf("migrated: %d index tables or indexes left in %s (%v), want none", n, dbFile, err)
+			}
+			var layout string
+			if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'layout'`).Scan(&layout); err != nil || layout != layoutVersion {
+				t.Fatalf("migrated: layout %q (%v), want %s", layout, err, layoutVersion)
+			}
+			if v := verify(t, l, nil); !v.OK || v.Checked != 300 {
+				t.Fatalf("Verify after the migration: %+v", v)
+			}
+			if resp := appendN(t, l, 291, 20); resp.Appended != 10 || resp.Duplicates != 10 {
+				t.Fatalf("Append after the migration = %+v, want 10 appended, 10 duplicates", resp)
+			}
+			checkQueries(t, l, 310)
+			for _, table := range indexTables {
+				if err := st.idx.QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil || n != 310 {
+					t.Errorf("migrated: %s has %d rows (%v), want 310", table, n, err)
+				}
+			}
+			if v := verify(t, l, nil); !v.OK || v.Checked != 310 {
+				t.Fatalf("Verify after appending to the migrated log: %+v", v)
+			}
+
+			// A layout this version does not know is refused with what to do.
+			if err := l.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			execSQL(t, db, `UPDATE meta SET value = '9' WHERE key = 'layout'`)
+			l = NewLog()
+			_, err := l.Configure(context.Background(), &sdk.ConfigureRequest{DataDir: dir})
+			if err == nil || !strings.Contains(err.Error(), "table layout 9") || !strings.Contains(err.Error(), "newer version") {
+				t.Fatalf("Configure on a layout 9 file: %v, want an error naming the layout and a newer version", err)
+			}
+		})
 	}
 }
 
@@ -343,7 +374,7 @@ func TestArchiveRemovesIndexRows(t *testing.T) {
 	}
 	for _, table := range []string{"event_ids", "by_actor", "by_action", "by_resource", "by_outcome"} {
 		var n, low int
-		if err := st.db.QueryRow(`SELECT COUNT(*), COUNT(CASE WHEN seq <= 149 THEN 1 END) FROM `+table).Scan(&n, &low); err != nil || n != 151 || low != 0 {
+		if err := st.idx.QueryRow(`SELECT COUNT(*), COUNT(CASE WHEN seq <= 149 THEN 1 END) FROM `+table).Scan(&n, &low); err != nil || n != 151 || low != 0 {
 			t.Errorf("%s after the archive: %d rows, %d of them archived (%v); want 151 and 0", table, n, low, err)
 		}
 	}

@@ -135,6 +135,9 @@ func (l *Log) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk.Co
 		}
 		l.st = st
 		l.Logger().Info("audit log open", "dir", req.DataDir, "events", st.tree.End(), "key", audit.KeyFingerprint(st.publicKey()))
+		if st.indexNote != "" {
+			l.Logger().Warn("audit index rebuilt", "reason", st.indexNote)
+		}
 		if st.broken != "" {
 			l.Logger().Error("audit log broken: it takes no events until an operator looks at it", "problem", st.broken)
 		}

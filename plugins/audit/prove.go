@@ -63,7 +63,7 @@ func (s *store) eventByID(ctx context.Context, id string) (audit.Event, error) {
 	if inTail {
 		e, err = scanEvent(s.db.QueryRowContext(ctx, eventColumns+` FROM events WHERE seq = ? AND id = ?`, seq, id))
 	} else {
-		e, err = scanEvent(s.db.QueryRowContext(ctx, eventColumns+` FROM event_ids x CROSS JOIN events ON events.seq = x.seq WHERE x.id = ?`, id))
+		e, err = scanEvent(s.idx.QueryRowContext(ctx, eventColumns+` FROM main.event_ids x CROSS JOIN log.events events ON events.seq = x.seq WHERE x.id = ?`, id))
 	}
 	if err == nil {
 		return e, nil

@@ -32,7 +32,7 @@ func (s *store) actionsWithPrefix(ctx context.Context, p string) ([]string, erro
 	cur, op := p, ">="
 	for len(out) <= maxPrefixActions {
 		var a sql.NullString
-		if err := s.db.QueryRowContext(ctx, `SELECT MIN(action) FROM by_action WHERE action `+op+` ? AND action < ?`, cur, p+"\U0010FFFF").Scan(&a); err != nil {
+		if err := s.idx.QueryRowContext(ctx, `SELECT MIN(action) FROM by_action WHERE action `+op+` ? AND action < ?`, cur, p+"\U0010FFFF").Scan(&a); err != nil {
 			return nil, fmt.Errorf("query the audit log's actions: %w", err)
 		}
 		if !a.Valid {
@@ -51,7 +51,7 @@ func (s *store) resourceIDs(ctx context.Context, typ string) ([]string, error) {
 	cur, op := "", ">="
 	for len(out) <= maxPrefixActions {
 		var id sql.NullString
-		if err := s.db.QueryRowContext(ctx, `SELECT MIN(resource_id) FROM by_resource WHERE resource_type = ? AND resource_id `+op+` ?`, typ, cur).Scan(&id); err != nil {
+		if err := s.idx.QueryRowContext(ctx, `SELECT MIN(resource_id) FROM by_resource WHERE resource_type = ? AND resource_id `+op+` ?`, typ, cur).Scan(&id); err != nil {
 			return nil, fmt.Errorf("query the audit log's resources: %w", err)
 		}
 		if !id.Valid {
@@ -337,7 +337,7 @@ func (s *store) query(ctx context.Context, req *audit.QueryRequest) (*audit.Quer
 	if err != nil || !hit {
 		return &audit.QueryResponse{}, err
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.idx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query the audit log: %w", err)
 	}

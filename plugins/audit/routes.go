@@ -219,7 +219,7 @@ func (l *Log) export(ctx context.Context, r *sdk.HTTPRequest) (*sdk.HandleHTTPRe
 	if !hit {
 		sel, args = eventColumns+` FROM events WHERE 0`, nil
 	}
-	rows, err := st.db.QueryContext(ctx, sel, args...)
+	rows, err := st.idx.QueryContext(ctx, sel, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the export: %w", err)
 	}

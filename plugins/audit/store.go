@@ -44,17 +44,19 @@ var hasher = rfc6962.DefaultHasher
 
 var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
 
-// layoutVersion is the table layout this code reads and writes (meta's
-// "layout"). Layout 1 (no "layout" row) kept the UNIQUE id index and the
-// four filter indexes on events itself; openStore migrates it (migrate).
-const layoutVersion = "2"
+// layoutVersion is the table layout of audit.db this code reads and
+// writes (meta's "layout"). Layout 1 (no "layout" row) kept the UNIQUE id
+// index and the four filter indexes on events itself; layout 2 kept them as
+// tables of their own in audit.db; layout 3 keeps them in index.db (see
+// index.go). openStore migrates the earlier ones (migrate).
+const layoutVersion = "3"
 
-// eventsTable is the events table of layout 2: the rows only, no index but
-// the sequence (the rowid). An append writes the events, the tree, the time
+// eventsTable is the events table: the rows only, no index but the
+// sequence (the rowid). An append writes the events, the tree, the time
 // blocks and a checkpoint: pages at the end of each. The id and filter
-// indexes are tables of their own (event_ids, by_*), filled by the indexer
-// from the events after indexed_through, thousands at a time, so each of
-// their pages a batch dirties takes many entries instead of one or two.
+// indexes are in index.db, filled by the indexer from the events after its
+// mark, thousands at a time, so each of their pages takes many entries
+// instead of one or two, and on a write lock of their own.
 const eventsTable = ` (
 	seq           INTEGER PRIMARY KEY,
 	id            TEXT NOT NULL,
@@ -73,33 +75,6 @@ const eventsTable = ` (
 
 const schema = `
 CREATE TABLE IF NOT EXISTS events` + eventsTable + `;
--- The secondary indexes, keyed by value and sequence; they cover the
--- events up to meta's indexed_through (the tail after it is in memory).
-CREATE TABLE IF NOT EXISTS event_ids (
-	id  TEXT PRIMARY KEY,
-	seq INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS by_actor (
-	actor TEXT NOT NULL,
-	seq   INTEGER NOT NULL,
-	PRIMARY KEY (actor, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS by_action (
-	action TEXT NOT NULL,
-	seq    INTEGER NOT NULL,
-	PRIMARY KEY (action, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS by_resource (
-	resource_type TEXT NOT NULL,
-	resource_id   TEXT NOT NULL,
-	seq           INTEGER NOT NULL,
-	PRIMARY KEY (resource_type, resource_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS by_outcome (
-	outcome TEXT NOT NULL,
-	seq     INTEGER NOT NULL,
-	PRIMARY KEY (outcome, seq)
-) WITHOUT ROWID;
 -- time_blocks: the earliest and latest event time in each block of
 -- timeBlock sequence numbers. A time filter becomes a range of sequence
 -- numbers (the blocks whose times overlap it) scanned in order, instead
@@ -137,8 +112,16 @@ CREATE TABLE IF NOT EXISTS meta (
 // store is the log on disk. Writes (append, checkpoint, archive) hold mu;
 // reads run beside them on WAL snapshots.
 type store struct {
-	db  *sql.DB
-	dir string
+	// db is audit.db; idx is index.db with audit.db attached as "log" (the
+	// index's writes and the reads that use an index go there).
+	db, idx *sql.DB
+	// idxWriter and idxDups are connections of idx kept for the indexer's
+	// transactions and the appends' duplicate lookups: SQLite keeps a
+	// connection's page cache until another connection writes the file,
+	// so the indexer's stays warm, and the lookups' until the next
+	// indexer commit (the lookups are few: see ids).
+	idxWriter, idxDups *sql.Conn
+	dir                string
 	// durability is the setting the log was opened with.
 	durability string
 	key        ed25519.PrivateKey
@@ -156,11 +139,21 @@ type store struct {
 	broken string
 	// archivedThrough is the last archived sequence (0: none).
 	archivedThrough uint64
-	// indexed is the last sequence in the index tables (meta's
+	// indexed is the last sequence in the index tables (index_meta's
 	// indexed_through); tail maps the ids of the events after it to their
-	// sequences, for the duplicate check (see index.go).
+	// sequences, for the duplicate check (see index.go). Both change
+	// under idxMu and mu.
 	indexed uint64
 	tail    map[string]uint64
+	// ids holds every id in the log, for the duplicate check: only the
+	// ids it may hold are looked up in the index (see idfilter.go).
+	ids *idFilter
+	// idxMu serializes the writers of index.db; it is taken before mu.
+	idxMu sync.Mutex
+	// stmts are the append's prepared statements (see prepared).
+	stmts map[string]*sql.Stmt
+	// indexNote, when set, says why index.db was rebuilt on opening.
+	indexNote string
 
 	// The indexer goroutine: kick wakes it, stop ends it, done is closed
 	// when it has.
@@ -210,16 +203,20 @@ func openStore(ctx context.Context, dir string, key ed25519.PrivateKey, now func
 		_ = db.Close()
 		return nil, err
 	}
-	if err := s.optimize(ctx); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
 	if err := s.load(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
+	if err := s.setupIndex(ctx); err != nil {
+		_ = s.closeDBs()
+		return nil, err
+	}
+	if err := s.optimize(ctx); err != nil {
+		_ = s.closeDBs()
+		return nil, err
+	}
 	if err := s.loadTail(ctx); err != nil {
-		_ = db.Close()
+		_ = s.closeDBs()
 		return nil, err
 	}
 	s.startIndexer()
@@ -255,15 +252,36 @@ func (s *store) backfillTimeBlocks(ctx context.Context) error {
 // 1,000,000 events took 11 ms instead of 2, one by an action prefix newest
 // first 1.8 s instead of 1 ms. Run on opening and hourly.
 func (s *store) optimize(ctx context.Context) error {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002`); err != nil {
-		return fmt.Errorf("refresh the audit log's query statistics: %w", err)
+	for _, db := range []*sql.DB{s.db, s.idx} {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = conn.ExecContext(ctx, `PRAGMA analysis_limit = 1000; PRAGMA main.optimize = 0x10002`)
+		_ = conn.Close()
+		if err != nil {
+			return fmt.Errorf("refresh the audit log's query statistics: %w", err)
+		}
 	}
 	return nil
+}
+
+// closeDBs closes the databases.
+func (s *store) closeDBs() error {
+	var err error
+	for _, stmt := range s.stmts {
+		err = errors.Join(err, stmt.Close())
+	}
+	s.stmts = nil
+	for _, c := range []*sql.Conn{s.idxWriter, s.idxDups} {
+		if c != nil {
+			err = errors.Join(err, c.Close())
+		}
+	}
+	if s.idx != nil {
+		err = errors.Join(err, s.idx.Close())
+	}
+	return errors.Join(err, s.db.Close())
 }
 
 func (s *store) publicKey() ed25519.PublicKey { return s.key.Public().(ed25519.PublicKey) }
@@ -468,7 +486,12 @@ func metaUint(ctx context.Context, q querier, key string) (uint64, error) {
 }
 
 func setMeta(ctx context.Context, tx *sql.Tx, key, value string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return setMetaIn(ctx, tx, "meta", key, value)
+}
+
+// setMetaIn sets key in the key-value table table.
+func setMetaIn(ctx context.Context, tx *sql.Tx, table, key, value string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
 }
 
@@ -551,8 +574,11 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 	// and the tree's size, or nothing is chained to it.
 	size := s.tree.End()
 	if size > s.archivedThrough {
-		row := tx.QueryRowContext(ctx, eventColumns+` FROM events WHERE seq = ?`, size)
-		e, err := scanEvent(row)
+		stmt, err := s.prepared(ctx, tx, eventColumns+` FROM events WHERE seq = ?`)
+		if err != nil {
+			return nil, fmt.Errorf("read the newest event: %w", err)
+		}
+		e, err := scanEvent(stmt.QueryRowContext(ctx, size))
 		if err != nil {
 			s.broken = fmt.Sprintf("the newest event (%d) cannot be read: %v", size, err)
 			return nil, fmt.Errorf("%w: %s", audit.ErrChainBroken, s.broken)
@@ -581,7 +607,15 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 		seen[e.ID] = true
 		fresh = append(fresh, e)
 	}
-	stored, err := storedIDs(ctx, tx, fresh, s.archivedThrough > 0)
+	// Only the ids the filter cannot rule out are looked up (all of a
+	// retried batch, a few of a new one).
+	var maybe []string
+	for _, e := range fresh {
+		if _, inTail := s.tail[e.ID]; !inTail && s.ids.mayHold(e.ID) {
+			maybe = append(maybe, e.ID)
+		}
+	}
+	stored, err := storedIDs(ctx, s.idxDups, maybe, s.archivedThrough > 0)
 	if err != nil {
 		return nil, err
 	}
@@ -633,15 +667,19 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 		head = e.Hash
 		resp.Appended++
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO events (seq, id, time_ns, actor, action, resource_type, resource_id, outcome, remote_addr, request_id, metadata, prev_hash, hash) VALUES `, 13, evArgs); err != nil {
+	if err := s.insertRows(ctx, tx, `INSERT INTO events (seq, id, time_ns, actor, action, resource_type, resource_id, outcome, remote_addr, request_id, metadata, prev_hash, hash) VALUES `, 13, evArgs); err != nil {
 		return nil, fmt.Errorf("store %d events: %w", resp.Appended, err)
 	}
-	if err := insertRows(ctx, tx, `INSERT INTO tree (level, idx, hash) VALUES `, 3, nodeArgs); err != nil {
+	if err := s.insertRows(ctx, tx, `INSERT INTO tree (level, idx, hash) VALUES `, 3, nodeArgs); err != nil {
 		return nil, fmt.Errorf("store the Merkle tree: %w", err)
 	}
 	for blk, b := range blocks {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO time_blocks (block, min_ns, max_ns) VALUES (?, ?, ?)
-			ON CONFLICT (block) DO UPDATE SET min_ns = MIN(min_ns, excluded.min_ns), max_ns = MAX(max_ns, excluded.max_ns)`, blk, b[0], b[1]); err != nil {
+		stmt, err := s.prepared(ctx, tx, `INSERT INTO time_blocks (block, min_ns, max_ns) VALUES (?, ?, ?)
+			ON CONFLICT (block) DO UPDATE SET min_ns = MIN(min_ns, excluded.min_ns), max_ns = MAX(max_ns, excluded.max_ns)`)
+		if err != nil {
+			return nil, fmt.Errorf("index the events' times: %w", err)
+		}
+		if _, err := stmt.ExecContext(ctx, blk, b[0], b[1]); err != nil {
 			return nil, fmt.Errorf("index the events' times: %w", err)
 		}
 	}
@@ -661,7 +699,9 @@ func (s *store) append(ctx context.Context, events []audit.Event, checkpointEver
 		s.last = *cp
 	}
 	for i := 0; i < len(evArgs); i += 13 {
-		s.tail[evArgs[i+1].(string)] = evArgs[i].(uint64)
+		id := evArgs[i+1].(string)
+		s.tail[id] = evArgs[i].(uint64)
+		s.ids.add(id)
 	}
 	if uint64(len(s.tail)) >= indexBatch {
 		s.wakeIndexer()
@@ -762,24 +802,25 @@ func nodeID(level uint, index uint64) compact.NodeID { return compact.NewNodeID(
 // rangeNodes lists the perfect subtrees covering [begin, end).
 func rangeNodes(begin, end uint64) []compact.NodeID { return compact.RangeNodes(begin, end, nil) }
 
-// storedIDs returns which of the events' ids the log holds already in its
-// id index or among the archived (the caller checks the unindexed tail).
-func storedIDs(ctx context.Context, tx *sql.Tx, events []audit.Event, archived bool) (map[string]bool, error) {
+// storedIDs returns which of ids the log holds already in its
+// id index or among the archived (the caller checks the unindexed tail,
+// with s.mu held: the index's mark moves under it, after its commit).
+func storedIDs(ctx context.Context, idx querier, ids []string, archived bool) (map[string]bool, error) {
 	found := map[string]bool{}
-	if len(events) == 0 {
+	if len(ids) == 0 {
 		return found, nil
 	}
-	args := make([]any, len(events))
-	for i := range events {
-		args[i] = events[i].ID
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
 	}
 	in := "(?" + strings.Repeat(", ?", len(args)-1) + ")"
-	q := `SELECT id FROM event_ids WHERE id IN ` + in
+	q := `SELECT id FROM main.event_ids WHERE id IN ` + in
 	if archived {
-		q += ` UNION ALL SELECT id FROM archived WHERE id IN ` + in
+		q += ` UNION ALL SELECT id FROM log.archived WHERE id IN ` + in
 		args = append(args, args...)
 	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := idx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("look for duplicate events: %w", err)
 	}
@@ -794,23 +835,50 @@ func storedIDs(ctx context.Context, tx *sql.Tx, events []audit.Event, archived b
 	return found, rows.Err()
 }
 
-// insertRows runs the prepared INSERT q once per row of width args. (One
-// multi-row INSERT measured slower: SQLite compiles it anew each batch.)
-func insertRows(ctx context.Context, tx *sql.Tx, q string, width int, args []any) error {
-	if len(args) == 0 {
-		return nil
-	}
-	stmt, err := tx.PrepareContext(ctx, q+"(?"+strings.Repeat(", ?", width-1)+")")
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for ; len(args) > 0; args = args[width:] {
-		if _, err := stmt.ExecContext(ctx, args[:width]...); err != nil {
+// insertChunk is how many rows one prepared multi-row INSERT of an append
+// takes (the rest go one a statement).
+const insertChunk = 25
+
+// insertRows inserts the rows of width args with q (an INSERT ending in
+// VALUES): insertChunk rows a statement, then one. The statements are
+// prepared once per connection (s.prepared): a statement per row cost more
+// than the rows themselves, and a multi-row INSERT compiled each batch
+// measured slower still. s.mu is held.
+func (s *store) insertRows(ctx context.Context, tx *sql.Tx, q string, width int, args []any) error {
+	row := "(?" + strings.Repeat(", ?", width-1) + ")"
+	for len(args) > 0 {
+		n := 1
+		if len(args) >= insertChunk*width {
+			n = insertChunk
+		}
+		stmt, err := s.prepared(ctx, tx, q+row+strings.Repeat(", "+row, n-1))
+		if err != nil {
 			return err
 		}
+		if _, err := stmt.ExecContext(ctx, args[:n*width]...); err != nil {
+			return err
+		}
+		args = args[n*width:]
 	}
 	return nil
+}
+
+// prepared returns q prepared for tx, from the statements the store keeps
+// (database/sql prepares each once on each connection it runs on). s.mu is
+// held.
+func (s *store) prepared(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	stmt, ok := s.stmts[q]
+	if !ok {
+		var err error
+		if stmt, err = s.db.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		if s.stmts == nil {
+			s.stmts = map[string]*sql.Stmt{}
+		}
+		s.stmts[q] = stmt
+	}
+	return tx.StmtContext(ctx, stmt), nil
 }
 
 // plainMetadata decodes the common case of the metadata column without
