@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha512"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +10,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 )
 
 // Midtrans' HTTP notifications (POST, JSON) carry
@@ -90,14 +88,10 @@ func rawScalar(v json.RawMessage) (string, error) {
 	}
 }
 
-// verify checks signature_key in constant time.
+// verify checks signature_key in constant time (hex digits of either
+// case), with the SDK's signature helpers.
 func (f signedFields) verify(serverKey string) bool {
-	got, err := hex.DecodeString(f.SignatureKey)
-	if err != nil || len(got) != sha512.Size {
-		return false
-	}
-	want := sha512.Sum512([]byte(f.OrderID + f.StatusCode + f.GrossAmount + serverKey))
-	return subtle.ConstantTimeCompare(got, want[:]) == 1
+	return gateway.Verify("signature_key", f.SignatureKey, gateway.SHA512(f.OrderID, f.StatusCode, f.GrossAmount, serverKey)) == nil
 }
 
 // notification is the rest of a notification, read once it is verified.

@@ -48,6 +48,11 @@
 //     (hashicorp/go-retryablehttp) on safe calls only: reads, and creates
 //     that carry an idempotency key the gateway honours.
 //
+// Optional capabilities: an API that also implements payment.Refunder or
+// payment.MethodLister offers them when Spec.APIType names its type; serve
+// Gateway.Plugin() then (sdk.Serve(gateway.New(spec).Plugin())). The SDK
+// calls them under the call deadline, after the settings are set.
+//
 // The payment.Gateway interface is unchanged: a plugin may still implement
 // it by hand, and plugins built that way keep building and loading.
 package gateway

@@ -116,6 +116,12 @@ type Spec[S any] struct {
 	// refuses the settings. Env gives the HTTP client, the logger, the
 	// clock and warnings for the operator.
 	New func(s S, env *Env) (API, error)
+	// APIType is a nil pointer of the API's type ((*myAPI)(nil)) for an
+	// API that also implements payment.Refunder or payment.MethodLister:
+	// the plugin that Gateway.Plugin returns then offers them (Describe
+	// reports "refund", "list_methods") and calls the configured API's
+	// method under the call deadline. Nil: neither is offered.
+	APIType API
 }
 
 // Env is what Spec.New gets besides the settings.
