@@ -14,7 +14,7 @@ import (
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
-	"github.com/mikrobill/mikrobill/sdk/paymenttest/internal/toypay"
+	"github.com/mikrobill/mikrobill/sdk/paymenttest/toypay"
 )
 
 // TestToyGatewayInProcess: a correct gateway passes the suite in-process.

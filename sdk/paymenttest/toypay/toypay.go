@@ -1,5 +1,8 @@
 // Package toypay is a small payment gateway plugin and a fake of its HTTP
-// API, for testing the conformance kit (package paymenttest) itself. The API
+// API: the conformance kit's reference gateway. The kit's own tests run it
+// with one flaw at a time to show that each check catches its flaw; plugins
+// in other languages that implement the same API (examples/node-gateway)
+// run the whole kit against its Fake. Not a gateway to install. The API
 // is JSON over HTTP with a bearer key; notifications are signed with
 // HMAC-SHA256 over the raw body (header X-Toy-Signature, hex):
 //
