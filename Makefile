@@ -22,7 +22,7 @@ LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version
 TEST_FLAGS    ?= -race -count=1 -timeout 25m
 BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
 
-.PHONY: build run fake-router test test-backends lint generate check-generate bench tidy clean help
+.PHONY: build run fake-router node-gateway test test-backends lint generate check-generate bench tidy clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -46,6 +46,13 @@ run: build ## build, then serve (127.0.0.1:3000 unless HOST, PORT or mikrobill.h
 fake-router: ## run a fake MikroTik router (RouterOS API) on 127.0.0.1:8728 for a local demo; see README
 	@echo "==> fake RouterOS API on 127.0.0.1:$${ROUTER_PORT:-8728}, user admin, password demo (Ctrl-C stops)"
 	@cd sdk && $(GO) run ./routertest/cmd/fake-routeros --listen 127.0.0.1:$${ROUTER_PORT:-8728} --username admin --password demo
+
+node-gateway: ## assemble the Node.js example plugin into bin/examples/node-gateway/ (needs node and npm; make build never does)
+	@echo "==> assembling examples/node-gateway into $(BIN)/examples/node-gateway/ (npm ci, proto/ copied in)"
+	@rm -rf $(BIN)/examples/node-gateway && mkdir -p $(BIN)/examples/node-gateway
+	@cd examples/node-gateway && cp -r package.json package-lock.json plugin.json index.js protocol.js gateway.js scripts mikrobill-plugin-node-gateway ../../$(BIN)/examples/node-gateway/
+	@cd $(BIN)/examples/node-gateway && npm ci --no-audit --no-fund --ignore-scripts && node scripts/copy-proto.js ../../../proto
+	@echo "==> install it: copy $(BIN)/examples/node-gateway into the plugin directory, then mikrobill plugin lock node-gateway"
 
 test: ## run every module's tests with -race, then say which backends the store's contract suite ran on
 	@for m in $(MODULES); do \
