@@ -88,7 +88,11 @@ class Logger {
   }
   log(level, message, fields = {}) {
     if (LEVELS[level] < this.min) return;
-    const line = { '@level': level, '@message': message, '@module': this.module, '@timestamp': new Date().toISOString(), ...fields };
+    // hclog's timestamp: microseconds, six digits; the host parses exactly
+    // "2006-01-02T15:04:05.000000Z07:00" and treats a line it cannot parse
+    // as a debug message.
+    const ts = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+    const line = { '@level': level, '@message': message, '@module': this.module, '@timestamp': ts, ...fields };
     process.stderr.write(JSON.stringify(line) + '\n');
   }
   trace(m, f) { this.log('trace', m, f); }
