@@ -47,7 +47,9 @@ func (b *Base) runtime() *runtime {
 
 // Logger returns the plugin's logger: hclog JSON on stderr, which the host
 // forwards into its own log under "plugin.<name>". Before Serve it returns a
-// logger with the same format and no host attached.
+// logger with the same format and no host attached. Log returns the same
+// logger as a standard *slog.Logger, so a plugin need not import go-hclog;
+// this one is kept for plugins written before.
 func (b *Base) Logger() hclog.Logger {
 	if rt := b.runtime(); rt != nil {
 		return rt.logger

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 )
 
@@ -22,7 +23,7 @@ func DecodeConfig(settings json.RawMessage, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(settings))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: settings: %s", ErrInvalidArgument, describeJSONError(err))
+		return fmt.Errorf("%w: settings: %s", ErrInvalidArgument, describeJSONError(err, reflect.TypeOf(v)))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: settings: unexpected data after the JSON object", ErrInvalidArgument)
@@ -30,12 +31,12 @@ func DecodeConfig(settings json.RawMessage, v any) error {
 	return nil
 }
 
-func describeJSONError(err error) string {
+func describeJSONError(err error, t reflect.Type) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
+		field := jsonPath(t, typeErr.Field)
 		if field == "" {
 			return fmt.Sprintf("expected %s, got a JSON %s", typeErr.Type, typeErr.Value)
 		}
@@ -47,4 +48,35 @@ func describeJSONError(err error) string {
 	default:
 		return err.Error()
 	}
+}
+
+// jsonPath drops from a decoding error's field path the names of embedded
+// structs, whose fields are the settings' own: "Connection.timeout_seconds"
+// is "timeout_seconds".
+func jsonPath(t reflect.Type, path string) string {
+	var out []string
+	for _, name := range strings.Split(path, ".") {
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			out = append(out, name)
+			t = nil
+			continue
+		}
+		if f, ok := t.FieldByName(name); ok && f.Anonymous && f.Tag.Get("json") == "" {
+			t = f.Type
+			continue
+		}
+		out = append(out, name)
+		var next reflect.Type
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name || (tag == "" && f.Name == name) {
+				next = f.Type
+			}
+		}
+		t = next
+	}
+	return strings.Join(out, ".")
 }

@@ -13,12 +13,15 @@
 //   - Plugin and Base: the methods every plugin has, their defaults, and
 //     the optional interfaces beside them (EventHandler, HTTPHandler,
 //     Shutdowner).
-//   - The kind packages: payment, router, notify, audit.
+//   - The kind packages: payment, router, notify, audit. A payment gateway
+//     is shortest written on package payment/gateway: the settings and the
+//     gateway's API, and the SDK does the rest.
 //   - DecodeConfig: strict decoding of the settings Configure receives.
 //   - The sentinel errors (ErrNotFound, ...): return them, and the host sees
 //     the same error with errors.Is.
-//   - Base.Logger and Base.Host: logging (hclog JSON on stderr; nothing but
-//     the handshake may go to stdout) and the host's services: the durable
+//   - Logger (or Base.Log) and Base.Host: logging (a *slog.Logger writing
+//     hclog JSON on stderr, which the host parses; nothing but the
+//     handshake may go to stdout) and the host's services: the durable
 //     store (Store*: the host's database, TTLs up to 400 days; idempotency
 //     and replay records), the cache (Cache*: may lose entries, TTLs up to
 //     30 days), both limited by ValidateKV, and Publish.

@@ -128,6 +128,9 @@ func serve(impl Plugin, cfg *serveopt.Config) error {
 	}
 
 	rt := &runtime{logger: logger, host: &hostProxy{}}
+	if cfg.Test == nil {
+		processLogger.Store(&logger)
+	}
 	if b, ok := impl.(binder); ok {
 		b.bindRuntime(rt)
 	}

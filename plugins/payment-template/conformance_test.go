@@ -116,11 +116,11 @@ func (f kitFake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kin
 		return f.signed([]byte(`{"id":"evt_malformed","type":"payment.paid","data":{"id":`), fakeWebhookSecret)
 	case paymenttest.Unsigned:
 		req := f.notification("evt_unsigned_"+p.ID, "payment.paid", data, fakeWebhookSecret)
-		req.Header.Del(SignatureHeader)
+		req.Header.Del(signature.Header)
 		return req
 	case paymenttest.EmptySignature:
 		req := f.notification("evt_empty_"+p.ID, "payment.paid", data, fakeWebhookSecret)
-		req.Header.Set(SignatureHeader, "")
+		req.Header.Set(signature.Header, "")
 		return req
 	case paymenttest.TamperedAmount:
 		req := f.notification("evt_tampered_"+p.ID, "payment.paid", data, fakeWebhookSecret)

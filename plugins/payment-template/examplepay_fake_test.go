@@ -254,9 +254,9 @@ func (f *fakeExamplePay) signedAt(at time.Time, body []byte, secret string) sdk.
 		Method: http.MethodPost,
 		Path:   "/webhooks/" + Name,
 		Header: http.Header{
-			"Content-Type":  {"application/json"},
-			"User-Agent":    {"ExamplePay-Webhooks/1.0"},
-			SignatureHeader: {Sign(body, secret, at)},
+			"Content-Type":   {"application/json"},
+			"User-Agent":     {"ExamplePay-Webhooks/1.0"},
+			signature.Header: {signature.Sign(body, secret, at)},
 		},
 		Body:       body,
 		RemoteAddr: "127.0.0.1:40000",
@@ -292,4 +292,23 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// apiCreatePayment is the body of POST /v1/payments, as the fake reads it.
+type apiCreatePayment struct {
+	OrderID     string    `json:"order_id"`
+	Amount      int64     `json:"amount"`
+	Currency    string    `json:"currency"`
+	Description string    `json:"description,omitempty"`
+	ReturnURL   string    `json:"return_url,omitempty"`
+	CallbackURL string    `json:"callback_url,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+}
+
+// apiErrorBody is Example Pay's error answer.
+type apiErrorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
 }

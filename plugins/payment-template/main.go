@@ -4,11 +4,12 @@
 // gateway: every place to change is marked "REPLACE:".
 //
 // Where to start:
-//   - gateway.go: the plugin (settings, Configure, CreatePayment, GetPayment,
-//     HandleWebhook).
-//   - api.go: the client of the gateway's HTTP API (timeouts, bounded
-//     retries, errors mapped to the SDK's sentinels).
-//   - signature.go: the webhook signature, checked over the raw body.
+//   - gateway.go: the settings and Example Pay's API (create, status by id
+//     and by order, notification signature and fields), on the SDK's
+//     package gateway (sdk/payment/gateway), which does the rest the same
+//     way for every gateway: idempotency and replay records, confirmation
+//     by the status query, amount checks, deadlines, retries, health.
+//   - examplepay.go: Example Pay's JSON shapes and status words.
 //   - examplepay_fake_test.go: a fake of the gateway's API for the tests;
 //     conformance_test.go runs the SDK's conformance kit against the plugin.
 //

@@ -7,7 +7,9 @@
 // raw HTTP request. Refunder and MethodLister are optional.
 //
 // Start with docs/writing-a-payment-plugin.md and the template in
-// plugins/payment-template.
+// plugins/payment-template. Package gateway (sdk/payment/gateway)
+// implements Gateway for you from a gateway's settings and API alone; this
+// interface stays for plugins that implement it by hand.
 //
 // # Conformance
 //

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
+)
+
+// Name and Version match plugin.json.
+const (
+	Name    = "payment-xendit"
+	Version = "0.1.0"
+)
+
+// CallbackTokenHeader carries the verification token on Xendit's callbacks.
+const CallbackTokenHeader = "X-Callback-Token"
+
+// settings are the plugin's settings (plugin.json's config_schema).
+type settings struct {
+	gateway.Connection
+	SecretKey      string `json:"secret_key"`      // secret
+	CallbackToken  string `json:"callback_token"`  // secret
+	InvoiceMinutes int    `json:"invoice_minutes"` // for invoices without a due date
+}
+
+func (s settings) Validate() error {
+	var p gateway.Problems
+	if s.SecretKey != "" || s.CallbackToken != "" {
+		p.If(!strings.HasPrefix(s.SecretKey, "xnd_"), "secret_key is required: Xendit's secret API key (xnd_development_... or xnd_production_...)")
+		p.If(len(s.CallbackToken) < 16, "callback_token is required (at least 16 characters): the verification token of Xendit's webhook settings")
+	}
+	p.If(s.InvoiceMinutes < 5 || s.InvoiceMinutes > 43200, fmt.Sprintf("invoice_minutes must be 5 to 43200, got %d", s.InvoiceMinutes))
+	return p.Err()
+}
+
+// NewGateway returns the plugin; the host configures it. Xendit keeps
+// retrying a callback that did not get a 2xx for days; the replay records
+// outlive that.
+func NewGateway() *gateway.Gateway[settings] {
+	return gateway.New(gateway.Spec[settings]{
+		Name: Name, Version: Version, Description: "Xendit Invoices, in IDR and PHP",
+		Defaults:     settings{InvoiceMinutes: 1440},
+		Environments: map[string]string{"": "https://api.xendit.co"}, // test or live by the key
+		Currencies:   []string{"IDR", "PHP"},
+		ReplayTTL:    30 * 24 * time.Hour,
+		New:          newAPI,
+	})
+}
+
+type api struct {
+	c *gateway.Client
+	s settings
+}
+
+func newAPI(s settings, env *gateway.Env) (gateway.API, error) {
+	if s.SecretKey == "" {
+		return nil, fmt.Errorf("%w: secret_key and callback_token are not set: payments are refused until they are", gateway.ErrNotConfigured)
+	}
+	// Xendit's Invoices API takes no idempotency key: a create is never
+	// retried, and the SDK's idempotency record keeps a repeat from making
+	// a second invoice.
+	return &api{s: s, c: env.Client(gateway.ClientConfig{
+		Name:        "Xendit",
+		Authorize:   func(r *http.Request) { r.SetBasicAuth(s.SecretKey, "") },
+		Credentials: "secret_key",
+		ErrorBody:   gateway.JSONError("error_code", "message"),
+		Codes:       map[string]error{"UNSUPPORTED_CURRENCY": payment.ErrUnsupportedCurrency, "INVOICE_NOT_FOUND_ERROR": payment.ErrUnknownOrder},
+	})}, nil
+}
+
+func (a *api) Create(ctx context.Context, req *payment.CreatePaymentRequest) (*payment.Payment, error) {
+	amount, err := gateway.FormatAmount(req.Amount)
+	if err != nil {
+		return nil, err
+	}
+	duration := time.Duration(a.s.InvoiceMinutes) * time.Minute
+	if !req.ExpiresAt.IsZero() {
+		duration = max(time.Until(req.ExpiresAt), time.Minute)
+	}
+	var inv invoice
+	raw, err := a.c.Do(ctx, gateway.Call{Method: http.MethodPost, Path: "/v2/invoices", Out: &inv, Body: createInvoice{
+		ExternalID: req.OrderID, Amount: json.Number(amount), Currency: req.Amount.Currency, PayerEmail: req.Customer.Email,
+		Description: req.Description, SuccessRedirectURL: req.ReturnURL, FailureRedirectURL: cmp.Or(req.CancelURL, req.ReturnURL),
+		InvoiceDuration: int64(duration.Seconds())}})
+	return inv.convert(raw, err)
+}
+
+func (a *api) Get(ctx context.Context, id string) (*payment.Payment, error) {
+	var inv invoice
+	raw, err := a.c.Get(ctx, "/v2/invoices/"+url.PathEscape(id), &inv)
+	return inv.convert(raw, err)
+}
+
+func (a *api) GetByOrder(ctx context.Context, orderID string) (*payment.Payment, error) {
+	var list []invoice
+	if _, err := a.c.Get(ctx, "/v2/invoices?external_id="+url.QueryEscape(orderID), &list); err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("%w: Xendit has no invoice with external_id %q", payment.ErrUnknownOrder, orderID)
+	}
+	newest := slices.MaxFunc(list, func(x, y invoice) int { return x.Created.Compare(y.Created) })
+	raw, err := json.Marshal(newest)
+	return newest.convert(raw, err)
+}
+
+// VerifyNotification compares the callback's token with the configured one,
+// in constant time. Xendit signs nothing: the token is the whole proof, and
+// the SDK confirms every callback with GET /v2/invoices/{id}.
+func (a *api) VerifyNotification(r *sdk.HTTPRequest) error {
+	return gateway.Verify("the "+CallbackTokenHeader+" header", r.Header.Get(CallbackTokenHeader), a.s.CallbackToken)
+}
+
+// ParseNotification reads an invoice callback. It carries no event id: the
+// SDK derives the replay key from the invoice and its status.
+func (a *api) ParseNotification(r *sdk.HTTPRequest) (*gateway.Notification, error) {
+	var inv invoice
+	if err := json.Unmarshal(r.Body, &inv); err != nil {
+		return nil, err
+	}
+	if inv.ID == "" || inv.Status == "" || inv.Currency == "" {
+		return nil, fmt.Errorf("an invoice callback needs id, status, amount and currency")
+	}
+	p, err := inv.convert(r.Body, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &gateway.Notification{PaymentID: p.ID, OrderID: p.OrderID, Status: p.Status, Amount: p.Amount,
+		OccurredAt: cmp.Or(inv.PaidAt, inv.Updated), GatewayStatus: inv.Status}, nil
+}
