@@ -38,6 +38,7 @@ import (
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // Flaw is one rule a broken gateway breaks; "" is none.
@@ -81,7 +82,18 @@ const (
 	AcceptsUnsigned Flaw = "accepts-unsigned"
 	// UnknownWordIsPaid counts a status word it does not know as paid.
 	UnknownWordIsPaid Flaw = "unknown-word-is-paid"
+	// HealthCallsAPI asks the API from CheckHealth.
+	HealthCallsAPI Flaw = "health-calls-api"
+	// ConcurrentFirsts reports every copy of a notification as a first
+	// delivery when copies arrive at once (its record's answer ignored).
+	ConcurrentFirsts Flaw = "concurrent-firsts"
+	// MemoryReplays keeps its replay records in the process's memory,
+	// lost at a restart.
+	MemoryReplays Flaw = "memory-replays"
 )
+
+// memoryRecords are MemoryReplays' replay records.
+var memoryRecords = sdktest.NewFakeHost()
 
 // Name and Version of the plugin, as in testdata/toypay/plugin.json.
 const (
@@ -149,6 +161,18 @@ func (g *Gateway) settings() (toySettings, *http.Client, error) {
 		return toySettings{}, nil, fmt.Errorf("%w: not configured", sdk.ErrFailedPrecondition)
 	}
 	return g.cfg, g.hc, nil
+}
+
+// CheckHealth implements sdk.Plugin.
+func (g *Gateway) CheckHealth(ctx context.Context, _ *sdk.CheckHealthRequest) (*sdk.CheckHealthResponse, error) {
+	if _, _, err := g.settings(); err != nil {
+		return &sdk.CheckHealthResponse{Status: sdk.HealthDegraded, Message: err.Error()}, nil
+	}
+	if g.Flaw == HealthCallsAPI {
+		var p toyPayment
+		_ = g.call(ctx, http.MethodGet, "/v1/payments/health", "", nil, &p)
+	}
+	return &sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "ready"}, nil
 }
 
 // toyPayment is a payment as the API shows it.
@@ -312,6 +336,9 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	// The replay record: "event:<id>" names the payment the notification
 	// was about, in the durable store.
 	replays := payment.ReplayRecords{Host: g.Host(), Prefix: "event:", TTL: replayTTL}
+	if g.Flaw == MemoryReplays {
+		replays.Host = memoryRecords
+	}
 	notified := payment.Money{Amount: n.Amount, Currency: n.Currency}
 	ev := &payment.Event{EventID: n.EventID, PaymentID: n.PaymentID, OrderID: n.OrderID, Amount: notified, GatewayStatus: n.Status, Raw: body}
 	if g.Flaw == KeysEventOnly {
@@ -356,7 +383,7 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		if err != nil {
 			return nil, err
 		}
-		ev.Duplicate = dup // a concurrent delivery recorded it first
+		ev.Duplicate = dup && g.Flaw != ConcurrentFirsts // a concurrent delivery recorded it first
 	}
 	return &payment.WebhookResponse{Response: sdk.HTTPResponse{StatusCode: http.StatusOK}, Event: ev}, nil
 }

@@ -7,4 +7,8 @@ import (
 	"github.com/mikrobill/mikrobill/sdk/paymenttest/toypay"
 )
 
-func main() { sdk.Serve(&toypay.Gateway{}) }
+// flaw is the toy gateway's flaw, set with -ldflags "-X main.flaw=..." by
+// the kit's tests of what only a process shows (a restart).
+var flaw string
+
+func main() { sdk.Serve(&toypay.Gateway{Flaw: toypay.Flaw(flaw)}) }
