@@ -71,7 +71,8 @@ type suite struct {
 //     valid request gives a pending payment with an id, the request's amount
 //     and order id; the same IdempotencyKey again gives the same payment.
 //  5. currency: an amount in XTS (ISO 4217's test currency, which no
-//     gateway takes) is refused with payment.ErrUnsupportedCurrency.
+//     gateway takes) is refused with payment.ErrUnsupportedCurrency
+//     (skipped, saying what happened, for a Fake that lists no Kinds).
 //  6. cache_lost: the host's cache loses every entry (as Redis may, or an
 //     eviction), and the same IdempotencyKey again still gives the same
 //     payment: idempotency records belong in the durable store
