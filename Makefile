@@ -22,7 +22,7 @@ LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version
 TEST_FLAGS    ?= -race -count=1 -timeout 25m
 BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
 
-.PHONY: build run fake-router marketplace-demo test test-backends lint generate check-generate bench tidy clean help
+.PHONY: build run fake-router marketplace-demo node-gateway test test-backends lint generate check-generate bench tidy clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -58,6 +58,13 @@ marketplace-demo: build ## make a local plugin marketplace in bin/marketplace-de
 	@echo "==> trust it (then \`mikrobill plugin search\`, or the admin UI's Marketplace page after make run):"
 	@echo "    $(BIN)/mikrobill marketplace add demo file://$(abspath $(MARKET_DEMO))/repository --root $(MARKET_DEMO)/root.json"
 	@echo "    (or serve it over HTTP: $(BIN)/mikrobill marketplace serve $(MARKET_DEMO); its timestamp expires in a day: $(BIN)/mikrobill marketplace refresh $(MARKET_DEMO))"
+
+node-gateway: ## assemble the Node.js example plugin into bin/examples/node-gateway/ (needs node and npm; make build never does)
+	@echo "==> assembling examples/node-gateway into $(BIN)/examples/node-gateway/ (npm ci, proto/ copied in)"
+	@rm -rf $(BIN)/examples/node-gateway && mkdir -p $(BIN)/examples/node-gateway
+	@cd examples/node-gateway && cp -r package.json package-lock.json plugin.json index.js protocol.js gateway.js scripts mikrobill-plugin-node-gateway ../../$(BIN)/examples/node-gateway/
+	@cd $(BIN)/examples/node-gateway && npm ci --no-audit --no-fund --ignore-scripts && node scripts/copy-proto.js ../../../proto
+	@echo "==> install it: copy $(BIN)/examples/node-gateway into the plugin directory, then mikrobill plugin lock node-gateway"
 
 test: ## run every module's tests with -race, then say which backends the store's contract suite ran on
 	@for m in $(MODULES); do \

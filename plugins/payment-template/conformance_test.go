@@ -55,7 +55,23 @@ type kitFake struct{ *fakeExamplePay }
 var (
 	_ paymenttest.Fake        = kitFake{}
 	_ paymenttest.EventReuser = kitFake{}
+	_ paymenttest.Kinds       = kitFake{}
 )
+
+// Kinds: the fake builds every notification the kit asks for.
+func (kitFake) Kinds() []paymenttest.Kind { return paymenttest.AllKinds() }
+
+// statusEvents are the notifications of the kinds that change a payment's
+// status at the fake, with the status word its API answers from then on.
+//
+// REPLACE: your gateway's event types and status words; the last is one it
+// does not document.
+var statusEvents = map[paymenttest.Kind]struct{ eventType, word string }{
+	paymenttest.Failed:        {"payment.failed", "failed"},
+	paymenttest.Cancelled:     {"payment.cancelled", "cancelled"},
+	paymenttest.Expired:       {"payment.expired", "expired"},
+	paymenttest.UnknownStatus: {"payment.updated", "under_review"},
+}
 
 func (f kitFake) Settings() map[string]any { return f.settings() }
 
@@ -98,6 +114,25 @@ func (f kitFake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kin
 		return f.notification("evt_unknown_"+p.ID, "payment.paid", data, fakeWebhookSecret)
 	case paymenttest.Malformed:
 		return f.signed([]byte(`{"id":"evt_malformed","type":"payment.paid","data":{"id":`), fakeWebhookSecret)
+	case paymenttest.Unsigned:
+		req := f.notification("evt_unsigned_"+p.ID, "payment.paid", data, fakeWebhookSecret)
+		req.Header.Del(signature.Header)
+		return req
+	case paymenttest.EmptySignature:
+		req := f.notification("evt_empty_"+p.ID, "payment.paid", data, fakeWebhookSecret)
+		req.Header.Set(signature.Header, "")
+		return req
+	case paymenttest.TamperedAmount:
+		req := f.notification("evt_tampered_"+p.ID, "payment.paid", data, fakeWebhookSecret)
+		data.Amount += 1000
+		tampered := f.notification("evt_tampered_"+p.ID, "payment.paid", data, fakeWebhookSecret)
+		req.Body = tampered.Body // the genuine signature, another amount
+		return req
+	case paymenttest.Failed, paymenttest.Cancelled, paymenttest.Expired, paymenttest.UnknownStatus:
+		ev := statusEvents[k]
+		f.setStatus(t, p.ID, ev.word)
+		data.Status = ev.word
+		return f.notification("evt_"+ev.word+"_"+p.ID, ev.eventType, data, fakeWebhookSecret)
 	default:
 		t.Fatalf("kitFake: no notification of kind %s", k)
 		return sdk.HTTPRequest{}

@@ -170,7 +170,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return fail(handshakeError(err, run.exitedSoon(), tail.String()))
 	}
 	if tlsCfg != nil && !run.offeredCert() {
-		return fail(fmt.Errorf("%w: the plugin offered no TLS certificate; rebuild it with the mikrobill SDK (sdk.Serve)", ErrHandshake))
+		return fail(fmt.Errorf("%w: the plugin offered no TLS certificate: its handshake line has no sixth field. A Go plugin gets one from sdk.Serve; a plugin in another language must read its key and certificate from the descriptor MIKROBILL_PLUGIN_TLS_FD names, serve mutual TLS with them and put the certificate (DER, base64 without padding) in the sixth field (docs/plugin-protocol.md)", ErrHandshake))
 	}
 	conn, err := Dispense(cp)
 	if err != nil {
@@ -185,7 +185,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		if exit := run.exitedSoon(); exit != nil {
 			return fail(handshakeError(err, exit, tail.String()))
 		}
-		return fail(fmt.Errorf("%w: Describe: %v", ErrHandshake, err))
+		return fail(fmt.Errorf("%w: Describe: %v (the plugin must serve mikrobill.plugin.v1.PluginService over the mutual TLS of the handshake; docs/plugin-protocol.md)", ErrHandshake, err))
 	}
 	p.describe = desc
 	p.loadTime = time.Since(begin)
@@ -357,16 +357,16 @@ func handshakeError(err error, exit *exitInfo, output string) error {
 		if first == "" {
 			why = "it closed stdout without a handshake line"
 		} else {
-			why = fmt.Sprintf("it printed %q on stdout instead of the handshake; a plugin must write nothing to stdout (log to stderr) and call sdk.Serve", first)
+			why = fmt.Sprintf("it printed %q on stdout instead of the handshake; a plugin must write nothing to stdout (log to stderr) and call sdk.Serve, or, in another language, print only the handshake line 1|1|unix|SOCKET|grpc|CERTIFICATE (docs/plugin-protocol.md)", first)
 		}
 	case strings.Contains(msg, "timeout while waiting for plugin to start"):
-		why = "it did not complete the handshake within the start timeout; it may be stuck before calling sdk.Serve, or the machine is overloaded (raise plugins.start_timeout if it just needs longer)"
+		why = "it did not complete the handshake within the start timeout; it may be stuck before calling sdk.Serve (in another language: before printing the handshake line; check it sees MIKROBILL_PLUGIN_MAGIC_COOKIE and PLUGIN_PROTOCOL_VERSIONS), or the machine is overloaded (raise plugins.start_timeout if it just needs longer)"
 	case strings.Contains(msg, "plugin exited before we could connect"), strings.Contains(msg, "plugin exited"):
 		why = "it exited before the handshake"
 	case strings.Contains(msg, "incompatible API version"), strings.Contains(msg, "incompatible core API version"):
-		why = msg + "; rebuild the plugin with a mikrobill SDK that speaks a protocol version this host supports"
+		why = msg + "; rebuild the plugin with a mikrobill SDK that speaks a protocol version this host supports (in another language: the handshake line's first field must be 1 and its second one of the versions in PLUGIN_PROTOCOL_VERSIONS)"
 	case strings.Contains(msg, "unsupported plugin protocol"):
-		why = "it speaks go-plugin's net/rpc protocol; mikrobill plugins speak gRPC through sdk.Serve"
+		why = "it speaks go-plugin's net/rpc protocol; mikrobill plugins speak gRPC: sdk.Serve in Go; in another language the handshake line's fifth field is \"grpc\" (docs/plugin-protocol.md)"
 	default:
 		why = msg
 	}

@@ -28,7 +28,7 @@ func TestHandshakeError(t *testing.T) {
 			err:    "Unrecognized remote plugin message: hello\ncheck that /p is built for this platform",
 			output: "panic: boom\n\ngoroutine 1 [running]:\n",
 			want: `plugin handshake failed: it printed "hello" on stdout instead of the handshake; ` +
-				"a plugin must write nothing to stdout (log to stderr) and call sdk.Serve; its last output:\n" +
+				"a plugin must write nothing to stdout (log to stderr) and call sdk.Serve, or, in another language, print only the handshake line 1|1|unix|SOCKET|grpc|CERTIFICATE (docs/plugin-protocol.md); its last output:\n" +
 				"panic: boom\n\ngoroutine 1 [running]:",
 		},
 		{
@@ -39,7 +39,7 @@ func TestHandshakeError(t *testing.T) {
 		{
 			name: "timeout",
 			err:  "timeout while waiting for plugin to start",
-			want: "plugin handshake failed: it did not complete the handshake within the start timeout; it may be stuck before calling sdk.Serve, or the machine is overloaded (raise plugins.start_timeout if it just needs longer)",
+			want: "plugin handshake failed: it did not complete the handshake within the start timeout; it may be stuck before calling sdk.Serve (in another language: before printing the handshake line; check it sees MIKROBILL_PLUGIN_MAGIC_COOKIE and PLUGIN_PROTOCOL_VERSIONS), or the machine is overloaded (raise plugins.start_timeout if it just needs longer)",
 		},
 		{
 			name:   "exited",
@@ -64,18 +64,18 @@ func TestHandshakeError(t *testing.T) {
 			err:  "incompatible API version with plugin. Plugin version: 2, Client versions: [1]",
 			exit: &exitInfo{err: errors.New("exit status 1")}, // the version says more than the exit
 			want: "plugin handshake failed: incompatible API version with plugin. Plugin version: 2, Client versions: [1]; " +
-				"rebuild the plugin with a mikrobill SDK that speaks a protocol version this host supports",
+				"rebuild the plugin with a mikrobill SDK that speaks a protocol version this host supports (in another language: the handshake line's first field must be 1 and its second one of the versions in PLUGIN_PROTOCOL_VERSIONS)",
 		},
 		{
 			name: "incompatible core version",
 			err:  "incompatible core API version with plugin. Plugin version: 2, Core version: 1",
 			want: "plugin handshake failed: incompatible core API version with plugin. Plugin version: 2, Core version: 1; " +
-				"rebuild the plugin with a mikrobill SDK that speaks a protocol version this host supports",
+				"rebuild the plugin with a mikrobill SDK that speaks a protocol version this host supports (in another language: the handshake line's first field must be 1 and its second one of the versions in PLUGIN_PROTOCOL_VERSIONS)",
 		},
 		{
 			name: "net/rpc plugin",
 			err:  `unsupported plugin protocol "netrpc". Supported: [grpc]`,
-			want: "plugin handshake failed: it speaks go-plugin's net/rpc protocol; mikrobill plugins speak gRPC through sdk.Serve",
+			want: "plugin handshake failed: it speaks go-plugin's net/rpc protocol; mikrobill plugins speak gRPC: sdk.Serve in Go; in another language the handshake line's fifth field is \"grpc\" (docs/plugin-protocol.md)",
 		},
 		{
 			name:   "anything else",

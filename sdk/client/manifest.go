@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -42,6 +43,34 @@ type Manifest struct {
 	// Executables maps "<GOOS>-<GOARCH>" to the executable for that
 	// platform, instead of Executable.
 	Executables map[string]string `json:"executables,omitempty"`
+	// ConfigSchema is the JSON Schema of the plugin's settings, for
+	// SecretSettings.
+	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
+}
+
+// SecretSettings returns the names of the top-level settings that
+// ConfigSchema marks secret, by the host's rule: a property with "format":
+// "password" or "writeOnly": true. The conformance kit checks that their
+// values never reach the plugin's logs. Nil when the schema declares none
+// or does not parse (the host's validation reports that).
+func (m *Manifest) SecretSettings() []string {
+	var schema struct {
+		Properties map[string]struct {
+			Format    string `json:"format"`
+			WriteOnly bool   `json:"writeOnly"`
+		} `json:"properties"`
+	}
+	if len(m.ConfigSchema) == 0 || json.Unmarshal(m.ConfigSchema, &schema) != nil {
+		return nil
+	}
+	var out []string
+	for name, p := range schema.Properties {
+		if p.Format == "password" || p.WriteOnly {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ReadManifest reads the launch part of the plugin.json in dir

@@ -8,7 +8,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
-	"github.com/mikrobill/mikrobill/sdk/paymenttest/internal/toypay"
+	"github.com/mikrobill/mikrobill/sdk/paymenttest/toypay"
 )
 
 // NewGateway stands for your plugin's constructor, the value your main

@@ -69,7 +69,7 @@ func TestShortTempDir(t *testing.T) {
 }
 
 func TestKindString(t *testing.T) {
-	for k, want := range map[Kind]string{Paid: "Paid", BadSignature: "BadSignature", WrongAmount: "WrongAmount", UnknownOrder: "UnknownOrder", Malformed: "Malformed", Kind(7): "Kind(7)"} {
+	for k, want := range map[Kind]string{Paid: "Paid", BadSignature: "BadSignature", WrongAmount: "WrongAmount", UnknownOrder: "UnknownOrder", Malformed: "Malformed", Kind(70): "Kind(70)", Unsigned: "Unsigned", UnknownStatus: "UnknownStatus"} {
 		if got := k.String(); got != want {
 			t.Errorf("Kind(%d).String() = %q, want %q", int(k), got, want)
 		}

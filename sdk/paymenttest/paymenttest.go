@@ -15,10 +15,11 @@
 //		paymenttest.Run(t, paymenttest.InProcess(t, NewGateway()), fake, paymenttest.Options{})
 //	}
 //
-// Run checks, as named subtests in this order and on one payment: describe,
-// configure, health, create, cache_lost, status, unconfirmed, paid, replay,
-// reused_event, refusals, status_after and cancel (see Run). Each failure
-// says what the plugin did and what it must do instead.
+// Run checks, as named subtests in this order: describe, configure, health,
+// create, currency, cache_lost, status, status_by_order, unconfirmed, paid,
+// replay, concurrent_replays, reused_event, refusals, unpaid, status_after,
+// hang, restart_replay, limits and secrets (see Run). Each failure says what
+// the plugin did and what it must do instead.
 //
 // Run the suite on both subjects (the package example shows a plugin's
 // conformance_test.go doing that): only an executable shows the handshake,
@@ -28,8 +29,11 @@
 //
 // Writing the Fake: give every notification Kind its own event id (else the
 // plugin's replay record takes them for repeats before the check each is
-// for), sign them the way the gateway signs, and let Stall delay the API's
-// answers but give up when the plugin's request is cancelled. Settings
+// for), sign them the way the gateway signs, build every Kind and list them
+// in Kinds (paymenttest.AllKinds), and let Stall delay the API's answers but
+// give up when the plugin's request is cancelled (read the request body
+// before stalling: a fake that stalls before reading it never sees the
+// client give up). Settings
 // point the plugin at the fake's URL. Implement EventReuser too, so that
 // the kit can check that an event id used for one payment is refused for
 // another.
@@ -70,6 +74,15 @@ type Subject struct {
 	// host is the host service offered to the plugin: sdktest's FakeHost,
 	// with the host's limits (sdk.ValidateKV), whose cache Run drops.
 	host *sdktest.FakeHost
+	// logs holds what the plugin logged (its stderr, for an Executable).
+	logs *sdktest.Buffer
+	// secretKeys are the settings plugin.json's config_schema marks secret
+	// ("format": "password" or "writeOnly": true); nil: unknown.
+	secretKeys []string
+	// restart stops the plugin process and starts it again on the same
+	// host service and data directory, returning the new clients
+	// (Executable only).
+	restart func(t testing.TB) (client.Plugin, payment.Gateway)
 }
 
 // Fake is the test's stand-in for the gateway's HTTP API (a server on
@@ -95,6 +108,12 @@ type Fake interface {
 }
 
 // Kind is which notification Fake.Notification builds.
+//
+// A Fake builds the first five kinds (Paid to Malformed); the later ones
+// are asked of a Fake that lists them in Kinds (the Kinds interface), and
+// the checks that need them are skipped, saying so, for one that does not.
+// New Fakes should build them all: they are what catches a plugin that
+// accepts an unsigned notification, or reports a failed payment paid.
 type Kind int
 
 // Notification kinds.
@@ -111,24 +130,62 @@ const (
 	// Malformed: the body does not parse as the gateway's notification
 	// (signed over its raw bytes where the scheme signs raw bytes).
 	Malformed
+	// Unsigned is Paid without its signature: the header (or the body
+	// field) that carries it left out.
+	Unsigned
+	// EmptySignature is Paid with its signature present but empty (the
+	// header sent with an empty value, or the field "").
+	EmptySignature
+	// TamperedAmount is Paid's signature as the gateway made it for the
+	// genuine notification, sent with the amount in the body changed (an
+	// attacker's edit): the signature does not cover this body.
+	TamperedAmount
+	// Failed is validly signed and says p failed; from this call on the
+	// fake's status API says p failed too.
+	Failed
+	// Cancelled is validly signed and says p was cancelled; from this call
+	// on the fake's status API says so too.
+	Cancelled
+	// Expired is validly signed and says p expired; from this call on the
+	// fake's status API says so too.
+	Expired
+	// UnknownStatus is validly signed and carries a status word the
+	// gateway does not document (say "chargeback_reversed"); from this call
+	// on the fake's status API answers that word too.
+	UnknownStatus
 )
+
+// kindNames are the kinds' names, in order.
+var kindNames = [...]string{
+	Paid: "Paid", BadSignature: "BadSignature", WrongAmount: "WrongAmount", UnknownOrder: "UnknownOrder", Malformed: "Malformed",
+	Unsigned: "Unsigned", EmptySignature: "EmptySignature", TamperedAmount: "TamperedAmount",
+	Failed: "Failed", Cancelled: "Cancelled", Expired: "Expired", UnknownStatus: "UnknownStatus",
+}
 
 // String returns the kind's name, for example "BadSignature".
 func (k Kind) String() string {
-	switch k {
-	case Paid:
-		return "Paid"
-	case BadSignature:
-		return "BadSignature"
-	case WrongAmount:
-		return "WrongAmount"
-	case UnknownOrder:
-		return "UnknownOrder"
-	case Malformed:
-		return "Malformed"
-	default:
-		return "Kind(" + strconv.Itoa(int(k)) + ")"
+	if k >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
 	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// AllKinds are every Kind, for a Fake's Kinds that builds them all.
+func AllKinds() []Kind {
+	out := make([]Kind, len(kindNames))
+	for i := range out {
+		out[i] = Kind(i)
+	}
+	return out
+}
+
+// Kinds is an optional part of a Fake: the notification kinds its
+// Notification builds. Without it the kit asks only for the first five
+// (Paid to Malformed) and skips the checks of the others, saying which.
+//
+//	func (f *fake) Kinds() []paymenttest.Kind { return paymenttest.AllKinds() }
+type Kinds interface {
+	Kinds() []Kind
 }
 
 // Options adapt the suite to a gateway.

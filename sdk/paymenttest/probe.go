@@ -13,7 +13,18 @@ import (
 // CreatePayment (sdk/payment's server.CreatePayment), which is on the stack
 // of every goroutine serving a CreatePayment call in this process, whatever
 // the implementation. paymenttest's own tests fail if it goes stale.
-var createPaymentFrame = reflect.TypeFor[payment.Money]().PkgPath() + ".(*server).CreatePayment("
+var createPaymentFrame = serverFrame("CreatePayment")
+
+// getPaymentFrame and handleWebhookFrame are the same frames of GetPayment
+// and HandleWebhook.
+var (
+	getPaymentFrame    = serverFrame("GetPayment")
+	handleWebhookFrame = serverFrame("HandleWebhook")
+)
+
+func serverFrame(method string) string {
+	return reflect.TypeFor[payment.Money]().PkgPath() + ".(*server)." + method + "("
+}
 
 // The cancel check counts the handlers that started while its call ran and
 // were still running after it; a CreatePayment of another in-process

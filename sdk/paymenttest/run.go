@@ -53,6 +53,8 @@ type suite struct {
 	paidNote  *sdk.HTTPRequest
 	paidEvent *payment.Event
 	paidOK    bool
+	// replayDuplicate: "replay" saw the repeat marked Duplicate.
+	replayDuplicate bool
 	// unconfirmedPaid: "unconfirmed" saw the plugin report paid.
 	unconfirmedPaid bool
 }
@@ -68,41 +70,69 @@ type suite struct {
 //  4. create: an amount of 0 is refused with sdk.ErrInvalidArgument; a
 //     valid request gives a pending payment with an id, the request's amount
 //     and order id; the same IdempotencyKey again gives the same payment.
-//  5. cache_lost: the host's cache loses every entry (as Redis may, or an
+//  5. currency: an amount in XTS (ISO 4217's test currency, which no
+//     gateway takes) is refused with payment.ErrUnsupportedCurrency
+//     (skipped, saying what happened, for a Fake that lists no Kinds).
+//  6. cache_lost: the host's cache loses every entry (as Redis may, or an
 //     eviction), and the same IdempotencyKey again still gives the same
 //     payment: idempotency records belong in the durable store
 //     (Host().StoreSet), not the cache. The host service the kit offers is
 //     sdktest.FakeHost, with the host's limits.
-//  6. status: GetPayment by id answers pending with the same amount; an
+//  7. status: GetPayment by id answers pending with the same amount; an
 //     unknown id is payment.ErrUnknownOrder.
-//  7. unconfirmed (unless Options.NotificationIsAuthoritative): a Paid
+//  8. status_by_order: GetPayment with the order id alone (no id) answers
+//     the same payment, as the host asks when it never learnt the id.
+//  9. unconfirmed (unless Options.NotificationIsAuthoritative): a Paid
 //     notification that the gateway's status API does not back (no
 //     Fake.SetPaid yet) is not reported as a paid event; refused, it is
 //     payment.ErrUnconfirmed.
-//  8. paid: after Fake.SetPaid, the Paid notification gives an event with
+//  10. paid: after Fake.SetPaid, the Paid notification gives an event with
 //     status paid, the payment's id or order id, its amount, Confirmed true
-//     (or Duplicate, when the plugin recorded the notification in step 7),
+//     (or Duplicate, when the plugin recorded the notification in step 9),
 //     and a response status of 0 or 2xx.
-//  9. replay: the same notification again is not an error: it gives the
+//  11. replay: the same notification again is not an error: it gives the
 //     same event (id, payment, order, status, amount), marked Duplicate
 //     (not marked is accepted: the host decides exactly-once), with a
 //     response status of 0 or 2xx. payment.ErrReplay fails: the host never
 //     acknowledges it, and a repeat is what lets the host credit a payment
 //     whose first delivery failed on its side.
-//  10. reused_event (when the Fake is an EventReuser): a validly signed
+//  12. concurrent_replays: 8 copies of a new paid payment's notification
+//     at once are each answered with the paid event, none refused; a
+//     plugin that marks repeats Duplicate marks all but exactly one.
+//  13. reused_event (when the Fake is an EventReuser): a validly signed
 //     notification that a second, paid payment is paid, carrying the event
 //     id of the first payment's Paid notification, is payment.ErrReplay;
 //     the second payment's own Paid notification is then accepted.
-//  11. refusals: BadSignature is payment.ErrInvalidSignature, WrongAmount
-//     payment.ErrAmountMismatch, UnknownOrder payment.ErrUnknownOrder and
-//     Malformed payment.ErrMalformedPayload.
-//  12. status_after: GetPayment answers paid.
-//  13. cancel (unless Options.NoRemoteAPI): with the fake's API stalled,
-//     CreatePayment under a 200 ms deadline ends within 5 s with an error
+//  14. refusals: BadSignature, Unsigned, EmptySignature and TamperedAmount
+//     are payment.ErrInvalidSignature, WrongAmount payment.ErrAmountMismatch,
+//     UnknownOrder payment.ErrUnknownOrder and Malformed
+//     payment.ErrMalformedPayload; an unsigned body of the host's default
+//     body limit (HostBodyLimit, 10 MiB) is refused as
+//     ErrInvalidSignature or ErrMalformedPayload, not a transport error.
+//  15. unpaid: Failed, Cancelled, Expired and UnknownStatus notifications,
+//     each about a new payment, are never reported paid (failed, cancelled
+//     and expired are reported as such, or pending).
+//  16. status_after: GetPayment answers paid.
+//  17. hang (unless Options.NoRemoteAPI): with the fake's API stalled,
+//     CheckHealth answers within 1 s, and CreatePayment, GetPayment and
+//     HandleWebhook under a 200 ms deadline end within 5 s with an error
 //     matching context.DeadlineExceeded or context.Canceled. For an
 //     InProcess subject the plugin's own handler must have returned by then
 //     too: a plugin that keeps waiting on the gateway's API after the host
 //     gave up holds connections and goroutines for nothing.
+//  18. restart_replay (Executable only): the plugin process is stopped and
+//     started again on the same host service and data directory, the
+//     host's cache dropped, and the paid notification sent again: a plugin
+//     that marked the repeat Duplicate before still does (its replay
+//     records are in the durable store).
+//  19. limits: the host service refused none of the plugin's calls (the
+//     host's limits: sdk.ValidateKV's key and value sizes and TTLs).
+//  20. secrets: no value of a secret setting (plugin.json's config_schema:
+//     "format": "password" or "writeOnly": true; InProcess reads
+//     ./plugin.json) appears in what the plugin logged.
+//
+// The checks of kinds after Malformed run when the Fake lists them in
+// Kinds (see Kind); else they are skipped, saying so.
 //
 // A subtest that needs an earlier one's result (a configured plugin, the
 // created payment) is skipped, saying which, when that one failed; Run has
@@ -123,15 +153,22 @@ func Run(t *testing.T, s Subject, f Fake, o Options) {
 	t.Run("configure", st.configure)
 	t.Run("health", st.health)
 	t.Run("create", st.create)
+	t.Run("currency", st.currency)
 	t.Run("cache_lost", st.cacheLost)
 	t.Run("status", st.status)
+	t.Run("status_by_order", st.statusByOrder)
 	t.Run("unconfirmed", st.unconfirmed)
 	t.Run("paid", st.paid)
 	t.Run("replay", st.replay)
+	t.Run("concurrent_replays", st.concurrentReplays)
 	t.Run("reused_event", st.reusedEvent)
 	t.Run("refusals", st.refusals)
+	t.Run("unpaid", st.unpaid)
 	t.Run("status_after", st.statusAfter)
-	t.Run("cancel", st.cancel)
+	t.Run("hang", st.hang)
+	t.Run("restart_replay", st.restartReplay)
+	t.Run("limits", st.limits)
+	t.Run("secrets", st.secrets)
 }
 
 func callCtx(t *testing.T) context.Context {
@@ -435,6 +472,7 @@ func (st *suite) replay(t *testing.T) {
 	if c := resp.Response.StatusCode; c != 0 && (c < 200 || c > 299) {
 		t.Errorf("HandleWebhook answered HTTP status %d to a repeated notification; answer 2xx (or leave StatusCode 0 for 200): the host answers the gateway non-2xx itself when it could not apply the event", c)
 	}
+	st.replayDuplicate = ev.Duplicate
 	if !ev.Duplicate {
 		t.Logf("the repeat was not marked Event.Duplicate: accepted (the host confirms it with GetPayment and credits once), but a replay record (sdk.Host.StoreSet with OnlyIfAbsent) saves the status query and lets the plugin refuse an id reused for another payment")
 	}
@@ -522,6 +560,10 @@ func (st *suite) refusals(t *testing.T) {
 			}
 		})
 	}
+	for _, c := range signatureRefusals {
+		t.Run(c.name, func(t *testing.T) { st.signatureRefusal(t, *p, c.kind, c.what) })
+	}
+	t.Run("oversized", st.oversized)
 }
 
 func (st *suite) statusAfter(t *testing.T) {
@@ -538,55 +580,5 @@ func (st *suite) statusAfter(t *testing.T) {
 	}
 	if resp.Payment.Amount != p.Amount {
 		t.Errorf("GetPayment(ID %q) answered amount %s for a payment of %s; report the amount the gateway holds, in the same minor units as CreatePayment", p.ID, resp.Payment.Amount, p.Amount)
-	}
-}
-
-func (st *suite) cancel(t *testing.T) {
-	if st.o.NoRemoteAPI {
-		t.Skip("Options.NoRemoteAPI: the plugin calls no remote API")
-	}
-	st.needConfigured(t)
-	st.f.Stall(stall)
-	defer st.f.Stall(0)
-
-	var before map[int64]bool
-	if st.s.inProcess {
-		before = handlersRunning(createPaymentFrame)
-	}
-	req := st.request(st.f.Amount())
-	ctx, cancel := context.WithTimeout(t.Context(), cancelDeadline)
-	defer cancel()
-	start := time.Now()
-	done := make(chan error, 1)
-	go func() {
-		_, err := st.s.Gateway.CreatePayment(ctx, req)
-		done <- err
-	}()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(cancelWithin):
-		t.Fatalf("CreatePayment under a %s deadline had not returned after %s while the gateway's API did not answer; pass the call's ctx to every request to the gateway (http.NewRequestWithContext) and return when it ends", cancelDeadline, cancelWithin)
-	}
-	switch {
-	case err == nil:
-		t.Errorf("CreatePayment under a %s deadline succeeded in %s although the gateway's API was stalled for %s; the Fake's Stall must delay its API's answers", cancelDeadline, time.Since(start).Round(time.Millisecond), stall)
-	case !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled):
-		t.Errorf("CreatePayment under a %s deadline, with the gateway's API stalled, returned %v; when ctx ends, return ctx.Err() (or an error wrapping it), so the host sees that its deadline ran out", cancelDeadline, err)
-	}
-	if !st.s.inProcess {
-		return
-	}
-	// The host's side has given up; the plugin's handler must follow.
-	for {
-		stuck := newHandlers(before, handlersRunning(createPaymentFrame))
-		if stuck == 0 {
-			return
-		}
-		if time.Since(start) > cancelWithin {
-			t.Errorf("the plugin's CreatePayment was still running %s after the host's %s deadline had passed (the gateway's API was stalled for %s): it ignores ctx. Pass the call's ctx to every request to the gateway (http.NewRequestWithContext, or the gateway SDK's context variant) and stop retrying when ctx is done", time.Since(start).Round(time.Millisecond), cancelDeadline, stall)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -32,8 +32,18 @@ func InProcess(t testing.TB, impl payment.Gateway) Subject {
 	if impl == nil {
 		t.Fatal("paymenttest.InProcess: impl is nil; pass your gateway, for example &Gateway{}")
 	}
-	h := sdktest.Serve(t, impl)
-	return Subject{Plugin: h.Plugin(), Gateway: h.Payment(), inProcess: true, host: h.Host}
+	logs := &sdktest.Buffer{}
+	tw := &testWriter{t: t, copy: logs}
+	t.Cleanup(tw.stop)
+	logger := hclog.New(&hclog.LoggerOptions{Name: "paymenttest", Output: tw, Level: hclog.Trace, JSONFormat: true})
+	h := sdktest.Serve(t, impl, sdktest.WithLogger(logger))
+	s := Subject{Plugin: h.Plugin(), Gateway: h.Payment(), inProcess: true, host: h.Host, logs: logs}
+	// The secret settings, when the test runs beside plugin.json (a
+	// plugin's conformance_test.go does).
+	if m, err := client.ReadManifest("."); err == nil {
+		s.secretKeys = m.SecretSettings()
+	}
+	return s
 }
 
 // readManifest reads what the kit needs of plugin.json with the SDK's
@@ -86,50 +96,91 @@ func Executable(t testing.TB, dir string) Subject {
 
 	// Registered first, so it runs last: go-plugin may log until the
 	// process is stopped, and t.Log after the test is a data race.
-	tw := &testWriter{t: t}
+	logs := &sdktest.Buffer{}
+	tw := &testWriter{t: t, copy: logs}
 	t.Cleanup(tw.stop)
-	logger := hclog.New(&hclog.LoggerOptions{Name: "paymenttest", Output: tw, Level: hclog.Debug})
+	logger := hclog.New(&hclog.LoggerOptions{Name: "paymenttest", Output: tw, Level: hclog.Trace, JSONFormat: true})
 
 	dataDir := t.TempDir()
-	socketDir := shortTempDir(t)
-	host := sdktest.NewFakeHost()
-	proc, err := client.Start(context.Background(), client.Config{
-		Name:      m.Name,
-		Path:      path,
-		Env:       client.PluginEnv(dataDir),
-		SocketDir: socketDir,
-		Logger:    logger,
-		LogLevel:  "debug",
-		Host:      host,
-	})
-	if err != nil {
+	l := &launcher{
+		cfg: client.Config{
+			Name:      m.Name,
+			Path:      path,
+			Env:       client.PluginEnv(dataDir),
+			SocketDir: shortTempDir(t),
+			Logger:    logger,
+			LogLevel:  "trace",
+			Host:      sdktest.NewFakeHost(),
+		},
+	}
+	if err := l.start(); err != nil {
 		t.Fatalf("paymenttest.Executable: the host could not start %s: %v", path, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 		defer cancel()
 		select {
-		case <-proc.Done():
-			t.Errorf("paymenttest: the plugin process exited on its own during the test (%v); a plugin must keep serving until the host stops it", proc.ExitErr())
-			proc.Kill()
+		case <-l.proc.Done():
+			t.Errorf("paymenttest: the plugin process exited on its own during the test (%v); a plugin must keep serving until the host stops it", l.proc.ExitErr())
+			l.proc.Kill()
 			return
 		default:
 		}
-		if err := proc.Stop(ctx); err != nil {
+		if err := l.proc.Stop(ctx); err != nil {
 			// Stop has killed the process group already.
 			t.Errorf("paymenttest: %v: the plugin did not exit within %s of being asked to stop; return from Shutdown (and from every call) promptly when the host stops the plugin", err, stopTimeout)
 		}
 	})
-	conn := proc.Conn()
+	plug, gw := l.clients()
 	return Subject{
-		Plugin:       client.NewPlugin(conn.ClientConn(), conn.HostBrokerID),
-		Gateway:      client.NewPayment(conn.ClientConn(), conn.HostBrokerID),
+		Plugin:       plug,
+		Gateway:      gw,
 		Name:         m.Name,
 		Version:      m.Version,
 		manifestFile: m.File,
 		dataDir:      dataDir,
-		host:         host,
+		host:         l.cfg.Host.(*sdktest.FakeHost),
+		logs:         logs,
+		secretKeys:   m.SecretSettings(),
+		restart:      l.restart,
 	}
+}
+
+// launcher starts the plugin process, and starts it again for the
+// restart check, with the same configuration: the same host service
+// (whose durable store survives), data directory and socket directory.
+type launcher struct {
+	cfg  client.Config
+	proc *client.Process
+}
+
+func (l *launcher) start() error {
+	proc, err := client.Start(context.Background(), l.cfg)
+	if err != nil {
+		return err
+	}
+	l.proc = proc
+	return nil
+}
+
+func (l *launcher) clients() (client.Plugin, payment.Gateway) {
+	conn := l.proc.Conn()
+	return client.NewPlugin(conn.ClientConn(), conn.HostBrokerID), client.NewPayment(conn.ClientConn(), conn.HostBrokerID)
+}
+
+// restart stops the process as the host does at shutdown and starts it
+// again.
+func (l *launcher) restart(t testing.TB) (client.Plugin, payment.Gateway) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := l.proc.Stop(ctx); err != nil {
+		t.Errorf("paymenttest: %v: the plugin did not exit within %s of being asked to stop; return from Shutdown (and from every call) promptly when the host stops the plugin", err, stopTimeout)
+	}
+	if err := l.start(); err != nil {
+		t.Fatalf("paymenttest: the host could not start the plugin again after stopping it: %v", err)
+	}
+	return l.clients()
 }
 
 // maxSocketDirLen keeps the launch's unix socket paths under the 108-byte
@@ -164,12 +215,17 @@ func shortTempDir(t testing.TB) string {
 // testWriter sends log output to the test log until stopped: t.Log after a
 // test has ended is a data race.
 type testWriter struct {
-	t       testing.TB
+	t testing.TB
+	// copy, when set, keeps every line, also after stop.
+	copy    *sdktest.Buffer
 	mu      sync.Mutex
 	stopped bool
 }
 
 func (w *testWriter) Write(p []byte) (int, error) {
+	if w.copy != nil {
+		_, _ = w.copy.Write(p)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.stopped {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +24,8 @@ type FakeHost struct {
 	store  map[string]kvEntry
 	cache  map[string]kvEntry
 	events []sdk.Event
+	// refused are the calls ValidateKV refused, for Refused.
+	refused []error
 	// Now is the clock for TTLs; tests may replace it.
 	Now func() time.Time
 }
@@ -48,8 +51,28 @@ func (h *FakeHost) live(m map[string]kvEntry, key string) (kvEntry, bool) {
 	return e, ok
 }
 
+// validate is sdk.ValidateKV, recording a refusal for Refused.
+func (h *FakeHost) validate(op string, ns sdk.Namespace, key string, value []byte, ttl time.Duration) error {
+	err := sdk.ValidateKV(ns, key, value, ttl)
+	if err != nil {
+		h.mu.Lock()
+		h.refused = append(h.refused, fmt.Errorf("%s(key %.80q, %d bytes, ttl %s): %w", op, key, len(value), ttl, err))
+		h.mu.Unlock()
+	}
+	return err
+}
+
+// Refused returns the calls the FakeHost refused because they broke the
+// host's limits (sdk.ValidateKV: key and value sizes, TTLs), each naming
+// the call and the limit, in the order they came.
+func (h *FakeHost) Refused() []error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]error(nil), h.refused...)
+}
+
 func (h *FakeHost) get(m map[string]kvEntry, ns sdk.Namespace, key string) ([]byte, bool, error) {
-	if err := sdk.ValidateKV(ns, key, nil, 0); err != nil {
+	if err := h.validate(string(ns)+" get", ns, key, nil, 0); err != nil {
 		return nil, false, err
 	}
 	h.mu.Lock()
@@ -62,7 +85,7 @@ func (h *FakeHost) get(m map[string]kvEntry, ns sdk.Namespace, key string) ([]by
 }
 
 func (h *FakeHost) set(m map[string]kvEntry, ns sdk.Namespace, key string, value []byte, ttl time.Duration, onlyIfAbsent bool) (bool, error) {
-	if err := sdk.ValidateKV(ns, key, value, ttl); err != nil {
+	if err := h.validate(string(ns)+" set", ns, key, value, ttl); err != nil {
 		return false, err
 	}
 	h.mu.Lock()
@@ -79,7 +102,7 @@ func (h *FakeHost) set(m map[string]kvEntry, ns sdk.Namespace, key string, value
 }
 
 func (h *FakeHost) del(m map[string]kvEntry, ns sdk.Namespace, key string) (bool, error) {
-	if err := sdk.ValidateKV(ns, key, nil, 0); err != nil {
+	if err := h.validate(string(ns)+" delete", ns, key, nil, 0); err != nil {
 		return false, err
 	}
 	h.mu.Lock()

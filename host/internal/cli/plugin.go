@@ -31,7 +31,7 @@ import (
 func newPlugin(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugin",
-		Short: "List, inspect, validate, lock, install, upgrade, roll back and remove plugins",
+		Short: "List, inspect, validate, test, lock, search, install, upgrade, roll back and remove plugins",
 		Long: `Plugins live in the plugin directory, one folder each, holding plugin.json and
 the executable. The host runs only plugins whose folders match plugins.lock.
 install, upgrade, rollback and remove check a plugin, lock it and hand it to
@@ -39,13 +39,15 @@ the running host (or change the plugin directory when no host runs); a
 folder copied in by hand must be reviewed and locked with
 ` + "`mikrobill plugin lock`" + `.
 
-list, inspect, validate and lock work on the plugin directory; status, restart,
+list, inspect, validate and lock work on the plugin directory; test runs the
+payment conformance checks against one plugin folder; search and info read
+the trusted marketplaces (` + "`mikrobill marketplace add`" + `); status, restart,
 disable and enable talk to a running host (--address, default from the
 configuration). restart needs an operator's API token, disable and enable an
 admin's: make one with ` + "`mikrobill user token --username NAME`" + ` and pass it
 with --token or MIKROBILL_TOKEN.`,
 	}
-	cmd.AddCommand(newPluginList(g), newPluginInspect(g), newPluginValidate(g), newPluginLock(g), newPluginStatus(g),
+	cmd.AddCommand(newPluginList(g), newPluginInspect(g), newPluginValidate(g), newPluginTest(g), newPluginLock(g), newPluginStatus(g),
 		newPluginAction(g, "restart", "Restart a plugin of the running host now",
 			`restart asks the running host to stop the plugin gracefully and start it again.
 It also closes an open circuit and restores the plugin's restart budget. It

@@ -313,6 +313,13 @@ type payStarted struct {
 // API and starts paying it with payment-manual.
 func (h *host) manualInvoice(tok string) payStarted {
 	h.t.Helper()
+	return h.payNewInvoice(tok, "payment-manual")
+}
+
+// payNewInvoice makes a location, a plan of IDR 150,000, a customer and an
+// invoice, and starts paying it through gateway.
+func (h *host) payNewInvoice(tok, gateway string) payStarted {
+	h.t.Helper()
 	var loc, plan, cust struct {
 		ID int64 `json:"id"`
 	}
@@ -330,7 +337,7 @@ func (h *host) manualInvoice(tok string) payStarted {
 	var inv store.Invoice
 	mustCreate("/api/v1/invoices", map[string]any{"customer_id": cust.ID, "plan_id": plan.ID}, &inv)
 	var started payStarted
-	if code, raw := h.api(http.MethodPost, fmt.Sprintf("/api/v1/invoices/%d/pay", inv.ID), tok, map[string]any{"gateway": "payment-manual"}, &started); code != http.StatusOK || started.Payment.ID == "" {
+	if code, raw := h.api(http.MethodPost, fmt.Sprintf("/api/v1/invoices/%d/pay", inv.ID), tok, map[string]any{"gateway": gateway}, &started); code != http.StatusOK || started.Payment.ID == "" {
 		h.t.Fatalf("pay: %d %s", code, raw)
 	}
 	return started

@@ -1,11 +1,15 @@
 // Package toypay is a small payment gateway plugin and a fake of its HTTP
-// API, for testing the conformance kit (package paymenttest) itself. The API
+// API: the conformance kit's reference gateway. The kit's own tests run it
+// with one flaw at a time to show that each check catches its flaw; plugins
+// in other languages that implement the same API (examples/node-gateway)
+// run the whole kit against its Fake. Not a gateway to install. The API
 // is JSON over HTTP with a bearer key; notifications are signed with
 // HMAC-SHA256 over the raw body (header X-Toy-Signature, hex):
 //
 //	POST /v1/payments        {"order_id","amount","currency"} + Idempotency-Key -> 201 payment
 //	GET  /v1/payments/{id}   -> 200 payment, or 404
-//	payment: {"id","order_id","amount","currency","status": "unpaid"|"paid"}
+//	GET  /v1/payments?order_id=... -> 200 the order's latest payment, or 404
+//	payment: {"id","order_id","amount","currency","status": "unpaid"|"paid"|"failed"|"cancelled"|"expired"}
 //	notification: {"event_id","payment_id","order_id","amount","currency","status"}
 //
 // A Gateway with a Flaw breaks one rule, for the tests that check that the
@@ -25,6 +29,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +38,7 @@ import (
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // Flaw is one rule a broken gateway breaks; "" is none.
@@ -72,7 +78,22 @@ const (
 	// does not back with sdk.ErrFailedPrecondition (the host's 422), not
 	// payment.ErrUnconfirmed.
 	UnconfirmedIsPrecondition Flaw = "unconfirmed-is-precondition"
+	// AcceptsUnsigned verifies a signature only when one is sent.
+	AcceptsUnsigned Flaw = "accepts-unsigned"
+	// UnknownWordIsPaid counts a status word it does not know as paid.
+	UnknownWordIsPaid Flaw = "unknown-word-is-paid"
+	// HealthCallsAPI asks the API from CheckHealth.
+	HealthCallsAPI Flaw = "health-calls-api"
+	// ConcurrentFirsts reports every copy of a notification as a first
+	// delivery when copies arrive at once (its record's answer ignored).
+	ConcurrentFirsts Flaw = "concurrent-firsts"
+	// MemoryReplays keeps its replay records in the process's memory,
+	// lost at a restart.
+	MemoryReplays Flaw = "memory-replays"
 )
+
+// memoryRecords are MemoryReplays' replay records.
+var memoryRecords = sdktest.NewFakeHost()
 
 // Name and Version of the plugin, as in testdata/toypay/plugin.json.
 const (
@@ -106,6 +127,7 @@ func (g *Gateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.Describe
 
 // Configure implements sdk.Plugin.
 func (g *Gateway) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
+	unknownWordIsPaid = g.Flaw == UnknownWordIsPaid
 	var cfg toySettings
 	if err := sdk.DecodeConfig(req.Settings, &cfg); err != nil {
 		return nil, err
@@ -141,6 +163,18 @@ func (g *Gateway) settings() (toySettings, *http.Client, error) {
 	return g.cfg, g.hc, nil
 }
 
+// CheckHealth implements sdk.Plugin.
+func (g *Gateway) CheckHealth(ctx context.Context, _ *sdk.CheckHealthRequest) (*sdk.CheckHealthResponse, error) {
+	if _, _, err := g.settings(); err != nil {
+		return &sdk.CheckHealthResponse{Status: sdk.HealthDegraded, Message: err.Error()}, nil
+	}
+	if g.Flaw == HealthCallsAPI {
+		var p toyPayment
+		_ = g.call(ctx, http.MethodGet, "/v1/payments/health", "", nil, &p)
+	}
+	return &sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "ready"}, nil
+}
+
 // toyPayment is a payment as the API shows it.
 type toyPayment struct {
 	ID       string `json:"id"`
@@ -150,10 +184,26 @@ type toyPayment struct {
 	Status   string `json:"status"`
 }
 
+// toyStatuses are toypay's status words; any other counts as pending.
+var toyStatuses = map[string]payment.Status{
+	"unpaid": payment.StatusPending, "paid": payment.StatusPaid, "failed": payment.StatusFailed,
+	"cancelled": payment.StatusCancelled, "expired": payment.StatusExpired,
+}
+
+// unknownWordIsPaid is the UnknownWordIsPaid flaw, set by the gateway that
+// has it (the tests run one gateway per process).
+var unknownWordIsPaid bool
+
+// currencies toypay takes.
+var currencies = []string{"IDR", "USD"}
+
 func (p toyPayment) toPayment() payment.Payment {
-	st := payment.StatusPending
-	if p.Status == "paid" {
-		st = payment.StatusPaid
+	st, ok := toyStatuses[p.Status]
+	if !ok {
+		st = payment.StatusPending
+		if unknownWordIsPaid {
+			st = payment.StatusPaid
+		}
 	}
 	return payment.Payment{ID: p.ID, OrderID: p.OrderID, Status: st, Amount: payment.Money{Amount: p.Amount, Currency: p.Currency}, GatewayStatus: p.Status}
 }
@@ -212,6 +262,9 @@ func (g *Gateway) CreatePayment(ctx context.Context, req *payment.CreatePaymentR
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	if !slices.Contains(currencies, req.Amount.Currency) {
+		return nil, fmt.Errorf("%w: toypay takes %s, not %s", payment.ErrUnsupportedCurrency, strings.Join(currencies, ", "), req.Amount.Currency)
+	}
 	key := req.IdempotencyKey
 	if g.Flaw == NoIdempotency {
 		key = ""
@@ -230,11 +283,16 @@ func (g *Gateway) CreatePayment(ctx context.Context, req *payment.CreatePaymentR
 
 // GetPayment implements payment.Gateway.
 func (g *Gateway) GetPayment(ctx context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
-	if req.ID == "" {
-		return nil, fmt.Errorf("%w: toypay looks payments up by id", sdk.ErrInvalidArgument)
+	path := "/v1/payments/" + url.PathEscape(req.ID)
+	switch {
+	case req.ID != "":
+	case req.OrderID != "":
+		path = "/v1/payments?order_id=" + url.QueryEscape(req.OrderID)
+	default:
+		return nil, fmt.Errorf("%w: give the payment's id or its order id", sdk.ErrInvalidArgument)
 	}
 	var p toyPayment
-	if err := g.call(ctx, http.MethodGet, "/v1/payments/"+url.PathEscape(req.ID), "", nil, &p); err != nil {
+	if err := g.call(ctx, http.MethodGet, path, "", nil, &p); err != nil {
 		return nil, err
 	}
 	return &payment.GetPaymentResponse{Payment: p.toPayment()}, nil
@@ -262,7 +320,7 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		return nil, err
 	}
 	body := req.Request.Body
-	if g.Flaw != SkipsSignature {
+	if g.Flaw != SkipsSignature && (g.Flaw != AcceptsUnsigned || req.Request.Header.Get("X-Toy-Signature") != "") {
 		got, err := hex.DecodeString(req.Request.Header.Get("X-Toy-Signature"))
 		want, _ := hex.DecodeString(toySign(body, cfg.WebhookSecret))
 		if err != nil || !hmac.Equal(got, want) {
@@ -278,6 +336,9 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 	// The replay record: "event:<id>" names the payment the notification
 	// was about, in the durable store.
 	replays := payment.ReplayRecords{Host: g.Host(), Prefix: "event:", TTL: replayTTL}
+	if g.Flaw == MemoryReplays {
+		replays.Host = memoryRecords
+	}
 	notified := payment.Money{Amount: n.Amount, Currency: n.Currency}
 	ev := &payment.Event{EventID: n.EventID, PaymentID: n.PaymentID, OrderID: n.OrderID, Amount: notified, GatewayStatus: n.Status, Raw: body}
 	if g.Flaw == KeysEventOnly {
@@ -322,7 +383,7 @@ func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest
 		if err != nil {
 			return nil, err
 		}
-		ev.Duplicate = dup // a concurrent delivery recorded it first
+		ev.Duplicate = dup && g.Flaw != ConcurrentFirsts // a concurrent delivery recorded it first
 	}
 	return &payment.WebhookResponse{Response: sdk.HTTPResponse{StatusCode: http.StatusOK}, Event: ev}, nil
 }
@@ -374,6 +435,7 @@ func NewFake(t testing.TB) *Fake {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/payments", f.create)
 	mux.HandleFunc("GET /v1/payments/{id}", f.get)
+	mux.HandleFunc("GET /v1/payments", f.byOrder)
 	f.srv = httptest.NewServer(f.auth(mux))
 	t.Cleanup(func() {
 		close(f.closed) // ends stalled requests, or Close would wait for them
@@ -442,6 +504,22 @@ func (f *Fake) get(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, p)
 }
 
+func (f *Fake) byOrder(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var latest *toyPayment
+	for _, p := range f.payments {
+		if p.OrderID == r.URL.Query().Get("order_id") && (latest == nil || p.ID > latest.ID) {
+			latest = p
+		}
+	}
+	if latest == nil {
+		http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+		return
+	}
+	writeJSON(w, http.StatusOK, latest)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -462,14 +540,24 @@ func (f *Fake) InvalidSettings() map[string]any {
 func (f *Fake) Amount() payment.Money { return payment.Money{Amount: 150000, Currency: "IDR"} }
 
 // SetPaid implements paymenttest.Fake.
-func (f *Fake) SetPaid(t testing.TB, p payment.Payment) {
+func (f *Fake) SetPaid(t testing.TB, p payment.Payment) { f.setStatus(t, p, "paid") }
+
+func (f *Fake) setStatus(t testing.TB, p payment.Payment, word string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	tp, ok := f.payments[p.ID]
 	if !ok {
-		t.Fatalf("Fake.SetPaid: toypay has no payment %q", p.ID)
+		t.Fatalf("Fake: toypay has no payment %q", p.ID)
 	}
-	tp.Status = "paid"
+	tp.Status = word
+}
+
+// Kinds implements paymenttest.Kinds: toypay builds every kind.
+func (f *Fake) Kinds() []paymenttest.Kind { return paymenttest.AllKinds() }
+
+// statusWords are the status words of the kinds that set one.
+var statusWords = map[paymenttest.Kind]string{
+	paymenttest.Failed: "failed", paymenttest.Cancelled: "cancelled", paymenttest.Expired: "expired", paymenttest.UnknownStatus: "chargeback_reversed",
 }
 
 // Notification implements paymenttest.Fake.
@@ -480,6 +568,9 @@ func (f *Fake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kind)
 		n.Amount++
 	case paymenttest.UnknownOrder:
 		n.PaymentID, n.OrderID = "toy_never_made", "order-never-made"
+	case paymenttest.Failed, paymenttest.Cancelled, paymenttest.Expired, paymenttest.UnknownStatus:
+		n.Status = statusWords[k]
+		f.setStatus(t, p, n.Status)
 	}
 	body, err := json.Marshal(n)
 	if err != nil {
@@ -489,12 +580,23 @@ func (f *Fake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kind)
 		body = body[:len(body)/2]
 	}
 	sig := toySign(body, f.secret)
-	if k == paymenttest.BadSignature {
-		sig = toySign(body, "not-the-secret-at-all")
+	header := http.Header{"Content-Type": {"application/json"}, "X-Toy-Signature": {sig}}
+	switch k {
+	case paymenttest.BadSignature:
+		header.Set("X-Toy-Signature", toySign(body, "not-the-secret-at-all"))
+	case paymenttest.Unsigned:
+		header.Del("X-Toy-Signature")
+	case paymenttest.EmptySignature:
+		header.Set("X-Toy-Signature", "")
+	case paymenttest.TamperedAmount:
+		n.Amount++
+		if body, err = json.Marshal(n); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return sdk.HTTPRequest{
 		Method: http.MethodPost, Path: "/webhooks/payment-toypay", RemoteAddr: "127.0.0.1:5555", Host: "billing.example.com",
-		Header:     http.Header{"Content-Type": {"application/json"}, "X-Toy-Signature": {sig}},
+		Header:     header,
 		Body:       body,
 		ReceivedAt: time.Now(),
 	}
