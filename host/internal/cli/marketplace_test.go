@@ -66,30 +66,9 @@ func TestMarketplaceCommands(t *testing.T) {
 	}
 
 	// serve, then trust it over HTTP.
-	var stdout, stderr bytes.Buffer
-	served := make(chan string, 1)
-	g := &globals{stdout: &stdout, stderr: &stderr, serving: func(u string) { served <- u }}
-	root := newRoot(g)
-	root.SetArgs([]string{"marketplace", "serve", market})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	var url string
-	select {
-	case url = <-served:
-	case err := <-done:
-		t.Fatalf("serve: %v\n%s", err, stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.Contains(stdout.String(), "--root "+filepath.Join(market, "root.json")) {
-		t.Errorf("serve printed %q", stdout.String())
+	url, served := serveMarketplace(t, market)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || !strings.Contains(served, "--root "+filepath.Join(market, "root.json")) {
+		t.Errorf("serve printed %q", served)
 	}
 
 	dd := []string{"--data-dir", data}
@@ -142,6 +121,34 @@ func TestMarketplaceCommands(t *testing.T) {
 	if code, _, errOut := run(t, append([]string{"marketplace", "remove", "offline"}, dd...)...); code == 0 || !strings.Contains(errOut, "not trusted") {
 		t.Errorf("remove twice: exit %d, %s", code, errOut)
 	}
+}
+
+// serveMarketplace runs `mikrobill marketplace serve DIR` on loopback until
+// the test ends; it returns the URL and what serve printed.
+func serveMarketplace(t *testing.T, dir string) (url, printed string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	served := make(chan string, 1)
+	g := &globals{stdout: &stdout, stderr: &stderr, serving: func(u string) { served <- u }}
+	root := newRoot(g)
+	root.SetArgs([]string{"marketplace", "serve", dir})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	select {
+	case url = <-served:
+	case err := <-done:
+		t.Fatalf("marketplace serve: %v\n%s", err, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("marketplace serve did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("marketplace serve: %v", err)
+		}
+	})
+	return url, stdout.String()
 }
 
 // TestMarketplaceHelp: every marketplace command explains itself.

@@ -84,7 +84,8 @@ func newPluginInstallCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{
 		mk(pluginstall.ActionInstall, "install NAME[@VERSION]", "Install a plugin from a marketplace or a folder, and start it",
 			`install fetches the plugin (the newest version unless @VERSION says which) from
-a marketplace (--source) or a folder (--from), checks it (its manifest, that it
+a marketplace (--source; without it, the one trusted marketplace that offers
+it) or a folder (--from), checks it (its manifest, that it
 is the plugin asked for, that this host's version and plugin protocol suit it,
 that the plugins it depends on are installed, and a real handshake), places
 it in the plugin directory, locks it in plugins.lock and starts it.`, cobra.ExactArgs(1)),

@@ -26,6 +26,22 @@ func installSource(t *testing.T, ps ...testenv.Plugin) string {
 	return root
 }
 
+// pluginState is "VERSION STATE" of the named plugin in /health/plugins,
+// or "absent".
+func (h *host) pluginState(name string) string {
+	h.t.Helper()
+	var st struct {
+		Plugins []struct{ Name, Version, State string } `json:"plugins"`
+	}
+	h.getJSON("/health/plugins", &st)
+	for _, p := range st.Plugins {
+		if p.Name == name {
+			return p.Version + " " + p.State
+		}
+	}
+	return "absent"
+}
+
 // TestPluginInstallThroughTheRunningHost: install, upgrade, rollback and
 // remove through the CLI and the host's admin API, with the host serving:
 // /health/plugins follows each, and each is recorded in the store.
@@ -41,19 +57,7 @@ func TestPluginInstallThroughTheRunningHost(t *testing.T) {
 	h := startHostIn(t, d.Dir, dataDir, "MIKROBILL_CONFIG="+conf)
 	tok := h.adminToken()
 	addr := "http://" + h.addr
-	version := func() string {
-		t.Helper()
-		var st struct {
-			Plugins []struct{ Name, Version, State string } `json:"plugins"`
-		}
-		h.getJSON("/health/plugins", &st)
-		for _, p := range st.Plugins {
-			if p.Name == "extra" {
-				return p.Version + " " + p.State
-			}
-		}
-		return "absent"
-	}
+	version := func() string { return h.pluginState("extra") }
 	for _, step := range []struct {
 		args []string
 		out  string

@@ -19,7 +19,8 @@ type Request struct {
 	Version string `json:"version,omitempty"`
 	// Source is the marketplace to fetch from (Config.Sources, by name);
 	// From, instead, a folder on this machine (DirSource). Install and
-	// upgrade only; one of the two.
+	// upgrade only; at most one of the two: with neither, the one trusted
+	// marketplace that offers the plugin (Runner.Start).
 	Source string `json:"source,omitempty"`
 	From   string `json:"from,omitempty"`
 	// Force removes a plugin others depend on; PurgeData removes its
@@ -88,8 +89,8 @@ func (r *Runner) Check(ctx context.Context, req Request) error {
 	}
 	switch req.Action {
 	case ActionInstall, ActionUpgrade:
-		if (req.Source == "") == (req.From == "") {
-			return fmt.Errorf("%w: say where %s comes from: a marketplace (source) or a folder on the host (from), one of the two", ErrRefused, req.Name)
+		if req.Source != "" && req.From != "" {
+			return fmt.Errorf("%w: say where %s comes from: a marketplace (source) or a folder on the host (from), not both", ErrRefused, req.Name)
 		}
 		if req.Source != "" {
 			if _, err := r.in.Source(ctx, req.Source); err != nil {
@@ -105,9 +106,20 @@ func (r *Runner) Check(ctx context.Context, req Request) error {
 
 // Start checks req and carries it out in the background; it returns the
 // action at once (state running).
+//
+// An install or upgrade that names neither a marketplace nor a folder comes
+// from the one trusted marketplace that offers the plugin (Offering); the
+// action records it as its source.
 func (r *Runner) Start(ctx context.Context, req Request) (Action, error) {
 	if err := r.Check(ctx, req); err != nil {
 		return Action{}, err
+	}
+	if (req.Action == ActionInstall || req.Action == ActionUpgrade) && req.Source == "" && req.From == "" {
+		src, err := r.in.Offering(ctx, req.Name)
+		if err != nil {
+			return Action{}, err
+		}
+		req.Source = src.Name()
 	}
 	a := &Action{ID: newID(), Request: req, State: StateRunning, Started: time.Now().UTC()}
 	done := make(chan struct{})

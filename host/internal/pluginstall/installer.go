@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,6 +115,42 @@ func (in *Installer) Source(ctx context.Context, name string) (Source, error) {
 		known = "the trusted ones are " + strings.Join(names, ", ")
 	}
 	return nil, fmt.Errorf("%w: no marketplace named %q; %s (or install from a folder with --from DIR)", ErrNotFound, name, known)
+}
+
+// Offering returns the one trusted source that offers a plugin named
+// name, for an install or upgrade that names no source: refused when
+// none offers it, or when several do (the operator picks one).
+func (in *Installer) Offering(ctx context.Context, name string) (Source, error) {
+	srcs, err := in.Sources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var offer []Source
+	var names, failed []string
+	for _, s := range srcs {
+		ls, err := s.Search(ctx, name)
+		if err != nil {
+			failed = append(failed, s.Name()+": "+err.Error())
+			continue
+		}
+		if slices.ContainsFunc(ls, func(l Listing) bool { return l.Name == name }) {
+			offer = append(offer, s)
+			names = append(names, s.Name())
+		}
+	}
+	switch {
+	case len(offer) == 1:
+		return offer[0], nil
+	case len(offer) > 1:
+		return nil, fmt.Errorf("%w: plugin %q is offered by the marketplaces %s: say which with --source NAME (\"source\" in the API)", ErrRefused, name, strings.Join(names, ", "))
+	case len(srcs) == 0:
+		return nil, fmt.Errorf("%w: no marketplace is trusted yet to install plugin %q from: add one with `mikrobill marketplace add NAME URL --root root.json`, or install from a folder with --from DIR", ErrNotFound, name)
+	}
+	why := ""
+	if len(failed) > 0 {
+		why = " (not searched: " + strings.Join(failed, "; ") + ")"
+	}
+	return nil, fmt.Errorf("%w: no trusted marketplace offers plugin %q%s; `mikrobill plugin search` lists what they offer", ErrNotFound, name, why)
 }
 
 // Sources returns every trusted source.

@@ -38,7 +38,6 @@ func (s *Server) pluginInstallAction(action string) func(http.ResponseWriter, *h
 		v.check(strings.TrimSpace(body.Name) != "", "name", "required: the plugin's name, such as payment-midtrans")
 		if action == pluginstall.ActionInstall || action == pluginstall.ActionUpgrade {
 			v.check(body.Source == "" || body.From == "", "source", "give a marketplace (source) or a folder on the host (from), not both")
-			v.check(body.Source != "" || body.From != "", "source", "required: the marketplace to install from (or from: a folder on the host)")
 		}
 		if err := v.err(); err != nil {
 			return err
