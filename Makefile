@@ -66,11 +66,23 @@ node-gateway: ## assemble the Node.js example plugin into bin/examples/node-gate
 	@cd $(BIN)/examples/node-gateway && npm ci --no-audit --no-fund --ignore-scripts && node scripts/copy-proto.js ../../../proto
 	@echo "==> install it: copy $(BIN)/examples/node-gateway into the plugin directory, then mikrobill plugin lock node-gateway"
 
-test: ## run every module's tests with -race, then say which backends the store's contract suite ran on
-	@for m in $(MODULES); do \
+# The host's tests take longest and mostly wait on processes, servers and
+# browsers, so they run in the background beside the other modules' (one
+# after another); the host's output follows theirs. Every module runs to
+# the end, and the target fails when any module failed.
+test: ## run every module's tests with -race (the host's beside the others), then say which backends the store's contract suite ran on
+	@hostlog=$$(mktemp); trap 'rm -f $$hostlog' EXIT; \
+	echo "==> go test $(TEST_FLAGS) ./... in host (in the background; its output follows the other modules')"; \
+	(cd host && $(GO) test $(TEST_FLAGS) ./...) >$$hostlog 2>&1 & hostpid=$$!; \
+	failed=""; \
+	for m in $(filter-out host,$(MODULES)); do \
 		echo "==> go test $(TEST_FLAGS) ./... in $$m"; \
-		(cd $$m && $(GO) test $(TEST_FLAGS) ./...); \
-	done
+		(cd $$m && $(GO) test $(TEST_FLAGS) ./...) || failed="$$failed $$m"; \
+	done; \
+	echo "==> waiting for the host's tests"; \
+	wait $$hostpid || failed="$$failed host"; \
+	echo "==> go test $(TEST_FLAGS) ./... in host:"; cat $$hostlog; \
+	if [ -n "$$failed" ]; then echo "==> tests failed in:$$failed"; exit 1; fi
 	@$(MAKE) --no-print-directory test-backends
 
 test-backends: ## run the store's contract suite and the Redis cache tests verbosely and count their runs per backend (PostgreSQL and the shared Redis need MIKROBILL_TEST_POSTGRES_URL and MIKROBILL_TEST_REDIS_URL)
