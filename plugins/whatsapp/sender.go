@@ -43,6 +43,14 @@ type sender struct {
 
 	mu     sync.Mutex
 	flying map[string]bool // message ids in flight
+	// landed holds, for each message whose delivery ended since the read
+	// ahead began, the number of its landing (gen counts them). A read of
+	// the queue that began before a message landed may still show it as
+	// due (its outcome was recorded after the read), so such a message is
+	// skipped until a later read; without this, a message could be sent,
+	// failed or retried twice.
+	landed map[string]uint64
+	gen    uint64
 
 	// numbers known to be on WhatsApp, so each is checked once per run.
 	onWA sync.Map
@@ -52,13 +60,14 @@ type sender struct {
 	// when a message was queued or put back for a retry.
 	buf     []*message
 	bufAt   time.Time
+	bufGen  uint64 // readStarts before buf was read
 	bufFull bool
 	stale   atomic.Bool
 }
 
 func newSender(p *Plugin) *sender {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &sender{p: p, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}), flying: map[string]bool{}}
+	return &sender{p: p, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}), flying: map[string]bool{}, landed: map[string]uint64{}}
 }
 
 // queued tells the sender the queue has new due messages.
@@ -152,6 +161,7 @@ func (s *sender) dispatch() time.Duration {
 	// ready sessions remain: messages waiting for a reconnecting session do
 	// not hold up the rest.
 	if len(s.buf) == 0 || s.stale.Swap(false) || now.Sub(s.bufAt) > bufMaxAge {
+		g := s.readStarts()
 		msgs, err := s.p.store.due(s.ctx, now, 0, dueBatch)
 		if err != nil {
 			if s.ctx.Err() == nil {
@@ -159,15 +169,17 @@ func (s *sender) dispatch() time.Duration {
 			}
 			return time.Second
 		}
-		s.buf, s.bufAt, s.bufFull = msgs, now, len(msgs) == dueBatch
+		s.buf, s.bufAt, s.bufGen, s.bufFull = msgs, now, g, len(msgs) == dueBatch
+		s.forgetLandedBy(g)
 	}
 	var after int64
 	if n := len(s.buf); n > 0 {
 		after = s.buf[n-1].Seq
 	}
-	s.buf, ready = s.assign(cfg, now, s.buf, ready, &wait)
+	s.buf, ready = s.assign(cfg, now, s.bufGen, s.buf, ready, &wait)
 	more := s.bufFull
 	for page := 0; more && len(ready) > 0 && page < duePages; page++ {
+		g := s.readStarts()
 		msgs, err := s.p.store.due(s.ctx, now, after, dueBatch)
 		if err != nil {
 			if s.ctx.Err() == nil {
@@ -179,7 +191,7 @@ func (s *sender) dispatch() time.Duration {
 			after = msgs[n-1].Seq
 		}
 		more = len(msgs) == dueBatch
-		_, ready = s.assign(cfg, now, msgs, ready, &wait)
+		_, ready = s.assign(cfg, now, g, msgs, ready, &wait)
 	}
 	if len(ready) > 0 {
 		// Sessions left idle: sleep until the next message becomes due.
@@ -191,15 +203,16 @@ func (s *sender) dispatch() time.Duration {
 // assign gives messages to ready sessions (the least recently used one
 // that the message's route allows) and starts their delivery. It returns
 // the messages not given (still waiting) and the sessions still ready, and
-// lowers wait to the next slot of the sessions it used.
-func (s *sender) assign(cfg settings, now time.Time, msgs []*message, ready []*session, wait *time.Duration) (rest []*message, _ []*session) {
+// lowers wait to the next slot of the sessions it used. read is what
+// readStarts said before msgs were read from the queue.
+func (s *sender) assign(cfg settings, now time.Time, read uint64, msgs []*message, ready []*session, wait *time.Duration) (rest []*message, _ []*session) {
 	rest = msgs[:0]
 	for _, m := range msgs {
 		if len(ready) == 0 {
 			rest = append(rest, m)
 			continue
 		}
-		if s.isFlying(m.ID) {
+		if s.busyOrLanded(m.ID, read) {
 			continue // read again if it comes back to the queue
 		}
 		allowed, pinned := s.route(cfg, m)
@@ -221,7 +234,7 @@ func (s *sender) assign(cfg settings, now time.Time, msgs []*message, ready []*s
 		spacing := cfg.delay() + time.Duration(float64(cfg.delay())*float64(cfg.JitterPercent)/100*s.p.rand())
 		dev := ss.claim(now, cfg.delay(), spacing)
 		*wait = min(*wait, spacing)
-		s.setFlying(m.ID, true)
+		s.setFlying(m.ID)
 		s.inflight.Add(1)
 		go s.deliver(ss, dev, m)
 	}
@@ -274,20 +287,47 @@ func (s *sender) plannedSession(m *message) string {
 	return ""
 }
 
-func (s *sender) isFlying(id string) bool {
+// busyOrLanded reports whether message id is in flight, or landed after
+// a read of the queue that began at read (so the read may be stale).
+func (s *sender) busyOrLanded(id string, read uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.flying[id]
+	return s.flying[id] || s.landed[id] > read
 }
 
-func (s *sender) setFlying(id string, on bool) {
+// readStarts is called before the queue is read; what it returns goes to
+// assign with the messages read.
+func (s *sender) readStarts() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if on {
-		s.flying[id] = true
-	} else {
-		delete(s.flying, id)
+	return s.gen
+}
+
+// land ends message id's flight once its outcome is recorded.
+func (s *sender) land(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.flying, id)
+	s.gen++
+	s.landed[id] = s.gen
+}
+
+// forgetLandedBy drops the landings a read of the queue that began at read
+// already saw: no read still in use began before them.
+func (s *sender) forgetLandedBy(read uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, g := range s.landed {
+		if g <= read {
+			delete(s.landed, id)
+		}
 	}
+}
+
+func (s *sender) setFlying(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flying[id] = true
 }
 
 // deliver sends one message from ss and records the outcome: sent, failed
@@ -308,7 +348,7 @@ func (s *sender) deliver(ss *session, dev wa.Device, m *message) {
 	}
 	defer func() {
 		release()
-		s.setFlying(m.ID, false)
+		s.land(m.ID)
 		s.wake()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
