@@ -202,10 +202,22 @@ func followAction(ctx context.Context, g *globals, get func(context.Context) (pl
 	var progress pluginstall.Progress // nil until the fetch's size is known, and when stderr is no terminal
 	finish := func() {}
 	step := ""
-	tick := time.NewTicker(100 * time.Millisecond)
+	// Once a second: the host's rate limit (RATE_LIMIT_MAX a minute)
+	// counts these requests too, and an upgrade's grace period is long.
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		a, err := get(ctx)
+		var he *hostError
+		if errors.As(err, &he) && he.code == "rate_limited" {
+			// Limited by other callers: the action goes on; ask again.
+			select {
+			case <-ctx.Done():
+				return errors.New("stopped following the action while the host limited requests; it goes on (GET /api/v1/plugin-actions)")
+			case <-time.After(2 * time.Second):
+			}
+			continue
+		}
 		if err != nil {
 			return err
 		}
