@@ -68,6 +68,11 @@ type Call struct {
 	Idempotent bool
 	// Out receives the JSON of a 2xx answer (optional).
 	Out any
+	// Operation names the call in the plugin's metrics ("create_invoice");
+	// keep it to a few fixed words, never an id. Empty: the API method
+	// the SDK called ("create", "get", "get_by_order", "refund",
+	// "list_methods"), or the HTTP method in lower case outside them.
+	Operation string
 }
 
 // Retry policy: the wait before a retry grows from firstBackoff to
@@ -96,7 +101,7 @@ type Client struct {
 	failure string
 }
 
-func newClient(cfg ClientConfig, base string, timeout time.Duration, log *slog.Logger) *Client {
+func newClient(cfg ClientConfig, base string, timeout time.Duration, log *slog.Logger, m *metrics) *Client {
 	if cfg.Name == "" {
 		cfg.Name = "the gateway"
 	}
@@ -111,7 +116,12 @@ func newClient(cfg ClientConfig, base string, timeout time.Duration, log *slog.L
 			RetryWaitMin: firstBackoff,
 			RetryWaitMax: maxBackoff,
 			RetryMax:     retries,
-			CheckRetry:   retryablehttp.DefaultRetryPolicy,
+			CheckRetry: func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+				if m != nil {
+					m.attempt(ctx, resp, err)
+				}
+				return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+			},
 			Backoff: func(lo, hi time.Duration, n int, resp *http.Response) time.Duration {
 				// Exponential, or the answer's Retry-After, capped.
 				return min(retryablehttp.DefaultBackoff(lo, hi, n, resp), maxRetryAfter)
@@ -180,7 +190,14 @@ func (c *Client) Do(ctx context.Context, call Call) (raw []byte, err error) {
 		}
 		contentType = "application/json"
 	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, call.Method, c.base+call.Path, body)
+	op := call.Operation
+	if op == "" {
+		op, _ = ctx.Value(operationKey{}).(string)
+	}
+	if op == "" {
+		op = strings.ToLower(call.Method)
+	}
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, operationKey{}, op), call.Method, c.base+call.Path, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}

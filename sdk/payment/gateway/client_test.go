@@ -69,7 +69,7 @@ func testClient(a *testAPI, timeout time.Duration) *Client {
 		Authorize: func(r *http.Request) { r.Header.Set("Authorization", "Bearer secret-key-123") },
 		ErrorBody: JSONError("error.code", "error.message"),
 		Codes:     map[string]error{"unsupported_currency": payment.ErrUnsupportedCurrency},
-	}, a.srv.URL, timeout, slog.New(slog.DiscardHandler))
+	}, a.srv.URL, timeout, slog.New(slog.DiscardHandler), nil)
 }
 
 func TestClient(t *testing.T) {

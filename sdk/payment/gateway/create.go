@@ -84,7 +84,7 @@ func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.Cr
 		}
 		switch prev.State {
 		case idemDone:
-			p, err := inst.api.Get(ctx, prev.PaymentID)
+			p, err := inst.api.Get(operation(ctx, "get"), prev.PaymentID)
 			if err != nil {
 				return nil, fmt.Errorf("the payment made before with idempotency key %q: %w", req.IdempotencyKey, err)
 			}
@@ -95,7 +95,7 @@ func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.Cr
 		}
 		// idemUnknown: the gateway may have made the payment. Adopt the
 		// order's newest payment of this amount made since, if any.
-		if p, err := inst.api.GetByOrder(ctx, req.OrderID); err == nil && p != nil && p.Amount == req.Amount && p.Status == payment.StatusPending &&
+		if p, err := inst.api.GetByOrder(operation(ctx, "get_by_order"), req.OrderID); err == nil && p != nil && p.Amount == req.Amount && p.Status == payment.StatusPending &&
 			(p.CreatedAt.IsZero() || !p.CreatedAt.Before(prev.Started.Add(-time.Minute))) {
 			g.finish(ctx, key, idemRecord{State: idemDone, OrderID: req.OrderID, Amount: req.Amount, PaymentID: p.ID, Started: prev.Started})
 			g.Log().Info("payment adopted after an unknown outcome", "order", req.OrderID, "payment", p.ID)
@@ -109,7 +109,7 @@ func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.Cr
 		break
 	}
 
-	p, err := inst.api.Create(ctx, req)
+	p, err := inst.api.Create(operation(ctx, "create"), req)
 	if err == nil {
 		if p != nil && p.OrderID == "" {
 			p.OrderID = req.OrderID

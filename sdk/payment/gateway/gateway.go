@@ -116,6 +116,10 @@ type Spec[S any] struct {
 	// refuses the settings. Env gives the HTTP client, the logger, the
 	// clock and warnings for the operator.
 	New func(s S, env *Env) (API, error)
+	// MetricPrefix names the gateway's metrics (see CollectMetrics):
+	// "<prefix>_api_requests_total" and "<prefix>_notifications_total".
+	// Empty: Name without "payment-" ("xendit").
+	MetricPrefix string
 	// APIType is a nil pointer of the API's type ((*myAPI)(nil)) for an
 	// API that also implements payment.Refunder or payment.MethodLister:
 	// the plugin that Gateway.Plugin returns then offers them (Describe
@@ -139,6 +143,7 @@ type Env struct {
 	timeout  time.Duration
 	warnings []string
 	client   *Client
+	metrics  *metrics
 }
 
 // Warn adds a warning for the operator to Configure's answer ("a sandbox
@@ -151,7 +156,7 @@ func (e *Env) Warn(format string, args ...any) {
 // connection's timeout per attempt. Its failures are what CheckHealth
 // reports; call it once per New.
 func (e *Env) Client(cfg ClientConfig) *Client {
-	e.client = newClient(cfg, e.BaseURL, e.timeout, e.Log)
+	e.client = newClient(cfg, e.BaseURL, e.timeout, e.Log, e.metrics)
 	return e.client
 }
 
@@ -168,9 +173,10 @@ type Gateway[S any] struct {
 	sdk.Base
 	spec Spec[S]
 
-	mu   sync.RWMutex
-	inst *instance
-	now  func() time.Time
+	mu      sync.RWMutex
+	inst    *instance
+	now     func() time.Time
+	metrics *metrics
 }
 
 var _ payment.Gateway = (*Gateway[struct{}])(nil)
@@ -190,7 +196,8 @@ func New[S any](spec Spec[S]) *Gateway[S] {
 	if spec.Ack.StatusCode == 0 {
 		spec.Ack = sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"received":true}`)}
 	}
-	return &Gateway[S]{spec: spec, inst: &instance{notConfigured: fmt.Errorf("%w: the host has not configured it yet", ErrNotConfigured)}, now: time.Now}
+	return &Gateway[S]{spec: spec, inst: &instance{notConfigured: fmt.Errorf("%w: the host has not configured it yet", ErrNotConfigured)}, now: time.Now,
+		metrics: newMetrics(metricPrefix(spec.MetricPrefix, spec.Name))}
 }
 
 // SetClock replaces the clock (tests); call it before Configure.
@@ -212,7 +219,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 		return nil, err
 	}
 	var p Problems
-	env := &Env{Log: g.Log(), Now: g.now}
+	env := &Env{Log: g.Log(), Now: g.now, metrics: g.metrics}
 	if c, ok := any(&s).(hasConnection); ok {
 		conn := c.connection()
 		env.BaseURL, env.Environment, env.timeout = conn.resolve(&p, g.spec.Environments), conn.Environment, conn.Timeout()
@@ -348,12 +355,12 @@ func (g *Gateway[S]) lookup(ctx context.Context, api API, id, orderID string) (*
 	var err error
 	switch {
 	case id != "":
-		p, err = api.Get(ctx, id)
+		p, err = api.Get(operation(ctx, "get"), id)
 		if err == nil && orderID != "" && p.OrderID != orderID {
 			err = fmt.Errorf("%w: payment %s belongs to order %s, not %s", payment.ErrUnknownOrder, id, p.OrderID, orderID)
 		}
 	case orderID != "":
-		p, err = api.GetByOrder(ctx, orderID)
+		p, err = api.GetByOrder(operation(ctx, "get_by_order"), orderID)
 	default:
 		err = fmt.Errorf("%w: give the payment's id or its order id", sdk.ErrInvalidArgument)
 	}

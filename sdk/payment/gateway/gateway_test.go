@@ -352,3 +352,49 @@ func TestCallTimeout(t *testing.T) {
 		t.Fatalf("HandleWebhook: %v; want context.DeadlineExceeded", err)
 	}
 }
+
+// TestNotificationsCounted: CollectMetrics counts each handled notification
+// by its outcome, across new settings.
+func TestNotificationsCounted(t *testing.T) {
+	ctx := context.Background()
+	m := &memAPI{payments: map[string]*payment.Payment{}}
+	h, gw := serve(t, m, sdktest.NewFakeHost(), 0)
+	if _, err := gw.HandleWebhook(ctx, note(gateway.Notification{PaymentID: "x"}, "token-0123456789")); err == nil {
+		t.Fatal("HandleWebhook before Configure: no error")
+	}
+	if _, err := h.Configure(ctx, map[string]any{"token": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := gw.CreatePayment(ctx, create("k1", idr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.setStatus(p.Payment.ID, payment.StatusPaid)
+	paid := gateway.Notification{PaymentID: p.Payment.ID, OrderID: "INV-1", Status: payment.StatusPaid, Amount: idr, GatewayStatus: "PAID"}
+	_, _ = gw.HandleWebhook(ctx, note(paid, "wrong-token-000000"))
+	_, _ = gw.HandleWebhook(ctx, note(paid, "token-0123456789"))
+	if _, err := h.Configure(ctx, map[string]any{"token": "t2"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = gw.HandleWebhook(ctx, note(paid, "token-0123456789"))
+	text := metricsText(t, h)
+	for _, want := range []string{
+		`mem_notifications_total{outcome="not_configured"} 1`,
+		`mem_notifications_total{outcome="bad_signature"} 1`,
+		`mem_notifications_total{outcome="accepted"} 1`,
+		`mem_notifications_total{outcome="duplicate"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s:\n%s", want, text)
+		}
+	}
+}
+
+func metricsText(t *testing.T, h *sdktest.Harness) string {
+	t.Helper()
+	resp, err := h.Plugin().CollectMetrics(context.Background(), &sdk.CollectMetricsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(resp.Text)
+}

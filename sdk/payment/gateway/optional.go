@@ -71,7 +71,7 @@ func (g *Gateway[S]) refund(ctx context.Context, req *payment.RefundRequest) (*p
 	if !ok {
 		return nil, fmt.Errorf("%w: %s's API (%T) does not refund", sdk.ErrNotSupported, g.spec.Name, inst.api)
 	}
-	resp, err := r.Refund(ctx, req)
+	resp, err := r.Refund(operation(ctx, "refund"), req)
 	if err != nil {
 		return nil, fmt.Errorf("refund payment %s: %w", req.PaymentID, err)
 	}
@@ -91,7 +91,7 @@ func (g *Gateway[S]) listMethods(ctx context.Context, req *payment.ListMethodsRe
 	if !ok {
 		return nil, fmt.Errorf("%w: %s's API (%T) does not list payment methods", sdk.ErrNotSupported, g.spec.Name, inst.api)
 	}
-	resp, err := l.ListMethods(ctx, req)
+	resp, err := l.ListMethods(operation(ctx, "list_methods"), req)
 	if err != nil {
 		return nil, fmt.Errorf("list payment methods: %w", err)
 	}

@@ -35,13 +35,20 @@ func DerivedEventID(n *Notification) string {
 // once every check passed, so a notification refused for a passing reason
 // is checked afresh when resent.
 func (g *Gateway[S]) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
-	ctx, cancel := g.deadline(ctx)
-	defer cancel()
 	inst, err := g.api()
 	if err != nil {
+		g.metrics.notifications.Inc("not_configured")
 		// Without the secret nothing can be verified: refuse as unsigned.
 		return nil, fmt.Errorf("%w: %v", payment.ErrInvalidSignature, err)
 	}
+	resp, err := g.handleWebhook(ctx, inst, req)
+	g.metrics.notification(resp, err)
+	return resp, err
+}
+
+func (g *Gateway[S]) handleWebhook(ctx context.Context, inst *instance, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
+	ctx, cancel := g.deadline(ctx)
+	defer cancel()
 	r := &req.Request
 	if err := inst.api.VerifyNotification(r); err != nil {
 		if !errors.Is(err, payment.ErrInvalidSignature) {
