@@ -312,3 +312,35 @@ type apiErrorBody struct {
 		Message string `json:"message"`
 	} `json:"error"`
 }
+
+// apiPayment is Example Pay's payment object, and the body of POST
+// /v1/payments (the fields the API sets are left out there). The fake has
+// its own types, so that a field the plugin names wrongly is caught here.
+type apiPayment struct {
+	ID          string    `json:"id,omitempty"`
+	OrderID     string    `json:"order_id"`
+	Amount      int64     `json:"amount"` // minor units, as payment.Money
+	Currency    string    `json:"currency"`
+	Status      string    `json:"status,omitempty"`
+	Description string    `json:"description,omitempty"`
+	CheckoutURL string    `json:"checkout_url,omitempty"`
+	Method      string    `json:"method,omitempty"`
+	ReturnURL   string    `json:"return_url,omitempty"`
+	CallbackURL string    `json:"callback_url,omitempty"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+	PaidAt      time.Time `json:"paid_at,omitzero"`
+}
+
+// apiList is the answer of GET /v1/payments?order_id=...
+type apiList struct {
+	Data []apiPayment `json:"data"`
+}
+
+// notification is the body Example Pay posts to the webhook URL.
+type notification struct {
+	ID        string     `json:"id"`
+	Type      string     `json:"type"`
+	CreatedAt time.Time  `json:"created_at"`
+	Data      apiPayment `json:"data"`
+}

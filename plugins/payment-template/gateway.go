@@ -98,29 +98,17 @@ func (a *api) Create(ctx context.Context, req *payment.CreatePaymentRequest) (*p
 	if expires.IsZero() {
 		expires = a.now().Add(time.Duration(a.s.ExpiryMinutes) * time.Minute)
 	}
-	var p apiPayment
-	raw, err := a.c.Do(ctx, gateway.Call{Method: http.MethodPost, Path: "/v1/payments", IdempotencyKey: req.IdempotencyKey, Out: &p,
-		Body: apiPayment{OrderID: req.OrderID, Amount: req.Amount.Amount, Currency: req.Amount.Currency, Description: req.Description,
-			ReturnURL: req.ReturnURL, CallbackURL: req.CallbackURL, ExpiresAt: expires.UTC().Truncate(time.Second)}})
-	return p.convert(raw, err)
+	return fields.Parse(a.c.Do(ctx, gateway.Call{Method: http.MethodPost, Path: "/v1/payments", IdempotencyKey: req.IdempotencyKey, Body: map[string]any{
+		"order_id": req.OrderID, "amount": req.Amount.Amount, "currency": req.Amount.Currency, "description": req.Description,
+		"return_url": req.ReturnURL, "callback_url": req.CallbackURL, "expires_at": expires.UTC().Truncate(time.Second)}}))
 }
 
 func (a *api) Get(ctx context.Context, id string) (*payment.Payment, error) {
-	var p apiPayment
-	raw, err := a.c.Get(ctx, "/v1/payments/"+url.PathEscape(id), &p)
-	return p.convert(raw, err)
+	return fields.Parse(a.c.Get(ctx, "/v1/payments/"+url.PathEscape(id), nil))
 }
 
 func (a *api) GetByOrder(ctx context.Context, orderID string) (*payment.Payment, error) {
-	var list apiList
-	if _, err := a.c.Get(ctx, "/v1/payments?order_id="+url.QueryEscape(orderID), &list); err != nil {
-		return nil, err
-	}
-	if len(list.Data) == 0 {
-		return nil, fmt.Errorf("%w: Example Pay has no payment for order %q", payment.ErrUnknownOrder, orderID)
-	}
-	raw, err := json.Marshal(list.Data[0]) // newest first
-	return list.Data[0].convert(raw, err)
+	return fields.Newest(a.c.Get(ctx, "/v1/payments?order_id="+url.QueryEscape(orderID), nil))
 }
 
 func (a *api) VerifyNotification(r *sdk.HTTPRequest) error {
@@ -132,20 +120,25 @@ func (a *api) VerifyNotification(r *sdk.HTTPRequest) error {
 //
 // REPLACE: your gateway's notification shape and event types.
 func (a *api) ParseNotification(r *sdk.HTTPRequest) (*gateway.Notification, error) {
-	var n notification
-	if err := json.Unmarshal(r.Body, &n); err != nil {
+	var e struct {
+		ID, Type  string
+		CreatedAt time.Time `json:"created_at"`
+		Data      json.RawMessage
+	}
+	if err := json.Unmarshal(r.Body, &e); err != nil {
 		return nil, err
 	}
-	if n.ID == "" || n.Type == "" {
+	if e.ID == "" || e.Type == "" {
 		return nil, errors.New("the notification has no id or type")
 	}
-	word, ok := strings.CutPrefix(n.Type, "payment.")
+	word, ok := strings.CutPrefix(e.Type, "payment.")
 	if !ok {
 		return nil, nil // a ping, or an event type about no payment
 	}
-	if n.Data.ID == "" || n.Data.Currency == "" {
-		return nil, fmt.Errorf("a %s notification needs data.id, data.amount and data.currency", n.Type)
+	n, err := fields.Notification(e.Data) // the payment, as GET returns it
+	if err != nil {
+		return nil, err
 	}
-	return &gateway.Notification{ID: n.ID, PaymentID: n.Data.ID, OrderID: n.Data.OrderID, Status: statuses.Status(word),
-		Amount: payment.Money{Amount: n.Data.Amount, Currency: n.Data.Currency}, OccurredAt: n.CreatedAt, GatewayStatus: n.Data.Status}, nil
+	n.ID, n.Status, n.OccurredAt = e.ID, statuses.Status(word), e.CreatedAt
+	return n, nil
 }

@@ -9,7 +9,8 @@
 //     package gateway (sdk/payment/gateway), which does the rest the same
 //     way for every gateway: idempotency and replay records, confirmation
 //     by the status query, amount checks, deadlines, retries, health.
-//   - examplepay.go: Example Pay's JSON shapes and status words.
+//   - examplepay.go: where Example Pay's JSON keeps each field, and its
+//     status words.
 //   - examplepay_fake_test.go: a fake of the gateway's API for the tests;
 //     conformance_test.go runs the SDK's conformance kit against the plugin.
 //

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -87,31 +86,20 @@ func (a *api) Create(ctx context.Context, req *payment.CreatePaymentRequest) (*p
 	if !req.ExpiresAt.IsZero() {
 		duration = max(time.Until(req.ExpiresAt), time.Minute)
 	}
-	var inv invoice
-	raw, err := a.c.Do(ctx, gateway.Call{Method: http.MethodPost, Path: "/v2/invoices", Out: &inv, Body: createInvoice{
-		ExternalID: req.OrderID, Amount: json.Number(amount), Currency: req.Amount.Currency, PayerEmail: req.Customer.Email,
-		Description: req.Description, SuccessRedirectURL: req.ReturnURL, FailureRedirectURL: cmp.Or(req.CancelURL, req.ReturnURL),
-		InvoiceDuration: int64(duration.Seconds())}})
-	return inv.convert(raw, err)
+	// Amounts are JSON numbers in major units: IDR has no decimals at
+	// Xendit (it truncates them), PHP two; both as CLDR says.
+	return fields.Parse(a.c.Do(ctx, gateway.Call{Method: http.MethodPost, Path: "/v2/invoices", Body: map[string]any{
+		"external_id": req.OrderID, "amount": json.Number(amount), "currency": req.Amount.Currency, "payer_email": req.Customer.Email,
+		"description": req.Description, "success_redirect_url": req.ReturnURL, "failure_redirect_url": cmp.Or(req.CancelURL, req.ReturnURL),
+		"invoice_duration": int64(duration.Seconds())}}))
 }
 
 func (a *api) Get(ctx context.Context, id string) (*payment.Payment, error) {
-	var inv invoice
-	raw, err := a.c.Get(ctx, "/v2/invoices/"+url.PathEscape(id), &inv)
-	return inv.convert(raw, err)
+	return fields.Parse(a.c.Get(ctx, "/v2/invoices/"+url.PathEscape(id), nil))
 }
 
 func (a *api) GetByOrder(ctx context.Context, orderID string) (*payment.Payment, error) {
-	var list []invoice
-	if _, err := a.c.Get(ctx, "/v2/invoices?external_id="+url.QueryEscape(orderID), &list); err != nil {
-		return nil, err
-	}
-	if len(list) == 0 {
-		return nil, fmt.Errorf("%w: Xendit has no invoice with external_id %q", payment.ErrUnknownOrder, orderID)
-	}
-	newest := slices.MaxFunc(list, func(x, y invoice) int { return x.Created.Compare(y.Created) })
-	raw, err := json.Marshal(newest)
-	return newest.convert(raw, err)
+	return fields.Newest(a.c.Get(ctx, "/v2/invoices?external_id="+url.QueryEscape(orderID), nil))
 }
 
 // VerifyNotification compares the callback's token with the configured one,
@@ -121,68 +109,18 @@ func (a *api) VerifyNotification(r *sdk.HTTPRequest) error {
 	return gateway.Verify("the "+CallbackTokenHeader+" header", r.Header.Get(CallbackTokenHeader), a.s.CallbackToken)
 }
 
-// ParseNotification reads an invoice callback. It carries no event id: the
+// ParseNotification reads an invoice callback: the invoice as GET returns
+// it, paid_at and payment_channel once paid. It carries no event id: the
 // SDK derives the replay key from the invoice and its status.
 func (a *api) ParseNotification(r *sdk.HTTPRequest) (*gateway.Notification, error) {
-	var inv invoice
-	if err := json.Unmarshal(r.Body, &inv); err != nil {
-		return nil, err
-	}
-	if inv.ID == "" || inv.Status == "" || inv.Currency == "" {
-		return nil, fmt.Errorf("an invoice callback needs id, status, amount and currency")
-	}
-	p, err := inv.convert(r.Body, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &gateway.Notification{PaymentID: p.ID, OrderID: p.OrderID, Status: p.Status, Amount: p.Amount,
-		OccurredAt: cmp.Or(inv.PaidAt, inv.Updated), GatewayStatus: inv.Status}, nil
+	return fields.Notification(r.Body)
 }
 
-// createInvoice is the body of POST /v2/invoices. Amounts are JSON numbers
-// in major units: IDR has no decimals at Xendit (it truncates them), PHP
-// two; both as CLDR says (gateway.FormatAmount).
-type createInvoice struct {
-	ExternalID         string      `json:"external_id"`
-	Amount             json.Number `json:"amount"`
-	Currency           string      `json:"currency"`
-	PayerEmail         string      `json:"payer_email,omitempty"`
-	Description        string      `json:"description,omitempty"`
-	SuccessRedirectURL string      `json:"success_redirect_url,omitempty"`
-	FailureRedirectURL string      `json:"failure_redirect_url,omitempty"`
-	InvoiceDuration    int64       `json:"invoice_duration,omitempty"` // seconds
-}
-
-// invoice is Xendit's invoice object, and the body of an invoice callback
-// (which has the same fields, paid_at and payment_channel once paid).
-type invoice struct {
-	ID             string      `json:"id"`
-	ExternalID     string      `json:"external_id"`
-	Status         string      `json:"status"`
-	Amount         json.Number `json:"amount"`
-	Currency       string      `json:"currency"`
-	InvoiceURL     string      `json:"invoice_url,omitempty"`
-	PaymentMethod  string      `json:"payment_method,omitempty"`
-	PaymentChannel string      `json:"payment_channel,omitempty"`
-	Created        time.Time   `json:"created,omitzero"`
-	Updated        time.Time   `json:"updated,omitzero"`
-	ExpiryDate     time.Time   `json:"expiry_date,omitzero"`
-	PaidAt         time.Time   `json:"paid_at,omitzero"`
-}
+// fields are where Xendit's invoice object keeps what a payment is.
+var fields = gateway.Fields{ID: "id", OrderID: "external_id", Status: "status", Statuses: statuses, Amount: "amount", Currency: "currency",
+	Method: "payment_channel|payment_method", CheckoutURL: "invoice_url", CreatedAt: "created", ExpiresAt: "expiry_date", PaidAt: "paid_at",
+	OccurredAt: "paid_at|updated"}
 
 // statuses maps Xendit's invoice statuses: SETTLED is paid and the money
 // has reached the merchant's balance. An unknown word is pending.
 var statuses = gateway.StatusMap{"PENDING": payment.StatusPending, "PAID": payment.StatusPaid, "SETTLED": payment.StatusPaid, "EXPIRED": payment.StatusExpired}
-
-func (inv *invoice) convert(raw []byte, err error) (*payment.Payment, error) {
-	if err != nil {
-		return nil, err
-	}
-	amount, err := gateway.ParseAmount(inv.Amount.String(), inv.Currency)
-	if err != nil {
-		return nil, err
-	}
-	return &payment.Payment{ID: inv.ID, OrderID: inv.ExternalID, Status: statuses.Status(inv.Status), Amount: amount,
-		Method: cmp.Or(inv.PaymentChannel, inv.PaymentMethod), CheckoutURL: inv.InvoiceURL, CreatedAt: inv.Created,
-		ExpiresAt: inv.ExpiryDate, PaidAt: inv.PaidAt, GatewayStatus: inv.Status, Raw: raw}, nil
-}

@@ -222,3 +222,34 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// createInvoice is the body of POST /v2/invoices, as Xendit documents it:
+// the fake has its own types, so that a field the plugin names wrongly is
+// caught here.
+type createInvoice struct {
+	ExternalID         string      `json:"external_id"`
+	Amount             json.Number `json:"amount"`
+	Currency           string      `json:"currency"`
+	PayerEmail         string      `json:"payer_email,omitempty"`
+	Description        string      `json:"description,omitempty"`
+	SuccessRedirectURL string      `json:"success_redirect_url,omitempty"`
+	FailureRedirectURL string      `json:"failure_redirect_url,omitempty"`
+	InvoiceDuration    int64       `json:"invoice_duration,omitempty"` // seconds
+}
+
+// invoice is Xendit's invoice object, and the body of an invoice callback
+// (which has the same fields, paid_at and payment_channel once paid).
+type invoice struct {
+	ID             string      `json:"id"`
+	ExternalID     string      `json:"external_id"`
+	Status         string      `json:"status"`
+	Amount         json.Number `json:"amount"`
+	Currency       string      `json:"currency"`
+	InvoiceURL     string      `json:"invoice_url,omitempty"`
+	PaymentMethod  string      `json:"payment_method,omitempty"`
+	PaymentChannel string      `json:"payment_channel,omitempty"`
+	Created        time.Time   `json:"created,omitzero"`
+	Updated        time.Time   `json:"updated,omitzero"`
+	ExpiryDate     time.Time   `json:"expiry_date,omitzero"`
+	PaidAt         time.Time   `json:"paid_at,omitzero"`
+}
