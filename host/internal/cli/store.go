@@ -22,9 +22,9 @@ import (
 func newStore(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
-		Short: "Work on the host's database as a whole (copy it to PostgreSQL)",
+		Short: "Work on the host's database as a whole (back it up, restore it, copy it to PostgreSQL)",
 	}
-	cmd.AddCommand(newStoreCopy(g))
+	cmd.AddCommand(newStoreCopy(g), newStoreBackup(g), newStoreRestore(g))
 	return cmd
 }
 

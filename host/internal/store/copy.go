@@ -222,7 +222,7 @@ func (s *Store) InUse(ctx context.Context) error {
 		}
 		until, ok := sqliteTime(expires)
 		if !ok || until.After(time.Now()) {
-			return fmt.Errorf("%w: a host (%s) runs on %s (its job queue lease lasts until %v); stop it first, then copy", ErrInUse, id, s.where, expires)
+			return fmt.Errorf("%w: a host (%s) runs on %s (its job queue lease lasts until %v); stop it first", ErrInUse, id, s.where, expires)
 		}
 	}
 	return rows.Err()

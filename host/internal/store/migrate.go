@@ -74,3 +74,21 @@ func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err e
 	}
 	return current, latest, nil
 }
+
+// LatestVersion is the newest schema version this host knows, read from
+// its embedded migrations (no database needed).
+func LatestVersion() (int64, error) {
+	entries, err := fs.ReadDir(migrations, "migrations/sqlite")
+	if err != nil {
+		return 0, err
+	}
+	var latest int64
+	for _, e := range entries {
+		v, err := goose.NumericComponent(e.Name())
+		if err != nil {
+			return 0, fmt.Errorf("migration %s: %w", e.Name(), err)
+		}
+		latest = max(latest, v)
+	}
+	return latest, nil
+}
