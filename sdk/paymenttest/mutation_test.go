@@ -64,8 +64,10 @@ var mutations = []mutation{
 	{
 		name: "an unknown status word counted as paid",
 		edits: []edit{
-			{"examplepay.go", "Status: statuses.Status(p.Status),", "Status: paidUnlessKnown(p.Status),"},
-			{"examplepay.go", "// convert is the payment for the SDK, or err.", "func paidUnlessKnown(word string) payment.Status {\n\tif s, ok := statuses[word]; ok {\n\t\treturn s\n\t}\n\treturn payment.StatusPaid\n}\n\n// convert is the payment for the SDK, or err."},
+			{"gateway.go", "\treturn fields.Parse(a.c.Get(ctx, \"/v1/payments/\"+url.PathEscape(id), nil))\n",
+				"\tp, err := fields.Parse(a.c.Get(ctx, \"/v1/payments/\"+url.PathEscape(id), nil))\n\tif err == nil {\n\t\tp.Status = paidUnlessKnown(p.GatewayStatus)\n\t}\n\treturn p, err\n"},
+			{"gateway.go", "n.ID, n.Status, n.OccurredAt = e.ID, statuses.Status(word), e.CreatedAt", "n.ID, n.Status, n.OccurredAt = e.ID, paidUnlessKnown(word), e.CreatedAt"},
+			{"examplepay.go", "// statuses maps Example Pay's status words; an unknown word is pending.", "func paidUnlessKnown(word string) payment.Status {\n\tif s, ok := statuses[word]; ok {\n\t\treturn s\n\t}\n\treturn payment.StatusPaid\n}\n\n// statuses maps Example Pay's status words; an unknown word is pending."},
 		},
 		caughtBy: []string{"unpaid/unknown_status"},
 	},
@@ -85,14 +87,14 @@ var mutations = []mutation{
 	},
 	{
 		name: "CreatePayment calls the API without the call's deadline",
-		edits: []edit{{"gateway.go", "raw, err := a.c.Do(ctx, gateway.Call{Method: http.MethodPost,",
-			"raw, err := a.c.Do(context.Background(), gateway.Call{Method: http.MethodPost,"}},
+		edits: []edit{{"gateway.go", "return fields.Parse(a.c.Do(ctx, gateway.Call{Method: http.MethodPost,",
+			"return fields.Parse(a.c.Do(context.Background(), gateway.Call{Method: http.MethodPost,"}},
 		caughtBy: []string{"hang/create"},
 	},
 	{
 		name: "the status query (GetPayment, and HandleWebhook's confirmation) without the call's deadline",
-		edits: []edit{{"gateway.go", "raw, err := a.c.Get(ctx, \"/v1/payments/\"+url.PathEscape(id), &p)",
-			"raw, err := a.c.Get(context.Background(), \"/v1/payments/\"+url.PathEscape(id), &p)"}},
+		edits: []edit{{"gateway.go", "return fields.Parse(a.c.Get(ctx, \"/v1/payments/\"+url.PathEscape(id), nil))",
+			"return fields.Parse(a.c.Get(context.Background(), \"/v1/payments/\"+url.PathEscape(id), nil))"}},
 		caughtBy: []string{"hang/get", "hang/webhook"},
 	},
 	{
