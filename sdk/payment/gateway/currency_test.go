@@ -1,0 +1,66 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
+)
+
+// nonMoney are ISO 4217 codes CLDR knows that name no money: each must be
+// refused, saying it is not money.
+var nonMoney = []string{"XTS", "XXX", "XAU", "XAG", "XPD", "XPT", "XDR", "XSU", "XUA", "XBA", "XBB", "XBC", "XBD",
+	"BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"}
+
+func TestNonMoneyRefused(t *testing.T) {
+	for _, code := range nonMoney {
+		_, derr := gateway.Decimals(code)
+		_, ferr := gateway.FormatAmount(payment.Money{Amount: 100, Currency: code})
+		_, perr := gateway.ParseAmount("1.00", code)
+		for name, err := range map[string]error{"Decimals": derr, "FormatAmount": ferr, "ParseAmount": perr} {
+			if !errors.Is(err, payment.ErrUnsupportedCurrency) || !strings.Contains(fmt.Sprint(err), code+" is not money") {
+				t.Errorf("%s(%s): %v; want payment.ErrUnsupportedCurrency saying %s is not money", name, code, err, code)
+			}
+		}
+	}
+	// Real currencies whose codes start with X stay accepted.
+	for _, code := range []string{"XAF", "XOF", "XPF", "XCD"} {
+		if _, err := gateway.Decimals(code); err != nil {
+			t.Errorf("Decimals(%s): %v; it is money", code, err)
+		}
+	}
+}
+
+// A gateway that takes any currency (no Spec.Currencies) still refuses
+// them, before its API is asked.
+func TestNonMoneyRefusedByCreatePayment(t *testing.T) {
+	m := &memAPI{payments: map[string]*payment.Payment{}}
+	g := gateway.New(gateway.Spec[settings]{
+		Name: "payment-mem", Version: "0.1.0",
+		Environments: map[string]string{"sandbox": "https://sandbox.mem.example"},
+		Defaults:     settings{Connection: gateway.Connection{Environment: "sandbox"}},
+		New:          func(settings, *gateway.Env) (gateway.API, error) { return m, nil },
+	})
+	h := sdktest.Serve(t, g, sdktest.WithHost(sdktest.NewFakeHost()))
+	ctx := context.Background()
+	if _, err := h.Configure(ctx, map[string]any{"token": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"XTS", "XXX", "XAU"} {
+		_, err := h.Payment().CreatePayment(ctx, create("k-"+code, payment.Money{Amount: 100, Currency: code}))
+		if !errors.Is(err, payment.ErrUnsupportedCurrency) || !strings.Contains(err.Error(), "not money") {
+			t.Errorf("CreatePayment in %s: %v; want payment.ErrUnsupportedCurrency saying it is not money", code, err)
+		}
+	}
+	if _, err := h.Payment().CreatePayment(ctx, create("k-usd", payment.Money{Amount: 100, Currency: "USD"})); err != nil {
+		t.Fatalf("CreatePayment in USD: %v", err)
+	}
+	if m.creates != 1 {
+		t.Errorf("the API was asked to create %d payments; want 1 (USD only)", m.creates)
+	}
+}
