@@ -18,6 +18,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
@@ -25,7 +26,7 @@ import (
 // Stripe, with its log captured at every level.
 type env struct {
 	fake *fakeStripe
-	g    *Gateway
+	g    *gateway.Gateway[settings]
 	h    *sdktest.Harness
 	gw   payment.Gateway
 	log  *sdktest.Buffer
@@ -38,8 +39,8 @@ func serveUnconfigured(t *testing.T) *env {
 	t.Helper()
 	logger, logs := sdktest.Logger(t)
 	e := &env{fake: newFakeStripe(t), g: NewGateway(), log: logs, now: &sdktest.Clock{}}
-	e.g.now = e.now.Now
-	e.h = sdktest.Serve(t, e.g, sdktest.WithLogger(logger))
+	e.g.SetClock(e.now.Now)
+	e.h = sdktest.Serve(t, e.g.Plugin(), sdktest.WithLogger(logger))
 	e.gw = e.h.Payment()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -277,12 +278,14 @@ func TestUnconfigured(t *testing.T) {
 	if _, err := e.gw.CreatePayment(ctx, createRequest(newOrder(), rp150k)); !errors.Is(err, sdk.ErrFailedPrecondition) {
 		t.Errorf("CreatePayment = %v, want sdk.ErrFailedPrecondition", err)
 	}
-	if _, err := e.webhook([]byte(`{}`), "t=1,v1=00"); !errors.Is(err, sdk.ErrFailedPrecondition) {
-		t.Errorf("HandleWebhook = %v, want sdk.ErrFailedPrecondition", err)
+	// Without the webhook secrets nothing can be verified (the SDK's rule
+	// for every gateway).
+	if _, err := e.webhook([]byte(`{}`), "t=1,v1=00"); !errors.Is(err, payment.ErrInvalidSignature) || !strings.Contains(err.Error(), "not configured") {
+		t.Errorf("HandleWebhook = %v, want payment.ErrInvalidSignature saying the plugin is not configured", err)
 	}
 	h, err := e.h.Plugin().CheckHealth(ctx, &sdk.CheckHealthRequest{})
-	if err != nil || h.Status != sdk.HealthError {
-		t.Errorf("CheckHealth = %+v, %v; want error", h, err)
+	if err != nil || h.Status != sdk.HealthDegraded || !strings.Contains(h.Message, "not configured") {
+		t.Errorf("CheckHealth = %+v, %v; want degraded, saying the plugin is not configured", h, err)
 	}
 }
 
@@ -387,8 +390,12 @@ func TestCreatePaymentIdempotentWithoutTheStore(t *testing.T) {
 	req := createRequest(newOrder(), payment.Money{Amount: 2500, Currency: "USD"})
 	req.ExpiresAt = time.Now().Add(72 * time.Hour) // beyond Stripe's 24 h: not sent
 	first := e.create(t, req)
-	if _, err := e.h.Host.StoreDelete(context.Background(), idempotencyKVKey(req.IdempotencyKey)); err != nil {
-		t.Fatal(err)
+	// Both records: the SDK's of the outcome, the plugin's of the
+	// parameters.
+	for _, key := range []string{"idem:" + req.IdempotencyKey, idempotencyKVKey(req.IdempotencyKey)} {
+		if found, err := e.h.Host.StoreDelete(context.Background(), key); err != nil || !found {
+			t.Fatalf("StoreDelete(%s) = %v, %v; want the record deleted", key, found, err)
+		}
 	}
 	second := e.create(t, req)
 	if second.ID != first.ID || e.fake.sessionCount() != 1 {
@@ -607,8 +614,8 @@ func TestStripeErrors(t *testing.T) {
 			t.Errorf("CreatePayment = %v, want sdk.ErrFailedPrecondition saying to check secret_key", err)
 		}
 		h, err := e.h.Plugin().CheckHealth(context.Background(), &sdk.CheckHealthRequest{})
-		if err != nil || h.Status != sdk.HealthError {
-			t.Errorf("CheckHealth = %+v, %v; want error", h, err)
+		if err != nil || h.Status != sdk.HealthDegraded || !strings.Contains(h.Message, "check secret_key") {
+			t.Errorf("CheckHealth = %+v, %v; want degraded, saying to check secret_key", h, err)
 		}
 		if strings.Contains(e.log.String(), testKey) {
 			t.Errorf("the log holds the secret key")
@@ -629,8 +636,8 @@ func TestStripeErrors(t *testing.T) {
 			t.Errorf("CreatePayment = %v, want sdk.ErrUnavailable", err)
 		}
 		h, _ := e.h.Plugin().CheckHealth(context.Background(), &sdk.CheckHealthRequest{})
-		if h.Status != sdk.HealthDegraded {
-			t.Errorf("CheckHealth = %+v, want degraded", h)
+		if h.Status != sdk.HealthDegraded || !strings.Contains(h.Message, "Stripe did not answer") {
+			t.Errorf("CheckHealth = %+v, want degraded, saying Stripe did not answer", h)
 		}
 	})
 }
@@ -815,16 +822,26 @@ func TestRefund(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	e := serve(t, nil)
+	e.fake.failNext(dropConnection) // stripe-go retries with the same key: both attempts count
 	p := e.create(t, createRequest(newOrder(), rp150k))
 	e.get(t, p.ID)
+	e.fake.setPaid(p.ID)
+	if _, err := e.signed(e.fake.paidEvent(p.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.webhook(e.fake.paidEvent(p.ID), sign([]byte("other"), time.Now(), testSecret)); err == nil {
+		t.Fatal("a bad signature was accepted")
+	}
 	m, err := e.h.Plugin().CollectMetrics(context.Background(), &sdk.CollectMetricsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`stripe_api_requests_total{operation="create_checkout_session",outcome="ok"} 1`,
-		`stripe_api_requests_total{operation="retrieve_checkout_session",outcome="ok"} 1`,
-		"# TYPE stripe_webhooks_total counter",
+		`stripe_api_requests_total{operation="create",outcome="unreachable"} 1`,
+		`stripe_api_requests_total{operation="create",outcome="200"} 1`,
+		`stripe_api_requests_total{operation="get",outcome="200"} 2`, // GetPayment, the webhook's confirmation
+		`stripe_notifications_total{outcome="accepted"} 1`,
+		`stripe_notifications_total{outcome="bad_signature"} 1`,
 	} {
 		if !strings.Contains(string(m.Text), want) {
 			t.Errorf("metrics lack %q:\n%s", want, m.Text)
