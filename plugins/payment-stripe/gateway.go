@@ -64,6 +64,12 @@ func NewGateway() *gateway.Gateway[settings] {
 		MetricPrefix: "stripe",
 		New:          newAPI,
 		APIType:      (*api)(nil),
+		// amount.go converts to Stripe's units: it takes currencies whose
+		// CLDR digits differ from payment.Exponent's (COP, PKR, ...).
+		CheckCurrency: func(code string) error {
+			_, err := stripeCurrencyOf(code)
+			return err
+		},
 		// The records the plugin wrote before it was built on the SDK
 		// (version 0.1.0 as first released): see legacyPayment.
 		Legacy: gateway.Legacy{Payment: legacyPayment, ReplayPrefix: legacyEventPrefix},

@@ -230,6 +230,7 @@ func TestConfigure(t *testing.T) {
 		{"base URL with a path prefix before /v1", with("api_base_url", "http://127.0.0.1:12111/stripe/v1/"), "api_base_url must not have a path"},
 		{"lower-case currency", with("currencies", []string{"idr"}), "currencies[0]"},
 		{"currency Stripe does not take", with("currencies", []string{"IQD"}), "Stripe does not take IQD"},
+		{"a code that names no money", with("currencies", []string{"USD", "XTS"}), "currencies[1]: currency not supported by this gateway: XTS is not money"},
 		{"timeout", with("timeout_seconds", 0), "timeout_seconds"},
 		{"retries", with("max_network_retries", 9), "max_network_retries"},
 		{"unknown field", with("server_key", "x"), "unknown field"},
@@ -543,6 +544,29 @@ func TestCreatePaymentRefusals(t *testing.T) {
 		_, err := e.gw.CreatePayment(context.Background(), createRequest(newOrder(), payment.Money{Amount: 1000, Currency: "XXX"}))
 		if !errors.Is(err, payment.ErrUnsupportedCurrency) {
 			t.Errorf("CreatePayment = %v, want payment.ErrUnsupportedCurrency", err)
+		}
+	})
+	t.Run("codes that name no money", func(t *testing.T) {
+		e := serve(t, nil)
+		for _, code := range []string{"XTS", "XAU", "XDR"} {
+			_, err := e.gw.CreatePayment(context.Background(), createRequest(newOrder(), payment.Money{Amount: 1000, Currency: code}))
+			if !errors.Is(err, payment.ErrUnsupportedCurrency) || !strings.Contains(err.Error(), code+" is not money") {
+				t.Errorf("CreatePayment in %s = %v, want payment.ErrUnsupportedCurrency saying it is not money", code, err)
+			}
+		}
+		if len(e.fake.received()) != 0 {
+			t.Errorf("Stripe was called")
+		}
+	})
+	// CLDR counts these in other digits than payment.Money; Stripe takes
+	// them two-decimal, as payment.Money does.
+	t.Run("currencies CLDR counts otherwise", func(t *testing.T) {
+		e := serve(t, nil)
+		for _, m := range []payment.Money{{Amount: 500000, Currency: "COP"}, {Amount: 50000, Currency: "PKR"}} {
+			p := e.create(t, createRequest(newOrder(), m))
+			if p.Amount != m {
+				t.Errorf("CreatePayment(%s) = %s", m, p.Amount)
+			}
 		}
 	})
 	t.Run("currency without a known Stripe exponent", func(t *testing.T) {

@@ -108,7 +108,7 @@ func (s *settings) Validate() error {
 			problems = append(problems, fmt.Sprintf("currencies[%d]: %q is not an upper-case ISO 4217 code such as \"USD\"", i, c))
 		} else if _, err := stripeCurrencyOf(c); err != nil {
 			problems = append(problems, fmt.Sprintf("currencies[%d]: Stripe does not take %s", i, c))
-		} else if _, err := gateway.Decimals(c); err != nil {
+		} else if err := gateway.CheckMoney(c); err != nil {
 			problems = append(problems, fmt.Sprintf("currencies[%d]: %v", i, err))
 		}
 	}

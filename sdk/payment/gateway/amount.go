@@ -21,7 +21,7 @@ import (
 // tests, XXX, precious metals such as XAU, XDR and the other units of
 // account, fund codes such as CLF) are refused the same way, saying so.
 func Decimals(code string) (int, error) {
-	if err := checkMoney(code); err != nil {
+	if err := CheckMoney(code); err != nil {
 		return 0, err
 	}
 	u, err := currency.ParseISO(code)

@@ -36,12 +36,29 @@ var nonMoney = map[string]string{
 	"UYW": "a fund code (Uruguayan nominal wage index unit), not a currency customers pay in",
 }
 
-// checkMoney refuses a code of nonMoney with payment.ErrUnsupportedCurrency,
-// saying what the code is.
-func checkMoney(code string) error {
+// CheckMoney refuses, with payment.ErrUnsupportedCurrency saying what the
+// code is, an ISO 4217 code that names no money: XTS (for tests), XXX,
+// precious metals (XAU, XAG, XPD, XPT), XDR and other units of account,
+// fund codes (CLF, USN, ...). Decimals calls it; so does CreatePayment with
+// Spec.CheckCurrency. Use it to check a currency in the settings.
+func CheckMoney(code string) error {
 	if what, ok := nonMoney[code]; ok {
 		return fmt.Errorf("%w: %s is not money: it is %s; charge in the currency the customer pays in, such as USD or IDR",
 			payment.ErrUnsupportedCurrency, code, what)
 	}
 	return nil
+}
+
+// checkCurrency is CreatePayment's check of the request's currency:
+// Spec.CheckCurrency when set, else Decimals; a code that names no money
+// is refused either way.
+func (g *Gateway[S]) checkCurrency(code string) error {
+	if g.spec.CheckCurrency == nil {
+		_, err := Decimals(code)
+		return err
+	}
+	if err := CheckMoney(code); err != nil {
+		return err
+	}
+	return g.spec.CheckCurrency(code)
 }

@@ -64,3 +64,33 @@ func TestNonMoneyRefusedByCreatePayment(t *testing.T) {
 		t.Errorf("the API was asked to create %d payments; want 1 (USD only)", m.creates)
 	}
 }
+
+// Spec.CheckCurrency replaces Decimals for an API that converts amounts
+// itself: COP (CLDR 0 digits, payment.Money 2) is taken, XTS still refused.
+func TestCheckCurrency(t *testing.T) {
+	m := &memAPI{payments: map[string]*payment.Payment{}}
+	g := gateway.New(gateway.Spec[settings]{
+		Name: "payment-mem", Version: "0.1.0",
+		Environments:  map[string]string{"sandbox": "https://sandbox.mem.example"},
+		Defaults:      settings{Connection: gateway.Connection{Environment: "sandbox"}},
+		New:           func(settings, *gateway.Env) (gateway.API, error) { return m, nil },
+		CheckCurrency: func(string) error { return nil },
+	})
+	h := sdktest.Serve(t, g, sdktest.WithHost(sdktest.NewFakeHost()))
+	ctx := context.Background()
+	if _, err := h.Configure(ctx, map[string]any{"token": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gateway.Decimals("COP"); !errors.Is(err, payment.ErrUnsupportedCurrency) {
+		t.Fatalf("Decimals(COP) = %v; the test needs a currency Decimals refuses", err)
+	}
+	if _, err := h.Payment().CreatePayment(ctx, create("k-cop", payment.Money{Amount: 500000, Currency: "COP"})); err != nil {
+		t.Errorf("CreatePayment in COP with Spec.CheckCurrency taking it: %v", err)
+	}
+	if _, err := h.Payment().CreatePayment(ctx, create("k-xts", payment.Money{Amount: 100, Currency: "XTS"})); !errors.Is(err, payment.ErrUnsupportedCurrency) {
+		t.Errorf("CreatePayment in XTS: %v; want payment.ErrUnsupportedCurrency", err)
+	}
+	if m.creates != 1 {
+		t.Errorf("the API made %d payments; want 1 (COP)", m.creates)
+	}
+}

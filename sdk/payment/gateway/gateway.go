@@ -127,6 +127,14 @@ type Spec[S any] struct {
 	// reports "refund", "list_methods") and calls the configured API's
 	// method under the call deadline. Nil: neither is offered.
 	APIType API
+	// CheckCurrency, for an API that converts amounts itself (never with
+	// FormatAmount or ParseAmount), replaces the check CreatePayment makes
+	// of the request's currency: Decimals, which refuses codes whose CLDR
+	// digits differ from payment.Exponent's (COP, PKR, ...) although such a
+	// gateway takes them. Return an error wrapping
+	// payment.ErrUnsupportedCurrency. Codes that name no money (CheckMoney)
+	// are refused either way. Nil: Decimals.
+	CheckCurrency func(code string) error
 	// Legacy reads the records an earlier version of the plugin, written
 	// without this package, left in the host's durable store, so that an
 	// upgrade keeps its idempotency keys and replay records (see Legacy).
@@ -330,7 +338,7 @@ func (g *Gateway[S]) CreatePayment(ctx context.Context, req *payment.CreatePayme
 	if len(g.spec.Currencies) > 0 && !slices.Contains(g.spec.Currencies, req.Amount.Currency) {
 		return nil, fmt.Errorf("%w: %s; %s takes %s", payment.ErrUnsupportedCurrency, req.Amount.Currency, g.spec.Name, strings.Join(g.spec.Currencies, ", "))
 	}
-	if _, err := Decimals(req.Amount.Currency); err != nil {
+	if err := g.checkCurrency(req.Amount.Currency); err != nil {
 		return nil, err
 	}
 	p, err := g.create(ctx, inst, req)
