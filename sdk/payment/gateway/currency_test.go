@@ -40,17 +40,8 @@ func TestNonMoneyRefused(t *testing.T) {
 // them, before its API is asked.
 func TestNonMoneyRefusedByCreatePayment(t *testing.T) {
 	m := &memAPI{payments: map[string]*payment.Payment{}}
-	g := gateway.New(gateway.Spec[settings]{
-		Name: "payment-mem", Version: "0.1.0",
-		Environments: map[string]string{"sandbox": "https://sandbox.mem.example"},
-		Defaults:     settings{Connection: gateway.Connection{Environment: "sandbox"}},
-		New:          func(settings, *gateway.Env) (gateway.API, error) { return m, nil },
-	})
-	h := sdktest.Serve(t, g, sdktest.WithHost(sdktest.NewFakeHost()))
+	h := serveSpec(t, m, sdktest.NewFakeHost(), nil)
 	ctx := context.Background()
-	if _, err := h.Configure(ctx, map[string]any{"token": "t"}); err != nil {
-		t.Fatal(err)
-	}
 	for _, code := range []string{"XTS", "XXX", "XAU"} {
 		_, err := h.Payment().CreatePayment(ctx, create("k-"+code, payment.Money{Amount: 100, Currency: code}))
 		if !errors.Is(err, payment.ErrUnsupportedCurrency) || !strings.Contains(err.Error(), "not money") {
@@ -69,18 +60,8 @@ func TestNonMoneyRefusedByCreatePayment(t *testing.T) {
 // itself: COP (CLDR 0 digits, payment.Money 2) is taken, XTS still refused.
 func TestCheckCurrency(t *testing.T) {
 	m := &memAPI{payments: map[string]*payment.Payment{}}
-	g := gateway.New(gateway.Spec[settings]{
-		Name: "payment-mem", Version: "0.1.0",
-		Environments:  map[string]string{"sandbox": "https://sandbox.mem.example"},
-		Defaults:      settings{Connection: gateway.Connection{Environment: "sandbox"}},
-		New:           func(settings, *gateway.Env) (gateway.API, error) { return m, nil },
-		CheckCurrency: func(string) error { return nil },
-	})
-	h := sdktest.Serve(t, g, sdktest.WithHost(sdktest.NewFakeHost()))
+	h := serveSpec(t, m, sdktest.NewFakeHost(), func(s *gateway.Spec[settings]) { s.CheckCurrency = func(string) error { return nil } })
 	ctx := context.Background()
-	if _, err := h.Configure(ctx, map[string]any{"token": "t"}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := gateway.Decimals("COP"); !errors.Is(err, payment.ErrUnsupportedCurrency) {
 		t.Fatalf("Decimals(COP) = %v; the test needs a currency Decimals refuses", err)
 	}
@@ -93,4 +74,24 @@ func TestCheckCurrency(t *testing.T) {
 	if m.creates != 1 {
 		t.Errorf("the API made %d payments; want 1 (COP)", m.creates)
 	}
+}
+
+// serveSpec serves a Gateway over m that takes any currency, with spec
+// changed by edit (nil: as it is), configured with a token.
+func serveSpec(t *testing.T, m *memAPI, host *sdktest.FakeHost, edit func(*gateway.Spec[settings])) *sdktest.Harness {
+	t.Helper()
+	spec := gateway.Spec[settings]{
+		Name: "payment-mem", Version: "0.1.0",
+		Environments: map[string]string{"sandbox": "https://sandbox.mem.example"},
+		Defaults:     settings{Connection: gateway.Connection{Environment: "sandbox"}},
+		New:          func(settings, *gateway.Env) (gateway.API, error) { return m, nil },
+	}
+	if edit != nil {
+		edit(&spec)
+	}
+	h := sdktest.Serve(t, gateway.New(spec), sdktest.WithHost(host))
+	if _, err := h.Configure(context.Background(), map[string]any{"token": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -27,12 +27,8 @@ func TestLegacyRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g := gateway.New(gateway.Spec[settings]{
-		Name: "payment-mem", Version: "0.1.0",
-		Environments: map[string]string{"sandbox": "https://sandbox.mem.example"},
-		Defaults:     settings{Connection: gateway.Connection{Environment: "sandbox"}},
-		New:          func(settings, *gateway.Env) (gateway.API, error) { return m, nil },
-		Legacy: gateway.Legacy{
+	h := serveSpec(t, m, host, func(s *gateway.Spec[settings]) {
+		s.Legacy = gateway.Legacy{
 			ReplayPrefix: "event/",
 			Payment: func(ctx context.Context, store sdk.Host, req *payment.CreatePaymentRequest) (string, error) {
 				raw, found, err := store.StoreGet(ctx, "old-idem/"+req.IdempotencyKey)
@@ -45,13 +41,9 @@ func TestLegacyRecords(t *testing.T) {
 				}
 				return id, nil
 			},
-		},
+		}
 	})
-	h := sdktest.Serve(t, g, sdktest.WithHost(host))
 	gw := h.Payment()
-	if _, err := h.Configure(ctx, map[string]any{"token": "t"}); err != nil {
-		t.Fatal(err)
-	}
 
 	resp, err := gw.CreatePayment(ctx, create("k-old", idr))
 	if err != nil || resp.Payment.ID != "pay_old" {
