@@ -23,7 +23,7 @@ import (
 // Name and Version must match plugin.json.
 const (
 	Name    = "payment-stripe"
-	Version = "0.1.0"
+	Version = "0.2.0"
 )
 
 const description = "Stripe Checkout: cards, wallets and local payment methods in 135+ currencies"
@@ -71,7 +71,7 @@ func NewGateway() *gateway.Gateway[settings] {
 			return err
 		},
 		// The records the plugin wrote before it was built on the SDK
-		// (version 0.1.0 as first released): see legacyPayment.
+		// (0.1.0): see legacyPayment.
 		Legacy: gateway.Legacy{Payment: legacyPayment, ReplayPrefix: legacyEventPrefix},
 	})
 }
