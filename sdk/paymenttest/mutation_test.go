@@ -63,10 +63,8 @@ var mutations = []mutation{
 	},
 	{
 		name: "an unknown status word counted as paid",
-		edits: []edit{
-			{"examplepay.go", "Status: statuses.Status(p.Status),", "Status: paidUnlessKnown(p.Status),"},
-			{"examplepay.go", "// convert is the payment for the SDK, or err.", "func paidUnlessKnown(word string) payment.Status {\n\tif s, ok := statuses[word]; ok {\n\t\treturn s\n\t}\n\treturn payment.StatusPaid\n}\n\n// convert is the payment for the SDK, or err."},
-		},
+		// The word the kit's fake sends for UnknownStatus, mapped to paid.
+		edits:    []edit{{"examplepay.go", "\"refunded\": payment.StatusRefunded,", "\"refunded\": payment.StatusRefunded, \"under_review\": payment.StatusPaid,"}},
 		caughtBy: []string{"unpaid/unknown_status"},
 	},
 	{
@@ -93,14 +91,14 @@ var mutations = []mutation{
 	},
 	{
 		name: "CreatePayment calls the API without the call's deadline",
-		edits: []edit{{"gateway.go", "raw, err := a.c.Do(ctx, gateway.Call{Method: http.MethodPost,",
-			"raw, err := a.c.Do(context.Background(), gateway.Call{Method: http.MethodPost,"}},
+		edits: []edit{{"gateway.go", "return fields.Parse(a.c.Do(ctx, gateway.Call{Method: http.MethodPost,",
+			"return fields.Parse(a.c.Do(context.Background(), gateway.Call{Method: http.MethodPost,"}},
 		caughtBy: []string{"hang/create"},
 	},
 	{
 		name: "the status query (GetPayment, and HandleWebhook's confirmation) without the call's deadline",
-		edits: []edit{{"gateway.go", "raw, err := a.c.Get(ctx, \"/v1/payments/\"+url.PathEscape(id), &p)",
-			"raw, err := a.c.Get(context.Background(), \"/v1/payments/\"+url.PathEscape(id), &p)"}},
+		edits: []edit{{"gateway.go", "return fields.Parse(a.c.Get(ctx, \"/v1/payments/\"+url.PathEscape(id), nil))",
+			"return fields.Parse(a.c.Get(context.Background(), \"/v1/payments/\"+url.PathEscape(id), nil))"}},
 		caughtBy: []string{"hang/get", "hang/webhook"},
 	},
 	{
