@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/stripe/stripe-go/v85"
 
 	"github.com/mikrobill/mikrobill/sdk"
@@ -18,9 +18,11 @@ import (
 )
 
 // newStripeClient builds a stripe-go client for cfg: its own backend (never
-// stripe-go's package globals), the base URL override, an HTTP client with a
-// per-attempt timeout, bounded retries and a logger that goes to the
-// plugin's hclog logger (stderr), never to stdout.
+// stripe-go's package globals), the base URL override, an HTTP client over
+// tr (the SDK's Transport: each attempt bounded by timeout_seconds, counted
+// in the plugin's metrics, its failures reported by CheckHealth), bounded
+// retries and a logger that goes to the plugin's log (stderr), never to
+// stdout.
 //
 // stripe-go (v85) retries a request only when no answer came (a connection
 // failure or timeout) or Stripe answered 429 lock_timeout; an answer with a
@@ -29,10 +31,10 @@ import (
 // GETs need none. Between attempts it sleeps 0.5 s to 5 s without watching
 // the context, so retries are kept few (max_network_retries, 1 by default);
 // it does not retry once the context is done.
-func newStripeClient(cfg settings, logger func() hclog.Logger) *stripe.Client {
+func newStripeClient(cfg settings, tr http.RoundTripper, log *slog.Logger) *stripe.Client {
 	bc := &stripe.BackendConfig{
-		HTTPClient:        &http.Client{Timeout: cfg.timeout()},
-		LeveledLogger:     &stripeLogger{logger: logger, secrets: cfg.secrets()},
+		HTTPClient:        &http.Client{Transport: tr},
+		LeveledLogger:     &stripeLogger{log: log.With("component", "stripe-go"), secrets: cfg.secrets()},
 		MaxNetworkRetries: stripe.Int64(int64(cfg.retries())),
 		EnableTelemetry:   stripe.Bool(false),
 	}
@@ -47,7 +49,7 @@ func newStripeClient(cfg settings, logger func() hclog.Logger) *stripe.Client {
 // errors anyway), drops its debug lines (they hold whole response bodies) and
 // redacts anything that looks like a key.
 type stripeLogger struct {
-	logger  func() hclog.Logger
+	log     *slog.Logger
 	secrets []string
 }
 
@@ -56,15 +58,15 @@ var _ stripe.LeveledLoggerInterface = (*stripeLogger)(nil)
 func (l *stripeLogger) Debugf(string, ...any) {}
 
 func (l *stripeLogger) Infof(format string, v ...any) {
-	l.logger().Named("stripe").Trace(redact(fmt.Sprintf(format, v...), l.secrets))
+	l.log.Debug(redact(fmt.Sprintf(format, v...), l.secrets))
 }
 
 func (l *stripeLogger) Warnf(format string, v ...any) {
-	l.logger().Named("stripe").Info(redact(fmt.Sprintf(format, v...), l.secrets))
+	l.log.Info(redact(fmt.Sprintf(format, v...), l.secrets))
 }
 
 func (l *stripeLogger) Errorf(format string, v ...any) {
-	l.logger().Named("stripe").Debug(redact(fmt.Sprintf(format, v...), l.secrets))
+	l.log.Debug(redact(fmt.Sprintf(format, v...), l.secrets))
 }
 
 // keyPattern matches Stripe secret, restricted and webhook signing keys.

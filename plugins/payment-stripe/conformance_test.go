@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -21,7 +23,17 @@ type stripeFake struct{ *fakeStripe }
 var (
 	_ paymenttest.Fake        = stripeFake{}
 	_ paymenttest.EventReuser = stripeFake{}
+	_ paymenttest.Kinds       = stripeFake{}
 )
+
+// Kinds are the notifications Stripe can really send to the endpoint (the
+// Checkout events the plugin subscribes to), and forgeries of them. Not
+// Cancelled: no Checkout event says a payment was cancelled (a session
+// ends completed or expired; a canceled PaymentIntent is a payment_intent
+// event, which the endpoint does not subscribe to).
+func (stripeFake) Kinds() []paymenttest.Kind {
+	return slices.DeleteFunc(paymenttest.AllKinds(), func(k paymenttest.Kind) bool { return k == paymenttest.Cancelled })
+}
 
 func (f stripeFake) Settings() map[string]any { return f.settings() }
 
@@ -52,7 +64,7 @@ func (f stripeFake) Stall(d time.Duration) { f.setStall(d) }
 // event (its own evt_ id), as Stripe does for every event.
 func (f stripeFake) Notification(t testing.TB, p payment.Payment, k paymenttest.Kind) sdk.HTTPRequest {
 	t.Helper()
-	secret := testSecret
+	secret, signature := testSecret, ""
 	var body []byte
 	switch k {
 	case paymenttest.Paid:
@@ -69,13 +81,47 @@ func (f stripeFake) Notification(t testing.TB, p payment.Payment, k paymenttest.
 		body = f.paidEvent("cs_test_b1NeverCreated" + strconv.FormatInt(time.Now().UnixNano(), 36))
 	case paymenttest.Malformed:
 		body = []byte(`{"id": "evt_1Malformed", "object": "event", "type": "checkout.session.completed", "data": {"object": `)
+	case paymenttest.Unsigned, paymenttest.EmptySignature:
+		body = f.paidEvent(p.ID)
+	case paymenttest.TamperedAmount:
+		// Stripe's signature over the genuine event, sent with a body
+		// whose amount an attacker raised.
+		body = f.paidEvent(p.ID)
+		signature = sign(body, time.Now(), testSecret)
+		var ev map[string]any
+		if err := json.Unmarshal(body, &ev); err != nil {
+			t.Fatal(err)
+		}
+		obj := ev["data"].(map[string]any)["object"].(map[string]any)
+		obj["amount_total"] = obj["amount_total"].(float64) * 10
+		body, _ = json.Marshal(ev)
+	case paymenttest.Failed:
+		f.setAsyncFailed(p.ID)
+		body = f.event(eventAsyncFailed, p.ID, func(o map[string]any) { o["url"] = nil })
+	case paymenttest.Expired:
+		f.setExpired(p.ID)
+		body = f.event(eventExpired, p.ID, nil)
+	case paymenttest.UnknownStatus:
+		// A payment_status word Stripe does not document (yet).
+		f.update(p.ID, func(s *fakeSession) { s.Status, s.PaymentStatus = "complete", "chargeback_reversed" })
+		body = f.event(eventCompleted, p.ID, func(o map[string]any) { o["url"] = nil })
 	default:
 		t.Fatalf("fake Stripe: notification kind %s", k)
+	}
+	if signature == "" {
+		signature = sign(body, time.Now(), secret)
+	}
+	header := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "User-Agent": {"Stripe/1.0 (+https://stripe.com/docs/webhooks)"}, SignatureHeader: {signature}}
+	switch k {
+	case paymenttest.Unsigned:
+		header.Del(SignatureHeader)
+	case paymenttest.EmptySignature:
+		header.Set(SignatureHeader, "")
 	}
 	return sdk.HTTPRequest{
 		Method:     http.MethodPost,
 		Path:       "/webhooks/" + Name,
-		Header:     http.Header{"Content-Type": {"application/json; charset=utf-8"}, "User-Agent": {"Stripe/1.0 (+https://stripe.com/docs/webhooks)"}, SignatureHeader: {sign(body, time.Now(), secret)}},
+		Header:     header,
 		Body:       body,
 		RemoteAddr: "127.0.0.1:40000",
 		Host:       "billing.example.com",

@@ -6,10 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -17,12 +17,13 @@ import (
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 )
 
 // Name and Version must match plugin.json.
 const (
 	Name    = "payment-stripe"
-	Version = "0.1.0"
+	Version = "0.2.0"
 )
 
 const description = "Stripe Checkout: cards, wallets and local payment methods in 135+ currencies"
@@ -36,12 +37,12 @@ const (
 	expiryMargin = 2 * time.Minute
 )
 
-// How long the plugin remembers things in the host's durable store (Host's
-// Store* calls, never its cache, which may lose them).
+// How long the plugin remembers things in the host's durable store (the
+// SDK keeps its own idempotency and replay records beside them).
 const (
-	// idempotencyTTL: an idempotency key maps to its session this long
-	// (Stripe forgets keys after 24 hours; the mapping outlives that).
-	idempotencyTTL = 30 * 24 * time.Hour
+	// paramsTTL: the parameters first sent with an idempotency key are
+	// kept this long (Stripe forgets keys after 24 hours).
+	paramsTTL = 30 * 24 * time.Hour
 	// orderTTL: an order id maps to its latest session this long.
 	orderTTL = 30 * 24 * time.Hour
 	// replayTTL: a handled event id is remembered this long. Stripe resends
@@ -49,166 +50,167 @@ const (
 	replayTTL = 7 * 24 * time.Hour
 )
 
-// Gateway is the Stripe Checkout payment gateway.
-type Gateway struct {
-	sdk.Base
+// NewGateway returns the plugin, unconfigured; serve its Plugin(), which
+// also refunds.
+func NewGateway() *gateway.Gateway[settings] {
+	return gateway.New(gateway.Spec[settings]{
+		Name: Name, Version: Version, Description: description,
+		Defaults:  defaultSettings(),
+		ReplayTTL: replayTTL,
+		// The longest a call can take with the settings' most patient
+		// timeout and retries; callContext bounds each call by the
+		// settings in force.
+		CallTimeout:  maxTimeoutSeconds*time.Second*(maxRetries+1) + maxRetrySleep*maxRetries,
+		MetricPrefix: "stripe",
+		New:          newAPI,
+		APIType:      (*api)(nil),
+		// amount.go converts to Stripe's units: it takes currencies whose
+		// CLDR digits differ from payment.Exponent's (COP, PKR, ...).
+		CheckCurrency: func(code string) error {
+			_, err := stripeCurrencyOf(code)
+			return err
+		},
+		// The records the plugin wrote before it was built on the SDK
+		// (0.1.0): see legacyPayment.
+		Legacy: gateway.Legacy{Payment: legacyPayment, ReplayPrefix: legacyEventPrefix},
+	})
+}
 
-	mu    sync.RWMutex
-	cfg   settings
-	api   *stripe.Client
-	now   func() time.Time
-	stats *stats
+// api is Stripe's API with one set of settings.
+type api struct {
+	cfg    settings
+	stripe *stripe.Client
+	host   sdk.Host
+	log    *slog.Logger
+	now    func() time.Time
 }
 
 var (
-	_ payment.Gateway  = (*Gateway)(nil)
-	_ payment.Refunder = (*Gateway)(nil)
+	_ gateway.API      = (*api)(nil)
+	_ payment.Refunder = (*api)(nil)
 )
 
-// NewGateway returns an unconfigured gateway.
-func NewGateway() *Gateway { return &Gateway{now: time.Now, stats: newStats()} }
-
-// state is the configuration one call works with.
-type state struct {
-	cfg settings
-	api *stripe.Client
-}
-
-func (g *Gateway) state() (state, error) {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	if g.api == nil {
-		return state{}, fmt.Errorf("%w: the plugin has not been configured yet", sdk.ErrFailedPrecondition)
-	}
-	return state{cfg: g.cfg, api: g.api}, nil
-}
-
-// Describe implements sdk.Plugin.
-func (g *Gateway) Describe(context.Context, *sdk.DescribeRequest) (*sdk.DescribeResponse, error) {
-	return &sdk.DescribeResponse{Name: Name, Version: Version, Description: description}, nil
-}
-
-// Configure implements sdk.Plugin. It checks the settings' form only; it
-// does not call Stripe.
-func (g *Gateway) Configure(_ context.Context, req *sdk.ConfigureRequest) (*sdk.ConfigureResponse, error) {
-	cfg := defaultSettings()
-	if err := sdk.DecodeConfig(req.Settings, &cfg); err != nil {
-		return nil, err
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	resp := &sdk.ConfigureResponse{}
-	if cfg.Mode == "test" && req.Environment == "production" {
-		resp.Warnings = append(resp.Warnings, "Stripe is in test mode in production: customers cannot really pay; set a live key")
+// newAPI builds the API from valid settings. It does not call Stripe.
+func newAPI(cfg settings, env *gateway.Env) (gateway.API, error) {
+	if cfg.Mode == "test" && env.HostEnvironment == "production" {
+		env.Warn("Stripe is in test mode in production: customers cannot really pay; set a live key")
 	}
 	if len(cfg.WebhookSecrets) > 1 {
-		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%d webhook secrets are accepted; remove the old one once the rotation is done", len(cfg.WebhookSecrets)))
+		env.Warn("%d webhook secrets are accepted; remove the old one once the rotation is done", len(cfg.WebhookSecrets))
 	}
-	api := newStripeClient(cfg, g.Logger)
-	g.mu.Lock()
-	g.cfg, g.api = cfg, api
-	g.mu.Unlock()
-	g.stats.forgetLast() // the last call's outcome was with the old settings
-	g.Logger().Info("configured", "mode", cfg.Mode, "webhook_secrets", len(cfg.WebhookSecrets), "api_base_url", cfg.APIBaseURL)
-	return resp, nil
+	env.Detail("mode", cfg.Mode)
+	env.Detail("webhook_secrets", len(cfg.WebhookSecrets))
+	if cfg.APIBaseURL != "" {
+		env.Detail("api_base_url", cfg.APIBaseURL)
+	}
+	tr := env.Transport(gateway.ClientConfig{Name: "Stripe", Credentials: "secret_key"}, nil, cfg.timeout())
+	env.Log.Info("Stripe settings", "mode", cfg.Mode, "webhook_secrets", len(cfg.WebhookSecrets), "api_base_url", cfg.APIBaseURL)
+	return &api{cfg: cfg, stripe: newStripeClient(cfg, tr, env.Log), host: env.Host, log: env.Log, now: env.Now}, nil
 }
 
-// CheckHealth implements sdk.Plugin. It does not call Stripe; it reports
-// how the last call went.
-func (g *Gateway) CheckHealth(context.Context, *sdk.CheckHealthRequest) (*sdk.CheckHealthResponse, error) {
-	st, err := g.state()
-	if err != nil {
-		return &sdk.CheckHealthResponse{Status: sdk.HealthError, Message: err.Error()}, nil
-	}
-	details := map[string]any{"mode": st.cfg.Mode, "webhook_secrets": len(st.cfg.WebhookSecrets)}
-	if st.cfg.APIBaseURL != "" {
-		details["api_base_url"] = st.cfg.APIBaseURL
-	}
-	last := g.stats.lastCall()
-	if !last.at.IsZero() {
-		details["last_call"] = last.at.UTC().Format(time.RFC3339)
-		details["last_outcome"] = last.outcome
-	}
-	switch last.outcome {
-	case outcomeAuth:
-		return &sdk.CheckHealthResponse{Status: sdk.HealthError, Message: last.message, Details: details}, nil
-	case outcomeUnavailable, outcomeRateLimited:
-		return &sdk.CheckHealthResponse{Status: sdk.HealthDegraded, Message: last.message, Details: details}, nil
-	}
-	return &sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "ready (" + st.cfg.Mode + " mode)", Details: details}, nil
-}
-
-// CollectMetrics implements sdk.Plugin.
-func (g *Gateway) CollectMetrics(context.Context, *sdk.CollectMetricsRequest) (*sdk.CollectMetricsResponse, error) {
-	return &sdk.CollectMetricsResponse{Text: g.stats.prometheus()}, nil
-}
-
-// CreatePayment implements payment.Gateway: it creates a Checkout Session
-// in payment mode. The same IdempotencyKey gives the same session, through
-// a record in the host's durable store and Stripe's Idempotency-Key.
-func (g *Gateway) CreatePayment(ctx context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	st, err := g.state()
-	if err != nil {
-		return nil, err
-	}
-	if len(st.cfg.Currencies) > 0 && !slices.Contains(st.cfg.Currencies, req.Amount.Currency) {
-		return nil, fmt.Errorf("%w: %s; this gateway is set to take %s", payment.ErrUnsupportedCurrency, req.Amount.Currency, strings.Join(st.cfg.Currencies, ", "))
+// Create creates a Checkout Session in payment mode. The SDK has checked
+// the request and holds its idempotency record; Stripe's Idempotency-Key
+// makes a retry after a lost answer give the same session.
+func (a *api) Create(ctx context.Context, req *payment.CreatePaymentRequest) (*payment.Payment, error) {
+	if len(a.cfg.Currencies) > 0 && !slices.Contains(a.cfg.Currencies, req.Amount.Currency) {
+		return nil, fmt.Errorf("%w: %s; this gateway is set to take %s", payment.ErrUnsupportedCurrency, req.Amount.Currency, strings.Join(a.cfg.Currencies, ", "))
 	}
 	params, err := sessionParams(req)
 	if err != nil {
 		return nil, err
 	}
-
-	// The record makes a retry send exactly the parameters of the first
-	// attempt (expires_at depends on the time of the first), so Stripe's
-	// idempotency answers with the same session instead of an error.
-	key := idempotencyKVKey(req.IdempotencyKey)
-	rec, found := g.loadIdempotency(ctx, key)
-	if !found {
-		exp, err := sessionExpiry(req.ExpiresAt, g.now())
-		if err != nil {
-			return nil, err
-		}
-		rec = g.reserveIdempotency(ctx, key, idempotencyRecord{
-			OrderID: req.OrderID, Amount: req.Amount.Amount, Currency: req.Amount.Currency, ExpiresAt: exp,
-		})
+	exp, err := a.expiry(ctx, req)
+	if err != nil {
+		return nil, err
 	}
-	if rec.OrderID != req.OrderID || rec.Amount != req.Amount.Amount || rec.Currency != req.Amount.Currency {
-		return nil, fmt.Errorf("%w: idempotency key %q was used for order %s (%s); use a new key for a different payment",
-			sdk.ErrInvalidArgument, req.IdempotencyKey, rec.OrderID, payment.Money{Amount: rec.Amount, Currency: rec.Currency})
-	}
-	if rec.SessionID != "" {
-		p, err := g.getPayment(ctx, st, rec.SessionID, req.OrderID)
-		if err != nil {
-			return nil, err
-		}
-		return &payment.CreatePaymentResponse{Payment: p}, nil
-	}
-	if rec.ExpiresAt != 0 {
-		params.ExpiresAt = stripe.Int64(rec.ExpiresAt)
+	if exp != 0 {
+		params.ExpiresAt = stripe.Int64(exp)
 	}
 	params.SetIdempotencyKey(stripeIdempotencyKey(req.IdempotencyKey))
-
-	cctx, cancel := callContext(ctx, st.cfg)
+	cctx, cancel := callContext(ctx, a.cfg)
 	defer cancel()
-	s, err := st.api.V1CheckoutSessions.Create(cctx, params)
-	g.stats.call(ctx, "create_checkout_session", err)
+	s, err := a.stripe.V1CheckoutSessions.Create(cctx, params)
 	if err != nil {
-		return nil, apiError(ctx, "create checkout session", err, st.cfg.secrets())
+		return nil, apiError(ctx, "create checkout session", err, a.cfg.secrets())
 	}
 	p, err := toPayment(s)
 	if err != nil {
 		return nil, err
 	}
-	rec.SessionID = s.ID
-	g.kvPut(ctx, key, rec, idempotencyTTL)
-	g.kvPut(ctx, orderKVKey(req.OrderID), s.ID, orderTTL)
-	g.Logger().Info("checkout session created", "order_id", req.OrderID, "session", s.ID, "amount", p.Amount.String())
-	return &payment.CreatePaymentResponse{Payment: p}, nil
+	a.put(ctx, orderKVKey(req.OrderID), s.ID, orderTTL)
+	a.log.Info("checkout session created", "order_id", req.OrderID, "session", s.ID, "amount", p.Amount.String())
+	return &p, nil
+}
+
+// expiry is the expires_at to send for req (sessionExpiry), the same on
+// every attempt with one idempotency key: Stripe refuses a key repeated
+// with other parameters, and expires_at depends on the first attempt's
+// time. The first attempt's is kept in the host's durable store, in the
+// record layout of the plugin's earlier version (which legacyPayment
+// reads). When the store cannot be used it carries on without, and logs
+// why.
+func (a *api) expiry(ctx context.Context, req *payment.CreatePaymentRequest) (int64, error) {
+	key := idempotencyKVKey(req.IdempotencyKey)
+	if rec, found, err := a.params(ctx, key); found {
+		return rec.ExpiresAt, nil
+	} else if err != nil {
+		a.log.Warn("idempotency parameters unavailable; a retry after the clock moved may be refused by Stripe", "error", err)
+	}
+	exp, err := sessionExpiry(req.ExpiresAt, a.now())
+	if err != nil {
+		return 0, err
+	}
+	raw, _ := json.Marshal(idempotencyRecord{OrderID: req.OrderID, Amount: req.Amount.Amount, Currency: req.Amount.Currency, ExpiresAt: exp})
+	stored, err := a.host.StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: paramsTTL, OnlyIfAbsent: true})
+	if err != nil {
+		a.log.Warn("idempotency parameters not stored; a retry after the clock moved may be refused by Stripe", "error", err)
+	}
+	if err == nil && !stored { // a concurrent first attempt
+		if rec, found, _ := a.params(ctx, key); found {
+			return rec.ExpiresAt, nil
+		}
+	}
+	return exp, nil
+}
+
+// params reads the record of an idempotency key.
+func (a *api) params(ctx context.Context, key string) (idempotencyRecord, bool, error) {
+	var rec idempotencyRecord
+	raw, found, err := a.host.StoreGet(ctx, key)
+	if err != nil || !found {
+		return rec, false, err
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return rec, false, fmt.Errorf("%w: stored %s does not decode: %v", sdk.ErrInternal, key, err)
+	}
+	return rec, true, nil
+}
+
+// put writes a JSON value to the host's durable store; a failure is
+// logged, not returned (the payment exists at Stripe whatever the store
+// says).
+func (a *api) put(ctx context.Context, key string, v any, ttl time.Duration) {
+	raw, _ := json.Marshal(v)
+	if _, err := a.host.StoreSet(context.WithoutCancel(ctx), key, raw, sdk.StoreSetOptions{TTL: ttl}); err != nil {
+		a.log.Warn("could not record in the host's store", "key", key, "error", err)
+	}
+}
+
+// legacyPayment is the session the plugin's earlier version recorded for
+// req's idempotency key ("idempotency/<sha256 of the key>", JSON of
+// idempotencyRecord), "" when none; a key recorded for another order or
+// amount is refused. Records this version writes there hold no session.
+func legacyPayment(ctx context.Context, store sdk.Host, req *payment.CreatePaymentRequest) (string, error) {
+	a := &api{host: store}
+	rec, found, err := a.params(ctx, idempotencyKVKey(req.IdempotencyKey))
+	if err != nil || !found {
+		return "", err
+	}
+	if rec.OrderID != req.OrderID || rec.Amount != req.Amount.Amount || rec.Currency != req.Amount.Currency {
+		return "", fmt.Errorf("%w: idempotency key %q was used for order %s (%s); use a new key for a different payment",
+			sdk.ErrInvalidArgument, req.IdempotencyKey, rec.OrderID, payment.Money{Amount: rec.Amount, Currency: rec.Currency})
+	}
+	return rec.SessionID, nil
 }
 
 // sessionParams are a Checkout Session's parameters for req, all but
@@ -369,62 +371,50 @@ func stripeIdempotencyKey(key string) string {
 	return "sha256-" + hex.EncodeToString(sum[:])
 }
 
-// GetPayment implements payment.Gateway: it retrieves the Checkout Session
-// (by id, or by the order's latest session).
-func (g *Gateway) GetPayment(ctx context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
-	st, err := g.state()
+// Get retrieves a Checkout Session as a Payment.
+func (a *api) Get(ctx context.Context, id string) (*payment.Payment, error) {
+	s, err := a.retrieveSession(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	id := req.ID
-	if id == "" {
-		if req.OrderID == "" {
-			return nil, fmt.Errorf("%w: id or order_id is required", sdk.ErrInvalidArgument)
-		}
-		var found bool
-		if found, err = g.kvGet(ctx, orderKVKey(req.OrderID), &id); err != nil {
-			return nil, err
-		}
-		if !found {
-			return nil, fmt.Errorf("%w: no checkout session for order %q", payment.ErrUnknownOrder, req.OrderID)
-		}
-	}
-	p, err := g.getPayment(ctx, st, id, req.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	return &payment.GetPaymentResponse{Payment: p}, nil
+	p, err := toPayment(s)
+	return &p, err
 }
 
-// getPayment retrieves session id as a Payment; orderID, when set, must be
-// the session's.
-func (g *Gateway) getPayment(ctx context.Context, st state, id, orderID string) (payment.Payment, error) {
-	s, err := g.retrieveSession(ctx, st, id)
+// GetByOrder retrieves the order's latest session. Stripe lists no
+// sessions by client_reference_id, so Create records it in the host's
+// durable store ("order/<order id>").
+func (a *api) GetByOrder(ctx context.Context, orderID string) (*payment.Payment, error) {
+	raw, found, err := a.host.StoreGet(ctx, orderKVKey(orderID))
 	if err != nil {
-		return payment.Payment{}, err
+		return nil, err
 	}
-	if orderID != "" && orderOf(s) != orderID {
-		return payment.Payment{}, fmt.Errorf("%w: checkout session %s belongs to order %q, not %q", payment.ErrUnknownOrder, id, orderOf(s), orderID)
+	var id string
+	if !found || json.Unmarshal(raw, &id) != nil || id == "" {
+		return nil, fmt.Errorf("%w: no checkout session for order %q", payment.ErrUnknownOrder, orderID)
 	}
-	return toPayment(s)
+	p, err := a.Get(ctx, id)
+	if err == nil && p.OrderID != orderID {
+		err = fmt.Errorf("%w: checkout session %s belongs to order %q, not %q", payment.ErrUnknownOrder, id, p.OrderID, orderID)
+	}
+	return p, err
 }
 
 // retrieveSession gets a Checkout Session with its PaymentIntent and that
 // one's latest charge (for failed and refunded payments). An id that is not
 // a Checkout Session's, or one Stripe does not know, is
 // payment.ErrUnknownOrder.
-func (g *Gateway) retrieveSession(ctx context.Context, st state, id string) (*stripe.CheckoutSession, error) {
+func (a *api) retrieveSession(ctx context.Context, id string) (*stripe.CheckoutSession, error) {
 	if !strings.HasPrefix(id, "cs_") || strings.ContainsAny(id, "/?#% ") {
 		return nil, fmt.Errorf("%w: %q is not a Stripe Checkout Session id (cs_...)", payment.ErrUnknownOrder, id)
 	}
 	params := &stripe.CheckoutSessionRetrieveParams{}
 	params.AddExpand("payment_intent.latest_charge")
-	cctx, cancel := callContext(ctx, st.cfg)
+	cctx, cancel := callContext(ctx, a.cfg)
 	defer cancel()
-	s, err := st.api.V1CheckoutSessions.Retrieve(cctx, id, params)
-	g.stats.call(ctx, "retrieve_checkout_session", err)
+	s, err := a.stripe.V1CheckoutSessions.Retrieve(cctx, id, params)
 	if err != nil {
-		return nil, apiError(ctx, "retrieve checkout session "+id, err, st.cfg.secrets())
+		return nil, apiError(ctx, "retrieve checkout session "+id, err, a.cfg.secrets())
 	}
 	return s, nil
 }
@@ -499,15 +489,11 @@ func toPayment(s *stripe.CheckoutSession) (payment.Payment, error) {
 
 // Refund implements payment.Refunder: it refunds the session's
 // PaymentIntent, in full when req.Amount is zero.
-func (g *Gateway) Refund(ctx context.Context, req *payment.RefundRequest) (*payment.RefundResponse, error) {
+func (a *api) Refund(ctx context.Context, req *payment.RefundRequest) (*payment.RefundResponse, error) {
 	if strings.TrimSpace(req.IdempotencyKey) == "" {
 		return nil, fmt.Errorf("%w: idempotency_key is required", sdk.ErrInvalidArgument)
 	}
-	st, err := g.state()
-	if err != nil {
-		return nil, err
-	}
-	s, err := g.retrieveSession(ctx, st, req.PaymentID)
+	s, err := a.retrieveSession(ctx, req.PaymentID)
 	if err != nil {
 		return nil, err
 	}
@@ -543,12 +529,11 @@ func (g *Gateway) Refund(ctx context.Context, req *payment.RefundRequest) (*paym
 		params.Metadata["reason"] = truncate(req.Reason, 500)
 	}
 	params.SetIdempotencyKey(stripeIdempotencyKey(req.IdempotencyKey))
-	cctx, cancel := callContext(ctx, st.cfg)
+	cctx, cancel := callContext(ctx, a.cfg)
 	defer cancel()
-	r, err := st.api.V1Refunds.Create(cctx, params)
-	g.stats.call(ctx, "create_refund", err)
+	r, err := a.stripe.V1Refunds.Create(cctx, params)
 	if err != nil {
-		return nil, apiError(ctx, "refund "+s.ID, err, st.cfg.secrets())
+		return nil, apiError(ctx, "refund "+s.ID, err, a.cfg.secrets())
 	}
 	amount, err := fromStripe(r.Amount, string(r.Currency))
 	if err != nil {
@@ -561,7 +546,7 @@ func (g *Gateway) Refund(ctx context.Context, req *payment.RefundRequest) (*paym
 	case stripe.RefundStatusFailed, stripe.RefundStatusCanceled:
 		status = "failed"
 	}
-	g.Logger().Info("refund created", "session", s.ID, "refund", r.ID, "amount", amount.String(), "status", status)
+	a.log.Info("refund created", "session", s.ID, "refund", r.ID, "amount", amount.String(), "status", status)
 	return &payment.RefundResponse{RefundID: r.ID, PaymentID: s.ID, Amount: amount, Status: status}, nil
 }
 
@@ -577,14 +562,16 @@ func truncate(s string, n int) string {
 }
 
 // idempotencyRecord is what the host's durable store holds for one
-// idempotency key.
+// idempotency key: the parameters first sent with it. The plugin's earlier
+// version also wrote SessionID there once Stripe answered; this one leaves
+// the outcome to the SDK's record.
 type idempotencyRecord struct {
 	OrderID  string `json:"order_id"`
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
 	// ExpiresAt is the expires_at sent (Unix seconds), 0 for none.
 	ExpiresAt int64 `json:"expires_at,omitempty"`
-	// SessionID is set once Stripe has answered.
+	// SessionID: in records of the earlier version, once Stripe answered.
 	SessionID string `json:"session_id,omitempty"`
 }
 
@@ -595,57 +582,6 @@ func idempotencyKVKey(key string) string {
 
 func orderKVKey(orderID string) string { return "order/" + orderID }
 
-func eventKVKey(eventID string) string { return "event/" + eventID }
-
-// loadIdempotency reads the record of key. When the host's store cannot be
-// read it carries on without (Stripe's own idempotency still holds for 24
-// hours) and logs why.
-func (g *Gateway) loadIdempotency(ctx context.Context, key string) (idempotencyRecord, bool) {
-	var rec idempotencyRecord
-	found, err := g.kvGet(ctx, key, &rec)
-	if err != nil {
-		g.Logger().Warn("idempotency record unavailable; relying on Stripe's idempotency alone", "error", err)
-		return rec, false
-	}
-	return rec, found
-}
-
-// reserveIdempotency stores rec for key unless a record is there already
-// (a concurrent first attempt), and returns the record that holds.
-func (g *Gateway) reserveIdempotency(ctx context.Context, key string, rec idempotencyRecord) idempotencyRecord {
-	raw, _ := json.Marshal(rec)
-	stored, err := g.Host().StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: idempotencyTTL, OnlyIfAbsent: true})
-	if err != nil {
-		g.Logger().Warn("idempotency record not stored; relying on Stripe's idempotency alone", "error", err)
-		return rec
-	}
-	if stored {
-		return rec
-	}
-	if other, found := g.loadIdempotency(ctx, key); found {
-		return other
-	}
-	return rec
-}
-
-// kvGet reads a JSON value from the host's durable store.
-func (g *Gateway) kvGet(ctx context.Context, key string, v any) (bool, error) {
-	raw, found, err := g.Host().StoreGet(ctx, key)
-	if err != nil || !found {
-		return false, err
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("%w: stored %s does not decode: %v", sdk.ErrInternal, key, err)
-	}
-	return true, nil
-}
-
-// kvPut writes a JSON value to the host's durable store; a failure is
-// logged, not returned (the payment exists at Stripe whatever the store
-// says).
-func (g *Gateway) kvPut(ctx context.Context, key string, v any, ttl time.Duration) {
-	raw, _ := json.Marshal(v)
-	if _, err := g.Host().StoreSet(context.WithoutCancel(ctx), key, raw, sdk.StoreSetOptions{TTL: ttl}); err != nil {
-		g.Logger().Warn("could not record in the host's store", "key", key, "error", err)
-	}
-}
+// legacyEventPrefix started the replay records (payment.ReplayRecords) of
+// the plugin's earlier version: "event/<event id>" = the session.
+const legacyEventPrefix = "event/"

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
@@ -25,7 +26,7 @@ import (
 // Stripe, with its log captured at every level.
 type env struct {
 	fake *fakeStripe
-	g    *Gateway
+	g    *gateway.Gateway[settings]
 	h    *sdktest.Harness
 	gw   payment.Gateway
 	log  *sdktest.Buffer
@@ -38,8 +39,8 @@ func serveUnconfigured(t *testing.T) *env {
 	t.Helper()
 	logger, logs := sdktest.Logger(t)
 	e := &env{fake: newFakeStripe(t), g: NewGateway(), log: logs, now: &sdktest.Clock{}}
-	e.g.now = e.now.Now
-	e.h = sdktest.Serve(t, e.g, sdktest.WithLogger(logger))
+	e.g.SetClock(e.now.Now)
+	e.h = sdktest.Serve(t, e.g.Plugin(), sdktest.WithLogger(logger))
 	e.gw = e.h.Payment()
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -229,6 +230,7 @@ func TestConfigure(t *testing.T) {
 		{"base URL with a path prefix before /v1", with("api_base_url", "http://127.0.0.1:12111/stripe/v1/"), "api_base_url must not have a path"},
 		{"lower-case currency", with("currencies", []string{"idr"}), "currencies[0]"},
 		{"currency Stripe does not take", with("currencies", []string{"IQD"}), "Stripe does not take IQD"},
+		{"a code that names no money", with("currencies", []string{"USD", "XTS"}), "currencies[1]: currency not supported by this gateway: XTS is not money"},
 		{"timeout", with("timeout_seconds", 0), "timeout_seconds"},
 		{"retries", with("max_network_retries", 9), "max_network_retries"},
 		{"unknown field", with("server_key", "x"), "unknown field"},
@@ -277,12 +279,14 @@ func TestUnconfigured(t *testing.T) {
 	if _, err := e.gw.CreatePayment(ctx, createRequest(newOrder(), rp150k)); !errors.Is(err, sdk.ErrFailedPrecondition) {
 		t.Errorf("CreatePayment = %v, want sdk.ErrFailedPrecondition", err)
 	}
-	if _, err := e.webhook([]byte(`{}`), "t=1,v1=00"); !errors.Is(err, sdk.ErrFailedPrecondition) {
-		t.Errorf("HandleWebhook = %v, want sdk.ErrFailedPrecondition", err)
+	// Without the webhook secrets nothing can be verified (the SDK's rule
+	// for every gateway).
+	if _, err := e.webhook([]byte(`{}`), "t=1,v1=00"); !errors.Is(err, payment.ErrInvalidSignature) || !strings.Contains(err.Error(), "not configured") {
+		t.Errorf("HandleWebhook = %v, want payment.ErrInvalidSignature saying the plugin is not configured", err)
 	}
 	h, err := e.h.Plugin().CheckHealth(ctx, &sdk.CheckHealthRequest{})
-	if err != nil || h.Status != sdk.HealthError {
-		t.Errorf("CheckHealth = %+v, %v; want error", h, err)
+	if err != nil || h.Status != sdk.HealthDegraded || !strings.Contains(h.Message, "not configured") {
+		t.Errorf("CheckHealth = %+v, %v; want degraded, saying the plugin is not configured", h, err)
 	}
 }
 
@@ -387,8 +391,12 @@ func TestCreatePaymentIdempotentWithoutTheStore(t *testing.T) {
 	req := createRequest(newOrder(), payment.Money{Amount: 2500, Currency: "USD"})
 	req.ExpiresAt = time.Now().Add(72 * time.Hour) // beyond Stripe's 24 h: not sent
 	first := e.create(t, req)
-	if _, err := e.h.Host.StoreDelete(context.Background(), idempotencyKVKey(req.IdempotencyKey)); err != nil {
-		t.Fatal(err)
+	// Both records: the SDK's of the outcome, the plugin's of the
+	// parameters.
+	for _, key := range []string{"idem:" + req.IdempotencyKey, idempotencyKVKey(req.IdempotencyKey)} {
+		if found, err := e.h.Host.StoreDelete(context.Background(), key); err != nil || !found {
+			t.Fatalf("StoreDelete(%s) = %v, %v; want the record deleted", key, found, err)
+		}
 	}
 	second := e.create(t, req)
 	if second.ID != first.ID || e.fake.sessionCount() != 1 {
@@ -538,6 +546,29 @@ func TestCreatePaymentRefusals(t *testing.T) {
 			t.Errorf("CreatePayment = %v, want payment.ErrUnsupportedCurrency", err)
 		}
 	})
+	t.Run("codes that name no money", func(t *testing.T) {
+		e := serve(t, nil)
+		for _, code := range []string{"XTS", "XAU", "XDR"} {
+			_, err := e.gw.CreatePayment(context.Background(), createRequest(newOrder(), payment.Money{Amount: 1000, Currency: code}))
+			if !errors.Is(err, payment.ErrUnsupportedCurrency) || !strings.Contains(err.Error(), code+" is not money") {
+				t.Errorf("CreatePayment in %s = %v, want payment.ErrUnsupportedCurrency saying it is not money", code, err)
+			}
+		}
+		if len(e.fake.received()) != 0 {
+			t.Errorf("Stripe was called")
+		}
+	})
+	// CLDR counts these in other digits than payment.Money; Stripe takes
+	// them two-decimal, as payment.Money does.
+	t.Run("currencies CLDR counts otherwise", func(t *testing.T) {
+		e := serve(t, nil)
+		for _, m := range []payment.Money{{Amount: 500000, Currency: "COP"}, {Amount: 50000, Currency: "PKR"}} {
+			p := e.create(t, createRequest(newOrder(), m))
+			if p.Amount != m {
+				t.Errorf("CreatePayment(%s) = %s", m, p.Amount)
+			}
+		}
+	})
 	t.Run("currency without a known Stripe exponent", func(t *testing.T) {
 		e := serve(t, nil)
 		_, err := e.gw.CreatePayment(context.Background(), createRequest(newOrder(), payment.Money{Amount: 100000, Currency: "IQD"}))
@@ -607,8 +638,8 @@ func TestStripeErrors(t *testing.T) {
 			t.Errorf("CreatePayment = %v, want sdk.ErrFailedPrecondition saying to check secret_key", err)
 		}
 		h, err := e.h.Plugin().CheckHealth(context.Background(), &sdk.CheckHealthRequest{})
-		if err != nil || h.Status != sdk.HealthError {
-			t.Errorf("CheckHealth = %+v, %v; want error", h, err)
+		if err != nil || h.Status != sdk.HealthDegraded || !strings.Contains(h.Message, "check secret_key") {
+			t.Errorf("CheckHealth = %+v, %v; want degraded, saying to check secret_key", h, err)
 		}
 		if strings.Contains(e.log.String(), testKey) {
 			t.Errorf("the log holds the secret key")
@@ -629,8 +660,8 @@ func TestStripeErrors(t *testing.T) {
 			t.Errorf("CreatePayment = %v, want sdk.ErrUnavailable", err)
 		}
 		h, _ := e.h.Plugin().CheckHealth(context.Background(), &sdk.CheckHealthRequest{})
-		if h.Status != sdk.HealthDegraded {
-			t.Errorf("CheckHealth = %+v, want degraded", h)
+		if h.Status != sdk.HealthDegraded || !strings.Contains(h.Message, "Stripe did not answer") {
+			t.Errorf("CheckHealth = %+v, want degraded, saying Stripe did not answer", h)
 		}
 	})
 }
@@ -815,16 +846,26 @@ func TestRefund(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	e := serve(t, nil)
+	e.fake.failNext(dropConnection) // stripe-go retries with the same key: both attempts count
 	p := e.create(t, createRequest(newOrder(), rp150k))
 	e.get(t, p.ID)
+	e.fake.setPaid(p.ID)
+	if _, err := e.signed(e.fake.paidEvent(p.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.webhook(e.fake.paidEvent(p.ID), sign([]byte("other"), time.Now(), testSecret)); err == nil {
+		t.Fatal("a bad signature was accepted")
+	}
 	m, err := e.h.Plugin().CollectMetrics(context.Background(), &sdk.CollectMetricsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`stripe_api_requests_total{operation="create_checkout_session",outcome="ok"} 1`,
-		`stripe_api_requests_total{operation="retrieve_checkout_session",outcome="ok"} 1`,
-		"# TYPE stripe_webhooks_total counter",
+		`stripe_api_requests_total{operation="create",outcome="unreachable"} 1`,
+		`stripe_api_requests_total{operation="create",outcome="200"} 1`,
+		`stripe_api_requests_total{operation="get",outcome="200"} 2`, // GetPayment, the webhook's confirmation
+		`stripe_notifications_total{outcome="accepted"} 1`,
+		`stripe_notifications_total{outcome="bad_signature"} 1`,
 	} {
 		if !strings.Contains(string(m.Text), want) {
 			t.Errorf("metrics lack %q:\n%s", want, m.Text)

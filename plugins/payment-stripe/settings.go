@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 )
 
 // settings are the plugin's settings (config_schema in plugin.json).
@@ -62,10 +63,10 @@ var (
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
-// validate checks the settings and returns an error wrapping
+// Validate checks the settings and returns an error wrapping
 // sdk.ErrInvalidArgument that names every problem. It never repeats a
-// secret.
-func (s *settings) validate() error {
+// secret. An empty mode takes the key's.
+func (s *settings) Validate() error {
 	var problems []string
 	keyMode := ""
 	switch {
@@ -107,6 +108,8 @@ func (s *settings) validate() error {
 			problems = append(problems, fmt.Sprintf("currencies[%d]: %q is not an upper-case ISO 4217 code such as \"USD\"", i, c))
 		} else if _, err := stripeCurrencyOf(c); err != nil {
 			problems = append(problems, fmt.Sprintf("currencies[%d]: Stripe does not take %s", i, c))
+		} else if err := gateway.CheckMoney(c); err != nil {
+			problems = append(problems, fmt.Sprintf("currencies[%d]: %v", i, err))
 		}
 	}
 	if s.TimeoutSeconds < 1 || s.TimeoutSeconds > maxTimeoutSeconds {

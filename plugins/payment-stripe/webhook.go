@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 )
 
 // SignatureHeader is the header Stripe signs webhooks in:
@@ -103,142 +101,47 @@ func verifySignature(header string, body []byte, secrets []string, now time.Time
 	return nil
 }
 
-// HandleWebhook implements payment.Gateway for Stripe's webhook events. In
-// order: the signature over the raw body, then parsing, then the replay
-// record (the event id and the session it was about, in the host's durable
-// store), then the session as Stripe's API reports it now, which must agree
-// with the event on order, amount and currency. A paid event is reported
-// paid only when the API says paid too (Event.Confirmed); one the API does
-// not back yet is payment.ErrUnconfirmed.
-//
-// An event recorded before for the same session is reported again from its
-// payload, marked Duplicate, without asking Stripe's API (the host confirms
-// with GetPayment unless its store shows the payment applied); one recorded
-// for another session is payment.ErrReplay.
-func (g *Gateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
-	st, err := g.state()
+// VerifyNotification checks the Stripe-Signature header over the raw body
+// with the plugin's clock, before anything is read.
+func (a *api) VerifyNotification(r *sdk.HTTPRequest) error {
+	return verifySignature(r.Header.Get(SignatureHeader), r.Body, a.cfg.WebhookSecrets, a.now())
+}
+
+// ParseNotification reads a verified Stripe event. A Checkout event is what
+// it claims about its session; any other event is acknowledged and
+// ignored (nil); an event of the other mode (live or test) than the
+// plugin's is refused. The SDK then confirms the session with Stripe's
+// API: its order, amount and currency must agree, and a paid event the API
+// does not back yet is payment.ErrUnconfirmed (Stripe sends it again).
+func (a *api) ParseNotification(r *sdk.HTTPRequest) (*gateway.Notification, error) {
+	ev, evSession, err := parseEvent(r.Body)
 	if err != nil {
 		return nil, err
 	}
-	body := req.Request.Body
-	if err := verifySignature(req.Request.Header.Get(SignatureHeader), body, st.cfg.WebhookSecrets, g.now()); err != nil {
-		g.stats.webhook("invalid_signature")
-		return nil, err
-	}
-	ev, evSession, err := parseEvent(body)
-	if err != nil {
-		g.stats.webhook("malformed")
-		return nil, err
-	}
-	log := g.Logger().With("event", ev.ID, "type", string(ev.Type))
-	if ev.Livemode != (st.cfg.Mode == "live") {
-		g.stats.webhook("wrong_mode")
+	if ev.Livemode != (a.cfg.Mode == "live") {
 		return nil, fmt.Errorf("%w: event %s is from Stripe's %s mode; the plugin is in %s mode; check the webhook endpoint and webhook_secrets",
-			sdk.ErrFailedPrecondition, ev.ID, modeName(ev.Livemode), st.cfg.Mode)
+			sdk.ErrFailedPrecondition, ev.ID, modeName(ev.Livemode), a.cfg.Mode)
 	}
 	if evSession == nil {
-		g.stats.webhook("ignored")
-		log.Debug("event ignored")
-		return &payment.WebhookResponse{Response: received()}, nil
+		a.log.Debug("event ignored", "event", ev.ID, "type", string(ev.Type))
+		return nil, nil
 	}
-
-	replays := payment.ReplayRecords{Host: g.Host(), Prefix: eventKVKey(""), TTL: replayTTL}
-	duplicate, err := replays.Record(ctx, ev.ID, evSession.ID)
-	if errors.Is(err, payment.ErrReplay) {
-		g.stats.webhook("replay")
-		return nil, err
-	}
+	amount, err := fromStripe(evSession.AmountTotal, string(evSession.Currency))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: event %s: %v", payment.ErrMalformedPayload, ev.ID, err)
 	}
-	if duplicate {
-		out, err := duplicateEvent(ev, evSession, body)
-		if err != nil {
-			return nil, err
-		}
-		g.stats.webhook("duplicate")
-		log.Info("webhook event repeated", "session", out.PaymentID, "order_id", out.OrderID, "status", string(out.Status))
-		return &payment.WebhookResponse{Response: received(), Event: out}, nil
-	}
-	out, err := g.confirmEvent(ctx, st, ev, evSession, body)
-	if err != nil {
-		// Forget the event, so Stripe's next delivery of it is checked
-		// afresh rather than reported as a duplicate.
-		if derr := replays.Forget(context.WithoutCancel(ctx), ev.ID); derr != nil {
-			log.Warn("could not forget a refused event; its redelivery will be reported as a duplicate, for the host to confirm", "error", derr)
-		}
-		g.stats.webhook("refused")
-		return nil, err
-	}
-	g.stats.webhook(string(out.Status))
-	log.Info("webhook event", "session", out.PaymentID, "order_id", out.OrderID, "status", string(out.Status), "confirmed", out.Confirmed)
-	return &payment.WebhookResponse{Response: received(), Event: out}, nil
-}
-
-// confirmEvent checks a Checkout event against the session as Stripe's
-// API reports it and returns the event to report.
-func (g *Gateway) confirmEvent(ctx context.Context, st state, ev *stripe.Event, evSession *stripe.CheckoutSession, body []byte) (*payment.Event, error) {
-	s, err := g.retrieveSession(ctx, st, evSession.ID)
-	if err != nil {
-		return nil, err
-	}
-	if orderOf(evSession) != orderOf(s) {
-		return nil, fmt.Errorf("%w: event %s names order %q, Stripe's API says session %s is for %q", payment.ErrUnknownOrder, ev.ID, orderOf(evSession), s.ID, orderOf(s))
-	}
-	if evSession.AmountTotal != s.AmountTotal || !strings.EqualFold(string(evSession.Currency), string(s.Currency)) {
-		return nil, fmt.Errorf("%w: event %s says %d %s, Stripe's API says session %s is %d %s", payment.ErrAmountMismatch, ev.ID,
-			evSession.AmountTotal, strings.ToUpper(string(evSession.Currency)), s.ID, s.AmountTotal, strings.ToUpper(string(s.Currency)))
-	}
-	p, err := toPayment(s)
-	if err != nil {
-		return nil, err
-	}
-	claimed := claimedStatus(string(ev.Type), evSession)
-	actual := p.Status
-	status, confirmed := claimed, actual == claimed
-	switch {
-	case actual == payment.StatusPaid:
-		// Whatever the event (events arrive out of order), the API's paid
-		// is the truth.
-		status, confirmed = payment.StatusPaid, true
-	case claimed == payment.StatusPaid && actual == payment.StatusPending:
-		return nil, fmt.Errorf("%w: event %s says session %s is paid; Stripe's API says %s (not paid yet); Stripe sends the event again later",
-			payment.ErrUnconfirmed, ev.ID, s.ID, p.GatewayStatus)
-	case claimed == payment.StatusPaid:
-		// Paid, then refunded, failed or expired: report what is true now.
-		status, confirmed = actual, true
-	}
-	return &payment.Event{
-		EventID:       ev.ID,
-		PaymentID:     s.ID,
-		OrderID:       p.OrderID,
-		Status:        status,
-		Amount:        p.Amount,
-		OccurredAt:    time.Unix(ev.Created, 0).UTC(),
-		Confirmed:     confirmed,
-		GatewayStatus: string(ev.Type),
-		Raw:           body,
-	}, nil
-}
-
-// duplicateEvent is a repeated event reported from its own payload, not
-// confirmed: the host confirms with GetPayment.
-func duplicateEvent(ev *stripe.Event, evSession *stripe.CheckoutSession, body []byte) (*payment.Event, error) {
-	p, err := toPayment(evSession)
-	if err != nil {
-		return nil, err
-	}
-	return &payment.Event{
-		EventID:       ev.ID,
+	n := &gateway.Notification{
+		ID:            ev.ID,
 		PaymentID:     evSession.ID,
-		OrderID:       p.OrderID,
+		OrderID:       orderOf(evSession),
 		Status:        claimedStatus(string(ev.Type), evSession),
-		Amount:        p.Amount,
-		OccurredAt:    time.Unix(ev.Created, 0).UTC(),
+		Amount:        amount,
 		GatewayStatus: string(ev.Type),
-		Raw:           body,
-		Duplicate:     true,
-	}, nil
+	}
+	if ev.Created != 0 {
+		n.OccurredAt = time.Unix(ev.Created, 0).UTC()
+	}
+	return n, nil
 }
 
 // claimedStatus is the status a Checkout event claims.
@@ -287,10 +190,6 @@ func parseEvent(body []byte) (*stripe.Event, *stripe.CheckoutSession, error) {
 		return nil, nil, fmt.Errorf("%w: event %s: data.object is not a Checkout Session", payment.ErrMalformedPayload, ev.ID)
 	}
 	return &ev, &s, nil
-}
-
-func received() sdk.HTTPResponse {
-	return sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"received":true}`)}
 }
 
 func modeName(live bool) string {

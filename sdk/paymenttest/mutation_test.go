@@ -78,10 +78,18 @@ var mutations = []mutation{
 		caughtBy: []string{"status_by_order"},
 	},
 	{
+		// The SDK refuses XTS (a code that names no money) before any
+		// gateway built on it is asked, so the mutant is the plugin in
+		// front of the Gateway: it passes XTS on and answers the
+		// gateway's refusal as a plain error, as a hand-written plugin
+		// might.
 		name: "a currency the gateway refuses is passed on as a plain error",
 		edits: []edit{
-			{"gateway.go", "Currencies:   []string{\"IDR\", \"SGD\", \"USD\"},", "Currencies:   []string{\"IDR\", \"SGD\", \"USD\", \"XTS\"},"},
-			{"gateway.go", "Codes:             map[string]error{\"unsupported_currency\": payment.ErrUnsupportedCurrency},", "Codes:             map[string]error{},"},
+			{"gateway.go", "// signature is Example Pay's webhook signature", "type plainCurrencyRefusal struct{ *gateway.Gateway[settings] }\n\n" +
+				"func (g plainCurrencyRefusal) CreatePayment(ctx context.Context, req *payment.CreatePaymentRequest) (*payment.CreatePaymentResponse, error) {\n" +
+				"\tif req.Amount.Currency == \"XTS\" {\n\t\treturn nil, errors.New(\"Example Pay refused the currency\")\n\t}\n" +
+				"\treturn g.Gateway.CreatePayment(ctx, req)\n}\n\n// signature is Example Pay's webhook signature"},
+			{"conformance_test.go", "paymenttest.InProcess(t, NewGateway())", "paymenttest.InProcess(t, plainCurrencyRefusal{NewGateway()})"},
 		},
 		caughtBy: []string{"currency"},
 	},

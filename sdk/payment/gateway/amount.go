@@ -17,8 +17,13 @@ import (
 // 2, USD 2, KWD 3. A code CLDR does not know is an error wrapping
 // payment.ErrUnsupportedCurrency, and so is one whose digits differ from
 // the unit payment.Money counts in (payment.Exponent; COP, for one), since
-// an amount in it would be ambiguous.
+// an amount in it would be ambiguous. Codes that name no money (XTS for
+// tests, XXX, precious metals such as XAU, XDR and the other units of
+// account, fund codes such as CLF) are refused the same way, saying so.
 func Decimals(code string) (int, error) {
+	if err := CheckMoney(code); err != nil {
+		return 0, err
+	}
 	u, err := currency.ParseISO(code)
 	if err != nil || len(code) != 3 || strings.ToUpper(code) != code {
 		return 0, fmt.Errorf("%w: %q is not an ISO 4217 currency code", payment.ErrUnsupportedCurrency, code)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -126,6 +127,19 @@ type Spec[S any] struct {
 	// reports "refund", "list_methods") and calls the configured API's
 	// method under the call deadline. Nil: neither is offered.
 	APIType API
+	// CheckCurrency, for an API that converts amounts itself (never with
+	// FormatAmount or ParseAmount), replaces the check CreatePayment makes
+	// of the request's currency: Decimals, which refuses codes whose CLDR
+	// digits differ from payment.Exponent's (COP, PKR, ...) although such a
+	// gateway takes them. Return an error wrapping
+	// payment.ErrUnsupportedCurrency. Codes that name no money (CheckMoney)
+	// are refused either way. Nil: Decimals.
+	CheckCurrency func(code string) error
+	// Legacy reads the records an earlier version of the plugin, written
+	// without this package, left in the host's durable store, so that an
+	// upgrade keeps its idempotency keys and replay records (see Legacy).
+	// Zero: none.
+	Legacy Legacy
 }
 
 // Env is what Spec.New gets besides the settings.
@@ -139,9 +153,19 @@ type Env struct {
 	BaseURL string
 	// Environment is Connection.Environment.
 	Environment string
+	// HostEnvironment is the environment the host runs in
+	// (sdk.ConfigureRequest.Environment: "production", "staging", ...),
+	// to warn of test credentials in production.
+	HostEnvironment string
+	// Host is the host's services: the durable store, for what an API
+	// must remember that the gateway cannot be asked (Stripe lists no
+	// payments by order). Keep its keys apart from the SDK's ("idem:",
+	// "replay:").
+	Host sdk.Host
 
 	timeout  time.Duration
 	warnings []string
+	details  map[string]any
 	client   *Client
 	metrics  *metrics
 }
@@ -219,7 +243,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 		return nil, err
 	}
 	var p Problems
-	env := &Env{Log: g.Log(), Now: g.now, metrics: g.metrics}
+	env := &Env{Log: g.Log(), Now: g.now, Host: g.Host(), HostEnvironment: req.Environment, metrics: g.metrics}
 	if c, ok := any(&s).(hasConnection); ok {
 		conn := c.connection()
 		env.BaseURL, env.Environment, env.timeout = conn.resolve(&p, g.spec.Environments), conn.Environment, conn.Timeout()
@@ -240,6 +264,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 	}
 	api, err := g.spec.New(s, env)
 	inst := &instance{api: api, client: env.client, details: map[string]any{}}
+	maps.Copy(inst.details, env.details)
 	if env.BaseURL != "" {
 		inst.details["base_url"] = env.BaseURL
 	}
@@ -313,7 +338,7 @@ func (g *Gateway[S]) CreatePayment(ctx context.Context, req *payment.CreatePayme
 	if len(g.spec.Currencies) > 0 && !slices.Contains(g.spec.Currencies, req.Amount.Currency) {
 		return nil, fmt.Errorf("%w: %s; %s takes %s", payment.ErrUnsupportedCurrency, req.Amount.Currency, g.spec.Name, strings.Join(g.spec.Currencies, ", "))
 	}
-	if _, err := Decimals(req.Amount.Currency); err != nil {
+	if err := g.checkCurrency(req.Amount.Currency); err != nil {
 		return nil, err
 	}
 	p, err := g.create(ctx, inst, req)
