@@ -126,6 +126,11 @@ type Spec[S any] struct {
 	// reports "refund", "list_methods") and calls the configured API's
 	// method under the call deadline. Nil: neither is offered.
 	APIType API
+	// Legacy reads the records an earlier version of the plugin, written
+	// without this package, left in the host's durable store, so that an
+	// upgrade keeps its idempotency keys and replay records (see Legacy).
+	// Zero: none.
+	Legacy Legacy
 }
 
 // Env is what Spec.New gets besides the settings.
@@ -139,6 +144,11 @@ type Env struct {
 	BaseURL string
 	// Environment is Connection.Environment.
 	Environment string
+	// Host is the host's services: the durable store, for what an API
+	// must remember that the gateway cannot be asked (Stripe lists no
+	// payments by order). Keep its keys apart from the SDK's ("idem:",
+	// "replay:").
+	Host sdk.Host
 
 	timeout  time.Duration
 	warnings []string
@@ -219,7 +229,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 		return nil, err
 	}
 	var p Problems
-	env := &Env{Log: g.Log(), Now: g.now, metrics: g.metrics}
+	env := &Env{Log: g.Log(), Now: g.now, Host: g.Host(), metrics: g.metrics}
 	if c, ok := any(&s).(hasConnection); ok {
 		conn := c.connection()
 		env.BaseURL, env.Environment, env.timeout = conn.resolve(&p, g.spec.Environments), conn.Environment, conn.Timeout()
