@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -144,6 +145,10 @@ type Env struct {
 	BaseURL string
 	// Environment is Connection.Environment.
 	Environment string
+	// HostEnvironment is the environment the host runs in
+	// (sdk.ConfigureRequest.Environment: "production", "staging", ...),
+	// to warn of test credentials in production.
+	HostEnvironment string
 	// Host is the host's services: the durable store, for what an API
 	// must remember that the gateway cannot be asked (Stripe lists no
 	// payments by order). Keep its keys apart from the SDK's ("idem:",
@@ -152,6 +157,7 @@ type Env struct {
 
 	timeout  time.Duration
 	warnings []string
+	details  map[string]any
 	client   *Client
 	metrics  *metrics
 }
@@ -229,7 +235,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 		return nil, err
 	}
 	var p Problems
-	env := &Env{Log: g.Log(), Now: g.now, Host: g.Host(), metrics: g.metrics}
+	env := &Env{Log: g.Log(), Now: g.now, Host: g.Host(), HostEnvironment: req.Environment, metrics: g.metrics}
 	if c, ok := any(&s).(hasConnection); ok {
 		conn := c.connection()
 		env.BaseURL, env.Environment, env.timeout = conn.resolve(&p, g.spec.Environments), conn.Environment, conn.Timeout()
@@ -250,6 +256,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 	}
 	api, err := g.spec.New(s, env)
 	inst := &instance{api: api, client: env.client, details: map[string]any{}}
+	maps.Copy(inst.details, env.details)
 	if env.BaseURL != "" {
 		inst.details["base_url"] = env.BaseURL
 	}

@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
 )
@@ -18,17 +20,60 @@ import (
 // a failure on the gateway's side (no answer, 429, 5xx, refused
 // credentials) is what CheckHealth reports until an attempt succeeds.
 // cfg.Name and cfg.Credentials word the health message; the rest of cfg is
-// the Client's and unused here. base nil is http.DefaultTransport. Call it
-// once per New, instead of Client.
-func (e *Env) Transport(cfg ClientConfig, base http.RoundTripper) http.RoundTripper {
+// the Client's and unused here. base nil is http.DefaultTransport.
+//
+// Each attempt is bounded by attemptTimeout (0: the Connection's timeout;
+// none without one). Bound attempts here rather than with
+// http.Client.Timeout: the client's timeout ends an attempt as if the
+// caller had given up, and the failure would not reach CheckHealth. Call
+// Transport once per New, instead of Client.
+func (e *Env) Transport(cfg ClientConfig, base http.RoundTripper, attemptTimeout time.Duration) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	if cfg.Name == "" {
 		cfg.Name = "the gateway"
 	}
+	if attemptTimeout == 0 {
+		attemptTimeout = e.timeout
+	}
+	if attemptTimeout > 0 {
+		base = bounded{base: base, timeout: attemptTimeout}
+	}
 	e.client = &Client{cfg: cfg, base: e.BaseURL, log: e.Log}
 	return &observed{base: base, client: e.client, metrics: e.metrics}
+}
+
+// bounded ends an attempt that takes longer than timeout, its answer's
+// body included.
+type bounded struct {
+	base    http.RoundTripper
+	timeout time.Duration
+}
+
+func (b bounded) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), b.timeout)
+	resp, err := b.base.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			err = fmt.Errorf("no answer within %s: %v", b.timeout, err) // not the caller giving up
+		}
+		return nil, err
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // observed counts and remembers each attempt made through it.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
@@ -39,14 +40,23 @@ func (a *ownClientAPI) Get(ctx context.Context, id string) (*payment.Payment, er
 func TestTransport(t *testing.T) {
 	var status atomic.Int32
 	status.Store(http.StatusServiceUnavailable)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(int(status.Load())) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status.Load() == 0 { // stall beyond the attempt's timeout
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		w.WriteHeader(int(status.Load()))
+	}))
 	defer srv.Close()
 	m := &memAPI{payments: map[string]*payment.Payment{"pay_1": {ID: "pay_1", OrderID: "INV-1", Amount: idr}}}
 	g := gateway.New(gateway.Spec[settings]{
 		Name: "payment-mem", Version: "0.1.0",
 		Defaults: settings{Connection: gateway.Connection{BaseURL: srv.URL}},
 		New: func(_ settings, env *gateway.Env) (gateway.API, error) {
-			tr := env.Transport(gateway.ClientConfig{Name: "Mem", Credentials: "token"}, nil)
+			tr := env.Transport(gateway.ClientConfig{Name: "Mem", Credentials: "token"}, nil, 300*time.Millisecond)
 			return &ownClientAPI{memAPI: m, hc: &http.Client{Transport: tr}, url: env.BaseURL}, nil
 		},
 	})
@@ -74,6 +84,12 @@ func TestTransport(t *testing.T) {
 	if r := health(); r.Status != sdk.HealthDegraded || !strings.Contains(r.Message, "check token in the plugin's settings") {
 		t.Errorf("health after a 401 = %+v; want degraded naming the setting", r)
 	}
+	status.Store(0)
+	start := time.Now()
+	get()
+	if r := health(); r.Status != sdk.HealthDegraded || !strings.Contains(r.Message, "no answer within 300ms") || time.Since(start) > 3*time.Second {
+		t.Errorf("health after an attempt timed out = %+v (after %s); want degraded saying so, within the attempt's timeout", r, time.Since(start))
+	}
 	status.Store(http.StatusOK)
 	get()
 	if r := health(); r.Status != sdk.HealthOK {
@@ -84,6 +100,7 @@ func TestTransport(t *testing.T) {
 		`mem_api_requests_total{operation="get",outcome="503"} 1`,
 		`mem_api_requests_total{operation="get",outcome="401"} 1`,
 		`mem_api_requests_total{operation="get",outcome="200"} 1`,
+		`mem_api_requests_total{operation="get",outcome="unreachable"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %s:\n%s", want, text)
