@@ -22,7 +22,7 @@ import (
 // Name and Version must match plugin.json.
 const (
 	Name    = "payment-midtrans"
-	Version = "0.1.0"
+	Version = "0.2.0"
 )
 
 // NewGateway returns the plugin, built on the SDK's package gateway, which
