@@ -170,7 +170,8 @@ type Env struct {
 	timeout  time.Duration
 	warnings []string
 	details  map[string]any
-	clients  []*Client
+	client   *Client
+	clients  []*Client // every Client, for a gateway with several API hosts
 	metrics  *metrics
 }
 
@@ -191,16 +192,17 @@ func (e *Env) Client(cfg ClientConfig) *Client {
 	} else if timeout == 0 {
 		timeout = 15 * time.Second
 	}
-	c := newClient(cfg, strings.TrimRight(cmpOr(cfg.BaseURL, e.BaseURL), "/"), timeout, e.Log, e.metrics)
-	e.clients = append(e.clients, c)
-	return c
+	e.client = newClient(cfg, strings.TrimRight(cmpOr(cfg.BaseURL, e.BaseURL), "/"), timeout, e.Log, e.metrics)
+	e.clients = append(e.clients, e.client)
+	return e.client
 }
 
 // instance is what one Configure built.
 type instance struct {
 	api           API
-	clients       []*Client
-	notConfigured error // set while the credentials are missing
+	client        *Client
+	clients       []*Client // every Env.Client, the last one also client
+	notConfigured error     // set while the credentials are missing
 	details       map[string]any
 }
 
@@ -275,7 +277,8 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 		return nil, err
 	}
 	api, err := g.spec.New(s, env)
-	inst := &instance{api: api, clients: env.clients, details: map[string]any{}}
+	inst := &instance{api: api, client: env.client, details: map[string]any{}}
+	inst.clients = env.clients
 	maps.Copy(inst.details, env.details)
 	if env.BaseURL != "" {
 		inst.details["base_url"] = env.BaseURL
@@ -322,6 +325,11 @@ func (g *Gateway[S]) CheckHealth(context.Context, *sdk.CheckHealthRequest) (*sdk
 	inst, err := g.api()
 	if err != nil {
 		return &sdk.CheckHealthResponse{Status: sdk.HealthDegraded, Message: err.Error()}, nil
+	}
+	if inst.client != nil {
+		if f := inst.client.LastFailure(); f != "" {
+			return &sdk.CheckHealthResponse{Status: sdk.HealthDegraded, Message: "the last call to " + inst.client.cfg.Name + " failed: " + f, Details: inst.details}, nil
+		}
 	}
 	for _, c := range inst.clients {
 		if f := c.LastFailure(); f != "" {

@@ -40,9 +40,8 @@ func (e *Env) Transport(cfg ClientConfig, base http.RoundTripper, attemptTimeout
 	if attemptTimeout > 0 {
 		base = bounded{base: base, timeout: attemptTimeout}
 	}
-	c := &Client{cfg: cfg, base: e.BaseURL, log: e.Log}
-	e.clients = append(e.clients, c)
-	return &observed{base: base, client: c, metrics: e.metrics}
+	e.client = &Client{cfg: cfg, base: e.BaseURL, log: e.Log}
+	return &observed{base: base, client: e.client, metrics: e.metrics}
 }
 
 // bounded ends an attempt that takes longer than timeout, its answer's
