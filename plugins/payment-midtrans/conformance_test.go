@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,11 @@ type conformanceFake struct{ *fakeMidtrans }
 var (
 	_ paymenttest.Fake        = conformanceFake{}
 	_ paymenttest.EventReuser = conformanceFake{}
+	_ paymenttest.Kinds       = conformanceFake{}
 )
+
+// Kinds: Midtrans sends every kind the kit knows.
+func (f conformanceFake) Kinds() []paymenttest.Kind { return paymenttest.AllKinds() }
 
 func (f conformanceFake) Settings() map[string]any { return f.settings() }
 
@@ -56,12 +61,49 @@ func (f conformanceFake) Notification(t testing.TB, p payment.Payment, k payment
 		return f.notification("never-"+p.OrderID, uuid(), "settlement", "accept", gross, f.serverKey)
 	case paymenttest.Malformed:
 		return webhookRequest([]byte(`{"order_id":"` + p.OrderID + `","status_code":"200","gross_amount":`))
+	case paymenttest.Unsigned:
+		return editBody(t, f.notification(p.OrderID, o.TxID, "settlement", "accept", gross, f.serverKey), "signature_key", nil)
+	case paymenttest.EmptySignature:
+		return editBody(t, f.notification(p.OrderID, o.TxID, "settlement", "accept", gross, f.serverKey), "signature_key", "")
+	case paymenttest.TamperedAmount:
+		return editBody(t, f.notification(p.OrderID, o.TxID, "settlement", "accept", gross, f.serverKey), "gross_amount", formatRupiah(p.Amount.Amount/10))
+	}
+	// The unpaid kinds: the status API says so too from now on. Midtrans
+	// sends deny for a payment its bank or fraud check refused.
+	for kind, status := range map[paymenttest.Kind][2]string{
+		paymenttest.Failed: {"deny", "deny"}, paymenttest.Cancelled: {"cancel", ""}, paymenttest.Expired: {"expire", ""},
+		paymenttest.UnknownStatus: {"chargeback_reversed", "accept"},
+	} {
+		if k == kind {
+			f.setStatus(p.OrderID, status[0], status[1])
+			return f.notification(p.OrderID, o.TxID, status[0], status[1], gross, f.serverKey)
+		}
 	}
 	t.Fatalf("fake Midtrans: no notification of kind %s", k)
 	return sdk.HTTPRequest{}
 }
 
 func (f conformanceFake) Stall(d time.Duration) { f.setStall(d) }
+
+// editBody sets a field of a notification's JSON body after it was signed
+// (nil: removes it).
+func editBody(t testing.TB, req sdk.HTTPRequest, field string, value any) sdk.HTTPRequest {
+	var m map[string]any
+	if err := json.Unmarshal(req.Body, &m); err != nil {
+		t.Fatal(err)
+	}
+	if value == nil {
+		delete(m, field)
+	} else {
+		m[field] = value
+	}
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Body = body
+	return req
+}
 
 // ReusedEvent is second's settlement carrying first's transaction id, the
 // id Midtrans' event ids are made of.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,9 +11,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/go-hclog"
-
+	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
 // katKey and the signatures below were computed outside Go
@@ -313,32 +314,27 @@ func jsonTags(v any) []string {
 	return tags
 }
 
+// TestMidtransURLs: the Snap API and the status API are on two hosts, per
+// environment, each replaced by its own setting; health shows both.
 func TestMidtransURLs(t *testing.T) {
 	tests := []struct {
-		s            settings
+		settings     map[string]any
 		snap, status string
 	}{
-		{s: settings{Environment: envSandbox},
-			snap: "https://app.sandbox.midtrans.com/snap/v1/transactions", status: "https://api.sandbox.midtrans.com/v2/INV-1/status"},
-		{s: settings{Environment: envProduction},
-			snap: "https://app.midtrans.com/snap/v1/transactions", status: "https://api.midtrans.com/v2/INV-1/status"},
-		{s: settings{Environment: envProduction, BaseURL: "https://proxy.example.net/snap-proxy", APIBaseURL: "http://127.0.0.1:9000"},
-			snap: "https://proxy.example.net/snap-proxy/snap/v1/transactions", status: "http://127.0.0.1:9000/v2/INV-1/status"},
+		{settings: map[string]any{"environment": "sandbox"}, snap: "https://app.sandbox.midtrans.com", status: "https://api.sandbox.midtrans.com"},
+		{settings: map[string]any{"environment": "production"}, snap: "https://app.midtrans.com", status: "https://api.midtrans.com"},
+		{settings: map[string]any{"environment": "production", "base_url": "https://proxy.example.net/snap-proxy/", "api_base_url": "http://127.0.0.1:9000"},
+			snap: "https://proxy.example.net/snap-proxy", status: "http://127.0.0.1:9000"},
 	}
 	for _, tt := range tests {
-		a := newAPIClient(&tt.s, hclog.NewNullLogger(), newStats())
-		env := tt.s.sdkEnv()
-		snapURL, err := a.rebase(env.SnapURL() + "/snap/v1/transactions")
-		if err != nil || snapURL != tt.snap {
-			t.Errorf("%s: Snap URL %q, %v; want %q", tt.s.Environment, snapURL, err, tt.snap)
+		h := sdktest.Serve(t, NewGateway())
+		tt.settings["server_key"] = "Mid-server-abc"
+		if _, err := h.Configure(context.Background(), tt.settings); err != nil {
+			t.Fatalf("Configure(%v): %v", tt.settings, err)
 		}
-		statusURL, err := a.rebase(env.BaseUrl() + "/v2/INV-1/status")
-		if err != nil || statusURL != tt.status {
-			t.Errorf("%s: status URL %q, %v; want %q", tt.s.Environment, statusURL, err, tt.status)
+		health, err := h.Plugin().CheckHealth(context.Background(), &sdk.CheckHealthRequest{})
+		if err != nil || health.Details["snap_base_url"] != tt.snap || health.Details["api_base_url"] != tt.status {
+			t.Errorf("%v: health %+v, %v; want Snap at %s, the status API at %s", tt.settings, health, err, tt.snap, tt.status)
 		}
-	}
-	a := newAPIClient(&settings{Environment: envSandbox}, hclog.NewNullLogger(), newStats())
-	if _, err := a.rebase("https://api.midtrans.com/v2/INV-1/status"); err == nil {
-		t.Error("a sandbox client rebased a production URL; it must refuse URLs of other hosts")
 	}
 }

@@ -132,6 +132,8 @@ func TestWebhookStatuses(t *testing.T) {
 		{name: "expire", notify: "expire", api: "expire", want: payment.StatusExpired},
 		{name: "refund", notify: "refund", fraud: "accept", api: "refund", apiFraud: "accept", want: payment.StatusRefunded},
 		{name: "a stale pending notification reports what Midtrans says now", notify: "pending", api: "settlement", apiFraud: "accept", want: payment.StatusPaid},
+		{name: "a stale settlement reports the refund Midtrans has now", notify: "settlement", fraud: "accept", api: "refund", apiFraud: "accept", want: payment.StatusRefunded},
+		{name: "a stale settlement reports the deny Midtrans has now", notify: "settlement", fraud: "accept", api: "deny", apiFraud: "deny", want: payment.StatusFailed},
 		{name: "says settlement, Midtrans says pending: unconfirmed", notify: "settlement", fraud: "accept", api: "pending", wantErr: payment.ErrUnconfirmed},
 		{name: "says capture accept, Midtrans says challenge: unconfirmed", notify: "capture", fraud: "accept", api: "capture", apiFraud: "challenge", wantErr: payment.ErrUnconfirmed},
 	}

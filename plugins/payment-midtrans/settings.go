@@ -9,7 +9,7 @@ import (
 
 	"github.com/midtrans/midtrans-go"
 
-	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 )
 
 // Environments, as in the "environment" setting.
@@ -52,23 +52,23 @@ type settings struct {
 	ExpiryMinutes int `json:"expiry_minutes"`
 }
 
-// validate checks the settings and fills in defaults. It returns warnings
-// for the operator, or an error wrapping sdk.ErrInvalidArgument that names
-// every problem. No message repeats a key.
-func (s *settings) validate() ([]string, error) {
-	var problems, warnings []string
+// Validate checks the settings and fills in defaults; the SDK calls it
+// before New. Its error wraps sdk.ErrInvalidArgument and names every
+// problem; no message repeats a key.
+func (s *settings) Validate() error {
+	var p gateway.Problems
 	switch {
 	case strings.TrimSpace(s.ServerKey) == "":
-		problems = append(problems, "server_key is required: copy the Server Key from the Midtrans dashboard (Settings > Access Keys)")
+		p.Add("server_key is required: copy the Server Key from the Midtrans dashboard (Settings > Access Keys)")
 	case strings.IndexFunc(s.ServerKey, unicode.IsSpace) >= 0:
-		problems = append(problems, "server_key contains white space; paste it again without spaces or line breaks")
+		p.Add("server_key contains white space; paste it again without spaces or line breaks")
 	}
 	switch s.Environment {
 	case "":
 		s.Environment = envSandbox
 	case envSandbox, envProduction:
 	default:
-		problems = append(problems, fmt.Sprintf("environment must be %q or %q, got %q", envSandbox, envProduction, s.Environment))
+		p.Addf("environment must be %q or %q, got %q", envSandbox, envProduction, s.Environment)
 	}
 	for _, f := range []struct {
 		name string
@@ -78,34 +78,31 @@ func (s *settings) validate() ([]string, error) {
 			continue
 		}
 		if err := checkBaseURL(*f.v); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", f.name, err))
-			continue
+			p.Addf("%s: %v", f.name, err)
 		}
 		*f.v = strings.TrimRight(*f.v, "/")
-		if s.Environment == envProduction && strings.HasPrefix(*f.v, "http://") {
-			warnings = append(warnings, f.name+" is plain http in production: the server key travels unencrypted to it")
+	}
+	p.If(s.TimeoutSeconds < 0 || s.TimeoutSeconds > 120, fmt.Sprintf("timeout_seconds must be between 1 and 120, got %d", s.TimeoutSeconds))
+	p.If(s.MaxRetries != nil && (*s.MaxRetries < 0 || *s.MaxRetries > 5), fmt.Sprintf("max_retries must be between 0 and 5, got %d", s.maxRetries()))
+	p.If(s.ExpiryMinutes < 0 || s.ExpiryMinutes > maxExpiryMinutes, fmt.Sprintf("expiry_minutes must be between 1 and %d, got %d", maxExpiryMinutes, s.ExpiryMinutes))
+	return p.Err()
+}
+
+// warnings are what the operator should know about valid settings.
+func (s *settings) warnings() []string {
+	var w []string
+	for _, f := range [][2]string{{"base_url", s.BaseURL}, {"api_base_url", s.APIBaseURL}} {
+		if s.Environment == envProduction && strings.HasPrefix(f[1], "http://") {
+			w = append(w, f[0]+" is plain http in production: the server key travels unencrypted to it")
 		}
 	}
-	if s.TimeoutSeconds < 0 || s.TimeoutSeconds > 120 {
-		problems = append(problems, fmt.Sprintf("timeout_seconds must be between 1 and 120, got %d", s.TimeoutSeconds))
-	}
-	if s.MaxRetries != nil && (*s.MaxRetries < 0 || *s.MaxRetries > 5) {
-		problems = append(problems, fmt.Sprintf("max_retries must be between 0 and 5, got %d", *s.MaxRetries))
-	}
-	if s.ExpiryMinutes < 0 || s.ExpiryMinutes > maxExpiryMinutes {
-		problems = append(problems, fmt.Sprintf("expiry_minutes must be between 1 and %d, got %d", maxExpiryMinutes, s.ExpiryMinutes))
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w: %s", sdk.ErrInvalidArgument, strings.Join(problems, "; "))
-	}
-	sandboxKey := strings.HasPrefix(s.ServerKey, "SB-")
 	switch {
-	case s.Environment == envProduction && sandboxKey:
-		warnings = append(warnings, "server_key looks like a sandbox key (SB-...) but environment is production; Midtrans will refuse it")
+	case s.Environment == envProduction && strings.HasPrefix(s.ServerKey, "SB-"):
+		w = append(w, "server_key looks like a sandbox key (SB-...) but environment is production; Midtrans will refuse it")
 	case s.Environment == envSandbox && strings.HasPrefix(s.ServerKey, "Mid-server-"):
-		warnings = append(warnings, "server_key looks like a production key but environment is sandbox; Midtrans will refuse it")
+		w = append(w, "server_key looks like a production key but environment is sandbox; Midtrans will refuse it")
 	}
-	return warnings, nil
+	return w
 }
 
 // maxExpiryMinutes is 30 days.

@@ -12,18 +12,21 @@ import (
 	"github.com/mikrobill/mikrobill/sdk/payment"
 )
 
-// What the plugin remembers lives in the host's durable store (Host's
-// Store* calls: the plugin's own namespace of a table in the host's
-// database, never evicted), so it survives plugin and host restarts and is
-// shared by every instance of the plugin that one host cluster runs. None
-// of it may live in the cache, which may lose it: a lost idempotency record
-// would start a second payment. Keys:
+// What the plugin remembers lives in the host's durable store (the
+// plugin's own namespace of a table in the host's database, never
+// evicted), so it survives plugin and host restarts. The SDK keeps the
+// idempotency records ("idem:<key>") and the replay records; the plugin
+// keeps what Midtrans never tells again. Keys:
 //
 //	order/<order id>          the payment created for an order (record)
-//	idempotency/<sha256 key>  the order id an idempotency key created
 //	notification/<txid>/<transaction_status>/<status_code>
-//	                          the order a notification was about (replay
-//	                          record: a repeat is reported as a duplicate)
+//	                          the order a notification was about (the SDK's
+//	                          replay records, under Spec.ReplayPrefix: a
+//	                          repeat is reported as a duplicate)
+//	idempotency/<sha256 key>  the order id an idempotency key created,
+//	                          written by versions before the port; read,
+//	                          never written, so that a key used before an
+//	                          upgrade is still honoured after it
 const (
 	orderPrefix        = "order/"
 	idempotencyPrefix  = "idempotency/"
@@ -71,10 +74,6 @@ func (r *record) payment(now time.Time) payment.Payment {
 	return p
 }
 
-func (r *record) ttl(now time.Time) time.Duration {
-	return max(r.ExpiresAt.Sub(now), 0) + recordRetention
-}
-
 // store reads and writes the plugin's records in the host's durable store.
 type store struct{ kv sdk.Host }
 
@@ -90,47 +89,41 @@ func (s store) order(ctx context.Context, orderID string) (*record, bool, error)
 	return &r, true, nil
 }
 
-func (s store) saveOrder(ctx context.Context, r *record, now time.Time) error {
+// save records a payment that exists at Midtrans, even when ctx is done:
+// the payment exists whatever the caller does now.
+func (s store) save(ctx context.Context, r *record, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
-	_, err = s.kv.StoreSet(ctx, orderPrefix+r.OrderID, raw, sdk.StoreSetOptions{TTL: r.ttl(now)})
+	_, err = s.kv.StoreSet(ctx, orderPrefix+r.OrderID, raw, sdk.StoreSetOptions{TTL: max(r.ExpiresAt.Sub(now), 0) + recordRetention})
 	return wrapKV("save the record of order "+r.OrderID, err)
 }
 
-// claimKey takes an idempotency key for an order, unless it is taken: the
-// first CreatePayment with a key holds it while it talks to Midtrans (ttl
-// covers that), and the key then points at the order for good.
-func (s store) claimKey(ctx context.Context, key, orderID string, ttl time.Duration) (bool, error) {
-	stored, err := s.kv.StoreSet(ctx, idempotencyPrefix+hashKey(key), []byte(orderID), sdk.StoreSetOptions{TTL: ttl, OnlyIfAbsent: true})
-	return stored, wrapKV("claim the idempotency key", err)
-}
-
-// keyOrder returns the order id an idempotency key is held for.
-func (s store) keyOrder(ctx context.Context, key string) (string, bool, error) {
-	raw, found, err := s.kv.StoreGet(ctx, idempotencyPrefix+hashKey(key))
-	return string(raw), found, wrapKV("read the idempotency key", err)
-}
-
-// bindKey makes an idempotency key point at its order for as long as the
-// order's record lives.
-func (s store) bindKey(ctx context.Context, key string, r *record, now time.Time) error {
-	_, err := s.kv.StoreSet(ctx, idempotencyPrefix+hashKey(key), []byte(r.OrderID), sdk.StoreSetOptions{TTL: r.ttl(now)})
-	return wrapKV("bind the idempotency key", err)
-}
-
-// releaseKey frees an idempotency key whose create failed, so that a retry
-// can try again.
-func (s store) releaseKey(ctx context.Context, key string) error {
-	_, err := s.kv.StoreDelete(ctx, idempotencyPrefix+hashKey(key))
-	return wrapKV("release the idempotency key", err)
-}
-
-// replays are the notifications' replay records: each notification id
-// names the order it was about.
-func (s store) replays() payment.ReplayRecords {
-	return payment.ReplayRecords{Host: s.kv, Prefix: notificationPrefix, TTL: notificationRetention}
+// legacyPayment is Spec.Legacy.Payment: the payment a version before the
+// port made for req's idempotency key (its id is the order id), or "" when
+// that version recorded none, or only a claim whose payment it never
+// recorded (Create then finds out from Midtrans). A key recorded for
+// another order or amount is refused, as that version refused it.
+func legacyPayment(ctx context.Context, kv sdk.Host, req *payment.CreatePaymentRequest) (string, error) {
+	raw, found, err := kv.StoreGet(ctx, idempotencyPrefix+hashKey(req.IdempotencyKey))
+	if err != nil || !found {
+		return "", wrapKV("read the idempotency key", err)
+	}
+	orderID := string(raw)
+	if orderID != req.OrderID {
+		return "", fmt.Errorf("%w: idempotency key %q was used for order %s; use a new key for a different payment", sdk.ErrInvalidArgument, req.IdempotencyKey, orderID)
+	}
+	r, found, err := store{kv}.order(ctx, orderID)
+	if err != nil || !found {
+		return "", err
+	}
+	if got := (payment.Money{Amount: r.Amount, Currency: r.Currency}); got != req.Amount {
+		return "", fmt.Errorf("%w: idempotency key %q was used for order %s of %s; use a new key for a different payment", sdk.ErrInvalidArgument, req.IdempotencyKey, orderID, got)
+	}
+	return orderID, nil
 }
 
 // hashKey keeps idempotency keys (which the host chooses, of any length)

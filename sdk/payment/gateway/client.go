@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -51,6 +52,16 @@ type ClientConfig struct {
 	Classify func(status int, code string) error
 	// Attempts is the most attempts of a call that may be retried (0: 3).
 	Attempts int
+	// Timeout bounds one attempt, replacing Connection's timeout_seconds:
+	// for settings that do not embed Connection (a plugin whose operators'
+	// settings name the timeout otherwise). Zero: Connection's, else 15
+	// seconds. Set Env.BaseURL in Spec.New then too.
+	Timeout time.Duration
+	// BaseURL is the address of this client's API host, for a gateway
+	// whose API has several (the Snap API and the status API); empty:
+	// Env.BaseURL. Check it with CheckBaseURL, or as the gateway's
+	// settings allow.
+	BaseURL string
 }
 
 // Call is one request to the gateway's API.
@@ -66,6 +77,10 @@ type Call struct {
 	// Idempotent marks a call that is safe to repeat although its method
 	// is not a read (the gateway's documentation says so).
 	Idempotent bool
+	// Header holds headers of this call only, for example a gateway's
+	// per-request notification URL (optional; never the credentials:
+	// ClientConfig.Authorize sets those).
+	Header http.Header
 	// Out receives the JSON of a 2xx answer (optional).
 	Out any
 	// Operation names the call in the plugin's metrics ("create_invoice");
@@ -201,6 +216,9 @@ func (c *Client) Do(ctx context.Context, call Call) (raw []byte, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
+	for k, v := range call.Header {
+		req.Header[http.CanonicalHeaderKey(k)] = v
+	}
 	req.Header.Set("Accept", "application/json")
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -230,6 +248,10 @@ func (c *Client) Do(ctx context.Context, call Call) (raw []byte, err error) {
 	if resp == nil {
 		if g != nil {
 			err = g.err
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("%w: %s did not answer within %s (%s): %v%s", sdk.ErrUnavailable, c.cfg.Name, c.retrying.HTTPClient.Timeout, what, err, tries)
 		}
 		return nil, fmt.Errorf("%w: %s did not answer %s: %v%s", sdk.ErrUnavailable, c.cfg.Name, what, err, tries)
 	}

@@ -58,6 +58,7 @@ func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.Cr
 	host, key := g.Host(), idemKey(req.IdempotencyKey)
 	claim := idemRecord{State: idemCreating, OrderID: req.OrderID, Amount: req.Amount, Started: g.now().UTC()}
 	claimTTL := 2 * g.spec.CallTimeout
+	waitUntil := time.Now().Add(g.spec.AwaitCreate)
 	for attempt := 0; ; attempt++ {
 		raw, _ := json.Marshal(claim)
 		stored, err := host.StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: claimTTL, OnlyIfAbsent: true})
@@ -93,6 +94,13 @@ func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.Cr
 			}
 			return p, checkAnswer(p, req.OrderID, req.Amount)
 		case idemCreating:
+			if time.Now().Before(waitUntil) {
+				if err := await(ctx); err != nil {
+					return nil, fmt.Errorf("wait for the payment of order %s being created with idempotency key %q: %w", req.OrderID, req.IdempotencyKey, err)
+				}
+				attempt = -1 // the record is there, not changing
+				continue
+			}
 			return nil, fmt.Errorf("%w: another request with idempotency key %q is still creating the payment for order %s; retry in a moment",
 				sdk.ErrConflict, req.IdempotencyKey, req.OrderID)
 		}

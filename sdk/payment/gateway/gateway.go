@@ -140,6 +140,18 @@ type Spec[S any] struct {
 	// upgrade keeps its idempotency keys and replay records (see Legacy).
 	// Zero: none.
 	Legacy Legacy
+	// AwaitCreate is how long a CreatePayment waits for another one with
+	// the same idempotency key that is still creating the payment, and
+	// then answers with that payment (0: it answers sdk.ErrConflict at
+	// once, and the host retries).
+	AwaitCreate time.Duration
+	// ReportFinalStatus: a paid notification about a payment the status
+	// query gives another final status (refunded, failed, cancelled,
+	// expired) is reported with that status, confirmed, as the status
+	// query has it; only one the status query still gives pending is
+	// payment.ErrUnconfirmed. False: any paid notification the status
+	// query does not give paid is payment.ErrUnconfirmed.
+	ReportFinalStatus bool
 }
 
 // Env is what Spec.New gets besides the settings.
@@ -167,6 +179,7 @@ type Env struct {
 	warnings []string
 	details  map[string]any
 	client   *Client
+	clients  []*Client // every Client, for a gateway with several API hosts
 	metrics  *metrics
 }
 
@@ -176,11 +189,19 @@ func (e *Env) Warn(format string, args ...any) {
 	e.warnings = append(e.warnings, fmt.Sprintf(format, args...))
 }
 
-// Client returns the HTTP client of the gateway's API at BaseURL, with the
-// connection's timeout per attempt. Its failures are what CheckHealth
-// reports; call it once per New.
+// Client returns the HTTP client of the gateway's API at BaseURL (or
+// cfg.BaseURL), with the connection's timeout per attempt (or
+// cfg.Timeout). Its failures are what CheckHealth reports; call it once
+// per New and API host (a gateway with two hosts calls it twice).
 func (e *Env) Client(cfg ClientConfig) *Client {
-	e.client = newClient(cfg, e.BaseURL, e.timeout, e.Log, e.metrics)
+	timeout := e.timeout
+	if cfg.Timeout > 0 {
+		timeout = cfg.Timeout
+	} else if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	e.client = newClient(cfg, strings.TrimRight(cmpOr(cfg.BaseURL, e.BaseURL), "/"), timeout, e.Log, e.metrics)
+	e.clients = append(e.clients, e.client)
 	return e.client
 }
 
@@ -188,7 +209,8 @@ func (e *Env) Client(cfg ClientConfig) *Client {
 type instance struct {
 	api           API
 	client        *Client
-	notConfigured error // set while the credentials are missing
+	clients       []*Client // every Env.Client, the last one also client
+	notConfigured error     // set while the credentials are missing
 	details       map[string]any
 }
 
@@ -264,6 +286,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 	}
 	api, err := g.spec.New(s, env)
 	inst := &instance{api: api, client: env.client, details: map[string]any{}}
+	inst.clients = env.clients
 	maps.Copy(inst.details, env.details)
 	if env.BaseURL != "" {
 		inst.details["base_url"] = env.BaseURL
@@ -314,6 +337,11 @@ func (g *Gateway[S]) CheckHealth(context.Context, *sdk.CheckHealthRequest) (*sdk
 	if inst.client != nil {
 		if f := inst.client.LastFailure(); f != "" {
 			return &sdk.CheckHealthResponse{Status: sdk.HealthDegraded, Message: "the last call to " + inst.client.cfg.Name + " failed: " + f, Details: inst.details}, nil
+		}
+	}
+	for _, c := range inst.clients {
+		if f := c.LastFailure(); f != "" {
+			return &sdk.CheckHealthResponse{Status: sdk.HealthDegraded, Message: "the last call to " + c.cfg.Name + " failed: " + f, Details: inst.details}, nil
 		}
 	}
 	return &sdk.CheckHealthResponse{Status: sdk.HealthOK, Message: "ready", Details: inst.details}, nil

@@ -71,6 +71,11 @@ func (g *Gateway[S]) handleWebhook(ctx context.Context, inst *instance, req *pay
 	if n.PaymentID == "" && n.OrderID == "" {
 		return nil, fmt.Errorf("%w: the notification names no payment and no order", payment.ErrMalformedPayload)
 	}
+	if c, ok := inst.api.(NotificationChecker); ok {
+		if err := c.CheckNotification(ctx, n); err != nil {
+			return nil, err
+		}
+	}
 	eventID := n.ID
 	if eventID == "" {
 		eventID = DerivedEventID(n)
@@ -104,7 +109,7 @@ func (g *Gateway[S]) handleWebhook(ctx context.Context, inst *instance, req *pay
 	if !n.Amount.IsZero() && n.Amount != got.Amount {
 		return nil, fmt.Errorf("%w: notification %s says %s, the gateway's record of payment %s says %s", payment.ErrAmountMismatch, eventID, n.Amount, got.ID, got.Amount)
 	}
-	if n.Status == payment.StatusPaid && got.Status != payment.StatusPaid {
+	if n.Status == payment.StatusPaid && got.Status != payment.StatusPaid && (!g.spec.ReportFinalStatus || got.Status == payment.StatusPending) {
 		return nil, fmt.Errorf("%w: notification %s says payment %s is paid, the gateway's status query says %s; not reported as paid",
 			payment.ErrUnconfirmed, eventID, got.ID, cmpOr(got.GatewayStatus, string(got.Status)))
 	}
