@@ -51,6 +51,11 @@ type ClientConfig struct {
 	Classify func(status int, code string) error
 	// Attempts is the most attempts of a call that may be retried (0: 3).
 	Attempts int
+	// Timeout bounds one attempt, replacing Connection's timeout_seconds:
+	// for settings that do not embed Connection (a plugin whose operators'
+	// settings name the timeout otherwise). Zero: Connection's, else 15
+	// seconds. Set Env.BaseURL in Spec.New then too.
+	Timeout time.Duration
 }
 
 // Call is one request to the gateway's API.

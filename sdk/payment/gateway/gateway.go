@@ -126,6 +126,21 @@ type Spec[S any] struct {
 	// reports "refund", "list_methods") and calls the configured API's
 	// method under the call deadline. Nil: neither is offered.
 	APIType API
+	// IdempotencyTTL is how long an idempotency key's payment is
+	// remembered (0: 30 days; at most sdk.MaxStoreTTL). Longer than the
+	// host may repeat a key: a payment's longest expiry at the gateway.
+	IdempotencyTTL time.Duration
+	// CreateLease, when set, is how long a create whose outcome is unknown
+	// keeps its key: a retry that finds no payment at the gateway answers
+	// sdk.ErrConflict, saying when to retry, until the lease since the
+	// attempt began is over (the request may still reach the gateway), and
+	// a payment recorded for another idempotency key is never adopted (see
+	// lease.go). Zero: such a retry creates at once.
+	CreateLease time.Duration
+	// Legacy, when set, reads the records an earlier version of the plugin
+	// (one not built on this package) wrote in the durable store, so that
+	// an upgrade keeps its promises (see Legacy).
+	Legacy *Legacy
 }
 
 // Env is what Spec.New gets besides the settings.
@@ -135,7 +150,9 @@ type Env struct {
 	// Now is the clock (tests may replace it with Gateway.SetClock).
 	Now func() time.Time
 	// BaseURL is the API's address from Connection (environment or
-	// base_url), without a trailing slash; empty without a Connection.
+	// base_url), without a trailing slash; empty without a Connection:
+	// then Spec.New may set it, and Environment, before it calls Client
+	// (health reports both).
 	BaseURL string
 	// Environment is Connection.Environment.
 	Environment string
@@ -156,7 +173,13 @@ func (e *Env) Warn(format string, args ...any) {
 // connection's timeout per attempt. Its failures are what CheckHealth
 // reports; call it once per New.
 func (e *Env) Client(cfg ClientConfig) *Client {
-	e.client = newClient(cfg, e.BaseURL, e.timeout, e.Log, e.metrics)
+	timeout := e.timeout
+	if cfg.Timeout > 0 {
+		timeout = cfg.Timeout
+	} else if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	e.client = newClient(cfg, strings.TrimRight(e.BaseURL, "/"), timeout, e.Log, e.metrics)
 	return e.client
 }
 
@@ -192,6 +215,9 @@ func New[S any](spec Spec[S]) *Gateway[S] {
 	}
 	if spec.CallTimeout == 0 {
 		spec.CallTimeout = 60 * time.Second
+	}
+	if spec.IdempotencyTTL == 0 {
+		spec.IdempotencyTTL = idemTTL
 	}
 	if spec.Ack.StatusCode == 0 {
 		spec.Ack = sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"received":true}`)}

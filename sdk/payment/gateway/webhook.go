@@ -77,7 +77,11 @@ func (g *Gateway[S]) handleWebhook(ctx context.Context, inst *instance, req *pay
 	}
 	subject := cmpOr(n.PaymentID, "order:"+n.OrderID)
 	replays := payment.ReplayRecords{Host: g.Host(), Prefix: replayPrefix, TTL: g.spec.ReplayTTL}
-	if dup, err := replays.Check(ctx, eventID, subject); err != nil {
+	dup, err := replays.Check(ctx, eventID, subject)
+	if err == nil && !dup {
+		dup, err = g.legacyHandled(ctx, n)
+	}
+	if err != nil {
 		return nil, err
 	} else if dup {
 		g.Log().Info("notification repeated", "event", eventID, "payment", n.PaymentID, "order", n.OrderID)
