@@ -133,7 +133,7 @@ func NewGateway() *gateway.Gateway[settings] {
 		Ack:            sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"success":true}`)},
 		New:            newAPI,
 		APIType:        (*api)(nil),
-		Legacy:         &gateway.Legacy{Create: legacyCreate, Handled: legacyHandled},
+		Legacy:         gateway.Legacy{Payment: legacyPayment, Unfinished: legacyUnfinished, Handled: legacyHandled},
 	})
 }
 

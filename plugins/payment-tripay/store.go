@@ -53,13 +53,39 @@ func legacyIdemKey(key string) string {
 
 func legacyCallbackKey(reference, status string) string { return "cb/" + reference + "/" + status }
 
-// legacyCreate reads the old version's record of an idempotency key.
-func legacyCreate(ctx context.Context, store sdk.Host, key string) (*gateway.LegacyCreate, error) {
+// legacyPayment returns the transaction the old version made for req's
+// idempotency key ("" when it recorded none, or the create's outcome was
+// unknown).
+func legacyPayment(ctx context.Context, store sdk.Host, req *payment.CreatePaymentRequest) (string, error) {
+	rec, err := legacyIdemRecord(ctx, store, req)
+	if err != nil || rec == nil {
+		return "", err
+	}
+	return rec.Reference, nil
+}
+
+// legacyUnfinished returns when the old version began a create for req's
+// idempotency key whose outcome it never learnt (zero: none).
+func legacyUnfinished(ctx context.Context, store sdk.Host, req *payment.CreatePaymentRequest) (time.Time, error) {
+	rec, err := legacyIdemRecord(ctx, store, req)
+	if err != nil || rec == nil || rec.Reference != "" {
+		return time.Time{}, err
+	}
+	return rec.Started, nil
+}
+
+// legacyIdemRecord reads the old version's record of req's idempotency key;
+// one for another order or amount is sdk.ErrInvalidArgument.
+func legacyIdemRecord(ctx context.Context, store sdk.Host, req *payment.CreatePaymentRequest) (*legacyIdem, error) {
 	var rec legacyIdem
-	if found, err := getJSON(ctx, store, legacyIdemKey(key), &rec); err != nil || !found {
+	if found, err := getJSON(ctx, store, legacyIdemKey(req.IdempotencyKey), &rec); err != nil || !found {
 		return nil, err
 	}
-	return &gateway.LegacyCreate{OrderID: rec.OrderID, Amount: payment.Money{Amount: rec.Amount, Currency: rec.Currency}, PaymentID: rec.Reference, Started: rec.Started}, nil
+	if rec.OrderID != req.OrderID || rec.Amount != req.Amount.Amount || rec.Currency != req.Amount.Currency {
+		return nil, fmt.Errorf("%w: idempotency key %q was used for order %s (%d %s); use a new key for a different payment",
+			sdk.ErrInvalidArgument, req.IdempotencyKey, rec.OrderID, rec.Amount, rec.Currency)
+	}
+	return &rec, nil
 }
 
 // legacyHandled reports whether the old version handled this callback: its

@@ -57,10 +57,13 @@ func storeKey(prefix, key string) string {
 
 // create makes the payment once per idempotency key.
 func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.CreatePaymentRequest) (*payment.Payment, error) {
+	if p, err := g.legacyPayment(ctx, inst, req); p != nil || err != nil {
+		return p, err
+	}
 	host, key := g.Host(), idemKey(req.IdempotencyKey)
 	claim := idemRecord{State: idemCreating, OrderID: req.OrderID, Amount: req.Amount, Started: g.now().UTC()}
 	claimTTL := 2 * g.spec.CallTimeout
-	if err := g.adoptLegacy(ctx, key, req); err != nil {
+	if err := g.legacyUnfinished(ctx, key, req); err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {

@@ -53,6 +53,13 @@
 // Gateway.Plugin() then (sdk.Serve(gateway.New(spec).Plugin())). The SDK
 // calls them under the call deadline, after the settings are set.
 //
+// A gateway whose own Go SDK is kept (for its request encoding, retries and
+// idempotency keys) builds its HTTP client over Env.Transport, so that its
+// attempts are counted and its failures reported like the Client's. A
+// gateway ported from a hand-written version sets Spec.Legacy, so that the
+// records that version left in the durable store are honoured after an
+// upgrade.
+//
 // The payment.Gateway interface is unchanged: a plugin may still implement
 // it by hand, and plugins built that way keep building and loading.
 package gateway

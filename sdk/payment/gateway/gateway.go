@@ -137,10 +137,11 @@ type Spec[S any] struct {
 	// a payment recorded for another idempotency key is never adopted (see
 	// lease.go). Zero: such a retry creates at once.
 	CreateLease time.Duration
-	// Legacy, when set, reads the records an earlier version of the plugin
-	// (one not built on this package) wrote in the durable store, so that
-	// an upgrade keeps its promises (see Legacy).
-	Legacy *Legacy
+	// Legacy reads the records an earlier version of the plugin, written
+	// without this package, left in the host's durable store, so that an
+	// upgrade keeps its idempotency keys and replay records (see Legacy).
+	// Zero: none.
+	Legacy Legacy
 }
 
 // Env is what Spec.New gets besides the settings.
@@ -156,6 +157,11 @@ type Env struct {
 	BaseURL string
 	// Environment is Connection.Environment.
 	Environment string
+	// Host is the host's services: the durable store, for what an API
+	// must remember that the gateway cannot be asked (Stripe lists no
+	// payments by order). Keep its keys apart from the SDK's ("idem:",
+	// "replay:").
+	Host sdk.Host
 
 	timeout  time.Duration
 	warnings []string
@@ -245,7 +251,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 		return nil, err
 	}
 	var p Problems
-	env := &Env{Log: g.Log(), Now: g.now, metrics: g.metrics}
+	env := &Env{Log: g.Log(), Now: g.now, Host: g.Host(), metrics: g.metrics}
 	if c, ok := any(&s).(hasConnection); ok {
 		conn := c.connection()
 		env.BaseURL, env.Environment, env.timeout = conn.resolve(&p, g.spec.Environments), conn.Environment, conn.Timeout()

@@ -79,6 +79,9 @@ func (g *Gateway[S]) handleWebhook(ctx context.Context, inst *instance, req *pay
 	replays := payment.ReplayRecords{Host: g.Host(), Prefix: replayPrefix, TTL: g.spec.ReplayTTL}
 	dup, err := replays.Check(ctx, eventID, subject)
 	if err == nil && !dup {
+		dup, err = g.legacyReplay(ctx, eventID, subject)
+	}
+	if err == nil && !dup {
 		dup, err = g.legacyHandled(ctx, n)
 	}
 	if err != nil {
