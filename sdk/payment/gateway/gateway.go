@@ -273,7 +273,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 	api, err := g.spec.New(s, env)
 	inst := &instance{api: api, client: env.client, details: map[string]any{}}
 	if env.BaseURL != "" {
-		inst.details["base_url"] = env.BaseURL
+		inst.details["base_url"] = strings.TrimRight(env.BaseURL, "/")
 	}
 	if env.Environment != "" {
 		inst.details["environment"] = env.Environment
