@@ -165,8 +165,11 @@ func newAPI(s settings, env *gateway.Env) (gateway.API, error) {
 	// retried, and the SDK's idempotency record (with createLease) keeps a
 	// repeat from making a second transaction.
 	return &api{s: s, c: env.Client(gateway.ClientConfig{
-		Name:        "Tripay",
-		Authorize:   func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+s.APIKey) },
+		Name: "Tripay",
+		Authorize: func(r *http.Request) {
+			r.Header.Set("Authorization", "Bearer "+s.APIKey)
+			r.Header.Set("User-Agent", "mikrobill-plugin-"+Name+"/"+Version)
+		},
 		Credentials: "api_key and mode (sandbox keys belong to api-sandbox, production keys to api)",
 		ErrorBody:   gateway.JSONError("", "message"),
 		Timeout:     timeout,

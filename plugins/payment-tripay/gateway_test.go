@@ -456,6 +456,13 @@ func TestCreatePayment(t *testing.T) {
 			t.Fatalf("Authorization header %q", auth)
 		}
 	}
+	e.fake.mu.Lock()
+	defer e.fake.mu.Unlock()
+	for _, ua := range e.fake.agents {
+		if ua != "mikrobill-plugin-payment-tripay/"+Version {
+			t.Fatalf("User-Agent header %q", ua)
+		}
+	}
 }
 
 func TestIdempotency(t *testing.T) {
@@ -599,6 +606,28 @@ func TestIdempotency(t *testing.T) {
 			t.Fatalf("new attempt got %+v (old %s)", p, old.ID)
 		}
 	})
+}
+
+// TestCreateAnswerOfAnotherAmount: a transaction Tripay made for another
+// amount than asked is refused (the version before the SDK also refused
+// its callbacks from its own record of the amount asked; the host refuses
+// an event whose amount is not the invoice's). The outcome counts as
+// unknown: the key is not released for a second transaction.
+func TestCreateAnswerOfAnotherAmount(t *testing.T) {
+	e := newEnv(t)
+	e.fake.mu.Lock()
+	e.fake.skew = 1000
+	e.fake.mu.Unlock()
+	_, err := e.gw.CreatePayment(context.Background(), createReq("INV-SK", "key-sk", 150000, "BRIVA"))
+	wantErr(t, err, payment.ErrAmountMismatch)
+	if !strings.Contains(err.Error(), "151000") {
+		t.Fatalf("error does not name the amount Tripay made: %v", err)
+	}
+	_, err = e.gw.CreatePayment(context.Background(), createReq("INV-SK", "key-sk", 150000, "BRIVA"))
+	wantErr(t, err, sdk.ErrConflict)
+	if n := e.fake.callCount("transaction/create"); n != 1 {
+		t.Fatalf("Tripay got %d creates; want 1", n)
+	}
 }
 
 func TestGetPayment(t *testing.T) {
