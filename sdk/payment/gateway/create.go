@@ -126,6 +126,9 @@ func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.Cr
 		if err := g.leaseHeld(prev, req); err != nil {
 			return nil, err
 		}
+		if err := g.takeOver(ctx, key, prev, req); err != nil {
+			return nil, err
+		}
 		if _, err := host.StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: claimTTL}); err != nil {
 			return nil, fmt.Errorf("claim idempotency key %q in the host's store: %w", req.IdempotencyKey, err)
 		}

@@ -133,9 +133,10 @@ type Spec[S any] struct {
 	// CreateLease, when set, is how long a create whose outcome is unknown
 	// keeps its key: a retry that finds no payment at the gateway answers
 	// sdk.ErrConflict, saying when to retry, until the lease since the
-	// attempt began is over (the request may still reach the gateway), and
-	// a payment recorded for another idempotency key is never adopted (see
-	// lease.go). Zero: such a retry creates at once.
+	// attempt began is over (the request may still reach the gateway),
+	// then exactly one retry creates, and a payment recorded for another
+	// idempotency key is never adopted (see lease.go). Zero: such a retry
+	// creates at once.
 	CreateLease time.Duration
 	// Legacy reads the records an earlier version of the plugin, written
 	// without this package, left in the host's durable store, so that an

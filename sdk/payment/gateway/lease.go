@@ -21,14 +21,21 @@ import (
 //     until CreateLease has passed since the lost attempt began: the lost
 //     request may still be on its way to the gateway, and a second create
 //     now could make a second payment;
+//   - once the lease is over, exactly one retry takes the key over and
+//     creates (a takeover record names the lost attempt); a concurrent one
+//     answers sdk.ErrConflict;
 //   - every payment made under a key is recorded as that key's (an owner
 //     record, kept as long as the idempotency record), and a payment
 //     recorded for another key is never adopted: two attempts of one order
 //     never share a payment.
 
-// ownerPrefix starts the keys of owner records: the idempotency record's
-// key a payment was made under.
-const ownerPrefix = "owner:"
+// ownerPrefix starts the keys of owner records (the idempotency record's
+// key a payment was made under), takeoverPrefix those of takeover records
+// (a lost attempt replaced).
+const (
+	ownerPrefix    = "owner:"
+	takeoverPrefix = "takeover:"
+)
 
 // errOwned: the payment belongs to another idempotency key.
 var errOwned = errors.New("the payment was made under another idempotency key")
@@ -74,4 +81,22 @@ func (g *Gateway[S]) leaseHeld(prev idemRecord, req *payment.CreatePaymentReques
 	}
 	return fmt.Errorf("%w: a payment for order %s with idempotency key %q may still be on its way to the gateway (the attempt began %s ago and its outcome is unknown); retry in %s",
 		sdk.ErrConflict, req.OrderID, req.IdempotencyKey, age.Round(time.Second), (g.spec.CreateLease - age).Round(time.Second))
+}
+
+// takeOver lets exactly one caller replace the lost attempt prev of the
+// idempotency record key (with a lease only); the others get
+// sdk.ErrConflict.
+func (g *Gateway[S]) takeOver(ctx context.Context, key string, prev idemRecord, req *payment.CreatePaymentRequest) error {
+	if g.spec.CreateLease <= 0 {
+		return nil
+	}
+	lock := storeKey(takeoverPrefix, fmt.Sprintf("%d/%s", prev.Started.UnixNano(), key))
+	won, err := g.Host().StoreSet(ctx, lock, []byte(g.now().UTC().Format(time.RFC3339Nano)), sdk.StoreSetOptions{TTL: g.spec.IdempotencyTTL, OnlyIfAbsent: true})
+	switch {
+	case err != nil:
+		return fmt.Errorf("take over idempotency key %q in the host's store: %w", req.IdempotencyKey, err)
+	case !won:
+		return fmt.Errorf("%w: another request with idempotency key %q is creating the payment for order %s; retry in a moment", sdk.ErrConflict, req.IdempotencyKey, req.OrderID)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,5 +167,33 @@ func TestClientTimeout(t *testing.T) {
 	health, _ := h.Plugin().CheckHealth(context.Background(), &sdk.CheckHealthRequest{})
 	if health.Status != sdk.HealthDegraded || health.Details["base_url"] != srv.URL {
 		t.Errorf("CheckHealth = %+v; want degraded, with the base URL New set", health)
+	}
+}
+
+// TestCreateLeaseTakeover: after the lease, of concurrent retries of a lost
+// create exactly one creates; the others answer sdk.ErrConflict.
+func TestCreateLeaseTakeover(t *testing.T) {
+	ctx := context.Background()
+	clk := &sdktest.Clock{}
+	api := &droppingAPI{memAPI: &memAPI{payments: map[string]*payment.Payment{}}}
+	gw := serveSpec(t, api, sdktest.NewFakeHost(), clk, func(s *gateway.Spec[settings]) { s.CreateLease = 3 * time.Minute })
+	api.drop.Store(true)
+	if _, err := gw.CreatePayment(ctx, create("k1", idr)); !errors.Is(err, sdk.ErrUnavailable) {
+		t.Fatalf("a lost create: %v", err)
+	}
+	clk.Advance(3*time.Minute + time.Second)
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = gw.CreatePayment(ctx, create("k1", idr)) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, sdk.ErrConflict) {
+			t.Errorf("retry %d: %v; want a payment or sdk.ErrConflict", i, err)
+		}
+	}
+	if api.creates != 1 {
+		t.Fatalf("%d concurrent retries after the lease made %d payments; want 1 (errors %v)", len(errs), api.creates, errs)
 	}
 }
