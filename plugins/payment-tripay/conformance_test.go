@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,6 +37,14 @@ func (k kitFake) SetPaid(t testing.TB, p payment.Payment) { k.f.setStatus(t, p.I
 
 func (k kitFake) Stall(d time.Duration) { k.f.setStall(d) }
 
+// Kinds are the notifications Tripay can really send: it has no cancelled
+// status (its words are PAID, UNPAID, EXPIRED, FAILED and REFUND), so the
+// kit's "cancelled" check does not apply. Its callbacks carry no event id,
+// so the fake is no paymenttest.EventReuser.
+func (k kitFake) Kinds() []paymenttest.Kind {
+	return slices.DeleteFunc(paymenttest.AllKinds(), func(kind paymenttest.Kind) bool { return kind == paymenttest.Cancelled })
+}
+
 func (k kitFake) Notification(t testing.TB, p payment.Payment, kind paymenttest.Kind) sdk.HTTPRequest {
 	t.Helper()
 	cb := k.f.callbackFor(t, p.ID, "PAID")
@@ -43,7 +52,21 @@ func (k kitFake) Notification(t testing.TB, p payment.Payment, kind paymenttest.
 	case paymenttest.Paid:
 	case paymenttest.BadSignature:
 		req := signedRequest(mustJSON(t, cb))
-		req.Header.Set("X-Callback-Signature", CallbackSignature(req.Body, "not-the-private-key"))
+		req.Header.Set(SignatureHeader, CallbackSignature(req.Body, "not-the-private-key"))
+		return req
+	case paymenttest.Unsigned:
+		req := signedRequest(mustJSON(t, cb))
+		req.Header.Del(SignatureHeader)
+		return req
+	case paymenttest.EmptySignature:
+		req := signedRequest(mustJSON(t, cb))
+		req.Header.Set(SignatureHeader, "")
+		return req
+	case paymenttest.TamperedAmount:
+		req := signedRequest(mustJSON(t, cb)) // signed over the genuine body
+		cb.TotalAmount -= 100000
+		cb.AmountReceived -= 100000
+		req.Body = mustJSON(t, cb)
 		return req
 	case paymenttest.WrongAmount:
 		cb.TotalAmount += 1000
@@ -54,8 +77,12 @@ func (k kitFake) Notification(t testing.TB, p payment.Payment, kind paymenttest.
 	case paymenttest.Malformed:
 		body := mustJSON(t, cb)
 		return signedRequest(body[:len(body)/2]) // signed over the raw (cut) bytes
+	case paymenttest.Failed, paymenttest.Expired, paymenttest.UnknownStatus:
+		word := map[paymenttest.Kind]string{paymenttest.Failed: "FAILED", paymenttest.Expired: "EXPIRED", paymenttest.UnknownStatus: "CHARGEBACK"}[kind]
+		k.f.setStatus(t, p.ID, word)
+		cb = k.f.callbackFor(t, p.ID, word)
 	default:
-		t.Fatalf("kitFake: unknown notification kind %v", kind)
+		t.Fatalf("kitFake: Tripay sends no %v notification", kind)
 	}
 	return signedRequest(mustJSON(t, cb))
 }
@@ -63,7 +90,7 @@ func (k kitFake) Notification(t testing.TB, p payment.Payment, kind paymenttest.
 func TestConformance(t *testing.T) {
 	t.Run("in-process", func(t *testing.T) {
 		f := newFakeTripay(t, time.Now)
-		paymenttest.Run(t, paymenttest.InProcess(t, NewGateway()), kitFake{f}, paymenttest.Options{})
+		paymenttest.Run(t, paymenttest.InProcess(t, NewGateway().Plugin().(payment.Gateway)), kitFake{f}, paymenttest.Options{})
 	})
 
 	t.Run("executable", func(t *testing.T) {

@@ -1,14 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 )
 
 // Currency is the only currency Tripay takes. IDR has no minor unit there:
@@ -16,54 +17,46 @@ import (
 // as amount 150000.
 const Currency = "IDR"
 
-// statusOf maps Tripay's transaction status to the SDK's.
-func statusOf(s string) (payment.Status, bool) {
-	switch strings.ToUpper(strings.TrimSpace(s)) {
-	case "PAID":
-		return payment.StatusPaid, true
-	case "UNPAID":
-		return payment.StatusPending, true
-	case "EXPIRED":
-		return payment.StatusExpired, true
-	case "FAILED":
-		return payment.StatusFailed, true
-	case "REFUND":
-		return payment.StatusRefunded, true
-	default:
-		return "", false
-	}
+// statuses are Tripay's transaction statuses. A word Tripay does not
+// document is pending, never paid.
+var statuses = gateway.StatusMap{
+	"PAID": payment.StatusPaid, "UNPAID": payment.StatusPending, "EXPIRED": payment.StatusExpired,
+	"FAILED": payment.StatusFailed, "REFUND": payment.StatusRefunded,
+}
+
+// gatewayStatus is Tripay's status word, normalised.
+func gatewayStatus(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// statusOf maps Tripay's status word; ok is false for a word Tripay does
+// not document (pending then).
+func statusOf(s string) (st payment.Status, ok bool) {
+	_, ok = statuses[gatewayStatus(s)]
+	return statuses.Status(gatewayStatus(s)), ok
 }
 
 // paymentOf converts a Tripay transaction.
-func paymentOf(t *transaction) (payment.Payment, error) {
-	st, ok := statusOf(t.Status)
-	if !ok {
-		return payment.Payment{}, fmt.Errorf("tripay transaction %s has the status %q, which this plugin does not know: %w", t.Reference, t.Status, sdk.ErrUnavailable)
-	}
-	checkout := string(t.CheckoutURL)
-	if checkout == "" {
-		checkout = string(t.PayURL)
-	}
+func paymentOf(t *transaction) *payment.Payment {
+	st, _ := statusOf(t.Status)
 	expires := t.ExpiredTime
 	if !expires.set {
 		expires = t.ExpiredAt
 	}
-	return payment.Payment{
+	return &payment.Payment{
 		ID:            t.Reference,
 		OrderID:       t.MerchantRef,
 		Status:        st,
 		Amount:        payment.Money{Amount: t.invoiceAmount(), Currency: Currency},
 		Method:        t.PaymentMethod,
-		CheckoutURL:   checkout,
+		CheckoutURL:   cmp.Or(string(t.CheckoutURL), string(t.PayURL)),
 		PayCode:       string(t.PayCode),
 		QRString:      string(t.QRString),
 		Instructions:  instructionsText(t),
 		CreatedAt:     unixTime(t.CreatedAt),
 		ExpiresAt:     unixTime(expires),
 		PaidAt:        unixTime(t.PaidAt),
-		GatewayStatus: strings.ToUpper(t.Status),
+		GatewayStatus: gatewayStatus(t.Status),
 		Raw:           t.raw,
-	}, nil
+	}
 }
 
 func unixTime(f flexInt) time.Time {

@@ -45,7 +45,11 @@ type fakeTripay struct {
 	// transaction or "after" it.
 	dropCreate string
 	creates    []fakeCreate // bodies of accepted creates
-	auths      []string     // Authorization headers seen
+	// skew is added to the amount of the next transactions created (a
+	// Tripay that makes another amount than asked).
+	skew   int64
+	auths  []string // Authorization headers seen
+	agents []string // User-Agent headers seen
 }
 
 type fakeChannel struct {
@@ -190,6 +194,7 @@ func (f *fakeTripay) handle(endpoint string, h http.HandlerFunc) http.HandlerFun
 		f.mu.Lock()
 		f.calls[endpoint]++
 		f.auths = append(f.auths, r.Header.Get("Authorization"))
+		f.agents = append(f.agents, r.Header.Get("User-Agent"))
 		stall := f.stall
 		var fail int
 		if q := f.failNext[endpoint]; len(q) > 0 {
@@ -304,7 +309,7 @@ func (f *fakeTripay) create(w http.ResponseWriter, r *http.Request) {
 	now := f.now().Unix()
 	tx := &fakeTx{
 		Reference:   fmt.Sprintf("DEV-%s%05d%s", testMerchantCode, f.seq, "ABCDE"),
-		MerchantRef: req.MerchantRef, Channel: ch, Invoice: req.Amount,
+		MerchantRef: req.MerchantRef, Channel: ch, Invoice: req.Amount + f.skew,
 		FeeMerchant: ch.FeeMerchantFlat,
 		FeeCustomer: ch.FeeCustomerFlat + int64(math.Ceil(float64(req.Amount)*ch.FeeCustomerPercent/100)),
 		Req:         req, Status: "UNPAID", Created: now, Expires: now + 24*3600,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/sdk"
 	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
 
@@ -30,20 +31,19 @@ type env struct {
 	clk  *sdktest.Clock
 	fake *fakeTripay
 	host *sdktest.FakeHost
-	g    *Gateway
+	g    *gateway.Gateway[settings]
 	h    *sdktest.Harness
 	gw   payment.Gateway
 	logs *sdktest.Buffer
 }
 
-// newEnv serves a gateway configured for the fake; tune, when given,
-// changes the gateway before it is served.
-func newEnv(t *testing.T, tune ...func(*Gateway)) *env {
+// newEnv serves a gateway configured for the fake.
+func newEnv(t *testing.T) *env {
 	t.Helper()
 	clk := &sdktest.Clock{}
 	e := &env{clk: clk, fake: newFakeTripay(t, clk.Now), host: sdktest.NewFakeHost(), logs: &sdktest.Buffer{}}
 	e.host.Now = clk.Now
-	e.serve(t, tune...)
+	e.serve(t)
 	if _, err := e.configure(e.fake.settings()); err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
@@ -56,17 +56,13 @@ func newEnv(t *testing.T, tune ...func(*Gateway)) *env {
 }
 
 // serve starts a new gateway process on the same host (a restart).
-func (e *env) serve(t *testing.T, tune ...func(*Gateway)) {
+func (e *env) serve(t *testing.T) {
 	t.Helper()
 	g := NewGateway()
-	g.now = e.clk.Now
-	g.backoff = 5 * time.Millisecond
-	for _, f := range tune {
-		f(g)
-	}
+	g.SetClock(e.clk.Now)
 	logger := hclog.New(&hclog.LoggerOptions{Name: "test", Output: e.logs, Level: hclog.Trace, JSONFormat: true})
 	e.g = g
-	e.h = sdktest.Serve(t, g, sdktest.WithHost(e.host), sdktest.WithLogger(logger))
+	e.h = sdktest.Serve(t, g.Plugin(), sdktest.WithHost(e.host), sdktest.WithLogger(logger))
 	e.gw = e.h.Payment()
 }
 
@@ -295,20 +291,26 @@ func TestConfigure(t *testing.T) {
 	})
 }
 
+// TestNotConfigured: before the host's Configure, payments are refused as a
+// failed precondition, callbacks as unverifiable (there is no private key
+// to check them with), and health says why (the SDK's degraded; the version
+// before the SDK said error).
 func TestNotConfigured(t *testing.T) {
 	clk := &sdktest.Clock{}
 	g := NewGateway()
-	g.now = clk.Now
-	h := sdktest.Serve(t, g, sdktest.WithLogger(hclog.NewNullLogger()))
+	g.SetClock(clk.Now)
+	h := sdktest.Serve(t, g.Plugin(), sdktest.WithLogger(hclog.NewNullLogger()))
 	ctx := context.Background()
 	_, err := h.Payment().CreatePayment(ctx, createReq("INV-1", "k1", 150000, ""))
 	wantErr(t, err, sdk.ErrFailedPrecondition)
 	_, err = h.Payment().GetPayment(ctx, &payment.GetPaymentRequest{ID: "T1"})
 	wantErr(t, err, sdk.ErrFailedPrecondition)
-	_, err = h.Payment().HandleWebhook(ctx, &payment.WebhookRequest{Request: signedRequest([]byte(`{}`))})
+	_, err = h.Payment().(payment.MethodLister).ListMethods(ctx, &payment.ListMethodsRequest{})
 	wantErr(t, err, sdk.ErrFailedPrecondition)
+	_, err = h.Payment().HandleWebhook(ctx, &payment.WebhookRequest{Request: signedRequest([]byte(`{}`))})
+	wantErr(t, err, payment.ErrInvalidSignature)
 	hr, err := h.Plugin().CheckHealth(ctx, &sdk.CheckHealthRequest{})
-	if err != nil || hr.Status != sdk.HealthError {
+	if err != nil || hr.Status != sdk.HealthDegraded || !strings.Contains(hr.Message, "not configured") {
 		t.Fatalf("CheckHealth = %+v, %v", hr, err)
 	}
 }
@@ -404,7 +406,7 @@ func TestCreatePayment(t *testing.T) {
 				t.Fatal("an invalid request reached Tripay")
 			}
 			if tc.req.IdempotencyKey != "" {
-				if _, found, _ := e.host.StoreGet(ctx, idemKey(tc.req.IdempotencyKey)); found {
+				if _, found, _ := e.host.StoreGet(ctx, sdkIdemKey(tc.req.IdempotencyKey)); found {
 					t.Fatal("a refused create keeps its idempotency key")
 				}
 			}
@@ -452,6 +454,13 @@ func TestCreatePayment(t *testing.T) {
 	for _, auth := range e.fake.authHeaders() {
 		if auth != "Bearer "+testAPIKey && auth != "Bearer DEV-wrong" {
 			t.Fatalf("Authorization header %q", auth)
+		}
+	}
+	e.fake.mu.Lock()
+	defer e.fake.mu.Unlock()
+	for _, ua := range e.fake.agents {
+		if ua != "mikrobill-plugin-payment-tripay/"+Version {
+			t.Fatalf("User-Agent header %q", ua)
 		}
 	}
 }
@@ -597,6 +606,28 @@ func TestIdempotency(t *testing.T) {
 			t.Fatalf("new attempt got %+v (old %s)", p, old.ID)
 		}
 	})
+}
+
+// TestCreateAnswerOfAnotherAmount: a transaction Tripay made for another
+// amount than asked is refused (the version before the SDK also refused
+// its callbacks from its own record of the amount asked; the host refuses
+// an event whose amount is not the invoice's). The outcome counts as
+// unknown: the key is not released for a second transaction.
+func TestCreateAnswerOfAnotherAmount(t *testing.T) {
+	e := newEnv(t)
+	e.fake.mu.Lock()
+	e.fake.skew = 1000
+	e.fake.mu.Unlock()
+	_, err := e.gw.CreatePayment(context.Background(), createReq("INV-SK", "key-sk", 150000, "BRIVA"))
+	wantErr(t, err, payment.ErrAmountMismatch)
+	if !strings.Contains(err.Error(), "151000") {
+		t.Fatalf("error does not name the amount Tripay made: %v", err)
+	}
+	_, err = e.gw.CreatePayment(context.Background(), createReq("INV-SK", "key-sk", 150000, "BRIVA"))
+	wantErr(t, err, sdk.ErrConflict)
+	if n := e.fake.callCount("transaction/create"); n != 1 {
+		t.Fatalf("Tripay got %d creates; want 1", n)
+	}
 }
 
 func TestGetPayment(t *testing.T) {
@@ -796,7 +827,9 @@ func TestTimeouts(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("each attempt is bounded", func(t *testing.T) {
-		e := newEnv(t, func(g *Gateway) { g.attemptTimeout = 150 * time.Millisecond })
+		attemptTimeout = 150 * time.Millisecond
+		defer func() { attemptTimeout = 0 }()
+		e := newEnv(t)
 		p := e.create(t, "INV-T1", "key-t1", 150000, "BRIVA")
 		e.fake.setStall(5 * time.Second)
 		defer e.fake.setStall(0)
@@ -806,7 +839,7 @@ func TestTimeouts(t *testing.T) {
 		if d := time.Since(start); d > 3*time.Second {
 			t.Fatalf("GetPayment took %s", d)
 		}
-		if !strings.Contains(err.Error(), "no answer within") {
+		if !strings.Contains(err.Error(), "did not answer") || !strings.Contains(err.Error(), "gave up after 3 attempts") {
 			t.Fatalf("error = %v", err)
 		}
 	})
@@ -828,25 +861,22 @@ func TestTimeouts(t *testing.T) {
 	})
 
 	t.Run("cancellation ends the backoff", func(t *testing.T) {
-		// Straight on the API client: over gRPC the client side returns
-		// on cancellation whatever the plugin does.
-		clk := &sdktest.Clock{}
-		f := newFakeTripay(t, clk.Now)
-		f.failWith("merchant/payment-channel", 503, 503, 503)
-		c := &apiClient{
-			base: mustURL(t, f.BaseURL()), apiKey: testAPIKey, privateKey: testPrivateKey, merchantCode: testMerchantCode,
-			http: NewGateway().http, timeout: time.Second, attempts: 3, backoff: 10 * time.Second,
-			log: hclog.NewNullLogger, stats: newStats(),
-		}
+		// Straight on the plugin, not over gRPC (whose client returns on
+		// cancellation whatever the plugin does): ListMethods on a Tripay
+		// that answers 503 ends when the caller gives up, not after the
+		// retries' backoff.
+		e := newEnv(t)
+		e.fake.failWith("merchant/payment-channel", 503, 503, 503)
+		lister := e.g.Plugin().(payment.MethodLister)
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(100*time.Millisecond, cancel)
 		start := time.Now()
-		_, err := c.paymentChannels(cctx)
+		_, err := lister.ListMethods(cctx, &payment.ListMethodsRequest{})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("error = %v, want context.Canceled", err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Fatalf("paymentChannels took %s after cancellation", d)
+		if d := time.Since(start); d > 150*time.Millisecond+100*time.Millisecond {
+			t.Fatalf("ListMethods took %s after cancellation at 100ms (the first backoff is 200ms)", d)
 		}
 	})
 }
@@ -864,10 +894,14 @@ func TestCollectMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := string(resp.Text)
+	// The SDK's metrics (sdk/payment/gateway): per attempt by the API
+	// method the SDK called and the HTTP status, and notifications by
+	// outcome.
 	for _, want := range []string{
-		`tripay_api_requests_total{endpoint="transaction/create",outcome="ok"} 1`,
-		`tripay_callbacks_total{result="ok"} 1`,
-		`tripay_callbacks_total{result="duplicate"} 1`,
+		`tripay_api_requests_total{operation="create",outcome="200"} 1`,
+		`tripay_api_requests_total{operation="get",outcome="200"} 1`,
+		`tripay_notifications_total{outcome="accepted"} 1`,
+		`tripay_notifications_total{outcome="duplicate"} 1`,
 		"# TYPE tripay_api_requests_total counter",
 	} {
 		if !strings.Contains(text, want) {
@@ -916,7 +950,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		secrets = append(secrets, b.Signature)
 	}
 	logs := e.logs.String()
-	if !strings.Contains(logs, "callback refused") || !strings.Contains(logs, "tripay call") {
+	if !strings.Contains(logs, "notification refused") || !strings.Contains(logs, "API call") {
 		t.Fatalf("the test did not capture the plugin's log:\n%s", logs)
 	}
 	for _, s := range secrets {

@@ -3,10 +3,12 @@
 // retail outlets and e-wallets in IDR. The host starts it; it is not run by
 // hand.
 //
-// Start with Gateway in gateway.go; the Tripay API client is in tripay.go and
-// the callback check in webhook.go.
+// It is built on the SDK's package gateway (sdk/payment/gateway): start with
+// NewGateway and the API in gateway.go; Tripay's wire format is in
+// tripay.go, the callback check in webhook.go, and the records of the
+// version before the SDK in store.go.
 package main
 
 import "github.com/mikrobill/mikrobill/sdk"
 
-func main() { sdk.Serve(NewGateway()) }
+func main() { sdk.Serve(NewGateway().Plugin()) }

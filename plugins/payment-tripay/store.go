@@ -9,69 +9,97 @@ import (
 	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/payment"
+	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 )
 
-// The plugin keeps its state in the host's durable store (sdk.Host's Store*
-// calls: a table in the host's database, never evicted), so it survives
-// plugin and host restarts and is shared by every plugin process of a
-// scaled-out host. None of it may live in the cache, which may lose it: a
-// lost idempotency record would create a second Tripay transaction. Keys:
+// The plugin's records are the SDK's (package gateway: idempotency and
+// replay records in the host's durable store). The version before the SDK
+// (0.1.0 as released before the port) kept its own, under these keys, for
+// 90 days:
 //
-//	idem/<sha256 of the idempotency key>          idemRecord
-//	idem/<sha256 of the idempotency key>/takeover/<start of the stale attempt>
-//	                                              lock: who replaces a stale attempt
-//	ref/<Tripay reference>                        refRecord
-//	cb/<Tripay reference>/<STATUS>                callbackRecord: a handled callback
-//	                                              (replay record: a repeat is a duplicate)
-const (
-	// recordTTL is how long records are kept; Tripay's longest expiry is 30
-	// days, and callbacks follow within minutes.
-	recordTTL = 90 * 24 * time.Hour
-	// createLease is how long an unfinished create attempt blocks another
-	// with the same idempotency key. It is longer than the longest create
-	// call can take (request_timeout_seconds is at most 120).
-	createLease = 3 * time.Minute
-	// lookBack is the clock skew allowed between this host and Tripay when
-	// matching a lost create to a transaction by its creation time.
-	lookBack = 5 * time.Minute
-	// kvTimeout bounds bookkeeping that must outlive the caller's context.
-	kvTimeout = 5 * time.Second
-	// takeoverTTL keeps a takeover lock until the stale attempt it
-	// replaces is long overwritten.
-	takeoverTTL = 24 * time.Hour
-)
+//	idem/<sha256 of the idempotency key>   legacyIdem
+//	ref/<Tripay reference>                 what was asked for (not read any more)
+//	cb/<Tripay reference>/<STATUS>         legacyCallback: a handled callback
+//
+// An installation upgraded while such records live keeps their promises
+// (gateway.Legacy): a repeated idempotency key returns the transaction the
+// old version made, and a callback it handled is a duplicate when resent.
 
-// idemRecord is what an idempotency key stands for.
-type idemRecord struct {
-	OrderID  string `json:"order_id"`
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
-	// Attempt counts create attempts under this key; Started is when the
-	// current one began.
-	Attempt int       `json:"attempt"`
-	Started time.Time `json:"started"`
-	// Reference is Tripay's reference once the create has answered. Empty
-	// means a create was started and its outcome is not known.
+// legacyIdem is the old version's record of an idempotency key.
+type legacyIdem struct {
+	OrderID  string    `json:"order_id"`
+	Amount   int64     `json:"amount"`
+	Currency string    `json:"currency"`
+	Started  time.Time `json:"started"`
+	// Reference is Tripay's reference once the create had answered; empty:
+	// the outcome was not known.
 	Reference string `json:"reference,omitempty"`
 }
 
-// refRecord is what this plugin asked Tripay for, by Tripay's reference.
-type refRecord struct {
-	// Key is the idemKey the transaction was created under.
-	Key      string `json:"key"`
-	OrderID  string `json:"order_id"`
-	Amount   int64  `json:"amount"`
-	Currency string `json:"currency"`
+// legacyCallback is the old version's record of a handled callback.
+type legacyCallback struct {
+	HandledAt time.Time `json:"handled_at"`
+	// OrderID and Amount (the invoice amount, IDR) were written by the
+	// later old releases; a record without them was checked afresh.
+	OrderID string `json:"order_id,omitempty"`
+	Amount  int64  `json:"amount,omitempty"`
 }
 
-func idemKey(key string) string {
+func legacyIdemKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return "idem/" + hex.EncodeToString(sum[:])
 }
 
-func refKey(reference string) string { return "ref/" + reference }
+func legacyCallbackKey(reference, status string) string { return "cb/" + reference + "/" + status }
 
-func callbackKey(reference, status string) string { return "cb/" + reference + "/" + status }
+// legacyPayment returns the transaction the old version made for req's
+// idempotency key ("" when it recorded none, or the create's outcome was
+// unknown).
+func legacyPayment(ctx context.Context, store sdk.Host, req *payment.CreatePaymentRequest) (string, error) {
+	rec, err := legacyIdemRecord(ctx, store, req)
+	if err != nil || rec == nil {
+		return "", err
+	}
+	return rec.Reference, nil
+}
+
+// legacyUnfinished returns when the old version began a create for req's
+// idempotency key whose outcome it never learnt (zero: none).
+func legacyUnfinished(ctx context.Context, store sdk.Host, req *payment.CreatePaymentRequest) (time.Time, error) {
+	rec, err := legacyIdemRecord(ctx, store, req)
+	if err != nil || rec == nil || rec.Reference != "" {
+		return time.Time{}, err
+	}
+	return rec.Started, nil
+}
+
+// legacyIdemRecord reads the old version's record of req's idempotency key;
+// one for another order or amount is sdk.ErrInvalidArgument.
+func legacyIdemRecord(ctx context.Context, store sdk.Host, req *payment.CreatePaymentRequest) (*legacyIdem, error) {
+	var rec legacyIdem
+	if found, err := getJSON(ctx, store, legacyIdemKey(req.IdempotencyKey), &rec); err != nil || !found {
+		return nil, err
+	}
+	if rec.OrderID != req.OrderID || rec.Amount != req.Amount.Amount || rec.Currency != req.Amount.Currency {
+		return nil, fmt.Errorf("%w: idempotency key %q was used for order %s (%d %s); use a new key for a different payment",
+			sdk.ErrInvalidArgument, req.IdempotencyKey, rec.OrderID, rec.Amount, rec.Currency)
+	}
+	return &rec, nil
+}
+
+// legacyHandled reports whether the old version handled this callback: its
+// transaction and status, about the same order and invoice amount. A record
+// that differs, or lacks them, leaves the callback to be checked afresh, as
+// the old version did.
+func legacyHandled(ctx context.Context, store sdk.Host, n *gateway.Notification) (bool, error) {
+	var rec legacyCallback
+	found, err := getJSON(ctx, store, legacyCallbackKey(n.PaymentID, n.GatewayStatus), &rec)
+	if err != nil || !found {
+		return false, err
+	}
+	return rec.OrderID != "" && (n.OrderID == "" || n.OrderID == rec.OrderID) && n.Amount.Amount == rec.Amount, nil
+}
 
 func getJSON(ctx context.Context, h sdk.Host, key string, v any) (bool, error) {
 	raw, found, err := h.StoreGet(ctx, key)
@@ -82,18 +110,4 @@ func getJSON(ctx context.Context, h sdk.Host, key string, v any) (bool, error) {
 		return false, fmt.Errorf("%w: stored record %s does not parse: %v", sdk.ErrInternal, key, err)
 	}
 	return true, nil
-}
-
-func setJSON(ctx context.Context, h sdk.Host, key string, v any, onlyIfAbsent bool) (bool, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return false, err
-	}
-	return h.StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: recordTTL, OnlyIfAbsent: onlyIfAbsent})
-}
-
-// detached returns a context for bookkeeping that must finish even when the
-// caller has gone (the transaction exists at Tripay by then).
-func detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), kvTimeout)
 }

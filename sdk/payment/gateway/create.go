@@ -20,8 +20,9 @@ import (
 // second one, also at gateways that take no idempotency key.
 const (
 	idemPrefix = "idem:"
-	// idemTTL is how long a key's payment is remembered: the host repeats
-	// a key only to retry one attempt.
+	// idemTTL is how long a key's payment is remembered unless
+	// Spec.IdempotencyTTL says otherwise: the host repeats a key only to
+	// retry one attempt.
 	idemTTL = 30 * 24 * time.Hour
 	// bookkeeping bounds writing a record after the call's own deadline.
 	bookkeeping = 5 * time.Second
@@ -42,12 +43,16 @@ type idemRecord struct {
 	Started   time.Time     `json:"started"`
 }
 
-func idemKey(key string) string {
-	if len(idemPrefix)+len(key) <= sdk.MaxKeyBytes {
-		return idemPrefix + key
+func idemKey(key string) string { return storeKey(idemPrefix, key) }
+
+// storeKey is prefix+key, or prefix and key's SHA-256 when that is longer
+// than the host takes.
+func storeKey(prefix, key string) string {
+	if len(prefix)+len(key) <= sdk.MaxKeyBytes {
+		return prefix + key
 	}
 	sum := sha256.Sum256([]byte(key))
-	return idemPrefix + "sha256:" + hex.EncodeToString(sum[:])
+	return prefix + "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // create makes the payment once per idempotency key.
@@ -59,6 +64,9 @@ func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.Cr
 	claim := idemRecord{State: idemCreating, OrderID: req.OrderID, Amount: req.Amount, Started: g.now().UTC()}
 	claimTTL := 2 * g.spec.CallTimeout
 	waitUntil := time.Now().Add(g.spec.AwaitCreate)
+	if err := g.legacyUnfinished(ctx, key, req); err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		raw, _ := json.Marshal(claim)
 		stored, err := host.StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: claimTTL, OnlyIfAbsent: true})
@@ -106,13 +114,28 @@ func (g *Gateway[S]) create(ctx context.Context, inst *instance, req *payment.Cr
 		}
 		// idemUnknown: the gateway may have made the payment. Adopt the
 		// order's newest payment of this amount made since, if any.
-		if p, err := inst.api.GetByOrder(operation(ctx, "get_by_order"), req.OrderID); err == nil && p != nil && p.Amount == req.Amount && p.Status == payment.StatusPending &&
+		p, err := inst.api.GetByOrder(operation(ctx, "get_by_order"), req.OrderID)
+		if err == nil && p != nil && p.Amount == req.Amount && p.Status == payment.StatusPending &&
 			(p.CreatedAt.IsZero() || !p.CreatedAt.Before(prev.Started.Add(-time.Minute))) {
+			err = g.ownedElsewhere(ctx, p.ID, key)
+			if errors.Is(err, errOwned) {
+				p, err = nil, nil
+			}
+		} else {
+			p = nil
+		}
+		if err == nil && p != nil {
 			g.finish(ctx, key, idemRecord{State: idemDone, OrderID: req.OrderID, Amount: req.Amount, PaymentID: p.ID, Started: prev.Started})
 			g.Log().Info("payment adopted after an unknown outcome", "order", req.OrderID, "payment", p.ID)
 			return p, nil
 		} else if err != nil && !errors.Is(err, payment.ErrUnknownOrder) {
 			return nil, fmt.Errorf("look for the payment an earlier attempt may have made: %w", err)
+		}
+		if err := g.leaseHeld(prev, req); err != nil {
+			return nil, err
+		}
+		if err := g.takeOver(ctx, key, prev, req); err != nil {
+			return nil, err
 		}
 		if _, err := host.StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: claimTTL}); err != nil {
 			return nil, fmt.Errorf("claim idempotency key %q in the host's store: %w", req.IdempotencyKey, err)
@@ -152,7 +175,10 @@ func (g *Gateway[S]) finish(ctx context.Context, key string, rec idemRecord) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
 	defer cancel()
 	raw, _ := json.Marshal(rec)
-	if _, err := g.Host().StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: idemTTL}); err != nil {
+	if _, err := g.Host().StoreSet(ctx, key, raw, sdk.StoreSetOptions{TTL: g.spec.IdempotencyTTL}); err != nil {
 		g.Log().Warn("could not record the idempotency key's outcome", "order", rec.OrderID, "state", rec.State, "error", err)
+	}
+	if rec.State == idemDone {
+		g.recordOwner(ctx, rec.PaymentID, key)
 	}
 }

@@ -58,9 +58,11 @@
 // attempts are counted and its failures reported like the Client's. A
 // gateway ported from a hand-written version sets Spec.Legacy, so that the
 // records that version left in the durable store are honoured after an
-// upgrade. One with more than one API host, records of its own in the
-// durable store (Env.Host), or a create that must wait for a concurrent one
-// with the same key uses what ported.go lists.
+// upgrade; Spec.IdempotencyTTL and Spec.CreateLease keep how long it
+// remembered a key and how it handled a create whose outcome was unknown.
+// One with more than one API host, records of its own in the durable store
+// (Env.Host), or a create that must wait for a concurrent one with the
+// same key uses what ported.go lists.
 //
 // The payment.Gateway interface is unchanged: a plugin may still implement
 // it by hand, and plugins built that way keep building and loading.

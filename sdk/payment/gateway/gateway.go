@@ -135,6 +135,18 @@ type Spec[S any] struct {
 	// payment.ErrUnsupportedCurrency. Codes that name no money (CheckMoney)
 	// are refused either way. Nil: Decimals.
 	CheckCurrency func(code string) error
+	// IdempotencyTTL is how long an idempotency key's payment is
+	// remembered (0: 30 days; at most sdk.MaxStoreTTL). Longer than the
+	// host may repeat a key: a payment's longest expiry at the gateway.
+	IdempotencyTTL time.Duration
+	// CreateLease, when set, is how long a create whose outcome is unknown
+	// keeps its key: a retry that finds no payment at the gateway answers
+	// sdk.ErrConflict, saying when to retry, until the lease since the
+	// attempt began is over (the request may still reach the gateway),
+	// then exactly one retry creates, and a payment recorded for another
+	// idempotency key is never adopted (see lease.go). Zero: such a retry
+	// creates at once.
+	CreateLease time.Duration
 	// Legacy reads the records an earlier version of the plugin, written
 	// without this package, left in the host's durable store, so that an
 	// upgrade keeps its idempotency keys and replay records (see Legacy).
@@ -161,7 +173,9 @@ type Env struct {
 	// Now is the clock (tests may replace it with Gateway.SetClock).
 	Now func() time.Time
 	// BaseURL is the API's address from Connection (environment or
-	// base_url), without a trailing slash; empty without a Connection.
+	// base_url), without a trailing slash; empty without a Connection:
+	// then Spec.New may set it, and Environment, before it calls Client
+	// (health reports both).
 	BaseURL string
 	// Environment is Connection.Environment.
 	Environment string
@@ -239,6 +253,9 @@ func New[S any](spec Spec[S]) *Gateway[S] {
 	if spec.CallTimeout == 0 {
 		spec.CallTimeout = 60 * time.Second
 	}
+	if spec.IdempotencyTTL == 0 {
+		spec.IdempotencyTTL = idemTTL
+	}
 	if spec.Ack.StatusCode == 0 {
 		spec.Ack = sdk.HTTPResponse{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"received":true}`)}
 	}
@@ -289,7 +306,7 @@ func (g *Gateway[S]) Configure(_ context.Context, req *sdk.ConfigureRequest) (*s
 	inst.clients = env.clients
 	maps.Copy(inst.details, env.details)
 	if env.BaseURL != "" {
-		inst.details["base_url"] = env.BaseURL
+		inst.details["base_url"] = strings.TrimRight(env.BaseURL, "/")
 	}
 	if env.Environment != "" {
 		inst.details["environment"] = env.Environment

@@ -86,6 +86,9 @@ func (g *Gateway[S]) handleWebhook(ctx context.Context, inst *instance, req *pay
 	if err == nil && !dup {
 		dup, err = g.legacyReplay(ctx, eventID, subject)
 	}
+	if err == nil && !dup {
+		dup, err = g.legacyHandled(ctx, n)
+	}
 	if err != nil {
 		return nil, err
 	} else if dup {
