@@ -73,6 +73,9 @@ func NewGateway() *gateway.Gateway[settings] {
 		// The records the plugin wrote before it was built on the SDK
 		// (0.1.0): see legacyPayment.
 		Legacy: gateway.Legacy{Payment: legacyPayment, ReplayPrefix: legacyEventPrefix},
+		// A paid event about a session refunded since is reported refunded,
+		// as the API has it, not refused (Stripe would resend it for days).
+		ReportFinalStatus: true,
 	})
 }
 

@@ -123,17 +123,17 @@ func TestWebhookEvents(t *testing.T) {
 		})
 	}
 
-	// A paid event about a payment refunded (or failed, or expired) since
-	// is not reported: the host learns the payment's state by GetPayment.
+	// A paid event about a payment refunded since is reported with the
+	// status Stripe's API gives, confirmed (as 0.1.0 did,
+	// Spec.ReportFinalStatus): Stripe stops resending it, and the host
+	// learns the refund.
 	t.Run("paid event for a payment refunded since", func(t *testing.T) {
 		p := e.create(t, createRequest(newOrder(), rp150k))
 		e.fake.setPaid(p.ID)
 		e.fake.update(p.ID, func(s *fakeSession) { s.AmountRefunded = s.Amount })
-		if _, err := e.signed(e.fake.paidEvent(p.ID)); !errors.Is(err, payment.ErrUnconfirmed) || !strings.Contains(err.Error(), "complete/paid") {
-			t.Errorf("HandleWebhook = %v, want payment.ErrUnconfirmed naming Stripe's status", err)
-		}
-		if got := e.get(t, p.ID); got.Status != payment.StatusRefunded {
-			t.Errorf("GetPayment = %s, want refunded", got.Status)
+		resp, err := e.signed(e.fake.paidEvent(p.ID))
+		if err != nil || resp.Event == nil || resp.Event.Status != payment.StatusRefunded || !resp.Event.Confirmed {
+			t.Errorf("HandleWebhook = %+v, %v; want the payment reported refunded, confirmed", resp, err)
 		}
 	})
 	t.Run("paid event the API does not back yet", func(t *testing.T) {
