@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/go-routeros/routeros/v3/proto"
@@ -123,4 +125,47 @@ func (c *chunkConn) Read(p []byte) (int, error) {
 	n := copy(p[:min(len(p), c.chunk)], c.data)
 	c.data = c.data[n:]
 	return n, nil
+}
+
+// TestHugeReplyWordRefused: a "router" that answers the login with a word
+// of 4 GiB (the longest length the wire format can announce) is refused
+// with a protocol error that says what to check, and the plugin does not
+// allocate the word (go-routeros would, before reading it).
+func TestHugeReplyWordRefused(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = c.Read(make([]byte, 512)) // the /login sentence
+				_, _ = c.Write([]byte{0x05, '!', 'd', 'o', 'n', 'e', 0xF0, 0xFF, 0xFF, 0xFF, 0xFF})
+				_, _ = io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	addr := ln.Addr().(*net.TCPAddr)
+	p, _ := newPlugin(t)
+	configure(t, p, map[string]any{"locations": []any{map[string]any{
+		"id": "main", "address": "127.0.0.1", "port": addr.Port, "username": "admin", "password": "secret",
+	}}})
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = upsertAlice(t, p)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "4294967295 bytes") || !strings.Contains(err.Error(), "router's API service") {
+		t.Fatalf("UpsertUser against a 4 GiB reply word: %v; want the wire guard's error", err)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 1<<30 {
+		t.Errorf("the plugin allocated %d MiB for the reply", grown>>20)
+	}
 }
