@@ -4,12 +4,10 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"testing"
 
 	"github.com/mikrobill/mikrobill/sdk"
-	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
 )
 
@@ -23,14 +21,17 @@ const fuzzServerKey = "SB-Mid-server-fuzz0123456789"
 // over the fields as sent (Midtrans' scheme), with another key, or a
 // fuzzed string; or it sends its bytes as the whole body. Only a
 // notification signed with the server key may get past
-// payment.ErrInvalidSignature, and none is ever reported paid: the status
-// API the plugin confirms with knows no order.
+// payment.ErrInvalidSignature (one that does not parse may be
+// payment.ErrMalformedPayload: the signature is in the body), and none is
+// ever reported paid: the status API the plugin confirms with knows no
+// order.
 func FuzzHandleWebhook(f *testing.F) {
 	api := paymenttest.APIServer(f)
 	fz := paymenttest.NewWebhookFuzzer(f, NewGateway(), map[string]any{
 		"server_key": fuzzServerKey, "environment": "sandbox", "base_url": api, "api_base_url": api,
 		"timeout_seconds": 1, "max_retries": 0,
 	}, paymenttest.Options{})
+	fz.NothingPaid = true
 	f.Add("INV-2026-000001", "200", "150000.00", "settlement", uint8(0), "", []byte(nil))
 	f.Add("INV-2026-000001", "201", "150000.00", "pending", uint8(0), "", []byte(nil))
 	f.Add("INV-2026-000001", "200", "150000.00", "capture", uint8(1), "", []byte(nil))
@@ -64,13 +65,7 @@ func FuzzHandleWebhook(f *testing.F) {
 			}
 		}
 		req := sdk.HTTPRequest{Method: http.MethodPost, Path: "/", Header: http.Header{"Content-Type": {"application/json"}}, Body: body}
-		resp, err := fz.Check(t, req, signed)
-		if err == nil && resp.Event != nil && resp.Event.Status == payment.StatusPaid {
-			t.Fatalf("a notification was reported paid though the status API knows no order: %+v", resp.Event)
-		}
-		if signed && errors.Is(err, payment.ErrInvalidSignature) {
-			t.Fatalf("a notification signed with the server key was refused: %v\n%s", err, body)
-		}
+		fz.Check(t, req, signed)
 	})
 }
 

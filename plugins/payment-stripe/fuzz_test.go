@@ -4,14 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
-	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
 )
 
@@ -34,6 +32,7 @@ func FuzzHandleWebhook(f *testing.F) {
 		"secret_key": "sk_test_fuzz0123456789", "webhook_secrets": []string{fuzzWebhookSecret},
 		"api_base_url": paymenttest.APIServer(f), "timeout_seconds": 1, "max_network_retries": 0,
 	}, paymenttest.Options{})
+	fz.SignatureInHeader, fz.NothingPaid = true, true
 	completed := []byte(`{"id":"evt_1","object":"event","api_version":"2025-09-30.clover","created":1764103503,"type":"checkout.session.completed",` +
 		`"data":{"object":{"id":"cs_test_1","object":"checkout.session","client_reference_id":"INV-2026-000001","amount_total":15000,` +
 		`"currency":"usd","payment_status":"paid","status":"complete","metadata":{"order_id":"INV-2026-000001"}}}}`)
@@ -64,15 +63,7 @@ func FuzzHandleWebhook(f *testing.F) {
 			signed = true
 		}
 		req := sdk.HTTPRequest{Method: http.MethodPost, Path: "/", Header: http.Header{"Content-Type": {"application/json"}, "Stripe-Signature": {header}}, Body: body}
-		resp, err := fz.Check(t, req, signed)
-		switch {
-		case !signed && !errors.Is(err, payment.ErrInvalidSignature):
-			t.Fatalf("a webhook without a valid signature got %v, want payment.ErrInvalidSignature (header %q)", err, header)
-		case signed && errors.Is(err, payment.ErrInvalidSignature):
-			t.Fatalf("a webhook signed with the secret was refused: %v (header %q)", err, header)
-		case err == nil && resp.Event != nil && resp.Event.Status == payment.StatusPaid:
-			t.Fatalf("a webhook was reported paid though the API knows no session: %+v", resp.Event)
-		}
+		fz.Check(t, req, signed)
 	})
 }
 

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/mikrobill/mikrobill/sdk"
-	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/payment/gateway"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
 )
@@ -33,6 +31,7 @@ func FuzzHandleWebhook(f *testing.F) {
 		"api_key": "ek_test_fuzz0123456789", "webhook_secret": fuzzWebhookSecret, "environment": "sandbox",
 		"base_url": paymenttest.APIServer(f), "timeout_seconds": 1,
 	}, paymenttest.Options{})
+	fz.SignatureInHeader, fz.NothingPaid = true, true
 	paid := []byte(`{"id":"evt_1c0b5e0c7a","type":"payment.paid","created_at":"2026-11-25T20:45:03Z",` +
 		`"data":{"id":"pay_9f2c61d0a4b7e813","order_id":"INV-2026-000001","amount":150000,"currency":"IDR","status":"paid"}}`)
 	f.Add(paid, uint8(0), int64(0), "")
@@ -57,14 +56,6 @@ func FuzzHandleWebhook(f *testing.F) {
 			header = fuzzSignature.Sign(body, fuzzWebhookSecret, at)
 		}
 		req := sdk.HTTPRequest{Method: http.MethodPost, Path: "/", Header: http.Header{"Content-Type": {"application/json"}, "Example-Signature": {header}}, Body: body}
-		resp, err := fz.Check(t, req, signed)
-		switch {
-		case !signed && !errors.Is(err, payment.ErrInvalidSignature):
-			t.Fatalf("a notification without a valid signature got %v, want payment.ErrInvalidSignature (header %q)", err, header)
-		case signed && errors.Is(err, payment.ErrInvalidSignature):
-			t.Fatalf("a notification signed with the secret was refused: %v (header %q)", err, header)
-		case err == nil && resp.Event != nil && resp.Event.Status == payment.StatusPaid:
-			t.Fatalf("a notification was reported paid though the API knows no payment: %+v", resp.Event)
-		}
+		fz.Check(t, req, signed)
 	})
 }

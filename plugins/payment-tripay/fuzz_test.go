@@ -4,12 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"testing"
 
 	"github.com/mikrobill/mikrobill/sdk"
-	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
 )
 
@@ -32,6 +30,7 @@ func FuzzHandleWebhook(f *testing.F) {
 		"mode": "sandbox", "base_url": paymenttest.APIServer(f), "default_method": "BRIVA",
 		"default_customer_email": "billing@example.net",
 	}, paymenttest.Options{})
+	fz.SignatureInHeader, fz.NothingPaid = true, true
 	paid := []byte(`{"reference":"DEV-T0001000000001","merchant_ref":"INV-2026-000001","payment_method":"BRI Virtual Account",` +
 		`"payment_method_code":"BRIVA","total_amount":154250,"fee_merchant":0,"fee_customer":4250,"total_fee":4250,` +
 		`"amount_received":150000,"is_closed_payment":1,"status":"PAID","paid_at":1764103503,"note":null}`)
@@ -55,15 +54,7 @@ func FuzzHandleWebhook(f *testing.F) {
 		case 2:
 			header.Set("X-Callback-Signature", sig)
 		}
-		resp, err := fz.Check(t, sdk.HTTPRequest{Method: http.MethodPost, Path: "/", Header: header, Body: body}, signed)
-		switch {
-		case !signed && !errors.Is(err, payment.ErrInvalidSignature):
-			t.Fatalf("a callback not signed with the private key got %v, want payment.ErrInvalidSignature", err)
-		case signed && errors.Is(err, payment.ErrInvalidSignature):
-			t.Fatalf("a callback signed with the private key was refused: %v", err)
-		case err == nil && resp.Event != nil && resp.Event.Status == payment.StatusPaid:
-			t.Fatalf("a callback was reported paid though the API knows no transaction: %+v", resp.Event)
-		}
+		fz.Check(t, sdk.HTTPRequest{Method: http.MethodPost, Path: "/", Header: header, Body: body}, signed)
 	})
 }
 

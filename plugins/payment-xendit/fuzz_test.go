@@ -1,12 +1,10 @@
 package main
 
 import (
-	"errors"
 	"net/http"
 	"testing"
 
 	"github.com/mikrobill/mikrobill/sdk"
-	"github.com/mikrobill/mikrobill/sdk/payment"
 	"github.com/mikrobill/mikrobill/sdk/paymenttest"
 )
 
@@ -28,6 +26,7 @@ func FuzzHandleWebhook(f *testing.F) {
 		"secret_key": "xnd_development_fuzz0123456789", "callback_token": fuzzCallbackToken,
 		"base_url": paymenttest.APIServer(f), "timeout_seconds": 1,
 	}, paymenttest.Options{})
+	fz.SignatureInHeader, fz.NothingPaid = true, true
 	paid := []byte(`{"id":"579c8d61f23fa4ca35e52da4","external_id":"INV-2026-000001","user_id":"5781d19b2e2385880609791c",` +
 		`"is_high":true,"payment_method":"BANK_TRANSFER","status":"PAID","merchant_name":"ISP","amount":150000,"paid_amount":150000,` +
 		`"bank_code":"BCA","paid_at":"2026-11-25T13:45:03.000Z","payer_email":"a@example.net","description":"Internet",` +
@@ -45,14 +44,6 @@ func FuzzHandleWebhook(f *testing.F) {
 		}
 		signed := token == fuzzCallbackToken
 		req := sdk.HTTPRequest{Method: http.MethodPost, Path: "/", Header: http.Header{"Content-Type": {"application/json"}, "X-Callback-Token": {token}}, Body: body}
-		resp, err := fz.Check(t, req, signed)
-		switch {
-		case !signed && !errors.Is(err, payment.ErrInvalidSignature):
-			t.Fatalf("a callback with token %q got %v, want payment.ErrInvalidSignature", token, err)
-		case signed && errors.Is(err, payment.ErrInvalidSignature):
-			t.Fatalf("a callback with the token was refused: %v", err)
-		case err == nil && resp.Event != nil && resp.Event.Status == payment.StatusPaid:
-			t.Fatalf("a callback was reported paid though the API knows no invoice: %+v", resp.Event)
-		}
+		fz.Check(t, req, signed)
 	})
 }

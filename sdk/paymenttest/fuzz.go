@@ -37,6 +37,13 @@ type WebhookFuzzer struct {
 	Gateway payment.Gateway
 	// Host is the plugin's host service (durable store and cache).
 	Host *sdktest.FakeHost
+	// SignatureInHeader: the gateway signs in a header, which it checks
+	// before it reads the body, so Check wants payment.ErrInvalidSignature
+	// for every request not signed, whatever its body.
+	SignatureInHeader bool
+	// NothingPaid: the gateway's API knows no payment (APIServer), so no
+	// notification may come back paid.
+	NothingPaid bool
 	opts Options
 	// impl is the gateway itself, which Check calls directly in a fuzzing
 	// worker (see fuzzWorker).
@@ -93,14 +100,16 @@ var webhookErrors = []error{
 //   - the call ends within 10 seconds;
 //   - an error is one of the sentinels HandleWebhook documents (see
 //     webhookErrors), and comes with no event;
-//   - a request the test did not sign (signed false) is refused with
-//     payment.ErrInvalidSignature, the signature being checked first (or
+//   - a request the test signed is never refused with
+//     payment.ErrInvalidSignature; one it did not sign (signed false) is
+//     refused with it, the signature being checked first (or with
 //     payment.ErrMalformedPayload for a gateway that signs inside a body
-//     that does not parse);
+//     that does not parse, unless SignatureInHeader);
 //   - an event names its payment or order, carries the body as Raw, and
 //     when it says paid, has a positive amount and was confirmed with the
 //     gateway's status API (unless it is a Duplicate, or the options say
-//     the notification is authoritative).
+//     the notification is authoritative), and there is none with
+//     NothingPaid.
 //
 // It returns the answer for the plugin's own checks.
 func (w *WebhookFuzzer) Check(t *testing.T, req sdk.HTTPRequest, signed bool) (*payment.WebhookResponse, error) {
@@ -121,6 +130,12 @@ func (w *WebhookFuzzer) Check(t *testing.T, req sdk.HTTPRequest, signed bool) (*
 		}
 		if !isOneOf(err, webhookErrors) {
 			t.Fatalf("HandleWebhook failed with %v; want one of the sentinels it documents (payment.ErrMalformedPayload for a body it cannot read)", err)
+		}
+		if signed && errors.Is(err, payment.ErrInvalidSignature) {
+			t.Fatalf("a request signed with the configured secret was refused: %v", err)
+		}
+		if !signed && w.SignatureInHeader && !errors.Is(err, payment.ErrInvalidSignature) {
+			t.Fatalf("a request without a valid signature was refused with %v, not payment.ErrInvalidSignature: the signature is checked first, whatever the body", err)
 		}
 		if !signed && !errors.Is(err, payment.ErrInvalidSignature) && !errors.Is(err, payment.ErrMalformedPayload) {
 			t.Fatalf("a request without a valid signature was refused with %v, not payment.ErrInvalidSignature "+
@@ -148,6 +163,9 @@ func (w *WebhookFuzzer) Check(t *testing.T, req sdk.HTTPRequest, signed bool) (*
 		t.Fatalf("event.Raw is not the body as received (%d bytes, body %d)", len(ev.Raw), len(req.Body))
 	}
 	if ev.Status == payment.StatusPaid {
+		if w.NothingPaid {
+			t.Fatalf("a notification was reported paid though the gateway's API knows no payment: %+v", ev)
+		}
 		if ev.Amount.Amount <= 0 || ev.Amount.Currency == "" {
 			t.Fatalf("a paid event of %v: a payment is paid with a positive amount in a currency", ev.Amount)
 		}
