@@ -28,6 +28,9 @@ BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
 # name or package matches a regular expression.
 FUZZTIME      ?= 5s
 FUZZ          ?= .
+# How long the fuzzer may minimize an input (a failing one, or one that
+# found new coverage): go's default, 60s, would spend a short run on one.
+FUZZMINIMIZE  ?= 100x
 FUZZ_TARGETS  := \
 	host:./internal/manifest:FuzzParse \
 	host:./internal/manifest:FuzzValidateSettings \
@@ -128,8 +131,8 @@ fuzz: ## run every fuzz target for FUZZTIME (5s) each, one at a time (FUZZ=regex
 		IFS=: read -r mod pkg name <<< "$$t"; \
 		[[ "$$mod/$$pkg:$$name" =~ $(FUZZ) ]] || continue; \
 		ran=$$((ran + 1)); \
-		echo "==> go test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) $$pkg in $$mod"; \
-		(cd $$mod && $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg) || failed="$$failed $$mod/$$pkg:$$name"; \
+		echo "==> go test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg in $$mod"; \
+		(cd $$mod && $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg) || failed="$$failed $$mod/$$pkg:$$name"; \
 	done; \
 	if [ $$ran -eq 0 ]; then echo "no fuzz target matches FUZZ=$(FUZZ)"; exit 1; fi; \
 	if [ -n "$$failed" ]; then echo "==> fuzzing failed in:$$failed (the failing inputs are in each package's testdata/fuzz/)"; exit 1; fi; \

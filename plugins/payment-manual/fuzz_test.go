@@ -34,12 +34,12 @@ func FuzzHandleWebhook(f *testing.F) {
 		"currencies": []string{"IDR", "USD"}, "expiry_hours": 48, "confirm_secret": fuzzConfirmSecret,
 	}, paymenttest.Options{NotificationIsAuthoritative: true, NoRemoteAPI: true})
 	fz.SignatureInHeader = true
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	setup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var payments []payment.Payment
 	for i, amount := range []payment.Money{{Amount: 150000, Currency: "IDR"}, {Amount: 2500, Currency: "USD"}} {
 		order := []string{"INV-2026-000001", "INV-2026-000002"}[i]
-		resp, err := fz.Gateway.CreatePayment(ctx, &payment.CreatePaymentRequest{OrderID: order, Amount: amount, IdempotencyKey: "fuzz-" + order})
+		resp, err := fz.Gateway.CreatePayment(setup, &payment.CreatePaymentRequest{OrderID: order, Amount: amount, IdempotencyKey: "fuzz-" + order})
 		if err != nil {
 			f.Fatalf("CreatePayment: %v", err)
 		}
@@ -102,6 +102,8 @@ func FuzzHandleWebhook(f *testing.F) {
 			t.Fatalf("event id %q paid payment %s, then payment %s", ev.EventID, before, ev.PaymentID)
 		}
 		paidBy[ev.EventID] = ev.PaymentID
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		got, err := fz.Gateway.GetPayment(ctx, &payment.GetPaymentRequest{ID: ev.PaymentID})
 		if err != nil || got.Payment.Status != payment.StatusPaid {
 			t.Fatalf("after the paid event GetPayment says %+v, %v", got, err)
