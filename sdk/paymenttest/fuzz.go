@@ -44,7 +44,7 @@ type WebhookFuzzer struct {
 	// NothingPaid: the gateway's API knows no payment (APIServer), so no
 	// notification may come back paid.
 	NothingPaid bool
-	opts Options
+	opts        Options
 	// impl is the gateway itself, which Check calls directly in a fuzzing
 	// worker (see fuzzWorker).
 	impl payment.Gateway
