@@ -12,6 +12,9 @@ import (
 
 	"github.com/go-routeros/routeros/v3/proto"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mikrobill/mikrobill/sdk"
+	"github.com/mikrobill/mikrobill/sdk/router"
 )
 
 // fuzzWireLimit is the word limit the fuzz guards with: small, so that a
@@ -165,6 +168,7 @@ func TestHugeReplyWordRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "4294967295 bytes") || !strings.Contains(err.Error(), "router's API service") {
 		t.Fatalf("UpsertUser against a 4 GiB reply word: %v; want the wire guard's error", err)
 	}
+	wantErr(t, "UpsertUser", err, router.ErrRouterUnreachable, sdk.ErrUnavailable)
 	if grown := after.TotalAlloc - before.TotalAlloc; grown > 1<<30 {
 		t.Errorf("the plugin allocated %d MiB for the reply", grown>>20)
 	}
