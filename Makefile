@@ -21,8 +21,32 @@ LDFLAGS       := -X github.com/mikrobill/mikrobill/host/internal/version.Version
 # Test parallelism: these machines have 2 cores.
 TEST_FLAGS    ?= -race -count=1 -timeout 25m
 BENCH_FLAGS   ?= -run '^$$' -benchmem -count=1 -timeout 30m
+# Fuzzing (docs/fuzzing.md): every native Go fuzz target, as
+# <module>:<package>:<target>. `go test` runs their seed corpora
+# (testdata/fuzz/<target>/ and f.Add) as ordinary tests; `make fuzz` runs
+# each target, one at a time, for FUZZTIME; FUZZ picks the targets whose
+# name or package matches a regular expression.
+FUZZTIME      ?= 5s
+FUZZ          ?= .
+# How long the fuzzer may minimize an input (a failing one, or one that
+# found new coverage): go's default, 60s, would spend a short run on one.
+FUZZMINIMIZE  ?= 100x
+FUZZ_TARGETS  := \
+	host:./internal/manifest:FuzzParse \
+	host:./internal/manifest:FuzzValidateSettings \
+	host:./internal/lockfile:FuzzParse \
+	host:./internal/config:FuzzApplyFile \
+	sdk:./routertest:FuzzReadSentence \
+	sdk:./routertest:FuzzLength \
+	plugins/mikrotik:.:FuzzReplyWire \
+	plugins/payment-manual:.:FuzzHandleWebhook \
+	plugins/payment-midtrans:.:FuzzHandleWebhook \
+	plugins/payment-stripe:.:FuzzHandleWebhook \
+	plugins/payment-template:.:FuzzHandleWebhook \
+	plugins/payment-tripay:.:FuzzHandleWebhook \
+	plugins/payment-xendit:.:FuzzHandleWebhook
 
-.PHONY: build run fake-router marketplace-demo node-gateway test test-backends lint generate check-generate bench tidy clean help
+.PHONY: build run fake-router marketplace-demo node-gateway test test-backends fuzz lint generate check-generate bench tidy clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -100,6 +124,19 @@ test-backends: ## run the store's contract suite and the Redis cache tests verbo
 		pass=$$(grep -cE -- "--- PASS: TestRedis/$$b/" $$log || true); skip=$$(grep -cE -- "--- SKIP: TestRedis/$$b" $$log || true); \
 		echo "    redis ($${b/_/ }): $$pass passed, $$skip skipped"; \
 	done
+
+fuzz: ## run every fuzz target for FUZZTIME (5s) each, one at a time (FUZZ=regexp picks targets); a failure leaves its input in the package's testdata/fuzz/<target>/
+	@failed=""; ran=0; \
+	for t in $(FUZZ_TARGETS); do \
+		IFS=: read -r mod pkg name <<< "$$t"; \
+		[[ "$$mod/$$pkg:$$name" =~ $(FUZZ) ]] || continue; \
+		ran=$$((ran + 1)); \
+		echo "==> go test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg in $$mod"; \
+		(cd $$mod && $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg) || failed="$$failed $$mod/$$pkg:$$name"; \
+	done; \
+	if [ $$ran -eq 0 ]; then echo "no fuzz target matches FUZZ=$(FUZZ)"; exit 1; fi; \
+	if [ -n "$$failed" ]; then echo "==> fuzzing failed in:$$failed (the failing inputs are in each package's testdata/fuzz/)"; exit 1; fi; \
+	echo "==> $$ran fuzz targets ran $(FUZZTIME) each without a failure"
 
 bench: build ## run the benchmarks; the *Ratio ones print ours-vs-baseline ratios (docs/BENCHMARKS.md)
 	@echo "==> machine: $$(nproc) cores, $$(awk '/MemTotal/ {printf "%.0f GiB", $$2/1048576}' /proc/meminfo), $$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"

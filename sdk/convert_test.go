@@ -151,3 +151,35 @@ func TestHTTPPairInstalled(t *testing.T) {
 		convtest.RoundTrip("HTTPResponse", fullHTTPResponse, true, pair.ResponseToProto, pair.ResponseFromProto),
 	)
 }
+
+// TestHTTPRequestNotUTF8: HTTP lets a client put bytes that are not UTF-8
+// in header values, the path and the query; gRPC refuses to send such a
+// string ("string field contains invalid UTF-8"), which failed the whole
+// webhook call (found by payment-manual's FuzzHandleWebhook, seed
+// 850af31874f21696). The request reaches the plugin with U+FFFD in their
+// place; text that is UTF-8 arrives as it was.
+func TestHTTPRequestNotUTF8(t *testing.T) {
+	in := HTTPRequest{
+		Method: "POST", Path: "/webhooks/payment-manual/\x90", RawQuery: "a=\xff", Host: "h\xc3",
+		Header: http.Header{"X-Mikrobill-Signature": {"\x90"}, "X-Name\xfe": {"é ok"}},
+		Body:   []byte("\x90 bodies are bytes"),
+	}
+	msg := httpRequestToProto(in)
+	if _, err := proto.Marshal(msg); err != nil {
+		t.Fatalf("the request does not go over gRPC: %v", err)
+	}
+	handle := handleHTTPRequestToProto(&HandleHTTPRequest{Request: in, Route: "/payments/{id}", PathParams: map[string]string{"id": "\x90"}})
+	if _, err := proto.Marshal(handle); err != nil || handle.PathParams["id"] != "\uFFFD" {
+		t.Fatalf("a plugin route's request: %v, path parameters %q", err, handle.PathParams)
+	}
+	got := httpRequestFromProto(msg)
+	want := HTTPRequest{
+		Method: "POST", Path: "/webhooks/payment-manual/\uFFFD", RawQuery: "a=\uFFFD", Host: "h\uFFFD",
+		Header: http.Header{"X-Mikrobill-Signature": {"\uFFFD"}, "X-Name\uFFFD": {"é ok"}},
+		Body:   in.Body,
+	}
+	if got.Method != want.Method || got.Path != want.Path || got.RawQuery != want.RawQuery || got.Host != want.Host ||
+		string(got.Body) != string(want.Body) || got.Header.Get("X-Mikrobill-Signature") != "\uFFFD" || got.Header.Get("X-Name\uFFFD") != "é ok" {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}

@@ -141,16 +141,17 @@ func principalToProto(p *Principal) *pluginv1.Principal {
 }
 
 func httpRequestToProto(r HTTPRequest) *pluginv1.HttpRequest {
+	// What HTTP lets a client send need not be UTF-8 (convert.Text).
 	return &pluginv1.HttpRequest{
-		Method:     r.Method,
-		Path:       r.Path,
-		RawQuery:   r.RawQuery,
+		Method:     convert.Text(r.Method),
+		Path:       convert.Text(r.Path),
+		RawQuery:   convert.Text(r.RawQuery),
 		Headers:    convert.HeaderToProto(r.Header),
 		Body:       r.Body,
-		RemoteAddr: r.RemoteAddr,
-		Host:       r.Host,
+		RemoteAddr: convert.Text(r.RemoteAddr),
+		Host:       convert.Text(r.Host),
 		ReceivedAt: convert.TimeToProto(r.ReceivedAt),
-		RequestId:  r.RequestID,
+		RequestId:  convert.Text(r.RequestID),
 		Principal:  principalToProto(r.Principal),
 	}
 }
@@ -167,10 +168,18 @@ func handleHTTPRequestToProto(r *HandleHTTPRequest) *pluginv1.HandleHttpRequest 
 	if r == nil {
 		r = &HandleHTTPRequest{}
 	}
+	// Path parameters come from the decoded path: "%90" is the byte 0x90.
+	var params map[string]string
+	if r.PathParams != nil {
+		params = make(map[string]string, len(r.PathParams))
+		for k, v := range r.PathParams {
+			params[convert.Text(k)] = convert.Text(v)
+		}
+	}
 	return &pluginv1.HandleHttpRequest{
 		Request:    httpRequestToProto(r.Request),
 		Route:      r.Route,
-		PathParams: r.PathParams,
+		PathParams: params,
 	}
 }
 

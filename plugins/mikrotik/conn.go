@@ -270,7 +270,9 @@ func (l *location) dial(ctx context.Context, dialTimeout, cmdTimeout time.Durati
 		}
 		conn = tc
 	}
-	client, err := routeros.NewClient(conn)
+	// go-routeros reads through the guard, which refuses a reply word of
+	// gigabytes before it is allocated.
+	client, err := routeros.NewClient(guardWire(conn, maxReplyWord))
 	if err != nil {
 		_ = conn.Close()
 		return nil, nil, err

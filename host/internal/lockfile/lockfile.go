@@ -134,10 +134,15 @@ func Read(pluginDir string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	return parse(path, raw)
+}
+
+// parse reads the content of the lock file at path (which errors name).
+func parse(path string, raw []byte) (*File, error) {
 	var f File
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	err = dec.Decode(&f)
+	err := dec.Decode(&f)
 	if err == nil {
 		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
 			err = errors.New("unexpected content after the JSON object")
@@ -208,11 +213,10 @@ func Write(pluginDir string, f *File) error {
 	if f.Plugins == nil {
 		f.Plugins = map[string]Entry{}
 	}
-	raw, err := json.MarshalIndent(f, "", "  ")
+	raw, err := encode(f)
 	if err != nil {
 		return err
 	}
-	raw = append(raw, '\n')
 	path := Path(pluginDir)
 	tmp, err := os.CreateTemp(pluginDir, ".plugins-lock-*")
 	if err != nil {
@@ -237,6 +241,15 @@ func Write(pluginDir string, f *File) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// encode is the lock file's content as Write writes it.
+func encode(f *File) ([]byte, error) {
+	raw, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(raw, '\n'), nil
 }
 
 // Names returns the locked plugin names, sorted.

@@ -2,8 +2,29 @@ package manifest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
+
+// fieldPath is the path of key in the object at parent ("" for the top
+// level), as Problem.Field writes it.
+func fieldPath(parent, key string) string {
+	plain := key != ""
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			plain = false
+			break
+		}
+	}
+	switch {
+	case !plain:
+		return parent + "[" + strconv.Quote(key) + "]"
+	case parent == "":
+		return key
+	default:
+		return parent + "." + key
+	}
+}
 
 // Problem is one mistake in a manifest.
 type Problem struct {
@@ -12,8 +33,11 @@ type Problem struct {
 	File string
 	// Field is the path of the offending field, in JSON names with dots
 	// and indexes: "version", "dependencies[1].version", "routes[0].auth",
-	// "executables.linux-amd64". Empty when the problem is the whole file
-	// (for example invalid JSON).
+	// "executables.linux-amd64". A key that is not a plain name (empty,
+	// or holding anything but letters, digits, '-' and '_') is quoted in
+	// brackets, so that a path names one field: `executables["linux.amd64"]`,
+	// `[""]`. Empty when the problem is the whole file (for example invalid
+	// JSON).
 	Field string
 	// Message says what is wrong and, where it helps, what to write
 	// instead. It is lowercase and does not repeat the file or field.

@@ -240,10 +240,10 @@ func (d *decoder) field(m *Manifest, key string, raw json.RawMessage) {
 		m.Executables = make(map[string]string, len(obj))
 		for _, k := range keys {
 			if len(k) > MaxNameLength {
-				d.fail(key+"."+k, "is a platform key of %d bytes; write \"<GOOS>-<GOARCH>\", such as \"linux-amd64\"", len(k))
+				d.fail(fieldPath(key, k), "is a platform key of %d bytes; write \"<GOOS>-<GOARCH>\", such as \"linux-amd64\"", len(k))
 				continue
 			}
-			m.Executables[k], _ = d.str(key+"."+k, obj[k])
+			m.Executables[k], _ = d.str(fieldPath(key, k), obj[k])
 		}
 	case "protocol_versions":
 		items, ok := d.array(key, raw)
@@ -419,9 +419,9 @@ func (d *decoder) typeError(field, want string, raw json.RawMessage) {
 }
 
 func (d *decoder) unknown(parent, key string, known []string) {
-	field := key
+	field := fieldPath("", key)
 	if parent != key {
-		field = parent + "." + key
+		field = fieldPath(parent, key)
 	}
 	if len(key) > MaxNameLength {
 		d.add(field, "unknown field of %d bytes; the known fields are %s", len(key), strings.Join(known, ", "))
@@ -569,10 +569,7 @@ func (d *decoder) duplicateKeys(data []byte) {
 					return err
 				}
 				key, _ := kt.(string)
-				p := key
-				if path != "" {
-					p = path + "." + key
-				}
+				p := fieldPath(path, key)
 				if seen[key] {
 					d.add(p, "is set more than once; keep one (only the last would count)")
 				}

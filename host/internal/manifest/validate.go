@@ -124,7 +124,7 @@ func (c *checker) executables(m *Manifest) {
 		}
 	}
 	for _, platform := range sortedKeys(m.Executables) {
-		field := "executables." + platform
+		field := fieldPath("executables", platform)
 		if msg := checkPlatform(platform); msg != "" {
 			c.add(field, "%s", msg)
 		}

@@ -8,7 +8,9 @@ package convert
 import (
 	"math"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -17,14 +19,32 @@ import (
 	pluginv1 "github.com/mikrobill/mikrobill/sdk/internal/pb/mikrobill/plugin/v1"
 )
 
-// HeaderToProto converts an http.Header, keeping each header's values in order.
+// Text returns s fit for a protocol string field. Protobuf strings are
+// UTF-8, and gRPC refuses to send a message with one that is not ("string
+// field contains invalid UTF-8"), while HTTP lets header values, paths and
+// query strings carry any byte: one such request to /webhooks/<plugin>
+// would fail the whole call. Each run of bytes that are not UTF-8 becomes
+// U+FFFD (as strings.ToValidUTF8 does); valid text is returned as it is.
+func Text(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// HeaderToProto converts an http.Header, keeping each header's values in
+// order; names and values that are not UTF-8 are made so ([Text]).
 func HeaderToProto(h http.Header) []*pluginv1.Header {
 	if len(h) == 0 {
 		return nil
 	}
 	out := make([]*pluginv1.Header, 0, len(h))
 	for name, values := range h {
-		out = append(out, &pluginv1.Header{Name: name, Values: append([]string(nil), values...)})
+		vs := make([]string, len(values))
+		for i, v := range values {
+			vs[i] = Text(v)
+		}
+		out = append(out, &pluginv1.Header{Name: Text(name), Values: vs})
 	}
 	return out
 }
