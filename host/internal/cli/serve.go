@@ -141,6 +141,15 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	hostsCfg := hosts.Config{ID: hostID, Version: version.Version, Heartbeat: cfg.Server.HeartbeatInterval, Logger: log,
+		Secrets: map[string]string{"security.jwt_secret": cfg.Security.JWTSecret, "security.cookie_secret": cfg.Security.CookieSecret,
+			"security.encryption_key": cfg.Security.EncryptionKey}}
+	if err := hosts.CheckSecrets(ctx, st, hostsCfg); err != nil {
+		if errors.Is(err, hosts.ErrSecretsDiffer) {
+			return &exitError{code: 1, msg: "refusing to start: " + err.Error()}
+		}
+		return err
+	}
 
 	m := metrics.New()
 	m.Registry.MustRegister(store.NewCollector(st))
@@ -229,11 +238,12 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 
 	// The host registers itself, and applies from now on what operators
 	// change through the other hosts (package hosts).
-	registry := hosts.New(st, &hostLocal{cfg: cfg, mgr: mgr, st: st, cipher: cipher, log: log}, hosts.Config{
-		ID: hostID, Address: cfg.BaseURL(ln.Addr().String()), Version: version.Version,
-		Heartbeat: cfg.Server.HeartbeatInterval, Logger: log,
-	})
+	hostsCfg.Address = cfg.BaseURL(ln.Addr().String())
+	registry := hosts.New(st, &hostLocal{cfg: cfg, mgr: mgr, st: st, cipher: cipher, log: log}, hostsCfg)
 	if err := registry.Start(ctx); err != nil {
+		if errors.Is(err, hosts.ErrSecretsDiffer) {
+			return &exitError{code: 1, msg: "refusing to start: " + err.Error()}
+		}
 		return err
 	}
 	stop.add("host registry", registry.Stop)

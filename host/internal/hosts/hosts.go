@@ -22,14 +22,18 @@ package hosts
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,7 +105,11 @@ type Config struct {
 	// Resync is how often everything to apply is read again
 	// (DefaultResync).
 	Resync time.Duration
-	Logger hclog.Logger
+	// Secrets are the secrets every host sharing the store must share, by
+	// setting (security.jwt_secret, ...): a host refuses to start when one
+	// differs from a live host's. Only digests are kept in the store.
+	Secrets map[string]string
+	Logger  hclog.Logger
 }
 
 // Registry is one host's membership: its heartbeat, the listener of the
@@ -153,6 +161,9 @@ func (r *Registry) GoneAfter() time.Duration { return GoneBeats * r.cfg.Heartbea
 // the appliers until Stop.
 func (r *Registry) Start(ctx context.Context) error {
 	q := r.st.Q()
+	if err := r.checkSecrets(ctx); err != nil {
+		return err
+	}
 	if err := q.RegisterHost(ctx, r.row()); err != nil {
 		return err
 	}
@@ -203,7 +214,61 @@ func (r *Registry) Stop(ctx context.Context) error {
 
 func (r *Registry) row() store.HostRow {
 	hostname, _ := os.Hostname()
-	return store.HostRow{ID: r.cfg.ID, Hostname: hostname, Address: r.cfg.Address, Version: r.cfg.Version, Plugins: r.states()}
+	return store.HostRow{ID: r.cfg.ID, Hostname: hostname, Address: r.cfg.Address, Version: r.cfg.Version, Plugins: r.states(),
+		Secrets: r.secretDigests()}
+}
+
+// secretDigests are digests of the shared secrets: equal secrets give
+// equal digests, and a digest does not give the secret away.
+func (r *Registry) secretDigests() map[string]string {
+	out := make(map[string]string, len(r.cfg.Secrets))
+	for k, v := range r.cfg.Secrets {
+		mac := hmac.New(sha256.New, []byte(v))
+		mac.Write([]byte("mikrobill shared secret digest"))
+		out[k] = hex.EncodeToString(mac.Sum(nil))
+	}
+	return out
+}
+
+// CheckSecrets is what Start checks first, for a host to refuse to start
+// before it starts anything else.
+func CheckSecrets(ctx context.Context, st *store.Store, cfg Config) error {
+	return New(st, nil, cfg).checkSecrets(ctx)
+}
+
+// ErrSecretsDiffer is a host whose shared secrets are not those of the
+// live hosts on the store.
+var ErrSecretsDiffer = errors.New("the secrets differ from the other hosts'")
+
+// checkSecrets refuses a host whose shared secrets differ from a live
+// host's: a JWT, session cookie or pay link one host made would fail on
+// the other, and settings one encrypted could not be read by the other.
+func (r *Registry) checkSecrets(ctx context.Context) error {
+	q := r.st.Q()
+	rows, err := q.ListHosts(ctx)
+	if err != nil {
+		return err
+	}
+	now, err := q.DBNow(ctx)
+	if err != nil {
+		return err
+	}
+	mine := r.secretDigests()
+	var errs []error
+	for _, h := range rows {
+		if h.ID == r.cfg.ID || !h.StoppedAt.IsZero() || now.Sub(h.HeartbeatAt) > r.GoneAfter() {
+			continue
+		}
+		for _, k := range slices.Sorted(maps.Keys(mine)) {
+			if theirs, ok := h.Secrets[k]; ok && theirs != mine[k] {
+				errs = append(errs, fmt.Errorf("%w: %s is not the one of host %q, which runs on this database", ErrSecretsDiffer, k, h.ID))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w\nevery host on one database needs the same security.jwt_secret, security.cookie_secret and security.encryption_key: set them alike in each host's configuration (or, outside production, copy <data_dir>/secrets.json from a running host)", errors.Join(errs...))
+	}
+	return nil
 }
 
 func (r *Registry) states() json.RawMessage {

@@ -3,11 +3,13 @@ package hosts_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,6 +144,7 @@ func stateOf(v hosts.View, id string) string {
 // TestRegistryStates: hosts register, are alive while they beat, stopped
 // after a clean shutdown, gone when they stop beating without one.
 func TestRegistryStates(t *testing.T) {
+	t.Parallel()
 	st := openStore(t, pgURL(t))
 	cfg := hosts.Config{Heartbeat: 100 * time.Millisecond, Resync: time.Minute, Version: "1.2.3", Address: "http://127.0.0.1:1"}
 	a := startRegistry(t, st, &fakeLocal{}, withID(cfg, "host-a"))
@@ -200,6 +203,7 @@ func stopSilently(t *testing.T, r *hosts.Registry) {
 // seconds (the notification), and what was never announced within the
 // resync; after the listener's connection is cut, it reconnects.
 func TestPropagation(t *testing.T) {
+	t.Parallel()
 	u := pgURL(t)
 	stA, stB := openStore(t, u), openStore(t, u)
 	ctx := context.Background()
@@ -295,6 +299,7 @@ func waitListening(t *testing.T, st *store.Store, n int) {
 // TestResyncAppliesWhatWasNotAnnounced: a change whose notification was
 // lost (never sent) is applied at the next resync.
 func TestResyncAppliesWhatWasNotAnnounced(t *testing.T) {
+	t.Parallel()
 	st := openStore(t, pgURL(t))
 	ctx := context.Background()
 	lb := &fakeLocal{}
@@ -314,6 +319,7 @@ func TestResyncAppliesWhatWasNotAnnounced(t *testing.T) {
 
 // TestRegistryOnSQLite: one host, the leader.
 func TestRegistryOnSQLite(t *testing.T) {
+	t.Parallel()
 	st := storetest.SQLite(t)
 	r := startRegistry(t, st, &fakeLocal{}, hosts.Config{ID: "only", Heartbeat: 50 * time.Millisecond})
 	v := view(t, r)
@@ -332,6 +338,7 @@ func TestRegistryOnSQLite(t *testing.T) {
 // TestResolveID: a configured id is checked; otherwise one is made once and
 // kept in the data directory.
 func TestResolveID(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if _, err := hosts.ResolveID("bad id!", dir); err == nil {
 		t.Fatal("a bad configured id was taken")
@@ -404,6 +411,7 @@ func startQueue(t *testing.T, st *store.Store, id string) *jobs.Queue {
 // database is cut: no heartbeat, no resignation), the other host deposes
 // it once it is gone and makes them within the bound.
 func TestLeaderTakeover(t *testing.T) {
+	t.Parallel()
 	u := pgURL(t)
 	proxy := newProxy(t, u)
 	stA, stB := openStore(t, proxy.url), openStore(t, u)
@@ -529,4 +537,34 @@ func (p *proxy) heal() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
+}
+
+// TestSecretsMustMatch: a host whose shared secrets differ from a live
+// host's is refused, naming the secret and the host; once that host has
+// stopped, it may start (the secrets were changed on every host).
+func TestSecretsMustMatch(t *testing.T) {
+	t.Parallel()
+	st := openStore(t, pgURL(t))
+	ctx := context.Background()
+	secrets := func(jwt string) map[string]string {
+		return map[string]string{"security.jwt_secret": jwt, "security.encryption_key": "k"}
+	}
+	a := startRegistry(t, st, &fakeLocal{}, hosts.Config{ID: "host-a", Secrets: secrets("one"), Heartbeat: time.Second})
+	if err := hosts.CheckSecrets(ctx, st, hosts.Config{ID: "host-b", Secrets: secrets("one")}); err != nil {
+		t.Fatalf("the same secrets: %v", err)
+	}
+	err := hosts.CheckSecrets(ctx, st, hosts.Config{ID: "host-b", Secrets: secrets("two")})
+	if !errors.Is(err, hosts.ErrSecretsDiffer) || !strings.Contains(err.Error(), `security.jwt_secret is not the one of host "host-a"`) ||
+		strings.Contains(err.Error(), "encryption_key is not") {
+		t.Fatalf("another jwt secret: %v", err)
+	}
+	if err := hosts.New(st, &fakeLocal{}, hosts.Config{ID: "host-b", Secrets: secrets("two")}).Start(ctx); !errors.Is(err, hosts.ErrSecretsDiffer) {
+		t.Fatalf("Start with another jwt secret: %v", err)
+	}
+	if err := a.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := hosts.CheckSecrets(ctx, st, hosts.Config{ID: "host-b", Secrets: secrets("two")}); err != nil {
+		t.Fatalf("after host-a stopped: %v", err)
+	}
 }

@@ -26,6 +26,9 @@ type HostRow struct {
 	// Plugins is the host's view of its plugins at its last heartbeat (a
 	// JSON array, as GET /health/plugins lists them).
 	Plugins json.RawMessage `json:"plugins"`
+	// Secrets are digests of the host's shared secrets, by setting
+	// (never the secrets).
+	Secrets map[string]string `json:"-"`
 }
 
 // dbNowMillis is the database's clock in milliseconds: the heartbeats of
@@ -56,12 +59,17 @@ func (q *Queries) RegisterHost(ctx context.Context, h HostRow) error {
 	if len(h.Plugins) == 0 {
 		h.Plugins = json.RawMessage("[]")
 	}
+	secrets, err := json.Marshal(h.Secrets)
+	if err != nil {
+		return err
+	}
 	now := dbNowMillis(q.db.Dialect())
-	_, err := q.db.Exec(ctx, `INSERT INTO hosts (id, hostname, address, version, started_at, heartbeat_at, stopped_at, plugins_json)
-		VALUES (?, ?, ?, ?, `+now+`, `+now+`, NULL, ?)
+	_, err = q.db.Exec(ctx, `INSERT INTO hosts (id, hostname, address, version, started_at, heartbeat_at, stopped_at, plugins_json, secrets_json)
+		VALUES (?, ?, ?, ?, `+now+`, `+now+`, NULL, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, address = excluded.address, version = excluded.version,
-		started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, plugins_json = excluded.plugins_json`,
-		h.ID, h.Hostname, h.Address, h.Version, string(h.Plugins))
+		started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, plugins_json = excluded.plugins_json,
+		secrets_json = excluded.secrets_json`,
+		h.ID, h.Hostname, h.Address, h.Version, string(h.Plugins), string(secrets))
 	if err != nil {
 		return fmt.Errorf("register host %q: %w", h.ID, err)
 	}
@@ -98,7 +106,7 @@ func (q *Queries) StopHost(ctx context.Context, id string) error {
 
 // ListHosts returns every host that registered, by id.
 func (q *Queries) ListHosts(ctx context.Context) ([]HostRow, error) {
-	rows, err := q.db.Query(ctx, "SELECT id, hostname, address, version, started_at, heartbeat_at, stopped_at, plugins_json FROM hosts ORDER BY id")
+	rows, err := q.db.Query(ctx, "SELECT id, hostname, address, version, started_at, heartbeat_at, stopped_at, plugins_json, secrets_json FROM hosts ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("list hosts: %w", err)
 	}
@@ -108,9 +116,12 @@ func (q *Queries) ListHosts(ctx context.Context) ([]HostRow, error) {
 		var h HostRow
 		var started, beat int64
 		var stopped sql.NullInt64
-		var plugins string
-		if err := rows.Scan(&h.ID, &h.Hostname, &h.Address, &h.Version, &started, &beat, &stopped, &plugins); err != nil {
+		var plugins, secrets string
+		if err := rows.Scan(&h.ID, &h.Hostname, &h.Address, &h.Version, &started, &beat, &stopped, &plugins, &secrets); err != nil {
 			return nil, fmt.Errorf("list hosts: %w", err)
+		}
+		if err := json.Unmarshal([]byte(secrets), &h.Secrets); err != nil {
+			return nil, fmt.Errorf("host %q's secrets_json: %w", h.ID, err)
 		}
 		h.StartedAt, h.HeartbeatAt, h.StoppedAt = FromMillis(started), FromMillis(beat), FromNullMillis(stopped)
 		h.Plugins = json.RawMessage(plugins)

@@ -13,7 +13,11 @@ CREATE TABLE hosts (
     started_at    BIGINT NOT NULL,
     heartbeat_at  BIGINT NOT NULL,
     stopped_at    BIGINT,
-    plugins_json  TEXT NOT NULL DEFAULT '[]'
+    plugins_json  TEXT NOT NULL DEFAULT '[]',
+    -- Digests of the host's shared secrets (JWT, cookie and encryption
+    -- keys): a host whose secrets differ from a live host's refuses to
+    -- start, for a token or cookie one host made must work on every other.
+    secrets_json  TEXT NOT NULL DEFAULT '{}'
 );
 
 -- +goose Down
