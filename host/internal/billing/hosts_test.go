@@ -1,0 +1,77 @@
+package billing_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mikrobill/mikrobill/host/internal/billing"
+	"github.com/mikrobill/mikrobill/host/internal/jobs"
+	"github.com/mikrobill/mikrobill/host/internal/store"
+	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
+	"github.com/mikrobill/mikrobill/sdk"
+)
+
+// TestWebhookToTwoHostsCreditsOnce: the same signed webhook, sent 20 times
+// at once, half to each of two hosts (billing services with their own
+// connection pools on one PostgreSQL database): the invoice is credited
+// once, and provisioned once.
+func TestWebhookToTwoHostsCreditsOnce(t *testing.T) {
+	if os.Getenv(storetest.EnvPostgres) == "" {
+		t.Skipf("%s is not set: this PostgreSQL-only test is skipped", storetest.EnvPostgres)
+	}
+	url := storetest.PostgresURL(t)
+	ctx := context.Background()
+	open := func() *store.Store {
+		s, err := store.Open(ctx, store.Options{URL: url, MaxConns: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	st1 := open()
+	if _, err := st1.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := setup(t, st1)
+	other, err := billing.NewWithQueue(open(), e.cipher, e.plugs, e.cfg, nil, billing.QueueConfig{Jobs: jobs.Config{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, payID := e.invoiceAndPayment()
+	body := []byte(`{"payment_id":"` + payID + `","status":"paid"}`)
+	var credited atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 20 {
+		svc := e.svc
+		if i%2 == 1 {
+			svc = other
+		}
+		wg.Go(func() {
+			res, err := svc.HandleWebhook(ctx, "payment-fake", sdk.HTTPRequest{Method: http.MethodPost, Path: "/webhooks/payment-fake",
+				Header: http.Header{"X-Fake-Signature": {"ok"}}, Body: body})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if res.Credited {
+				credited.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if credited.Load() != 1 {
+		t.Errorf("%d of 20 webhooks to two hosts credited, want 1", credited.Load())
+	}
+	if n, _ := st1.Q().InvoiceCredits(ctx, inv.ID); n != 1 {
+		t.Errorf("%d credits", n)
+	}
+	e.waitJobs("provision", "notify")
+	if n := e.count("provision", "completed"); n != 1 {
+		t.Errorf("%d provision jobs, want 1", n)
+	}
+}
