@@ -23,18 +23,7 @@ func TestAnyHostTakesAnyCredential(t *testing.T) {
 	}
 	u := storetest.PostgresURL(t)
 	ctx := context.Background()
-	open := func() *store.Store {
-		st, err := store.Open(ctx, store.Options{URL: u, MaxConns: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		if _, err := st.Migrate(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
-	stA, stB := open(), open()
+	stA, stB := storetest.PostgresAt(t, u), storetest.PostgresAt(t, u)
 	c := newClock()
 	a, b := newService(t, stA, c), newService(t, stB, c)
 	user := mustUser(t, stA, "ana", "correct horse battery", store.UserRoleAdmin)

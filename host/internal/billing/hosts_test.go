@@ -2,7 +2,6 @@ package billing_test
 
 import (
 	"context"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -10,9 +9,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
-	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
-	"github.com/mikrobill/mikrobill/sdk"
 )
 
 // TestWebhookToTwoHostsCreditsOnce: the same signed webhook, sent 20 times
@@ -25,25 +22,13 @@ func TestWebhookToTwoHostsCreditsOnce(t *testing.T) {
 	}
 	url := storetest.PostgresURL(t)
 	ctx := context.Background()
-	open := func() *store.Store {
-		s, err := store.Open(ctx, store.Options{URL: url, MaxConns: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	st1 := open()
-	if _, err := st1.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st1 := storetest.PostgresAt(t, url)
 	e := setup(t, st1)
-	other, err := billing.NewWithQueue(open(), e.cipher, e.plugs, e.cfg, nil, billing.QueueConfig{Jobs: jobs.Config{}})
+	other, err := billing.NewWithQueue(storetest.PostgresAt(t, url), e.cipher, e.plugs, e.cfg, nil, billing.QueueConfig{Jobs: jobs.Config{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	inv, payID := e.invoiceAndPayment()
-	body := []byte(`{"payment_id":"` + payID + `","status":"paid"}`)
 	var credited atomic.Int32
 	var wg sync.WaitGroup
 	for i := range 20 {
@@ -52,8 +37,7 @@ func TestWebhookToTwoHostsCreditsOnce(t *testing.T) {
 			svc = other
 		}
 		wg.Go(func() {
-			res, err := svc.HandleWebhook(ctx, "payment-fake", sdk.HTTPRequest{Method: http.MethodPost, Path: "/webhooks/payment-fake",
-				Header: http.Header{"X-Fake-Signature": {"ok"}}, Body: body})
+			res, err := webhookTo(svc, payID, "paid")
 			if err != nil {
 				t.Error(err)
 				return

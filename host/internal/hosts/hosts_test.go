@@ -87,16 +87,8 @@ func pgURL(t *testing.T) string {
 // openStore opens (and migrates, with the job queue) the store at url.
 func openStore(t *testing.T, url string) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, store.Options{URL: url, MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := jobs.Migrate(ctx, st); err != nil {
+	st := storetest.PostgresAt(t, url)
+	if err := jobs.Migrate(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
 	return st
