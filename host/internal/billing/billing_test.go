@@ -118,8 +118,14 @@ func setup(t *testing.T, st *store.Store, opts ...func(*billing.Config)) *env {
 
 // webhook sends the fake gateway's notification through billing.
 func (e *env) webhook(paymentID, status string) (*billing.WebhookResult, error) {
+	return webhookTo(e.svc, paymentID, status)
+}
+
+// webhookTo sends the fake gateway's signed webhook to svc (one host of
+// several).
+func webhookTo(svc *billing.Service, paymentID, status string) (*billing.WebhookResult, error) {
 	body := fmt.Sprintf(`{"payment_id":%q,"status":%q}`, paymentID, status)
-	return e.svc.HandleWebhook(context.Background(), "payment-fake", sdk.HTTPRequest{
+	return svc.HandleWebhook(context.Background(), "payment-fake", sdk.HTTPRequest{
 		Method: http.MethodPost, Path: "/webhooks/payment-fake", Header: http.Header{"X-Fake-Signature": {"ok"}}, Body: []byte(body),
 	})
 }

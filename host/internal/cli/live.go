@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -133,12 +135,20 @@ func callHostWith(ctx context.Context, method, url, token string, in, out any) e
 }
 
 func newPluginStatus(g *globals) *cobra.Command {
-	var address string
+	var address, token string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the running host's plugins: state, health, restarts, pid, circuit, last error",
-		Args:  cobra.NoArgs,
+		Short: "Show the running host's plugins: state, health, restarts, pid, circuit, last error; and every host's",
+		Long: `status shows the plugins of the running host (--address): state, health,
+restarts, pid, circuit and errors, from /health/plugins.
+
+With an API token (--token or MIKROBILL_TOKEN; any role) it also shows every
+host sharing the host's database (GET /api/v1/hosts): alive, gone or stopped,
+which one leads the job queue (and so runs the periodic jobs), its version,
+when it started and was last heard from, and the state of each plugin on
+each host.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base, err := hostAddress(g, cmd, address)
 			if err != nil {
@@ -150,10 +160,20 @@ func newPluginStatus(g *globals) *cobra.Command {
 			if err := callHost(cmd.Context(), http.MethodGet, base+"/health/plugins", "", &body); err != nil {
 				return err
 			}
+			var all *hostsView
+			if tok := g.apiToken(token); tok != "" {
+				all = new(hostsView)
+				if err := callHost(cmd.Context(), http.MethodGet, base+"/api/v1/hosts", tok, all); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(body)
+				return enc.Encode(struct {
+					Plugins []plugins.Status `json:"plugins"`
+					Hosts   *hostsView       `json:"hosts,omitempty"`
+				}{body.Plugins, all})
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tVERSION\tSTATE\tHEALTH\tRESTARTS\tPID\tCIRCUIT\tNEXT ATTEMPT\tERROR\tLAST ERROR")
@@ -175,12 +195,89 @@ func newPluginStatus(g *globals) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), p.State, p.Health, p.Restarts, pid, p.Circuit, next,
 					dash(firstLine(p.Error)), dash(last))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if all == nil {
+				fmt.Fprintln(g.stderr, "(every host's view: pass an API token with --token or MIKROBILL_TOKEN)")
+				return nil
+			}
+			return printHosts(g.stdout, all)
 		},
 	}
 	cmd.Flags().StringVar(&address, "address", "", "the running host's base URL (default: from the configuration, http://127.0.0.1:3000)")
+	cmd.Flags().StringVar(&token, "token", "", "API token (mbt_...) to show every host's view too (default $MIKROBILL_TOKEN)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
+}
+
+// hostsView is GET /api/v1/hosts.
+type hostsView struct {
+	Hosts []struct {
+		ID          string    `json:"id"`
+		Address     string    `json:"address"`
+		Version     string    `json:"version"`
+		StartedAt   time.Time `json:"started_at"`
+		HeartbeatAt time.Time `json:"heartbeat_at"`
+		State       string    `json:"state"`
+		Leader      bool      `json:"leader"`
+		Self        bool      `json:"self"`
+		Plugins     []struct {
+			Name  string `json:"name"`
+			State string `json:"state"`
+		} `json:"plugins"`
+	} `json:"hosts"`
+	Leader           string  `json:"leader"`
+	GoneAfterSeconds float64 `json:"gone_after_seconds"`
+}
+
+// printHosts prints every host, then each plugin's state on each host.
+func printHosts(w io.Writer, v *hostsView) error {
+	fmt.Fprintf(w, "\nHosts sharing the database (the leader runs the periodic jobs; a host unheard for %gs is gone):\n", v.GoneAfterSeconds)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tSTATE\tLEADER\tVERSION\tADDRESS\tSTARTED\tLAST HEARTBEAT")
+	names := map[string]bool{}
+	for _, h := range v.Hosts {
+		id, leader := h.ID, "-"
+		if h.Self {
+			id += " (this one)"
+		}
+		if h.Leader {
+			leader = "leader"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", id, h.State, leader, dash(h.Version), dash(h.Address),
+			h.StartedAt.Local().Format(time.DateTime), h.HeartbeatAt.Local().Format(time.DateTime))
+		for _, p := range h.Plugins {
+			names[p.Name] = true
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nPlugins on each host (at its last heartbeat):")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "PLUGIN")
+	for _, h := range v.Hosts {
+		fmt.Fprint(tw, "\t"+h.ID)
+	}
+	fmt.Fprintln(tw)
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		fmt.Fprint(tw, name)
+		for _, h := range v.Hosts {
+			state := "-"
+			for _, p := range h.Plugins {
+				if p.Name == name {
+					state = p.State
+				}
+			}
+			fmt.Fprint(tw, "\t"+state)
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
 }
 
 // firstLine is s up to its first line break, with " ..." when more follows.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/hosts"
 	"github.com/mikrobill/mikrobill/host/internal/marketplace"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
@@ -87,29 +88,33 @@ func preparePluginDir(ctx context.Context, cfg *config.Config, st *store.Store, 
 	if err != nil {
 		return err
 	}
-	var wants []pluginstall.Want
+	var actions []store.PluginAction
 	for _, a := range latest {
-		wants = append(wants, pluginstall.Want{Action: a.Action, Name: a.Plugin, Version: a.Version, Source: a.Source, FolderSHA256: a.FolderSHA256})
+		actions = append(actions, a)
 	}
-	did, errs := newInstaller(cfg, nil, log).Converge(ctx, wants)
-	for _, d := range did {
-		log.Info("plugin brought in line with the store", "did", d)
-	}
-	for _, e := range errs {
+	for _, e := range (&hostLocal{cfg: cfg, log: log}).ApplyActions(ctx, actions) {
 		log.Error("plugin not brought in line with the store", "error", e)
 	}
 	return nil
 }
 
 // pluginRunner is serve's runner of plugin actions on the running host:
-// each is recorded in the store (for the other hosts) and audited when it
-// ends.
-func pluginRunner(cfg *config.Config, mgr *plugins.Manager, st *store.Store, bill *billing.Service, log hclog.Logger) *pluginstall.Runner {
+// each is recorded in the store (for the other hosts, which reg tells
+// when it is done) and audited when it ends.
+func pluginRunner(cfg *config.Config, mgr *plugins.Manager, st *store.Store, bill *billing.Service, reg *hosts.Registry, log hclog.Logger) *pluginstall.Runner {
 	record := recordPluginAction(st)
 	return pluginstall.NewRunner(newInstaller(cfg, mgr, log), func(ctx context.Context, a pluginstall.Action) error {
 		rec, err := record(ctx, a)
-		if err != nil || a.State == pluginstall.StateRunning || bill == nil {
+		if err != nil || a.State == pluginstall.StateRunning {
 			return err
+		}
+		if reg != nil && a.State == pluginstall.StateDone {
+			if err := reg.Changed(ctx, hosts.KindActions, a.Name); err != nil {
+				log.Warn("the other hosts were not told of the plugin action; they apply it within their resync", "error", err)
+			}
+		}
+		if bill == nil {
+			return nil
 		}
 		outcome, meta := "success", map[string]string{"id": a.ID, "version": rec.Version, "from_version": rec.FromVersion, "source": rec.Source}
 		if a.Error != "" {

@@ -242,6 +242,13 @@ func TestPluginActionsThroughTheCLI(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`worker\s+1\.0\.0\s+running\s+ok\s+1\s+\d+\s+closed`).MatchString(stdout) {
 		t.Errorf("plugin status: exit %d\n%s", code, stdout)
 	}
+	// With a token, every host's view: this one, alive and the leader
+	// (one host on SQLite), and its plugins.
+	code, stdout, stderr = run(t, "plugin", "status", "--address", addr, "--token", viewer)
+	if code != 0 || !regexp.MustCompile(`(?m)^\S+ \(this one\)\s+alive\s+leader\s`).MatchString(stdout) ||
+		!regexp.MustCompile(`(?m)^PLUGIN\s+\S+\n^worker\s+running`).MatchString(stdout) {
+		t.Errorf("plugin status with a token: exit %d\n%s\n%s", code, stdout, stderr)
+	}
 	if code, stdout, _ := run(t, "plugin", "disable", "worker", "--address", addr, "--token", admin); code != 0 || !strings.Contains(stdout, "worker: disabled") {
 		t.Errorf("plugin disable: exit %d %s", code, stdout)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/cache"
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/hosts"
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/pdf"
@@ -134,6 +135,22 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		return err
 	}
 
+	// The host's id names it among the hosts sharing the store, and as
+	// the job queue's leader.
+	hostID, err := hosts.ResolveID(cfg.Server.HostID, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	hostsCfg := hosts.Config{ID: hostID, Version: version.Version, Heartbeat: cfg.Server.HeartbeatInterval, Logger: log,
+		Secrets: map[string]string{"security.jwt_secret": cfg.Security.JWTSecret, "security.cookie_secret": cfg.Security.CookieSecret,
+			"security.encryption_key": cfg.Security.EncryptionKey}}
+	if err := hosts.CheckSecrets(ctx, st, hostsCfg); err != nil {
+		if errors.Is(err, hosts.ErrSecretsDiffer) {
+			return &exitError{code: 1, msg: "refusing to start: " + err.Error()}
+		}
+		return err
+	}
+
 	m := metrics.New()
 	m.Registry.MustRegister(store.NewCollector(st))
 	cache.RouteRedisLogs(log.Named("go-redis"))
@@ -182,7 +199,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		InvoiceLeadDays: &cfg.Jobs.InvoiceLeadDays, PostpaidGrace: new(time.Duration(cfg.Jobs.PostpaidGraceDays) * 24 * time.Hour),
 		AuditMaxLag: cfg.Audit.MaxLag, AuditVerifyInterval: cfg.Audit.VerifyInterval,
 	}, log, billing.QueueConfig{
-		Jobs:     jobs.Config{Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log},
+		Jobs:     jobs.Config{ID: hostID, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention, Logger: log},
 		Periodic: true,
 		More: func(w *river.Workers) []*river.PeriodicJob {
 			return []*river.PeriodicJob{jobs.AddPluginRecordsSweep(w, st, log, true)}
@@ -219,6 +236,18 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	go jobMetrics.Watch(watchCtx)
 	stop.add("job metrics", func(context.Context) error { stopWatch(); return nil })
 
+	// The host registers itself, and applies from now on what operators
+	// change through the other hosts (package hosts).
+	hostsCfg.Address = cfg.BaseURL(ln.Addr().String())
+	registry := hosts.New(st, &hostLocal{cfg: cfg, mgr: mgr, st: st, cipher: cipher, log: log}, hostsCfg)
+	if err := registry.Start(ctx); err != nil {
+		if errors.Is(err, hosts.ErrSecretsDiffer) {
+			return &exitError{code: 1, msg: "refusing to start: " + err.Error()}
+		}
+		return err
+	}
+	stop.add("host registry", registry.Stop)
+
 	accounts, err := auth.New(auth.Options{DB: st, JWTSecret: cfg.Security.JWTSecret,
 		JWTTTL: cfg.Security.JWTTTL, SessionTTL: cfg.Security.SessionTTL, Logger: log})
 	if err != nil {
@@ -229,7 +258,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 		PluginMetrics: pluginMetrics, Version: version.Version,
 		DB: st, Cipher: cipher, Billing: bill, Cache: cb,
 		Accounts: accounts, RateLimiter: cb.Limiter,
-		Installs: pluginRunner(cfg, mgr, st, bill, log),
+		Installs: pluginRunner(cfg, mgr, st, bill, registry, log), Hosts: registry,
 	})
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),

@@ -51,7 +51,8 @@ working. It
 The tables are read from the SQLite file's schema, so tables added by later
 versions are copied too. Left out are only the migration bookkeeping
 (mikrobill_schema_version, river_migration; the target has its own) and the
-job queue's transient river_leader and river_notification.
+job queue's transient river_leader and river_notification, and the hosts
+registry (each host registers itself on the target as it starts).
 
 The SQLite file stays as it was. Afterwards set database.url (or
 DATABASE_URL) to the target and start the host.`,

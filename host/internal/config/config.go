@@ -355,6 +355,17 @@ type ServerConfig struct {
 	// MIKROBILL_PUBLIC_URL. Default: http://HOST:PORT, the address the
 	// host listens on (the port the system picked, for port 0).
 	PublicURL string
+	// HostID names this host among the hosts sharing one database (its
+	// row in GET /api/v1/hosts, its id as the job queue's leader). HCL:
+	// host_id; env: MIKROBILL_HOST_ID. Default: the one kept in
+	// <data_dir>/host-id, made from the machine's name and a random
+	// suffix at the first start.
+	HostID string
+	// HeartbeatInterval is how often the host records that it is alive;
+	// a host not heard from for four intervals is gone, and its
+	// leadership of the periodic jobs passes to a live host. HCL:
+	// heartbeat_interval. Default 2s.
+	HeartbeatInterval time.Duration
 }
 
 // PluginsConfig is how plugins are found and run. HCL block: plugins.

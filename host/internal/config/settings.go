@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,6 +97,9 @@ var settings = []*Setting{
 	{Key: "server.body_limit", Env: vars("BODY_LIMIT"), v: integer(func(c *Config) *int64 { return &c.Server.BodyLimit }, 10<<20).env(asCount[int64]("bytes")).check(positive)},
 	{Key: "server.shutdown_timeout", v: duration(func(c *Config) *time.Duration { return &c.Server.ShutdownTimeout }, 30*time.Second)},
 	{Key: "server.public_url", Env: vars("MIKROBILL_PUBLIC_URL"), DocDefault: "`http://HOST:PORT`", v: text(func(c *Config) *string { return &c.Server.PublicURL }, "").check(publicURL)},
+	{Key: "server.host_id", Env: vars("MIKROBILL_HOST_ID"), DocDefault: "kept in `<data_dir>/host-id`", v: text(func(c *Config) *string { return &c.Server.HostID }, "").check(hostID)},
+	{Key: "server.heartbeat_interval", v: duration(func(c *Config) *time.Duration { return &c.Server.HeartbeatInterval }, 2*time.Second).
+		check(durationBetween(100*time.Millisecond, time.Minute))},
 
 	{Key: "plugins.dir", Env: vars("MIKROBILL_PLUGIN_DIR"), DocDefault: "`plugins` beside the `mikrobill` executable",
 		v: text(func(c *Config) *string { return &c.Plugins.Dir }, "").defaultFrom(defaultPluginDir).check(notEmpty(""))},
@@ -605,4 +609,25 @@ func legacyPort(get lookup, name, def string) (string, error) {
 		return v, fmt.Errorf("%s=%q: %w", name, v, err)
 	}
 	return v, nil
+}
+
+var hostIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// CheckHostID says what is wrong with a host id (server.host_id).
+func CheckHostID(id string) error {
+	if !hostIDPattern.MatchString(id) {
+		return fmt.Errorf("host id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// hostID checks server.host_id when it is set.
+func hostID(_ *Config, s *Setting, v string) error {
+	if v == "" {
+		return nil
+	}
+	if err := CheckHostID(v); err != nil {
+		return fmt.Errorf("%s: %w; or leave it out, and the host keeps an id of its own in <data_dir>/host-id", s.Key, err)
+	}
+	return nil
 }

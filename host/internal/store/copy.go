@@ -30,6 +30,7 @@ var CopySkipped = map[string]string{
 	"mikrobill_schema_version": "the host's migration bookkeeping; the target is migrated to the same version before the copy",
 	"river_migration":          "the job queue's migration bookkeeping; the target runs the job queue's PostgreSQL migrations",
 	"river_leader":             "the job queue's leadership lease; the first host on the target elects itself",
+	"hosts":                    "the registry of the hosts that ran on the source; each host registers itself on the target as it starts",
 	"river_notification":       "SQLite's stand-in for PostgreSQL's LISTEN/NOTIFY; its rows are transient wake-ups",
 }
 

@@ -62,6 +62,9 @@ func (s *Server) newUI() (*ui.UI, error) {
 	}
 	// The plugin buttons: the API's plugin actions, audited (plugins.go).
 	d.PluginAction = s.controlPlugin
+	if s.deps.Hosts != nil {
+		d.Hosts = s.deps.Hosts.View
+	}
 	if s.deps.Installs != nil {
 		// The Marketplace page, with the API's install actions
 		// (plugin_install.go).

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"github.com/mikrobill/mikrobill/host/internal/hosts"
 	"net/http"
 	"strconv"
 )
@@ -28,7 +29,8 @@ func persistParam(r *http.Request) (bool, error) {
 }
 
 // disablePluginFor disables a plugin, and when lasting, records it so it
-// stays disabled across restarts until enabled.
+// stays disabled across restarts until enabled, and on every host sharing
+// the store (a disable that is not lasting is this host's only).
 func (s *Server) disablePluginFor(ctx context.Context, name, by string, lasting bool) error {
 	if err := s.deps.Plugins.Disable(name); err != nil {
 		return err
@@ -39,15 +41,21 @@ func (s *Server) disablePluginFor(ctx context.Context, name, by string, lasting 
 	if s.deps.DB == nil {
 		return fmt.Errorf("the plugin is disabled, but there is no store to keep it disabled after a restart")
 	}
-	return s.deps.DB.Q().SetPluginDisabled(ctx, name, by)
+	if err := s.deps.DB.Q().SetPluginDisabled(ctx, name, by); err != nil {
+		return err
+	}
+	s.announce(ctx, hosts.KindDisable, name)
+	return nil
 }
 
-// enablePluginFor forgets a lasting disable and starts the plugin.
+// enablePluginFor forgets a lasting disable and starts the plugin, on
+// every host that followed the lasting disable.
 func (s *Server) enablePluginFor(ctx context.Context, name string) error {
 	if _, ok := s.deps.Plugins.Plugin(name); ok && s.deps.DB != nil {
 		if err := s.deps.DB.Q().ClearPluginDisabled(ctx, name); err != nil {
 			return err
 		}
+		defer s.announce(ctx, hosts.KindDisable, name)
 	}
 	return s.deps.Plugins.Enable(name)
 }

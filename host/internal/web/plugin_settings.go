@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mikrobill/mikrobill/host/internal/hosts"
 	"maps"
 	"net/http"
 	"regexp"
@@ -489,6 +490,7 @@ func (s *Server) savePluginSettings(r *http.Request, name string, raw json.RawMe
 		return nil, nil, nil, err
 	}
 	s.log.Info("plugin settings saved", "plugin", name, "by", by) // never the values
+	s.announce(r.Context(), hosts.KindSettings, name)
 	// A plugin that could not start (most often: settings missing, as for a
 	// gateway just installed) starts now with what was saved.
 	if s.deps.Plugins != nil {

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mikrobill/mikrobill/host/internal/hosts"
 	"net/http"
 	"reflect"
 	"slices"
@@ -170,6 +171,7 @@ func (s *Server) applyRouterChange(r *http.Request, ch routerChange, fn func(q *
 		return nil, refusal(err)
 	}
 	for plugin, raw := range saved {
+		s.announce(ctx, hosts.KindSettings, plugin)
 		if !sameJSON(raw, prep[plugin].handed) && s.deps.Plugins != nil {
 			if _, err := s.deps.Plugins.Reconfigure(ctx, plugin, raw); err != nil {
 				s.log.Error("router plugin keeps routers that are not the saved ones; restart it", "plugin", plugin, "error", err)

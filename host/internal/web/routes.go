@@ -188,6 +188,8 @@ func (s *Server) router() *mux.Router {
 	s.route(api, post, "/plugins/{name}/restart", RoleOperator, s.restartPlugin)
 	s.route(api, post, "/plugins/{name}/disable", RoleAdmin, s.disablePlugin)
 	s.route(api, post, "/plugins/{name}/enable", RoleAdmin, s.enablePlugin)
+	// The hosts sharing the store, and each one's plugins (hosts.go).
+	s.route(api, get, "/hosts", RoleViewer, s.listHosts)
 
 	// Installing, upgrading, rolling back and removing plugins on the
 	// running host (plugin_install.go): admins act; each action runs in

@@ -21,6 +21,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/auth"
 	"github.com/mikrobill/mikrobill/host/internal/billing"
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/host/internal/hosts"
 	"github.com/mikrobill/mikrobill/host/internal/metrics"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
@@ -73,6 +75,20 @@ type Deps struct {
 	// removes on this host (nil: no such routes and no Marketplace page).
 	// Its installer's Config.Sources are the trusted marketplaces.
 	Installs *pluginstall.Runner
+	// Hosts is this host's place among the hosts sharing the store: GET
+	// /api/v1/hosts, and the changes every host applies (nil: one host,
+	// no registry).
+	Hosts Hosts
+}
+
+// Hosts is the registry of the hosts sharing the store (package hosts).
+type Hosts interface {
+	// View lists the hosts, their states, plugins and the leader.
+	View(ctx context.Context) (hosts.View, error)
+	// Changed tells every host that a plugin's settings (hosts.KindSettings)
+	// or lasting disable (hosts.KindDisable) changed, after this host
+	// applied the change itself.
+	Changed(ctx context.Context, kind, plugin string) error
 }
 
 // CacheHealth is the cache as the health endpoints see it.

@@ -11,6 +11,8 @@ server {
   keep_alive_timeout = "1m30s"
   body_limit         = 1048576
   shutdown_timeout   = "20s"
+  host_id            = "billing-1"
+  heartbeat_interval = "5s"
 }
 
 plugins {

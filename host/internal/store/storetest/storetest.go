@@ -44,7 +44,14 @@ func SQLite(t testing.TB) *store.Store {
 // Postgres returns a migrated store on a new database of its own.
 func Postgres(t testing.TB) *store.Store {
 	t.Helper()
-	return open(t, store.Options{URL: PostgresURL(t), MaxConns: 8})
+	return PostgresAt(t, PostgresURL(t))
+}
+
+// PostgresAt returns a migrated store on the database at url, with a
+// connection pool of its own: one of several hosts sharing the database.
+func PostgresAt(t testing.TB, url string) *store.Store {
+	t.Helper()
+	return open(t, store.Options{URL: url, MaxConns: 8})
 }
 
 // PostgresURL creates an empty database for the test and returns its URL;

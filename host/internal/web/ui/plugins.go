@@ -1,6 +1,7 @@
 package ui
 
-// The plugin pages: the list of every plugin, and a plugin's page with its
+// The plugin pages: the list of every plugin (and of every host sharing
+// the database, with its plugins' states), and a plugin's page with its
 // status (reloaded every few seconds by htmx), its last hour as sparklines
 // (static/plugin.js draws GET /api/v1/plugins/{name}/history with uPlot),
 // its manifest and the actions its buttons post (dashboard.go). The
@@ -11,9 +12,11 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/gorilla/mux"
 
+	"github.com/mikrobill/mikrobill/host/internal/hosts"
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 )
@@ -21,6 +24,37 @@ import (
 // pluginListData is the list's.
 type pluginListData struct {
 	Plugins []plugins.Status
+	// Hosts are the hosts sharing the database (nil: no registry).
+	Hosts []hostRow
+}
+
+// hostRow is one host as the plugin list shows it.
+type hostRow struct {
+	hosts.Host
+	// Ago is how long ago it was last heard from ("3s", "2m5s").
+	Ago string
+	// PluginStates are its plugins at its last heartbeat.
+	PluginStates []struct {
+		Name  string        `json:"name"`
+		State plugins.State `json:"state"`
+	}
+}
+
+// hostRows reads the hosts for the plugin list.
+func (u *UI) hostRows(r *http.Request) ([]hostRow, error) {
+	v, err := u.deps.Hosts(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	var out []hostRow
+	for _, h := range v.Hosts {
+		row := hostRow{Host: h, Ago: max(time.Since(h.HeartbeatAt), 0).Truncate(time.Second).String()}
+		if err := json.Unmarshal(h.Plugins, &row.PluginStates); err != nil {
+			return nil, fmt.Errorf("host %q's plugins: %w", h.ID, err)
+		}
+		out = append(out, row)
+	}
+	return out, nil
 }
 
 // PluginList serves GET /plugin: every plugin in a table, whose rows htmx
@@ -31,6 +65,12 @@ func (u *UI) PluginList(w http.ResponseWriter, r *http.Request) error {
 	if u.deps.Plugins != nil {
 		d.Plugins = u.deps.Plugins.Statuses()
 		sort.Slice(d.Plugins, func(i, j int) bool { return d.Plugins[i].Name < d.Plugins[j].Name })
+	}
+	if u.deps.Hosts != nil {
+		var err error
+		if d.Hosts, err = u.hostRows(r); err != nil {
+			return err
+		}
 	}
 	v := view{Title: "plugins.title", Data: d}
 	if r.Header.Get("HX-Request") == "true" {

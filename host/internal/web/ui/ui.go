@@ -39,6 +39,7 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/auth"
 	"github.com/mikrobill/mikrobill/host/internal/billing"
+	"github.com/mikrobill/mikrobill/host/internal/hosts"
 	"github.com/mikrobill/mikrobill/host/internal/money"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
@@ -70,6 +71,9 @@ type Deps struct {
 	// /api/v1/plugins/{name}/{verb}; a lasting disable keeps it disabled
 	// across restarts, and enable forgets that.
 	PluginAction func(r *http.Request, name, verb string, lasting bool) error
+	// Hosts lists the hosts sharing the database, for the plugin list
+	// (nil: none shown).
+	Hosts func(ctx context.Context) (hosts.View, error)
 	// Billing is the catalog and billing for their pages (billing.go).
 	Billing Billing
 	Logger  hclog.Logger
