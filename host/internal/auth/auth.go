@@ -103,8 +103,9 @@ type Service struct {
 	params     Params
 	log        hclog.Logger
 	now        func() time.Time
-	// dummy is a hash of nothing in particular, verified when the username
-	// is unknown so that answers take as long as for a wrong password.
+	// dummy is a hash no password matches (Params.Unmatchable), verified
+	// when the username is unknown so that answers take as long as for a
+	// wrong password.
 	dummy string
 }
 
@@ -141,7 +142,7 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	dummy, err := params.Hash(context.Background(), "not a password anyone has")
+	dummy, err := params.Unmatchable()
 	if err != nil {
 		return nil, err
 	}

@@ -63,11 +63,8 @@ func HashPassword(ctx context.Context, password string) (string, error) {
 // $argon2id$v=19$m=65536,t=1,p=2$<salt>$<key> (unpadded standard base64).
 // It does not apply the password policy: CheckPassword does.
 func (p Params) Hash(ctx context.Context, password string) (string, error) {
-	if p.Memory < 8*uint32(p.Threads) || p.Time < 1 || p.Threads < 1 || p.SaltLen < 8 || p.KeyLen < 16 {
-		return "", fmt.Errorf("argon2id parameters %+v are too weak", p)
-	}
-	salt := make([]byte, p.SaltLen)
-	if _, err := rand.Read(salt); err != nil {
+	salt, err := p.salt()
+	if err != nil {
 		return "", err
 	}
 	release, err := acquireSlot(ctx)
@@ -76,8 +73,44 @@ func (p Params) Hash(ctx context.Context, password string) (string, error) {
 	}
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	release()
+	return p.encode(salt, key), nil
+}
+
+// Unmatchable returns a hash in PHC format with p's parameters that no
+// password matches: a random salt and a random key, which no argon2id
+// output is but by chance (2^-8*KeyLen). Verifying a password against it
+// costs what verifying against a real hash with p costs, so it stands in
+// for the hash of an unknown user; making it costs no hashing, so a host
+// that starts does not spend Params.Memory (64 MiB) and the time of a
+// hash on a sign-in that may never come.
+func (p Params) Unmatchable() (string, error) {
+	salt, err := p.salt()
+	if err != nil {
+		return "", err
+	}
+	key := make([]byte, p.KeyLen)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	return p.encode(salt, key), nil
+}
+
+// salt checks p and returns a random salt of p.SaltLen bytes.
+func (p Params) salt() ([]byte, error) {
+	if p.Memory < 8*uint32(p.Threads) || p.Time < 1 || p.Threads < 1 || p.SaltLen < 8 || p.KeyLen < 16 {
+		return nil, fmt.Errorf("argon2id parameters %+v are too weak", p)
+	}
+	salt := make([]byte, p.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return nil, err
+	}
+	return salt, nil
+}
+
+// encode writes a hash in PHC format.
+func (p Params) encode(salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
 // Limits on a stored hash's parameters, so a damaged or planted hash

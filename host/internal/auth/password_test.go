@@ -95,6 +95,33 @@ func TestHashVerify(t *testing.T) {
 	}
 }
 
+// TestUnmatchable checks the stand-in hash of unknown users: a PHC hash
+// with the given parameters (so verifying against it costs what a real
+// one costs), different each time, that no password matches, not even the
+// empty one or the one Hash would have been given.
+func TestUnmatchable(t *testing.T) {
+	ctx := context.Background()
+	a, err := cheap.Unmatchable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := cheap.Unmatchable()
+	if !phc.MatchString(a) || a == b {
+		t.Errorf("Unmatchable gave %q and %q: want two different PHC hashes", a, b)
+	}
+	if NeedsRehash(a, cheap) || !NeedsRehash(a, DefaultParams) {
+		t.Errorf("Unmatchable's hash %q does not carry the parameters it was made with", a)
+	}
+	for _, pw := range []string{"", "x", "not a password anyone has", "s3cret-passw0rd"} {
+		if ok, err := VerifyPassword(ctx, a, pw); err != nil || ok {
+			t.Errorf("VerifyPassword(unmatchable, %q) = %v, %v; want false, nil", pw, ok, err)
+		}
+	}
+	if _, err := (Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 8}).Unmatchable(); err == nil {
+		t.Error("an 8-byte key was accepted")
+	}
+}
+
 func TestCheckPassword(t *testing.T) {
 	tests := []struct {
 		user, password string

@@ -34,7 +34,7 @@ import (
 )
 
 func newServe(g *globals) *cobra.Command {
-	var listen string
+	var listen, pprofListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the host: start the plugins and serve HTTP",
@@ -47,7 +47,12 @@ plugins' own routes, /live, /ready, /health, /health/detailed,
 It listens on 127.0.0.1:3000 by default (or HOST and PORT, or --listen). A
 required plugin that fails to start makes serve exit with status 1, naming
 the plugin and the cause; an optional one leaves the host running, degraded.
-SIGINT or SIGTERM stop it gracefully.`,
+SIGINT or SIGTERM stop it gracefully.
+
+--pprof-listen serves Go's runtime profiles (heap, goroutines, CPU) on a
+loopback address, for finding where memory or time goes:
+  mikrobill serve --pprof-listen 127.0.0.1:6060
+  go tool pprof -top -sample_index=inuse_space http://127.0.0.1:6060/debug/pprof/heap`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load(cmd, config.Overrides{Listen: listen})
@@ -56,10 +61,11 @@ SIGINT or SIGTERM stop it gracefully.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, g, cfg)
+			return serve(ctx, g, cfg, pprofListen)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on, host:port (default 127.0.0.1:3000, or $HOST and $PORT)")
+	cmd.Flags().StringVar(&pprofListen, "pprof-listen", "", "serve Go's runtime profiles (/debug/pprof/) on this loopback host:port (default off)")
 	return cmd
 }
 
@@ -89,7 +95,7 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, []int64, 
 // serve runs the host until ctx ends. It starts each part in order and
 // registers its closer as soon as the part runs; however serve returns, the
 // closers run once, last started first (closers.go).
-func serve(ctx context.Context, g *globals, cfg *config.Config) error {
+func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen string) error {
 	log := g.logger(cfg)
 	if err := cfg.ResolveSecrets(); err != nil {
 		return &exitError{code: 1, msg: "refusing to start: " + err.Error()}
@@ -100,6 +106,11 @@ func serve(ctx context.Context, g *globals, cfg *config.Config) error {
 	log.Info("starting mikrobill", "version", version.Version, "environment", cfg.Environment, "config", cfg.File, "env_file", cfg.EnvFile, "plugin_dir", cfg.Plugins.Dir, "data_dir", cfg.DataDir)
 	stop := &closers{log: log, timeout: cfg.Server.ShutdownTimeout}
 	defer stop.close()
+	if pprofListen != "" {
+		if err := startPprof(pprofListen, log, stop); err != nil {
+			return err
+		}
+	}
 
 	// The port first: a taken one stops serve before anything starts, and
 	// the listener's address (the port the system picked for port 0) is

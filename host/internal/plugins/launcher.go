@@ -137,6 +137,11 @@ func (l *launcher) launch(ctx context.Context, man *manifest.Manifest, pol confi
 		DialOptions:  []grpc.DialOption{grpc.WithChainUnaryInterceptor(l.metrics.UnaryClientInterceptor(man.Name), lat.UnaryClientInterceptor())},
 	})
 	if errors.Is(err, client.ErrChecksumMismatch) {
+		// Name every file that changed (the executable among them), as
+		// the check of the whole folder says it.
+		if _, ferr := verified(l.cfg, man, false); ferr != nil {
+			return nil, ferr
+		}
 		return nil, checksumRefusal(man.Name, err)
 	}
 	if err != nil {

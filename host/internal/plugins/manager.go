@@ -236,7 +236,13 @@ func (m *Manager) admit(fs []Found, lockErr error, lasting string) (*Plugin, str
 	if lockErr != nil {
 		return refuse(lockErr.Error())
 	}
-	if _, err := verified(m.cfg, f.Manifest, false); err != nil {
+	// The executable's bytes are read once, by its launch, which checks
+	// them on the very file it executes (a changed one is named then, as
+	// here). Reading them here as well read every plugin's executable,
+	// one after another, before any plugin started: 200 MB for the
+	// bundled plugins, what made all of them take 1.49x the slowest one
+	// to /ready (docs/BENCHMARKS.md).
+	if _, err := verified(m.cfg, f.Manifest, true); err != nil {
 		return refuse(err.Error())
 	}
 	return p, ""

@@ -16,9 +16,11 @@ import (
 // file it executes. It runs when the manager admits a plugin and right
 // before every launch; the lock file is read each time, so an operator who
 // installs a new version, locks it and restarts the plugin gets the new
-// version. When launching, the executable's bytes are left to client.Start
-// (one read of them per launch); otherwise they are read too, so a changed
-// executable is named among the changed files.
+// version. With launching (at admission and before a launch), the
+// executable's bytes are left to client.Start (one read of them per
+// launch); otherwise they are read too, so a changed executable is named
+// among the changed files (the launcher does that when client.Start finds
+// the executable changed).
 func verified(cfg *config.Config, man *manifest.Manifest, launching bool) ([]byte, error) {
 	rel, err := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 	if err != nil {

@@ -71,7 +71,11 @@ func verbs(msg string) string {
 func TestTemplatesHaveNoText(t *testing.T) {
 	u := newTestUI(t)
 	for _, name := range pageFiles {
-		for _, tmpl := range u.pages["en"][name].Templates() {
+		page, err := u.page("en", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tmpl := range page.Templates() {
 			if tmpl.Tree == nil {
 				continue
 			}
@@ -211,6 +215,38 @@ func TestLanguageOf(t *testing.T) {
 		if got := languageOf(r); got != c.want {
 			t.Errorf("Accept-Language %q, cookie %q: %s; want %s", c.accept, c.cookie, got, c.want)
 		}
+	}
+}
+
+// TestEveryPageParses parses every page file in every language, as New
+// did before the pages were parsed on first use: a template that does not
+// parse fails here, not on an operator's first visit. It also checks that
+// a page is parsed once a language and that unknown pages and languages
+// are errors, not panics.
+func TestEveryPageParses(t *testing.T) {
+	u := newTestUI(t)
+	if len(u.pages) != 0 {
+		t.Errorf("New parsed %d pages; they are parsed on first use", len(u.pages))
+	}
+	for lang := range catalogs {
+		for _, name := range pageFiles {
+			if _, err := u.page(lang, name); err != nil {
+				t.Errorf("language %s: %v", lang, err)
+			}
+		}
+	}
+	if want := len(catalogs) * len(pageFiles); len(u.pages) != want {
+		t.Errorf("%d pages parsed, want %d (%d languages, %d page files)", len(u.pages), want, len(catalogs), len(pageFiles))
+	}
+	a, _ := u.page("en", "dashboard.html")
+	if b, _ := u.page("en", "dashboard.html"); a != b {
+		t.Error("a page was parsed twice in one language")
+	}
+	if _, err := u.page("en", "nonexistent.html"); err == nil || !strings.Contains(err.Error(), "nonexistent.html") {
+		t.Errorf("an unknown page: %v", err)
+	}
+	if _, err := u.page("xx", "dashboard.html"); err == nil || !strings.Contains(err.Error(), `"xx"`) {
+		t.Errorf("an unknown language: %v", err)
 	}
 }
 

@@ -32,6 +32,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -142,9 +143,14 @@ type Deps struct {
 
 // UI serves the pages.
 type UI struct {
-	deps  Deps
-	log   hclog.Logger
-	pages map[string]map[string]*template.Template // language -> page file -> template
+	deps Deps
+	log  hclog.Logger
+	// pages are the page files parsed so far, for each language: a page
+	// is parsed on its first render in a language (UI.page), so a host
+	// nobody browses keeps none of the templates' parse trees (about
+	// 4 MB a language when every page is parsed).
+	pagesMu sync.Mutex
+	pages   map[pageKey]*template.Template
 	// static maps a static file's path to its content hash, for cache
 	// busting links (staticURL).
 	static map[string]string
@@ -161,12 +167,16 @@ var partials = []string{"templates/layout.html", "templates/form.html"}
 // instead: its own layout, without the admin nav.
 var portalPartials = []string{"templates/portal_layout.html"}
 
-// New parses the templates for every language.
+// pageKey names a page file parsed for a language.
+type pageKey struct{ lang, name string }
+
+// New reads the static files' hashes; the templates are parsed when a
+// page is first rendered (UI.page; TestEveryPageParses parses them all).
 func New(d Deps) (*UI, error) {
 	if d.Logger == nil {
 		d.Logger = hclog.NewNullLogger()
 	}
-	u := &UI{deps: d, log: d.Logger.Named("ui"), pages: map[string]map[string]*template.Template{}, static: map[string]string{}}
+	u := &UI{deps: d, log: d.Logger.Named("ui"), pages: map[pageKey]*template.Template{}, static: map[string]string{}}
 	err := fs.WalkDir(staticFS, "static", func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
@@ -182,21 +192,34 @@ func New(d Deps) (*UI, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the UI's static files: %w", err)
 	}
-	for lang := range catalogs {
-		u.pages[lang] = map[string]*template.Template{}
-		for _, name := range pageFiles {
-			parts := partials
-			if strings.HasPrefix(name, "portal_") {
-				parts = portalPartials // the portal's own layout (portal.go)
-			}
-			t, err := template.New(name).Funcs(u.funcs(lang)).ParseFS(templateFS, append(slices.Clone(parts), "templates/"+name)...)
-			if err != nil {
-				return nil, fmt.Errorf("parse the UI template %s: %w", name, err)
-			}
-			u.pages[lang][name] = t
-		}
-	}
 	return u, nil
+}
+
+// page returns the page file name parsed for lang (with its layout and
+// partials), parsing it on its first use in that language.
+func (u *UI) page(lang, name string) (*template.Template, error) {
+	u.pagesMu.Lock()
+	defer u.pagesMu.Unlock()
+	k := pageKey{lang, name}
+	if t := u.pages[k]; t != nil {
+		return t, nil
+	}
+	if catalogs[lang] == nil {
+		return nil, fmt.Errorf("no UI language %q", lang)
+	}
+	if !slices.Contains(pageFiles, name) {
+		return nil, fmt.Errorf("no UI page %q (pageFiles lists the pages)", name)
+	}
+	parts := partials
+	if strings.HasPrefix(name, "portal_") {
+		parts = portalPartials // the portal's own layout (portal.go)
+	}
+	t, err := template.New(name).Funcs(u.funcs(lang)).ParseFS(templateFS, append(slices.Clone(parts), "templates/"+name)...)
+	if err != nil {
+		return nil, fmt.Errorf("parse the UI template %s: %w", name, err)
+	}
+	u.pages[k] = t
+	return t, nil
 }
 
 // funcs are the templates' functions for a language.
@@ -288,8 +311,12 @@ func (u *UI) renderPart(w http.ResponseWriter, r *http.Request, status int, name
 // renderView writes a template of a page file with v as it is, rendered
 // whole first.
 func (u *UI) renderView(w http.ResponseWriter, status int, name, part string, v view) error {
+	t, err := u.page(v.Lang, name)
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
-	if err := u.pages[v.Lang][name].ExecuteTemplate(&buf, part, v); err != nil {
+	if err := t.ExecuteTemplate(&buf, part, v); err != nil {
 		return fmt.Errorf("render the page %s: %w", name, err)
 	}
 	if strings.HasPrefix(name, "portal_") {
@@ -335,7 +362,11 @@ func (u *UI) Fail(w http.ResponseWriter, r *http.Request, status int, requestID 
 	}
 	var buf bytes.Buffer
 	v := view{Lang: languageOf(r), Title: "error.title", User: userFrom(r), Path: r.URL.Path, Data: errorData{status, msg, requestID}}
-	if err := u.pages[v.Lang]["error.html"].ExecuteTemplate(&buf, part, v); err != nil {
+	t, err := u.page(v.Lang, "error.html")
+	if err == nil {
+		err = t.ExecuteTemplate(&buf, part, v)
+	}
+	if err != nil {
 		u.log.Error("render the error page", "status", status, "error", err)
 		http.Error(w, http.StatusText(status), status)
 		return
