@@ -190,5 +190,9 @@ func (p *Plugin) CollectMetrics(context.Context, *sdk.CollectMetricsRequest) (*s
 		st := l.status()
 		gs = append(gs, gauges{loc: l.cfg.ID, up: st.up(), sessions: st.sessions})
 	}
-	return &sdk.CollectMetricsResponse{Text: p.stats.text(gs)}, nil
+	text, err := p.stats.text(gs)
+	if err != nil {
+		return nil, err
+	}
+	return &sdk.CollectMetricsResponse{Text: text}, nil
 }

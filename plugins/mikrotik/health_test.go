@@ -84,8 +84,8 @@ func TestHealthOneDown(t *testing.T) {
 	for _, want := range []string{
 		`mikrobill_router_up{location="main"} 1`,
 		`mikrobill_router_up{location="branch"} 0`,
-		`mikrobill_router_active_sessions{location="main",kind="hotspot"} 1`,
-		`mikrobill_router_active_sessions{location="main",kind="ppp"} 0`,
+		`mikrobill_router_active_sessions{kind="hotspot",location="main"} 1`,
+		`mikrobill_router_active_sessions{kind="ppp",location="main"} 0`,
 	} {
 		if !strings.Contains(metrics, want+"\n") {
 			t.Errorf("metrics lack %q:\n%s", want, metrics)
@@ -148,14 +148,16 @@ func TestMetrics(t *testing.T) {
 		"# TYPE mikrobill_router_up gauge",
 		"# TYPE mikrobill_router_command_duration_seconds histogram",
 		"# TYPE mikrobill_router_commands_total counter",
-		"# TYPE mikrobill_router_active_sessions gauge",
+		// (mikrobill_router_active_sessions is not here: a family without
+		// samples is left out, and the poller has not counted sessions yet;
+		// TestHealthOneDown sees it.)
 		"# TYPE mikrobill_router_reconnects_total counter",
-		`mikrobill_router_commands_total{location="main",command="/ip/hotspot/user/print",outcome="ok"} 2`,
-		`mikrobill_router_commands_total{location="main",command="/ip/hotspot/user/print",outcome="trap"} 1`,
-		`mikrobill_router_commands_total{location="main",command="/ip/hotspot/user/add",outcome="ok"} 1`,
-		`mikrobill_router_commands_total{location="main",command="/login",outcome="ok"} 1`,
-		`mikrobill_router_command_duration_seconds_bucket{location="main",command="/ip/hotspot/user/print",le="+Inf"} 3`,
-		`mikrobill_router_command_duration_seconds_count{location="main",command="/ip/hotspot/user/add"} 1`,
+		`mikrobill_router_commands_total{command="/ip/hotspot/user/print",location="main",outcome="ok"} 2`,
+		`mikrobill_router_commands_total{command="/ip/hotspot/user/print",location="main",outcome="trap"} 1`,
+		`mikrobill_router_commands_total{command="/ip/hotspot/user/add",location="main",outcome="ok"} 1`,
+		`mikrobill_router_commands_total{command="/login",location="main",outcome="ok"} 1`,
+		`mikrobill_router_command_duration_seconds_bucket{command="/ip/hotspot/user/print",location="main",le="+Inf"} 3`,
+		`mikrobill_router_command_duration_seconds_count{command="/ip/hotspot/user/add",location="main"} 1`,
 		`mikrobill_router_reconnects_total{location="main"} 0`,
 		`mikrobill_router_up{location="main"} 1`,
 	} {

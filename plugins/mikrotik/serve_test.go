@@ -56,7 +56,7 @@ func overTheWire(t *testing.T, base client.Plugin, rt router.Router, r *routerte
 		t.Fatalf("CheckHealth = %+v, %v", h, err)
 	}
 	m, err := base.CollectMetrics(ctx, &sdk.CollectMetricsRequest{})
-	if err != nil || !strings.Contains(string(m.Text), `mikrobill_router_commands_total{location="main",command="/ppp/secret/add",outcome="ok"}`) {
+	if err != nil || !strings.Contains(string(m.Text), `mikrobill_router_commands_total{command="/ppp/secret/add",location="main",outcome="ok"}`) {
 		t.Fatalf("CollectMetrics = %s, %v", m.Text, err)
 	}
 

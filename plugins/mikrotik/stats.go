@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"cmp"
-	"fmt"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/mikrobill/mikrobill/sdk"
 )
 
 // Command outcomes, the outcome label of mikrobill_router_commands_total.
@@ -24,53 +21,41 @@ const (
 // in seconds.
 var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
 
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative
-	sum    float64
-	count  uint64
-}
-
-// stats holds the plugin's counters for CollectMetrics. It is safe for
-// concurrent use.
+// stats holds the plugin's counters for CollectMetrics, as client_golang
+// collectors. It is safe for concurrent use.
 type stats struct {
-	mu         sync.Mutex
-	durations  map[[2]string]*histogram // {location, command}
-	commands   map[[3]string]uint64     // {location, command, outcome}
-	reconnects map[string]uint64        // location
+	durations  *prometheus.HistogramVec // location, command
+	commands   *prometheus.CounterVec   // location, command, outcome
+	reconnects *prometheus.CounterVec   // location
 }
 
 func newStats() *stats {
 	return &stats{
-		durations:  map[[2]string]*histogram{},
-		commands:   map[[3]string]uint64{},
-		reconnects: map[string]uint64{},
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mikrobill_router_command_duration_seconds",
+			Help:    "Time from sending a RouterOS API command to its last reply.",
+			Buckets: durationBuckets,
+		}, []string{"location", "command"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mikrobill_router_commands_total",
+			Help: "RouterOS API commands sent, by outcome (ok, trap, timeout, error, canceled).",
+		}, []string{"location", "command", "outcome"}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mikrobill_router_reconnects_total",
+			Help: "Connections made to a router after an earlier one was lost.",
+		}, []string{"location"}),
 	}
 }
 
 // command records one API command.
 func (s *stats) command(loc, word, outcome string, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.commands[[3]string{loc, word, outcome}]++
-	k := [2]string{loc, word}
-	h := s.durations[k]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(durationBuckets))}
-		s.durations[k] = h
-	}
-	sec := d.Seconds()
-	h.sum += sec
-	h.count++
-	if i, _ := slices.BinarySearch(durationBuckets, sec); i < len(durationBuckets) {
-		h.counts[i]++
-	}
+	s.commands.WithLabelValues(loc, word, outcome).Inc()
+	s.durations.WithLabelValues(loc, word).Observe(d.Seconds())
 }
 
 // reconnect records a new connection to a router that had one before.
 func (s *stats) reconnect(loc string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reconnects[loc]++
+	s.reconnects.WithLabelValues(loc).Inc()
 }
 
 // gauges are the per-location values that come from the poller.
@@ -80,77 +65,31 @@ type gauges struct {
 	sessions map[string]int // kind -> active sessions, when known
 }
 
-// text renders the metrics in the Prometheus text format.
-func (s *stats) text(locs []gauges) []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var b bytes.Buffer
-
-	b.WriteString("# HELP mikrobill_router_up Whether the router answered and accepted the login at its last check (1) or not (0).\n")
-	b.WriteString("# TYPE mikrobill_router_up gauge\n")
+// text renders the metrics in the Prometheus text format: the counters,
+// and gauges of the poller's last look at each location.
+func (s *stats) text(locs []gauges) ([]byte, error) {
+	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mikrobill_router_up",
+		Help: "Whether the router answered and accepted the login at its last check (1) or not (0).",
+	}, []string{"location"})
+	sessions := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "mikrobill_router_active_sessions",
+		Help: "Active hotspot and PPP sessions at the router's last check.",
+	}, []string{"location", "kind"})
 	for _, g := range locs {
-		up := 0
+		v := 0.0
 		if g.up {
-			up = 1
+			v = 1
 		}
-		fmt.Fprintf(&b, "mikrobill_router_up{location=%s} %d\n", label(g.loc), up)
-	}
-
-	b.WriteString("# HELP mikrobill_router_command_duration_seconds Time from sending a RouterOS API command to its last reply.\n")
-	b.WriteString("# TYPE mikrobill_router_command_duration_seconds histogram\n")
-	dkeys := sortedKeys(s.durations, func(a, b [2]string) int {
-		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
-	})
-	for _, k := range dkeys {
-		h := s.durations[k]
-		ls := fmt.Sprintf("location=%s,command=%s", label(k[0]), label(k[1]))
-		var cum uint64
-		for i, le := range durationBuckets {
-			cum += h.counts[i]
-			fmt.Fprintf(&b, "mikrobill_router_command_duration_seconds_bucket{%s,le=%q} %d\n", ls, strconv.FormatFloat(le, 'g', -1, 64), cum)
-		}
-		fmt.Fprintf(&b, "mikrobill_router_command_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", ls, h.count)
-		fmt.Fprintf(&b, "mikrobill_router_command_duration_seconds_sum{%s} %s\n", ls, strconv.FormatFloat(h.sum, 'g', -1, 64))
-		fmt.Fprintf(&b, "mikrobill_router_command_duration_seconds_count{%s} %d\n", ls, h.count)
-	}
-
-	b.WriteString("# HELP mikrobill_router_commands_total RouterOS API commands sent, by outcome (ok, trap, timeout, error, canceled).\n")
-	b.WriteString("# TYPE mikrobill_router_commands_total counter\n")
-	ckeys := sortedKeys(s.commands, func(a, b [3]string) int {
-		return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]), strings.Compare(a[2], b[2]))
-	})
-	for _, k := range ckeys {
-		fmt.Fprintf(&b, "mikrobill_router_commands_total{location=%s,command=%s,outcome=%s} %d\n", label(k[0]), label(k[1]), label(k[2]), s.commands[k])
-	}
-
-	b.WriteString("# HELP mikrobill_router_active_sessions Active hotspot and PPP sessions at the router's last check.\n")
-	b.WriteString("# TYPE mikrobill_router_active_sessions gauge\n")
-	for _, g := range locs {
+		up.WithLabelValues(g.loc).Set(v)
 		for _, kind := range []string{"hotspot", "ppp"} {
 			if n, ok := g.sessions[kind]; ok {
-				fmt.Fprintf(&b, "mikrobill_router_active_sessions{location=%s,kind=%s} %d\n", label(g.loc), label(kind), n)
+				sessions.WithLabelValues(g.loc, kind).Set(float64(n))
 			}
 		}
+		s.reconnects.WithLabelValues(g.loc) // 0 until the first reconnect
 	}
-
-	b.WriteString("# HELP mikrobill_router_reconnects_total Connections made to a router after an earlier one was lost.\n")
-	b.WriteString("# TYPE mikrobill_router_reconnects_total counter\n")
-	for _, g := range locs {
-		fmt.Fprintf(&b, "mikrobill_router_reconnects_total{location=%s} %d\n", label(g.loc), s.reconnects[g.loc])
-	}
-	return b.Bytes()
-}
-
-func sortedKeys[K comparable, V any](m map[K]V, compare func(a, b K) int) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, compare)
-	return keys
-}
-
-// label quotes a Prometheus label value.
-func label(v string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v) + `"`
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(s.durations, s.commands, s.reconnects, up, sessions)
+	return sdk.MetricsText(reg)
 }

@@ -44,7 +44,7 @@ type FailoverOptions struct {
 //
 // What crosses a switch: nothing.
 //   - To memory: memory starts empty. Keys in Redis cannot be read, so gets
-//     miss until keys are written again; rate-limit windows start afresh.
+//     miss until keys are written again; every rate-limit key starts at its full limit.
 //   - Back to Redis: keys written to memory while Redis was away are not
 //     copied back, and are dropped (so a later outage cannot serve them
 //     stale). Deletes made while away are not replayed either: a key
@@ -261,7 +261,7 @@ func (f *Failover) toRedis() {
 	if !f.degraded.Load() {
 		return
 	}
-	// Keys and windows kept in memory are dropped, not copied to Redis.
+	// Keys and rate limits kept in memory are dropped, not copied to Redis.
 	f.mem.clear()
 	f.mlim.reset()
 	f.degraded.Store(false)

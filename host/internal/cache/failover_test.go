@@ -127,31 +127,34 @@ func TestFailoverLimiter(t *testing.T) {
 	// A second host on the same Redis and prefix.
 	b2, _, _ := openTest(t, s.url(), prefix, 50*time.Millisecond)
 
-	allow := func(b *Backend, want bool, wantRemaining int) {
+	// 2 a minute: one more every 30s; reset is when the key is full again
+	// (allowed) or when the next request may pass (denied).
+	allow := func(b *Backend, want bool, wantRemaining int, wantReset time.Duration) {
 		t.Helper()
 		allowed, remaining, reset, err := b.Limiter.Allow(ctx, "ip:10.0.0.1", 2, time.Minute)
 		if err != nil || allowed != want || remaining != wantRemaining {
 			t.Fatalf("Allow = %v, %d, %v; want %v, %d, nil", allowed, remaining, err, want, wantRemaining)
 		}
-		if d := time.Until(reset); d <= 58*time.Second || d > time.Minute {
-			t.Fatalf("reset in %s; want about a minute", d)
+		if d := time.Until(reset); d <= wantReset-2*time.Second || d > wantReset {
+			t.Fatalf("reset in %s; want about %s", d, wantReset)
 		}
 	}
+	rateKey := "rate:" + prefix + "ratelimit:ip:10.0.0.1"
 
 	// Both hosts count against one limit in Redis.
-	allow(b, true, 1)
-	allow(b2, true, 0)
-	allow(b, false, 0)
-	wantDirect(t, direct, prefix+"ratelimit:ip:10.0.0.1", "3")
+	allow(b, true, 1, 30*time.Second)
+	allow(b2, true, 0, time.Minute)
+	allow(b, false, 0, 30*time.Second)
+	wantPTTL(t, direct, rateKey, 58000, 60000)
 
 	// Redis dies; with no traffic the probe notices. Limits go on from
-	// memory, a fresh window per host.
+	// memory, a full limit per host.
 	s.kill()
 	sdktest.WaitFor(t, switchTimeout, "the switch to memory", func() bool { return b.Mode() == "memory" })
 	wantMode(t, b, "memory", "degraded")
-	allow(b, true, 1)
-	allow(b, true, 0)
-	allow(b, false, 0)
+	allow(b, true, 1, 30*time.Second)
+	allow(b, true, 0, time.Minute)
+	allow(b, false, 0, 30*time.Second)
 	checkMetrics(t, reg, map[string]float64{
 		requests("allow", "allowed"): 3, // 1 on Redis, 2 in memory
 		requests("allow", "denied"):  2,
@@ -162,11 +165,13 @@ func TestFailoverLimiter(t *testing.T) {
 	s.start()
 	sdktest.WaitFor(t, switchTimeout, "the switch back to redis", func() bool { return b.Mode() == "redis" })
 	wantMode(t, b, "redis", "ok")
-	allow(b, true, 1)
-	wantDirect(t, direct, prefix+"ratelimit:ip:10.0.0.1", "1")
+	wantDirect(t, direct, rateKey, "")
+	allow(b, true, 1, 30*time.Second)
+	wantPTTL(t, direct, rateKey, 28000, 30000)
 	sdktest.WaitFor(t, switchTimeout, "the second host's switch back", func() bool { return b2.Mode() == "redis" })
-	allow(b2, true, 0)
-	wantDirect(t, direct, prefix+"ratelimit:ip:10.0.0.1", "2")
+	allow(b2, true, 0, time.Minute)
+	allow(b, false, 0, 30*time.Second)
+	wantPTTL(t, direct, rateKey, 58000, 60000)
 }
 
 // TestFailoverOnOperation: with no probe to help, the first operation that

@@ -2,30 +2,32 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/go-redis/redis_rate/v10"
 )
 
-// Limiter is a fixed-window rate limiter, as the HTTP layer uses it.
+// Limiter is a GCRA rate limiter (the generic cell rate algorithm: a token
+// bucket kept as one timestamp per key), as the HTTP layer uses it.
 //
-// A key's window opens at the first request counted against it and lasts
-// window; at most limit requests are allowed in it, and the count starts
-// afresh when it ends. (Fixed windows let a client burst up to twice the
-// limit across a window boundary; in exchange a check is one round trip and
-// one counter per key, and the reset time to send back is exact.) Denied
-// requests count too, so a client that keeps hammering stays denied until
-// the window ends, not past it.
+// A key may take limit requests at once and regains one every
+// window/limit, so a steady client gets limit requests per window and an
+// idle one may burst up to limit again. Denied requests do not count: a
+// client that keeps retrying gets the next request that the rate allows,
+// no later. (The fixed windows this replaced let a client through at twice
+// the limit across a window boundary and kept a hammering client out until
+// the window ended.) The Redis limiter is github.com/go-redis/redis_rate;
+// the memory one computes the same thing in this process.
 type Limiter interface {
 	// Allow counts one request against key and reports whether it is within
-	// limit requests per window, how many more the window allows, and when
-	// the window ends (for Retry-After and RateLimit-Reset headers). limit
-	// must be at least 1 and window at least a millisecond. A key must be
-	// used with one limit and window; the HTTP layer puts the route or class
-	// of route in it.
+	// limit requests per window, how many more may follow at once, and a
+	// time for the Retry-After and RateLimit-Reset headers: when denied,
+	// when the next request will be allowed; when allowed, when the key is
+	// back to its full limit. limit must be at least 1 and window at least a
+	// millisecond. A key must be used with one limit and window; the HTTP
+	// layer puts the route or class of route in it.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, remaining int, reset time.Time, err error)
 }
 
@@ -41,41 +43,28 @@ func checkLimit(limit int, window time.Duration) error {
 	return nil
 }
 
-// verdict turns a window's count into Allow's answers.
-func verdict(count int64, limit int) (allowed bool, remaining int) {
-	if count > int64(limit) {
-		return false, 0
-	}
-	return true, limit - int(count)
-}
-
 // MemoryLimiter is a Limiter in this process's memory, safe for concurrent
 // use. Limits are per host: with several hosts each allows limit.
 type MemoryLimiter struct {
 	mu      sync.Mutex
-	windows map[string]*memWindow
-	sweepAt int // sweep ended windows when the map grows to this size
+	tats    map[string]time.Time // a key's theoretical arrival time
+	sweepAt int                  // sweep idle keys when the map grows to this size
 	now     func() time.Time
 	metrics *Metrics
 }
 
-type memWindow struct {
-	count int64
-	end   time.Time
-}
-
-// minSweep is the map size under which ended windows are left alone (they
-// are replaced when their key is next used).
+// minSweep is the map size under which idle keys are left alone.
 const minSweep = 1024
 
 // NewMemoryLimiter returns an in-memory limiter counting its verdicts on m,
-// which may be nil. Ended windows are swept as the map grows, so its size
-// stays near the number of keys active in one window.
+// which may be nil. Keys back at their full limit are swept as the map
+// grows, so its size stays near the number of keys active in one window.
 func NewMemoryLimiter(m *Metrics) *MemoryLimiter {
-	return &MemoryLimiter{windows: map[string]*memWindow{}, sweepAt: minSweep, now: time.Now, metrics: m}
+	return &MemoryLimiter{tats: map[string]time.Time{}, sweepAt: minSweep, now: time.Now, metrics: m}
 }
 
-// Allow implements Limiter.
+// Allow implements Limiter. It is redis_rate's GCRA script (AllowN with a
+// cost of 1 and a burst of limit), step for step.
 func (l *MemoryLimiter) Allow(_ context.Context, key string, limit int, window time.Duration) (bool, int, time.Time, error) {
 	if err := checkLimit(limit, window); err != nil {
 		l.metrics.request(opAllow, resultError)
@@ -84,72 +73,59 @@ func (l *MemoryLimiter) Allow(_ context.Context, key string, limit int, window t
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	w, ok := l.windows[key]
-	if !ok || !now.Before(w.end) {
-		if !ok && len(l.windows) >= l.sweepAt {
-			l.sweep(now)
-		}
-		w = &memWindow{end: now.Add(window)}
-		l.windows[key] = w
+	interval := window / time.Duration(limit)
+	tat, ok := l.tats[key]
+	if !ok && len(l.tats) >= l.sweepAt {
+		l.sweep(now)
 	}
-	w.count++
-	allowed, remaining := verdict(w.count, limit)
-	l.count(allowed)
-	return allowed, remaining, w.end, nil
-}
-
-// sweep drops ended windows and sets when to sweep next, so sweeping costs
-// amortised O(1) per Allow.
-func (l *MemoryLimiter) sweep(now time.Time) {
-	for k, w := range l.windows {
-		if !now.Before(w.end) {
-			delete(l.windows, k)
-		}
+	if tat.Before(now) {
+		tat = now
 	}
-	l.sweepAt = max(minSweep, 2*len(l.windows))
-}
-
-func (l *MemoryLimiter) count(allowed bool) {
-	if allowed {
-		l.metrics.request(opAllow, resultAllowed)
-	} else {
+	next := tat.Add(interval)
+	allowAt := next.Add(-interval * time.Duration(limit))
+	if now.Before(allowAt) {
 		l.metrics.request(opAllow, resultDenied)
+		return false, 0, allowAt, nil
 	}
+	l.tats[key] = next
+	l.metrics.request(opAllow, resultAllowed)
+	return true, int(now.Sub(allowAt) / interval), next, nil
 }
 
-// reset forgets every window.
+// sweep drops keys back at their full limit and sets when to sweep next,
+// so sweeping costs amortised O(1) per Allow.
+func (l *MemoryLimiter) sweep(now time.Time) {
+	for k, tat := range l.tats {
+		if !now.Before(tat) {
+			delete(l.tats, k)
+		}
+	}
+	l.sweepAt = max(minSweep, 2*len(l.tats))
+}
+
+// reset forgets every key.
 func (l *MemoryLimiter) reset() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	clear(l.windows)
+	clear(l.tats)
 	l.sweepAt = minSweep
 }
 
-// RedisLimiter is a Limiter in Redis, so every host using the server (and
-// key prefix) shares the limits.
+// RedisLimiter is a Limiter in Redis (github.com/go-redis/redis_rate: GCRA
+// in one Lua script, one round trip), so every host using the server and
+// key prefix shares the limits.
 type RedisLimiter struct {
-	r *Redis
+	r   *Redis
+	gcr *redis_rate.Limiter
 }
 
-// NewRedisLimiter returns a limiter on r's server, keys and timeout: a key
-// is stored as r's prefix + "ratelimit:" + key.
+// NewRedisLimiter returns a limiter on r's server, keys and timeout. A key
+// is stored as "rate:" (redis_rate's own prefix) + r's prefix +
+// "ratelimit:" + key, holding the key's theoretical arrival time and
+// expiring when the key is back at its full limit.
 func NewRedisLimiter(r *Redis) *RedisLimiter {
-	return &RedisLimiter{r: r}
+	return &RedisLimiter{r: r, gcr: redis_rate.NewLimiter(r.client)}
 }
-
-// allowScript counts a request in one atomic step: INCR, and PEXPIRE when
-// the INCR opened the window (or, defensively, when the counter has no
-// expiry at all, which would otherwise block the key for good). It returns
-// the count and the window's remaining milliseconds.
-var allowScript = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if n == 1 or ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {n, ttl}
-`)
 
 // Allow implements Limiter.
 func (l *RedisLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, int, time.Time, error) {
@@ -160,20 +136,15 @@ func (l *RedisLimiter) Allow(ctx context.Context, key string, limit int, window 
 	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	res, err := allowScript.Run(ctx, r.client, []string{r.prefix + "ratelimit:" + key}, window.Milliseconds()).Int64Slice()
-	if err == nil && len(res) != 2 {
-		err = errors.New("unexpected reply from the rate limit script")
-	}
+	res, err := l.gcr.Allow(ctx, r.prefix+"ratelimit:"+key, redis_rate.Limit{Rate: limit, Burst: limit, Period: window})
 	if err != nil {
 		r.metrics.request(opAllow, resultError)
 		return false, 0, time.Time{}, fmt.Errorf("redis rate limit: %w", err)
 	}
-	allowed, remaining := verdict(res[0], limit)
-	reset := time.Now().Add(time.Duration(res[1]) * time.Millisecond)
-	if allowed {
-		r.metrics.request(opAllow, resultAllowed)
-	} else {
+	if res.Allowed == 0 {
 		r.metrics.request(opAllow, resultDenied)
+		return false, 0, time.Now().Add(res.RetryAfter), nil
 	}
-	return allowed, remaining, reset, nil
+	r.metrics.request(opAllow, resultAllowed)
+	return true, res.Remaining, time.Now().Add(res.ResetAfter), nil
 }

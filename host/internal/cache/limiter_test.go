@@ -35,19 +35,24 @@ func TestMemoryLimiter(t *testing.T) {
 		}
 		return allowResult{a, r, reset}
 	}
+	// 3 per 10s: a burst of 3, then one more every 3.33s.
+	const interval = 10 * time.Second / 3
 	steps := []struct {
 		name    string
 		advance time.Duration
 		key     string
 		want    allowResult
 	}{
-		{"first opens the window", 0, "a", allowResult{true, 2, t0.Add(10 * time.Second)}},
-		{"second", time.Second, "a", allowResult{true, 1, t0.Add(10 * time.Second)}},
-		{"third, the last allowed", time.Second, "a", allowResult{true, 0, t0.Add(10 * time.Second)}},
-		{"fourth denied", time.Second, "a", allowResult{false, 0, t0.Add(10 * time.Second)}},
-		{"other key has its own window", 0, "b", allowResult{true, 2, t0.Add(13 * time.Second)}},
-		{"still denied just before the end", 7*time.Second - time.Nanosecond, "a", allowResult{false, 0, t0.Add(10 * time.Second)}},
-		{"new window at the end", time.Nanosecond, "a", allowResult{true, 2, t0.Add(20 * time.Second)}},
+		{"first", 0, "a", allowResult{true, 2, t0.Add(interval)}},
+		{"second at once", 0, "a", allowResult{true, 1, t0.Add(2 * interval)}},
+		{"third, the burst spent", 0, "a", allowResult{true, 0, t0.Add(3 * interval)}},
+		{"fourth denied until one interval has passed", time.Second, "a", allowResult{false, 0, t0.Add(interval)}},
+		{"denied requests do not count", time.Second, "a", allowResult{false, 0, t0.Add(interval)}},
+		{"other key has its own burst", 0, "b", allowResult{true, 2, t0.Add(2*time.Second + interval)}},
+		{"still denied just before", interval - 2*time.Second - time.Nanosecond, "a", allowResult{false, 0, t0.Add(interval)}},
+		{"one more when the interval has passed", time.Nanosecond, "a", allowResult{true, 0, t0.Add(4 * interval)}},
+		{"and then denied again", 0, "a", allowResult{false, 0, t0.Add(2 * interval)}},
+		{"a whole window idle gives the full burst back", 4 * interval, "a", allowResult{true, 2, t0.Add(6 * interval)}},
 	}
 	for _, s := range steps {
 		now = now.Add(s.advance)
@@ -56,8 +61,8 @@ func TestMemoryLimiter(t *testing.T) {
 		}
 	}
 	checkMetrics(t, reg, map[string]float64{
-		requests("allow", "allowed"): 5,
-		requests("allow", "denied"):  2,
+		requests("allow", "allowed"): 6,
+		requests("allow", "denied"):  4,
 		requests("allow", "error"):   0,
 	})
 
@@ -70,24 +75,24 @@ func TestMemoryLimiter(t *testing.T) {
 		}
 	}
 
-	// Ended windows are swept once the map grows, so it does not keep
-	// every key ever seen.
+	// Keys back at their full limit are swept once the map grows, so it
+	// does not keep every key ever seen.
 	l = NewMemoryLimiter(nil)
 	l.now = func() time.Time { return now }
 	for i := range minSweep {
 		allow("sweep"+strconv.Itoa(i), 1, time.Second)
 	}
-	if n := len(l.windows); n != minSweep {
-		t.Fatalf("the limiter holds %d windows; want %d", n, minSweep)
+	if n := len(l.tats); n != minSweep {
+		t.Fatalf("the limiter holds %d keys; want %d", n, minSweep)
 	}
 	now = now.Add(time.Hour)
 	allow("fresh", 1, time.Second)
-	if n := len(l.windows); n != 1 {
-		t.Fatalf("after a sweep the limiter holds %d windows; want 1 (only the live one)", n)
+	if n := len(l.tats); n != 1 {
+		t.Fatalf("after a sweep the limiter holds %d keys; want 1 (only the live one)", n)
 	}
 
 	l.reset()
 	if got := allow("fresh", 1, time.Second); got != (allowResult{true, 0, now.Add(time.Second)}) {
-		t.Fatalf("after reset: Allow = %+v; want a new window", got)
+		t.Fatalf("after reset: Allow = %+v; want a full limit", got)
 	}
 }

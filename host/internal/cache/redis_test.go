@@ -68,7 +68,7 @@ func testRedis(t *testing.T, url string) {
 		mustGet(t, other, "p", "theirs")
 		wantDirect(t, direct, prefix+"other:p", "theirs")
 	})
-	t.Run("limiter", func(t *testing.T) { testRedisLimiter(t, r, direct) })
+	t.Run("limiter", func(t *testing.T) { testRedisLimiter(t, url, r, direct) })
 	t.Run("request error", func(t *testing.T) {
 		if err := direct.LPush(ctx, prefix+"list", "x").Err(); err != nil {
 			t.Fatal(err)
@@ -204,63 +204,73 @@ func wantPTTL(t *testing.T, direct *redis.Client, key string, lo, hi int64) {
 	}
 }
 
-func testRedisLimiter(t *testing.T, r *Redis, direct *redis.Client) {
+func testRedisLimiter(t *testing.T, url string, r *Redis, direct *redis.Client) {
 	ctx := context.Background()
 	l := NewRedisLimiter(r)
-	key := r.Prefix() + "ratelimit:"
+	key := "rate:" + r.Prefix() + "ratelimit:"
 
+	// 3 per 10s: a burst of 3, then one every 3.33s; the memory limiter
+	// answers the same.
+	mem := NewMemoryLimiter(nil)
+	const interval = 10 * time.Second / 3
 	start := time.Now()
-	var resets []time.Time
 	for i, want := range []struct {
 		allowed   bool
 		remaining int
-	}{{true, 2}, {true, 1}, {true, 0}, {false, 0}, {false, 0}} {
+		reset     time.Duration // after start
+	}{{true, 2, interval}, {true, 1, 2 * interval}, {true, 0, 3 * interval}, {false, 0, interval}, {false, 0, interval}} {
 		allowed, remaining, reset, err := l.Allow(ctx, "ip:1", 3, 10*time.Second)
 		if err != nil || allowed != want.allowed || remaining != want.remaining {
 			t.Fatalf("request %d: Allow = %v, %d, %v; want %v, %d, nil", i+1, allowed, remaining, err, want.allowed, want.remaining)
 		}
-		if reset.Before(start.Add(9*time.Second)) || reset.After(time.Now().Add(10*time.Second)) {
-			t.Fatalf("request %d: reset %s is not about 10s after %s", i+1, reset, start)
+		if lo, hi := start.Add(want.reset-time.Second), time.Now().Add(want.reset+time.Millisecond); reset.Before(lo) || reset.After(hi) {
+			t.Fatalf("request %d: reset %s after the start; want about %s", i+1, reset.Sub(start), want.reset)
 		}
-		resets = append(resets, reset)
+		mAllowed, mRemaining, _, _ := mem.Allow(ctx, "ip:1", 3, 10*time.Second)
+		if mAllowed != allowed || mRemaining != remaining {
+			t.Fatalf("request %d: memory says %v, %d; redis %v, %d", i+1, mAllowed, mRemaining, allowed, remaining)
+		}
 	}
-	if spread := resets[len(resets)-1].Sub(resets[0]); spread < -time.Second || spread > time.Second {
-		t.Fatalf("the window's reset moved by %s between requests; a fixed window's must not", spread)
-	}
-	wantDirect(t, direct, key+"ip:1", "5")
 	wantPTTL(t, direct, key+"ip:1", 8000, 10000)
 
-	// Another key has its own window.
+	// Another key has its own limit.
 	if allowed, remaining, _, err := l.Allow(ctx, "ip:2", 3, 10*time.Second); err != nil || !allowed || remaining != 2 {
 		t.Fatalf("other key: Allow = %v, %d, %v; want true, 2, nil", allowed, remaining, err)
 	}
 
-	// A new window opens when the old one ends.
-	_, _, reset, _ := l.Allow(ctx, "short", 1, 100*time.Millisecond)
-	if allowed, _, _, _ := l.Allow(ctx, "short", 1, 100*time.Millisecond); allowed {
-		t.Fatal("second request in a window of 1 allowed")
+	// A denied client is let in again when the rate allows one more.
+	_, _, _, _ = l.Allow(ctx, "short", 1, 100*time.Millisecond)
+	allowed, _, retry, _ := l.Allow(ctx, "short", 1, 100*time.Millisecond)
+	if allowed {
+		t.Fatal("second request with a limit of 1 allowed")
 	}
-	time.Sleep(time.Until(reset) + 20*time.Millisecond)
+	time.Sleep(time.Until(retry) + 20*time.Millisecond)
 	if allowed, remaining, _, err := l.Allow(ctx, "short", 1, 100*time.Millisecond); err != nil || !allowed || remaining != 0 {
-		t.Fatalf("after the window: Allow = %v, %d, %v; want true, 0, nil", allowed, remaining, err)
+		t.Fatalf("after the retry time: Allow = %v, %d, %v; want true, 0, nil", allowed, remaining, err)
 	}
 
-	// A counter left without an expiry gets one instead of blocking forever.
-	if err := direct.Set(ctx, key+"stuck", "7", 0).Err(); err != nil {
+	// Two hosts (two clients, two limiters) on one prefix share the limit.
+	other, err := NewRedis(Options{URL: url, Prefix: r.Prefix()})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if allowed, remaining, _, err := l.Allow(ctx, "stuck", 10, 5*time.Second); err != nil || !allowed || remaining != 2 {
-		t.Fatalf("stuck counter: Allow = %v, %d, %v; want true, 2, nil", allowed, remaining, err)
+	defer other.Close()
+	hosts := []*RedisLimiter{l, NewRedisLimiter(other)}
+	for i, want := range []bool{true, true, true, true, false, false} {
+		allowed, _, _, err := hosts[i%2].Allow(ctx, "shared", 4, time.Minute)
+		if err != nil || allowed != want {
+			t.Fatalf("request %d on host %d: Allow = %v, %v; want %v (4 a minute across both hosts)", i+1, i%2+1, allowed, err, want)
+		}
 	}
-	wantPTTL(t, direct, key+"stuck", 4000, 5000)
 
-	// Counting is atomic: of 50 concurrent requests exactly the limit pass.
+	// Counting is atomic: of 50 concurrent requests from two hosts exactly
+	// the limit pass.
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	passed := 0
-	for range 50 {
+	for i := range 50 {
 		wg.Go(func() {
-			allowed, _, _, err := l.Allow(ctx, "burst", 20, time.Minute)
+			allowed, _, _, err := hosts[i%2].Allow(ctx, "burst", 20, time.Minute)
 			if err != nil {
 				t.Error(err)
 			}
@@ -275,7 +285,6 @@ func testRedisLimiter(t *testing.T, r *Redis, direct *redis.Client) {
 	if passed != 20 {
 		t.Fatalf("%d of 50 concurrent requests passed a limit of 20", passed)
 	}
-	wantDirect(t, direct, key+"burst", "50")
 
 	if _, _, _, err := l.Allow(ctx, "x", 0, time.Second); err == nil || !strings.Contains(err.Error(), "at least 1") {
 		t.Fatalf("Allow with limit 0: error %v; want one about the limit", err)

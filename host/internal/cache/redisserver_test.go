@@ -202,8 +202,11 @@ func directClient(t *testing.T, url, prefix string) *redis.Client {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		if prefix != "" {
-			if keys, err := c.Keys(ctx, prefix+"*").Result(); err == nil && len(keys) > 0 {
-				c.Del(ctx, keys...)
+			// The rate limiter's keys sit under redis_rate's own "rate:".
+			for _, p := range []string{prefix, "rate:" + prefix} {
+				if keys, err := c.Keys(ctx, p+"*").Result(); err == nil && len(keys) > 0 {
+					c.Del(ctx, keys...)
+				}
 			}
 		}
 		c.Close()

@@ -1,22 +1,25 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/joho/godotenv"
 )
 
 // DefaultEnvFile is read when no environment file is named and it exists in
 // the working directory: the .env the old Node.js system loaded with dotenv.
 const DefaultEnvFile = ".env"
 
-// ReadEnvFile parses a dotenv file: KEY=VALUE lines, optionally prefixed
-// with "export ", blank lines and # comments. Values may be single quoted
-// (taken literally), double quoted (with \n, \t, \", \\ escapes), or bare
-// (trimmed, and a " #" starts a comment). The result is in os.Environ() form.
-// Errors name the file and line.
+// ReadEnvFile parses a dotenv file with github.com/joho/godotenv: KEY=VALUE
+// lines, optionally prefixed with "export ", blank lines and # comments.
+// Values may be single quoted (taken literally), double quoted (\n and \r
+// escapes, ${NAME} expansion, may span lines), or bare (trimmed, a " #"
+// starts a comment, ${NAME} expansion). The result is in os.Environ() form,
+// sorted by name. Errors name the file and line, never a value.
 func ReadEnvFile(path string) ([]string, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -26,97 +29,83 @@ func ReadEnvFile(path string) ([]string, error) {
 }
 
 func parseEnvFile(path string, src []byte) ([]string, error) {
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(src))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if n == 1 {
-			line = strings.TrimPrefix(line, "\ufeff")
-		}
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		line = strings.TrimPrefix(line, "export ")
-		key, raw, ok := strings.Cut(line, "=")
-		key = strings.TrimSpace(key)
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: expected KEY=VALUE, found %q", path, n, line)
-		}
-		if !validEnvName(key) {
-			return nil, fmt.Errorf("%s:%d: %q is not a variable name (letters, digits and _; not starting with a digit)", path, n, key)
-		}
-		val, err := envValue(strings.TrimSpace(raw))
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %s: %w", path, n, key, err)
-		}
-		out = append(out, key+"="+val)
+	src = bytes.TrimPrefix(src, []byte("\ufeff"))
+	vars, err := godotenv.UnmarshalBytes(src)
+	if err != nil {
+		return nil, envFileError(path, src, err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	out := make([]string, 0, len(vars))
+	for k, v := range vars {
+		if !validEnvName(k) {
+			n := envFileLine(src, func(prefix map[string]string, _ error) bool { _, ok := prefix[k]; return ok })
+			if k == "" {
+				return nil, fmt.Errorf("%s:%d: expected KEY=VALUE, found %q", path, n, lineText(src, n))
+			}
+			return nil, fmt.Errorf("%s:%d: %q is not a variable name (letters, digits and _; not starting with a digit)", path, n, k)
+		}
+		out = append(out, k+"="+v)
 	}
+	slices.Sort(out)
 	return out, nil
 }
 
-func envValue(raw string) (string, error) {
-	if raw == "" {
-		return "", nil
-	}
-	switch q := raw[0]; q {
-	case '\'', '"':
-		end := closingQuote(raw, q)
-		if end < 0 {
-			return "", fmt.Errorf("the value opens a %c quote that does not close on the same line", q)
+// envFileError names the line godotenv stopped at. godotenv's own message
+// quotes the rest of the file (secrets included), so only its first words
+// are kept.
+func envFileError(path string, src []byte, err error) error {
+	// The failing line is the one after the longest prefix that parses:
+	// every longer prefix fails from there on (a good value that spans lines
+	// fails only while it is cut).
+	n := 1
+	for k := len(lines(src)); k >= 1; k-- {
+		if _, perr := godotenv.UnmarshalBytes(joinLines(src, k-1)); perr == nil {
+			n = k
+			break
 		}
-		if rest := strings.TrimSpace(raw[end+1:]); rest != "" && !strings.HasPrefix(rest, "#") {
-			return "", fmt.Errorf("unexpected %q after the quoted value", rest)
-		}
-		body := raw[1:end]
-		if q == '\'' {
-			return body, nil
-		}
-		return unescapeDouble(body), nil
 	}
-	if i := strings.Index(raw, " #"); i >= 0 {
-		raw = raw[:i]
+	line := lineText(src, n)
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "unterminated quoted value"):
+		key, _, _ := strings.Cut(line, "=")
+		return fmt.Errorf("%s:%d: %s: the value opens a quote that does not close", path, n, strings.TrimSpace(strings.TrimPrefix(key, "export ")))
+	case !strings.Contains(line, "="):
+		return fmt.Errorf("%s:%d: expected KEY=VALUE, found %q", path, n, line)
+	default:
+		key, _, _ := strings.Cut(line, "=")
+		reason, _, _ := strings.Cut(msg, " near ")
+		if strings.Contains(reason, `"\n"`) {
+			// The text after a closing quote was read as the next key.
+			reason = "unexpected text after the quoted value (put the quotes around all of it)"
+		}
+		return fmt.Errorf("%s:%d: %s: %s", path, n, strings.TrimSpace(strings.TrimPrefix(key, "export ")), reason)
 	}
-	return strings.TrimSpace(raw), nil
 }
 
-// closingQuote is the index of the quote that closes raw[0], skipping
-// backslash escapes inside double quotes.
-func closingQuote(raw string, q byte) int {
-	for i := 1; i < len(raw); i++ {
-		switch {
-		case q == '"' && raw[i] == '\\':
-			i++
-		case raw[i] == q:
-			return i
+// envFileLine is the first line n (1-based) at which the file's first n
+// lines satisfy cond.
+func envFileLine(src []byte, cond func(map[string]string, error) bool) int {
+	all := lines(src)
+	for k := 1; k <= len(all); k++ {
+		if cond(godotenv.UnmarshalBytes(joinLines(src, k))) {
+			return k
 		}
 	}
-	return -1
+	return len(all)
 }
 
-func unescapeDouble(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 == len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		i++
-		switch s[i] {
-		case 'n':
-			b.WriteByte('\n')
-		case 't':
-			b.WriteByte('\t')
-		case 'r':
-			b.WriteByte('\r')
-		default: // \" \\ \$ and anything else: the character itself
-			b.WriteByte(s[i])
-		}
+func lines(src []byte) []string { return strings.Split(string(src), "\n") }
+
+func joinLines(src []byte, n int) []byte {
+	return []byte(strings.Join(lines(src)[:n], "\n") + "\n")
+}
+
+func lineText(src []byte, n int) string {
+	all := lines(src)
+	if n < 1 || n > len(all) {
+		return ""
 	}
-	return b.String()
+	return strings.TrimSpace(all[n-1])
 }
 
 func validEnvName(k string) bool {

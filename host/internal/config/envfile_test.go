@@ -19,10 +19,14 @@ func TestReadEnvFile(t *testing.T) {
 		"\n" +
 		"export HOST=0.0.0.0\n" +
 		"  PORT = 3001  \n" +
-		"DB_PASSWORD='p#ss \"word\"'\n" +
-		"JWT_SECRET=\"line\\none \\\"quoted\\\" \\\\\" # trailing comment\n" +
+		"DB_PASSWORD='p#ss \"word\" $DB_USER'\n" +
+		"JWT_SECRET=\"line\\none \\\"quoted\\\" \\\\ end\" # trailing comment\n" +
 		"REDIS_PASSWORD=bare value # comment\n" +
 		"COOKIE_SECRET=a#b\n" +
+		"DB_USER=billing\n" +
+		"DATABASE_URL=postgres://${DB_USER}@db/${NODE_ENV}\n" +
+		"LITERAL=\\$DB_USER costs \\$5\n" +
+		"CERT=\"-----BEGIN-----\nabc\n-----END-----\"\n" +
 		"EMPTY=\n"
 	path := filepath.Join(t.TempDir(), ".env")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
@@ -33,12 +37,18 @@ func TestReadEnvFile(t *testing.T) {
 		t.Fatalf("ReadEnvFile: %v", err)
 	}
 	want := []string{
-		"NODE_ENV=production", "HOST=0.0.0.0", "PORT=3001",
-		`DB_PASSWORD=p#ss "word"`,
-		"JWT_SECRET=line\none \"quoted\" \\",
-		"REDIS_PASSWORD=bare value",
+		"CERT=-----BEGIN-----\nabc\n-----END-----",
 		"COOKIE_SECRET=a#b",
+		"DATABASE_URL=postgres://billing@db/production",
+		`DB_PASSWORD=p#ss "word" $DB_USER`,
+		"DB_USER=billing",
 		"EMPTY=",
+		"HOST=0.0.0.0",
+		"JWT_SECRET=line\none \"quoted\" \\ end",
+		"LITERAL=$DB_USER costs $5",
+		"NODE_ENV=production",
+		"PORT=3001",
+		"REDIS_PASSWORD=bare value",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("mismatch (-want +got):\n%s", diff)
@@ -51,9 +61,13 @@ func TestReadEnvFileErrors(t *testing.T) {
 		want      []string
 	}{
 		{"no equals sign", "PORT=1\nDB_HOST\n", []string{".env:2", "expected KEY=VALUE", "DB_HOST"}},
-		{"bad name", "1PORT=3000\n", []string{".env:1", `"1PORT" is not a variable name`}},
+		{"no equals sign on the last line", "PORT=1\n# c\nDB_HOST", []string{".env:3", "expected KEY=VALUE", "DB_HOST"}},
+		{"bad name", "A=1\n1PORT=3000\n", []string{".env:2", `"1PORT" is not a variable name`}},
+		{"dotted name", "DB.HOST=x\n", []string{".env:1", `"DB.HOST" is not a variable name`}},
 		{"unclosed quote", "A=1\n\nDB_PASSWORD=\"secret\n", []string{".env:3", "DB_PASSWORD", "does not close"}},
-		{"text after quote", "JWT_SECRET='a' b\n", []string{".env:1", "JWT_SECRET", `unexpected "b"`}},
+		{"unclosed quote after a good multi-line one", "A=\"x\ny\"\nB='z\n", []string{".env:3", "B", "does not close"}},
+		{"text after quote", "A=1\nJWT_SECRET='a' b\n", []string{".env:2", "JWT_SECRET", "unexpected text after the quoted value"}},
+		{"bad character in a name", "DB-HOST=x\n", []string{".env:1", "DB-HOST", `unexpected character "-"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +80,9 @@ func TestReadEnvFileErrors(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not contain %q: %v", w, err)
 				}
+			}
+			if err != nil && strings.Contains(err.Error(), "secret") {
+				t.Errorf("error shows the value: %v", err)
 			}
 		})
 	}

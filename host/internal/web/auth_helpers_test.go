@@ -19,8 +19,10 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/store"
 )
 
-// fakeLimiter is an in-memory fixed-window RateLimiter (the real one is
-// cache.Limiter, tested with the cache).
+// fakeLimiter is an in-memory fixed-window RateLimiter that records the
+// keys it was asked about. The tests here count a burst, which it answers
+// as the real one (cache.Limiter, GCRA, tested with the cache) does: limit
+// requests pass, then 429 until the time it returns.
 type fakeLimiter struct {
 	mu      sync.Mutex
 	now     func() time.Time

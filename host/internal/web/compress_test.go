@@ -9,30 +9,39 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 )
 
-func TestNegotiateEncoding(t *testing.T) {
+func TestCompressNegotiates(t *testing.T) {
+	big := strings.Repeat(`{"name":"Home 10M","price":150000},`, 100)
+	h := New(Deps{}).compress(writeAs("application/json", big))
 	for accept, want := range map[string]string{
-		"":                        "",
-		"identity":                "",
-		"gzip":                    "gzip",
-		"x-gzip":                  "gzip",
-		"br":                      "br",
-		"gzip, deflate, br, zstd": "br",
-		"gzip;q=1.0, br;q=0.5":    "gzip",
-		"br;q=0, gzip":            "gzip",
-		"br;q=0, gzip;q=0":        "",
-		"*":                       "br",
-		"*;q=0":                   "",
-		"gzip, *;q=0":             "gzip",
-		"deflate":                 "",
-		"BR ; Q=0.8, GZIP;q=0.8":  "br",
+		"":                          "",
+		"identity":                  "",
+		"gzip":                      "gzip",
+		"br":                        "", // no brotli: zstd takes its place
+		"gzip, deflate, br, zstd":   "zstd",
+		"gzip;q=1.0, zstd;q=0.5":    "gzip",
+		"zstd;q=0, gzip":            "gzip",
+		"zstd;q=0, gzip;q=0":        "",
+		"*":                         "zstd",
+		"*;q=0":                     "",
+		"gzip, *;q=0":               "gzip",
+		"deflate":                   "",
+		"ZSTD ; Q=0.8, GZIP;q=0.8":  "zstd",
+		"gzip;q=0.5, zstd;q=0.8, *": "zstd",
 	} {
-		if got := negotiateEncoding(accept); got != want {
-			t.Errorf("negotiateEncoding(%q) = %q, want %q", accept, got, want)
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		req.Header.Set("Accept-Encoding", accept)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("Content-Encoding"); got != want {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want %q", accept, got, want)
+		}
+		if got := decode(t, want, rec.Body.Bytes()); got != big {
+			t.Errorf("Accept-Encoding %q: the body does not decode to what was written", accept)
 		}
 	}
 }
@@ -41,8 +50,13 @@ func decode(t *testing.T, enc string, body []byte) string {
 	t.Helper()
 	var r io.Reader
 	switch enc {
-	case "br":
-		r = brotli.NewReader(bytes.NewReader(body))
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		r = zr
 	case "gzip":
 		zr, err := gzip.NewReader(bytes.NewReader(body))
 		if err != nil {
@@ -70,29 +84,29 @@ func TestCompress(t *testing.T) {
 		enc     string // expected Content-Encoding
 		body    string
 	}{
-		{"brotli preferred", "gzip, br", http.MethodGet, writeAs("application/json", big), "br", big},
+		{"zstd preferred", "gzip, br, zstd", http.MethodGet, writeAs("application/json", big), "zstd", big},
 		{"gzip", "gzip", http.MethodGet, writeAs("application/json; charset=utf-8", big), "gzip", big},
 		{"not accepted", "", http.MethodGet, writeAs("application/json", big), "", big},
-		{"small body", "br", http.MethodGet, writeAs("application/json", `{"ok":true}`), "", `{"ok":true}`},
-		{"image", "br", http.MethodGet, writeAs("image/png", big), "", big},
-		{"zip", "br", http.MethodGet, writeAs("application/zip", big), "", big},
+		{"small body", "zstd", http.MethodGet, writeAs("application/json", `{"ok":true}`), "", `{"ok":true}`},
+		{"image", "zstd", http.MethodGet, writeAs("image/png", big), "", big},
+		{"zip", "zstd", http.MethodGet, writeAs("application/zip", big), "", big},
 		{"sniffed HTML", "gzip", http.MethodGet, writeAs("", "<!DOCTYPE html><html>"+big), "gzip", "<!DOCTYPE html><html>" + big},
-		{"already encoded", "br", http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
+		{"already encoded", "zstd", http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Encoding", "gzip")
 			writeAs("application/json", big)(w, r)
 		}, "gzip", big},
-		{"no-store carries a secret", "br", http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
+		{"no-store carries a secret", "zstd", http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "no-store")
 			writeAs("application/json", big)(w, r)
 		}, "", big},
-		{"many small writes", "br", http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
+		{"many small writes", "zstd", http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain")
 			for i := 0; i < len(big); i += 100 {
 				_, _ = io.WriteString(w, big[i:min(i+100, len(big))])
 			}
-		}, "br", big},
-		{"HEAD", "br", http.MethodHead, writeAs("application/json", big), "", big}, // (the recorder keeps a HEAD body; net/http drops it)
-		{"no content", "br", http.MethodGet, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }, "", ""},
+		}, "zstd", big},
+		{"HEAD", "zstd", http.MethodHead, writeAs("application/json", big), "", big}, // (the recorder keeps a HEAD body; net/http drops it)
+		{"no content", "zstd", http.MethodGet, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,8 +131,8 @@ func TestCompress(t *testing.T) {
 					t.Errorf("compressed to %d of %d bytes, Content-Length %q", rec.Body.Len(), len(tt.body), rec.Header().Get("Content-Length"))
 				}
 			}
-			if et := rec.Header().Get("ETag"); et != "" && tt.enc != "" && tt.name != "already encoded" && et != `W/"v1"` {
-				t.Errorf("ETag of a compressed body = %q, want it weak", et)
+			if et := rec.Header().Get("ETag"); et != "" && tt.enc != "" && tt.name != "already encoded" && et != `"v1-`+tt.enc+`"` {
+				t.Errorf("ETag of a compressed body = %q, want one of its own", et)
 			}
 			if tt.name != "already encoded" && !strings.Contains(strings.Join(rec.Header().Values("Vary"), ","), "Accept-Encoding") {
 				t.Errorf("Vary = %v", rec.Header().Values("Vary"))
@@ -151,18 +165,31 @@ func TestCompressStreams(t *testing.T) {
 	})))
 	defer srv.Close()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
-	req.Header.Set("Accept-Encoding", "br")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.Header.Get("Content-Encoding") != "br" {
-		t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
-	}
-	buf := make([]byte, 11)
-	if _, err := io.ReadFull(brotli.NewReader(resp.Body), buf); err != nil || string(buf) != "data: one\n\n" {
-		t.Errorf("first event %q, %v", buf, err)
+	for _, enc := range []string{"zstd", "gzip"} {
+		req.Header.Set("Accept-Encoding", enc)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Header.Get("Content-Encoding") != enc {
+			t.Fatalf("Content-Encoding %q, want %q", resp.Header.Get("Content-Encoding"), enc)
+		}
+		var r io.Reader
+		if enc == "zstd" {
+			zr, err := zstd.NewReader(resp.Body, zstd.WithDecoderConcurrency(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer zr.Close()
+			r = zr
+		} else if r, err = gzip.NewReader(resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 11)
+		if _, err := io.ReadFull(r, buf); err != nil || string(buf) != "data: one\n\n" {
+			t.Errorf("%s: first event %q, %v", enc, buf, err)
+		}
+		resp.Body.Close()
 	}
 }
 
@@ -192,13 +219,40 @@ func TestCompressFullHandler(t *testing.T) {
 	}
 	a.user("root", "correct horse battery", RoleAdmin)
 	tok := a.loginJWT("root", "correct horse battery")
-	r := a.do(http.MethodGet, "/api/v1/users?limit=100", nil, withBearer(tok), withHeader("Accept-Encoding", "gzip, br"))
-	if r.Status != http.StatusOK || r.Header.Get("Content-Encoding") != "br" || !strings.Contains(decode(t, "br", r.Body), `"user29"`) {
+	r := a.do(http.MethodGet, "/api/v1/users?limit=100", nil, withBearer(tok), withHeader("Accept-Encoding", "gzip, br, zstd"))
+	if r.Status != http.StatusOK || r.Header.Get("Content-Encoding") != "zstd" || !strings.Contains(decode(t, "zstd", r.Body), `"user29"`) {
 		t.Errorf("%d %v", r.Status, r.Header)
 	}
 	// The sign-in answer holds a token: never compressed.
-	r = a.do(http.MethodPost, "/api/v1/auth/login", map[string]any{"username": "root", "password": "correct horse battery"}, withHeader("Accept-Encoding", "br"))
+	r = a.do(http.MethodPost, "/api/v1/auth/login", map[string]any{"username": "root", "password": "correct horse battery"}, withHeader("Accept-Encoding", "gzip, zstd"))
 	if r.Status != http.StatusOK || r.Header.Get("Content-Encoding") != "" {
 		t.Errorf("login: %d %v", r.Status, r.Header)
+	}
+}
+
+// TestCompressRevalidates: a compressed static file's ETag is its own, and
+// a browser that sends it back gets 304, as for the uncompressed file.
+func TestCompressRevalidates(t *testing.T) {
+	h := matrixServer(t).Handler()
+	for _, enc := range []string{"zstd", "gzip", ""} {
+		req := httptest.NewRequest(http.MethodGet, "/static/app.css", nil)
+		req.Header.Set("Accept-Encoding", enc)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		etag := rec.Header().Get("ETag")
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != enc || etag == "" {
+			t.Fatalf("%q: %d, Content-Encoding %q, ETag %q", enc, rec.Code, rec.Header().Get("Content-Encoding"), etag)
+		}
+		if enc != "" && !strings.HasSuffix(etag, "-"+enc+`"`) {
+			t.Errorf("%s: ETag %s is the uncompressed file's", enc, etag)
+		}
+		req = httptest.NewRequest(http.MethodGet, "/static/app.css", nil)
+		req.Header.Set("Accept-Encoding", enc)
+		req.Header.Set("If-None-Match", etag)
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+			t.Errorf("%q: revalidating with %s: %d, %d bytes; want 304", enc, etag, rec.Code, rec.Body.Len())
+		}
 	}
 }

@@ -9,10 +9,11 @@ import (
 	"time"
 )
 
-// RateLimiter counts requests against a key in fixed windows
-// (cache.Limiter: in memory, or in Redis so that several hosts share the
-// counts). It reports whether the request is within limit, how many more
-// the window allows, and when the window ends.
+// RateLimiter counts requests against a key, limit per window by GCRA
+// (cache.Limiter: in memory, or in Redis through redis_rate so that several
+// hosts share the limits). It reports whether the request is within limit,
+// how many more may follow at once, and when the next one will pass (when
+// denied) or the key is back to its full limit (when allowed).
 type RateLimiter interface {
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (allowed bool, remaining int, reset time.Time, err error)
 }

@@ -18,7 +18,7 @@ import (
 //	securityHeaders  every response: nosniff, frame denial, CSP, referrer and
 //	                 permissions policies; HSTS when the request came over HTTPS
 //	requestTimeout   every request: a context deadline of REQUEST_TIMEOUT
-//	compress         every response: brotli or gzip by Accept-Encoding
+//	compress         every response: zstd or gzip by Accept-Encoding (gzhttp)
 //	apiGuard         /api/v1: CORS (and preflights), then RATE_LIMIT_MAX per
 //	                 window per client address
 //	csrf             /api/v1 (inside the router): cookie-authenticated unsafe
