@@ -4,11 +4,58 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/joho/godotenv"
 )
+
+// keyLine matches the start of a KEY=VALUE line: the key, and the quote
+// its value opens with, if any.
+var keyLine = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(['"]?)`)
+
+// dollarRef is a $NAME or ${NAME} that godotenv would expand.
+var dollarRef = regexp.MustCompile(`^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))`)
+
+// checkExpansions refuses a bare or double-quoted value with a $NAME or
+// ${NAME} that names no variable set on an earlier line of the file:
+// godotenv would put nothing in its place, so a password such as
+// Pa$SW0RD, which the old system's dotenv kept as written, would quietly
+// become "Pa". Single-quoted values and \$ are literal, and are not
+// looked at.
+func checkExpansions(path string, src []byte) error {
+	defined := map[string]bool{}
+	for i, line := range lines(src) {
+		m := keyLine.FindStringSubmatchIndex(line)
+		if m == nil {
+			continue
+		}
+		key, quote := line[m[2]:m[3]], line[m[4]:m[5]]
+		if quote != "'" {
+			value := line[m[1]:]
+			for j := 0; j < len(value); j++ {
+				switch {
+				case value[j] == '\\':
+					j++ // an escaped character, \$ among them
+				case quote == "" && value[j] == '#' && (j == 0 || value[j-1] == ' ' || value[j-1] == '\t'):
+					j = len(value) // a comment
+				case value[j] == '$':
+					r := dollarRef.FindStringSubmatch(value[j:])
+					if r == nil {
+						continue
+					}
+					if !defined[r[1]+r[2]] {
+						return fmt.Errorf("%s:%d: %s: the value has a $ followed by a name (at character %d of the value) that is no variable set earlier in the file, so godotenv would put nothing there; write the value in single quotes ('...') or that dollar as \\$ to keep it as written",
+							path, i+1, key, j+1)
+					}
+				}
+			}
+		}
+		defined[key] = true
+	}
+	return nil
+}
 
 // DefaultEnvFile is read when no environment file is named and it exists in
 // the working directory: the .env the old Node.js system loaded with dotenv.
@@ -33,6 +80,9 @@ func parseEnvFile(path string, src []byte) ([]string, error) {
 	vars, err := godotenv.UnmarshalBytes(src)
 	if err != nil {
 		return nil, envFileError(path, src, err)
+	}
+	if err := checkExpansions(path, src); err != nil {
+		return nil, err
 	}
 	out := make([]string, 0, len(vars))
 	for k, v := range vars {

@@ -68,6 +68,9 @@ func TestReadEnvFileErrors(t *testing.T) {
 		{"unclosed quote after a good multi-line one", "A=\"x\ny\"\nB='z\n", []string{".env:3", "B", "does not close"}},
 		{"text after quote", "A=1\nJWT_SECRET='a' b\n", []string{".env:2", "JWT_SECRET", "unexpected text after the quoted value"}},
 		{"bad character in a name", "DB-HOST=x\n", []string{".env:1", "DB-HOST", `unexpected character "-"`}},
+		{"a dollar that would expand to nothing", "A=1\nDB_PASSWORD=Pa$SW0RD\n", []string{".env:2", "DB_PASSWORD", "character 3", "single quotes"}},
+		{"braces naming a later variable", "URL=postgres://${DB_USER}@db\nDB_USER=x\n", []string{".env:1", "URL", "no variable set earlier"}},
+		{"a dollar in a double-quoted value", "JWT_SECRET=\"abc$XYZ\"\n", []string{".env:1", "JWT_SECRET", "single quotes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,7 +84,7 @@ func TestReadEnvFileErrors(t *testing.T) {
 					t.Errorf("error does not contain %q: %v", w, err)
 				}
 			}
-			if err != nil && strings.Contains(err.Error(), "secret") {
+			if err != nil && (strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "SW0RD") || strings.Contains(err.Error(), "XYZ")) {
 				t.Errorf("error shows the value: %v", err)
 			}
 		})
