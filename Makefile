@@ -95,31 +95,35 @@ node-gateway: ## assemble the Node.js example plugin into bin/examples/node-gate
 # after another); the host's output follows theirs. Every module runs to
 # the end, and the target fails when any module failed.
 test: ## run every module's tests with -race (the host's beside the others), then say which backends the store's contract suite ran on
-	@hostlog=$$(mktemp); trap 'rm -f $$hostlog' EXIT; \
+	@hostlog=$$(mktemp); backendlog=$$(mktemp); trap 'rm -f $$hostlog $$backendlog' EXIT; start=$$SECONDS; \
 	echo "==> go test $(TEST_FLAGS) ./... in host (in the background; its output follows the other modules')"; \
-	(cd host && $(GO) test $(TEST_FLAGS) ./...) >$$hostlog 2>&1 & hostpid=$$!; \
+	( cd host && $(GO) test $(TEST_FLAGS) -v ./internal/store/ ./internal/cache/ >$$backendlog 2>&1 & bpid=$$!; \
+	  $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v -e '/internal/store$$' -e '/internal/cache$$'); rc=$$?; \
+	  wait $$bpid || { rc=1; grep -E -- '^(--- FAIL|FAIL|ok|panic)|_test\.go:[0-9]+:' $$backendlog; }; \
+	  grep -E '^(ok|FAIL)\s' $$backendlog; exit $$rc ) >$$hostlog 2>&1 & hostpid=$$!; \
 	failed=""; \
 	for m in $(filter-out host,$(MODULES)); do \
-		echo "==> go test $(TEST_FLAGS) ./... in $$m"; \
+		echo "==> go test $(TEST_FLAGS) ./... in $$m"; s=$$SECONDS; \
 		(cd $$m && $(GO) test $(TEST_FLAGS) ./...) || failed="$$failed $$m"; \
+		echo "    ($$m: $$((SECONDS - s)) s)"; \
 	done; \
 	echo "==> waiting for the host's tests"; \
 	wait $$hostpid || failed="$$failed host"; \
-	echo "==> go test $(TEST_FLAGS) ./... in host:"; cat $$hostlog; \
-	if [ -n "$$failed" ]; then echo "==> tests failed in:$$failed"; exit 1; fi
-	@$(MAKE) --no-print-directory test-backends
+	echo "==> go test $(TEST_FLAGS) ./... in host ($$((SECONDS - start)) s since the start):"; cat $$hostlog; \
+	if [ -n "$$failed" ]; then echo "==> tests failed in:$$failed"; exit 1; fi; \
+	$(MAKE) --no-print-directory test-backends BACKENDLOG=$$backendlog
 
-test-backends: ## run the store's contract suite and the Redis cache tests verbosely and count their runs per backend (PostgreSQL and the shared Redis need MIKROBILL_TEST_POSTGRES_URL and MIKROBILL_TEST_REDIS_URL)
+test-backends: ## count the store's contract suite and the Redis cache tests per backend, from BACKENDLOG (make test's verbose run of them) or a run of its own (PostgreSQL and the shared Redis need MIKROBILL_TEST_POSTGRES_URL and MIKROBILL_TEST_REDIS_URL)
 	@echo "==> the store's contract suite and the Redis cache, per backend"
-	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
-	(cd host && $(GO) test -count=1 -v ./internal/store/) > $$log 2>&1 || { cat $$log; exit 1; }; \
+	@log="$(BACKENDLOG)"; \
+	if [ -z "$$log" ]; then log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+		(cd host && $(GO) test -count=1 -v ./internal/store/ ./internal/cache/) > $$log 2>&1 || { cat $$log; exit 1; }; fi; \
 	for b in sqlite postgres; do \
 		pass=$$(grep -cE -- "--- PASS: .*/$$b " $$log || true); skip=$$(grep -cE -- "--- SKIP: .*/$$b " $$log || true); \
 		echo "    $$b: $$pass passed, $$skip skipped"; \
 	done; \
 	if [ -n "$${MIKROBILL_TEST_POSTGRES_URL:-}" ] && grep -qE -- "--- SKIP: .*/postgres " $$log; then \
 		echo "MIKROBILL_TEST_POSTGRES_URL is set but PostgreSQL runs were skipped"; exit 1; fi; \
-	(cd host && $(GO) test -count=1 -v -run 'TestRedis$$' ./internal/cache/) > $$log 2>&1 || { cat $$log; exit 1; }; \
 	for b in own_server shared_server; do \
 		pass=$$(grep -cE -- "--- PASS: TestRedis/$$b/" $$log || true); skip=$$(grep -cE -- "--- SKIP: TestRedis/$$b" $$log || true); \
 		echo "    redis ($${b/_/ }): $$pass passed, $$skip skipped"; \
