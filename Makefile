@@ -97,7 +97,7 @@ node-gateway: ## assemble the Node.js example plugin into bin/examples/node-gate
 test: ## run every module's tests with -race (the host's beside the others), then say which backends the store's contract suite ran on
 	@hostlog=$$(mktemp); backendlog=$$(mktemp); trap 'rm -f $$hostlog $$backendlog' EXIT; start=$$SECONDS; \
 	echo "==> go test $(TEST_FLAGS) ./... in host (in the background; its output follows the other modules')"; \
-	( cd host && $(GO) test $(TEST_FLAGS) -v ./internal/store/ ./internal/cache/ >$$backendlog 2>&1 & bpid=$$!; \
+	( cd host || exit 1; $(GO) test $(TEST_FLAGS) -v ./internal/store/ ./internal/cache/ >$$backendlog 2>&1 & bpid=$$!; \
 	  $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v -e '/internal/store$$' -e '/internal/cache$$'); rc=$$?; \
 	  wait $$bpid || { rc=1; grep -E -- '^(--- FAIL|FAIL|ok|panic)|_test\.go:[0-9]+:' $$backendlog; }; \
 	  grep -E '^(ok|FAIL)\s' $$backendlog; exit $$rc ) >$$hostlog 2>&1 & hostpid=$$!; \
