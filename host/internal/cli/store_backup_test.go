@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
-	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 )
@@ -144,26 +141,7 @@ func TestStoreBackupWhileWritingThenRestore(t *testing.T) {
 			t.Errorf("%v: exit %d, %s; want an error saying %q", tc.args, code, stderr.String(), tc.want)
 		}
 	}
-	if err := jobs.Migrate(ctx, restored); err != nil {
-		t.Fatal(err)
-	}
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &copyTestWorker{})
-	queue, err := jobs.New(restored, workers, nil, jobs.Config{PollInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := queue.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = queue.Stop(context.Background()) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for !errors.Is(restored.InUse(ctx), store.ErrInUse) {
-		if time.Now().After(deadline) {
-			t.Fatal("the running queue never showed as using the store")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	runQueueOn(t, restored)
 	stdout.Reset()
 	stderr.Reset()
 	if code := Execute([]string{"store", "restore", "--from", backup, "--to", targetDir}, &stdout, &stderr, nil); code == 0 || !strings.Contains(stderr.String(), "stop it first") {

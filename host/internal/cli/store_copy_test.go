@@ -246,8 +246,21 @@ func TestStoreCopy(t *testing.T) {
 // TestStoreCopyRefusesAStoreInUse: while a host's job queue leads on the
 // SQLite file, the copy says to stop it.
 func TestStoreCopyRefusesAStoreInUse(t *testing.T) {
-	ctx := context.Background()
 	st := storetest.SQLite(t)
+	runQueueOn(t, st)
+	dir := strings.TrimSuffix(st.Where(), "/"+store.FileName)
+	var stdout, stderr bytes.Buffer
+	if code := Execute([]string{"store", "copy", "--from", dir, "--to", "postgres://127.0.0.1:1/none", "--quiet"}, &stdout, &stderr, nil); code == 0 || !strings.Contains(stderr.String(), "stop it first") {
+		t.Errorf("copy from a store in use: exit %d, %s", code, stderr.String())
+	}
+}
+
+// runQueueOn runs a job queue on st, as a host does, until the test ends,
+// and waits until st shows as in use (its leader's lease), saying to stop
+// the host.
+func runQueueOn(t *testing.T, st *store.Store) {
+	t.Helper()
+	ctx := context.Background()
 	if err := jobs.Migrate(ctx, st); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +273,7 @@ func TestStoreCopyRefusesAStoreInUse(t *testing.T) {
 	if err := queue.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = queue.Stop(context.Background()) }()
+	t.Cleanup(func() { _ = queue.Stop(context.Background()) })
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := st.InUse(ctx)
@@ -268,7 +281,7 @@ func TestStoreCopyRefusesAStoreInUse(t *testing.T) {
 			if !strings.Contains(err.Error(), "stop it first") {
 				t.Errorf("InUse: %v", err)
 			}
-			break
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -277,10 +290,5 @@ func TestStoreCopyRefusesAStoreInUse(t *testing.T) {
 			t.Fatal("the running queue never showed as using the store")
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-	dir := strings.TrimSuffix(st.Where(), "/"+store.FileName)
-	var stdout, stderr bytes.Buffer
-	if code := Execute([]string{"store", "copy", "--from", dir, "--to", "postgres://127.0.0.1:1/none", "--quiet"}, &stdout, &stderr, nil); code == 0 || !strings.Contains(stderr.String(), "stop it first") {
-		t.Errorf("copy from a store in use: exit %d, %s", code, stderr.String())
 	}
 }
