@@ -98,9 +98,9 @@ test: ## run every module's tests with -race (the host's beside the others), the
 	@hostlog=$$(mktemp); backendlog=$$(mktemp); trap 'rm -f $$hostlog $$backendlog' EXIT; start=$$SECONDS; \
 	echo "==> go test $(TEST_FLAGS) ./... in host (in the background; its output follows the other modules')"; \
 	( cd host || exit 1; $(GO) test $(TEST_FLAGS) -v ./internal/store/ ./internal/cache/ >$$backendlog 2>&1 & bpid=$$!; \
-	  $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v -e '/internal/store$$' -e '/internal/cache$$'); rc=$$?; \
-	  wait $$bpid || { rc=1; grep -E -- '^(--- FAIL|FAIL|ok|panic)|_test\.go:[0-9]+:' $$backendlog; }; \
-	  grep -E '^(ok|FAIL)\s' $$backendlog; exit $$rc ) >$$hostlog 2>&1 & hostpid=$$!; \
+	  $(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v -e '/internal/store$$' -e '/internal/cache$$') && rc=0 || rc=$$?; \
+	  wait $$bpid || { rc=1; grep -aE -- '^(--- FAIL|FAIL|ok|panic)|_test\.go:[0-9]+:' $$backendlog || true; }; \
+	  grep -aE '^(ok|FAIL)\s' $$backendlog || true; exit $$rc ) >$$hostlog 2>&1 & hostpid=$$!; \
 	failed=""; \
 	for m in $(filter-out host,$(MODULES)); do \
 		echo "==> go test $(TEST_FLAGS) ./... in $$m"; s=$$SECONDS; \
@@ -119,13 +119,13 @@ test-backends: ## count the store's contract suite and the Redis cache tests per
 	if [ -z "$$log" ]; then log=$$(mktemp); trap 'rm -f $$log' EXIT; \
 		(cd host && $(GO) test -count=1 -v ./internal/store/ ./internal/cache/) > $$log 2>&1 || { cat $$log; exit 1; }; fi; \
 	for b in sqlite postgres; do \
-		pass=$$(grep -cE -- "--- PASS: .*/$$b " $$log || true); skip=$$(grep -cE -- "--- SKIP: .*/$$b " $$log || true); \
+		pass=$$(grep -acE -- "--- PASS: .*/$$b " $$log || true); skip=$$(grep -acE -- "--- SKIP: .*/$$b " $$log || true); \
 		echo "    $$b: $$pass passed, $$skip skipped"; \
 	done; \
-	if [ -n "$${MIKROBILL_TEST_POSTGRES_URL:-}" ] && grep -qE -- "--- SKIP: .*/postgres " $$log; then \
+	if [ -n "$${MIKROBILL_TEST_POSTGRES_URL:-}" ] && grep -aqE -- "--- SKIP: .*/postgres " $$log; then \
 		echo "MIKROBILL_TEST_POSTGRES_URL is set but PostgreSQL runs were skipped"; exit 1; fi; \
 	for b in own_server shared_server; do \
-		pass=$$(grep -cE -- "--- PASS: TestRedis/$$b/" $$log || true); skip=$$(grep -cE -- "--- SKIP: TestRedis/$$b" $$log || true); \
+		pass=$$(grep -acE -- "--- PASS: TestRedis/$$b/" $$log || true); skip=$$(grep -acE -- "--- SKIP: TestRedis/$$b" $$log || true); \
 		echo "    redis ($${b/_/ }): $$pass passed, $$skip skipped"; \
 	done
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -428,14 +429,14 @@ func TestConfigShowPublicURL(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("config show: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, "# empty: derived from the listen address, http://127.0.0.1:3456; gateways send their webhooks to http://127.0.0.1:3456/webhooks/<plugin>") || !strings.Contains(stdout, `public_url = ""`) {
+	if !strings.Contains(stdout, "# empty: derived from the listen address, http://127.0.0.1:3456; gateways send their webhooks to http://127.0.0.1:3456/webhooks/<plugin>") || !regexp.MustCompile(`public_url += ""`).MatchString(stdout) {
 		t.Errorf("config show without public_url:\n%s", stdout)
 	}
 	code, stdout, stderr = runConfig(t, []string{"MIKROBILL_DATA_DIR=" + dataDir, "MIKROBILL_PUBLIC_URL=https://billing.example.net/"}, "config", "show")
 	if code != 0 {
 		t.Fatalf("config show: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stdout, `public_url = "https://billing.example.net/"`) || !strings.Contains(stdout, "gateways send their webhooks to https://billing.example.net/webhooks/<plugin>") || strings.Contains(stdout, "derived") {
+	if !regexp.MustCompile(`public_url += "https://billing\.example\.net/"`).MatchString(stdout) || !strings.Contains(stdout, "gateways send their webhooks to https://billing.example.net/webhooks/<plugin>") || strings.Contains(stdout, "derived") {
 		t.Errorf("config show with public_url:\n%s", stdout)
 	}
 }

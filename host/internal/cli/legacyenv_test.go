@@ -175,8 +175,9 @@ func TestLegacyDotEnvStartsOnPostgresAndRedis(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'river_job'").Scan(&riverTables); err != nil || riverTables != 1 {
 		t.Errorf("river_job tables in PostgreSQL: %d (%v), want 1", riverTables, err)
 	}
-	// The sign-in's rate limit is shared through Redis.
-	keys, err := rdb.Keys(ctx, prefix+"ratelimit:*").Result()
+	// The sign-in's rate limit is shared through Redis (redis_rate puts
+	// "rate:" before the host's key).
+	keys, err := rdb.Keys(ctx, "rate:"+prefix+"ratelimit:*").Result()
 	if err != nil || len(keys) == 0 {
 		t.Errorf("rate-limit keys under %q in Redis: %v (%v), want at least one", prefix, keys, err)
 	}

@@ -91,7 +91,7 @@ func init() {
 			"hosts.heard":                      "Terakhir terdengar",
 			"hosts.ago":                        "%s yang lalu",
 			"hosts.this_one":                   "(host ini)",
-			"hosts.state_alive":                "hidup",
+			"hosts.state_alive":                "aktif",
 			"hosts.state_gone":                 "hilang",
 			"hosts.state_stopped":              "berhenti",
 			"nav.plugins":                      "Plugin",
