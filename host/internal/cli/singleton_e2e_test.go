@@ -281,6 +281,9 @@ notifications {
 	if code, raw := b.api(http.MethodGet, "/api/v1/messaging/notify-fake/sessions/main", tok, nil, &refused); code != http.StatusServiceUnavailable || !strings.Contains(string(raw), `runs on host \"host-a\"`) {
 		t.Errorf("a session read on host-b: %d %s; want 503 naming host-a", code, raw)
 	}
+	if code, raw := b.api(http.MethodPost, "/plugins/notify-fake/scan", tok, map[string]string{"session": "main", "code": "x"}, nil); code != http.StatusServiceUnavailable || !strings.Contains(string(raw), `runs on host \"host-a\"`) {
+		t.Errorf("the plugin's route on host-b: %d %s; want 503 naming host-a", code, raw)
+	}
 
 	// A message caused through host-b is worked on host-a.
 	pairFake(t, c.api("host-a"), tok)
