@@ -164,6 +164,10 @@ func Open(ctx context.Context, dir string, log hclog.Logger) (*Backend, error) {
 	}
 	store.DeviceProps.Os = proto.String(DeviceOS)
 	b := &Backend{log: log, db: db, container: container, open: map[string]*Device{}}
+	if err := b.installChangeTriggers(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	b.warnOrphans(ctx)
 	return b, nil
 }
