@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mikrobill/mikrobill/sdk/notify"
+	"github.com/mikrobill/mikrobill/sdk/sdktest"
+)
+
+// The plugin moves to another host: A pairs a session and accepts a
+// message it has not sent yet (the session's delay holds it), and is
+// SIGKILLed. B, on an empty data directory and the same durable store (two
+// hosts on one database), finds the session paired without pairing again,
+// sends the pending message once, answers for the message A sent, treats a
+// retry of the pending message's job as a duplicate, and sends a new one.
+func TestMoveToAnotherHost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the plugin")
+	}
+	exe := buildWafake(t)
+	host := sdktest.NewFakeHost()
+	settings := map[string]any{"message_delay_ms": 3000, "jitter_percent": 0, "retry_min_ms": 200, "retry_max_ms": 1000}
+	ctx := context.Background()
+
+	dirA := t.TempDir()
+	a := launchWafakeOn(t, host, exe, dirA)
+	a.configure(t, dirA, settings)
+	if _, err := a.n.StartPairing(ctx, &notify.StartPairingRequest{SessionID: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	waitConnected(t, a.n, 1)
+	sa, err := a.n.GetSession(ctx, &notify.GetSessionRequest{SessionID: "main"})
+	if err != nil || sa.Session.Phone == "" {
+		t.Fatalf("A's session: %+v, %v", sa, err)
+	}
+	// The pairing reaches the store at once (not at the next check).
+	sdktest.WaitFor(t, 5*time.Second, "the device state in the durable store", func() bool {
+		_, ok, _ := host.StoreGet(ctx, prefixDevice+"main")
+		return ok
+	})
+	first, err := a.n.Send(ctx, &notify.SendRequest{To: "+6281200000001", Text: "first", IdempotencyKey: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdktest.WaitFor(t, 10*time.Second, "A sent the first message and recorded it", func() bool {
+		st, err := a.n.GetDeliveryStatus(ctx, &notify.GetDeliveryStatusRequest{IdempotencyKey: "first"})
+		if err != nil || st.Status != notify.DeliveryStatusDelivered {
+			return false
+		}
+		// Its send is recorded in the durable store too. (Killed between
+		// WhatsApp taking a message and this record, the next host sends it
+		// again with the same id, which WhatsApp drops; the fake's sent
+		// files are per data directory and would count it twice.)
+		_, queued, _ := host.StoreGet(ctx, prefixQueued+first.MessageID)
+		return !queued
+	})
+	pending, err := a.n.Send(ctx, &notify.SendRequest{To: "+6281200000002", Text: "pending", IdempotencyKey: "pending"})
+	if err != nil || pending.Status != notify.DeliveryStatusQueued {
+		t.Fatalf("Send of the pending message = %+v, %v; want it queued", pending, err)
+	}
+	if err := syscall.Kill(a.proc.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-a.proc.Done()
+	if sent := readSent(t, dirA); len(sent) != 1 || sent[0].ID != first.MessageID {
+		t.Fatalf("A sent %+v before it was killed; want only the first message (the delay holds the second)", sent)
+	}
+
+	dirB := t.TempDir()
+	b := launchWafakeOn(t, host, exe, dirB)
+	b.configure(t, dirB, settings)
+	waitConnected(t, b.n, 1)
+	sb, err := b.n.GetSession(ctx, &notify.GetSessionRequest{SessionID: "main"})
+	if err != nil || sb.Session.Phone != sa.Session.Phone || sb.Session.Pairing != nil {
+		t.Fatalf("B's session = %+v, %v; want it paired with %s, without pairing", sb, err, sa.Session.Phone)
+	}
+	sdktest.WaitFor(t, 10*time.Second, "B sent the pending message", func() bool { return len(readSent(t, dirB)) >= 1 })
+	// The job of the pending message, retried on B, is a duplicate.
+	again, err := b.n.Send(ctx, &notify.SendRequest{To: "+6281200000002", Text: "pending", IdempotencyKey: "pending"})
+	if err != nil || !again.Duplicate || again.MessageID != pending.MessageID {
+		t.Fatalf("retry of the pending message on B = %+v, %v; want a duplicate of %s", again, err, pending.MessageID)
+	}
+	// B answers for the message A sent.
+	st, err := b.n.GetDeliveryStatus(ctx, &notify.GetDeliveryStatusRequest{IdempotencyKey: "first"})
+	if err != nil || st.MessageID != first.MessageID || (st.Status != notify.DeliveryStatusSent && st.Status != notify.DeliveryStatusDelivered) {
+		t.Fatalf("B's status of A's message = %+v, %v", st, err)
+	}
+	fresh, err := b.n.Send(ctx, &notify.SendRequest{To: "+6281200000003", Text: "new", IdempotencyKey: "new"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdktest.WaitFor(t, 15*time.Second, "B sent the new message", func() bool { return len(readSent(t, dirB)) >= 2 })
+	time.Sleep(300 * time.Millisecond) // a message sent twice would show now
+	all := append(readSent(t, dirA), readSent(t, dirB)...)
+	count := map[string]int{}
+	for _, s := range all {
+		count[s.ID]++
+		if s.Session != "main" {
+			t.Errorf("sent from session %q: %+v", s.Session, s)
+		}
+	}
+	for _, id := range []string{first.MessageID, pending.MessageID, fresh.MessageID} {
+		if count[id] != 1 {
+			t.Errorf("message %s sent %d times, want once", id, count[id])
+		}
+	}
+	if len(all) != 3 {
+		t.Errorf("WhatsApp took %d messages, want 3: %+v", len(all), all)
+	}
+	for _, key := range []string{"pending", "new"} {
+		sdktest.WaitFor(t, 5*time.Second, key+" delivered", func() bool {
+			st, err := b.n.GetDeliveryStatus(ctx, &notify.GetDeliveryStatusRequest{IdempotencyKey: key})
+			return err == nil && st.Status == notify.DeliveryStatusDelivered
+		})
+	}
+}
