@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mikrobill/mikrobill/plugins/whatsapp/internal/wa/fake"
 	"github.com/mikrobill/mikrobill/sdk/notify"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
 )
@@ -115,5 +118,74 @@ func TestMoveToAnotherHost(t *testing.T) {
 			st, err := b.n.GetDeliveryStatus(ctx, &notify.GetDeliveryStatusRequest{IdempotencyKey: key})
 			return err == nil && st.Status == notify.DeliveryStatusDelivered
 		})
+	}
+}
+
+// A logout on one host reaches the others: a host that held the session's
+// keys and starts after it deletes them (the tombstone is a newer
+// generation) and shows the session logged out.
+func TestLogoutOnAnotherHost(t *testing.T) {
+	ctx := context.Background()
+	host := sdktest.NewFakeHost()
+	dirA := t.TempDir()
+	fa, err := fake.NewInDir(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startPluginOn(t, host, fa, dirA, testSettings())
+	if _, err := a.StartPairing(ctx, &notify.StartPairingRequest{SessionID: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, a, "main", notify.SessionStatusConnected)
+	shutdown(t, a)
+
+	fb := fake.New(fake.Options{AutoReceipt: true})
+	b := startPluginOn(t, host, fb, "", testSettings())
+	waitStatus(t, b, "main", notify.SessionStatusConnected)
+	if _, err := b.Logout(ctx, &notify.LogoutRequest{SessionID: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	shutdown(t, b)
+
+	fa2, err := fake.NewInDir(dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2 := startPluginOn(t, host, fa2, dirA, testSettings())
+	if st, _ := fa2.Export(ctx, "main"); st != nil {
+		t.Errorf("the first host kept the keys of the session logged out on the second: %s", st)
+	}
+	if s := waitStatus(t, a2, "main", notify.SessionStatusLoggedOut); s.Phone == "" {
+		t.Errorf("session after the logout elsewhere = %+v", s)
+	}
+}
+
+// A host that finds a newer copy of a session's device state in the store
+// than its own (another host ran the session after it) does not overwrite
+// it.
+func TestOvertakenHostStopsWriting(t *testing.T) {
+	old := syncInterval
+	syncInterval = 20 * time.Millisecond
+	t.Cleanup(func() { syncInterval = old })
+	ctx := context.Background()
+	host := sdktest.NewFakeHost()
+	fa := fake.New(fake.Options{AutoReceipt: true})
+	a := startPluginOn(t, host, fa, "", testSettings())
+	pairByScan(t, a, fa, "main")
+	var hdr blobHeader
+	sdktest.WaitFor(t, 5*time.Second, "the pairing in the store", func() bool {
+		ok, _ := a.shared.getJSON(ctx, prefixDevice+"main", &hdr)
+		return ok && hdr.Gen == 1
+	})
+	newer := []byte(`{"session":"main","phone":"6281299999999"}`)
+	if err := a.shared.putBlob(ctx, prefixDevice+"main", 5, newer, 0, blobHeader{}); err != nil {
+		t.Fatal(err)
+	}
+	fa.Pair("main", "6281200000077") // a change this host would write
+	sdktest.WaitFor(t, 5*time.Second, "the host to notice", func() bool {
+		return strings.Contains(logsOf(a), "another host wrote this session's device state")
+	})
+	if ok, _ := a.shared.getJSON(ctx, prefixDevice+"main", &hdr); !ok || hdr.Gen != 5 || !bytes.Equal(hdr.Inline, newer) {
+		t.Errorf("the store's copy is now %+v; want the newer one kept", hdr)
 	}
 }

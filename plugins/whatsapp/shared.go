@@ -39,17 +39,9 @@ const (
 	// prefixKey + sha256 of an idempotency key: the message id, for
 	// Retention.
 	prefixKey = "wa/v1/key/"
-	// prefixChunk + a blob's key + "/" + generation + "/" + index: the
-	// parts of a blob too large for its header.
+	// prefixChunk + a blob's key + "/" + a part's SHA-256: the parts of a
+	// blob too large for its header (blob.go).
 	prefixChunk = "wa/v1/chunk/"
-)
-
-// chunkBytes is the size of a blob's parts; a blob up to inlineBytes is
-// kept in its header. Both are well under sdk.MaxValueBytes (the header's
-// JSON encodes the bytes in base64).
-const (
-	chunkBytes  = 512 << 10
-	inlineBytes = 16 << 10
 )
 
 // listPage is how many entries one StoreList asks for (the queued
@@ -59,21 +51,6 @@ const listPage = 100
 // syncInterval is how often the device state is checked for changes (and
 // written when it changed). Tests shorten it.
 var syncInterval = time.Second
-
-// blobHeader is the value at a blob's key. A blob is written chunks first,
-// header last: a reader sees the old generation or the new one, whole.
-type blobHeader struct {
-	// Gen numbers the writes of the key: a writer that finds a higher
-	// generation in the store than the one it wrote or read last has been
-	// overtaken (another host runs the session) and does not write.
-	Gen     int64     `json:"gen"`
-	Size    int       `json:"size"`
-	SHA256  string    `json:"sha256"`
-	Chunks  int       `json:"chunks,omitempty"`
-	Inline  []byte    `json:"inline,omitempty"`
-	Deleted bool      `json:"deleted,omitempty"`
-	Updated time.Time `json:"updated"`
-}
 
 // doneRecord is what became of a message that left the queue.
 type doneRecord struct {
@@ -160,61 +137,6 @@ func (s *shared) list(ctx context.Context, prefix string, each func(key string, 
 	}
 }
 
-func chunkKey(key string, gen int64, i int) string {
-	return fmt.Sprintf("%s%s/%d/%d", prefixChunk, key, gen, i)
-}
-
-// putBlob writes data at key as generation gen: its chunks, then the
-// header.
-func (s *shared) putBlob(ctx context.Context, key string, gen int64, data []byte, ttl time.Duration) error {
-	sum := sha256.Sum256(data)
-	hdr := blobHeader{Gen: gen, Size: len(data), SHA256: hex.EncodeToString(sum[:]), Updated: time.Now().UTC()}
-	if len(data) <= inlineBytes {
-		hdr.Inline = data
-	} else {
-		for i := 0; i*chunkBytes < len(data); i++ {
-			part := data[i*chunkBytes : min(len(data), (i+1)*chunkBytes)]
-			if _, err := s.h.StoreSet(ctx, chunkKey(key, gen, i), part, sdk.StoreSetOptions{TTL: ttl}); err != nil {
-				return storeErr("write a part of "+key, err)
-			}
-			hdr.Chunks++
-		}
-	}
-	return s.putJSON(ctx, key, hdr, ttl)
-}
-
-// readBlob reads the data of a header read from key.
-func (s *shared) readBlob(ctx context.Context, key string, hdr blobHeader) ([]byte, error) {
-	data := hdr.Inline
-	if hdr.Chunks > 0 {
-		data = make([]byte, 0, hdr.Size)
-		for i := range hdr.Chunks {
-			part, ok, err := s.h.StoreGet(ctx, chunkKey(key, hdr.Gen, i))
-			if err != nil {
-				return nil, storeErr("read a part of "+key, err)
-			}
-			if !ok {
-				return nil, fmt.Errorf("%w: part %d of %s (generation %d) is missing from the durable store; it was overwritten while read, try again", sdk.ErrUnavailable, i, key, hdr.Gen)
-			}
-			data = append(data, part...)
-		}
-	}
-	sum := sha256.Sum256(data)
-	if len(data) != hdr.Size || hex.EncodeToString(sum[:]) != hdr.SHA256 {
-		return nil, fmt.Errorf("%w: %s (generation %d) does not match its checksum; it was overwritten while read, try again", sdk.ErrUnavailable, key, hdr.Gen)
-	}
-	return data, nil
-}
-
-// dropChunks deletes the chunks of a blob's generation.
-func (s *shared) dropChunks(ctx context.Context, key string, hdr blobHeader) {
-	for i := range hdr.Chunks {
-		if _, err := s.h.StoreDelete(ctx, chunkKey(key, hdr.Gen, i)); err != nil {
-			s.p.log().Warn("cannot delete an old part of a record in the durable store; it stays until deleted by hand", "key", chunkKey(key, hdr.Gen, i), "error", err)
-		}
-	}
-}
-
 // ---- sessions
 
 func (s *shared) saveSession(ctx context.Context, r sessionRecord) error {
@@ -295,11 +217,8 @@ func (s *shared) syncDevice(ctx context.Context, id string) error {
 		return nil
 	}
 	gen := max(local.Gen, cur.Gen) + 1
-	if err := s.putBlob(ctx, key, gen, data, 0); err != nil {
+	if err := s.putBlob(ctx, key, gen, data, 0, cur); err != nil {
 		return err
-	}
-	if found && !cur.Deleted {
-		s.dropChunks(ctx, key, cur)
 	}
 	return s.st.setDeviceGen(ctx, id, deviceGen{Gen: gen, SHA256: sha})
 }
@@ -321,8 +240,8 @@ func (s *shared) forgetDevice(ctx context.Context, id string) error {
 	if err := s.putJSON(ctx, key, blobHeader{Gen: gen, Deleted: true, Updated: time.Now().UTC()}, 0); err != nil {
 		return err
 	}
-	if found && !cur.Deleted {
-		s.dropChunks(ctx, key, cur)
+	if found {
+		s.dropParts(ctx, key, cur, blobHeader{})
 	}
 	s.mu.Lock()
 	delete(s.overtaken, id)
@@ -559,7 +478,7 @@ func (s *shared) putQueued(ctx context.Context, m *message) error {
 	if err != nil {
 		return err
 	}
-	return s.putBlob(ctx, prefixQueued+m.ID, 1, raw, 0)
+	return s.putBlob(ctx, prefixQueued+m.ID, 1, raw, 0, blobHeader{})
 }
 
 func (s *shared) readMessage(ctx context.Context, key string, hdr blobHeader) (*message, error) {
@@ -685,6 +604,6 @@ func (s *shared) settle(ctx context.Context, id string, leftQueue bool) error {
 	if _, err := s.h.StoreDelete(ctx, key); err != nil {
 		return storeErr("delete "+key, err)
 	}
-	s.dropChunks(ctx, key, hdr)
+	s.dropParts(ctx, key, hdr, blobHeader{})
 	return nil
 }
