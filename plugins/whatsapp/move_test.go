@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mikrobill/mikrobill/plugins/whatsapp/internal/wa"
 	"github.com/mikrobill/mikrobill/plugins/whatsapp/internal/wa/fake"
 	"github.com/mikrobill/mikrobill/sdk/notify"
 	"github.com/mikrobill/mikrobill/sdk/sdktest"
@@ -187,5 +188,33 @@ func TestOvertakenHostStopsWriting(t *testing.T) {
 	})
 	if ok, _ := a.shared.getJSON(ctx, prefixDevice+"main", &hdr); !ok || hdr.Gen != 5 || !bytes.Equal(hdr.Inline, newer) {
 		t.Errorf("the store's copy is now %+v; want the newer one kept", hdr)
+	}
+}
+
+// A receipt that reaches the next host for a message the previous one sent
+// updates what GetDeliveryStatus answers there; a receipt never moves a
+// message back.
+func TestReceiptForPreviousHostsMessage(t *testing.T) {
+	ctx := context.Background()
+	host := sdktest.NewFakeHost()
+	fa := fake.New(fake.Options{})
+	a := startPluginOn(t, host, fa, "", testSettings())
+	pairByScan(t, a, fa, "main")
+	r := send(t, a, text("k1", "+6281200000001"))
+	waitDelivery(t, a, "k1", notify.DeliveryStatusSent)
+	shutdown(t, a)
+
+	fb := fake.New(fake.Options{})
+	b := startPluginOn(t, host, fb, "", testSettings())
+	waitStatus(t, b, "main", notify.SessionStatusConnected)
+	if st, err := b.GetDeliveryStatus(ctx, &notify.GetDeliveryStatusRequest{MessageID: r.MessageID}); err != nil || st.Status != notify.DeliveryStatusSent {
+		t.Fatalf("status on the next host = %+v, %v; want sent", st, err)
+	}
+	fb.Receipt("main", wa.ReceiptRead, r.MessageID)
+	waitDelivery(t, b, "k1", notify.DeliveryStatusRead)
+	fb.Receipt("main", wa.ReceiptDelivered, r.MessageID)
+	time.Sleep(100 * time.Millisecond)
+	if st := waitDelivery(t, b, "k1", notify.DeliveryStatusRead); st.MessageID != r.MessageID {
+		t.Errorf("status = %+v", st)
 	}
 }

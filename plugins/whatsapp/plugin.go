@@ -519,11 +519,14 @@ func (p *Plugin) receipt(sessionID string, e wa.Event) {
 		return
 	}
 	p.stats.receipts.Inc(string(e.Receipt))
-	if n == 0 {
-		return
-	}
+	_ = n
 	for _, id := range e.MessageIDs {
-		if err := p.shared.settle(context.Background(), id, true); err != nil && !errors.Is(err, notify.ErrUnknownMessage) {
+		err := p.shared.settle(context.Background(), id, true)
+		if errors.Is(err, notify.ErrUnknownMessage) {
+			// Sent by the host that ran the plugin before this one.
+			err = p.shared.receipt(context.Background(), id, status, reason, at)
+		}
+		if err != nil {
 			p.log().Error("cannot record a receipt in the host's durable store", "session", sessionID, "message", id, "error", err)
 		}
 	}

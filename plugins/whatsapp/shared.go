@@ -607,3 +607,22 @@ func (s *shared) settle(ctx context.Context, id string, leftQueue bool) error {
 	s.dropParts(ctx, key, hdr, blobHeader{})
 	return nil
 }
+
+// receipt applies a receipt to the record of a message this host's queue
+// does not hold (the previous host sent it), by the rules of applyReceipt:
+// never back, failed only from sent.
+func (s *shared) receipt(ctx context.Context, id string, status notify.DeliveryStatus, reason string, at time.Time) error {
+	var d doneRecord
+	found, err := s.getJSON(ctx, prefixDone+id, &d)
+	if err != nil || !found {
+		return err // not a message of this plugin's
+	}
+	switch {
+	case status == notify.DeliveryStatusFailed && d.Status != notify.DeliveryStatusSent:
+		return nil
+	case status != notify.DeliveryStatusFailed && (d.Status == notify.DeliveryStatusFailed || statusRank[status] <= statusRank[d.Status]):
+		return nil
+	}
+	d.Status, d.Error, d.UpdatedAt = status, reason, at
+	return s.putJSON(ctx, prefixDone+id, d, Retention)
+}
