@@ -3,6 +3,7 @@ package whatsmeow
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 
 	"go.mau.fi/whatsmeow/types"
@@ -109,4 +110,44 @@ func TestExportImportRoundTrip(t *testing.T) {
 	if st, err := b.Export(ctx, "s1"); err != nil || st != nil {
 		t.Errorf("after Delete Export = %d bytes, %v; want nil", len(st), err)
 	}
+}
+
+// BenchmarkExport exports a device with 2,000 signal sessions and
+// identities (an ISP's customers after a few months), as the plugin does
+// after a change: the time, and the size of the state.
+func BenchmarkExport(b *testing.B) {
+	ctx := context.Background()
+	log, _ := testLogger()
+	be, err := Open(ctx, b.TempDir(), log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	d, err := be.OpenDevice(ctx, "s1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	t := &testing.T{}
+	pair(t, d, "6281111111111", 3)
+	store := d.cli.Store
+	session := bytes.Repeat([]byte{0x5a}, 1500) // a signal session record is about 1.5 KB
+	for i := range 2000 {
+		peer := types.NewJID(fmt.Sprintf("62812%08d", i), types.DefaultUserServer).SignalAddress().String()
+		if err := store.Sessions.PutSession(ctx, peer, session); err != nil {
+			b.Fatal(err)
+		}
+		if err := store.Identities.PutIdentity(ctx, peer, [32]byte{byte(i)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	var size int
+	for range b.N {
+		st, err := be.Export(ctx, "s1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(st)
+	}
+	b.ReportMetric(float64(size)/1024, "KiB-state")
 }
