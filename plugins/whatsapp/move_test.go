@@ -218,3 +218,76 @@ func TestReceiptForPreviousHostsMessage(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 }
+
+// Shutdown writes the device state that changed since the last check, so a
+// clean stop loses nothing of it.
+func TestShutdownSavesDeviceState(t *testing.T) {
+	old := syncInterval
+	syncInterval = time.Hour
+	t.Cleanup(func() { syncInterval = old })
+	ctx := context.Background()
+	host := sdktest.NewFakeHost()
+	fa := fake.New(fake.Options{AutoReceipt: true})
+	a := startPluginOn(t, host, fa, "", testSettings())
+	pairByScan(t, a, fa, "main")
+	var hdr blobHeader
+	sdktest.WaitFor(t, 5*time.Second, "the pairing in the store", func() bool {
+		ok, _ := a.shared.getJSON(ctx, prefixDevice+"main", &hdr)
+		return ok && hdr.Gen == 1
+	})
+	fa.Pair("main", "6281200000077") // changed after the last check
+	shutdown(t, a)
+	if ok, _ := a.shared.getJSON(ctx, prefixDevice+"main", &hdr); !ok || hdr.Gen != 2 || !bytes.Contains(hdr.Inline, []byte("6281200000077")) {
+		t.Errorf("after Shutdown the store holds %+v; want generation 2 with the new state", hdr)
+	}
+}
+
+// The first start of this version on a data directory that has sessions,
+// keys and queued messages from before (a store that never had them) puts
+// them in the store, so the next host takes them over: the session paired,
+// the message sent once.
+func TestFirstStartFillsTheStore(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	before := sdktest.NewFakeHost() // the state before: a store of no use
+	fa, err := fake.NewInDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startPluginOn(t, before, fa, dir, testSettings())
+	if _, err := a.StartPairing(ctx, &notify.StartPairingRequest{SessionID: "main"}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, a, "main", notify.SessionStatusConnected)
+	fa.SetOnline("main", false)
+	r := send(t, a, text("k1", "+6281200000001"))
+	shutdown(t, a)
+
+	host := sdktest.NewFakeHost()
+	fa2, err := fake.NewInDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2 := startPluginOn(t, host, fa2, dir, testSettings())
+	sdktest.WaitFor(t, 5*time.Second, "the device state in the store", func() bool {
+		_, ok, _ := host.StoreGet(ctx, prefixDevice+"main")
+		return ok
+	})
+	for _, key := range []string{keyInit, prefixSession + "main", prefixQueued + r.MessageID, keyOf("k1")} {
+		if _, ok, _ := host.StoreGet(ctx, key); !ok {
+			t.Errorf("%s is not in the store after the first start", key)
+		}
+	}
+	shutdown(t, a2)
+
+	fb := fake.New(fake.Options{AutoReceipt: true})
+	b := startPluginOn(t, host, fb, "", testSettings())
+	waitStatus(t, b, "main", notify.SessionStatusConnected)
+	waitDelivery(t, b, "k1", notify.DeliveryStatusDelivered)
+	if again := send(t, b, text("k1", "+6281200000001")); !again.Duplicate || again.MessageID != r.MessageID {
+		t.Errorf("repeat on the next host = %+v", again)
+	}
+	if sent := fb.Sent(); len(sent) != 1 || sent[0].ID != r.MessageID {
+		t.Errorf("the next host sent %+v, want the queued message once", sent)
+	}
+}

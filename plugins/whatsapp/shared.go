@@ -165,9 +165,15 @@ func (s *shared) syncDevices(ctx context.Context, force bool) error {
 		return nil
 	}
 	s.mu.Unlock()
+	// The sessions of the queue's database, not the running ones: at
+	// Shutdown they are closed already.
+	recs, err := s.st.sessions(ctx)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, ss := range s.p.sessionList() {
-		if err := s.syncDevice(ctx, ss.id); err != nil {
+	for _, r := range recs {
+		if err := s.syncDevice(ctx, r.ID); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -263,11 +269,11 @@ func (s *shared) wake() {
 // of a core, at the cost of a longer interval between copies.
 const syncShare = 10
 
-// run writes changed device state every syncInterval (or longer, see
-// syncShare), and at once when woken, until close.
+// run writes changed device state at start, every syncInterval (or
+// longer, see syncShare), and at once when woken, until close.
 func (s *shared) run() {
 	defer close(s.done)
-	t := time.NewTimer(syncInterval)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	failing := false
 	for {
@@ -371,8 +377,10 @@ func (s *shared) restoreSessions(ctx context.Context, initialized bool) error {
 }
 
 func (s *shared) restoreDevices(ctx context.Context) error {
-	return s.list(ctx, prefixDevice, func(key string, value []byte) error {
+	inStore := map[string]bool{}
+	err := s.list(ctx, prefixDevice, func(key string, value []byte) error {
 		id := strings.TrimPrefix(key, prefixDevice)
+		inStore[id] = true
 		var hdr blobHeader
 		if err := json.Unmarshal(value, &hdr); err != nil {
 			return fmt.Errorf("the durable store's %s is not what this plugin wrote: %w", key, err)
@@ -401,6 +409,23 @@ func (s *shared) restoreDevices(ctx context.Context) error {
 		s.p.log().Info("session's device state taken from the durable store", "session", id, "generation", hdr.Gen, "local_generation", local.Gen)
 		return s.st.setDeviceGen(ctx, id, deviceGen{Gen: hdr.Gen, SHA256: hdr.SHA256})
 	})
+	if err != nil {
+		return err
+	}
+	// Written from here once, and the store does not have it (a new
+	// database): the next pass writes it again.
+	gens, err := s.st.deviceGens(ctx)
+	if err != nil {
+		return err
+	}
+	for id, g := range gens {
+		if !inStore[id] && g.SHA256 != "" {
+			if err := s.st.setDeviceGen(ctx, id, deviceGen{Gen: g.Gen}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *shared) restoreQueue(ctx context.Context, initialized bool) error {
@@ -409,8 +434,12 @@ func (s *shared) restoreQueue(ctx context.Context, initialized bool) error {
 	err := s.list(ctx, prefixQueued, func(key string, value []byte) error {
 		id := strings.TrimPrefix(key, prefixQueued)
 		remote[id] = true
-		if _, err := s.st.lookup(ctx, id, ""); err == nil {
-			return nil
+		if m, err := s.st.lookup(ctx, id, ""); err == nil {
+			if m.Status == notify.DeliveryStatusQueued {
+				return nil
+			}
+			// Done here, and its outcome did not reach the store.
+			return s.settle(ctx, id, true)
 		} else if !errors.Is(err, notify.ErrUnknownMessage) {
 			return err
 		}
@@ -462,6 +491,9 @@ func (s *shared) restoreQueue(ctx context.Context, initialized bool) error {
 		}
 		if err := s.putQueued(ctx, m); err != nil {
 			return err
+		}
+		if _, err := s.h.StoreSet(ctx, keyOf(m.IdempotencyKey), []byte(m.ID), sdk.StoreSetOptions{TTL: Retention, OnlyIfAbsent: true}); err != nil {
+			return storeErr("claim the idempotency key", err)
 		}
 		if !initialized {
 			continue

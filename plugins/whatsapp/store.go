@@ -511,6 +511,25 @@ func (s *store) deviceGen(ctx context.Context, session string) (deviceGen, error
 	return g, nil
 }
 
+// deviceGens is every session's deviceGen.
+func (s *store) deviceGens(ctx context.Context) (map[string]deviceGen, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT session, gen, sha256 FROM device_state`)
+	if err != nil {
+		return nil, fmt.Errorf("read the device state generations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]deviceGen{}
+	for rows.Next() {
+		var id string
+		var g deviceGen
+		if err := rows.Scan(&id, &g.Gen, &g.SHA256); err != nil {
+			return nil, fmt.Errorf("read the device state generations: %w", err)
+		}
+		out[id] = g
+	}
+	return out, rows.Err()
+}
+
 func (s *store) setDeviceGen(ctx context.Context, session string, g deviceGen) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO device_state (session, gen, sha256) VALUES (?, ?, ?) ON CONFLICT (session) DO UPDATE SET gen = excluded.gen, sha256 = excluded.sha256`, session, g.Gen, g.SHA256)
 	if err != nil {
