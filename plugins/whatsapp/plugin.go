@@ -384,6 +384,11 @@ func (p *Plugin) Logout(ctx context.Context, req *notify.LogoutRequest) (*notify
 			p.order = slices.DeleteFunc(p.order, func(id string) bool { return id == req.SessionID })
 		}
 		p.mu.Unlock()
+		// Its keys are gone here; a logout whose tombstone did not reach
+		// the store writes it now.
+		if err := p.shared.forgetDevice(ctx, req.SessionID); err != nil {
+			return nil, err
+		}
 		if err := p.deleteSession(ctx, req.SessionID); err != nil {
 			return nil, err
 		}

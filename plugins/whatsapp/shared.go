@@ -74,6 +74,10 @@ type shared struct {
 	stop chan struct{}
 	done chan struct{}
 
+	// devMu orders the writes of device state: a logout's tombstone is
+	// never followed by a copy exported before it.
+	devMu sync.Mutex
+
 	mu          sync.Mutex
 	lastChanges uint64
 	synced      bool
@@ -189,6 +193,8 @@ func (s *shared) syncDevices(ctx context.Context, force bool) error {
 // syncDevice writes one session's device state when it differs from the
 // copy this host last wrote or imported.
 func (s *shared) syncDevice(ctx context.Context, id string) error {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
 	s.mu.Lock()
 	lost := s.overtaken[id]
 	s.mu.Unlock()
@@ -232,6 +238,8 @@ func (s *shared) syncDevice(ctx context.Context, id string) error {
 // forgetDevice replaces a session's device state by a tombstone (a newer
 // generation, deleted), so that no host imports the keys again.
 func (s *shared) forgetDevice(ctx context.Context, id string) error {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
 	key := prefixDevice + id
 	local, err := s.st.deviceGen(ctx, id)
 	if err != nil {
@@ -241,6 +249,9 @@ func (s *shared) forgetDevice(ctx context.Context, id string) error {
 	found, err := s.getJSON(ctx, key, &cur)
 	if err != nil {
 		return err
+	}
+	if found && cur.Deleted {
+		return s.st.setDeviceGen(ctx, id, deviceGen{Gen: max(local.Gen, cur.Gen)})
 	}
 	gen := max(local.Gen, cur.Gen) + 1
 	if err := s.putJSON(ctx, key, blobHeader{Gen: gen, Deleted: true, Updated: time.Now().UTC()}, 0); err != nil {
@@ -290,7 +301,7 @@ func (s *shared) run() {
 		switch {
 		case err != nil && !failing:
 			failing = true
-			s.p.log().Error("cannot save the device state to the host's durable store; it is tried again every second, and until it succeeds another host would need the session paired again", "error", err)
+			s.p.log().Error("cannot save the device state to the host's durable store; it is tried again at the next pass, and until it succeeds another host would need the session paired again", "error", err)
 		case err == nil && failing:
 			failing = false
 			s.p.log().Info("device state saved to the host's durable store again")
