@@ -8,7 +8,9 @@
 // and package fake (in-memory, for tests, and for the plugin binary built
 // with the "wafake" build tag, which the host's end-to-end tests run). The
 // queue, the rate limit, idempotency and the notify contract live above this
-// package and never import whatsmeow.
+// package and never import whatsmeow. Both export and import one session's
+// state (Backend.Export, Import, Changes), which the plugin copies to the
+// host's durable store so that a session moves to another host paired.
 package wa
 
 import (

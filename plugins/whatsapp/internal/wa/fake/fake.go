@@ -22,7 +22,9 @@
 //   - wafake-devices.json holds the paired sessions (session id to phone),
 //     so a restarted plugin reconnects without pairing again, as whatsmeow's
 //     store does. Delete a session from it (while the plugin is stopped) to
-//     have it come back unpaired.
+//     have it come back unpaired. A session's entry is what Export gives
+//     and Import takes (the plugin copies it to the host's durable store,
+//     and a plugin started on another data directory imports it).
 //   - wafake-not-on-whatsapp.txt, when it exists, lists phone numbers
 //     (digits with country code, no "+", one per line) that have no
 //     WhatsApp account; it is read on every check. Every other number has
