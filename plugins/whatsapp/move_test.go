@@ -268,6 +268,9 @@ func TestFirstStartFillsTheStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The session does not log in here, so the message waits for the
+	// next host.
+	fa2.HangConnects("main", true)
 	a2 := startPluginOn(t, host, fa2, dir, testSettings())
 	sdktest.WaitFor(t, 5*time.Second, "the device state in the store", func() bool {
 		_, ok, _ := host.StoreGet(ctx, prefixDevice+"main")
