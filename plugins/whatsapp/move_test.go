@@ -165,19 +165,9 @@ func TestLogoutOnAnotherHost(t *testing.T) {
 // than its own (another host ran the session after it) does not overwrite
 // it.
 func TestOvertakenHostStopsWriting(t *testing.T) {
-	old := syncInterval
-	syncInterval = 20 * time.Millisecond
-	t.Cleanup(func() { syncInterval = old })
 	ctx := context.Background()
-	host := sdktest.NewFakeHost()
-	fa := fake.New(fake.Options{AutoReceipt: true})
-	a := startPluginOn(t, host, fa, "", testSettings())
-	pairByScan(t, a, fa, "main")
+	a, fa := startPaired(t, 20*time.Millisecond)
 	var hdr blobHeader
-	sdktest.WaitFor(t, 5*time.Second, "the pairing in the store", func() bool {
-		ok, _ := a.shared.getJSON(ctx, prefixDevice+"main", &hdr)
-		return ok && hdr.Gen == 1
-	})
 	newer := []byte(`{"session":"main","phone":"6281299999999"}`)
 	if err := a.shared.putBlob(ctx, prefixDevice+"main", 5, newer, 0, blobHeader{}); err != nil {
 		t.Fatal(err)
@@ -222,19 +212,9 @@ func TestReceiptForPreviousHostsMessage(t *testing.T) {
 // Shutdown writes the device state that changed since the last check, so a
 // clean stop loses nothing of it.
 func TestShutdownSavesDeviceState(t *testing.T) {
-	old := syncInterval
-	syncInterval = time.Hour
-	t.Cleanup(func() { syncInterval = old })
 	ctx := context.Background()
-	host := sdktest.NewFakeHost()
-	fa := fake.New(fake.Options{AutoReceipt: true})
-	a := startPluginOn(t, host, fa, "", testSettings())
-	pairByScan(t, a, fa, "main")
+	a, fa := startPaired(t, time.Hour)
 	var hdr blobHeader
-	sdktest.WaitFor(t, 5*time.Second, "the pairing in the store", func() bool {
-		ok, _ := a.shared.getJSON(ctx, prefixDevice+"main", &hdr)
-		return ok && hdr.Gen == 1
-	})
 	fa.Pair("main", "6281200000077") // changed after the last check
 	shutdown(t, a)
 	if ok, _ := a.shared.getJSON(ctx, prefixDevice+"main", &hdr); !ok || hdr.Gen != 2 || !bytes.Contains(hdr.Inline, []byte("6281200000077")) {
@@ -293,4 +273,22 @@ func TestFirstStartFillsTheStore(t *testing.T) {
 	if sent := fb.Sent(); len(sent) != 1 || sent[0].ID != r.MessageID {
 		t.Errorf("the next host sent %+v, want the queued message once", sent)
 	}
+}
+
+// startPaired starts a plugin whose device state is checked every interval,
+// pairs session "main" and waits for its first copy in the store.
+func startPaired(t *testing.T, interval time.Duration) (*Plugin, *fake.Backend) {
+	t.Helper()
+	old := syncInterval
+	syncInterval = interval
+	t.Cleanup(func() { syncInterval = old })
+	fa := fake.New(fake.Options{AutoReceipt: true})
+	a := startPluginOn(t, sdktest.NewFakeHost(), fa, "", testSettings())
+	pairByScan(t, a, fa, "main")
+	sdktest.WaitFor(t, 5*time.Second, "the pairing in the store", func() bool {
+		var hdr blobHeader
+		ok, _ := a.shared.getJSON(context.Background(), prefixDevice+"main", &hdr)
+		return ok && hdr.Gen == 1
+	})
+	return a, fa
 }

@@ -94,6 +94,11 @@ func storeErr(what string, err error) error {
 	return fmt.Errorf("%w: %s in the host's durable store: %w", sdk.ErrUnavailable, what, err)
 }
 
+// notOurs is the error for a value in the store this plugin cannot read.
+func notOurs(key string, err error) error {
+	return fmt.Errorf("the durable store's %s is not what this plugin wrote (another plugin version, or edited by hand): %w", key, err)
+}
+
 // putJSON writes v at key.
 func (s *shared) putJSON(ctx context.Context, key string, v any, ttl time.Duration) error {
 	raw, err := json.Marshal(v)
@@ -116,7 +121,7 @@ func (s *shared) getJSON(ctx context.Context, key string, v any) (bool, error) {
 		return false, nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("the durable store's %s is not what this plugin wrote: %w", key, err)
+		return false, notOurs(key, err)
 	}
 	return true, nil
 }
@@ -352,7 +357,7 @@ func (s *shared) restoreSessions(ctx context.Context, initialized bool) error {
 	err := s.list(ctx, prefixSession, func(key string, value []byte) error {
 		var r sessionRecord
 		if err := json.Unmarshal(value, &r); err != nil {
-			return fmt.Errorf("the durable store's %s is not what this plugin wrote: %w", key, err)
+			return notOurs(key, err)
 		}
 		remote[strings.TrimPrefix(key, prefixSession)] = r
 		return nil
@@ -394,7 +399,7 @@ func (s *shared) restoreDevices(ctx context.Context) error {
 		inStore[id] = true
 		var hdr blobHeader
 		if err := json.Unmarshal(value, &hdr); err != nil {
-			return fmt.Errorf("the durable store's %s is not what this plugin wrote: %w", key, err)
+			return notOurs(key, err)
 		}
 		local, err := s.st.deviceGen(ctx, id)
 		if err != nil {
@@ -456,7 +461,7 @@ func (s *shared) restoreQueue(ctx context.Context, initialized bool) error {
 		}
 		var hdr blobHeader
 		if err := json.Unmarshal(value, &hdr); err != nil {
-			return fmt.Errorf("the durable store's %s is not what this plugin wrote: %w", key, err)
+			return notOurs(key, err)
 		}
 		m, err := s.readMessage(ctx, key, hdr)
 		if err != nil {
