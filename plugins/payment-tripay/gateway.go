@@ -21,7 +21,7 @@ import (
 // Name and Version must match plugin.json.
 const (
 	Name    = "payment-tripay"
-	Version = "0.1.0"
+	Version = "0.2.0"
 )
 
 const description = "Tripay closed payments: QRIS, virtual accounts, retail outlets and e-wallets (IDR)"

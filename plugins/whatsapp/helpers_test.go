@@ -23,13 +23,21 @@ func testSettings() map[string]any {
 }
 
 // startPlugin configures a plugin on fb in dir (a new temporary directory
-// when empty) and shuts it down at the end of the test.
+// when empty), with a durable store of its own, and shuts it down at the
+// end of the test.
 func startPlugin(t testing.TB, fb wa.Backend, dir string, settings map[string]any) *Plugin {
+	t.Helper()
+	return startPluginOn(t, sdktest.NewFakeHost(), fb, dir, settings)
+}
+
+// startPluginOn is startPlugin on the durable store of host.
+func startPluginOn(t testing.TB, host sdk.Host, fb wa.Backend, dir string, settings map[string]any) *Plugin {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	p := NewPlugin(func(string, hclog.Logger) (wa.Backend, error) { return fb, nil })
+	p.host = host
 	var logs *sdktest.Buffer
 	p.logger, logs = sdktest.Logger(t)
 	testLogs.Store(p, logs)

@@ -50,6 +50,7 @@ type Plugin struct {
 	store   *store
 	backend wa.Backend
 	sender  *sender
+	shared  *shared
 	stats   *stats
 
 	rmu sync.Mutex
@@ -57,6 +58,8 @@ type Plugin struct {
 
 	// logger, when set, replaces the logger Serve gives (tests).
 	logger hclog.Logger
+	// host, when set, replaces the host services Serve gives (tests).
+	host sdk.Host
 }
 
 var (
@@ -124,13 +127,19 @@ func (p *Plugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk
 		st.close()
 		return nil, fmt.Errorf("open whatsapp's device store in %s: %w", req.DataDir, err)
 	}
+	sh := newShared(p, p.kv(), st, backend)
+	if err := sh.restore(ctx); err != nil {
+		backend.Close()
+		st.close()
+		return nil, fmt.Errorf("bring the whatsapp state in %s up to date from the host's durable store: %w", req.DataDir, err)
+	}
 	recs, err := st.sessions(ctx)
 	if err != nil {
 		backend.Close()
 		st.close()
 		return nil, err
 	}
-	p.store, p.backend = st, backend
+	p.store, p.backend, p.shared = st, backend, sh
 	for _, r := range recs {
 		s := newSession(p, r)
 		p.sessions[r.ID] = s
@@ -145,12 +154,15 @@ func (p *Plugin) Configure(ctx context.Context, req *sdk.ConfigureRequest) (*sdk
 		}
 	}
 	go p.sender.run()
+	go sh.run()
 	p.log().Info("whatsapp plugin started", "sessions", len(p.order), "data_dir", req.DataDir)
 	return resp, nil
 }
 
 // Shutdown implements sdk.Shutdowner: the sender stops (the message in
-// flight finishes), then the sessions, the backend and the queue close.
+// flight finishes), then the sessions; the device state that changed since
+// it was last saved goes to the durable store, and the backend and the
+// queue close.
 func (p *Plugin) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.started {
@@ -159,7 +171,7 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 	}
 	// The store and backend stay set (closed): a late receipt or call gets
 	// an error, not a nil pointer.
-	snd, sessions, backend, st := p.sender, p.sessions, p.backend, p.store
+	snd, sessions, backend, st, sh := p.sender, p.sessions, p.backend, p.store, p.shared
 	p.sessions, p.order, p.sender, p.started = map[string]*session{}, nil, nil, false
 	p.mu.Unlock()
 	if snd != nil {
@@ -169,6 +181,11 @@ func (p *Plugin) Shutdown(ctx context.Context) error {
 		s.close()
 	}
 	var errs []error
+	if sh != nil {
+		if err := sh.close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("save the device state to the host's durable store: %w", err))
+		}
+	}
 	if backend != nil {
 		errs = append(errs, backend.Close())
 	}
@@ -184,6 +201,41 @@ func (p *Plugin) log() hclog.Logger {
 		return p.logger
 	}
 	return p.Logger()
+}
+
+// kv is the host's services: the durable store keeps what must move with
+// the plugin to another host (shared.go).
+func (p *Plugin) kv() sdk.Host {
+	if p.host != nil {
+		return p.host
+	}
+	return p.Host()
+}
+
+// saveSession records a session in the durable store, then in the queue's
+// database.
+func (p *Plugin) saveSession(ctx context.Context, r sessionRecord) error {
+	if err := p.shared.saveSession(ctx, r); err != nil {
+		return err
+	}
+	return p.store.saveSession(ctx, r)
+}
+
+// deleteSession forgets a session in the durable store and the queue's
+// database.
+func (p *Plugin) deleteSession(ctx context.Context, id string) error {
+	if err := p.shared.deleteSession(ctx, id); err != nil {
+		return err
+	}
+	return p.store.deleteSession(ctx, id)
+}
+
+// forgetKeys deletes a session's keys here and in the durable store.
+func (p *Plugin) forgetKeys(ctx context.Context, id string) error {
+	if err := p.backend.Delete(ctx, id); err != nil {
+		return err
+	}
+	return p.shared.forgetDevice(ctx, id)
 }
 
 // settings are the current settings; safe under any lock.
@@ -292,7 +344,7 @@ func (p *Plugin) StartPairing(ctx context.Context, req *notify.StartPairingReque
 	}
 	if !ok {
 		s = newSession(p, sessionRecord{ID: req.SessionID})
-		if err := p.store.saveSession(ctx, sessionRecord{ID: req.SessionID}); err != nil {
+		if err := p.saveSession(ctx, sessionRecord{ID: req.SessionID}); err != nil {
 			p.mu.Unlock()
 			return nil, err
 		}
@@ -332,7 +384,12 @@ func (p *Plugin) Logout(ctx context.Context, req *notify.LogoutRequest) (*notify
 			p.order = slices.DeleteFunc(p.order, func(id string) bool { return id == req.SessionID })
 		}
 		p.mu.Unlock()
-		if err := p.store.deleteSession(ctx, req.SessionID); err != nil {
+		// Its keys are gone here; a logout whose tombstone did not reach
+		// the store writes it now.
+		if err := p.shared.forgetDevice(ctx, req.SessionID); err != nil {
+			return nil, err
+		}
+		if err := p.deleteSession(ctx, req.SessionID); err != nil {
 			return nil, err
 		}
 		p.log().Info("session forgotten", "session", req.SessionID)
@@ -372,9 +429,12 @@ func (p *Plugin) Send(ctx context.Context, req *notify.SendRequest) (*notify.Sen
 			return nil, err
 		}
 	}
-	m, dup, err := p.store.enqueue(ctx, &message{IdempotencyKey: req.IdempotencyKey, Session: req.SessionID, Location: req.Location, To: to, Text: req.Text, Attachments: req.Attachments})
+	m, dup, err := p.shared.accept(ctx, &message{IdempotencyKey: req.IdempotencyKey, Session: req.SessionID, Location: req.Location, To: to, Text: req.Text, Attachments: req.Attachments})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", sdk.ErrUnavailable, err)
+		if !errors.Is(err, sdk.ErrUnavailable) {
+			err = fmt.Errorf("%w: %w", sdk.ErrUnavailable, err)
+		}
+		return nil, err
 	}
 	if !dup {
 		p.stats.queued.Inc()
@@ -426,6 +486,10 @@ func (p *Plugin) GetDeliveryStatus(ctx context.Context, req *notify.GetDeliveryS
 		return nil, fmt.Errorf("%w: give a message id or an idempotency key", sdk.ErrInvalidArgument)
 	}
 	m, err := p.store.lookup(ctx, req.MessageID, req.IdempotencyKey)
+	if errors.Is(err, notify.ErrUnknownMessage) {
+		// Taken by another host that ran the plugin before this one.
+		m, err = p.shared.lookup(ctx, req.MessageID, req.IdempotencyKey)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -461,4 +525,14 @@ func (p *Plugin) receipt(sessionID string, e wa.Event) {
 	}
 	p.stats.receipts.Inc(string(e.Receipt))
 	_ = n
+	for _, id := range e.MessageIDs {
+		err := p.shared.settle(context.Background(), id, true)
+		if errors.Is(err, notify.ErrUnknownMessage) {
+			// Sent by the host that ran the plugin before this one.
+			err = p.shared.receipt(context.Background(), id, status, reason, at)
+		}
+		if err != nil {
+			p.log().Error("cannot record a receipt in the host's durable store", "session", sessionID, "message", id, "error", err)
+		}
+	}
 }

@@ -57,8 +57,15 @@ func startWafake(t testing.TB, exe, dataDir string, settings map[string]any) *wa
 }
 
 // launchWafake starts the plugin process (any build) without configuring
-// it.
+// it, with a durable store of its own.
 func launchWafake(t testing.TB, exe, dataDir string) *wafakeProcess {
+	t.Helper()
+	return launchWafakeOn(t, sdktest.NewFakeHost(), exe, dataDir)
+}
+
+// launchWafakeOn is launchWafake on the durable store of host (several
+// processes on one host's store are hosts sharing one database).
+func launchWafakeOn(t testing.TB, host sdk.Host, exe, dataDir string) *wafakeProcess {
 	t.Helper()
 	socketDir, err := os.MkdirTemp("/tmp", "mbwa-")
 	if err != nil {
@@ -68,7 +75,7 @@ func launchWafake(t testing.TB, exe, dataDir string) *wafakeProcess {
 	logger, _ := sdktest.Logger(t)
 	proc, err := client.Start(context.Background(), client.Config{
 		Name: Name, Path: exe, Env: client.PluginEnv(dataDir), SocketDir: socketDir,
-		Logger: logger, Host: sdktest.NewFakeHost(),
+		Logger: logger, Host: host,
 	})
 	if err != nil {
 		t.Fatalf("start the wafake plugin: %v", err)

@@ -376,12 +376,18 @@ func (s *sender) deliver(ss *session, dev wa.Device, m *message) {
 			// Sent but not recorded: it goes again with the same id, which
 			// WhatsApp drops as a repeat.
 			log.Error("message sent but not recorded as sent", "error", err)
+		} else if err := s.p.shared.settle(ctx, m.ID, true); err != nil {
+			// The store keeps it queued: the next host sends it again,
+			// with the same id, which WhatsApp drops as a repeat.
+			log.Error("message sent but not recorded as sent in the host's durable store", "error", err)
 		}
 	case errors.Is(err, wa.ErrNotOnWhatsApp):
 		s.p.stats.attempts.Inc("failed")
 		reason := fmt.Sprintf("+%s is not on WhatsApp: %v", m.To, notify.ErrInvalidRecipient)
 		if err := s.p.store.markFailed(ctx, m.ID, reason); err != nil {
 			log.Error("cannot record a failed message", "error", err)
+		} else if err := s.p.shared.settle(ctx, m.ID, true); err != nil {
+			log.Error("cannot record a failed message in the host's durable store", "error", err)
 		}
 		log.Info("message failed: the number is not on WhatsApp", "to", m.To)
 	default:

@@ -232,12 +232,14 @@ func (s *session) handle(dev wa.Device, e wa.Event) {
 	}
 	s.mu.Unlock()
 	if save != nil {
-		if err := s.p.store.saveSession(context.Background(), *save); err != nil {
+		if err := s.p.saveSession(context.Background(), *save); err != nil {
 			log.Error("cannot save the paired session", "error", err)
 		}
+		// Its keys go to the durable store now, not at the next check.
+		s.p.shared.wake()
 	}
 	if forget {
-		if err := s.p.backend.Delete(context.Background(), s.id); err != nil {
+		if err := s.p.forgetKeys(context.Background(), s.id); err != nil {
 			log.Error("cannot delete the logged-out session's keys", "error", err)
 		}
 	}
@@ -363,7 +365,7 @@ func (s *session) logout(ctx context.Context) (forgotten bool, err error) {
 		_ = dev.Close()
 	}
 	// The keys go whatever WhatsApp answered: the operator asked.
-	if err := s.p.backend.Delete(ctx, s.id); err != nil {
+	if err := s.p.forgetKeys(ctx, s.id); err != nil {
 		return false, fmt.Errorf("session %q: forget its keys: %w", s.id, err)
 	}
 	s.mu.Lock()

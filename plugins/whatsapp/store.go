@@ -81,6 +81,11 @@ CREATE TABLE IF NOT EXISTS attachments (
 	data        BLOB    NOT NULL,
 	PRIMARY KEY (message_seq, idx)
 );
+CREATE TABLE IF NOT EXISTS device_state (
+	session TEXT    PRIMARY KEY,
+	gen     INTEGER NOT NULL,
+	sha256  TEXT    NOT NULL DEFAULT ''
+);
 CREATE TABLE IF NOT EXISTS sessions (
 	id         TEXT    PRIMARY KEY,
 	phone      TEXT    NOT NULL DEFAULT '',
@@ -136,7 +141,7 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v)
 }
 
-// enqueue records m (ID, CreatedAt and Status filled in) in one
+// enqueue records m (ID, CreatedAt and Status filled in when empty) in one
 // transaction. When the idempotency key is known it returns the first
 // message instead, with dup true.
 func (s *store) enqueue(ctx context.Context, m *message) (_ *message, dup bool, err error) {
@@ -150,11 +155,13 @@ func (s *store) enqueue(ctx context.Context, m *message) (_ *message, dup bool, 
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return nil, false, fmt.Errorf("queue a message: %w", err)
 	}
-	now := time.Now()
-	m.ID, m.Status, m.CreatedAt, m.UpdatedAt = newMessageID(), notify.DeliveryStatusQueued, now, now
+	if m.ID == "" {
+		now := time.Now()
+		m.ID, m.Status, m.CreatedAt, m.UpdatedAt = newMessageID(), notify.DeliveryStatusQueued, now, now
+	}
 	m.NAttachments = len(m.Attachments)
 	res, err := tx.ExecContext(ctx, `INSERT INTO messages (id, idempotency_key, session, location, recipient, body, n_attachments, status, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID, m.IdempotencyKey, m.Session, m.Location, m.To, m.Text, len(m.Attachments), string(m.Status), ms(now), ms(now))
+		m.ID, m.IdempotencyKey, m.Session, m.Location, m.To, m.Text, len(m.Attachments), string(m.Status), ms(m.CreatedAt), ms(m.UpdatedAt))
 	if err != nil {
 		return nil, false, fmt.Errorf("queue a message: %w", err)
 	}
@@ -423,6 +430,110 @@ func (s *store) saveSession(ctx context.Context, r sessionRecord) error {
 func (s *store) deleteSession(ctx context.Context, id string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("forget session %q: %w", id, err)
+	}
+	return nil
+}
+
+// importMessage records a message taken from the durable store (another
+// host accepted it) with its id, status and attachments, unless the queue
+// has its id or its idempotency key already; it reports whether it did.
+func (s *store) importMessage(ctx context.Context, m *message) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("import message %s: %w", m.ID, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	if m.Status == "" {
+		m.Status = notify.DeliveryStatusQueued
+	}
+	res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO messages (id, idempotency_key, session, location, recipient, body, n_attachments, status, attempts, error, created_ms, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.IdempotencyKey, m.Session, m.Location, m.To, m.Text, len(m.Attachments), string(m.Status), m.Attempts, m.Error, ms(m.CreatedAt), ms(m.UpdatedAt))
+	if err != nil {
+		return false, fmt.Errorf("import message %s: %w", m.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return false, fmt.Errorf("import message %s: %w", m.ID, err)
+	}
+	m.Seq = seq
+	for i, a := range m.Attachments {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attachments (message_seq, idx, filename, mime_type, data) VALUES (?, ?, ?, ?, ?)`, seq, i, a.Filename, a.MIMEType, a.Data); err != nil {
+			return false, fmt.Errorf("import message %s's attachment %q: %w", m.ID, a.Filename, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("import message %s: %w", m.ID, err)
+	}
+	return true, nil
+}
+
+// queuedIDs lists the ids of the queued messages.
+func (s *store) queuedIDs(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM messages WHERE status = 'queued' ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read the queue: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read the queue: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// applyDone records the outcome another host reached for a message still
+// queued here.
+func (s *store) applyDone(ctx context.Context, d doneRecord) error {
+	return s.finish(ctx, d.ID, `UPDATE messages SET status = ?, session = ?, error = ?, updated_ms = ? WHERE id = ? AND status = 'queued'`, string(d.Status), d.Session, d.Error, ms(d.UpdatedAt), d.ID)
+}
+
+// deviceGen is the generation of a session's device state that this data
+// directory holds (last written to the durable store, or imported from it),
+// and its checksum (empty after a logout).
+type deviceGen struct {
+	Gen    int64
+	SHA256 string
+}
+
+func (s *store) deviceGen(ctx context.Context, session string) (deviceGen, error) {
+	var g deviceGen
+	err := s.db.QueryRowContext(ctx, `SELECT gen, sha256 FROM device_state WHERE session = ?`, session).Scan(&g.Gen, &g.SHA256)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return g, fmt.Errorf("read session %q's device state generation: %w", session, err)
+	}
+	return g, nil
+}
+
+// deviceGens is every session's deviceGen.
+func (s *store) deviceGens(ctx context.Context) (map[string]deviceGen, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT session, gen, sha256 FROM device_state`)
+	if err != nil {
+		return nil, fmt.Errorf("read the device state generations: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]deviceGen{}
+	for rows.Next() {
+		var id string
+		var g deviceGen
+		if err := rows.Scan(&id, &g.Gen, &g.SHA256); err != nil {
+			return nil, fmt.Errorf("read the device state generations: %w", err)
+		}
+		out[id] = g
+	}
+	return out, rows.Err()
+}
+
+func (s *store) setDeviceGen(ctx context.Context, session string, g deviceGen) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO device_state (session, gen, sha256) VALUES (?, ?, ?) ON CONFLICT (session) DO UPDATE SET gen = excluded.gen, sha256 = excluded.sha256`, session, g.Gen, g.SHA256)
+	if err != nil {
+		return fmt.Errorf("record session %q's device state generation: %w", session, err)
 	}
 	return nil
 }

@@ -121,6 +121,29 @@ func (e *env) webhook(paymentID, status string) (*billing.WebhookResult, error) 
 	return webhookTo(e.svc, paymentID, status)
 }
 
+// creditedOf sends n copies of the fake gateway's signed webhook for
+// paymentID at once, copy i to hosts[i%len(hosts)], and returns how many
+// credited. A webhook that fails is a test error.
+func creditedOf(t *testing.T, n int, paymentID string, hosts ...*billing.Service) int {
+	t.Helper()
+	var credited atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res, err := webhookTo(hosts[i%len(hosts)], paymentID, "paid")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if res.Credited {
+				credited.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return int(credited.Load())
+}
+
 // webhookTo sends the fake gateway's signed webhook to svc (one host of
 // several).
 func webhookTo(svc *billing.Service, paymentID, status string) (*billing.WebhookResult, error) {
@@ -253,25 +276,8 @@ func TestConcurrentIdenticalWebhooksCreditOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		e := setup(t, st)
 		inv, payID := e.invoiceAndPayment()
-		var credited atomic.Int64
-		var wg sync.WaitGroup
-		for range 20 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				res, err := e.webhook(payID, "paid")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if res.Credited {
-					credited.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
-		if credited.Load() != 1 {
-			t.Errorf("%d of 20 concurrent webhooks credited, want 1", credited.Load())
+		if n := creditedOf(t, 20, payID, e.svc); n != 1 {
+			t.Errorf("%d of 20 concurrent webhooks credited, want 1", n)
 		}
 		if n, _ := st.Q().InvoiceCredits(context.Background(), inv.ID); n != 1 {
 			t.Errorf("%d credits", n)

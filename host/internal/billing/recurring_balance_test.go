@@ -361,23 +361,8 @@ func TestTopUpThroughGatewayOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var credited atomic.Int32
-		var wg sync.WaitGroup
-		for range 20 {
-			wg.Go(func() {
-				res, err := e.webhook(start.Payment.ID, "paid")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if res.Credited {
-					credited.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		if credited.Load() != 1 {
-			t.Fatalf("%d webhooks credited the top-up, want 1", credited.Load())
+		if n := creditedOf(t, 20, start.Payment.ID, e.svc); n != 1 {
+			t.Fatalf("%d webhooks credited the top-up, want 1", n)
 		}
 		if b := e.balance(); b != 200000 {
 			t.Fatalf("balance after the top-up %d, want 200000", b)

@@ -8,7 +8,9 @@
 // and package fake (in-memory, for tests, and for the plugin binary built
 // with the "wafake" build tag, which the host's end-to-end tests run). The
 // queue, the rate limit, idempotency and the notify contract live above this
-// package and never import whatsmeow.
+// package and never import whatsmeow. Both export and import one session's
+// state (Backend.Export, Import, Changes), which the plugin copies to the
+// host's durable store so that a session moves to another host paired.
 package wa
 
 import (
@@ -37,6 +39,20 @@ type Backend interface {
 	Open(ctx context.Context, sessionID string) (Device, error)
 	// Delete forgets a session's keys entirely (after a logout).
 	Delete(ctx context.Context, sessionID string) error
+	// Export returns everything a session's device keeps (for whatsmeow:
+	// its identity, noise and adv keys, registration id, JID, signal
+	// sessions, prekeys, sender keys and app-state keys), as opaque bytes
+	// that Import takes back on this or another machine; nil when the
+	// session has no keys (never paired, or logged out). The same state
+	// gives the same bytes.
+	Export(ctx context.Context, sessionID string) ([]byte, error)
+	// Import replaces a session's state by what Export gave, so that Open
+	// finds the device paired, with the same keys and JID. Call it while
+	// the session's device is not open.
+	Import(ctx context.Context, sessionID string, state []byte) error
+	// Changes is a number that moves whenever any session's state may have
+	// changed: a cheap check before Export. It starts anywhere.
+	Changes(ctx context.Context) (uint64, error)
 	// Close releases the backend's resources (its database).
 	Close() error
 }

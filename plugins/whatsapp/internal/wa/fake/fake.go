@@ -22,7 +22,9 @@
 //   - wafake-devices.json holds the paired sessions (session id to phone),
 //     so a restarted plugin reconnects without pairing again, as whatsmeow's
 //     store does. Delete a session from it (while the plugin is stopped) to
-//     have it come back unpaired.
+//     have it come back unpaired. A session's entry is what Export gives
+//     and Import takes (the plugin copies it to the host's durable store,
+//     and a plugin started on another data directory imports it).
 //   - wafake-not-on-whatsapp.txt, when it exists, lists phone numbers
 //     (digits with country code, no "+", one per line) that have no
 //     WhatsApp account; it is read on every check. Every other number has
@@ -112,6 +114,7 @@ type Backend struct {
 	nextPhone int
 	sentFile  *os.File
 	closed    bool
+	changes   uint64 // moves with every change of paired (Changes)
 }
 
 var _ wa.Backend = (*Backend)(nil)
@@ -211,8 +214,49 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// saveLocked writes the paired devices (with a Dir).
+// deviceState is what Export gives for a paired session of the fake.
+type deviceState struct {
+	Session string `json:"session"`
+	Phone   string `json:"phone"`
+}
+
+// Export implements wa.Backend: the session's paired phone, or nil.
+func (b *Backend) Export(_ context.Context, sessionID string) ([]byte, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	phone, ok := b.paired[sessionID]
+	if !ok {
+		return nil, nil
+	}
+	return json.Marshal(deviceState{Session: sessionID, Phone: phone})
+}
+
+// Import implements wa.Backend.
+func (b *Backend) Import(_ context.Context, sessionID string, state []byte) error {
+	var st deviceState
+	if err := json.Unmarshal(state, &st); err != nil || st.Phone == "" {
+		return fmt.Errorf("fake: session %q: the state to import is not an export of the fake backend (%v)", sessionID, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if d := b.devices[sessionID]; d != nil && !d.closed {
+		return fmt.Errorf("fake: session %q is open; import its state before opening it", sessionID)
+	}
+	b.paired[sessionID] = st.Phone
+	return b.saveLocked()
+}
+
+// Changes implements wa.Backend.
+func (b *Backend) Changes(context.Context) (uint64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.changes, nil
+}
+
+// saveLocked records a change of the paired devices and writes them (with
+// a Dir).
 func (b *Backend) saveLocked() error {
+	b.changes++
 	if b.opts.Dir == "" {
 		return nil
 	}

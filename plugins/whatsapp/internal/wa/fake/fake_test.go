@@ -92,3 +92,57 @@ func TestFileProtocol(t *testing.T) {
 		t.Errorf("attempts in the second run = %d", b2.SendAttempts())
 	}
 }
+
+// A paired session exported from one data directory and imported into an
+// empty one is paired there with the same phone, and survives a restart
+// of the new one; Changes moves with pairing and deletion.
+func TestExportImportRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	a, err := NewInDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if st, err := a.Export(ctx, "main"); err != nil || st != nil {
+		t.Fatalf("Export of an unpaired session = %q, %v; want nil", st, err)
+	}
+	c0, _ := a.Changes(ctx)
+	a.Pair("main", "6281100000007")
+	if c1, _ := a.Changes(ctx); c1 == c0 {
+		t.Error("Changes did not move when a session was paired")
+	}
+	state, err := a.Export(ctx, "main")
+	if err != nil || state == nil {
+		t.Fatalf("Export = %q, %v", state, err)
+	}
+	dir := t.TempDir()
+	b, err := NewInDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Import(ctx, "main", state); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Import(ctx, "main", []byte("{}")); err == nil {
+		t.Error("an empty state was imported")
+	}
+	b.Close()
+	b, err = NewInDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	d, _ := b.Open(ctx, "main")
+	if phone, ok := d.Paired(); !ok || phone != "6281100000007" {
+		t.Fatalf("imported session: Paired() = %q, %v", phone, ok)
+	}
+	if err := b.Import(ctx, "main", state); err == nil {
+		t.Error("import into an open device succeeded")
+	}
+	if err := b.Delete(ctx, "main"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := b.Export(ctx, "main"); st != nil {
+		t.Errorf("after Delete Export = %q", st)
+	}
+}

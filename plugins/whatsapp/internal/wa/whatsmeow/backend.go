@@ -7,6 +7,10 @@
 // a sender session's id to the WhatsApp device (JID) paired for it, so that
 // Open finds the same device, with the same keys, after a restart.
 //
+// Export and Import (state.go) move one session's device, every row
+// whatsmeow keeps for it, between data directories; triggers on whatsmeow's
+// tables count its writes, so Changes is one read.
+//
 // The translation of whatsmeow's events to wa.Event is one pure function,
 // translate (events.go); the device (device.go) feeds it the client's
 // events and its QR channel. whatsmeow's own log records go to the plugin's
@@ -164,6 +168,10 @@ func Open(ctx context.Context, dir string, log hclog.Logger) (*Backend, error) {
 	}
 	store.DeviceProps.Os = proto.String(DeviceOS)
 	b := &Backend{log: log, db: db, container: container, open: map[string]*Device{}}
+	if err := b.installChangeTriggers(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	b.warnOrphans(ctx)
 	return b, nil
 }
