@@ -361,3 +361,35 @@ notifications {
 	})
 	t.Logf("notify-fake ran on host-a %s after host-b stopped", time.Since(stopped).Round(time.Millisecond))
 }
+
+// TestSingletonOnSQLite: on the embedded SQLite database there is one
+// host, which holds every singleton plugin's lease: the plugin runs, and
+// the host says it runs it.
+func TestSingletonOnSQLite(t *testing.T) {
+	d := testenv.NewPluginDir(t)
+	d.Add(testenv.Plugin{Name: "solo", Manifest: map[string]any{"singleton": true}})
+	h := startHost(t, d.Dir, "MIKROBILL_HOST_ID=only-host")
+	var body struct {
+		Plugins []struct {
+			Name      string `json:"name"`
+			State     string `json:"state"`
+			Singleton bool   `json:"singleton"`
+			RunsOn    string `json:"runs_on"`
+		} `json:"plugins"`
+	}
+	h.getJSON("/health/plugins", &body)
+	if len(body.Plugins) != 1 || body.Plugins[0].State != "running" || !body.Plugins[0].Singleton || body.Plugins[0].RunsOn != "only-host" {
+		t.Fatalf("plugins: %+v; want solo running on only-host", body.Plugins)
+	}
+	var v struct {
+		Singletons []struct {
+			Plugin string `json:"plugin"`
+			HostID string `json:"host_id"`
+			Live   bool   `json:"live"`
+		} `json:"singletons"`
+	}
+	if code, raw := h.api(http.MethodGet, "/api/v1/hosts", h.adminToken(), nil, &v); code != http.StatusOK || len(v.Singletons) != 1 ||
+		v.Singletons[0].Plugin != "solo" || v.Singletons[0].HostID != "only-host" || !v.Singletons[0].Live {
+		t.Fatalf("GET /api/v1/hosts: %d %s", code, raw)
+	}
+}
