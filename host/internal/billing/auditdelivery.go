@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/mikrobill/mikrobill/host/internal/jobs"
+	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk/audit"
 )
@@ -90,6 +91,12 @@ func (w *auditDrainWorker) Work(ctx context.Context, job *river.Job[AuditDrainAr
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			// A singleton audit plugin that another host runs: the
+			// error moves the drain to that host (package jobs).
+			var elsewhere *plugins.ElsewhereError
+			if errors.As(err, &elsewhere) {
+				return err
 			}
 			// The same drain tries again, later each time (up to
 			// auditDrainRetryMax); events recorded meanwhile join it.

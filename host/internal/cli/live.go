@@ -146,8 +146,13 @@ restarts, pid, circuit and errors, from /health/plugins.
 With an API token (--token or MIKROBILL_TOKEN; any role) it also shows every
 host sharing the host's database (GET /api/v1/hosts): alive, gone or stopped,
 which one leads the job queue (and so runs the periodic jobs), its version,
-when it started and was last heard from, and the state of each plugin on
-each host.`,
+when it started and was last heard from, which host runs each singleton
+plugin (a manifest's "singleton": true: one host at a time, chosen through
+the database), and the state of each plugin on each host.
+
+A singleton plugin that another host runs shows as "elsewhere (HOST)" here:
+it is not a failure, and calls for it go to that host (its jobs through the
+job queue).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base, err := hostAddress(g, cmd, address)
@@ -192,7 +197,11 @@ each host.`,
 				if last != "" && p.LastErrorAt != nil {
 					last = p.LastErrorAt.Local().Format(time.DateTime) + " " + last
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), p.State, p.Health, p.Restarts, pid, p.Circuit, next,
+				state := string(p.State)
+				if p.State == plugins.StateElsewhere {
+					state += " (" + dash(p.RunsOn) + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), state, p.Health, p.Restarts, pid, p.Circuit, next,
 					dash(firstLine(p.Error)), dash(last))
 			}
 			if err := tw.Flush(); err != nil {
@@ -229,6 +238,12 @@ type hostsView struct {
 	} `json:"hosts"`
 	Leader           string  `json:"leader"`
 	GoneAfterSeconds float64 `json:"gone_after_seconds"`
+	Singletons       []struct {
+		Plugin     string    `json:"plugin"`
+		HostID     string    `json:"host_id"`
+		AcquiredAt time.Time `json:"acquired_at"`
+		Live       bool      `json:"live"`
+	} `json:"singletons"`
 }
 
 // printHosts prints every host, then each plugin's state on each host.
@@ -253,6 +268,21 @@ func printHosts(w io.Writer, v *hostsView) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if len(v.Singletons) > 0 {
+		fmt.Fprintln(w, "\nSingleton plugins (each runs on one host at a time):")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PLUGIN\tRUNS ON\tSINCE")
+		for _, l := range v.Singletons {
+			on, since := l.HostID, l.AcquiredAt.Local().Format(time.DateTime)
+			if !l.Live {
+				on, since = "none (its host "+l.HostID+" is gone; a live host takes it at its next heartbeat)", "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", l.Plugin, on, since)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	if len(names) == 0 {
 		return nil

@@ -182,8 +182,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 	// The plugins hand their events to billing, and billing calls the
 	// plugins: the manager gets a function that reaches billing, which is
 	// made before any plugin starts.
+	// Singleton plugins run on the host that holds their lease
+	// (hosts.Leases); the manager claims each before it starts it.
+	leases := hosts.NewLeases(st, hostsCfg)
 	var bill *billing.Service
 	mgr := plugins.New(cfg, plugins.Deps{
+		Leases:          leases,
+		HostID:          hostID,
 		Logger:          log,
 		Metrics:         m,
 		Cache:           cb.Cache,
@@ -225,6 +230,11 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 
 	// A start that fails may have started some plugins: they stop too.
 	stop.add("plugins", func(ctx context.Context) error { mgr.Stop(ctx); return nil })
+	// The leases are renewed from now on; at shutdown the singleton
+	// plugins stop, then their leases are released (before the other
+	// plugins stop, after the job queue).
+	leases.Start(singletonRunner{mgr: mgr, queue: queue, log: log})
+	stop.add("singleton leases", leases.Stop)
 	if err := mgr.Start(ctx); err != nil {
 		var se *plugins.StartError
 		if errors.As(err, &se) {

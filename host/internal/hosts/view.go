@@ -25,6 +25,9 @@ type Host struct {
 	Leader bool `json:"leader"`
 	// Self marks the host that answered.
 	Self bool `json:"self"`
+	// Singletons are the singleton plugins this host runs (holds a live
+	// lease of), by name.
+	Singletons []string `json:"singletons"`
 }
 
 // View lists every host that registered, with its state and which is the
@@ -37,6 +40,21 @@ type View struct {
 	// GoneAfterSeconds is how long a host may go unheard before it is
 	// gone.
 	GoneAfterSeconds float64 `json:"gone_after_seconds"`
+	// Singletons are the leases of the singleton plugins: which host runs
+	// each (a lease that is not live is taken over at a live host's next
+	// heartbeat).
+	Singletons []Lease `json:"singletons"`
+}
+
+// SingletonHost is the host that runs singleton plugin name ("" when no
+// live host holds its lease).
+func (v View) SingletonHost(name string) string {
+	for _, l := range v.Singletons {
+		if l.Plugin == name && l.Live {
+			return l.HostID
+		}
+	}
+	return ""
 }
 
 // View reads the hosts.
@@ -57,7 +75,11 @@ func (r *Registry) View(ctx context.Context) (View, error) {
 	if !ok && r.st.Dialect() != store.Postgres {
 		leader = r.cfg.ID // one host: it runs the periodic jobs
 	}
-	v := View{Leader: leader, GoneAfter: r.GoneAfter(), GoneAfterSeconds: r.GoneAfter().Seconds()}
+	leases, err := listLeases(ctx, r.st, r.GoneAfter())
+	if err != nil {
+		return View{}, err
+	}
+	v := View{Leader: leader, GoneAfter: r.GoneAfter(), GoneAfterSeconds: r.GoneAfter().Seconds(), Singletons: leases}
 	for _, h := range rows {
 		st := StateAlive
 		switch {
@@ -66,7 +88,13 @@ func (r *Registry) View(ctx context.Context) (View, error) {
 		case now.Sub(h.HeartbeatAt) > r.GoneAfter():
 			st = StateGone
 		}
-		v.Hosts = append(v.Hosts, Host{HostRow: h, State: st, Leader: h.ID == leader, Self: h.ID == r.cfg.ID})
+		runs := []string{}
+		for _, l := range leases {
+			if l.HostID == h.ID && l.Live && st == StateAlive {
+				runs = append(runs, l.Plugin)
+			}
+		}
+		v.Hosts = append(v.Hosts, Host{HostRow: h, State: st, Leader: h.ID == leader, Self: h.ID == r.cfg.ID, Singletons: runs})
 	}
 	return v, nil
 }

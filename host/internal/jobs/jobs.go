@@ -56,6 +56,9 @@ type Queue struct {
 	pg   *river.Client[pgx.Tx]
 	lite *river.Client[*sql.Tx]
 	log  hclog.Logger
+	// workers is each queue's MaxWorkers, the singleton plugins' too
+	// (singleton.go).
+	workers int
 }
 
 // Migrate applies River's own migrations on the store's database.
@@ -111,8 +114,11 @@ func New(st *store.Store, workers *river.Workers, periodic []*river.PeriodicJob,
 		MaxAttempts:                 25,
 		Logger:                      slogFor(log),
 		RetryPolicy:                 cfg.RetryPolicy,
+		// Jobs that call a singleton plugin another host runs move to
+		// its queue (singleton.go).
+		Middleware: []rivertype.Middleware{&singletonMover{st: st, log: log}},
 	}
-	q := &Queue{st: st, log: log}
+	q := &Queue{st: st, log: log, workers: cfg.Workers}
 	var err error
 	if st.Dialect() == store.Postgres {
 		q.pg, err = river.NewClient(riverpgxv5.New(st.Pool()), rc)

@@ -25,7 +25,7 @@ import (
 var topLevelFields = []string{
 	"name", "version", "kind", "description", "executable", "executables",
 	"protocol_versions", "min_host_version", "dependencies", "environment",
-	"required", "priority", "config_schema", "routes", "events",
+	"required", "priority", "singleton", "config_schema", "routes", "events",
 }
 
 // FuzzParse feeds plugin.json bytes to Parse. Whatever the bytes, Parse

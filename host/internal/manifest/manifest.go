@@ -163,6 +163,15 @@ type Manifest struct {
 	// Priority orders plugins whose dependencies are met: lower loads
 	// first. 0 to 1000, default 100.
 	Priority int `json:"priority"`
+	// Singleton says the plugin must run on one host at a time when several
+	// hosts share one database (a WhatsApp session is connected from one
+	// device; a router may take one API connection from the billing
+	// system). The hosts choose the one that runs it through a lease in the
+	// database; the others leave it stopped and work none of its jobs.
+	// Default false: every host runs the plugin. Its name also names its
+	// job queue (SingletonQueue), so a singleton's name has no "--" and
+	// does not end in "-", and is at most MaxSingletonNameLength long.
+	Singleton bool `json:"singleton,omitempty"`
 	// ConfigSchema is a JSON Schema (draft 2020-12 unless it says
 	// otherwise) for the plugin's settings, a JSON object. The admin UI
 	// renders the settings form from it; the host checks settings against

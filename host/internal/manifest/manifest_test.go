@@ -169,6 +169,15 @@ func TestParse(t *testing.T) {
 		{file: "priority-range.json", want: []want{
 			{"priority", "must be between 0 and 1000 (lower loads first), got 5000"},
 		}},
+		{file: "singleton-not-bool.json", want: []want{
+			{"singleton", `must be true or false, got string`},
+		}},
+		{file: "singleton-queue-name.json", want: []want{
+			{"singleton", `"whats--app-" has two '-' in a row or ends in '-': rename it (such as "whats-app") or drop "singleton"`},
+		}},
+		{file: "singleton-long-name.json", want: []want{
+			{"singleton", `a singleton plugin's name is at most 54 characters`},
+		}},
 		{file: "invalid-json.json", want: []want{
 			{"", "is not valid JSON: invalid character '}' looking for beginning of object key string (line 4, column 2)"},
 		}},
@@ -218,6 +227,7 @@ func TestParseValidFull(t *testing.T) {
 		Environment: manifest.Environment{"staging", "production"},
 		Required:    &no,
 		Priority:    50,
+		Singleton:   true,
 		Routes: []manifest.Route{
 			{Method: "GET", Path: "/status", Auth: manifest.AuthOperator},
 			{Method: "GET", Path: "/payments/{id}", Auth: manifest.AuthViewer},
@@ -244,6 +254,9 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if m.Environment != nil {
 		t.Errorf("Environment = %q, want nil (all)", m.Environment)
+	}
+	if m.Singleton {
+		t.Error("Singleton = true, want false by default")
 	}
 	if got, err := m.ExecutableFor("linux", "amd64"); err != nil || got != "mikrobill-plugin-audit" {
 		t.Errorf("ExecutableFor = %q, %v; want the default mikrobill-plugin-audit", got, err)

@@ -25,7 +25,7 @@ const docsHint = "see docs/plugin-manifest.md"
 var fieldOrder = []string{
 	"name", "version", "kind", "description", "executable", "executables",
 	"protocol_versions", "min_host_version", "dependencies", "environment",
-	"required", "priority", "config_schema", "routes", "events",
+	"required", "priority", "singleton", "config_schema", "routes", "events",
 }
 
 var (
@@ -273,6 +273,8 @@ func (d *decoder) field(m *Manifest, key string, raw json.RawMessage) {
 		if n, ok := d.integer(key, raw); ok {
 			m.Priority = n
 		}
+	case "singleton":
+		m.Singleton, _ = d.boolean(key, raw)
 	case "config_schema":
 		m.ConfigSchema = slices.Clone(raw)
 	case "routes":

@@ -70,6 +70,9 @@ func (m *Manifest) check() []Problem {
 	if m.Priority < MinPriority || m.Priority > MaxPriority {
 		c.add("priority", "must be between %d and %d (lower loads first), got %d", MinPriority, MaxPriority, m.Priority)
 	}
+	if m.Singleton {
+		c.singleton(m.Name)
+	}
 	if len(m.ConfigSchema) > 0 {
 		if _, msgs := compileSchema(m.ConfigSchema); len(msgs) > 0 {
 			for _, msg := range msgs {
@@ -90,6 +93,19 @@ func (c *checker) name(name string) {
 		c.add("name", "%q is reserved for the host; choose another name", name)
 	case !namePattern.MatchString(name):
 		c.add("name", `%q is not a valid plugin name: use 2 to 63 lowercase letters, digits and '-', starting with a letter, such as "payment-midtrans"`, name)
+	}
+}
+
+// singleton checks that a singleton plugin's name makes a job queue name
+// (SingletonQueue): River takes lowercase letters and digits separated by
+// single '-' or '_', at most 64 characters. A name that is not a plugin
+// name at all is reported under "name" only.
+func (c *checker) singleton(name string) {
+	if !namePattern.MatchString(name) {
+		return
+	}
+	if _, err := SingletonQueue(name); err != nil {
+		c.add("singleton", "%v", err)
 	}
 }
 

@@ -27,6 +27,9 @@ type fixture struct {
 	saved func(ctx context.Context, name string) (json.RawMessage, error)
 	// store is Deps.Store (nil: none).
 	store *store.Store
+	// leases and hostID are Deps.Leases and Deps.HostID (nil: none).
+	leases Leases
+	hostID string
 }
 
 type tp = testenv.Plugin
@@ -49,7 +52,8 @@ func newFixtureB(t testing.TB) *fixture {
 func (f *fixture) start() (*Manager, error) {
 	f.t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Output: f.logs, Level: hclog.Debug, IndependentLevels: true})
-	m := New(f.cfg, Deps{Logger: log, Metrics: metrics.New(), HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, SavedSettings: f.saved, Store: f.store})
+	m := New(f.cfg, Deps{Logger: log, Metrics: metrics.New(), HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, SavedSettings: f.saved, Store: f.store,
+		Leases: f.leases, HostID: f.hostID})
 	err := m.Start(context.Background())
 	f.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -61,6 +61,7 @@ type Plugin struct {
 	lastErr   string    // the latest error, kept as history
 	lastErrAt time.Time // when lastErr happened
 	curErr    string    // what is wrong now; "" while running
+	runsOn    string    // the host that runs this singleton, while elsewhere
 	// notConfigured says what settings an optional plugin waits for
 	// (ErrNotConfigured); it is disabled meanwhile.
 	notConfigured string
@@ -120,7 +121,7 @@ func (p *Plugin) setStateLocked(s State, why string) {
 		p.lastErr, p.lastErrAt = why, now
 	}
 	switch s {
-	case StateRunning, StateStopped, StateDisabled:
+	case StateRunning, StateStopped, StateDisabled, StateElsewhere:
 		// Running again, or not running on purpose: nothing is wrong now.
 		// The last error stays, with its time, as history.
 		p.curErr = ""
@@ -209,7 +210,7 @@ func (p *Plugin) waitForSettings(why string) {
 func (p *Plugin) launch(ctx context.Context, epoch int) error {
 	begin := time.Now()
 	p.mu.Lock()
-	if p.epoch != epoch || p.ctx.Err() != nil {
+	if p.epoch != epoch || p.ctx.Err() != nil || !p.mayLaunchLocked() {
 		p.mu.Unlock()
 		return errOvertaken
 	}
@@ -323,6 +324,10 @@ func (p *Plugin) restart() error {
 	case StateDisabled:
 		p.mu.Unlock()
 		return fmt.Errorf("%w: plugin %q is disabled; enable it instead", sdk.ErrFailedPrecondition, p.name)
+	case StateElsewhere:
+		holder := p.runsOn
+		p.mu.Unlock()
+		return fmt.Errorf("%w: plugin %q is %s; restart it there", sdk.ErrFailedPrecondition, p.name, elsewhereMessage(holder))
 	case StateStarting:
 		p.mu.Unlock()
 		return fmt.Errorf("%w: plugin %q is starting; try again once it runs", sdk.ErrConflict, p.name)
@@ -354,10 +359,15 @@ func (p *Plugin) restart() error {
 // it down, killed at the stop deadline. The caller has set expectExit. A
 // nil proc is nothing to stop.
 func (p *Plugin) stopProcess(proc *client.Process) {
+	p.stopProcessWithin(proc, p.pol.StopTimeout)
+}
+
+// stopProcessWithin is stopProcess with its own deadline.
+func (p *Plugin) stopProcessWithin(proc *client.Process, within time.Duration) {
 	if proc == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, p.pol.StopTimeout)
+	ctx, cancel := context.WithTimeout(p.ctx, within)
 	defer cancel()
 	if err := p.sw.Drain(ctx); err != nil {
 		p.log.Warn("calls still in flight at the stop deadline", "error", err)

@@ -38,6 +38,10 @@ type launcher struct {
 	settings func(ctx context.Context, man *manifest.Manifest) (json.RawMessage, error)
 	// hostService is the sdk.Host offered to a plugin.
 	hostService func(name string) sdk.Host
+	// leases decide where singleton plugins run (nil: they run here);
+	// hostID is this host's id (Deps).
+	leases Leases
+	hostID string
 }
 
 // openRuntime makes this host instance's runtime directory and starts its

@@ -67,6 +67,11 @@ type Deps struct {
 	// are enabled again (store.Queries.PluginsDisabled), by name, with who
 	// and since when; Start leaves them disabled. Nil: none.
 	LastingDisabled func(ctx context.Context) (map[string]string, error)
+	// Leases, when set, decide which host runs each singleton plugin
+	// (package hosts); HostID is this host's id, as the leases name it.
+	// Nil: singleton plugins run here like the others (one host).
+	Leases Leases
+	HostID string
 	// OnEvent, when set, sees every event a plugin publishes, before the
 	// plugins that subscribe to it; its error fails the plugin's Publish.
 	OnEvent func(ctx context.Context, e sdk.Event) error
@@ -140,6 +145,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		hostService: func(name string) sdk.Host {
 			return &hostService{m: m, plugin: name, cache: m.deps.Cache, store: m.deps.Store}
 		},
+		leases: m.deps.Leases, hostID: m.deps.HostID,
 	}
 	if err := m.l.openRuntime(); err != nil {
 		return err
@@ -258,7 +264,13 @@ func (m *Manager) startLevel(ctx context.Context, level []*manifest.Manifest) {
 			p.refuse("plugin not started", why)
 			continue
 		}
-		wg.Go(func() { _ = p.start(ctx) }) // a failed start is the instance's state
+		wg.Go(func() { // a failed start is the instance's state
+			if p.singleton() {
+				_ = m.startSingleton(ctx, p)
+				return
+			}
+			_ = p.start(ctx)
+		})
 	}
 	wg.Wait()
 }
@@ -269,7 +281,7 @@ func (m *Manager) startError(names []string) error {
 	failed := map[string]string{}
 	for _, name := range names {
 		p, _ := m.Plugin(name)
-		if st := p.Status(); p.Required() && !st.State.Up() && st.State != StateDisabled {
+		if st := p.Status(); p.Required() && !st.State.Up() && st.State != StateDisabled && st.State != StateElsewhere {
 			failed[name] = st.LastError
 		}
 	}
@@ -365,7 +377,7 @@ func (m *Manager) Ready() (bool, []string) {
 		}
 		st := p.Status()
 		switch {
-		case st.State == StateDisabled:
+		case st.State == StateDisabled, st.State == StateElsewhere:
 			continue
 		case st.State == StateUnhealthy || (st.State == StateRunning && !p.Healthy()):
 			reasons = append(reasons, fmt.Sprintf("required plugin %q is unhealthy: %s", st.Name, st.Message))
@@ -479,6 +491,16 @@ func (m *Manager) Enable(name string) error {
 	}
 	if why := m.failedDependency(p.Manifest()); why != "" {
 		return fmt.Errorf("%w: plugin %q cannot start: %s", sdk.ErrFailedPrecondition, name, why)
+	}
+	if p.singleton() && p.State() == StateDisabled {
+		// The lease decides where it runs: here when this host takes it.
+		holder, err := m.deps.Leases.Claim(m.ctx, name)
+		if err != nil {
+			return fmt.Errorf("%w: plugin %q is a singleton and its lease could not be claimed: %v; try again", sdk.ErrUnavailable, name, err)
+		}
+		if holder != m.deps.HostID {
+			return p.enableElsewhere(holder)
+		}
 	}
 	return p.enable()
 }

@@ -38,10 +38,15 @@ const (
 	// StateDisabled: not loaded on purpose (configuration, environment, or
 	// an operator's action).
 	StateDisabled State = "disabled"
+	// StateElsewhere: a singleton plugin that another host runs (its lease
+	// is that host's; Status.RunsOn names it, "" while no live host holds
+	// it). This host starts it when it takes the lease. Not a failure: it
+	// does not count against /ready.
+	StateElsewhere State = "elsewhere"
 )
 
 // States lists every state, for metrics.
-var States = []State{StateStarting, StateRunning, StateUnhealthy, StateRestarting, StateFailed, StateStopped, StateDisabled}
+var States = []State{StateStarting, StateRunning, StateUnhealthy, StateRestarting, StateFailed, StateStopped, StateDisabled, StateElsewhere}
 
 // Up reports whether a plugin in this state has a process that answers
 // calls: running, or running but unhealthy.
@@ -87,6 +92,12 @@ type Status struct {
 	// Switch is the plugin's last upgrade or rollback on this host: from
 	// and to which version, and how it went (a switch back says why).
 	Switch *Switchover `json:"switch,omitempty"`
+	// Singleton: the manifest says the plugin runs on one host at a time.
+	Singleton bool `json:"singleton,omitempty"`
+	// RunsOn is, for a singleton plugin, the host that runs it: this
+	// host's id while it runs or starts here, another's while the state is
+	// elsewhere ("" while no live host holds its lease).
+	RunsOn string `json:"runs_on,omitempty"`
 }
 
 // Circuit states.
@@ -145,7 +156,10 @@ func (p *Plugin) Status() Status {
 		st.LastErrorAt = &t
 	}
 	if man := p.Manifest(); man != nil {
-		st.Version, st.Kind = man.Version, man.Kind
+		st.Version, st.Kind, st.Singleton = man.Version, man.Kind, man.Singleton
+	}
+	if st.Singleton {
+		st.RunsOn = p.runsOnLocked()
 	}
 	if p.desc != nil {
 		st.Capabilities = p.desc.Capabilities
@@ -265,14 +279,19 @@ func (c supervisedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, me
 	return cs, c.p.unavailable(err)
 }
 
-// unavailable adds the next attempt to the switch's refusal of a call.
+// unavailable adds the next attempt to the switch's refusal of a call, or,
+// for a singleton plugin another host runs, names that host.
 func (p *Plugin) unavailable(err error) error {
 	if err == nil || !errors.Is(err, sdk.ErrPluginUnavailable) {
 		return err
 	}
 	p.mu.RLock()
 	next := p.nextAttemptLocked()
+	elsewhere, host := p.state == StateElsewhere, p.runsOn
 	p.mu.RUnlock()
+	if elsewhere {
+		return &ElsewhereError{Plugin: p.name, Host: host, Err: err}
+	}
 	return &UnavailableError{Err: err, RetryAt: next}
 }
 

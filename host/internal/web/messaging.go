@@ -285,7 +285,12 @@ func (s *Server) notifier(name string) (notify.Notifier, error) {
 // do), a refused phone number 422 on the phone field, others by their
 // sentinel (classify). Each still matches its sentinel.
 func (s *Server) messagingError(plugin, id string, err error) error {
+	var elsewhere *plugins.ElsewhereError
 	switch {
+	case errors.As(err, &elsewhere):
+		// A singleton another host runs: pairing and reading sessions are
+		// done on that host (docs/operations.md, "Several hosts").
+		return errors.Join(&apiError{http.StatusServiceUnavailable, "plugin_unavailable", elsewhere.Error(), nil}, err)
 	case errors.Is(err, sdk.ErrPluginUnavailable):
 		return notRunning(plugin, "not running", err)
 	case errors.Is(err, sdk.ErrNotFound):
