@@ -20,7 +20,7 @@ import (
 // Name and Version must match plugin.json.
 const (
 	Name    = "whatsapp"
-	Version = "0.1.0"
+	Version = "0.2.0"
 )
 
 const description = "WhatsApp messages to customers from linked-device sessions, through a throttled durable queue"

@@ -69,12 +69,19 @@ func eachWhatsAppDatabase(t *testing.T, fn func(t *testing.T, env []string)) {
 // waSentMessages reads what the fake WhatsApp took.
 func (rh *routerHost) waSentMessages() []waSent {
 	rh.t.Helper()
-	f, err := os.Open(filepath.Join(rh.dataDir, "plugins", "whatsapp", "wafake-sent.jsonl"))
+	return waSentIn(rh.t, rh.dataDir)
+}
+
+// waSentIn reads what the fake WhatsApp of the host with data directory
+// dataDir took.
+func waSentIn(t *testing.T, dataDir string) []waSent {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dataDir, "plugins", "whatsapp", "wafake-sent.jsonl"))
 	if os.IsNotExist(err) {
 		return nil
 	}
 	if err != nil {
-		rh.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	var out []waSent
@@ -83,7 +90,7 @@ func (rh *routerHost) waSentMessages() []waSent {
 	for sc.Scan() {
 		var m waSent
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			rh.t.Fatalf("wafake-sent.jsonl: %v: %s", err, sc.Bytes())
+			t.Fatalf("wafake-sent.jsonl: %v: %s", err, sc.Bytes())
 		}
 		out = append(out, m)
 	}
