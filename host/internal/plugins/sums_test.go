@@ -1,0 +1,55 @@
+package plugins
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/mikrobill/mikrobill/sdk/client"
+)
+
+// What a launch hashed is known to the next host started on the data
+// directory, for that identity and sum only; a damaged file is set aside.
+func TestSumCacheKeepsSumsAcrossStarts(t *testing.T) {
+	dir := t.TempDir()
+	id := client.FileID{Dev: 1, Inode: 2, Size: 3, Mtime: 4, Ctime: 5}
+	sum := []byte{0xab, 0xcd}
+	c := openSumCache(dir, hclog.NewNullLogger())
+	if c.Known("/p/x", id, sum) {
+		t.Fatal("an empty cache knows an executable")
+	}
+	c.Hashed("/p/x", id, sum)
+
+	again := openSumCache(dir, hclog.NewNullLogger())
+	if !again.Known("/p/x", id, sum) {
+		t.Error("the next start does not know the executable hashed before")
+	}
+	changed := id
+	changed.Ctime++
+	for name, known := range map[string]bool{
+		"another change time": again.Known("/p/x", changed, sum),
+		"another sum":         again.Known("/p/x", id, []byte{0xab, 0xce}),
+		"another path":        again.Known("/p/y", id, sum),
+	} {
+		if known {
+			t.Errorf("%s is known", name)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, sumsFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the sums file: %v, mode %v; want mode 0600", err, fi.Mode().Perm())
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, sumsFile), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	damaged := openSumCache(dir, hclog.NewNullLogger())
+	if damaged.Known("/p/x", id, sum) {
+		t.Error("a damaged file's entries are used")
+	}
+	damaged.Hashed("/p/x", id, sum)
+	if !openSumCache(dir, hclog.NewNullLogger()).Known("/p/x", id, sum) {
+		t.Error("the damaged file is not written again")
+	}
+}
