@@ -21,7 +21,8 @@ const sumsFile = "executable-sums.json"
 // sumCache is the host's client.SumCache: what its launches hashed, by the
 // executable's path, its file identity and its SHA-256, kept in the data
 // directory (mode 0600) so that a host started again does not hash its
-// plugins again. Only the newest identity of each path is kept. An entry
+// plugins again. Only the newest identity of each path is kept, and only
+// for paths that still exist when a host starts. An entry
 // vouches for nothing by itself: a launch still compares the lock file's
 // sum with the entry's, and a file rewritten since has another identity
 // (client.SumCache). A file that cannot be read or written costs only the
@@ -50,6 +51,13 @@ func openSumCache(dataDir string, log hclog.Logger) *sumCache {
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		log.Warn("the executables' saved sums are ignored; each plugin's executable is hashed at its launch, and the file is written again", "file", c.path, "error", err)
 		c.entries = map[string]sumEntry{}
+	}
+	// Executables removed since (a plugin removed, an old version's
+	// folder pruned) are forgotten at the next save.
+	for path := range c.entries {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			delete(c.entries, path)
+		}
 	}
 	return c
 }

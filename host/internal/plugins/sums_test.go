@@ -14,23 +14,31 @@ import (
 // directory, for that identity and sum only; a damaged file is set aside.
 func TestSumCacheKeepsSumsAcrossStarts(t *testing.T) {
 	dir := t.TempDir()
+	exe := filepath.Join(dir, "mikrobill-plugin-x")
+	if err := os.WriteFile(exe, []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	id := client.FileID{Dev: 1, Inode: 2, Size: 3, Mtime: 4, Ctime: 5}
 	sum := []byte{0xab, 0xcd}
 	c := openSumCache(dir, hclog.NewNullLogger())
-	if c.Known("/p/x", id, sum) {
+	if c.Known(exe, id, sum) {
 		t.Fatal("an empty cache knows an executable")
 	}
-	c.Hashed("/p/x", id, sum)
+	c.Hashed(exe, id, sum)
+	c.Hashed(filepath.Join(dir, "removed"), id, sum)
 
 	again := openSumCache(dir, hclog.NewNullLogger())
-	if !again.Known("/p/x", id, sum) {
+	if !again.Known(exe, id, sum) {
 		t.Error("the next start does not know the executable hashed before")
+	}
+	if _, kept := again.entries[filepath.Join(dir, "removed")]; kept {
+		t.Error("an executable that no longer exists is still remembered")
 	}
 	changed := id
 	changed.Ctime++
 	for name, known := range map[string]bool{
-		"another change time": again.Known("/p/x", changed, sum),
-		"another sum":         again.Known("/p/x", id, []byte{0xab, 0xce}),
+		"another change time": again.Known(exe, changed, sum),
+		"another sum":         again.Known(exe, id, []byte{0xab, 0xce}),
 		"another path":        again.Known("/p/y", id, sum),
 	} {
 		if known {
@@ -45,11 +53,11 @@ func TestSumCacheKeepsSumsAcrossStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	damaged := openSumCache(dir, hclog.NewNullLogger())
-	if damaged.Known("/p/x", id, sum) {
+	if damaged.Known(exe, id, sum) {
 		t.Error("a damaged file's entries are used")
 	}
-	damaged.Hashed("/p/x", id, sum)
-	if !openSumCache(dir, hclog.NewNullLogger()).Known("/p/x", id, sum) {
+	damaged.Hashed(exe, id, sum)
+	if !openSumCache(dir, hclog.NewNullLogger()).Known(exe, id, sum) {
 		t.Error("the damaged file is not written again")
 	}
 }
