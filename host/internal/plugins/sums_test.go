@@ -1,9 +1,12 @@
 package plugins
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -59,5 +62,58 @@ func TestSumCacheKeepsSumsAcrossStarts(t *testing.T) {
 	damaged.Hashed(exe, id, sum)
 	if !openSumCache(dir, hclog.NewNullLogger()).Known(exe, id, sum) {
 		t.Error("the damaged file is not written again")
+	}
+}
+
+// A host started again does not hash an executable it hashed before, but
+// one rewritten in place since, with its size and modification time put
+// back, is hashed again and refused before it runs.
+func TestRestartRefusesAnExecutableRewrittenSinceItWasHashed(t *testing.T) {
+	f := newFixture(t)
+	dir := f.Add(tp{Name: "rewritten", Required: boolPtr(false)})
+	exe := filepath.Join(dir, "mikrobill-plugin-rewritten")
+
+	m, err := f.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := status(t, m, "rewritten"); !st.State.Up() {
+		t.Fatalf("first start: %s %s", st.State, st.LastError)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m.Stop(ctx)
+	c := openSumCache(f.cfg.DataDir, hclog.NewNullLogger())
+	if _, ok := c.entries[exe]; !ok {
+		t.Fatalf("the launch did not remember the executable's sum: %v", c.entries)
+	}
+
+	fi, err := os.Stat(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // past the file system's clock granularity
+	fh, err := os.OpenFile(exe, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.WriteAt([]byte("evil"), fi.Size()-4); err != nil { // same size
+		t.Fatal(err)
+	}
+	fh.Close()
+	if err := os.Chtimes(exe, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+
+	m, err = f.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := status(t, m, "rewritten")
+	if st.State != StateFailed || !strings.Contains(st.LastError, "changed since it was locked: modified mikrobill-plugin-rewritten (content)") {
+		t.Errorf("after the rewrite: state %s, last_error %q; want failed, naming the changed executable", st.State, st.LastError)
+	}
+	if n := len(f.started()); n != 1 {
+		t.Errorf("the plugin was executed %d times, want once (before the rewrite)", n)
 	}
 }
