@@ -55,6 +55,11 @@ type Config struct {
 	// hashed from that open file, and that open file is what runs: a file
 	// put at Path after the check is never executed (see openExecutable).
 	SHA256 []byte
+	// Sums, when set with SHA256, remembers the executables this host has
+	// hashed (SumCache): an executable whose open file has the identity
+	// it had when it hashed to SHA256 is not read again. Nil hashes it at
+	// every launch.
+	Sums SumCache
 	// Dir is the working directory; empty means the executable's folder.
 	Dir string
 	// Env is the plugin's entire environment apart from the handshake
@@ -127,7 +132,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		env = append(env, wire.EnvClientCert+"="+string(pair.HostCertPEM), wire.EnvTLSFD+"=3")
 	}
 
-	exe, err := openExecutable(cfg.Path, cfg.SHA256)
+	exe, err := openExecutable(cfg.Path, cfg.SHA256, cfg.Sums)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +285,7 @@ func (p *Process) closeClient() {
 //
 // The file is opened non-blocking and must be a regular file: a named pipe
 // at the path never blocks the host.
-func openExecutable(path string, want []byte) (*os.File, error) {
+func openExecutable(path string, want []byte, sums SumCache) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open the plugin's executable: %w", err)
@@ -294,15 +299,23 @@ func openExecutable(path string, want []byte) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s is not a regular file (mode %s); a plugin's executable must be one", path, fi.Mode())
 	}
-	if want != nil {
-		got, err := readSHA256(f, path)
-		if err == nil {
-			err = compareSHA256(path, got, want)
-		}
-		if err != nil {
-			f.Close()
-			return nil, err
-		}
+	if want == nil {
+		return f, nil
+	}
+	id, identified := identify(fi)
+	if identified && sums != nil && sums.Known(path, id, want) {
+		return f, nil
+	}
+	got, err := readSHA256(f, path)
+	if err == nil {
+		err = compareSHA256(path, got, want)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if identified && sums != nil {
+		sums.Hashed(path, id, got)
 	}
 	return f, nil
 }

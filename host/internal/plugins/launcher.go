@@ -34,6 +34,9 @@ type launcher struct {
 	hostVersion string
 	runtimeDir  string
 	janitor     *client.Janitor
+	// sums remembers the executables hashed by this host's launches
+	// (sumCache); nil without a data directory.
+	sums client.SumCache
 	// settings returns a plugin's effective settings (Manager.settings).
 	settings func(ctx context.Context, man *manifest.Manifest) (json.RawMessage, error)
 	// hostService is the sdk.Host offered to a plugin.
@@ -52,6 +55,9 @@ func (l *launcher) openRuntime() error {
 		return err
 	}
 	l.runtimeDir = dir
+	if l.cfg.DataDir != "" {
+		l.sums = openSumCache(l.cfg.DataDir, l.log)
+	}
 	l.log.Debug("runtime directory for sockets", "dir", dir)
 	if j, err := client.StartJanitor(dir); err != nil {
 		l.log.Warn("no janitor: plugins' children and sockets may outlive a host that is killed", "error", err)
@@ -132,6 +138,7 @@ func (l *launcher) launch(ctx context.Context, man *manifest.Manifest, pol confi
 		Name:         man.Name,
 		Path:         filepath.Join(man.Dir, rel),
 		SHA256:       sum,
+		Sums:         l.sums,
 		Env:          client.PluginEnv(dataDir),
 		SocketDir:    l.runtimeDir,
 		StartTimeout: pol.StartTimeout,
