@@ -270,14 +270,20 @@ type notifyWorker struct {
 // Work renders the template and sends it through the notification plugin.
 // A message that cannot ever be sent (no plugin, no phone, a bad number, no
 // template) is cancelled with the reason, so it shows among the jobs to
-// look at and can be retried once fixed; a plugin that is down or a session
-// that is not connected fails the run and River retries.
+// look at and can be retried once fixed; a database that is away a
+// moment, a plugin that is down or a session that is not connected fails
+// the run and River retries.
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	s := w.s
 	a := job.Args
 	msg, err := s.render(ctx, a)
-	if err != nil {
+	var never *unsendableError
+	if errors.As(err, &never) {
 		return river.JobCancel(err)
+	}
+	if err != nil {
+		// The database away a moment: River retries.
+		return fmt.Errorf("render %q for customer %d: %w", a.Template, a.CustomerID, err)
 	}
 	if msg.phone == "" {
 		return river.JobCancel(fmt.Errorf("customer %d has no phone number to send %q to", a.CustomerID, a.Template))

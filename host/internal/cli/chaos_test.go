@@ -589,6 +589,20 @@ func (r *chaosRig) settle(st *store.Store) {
 	r.t.Logf("the work's jobs settled %s after the load", time.Since(began).Round(100*time.Millisecond))
 	if bad := open("cancelled", "discarded"); len(bad) > 0 {
 		r.t.Errorf("jobs that had to run were given up: %v", bad)
+		rows, err := st.Pool().Query(ctx, `SELECT id, kind, state::text, args::text, errors::text FROM river_job
+			WHERE kind = ANY($1) AND state::text IN ('cancelled', 'discarded') LIMIT 10`, workKinds)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var kind, state, args, errs string
+			if err := rows.Scan(&id, &kind, &state, &args, &errs); err != nil {
+				r.t.Fatal(err)
+			}
+			r.t.Errorf("job %d %s %s %s: %s", id, kind, state, args, errs)
+		}
 	}
 }
 
