@@ -16,7 +16,7 @@ import (
 // started again on its data directory. Nothing is lost or doubled (see
 // chaos_test.go).
 func TestChaosHostKilledUnderLoad(t *testing.T) {
-	r := newChaosRig(t, 100*time.Second)
+	r := newChaosRig(t, 75*time.Second)
 	r.setUp(30 * 24 * time.Hour)
 	r.addHost()
 	r.addHost()

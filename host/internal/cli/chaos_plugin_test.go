@@ -21,7 +21,7 @@ import (
 // webhook's call, in the confirmation's, between them); the host restarts
 // it each time. Nothing is lost or doubled (see chaos_test.go).
 func TestChaosPaymentPluginKilledUnderLoad(t *testing.T) {
-	r := newChaosRig(t, 90*time.Second)
+	r := newChaosRig(t, 65*time.Second)
 	h := r.setUp(30 * 24 * time.Hour)
 	invs := r.invoices(300)
 

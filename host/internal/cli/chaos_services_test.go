@@ -25,7 +25,7 @@ import (
 // chaos_test.go).
 func TestChaosDatabaseAndRedisUnderLoad(t *testing.T) {
 	redis := startChaosRedis(t)
-	r := newChaosRig(t, 100*time.Second, "REDIS_URL="+redis.url())
+	r := newChaosRig(t, 75*time.Second, "REDIS_URL="+redis.url())
 	r.setUp(30 * 24 * time.Hour)
 	r.addHost()
 	invs := r.invoices(300)
