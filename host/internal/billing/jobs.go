@@ -13,6 +13,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk/notify"
 	"github.com/mikrobill/mikrobill/sdk/router"
@@ -304,6 +305,12 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		return fmt.Errorf("send %q to customer %d: %w", a.Template, a.CustomerID, err)
 	}
 	s.log.Info("message sent", "template", a.Template, "customer", a.CustomerID, "message", resp.MessageID, "duplicate", resp.Duplicate)
+	// Recorded completed now rather than in the queue's next batch of
+	// completions: a host killed in between leaves the job running, and
+	// once rescued another host's plugin may send the message again.
+	if err := s.st.Tx(ctx, func(tx *store.Tx) error { return jobs.CompleteTx(ctx, tx, job) }); err != nil {
+		s.log.Warn("message sent; its job is recorded completed by the queue instead", "template", a.Template, "customer", a.CustomerID, "error", err)
+	}
 	return nil
 }
 
