@@ -31,6 +31,11 @@ FUZZ          ?= .
 # How long the fuzzer may minimize an input (a failing one, or one that
 # found new coverage): go's default, 60s, would spend a short run on one.
 FUZZMINIMIZE  ?= 100x
+# Chaos (docs/chaos.md): the scenarios whose name matches CHAOS run, one
+# after another, each bounded by its own deadline; the whole stays under 4
+# minutes on 2 cores.
+CHAOS         ?= .
+CHAOS_FLAGS   ?= -count=1 -timeout 4m
 FUZZ_TARGETS  := \
 	host:./internal/manifest:FuzzParse \
 	host:./internal/manifest:FuzzValidateSettings \
@@ -46,7 +51,7 @@ FUZZ_TARGETS  := \
 	plugins/payment-tripay:.:FuzzHandleWebhook \
 	plugins/payment-xendit:.:FuzzHandleWebhook
 
-.PHONY: build run fake-router marketplace-demo node-gateway test test-backends fuzz lint generate check-generate bench tidy clean help
+.PHONY: build run fake-router marketplace-demo node-gateway test test-backends chaos fuzz lint generate check-generate bench tidy clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -128,6 +133,12 @@ test-backends: ## count the store's contract suite and the Redis cache tests per
 		pass=$$(grep -acE -- "--- PASS: TestRedis/$$b/" $$log || true); skip=$$(grep -acE -- "--- SKIP: TestRedis/$$b" $$log || true); \
 		echo "    redis ($${b/_/ }): $$pass passed, $$skip skipped"; \
 	done
+
+chaos: ## run the chaos scenarios (docs/chaos.md): hosts SIGKILLed, a payment plugin SIGKILLed, PostgreSQL restarted, Redis stopped, the leader killed, under webhook load; CHAOS=regexp picks scenarios
+	@echo "==> go test -tags chaos $(CHAOS_FLAGS) -run '^TestChaos.*(?:$(CHAOS))' ./internal/cli/ in host (real hosts on a PostgreSQL and a Redis of the test's own)"
+	@start=$$SECONDS; cd host && $(GO) test -tags chaos $(CHAOS_FLAGS) -v -run '^TestChaos.*(?:$(CHAOS))' ./internal/cli/ && rc=0 || rc=$$?; \
+	echo "==> chaos: $$((SECONDS - start)) s"; \
+	if [ $$rc -ne 0 ]; then echo "==> chaos failed: a failing scenario prints the end of each of its hosts' logs"; fi; exit $$rc
 
 fuzz: ## run every fuzz target for FUZZTIME (5s) each, one at a time (FUZZ=regexp picks targets); a failure leaves its input in the package's testdata/fuzz/<target>/
 	@failed=""; ran=0; \

@@ -212,50 +212,87 @@ type message struct {
 func (s *Service) render(ctx context.Context, a NotifyArgs) (*message, error) {
 	q := s.st.Q()
 	tmpl, err := q.GetTemplateByName(ctx, a.Template)
-	if err != nil {
-		return nil, fmt.Errorf("message template %q: %w; create it under /api/v1/templates", a.Template, err)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, unsendable(fmt.Errorf("message %w; create it under /api/v1/templates", err))
 	}
-	cust, err := q.GetCustomer(ctx, a.CustomerID, s.cipher)
 	if err != nil {
 		return nil, err
 	}
+	cust, err := q.GetCustomer(ctx, a.CustomerID, s.cipher)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, unsendable(fmt.Errorf("customer %d: %w", a.CustomerID, err))
+	}
+	if err != nil {
+		return nil, err
+	}
+	// What the message is about may be gone (a deleted invoice): its
+	// fields stay empty. Any other failure (the database away a moment)
+	// fails the run, and River retries it: a message is never sent with
+	// fields left out because a read failed.
+	gone := func(err error) bool { return errors.Is(err, store.ErrNotFound) }
 	vars := map[string]string{"name": cust.Name, "package": "", "price": "", "expired_date": "", "invoice": "", "payment_link": ""}
 	if a.SubscriptionID != 0 {
-		if svc, err := q.GetSubscriptionView(ctx, a.SubscriptionID); err == nil {
+		svc, err := q.GetSubscriptionView(ctx, a.SubscriptionID)
+		switch {
+		case err == nil:
 			vars["package"] = svc.Plan.Name
 			vars["price"] = s.formatMoney(svc.Plan.Price, svc.Plan.Currency)
 			if !svc.ExpiresAt.IsZero() {
 				vars["expired_date"] = svc.ExpiresAt.In(s.cfg.Location).Format("02 Jan 2006 15:04")
 			}
+		case !gone(err):
+			return nil, fmt.Errorf("subscription %d: %w", a.SubscriptionID, err)
 		}
 		if a.InvoiceID == 0 {
 			vars["payment_link"] = s.renewLink(ctx, a.CustomerID, a.SubscriptionID)
 		}
 	}
 	if a.InvoiceID != 0 {
-		if inv, err := q.GetInvoice(ctx, a.InvoiceID); err == nil {
+		inv, err := q.GetInvoice(ctx, a.InvoiceID)
+		switch {
+		case err == nil:
 			vars["invoice"] = inv.Number
 			vars["payment_link"] = inv.PaymentURL
 			vars["price"] = s.formatMoney(inv.Amount, inv.Currency)
 			if vars["package"] == "" {
-				if plan, err := q.GetPlan(ctx, inv.PlanID); err == nil {
+				plan, err := q.GetPlan(ctx, inv.PlanID)
+				switch {
+				case err == nil:
 					vars["package"] = plan.Name
+				case !gone(err):
+					return nil, fmt.Errorf("plan %d: %w", inv.PlanID, err)
 				}
 			}
+		case !gone(err):
+			return nil, fmt.Errorf("invoice %d: %w", a.InvoiceID, err)
 		}
 	}
 	text, err := store.RenderTemplate(tmpl.Body, vars)
 	if err != nil {
-		return nil, err
+		return nil, unsendable(fmt.Errorf("message template %q: %w; fix it under /api/v1/templates", a.Template, err))
 	}
 	m := &message{text: text, phone: cust.Phone}
 	if cust.LocationID != 0 {
-		if loc, err := q.GetLocation(ctx, cust.LocationID); err == nil {
+		loc, err := q.GetLocation(ctx, cust.LocationID)
+		switch {
+		case err == nil:
 			m.location = loc.Name
+		case !gone(err):
+			return nil, fmt.Errorf("location %d: %w", cust.LocationID, err)
 		}
 	}
 	return m, nil
 }
+
+// unsendableError is a message that cannot be rendered however often it
+// is tried (its template or its customer is not there, the template does
+// not render): its job is cancelled, to be retried once fixed.
+type unsendableError struct{ err error }
+
+func (e *unsendableError) Error() string { return e.err.Error() }
+func (e *unsendableError) Unwrap() error { return e.err }
+
+func unsendable(err error) error { return &unsendableError{err: err} }
 
 // renewLink is where a customer pays for a subscription that a message
 // is about: its newest unpaid invoice's payment link (the pay page when

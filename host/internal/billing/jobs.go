@@ -13,6 +13,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/mikrobill/mikrobill/host/internal/jobs"
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/sdk/notify"
 	"github.com/mikrobill/mikrobill/sdk/router"
@@ -270,14 +271,20 @@ type notifyWorker struct {
 // Work renders the template and sends it through the notification plugin.
 // A message that cannot ever be sent (no plugin, no phone, a bad number, no
 // template) is cancelled with the reason, so it shows among the jobs to
-// look at and can be retried once fixed; a plugin that is down or a session
-// that is not connected fails the run and River retries.
+// look at and can be retried once fixed; a database that is away a
+// moment, a plugin that is down or a session that is not connected fails
+// the run and River retries.
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	s := w.s
 	a := job.Args
 	msg, err := s.render(ctx, a)
-	if err != nil {
+	var never *unsendableError
+	if errors.As(err, &never) {
 		return river.JobCancel(err)
+	}
+	if err != nil {
+		// The database away a moment: River retries.
+		return fmt.Errorf("render %q for customer %d: %w", a.Template, a.CustomerID, err)
 	}
 	if msg.phone == "" {
 		return river.JobCancel(fmt.Errorf("customer %d has no phone number to send %q to", a.CustomerID, a.Template))
@@ -298,6 +305,12 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 		return fmt.Errorf("send %q to customer %d: %w", a.Template, a.CustomerID, err)
 	}
 	s.log.Info("message sent", "template", a.Template, "customer", a.CustomerID, "message", resp.MessageID, "duplicate", resp.Duplicate)
+	// Recorded completed now rather than in the queue's next batch of
+	// completions: a host killed in between leaves the job running, and
+	// once rescued another host's plugin may send the message again.
+	if err := s.st.Tx(ctx, func(tx *store.Tx) error { return jobs.CompleteTx(ctx, tx, job) }); err != nil {
+		s.log.Warn("message sent; its job is recorded completed by the queue instead", "template", a.Template, "customer", a.CustomerID, "error", err)
+	}
 	return nil
 }
 

@@ -220,6 +220,13 @@ type JobsConfig struct {
 	// Retention is how long completed jobs are kept. HCL: retention.
 	// Default 24h.
 	Retention time.Duration
+	// JobTimeout bounds one run of a job; a run that takes longer is
+	// cancelled and retried. HCL: job_timeout. Default 1m.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before it is taken
+	// as stranded (its host died mid-run) and run again; longer than
+	// JobTimeout. HCL: rescue_after. Default 2m.
+	RescueAfter time.Duration
 }
 
 // NotificationsConfig says how customers are notified. HCL block:

@@ -100,6 +100,8 @@ func wantDefaults(t *testing.T) *config.Config {
 			InvoiceLeadDays:     5,
 			PostpaidGraceDays:   3,
 			Retention:           24 * time.Hour,
+			JobTimeout:          time.Minute,
+			RescueAfter:         2 * time.Minute,
 		},
 		Notifications: config.NotificationsConfig{Plugin: "whatsapp", MessageDelay: time.Second, MaxSessions: 5},
 		Router:        config.RouterConfig{DefaultLocation: config.RouterLocation{Name: "default"}},
@@ -295,6 +297,8 @@ func TestLoadFullFile(t *testing.T) {
 			InvoiceLeadDays:     5,
 			PostpaidGraceDays:   3,
 			Retention:           72 * time.Hour,
+			JobTimeout:          30 * time.Second,
+			RescueAfter:         45 * time.Second,
 		},
 		Notifications: config.NotificationsConfig{Plugin: "whatsapp", Session: "billing-number", MessageDelay: 2500 * time.Millisecond, MaxSessions: 3},
 		Router: config.RouterConfig{DefaultLocation: config.RouterLocation{
@@ -918,6 +922,9 @@ func TestValidate(t *testing.T) {
 		{"body limit", func(c *config.Config) { c.Server.BodyLimit = 0 }, []string{"server.body_limit must be positive, got 0"}},
 		{"history interval too short", func(c *config.Config) { c.Plugins.HistoryInterval = 500 * time.Millisecond }, []string{"plugins.history_interval must be between 1s and 5m0s, got 500ms"}},
 		{"history interval too long", func(c *config.Config) { c.Plugins.HistoryInterval = 10 * time.Minute }, []string{"plugins.history_interval must be between 1s and 5m0s, got 10m0s"}},
+		{"rescue after a short job timeout", func(c *config.Config) { c.Jobs.JobTimeout, c.Jobs.RescueAfter = 5*time.Second, 10*time.Second }, nil},
+		{"rescue before the job timeout", func(c *config.Config) { c.Jobs.RescueAfter = time.Minute }, []string{
+			"jobs.rescue_after (1m) must be longer than jobs.job_timeout (1m), or a job still running would be started again on another host; raise jobs.rescue_after or lower jobs.job_timeout"}},
 		{"plugin dir", func(c *config.Config) { c.Plugins.Dir = "" }, []string{"plugins.dir must not be empty"}},
 		{"plugin settings not an object", func(c *config.Config) {
 			c.Plugin["a"] = &config.PluginConfig{Settings: json.RawMessage(`[1]`)}

@@ -156,6 +156,8 @@ var settings = []*Setting{
 	{Key: "jobs.invoice_lead_days", v: integer(func(c *Config) *int { return &c.Jobs.InvoiceLeadDays }, 5).check(daysBetween(0, 28))},
 	{Key: "jobs.postpaid_grace_days", v: integer(func(c *Config) *int { return &c.Jobs.PostpaidGraceDays }, 3).check(daysBetween(0, 60))},
 	{Key: "jobs.retention", v: duration(func(c *Config) *time.Duration { return &c.Jobs.Retention }, 24*time.Hour)},
+	{Key: "jobs.job_timeout", v: duration(func(c *Config) *time.Duration { return &c.Jobs.JobTimeout }, time.Minute).check(durationBetween(time.Second, 24*time.Hour))},
+	{Key: "jobs.rescue_after", v: duration(func(c *Config) *time.Duration { return &c.Jobs.RescueAfter }, 2*time.Minute).check(longerThanJobTimeout)},
 
 	{Key: "notifications.plugin", v: text(func(c *Config) *string { return &c.Notifications.Plugin }, "whatsapp")},
 	{Key: "notifications.session", v: text(func(c *Config) *string { return &c.Notifications.Session }, "")},
@@ -304,6 +306,16 @@ func atLeastNamed(n int) rule[int] {
 		}
 		return nil
 	}
+}
+
+// longerThanJobTimeout holds jobs.rescue_after above jobs.job_timeout: a
+// job rescued while its run may still go on would run twice at once.
+func longerThanJobTimeout(c *Config, s *Setting, v time.Duration) error {
+	if v <= c.Jobs.JobTimeout {
+		return fmt.Errorf("%s (%s) must be longer than jobs.job_timeout (%s), or a job still running would be started again on another host; raise %s or lower jobs.job_timeout",
+			s.Key, FormatDuration(v), FormatDuration(c.Jobs.JobTimeout), s.Key)
+	}
+	return nil
 }
 
 func durationBetween(lo, hi time.Duration) rule[time.Duration] {

@@ -41,6 +41,12 @@ type Config struct {
 	Retention time.Duration
 	// JobTimeout bounds one run of a job (default 1m).
 	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before River takes
+	// it as stranded (its host died mid-run) and makes it available
+	// again; it must be longer than JobTimeout (default JobTimeout + 1m;
+	// River's own is an hour). Workers must therefore be safe to run
+	// twice.
+	RescueAfter time.Duration
 	// ID names this host among several (default River's).
 	ID string
 	// Logger receives River's log lines (under "jobs").
@@ -99,6 +105,12 @@ func New(st *store.Store, workers *river.Workers, periodic []*river.PeriodicJob,
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = time.Minute
 	}
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = cfg.JobTimeout + time.Minute
+	}
+	if cfg.RescueAfter <= cfg.JobTimeout {
+		return nil, fmt.Errorf("create the job queue: rescue after %s must be longer than the job timeout %s, or a job still running would be run again", cfg.RescueAfter, cfg.JobTimeout)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
@@ -111,6 +123,7 @@ func New(st *store.Store, workers *river.Workers, periodic []*river.PeriodicJob,
 		FetchPollInterval:           cfg.PollInterval,
 		CompletedJobRetentionPeriod: cfg.Retention,
 		JobTimeout:                  cfg.JobTimeout,
+		RescueStuckJobsAfter:        cfg.RescueAfter,
 		MaxAttempts:                 25,
 		Logger:                      slogFor(log),
 		RetryPolicy:                 cfg.RetryPolicy,

@@ -69,6 +69,8 @@ jobs {
   expiry_check_interval = "1m"
   reminder_days         = [14, 7, 1, 0]
   retention             = "72h"
+  job_timeout           = "30s"
+  rescue_after          = "45s"
 }
 
 notifications {

@@ -56,6 +56,14 @@ type behaviour struct {
 	// Phone is the number a session scanned without a phone connects as
 	// (default "+6281200000001").
 	Phone string `json:"phone"`
+	// Connected starts the sessions connected (as Phone), no pairing
+	// needed.
+	Connected bool `json:"connected"`
+	// SentLog is a file each message sent is appended to, one JSON line
+	// {"key", "to", "text"}; copies of the plugin (one per host, or one
+	// after a restart) may share it, and a message sent by each shows
+	// there once per copy.
+	SentLog string `json:"sent_log"`
 }
 
 // pngSize is the side of the plugin's QR images, in pixels: not the host's
@@ -132,6 +140,9 @@ func newFake(b behaviour, now func() time.Time) *fake {
 	f := &fake{b: b, now: now, sessions: map[string]*session{}, sent: map[string]*notify.SendResponse{}}
 	for _, id := range b.Sessions {
 		f.sessions[id] = &session{id: id, status: notify.SessionStatusDisconnected}
+		if b.Connected {
+			f.sessions[id] = &session{id: id, status: notify.SessionStatusConnected, phone: b.Phone, since: now()}
+		}
 	}
 	return f
 }
@@ -307,10 +318,33 @@ func (f *fake) Send(_ context.Context, req *notify.SendRequest) (*notify.SendRes
 	if from == nil {
 		return nil, fmt.Errorf("%w: no connected session to send from; pair one", notify.ErrSessionNotConnected)
 	}
+	if f.b.SentLog != "" {
+		if err := appendSent(f.b.SentLog, req); err != nil {
+			return nil, err
+		}
+	}
 	f.next++
 	resp := &notify.SendResponse{MessageID: fmt.Sprintf("fake-%d", f.next), Status: notify.DeliveryStatusSent, SessionID: from.id}
 	f.sent[req.IdempotencyKey] = resp
 	return resp, nil
+}
+
+// appendSent appends one line for req to the sent log, in one write with
+// O_APPEND, so copies of the plugin writing at once do not interleave.
+func appendSent(path string, req *notify.SendRequest) error {
+	line, err := json.Marshal(map[string]string{"key": req.IdempotencyKey, "to": req.To, "text": req.Text})
+	if err != nil {
+		return err
+	}
+	fl, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("sent log: %w", err)
+	}
+	if _, err := fl.Write(append(line, '\n')); err != nil {
+		fl.Close()
+		return fmt.Errorf("sent log: %w", err)
+	}
+	return fl.Close()
 }
 
 func (f *fake) GetDeliveryStatus(_ context.Context, req *notify.GetDeliveryStatusRequest) (*notify.GetDeliveryStatusResponse, error) {
