@@ -35,17 +35,8 @@ type Config struct {
 	// Workers is how many jobs run at once (default 10).
 	Workers int
 	// PollInterval is how often the queue looks for new jobs when no
-	// notification says there are some (default 1s, at least
-	// FetchCooldown).
+	// notification says there are some (default 1s, at least 100ms).
 	PollInterval time.Duration
-	// FetchCooldown is the least time between two fetches of jobs (default
-	// 10ms; River's is 100ms). A fetch takes at most the free workers'
-	// worth of jobs, so under load this bounds the queue at Workers jobs
-	// per FetchCooldown: with River's default, 100 jobs a second with 10
-	// workers, fewer than the provision, message and audit jobs of 40
-	// paid webhooks a second. Idle, it costs nothing: fetches follow
-	// inserts, finished jobs and the poll.
-	FetchCooldown time.Duration
 	// Retention keeps completed jobs this long (default 24h).
 	Retention time.Duration
 	// JobTimeout bounds one run of a job (default 1m).
@@ -96,11 +87,8 @@ func New(st *store.Store, workers *river.Workers, periodic []*river.PeriodicJob,
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
-	if cfg.FetchCooldown <= 0 {
-		cfg.FetchCooldown = 10 * time.Millisecond
-	}
-	if cfg.PollInterval < cfg.FetchCooldown {
-		cfg.PollInterval = cfg.FetchCooldown // River refuses a poll shorter than the cool-down
+	if cfg.PollInterval < 100*time.Millisecond {
+		cfg.PollInterval = 100 * time.Millisecond // River's fetch cool-down
 	}
 	if cfg.Retention <= 0 {
 		cfg.Retention = 24 * time.Hour
@@ -117,7 +105,6 @@ func New(st *store.Store, workers *river.Workers, periodic []*river.PeriodicJob,
 		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:                     workers,
 		PeriodicJobs:                periodic,
-		FetchCooldown:               cfg.FetchCooldown,
 		FetchPollInterval:           cfg.PollInterval,
 		CompletedJobRetentionPeriod: cfg.Retention,
 		JobTimeout:                  cfg.JobTimeout,
