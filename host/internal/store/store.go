@@ -265,7 +265,9 @@ func (t *Tx) SQLTx() *sql.Tx { return t.sqlTx }
 // with the job queue's InsertTx). A connection lost during the commit
 // leaves its outcome unknown: that is ErrUnavailable, never repeated. On
 // SQLite nothing is repeated (a busy database already waited its busy
-// timeout).
+// timeout), and the transactions of this process take their turn at the
+// write lock before they begin (Store.writer), holding no connection
+// while they wait.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	err := s.tx(ctx, fn)
 	var ce *commitError
