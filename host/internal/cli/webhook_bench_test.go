@@ -276,6 +276,15 @@ func BenchmarkWebhookRatio(b *testing.B) {
 // address and data directory.
 func startBenchHost(b *testing.B, pluginDir string, env []string) (addr, dataDir string) {
 	b.Helper()
+	addr, dataDir, _ = startBenchHostStoppable(b, pluginDir, env)
+	return addr, dataDir
+}
+
+// startBenchHostStoppable is startBenchHost that also returns a function
+// stopping the host at once (it stops at the benchmark's end otherwise);
+// calling it more than once is harmless.
+func startBenchHostStoppable(b *testing.B, pluginDir string, env []string) (addr, dataDir string, stop func()) {
+	b.Helper()
 	logs := &tailBuffer{max: 64 << 10}
 	addrc := make(chan string, 1)
 	g := &globals{
@@ -298,18 +307,22 @@ func startBenchHost(b *testing.B, pluginDir string, env []string) (addr, dataDir
 		cancel()
 		b.Fatalf("serve did not start within 30s\n%s", logs.String())
 	}
-	b.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(40 * time.Second):
-			b.Errorf("serve did not stop within 40s")
-		}
-		if b.Failed() {
-			b.Logf("host log (tail):\n%s", logs.String())
-		}
-	})
-	return addr, dataDir
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(40 * time.Second):
+				b.Errorf("serve did not stop within 40s")
+			}
+			if b.Failed() {
+				b.Logf("host log (tail):\n%s", logs.String())
+			}
+		})
+	}
+	b.Cleanup(stop)
+	return addr, dataDir, stop
 }
 
 // benchToken creates an admin with the CLI and returns an API token.

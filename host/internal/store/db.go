@@ -319,6 +319,9 @@ type sqlDB struct {
 		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	}
+	// writer is the store's write turn (Store.writer) when q is the pool:
+	// Exec takes it. In a transaction (which holds it) it is nil.
+	writer chan struct{}
 }
 
 var _ DB = sqlDB{}
@@ -326,6 +329,13 @@ var _ DB = sqlDB{}
 func (d sqlDB) Dialect() Dialect { return SQLite }
 
 func (d sqlDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if d.writer != nil {
+		unlock, err := lockWriter(ctx, d.writer)
+		if err != nil {
+			return 0, err
+		}
+		defer unlock()
+	}
 	res, err := d.q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return 0, mapErr(err)

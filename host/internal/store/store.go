@@ -58,7 +58,28 @@ type Store struct {
 	pool  *pgxpool.Pool // PostgreSQL
 	sqldb *sql.DB       // SQLite: the application's pool
 	jobdb *sql.DB       // SQLite: River's pool (one connection, as River asks)
+	// writer is the SQLite file's one write lock as seen in this process
+	// (a channel of one): transactions and statements outside one take it
+	// before SQLite's, so writers queue here and are woken in turn,
+	// instead of sleeping in SQLite's busy handler (1, 2, 5, 10, ... 100 ms
+	// between tries) while holding a connection of the pool that readers
+	// wait for.
+	writer chan struct{}
 }
+
+// sqliteConns bounds the application's SQLite pool: one writer at a time
+// (see Store.writer) and readers beside it (WAL). Idle connections are
+// kept (a connection opened again parses the schema again) for
+// sqliteConnIdle after a burst.
+const (
+	sqliteConns    = 8
+	sqliteConnIdle = time.Minute
+)
+
+// sqliteBusy is how long a writer waits for the write lock, here and in
+// SQLite (busy_timeout in sqliteDSN), before the database counts as
+// unavailable.
+const sqliteBusy = 10 * time.Second
 
 // Open opens (and for SQLite creates) the database. It does not migrate:
 // call Migrate.
@@ -119,14 +140,16 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(4)
+	db.SetMaxOpenConns(sqliteConns)
+	db.SetMaxIdleConns(sqliteConns)
+	db.SetConnMaxIdleTime(sqliteConnIdle)
 	jobs, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	jobs.SetMaxOpenConns(1)
-	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, where: path, Now: time.Now}
+	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, where: path, Now: time.Now, writer: make(chan struct{}, 1)}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
@@ -172,7 +195,28 @@ func (s *Store) Q() *Queries {
 	if s.pool != nil {
 		return &Queries{db: pgxDB{q: s.pool, pool: s.pool}, store: s}
 	}
-	return &Queries{db: sqlDB{q: s.sqldb}, store: s}
+	return &Queries{db: sqlDB{q: s.sqldb, writer: s.writer}, store: s}
+}
+
+// lockWriter takes this process's turn at the SQLite write lock (see
+// Store.writer) and returns its release. Waiting longer than SQLite's
+// busy timeout is ErrUnavailable, as SQLite's own busy error is.
+func lockWriter(ctx context.Context, writer chan struct{}) (func(), error) {
+	select {
+	case writer <- struct{}{}:
+		return func() { <-writer }, nil
+	default:
+	}
+	t := time.NewTimer(sqliteBusy)
+	defer t.Stop()
+	select {
+	case writer <- struct{}{}:
+		return func() { <-writer }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return nil, &unavailableError{fmt.Errorf("the embedded database stayed busy for %s (another write held it)", sqliteBusy)}
+	}
 }
 
 // Pool returns the PostgreSQL pool (nil on SQLite), for River.
@@ -221,7 +265,9 @@ func (t *Tx) SQLTx() *sql.Tx { return t.sqlTx }
 // with the job queue's InsertTx). A connection lost during the commit
 // leaves its outcome unknown: that is ErrUnavailable, never repeated. On
 // SQLite nothing is repeated (a busy database already waited its busy
-// timeout).
+// timeout), and the transactions of this process take their turn at the
+// write lock before they begin (Store.writer), holding no connection
+// while they wait.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	err := s.tx(ctx, fn)
 	var ce *commitError
@@ -270,6 +316,11 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 		return nil
 	}
+	unlock, err := lockWriter(ctx, s.writer)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := s.sqldb.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
