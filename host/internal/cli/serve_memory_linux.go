@@ -14,15 +14,18 @@ import (
 // releaseExecutablePages unmaps from this process the resident pages of
 // its executable's read-only mappings (code, read-only data and the
 // function tables; never a writable one) with madvise(MADV_DONTNEED), and
-// returns the size of the mappings it went over. Those mappings are never
-// written, so their pages are the file's: one that is used again is
-// faulted in again from the page cache.
+// returns the size of the mappings it went over. Only mappings whose every
+// page is still the file's are released: a read-only mapping the process
+// wrote to before it was made read-only (relocations of a position
+// independent executable, RELRO) holds private copies that MADV_DONTNEED
+// would throw away, so it is left alone. A page released is faulted in
+// again from the page cache when it is used.
 func releaseExecutablePages() (int64, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, err
 	}
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return 0, err
 	}
@@ -35,31 +38,65 @@ func releaseExecutablePages() (int64, error) {
 	})
 }
 
-// madviseReadOnly calls advise for each mapping of file in maps (the
-// format of /proc/PID/maps) that is not writable, and returns their total
-// size.
-func madviseReadOnly(maps io.Reader, file string, advise func(start, length uintptr) error) (int64, error) {
-	var total int64
-	sc := bufio.NewScanner(maps)
+// smapsMapping is one mapping of /proc/PID/smaps: its range, permissions,
+// file, and how much of it is private copies (Anonymous).
+type smapsMapping struct {
+	start, end  uint64
+	perms, file string
+	anonymousKB int64
+	line        string
+}
+
+// madviseReadOnly calls advise for each mapping of file in smaps (the
+// format of /proc/PID/smaps) that is not writable and holds no private
+// copy of a page (Anonymous: 0 kB), and returns their total size.
+func madviseReadOnly(smaps io.Reader, file string, advise func(start, length uintptr) error) (int64, error) {
+	var maps []*smapsMapping
+	sc := bufio.NewScanner(smaps)
 	for sc.Scan() {
-		// 00400000-0193d000 r-xp 00000000 fd:01 1234   /path/to/mikrobill
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || strings.Join(fields[5:], " ") != file || strings.Contains(fields[1], "w") {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) == 0 {
 			continue
 		}
+		if strings.HasSuffix(fields[0], ":") { // "Anonymous:   0 kB"
+			if fields[0] == "Anonymous:" && len(maps) > 0 && len(fields) >= 2 {
+				kb, err := strconv.ParseInt(fields[1], 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("/proc/self/smaps: unexpected line %q", line)
+				}
+				maps[len(maps)-1].anonymousKB = kb
+			}
+			continue
+		}
+		// 00400000-0193d000 r-xp 00000000 fd:01 1234   /path/to/mikrobill
 		lo, hi, ok := strings.Cut(fields[0], "-")
+		if !ok || len(fields) < 5 {
+			return 0, fmt.Errorf("/proc/self/smaps: unexpected line %q", line)
+		}
 		start, err1 := strconv.ParseUint(lo, 16, 64)
 		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if !ok || err1 != nil || err2 != nil || end <= start {
-			return total, fmt.Errorf("/proc/self/maps: unexpected line %q", sc.Text())
+		if err1 != nil || err2 != nil || end <= start {
+			return 0, fmt.Errorf("/proc/self/smaps: unexpected line %q", line)
 		}
-		if err := advise(uintptr(start), uintptr(end-start)); err != nil {
-			return total, fmt.Errorf("madvise %s %s: %w", fields[0], fields[1], err)
+		m := &smapsMapping{start: start, end: end, perms: fields[1], line: line}
+		if len(fields) >= 6 {
+			m.file = strings.Join(fields[5:], " ")
 		}
-		total += int64(end - start)
+		maps = append(maps, m)
 	}
 	if err := sc.Err(); err != nil {
-		return total, fmt.Errorf("read /proc/self/maps: %w", err)
+		return 0, fmt.Errorf("read /proc/self/smaps: %w", err)
+	}
+	var total int64
+	for _, m := range maps {
+		if m.file != file || strings.Contains(m.perms, "w") || m.anonymousKB != 0 {
+			continue
+		}
+		if err := advise(uintptr(m.start), uintptr(m.end-m.start)); err != nil {
+			return total, fmt.Errorf("madvise %s: %w", m.line, err)
+		}
+		total += int64(m.end - m.start)
 	}
 	return total, nil
 }
