@@ -115,12 +115,12 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("create data directory %s: %w", dataDir, err)
 	}
 	path := filepath.Join(dataDir, FileName)
-	db, err := openSQLiteDB(sqliteDSN(path))
+	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	jobs, err := openSQLiteDB(sqliteDSN(path))
+	jobs, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
