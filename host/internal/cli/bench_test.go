@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,9 +36,9 @@ func bundled(b *testing.B) []string {
 
 // timeToReady starts the real mikrobill binary on a plugin directory and
 // a data directory and returns how long it took from exec to /ready
-// answering 200, and the resident memory of the host and of each plugin
-// once ready.
-func timeToReady(b *testing.B, bin, pluginDir, data string) (time.Duration, map[string]int64) {
+// answering 200, the resident memory of the host and of each plugin once
+// ready, and the CPU time each process had used by then (cpuTime).
+func timeToReady(b *testing.B, bin, pluginDir, data string) (time.Duration, map[string]int64, map[string]time.Duration) {
 	b.Helper()
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--plugin-dir", pluginDir, "--data-dir", data)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
@@ -77,16 +79,39 @@ func timeToReady(b *testing.B, bin, pluginDir, data string) (time.Duration, map[
 	}
 	took := time.Since(begin)
 	rss := map[string]int64{"host": residentKB(cmd.Process.Pid)}
+	cpu := map[string]time.Duration{"host": cpuTime(cmd.Process.Pid)}
 	resp, err := http.Get("http://" + addr + "/health/plugins")
 	if err == nil {
 		var body pluginsBody
 		_ = json.NewDecoder(resp.Body).Decode(&body)
 		resp.Body.Close()
 		for _, p := range body.Plugins {
-			rss[p.Name] = residentKB(p.PID)
+			if p.PID > 0 {
+				rss[p.Name] = residentKB(p.PID)
+				cpu[p.Name] = cpuTime(p.PID)
+			}
 		}
 	}
-	return took, rss
+	return took, rss, cpu
+}
+
+// cpuTime is the CPU time a process's threads have run, user and system
+// (/proc/PID/task/*/schedstat, nanoseconds; a thread that has exited is
+// not counted: Go's threads rarely exit).
+func cpuTime(pid int) time.Duration {
+	tasks, _ := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/schedstat")
+	var sum time.Duration
+	for _, t := range tasks {
+		raw, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(raw)); len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			sum += time.Duration(ns)
+		}
+	}
+	return sum
 }
 
 // residentKB reads VmRSS from /proc.
@@ -114,19 +139,27 @@ func BenchmarkReadyRatio(b *testing.B) {
 		var allTimes, allAgain []time.Duration
 		singleTimes, singleAgain := map[string][]time.Duration{}, map[string][]time.Duration{}
 		var rss map[string]int64
+		// CPU time until ready, per start (prefix "" for the start with
+		// every plugin, the plugin's name for a single one) and process.
+		allCPU, allCPUAgain := map[string][]time.Duration{}, map[string][]time.Duration{}
+		singleCPU, singleCPUAgain := map[string][]time.Duration{}, map[string][]time.Duration{}
 		for range n {
 			for _, name := range names {
 				data := b.TempDir()
-				d, _ := timeToReady(b, bin, single[name].Dir, data)
+				d, _, cpu := timeToReady(b, bin, single[name].Dir, data)
 				singleTimes[name] = append(singleTimes[name], d)
-				d, _ = timeToReady(b, bin, single[name].Dir, data)
+				addCPU(singleCPU, name, cpu)
+				d, _, cpu = timeToReady(b, bin, single[name].Dir, data)
 				singleAgain[name] = append(singleAgain[name], d)
+				addCPU(singleCPUAgain, name, cpu)
 			}
 			data := b.TempDir()
-			d, _ := timeToReady(b, bin, all.Dir, data)
+			d, _, cpu := timeToReady(b, bin, all.Dir, data)
 			allTimes = append(allTimes, d)
-			d, rss = timeToReady(b, bin, all.Dir, data)
+			addCPU(allCPU, "", cpu)
+			d, rss, cpu = timeToReady(b, bin, all.Dir, data)
 			allAgain = append(allAgain, d)
+			addCPU(allCPUAgain, "", cpu)
 		}
 		ratio := func(what string, all []time.Duration, singles map[string][]time.Duration) float64 {
 			slowest, slowestName := time.Duration(0), ""
@@ -141,7 +174,9 @@ func BenchmarkReadyRatio(b *testing.B) {
 			return float64(a) / float64(slowest)
 		}
 		first := ratio("first start (fresh data directory)", allTimes, singleTimes)
+		printCPU(allCPU, singleCPU)
 		again := ratio("started again (same data directory)", allAgain, singleAgain)
+		printCPU(allCPUAgain, singleCPUAgain)
 		fmt.Printf("(e) resident memory once ready:")
 		keys := make([]string, 0, len(rss))
 		for k := range rss {
@@ -155,6 +190,48 @@ func BenchmarkReadyRatio(b *testing.B) {
 		fmt.Println()
 		b.ReportMetric(first, "ready-x")
 		b.ReportMetric(again, "restart-x")
+	}
+}
+
+// addCPU appends one start's CPU times to into, keyed by prefix and
+// process ("host" and each plugin's name).
+func addCPU(into map[string][]time.Duration, prefix string, cpu map[string]time.Duration) {
+	for proc, d := range cpu {
+		into[prefix+"/"+proc] = append(into[prefix+"/"+proc], d)
+	}
+}
+
+// printCPU prints the median CPU time until ready of each process, with
+// every plugin and with each plugin alone: what the start asks of the
+// machine's cores, which bounds the ratio when they are busy.
+func printCPU(all, single map[string][]time.Duration) {
+	line := func(what string, m map[string][]time.Duration, prefix string) {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			if strings.HasPrefix(k, prefix+"/") {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		var sum time.Duration
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			d := medianDuration(m[k])
+			sum += d
+			parts = append(parts, fmt.Sprintf("%s %.1f", strings.TrimPrefix(k, prefix+"/"), float64(d)/1e6))
+		}
+		fmt.Printf("    CPU until ready, %s: %.0f ms (%s ms)\n", what, float64(sum)/1e6, strings.Join(parts, ", "))
+	}
+	line("all plugins", all, "")
+	var names []string
+	for k := range single {
+		if name, _, _ := strings.Cut(k, "/"); !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		line(name+" alone", single, name)
 	}
 }
 

@@ -19,44 +19,58 @@ import (
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
 )
 
-// idleFigures are what an idle host reports: its Go heap and resident
-// memory (from its /metrics), the resident memory split into anonymous
-// pages and pages of its executable (/proc/PID/status), and each running
-// plugin's resident memory.
+// idleFigures are what an idle host reports at one look: its resident
+// memory and its split into anonymous pages and pages of its executable
+// (/proc/PID/status VmRSS, RssAnon, RssFile), and each running plugin's
+// resident memory; at the last look also its Go heap and resident memory
+// from its /metrics (go_memstats_heap_alloc_bytes,
+// process_resident_memory_bytes: serving /metrics maps pages of its own).
 type idleFigures struct {
-	heapAlloc, rss, rssAnon, rssFile float64 // MiB
-	plugins                          map[string]float64
+	after                 time.Duration // idle time after /ready
+	rss, rssAnon, rssFile float64       // MiB, /proc
+	heapAlloc, metricsRSS float64       // MiB, /metrics (last look only)
+	plugins               map[string]float64
 }
 
 // BenchmarkIdleHostMemory starts the mikrobill binary as `make run` does
 // (a fresh data directory: embedded SQLite, in-memory cache; the bundled
 // plugins that make build installs, payment-template excepted), waits for
-// /ready, lets it idle (MIKROBILL_BENCH_IDLE, default 30s) and reports the
-// host's Go heap (go_memstats_heap_alloc_bytes) and resident memory
-// (process_resident_memory_bytes), the host process's only: the plugins
-// are processes of their own, reported beside it. The resident memory's
-// split, anonymous (heap, stacks, the runtime's) against the pages of the
-// executable, is read from /proc/PID/status (RssAnon, RssFile) just before
-// /metrics is asked; process_resident_memory_bytes includes what serving
-// /metrics maps.
+// /ready and looks at it after each idle time of MIKROBILL_BENCH_IDLE (a
+// comma-separated list, default "30s,150s": one host, looked at 30 s and
+// 150 s after /ready; 150 s is past the runtime's forced collection every
+// two minutes and many job-queue polls, health checks and heartbeats). At
+// each look it reports the host process's resident memory and its split,
+// anonymous (heap, stacks, the runtime's) against the pages of the
+// executable, from /proc/PID/status, read without asking the host
+// anything (rss-<idle>-MiB, rss-anon-<idle>-MiB, rss-file-<idle>-MiB); at
+// the last look, then, its Go heap (heap-MiB) and resident memory
+// (rss-MiB) from its /metrics. The plugins are processes of their own,
+// reported beside it.
 //
 // MIKROBILL_BENCH_BASELINE=<git revision> measures the host built at that
 // revision too, interleaved, reporting base-* figures (docs/BENCHMARKS.md,
 // "Idle host memory"). MIKROBILL_BENCH_PROFILE=<file> writes the idle
 // host's heap profile there (serve --pprof-listen).
 func BenchmarkIdleHostMemory(b *testing.B) {
-	idle := 30 * time.Second
+	looks := []time.Duration{30 * time.Second, 150 * time.Second}
 	if v := os.Getenv("MIKROBILL_BENCH_IDLE"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			b.Fatalf("MIKROBILL_BENCH_IDLE=%q: want a duration such as 30s", v)
+		looks = nil
+		for _, f := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(f))
+			if err != nil || d < 0 || (len(looks) > 0 && d <= looks[len(looks)-1]) {
+				b.Fatalf("MIKROBILL_BENCH_IDLE=%q: want increasing durations, comma-separated, such as 30s,150s", v)
+			}
+			looks = append(looks, d)
 		}
-		idle = d
 	}
 	bin := testenv.Build(b, "host/cmd/mikrobill")
 	base := ""
 	if rev := os.Getenv("MIKROBILL_BENCH_BASELINE"); rev != "" {
 		base = buildAt(b, rev)
+	}
+	bin = freshCopy(b, bin)
+	if base != "" {
+		base = freshCopy(b, base)
 	}
 	dir := testenv.NewPluginDir(b)
 	var names []string
@@ -66,32 +80,42 @@ func BenchmarkIdleHostMemory(b *testing.B) {
 			names = append(names, n)
 		}
 	}
+	report := func(prefix string, fs []idleFigures) {
+		for _, f := range fs {
+			at := f.after.String()
+			b.ReportMetric(f.rss, prefix+"rss-"+at+"-MiB")
+			b.ReportMetric(f.rssAnon, prefix+"rss-anon-"+at+"-MiB")
+			b.ReportMetric(f.rssFile, prefix+"rss-file-"+at+"-MiB")
+		}
+		last := fs[len(fs)-1]
+		b.ReportMetric(last.heapAlloc, prefix+"heap-MiB")
+		b.ReportMetric(last.metricsRSS, prefix+"rss-MiB")
+	}
 	for range b.N {
 		if base != "" {
-			f := idleHost(b, base, dir.Dir, idle, "")
-			b.ReportMetric(f.heapAlloc, "base-heap-MiB")
-			b.ReportMetric(f.rss, "base-rss-MiB")
-			b.ReportMetric(f.rssAnon, "base-rss-anon-MiB")
-			b.ReportMetric(f.rssFile, "base-rss-file-MiB")
-			printIdle("baseline "+os.Getenv("MIKROBILL_BENCH_BASELINE"), f)
+			fs := idleHost(b, base, dir.Dir, looks, "")
+			report("base-", fs)
+			printIdle("baseline "+os.Getenv("MIKROBILL_BENCH_BASELINE"), fs)
 		}
-		f := idleHost(b, bin, dir.Dir, idle, os.Getenv("MIKROBILL_BENCH_PROFILE"))
-		b.ReportMetric(f.heapAlloc, "heap-MiB")
-		b.ReportMetric(f.rss, "rss-MiB")
-		b.ReportMetric(f.rssAnon, "rss-anon-MiB")
-		b.ReportMetric(f.rssFile, "rss-file-MiB")
+		fs := idleHost(b, bin, dir.Dir, looks, os.Getenv("MIKROBILL_BENCH_PROFILE"))
+		report("", fs)
 		total := 0.0
-		for _, v := range f.plugins {
+		for _, v := range fs[len(fs)-1].plugins {
 			total += v
 		}
 		b.ReportMetric(total, "plugins-rss-MiB")
-		printIdle("this build", f)
+		printIdle("this build", fs)
 	}
-	fmt.Printf("(bundled plugins: %s; idle %s after /ready)\n", strings.Join(names, ", "), idle)
+	fmt.Printf("(bundled plugins: %s)\n", strings.Join(names, ", "))
 }
 
-func printIdle(what string, f idleFigures) {
-	fmt.Printf("\nidle host (%s): heap %.1f MiB, RSS %.1f MiB (anonymous %.1f, executable's pages %.1f); plugins:", what, f.heapAlloc, f.rss, f.rssAnon, f.rssFile)
+func printIdle(what string, fs []idleFigures) {
+	fmt.Printf("\nidle host (%s):", what)
+	for _, f := range fs {
+		fmt.Printf(" %s after /ready: RSS %.1f MiB (anonymous %.1f, executable's pages %.1f);", f.after, f.rss, f.rssAnon, f.rssFile)
+	}
+	f := fs[len(fs)-1]
+	fmt.Printf(" then /metrics: heap %.1f MiB, RSS %.1f MiB; plugins:", f.heapAlloc, f.metricsRSS)
 	keys := make([]string, 0, len(f.plugins))
 	for k := range f.plugins {
 		keys = append(keys, k)
@@ -105,10 +129,11 @@ func printIdle(what string, f idleFigures) {
 
 var pprofRE = regexp.MustCompile(`address=(http://\S+/debug/pprof/)`)
 
-// idleHost runs bin serve on a fresh data directory until it has idled
-// for idle after /ready, and returns its figures; with profile set, the
-// heap profile (after a GC) is written there.
-func idleHost(b *testing.B, bin, pluginDir string, idle time.Duration, profile string) idleFigures {
+// idleHost runs bin serve on a fresh data directory, looks at it after
+// each idle time in looks (increasing) after /ready, and returns its
+// figures, one per look; with profile set, the heap profile (after a GC)
+// is written there after the last look.
+func idleHost(b *testing.B, bin, pluginDir string, looks []time.Duration, profile string) []idleFigures {
 	b.Helper()
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--plugin-dir", pluginDir, "--data-dir", b.TempDir()}
 	if profile != "" {
@@ -154,13 +179,22 @@ func idleHost(b *testing.B, bin, pluginDir string, idle time.Duration, profile s
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(idle)
-
-	// The split first: serving /metrics runs code of its own (the
-	// collectors, the plugins' metrics) and maps its pages.
-	f := idleFigures{plugins: map[string]float64{}}
-	f.rssAnon = float64(procStatusKB(cmd.Process.Pid, "RssAnon:")) / 1024
-	f.rssFile = float64(procStatusKB(cmd.Process.Pid, "RssFile:")) / 1024
+	ready := time.Now()
+	// /proc only until the last look: serving /metrics runs code of its
+	// own (the collectors, the plugins' metrics) and maps its pages.
+	var fs []idleFigures
+	for _, d := range looks {
+		time.Sleep(time.Until(ready.Add(d)))
+		pid := cmd.Process.Pid
+		fs = append(fs, idleFigures{
+			after:   d,
+			rss:     float64(procStatusKB(pid, "VmRSS:")) / 1024,
+			rssAnon: float64(procStatusKB(pid, "RssAnon:")) / 1024,
+			rssFile: float64(procStatusKB(pid, "RssFile:")) / 1024,
+			plugins: map[string]float64{},
+		})
+	}
+	f := &fs[len(fs)-1]
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		b.Fatal(err)
@@ -176,11 +210,11 @@ func idleHost(b *testing.B, bin, pluginDir string, idle time.Duration, profile s
 		case "go_memstats_heap_alloc_bytes":
 			f.heapAlloc = metricMiB(b, name, value)
 		case "process_resident_memory_bytes":
-			f.rss = metricMiB(b, name, value)
+			f.metricsRSS = metricMiB(b, name, value)
 		}
 	}
 	resp.Body.Close()
-	if f.heapAlloc == 0 || f.rss == 0 {
+	if f.heapAlloc == 0 || f.metricsRSS == 0 {
 		b.Fatal("/metrics lacks go_memstats_heap_alloc_bytes or process_resident_memory_bytes")
 	}
 	if resp, err := http.Get("http://" + addr + "/health/plugins"); err == nil {
@@ -216,7 +250,51 @@ func idleHost(b *testing.B, bin, pluginDir string, idle time.Duration, profile s
 			b.Fatalf("write the heap profile: %v", err)
 		}
 	}
-	return f
+	return fs
+}
+
+// freshCopy copies an executable to a new file, one 4 KiB page per write,
+// and returns its path. The pages of its executable that a process keeps
+// mapped (RssFile) depend on how the file sits in the page cache, not only
+// on the code it runs: a fault maps the cached folio it hits and the
+// kernel's fault-around maps the cached neighbours. A file written in one
+// large write(2) is cached in large folios: the same build kept 44.9 MiB
+// of its executable mapped from such a copy against 23.9 MiB from a copy
+// written a page at a time (as the linker writes its output, through a
+// mapping), run side by side; a file partly evicted since it was written
+// keeps fewer. Copied a page at a time just before the run, the baseline
+// and this build start alike.
+func freshCopy(b *testing.B, bin string) string {
+	b.Helper()
+	in, err := os.Open(bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	name := filepath.Join(b.TempDir(), filepath.Base(bin))
+	out, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		b.Fatal(err)
+	}
+	page := make([]byte, 4096)
+	for {
+		n, rerr := io.ReadFull(in, page)
+		if n > 0 {
+			if _, err := out.Write(page[:n]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			b.Fatal(rerr)
+		}
+	}
+	if err := out.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return name
 }
 
 func metricMiB(b *testing.B, name, value string) float64 {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -139,9 +140,43 @@ func collectSecrets(raw json.RawMessage, path string, out *[]string, depth int) 
 	}
 }
 
-// compileSchema compiles a config_schema. It returns the schema, or
-// messages for each problem (each fit to follow "config_schema: ").
+// compiled keeps each config_schema compiled once, keyed by its text: the
+// host checks a plugin's settings at every launch and every save, and the
+// check of its plugin.json compiles the same schema (a compile costs about
+// 0.5 ms of CPU and 60 KB; a validation a few microseconds). A compiled
+// schema is not changed by validating with it, so one serves every
+// goroutine. At most maxCompiled are kept (a schema beyond them is
+// compiled each time); a schema that does not compile is not kept.
+var compiled = struct {
+	sync.Mutex
+	m map[string]*jsonschema.Schema
+}{m: map[string]*jsonschema.Schema{}}
+
+const maxCompiled = 256
+
+// compileSchema compiles a config_schema, or returns it compiled before. It
+// returns the schema, or messages for each problem (each fit to follow
+// "config_schema: ").
 func compileSchema(raw json.RawMessage) (*jsonschema.Schema, []string) {
+	key := string(raw)
+	compiled.Lock()
+	schema, ok := compiled.m[key]
+	compiled.Unlock()
+	if ok {
+		return schema, nil
+	}
+	schema, msgs := compileSchemaNow(raw)
+	if schema != nil {
+		compiled.Lock()
+		if len(compiled.m) < maxCompiled {
+			compiled.m[key] = schema
+		}
+		compiled.Unlock()
+	}
+	return schema, msgs
+}
+
+func compileSchemaNow(raw json.RawMessage) (*jsonschema.Schema, []string) {
 	if t := jsonType(raw); t != "object" {
 		return nil, []string{fmt.Sprintf(`must be a JSON Schema object such as {"type": "object", "properties": {...}}, got %s`, t)}
 	}
