@@ -2,6 +2,7 @@ package pdf
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -16,6 +17,19 @@ func (l labels) get(key string) string {
 		return w
 	}
 	return key
+}
+
+// all is every word and month name of the language, joined (for
+// fontsFor).
+func (l labels) all() string {
+	var b strings.Builder
+	for _, w := range l.words {
+		b.WriteString(w)
+	}
+	for _, m := range l.months {
+		b.WriteString(m)
+	}
+	return b.String()
 }
 
 // date writes a date as "5 Desember 2026".
