@@ -136,14 +136,14 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("create data directory %s: %w", dataDir, err)
 	}
 	path := filepath.Join(dataDir, FileName)
-	db, err := sql.Open("sqlite", sqliteDSN(path))
+	db, err := openSQLiteDB(sqliteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(sqliteConns)
 	db.SetMaxIdleConns(sqliteConns)
 	db.SetConnMaxIdleTime(sqliteConnIdle)
-	jobs, err := sql.Open("sqlite", sqliteDSN(path))
+	jobs, err := openSQLiteDB(sqliteDSN(path))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
