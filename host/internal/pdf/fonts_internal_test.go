@@ -90,7 +90,7 @@ func BenchmarkWriteReceipt(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			d := &Document{Kind: KindReceipt, Lang: "id", Number: "INV-2026-000042", Status: "paid",
-				Operator: Operator{Name: "Net Desa Sejahtera", Address: "Jl. Merdeka 1\nBandung 40111"},
+				Operator:     Operator{Name: "Net Desa Sejahtera", Address: "Jl. Merdeka 1\nBandung 40111"},
 				CustomerName: c.customer, CustomerPhone: "+6281234567890", Plan: "Home 10M",
 				Amount: 150000, Currency: "IDR", Gateway: "payment-midtrans", PaymentRef: "MT-98765"}
 			b.ReportAllocs()
