@@ -27,8 +27,9 @@
 //
 // # Exactly once
 //
-// The host decides exactly-once, in its own store: it confirms every paid
-// event with GetPayment before it credits an invoice, credits an invoice
+// The host decides exactly-once, in its own store: it credits a paid event
+// only as the gateway's status API backs it (an event the plugin confirmed,
+// Event.Confirmed, as it is; any other with GetPayment first), credits an invoice
 // once however often and however concurrently a webhook arrives, and
 // answers a webhook 2xx only once the credit is committed. A plugin's
 // replay guard saves work; it must never lose a credit. So a plugin keeps a
@@ -39,7 +40,8 @@
 //   - the same notification again (same id, same payment): report the event
 //     again with Event.Duplicate set. The host may have failed to commit the
 //     credit the first time (a database restart, the plugin killed during
-//     the confirming GetPayment); it credits now, or answers "already
+//     a confirming GetPayment); it confirms the duplicate with GetPayment
+//     and credits now, or answers "already
 //     handled" when its store shows the payment applied. The plugin may skip
 //     its own status query for a duplicate: that is the work the record
 //     saves;
@@ -381,7 +383,11 @@ type Event struct {
 	// OccurredAt is when the gateway says it happened.
 	OccurredAt time.Time
 	// Confirmed is true when the plugin checked the status with the
-	// gateway's status API.
+	// gateway's status API while it handled the notification, and Status,
+	// Amount and GatewayStatus are what that API said. The host credits a
+	// confirmed paid event without asking GetPayment again; any other paid
+	// event (Confirmed false, or Duplicate) it confirms with GetPayment
+	// first.
 	Confirmed     bool
 	GatewayStatus string
 	// Raw is the notification body as received.

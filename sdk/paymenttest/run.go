@@ -576,7 +576,7 @@ func (st *suite) statusAfter(t *testing.T) {
 		t.Fatalf("GetPayment(ID %q) of a payment the gateway's API reports paid returned an error: %v\nit must ask the status API and answer the payment, paid: the host confirms every paid event this way before it credits the invoice", p.ID, err)
 	}
 	if resp.Payment.Status != payment.StatusPaid {
-		t.Errorf("GetPayment(ID %q) answered status %q (gateway status %q) for a payment the gateway's API reports paid; map the gateway's paid status word to payment.StatusPaid: the host confirms every paid event with GetPayment before it credits the invoice", p.ID, resp.Payment.Status, resp.Payment.GatewayStatus)
+		t.Errorf("GetPayment(ID %q) answered status %q (gateway status %q) for a payment the gateway's API reports paid; map the gateway's paid status word to payment.StatusPaid: the host confirms with GetPayment every paid event HandleWebhook did not confirm (a duplicate) before it credits the invoice", p.ID, resp.Payment.Status, resp.Payment.GatewayStatus)
 	}
 	if resp.Payment.Amount != p.Amount {
 		t.Errorf("GetPayment(ID %q) answered amount %s for a payment of %s; report the amount the gateway holds, in the same minor units as CreatePayment", p.ID, resp.Payment.Amount, p.Amount)

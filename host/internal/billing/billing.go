@@ -8,7 +8,8 @@
 //   - StartPayment calls the chosen gateway's CreatePayment and records the
 //     payment and its checkout link.
 //   - HandleWebhook hands the gateway's raw request to its plugin. A paid
-//     event is confirmed with the gateway (GetPayment); then one transaction
+//     event is confirmed with the gateway's status API (by the plugin,
+//     Event.Confirmed, or else with its GetPayment); then one transaction
 //     credits the invoice exactly once (a primary key, not a check), starts
 //     or extends the subscription, and inserts the provision, notify and
 //     audit jobs. Replays and concurrent duplicates credit nothing more.

@@ -295,8 +295,11 @@ func TestWebhookIsConfirmedAndChecked(t *testing.T) {
 		ctx := context.Background()
 		inv, payID := e.invoiceAndPayment()
 
-		// The status query must confirm a paid webhook.
+		// The status query must confirm a paid webhook: a plugin that only
+		// parses notifications is asked with GetPayment
+		// (TestConfirmedEventIsNotAskedAgain: one that confirms).
 		e.gw.mu.Lock()
+		e.gw.parseOnly = true
 		e.gw.statusOverride = payment.StatusPending
 		e.gw.mu.Unlock()
 		if _, err := e.webhook(payID, "paid"); !errors.Is(err, billing.ErrUnconfirmed) {

@@ -31,10 +31,17 @@ type fakeGateway struct {
 	testutil.Gateway
 	mu       sync.Mutex
 	payments map[string]*payment.Payment // by gateway id
-	// statusOverride, when set, is what GetPayment reports.
+	// statusOverride, when set, is what the status query reports (GetPayment,
+	// and a notification's event unless parseOnly).
 	statusOverride payment.Status
-	// amountOverride, when set, is what GetPayment reports.
+	// amountOverride, when set, is what the status query reports.
 	amountOverride int64
+	// parseOnly makes the fake a plugin that only parses notifications: its
+	// events say what the notification says, unconfirmed, and the host
+	// confirms them with GetPayment. Otherwise the fake confirms a
+	// notification itself, as plugins built on sdk/payment/gateway do, and
+	// its event reports what its status query says.
+	parseOnly bool
 	// oldContract answers every repeat with payment.ErrReplay, as plugins
 	// built before payment.Event.Duplicate do.
 	oldContract bool
@@ -134,10 +141,20 @@ func (g *fakeGateway) handleWebhook(ctx context.Context, req *payment.WebhookReq
 		ev.Duplicate = true // no status query: that is the work the record saves
 		return resp, nil
 	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if n.Status == "paid" {
-		g.mu.Lock()
 		p.Status = payment.StatusPaid
-		g.mu.Unlock()
+	}
+	if g.parseOnly {
+		return resp, nil
+	}
+	// The status query, as a confirming plugin makes it.
+	if g.statusOverride != "" {
+		ev.Status = g.statusOverride
+	}
+	if g.amountOverride != 0 {
+		ev.Amount.Amount = g.amountOverride
 	}
 	ev.Confirmed = true
 	return resp, nil

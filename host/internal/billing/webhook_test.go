@@ -135,6 +135,7 @@ func TestPluginFailsDuringConfirmThenRetryCredits(t *testing.T) {
 		e := setup(t, st)
 		inv, payID := e.invoiceAndPayment()
 		e.gw.mu.Lock()
+		e.gw.parseOnly = true // its events are confirmed with GetPayment
 		e.gw.getErr = fmt.Errorf("%w: the plugin exited", sdk.ErrPluginUnavailable)
 		e.gw.mu.Unlock()
 		if res, err := e.webhook(payID, "paid"); !errors.Is(err, sdk.ErrPluginUnavailable) {
@@ -146,6 +147,57 @@ func TestPluginFailsDuringConfirmThenRetryCredits(t *testing.T) {
 		res, err := e.webhook(payID, "paid")
 		if err != nil || !res.Credited || !res.Event.Duplicate {
 			t.Fatalf("the retry: %+v %v; want a duplicate that credits", res, err)
+		}
+		if status, n := e.invoiceStatus(inv.ID); status != store.InvoicePaid || n != 1 {
+			t.Errorf("invoice %s with %d credits, want paid once", status, n)
+		}
+	})
+}
+
+// TestConfirmedEventIsNotAskedAgain: an event the plugin confirmed with
+// the gateway's status API (Event.Confirmed) is credited without the host
+// asking the plugin, and so the gateway, again; what the plugin's status
+// query said is still checked against the invoice. A repeat of an event not
+// applied here (Duplicate: the plugin made no status query for it) is
+// confirmed with GetPayment.
+func TestConfirmedEventIsNotAskedAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		e := setup(t, st)
+		inv, payID := e.invoiceAndPayment()
+
+		e.gw.mu.Lock()
+		e.gw.amountOverride = inv.Amount + 1
+		e.gw.mu.Unlock()
+		if _, err := e.webhookEvent("ev-1", payID, "paid"); !errors.Is(err, payment.ErrAmountMismatch) {
+			t.Fatalf("a confirmed event for another amount: %v; want payment.ErrAmountMismatch", err)
+		}
+		e.gw.mu.Lock()
+		e.gw.amountOverride = 0
+		e.gw.statusOverride = payment.StatusPending
+		e.gw.mu.Unlock()
+		if res, err := e.webhookEvent("ev-2", payID, "paid"); err != nil || res.Credited || res.Event.Status != payment.StatusPending {
+			t.Fatalf("a notification that says paid, its plugin's status query pending: %+v %v; want recorded, not credited", res, err)
+		}
+		e.gw.mu.Lock()
+		e.gw.statusOverride = ""
+		e.gw.mu.Unlock()
+
+		// The first paid delivery fails here after the plugin recorded it;
+		// the repeat comes back Duplicate, unconfirmed, and is asked about.
+		restore := failCredits(t, st)
+		if _, err := e.webhookEvent("ev-3", payID, "paid"); err == nil {
+			t.Fatal("the webhook whose credit failed returned no error")
+		}
+		restore()
+		if n := e.gw.gets.Load(); n != 0 {
+			t.Fatalf("%d GetPayment calls for confirmed events; want none", n)
+		}
+		res, err := e.webhookEvent("ev-3", payID, "paid")
+		if err != nil || !res.Credited || !res.Event.Duplicate || res.Event.Confirmed {
+			t.Fatalf("the repeat: %+v %v; want an unconfirmed duplicate that credits", res, err)
+		}
+		if n := e.gw.gets.Load(); n != 1 {
+			t.Errorf("%d GetPayment calls for the unconfirmed repeat; want 1", n)
 		}
 		if status, n := e.invoiceStatus(inv.ID); status != store.InvoicePaid || n != 1 {
 			t.Errorf("invoice %s with %d credits, want paid once", status, n)

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -313,6 +314,8 @@ type examplePay struct {
 	mu       sync.Mutex
 	payments map[string]*examplePayment
 	keys     map[string]string // Idempotency-Key -> payment id
+
+	statusQueries atomic.Int64 // GET /v1/payments/{id} answered
 }
 
 type examplePayment struct {
@@ -357,6 +360,7 @@ func newExamplePay(t testing.TB) *examplePay {
 		exampleJSON(w, http.StatusCreated, p)
 	})
 	mux.HandleFunc("GET /v1/payments/{id}", func(w http.ResponseWriter, r *http.Request) {
+		ep.statusQueries.Add(1)
 		if p := ep.get(r.PathValue("id")); p != nil {
 			exampleJSON(w, http.StatusOK, p)
 			return

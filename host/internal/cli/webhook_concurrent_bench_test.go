@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -82,6 +83,10 @@ func BenchmarkWebhookConcurrentRatio(b *testing.B) {
 			b.ReportMetric(float64(percentile(res.lat, 99).Microseconds())/1000, "p99-ms/"+ru.name)
 			b.ReportMetric(res.rate/res.pingRate, "paid/ping-x/"+ru.name)
 			b.ReportMetric(res.settledRate, "settled/s/"+ru.name)
+			fmt.Printf("(f) %s: the benchmark's process (hosts, fakes, senders) used %s of CPU per webhook against %s per ping (%.1fx); Example Pay answered %.2f status queries per webhook\n",
+				ru.name, res.cpu.Round(time.Microsecond), res.pingCPU.Round(time.Microsecond), float64(res.cpu)/float64(max(res.pingCPU, 1)), res.statusQueries)
+			b.ReportMetric(float64(res.cpu.Microseconds())/1000, "cpu-ms/webhook/"+ru.name)
+			b.ReportMetric(res.statusQueries, "status-queries/webhook/"+ru.name)
 			if ru.backend == "postgres" {
 				if ru.hosts == 1 {
 					oneHost = res.rate
@@ -302,6 +307,13 @@ type pipelineResult struct {
 	rate, settledRate, pingRate float64 // a second
 	drain                       time.Duration
 	lat, pingLat                []time.Duration
+	// cpu and pingCPU are the CPU time of the benchmark's process (the
+	// hosts, the fakes, the senders; not the plugins' processes nor the
+	// database's) per webhook and per ping while they were answered.
+	cpu, pingCPU time.Duration
+	// statusQueries is Example Pay's status queries per webhook while the
+	// webhooks were answered.
+	statusQueries float64
 }
 
 // measure prepares n webhooks, sends n signed pings as the baseline, then
@@ -317,16 +329,21 @@ func (p *pipelineRig) measure(b *testing.B, n int) pipelineResult {
 	}
 	var res pipelineResult
 	var pingTook time.Duration
+	cpu0 := processCPU()
 	pingTook, res.pingLat = p.fireRoundRobin(b, pings)
+	res.pingCPU = (processCPU() - cpu0) / time.Duration(n)
 	res.pingRate = float64(n) / pingTook.Seconds()
 	plain := make([]prepared, n)
 	for i, w := range batch {
 		plain[i] = w.prepared
 	}
 	begin := time.Now()
+	cpu0, queries0 := processCPU(), p.ep.statusQueries.Load()
 	var took time.Duration
 	took, res.lat = p.fireRoundRobin(b, plain)
 	answered := begin.Add(took)
+	res.cpu = (processCPU() - cpu0) / time.Duration(n)
+	res.statusQueries = float64(p.ep.statusQueries.Load()-queries0) / float64(n)
 	paid := p.paidInvoices(b, batch)
 	done, last := p.waitSettled(b, batch, paid)
 	res.done = done
@@ -527,4 +544,14 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := (len(s)*p+99)/100 - 1
 	return s[max(i, 0)].Round(100 * time.Microsecond)
+}
+
+// processCPU is the CPU time (user and system) the benchmark's process has
+// used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -183,6 +183,21 @@ func (q *Queue) InsertTx(ctx context.Context, tx *store.Tx, args river.JobArgs, 
 	return res, store.FromDatabase(err)
 }
 
+// InsertManyTx inserts several jobs in the transaction of the change that
+// causes them, in one statement (one round trip to PostgreSQL, where
+// InsertTx takes one a job). Each job's own InsertOpts apply as with
+// InsertTx.
+func (q *Queue) InsertManyTx(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	var res []*rivertype.JobInsertResult
+	var err error
+	if q.pg != nil {
+		res, err = q.pg.InsertManyTx(ctx, tx.PgxTx(), params)
+	} else {
+		res, err = q.lite.InsertManyTx(ctx, tx.SQLTx(), params)
+	}
+	return res, store.FromDatabase(err)
+}
+
 // CompleteTx marks job completed in tx, the transaction of the work's
 // last change: the work and its completion commit together. The worker
 // then returns nil.

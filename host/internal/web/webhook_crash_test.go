@@ -33,7 +33,10 @@ import (
 // held (blockStore), so that the plugin, serving the call, waits on its
 // StoreGet of the payment; then the plugin's process is SIGKILLed, in the
 // middle of the confirm call, after its HandleWebhook answered (and wrote
-// its replay record).
+// its replay record). The events its HandleWebhook returns are marked
+// unconfirmed, as a plugin that only parses notifications reports them,
+// so that the host confirms them with GetPayment (an event the plugin
+// confirmed itself is credited without that call).
 type killingPlugins struct {
 	billing.Plugins
 	mgr    *plugins.Manager
@@ -54,6 +57,14 @@ type killingGateway struct {
 	payment.Gateway
 	k    *killingPlugins
 	name string
+}
+
+func (g *killingGateway) HandleWebhook(ctx context.Context, req *payment.WebhookRequest) (*payment.WebhookResponse, error) {
+	resp, err := g.Gateway.HandleWebhook(ctx, req)
+	if err == nil && resp.Event != nil {
+		resp.Event.Confirmed = false
+	}
+	return resp, err
 }
 
 func (g *killingGateway) GetPayment(ctx context.Context, req *payment.GetPaymentRequest) (*payment.GetPaymentResponse, error) {
