@@ -56,6 +56,9 @@ FUZZ_TARGETS  := \
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
+# Plugins are built without cgo: static executables start without the
+# dynamic loader and C threads, a few milliseconds of CPU less per plugin
+# process at every start (docs/BENCHMARKS.md, "/ready").
 build: ## build bin/mikrobill and every plugin into bin/plugins/<name>/, then lock them
 	@echo "==> building $(BIN)/mikrobill $(VERSION)"
 	@$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/mikrobill ./host/cmd/mikrobill
@@ -63,7 +66,7 @@ build: ## build bin/mikrobill and every plugin into bin/plugins/<name>/, then lo
 		echo "==> building plugin $$p into $(BIN)/plugins/$$p/"; \
 		mkdir -p $(BIN)/plugins/$$p; \
 		cp plugins/$$p/plugin.json $(BIN)/plugins/$$p/plugin.json; \
-		(cd plugins/$$p && $(GO) build -o ../../$(BIN)/plugins/$$p/mikrobill-plugin-$$p .); \
+		(cd plugins/$$p && CGO_ENABLED=0 $(GO) build -o ../../$(BIN)/plugins/$$p/mikrobill-plugin-$$p .); \
 	done
 	@echo "==> locking the plugins just built (bin/plugins/plugins.lock)"
 	@$(BIN)/mikrobill plugin lock --plugin-dir $(BIN)/plugins >/dev/null

@@ -70,8 +70,9 @@ func (s *baseServer) Configure(ctx context.Context, req *pluginv1.ConfigureReque
 	return configureResponseToProto(resp), nil
 }
 
-// connectHost dials the host service the first time Configure names it (and
-// again if the host names a different one).
+// connectHost takes the connection to the host service the first time
+// Configure names it (and again if the host names a different one). The
+// connection is made at the plugin's first call to the host (lazyDial).
 func (s *baseServer) connectHost(id uint32) error {
 	if id == 0 || s.broker == nil {
 		return nil
@@ -81,7 +82,7 @@ func (s *baseServer) connectHost(id uint32) error {
 	if s.hostBroker == id {
 		return nil
 	}
-	conn, err := s.broker.Dial(id)
+	conn, err := s.broker.DialWithOptions(id, (&lazyDial{}).options()...)
 	if err != nil {
 		return fmt.Errorf("%w: connect to the host service (broker id %d): %v", ErrUnavailable, id, err)
 	}

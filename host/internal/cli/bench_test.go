@@ -123,74 +123,181 @@ func residentKB(pid int) int64 { return procStatusKB(pid, "VmRSS:") }
 // is measured twice: on a fresh data directory (ready-x, the first start:
 // every executable is hashed) and again on the same one (restart-x: the
 // host remembers the executables it hashed, plugins.sumCache).
+//
+// MIKROBILL_BENCH_BASELINE=<git revision> measures the host and plugins
+// built at that revision too, as its `make build` built them, interleaved
+// round by round with this build, reporting base-ready-x and
+// base-restart-x. Both then start the plugins that `make build` ships
+// (payment-template is left out: it is not one of them).
 func BenchmarkReadyRatio(b *testing.B) {
-	bin := testenv.Build(b, "host/cmd/mikrobill")
 	names := bundled(b)
+	var builds []*readyBuild
+	if rev := os.Getenv("MIKROBILL_BENCH_BASELINE"); rev != "" {
+		base := baselineReadyBuild(b, rev)
+		names = slices.DeleteFunc(names, func(n string) bool { return base.single[n] == "" })
+		builds = append(builds, base)
+	}
+	builds = append(builds, currentReadyBuild(b, names))
+	const n = 7
+	for range b.N {
+		rounds := make([]*readyRounds, len(builds))
+		for i := range builds {
+			rounds[i] = newReadyRounds()
+		}
+		for range n {
+			for i, build := range builds {
+				rounds[i].add(b, build, names)
+			}
+		}
+		for i, build := range builds {
+			prefix := ""
+			if i < len(builds)-1 {
+				prefix = "base-"
+			}
+			rounds[i].report(b, build.name, prefix, names, n)
+		}
+	}
+}
+
+// readyBuild is one build of the host and the plugins that
+// BenchmarkReadyRatio starts.
+type readyBuild struct {
+	name   string            // "this build" or "baseline <revision>"
+	bin    string            // the mikrobill executable
+	all    string            // a plugin directory with every plugin
+	single map[string]string // a plugin directory with only that plugin, by name
+}
+
+// currentReadyBuild builds the host and the named bundled plugins from
+// this tree, as testenv builds them for every test.
+func currentReadyBuild(b *testing.B, names []string) *readyBuild {
+	b.Helper()
+	rb := &readyBuild{name: "this build", bin: testenv.Build(b, "host/cmd/mikrobill"), single: map[string]string{}}
 	all := testenv.NewPluginDir(b)
-	single := map[string]*testenv.PluginDir{}
 	for _, n := range names {
 		all.AddBundled(n)
 		d := testenv.NewPluginDir(b)
 		d.AddBundled(n)
-		single[n] = d
+		rb.single[n] = d.Dir
 	}
-	const n = 7
-	for range b.N {
-		var allTimes, allAgain []time.Duration
-		singleTimes, singleAgain := map[string][]time.Duration{}, map[string][]time.Duration{}
-		var rss map[string]int64
-		// CPU time until ready, per start (prefix "" for the start with
-		// every plugin, the plugin's name for a single one) and process.
-		allCPU, allCPUAgain := map[string][]time.Duration{}, map[string][]time.Duration{}
-		singleCPU, singleCPUAgain := map[string][]time.Duration{}, map[string][]time.Duration{}
-		for range n {
-			for _, name := range names {
-				data := b.TempDir()
-				d, _, cpu := timeToReady(b, bin, single[name].Dir, data)
-				singleTimes[name] = append(singleTimes[name], d)
-				addCPU(singleCPU, name, cpu)
-				d, _, cpu = timeToReady(b, bin, single[name].Dir, data)
-				singleAgain[name] = append(singleAgain[name], d)
-				addCPU(singleCPUAgain, name, cpu)
-			}
-			data := b.TempDir()
-			d, _, cpu := timeToReady(b, bin, all.Dir, data)
-			allTimes = append(allTimes, d)
-			addCPU(allCPU, "", cpu)
-			d, rss, cpu = timeToReady(b, bin, all.Dir, data)
-			allAgain = append(allAgain, d)
-			addCPU(allCPUAgain, "", cpu)
-		}
-		ratio := func(what string, all []time.Duration, singles map[string][]time.Duration) float64 {
-			slowest, slowestName := time.Duration(0), ""
-			for name, ts := range singles {
-				if m := medianDuration(ts); m > slowest {
-					slowest, slowestName = m, name
-				}
-			}
-			a := medianDuration(all)
-			fmt.Printf("\n(d) %s, all %d bundled plugins (%s): exec to /ready %s; slowest single (%s) %s: %.2fx (target at most 1.3x), median of %d\n",
-				what, len(names), strings.Join(names, ", "), a.Round(100*time.Microsecond), slowestName, slowest.Round(100*time.Microsecond), float64(a)/float64(slowest), n)
-			return float64(a) / float64(slowest)
-		}
-		first := ratio("first start (fresh data directory)", allTimes, singleTimes)
-		printCPU(allCPU, singleCPU)
-		again := ratio("started again (same data directory)", allAgain, singleAgain)
-		printCPU(allCPUAgain, singleCPUAgain)
-		fmt.Printf("(e) resident memory once ready:")
-		keys := make([]string, 0, len(rss))
-		for k := range rss {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Printf(" %s %.1f MiB;", k, float64(rss[k])/1024)
-			b.ReportMetric(float64(rss[k])/1024, "rss-MiB/"+k)
-		}
-		fmt.Println()
-		b.ReportMetric(first, "ready-x")
-		b.ReportMetric(again, "restart-x")
+	rb.all = all.Dir
+	return rb
+}
+
+// baselineReadyBuild runs `make build` in a copy of the repository at rev
+// and returns its host with its plugin directory (every plugin `make build`
+// ships, locked by that host) and, for each plugin, a directory with only
+// that plugin, locked by the same host.
+func baselineReadyBuild(b *testing.B, rev string) *readyBuild {
+	b.Helper()
+	src := sourceAt(b, rev)
+	mk := exec.Command("make", "build")
+	mk.Dir = src
+	if msg, err := mk.CombinedOutput(); err != nil {
+		b.Fatalf("MIKROBILL_BENCH_BASELINE=%s: make build: %v\n%s", rev, err, msg)
 	}
+	rb := &readyBuild{name: "baseline " + rev, bin: filepath.Join(src, "bin", "mikrobill"),
+		all: filepath.Join(src, "bin", "plugins"), single: map[string]string{}}
+	folders, err := os.ReadDir(rb.all)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range folders {
+		if !f.IsDir() {
+			continue
+		}
+		dir := filepath.Join(b.TempDir(), "plugins")
+		files, err := os.ReadDir(filepath.Join(rb.all, f.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, f.Name()), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for _, file := range files {
+			testenv.CopyFile(b, filepath.Join(rb.all, f.Name(), file.Name()), filepath.Join(dir, f.Name(), file.Name()))
+		}
+		lock := exec.Command(rb.bin, "plugin", "lock", "--plugin-dir", dir)
+		if msg, err := lock.CombinedOutput(); err != nil {
+			b.Fatalf("MIKROBILL_BENCH_BASELINE=%s: plugin lock %s: %v\n%s", rev, f.Name(), err, msg)
+		}
+		rb.single[f.Name()] = dir
+	}
+	return rb
+}
+
+// readyRounds collects the starts of one build: exec to /ready and the CPU
+// time until ready of each process (keyed by prefix "" for the start with
+// every plugin, the plugin's name for a single one, then "/" and the
+// process), first on a fresh data directory and again on the same one.
+type readyRounds struct {
+	allTimes, allAgain                             []time.Duration
+	singleTimes, singleAgain                       map[string][]time.Duration
+	allCPU, allCPUAgain, singleCPU, singleCPUAgain map[string][]time.Duration
+	rss                                            map[string]int64
+}
+
+func newReadyRounds() *readyRounds {
+	return &readyRounds{
+		singleTimes: map[string][]time.Duration{}, singleAgain: map[string][]time.Duration{},
+		allCPU: map[string][]time.Duration{}, allCPUAgain: map[string][]time.Duration{},
+		singleCPU: map[string][]time.Duration{}, singleCPUAgain: map[string][]time.Duration{},
+	}
+}
+
+// add measures one round: each plugin alone, then every plugin, each
+// started twice on its data directory.
+func (r *readyRounds) add(b *testing.B, build *readyBuild, names []string) {
+	for _, name := range names {
+		data := b.TempDir()
+		d, _, cpu := timeToReady(b, build.bin, build.single[name], data)
+		r.singleTimes[name] = append(r.singleTimes[name], d)
+		addCPU(r.singleCPU, name, cpu)
+		d, _, cpu = timeToReady(b, build.bin, build.single[name], data)
+		r.singleAgain[name] = append(r.singleAgain[name], d)
+		addCPU(r.singleCPUAgain, name, cpu)
+	}
+	data := b.TempDir()
+	d, _, cpu := timeToReady(b, build.bin, build.all, data)
+	r.allTimes = append(r.allTimes, d)
+	addCPU(r.allCPU, "", cpu)
+	d, r.rss, cpu = timeToReady(b, build.bin, build.all, data)
+	r.allAgain = append(r.allAgain, d)
+	addCPU(r.allCPUAgain, "", cpu)
+}
+
+// report prints the ratios, the CPU until ready and the resident memory of
+// one build, and reports them as metrics whose names start with prefix.
+func (r *readyRounds) report(b *testing.B, what, prefix string, names []string, n int) {
+	ratio := func(start string, all []time.Duration, singles map[string][]time.Duration) float64 {
+		slowest, slowestName := time.Duration(0), ""
+		for name, ts := range singles {
+			if m := medianDuration(ts); m > slowest {
+				slowest, slowestName = m, name
+			}
+		}
+		a := medianDuration(all)
+		fmt.Printf("\n(d) %s, %s, all %d bundled plugins (%s): exec to /ready %s; slowest single (%s) %s: %.2fx (target at most 1.3x), median of %d\n",
+			what, start, len(names), strings.Join(names, ", "), a.Round(100*time.Microsecond), slowestName, slowest.Round(100*time.Microsecond), float64(a)/float64(slowest), n)
+		return float64(a) / float64(slowest)
+	}
+	first := ratio("first start (fresh data directory)", r.allTimes, r.singleTimes)
+	printCPU(r.allCPU, r.singleCPU)
+	again := ratio("started again (same data directory)", r.allAgain, r.singleAgain)
+	printCPU(r.allCPUAgain, r.singleCPUAgain)
+	fmt.Printf("(e) %s, resident memory once ready:", what)
+	keys := make([]string, 0, len(r.rss))
+	for k := range r.rss {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Printf(" %s %.1f MiB;", k, float64(r.rss[k])/1024)
+		b.ReportMetric(float64(r.rss[k])/1024, prefix+"rss-MiB/"+k)
+	}
+	fmt.Println()
+	b.ReportMetric(first, prefix+"ready-x")
+	b.ReportMetric(again, prefix+"restart-x")
 }
 
 // addCPU appends one start's CPU times to into, keyed by prefix and

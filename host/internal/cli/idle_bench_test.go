@@ -324,6 +324,20 @@ func procStatusKB(pid int, field string) int64 {
 // baseline), from a copy of the repository at that revision.
 func buildAt(b *testing.B, rev string) string {
 	b.Helper()
+	src := sourceAt(b, rev)
+	out := filepath.Join(b.TempDir(), "mikrobill-"+rev)
+	build := exec.Command("go", "build", "-o", out, "./cmd/mikrobill")
+	build.Dir = filepath.Join(src, "host")
+	if msg, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("MIKROBILL_BENCH_BASELINE=%s: go build: %v\n%s", rev, err, msg)
+	}
+	return out
+}
+
+// sourceAt copies the repository as it was at a git revision into a
+// temporary folder and returns that folder.
+func sourceAt(b *testing.B, rev string) string {
+	b.Helper()
 	root, err := filepath.Abs("../../..")
 	if err != nil {
 		b.Fatal(err)
@@ -347,11 +361,5 @@ func buildAt(b *testing.B, rev string) string {
 	if err := untar.Wait(); err != nil {
 		b.Fatalf("MIKROBILL_BENCH_BASELINE=%s: untar: %v", rev, err)
 	}
-	out := filepath.Join(b.TempDir(), "mikrobill-"+rev)
-	build := exec.Command("go", "build", "-o", out, "./cmd/mikrobill")
-	build.Dir = filepath.Join(src, "host")
-	if msg, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("MIKROBILL_BENCH_BASELINE=%s: go build: %v\n%s", rev, err, msg)
-	}
-	return out
+	return src
 }

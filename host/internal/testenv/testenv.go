@@ -32,7 +32,8 @@ func repoRoot() string {
 }
 
 // Build builds a package once per test binary (and set of build tags) and
-// returns the executable's path. pkg is relative to the repository root,
+// returns the executable's path; a bundled plugin is built without cgo, as
+// `make build` builds it. pkg is relative to the repository root,
 // for example "plugins/payment-manual" or "host/cmd/mikrobill"; tags are
 // build tags, such as "wafake" (plugins/whatsapp with its fake WhatsApp).
 func Build(t testing.TB, pkg string, tags ...string) string {
@@ -60,6 +61,10 @@ func Build(t testing.TB, pkg string, tags ...string) string {
 	}
 	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = filepath.Join(repoRoot(), pkg)
+	if strings.HasPrefix(pkg, "plugins/") {
+		// As `make build` builds them: static, without cgo.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", key, err, b)
 	}
