@@ -287,7 +287,7 @@ func printHosts(w io.Writer, v *hostsView) error {
 	if len(names) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\nPlugins on each host (at its last heartbeat):")
+	fmt.Fprintln(w, "\nPlugins on each host (this one's now, the others' at their last heartbeat):")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprint(tw, "PLUGIN")
 	for _, h := range v.Hosts {

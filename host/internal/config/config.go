@@ -368,11 +368,33 @@ type ServerConfig struct {
 	// <data_dir>/host-id, made from the machine's name and a random
 	// suffix at the first start.
 	HostID string
-	// HeartbeatInterval is how often the host records that it is alive;
-	// a host not heard from for four intervals is gone, and its
-	// leadership of the periodic jobs passes to a live host. HCL:
-	// heartbeat_interval. Default 2s.
+	// HeartbeatInterval is how often the host records that it is alive
+	// and renews its singleton plugins' leases; a host not heard from for
+	// four intervals is gone, and its leadership of the periodic jobs
+	// passes to a live host. HCL: heartbeat_interval. Default
+	// HeartbeatPostgres on PostgreSQL, HeartbeatSQLite on the embedded
+	// SQLite (settled by Load when the setting is left unset).
 	HeartbeatInterval time.Duration
+}
+
+// The heartbeat's defaults (server.heartbeat_interval left unset). On
+// PostgreSQL several hosts share the database and the heartbeat is how
+// soon they notice one is gone; the embedded SQLite has one host, which
+// nothing takes over from, so it beats rarely and idles with less work.
+const (
+	HeartbeatPostgres = 2 * time.Second
+	HeartbeatSQLite   = 30 * time.Second
+)
+
+// settleStoreDefaults gives the settings whose default depends on the
+// store, left unset, that default.
+func (c *Config) settleStoreDefaults() {
+	if c.Server.HeartbeatInterval == 0 {
+		c.Server.HeartbeatInterval = HeartbeatSQLite
+		if c.UsesPostgres() {
+			c.Server.HeartbeatInterval = HeartbeatPostgres
+		}
+	}
 }
 
 // PluginsConfig is how plugins are found and run. HCL block: plugins.
@@ -544,8 +566,17 @@ type MarketplaceConfig struct {
 	Root string
 }
 
-// DefaultConfig returns the defaults, as the settings declare them.
+// DefaultConfig returns the defaults, as the settings declare them, for
+// the embedded SQLite (no database.url).
 func DefaultConfig() *Config {
+	c := declaredDefaults()
+	c.settleStoreDefaults()
+	return c
+}
+
+// declaredDefaults is the configuration of the declared defaults, before
+// the settings whose default depends on the store are settled.
+func declaredDefaults() *Config {
 	c := &Config{Plugin: map[string]*PluginConfig{}}
 	for _, s := range settings {
 		s.v.setDefault(c)

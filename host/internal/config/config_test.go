@@ -55,7 +55,7 @@ func wantDefaults(t *testing.T) *config.Config {
 			KeepAliveTimeout:  72 * time.Second,
 			BodyLimit:         10485760,
 			ShutdownTimeout:   30 * time.Second,
-			HeartbeatInterval: 2 * time.Second,
+			HeartbeatInterval: 30 * time.Second, // the embedded SQLite's (no database.url)
 		},
 		Plugins: config.PluginsConfig{
 			Dir:             defaultPluginDir(t),
@@ -194,6 +194,46 @@ func TestLoadWithoutFileUsesDefaults(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantDefaults(t), cfg, semanticJSON); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// TestHeartbeatDefaultByStore holds server.heartbeat_interval's default
+// to the store: 2s on PostgreSQL, where hosts watch each other's, 30s on
+// the embedded SQLite, which has one host; a value set is kept on either.
+func TestHeartbeatDefaultByStore(t *testing.T) {
+	t.Chdir(t.TempDir()) // no mikrobill.hcl here
+	const pg = "DATABASE_URL=postgres://billing@db.example.net/billing"
+	tests := []struct {
+		name    string
+		file    string
+		environ []string
+		want    time.Duration
+	}{
+		{name: "SQLite, unset", want: config.HeartbeatSQLite},
+		{name: "PostgreSQL, unset", environ: []string{pg}, want: config.HeartbeatPostgres},
+		{name: "SQLite, set", file: "server {\n  heartbeat_interval = \"2s\"\n}\n", want: 2 * time.Second},
+		{name: "PostgreSQL, set", file: "server {\n  heartbeat_interval = \"45s\"\n}\n", environ: []string{pg}, want: 45 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := ""
+			if tt.file != "" {
+				path = filepath.Join(t.TempDir(), "mikrobill.hcl")
+				if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg, err := config.Load(path, tt.environ, config.Overrides{})
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got := cfg.Server.HeartbeatInterval; got != tt.want {
+				t.Errorf("server.heartbeat_interval = %s, want %s", got, tt.want)
+			}
+		})
+	}
+	if config.HeartbeatSQLite == config.HeartbeatPostgres {
+		t.Errorf("the stores' heartbeat defaults are both %s: this test would not tell them apart", config.HeartbeatSQLite)
 	}
 }
 
@@ -640,6 +680,7 @@ func TestLegacyDotEnv(t *testing.T) {
 	want.Server.Host = "0.0.0.0"
 	want.DebugPlugins = []string{"*"}
 	want.Database.URL = "postgres://postgres:password@localhost:5432/mikrotik_billing?sslmode=disable"
+	want.Server.HeartbeatInterval = config.HeartbeatPostgres // PostgreSQL's default
 	want.Cache.URL = "redis://localhost:6379/0"
 	want.Security.JWTSecret = "your-secret-key"
 	want.Security.CookieSecret = "your-cookie-secret"

@@ -62,7 +62,7 @@ func Check(path string, environ []string, flags Overrides) (*Config, error) {
 
 // build applies the layers without validating.
 func build(path string, environ []string, flags Overrides) (*Config, error) {
-	cfg := DefaultConfig()
+	cfg := declaredDefaults()
 	envFile, err := readEnvFile(flags.EnvFile, envMap(environ))
 	if err != nil {
 		return nil, err
@@ -101,6 +101,7 @@ func build(path string, environ []string, flags Overrides) (*Config, error) {
 	if err := applyFlags(cfg, flags); err != nil {
 		return nil, err
 	}
+	cfg.settleStoreDefaults()
 	// Plugins are executed from their own folders: a relative plugin
 	// directory would not find them there.
 	if cfg.Plugins.Dir != "" && !filepath.IsAbs(cfg.Plugins.Dir) {

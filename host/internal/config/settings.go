@@ -98,8 +98,9 @@ var settings = []*Setting{
 	{Key: "server.shutdown_timeout", v: duration(func(c *Config) *time.Duration { return &c.Server.ShutdownTimeout }, 30*time.Second)},
 	{Key: "server.public_url", Env: vars("MIKROBILL_PUBLIC_URL"), DocDefault: "`http://HOST:PORT`", v: text(func(c *Config) *string { return &c.Server.PublicURL }, "").check(publicURL)},
 	{Key: "server.host_id", Env: vars("MIKROBILL_HOST_ID"), DocDefault: "kept in `<data_dir>/host-id`", v: text(func(c *Config) *string { return &c.Server.HostID }, "").check(hostID)},
-	{Key: "server.heartbeat_interval", v: duration(func(c *Config) *time.Duration { return &c.Server.HeartbeatInterval }, 2*time.Second).
-		check(durationBetween(100*time.Millisecond, time.Minute))},
+	{Key: "server.heartbeat_interval", DocDefault: "`\"2s\"` on PostgreSQL, `\"30s\"` on the embedded SQLite",
+		v: duration(func(c *Config) *time.Duration { return &c.Server.HeartbeatInterval }, 0).
+			check(durationBetween(100*time.Millisecond, time.Minute))},
 
 	{Key: "plugins.dir", Env: vars("MIKROBILL_PLUGIN_DIR"), DocDefault: "`plugins` beside the `mikrobill` executable",
 		v: text(func(c *Config) *string { return &c.Plugins.Dir }, "").defaultFrom(defaultPluginDir).check(notEmpty(""))},

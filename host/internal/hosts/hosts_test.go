@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -324,6 +325,44 @@ func TestRegistryOnSQLite(t *testing.T) {
 	}
 	if s := stateOf(view(t, r), "only"); s != hosts.StateStopped {
 		t.Fatalf("after Stop: %s", s)
+	}
+}
+
+// changingLocal is a fakeLocal whose plugin's state the test sets.
+type changingLocal struct {
+	fakeLocal
+	state atomic.Value // string
+}
+
+func (c *changingLocal) PluginStates() any {
+	return []map[string]string{{"name": "payment-fake", "state": c.state.Load().(string)}}
+}
+
+// TestViewShowsOwnPluginsNow: the host that answers shows its plugins as
+// they are now, not as its last heartbeat recorded them (a heartbeat 30 s
+// apart on SQLite would show a disable that late).
+func TestViewShowsOwnPluginsNow(t *testing.T) {
+	t.Parallel()
+	st := storetest.SQLite(t)
+	local := &changingLocal{}
+	local.state.Store("running")
+	r := startRegistry(t, st, local, hosts.Config{ID: "only", Heartbeat: time.Minute})
+	t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	local.state.Store("disabled") // no heartbeat records it for a minute
+	v := view(t, r)
+	var plugins []map[string]string
+	if len(v.Hosts) != 1 || !v.Hosts[0].Self {
+		t.Fatalf("view = %+v", v)
+	}
+	if err := json.Unmarshal(v.Hosts[0].Plugins, &plugins); err != nil || len(plugins) != 1 || plugins[0]["state"] != "disabled" {
+		t.Fatalf("own plugins = %s (%v), want payment-fake disabled", v.Hosts[0].Plugins, err)
+	}
+	rows, err := st.Q().ListHosts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || !strings.Contains(string(rows[0].Plugins), `"running"`) {
+		t.Fatalf("the stored row = %+v, want the state registered at start (running): the test would not tell the two apart", rows)
 	}
 }
 

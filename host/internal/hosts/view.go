@@ -57,7 +57,8 @@ func (v View) SingletonHost(name string) string {
 	return ""
 }
 
-// View reads the hosts.
+// View reads the hosts. The other hosts' plugin states are those of their
+// last heartbeat; this host's are its current ones.
 func (r *Registry) View(ctx context.Context) (View, error) {
 	q := r.st.Q()
 	rows, err := q.ListHosts(ctx)
@@ -94,7 +95,15 @@ func (r *Registry) View(ctx context.Context) (View, error) {
 				runs = append(runs, l.Plugin)
 			}
 		}
-		v.Hosts = append(v.Hosts, Host{HostRow: h, State: st, Leader: h.ID == leader, Self: h.ID == r.cfg.ID, Singletons: runs})
+		self := h.ID == r.cfg.ID
+		if self && st == StateAlive {
+			// This host's plugins as they are now, not as its last
+			// heartbeat recorded them (on SQLite that may be 30 s ago).
+			if raw := r.states(); raw != nil {
+				h.Plugins = raw
+			}
+		}
+		v.Hosts = append(v.Hosts, Host{HostRow: h, State: st, Leader: h.ID == leader, Self: self, Singletons: runs})
 	}
 	return v, nil
 }

@@ -63,13 +63,19 @@ func (q *Queries) ListAudit(ctx context.Context, page Page) ([]AuditEntry, int, 
 	return out, total, err
 }
 
+// auditScanPrealloc bounds the entries scanAudit makes room for at once.
+const auditScanPrealloc = 32
+
 // auditColumns are the columns scanAudit reads, in its order.
 const auditColumns = "id, event_id, occurred_at, actor, action, resource_type, resource_id, outcome, metadata_json, delivered"
 
-// scanAudit reads the rows of a query of auditColumns and closes them.
+// scanAudit reads the rows of a query of auditColumns and closes them;
+// size is the query's limit, which most reads do not reach: the audit
+// drain asks for 500 every 30 s and usually finds none, so at most
+// auditScanPrealloc entries are made room for before a row is read.
 func scanAudit(rows Rows, size int) ([]AuditEntry, error) {
 	defer rows.Close()
-	out := make([]AuditEntry, 0, size)
+	out := make([]AuditEntry, 0, min(size, auditScanPrealloc))
 	for rows.Next() {
 		var e AuditEntry
 		var at int64

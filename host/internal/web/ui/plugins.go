@@ -33,7 +33,8 @@ type hostRow struct {
 	hosts.Host
 	// Ago is how long ago it was last heard from ("3s", "2m5s").
 	Ago string
-	// PluginStates are its plugins at its last heartbeat.
+	// PluginStates are its plugins at its last heartbeat (this host's:
+	// as they are now, hosts.Registry.View).
 	PluginStates []struct {
 		Name  string        `json:"name"`
 		State plugins.State `json:"state"`
