@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/store"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
@@ -62,25 +63,38 @@ func TestPluginDisablePersists(t *testing.T) {
 	if got := state(h); got != "running" {
 		t.Errorf("after enable and a plain disable, a restart leaves the worker %s, want running", got)
 	}
-	if err := h.stop(); err != nil {
-		t.Fatal(err)
-	}
+	// The audit entries are written by jobs. A job still running when its
+	// host stopped is cancelled and runs again later, at a start (River's
+	// retry backoff): this host runs until the lasting disable's entry is
+	// there, or 30 s.
 	st, err := store.Open(context.Background(), store.Options{DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	entries, _, err := st.Q().ListAudit(context.Background(), store.Page{Limit: 20})
-	if err != nil {
-		t.Fatal(err)
+	lastingIn := func() (int, []store.AuditEntry) {
+		t.Helper()
+		entries, _, err := st.Q().ListAudit(context.Background(), store.Page{Limit: 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range entries {
+			if e.Action == "plugin.disable" && e.Metadata["lasting"] == "true" {
+				n++
+			}
+		}
+		return n, entries
 	}
-	lasting := 0
-	for _, e := range entries {
-		if e.Action == "plugin.disable" && e.Metadata["lasting"] == "true" {
-			lasting++
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n, _ := lastingIn(); n > 0 {
+			break
 		}
 	}
-	if lasting != 1 {
+	if err := h.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if lasting, entries := lastingIn(); lasting != 1 {
 		t.Errorf("audit entries with a lasting disable: %d, want 1: %+v", lasting, entries)
 	}
 }
