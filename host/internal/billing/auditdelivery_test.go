@@ -197,8 +197,18 @@ func TestAuditRedeliveryIsSafe(t *testing.T) {
 		recordAudit(t, svc, 0, 40)
 		waitFor(t, "delivered", func() bool { return log.Len() == 40 })
 		// A drainer that crashed after Append, before marking: the same
-		// events go again, and the plugin keeps each once.
-		if _, err := st.Q().DB().Exec(ctx, "UPDATE audit_log SET delivered = FALSE"); err != nil {
+		// events go again, and the plugin keeps each once. Under the log's
+		// order lock, as every change to what waits is made: without it
+		// the drain that delivered the 40 could finish after the reset
+		// without seeing it, holding the one place DrainAudit queues in.
+		err := st.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.Q().LockAuditOrder(ctx); err != nil {
+				return err
+			}
+			_, err := tx.Q().DB().Exec(ctx, "UPDATE audit_log SET delivered = FALSE")
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := svc.DrainAudit(ctx); err != nil {

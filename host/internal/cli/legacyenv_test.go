@@ -46,9 +46,9 @@ func TestLegacyDotEnvStartsOnPostgresAndRedis(t *testing.T) {
 	}
 	rdb := redis.NewClient(mustRedisOptions(t, os.Getenv(envRedis)))
 	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
+	pingCtx, cancelPing := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelPing()
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
 		t.Fatalf("%s is set but Redis does not answer: %v", envRedis, err)
 	}
 	var b [4]byte
@@ -162,7 +162,10 @@ func TestLegacyDotEnvStartsOnPostgresAndRedis(t *testing.T) {
 		t.Fatalf("login: HTTP %d, token %q", resp.StatusCode, login.Token)
 	}
 
-	// The schema and River's tables are in that database.
+	// The schema and River's tables are in that database. (The minute
+	// starts here: building the binary above may take one under load.)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	conn, err := pgx.Connect(ctx, pg.String())
 	if err != nil {
 		t.Fatal(err)
