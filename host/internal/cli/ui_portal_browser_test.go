@@ -138,7 +138,7 @@ func TestUIBrowserPortalPurchase(t *testing.T) {
 	do(t, ctx, "widen", chromedp.EmulateViewport(1280, 900))
 	do(t, ctx, "choose Bahasa Indonesia", chromedp.SetValue(chromedp.CSS("#lang"), "id"))
 	do(t, ctx, "apply", chromedp.Submit(chromedp.CSS("#lang")))
-	do(t, ctx, "wait for the page", chromedp.WaitVisible(chromedp.CSS("#subscription")))
+	do(t, ctx, "wait for the page in Bahasa Indonesia", chromedp.WaitVisible(chromedp.CSS(`html[lang="id"] #subscription`)))
 	if got := get(t, ctx, "read the title", chromedp.Text(chromedp.CSS("h1"))); got != "Akun saya" {
 		t.Errorf("title in Bahasa Indonesia: %q", got)
 	}
