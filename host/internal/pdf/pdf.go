@@ -127,13 +127,19 @@ func Write(w io.Writer, d *Document) error {
 	date := func(t time.Time) string { return l.date(t.In(loc)) }
 
 	amount := money.Format(tag, d.Amount, d.Currency)
-	regular, bold := fontsFor(l.all(), d.Operator.Name, d.Operator.Address, d.Operator.TaxID, d.Number, d.Status,
+	fonts := fontsFor(l.all(), d.Operator.Name, d.Operator.Address, d.Operator.TaxID, d.Number, d.Status,
 		d.CustomerName, d.CustomerPhone, d.CustomerEmail, d.Plan, d.Gateway, d.PaymentRef, amount)
+	tx := fonts.text
 
 	p := fpdf.New("P", "mm", "A4", "")
 	p.SetCompression(!d.Uncompressed)
-	p.AddUTF8FontFromBytes("dejavu", "", regular)
-	p.AddUTF8FontFromBytes("dejavu", "B", bold)
+	if fonts.winAnsi {
+		p.AddFontFromBytes("dejavu", "", fonts.regularDef, fonts.regular)
+		p.AddFontFromBytes("dejavu", "B", fonts.boldDef, fonts.bold)
+	} else {
+		p.AddUTF8FontFromBytes("dejavu", "", fonts.regular)
+		p.AddUTF8FontFromBytes("dejavu", "B", fonts.bold)
+	}
 	title := l.get(d.Kind) + " " + d.Number
 	p.SetTitle(title, true)
 	p.SetAuthor(d.Operator.Name, true)
@@ -157,23 +163,23 @@ func Write(w io.Writer, d *Document) error {
 	}
 	p.SetXY(x, 18)
 	p.SetFont("dejavu", "B", 14)
-	p.MultiCell(0, 7, d.Operator.Name, "", "L", false)
+	p.MultiCell(0, 7, tx(d.Operator.Name), "", "L", false)
 	p.SetFont("dejavu", "", 9.5)
 	for _, line := range strings.Split(strings.ReplaceAll(d.Operator.Address, `\n`, "\n"), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
 			p.SetX(x)
-			p.MultiCell(0, 5, line, "", "L", false)
+			p.MultiCell(0, 5, tx(line), "", "L", false)
 		}
 	}
 	if d.Operator.TaxID != "" {
 		p.SetX(x)
-		p.MultiCell(0, 5, l.get("tax_id")+": "+d.Operator.TaxID, "", "L", false)
+		p.MultiCell(0, 5, tx(l.get("tax_id")+": "+d.Operator.TaxID), "", "L", false)
 	}
 	p.SetY(max(p.GetY(), 40) + 6)
 
 	// The title and the document's facts.
 	p.SetFont("dejavu", "B", 20)
-	p.CellFormat(0, 10, strings.ToUpper(l.get(d.Kind)), "", 1, "L", false, 0, "")
+	p.CellFormat(0, 10, tx(strings.ToUpper(l.get(d.Kind))), "", 1, "L", false, 0, "")
 	p.Ln(2)
 	row := func(label, value string) {
 		if value == "" {
@@ -181,10 +187,10 @@ func Write(w io.Writer, d *Document) error {
 		}
 		p.SetFont("dejavu", "", 10)
 		p.SetTextColor(90, 90, 90)
-		p.CellFormat(45, 6.5, label, "", 0, "L", false, 0, "")
+		p.CellFormat(45, 6.5, tx(label), "", 0, "L", false, 0, "")
 		p.SetTextColor(0, 0, 0)
 		p.SetFont("dejavu", "B", 10)
-		p.MultiCell(0, 6.5, value, "", "L", false)
+		p.MultiCell(0, 6.5, tx(value), "", "L", false)
 	}
 	row(l.get("number"), d.Number)
 	if !d.Issued.IsZero() {
@@ -203,22 +209,22 @@ func Write(w io.Writer, d *Document) error {
 	// The line: plan and period, amount.
 	p.SetFillColor(238, 241, 246)
 	p.SetFont("dejavu", "B", 10)
-	p.CellFormat(120, 8, l.get("description"), "B", 0, "L", true, 0, "")
-	p.CellFormat(0, 8, l.get("amount"), "B", 1, "R", true, 0, "")
+	p.CellFormat(120, 8, tx(l.get("description")), "B", 0, "L", true, 0, "")
+	p.CellFormat(0, 8, tx(l.get("amount")), "B", 1, "R", true, 0, "")
 	p.SetFont("dejavu", "", 10)
 	desc := d.Plan
 	if !d.PeriodStart.IsZero() && !d.PeriodEnd.IsZero() {
 		desc += "\n" + l.get("period") + ": " + date(d.PeriodStart) + " – " + date(d.PeriodEnd)
 	}
 	y := p.GetY()
-	p.MultiCell(120, 6.5, desc, "", "L", false)
+	p.MultiCell(120, 6.5, tx(desc), "", "L", false)
 	end := p.GetY()
 	p.SetXY(18+120, y)
-	p.CellFormat(0, 6.5, amount, "", 1, "R", false, 0, "")
+	p.CellFormat(0, 6.5, tx(amount), "", 1, "R", false, 0, "")
 	p.SetY(max(end, p.GetY()) + 1)
 	p.SetFont("dejavu", "B", 11)
-	p.CellFormat(120, 9, l.get("total"), "T", 0, "L", false, 0, "")
-	p.CellFormat(0, 9, amount, "T", 1, "R", false, 0, "")
+	p.CellFormat(120, 9, tx(l.get("total")), "T", 0, "L", false, 0, "")
+	p.CellFormat(0, 9, tx(amount), "T", 1, "R", false, 0, "")
 
 	if d.Kind == KindReceipt {
 		p.Ln(8)
@@ -227,7 +233,7 @@ func Write(w io.Writer, d *Document) error {
 		row(l.get("reference"), d.PaymentRef)
 		p.Ln(4)
 		p.SetFont("dejavu", "", 10)
-		p.MultiCell(0, 6, l.get("thanks"), "", "L", false)
+		p.MultiCell(0, 6, tx(l.get("thanks")), "", "L", false)
 	}
 	if err := p.Output(w); err != nil {
 		return fmt.Errorf("write the %s %s as PDF: %w", d.Kind, d.Number, err)

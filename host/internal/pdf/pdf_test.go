@@ -105,6 +105,33 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+// TestWriteWinAnsi: a document whose text is all in Windows-1252 (here
+// Indonesian, with an é, the en dash and the no-break space money writes)
+// is set in the WinAnsi subsets: simple TrueType fonts with
+// WinAnsiEncoding, the text a byte a character, no UTF-8 (Type0) font.
+func TestWriteWinAnsi(t *testing.T) {
+	d := document(pdf.KindReceipt, "id")
+	d.CustomerName = "Siti Nurhaliza"
+	var buf bytes.Buffer
+	if err := pdf.Write(&buf, d); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	for _, s := range []string{"KUITANSI", "INV-2026-000042", "Siti Nurhaliza", "Net D\xe9sa Sejahtera", "Rp\xa0150.000",
+		"1 Desember 2026 \x96 31 Desember 2026", "MT-98765", "Dibayar pada",
+		"/Subtype /TrueType", "/Encoding /WinAnsiEncoding", "/FontFile2"} {
+		if !bytes.Contains(b, []byte(s)) {
+			t.Errorf("the receipt has no %q", s)
+		}
+	}
+	if bytes.Contains(b, []byte("/Type0")) || bytes.Contains(b, utf16be("Siti Nurhaliza")) {
+		t.Error("the receipt in Windows-1252 text is set in a UTF-8 font")
+	}
+	if len(b) > 60_000 {
+		t.Errorf("the receipt is %d bytes; want the two subsets (about 28 KB) and the page", len(b))
+	}
+}
+
 // TestWriteRefuses: an unknown kind, no number and a logo that is not
 // there are errors that say so.
 func TestWriteRefuses(t *testing.T) {
