@@ -75,7 +75,8 @@ func TestTwoHostsOnOnePostgres(t *testing.T) {
 	}
 	if code != 0 || !regexp.MustCompile(`(?m)^host-a\s+alive\s`).MatchString(stdout) || !regexp.MustCompile(`(?m)^host-b \(this one\)\s+alive\s`).MatchString(stdout) ||
 		len(regexp.MustCompile(`\salive\s+leader\s`).FindAllString(stdout, -1)) != 1 ||
-		!regexp.MustCompile(`(?m)^extra\s+running\s+running$`).MatchString(stdout) {
+		!regexp.MustCompile(`(?m)^extra\s+running\s+running$`).MatchString(stdout) ||
+		!strings.Contains(stdout, "Plugins on each host (on host-b, which answered, as they are now; on the others as of their last heartbeat):") {
 		t.Errorf("plugin status on host-b: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 

@@ -287,7 +287,20 @@ func printHosts(w io.Writer, v *hostsView) error {
 	if len(names) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\nPlugins on each host (this one's now, the others' at their last heartbeat):")
+	self := ""
+	for _, h := range v.Hosts {
+		if h.Self {
+			self = h.ID
+		}
+	}
+	switch {
+	case len(v.Hosts) == 1 && self != "":
+		fmt.Fprintln(w, "\nPlugins (as they are now):")
+	case self != "":
+		fmt.Fprintf(w, "\nPlugins on each host (on %s, which answered, as they are now; on the others as of their last heartbeat):\n", self)
+	default:
+		fmt.Fprintln(w, "\nPlugins on each host (as of each host's last heartbeat):")
+	}
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprint(tw, "PLUGIN")
 	for _, h := range v.Hosts {

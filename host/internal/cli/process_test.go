@@ -243,10 +243,10 @@ func TestPluginActionsThroughTheCLI(t *testing.T) {
 		t.Errorf("plugin status: exit %d\n%s", code, stdout)
 	}
 	// With a token, every host's view: this one, alive and the leader
-	// (one host on SQLite), and its plugins as of its last heartbeat (one
-	// taken during the restart says starting until the next, 2 s later).
+	// (one host on SQLite), and its plugins as they are now (the
+	// answering host's own; a restart just done may still say starting).
 	hostView := regexp.MustCompile(`(?m)^\S+ \(this one\)\s+alive\s+leader\s`)
-	pluginView := regexp.MustCompile(`(?m)^PLUGIN\s+\S+\n^worker\s+running`)
+	pluginView := regexp.MustCompile(`(?m)^Plugins \(as they are now\):\n^PLUGIN\s+\S+\n^worker\s+running`)
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 		code, stdout, stderr = run(t, "plugin", "status", "--address", addr, "--token", viewer)
 		if code == 0 && hostView.MatchString(stdout) && pluginView.MatchString(stdout) {
