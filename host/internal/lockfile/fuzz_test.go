@@ -31,6 +31,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version": 2, "plugins": {}} {}`))
 	f.Add(bytes.Replace(valid, []byte(`"0644"`), []byte(`"0o644"`), 1))
 	f.Add(bytes.Replace(valid, []byte(`"plugin.json"`), []byte(`"../plugin.json"`), 1))
+	f.Add(bytes.Replace(valid, []byte(`"version":`), []byte(`"Version":`), 1))
+	f.Add([]byte(`{"version": 1, "plugins": {"audit": {"version": "1.0.0", "executable": "a", "sha256": "` + sum + `", "SHA256": "` + sum + `"}}}`))
 
 	const path = "/plugins/plugins.lock"
 	f.Fuzz(func(t *testing.T, raw []byte) {

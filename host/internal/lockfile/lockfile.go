@@ -148,6 +148,9 @@ func parse(path string, raw []byte) (*File, error) {
 			err = errors.New("unexpected content after the JSON object")
 		}
 	}
+	if err == nil {
+		err = strictKeys(raw)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s is not a valid lock file (%v); run `mikrobill plugin lock` to write it again", path, err)
 	}
@@ -582,4 +585,90 @@ func Summary(changes []Change) string {
 		parts = append(parts, c.String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// shape is what strictKeys expects of a JSON value: an object with these
+// fields (each value of the shape given; nil, anything), or, with fields
+// nil, an object or array whose every value has the shape elem.
+type shape struct {
+	fields map[string]*shape
+	elem   *shape
+}
+
+var (
+	fileShape  = &shape{fields: map[string]*shape{"path": nil, "mode": nil, "sha256": nil}}
+	entryShape = &shape{fields: map[string]*shape{"version": nil, "executable": nil, "sha256": nil, "folder_sha256": nil,
+		"files": {elem: fileShape}}}
+	lockShape = &shape{fields: map[string]*shape{"version": nil, "plugins": {elem: entryShape}}}
+)
+
+// strictKeys refuses what encoding/json reads without a word but a person
+// reading the file would read otherwise: a key given twice in one object
+// (the last one wins), and a field's name in another case ("SHA256" for
+// "sha256": encoding/json matches names regardless of case). raw has
+// decoded already.
+func strictKeys(raw []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	return strictValue(dec, lockShape)
+}
+
+func strictValue(dec *json.Decoder, s *shape) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := tok.(string)
+			var child *shape
+			if s != nil && s.fields != nil {
+				// A field: names that differ only in case are one field.
+				if seen[strings.ToLower(key)] {
+					return fmt.Errorf("the key %q appears twice in one object (encoding/json takes names regardless of case; the last one would win)", key)
+				}
+				seen[strings.ToLower(key)] = true
+				known, ok := s.fields[key]
+				if !ok {
+					for name := range s.fields {
+						if strings.EqualFold(name, key) {
+							return fmt.Errorf("the key %q is written %q in a lock file", key, name)
+						}
+					}
+				}
+				child = known
+			} else {
+				if seen[key] {
+					return fmt.Errorf("the key %q appears twice in one object (the last one would win)", key)
+				}
+				seen[key] = true
+				if s != nil {
+					child = s.elem
+				}
+			}
+			if err := strictValue(dec, child); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // '}'
+		return err
+	case json.Delim('['):
+		var child *shape
+		if s != nil {
+			child = s.elem
+		}
+		for dec.More() {
+			if err := strictValue(dec, child); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // ']'
+		return err
+	}
+	return nil
 }
