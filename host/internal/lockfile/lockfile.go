@@ -44,11 +44,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/mikrobill/mikrobill/host/internal/jsonkeys"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
@@ -587,19 +589,12 @@ func Summary(changes []Change) string {
 	return strings.Join(parts, ", ")
 }
 
-// shape is what strictKeys expects of a JSON value: an object with these
-// fields (each value of the shape given; nil, anything), or, with fields
-// nil, an object or array whose every value has the shape elem.
-type shape struct {
-	fields map[string]*shape
-	elem   *shape
-}
-
+// Fields by where they are: the lock file's, a plugin entry's (under
+// plugins.<name>) and a file's (under plugins.<name>.files[i]).
 var (
-	fileShape  = &shape{fields: map[string]*shape{"path": nil, "mode": nil, "sha256": nil}}
-	entryShape = &shape{fields: map[string]*shape{"version": nil, "executable": nil, "sha256": nil, "folder_sha256": nil,
-		"files": {elem: fileShape}}}
-	lockShape = &shape{fields: map[string]*shape{"version": nil, "plugins": {elem: entryShape}}}
+	lockFields  = []string{"version", "plugins"}
+	entryFields = []string{"version", "executable", "sha256", "folder_sha256", "files"}
+	fileFields  = []string{"path", "mode", "sha256"}
 )
 
 // strictKeys refuses what encoding/json reads without a word but a person
@@ -608,67 +603,33 @@ var (
 // "sha256": encoding/json matches names regardless of case). raw has
 // decoded already.
 func strictKeys(raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	return strictValue(dec, lockShape)
-}
-
-func strictValue(dec *json.Decoder, s *shape) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case json.Delim('{'):
-		seen := map[string]bool{}
-		for dec.More() {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
+	return jsonkeys.Walk(raw, func(path []jsonkeys.Step, key string, before []string) error {
+		var fields []string
+		switch {
+		case len(path) == 0:
+			fields = lockFields
+		case len(path) == 2 && path[0] == "plugins":
+			fields = entryFields
+		case len(path) == 4 && path[0] == "plugins" && path[2] == "files":
+			fields = fileFields
+		}
+		if fields == nil {
+			// The plugins by name (and anything decoding refused
+			// already): a name given twice.
+			if slices.Contains(before, key) {
+				return fmt.Errorf("the key %q appears twice in one object (the last one would win)", key)
 			}
-			key, _ := tok.(string)
-			var child *shape
-			if s != nil && s.fields != nil {
-				// A field: names that differ only in case are one field.
-				if seen[strings.ToLower(key)] {
-					return fmt.Errorf("the key %q appears twice in one object (encoding/json takes names regardless of case; the last one would win)", key)
-				}
-				seen[strings.ToLower(key)] = true
-				known, ok := s.fields[key]
-				if !ok {
-					for name := range s.fields {
-						if strings.EqualFold(name, key) {
-							return fmt.Errorf("the key %q is written %q in a lock file", key, name)
-						}
-					}
-				}
-				child = known
-			} else {
-				if seen[key] {
-					return fmt.Errorf("the key %q appears twice in one object (the last one would win)", key)
-				}
-				seen[key] = true
-				if s != nil {
-					child = s.elem
-				}
-			}
-			if err := strictValue(dec, child); err != nil {
-				return err
+			return nil
+		}
+		// A field: names that differ only in case are one field.
+		if slices.ContainsFunc(before, func(b string) bool { return strings.EqualFold(b, key) }) {
+			return fmt.Errorf("the key %q appears twice in one object (encoding/json takes names regardless of case; the last one would win)", key)
+		}
+		if !slices.Contains(fields, key) {
+			if i := slices.IndexFunc(fields, func(f string) bool { return strings.EqualFold(f, key) }); i >= 0 {
+				return fmt.Errorf("the key %q is written %q in a lock file", key, fields[i])
 			}
 		}
-		_, err = dec.Token() // '}'
-		return err
-	case json.Delim('['):
-		var child *shape
-		if s != nil {
-			child = s.elem
-		}
-		for dec.More() {
-			if err := strictValue(dec, child); err != nil {
-				return err
-			}
-		}
-		_, err = dec.Token() // ']'
-		return err
-	}
-	return nil
+		return nil
+	})
 }

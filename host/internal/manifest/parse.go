@@ -15,6 +15,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mikrobill/mikrobill/host/internal/jsonkeys"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
@@ -554,44 +555,21 @@ func (d *decoder) object(field string, raw json.RawMessage) (map[string]json.Raw
 // duplicateKeys reports every object key that appears twice in data (which
 // must be valid JSON): encoding/json silently keeps the last one.
 func (d *decoder) duplicateKeys(data []byte) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var walk func(path string) error
-	walk = func(path string) error {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'):
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				key, _ := kt.(string)
-				p := fieldPath(path, key)
-				if seen[key] {
-					d.add(p, "is set more than once; keep one (only the last would count)")
-				}
-				seen[key] = true
-				if err := walk(p); err != nil {
-					return err
+	_ = jsonkeys.Walk(data, func(path []jsonkeys.Step, key string, before []string) error {
+		if slices.Contains(before, key) {
+			p := ""
+			for _, s := range path {
+				switch s := s.(type) {
+				case string:
+					p = fieldPath(p, s)
+				case int:
+					p = index(p, s)
 				}
 			}
-			_, err = dec.Token()
-		case json.Delim('['):
-			for i := 0; dec.More(); i++ {
-				if err := walk(index(path, i)); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token()
+			d.add(fieldPath(p, key), "is set more than once; keep one (only the last would count)")
 		}
-		return err
-	}
-	_ = walk("") // data is valid JSON: json.Unmarshal accepted it
+		return nil
+	}) // data is valid JSON: json.Unmarshal accepted it
 }
 
 // jsonType names the JSON type of raw as JSON Schema does.
