@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,4 +182,60 @@ func shortDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
+}
+
+// TestStartEndsWithItsContext: a launch whose context ends while the plugin
+// has not answered the handshake kills the process and returns at once,
+// saying why, instead of waiting out the start timeout; with its context
+// already ended it starts no process at all. An instance being stopped
+// relies on this: no plugin process outlives the stop.
+func TestStartEndsWithItsContext(t *testing.T) {
+	folder := t.TempDir()
+	pidFile := filepath.Join(folder, "pid")
+	script := []byte("#!/bin/sh\necho $$ > " + pidFile + "\nexec sleep 60\n")
+	exe := filepath.Join(folder, "mikrobill-plugin-mute")
+	if err := os.WriteFile(exe, script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(script)
+	cfg := Config{Name: "mute", Path: exe, SHA256: sum[:], SocketDir: shortDir(t), StartTimeout: time.Minute,
+		Env: []string{"PATH=/usr/bin:/bin"}}
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Start(ctx, cfg)
+		done <- err
+	}()
+	var pid int
+	deadline := time.Now().Add(30 * time.Second)
+	for pid == 0 && time.Now().Before(deadline) {
+		raw, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(raw)))
+		time.Sleep(10 * time.Millisecond)
+	}
+	if pid == 0 {
+		t.Fatal("the plugin process never started")
+	}
+	cancel(errors.New("the host is shutting down"))
+	select {
+	case err := <-done:
+		if err == nil || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "launch of plugin mute was given up before it was ready: the host is shutting down") {
+			t.Errorf("Start = %v; want the launch given up, with the context's cause", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start waited for the handshake after its context ended")
+	}
+	if raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && !strings.Contains(string(raw), ") Z ") {
+		t.Errorf("process %d still runs after the launch was given up: %s", pid, raw)
+	}
+
+	os.Remove(pidFile)
+	if _, err := Start(ctx, cfg); err == nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("Start with an ended context = %v; want the launch given up", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(pidFile); err == nil {
+		t.Error("Start with an ended context started the process")
+	}
 }

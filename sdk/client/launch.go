@@ -170,8 +170,20 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		run.cleanup()
 		return nil, err
 	}
+	// go-plugin's handshake knows only its start timeout: when ctx ends
+	// first, the process is killed, which ends the handshake at once.
+	stopAbandon := context.AfterFunc(ctx, run.abandon)
+	defer stopAbandon()
+	given := func() error { return &givenUpError{name: cfg.Name, cause: context.Cause(ctx), ctxErr: ctx.Err()} }
+	if ctx.Err() != nil {
+		run.abandon()
+		return fail(given())
+	}
 	cp, err := pc.Client()
 	if err != nil {
+		if ctx.Err() != nil {
+			return fail(given())
+		}
 		return fail(handshakeError(err, run.exitedSoon(), tail.String()))
 	}
 	if tlsCfg != nil && !run.offeredCert() {
@@ -187,15 +199,35 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	defer cancel()
 	desc, err := NewPlugin(conn.ClientConn(), conn.HostBrokerID).Describe(dctx, &sdk.DescribeRequest{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return fail(given())
+		}
 		if exit := run.exitedSoon(); exit != nil {
 			return fail(handshakeError(err, exit, tail.String()))
 		}
 		return fail(fmt.Errorf("%w: Describe: %v (the plugin must serve mikrobill.plugin.v1.PluginService over the mutual TLS of the handshake; docs/plugin-protocol.md)", ErrHandshake, err))
 	}
+	if !stopAbandon() && ctx.Err() != nil {
+		return fail(given()) // ctx ended just now: the process is being killed
+	}
 	p.describe = desc
 	p.loadTime = time.Since(begin)
 	return p, nil
 }
+
+// givenUpError is a launch given up because its context ended: it says the
+// context's cause and matches both the cause and ctx.Err() (errors.Is with
+// context.Canceled or context.DeadlineExceeded).
+type givenUpError struct {
+	name          string
+	cause, ctxErr error
+}
+
+func (e *givenUpError) Error() string {
+	return "the launch of plugin " + e.name + " was given up before it was ready: " + e.cause.Error()
+}
+
+func (e *givenUpError) Unwrap() []error { return []error{e.cause, e.ctxErr} }
 
 // Conn returns the connection to the plugin.
 func (p *Process) Conn() *Conn { return p.conn }

@@ -45,6 +45,9 @@ type procRunner struct {
 	// killed is set when the host killed the process (so its exit is not
 	// the plugin's own doing).
 	killed atomic.Bool
+	// abandoned is set (under mu) when the launch is given up: a process
+	// that starts after it is killed at once.
+	abandoned bool
 }
 
 var _ runner.Runner = (*procRunner)(nil)
@@ -92,7 +95,13 @@ func (r *procRunner) prepare(handshakeEnv, env []string, socketDir string) (*pro
 }
 
 func (r *procRunner) Start(context.Context) error {
-	err := startProcess(r.cmd)
+	r.mu.Lock()
+	abandoned := r.abandoned
+	r.mu.Unlock()
+	err := errLaunchAbandoned
+	if !abandoned {
+		err = startProcess(r.cmd)
+	}
 	if r.tlsPipe != nil {
 		r.tlsPipe.Close() // the plugin has its own copy now
 	}
@@ -101,7 +110,13 @@ func (r *procRunner) Start(context.Context) error {
 		close(r.done)
 		return fmt.Errorf("start %s: %w", r.path, err)
 	}
+	r.mu.Lock()
 	r.pid = r.cmd.Process.Pid
+	abandoned = r.abandoned
+	r.mu.Unlock()
+	if abandoned {
+		r.killGroup()
+	}
 	r.logger.Debug("plugin process started", "plugin", r.name, "path", r.path, "pid", r.pid)
 	return nil
 }
@@ -155,6 +170,24 @@ func (r *procRunner) err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.waitErr
+}
+
+// errLaunchAbandoned is why a process was not started: its launch had
+// been given up.
+var errLaunchAbandoned = errors.New("the launch was given up before the process started")
+
+// abandon gives the launch up: the process is killed, now if it runs, or as
+// soon as it starts; go-plugin's handshake then ends at once instead of
+// waiting out the start timeout.
+func (r *procRunner) abandon() {
+	r.mu.Lock()
+	r.abandoned = true
+	pid := r.pid
+	r.mu.Unlock()
+	if pid > 0 {
+		r.killed.Store(true)
+		killProcessGroup(pid)
+	}
 }
 
 // killGroup sends SIGKILL to the plugin's process group.

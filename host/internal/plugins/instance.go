@@ -215,9 +215,10 @@ func (p *Plugin) launch(ctx context.Context, epoch int) error {
 		return errOvertaken
 	}
 	p.setStateLocked(StateStarting, "")
+	p.wg.Add(1) // under mu, after the ctx check: stop waits for the launch
 	p.mu.Unlock()
 
-	r, err := p.l.launch(ctx, p.Manifest(), p.pol, p.log, p.lat)
+	r, err := p.launchProcess(ctx, p.Manifest())
 	if err != nil {
 		return err
 	}
@@ -248,6 +249,20 @@ func (p *Plugin) launch(ctx context.Context, epoch int) error {
 	go p.healthLoop(r.proc)
 	p.scheduleStable(r.proc)
 	return nil
+}
+
+// launchProcess runs launcher.launch for a launch that p.wg counts: the
+// caller has called p.wg.Add(1) under p.mu after seeing p.ctx alive. The
+// launch also ends with p.ctx, so an instance's stop waits for it, briefly:
+// a process still in its handshake is killed, not waited out, and none
+// starts after the stop (its data folder may be removed next).
+func (p *Plugin) launchProcess(ctx context.Context, man *manifest.Manifest) (*launched, error) {
+	defer p.wg.Done()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(p.ctx, func() { cancel(errors.New("the plugin is being stopped")) })
+	defer stop()
+	return p.l.launch(ctx, man, p.pol, p.log, p.lat)
 }
 
 // fail marks the plugin failed until an operator acts; calls fail at once.

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,6 +201,52 @@ func TestStuckRestartIsKilledAndCounts(t *testing.T) {
 	}
 	if st.State != StateRestarting && st.State != StateStarting {
 		t.Errorf("state %s, want restarting again", st.State)
+	}
+}
+
+// TestStopEndsARestartInItsHandshake: the host stops while a restart waits
+// for a plugin that has not answered its handshake. The stop ends that
+// launch (the process is killed, not waited out to its start timeout), and
+// once Stop returns no process of the plugin runs or starts, so its data
+// folder can go. Before, the stop did not wait for a launch under way: the
+// process ran on until its start timeout, and a CI run failed removing the
+// test's folder while a restart's process wrote in it.
+func TestStopEndsARestartInItsHandshake(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Plugins.Restart.InitialBackoff = 10 * time.Millisecond
+	f.cfg.Plugin["stuck"] = &config.PluginConfig{StartTimeout: time.Minute}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	f.Add(tp{Name: "stuck", Behaviour: map[string]any{"slow_from_start": 2, "slow_ms": 120000, "pid_file": pidFile}})
+	m, err := f.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := m.Plugin("stuck")
+	first := p.Status().PID
+	syscall.Kill(first, syscall.SIGKILL)
+	var second int
+	sdktest.WaitFor(t, 20*time.Second, "the restart's process started", func() bool {
+		raw, _ := os.ReadFile(pidFile)
+		second, _ = strconv.Atoi(strings.TrimSpace(string(raw)))
+		return second != 0 && second != first
+	})
+	if st := p.Status(); st.State != StateStarting {
+		t.Fatalf("state %s, want starting (the restart waits for the handshake)", st.State)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m.Stop(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("Stop took the whole of its deadline")
+	}
+	if !gone(second) {
+		t.Errorf("the restart's process %d still runs after Stop returned", second)
+	}
+	if st := p.Status(); st.State != StateStopped {
+		t.Errorf("state %s after Stop, want stopped", st.State)
+	}
+	if got := f.started(); len(got) != 2 {
+		t.Errorf("the plugin started %d times, want 2 (none after the stop)", len(got))
 	}
 }
 

@@ -79,15 +79,16 @@ func (p *Plugin) upgrade(ctx context.Context, man *manifest.Manifest, grace time
 		return fmt.Errorf("%w: plugin %q is in the grace period of another switch; try again after it", sdk.ErrConflict, p.name)
 	}
 	oldProc, oldDesc, oldHealth, epoch := p.proc, p.desc, p.health, p.epoch
-	if oldProc == nil || !p.state.Up() {
+	if oldProc == nil || !p.state.Up() || p.ctx.Err() != nil {
 		p.mu.Unlock()
 		return fmt.Errorf("%w: plugin %q is not running", sdk.ErrFailedPrecondition, p.name)
 	}
 	p.setSwitchLocked(oldMan.Version, man.Version, SwitchStarting, "")
+	p.wg.Add(1) // under mu, after the ctx check: stop waits for the launch
 	p.mu.Unlock()
 	p.log.Info("switch: starting the new version beside the running one", "from", oldMan.Version, "to", man.Version)
 
-	r, err := p.l.launch(ctx, man, p.pol, p.log, p.lat)
+	r, err := p.launchProcess(ctx, man)
 	if err == nil && r.health.Status == sdk.HealthError {
 		p.l.kill(r.proc)
 		err = fmt.Errorf("its first health check says: %s", r.health.Message)

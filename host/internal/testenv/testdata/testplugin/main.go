@@ -56,6 +56,9 @@ type behaviour struct {
 	SpawnChild bool `json:"spawn_child"`
 	// ChildPIDFile, with SpawnChild, receives the child's pid.
 	ChildPIDFile string `json:"child_pid_file"`
+	// PIDFile, when set, receives the process's own pid at each start,
+	// before a slow start's sleep.
+	PIDFile string `json:"pid_file"`
 	// CallDelayMS makes CreatePayment take this long.
 	CallDelayMS int `json:"call_delay_ms"`
 	// SettingsFile, when set, gets a line with the settings of each
@@ -76,6 +79,9 @@ func main() {
 		os.Exit(1)
 	}
 	record(b.Log, b.Name+" start")
+	if b.PIDFile != "" {
+		_ = os.WriteFile(b.PIDFile, []byte(strconv.Itoa(os.Getpid())), 0o600)
+	}
 	starts := countStart()
 	if b.SlowFromStart > 0 && starts >= b.SlowFromStart {
 		time.Sleep(time.Duration(b.SlowMS) * time.Millisecond)
