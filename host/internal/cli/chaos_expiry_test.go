@@ -52,7 +52,7 @@ func TestChaosLeaderKilledWhileExpiryRuns(t *testing.T) {
 	}
 	r.waitFor("every subscription's isolation", func() bool { return isolated() == len(invs) })
 	r.settle(st)
-	r.checkCreditedOnce(st, invs)
+	checkCreditedOnce(t, st, invs)
 	r.checkIsolatedOnce(st, invs)
 }
 
@@ -82,7 +82,7 @@ func (r *chaosRig) leader(st *store.Store) *chaosHost {
 // checkIsolatedOnce fails unless every invoice's subscription is isolated
 // with one audit event, its login moved to the isolation profile by one
 // command on the router, and its expiry message sent.
-func (r *chaosRig) checkIsolatedOnce(st *store.Store, invs []chaosInvoice) {
+func (r *chaosRig) checkIsolatedOnce(st *store.Store, invs []paidInvoice) {
 	r.t.Helper()
 	ctx := context.Background()
 	sets := map[string]int{} // isolation commands by router entry id

@@ -51,7 +51,7 @@ func TestChaosHostKilledUnderLoad(t *testing.T) {
 	}
 	res.check(t)
 	st := r.openStore()
-	r.checkCreditedOnce(st, invs)
+	checkCreditedOnce(t, st, invs)
 	r.settle(st)
 	r.checkProvisionedAndNotified(invs)
 }

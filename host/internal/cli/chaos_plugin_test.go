@@ -56,7 +56,7 @@ func TestChaosPaymentPluginKilledUnderLoad(t *testing.T) {
 	}
 	res.check(t)
 	st := r.openStore()
-	r.checkCreditedOnce(st, invs)
+	checkCreditedOnce(t, st, invs)
 	r.settle(st)
 	r.checkProvisionedAndNotified(invs)
 }

@@ -69,7 +69,7 @@ func TestChaosDatabaseAndRedisUnderLoad(t *testing.T) {
 	}
 	res.check(t)
 	st := r.openStore()
-	r.checkCreditedOnce(st, invs)
+	checkCreditedOnce(t, st, invs)
 	r.settle(st)
 	r.checkProvisionedAndNotified(invs)
 }

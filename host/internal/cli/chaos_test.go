@@ -381,20 +381,11 @@ func (r *chaosRig) setUp(validity time.Duration) *chaosHost {
 	return first
 }
 
-// chaosInvoice is an invoice whose payment was started with
-// payment-template and paid at Example Pay, and its webhook's body.
-type chaosInvoice struct {
-	id       int64
-	number   string
-	customer string // the router login
-	body     []byte
-}
-
 // invoices makes n customers, each with an invoice whose payment is
 // started and paid at Example Pay (8 at a time).
-func (r *chaosRig) invoices(n int) []chaosInvoice {
+func (r *chaosRig) invoices(n int) []paidInvoice {
 	r.t.Helper()
-	out := make([]chaosInvoice, n)
+	out := make([]paidInvoice, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -418,9 +409,9 @@ func (r *chaosRig) invoices(n int) []chaosInvoice {
 }
 
 // invoice makes customer i, an invoice for them, and its paid payment; it
-// returns the zero chaosInvoice (and the test has failed) when a call
+// returns the zero paidInvoice (and the test has failed) when a call
 // fails.
-func (r *chaosRig) invoice(i int) chaosInvoice {
+func (r *chaosRig) invoice(i int) paidInvoice {
 	login := fmt.Sprintf("chaos%04d", i)
 	var cust, inv struct {
 		ID     int64  `json:"id"`
@@ -429,124 +420,56 @@ func (r *chaosRig) invoice(i int) chaosInvoice {
 	if code, raw := r.call(http.MethodPost, "/api/v1/customers", map[string]any{"name": fmt.Sprintf("Customer %d", i), "phone": fmt.Sprintf("+62812%07d", i),
 		"router_username": login, "router_password": "rahasia-123", "location_id": r.loc}, &cust); code != http.StatusCreated {
 		r.t.Errorf("POST /api/v1/customers: %d %s", code, raw)
-		return chaosInvoice{}
+		return paidInvoice{}
 	}
 	if code, raw := r.call(http.MethodPost, "/api/v1/invoices", map[string]any{"customer_id": cust.ID, "plan_id": r.plan}, &inv); code != http.StatusCreated {
 		r.t.Errorf("POST /api/v1/invoices: %d %s", code, raw)
-		return chaosInvoice{}
+		return paidInvoice{}
 	}
 	var started payStarted
 	if code, raw := r.call(http.MethodPost, fmt.Sprintf("/api/v1/invoices/%d/pay", inv.ID), map[string]any{"gateway": "payment-template"}, &started); code != http.StatusOK {
 		r.t.Errorf("pay invoice %d: %d %s", inv.ID, code, raw)
-		return chaosInvoice{}
+		return paidInvoice{}
 	}
 	p := r.ep.markPaid(started.Payment.ID)
 	body, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("evt_chaos_%d", i), "type": "payment.paid",
 		"created_at": time.Now().UTC().Format(time.RFC3339), "data": p})
-	return chaosInvoice{id: inv.ID, number: inv.Number, customer: login, body: body}
+	return paidInvoice{id: inv.ID, number: inv.Number, customer: login, body: body}
 }
 
-// gatewayResult is what the gateway saw.
-type gatewayResult struct {
-	mu       sync.Mutex
-	statuses map[int]int // answers by status (0: no answer)
-	// neverAcked: webhooks no host answered 2xx before the deadline.
-	neverAcked []string
-	// unpaidWhenAcked: invoices not paid when their webhook got its 2xx.
-	unpaidWhenAcked []string
-	internal        []string // bodies of 500 answers
-}
-
-// load plays the gateway: senders goroutines post each invoice's webhook
-// to a running host until one answers 2xx (every 100 ms), check the
-// invoice is paid then, and post it once more (gateways repeat). Each
-// sender waits pace before its next invoice, so the load lasts as long
-// as the faults do.
-func (r *chaosRig) load(invs []chaosInvoice, senders int, pace time.Duration) *gatewayResult {
+// load plays the gateway (gatewayLoad) against the rig's hosts: each post
+// to a running host, payment-template's webhook signed when sent, until the
+// scenario's deadline.
+func (r *chaosRig) load(invs []paidInvoice, senders int, pace time.Duration) *gatewayResult {
 	r.t.Helper()
-	res := &gatewayResult{statuses: map[int]int{}}
-	post := func(inv chaosInvoice) int {
+	load := gatewayLoad{senders: senders, pace: pace, deadline: r.deadline}
+	load.post = func(inv paidInvoice) (int, []byte) {
 		addr := r.anyHost()
 		if addr == "" {
-			res.mu.Lock()
-			res.statuses[0]++
-			res.mu.Unlock()
-			return 0
+			return 0, nil
 		}
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/payment-template", bytes.NewReader(inv.body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Example-Signature", exampleSign(inv.body, r.secret, time.Now()))
 		resp, err := r.client.Do(req)
-		code := 0
-		var raw []byte
-		if err == nil {
-			raw, _ = io.ReadAll(resp.Body)
-			resp.Body.Close()
-			code = resp.StatusCode
+		if err != nil {
+			return 0, nil
 		}
-		res.mu.Lock()
-		res.statuses[code]++
-		if code == http.StatusInternalServerError {
-			res.internal = append(res.internal, string(raw))
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, raw
+	}
+	load.paid = func(inv paidInvoice) (bool, bool) {
+		var got struct {
+			Invoice store.Invoice `json:"invoice"`
 		}
-		res.mu.Unlock()
-		return code
+		if code, raw := r.call(http.MethodGet, fmt.Sprintf("/api/v1/invoices/%d", inv.id), nil, &got); code != http.StatusOK {
+			r.t.Errorf("invoice %s: %d %s", inv.number, code, raw)
+			return false, false
+		}
+		return got.Invoice.Status == store.InvoicePaid, true
 	}
-	work := make(chan chaosInvoice)
-	var wg sync.WaitGroup
-	for range senders {
-		wg.Go(func() {
-			for inv := range work {
-				time.Sleep(pace)
-				acked := false
-				for r.left() > 0 {
-					if code := post(inv); code >= 200 && code < 300 {
-						acked = true
-						break
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
-				if !acked {
-					res.mu.Lock()
-					res.neverAcked = append(res.neverAcked, inv.number)
-					res.mu.Unlock()
-					continue
-				}
-				var got struct {
-					Invoice store.Invoice `json:"invoice"`
-				}
-				if code, raw := r.call(http.MethodGet, fmt.Sprintf("/api/v1/invoices/%d", inv.id), nil, &got); code != http.StatusOK {
-					r.t.Errorf("invoice %s: %d %s", inv.number, code, raw)
-				} else if got.Invoice.Status != store.InvoicePaid {
-					res.mu.Lock()
-					res.unpaidWhenAcked = append(res.unpaidWhenAcked, inv.number)
-					res.mu.Unlock()
-				}
-				post(inv) // the gateway's repeat: answered, never credited twice
-			}
-		})
-	}
-	for _, inv := range invs {
-		work <- inv
-	}
-	close(work)
-	wg.Wait()
-	return res
-}
-
-// check fails the test for what the gateway saw wrong.
-func (res *gatewayResult) check(t *testing.T) {
-	t.Helper()
-	t.Logf("answers by status (0: no answer, the host was down): %v", res.statuses)
-	if len(res.neverAcked) > 0 {
-		t.Errorf("%d webhooks never got a 2xx before the deadline: %v", len(res.neverAcked), res.neverAcked)
-	}
-	if len(res.unpaidWhenAcked) > 0 {
-		t.Errorf("%d invoices were not paid when their webhook got its 2xx: %v", len(res.unpaidWhenAcked), res.unpaidWhenAcked)
-	}
-	if len(res.internal) > 0 {
-		t.Errorf("%d answers were 500; a failure must answer 503 (retry) or a clear 4xx: %q", len(res.internal), res.internal)
-	}
+	return load.run(invs)
 }
 
 // settle waits until no job of the scenario's work is waiting, running or
@@ -619,30 +542,6 @@ func (r *chaosRig) openStore() *store.Store {
 	return st
 }
 
-// checkCreditedOnce fails unless every invoice is paid and credited once.
-func (r *chaosRig) checkCreditedOnce(st *store.Store, invs []chaosInvoice) {
-	r.t.Helper()
-	ctx := context.Background()
-	bad := 0
-	for _, inv := range invs {
-		got, err := st.Q().GetInvoice(ctx, inv.id)
-		if err != nil {
-			r.t.Fatalf("invoice %s: %v", inv.number, err)
-		}
-		n, err := st.Q().InvoiceCredits(ctx, inv.id)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		if got.Status != store.InvoicePaid || n != 1 {
-			bad++
-			r.t.Errorf("invoice %s: %s, credited %d times; want paid, credited once", inv.number, got.Status, n)
-		}
-	}
-	if bad == 0 {
-		r.t.Logf("%d invoices: each paid and credited once", len(invs))
-	}
-}
-
 // sent reads the messages the notify plugins sent, by idempotency key.
 func (r *chaosRig) sent() map[string]int {
 	r.t.Helper()
@@ -671,7 +570,7 @@ func (r *chaosRig) sent() map[string]int {
 // payment message. A message may go twice when the host that sent it died
 // before its job was recorded completed (the job runs again elsewhere;
 // messages are at least once): those are counted and logged.
-func (r *chaosRig) checkProvisionedAndNotified(invs []chaosInvoice) {
+func (r *chaosRig) checkProvisionedAndNotified(invs []paidInvoice) {
 	r.t.Helper()
 	sent := r.sent()
 	twice := 0
