@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -443,21 +444,12 @@ func (r *chaosRig) invoice(i int) paidInvoice {
 func (r *chaosRig) load(invs []paidInvoice, senders int, pace time.Duration) *gatewayResult {
 	r.t.Helper()
 	load := gatewayLoad{senders: senders, pace: pace, deadline: r.deadline}
-	load.post = func(inv paidInvoice) (int, []byte) {
+	load.post = func(inv paidInvoice) (int, []byte, error) {
 		addr := r.anyHost()
 		if addr == "" {
-			return 0, nil
+			return 0, nil, errors.New("no host runs")
 		}
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/payment-template", bytes.NewReader(inv.body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Example-Signature", exampleSign(inv.body, r.secret, time.Now()))
-		resp, err := r.client.Do(req)
-		if err != nil {
-			return 0, nil
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, raw
+		return sendWebhook(r.client, "http://"+addr+"/webhooks/payment-template", inv.body, "Example-Signature", exampleSign(inv.body, r.secret, time.Now()))
 	}
 	load.paid = func(inv paidInvoice) (bool, bool) {
 		var got struct {

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -30,11 +32,29 @@ type gatewayLoad struct {
 	pace     time.Duration
 	deadline time.Time // no webhook is posted again after it
 	// post sends the invoice's webhook once and returns the status and the
-	// body of the answer (0: no answer).
-	post func(inv paidInvoice) (int, []byte)
+	// body of the answer (0: no answer; sendWebhook).
+	post func(inv paidInvoice) (int, []byte, error)
 	// paid reads the invoice: paid or not, and whether it could be read (a
 	// read that failed has failed the test, saying why).
 	paid func(inv paidInvoice) (paid, read bool)
+}
+
+// sendWebhook posts a webhook's JSON body with its signature header and
+// returns the answer's status and body, or why there was none.
+func sendWebhook(client *http.Client, url string, body []byte, header, signature string) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(header, signature)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, raw, err
 }
 
 // gatewayResult is what the gateway saw.
@@ -52,7 +72,7 @@ type gatewayResult struct {
 func (l gatewayLoad) run(invs []paidInvoice) *gatewayResult {
 	res := &gatewayResult{statuses: map[int]int{}}
 	post := func(inv paidInvoice) int {
-		code, raw := l.post(inv)
+		code, raw, _ := l.post(inv)
 		res.mu.Lock()
 		res.statuses[code]++
 		if code == http.StatusInternalServerError {

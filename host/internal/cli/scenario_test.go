@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -104,19 +102,10 @@ func sendConfirmations(t *testing.T, h *host, tok string, invs []paidInvoice, se
 	t.Helper()
 	client := &http.Client{Timeout: 30 * time.Second}
 	load := gatewayLoad{senders: senders, pace: pace, deadline: time.Now().Add(deadline)}
-	load.post = func(inv paidInvoice) (int, []byte) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+h.addr+"/webhooks/payment-manual", bytes.NewReader(inv.body))
-		req.Header.Set("Content-Type", "application/json")
+	load.post = func(inv paidInvoice) (int, []byte, error) {
 		mac := hmac.New(sha256.New, []byte(scenarioSecret))
 		mac.Write(inv.body)
-		req.Header.Set("X-Mikrobill-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, raw
+		return sendWebhook(client, "http://"+h.addr+"/webhooks/payment-manual", inv.body, "X-Mikrobill-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	}
 	load.paid = func(inv paidInvoice) (bool, bool) {
 		var got struct {

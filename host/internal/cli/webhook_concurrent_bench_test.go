@@ -520,17 +520,12 @@ func (r *webhookRig) post(p prepared) error { return postWebhook(r.client, r.add
 // postWebhook sends one webhook to payment-template on the host at addr;
 // an answer other than the plugin's 200 is an error.
 func postWebhook(client *http.Client, addr string, p prepared) error {
-	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/payment-template", bytes.NewReader(p.body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Example-Signature", p.sig)
-	resp, err := client.Do(req)
+	code, raw, err := sendWebhook(client, "http://"+addr+"/webhooks/payment-template", p.body, "Example-Signature", p.sig)
 	if err != nil {
 		return err
 	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || string(raw) != `{"received":true}` {
-		return fmt.Errorf("webhook to %s: %d %s", addr, resp.StatusCode, raw)
+	if code != http.StatusOK || string(raw) != `{"received":true}` {
+		return fmt.Errorf("webhook to %s: %d %s", addr, code, raw)
 	}
 	return nil
 }
