@@ -99,7 +99,11 @@ type Process struct {
 
 // Start launches a plugin and returns once it serves: the handshake is done,
 // mutual TLS is up and Describe answered. On failure nothing is left
-// running.
+// running. The launch ends with ctx as well as with cfg.StartTimeout: when
+// ctx ends first, a process still in its handshake is killed and Start
+// returns at once with an error that matches ctx.Err() and says its cause;
+// with ctx already ended no process starts. Once Start has returned the
+// process, ctx no longer matters to it.
 func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if cfg.Name == "" || cfg.Path == "" {
 		return nil, errors.New("client.Start needs a plugin name and an executable path")
