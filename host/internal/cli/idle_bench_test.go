@@ -29,6 +29,8 @@ type idleFigures struct {
 	after                 time.Duration // idle time after /ready
 	rss, rssAnon, rssFile float64       // MiB, /proc
 	heapAlloc, metricsRSS float64       // MiB, /metrics (last look only)
+	peakRSS               float64       // MiB, /proc, the highest from the first look to the last (last look only)
+	idleCPU               time.Duration // the host's CPU time from the first look to the last (last look only)
 	plugins               map[string]float64
 }
 
@@ -44,7 +46,12 @@ type idleFigures struct {
 // executable, from /proc/PID/status, read without asking the host
 // anything (rss-<idle>-MiB, rss-anon-<idle>-MiB, rss-file-<idle>-MiB); at
 // the last look, then, its Go heap (heap-MiB) and resident memory
-// (rss-MiB) from its /metrics. The plugins are processes of their own,
+// (rss-MiB) from its /metrics, and the highest resident memory read every
+// second from the first look to the last (rss-peak-MiB: an idle host gives
+// back every 30 s what its idle work left resident, so its figure goes up
+// and down between the looks) and the CPU time it used meanwhile
+// (idle-cpu-ms, what the idle work and the releases cost). The plugins are
+// processes of their own,
 // reported beside it.
 //
 // MIKROBILL_BENCH_BASELINE=<git revision> measures the host built at that
@@ -88,6 +95,10 @@ func BenchmarkIdleHostMemory(b *testing.B) {
 			b.ReportMetric(f.rssFile, prefix+"rss-file-"+at+"-MiB")
 		}
 		last := fs[len(fs)-1]
+		if len(fs) > 1 {
+			b.ReportMetric(last.peakRSS, prefix+"rss-peak-MiB")
+			b.ReportMetric(float64(last.idleCPU)/float64(time.Millisecond), prefix+"idle-cpu-ms")
+		}
 		b.ReportMetric(last.heapAlloc, prefix+"heap-MiB")
 		b.ReportMetric(last.metricsRSS, prefix+"rss-MiB")
 	}
@@ -115,6 +126,9 @@ func printIdle(what string, fs []idleFigures) {
 		fmt.Printf(" %s after /ready: RSS %.1f MiB (anonymous %.1f, executable's pages %.1f);", f.after, f.rss, f.rssAnon, f.rssFile)
 	}
 	f := fs[len(fs)-1]
+	if len(fs) > 1 {
+		fmt.Printf(" highest RSS from %s to %s: %.1f MiB, CPU %s;", fs[0].after, f.after, f.peakRSS, f.idleCPU.Round(time.Millisecond))
+	}
 	fmt.Printf(" then /metrics: heap %.1f MiB, RSS %.1f MiB; plugins:", f.heapAlloc, f.metricsRSS)
 	keys := make([]string, 0, len(f.plugins))
 	for k := range f.plugins {
@@ -182,10 +196,22 @@ func idleHost(b *testing.B, bin, pluginDir string, looks []time.Duration, profil
 	ready := time.Now()
 	// /proc only until the last look: serving /metrics runs code of its
 	// own (the collectors, the plugins' metrics) and maps its pages.
+	// Between the first look and the last, VmRSS is read every second: the
+	// host gives back what its idle work left resident once a minute, so
+	// its resident memory goes up and down, and peakRSS is the top of it.
 	var fs []idleFigures
-	for _, d := range looks {
+	pid := cmd.Process.Pid
+	peak := 0.0
+	var cpuFirst time.Duration
+	for i, d := range looks {
+		for i > 0 && time.Until(ready.Add(d)) > time.Second {
+			time.Sleep(time.Second)
+			peak = max(peak, float64(procStatusKB(pid, "VmRSS:"))/1024)
+		}
 		time.Sleep(time.Until(ready.Add(d)))
-		pid := cmd.Process.Pid
+		if i == 0 {
+			cpuFirst = cpuTime(pid)
+		}
 		fs = append(fs, idleFigures{
 			after:   d,
 			rss:     float64(procStatusKB(pid, "VmRSS:")) / 1024,
@@ -195,6 +221,11 @@ func idleHost(b *testing.B, bin, pluginDir string, looks []time.Duration, profil
 		})
 	}
 	f := &fs[len(fs)-1]
+	for _, l := range fs {
+		peak = max(peak, l.rss)
+	}
+	f.peakRSS = peak
+	f.idleCPU = cpuTime(pid) - cpuFirst
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		b.Fatal(err)

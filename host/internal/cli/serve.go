@@ -299,7 +299,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
-	go releaseStartupMemory(ctx, log)
+	go releaseMemory(ctx, log)
 	// /ready answers 503 while the requests in flight finish.
 	stop.add("http", func(ctx context.Context) error { srv.Drain(); return httpSrv.Shutdown(ctx) })
 

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -85,3 +89,58 @@ func TestReleaseExecutablePagesKeepsTheProcessWorking(t *testing.T) {
 		t.Errorf("after the release, hex of mikrobill = %q", got)
 	}
 }
+
+// An interval counts as quiet when fewer than the limit's bytes were
+// allocated in it; the one after a busy interval is counted from the end of
+// the busy one.
+func TestQuietIntervals(t *testing.T) {
+	q := quietIntervals{limit: 100, last: 0}
+	var got []bool
+	for _, now := range []uint64{10, 10, 109, 210, 290, 400, 499} {
+		got = append(got, q.quiet(now))
+	}
+	// 10, 0, 99 (quiet), 101 (busy), 80 (quiet), 110 (busy), 99 (quiet).
+	if want := []bool{true, true, true, false, true, false, true}; !slices.Equal(got, want) {
+		t.Errorf("quiet = %v, want %v", got, want)
+	}
+}
+
+// whenIdle releases after a quiet interval, not after a busy one, and stops
+// with its context.
+func TestWhenIdleReleasesAfterQuietIntervals(t *testing.T) {
+	var counter atomic.Uint64
+	tick := make(chan time.Time)
+	released := make(chan uint64, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		whenIdle(ctx, tick, counter.Load, 100, func() { released <- counter.Load() })
+	}()
+	tick <- time.Time{} // nothing allocated: release
+	if got := <-released; got != 0 {
+		t.Errorf("released at %d, want 0", got)
+	}
+	counter.Store(500)
+	tick <- time.Time{} // 500 allocated: no release
+	counter.Store(550)
+	tick <- time.Time{} // 50 since the busy tick: release
+	if got := <-released; got != 550 {
+		t.Errorf("released at %d, want 550 (none after the busy interval)", got)
+	}
+	cancel()
+	<-done
+	if len(released) != 0 {
+		t.Errorf("%d more releases", len(released))
+	}
+}
+
+func TestAllocatedBytesCounts(t *testing.T) {
+	before := allocatedBytes()
+	sink = make([]byte, 1<<20)
+	if after := allocatedBytes(); after-before < 1<<20 {
+		t.Errorf("allocatedBytes went from %d to %d after a 1 MiB allocation", before, after)
+	}
+}
+
+var sink []byte
