@@ -197,7 +197,7 @@ func idleHost(b *testing.B, bin, pluginDir string, looks []time.Duration, profil
 	// /proc only until the last look: serving /metrics runs code of its
 	// own (the collectors, the plugins' metrics) and maps its pages.
 	// Between the first look and the last, VmRSS is read every second: the
-	// host gives back what its idle work left resident once a minute, so
+	// host gives back what its idle work left resident every 30 s, so
 	// its resident memory goes up and down, and peakRSS is the top of it.
 	var fs []idleFigures
 	pid := cmd.Process.Pid
