@@ -87,6 +87,12 @@ func BenchmarkWebhookConcurrentRatio(b *testing.B) {
 				ru.name, res.cpu.Round(time.Microsecond), res.pingCPU.Round(time.Microsecond), float64(res.cpu)/float64(max(res.pingCPU, 1)), res.statusQueries)
 			b.ReportMetric(float64(res.cpu.Microseconds())/1000, "cpu-ms/webhook/"+ru.name)
 			b.ReportMetric(res.statusQueries, "status-queries/webhook/"+ru.name)
+			if res.machineOK {
+				fmt.Printf("(f) %s: %s\n", ru.name, machineLine(res.machine, res.pingMachine, n))
+				b.ReportMetric(perItem(res.machine.busy, n), "machine-cpu-ms/webhook/"+ru.name)
+				b.ReportMetric(perItem(res.machine.postgres, n), "postgres-cpu-ms/webhook/"+ru.name)
+				b.ReportMetric(perItem(res.machine.children, n), "plugins-cpu-ms/webhook/"+ru.name)
+			}
 			if ru.backend == "postgres" {
 				if ru.hosts == 1 {
 					oneHost = res.rate
@@ -193,6 +199,20 @@ func newPipelineRig(b *testing.B, backend string, hosts int) *pipelineRig {
 	r.plan, r.cust = plan.ID, locs.Items[0].ID // cust holds the location here: each invoice has a customer of its own
 	return p
 }
+
+// machineLine says where the machine's CPU went per webhook and per ping
+// (n of each).
+func machineLine(wh, ping machineCPU, n int) string {
+	part := func(m machineCPU) string {
+		return fmt.Sprintf("%.2f ms busy (%.0f%% of the cores' time): this process %.2f, its plugins %.2f, PostgreSQL %.2f, the rest %.2f",
+			perItem(m.busy, n), 100*float64(m.busy)/float64(max(m.busy+m.idle, 1)), perItem(m.self, n), perItem(m.children, n),
+			perItem(m.postgres, n), perItem(m.rest(), n))
+	}
+	return "the machine's CPU per webhook while they were answered: " + part(wh) + "; per ping: " + part(ping)
+}
+
+// perItem is d per item of n, in milliseconds.
+func perItem(d time.Duration, n int) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
 
 // stop stops the hosts now, so the next run has the machine to itself.
 func (p *pipelineRig) stop() {
@@ -314,6 +334,10 @@ type pipelineResult struct {
 	// statusQueries is Example Pay's status queries per webhook while the
 	// webhooks were answered.
 	statusQueries float64
+	// machine and pingMachine are where the machine's CPU went while the
+	// webhooks, and the pings, were answered (machineOK: it could be read).
+	machine, pingMachine machineCPU
+	machineOK            bool
 }
 
 // measure prepares n webhooks, sends n signed pings as the baseline, then
@@ -330,8 +354,11 @@ func (p *pipelineRig) measure(b *testing.B, n int) pipelineResult {
 	var res pipelineResult
 	var pingTook time.Duration
 	cpu0 := processCPU()
+	mach0, ok0 := readMachineCPU()
 	pingTook, res.pingLat = p.fireRoundRobin(b, pings)
+	mach1, ok1 := readMachineCPU()
 	res.pingCPU = (processCPU() - cpu0) / time.Duration(n)
+	res.pingMachine = mach1.sub(mach0)
 	res.pingRate = float64(n) / pingTook.Seconds()
 	plain := make([]prepared, n)
 	for i, w := range batch {
@@ -339,10 +366,13 @@ func (p *pipelineRig) measure(b *testing.B, n int) pipelineResult {
 	}
 	begin := time.Now()
 	cpu0, queries0 := processCPU(), p.ep.statusQueries.Load()
+	mach0, ok2 := readMachineCPU()
 	var took time.Duration
 	took, res.lat = p.fireRoundRobin(b, plain)
 	answered := begin.Add(took)
+	mach1, ok3 := readMachineCPU()
 	res.cpu = (processCPU() - cpu0) / time.Duration(n)
+	res.machine, res.machineOK = mach1.sub(mach0), ok0 && ok1 && ok2 && ok3
 	res.statusQueries = float64(p.ep.statusQueries.Load()-queries0) / float64(n)
 	paid := p.paidInvoices(b, batch)
 	done, last := p.waitSettled(b, batch, paid)
