@@ -92,6 +92,30 @@ func TestInvoicesAndCredits(t *testing.T) {
 		if got.Status != store.InvoicePaid || got.PaidAt.IsZero() {
 			t.Errorf("credited invoice: status %s paid_at %v (a credit also revives an expired invoice)", got.Status, got.PaidAt)
 		}
+		// An invoice that is not paid but has a credit (which nothing in
+		// mikrobill leaves: a hand-edited database) is refused as a
+		// conflict, and the transaction changes nothing.
+		db, closeDB, err := s.SQLDB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeDB()
+		if _, err := db.ExecContext(ctx, "INSERT INTO invoice_credits (invoice_id, credited_at) VALUES ($1, $2)", b.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		err = s.Tx(ctx, func(tx *store.Tx) error {
+			ok, err := tx.Q().CreditInvoice(ctx, b.ID, 0, 0)
+			if ok {
+				t.Error("an invoice with a credit already was credited again")
+			}
+			return err
+		})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Errorf("crediting an unpaid invoice that has a credit: %v, want ErrConflict", err)
+		}
+		if got, _ := s.Q().GetInvoice(ctx, b.ID); got.Status != store.InvoiceUnpaid {
+			t.Errorf("after the refused credit the invoice is %s, want unpaid", got.Status)
+		}
 		// A paid invoice never changes status again.
 		if ok, err := s.Q().SetInvoiceStatus(ctx, a.ID, store.InvoiceCancelled); ok || err != nil {
 			t.Errorf("cancelling a paid invoice: %v %v", ok, err)

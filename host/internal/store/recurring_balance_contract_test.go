@@ -275,6 +275,44 @@ func TestActivateRule(t *testing.T) {
 	})
 }
 
+// TestActivateStartsAndLinks: an invoice with no subscription starts one,
+// now, and is linked to it.
+func TestActivateStartsAndLinks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+		s.Now = func() time.Time { return now }
+		cust, planID := seedCustomer(t, s)
+		plan, _ := s.Q().GetPlan(ctx, planID)
+		inv := &store.Invoice{CustomerID: cust, PlanID: planID, Amount: 1, Currency: "IDR"}
+		var sub int64
+		var ends time.Time
+		err := s.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.Q().CreateInvoice(ctx, inv); err != nil {
+				return err
+			}
+			var err error
+			sub, ends, err = tx.Q().Activate(ctx, inv, plan)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub == 0 || inv.SubscriptionID != sub || !ends.Equal(now.Add(plan.Validity)) {
+			t.Fatalf("Activate = %d, %v; invoice's subscription %d", sub, ends, inv.SubscriptionID)
+		}
+		got, err := s.Q().GetInvoice(ctx, inv.ID)
+		if err != nil || got.SubscriptionID != sub {
+			t.Fatalf("the invoice's subscription as stored = %d (%v), want %d", got.SubscriptionID, err, sub)
+		}
+		after, err := s.Q().GetSubscription(ctx, sub)
+		if err != nil || after.Status != store.SubscriptionActive || after.CustomerID != cust || after.PlanID != planID ||
+			!after.StartsAt.Equal(now) || !after.ExpiresAt.Equal(ends) {
+			t.Fatalf("the new subscription = %+v, %v", after, err)
+		}
+	})
+}
+
 // TestRenewableSubscription: the same plan's latest subscription that is
 // not pending or cancelled, an active one first.
 func TestRenewableSubscription(t *testing.T) {
