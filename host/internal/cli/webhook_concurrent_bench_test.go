@@ -93,6 +93,10 @@ func BenchmarkWebhookConcurrentRatio(b *testing.B) {
 				b.ReportMetric(perItem(res.machine.postgres, n), "postgres-cpu-ms/webhook/"+ru.name)
 				b.ReportMetric(perItem(res.machine.children, n), "plugins-cpu-ms/webhook/"+ru.name)
 			}
+			if res.turnHeld >= 0 {
+				fmt.Printf("(f) %s: the embedded database's write turn was held %.0f%% of the time the webhooks were answered\n", ru.name, 100*res.turnHeld)
+				b.ReportMetric(100*res.turnHeld, "write-turn-held-%/"+ru.name)
+			}
 			if ru.backend == "postgres" {
 				if ru.hosts == 1 {
 					oneHost = res.rate
@@ -198,6 +202,40 @@ func newPipelineRig(b *testing.B, backend string, hosts int) *pipelineRig {
 	}
 	r.plan, r.cust = plan.ID, locs.Items[0].ID // cust holds the location here: each invoice has a customer of its own
 	return p
+}
+
+// writeTurnHeld is mikrobill_db_write_turn_held_seconds_total summed over
+// the hosts, read from their /metrics; -1 when a host does not report it
+// (PostgreSQL).
+func (p *pipelineRig) writeTurnHeld(b *testing.B) float64 {
+	b.Helper()
+	const name = "mikrobill_db_write_turn_held_seconds_total"
+	var sum float64
+	for _, addr := range p.addrs {
+		resp, err := p.client.Get("http://" + addr + "/metrics")
+		if err != nil {
+			b.Fatalf("GET /metrics on %s: %v", addr, err)
+		}
+		found := false
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+				continue
+			}
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				b.Fatalf("%s on %s: %q: %v", name, addr, line, err)
+			}
+			sum, found = sum+v, true
+		}
+		resp.Body.Close()
+		if !found {
+			return -1
+		}
+	}
+	return sum
 }
 
 // machineLine says where the machine's CPU went per webhook and per ping
@@ -338,6 +376,11 @@ type pipelineResult struct {
 	// webhooks, and the pings, were answered (machineOK: it could be read).
 	machine, pingMachine machineCPU
 	machineOK            bool
+	// turnHeld is the share of the time until the last webhook was
+	// answered in which the embedded database's write turn was held
+	// (mikrobill_db_write_turn_held_seconds_total, summed over the hosts;
+	// -1 on PostgreSQL).
+	turnHeld float64
 }
 
 // measure prepares n webhooks, sends n signed pings as the baseline, then
@@ -367,10 +410,15 @@ func (p *pipelineRig) measure(b *testing.B, n int) pipelineResult {
 	begin := time.Now()
 	cpu0, queries0 := processCPU(), p.ep.statusQueries.Load()
 	mach0, ok2 := readMachineCPU()
+	held0 := p.writeTurnHeld(b)
 	var took time.Duration
 	took, res.lat = p.fireRoundRobin(b, plain)
 	answered := begin.Add(took)
 	mach1, ok3 := readMachineCPU()
+	res.turnHeld = -1
+	if held1 := p.writeTurnHeld(b); held0 >= 0 && held1 >= 0 {
+		res.turnHeld = (held1 - held0) / took.Seconds()
+	}
 	res.cpu = (processCPU() - cpu0) / time.Duration(n)
 	res.machine, res.machineOK = mach1.sub(mach0), ok0 && ok1 && ok2 && ok3
 	res.statusQueries = float64(p.ep.statusQueries.Load()-queries0) / float64(n)

@@ -321,7 +321,7 @@ type sqlDB struct {
 	}
 	// writer is the store's write turn (Store.writer) when q is the pool:
 	// Exec takes it. In a transaction (which holds it) it is nil.
-	writer chan struct{}
+	writer *writeTurn
 }
 
 var _ DB = sqlDB{}
@@ -330,7 +330,7 @@ func (d sqlDB) Dialect() Dialect { return SQLite }
 
 func (d sqlDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if d.writer != nil {
-		unlock, err := lockWriter(ctx, d.writer)
+		unlock, err := d.writer.lock(ctx)
 		if err != nil {
 			return 0, err
 		}

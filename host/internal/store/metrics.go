@@ -7,11 +7,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Collector reports the store's connection pool and whether it answers.
+// Collector reports the store's connection pool and whether it answers,
+// and on SQLite how its one writer was used.
 type Collector struct {
 	s                                 *Store
 	open, inUse, idle, max, waits, up *prometheus.Desc
 	waited                            *prometheus.Desc
+	turnHeld, turnWaits, turnWaited   *prometheus.Desc
 }
 
 // NewCollector returns the store's collector; register it.
@@ -29,12 +31,16 @@ func NewCollector(s *Store) *Collector {
 		waits:  d("connection_waits_total", "Times a query waited for a free connection."),
 		waited: d("connection_wait_seconds_total", "Time queries spent waiting for a free connection."),
 		up:     d("up", "1 when the database answers a query, 0 otherwise."),
+		turnHeld: d("write_turn_held_seconds_total", "SQLite only: time this host's write turn at the embedded database was held, by a "+
+			"transaction or a write outside one. Its rate near 1 means writes are what bounds the host (consider PostgreSQL)."),
+		turnWaits:  d("write_turn_waits_total", "SQLite only: writes and transactions that waited for the write turn."),
+		turnWaited: d("write_turn_wait_seconds_total", "SQLite only: time writes and transactions waited for the write turn."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.idle, c.max, c.waits, c.waited, c.up} {
+	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.idle, c.max, c.waits, c.waited, c.up, c.turnHeld, c.turnWaits, c.turnWaited} {
 		ch <- d
 	}
 }
@@ -48,6 +54,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.max, prometheus.GaugeValue, float64(st.MaxOpen))
 	ch <- prometheus.MustNewConstMetric(c.waits, prometheus.CounterValue, float64(st.WaitCount))
 	ch <- prometheus.MustNewConstMetric(c.waited, prometheus.CounterValue, st.WaitDuration.Seconds())
+	if wt, ok := c.s.WriteTurn(); ok {
+		ch <- prometheus.MustNewConstMetric(c.turnHeld, prometheus.CounterValue, wt.Held.Seconds())
+		ch <- prometheus.MustNewConstMetric(c.turnWaits, prometheus.CounterValue, float64(wt.Waits))
+		ch <- prometheus.MustNewConstMetric(c.turnWaited, prometheus.CounterValue, wt.Waited.Seconds())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	up := 1.0

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -64,7 +65,7 @@ type Store struct {
 	// instead of sleeping in SQLite's busy handler (1, 2, 5, 10, ... 100 ms
 	// between tries) while holding a connection of the pool that readers
 	// wait for.
-	writer chan struct{}
+	writer *writeTurn
 }
 
 // sqliteConns bounds the application's SQLite pool: one writer at a time
@@ -149,7 +150,7 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	jobs.SetMaxOpenConns(1)
-	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, where: path, Now: time.Now, writer: make(chan struct{}, 1)}
+	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, where: path, Now: time.Now, writer: newWriteTurn()}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
@@ -198,25 +199,69 @@ func (s *Store) Q() *Queries {
 	return &Queries{db: sqlDB{q: s.sqldb, writer: s.writer}, store: s}
 }
 
-// lockWriter takes this process's turn at the SQLite write lock (see
-// Store.writer) and returns its release. Waiting longer than SQLite's
-// busy timeout is ErrUnavailable, as SQLite's own busy error is.
-func lockWriter(ctx context.Context, writer chan struct{}) (func(), error) {
+// writeTurn is this process's turn at the SQLite write lock (see
+// Store.writer), and how it was used: how long it was held and how long
+// writers waited for it, for the metrics (WriteTurnStats).
+type writeTurn struct {
+	ch                  chan struct{}
+	held, waited, waits atomic.Int64 // nanoseconds, nanoseconds, count
+}
+
+func newWriteTurn() *writeTurn { return &writeTurn{ch: make(chan struct{}, 1)} }
+
+// lock takes the turn and returns its release. Waiting longer than
+// SQLite's busy timeout is ErrUnavailable, as SQLite's own busy error is.
+func (w *writeTurn) lock(ctx context.Context) (func(), error) {
 	select {
-	case writer <- struct{}{}:
-		return func() { <-writer }, nil
+	case w.ch <- struct{}{}:
+		return w.release(time.Now()), nil
 	default:
 	}
+	start := time.Now()
 	t := time.NewTimer(sqliteBusy)
 	defer t.Stop()
 	select {
-	case writer <- struct{}{}:
-		return func() { <-writer }, nil
+	case w.ch <- struct{}{}:
+		now := time.Now()
+		w.waits.Add(1)
+		w.waited.Add(int64(now.Sub(start)))
+		return w.release(now), nil
 	case <-ctx.Done():
+		w.waits.Add(1)
+		w.waited.Add(int64(time.Since(start)))
 		return nil, ctx.Err()
 	case <-t.C:
+		w.waits.Add(1)
+		w.waited.Add(int64(time.Since(start)))
 		return nil, &unavailableError{fmt.Errorf("the embedded database stayed busy for %s (another write held it)", sqliteBusy)}
 	}
+}
+
+func (w *writeTurn) release(taken time.Time) func() {
+	return func() {
+		w.held.Add(int64(time.Since(taken)))
+		<-w.ch
+	}
+}
+
+// WriteTurnStats is how this process used the embedded database's one
+// writer: the time the write turn was held (by a transaction or a write
+// outside one), and the writers that waited for it and how long. Held time
+// growing nearly as fast as the clock means writes are what bounds the
+// host: consider PostgreSQL. ok is false on PostgreSQL, which has no
+// such turn.
+type WriteTurnStats struct {
+	Held, Waited time.Duration
+	Waits        int64
+}
+
+// WriteTurn returns the embedded database's write turn figures; false on
+// PostgreSQL.
+func (s *Store) WriteTurn() (WriteTurnStats, bool) {
+	if s.writer == nil {
+		return WriteTurnStats{}, false
+	}
+	return WriteTurnStats{Held: time.Duration(s.writer.held.Load()), Waited: time.Duration(s.writer.waited.Load()), Waits: s.writer.waits.Load()}, true
 }
 
 // Pool returns the PostgreSQL pool (nil on SQLite), for River.
@@ -316,7 +361,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 		return nil
 	}
-	unlock, err := lockWriter(ctx, s.writer)
+	unlock, err := s.writer.lock(ctx)
 	if err != nil {
 		return err
 	}
