@@ -208,7 +208,7 @@ func (s *Service) credit(ctx context.Context, tx *store.Tx, inv *store.Invoice, 
 	}
 	// The three jobs go in with one statement: a paid webhook's
 	// transaction is the hot path of a busy gateway.
-	_, err = s.queue.InsertManyTx(ctx, tx, []river.InsertManyParams{
+	err = s.queue.InsertManyTx(ctx, tx, []river.InsertManyParams{
 		{Args: ProvisionArgs{SubscriptionID: subID, InvoiceID: inv.ID}},
 		{Args: NotifyArgs{Template: ReceiptTemplate, CustomerID: inv.CustomerID, SubscriptionID: subID, InvoiceID: inv.ID, Key: "paid-" + inv.Number}},
 		{Args: auditJob(AuditEvent{Actor: actor, Action: "invoice.paid", ResourceType: "invoice", ResourceID: inv.Number, Metadata: map[string]string{

@@ -186,16 +186,23 @@ func (q *Queue) InsertTx(ctx context.Context, tx *store.Tx, args river.JobArgs, 
 // InsertManyTx inserts several jobs in the transaction of the change that
 // causes them, in one statement (one round trip to PostgreSQL, where
 // InsertTx takes one a job). Each job's own InsertOpts apply as with
-// InsertTx.
-func (q *Queue) InsertManyTx(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
-	var res []*rivertype.JobInsertResult
+// InsertTx: a job that is unique and queued already is skipped.
+//
+// On SQLite the statement reads nothing back (River's InsertManyFastTx:
+// its unique conflicts are skipped too, DO NOTHING), since every
+// statement of the transaction holds the embedded database's one writer.
+// On PostgreSQL InsertManyFastTx is COPY, which fails the whole
+// transaction on a unique conflict, so there the jobs go in with
+// InsertManyTx, which skips the duplicate. The jobs of one call must not
+// share a unique key: PostgreSQL refuses such a batch, SQLite keeps one.
+func (q *Queue) InsertManyTx(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error {
 	var err error
 	if q.pg != nil {
-		res, err = q.pg.InsertManyTx(ctx, tx.PgxTx(), params)
+		_, err = q.pg.InsertManyTx(ctx, tx.PgxTx(), params)
 	} else {
-		res, err = q.lite.InsertManyTx(ctx, tx.SQLTx(), params)
+		_, err = q.lite.InsertManyFastTx(ctx, tx.SQLTx(), params)
 	}
-	return res, store.FromDatabase(err)
+	return store.FromDatabase(err)
 }
 
 // CompleteTx marks job completed in tx, the transaction of the work's

@@ -94,3 +94,55 @@ func TestInsertTxRunsWithTheCommitOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestInsertManyTxSkipsQueuedUniqueJobs: InsertManyTx's jobs commit with
+// the transaction, and one that is unique and queued already is skipped
+// (the others still go in), on SQLite as on PostgreSQL.
+func TestInsertManyTxSkipsQueuedUniqueJobs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		if err := jobs.Migrate(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &countWorker{runs: new(atomic.Int64)})
+		q, err := jobs.New(s, workers, nil, jobs.Config{PollInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Not started: what is inserted stays available to be counted.
+		unique := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+		if err := s.Tx(ctx, func(tx *store.Tx) error {
+			_, err := q.InsertTx(ctx, tx, countArgs{Key: "queued"}, unique)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		boom := errors.New("boom")
+		err = s.Tx(ctx, func(tx *store.Tx) error {
+			if err := q.InsertManyTx(ctx, tx, []river.InsertManyParams{{Args: countArgs{Key: "rolled-back"}, InsertOpts: unique}}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if err := s.Tx(ctx, func(tx *store.Tx) error {
+			return q.InsertManyTx(ctx, tx, []river.InsertManyParams{
+				{Args: countArgs{Key: "queued"}, InsertOpts: unique},
+				{Args: countArgs{Key: "new-1"}, InsertOpts: unique},
+				{Args: countArgs{Key: "new-2"}, InsertOpts: unique},
+			})
+		}); err != nil {
+			t.Fatalf("InsertManyTx with a unique job queued already: %v", err)
+		}
+		counts, err := q.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := counts[[2]string{"test_count", "available"}]; n != 3 {
+			t.Errorf("available test_count jobs: %d (%v), want 3: the queued one, new-1 and new-2", n, counts)
+		}
+	})
+}
