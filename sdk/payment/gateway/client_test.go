@@ -5,10 +5,12 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,5 +160,44 @@ func TestJSONError(t *testing.T) {
 	}
 	if code, _ := JSONError("e.n", "m")([]byte(`{"e":{"n":42}}`)); code != "42" {
 		t.Errorf("a numeric code: %q", code)
+	}
+}
+
+// TestClientKeepsItsConnections: calls that run at once, round after
+// round, reuse the connections of the round before: a burst of webhooks
+// confirms each notification with the gateway without a new TCP and TLS
+// handshake each (http.DefaultTransport keeps two idle connections a host,
+// so there every call past the second connected again).
+func TestClientKeepsItsConnections(t *testing.T) {
+	const calls, rounds = 16, 3
+	var conns atomic.Int64
+	var arrived sync.WaitGroup
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Done()
+		arrived.Wait() // answer once every call of the round is in: all run at once
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := newClient(ClientConfig{Name: "Test Pay"}, srv.URL, 10*time.Second, slog.New(slog.DiscardHandler), nil)
+	for range rounds {
+		arrived.Add(calls)
+		var wg sync.WaitGroup
+		for range calls {
+			wg.Go(func() {
+				if _, err := c.Get(context.Background(), "/payments/1", nil); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if n := conns.Load(); n != calls {
+		t.Errorf("%d connections for %d rounds of %d calls at once, want %d: the first round's, kept", n, rounds, calls, calls)
 	}
 }

@@ -20,7 +20,10 @@ import (
 // a failure on the gateway's side (no answer, 429, 5xx, refused
 // credentials) is what CheckHealth reports until an attempt succeeds.
 // cfg.Name and cfg.Credentials word the health message; the rest of cfg is
-// the Client's and unused here. base nil is http.DefaultTransport.
+// the Client's and unused here. base nil is the Client's own connection
+// pool (http.DefaultTransport's settings, keeping as many idle connections
+// to the gateway as a burst of webhooks uses at once; DefaultTransport
+// keeps two).
 //
 // Each attempt is bounded by attemptTimeout (0: the Connection's timeout;
 // none without one). Bound attempts here rather than with
@@ -29,7 +32,7 @@ import (
 // Transport once per New, instead of Client.
 func (e *Env) Transport(cfg ClientConfig, base http.RoundTripper, attemptTimeout time.Duration) http.RoundTripper {
 	if base == nil {
-		base = http.DefaultTransport
+		base = newTransport()
 	}
 	if cfg.Name == "" {
 		cfg.Name = "the gateway"
