@@ -46,7 +46,9 @@
 //   - A deadline on every call (Spec.CallTimeout), and an HTTP client with
 //     a timeout per attempt and bounded retries with backoff
 //     (hashicorp/go-retryablehttp) on safe calls only: reads, and creates
-//     that carry an idempotency key the gateway honours.
+//     that carry an idempotency key the gateway honours. It keeps up to 64
+//     idle connections to the gateway (http.DefaultTransport keeps two), so
+//     a burst of webhooks does not open a TLS connection per status query.
 //
 // Optional capabilities: an API that also implements payment.Refunder or
 // payment.MethodLister offers them when Spec.APIType names its type; serve
