@@ -11,19 +11,6 @@ import (
 // every architecture Linux runs Go on.
 const userHZ = 100
 
-// machineCPU is where the machine's CPU time had gone at one moment: its
-// cores' busy and idle time (/proc/stat), and the CPU time (user and
-// system) of this process, of its child processes (the plugins the hosts
-// in this process started) and of PostgreSQL's server processes (those
-// whose command is postgres), each summed over the processes alive at that
-// moment. Between two readings, a process that started in between counts
-// all its time and one that ended counts none: the pools' connections and
-// the plugins live through a measurement, so neither matters there.
-type machineCPU struct {
-	busy, idle               time.Duration
-	self, children, postgres time.Duration
-}
-
 // readMachineCPU reads the machine's CPU time now; false when /proc cannot
 // be read.
 func readMachineCPU() (machineCPU, bool) {
@@ -100,13 +87,3 @@ func procCPU(pid int) (comm string, ppid int, cpu time.Duration, ok bool) {
 }
 
 func ticks(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }
-
-// sub is what was spent between earlier and m.
-func (m machineCPU) sub(earlier machineCPU) machineCPU {
-	return machineCPU{busy: m.busy - earlier.busy, idle: m.idle - earlier.idle, self: m.self - earlier.self,
-		children: m.children - earlier.children, postgres: m.postgres - earlier.postgres}
-}
-
-// rest is the busy time of everything else: the kernel's own threads,
-// other processes.
-func (m machineCPU) rest() time.Duration { return max(m.busy-m.self-m.children-m.postgres, 0) }

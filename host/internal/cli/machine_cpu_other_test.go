@@ -2,16 +2,5 @@
 
 package cli
 
-import "time"
-
-type machineCPU struct {
-	busy, idle               time.Duration
-	self, children, postgres time.Duration
-}
-
-// readMachineCPU is Linux's only (/proc).
+// readMachineCPU reads /proc, which is Linux's only.
 func readMachineCPU() (machineCPU, bool) { return machineCPU{}, false }
-
-func (m machineCPU) sub(earlier machineCPU) machineCPU { return machineCPU{} }
-
-func (m machineCPU) rest() time.Duration { return 0 }

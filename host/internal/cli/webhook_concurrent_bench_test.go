@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
 	"github.com/mikrobill/mikrobill/sdk/routertest"
@@ -216,23 +219,18 @@ func (p *pipelineRig) writeTurnHeld(b *testing.B) float64 {
 		if err != nil {
 			b.Fatalf("GET /metrics on %s: %v", addr, err)
 		}
-		found := false
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-				continue
-			}
-			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			if err != nil {
-				b.Fatalf("%s on %s: %q: %v", name, addr, line, err)
-			}
-			sum, found = sum+v, true
-		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(resp.Body)
 		resp.Body.Close()
-		if !found {
+		if err != nil {
+			b.Fatalf("/metrics on %s does not parse: %v", addr, err)
+		}
+		f, ok := fams[name]
+		if !ok {
 			return -1
+		}
+		for _, m := range f.GetMetric() {
+			sum += m.GetCounter().GetValue()
 		}
 	}
 	return sum

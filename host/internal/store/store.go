@@ -248,15 +248,14 @@ func (w *writeTurn) release(taken time.Time) func() {
 // writer: the time the write turn was held (by a transaction or a write
 // outside one), and the writers that waited for it and how long. Held time
 // growing nearly as fast as the clock means writes are what bounds the
-// host: consider PostgreSQL. ok is false on PostgreSQL, which has no
-// such turn.
+// host: consider PostgreSQL.
 type WriteTurnStats struct {
 	Held, Waited time.Duration
 	Waits        int64
 }
 
 // WriteTurn returns the embedded database's write turn figures; false on
-// PostgreSQL.
+// PostgreSQL, which has no such turn.
 func (s *Store) WriteTurn() (WriteTurnStats, bool) {
 	if s.writer == nil {
 		return WriteTurnStats{}, false
