@@ -97,8 +97,9 @@ func BenchmarkWebhookConcurrentRatio(b *testing.B) {
 				b.ReportMetric(perItem(res.machine.children, n), "plugins-cpu-ms/webhook/"+ru.name)
 			}
 			if res.turnHeld >= 0 {
-				fmt.Printf("(f) %s: the embedded database's write turn was held %.0f%% of the time the webhooks were answered\n", ru.name, 100*res.turnHeld)
+				fmt.Printf("(f) %s: the embedded database's write turn was held %.0f%% of the time the webhooks were answered; %.1f transactions and writes a commit\n", ru.name, 100*res.turnHeld, res.group)
 				b.ReportMetric(100*res.turnHeld, "write-turn-held-%/"+ru.name)
+				b.ReportMetric(res.group, "writes/commit/"+ru.name)
 			}
 			if ru.backend == "postgres" {
 				if ru.hosts == 1 {
@@ -207,13 +208,18 @@ func newPipelineRig(b *testing.B, backend string, hosts int) *pipelineRig {
 	return p
 }
 
-// writeTurnHeld is mikrobill_db_write_turn_held_seconds_total summed over
-// the hosts, read from their /metrics; -1 when a host does not report it
-// (PostgreSQL).
-func (p *pipelineRig) writeTurnHeld(b *testing.B) float64 {
+// writerFigures are the embedded database's writer counters summed over
+// the hosts' /metrics: the time the write turn was held, the commits, and
+// the transactions and writes committed in them. ok is false where there
+// is no such writer (PostgreSQL).
+type writerFigures struct {
+	held, commits, committed float64
+	ok                       bool
+}
+
+func (p *pipelineRig) writerFigures(b *testing.B) writerFigures {
 	b.Helper()
-	const name = "mikrobill_db_write_turn_held_seconds_total"
-	var sum float64
+	var w writerFigures
 	for _, addr := range p.addrs {
 		resp, err := p.client.Get("http://" + addr + "/metrics")
 		if err != nil {
@@ -225,15 +231,22 @@ func (p *pipelineRig) writeTurnHeld(b *testing.B) float64 {
 		if err != nil {
 			b.Fatalf("/metrics on %s does not parse: %v", addr, err)
 		}
-		f, ok := fams[name]
-		if !ok {
-			return -1
-		}
-		for _, m := range f.GetMetric() {
-			sum += m.GetCounter().GetValue()
+		for name, into := range map[string]*float64{
+			"mikrobill_db_write_turn_held_seconds_total":  &w.held,
+			"mikrobill_db_write_group_commits_total":      &w.commits,
+			"mikrobill_db_write_group_transactions_total": &w.committed,
+		} {
+			f, ok := fams[name]
+			if !ok {
+				return writerFigures{}
+			}
+			for _, m := range f.GetMetric() {
+				*into += m.GetCounter().GetValue()
+			}
 		}
 	}
-	return sum
+	w.ok = true
+	return w
 }
 
 // machineLine says where the machine's CPU went per webhook and per ping
@@ -379,6 +392,9 @@ type pipelineResult struct {
 	// (mikrobill_db_write_turn_held_seconds_total, summed over the hosts;
 	// -1 on PostgreSQL).
 	turnHeld float64
+	// group is the mean number of transactions and writes a commit of the
+	// embedded database committed meanwhile.
+	group float64
 }
 
 // measure prepares n webhooks, sends n signed pings as the baseline, then
@@ -408,14 +424,17 @@ func (p *pipelineRig) measure(b *testing.B, n int) pipelineResult {
 	begin := time.Now()
 	cpu0, queries0 := processCPU(), p.ep.statusQueries.Load()
 	mach0, ok2 := readMachineCPU()
-	held0 := p.writeTurnHeld(b)
+	writer0 := p.writerFigures(b)
 	var took time.Duration
 	took, res.lat = p.fireRoundRobin(b, plain)
 	answered := begin.Add(took)
 	mach1, ok3 := readMachineCPU()
 	res.turnHeld = -1
-	if held1 := p.writeTurnHeld(b); held0 >= 0 && held1 >= 0 {
-		res.turnHeld = (held1 - held0) / took.Seconds()
+	if writer1 := p.writerFigures(b); writer0.ok && writer1.ok {
+		res.turnHeld = (writer1.held - writer0.held) / took.Seconds()
+		if commits := writer1.commits - writer0.commits; commits > 0 {
+			res.group = (writer1.committed - writer0.committed) / commits
+		}
 	}
 	res.cpu = (processCPU() - cpu0) / time.Duration(n)
 	res.machine, res.machineOK = mach1.sub(mach0), ok0 && ok1 && ok2 && ok3

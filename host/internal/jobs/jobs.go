@@ -178,7 +178,7 @@ func (q *Queue) InsertTx(ctx context.Context, tx *store.Tx, args river.JobArgs, 
 	if q.pg != nil {
 		res, err = q.pg.InsertTx(ctx, tx.PgxTx(), args, opts)
 	} else {
-		res, err = q.lite.InsertTx(ctx, tx.SQLTx(), args, opts)
+		res, err = q.lite.InsertTx(tx.Context(ctx), tx.SQLTx(), args, opts)
 	}
 	return res, store.FromDatabase(err)
 }
@@ -200,7 +200,7 @@ func (q *Queue) InsertManyTx(ctx context.Context, tx *store.Tx, params []river.I
 	if q.pg != nil {
 		_, err = q.pg.InsertManyTx(ctx, tx.PgxTx(), params)
 	} else {
-		_, err = q.lite.InsertManyFastTx(ctx, tx.SQLTx(), params)
+		_, err = q.lite.InsertManyFastTx(tx.Context(ctx), tx.SQLTx(), params)
 	}
 	return store.FromDatabase(err)
 }
@@ -213,7 +213,7 @@ func CompleteTx[T river.JobArgs](ctx context.Context, tx *store.Tx, job *river.J
 	if tx.PgxTx() != nil {
 		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx.PgxTx(), job)
 	} else {
-		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx.SQLTx(), job)
+		_, err = river.JobCompleteTx[*riversqlite.Driver](tx.Context(ctx), tx.SQLTx(), job)
 	}
 	return store.FromDatabase(err)
 }

@@ -322,6 +322,12 @@ type sqlDB struct {
 	// writer is the store's write turn (Store.writer) when q is the pool:
 	// Exec takes it. In a transaction (which holds it) it is nil.
 	writer *writeTurn
+	// detached: statements run without the caller's cancellation (a
+	// transaction's, which other callers' may share: group.go).
+	detached bool
+	// group, on the pool: a write outside a transaction joins the queue
+	// of transactions waiting for the writer (group.go).
+	group *Store
 }
 
 var _ DB = sqlDB{}
@@ -329,6 +335,18 @@ var _ DB = sqlDB{}
 func (d sqlDB) Dialect() Dialect { return SQLite }
 
 func (d sqlDB) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if d.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
+	if d.group != nil && groupable(query) {
+		var n int64
+		err := d.group.groupTx(ctx, func(tx *Tx) error {
+			var err error
+			n, err = tx.q.db.Exec(ctx, query, args...)
+			return err
+		})
+		return n, err
+	}
 	if d.writer != nil {
 		unlock, err := d.writer.lock(ctx)
 		if err != nil {
@@ -348,6 +366,9 @@ func (d sqlDB) Exec(ctx context.Context, query string, args ...any) (int64, erro
 }
 
 func (d sqlDB) Query(ctx context.Context, query string, args ...any) (Rows, error) {
+	if d.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	rows, err := d.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
@@ -356,6 +377,9 @@ func (d sqlDB) Query(ctx context.Context, query string, args ...any) (Rows, erro
 }
 
 func (d sqlDB) QueryRow(ctx context.Context, query string, args ...any) Row {
+	if d.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	return errRow{d.q.QueryRowContext(ctx, query, args...)}
 }
 

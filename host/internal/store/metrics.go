@@ -14,6 +14,7 @@ type Collector struct {
 	open, inUse, idle, max, waits, up *prometheus.Desc
 	waited                            *prometheus.Desc
 	turnHeld, turnWaits, turnWaited   *prometheus.Desc
+	commits, committed                *prometheus.Desc
 }
 
 // NewCollector returns the store's collector; register it.
@@ -35,12 +36,16 @@ func NewCollector(s *Store) *Collector {
 			"transaction or a write outside one. Its rate near 1 means writes are what bounds the host (consider PostgreSQL)."),
 		turnWaits:  d("write_turn_waits_total", "SQLite only: writes and transactions that waited for the write turn."),
 		turnWaited: d("write_turn_wait_seconds_total", "SQLite only: time writes and transactions waited for the write turn."),
+		commits: d("write_group_commits_total", "SQLite only: commits of groups of transactions and writes that waited for the "+
+			"write turn together (one commit each)."),
+		committed: d("write_group_transactions_total", "SQLite only: transactions and writes committed in groups; "+
+			"divided by mikrobill_db_write_group_commits_total, the mean group."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.idle, c.max, c.waits, c.waited, c.up, c.turnHeld, c.turnWaits, c.turnWaited} {
+	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.idle, c.max, c.waits, c.waited, c.up, c.turnHeld, c.turnWaits, c.turnWaited, c.commits, c.committed} {
 		ch <- d
 	}
 }
@@ -58,6 +63,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.turnHeld, prometheus.CounterValue, wt.Held.Seconds())
 		ch <- prometheus.MustNewConstMetric(c.turnWaits, prometheus.CounterValue, float64(wt.Waits))
 		ch <- prometheus.MustNewConstMetric(c.turnWaited, prometheus.CounterValue, wt.Waited.Seconds())
+		ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(wt.Commits))
+		ch <- prometheus.MustNewConstMetric(c.committed, prometheus.CounterValue, float64(wt.Committed))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -66,6 +66,9 @@ type Store struct {
 	// between tries) while holding a connection of the pool that readers
 	// wait for.
 	writer *writeTurn
+	// group queues the SQLite transactions that wait for the writer, to
+	// commit them together (group.go).
+	group *txGroup
 }
 
 // sqliteConns bounds the application's SQLite pool: one writer at a time
@@ -150,7 +153,7 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	jobs.SetMaxOpenConns(1)
-	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, where: path, Now: time.Now, writer: newWriteTurn()}
+	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, where: path, Now: time.Now, writer: newWriteTurn(), group: &txGroup{}}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
@@ -196,7 +199,7 @@ func (s *Store) Q() *Queries {
 	if s.pool != nil {
 		return &Queries{db: pgxDB{q: s.pool, pool: s.pool}, store: s}
 	}
-	return &Queries{db: sqlDB{q: s.sqldb, writer: s.writer}, store: s}
+	return &Queries{db: sqlDB{q: s.sqldb, writer: s.writer, group: s}, store: s}
 }
 
 // writeTurn is this process's turn at the SQLite write lock (see
@@ -205,6 +208,9 @@ func (s *Store) Q() *Queries {
 type writeTurn struct {
 	ch                  chan struct{}
 	held, waited, waits atomic.Int64 // nanoseconds, nanoseconds, count
+	// commits made by groups of transactions (group.go), and the
+	// transactions and writes committed in them.
+	commits, committed atomic.Int64
 }
 
 func newWriteTurn() *writeTurn { return &writeTurn{ch: make(chan struct{}, 1)} }
@@ -212,9 +218,20 @@ func newWriteTurn() *writeTurn { return &writeTurn{ch: make(chan struct{}, 1)} }
 // lock takes the turn and returns its release. Waiting longer than
 // SQLite's busy timeout is ErrUnavailable, as SQLite's own busy error is.
 func (w *writeTurn) lock(ctx context.Context) (func(), error) {
+	release, waited, err := w.take(ctx)
+	if waited >= 0 {
+		w.waits.Add(1)
+		w.waited.Add(int64(waited))
+	}
+	return release, err
+}
+
+// take is lock without counting the wait, which it returns (-1 when the
+// turn was free) for the caller to count.
+func (w *writeTurn) take(ctx context.Context) (func(), time.Duration, error) {
 	select {
 	case w.ch <- struct{}{}:
-		return w.release(time.Now()), nil
+		return w.release(time.Now()), -1, nil
 	default:
 	}
 	start := time.Now()
@@ -223,18 +240,18 @@ func (w *writeTurn) lock(ctx context.Context) (func(), error) {
 	select {
 	case w.ch <- struct{}{}:
 		now := time.Now()
-		w.waits.Add(1)
-		w.waited.Add(int64(now.Sub(start)))
-		return w.release(now), nil
+		return w.release(now), now.Sub(start), nil
 	case <-ctx.Done():
-		w.waits.Add(1)
-		w.waited.Add(int64(time.Since(start)))
-		return nil, ctx.Err()
+		return nil, time.Since(start), ctx.Err()
 	case <-t.C:
-		w.waits.Add(1)
-		w.waited.Add(int64(time.Since(start)))
-		return nil, &unavailableError{fmt.Errorf("the embedded database stayed busy for %s (another write held it)", sqliteBusy)}
+		return nil, time.Since(start), &unavailableError{fmt.Errorf("the embedded database stayed busy for %s (another write held it)", sqliteBusy)}
 	}
+}
+
+// waitedFor counts a writer's wait.
+func (w *writeTurn) waitedFor(d time.Duration) {
+	w.waits.Add(1)
+	w.waited.Add(int64(d))
 }
 
 func (w *writeTurn) release(taken time.Time) func() {
@@ -252,6 +269,10 @@ func (w *writeTurn) release(taken time.Time) func() {
 type WriteTurnStats struct {
 	Held, Waited time.Duration
 	Waits        int64
+	// Commits is how many commits the groups of transactions made
+	// (group.go), Committed how many transactions and writes outside one
+	// they committed: Committed/Commits is the mean group.
+	Commits, Committed int64
 }
 
 // WriteTurn returns the embedded database's write turn figures; false on
@@ -260,7 +281,9 @@ func (s *Store) WriteTurn() (WriteTurnStats, bool) {
 	if s.writer == nil {
 		return WriteTurnStats{}, false
 	}
-	return WriteTurnStats{Held: time.Duration(s.writer.held.Load()), Waited: time.Duration(s.writer.waited.Load()), Waits: s.writer.waits.Load()}, true
+	w := s.writer
+	return WriteTurnStats{Held: time.Duration(w.held.Load()), Waited: time.Duration(w.waited.Load()), Waits: w.waits.Load(),
+		Commits: w.commits.Load(), Committed: w.committed.Load()}, true
 }
 
 // Pool returns the PostgreSQL pool (nil on SQLite), for River.
@@ -287,6 +310,20 @@ type Tx struct {
 	q     *Queries
 	pgTx  pgx.Tx
 	sqlTx *sql.Tx
+	// detached: the transaction's statements run without their caller's
+	// cancellation (SQLite's group commit, group.go).
+	detached bool
+}
+
+// Context returns the context for a statement that runs in the
+// transaction through SQLTx or PgxTx: on SQLite, ctx without its
+// cancellation, since an interrupted statement rolls back the whole
+// transaction, which other callers' may share (group.go).
+func (t *Tx) Context(ctx context.Context) context.Context {
+	if t.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // Q returns the transaction's queries.
@@ -311,7 +348,13 @@ func (t *Tx) SQLTx() *sql.Tx { return t.sqlTx }
 // SQLite nothing is repeated (a busy database already waited its busy
 // timeout), and the transactions of this process take their turn at the
 // write lock before they begin (Store.writer), holding no connection
-// while they wait.
+// while they wait. Those that wait are committed together (group.go):
+// each in a savepoint of its own, its function run on the goroutine of
+// the group's first caller, its statements without its caller's
+// cancellation; its outcome is its own, and is told only once the group
+// committed. So on SQLite fn must not wait for its caller's goroutine
+// (nothing in fn may need the caller to go on), and a statement run
+// through SQLTx takes Context(ctx).
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) error {
 	err := s.tx(ctx, fn)
 	var ce *commitError
@@ -360,27 +403,7 @@ func (s *Store) tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 		}
 		return nil
 	}
-	unlock, err := s.writer.lock(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	st, err := s.sqldb.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	tx := &Tx{sqlTx: st, q: &Queries{db: sqlDB{q: st}, store: s}}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = st.Rollback()
-			panic(p)
-		}
-	}()
-	if err := fn(tx); err != nil {
-		_ = st.Rollback()
-		return err
-	}
-	return mapErr(st.Commit())
+	return s.groupTx(ctx, fn)
 }
 
 // Stats are connection pool figures, for metrics.

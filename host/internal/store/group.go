@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Group commit on SQLite.
+//
+// SQLite has one writer, and each transaction's commit writes every page
+// it changed to the WAL (two write calls a page). Under concurrent
+// payments most of the writer's time went to the commits and to the pages
+// that consecutive transactions share (the ends of the tables and their
+// indexes). So transactions that find the writer busy queue here and the
+// next one to run takes the queue, up to groupMax, into one SQLite
+// transaction: each in a savepoint of its own, run one after another, and
+// committed once. Nothing about what each one commits changes:
+//
+//   - A transaction whose function fails (or panics) is rolled back to its
+//     savepoint; the others in the group go on, and its caller gets its
+//     error (or its panic, re-raised in the caller's goroutine).
+//   - No caller is told a transaction committed before the group's commit
+//     did. A failed commit, or a group that cannot go on (SQLite rolled the
+//     whole transaction back, say after a disk error), is every member's
+//     error: none of them committed.
+//   - Statements in a group run without their caller's cancellation (an
+//     interrupted SQLite statement rolls back the whole transaction, which
+//     the others share). A caller cancelled before its function starts is
+//     left out with its context's error; a caller cancelled after that
+//     waits for the group's outcome, which is the truth of what committed.
+//   - A transaction that finds nobody waiting runs alone, without a
+//     savepoint, as before.
+//
+// The caller whose transaction is first in the queue leads: it runs the
+// group in its own goroutine, then hands the lead to the first caller
+// still queued, so no caller runs more than one group.
+
+// groupMax bounds the transactions committed together, and so how long one
+// group holds the writer.
+const groupMax = 16
+
+// txGroup is the queue of SQLite transactions waiting to run.
+type txGroup struct {
+	mu      sync.Mutex
+	queue   []*txCall
+	leading bool // a caller is running a group or has been handed the lead
+}
+
+// txCall is one caller's transaction in the queue.
+type txCall struct {
+	ctx    context.Context
+	fn     func(*Tx) error
+	wake   chan struct{} // one send: done, or lead
+	queued time.Time     // when it found another caller leading; zero if it led at once
+	// Set under txGroup.mu:
+	taken bool // in a group already: the caller waits for its outcome
+	lead  bool // handed the lead
+	// Set by the leader before the wake:
+	done  bool
+	err   error
+	panic any
+}
+
+// groupTx runs fn in a transaction that may be shared with other callers'
+// (see above).
+func (s *Store) groupTx(ctx context.Context, fn func(*Tx) error) error {
+	g := s.group
+	c := &txCall{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	if !g.leading {
+		g.leading, c.lead = true, true
+	} else {
+		c.queued = time.Now()
+	}
+	lead := c.lead
+	g.mu.Unlock()
+	if !lead {
+		select {
+		case <-c.wake:
+		case <-ctx.Done():
+			g.mu.Lock()
+			if !c.taken && !c.lead {
+				g.remove(c)
+				g.mu.Unlock()
+				s.writer.waitedFor(time.Since(c.queued))
+				return ctx.Err()
+			}
+			g.mu.Unlock()
+			<-c.wake // in a group, or leading: see it through
+		}
+	}
+	if !c.done {
+		s.lead()
+	}
+	if c.panic != nil {
+		panic(c.panic)
+	}
+	return c.err
+}
+
+func (g *txGroup) remove(c *txCall) {
+	for i, q := range g.queue {
+		if q == c {
+			g.queue = append(g.queue[:i], g.queue[i+1:]...)
+			return
+		}
+	}
+}
+
+// lead runs one group: the queue's first groupMax transactions, the
+// leader's own first among them. Then it hands the lead on and tells each
+// member its outcome, even if a member's function ended the goroutine
+// (runtime.Goexit, as a test's t.Fatal does).
+func (s *Store) lead() {
+	g := s.group
+	g.mu.Lock()
+	n := min(len(g.queue), groupMax)
+	batch := make([]*txCall, n)
+	copy(batch, g.queue[:n])
+	g.queue = append(g.queue[:0], g.queue[n:]...)
+	for _, c := range batch {
+		c.taken = true
+	}
+	g.mu.Unlock()
+	ran := false
+	defer func() {
+		if !ran {
+			for _, c := range batch {
+				if !c.done && c.err == nil && c.panic == nil {
+					c.err = errors.New("the transaction's group was abandoned when a function in it ended its goroutine; nothing of it was committed")
+				}
+			}
+		}
+		g.mu.Lock()
+		if len(g.queue) > 0 {
+			next := g.queue[0]
+			next.lead = true
+			next.wake <- struct{}{}
+		} else {
+			g.leading = false
+		}
+		g.mu.Unlock()
+		for _, c := range batch {
+			c.done = true
+			c.wake <- struct{}{}
+		}
+	}()
+	s.runGroup(batch)
+	ran = true
+}
+
+// runGroup runs the members' functions in one transaction and commits it,
+// setting each member's outcome.
+func (s *Store) runGroup(batch []*txCall) {
+	ctx := context.WithoutCancel(batch[0].ctx)
+	failAll := func(err error) {
+		for _, c := range batch {
+			if c.err == nil && c.panic == nil {
+				c.err = err
+			}
+		}
+	}
+	var live []*txCall
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			if !c.queued.IsZero() {
+				s.writer.waitedFor(time.Since(c.queued))
+			}
+			c.err = err
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	w := s.writer
+	unlock, waited, err := w.take(ctx)
+	if first := live[0]; first.queued.IsZero() && waited >= 0 {
+		w.waitedFor(waited) // the members queued count their wait below
+	}
+	if err != nil {
+		for _, c := range live {
+			if !c.queued.IsZero() {
+				w.waitedFor(time.Since(c.queued))
+			}
+		}
+		failAll(err)
+		return
+	}
+	defer unlock()
+	st, err := s.sqldb.BeginTx(ctx, nil)
+	if err != nil {
+		failAll(mapErr(err))
+		return
+	}
+	tx := &Tx{sqlTx: st, q: &Queries{db: sqlDB{q: st, detached: true}, store: s}, detached: true}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = st.Rollback()
+		}
+	}()
+	alone := len(live) == 1
+	var ok []*txCall
+	for _, c := range live {
+		if !alone {
+			if _, err := st.ExecContext(ctx, "SAVEPOINT member"); err != nil {
+				failAll(fmt.Errorf("begin a savepoint: %w", mapErr(err)))
+				return
+			}
+		}
+		if !c.queued.IsZero() {
+			w.waitedFor(time.Since(c.queued))
+		}
+		c.err, c.panic = callTx(c.fn, tx)
+		if c.err == nil && c.panic == nil {
+			if !alone {
+				if _, err := st.ExecContext(ctx, "RELEASE member"); err != nil {
+					// SQLite rolled the whole transaction back (a swallowed
+					// error, a full disk): nothing of the group stands.
+					failAll(fmt.Errorf("the transaction was rolled back under it: %w", mapErr(err)))
+					return
+				}
+			}
+			ok = append(ok, c)
+			continue
+		}
+		if alone {
+			return
+		}
+		if err := rollbackMember(ctx, st); err != nil {
+			failAll(fmt.Errorf("the transaction it shared was rolled back: %w", mapErr(err)))
+			return
+		}
+	}
+	if len(ok) == 0 {
+		return
+	}
+	committed = true
+	if err := st.Commit(); err != nil {
+		failAll(&commitError{mapErr(err)})
+		return
+	}
+	w.commits.Add(1)
+	w.committed.Add(int64(len(ok)))
+}
+
+// groupable says whether a statement outside a transaction may join a
+// group: an INSERT, UPDATE or DELETE (not a statement that cannot run in
+// a transaction, such as VACUUM).
+func groupable(query string) bool {
+	q := strings.TrimLeft(query, " \t\r\n")
+	for _, verb := range []string{"INSERT", "UPDATE", "DELETE", "WITH"} {
+		if len(q) > len(verb) && strings.EqualFold(q[:len(verb)], verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// rollbackMember undoes a member's statements and ends its savepoint.
+func rollbackMember(ctx context.Context, st *sql.Tx) error {
+	if _, err := st.ExecContext(ctx, "ROLLBACK TO member"); err != nil {
+		return err
+	}
+	_, err := st.ExecContext(ctx, "RELEASE member")
+	return err
+}
+
+// callTx runs fn, turning a panic into its value.
+func callTx(fn func(*Tx) error, tx *Tx) (err error, p any) {
+	defer func() {
+		if r := recover(); r != nil {
+			p = r
+		}
+	}()
+	return fn(tx), nil
+}
