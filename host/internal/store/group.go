@@ -137,6 +137,13 @@ func (s *Store) lead() {
 				}
 			}
 		}
+		for _, c := range batch {
+			c.done = true
+			c.wake <- struct{}{}
+		}
+		// The next leader is woken last: the goroutine woken last runs
+		// next on this processor (Go's runnext), and the writer waits for
+		// it, while the members' answers can wait their turn.
 		g.mu.Lock()
 		if len(g.queue) > 0 {
 			next := g.queue[0]
@@ -146,10 +153,6 @@ func (s *Store) lead() {
 			g.leading = false
 		}
 		g.mu.Unlock()
-		for _, c := range batch {
-			c.done = true
-			c.wake <- struct{}{}
-		}
 	}()
 	s.runGroup(batch)
 	ran = true
