@@ -36,8 +36,8 @@ func NewCollector(s *Store) *Collector {
 			"transaction or a write outside one. Its rate near 1 means writes are what bounds the host (consider PostgreSQL)."),
 		turnWaits:  d("write_turn_waits_total", "SQLite only: writes and transactions that waited for the write turn."),
 		turnWaited: d("write_turn_wait_seconds_total", "SQLite only: time writes and transactions waited for the write turn."),
-		commits: d("write_group_commits_total", "SQLite only: commits of groups of transactions and writes that waited for the "+
-			"write turn together (one commit each)."),
+		commits: d("write_group_commits_total", "SQLite only: commits of the write turn: a transaction or write alone, or a group of "+
+			"those that waited for the turn, committed together."),
 		committed: d("write_group_transactions_total", "SQLite only: transactions and writes committed in groups; "+
 			"divided by mikrobill_db_write_group_commits_total, the mean group."),
 	}
