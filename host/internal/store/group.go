@@ -35,6 +35,8 @@ import (
 //     waits for the group's outcome, which is the truth of what committed.
 //   - A transaction that finds nobody waiting runs alone, without a
 //     savepoint, as before.
+//   - One that waits in the queue longer than SQLite's busy timeout gives
+//     up with ErrUnavailable, as a wait for the write turn does.
 //
 // The caller whose transaction is first in the queue leads: it runs the
 // group in its own goroutine, then hands the lead to the first caller
@@ -44,6 +46,10 @@ import (
 // group holds the writer. (A variable for BenchmarkGroupCommit's baseline,
 // 1: every transaction alone.)
 var groupMax = 16
+
+// groupWaitLimit is how long a transaction waits in the queue before it
+// gives up: SQLite's busy timeout (a variable for the tests).
+var groupWaitLimit = sqliteBusy
 
 // txGroup is the queue of SQLite transactions waiting to run.
 type txGroup struct {
@@ -82,15 +88,27 @@ func (s *Store) groupTx(ctx context.Context, fn func(*Tx) error) error {
 	lead := c.lead
 	g.mu.Unlock()
 	if !lead {
+		// Waiting longer than SQLite's busy timeout without being taken
+		// into a group is ErrUnavailable, as waiting for the write turn
+		// is (a function that writes outside its transaction would
+		// otherwise wait for itself for ever).
+		limit := time.NewTimer(groupWaitLimit)
+		defer limit.Stop()
+		var gaveUp error
 		select {
 		case <-c.wake:
 		case <-ctx.Done():
+			gaveUp = ctx.Err()
+		case <-limit.C:
+			gaveUp = &unavailableError{fmt.Errorf("the embedded database stayed busy for %s (other writes held it)", groupWaitLimit)}
+		}
+		if gaveUp != nil {
 			g.mu.Lock()
 			if !c.taken && !c.lead {
 				g.remove(c)
 				g.mu.Unlock()
 				s.writer.waitedFor(time.Since(c.queued))
-				return ctx.Err()
+				return gaveUp
 			}
 			g.mu.Unlock()
 			<-c.wake // in a group, or leading: see it through

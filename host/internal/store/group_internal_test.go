@@ -421,3 +421,33 @@ func BenchmarkGroupCommit(b *testing.B) {
 		})
 	}
 }
+
+// TestGroupWaitIsBounded: a transaction that waits in the queue longer
+// than SQLite's busy timeout gives up with ErrUnavailable, as a wait for
+// the write turn does, and its function never runs; a function that
+// writes outside its own transaction so fails instead of waiting for
+// itself for ever.
+func TestGroupWaitIsBounded(t *testing.T) {
+	defer func(old time.Duration) { groupWaitLimit = old }(groupWaitLimit)
+	groupWaitLimit = 200 * time.Millisecond
+	s := openGroupTest(t)
+	ctx := context.Background()
+	err := s.Tx(ctx, func(tx *Tx) error {
+		if err := insertName(ctx, tx, "inside"); err != nil {
+			return err
+		}
+		// A write outside the transaction waits for the writer this
+		// transaction holds.
+		_, err := s.Q().DB().Exec(ctx, "INSERT INTO names (name) VALUES ('outside')")
+		if !IsUnavailable(err) {
+			return fmt.Errorf("the write outside the transaction: %v, want ErrUnavailable", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, s); !slices.Equal(got, []string{"inside"}) {
+		t.Errorf("committed %q, want only the transaction's own write", got)
+	}
+}
