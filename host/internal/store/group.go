@@ -107,7 +107,7 @@ func (s *Store) groupTx(ctx context.Context, fn func(*Tx) error) error {
 			if !c.taken && !c.lead {
 				g.remove(c)
 				g.mu.Unlock()
-				s.writer.waitedFor(time.Since(c.queued))
+				c.countWait(s.writer)
 				return gaveUp
 			}
 			g.mu.Unlock()
@@ -121,6 +121,14 @@ func (s *Store) groupTx(ctx context.Context, fn func(*Tx) error) error {
 		panic(c.panic)
 	}
 	return c.err
+}
+
+// countWait counts the caller's wait in the queue, up to now, if it
+// queued (a caller that led at once counts its wait for the turn itself).
+func (c *txCall) countWait(w *writeTurn) {
+	if !c.queued.IsZero() {
+		w.waitedFor(time.Since(c.queued))
+	}
 }
 
 func (g *txGroup) remove(c *txCall) {
@@ -191,9 +199,7 @@ func (s *Store) runGroup(batch []*txCall) {
 	var live []*txCall
 	for _, c := range batch {
 		if err := c.ctx.Err(); err != nil {
-			if !c.queued.IsZero() {
-				s.writer.waitedFor(time.Since(c.queued))
-			}
+			c.countWait(s.writer)
 			c.err = err
 			continue
 		}
@@ -209,9 +215,7 @@ func (s *Store) runGroup(batch []*txCall) {
 	}
 	if err != nil {
 		for _, c := range live {
-			if !c.queued.IsZero() {
-				w.waitedFor(time.Since(c.queued))
-			}
+			c.countWait(w)
 		}
 		failAll(err)
 		return
@@ -238,9 +242,7 @@ func (s *Store) runGroup(batch []*txCall) {
 				return
 			}
 		}
-		if !c.queued.IsZero() {
-			w.waitedFor(time.Since(c.queued))
-		}
+		c.countWait(w)
 		c.err, c.panic = callTx(c.fn, tx)
 		if c.err == nil && c.panic == nil {
 			if !alone {

@@ -220,8 +220,7 @@ func newWriteTurn() *writeTurn { return &writeTurn{ch: make(chan struct{}, 1)} }
 func (w *writeTurn) lock(ctx context.Context) (func(), error) {
 	release, waited, err := w.take(ctx)
 	if waited >= 0 {
-		w.waits.Add(1)
-		w.waited.Add(int64(waited))
+		w.waitedFor(waited)
 	}
 	return release, err
 }
