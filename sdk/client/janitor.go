@@ -13,7 +13,8 @@ import (
 // "+ PGID" when a plugin starts, "- PGID" when it ends, "bye" when the host
 // stops normally. When stdin ends without "bye", the host has died (even by
 // SIGKILL): it kills every plugin process group still listed and removes
-// the host's runtime directory, so no plugin and no socket file is left.
+// the host's runtime directory (and the directories it was given to remove
+// when empty), so no plugin and no socket file is left.
 const janitorScript = `dir=$1
 pgs=""
 while IFS= read -r line; do
@@ -25,6 +26,8 @@ while IFS= read -r line; do
 done
 for p in $pgs; do kill -KILL "-$p" 2>/dev/null; done
 rm -rf -- "$dir"
+shift
+for d in "$@"; do rmdir -- "$d" 2>/dev/null; done
 `
 
 // Janitor is a small watchdog process that outlives the host to clean up
@@ -37,9 +40,11 @@ type Janitor struct {
 	stdin io.WriteCloser
 }
 
-// StartJanitor starts the janitor for a runtime directory.
-func StartJanitor(runtimeDir string) (*Janitor, error) {
-	cmd := exec.Command("/bin/sh", "-c", janitorScript, "mikrobill-janitor", runtimeDir)
+// StartJanitor starts the janitor for a runtime directory. After removing
+// it, the janitor also removes each of ifEmpty that is empty then (the
+// directory that holds the runtime directory, when no other host uses it).
+func StartJanitor(runtimeDir string, ifEmpty ...string) (*Janitor, error) {
+	cmd := exec.Command("/bin/sh", append([]string{"-c", janitorScript, "mikrobill-janitor", runtimeDir}, ifEmpty...)...)
 	// Its own process group: a signal to the host's group does not reach
 	// it, and it has no parent-death signal: it must outlive the host.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

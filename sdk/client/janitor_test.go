@@ -42,14 +42,20 @@ func exited(g *group, within time.Duration) bool {
 
 func TestJanitorCleansUpWhenTheHostDies(t *testing.T) {
 	dir := t.TempDir()
-	runtimeDir := filepath.Join(dir, "run")
+	base := filepath.Join(dir, "run")
+	runtimeDir := filepath.Join(base, "1234")
 	if err := os.MkdirAll(filepath.Join(runtimeDir, "plugin-dir1"), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(runtimeDir, "plugin-dir1", "plugin1"), nil, 0o600)
+	// A directory to remove when empty that is not: it stays.
+	busy := filepath.Join(dir, "busy")
+	if err := os.MkdirAll(filepath.Join(busy, "5678"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	tracked, untracked := startGroup(t), startGroup(t)
 
-	j, err := StartJanitor(runtimeDir)
+	j, err := StartJanitor(runtimeDir, base, busy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,13 +73,16 @@ func TestJanitorCleansUpWhenTheHostDies(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := os.Stat(runtimeDir); os.IsNotExist(err) {
+		if _, err := os.Stat(base); os.IsNotExist(err) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the runtime directory was not removed")
+			t.Fatal("the runtime directory, and the one that held it, were not removed")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(busy, "5678")); err != nil {
+		t.Errorf("a directory that was not empty was removed: %v", err)
 	}
 	if exited(untracked, 200*time.Millisecond) {
 		t.Error("an untracked process group was killed")

@@ -31,6 +31,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -731,26 +732,68 @@ func (c *Config) PluginDataDir(name string) string {
 // socket addresses: go-plugin adds about 40 bytes below the runtime dir.
 const maxRuntimeDirLen = 56
 
-// RuntimeDir holds the host's sockets; it is emptied at start and stop. It is
-// "run" in the data directory, or, when that path is too long for unix
-// socket addresses, a directory named after the data directory (so two
-// hosts never share one) in the system's temporary directory, or in /tmp
-// when that is too long as well.
-func (c *Config) RuntimeDir() string {
+// RuntimeDir holds the host's sockets; it is emptied at start and stop. It
+// is the first of RuntimeDirs.
+func (c *Config) RuntimeDir() string { return c.RuntimeDirs()[0] }
+
+// RuntimeDirs are the directories that may hold the host's sockets, best
+// first; the host takes the first it can make private to itself. Sockets
+// are runtime files: a directory in memory (tmpfs) is preferred, where each
+// socket costs no inode on disk (on ext4 a plugin's three socket files cost
+// the host and the plugin about 2 ms of CPU at every launch,
+// docs/BENCHMARKS.md), and where a data directory on a network file system
+// cannot hold unix sockets at all. In order:
+//
+//   - $RUNTIME_DIRECTORY, which systemd sets for a unit with
+//     RuntimeDirectory= (docs/operations.md);
+//   - $XDG_RUNTIME_DIR, the user's runtime directory;
+//   - /dev/shm on Linux;
+//   - "run" in the data directory, or, when that path is too long for unix
+//     socket addresses, the system's temporary directory, or /tmp.
+//
+// Outside the data directory the host's directory is named after the data
+// directory (mikrobill-<uid>-<hash>), so two hosts never share one.
+func (c *Config) RuntimeDirs() []string {
 	abs, err := filepath.Abs(c.DataDir)
 	if err != nil {
 		abs = c.DataDir
 	}
-	dir := filepath.Join(abs, "run")
-	if len(dir) <= maxRuntimeDirLen {
-		return dir
-	}
 	sum := sha256.Sum256([]byte(abs))
 	name := fmt.Sprintf("mikrobill-%d-%s", os.Getuid(), hex.EncodeToString(sum[:6]))
-	if dir := filepath.Join(os.TempDir(), name); len(dir) <= maxRuntimeDirLen {
-		return dir
+	var dirs []string
+	for _, base := range memoryRuntimeBases() {
+		if dir := filepath.Join(base, name); len(dir) <= maxRuntimeDirLen {
+			dirs = append(dirs, dir)
+		}
 	}
-	return filepath.Join("/tmp", name)
+	switch {
+	case len(filepath.Join(abs, "run")) <= maxRuntimeDirLen:
+		dirs = append(dirs, filepath.Join(abs, "run"))
+	case len(filepath.Join(os.TempDir(), name)) <= maxRuntimeDirLen:
+		dirs = append(dirs, filepath.Join(os.TempDir(), name))
+	default:
+		dirs = append(dirs, filepath.Join("/tmp", name))
+	}
+	return dirs
+}
+
+// memoryRuntimeBases are the directories in memory that may hold a host's
+// runtime directory (RuntimeDirs): each that exists and is a directory.
+func memoryRuntimeBases() []string {
+	var bases []string
+	for _, env := range []string{"RUNTIME_DIRECTORY", "XDG_RUNTIME_DIR"} {
+		// systemd separates several RuntimeDirectory= paths with ":".
+		if d, _, _ := strings.Cut(os.Getenv(env), ":"); filepath.IsAbs(d) {
+			bases = append(bases, d)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		bases = append(bases, "/dev/shm")
+	}
+	return slices.DeleteFunc(bases, func(d string) bool {
+		info, err := os.Stat(d)
+		return err != nil || !info.IsDir()
+	})
 }
 
 // Validate checks the configuration and reports every problem at once, one

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -147,41 +148,107 @@ func TestDefaultConfig(t *testing.T) {
 	}
 }
 
-// TestRuntimeDir checks that the sockets' directory is "run" in the data
-// directory when that is short enough for unix socket paths, and a
-// directory of its own under the system's temporary directory otherwise.
+// TestRuntimeDir checks where the sockets' directory may be, best first:
+// the runtime directories of systemd and of the user, /dev/shm, then "run"
+// in the data directory when that is short enough for unix socket paths,
+// and a directory of its own under the system's temporary directory
+// otherwise.
 func TestRuntimeDir(t *testing.T) {
+	t.Setenv("RUNTIME_DIRECTORY", "")
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	memory := func(dirs []string) []string { // those before the data directory's fallback
+		return dirs[:len(dirs)-1]
+	}
+	shortDir := func(t *testing.T) string { // t.TempDir is too long for a socket's path
+		d, err := os.MkdirTemp("/tmp", "rd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		return d
+	}
 	long1 := "/srv/" + strings.Repeat("a", 80)
 	long2 := "/srv/" + strings.Repeat("b", 80)
 	tests := []struct {
 		name    string
 		dataDir string
-		check   func(t *testing.T, got string)
+		env     func(t *testing.T) (systemd, user string)
+		check   func(t *testing.T, got []string, systemd, user string)
 	}{
-		{"short", "/srv/mb", func(t *testing.T, got string) {
-			if got != "/srv/mb/run" {
-				t.Errorf("RuntimeDir() = %q, want /srv/mb/run", got)
+		{"short", "/srv/mb", nil, func(t *testing.T, got []string, _, _ string) {
+			if last := got[len(got)-1]; last != "/srv/mb/run" {
+				t.Errorf("RuntimeDirs() = %q, want /srv/mb/run last", got)
+			}
+			shm := slices.ContainsFunc(memory(got), func(d string) bool { return strings.HasPrefix(d, "/dev/shm/mikrobill-") })
+			if _, err := os.Stat("/dev/shm"); err == nil && runtime.GOOS == "linux" && !shm {
+				t.Errorf("RuntimeDirs() = %q, want a mikrobill-* directory in /dev/shm first", got)
 			}
 		}},
-		{"relative", "data", func(t *testing.T, got string) {
-			if !filepath.IsAbs(got) {
-				t.Errorf("RuntimeDir() = %q, want an absolute path", got)
+		{"relative", "data", nil, func(t *testing.T, got []string, _, _ string) {
+			for _, d := range got {
+				if !filepath.IsAbs(d) {
+					t.Errorf("RuntimeDirs() = %q, want absolute paths", got)
+				}
 			}
 		}},
-		{"too long for unix sockets", long1, func(t *testing.T, got string) {
-			if filepath.Dir(got) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(got), "mikrobill-") {
-				t.Errorf("RuntimeDir() = %q, want a mikrobill-* directory in %s", got, os.TempDir())
+		{"systemd's and the user's first", "/srv/mb", func(t *testing.T) (string, string) {
+			return shortDir(t), shortDir(t)
+		}, func(t *testing.T, got []string, systemd, user string) {
+			if len(got) < 3 || filepath.Dir(got[0]) != systemd || filepath.Dir(got[1]) != user {
+				t.Errorf("RuntimeDirs() = %q, want a directory in %s, then in %s", got, systemd, user)
+			}
+			for _, d := range got[:2] {
+				if !strings.HasPrefix(filepath.Base(d), "mikrobill-") {
+					t.Errorf("RuntimeDirs() = %q, want mikrobill-* directories there", got)
+				}
+			}
+		}},
+		{"several systemd runtime directories, one missing", "/srv/mb", func(t *testing.T) (string, string) {
+			d := shortDir(t)
+			return d + ":/run/other", "/nonexistent-runtime-dir"
+		}, func(t *testing.T, got []string, systemd, _ string) {
+			first, _, _ := strings.Cut(systemd, ":")
+			if filepath.Dir(got[0]) != first {
+				t.Errorf("RuntimeDirs() = %q, want a directory in %s first", got, first)
+			}
+			for _, d := range got {
+				if strings.HasPrefix(d, "/nonexistent-runtime-dir") {
+					t.Errorf("RuntimeDirs() = %q holds a directory in one that does not exist", got)
+				}
+			}
+		}},
+		{"too long for unix sockets", long1, nil, func(t *testing.T, got []string, _, _ string) {
+			last := got[len(got)-1]
+			if filepath.Dir(last) != filepath.Clean(os.TempDir()) || !strings.HasPrefix(filepath.Base(last), "mikrobill-") {
+				t.Errorf("RuntimeDirs() = %q, want a mikrobill-* directory in %s last", got, os.TempDir())
 			}
 			other := &config.Config{DataDir: long2}
-			if other.RuntimeDir() == got {
-				t.Errorf("two data directories share the runtime directory %q", got)
+			for _, d := range other.RuntimeDirs() {
+				if slices.Contains(got, d) {
+					t.Errorf("two data directories share the runtime directory %q", d)
+				}
 			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var systemd, user string
+			if tt.env != nil {
+				systemd, user = tt.env(t)
+				t.Setenv("RUNTIME_DIRECTORY", systemd)
+				t.Setenv("XDG_RUNTIME_DIR", user)
+			}
 			cfg := &config.Config{DataDir: tt.dataDir}
-			tt.check(t, cfg.RuntimeDir())
+			got := cfg.RuntimeDirs()
+			if cfg.RuntimeDir() != got[0] {
+				t.Errorf("RuntimeDir() = %q, want the first of %q", cfg.RuntimeDir(), got)
+			}
+			for _, d := range got {
+				if len(d) > 56 {
+					t.Errorf("%q is too long for the sockets below it", d)
+				}
+			}
+			tt.check(t, got, systemd, user)
 		})
 	}
 }

@@ -48,6 +48,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/mikrobill/mikrobill/host/internal/jsonkeys"
@@ -127,16 +128,69 @@ func Path(pluginDir string) string { return filepath.Join(pluginDir, FileName) }
 // lock (every plugin will be refused until `mikrobill plugin lock` runs). A
 // file of format version 1 is read; its entries are [Entry.Legacy].
 func Read(pluginDir string) (*File, error) {
+	path, raw, err := readRaw(pluginDir)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return empty(), nil
+	}
+	return parse(path, raw)
+}
+
+// readRaw reads the bytes of a plugin directory's lock file: nil bytes and
+// no error when there is none.
+func readRaw(pluginDir string) (string, []byte, error) {
 	path := Path(pluginDir)
 	raw, err := client.ReadRegularFile(path, MaxSize, "plugins.lock",
 		"it is not a lock file mikrobill wrote; move it away and run `mikrobill plugin lock`")
 	if errors.Is(err, os.ErrNotExist) {
-		return &File{Version: formatVersion, Plugins: map[string]Entry{}}, nil
+		return path, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return path, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return parse(path, raw)
+	return path, raw, nil
+}
+
+// empty is the lock of a plugin directory without a lock file.
+func empty() *File { return &File{Version: formatVersion, Plugins: map[string]Entry{}} }
+
+// ReadShared is [Read] for callers that only read the result: a lock file
+// whose bytes are those of the last one ReadShared parsed at that path is
+// not parsed again, and the same *File is returned. The host checks each
+// plugin against the lock twice (at admission and right before its launch),
+// and every check read and parsed the whole file: with nine plugins that
+// was eighteen parses of one file during a start (docs/BENCHMARKS.md).
+// The bytes are read every time, so a changed file is parsed again.
+// Callers must not modify the *File.
+func ReadShared(pluginDir string) (*File, error) {
+	path, raw, err := readRaw(pluginDir)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return empty(), nil
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.file != nil && shared.path == path && bytes.Equal(shared.raw, raw) {
+		return shared.file, nil
+	}
+	f, err := parse(path, raw)
+	if err != nil {
+		return nil, err
+	}
+	shared.path, shared.raw, shared.file = path, raw, f
+	return f, nil
+}
+
+// shared is the lock file ReadShared parsed last.
+var shared struct {
+	mu   sync.Mutex
+	path string
+	raw  []byte
+	file *File
 }
 
 // parse reads the content of the lock file at path (which errors name).

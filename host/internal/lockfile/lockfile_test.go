@@ -323,3 +323,62 @@ func TestReadRefusesWhatIsNotALockFile(t *testing.T) {
 		})
 	}
 }
+
+// ReadShared parses a lock file once while its bytes stay the same, and
+// again as soon as they change, even when the size and modification time
+// are put back.
+func TestReadSharedParsesChangedBytesAgain(t *testing.T) {
+	dir := t.TempDir()
+	files := []lockfile.FileEntry{{Path: "mikrobill-plugin-x", Mode: "0755", SHA256: sumTest}}
+	entry := lockfile.Entry{Version: "1.0.0", Executable: "mikrobill-plugin-x", SHA256: sumTest,
+		FolderSHA256: lockfile.FolderSHA256(files), Files: files}
+	if err := lockfile.Write(dir, &lockfile.File{Plugins: map[string]lockfile.Entry{"x": entry}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := lockfile.ReadShared(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := lockfile.ReadShared(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != first {
+		t.Error("the same bytes were parsed again")
+	}
+
+	path := lockfile.Path(dir)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same length, another version: "1.0.0" becomes "9.0.0".
+	changed := strings.Replace(string(raw), `"1.0.0"`, `"9.0.0"`, 1)
+	if changed == string(raw) {
+		t.Fatal("the lock file does not hold the version")
+	}
+	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := lockfile.ReadShared(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got.Plugins["x"].Version; v != "9.0.0" {
+		t.Errorf("after the file changed, version %q, want 9.0.0", v)
+	}
+
+	if err := os.WriteFile(path, []byte(`{"version": 2, "plugins": {}, "plugins": {}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockfile.ReadShared(dir); err == nil {
+		t.Error("a broken lock file was read without an error")
+	}
+}

@@ -50,16 +50,30 @@ type launcher struct {
 // openRuntime makes this host instance's runtime directory and starts its
 // janitor; a janitor that cannot start is only a warning.
 func (l *launcher) openRuntime() error {
-	dir, err := prepareRuntimeDir(l.cfg.RuntimeDir())
-	if err != nil {
-		return err
+	// The first directory that can be made private is taken; one that
+	// cannot (another user made it, say) is skipped with a warning.
+	var dir string
+	var errs []error
+	for _, base := range l.cfg.RuntimeDirs() {
+		d, err := prepareRuntimeDir(base)
+		if err == nil {
+			dir = d
+			break
+		}
+		errs = append(errs, err)
+	}
+	if dir == "" {
+		return errors.Join(errs...)
+	}
+	if len(errs) > 0 {
+		l.log.Warn("runtime directory not used", "error", errors.Join(errs...), "using", dir)
 	}
 	l.runtimeDir = dir
 	if l.cfg.DataDir != "" {
 		l.sums = openSumCache(l.cfg.DataDir, l.log)
 	}
 	l.log.Debug("runtime directory for sockets", "dir", dir)
-	if j, err := client.StartJanitor(dir); err != nil {
+	if j, err := client.StartJanitor(dir, filepath.Dir(dir)); err != nil {
 		l.log.Warn("no janitor: plugins' children and sockets may outlive a host that is killed", "error", err)
 	} else {
 		l.janitor = j
@@ -72,6 +86,7 @@ func (l *launcher) openRuntime() error {
 func (l *launcher) close() {
 	if l.runtimeDir != "" {
 		_ = os.RemoveAll(l.runtimeDir)
+		_ = os.Remove(filepath.Dir(l.runtimeDir)) // when no other host uses it
 	}
 	l.janitor.Close()
 }

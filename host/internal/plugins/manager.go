@@ -92,6 +92,12 @@ type Manager struct {
 	ctx    context.Context // ends at Stop; every instance's context ends with it
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // event deliveries and the history's sampler
+
+	// ahead holds the saved settings startLevel read for the launches it
+	// is about to start, each taken by its plugin's first launch
+	// (settingsAhead).
+	aheadMu sync.Mutex
+	ahead   map[string]json.RawMessage
 }
 
 // New returns a manager. Nothing runs until Start.
@@ -167,7 +173,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		}
 	}
 	names := slices.Sorted(maps.Keys(byName))
-	_, lockErr := lockfile.Read(m.cfg.Plugins.Dir)
+	_, lockErr := lockfile.ReadShared(m.cfg.Plugins.Dir)
 
 	unavailable := map[string]string{}
 	var candidates []*manifest.Manifest
@@ -257,6 +263,8 @@ func (m *Manager) admit(fs []Found, lockErr error, lasting string) (*Plugin, str
 // startLevel starts the plugins of one dependency level concurrently,
 // each once the plugins it depends on run.
 func (m *Manager) startLevel(ctx context.Context, level []*manifest.Manifest) {
+	m.readSettingsAhead(ctx, level)
+	defer m.dropSettingsAhead()
 	var wg sync.WaitGroup
 	for _, man := range level {
 		p, _ := m.Plugin(man.Name)

@@ -39,6 +39,9 @@ func MergeSettings(file, saved json.RawMessage) (json.RawMessage, error) {
 // merged with the saved ones (Deps.SavedSettings), with the host's defaults
 // (withDefaultLocation, withHostDefaults).
 func (m *Manager) settings(ctx context.Context, man *manifest.Manifest) (json.RawMessage, error) {
+	if saved, ok := m.settingsAhead(man.Name); ok {
+		return m.effective(man.Name, man, saved)
+	}
 	var saved json.RawMessage
 	if m.deps.SavedSettings != nil {
 		var err error
@@ -47,6 +50,47 @@ func (m *Manager) settings(ctx context.Context, man *manifest.Manifest) (json.Ra
 		}
 	}
 	return m.effective(man.Name, man, saved)
+}
+
+// readSettingsAhead reads the saved settings of the plugins of a level, one
+// after another, before their launches start at once. Launches that each
+// read their own at the same moment made the embedded database's pool open
+// a connection for each (about 2 ms of CPU apiece, the schema read again),
+// a start's largest cost per plugin in the host (docs/BENCHMARKS.md). A
+// plugin whose settings cannot be read here reads them at its launch,
+// which reports the error.
+func (m *Manager) readSettingsAhead(ctx context.Context, level []*manifest.Manifest) {
+	if m.deps.SavedSettings == nil || len(level) < 2 {
+		return
+	}
+	ahead := make(map[string]json.RawMessage, len(level))
+	for _, man := range level {
+		if saved, err := m.deps.SavedSettings(ctx, man.Name); err == nil {
+			ahead[man.Name] = saved
+		}
+	}
+	m.aheadMu.Lock()
+	m.ahead = ahead
+	m.aheadMu.Unlock()
+}
+
+// settingsAhead takes the settings readSettingsAhead read for a plugin:
+// only its first launch of the level gets them, so a later launch (a
+// restart) reads them again.
+func (m *Manager) settingsAhead(name string) (json.RawMessage, bool) {
+	m.aheadMu.Lock()
+	defer m.aheadMu.Unlock()
+	saved, ok := m.ahead[name]
+	delete(m.ahead, name)
+	return saved, ok
+}
+
+// dropSettingsAhead forgets what the level's launches did not take (a
+// plugin that did not start), once they have ended.
+func (m *Manager) dropSettingsAhead() {
+	m.aheadMu.Lock()
+	m.ahead = nil
+	m.aheadMu.Unlock()
 }
 
 // effective merges the file's and the saved settings and adds the host's

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
 	"github.com/mikrobill/mikrobill/host/internal/manifest"
@@ -173,5 +175,69 @@ func TestNotConfiguredWaitsForSettings(t *testing.T) {
 	req.Add(tp{Name: "gw", Manifest: map[string]any{"required": true, "config_schema": schema}})
 	if _, err := req.start(); err == nil {
 		t.Error("a required plugin without its settings started")
+	}
+}
+
+// TestSavedSettingsReadAheadOfALevel: the launches of one level do not each
+// read their saved settings at once (the embedded database opened a
+// connection for each); the level reads them one after another before, each
+// plugin's first launch gets its own, and a restart reads them again.
+func TestSavedSettingsReadAheadOfALevel(t *testing.T) {
+	f := newFixture(t)
+	names := []string{"cfg-a", "cfg-b", "cfg-c"}
+	files := map[string]string{}
+	for _, n := range names {
+		files[n] = filepath.Join(t.TempDir(), "settings.log")
+		f.Add(tp{Name: n, Behaviour: map[string]any{"settings_file": files[n]}, Manifest: map[string]any{"config_schema": map[string]any{"type": "object"}}})
+	}
+	var mu sync.Mutex
+	var reading, most int
+	reads := map[string]int{}
+	level := map[string]int{"cfg-a": 1, "cfg-b": 2, "cfg-c": 3}
+	f.saved = func(_ context.Context, name string) (json.RawMessage, error) {
+		mu.Lock()
+		reading++
+		most = max(most, reading)
+		reads[name]++
+		l := level[name]
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond) // a read that takes a while: launches reading at once overlap
+		mu.Lock()
+		reading--
+		mu.Unlock()
+		return json.RawMessage(fmt.Sprintf(`{"level":%d}`, l)), nil
+	}
+	configured := func(name string) []string {
+		raw, _ := os.ReadFile(files[name])
+		return strings.Split(strings.TrimSpace(string(raw)), "\n")
+	}
+
+	m, err := f.start()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	for _, n := range names {
+		want := fmt.Sprintf(`{"level":%d}`, level[n])
+		if got := configured(n); len(got) != 1 || got[0] != want {
+			t.Errorf("%s configured with %q, want [%s]", n, got, want)
+		}
+	}
+	mu.Lock()
+	if most != 1 {
+		t.Errorf("up to %d launches read their saved settings at once; want them read one after another", most)
+	}
+	for _, n := range names {
+		if reads[n] != 1 {
+			t.Errorf("%s's saved settings read %d times during the start, want once", n, reads[n])
+		}
+	}
+	level["cfg-b"] = 7
+	mu.Unlock()
+
+	if err := m.Restart("cfg-b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := configured("cfg-b"); len(got) != 2 || got[1] != `{"level":7}` {
+		t.Errorf("after a restart cfg-b was configured with %q; want the settings saved since", got)
 	}
 }

@@ -255,7 +255,7 @@ func (m *Manager) AddPlugin(ctx context.Context, name string) error {
 			return fmt.Errorf("read the plugins an operator disabled: %w", err)
 		}
 	}
-	_, lockErr := lockfile.Read(m.cfg.Plugins.Dir)
+	_, lockErr := lockfile.ReadShared(m.cfg.Plugins.Dir)
 	m.mu.Lock()
 	if _, ok := m.plugins[name]; ok || m.stopping {
 		m.mu.Unlock()

@@ -29,7 +29,7 @@ func verified(cfg *config.Config, man *manifest.Manifest, launching bool) ([]byt
 	if err := checkLayout(cfg, man); err != nil {
 		return nil, err
 	}
-	lock, err := lockfile.Read(cfg.Plugins.Dir)
+	lock, err := lockfile.ReadShared(cfg.Plugins.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func folderChanges(cfg *config.Config, entry lockfile.Entry, dir string, launchi
 // runtime directory, should an operator's layout put either inside one.
 // `mikrobill plugin lock` and the host use the same.
 func LockSkip(cfg *config.Config) []string {
-	return []string{cfg.DataDir, cfg.RuntimeDir()}
+	return append([]string{cfg.DataDir}, cfg.RuntimeDirs()...)
 }
 
 // checkLayout refuses a plugin whose data directory is its folder or holds
