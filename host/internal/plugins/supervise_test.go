@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -426,5 +427,42 @@ func TestStopStopsAPluginEnabledByAnOperator(t *testing.T) {
 	}
 	if got := f.Logged("stop"); !slices.Contains(got, "extra") {
 		t.Errorf("Stop did not stop extra gracefully (Shutdown ran for %v)", got)
+	}
+}
+
+// TestUnansweredChecksAtOnceKillOnce: checks in flight together that all go
+// unanswered kill the process once, and its last error keeps the count the
+// kill was decided at (a check that ended after the kill counted a third).
+func TestUnansweredChecksAtOnceKillOnce(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.Plugins.HealthInterval = time.Hour // only the checks below
+	f.cfg.Plugins.HealthTimeout = 200 * time.Millisecond
+	f.cfg.Plugins.HealthFailures = 2
+	f.cfg.Plugins.Restart.InitialBackoff = 10 * time.Millisecond
+	f.Add(tp{Name: "sleeper", Behaviour: map[string]any{"hang_health_after": 1}})
+	m, err := f.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := m.Plugin("sleeper")
+	first := p.Status().PID
+	m.CheckHealth() // the first that goes unanswered
+	if st := p.Status(); st.State != StateUnhealthy {
+		t.Fatalf("after one unanswered check: %+v; want unhealthy", st)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(m.CheckHealth)
+	}
+	wg.Wait()
+	sdktest.WaitFor(t, 10*time.Second, "sleeper was killed and restarted", func() bool {
+		st := p.Status()
+		return st.Restarts >= 1 && st.State == StateRunning && st.PID != first
+	})
+	if st := p.Status(); !strings.Contains(st.LastError, "hung: 2 health checks in a row") {
+		t.Errorf("last_error %q; want the count the kill was decided at (2)", st.LastError)
+	}
+	if n := strings.Count(f.logs.String(), "plugin hung; killing it"); n != 1 {
+		t.Errorf("the hung process was killed %d times, want once", n)
 	}
 }
