@@ -201,9 +201,10 @@ func (p *Plugin) checkHealth(proc *client.Process) {
 	health, err := client.NewPlugin(proc.Conn().ClientConn(), proc.Conn().HostBrokerID).CheckHealth(ctx, &sdk.CheckHealthRequest{})
 
 	p.mu.Lock()
-	// A check that ends after another has had the process killed (two
-	// checks in flight: the interval's and one asked for) counts for
-	// nothing: the kill's reason keeps the count it was decided at.
+	// A check of a process whose kill is decided counts for nothing (the
+	// interval's next check before the exit is seen, or one asked for
+	// while another was in flight): the process is killed once, and the
+	// kill's reason keeps the count it was decided at.
 	if p.proc != proc || !p.state.Up() || p.killReason != "" {
 		p.mu.Unlock()
 		return
