@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +24,8 @@ import (
 //
 //   - A transaction whose function fails (or panics) is rolled back to its
 //     savepoint; the others in the group go on, and its caller gets its
-//     error (or its panic, re-raised in the caller's goroutine).
+//     error (or its panic, raised again in the caller's goroutine as a
+//     *TxPanic that carries the stack where the function panicked).
 //   - No caller is told a transaction committed before the group's commit
 //     did. A failed commit, or a group that cannot go on (SQLite rolled the
 //     whole transaction back, say after a disk error), is every member's
@@ -298,12 +300,32 @@ func rollbackMember(ctx context.Context, st *sql.Tx) error {
 	return err
 }
 
-// callTx runs fn, turning a panic into its value.
+// callTx runs fn, turning a panic into a *TxPanic.
 func callTx(fn func(*Tx) error, tx *Tx) (err error, p any) {
 	defer func() {
 		if r := recover(); r != nil {
-			p = r
+			p = &TxPanic{Value: r, Stack: debug.Stack()}
 		}
 	}()
 	return fn(tx), nil
+}
+
+// TxPanic is what Tx on the embedded database panics with when the
+// transaction's function panicked. In a group the function may have run
+// in another caller's goroutine, and the panic is raised again in its
+// caller's, where the stack of the panic itself is gone: Stack keeps it.
+// Value is what the function panicked with. Error, which a crash prints,
+// gives both; errors.Is and errors.As see Value when it is an error.
+type TxPanic struct {
+	Value any
+	Stack []byte // of the goroutine that ran the function, at the panic
+}
+
+func (p *TxPanic) Error() string {
+	return fmt.Sprintf("%v\n\n[the transaction's function panicked here:]\n%s", p.Value, p.Stack)
+}
+
+func (p *TxPanic) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
 }

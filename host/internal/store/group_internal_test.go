@@ -152,8 +152,12 @@ func TestGroupCommitKeepsEachOutcome(t *testing.T) {
 	if !errors.Is(failErr, refused) {
 		t.Errorf("the failing member got %v, want its own error", failErr)
 	}
-	if panicked != "a bug in the function" {
+	// The caller gets the panic, with the stack of the goroutine that ran
+	// its function (the group's leader), where it panicked.
+	if p, ok := panicked.(*TxPanic); !ok || p.Value != "a bug in the function" {
 		t.Errorf("the panicking member's caller recovered %v, want its panic", panicked)
+	} else if !strings.Contains(string(p.Stack), "TestGroupCommitKeepsEachOutcome.func") {
+		t.Errorf("the panic's stack does not show the function that panicked:\n%s", p.Stack)
 	}
 	if got, want := names(t, s), []string{"exec", "holder", "ok-1", "ok-2-saw-2"}; !slices.Equal(got, want) {
 		t.Errorf("committed %q, want %q", got, want)
@@ -449,5 +453,38 @@ func TestGroupWaitIsBounded(t *testing.T) {
 	}
 	if got := names(t, s); !slices.Equal(got, []string{"inside"}) {
 		t.Errorf("committed %q, want only the transaction's own write", got)
+	}
+}
+
+// panicsInTx panics with err inside a transaction.
+func panicsInTx(ctx context.Context, tx *Tx, err error) error {
+	if e := insertName(ctx, tx, "never"); e != nil {
+		return e
+	}
+	panic(err)
+}
+
+// TestTxPanicKeepsValueAndStack: a function that panics alone (no group)
+// reaches its caller as a *TxPanic that errors.Is sees through, whose
+// message names the function where it panicked; nothing it wrote stays.
+func TestTxPanicKeepsValueAndStack(t *testing.T) {
+	s := openGroupTest(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		_ = s.Tx(ctx, func(tx *Tx) error { return panicsInTx(ctx, tx, boom) })
+	}()
+	err, ok := got.(error)
+	if !ok || !errors.Is(err, boom) {
+		t.Fatalf("recovered %v (%T), want a panic that is boom", got, got)
+	}
+	var p *TxPanic
+	if !errors.As(err, &p) || !strings.Contains(p.Error(), "store.panicsInTx") || !strings.HasPrefix(p.Error(), "boom\n") {
+		t.Fatalf("the panic's message does not start with its value and name panicsInTx:\n%v", err)
+	}
+	if n := names(t, s); len(n) != 0 {
+		t.Fatalf("a transaction that panicked left %q", n)
 	}
 }
