@@ -258,13 +258,13 @@ func BenchmarkWebhookRatio(b *testing.B) {
 		}
 		fmt.Println()
 		for _, backend := range backends {
-			f, p := medianDuration(full[backend]), medianDuration(ping[backend])
+			f, p := medianOf(full[backend]), medianOf(ping[backend])
 			fmt.Printf("(f) webhook on %s: paid end to end %s/op; signed ping (same round trip, nothing to confirm or credit) %s/op: %.2fx, median of %d rounds of %d\n",
 				backend, f.Round(10*time.Microsecond), p.Round(10*time.Microsecond), float64(f)/float64(p), rounds, webhookBatch/2)
 			b.ReportMetric(float64(f)/float64(p), "full/ping-x/"+backend)
 		}
 		if len(backends) == 2 {
-			s, pg := medianDuration(full["sqlite"]), medianDuration(full["postgres"])
+			s, pg := medianOf(full["sqlite"]), medianOf(full["postgres"])
 			fmt.Printf("(f) paid end to end, PostgreSQL against SQLite: %.2fx\n", float64(pg)/float64(s))
 			b.ReportMetric(float64(pg)/float64(s), "postgres/sqlite-x")
 		}
