@@ -297,11 +297,28 @@ type PortalHome struct {
 	Plans []store.Plan
 }
 
-// PortalHome loads the portal's home page for a customer. The router is
-// asked for the data used with a short timeout; when it does not answer,
-// Usage says so and the page shows the rest.
+// PortalHome loads the portal's home page for a customer. Its records are
+// read in one snapshot (store.ReadTx), so the page never shows an invoice
+// paid with the subscription it renewed not yet extended. Then the router
+// is asked for the data used, with a short timeout; when it does not
+// answer, Usage says so and the page shows the rest.
 func (s *Service) PortalHome(ctx context.Context, customerID int64) (*PortalHome, error) {
-	q := s.st.Q()
+	var h *PortalHome
+	if err := s.st.ReadTx(ctx, func(q *store.Queries) error {
+		var err error
+		h, err = portalRecords(ctx, q, customerID, s.PayPath)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if h.Current != nil && h.Current.Plan != nil && h.Current.Status == store.SubscriptionActive {
+		h.Usage = s.portalUsage(ctx, h.Customer, *h.Current.Plan)
+	}
+	return h, nil
+}
+
+// portalRecords reads what the portal's home page shows from the store.
+func portalRecords(ctx context.Context, q *store.Queries, customerID int64, payPath func(number string) string) (*PortalHome, error) {
 	cust, err := q.GetCustomer(ctx, customerID, nil)
 	if err != nil {
 		return nil, err
@@ -333,9 +350,6 @@ func (s *Service) PortalHome(ctx context.Context, customerID int64) (*PortalHome
 	if h.Current == nil && len(subs) > 0 {
 		h.Current = &PortalSubscription{Subscription: subs[0], Plan: byID[subs[0].PlanID]}
 	}
-	if h.Current != nil && h.Current.Plan != nil && h.Current.Status == store.SubscriptionActive {
-		h.Usage = s.portalUsage(ctx, cust, *h.Current.Plan)
-	}
 	invoices, _, err := q.ListInvoices(ctx, store.InvoiceFilter{CustomerID: customerID}, store.Page{Limit: 50})
 	if err != nil {
 		return nil, err
@@ -346,7 +360,7 @@ func (s *Service) PortalHome(ctx context.Context, customerID int64) (*PortalHome
 			pi.Plan = p.Name
 		}
 		if inv.Status == store.InvoiceUnpaid {
-			pi.PayLink = s.PayPath(inv.Number)
+			pi.PayLink = payPath(inv.Number)
 		}
 		h.Invoices = append(h.Invoices, pi)
 	}

@@ -176,6 +176,8 @@ func mapErr(err error) error {
 			return &constraintError{ErrReferenced, err}
 		case "23514", "23502":
 			return &constraintError{ErrInvalid, err}
+		case "25006": // read_only_sql_transaction: a write in ReadTx
+			return &constraintError{ErrReadOnly, err}
 		}
 		return err
 	}
