@@ -82,10 +82,8 @@ func BenchmarkIdleHostMemory(b *testing.B) {
 	dir := testenv.NewPluginDir(b)
 	var names []string
 	for _, n := range bundled(b) {
-		if n != "payment-template" { // make build leaves it out
-			dir.AddBundled(n)
-			names = append(names, n)
-		}
+		dir.AddBundled(n)
+		names = append(names, n)
 	}
 	report := func(prefix string, fs []idleFigures) {
 		for _, f := range fs {
