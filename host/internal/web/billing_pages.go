@@ -116,13 +116,7 @@ func (b billingPages) Invoices(ctx context.Context, f store.InvoiceFilter, befor
 }
 
 func (b billingPages) Invoice(ctx context.Context, id int64) (*store.Invoice, []store.Payment, error) {
-	q := b.s.deps.DB.Q()
-	inv, err := q.GetInvoice(ctx, id)
-	if err != nil {
-		return nil, nil, err
-	}
-	payments, err := q.ListPayments(ctx, id)
-	return inv, payments, err
+	return invoiceWithPayments(ctx, b.s.deps.DB, id)
 }
 
 func (b billingPages) CreateInvoice(r *http.Request, customerID, planID int64, dueInHours int, newSubscription bool) (*store.Invoice, error) {

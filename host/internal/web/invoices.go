@@ -3,6 +3,7 @@ package web
 // Invoices and starting their payments.
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -105,12 +106,7 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := s.deps.DB.Q()
-	inv, err := q.GetInvoice(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	payments, err := q.ListPayments(r.Context(), id)
+	inv, payments, err := invoiceWithPayments(r.Context(), s.deps.DB, id)
 	if err != nil {
 		return err
 	}
@@ -119,6 +115,23 @@ func (s *Server) getInvoice(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"invoice": inv, "payments": payments})
 	return nil
+}
+
+// invoiceWithPayments reads an invoice and its payments in one snapshot
+// (store.ReadTx): never an invoice still unpaid beside the payment that
+// paid it, nor the other way round.
+func invoiceWithPayments(ctx context.Context, st *store.Store, id int64) (inv *store.Invoice, payments []store.Payment, err error) {
+	err = st.ReadTx(ctx, func(q *store.Queries) error {
+		if inv, err = q.GetInvoice(ctx, id); err != nil {
+			return err
+		}
+		payments, err = q.ListPayments(ctx, id)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, payments, nil
 }
 
 type payBody struct {
