@@ -57,37 +57,47 @@ type PayView struct {
 }
 
 // PayPage loads what the pay page shows for an invoice, after checking the
-// link's digest. A pending payment's details (checkout link, code,
-// instructions) come from its gateway, asked with a short timeout.
+// link's digest. The invoice and its payments are read in one snapshot
+// (store.ReadTx), so an invoice paid meanwhile shows paid, not unpaid
+// without its payment. A pending payment's details (checkout link, code,
+// instructions) come from its gateway, asked afterwards with a short
+// timeout.
 func (s *Service) PayPage(ctx context.Context, number, token string) (*PayView, error) {
 	if !hmac.Equal([]byte(token), []byte(s.linkToken(number))) {
 		return nil, ErrBadPayLink
 	}
-	q := s.st.Q()
-	inv, err := q.GetInvoiceByNumber(ctx, number)
-	if err != nil {
-		return nil, err
-	}
-	v := &PayView{Invoice: inv}
-	if plan, err := q.GetPlan(ctx, inv.PlanID); err == nil {
-		v.Plan = plan.Name
-	}
-	if inv.Status != store.InvoiceUnpaid {
-		return v, nil
-	}
-	payments, err := q.ListPayments(ctx, inv.ID)
-	if err != nil {
-		return nil, err
-	}
+	var v *PayView
 	var latest *store.Payment
-	for i := range payments {
-		if p := &payments[i]; p.Status == store.PaymentPending && (latest == nil || p.ID > latest.ID) {
-			latest = p
+	err := s.st.ReadTx(ctx, func(q *store.Queries) error {
+		inv, err := q.GetInvoiceByNumber(ctx, number)
+		if err != nil {
+			return err
 		}
+		v = &PayView{Invoice: inv}
+		if plan, err := q.GetPlan(ctx, inv.PlanID); err == nil {
+			v.Plan = plan.Name
+		}
+		if inv.Status != store.InvoiceUnpaid {
+			return nil
+		}
+		payments, err := q.ListPayments(ctx, inv.ID)
+		if err != nil {
+			return err
+		}
+		for i := range payments {
+			if p := &payments[i]; p.Status == store.PaymentPending && (latest == nil || p.ID > latest.ID) {
+				latest = p
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if latest == nil {
 		return v, nil
 	}
+	inv := v.Invoice
 	gw, err := s.plugins.Payment(latest.Gateway)
 	if err != nil {
 		v.Unavailable = true
