@@ -282,8 +282,14 @@ func (s *Store) runGroup(batch []*txCall) {
 // group: an INSERT, UPDATE or DELETE (not a statement that cannot run in
 // a transaction, such as VACUUM).
 func groupable(query string) bool {
+	return startsWith(query, "INSERT", "UPDATE", "DELETE", "WITH")
+}
+
+// startsWith says whether a statement's first word begins with one of
+// verbs (in any case).
+func startsWith(query string, verbs ...string) bool {
 	q := strings.TrimLeft(query, " \t\r\n")
-	for _, verb := range []string{"INSERT", "UPDATE", "DELETE", "WITH"} {
+	for _, verb := range verbs {
 		if len(q) > len(verb) && strings.EqualFold(q[:len(verb)], verb) {
 			return true
 		}

@@ -87,13 +87,7 @@ func readOnlyError(query string) error {
 // writes says whether a statement starts as a write (what a read
 // transaction's Query may not run: INSERT ... RETURNING, say).
 func writes(query string) bool {
-	q := strings.TrimLeft(query, " \t\r\n")
-	for _, verb := range []string{"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER"} {
-		if len(q) > len(verb) && strings.EqualFold(q[:len(verb)], verb) {
-			return true
-		}
-	}
-	return false
+	return startsWith(query, "INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 }
 
 type refusedRow struct{ err error }
