@@ -15,6 +15,9 @@ type Collector struct {
 	waited                            *prometheus.Desc
 	turnHeld, turnWaits, turnWaited   *prometheus.Desc
 	commits, committed                *prometheus.Desc
+	checkpoints, checkpointFailures   *prometheus.Desc
+	checkpointsInTurn                 *prometheus.Desc
+	walFrames, walBehind              *prometheus.Desc
 }
 
 // NewCollector returns the store's collector; register it.
@@ -40,12 +43,22 @@ func NewCollector(s *Store) *Collector {
 			"those that waited for the turn, committed together."),
 		committed: d("write_group_transactions_total", "SQLite only: transactions and writes committed in groups; "+
 			"divided by mikrobill_db_write_group_commits_total, the mean group."),
+		checkpoints: d("wal_checkpoints_total", "SQLite only: checkpoints of the WAL into the database file, which the host "+
+			"runs beside the writer (not on commit)."),
+		checkpointFailures: d("wal_checkpoint_failures_total", "SQLite only: checkpoints that failed; the WAL keeps what they "+
+			"did not copy (nothing is lost) and the next checkpoint tries again."),
+		checkpointsInTurn: d("wal_checkpoints_in_write_turn_total", "SQLite only: checkpoints that took the write turn because "+
+			"the WAL had grown past 4,000 pages under writes without a pause (writers waited for them)."),
+		walFrames: d("wal_frames", "SQLite only: pages in the WAL at the last checkpoint."),
+		walBehind: d("wal_frames_behind", "SQLite only: pages the last checkpoint could not copy because a reader still "+
+			"read an older snapshot. Growing for minutes: a long read holds the WAL."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.idle, c.max, c.waits, c.waited, c.up, c.turnHeld, c.turnWaits, c.turnWaited, c.commits, c.committed} {
+	for _, d := range []*prometheus.Desc{c.open, c.inUse, c.idle, c.max, c.waits, c.waited, c.up, c.turnHeld, c.turnWaits, c.turnWaited,
+		c.commits, c.committed, c.checkpoints, c.checkpointFailures, c.checkpointsInTurn, c.walFrames, c.walBehind} {
 		ch <- d
 	}
 }
@@ -65,6 +78,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.turnWaited, prometheus.CounterValue, wt.Waited.Seconds())
 		ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(wt.Commits))
 		ch <- prometheus.MustNewConstMetric(c.committed, prometheus.CounterValue, float64(wt.Committed))
+	}
+	if cp, ok := c.s.Checkpoints(); ok {
+		ch <- prometheus.MustNewConstMetric(c.checkpoints, prometheus.CounterValue, float64(cp.Runs))
+		ch <- prometheus.MustNewConstMetric(c.checkpointFailures, prometheus.CounterValue, float64(cp.Failures))
+		ch <- prometheus.MustNewConstMetric(c.checkpointsInTurn, prometheus.CounterValue, float64(cp.InTurn))
+		ch <- prometheus.MustNewConstMetric(c.walFrames, prometheus.GaugeValue, float64(cp.WALFrames))
+		ch <- prometheus.MustNewConstMetric(c.walBehind, prometheus.GaugeValue, float64(cp.Behind))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

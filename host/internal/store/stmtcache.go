@@ -33,15 +33,22 @@ const stmtCacheSize = 128
 
 // openSQLiteDB opens dsn with modernc.org/sqlite, its connections keeping
 // their prepared statements.
-func openSQLiteDB(dsn string) (*sql.DB, error) {
+//
+// wrote, when not nil, is called after each statement and commit of the
+// pool's connections (the checkpointer's wake-up for a pool whose writes
+// do not take the write turn: River's).
+func openSQLiteDB(dsn string, wrote func()) (*sql.DB, error) {
 	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(stmtCachingConnector{base}), nil
+	return sql.OpenDB(stmtCachingConnector{base, wrote}), nil
 }
 
-type stmtCachingConnector struct{ driver.Connector }
+type stmtCachingConnector struct {
+	driver.Connector
+	wrote func()
+}
 
 func (c stmtCachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
@@ -57,7 +64,7 @@ func (c stmtCachingConnector) Connect(ctx context.Context) (driver.Conn, error) 
 			return nil, errors.New("store: the sqlite driver's connection lacks " + reflect.TypeOf(need).Elem().String())
 		}
 	}
-	return &cachingConn{Conn: conn, stmts: map[string]*keptStmt{}}, nil
+	return &cachingConn{Conn: conn, stmts: map[string]*keptStmt{}, wrote: c.wrote}, nil
 }
 
 // cachingConn is one SQLite connection with the statements it keeps. It
@@ -67,6 +74,7 @@ type cachingConn struct {
 	driver.Conn
 	mu    sync.Mutex
 	stmts map[string]*keptStmt
+	wrote func() // nil, or called after each statement and commit
 }
 
 type keptStmt struct {
@@ -78,7 +86,23 @@ type keptStmt struct {
 func (c *cachingConn) Unwrap() driver.Conn { return c.Conn }
 
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	tx, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil || c.wrote == nil {
+		return tx, err
+	}
+	return notifyingTx{tx, c.wrote}, nil
+}
+
+// notifyingTx calls wrote after its commit.
+type notifyingTx struct {
+	driver.Tx
+	wrote func()
+}
+
+func (t notifyingTx) Commit() error {
+	err := t.Tx.Commit()
+	t.wrote()
+	return err
 }
 
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
@@ -125,6 +149,9 @@ func (c *cachingConn) release(k *keptStmt) {
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.wrote != nil {
+		defer c.wrote()
+	}
 	k, err := c.take(ctx, query)
 	if err != nil {
 		return nil, err
@@ -137,6 +164,9 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.wrote != nil {
+		defer c.wrote()
+	}
 	k, err := c.take(ctx, query)
 	if err != nil {
 		return nil, err

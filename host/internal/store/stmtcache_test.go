@@ -30,7 +30,7 @@ func kept(t *testing.T, db *sql.DB) int {
 
 func TestConnectionsKeepTheirStatements(t *testing.T) {
 	ctx := context.Background()
-	db, err := openSQLiteDB(sqliteDSN(filepath.Join(t.TempDir(), "kept.db")))
+	db, err := openSQLiteDB(sqliteDSN(filepath.Join(t.TempDir(), "kept.db")), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

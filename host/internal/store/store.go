@@ -59,6 +59,7 @@ type Store struct {
 	pool  *pgxpool.Pool // PostgreSQL
 	sqldb *sql.DB       // SQLite: the application's pool
 	jobdb *sql.DB       // SQLite: River's pool (one connection, as River asks)
+	ckpt  *checkpointer // SQLite: the WAL's checkpoints (checkpoint.go)
 	// writer is the SQLite file's one write lock as seen in this process
 	// (a channel of one): transactions and statements outside one take it
 	// before SQLite's, so writers queue here and are woken in turn,
@@ -125,11 +126,12 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 	return s, nil
 }
 
-// sqliteDSN opens the file with WAL, foreign keys, a busy timeout, and
+// sqliteDSN opens the file with WAL, foreign keys, a busy timeout,
 // transactions that take the write lock when they begin (so concurrent
-// writers wait for each other instead of failing).
+// writers wait for each other instead of failing), and no checkpoint on
+// commit (the store's checkpointer runs them: checkpoint.go).
 func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 }
 
 func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
@@ -140,20 +142,25 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("create data directory %s: %w", dataDir, err)
 	}
 	path := filepath.Join(dataDir, FileName)
-	db, err := openSQLiteDB(sqliteDSN(path))
+	db, err := openSQLiteDB(sqliteDSN(path), nil)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(sqliteConns)
 	db.SetMaxIdleConns(sqliteConns)
 	db.SetConnMaxIdleTime(sqliteConnIdle)
-	jobs, err := openSQLiteDB(sqliteDSN(path))
+	ckpt := newCheckpointer(db)
+	writer := newWriteTurn(ckpt.wrote)
+	ckpt.turn = writer
+	ckpt.start()
+	jobs, err := openSQLiteDB(sqliteDSN(path), ckpt.wrote)
 	if err != nil {
+		ckpt.close()
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	jobs.SetMaxOpenConns(1)
-	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, where: path, Now: time.Now, writer: newWriteTurn(), group: &txGroup{}}
+	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, ckpt: ckpt, where: path, Now: time.Now, writer: writer, group: &txGroup{}}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
@@ -184,6 +191,9 @@ func (s *Store) Close() error {
 	if s.pool != nil {
 		s.pool.Close()
 	}
+	if s.ckpt != nil {
+		s.ckpt.close()
+	}
 	var err error
 	if s.sqldb != nil {
 		err = s.sqldb.Close()
@@ -211,9 +221,14 @@ type writeTurn struct {
 	// commits made by groups of transactions (group.go), and the
 	// transactions and writes committed in them.
 	commits, committed atomic.Int64
+	// wrote is called after each release: the WAL may have grown (the
+	// checkpointer's wake-up).
+	wrote func()
 }
 
-func newWriteTurn() *writeTurn { return &writeTurn{ch: make(chan struct{}, 1)} }
+func newWriteTurn(wrote func()) *writeTurn {
+	return &writeTurn{ch: make(chan struct{}, 1), wrote: wrote}
+}
 
 // lock takes the turn and returns its release. Waiting longer than
 // SQLite's busy timeout is ErrUnavailable, as SQLite's own busy error is.
@@ -228,9 +243,24 @@ func (w *writeTurn) lock(ctx context.Context) (func(), error) {
 // take is lock without counting the wait, which it returns (-1 when the
 // turn was free) for the caller to count.
 func (w *writeTurn) take(ctx context.Context) (func(), time.Duration, error) {
+	return w.takeFor(ctx, w.wrote)
+}
+
+// lockQuiet is lock for the checkpointer, which appends nothing: its
+// release does not wake the checkpointer again.
+func (w *writeTurn) lockQuiet(ctx context.Context) (func(), error) {
+	release, waited, err := w.takeFor(ctx, nil)
+	if waited >= 0 {
+		w.waitedFor(waited)
+	}
+	return release, err
+}
+
+// takeFor is take with wrote (nil: none) called after the release.
+func (w *writeTurn) takeFor(ctx context.Context, wrote func()) (func(), time.Duration, error) {
 	select {
 	case w.ch <- struct{}{}:
-		return w.release(time.Now()), -1, nil
+		return w.release(time.Now(), wrote), -1, nil
 	default:
 	}
 	start := time.Now()
@@ -239,7 +269,7 @@ func (w *writeTurn) take(ctx context.Context) (func(), time.Duration, error) {
 	select {
 	case w.ch <- struct{}{}:
 		now := time.Now()
-		return w.release(now), now.Sub(start), nil
+		return w.release(now, wrote), now.Sub(start), nil
 	case <-ctx.Done():
 		return nil, time.Since(start), ctx.Err()
 	case <-t.C:
@@ -253,10 +283,13 @@ func (w *writeTurn) waitedFor(d time.Duration) {
 	w.waited.Add(int64(d))
 }
 
-func (w *writeTurn) release(taken time.Time) func() {
+func (w *writeTurn) release(taken time.Time, wrote func()) func() {
 	return func() {
 		w.held.Add(int64(time.Since(taken)))
 		<-w.ch
+		if wrote != nil {
+			wrote()
+		}
 	}
 }
 
