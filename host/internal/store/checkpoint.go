@@ -23,10 +23,10 @@ import (
 // sqliteDSN) and the store's checkpointer does, beside the writer: a
 // PASSIVE checkpoint takes no write lock and waits for nobody, readers or
 // writers; it copies what it can and leaves the rest for the next one.
-// Writes wake it (the write turn's release, and River's connection after
-// each of its statements), and it runs at most once every
+// Writes wake it (the write turn's release, which River's connection takes
+// for its writes too), and it runs at most once every
 // checkpointEvery; nothing else does, so an idle host checkpoints only
-// after River's own periodic statements, and a checkpoint with nothing
+// after River's own periodic writes, and a checkpoint with nothing
 // to copy is a read of the WAL's header. The last connection to close
 // checkpoints what is left, as before.
 //

@@ -108,8 +108,8 @@ func TestCheckpointerCopiesTheWAL(t *testing.T) {
 		return cp.WALFrames >= walTestRows*walTestRow/4096 && cp.Behind == 0 && fileSize(t, path)-before >= walTestRows*walTestRow
 	})
 
-	// River's writes do not take the write turn; its pool wakes the
-	// checkpointer itself.
+	// River's writes take the write turn on their pool's connection
+	// (cachingConn.turn), whose release wakes the checkpointer.
 	runs := func() int64 { cp, _ := s.Checkpoints(); return cp.Runs }
 	time.Sleep(50 * time.Millisecond) // past checkpointEvery: idle
 	idle := runs()
@@ -192,8 +192,12 @@ func TestWALStaysBoundedUnderWrites(t *testing.T) {
 	if cp.InTurn == 0 {
 		t.Errorf("no checkpoint took the write turn (%d checkpoints, %d frames at the last)", cp.Runs, cp.WALFrames)
 	}
-	// The WAL file keeps the largest size it reached.
-	if wal, limit := fileSize(t, path+"-wal"), int64(4*300*4096); wal > limit {
+	// The WAL file keeps the largest size it reached. Without the bound
+	// it held nearly everything written (10,237 to 10,425 pages); with
+	// it, a few times the bound, more on a loaded machine, where the
+	// checkpointer's turn comes later (1,681 pages seen beside a full
+	// test run and a benchmark).
+	if wal, limit := fileSize(t, path+"-wal"), int64(10*300*4096); wal > limit {
 		t.Fatalf("the WAL reached %d bytes (%d pages) under %d writers; want it restarted before %d bytes", wal, wal/4096, writers, limit)
 	}
 }

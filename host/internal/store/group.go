@@ -133,6 +133,13 @@ func (c *txCall) countWait(w *writeTurn) {
 	}
 }
 
+// waiting says whether transactions wait in the queue.
+func (g *txGroup) waiting() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue) > 0
+}
+
 func (g *txGroup) remove(c *txCall) {
 	for i, q := range g.queue {
 		if q == c {

@@ -377,6 +377,38 @@ func countTx(names []string) int {
 // (a row of its own and a shared counter), committed in groups against
 // each alone (groupMax 1, the baseline, in the same run). ns/op is per
 // transaction.
+// openGroupBench opens an embedded database for the writers of
+// BenchmarkGroupCommit and BenchmarkRiverBesideTheHost.
+func openGroupBench(b *testing.B) *Store {
+	b.Helper()
+	ctx := context.Background()
+	s, err := Open(ctx, Options{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	for _, q := range []string{"CREATE TABLE names (name TEXT PRIMARY KEY, body TEXT)", "CREATE TABLE tally (n INTEGER NOT NULL)", "INSERT INTO tally (n) VALUES (0)"} {
+		if _, err := s.Q().DB().Exec(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}
+
+var groupBenchBody = strings.Repeat("x", 1000)
+
+// groupBenchTx is one benchmark writer's transaction: a row with 1 KB of
+// text, and the shared counter.
+func groupBenchTx(ctx context.Context, s *Store, n int64) error {
+	return s.Tx(ctx, func(tx *Tx) error {
+		if _, err := tx.Q().DB().Exec(ctx, "INSERT INTO names (name, body) VALUES (?, ?)", strconv.FormatInt(n, 10), groupBenchBody); err != nil {
+			return err
+		}
+		_, err := tx.Q().DB().Exec(ctx, "UPDATE tally SET n = n + 1")
+		return err
+	})
+}
+
 func BenchmarkGroupCommit(b *testing.B) {
 	for _, bb := range []struct {
 		name string
@@ -386,32 +418,14 @@ func BenchmarkGroupCommit(b *testing.B) {
 			defer func(old int) { groupMax = old }(groupMax)
 			groupMax = bb.max
 			ctx := context.Background()
-			s, err := Open(ctx, Options{DataDir: b.TempDir()})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			for _, q := range []string{"CREATE TABLE names (name TEXT PRIMARY KEY, body TEXT)", "CREATE TABLE tally (n INTEGER NOT NULL)", "INSERT INTO tally (n) VALUES (0)"} {
-				if _, err := s.Q().DB().Exec(ctx, q); err != nil {
-					b.Fatal(err)
-				}
-			}
+			s := openGroupBench(b)
 			before, _ := s.WriteTurn()
-			body := strings.Repeat("x", 1000)
 			var next atomic.Int64
 			b.SetParallelism(16) // 32 writers on 2 cores
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					name := strconv.FormatInt(next.Add(1), 10)
-					err := s.Tx(ctx, func(tx *Tx) error {
-						if _, err := tx.Q().DB().Exec(ctx, "INSERT INTO names (name, body) VALUES (?, ?)", name, body); err != nil {
-							return err
-						}
-						_, err := tx.Q().DB().Exec(ctx, "UPDATE tally SET n = n + 1")
-						return err
-					})
-					if err != nil {
+					if err := groupBenchTx(ctx, s, next.Add(1)); err != nil {
 						b.Error(err)
 						return
 					}

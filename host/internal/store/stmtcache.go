@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -34,20 +35,31 @@ const stmtCacheSize = 128
 // openSQLiteDB opens dsn with modernc.org/sqlite, its connections keeping
 // their prepared statements.
 //
-// wrote, when not nil, is called after each statement and commit of the
-// pool's connections (the checkpointer's wake-up for a pool whose writes
-// do not take the write turn: River's).
-func openSQLiteDB(dsn string, wrote func()) (*sql.DB, error) {
+// turn, when not nil, is the store's write turn as River's pool takes it
+// for its own writes (see cachingConn.turn). The application's pool passes
+// nil: its callers take the turn themselves (sqlDB, groupTx).
+func openSQLiteDB(dsn string, turn *backgroundTurn) (*sql.DB, error) {
 	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return sql.OpenDB(stmtCachingConnector{base, wrote}), nil
+	return sql.OpenDB(stmtCachingConnector{base, turn}), nil
 }
 
 type stmtCachingConnector struct {
 	driver.Connector
-	wrote func()
+	turn *backgroundTurn
+}
+
+// backgroundTurn is the write turn as a background writer takes it
+// (writeTurn.lockBackground): after the host's writers.
+type backgroundTurn struct {
+	turn        *writeTurn
+	hostWaiting func() bool
+}
+
+func (b *backgroundTurn) lock(ctx context.Context) (func(), error) {
+	return b.turn.lockBackground(ctx, b.hostWaiting)
 }
 
 func (c stmtCachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -64,7 +76,7 @@ func (c stmtCachingConnector) Connect(ctx context.Context) (driver.Conn, error) 
 			return nil, errors.New("store: the sqlite driver's connection lacks " + reflect.TypeOf(need).Elem().String())
 		}
 	}
-	return &cachingConn{Conn: conn, stmts: map[string]*keptStmt{}, wrote: c.wrote}, nil
+	return &cachingConn{Conn: conn, stmts: map[string]*keptStmt{}, turn: c.turn}, nil
 }
 
 // cachingConn is one SQLite connection with the statements it keeps. It
@@ -74,7 +86,20 @@ type cachingConn struct {
 	driver.Conn
 	mu    sync.Mutex
 	stmts map[string]*keptStmt
-	wrote func() // nil, or called after each statement and commit
+	// turn is nil, or the store's write turn, which this connection takes
+	// for each transaction (from BEGIN to its end) and for each statement
+	// outside one that may write (until its rows are closed): River's
+	// pool. River's writes then queue for SQLite's one writer with the
+	// host's instead of taking SQLite's lock under them, where a host
+	// writer holding the turn met SQLITE_BUSY and slept in SQLite's busy
+	// handler (1, 2, 5 ms ... between tries) while every writer queued
+	// behind it waited too. River lets the host's writers go first, for a
+	// while (writeTurn.lockBackground). The release wakes the
+	// checkpointer.
+	turn *backgroundTurn
+	// inTx is set while a transaction of this connection holds the turn
+	// (database/sql uses a connection from one goroutine at a time).
+	inTx bool
 }
 
 type keptStmt struct {
@@ -86,23 +111,89 @@ type keptStmt struct {
 func (c *cachingConn) Unwrap() driver.Conn { return c.Conn }
 
 func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	tx, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-	if err != nil || c.wrote == nil {
-		return tx, err
+	if c.turn == nil {
+		return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
 	}
-	return notifyingTx{tx, c.wrote}, nil
+	release, err := c.turn.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	c.inTx = true
+	t := &turnTx{Tx: tx}
+	t.release = func() {
+		t.once.Do(func() {
+			c.inTx = false
+			release()
+		})
+	}
+	return t, nil
 }
 
-// notifyingTx calls wrote after its commit.
-type notifyingTx struct {
+// turnTx is a transaction of River's pool: its end gives the write turn
+// back, whether it committed or not.
+type turnTx struct {
 	driver.Tx
-	wrote func()
+	once    sync.Once
+	release func()
 }
 
-func (t notifyingTx) Commit() error {
-	err := t.Tx.Commit()
-	t.wrote()
-	return err
+func (t *turnTx) Commit() error {
+	defer t.release()
+	return t.Tx.Commit()
+}
+
+func (t *turnTx) Rollback() error {
+	defer t.release()
+	return t.Tx.Rollback()
+}
+
+// takeTurn takes the write turn for a statement outside a transaction
+// that may write; it returns the release to call when the statement is
+// done, nil when no turn was needed.
+func (c *cachingConn) takeTurn(ctx context.Context, query string) (func(), error) {
+	if c.turn == nil || c.inTx || readOnly(query) {
+		return nil, nil
+	}
+	return c.turn.lock(ctx)
+}
+
+// then calls done, if there is one.
+func then(done func()) {
+	if done != nil {
+		done()
+	}
+}
+
+// readOnly says whether a statement is a SELECT (after any comments, as
+// River's queries begin with sqlc's "-- name: ..." line), the one kind that
+// cannot write. Anything else (INSERT, UPDATE, DELETE, WITH ... UPDATE,
+// PRAGMA) is taken for a write.
+func readOnly(query string) bool {
+	q := query
+	for {
+		q = strings.TrimLeft(q, " \t\r\n")
+		switch {
+		case strings.HasPrefix(q, "--"):
+			i := strings.IndexByte(q, '\n')
+			if i < 0 {
+				return false
+			}
+			q = q[i+1:]
+		case strings.HasPrefix(q, "/*"):
+			i := strings.Index(q, "*/")
+			if i < 0 {
+				return false
+			}
+			q = q[i+2:]
+		default:
+			return startsWith(q, "SELECT")
+		}
+	}
 }
 
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
@@ -149,9 +240,11 @@ func (c *cachingConn) release(k *keptStmt) {
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if c.wrote != nil {
-		defer c.wrote()
+	done, err := c.takeTurn(ctx, query)
+	if err != nil {
+		return nil, err
 	}
+	defer then(done)
 	k, err := c.take(ctx, query)
 	if err != nil {
 		return nil, err
@@ -164,22 +257,32 @@ func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driv
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if c.wrote != nil {
-		defer c.wrote()
-	}
-	k, err := c.take(ctx, query)
+	done, err := c.takeTurn(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	k, err := c.take(ctx, query)
+	if err != nil {
+		then(done)
+		return nil, err
+	}
 	if k == nil {
-		return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+		rows, err := c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+		if err != nil || done == nil {
+			then(done)
+			return rows, err
+		}
+		// A write's implicit transaction ends when its rows are closed:
+		// the turn is held until then.
+		return &keptRows{Rows: rows, release: done}, nil
 	}
 	rows, err := k.stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 	if err != nil {
 		c.release(k)
+		then(done)
 		return nil, err
 	}
-	return &keptRows{Rows: rows, release: func() { c.release(k) }}, nil
+	return &keptRows{Rows: rows, release: func() { c.release(k); then(done) }}, nil
 }
 
 // Close finalizes the kept statements, then closes the connection.
@@ -195,8 +298,9 @@ func (c *cachingConn) Close() error {
 	return errors.Join(errs...)
 }
 
-// keptRows are the rows of a kept statement: closing them frees the
-// statement for the next query. The column type methods the driver's rows
+// keptRows are the rows of a kept statement, or of a write outside a
+// transaction on River's pool: closing them frees the statement for the
+// next query, and gives the write turn back. The column type methods the driver's rows
 // have are forwarded (sql.Rows.ColumnTypes reads them).
 type keptRows struct {
 	driver.Rows

@@ -62,7 +62,8 @@ type Store struct {
 	ckpt  *checkpointer // SQLite: the WAL's checkpoints (checkpoint.go)
 	// writer is the SQLite file's one write lock as seen in this process
 	// (a channel of one): transactions and statements outside one take it
-	// before SQLite's, so writers queue here and are woken in turn,
+	// before SQLite's, on both pools (River's takes it in its connection:
+	// cachingConn.turn), so writers queue here and are woken in turn,
 	// instead of sleeping in SQLite's busy handler (1, 2, 5, 10, ... 100 ms
 	// between tries) while holding a connection of the pool that readers
 	// wait for.
@@ -85,6 +86,16 @@ const (
 // SQLite (busy_timeout in sqliteDSN), before the database counts as
 // unavailable.
 const sqliteBusy = 10 * time.Second
+
+// riverTakesTheTurn: River's pool takes the write turn for its writes
+// (cachingConn.turn). A variable for BenchmarkRiverBesideTheHost's
+// baseline, where River meets SQLite's lock as it did before.
+var riverTakesTheTurn = true
+
+// sqliteBusyTimeout is SQLite's busy timeout in sqliteDSN: sqliteBusy (a
+// variable for the tests, which set it to 0 to see every time a writer
+// meets SQLite's lock taken).
+var sqliteBusyTimeout = sqliteBusy
 
 // Open opens (and for SQLite creates) the database. It does not migrate:
 // call Migrate.
@@ -131,7 +142,8 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 // writers wait for each other instead of failing), and no checkpoint on
 // commit (the store's checkpointer runs them: checkpoint.go).
 func sqliteDSN(path string) string {
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(" +
+		strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) + ")&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 }
 
 func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
@@ -153,14 +165,21 @@ func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
 	writer := newWriteTurn(ckpt.wrote)
 	ckpt.turn = writer
 	ckpt.start()
-	jobs, err := openSQLiteDB(sqliteDSN(path), ckpt.wrote)
+	group := &txGroup{}
+	var bg *backgroundTurn
+	if riverTakesTheTurn {
+		bg = &backgroundTurn{turn: writer, hostWaiting: func() bool {
+			return writer.waiting.Load() > 0 || group.waiting()
+		}}
+	}
+	jobs, err := openSQLiteDB(sqliteDSN(path), bg)
 	if err != nil {
 		ckpt.close()
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	jobs.SetMaxOpenConns(1)
-	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, ckpt: ckpt, where: path, Now: time.Now, writer: writer, group: &txGroup{}}
+	s := &Store{dialect: SQLite, sqldb: db, jobdb: jobs, ckpt: ckpt, where: path, Now: time.Now, writer: writer, group: group}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
@@ -224,6 +243,9 @@ type writeTurn struct {
 	// wrote is called after each release: the WAL may have grown (the
 	// checkpointer's wake-up).
 	wrote func()
+	// waiting counts the host's writers blocked waiting for the turn
+	// (not River's: lockBackground).
+	waiting atomic.Int32
 }
 
 func newWriteTurn(wrote func()) *writeTurn {
@@ -263,6 +285,13 @@ func (w *writeTurn) takeFor(ctx context.Context, wrote func()) (func(), time.Dur
 		return w.release(time.Now(), wrote), -1, nil
 	default:
 	}
+	w.waiting.Add(1)
+	defer w.waiting.Add(-1)
+	return w.wait(ctx, wrote)
+}
+
+// wait waits for the turn, for at most SQLite's busy timeout.
+func (w *writeTurn) wait(ctx context.Context, wrote func()) (func(), time.Duration, error) {
 	start := time.Now()
 	t := time.NewTimer(sqliteBusy)
 	defer t.Stop()
@@ -275,6 +304,55 @@ func (w *writeTurn) takeFor(ctx context.Context, wrote func()) (func(), time.Dur
 	case <-t.C:
 		return nil, time.Since(start), &unavailableError{fmt.Errorf("the embedded database stayed busy for %s (another write held it)", sqliteBusy)}
 	}
+}
+
+// backgroundYield bounds how long a background writer (River's pool) lets
+// the host's writers go first, and backgroundPoll is how often it looks
+// whether they still wait (variables for the tests).
+var (
+	backgroundYield = 50 * time.Millisecond
+	backgroundPoll  = 500 * time.Microsecond
+)
+
+// lockBackground takes the turn for River's pool. The host's writers go
+// first (hostWaiting: a transaction or write queued or waiting for the
+// turn), also those that come while River waits, for up to
+// backgroundYield: a webhook's credit waits for no job fetch or
+// completion, as when River met SQLite's lock and slept in SQLite's busy
+// handler. Until then River looks every backgroundPoll and takes the turn
+// when it is free and no host writer waits; after it, it waits in turn as
+// any writer does, so it is never starved of the turn. Its wait is counted
+// with the others'.
+func (w *writeTurn) lockBackground(ctx context.Context, hostWaiting func() bool) (func(), error) {
+	start := time.Now()
+	var t *time.Timer
+	for time.Since(start) < backgroundYield {
+		if !hostWaiting() {
+			select {
+			case w.ch <- struct{}{}:
+				if t != nil {
+					w.waitedFor(time.Since(start))
+				}
+				return w.release(time.Now(), w.wrote), nil
+			default:
+			}
+		}
+		if t == nil {
+			t = time.NewTimer(backgroundPoll)
+			defer t.Stop()
+		} else {
+			t.Reset(backgroundPoll)
+		}
+		select {
+		case <-ctx.Done():
+			w.waitedFor(time.Since(start))
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	release, _, err := w.wait(ctx, w.wrote)
+	w.waitedFor(time.Since(start))
+	return release, err
 }
 
 // waitedFor counts a writer's wait.
