@@ -292,16 +292,42 @@ func groupable(query string) bool {
 	return startsWith(query, "INSERT", "UPDATE", "DELETE", "WITH")
 }
 
-// startsWith says whether a statement's first word begins with one of
-// verbs (in any case).
+// startsWith says whether a statement's first word, after any comments
+// (River's queries begin with sqlc's "-- name: ..." line), begins with one
+// of verbs (in any case).
 func startsWith(query string, verbs ...string) bool {
-	q := strings.TrimLeft(query, " \t\r\n")
+	q := skipComments(query)
 	for _, verb := range verbs {
 		if len(q) > len(verb) && strings.EqualFold(q[:len(verb)], verb) {
 			return true
 		}
 	}
 	return false
+}
+
+// skipComments returns query from its first word: without the blanks and
+// the "--" and "/* */" comments before it (empty if nothing follows them).
+func skipComments(query string) string {
+	q := query
+	for {
+		q = strings.TrimLeft(q, " \t\r\n")
+		switch {
+		case strings.HasPrefix(q, "--"):
+			i := strings.IndexByte(q, '\n')
+			if i < 0 {
+				return ""
+			}
+			q = q[i+1:]
+		case strings.HasPrefix(q, "/*"):
+			i := strings.Index(q, "*/")
+			if i < 0 {
+				return ""
+			}
+			q = q[i+2:]
+		default:
+			return q
+		}
+	}
 }
 
 // rollbackMember undoes a member's statements and ends its savepoint.

@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"reflect"
-	"strings"
 	"sync"
 
 	"modernc.org/sqlite"
@@ -169,32 +168,10 @@ func then(done func()) {
 	}
 }
 
-// readOnly says whether a statement is a SELECT (after any comments, as
-// River's queries begin with sqlc's "-- name: ..." line), the one kind that
-// cannot write. Anything else (INSERT, UPDATE, DELETE, WITH ... UPDATE,
-// PRAGMA) is taken for a write.
-func readOnly(query string) bool {
-	q := query
-	for {
-		q = strings.TrimLeft(q, " \t\r\n")
-		switch {
-		case strings.HasPrefix(q, "--"):
-			i := strings.IndexByte(q, '\n')
-			if i < 0 {
-				return false
-			}
-			q = q[i+1:]
-		case strings.HasPrefix(q, "/*"):
-			i := strings.Index(q, "*/")
-			if i < 0 {
-				return false
-			}
-			q = q[i+2:]
-		default:
-			return startsWith(q, "SELECT")
-		}
-	}
-}
+// readOnly says whether a statement is a SELECT, the one kind that cannot
+// write. Anything else (INSERT, UPDATE, DELETE, WITH ... UPDATE, PRAGMA) is
+// taken for a write.
+func readOnly(query string) bool { return startsWith(query, "SELECT") }
 
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
