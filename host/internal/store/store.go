@@ -97,6 +97,11 @@ var riverTakesTheTurn = true
 // meets SQLite's lock taken).
 var sqliteBusyTimeout = sqliteBusy
 
+// sqliteTempStore is where SQLite keeps its temporary storage (sqliteDSN):
+// MEMORY; a variable for BenchmarkGroupCommitJournal's baseline, SQLite's
+// default (DEFAULT: files).
+var sqliteTempStore = "MEMORY"
+
 // Open opens (and for SQLite creates) the database. It does not migrate:
 // call Migrate.
 func Open(ctx context.Context, o Options) (*Store, error) {
@@ -139,11 +144,16 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 
 // sqliteDSN opens the file with WAL, foreign keys, a busy timeout,
 // transactions that take the write lock when they begin (so concurrent
-// writers wait for each other instead of failing), and no checkpoint on
-// commit (the store's checkpointer runs them: checkpoint.go).
+// writers wait for each other instead of failing), no checkpoint on
+// commit (the store's checkpointer runs them: checkpoint.go), and
+// temporary storage in memory: the statement journals of savepoints and
+// statements (a group commit's journal holds every page its transactions
+// change; past 64 KiB SQLite's default moves it to a temporary file, one
+// made and written page by page for each transaction) and the temporary
+// tables and indexes of a sort (TestStatementJournalsStayInMemory).
 func sqliteDSN(path string) string {
 	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(" +
-		strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) + ")&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+		strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) + ")&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(" + sqliteTempStore + ")&_txlock=immediate"
 }
 
 func openSQLite(ctx context.Context, dataDir string) (*Store, error) {
