@@ -147,10 +147,11 @@ func openPostgres(ctx context.Context, o Options) (*Store, error) {
 // writers wait for each other instead of failing), no checkpoint on
 // commit (the store's checkpointer runs them: checkpoint.go), and
 // temporary storage in memory: the statement journals of savepoints and
-// statements (a group commit's journal holds every page its transactions
-// change; past 64 KiB SQLite's default moves it to a temporary file, one
-// made and written page by page for each transaction) and the temporary
-// tables and indexes of a sort (TestStatementJournalsStayInMemory).
+// statements (each transaction of a group commit is a savepoint, whose
+// journal holds every page it changes; past 64 KiB SQLite's default moves
+// the journal to a temporary file, made and written page by page for the
+// rest of the SQLite transaction) and the temporary tables and indexes of
+// a sort (TestStatementJournalsStayInMemory).
 func sqliteDSN(path string) string {
 	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(" +
 		strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10) + ")&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_pragma=temp_store(" + sqliteTempStore + ")&_txlock=immediate"

@@ -15,10 +15,10 @@ import (
 // statement journal, the first state of every page a savepoint or a
 // statement changes, so that the savepoint or the statement alone can be
 // undone. The store's group commit puts each transaction of a group in a
-// savepoint (group.go), so a group's journal holds every page its
-// transactions change. SQLite keeps the journal in memory up to 64 KiB
-// and then, by default, moves it to a temporary file for the rest of the
-// connection's life, written with a system call for each page (in the
+// savepoint (group.go), whose journal holds every page that transaction
+// changes. SQLite keeps the journal in memory up to 64 KiB and then, by
+// default, moves it to a temporary file for the rest of the SQLite
+// transaction, written with a system call for each page (in the
 // webhooks' benchmark about 60 a webhook, more than the WAL's). The
 // embedded database keeps it in memory (temp_store MEMORY in sqliteDSN),
 // on the host's connections and on River's: no temporary file is open
