@@ -15,15 +15,23 @@ import (
 
 // openGroupTest opens an embedded database with a table of names.
 func openGroupTest(t *testing.T) *Store {
-	t.Helper()
+	return openTestStore(t, "CREATE TABLE names (name TEXT PRIMARY KEY)")
+}
+
+// openTestStore opens an embedded database in a directory of the test's
+// own, closed when it ends, and runs schema on it.
+func openTestStore(tb testing.TB, schema ...string) *Store {
+	tb.Helper()
 	ctx := context.Background()
-	s, err := Open(ctx, Options{DataDir: t.TempDir()})
+	s, err := Open(ctx, Options{DataDir: tb.TempDir()})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Q().DB().Exec(ctx, "CREATE TABLE names (name TEXT PRIMARY KEY)"); err != nil {
-		t.Fatal(err)
+	tb.Cleanup(func() { s.Close() })
+	for _, q := range schema {
+		if _, err := s.Q().DB().Exec(ctx, q); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return s
 }
@@ -373,26 +381,11 @@ func countTx(names []string) int {
 	return n
 }
 
-// BenchmarkGroupCommit: 32 writers at once, each transaction two writes
-// (a row of its own and a shared counter), committed in groups against
-// each alone (groupMax 1, the baseline, in the same run). ns/op is per
-// transaction.
 // openGroupBench opens an embedded database for the writers of
-// BenchmarkGroupCommit and BenchmarkRiverBesideTheHost.
+// BenchmarkGroupCommit, BenchmarkRiverBesideTheHost and
+// BenchmarkGroupCommitJournal.
 func openGroupBench(b *testing.B) *Store {
-	b.Helper()
-	ctx := context.Background()
-	s, err := Open(ctx, Options{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	for _, q := range []string{"CREATE TABLE names (name TEXT PRIMARY KEY, body TEXT)", "CREATE TABLE tally (n INTEGER NOT NULL)", "INSERT INTO tally (n) VALUES (0)"} {
-		if _, err := s.Q().DB().Exec(ctx, q); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return s
+	return openTestStore(b, "CREATE TABLE names (name TEXT PRIMARY KEY, body TEXT)", "CREATE TABLE tally (n INTEGER NOT NULL)", "INSERT INTO tally (n) VALUES (0)")
 }
 
 var groupBenchBody = strings.Repeat("x", 1000)
@@ -409,6 +402,10 @@ func groupBenchTx(ctx context.Context, s *Store, n int64) error {
 	})
 }
 
+// BenchmarkGroupCommit: 32 writers at once, each transaction two writes
+// (a row of its own and a shared counter), committed in groups against
+// each alone (groupMax 1, the baseline, in the same run). ns/op is per
+// transaction.
 func BenchmarkGroupCommit(b *testing.B) {
 	for _, bb := range []struct {
 		name string
