@@ -83,7 +83,8 @@ func TestTemplateBuiltOutsideTheRepository(t *testing.T) {
 	if err := os.MkdirAll(installed, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command("go", "build", "-o", filepath.Join(installed, "mikrobill-plugin-payment-template"), ".")
+	// The guide's command, flags and all.
+	build := exec.Command("go", "build", "-ldflags", "-s -w", "-o", filepath.Join(installed, "mikrobill-plugin-payment-template"), ".")
 	build.Dir = src
 	build.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
 	if out, err := build.CombinedOutput(); err != nil {

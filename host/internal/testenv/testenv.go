@@ -32,10 +32,11 @@ func repoRoot() string {
 }
 
 // Build builds a package once per test binary (and set of build tags) and
-// returns the executable's path; a bundled plugin is built without cgo, as
-// `make build` builds it. pkg is relative to the repository root,
-// for example "plugins/payment-manual" or "host/cmd/mikrobill"; tags are
-// build tags, such as "wafake" (plugins/whatsapp with its fake WhatsApp).
+// returns the executable's path; a bundled plugin is built without cgo and
+// without the symbol table and DWARF, as `make build` builds it. pkg is
+// relative to the repository root, for example "plugins/payment-manual" or
+// "host/cmd/mikrobill"; tags are build tags, such as "wafake"
+// (plugins/whatsapp with its fake WhatsApp).
 func Build(t testing.TB, pkg string, tags ...string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -59,9 +60,15 @@ func Build(t testing.TB, pkg string, tags ...string) string {
 	if len(tags) > 0 {
 		args = append(args, "-tags", strings.Join(tags, ","))
 	}
+	bundled := strings.HasPrefix(pkg, "plugins/")
+	if bundled {
+		// As `make build` builds them (PLUGIN_LDFLAGS): without the
+		// symbol table and DWARF.
+		args = append(args, "-ldflags", "-s -w")
+	}
 	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = filepath.Join(repoRoot(), pkg)
-	if strings.HasPrefix(pkg, "plugins/") {
+	if bundled {
 		// As `make build` builds them: static, without cgo.
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	}
