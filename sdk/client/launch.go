@@ -312,7 +312,8 @@ func (p *Process) closeClient() {
 // imports beside the script), still find the files of their folder; a copy
 // in the runtime directory would break them, could land on a noexec /tmp,
 // and would cost the executable's size per running plugin. A shebang script
-// works too: the kernel hands its interpreter "/proc/self/fd/N" as the
+// works too: the kernel hands its interpreter the path it executed (the
+// link to "/proc/self/fd/N" that names the process, namedExecPath) as the
 // script's path, and the interpreter opens it again, which works because
 // fd N is inherited and stays open for the life of the process. What this
 // does not cover is the same file being rewritten in place between the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func (r *procRunner) prepare(handshakeEnv, env []string, socketDir string) (*pro
 	}
 	// ExtraFiles[i] is descriptor 3+i in the child.
 	cmd.ExtraFiles = append(cmd.ExtraFiles, r.exe)
-	cmd.Path = execPath(2 + len(cmd.ExtraFiles))
+	cmd.Path = r.namedExecPath(execPath(2 + len(cmd.ExtraFiles)))
 	if r.stderr, err = cmd.StderrPipe(); err != nil {
 		return nil, err
 	}
@@ -207,6 +208,30 @@ func (r *procRunner) Kill(context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// namedExecPath gives the process the plugin's name. The kernel names a
+// process (/proc/PID/comm: what top, ps -C, pgrep, killall and the kernel's
+// own messages, an OOM kill's among them, show) after the last element of
+// the path it executes, so every plugin executed through /proc/self/fd/N
+// was called "4". A symbolic link named after the plugin, in the launch's
+// private socket directory, pointing at fdPath, names the process after the
+// plugin (its first 15 bytes, the kernel's limit) and still executes the
+// descriptor the host verified: the kernel follows the link in the child,
+// where fdPath is the child's own inherited descriptor. The link goes with
+// the socket directory (cleanup). A name that cannot be a file name, or a
+// link that cannot be made, leaves fdPath, and the process is called after
+// the descriptor as before.
+func (r *procRunner) namedExecPath(fdPath string) string {
+	if r.socketDir == "" || r.name == "" || r.name == "." || r.name == ".." || strings.ContainsAny(r.name, "/\x00") {
+		return fdPath
+	}
+	link := filepath.Join(r.socketDir, r.name)
+	if err := os.Symlink(fdPath, link); err != nil {
+		r.logger.Debug("plugin process keeps the descriptor's name", "plugin", r.name, "error", err)
+		return fdPath
+	}
+	return link
 }
 
 // cleanup removes the launch's socket directory (go-plugin made it for this
