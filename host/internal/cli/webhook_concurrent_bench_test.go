@@ -79,7 +79,7 @@ func BenchmarkWebhookConcurrentRatio(b *testing.B) {
 		for _, ru := range runs {
 			r := newPipelineRig(b, ru.backend, ru.hosts)
 			res := r.measure(b, n)
-			fmt.Printf("(f) %d webhooks from %d senders on %s: %.0f paid/s (%d of %d paid, provisioned and notified), p50 %s, p99 %s; settled %.0f/s (last one %s after the last answer); signed pings %.0f/s, p99 %s; paid/ping rate %.2fx\n",
+			fmt.Printf("\n(f) %d webhooks from %d senders on %s: %.0f paid/s (%d of %d paid, provisioned and notified), p50 %s, p99 %s; settled %.0f/s (last one %s after the last answer); signed pings %.0f/s, p99 %s; paid/ping rate %.2fx\n",
 				n, webhookSenders, ru.name, res.rate, res.done, n, percentile(res.lat, 50), percentile(res.lat, 99),
 				res.settledRate, res.drain.Round(time.Millisecond), res.pingRate, percentile(res.pingLat, 99), res.rate/res.pingRate)
 			b.ReportMetric(res.rate, "paid/s/"+ru.name)
