@@ -78,6 +78,13 @@ func (l *hostLocal) SetDisabled(plugin string, disabled bool) error {
 // another host: on the running host (package hosts), and in the plugin
 // directory before the plugins start (preparePluginDir, with no mgr).
 func (l *hostLocal) ApplyActions(ctx context.Context, latest []store.PluginAction) []error {
+	_, errs := l.converge(ctx, latest)
+	return errs
+}
+
+// converge is ApplyActions, saying also what it did to the plugin
+// directory.
+func (l *hostLocal) converge(ctx context.Context, latest []store.PluginAction) ([]string, []error) {
 	var wants []pluginstall.Want
 	for _, a := range latest {
 		wants = append(wants, pluginstall.Want{Action: a.Action, Name: a.Plugin, Version: a.Version, Source: a.Source, FolderSHA256: a.FolderSHA256})
@@ -91,7 +98,7 @@ func (l *hostLocal) ApplyActions(ctx context.Context, latest []store.PluginActio
 		l.log.Info("plugin brought in line with the store", "did", d)
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return nil
+		return did, nil
 	}
-	return errs
+	return did, errs
 }

@@ -54,21 +54,25 @@ func newInstaller(cfg *config.Config, host pluginstall.Host, log hclog.Logger) *
 // carries out the latest finished action of each plugin that the store
 // records (made through another host sharing it), from the same verified
 // target. What it cannot carry out is logged; the plugin stays as it is.
-func preparePluginDir(ctx context.Context, cfg *config.Config, st *store.Store, log hclog.Logger) error {
+// changed says whether it changed the directory (or may have: an action
+// that failed half way), so that what was read of it before is read again
+// (plugins.Ahead).
+func preparePluginDir(ctx context.Context, cfg *config.Config, st *store.Store, log hclog.Logger) (changed bool, err error) {
 	if _, err := os.Stat(cfg.Plugins.Dir); errors.Is(err, os.ErrNotExist) {
-		return nil // Discover says what to do
+		return false, nil // Discover says what to do
 	}
 	rec, err := pluginstall.Recover(cfg.Plugins.Dir, cfg.Plugins.InstallWait)
 	if err != nil {
-		return fmt.Errorf("plugin directory: %w", err)
+		return true, fmt.Errorf("plugin directory: %w", err)
 	}
+	changed = rec.Name != ""
 	hostname, _ := os.Hostname()
 	// What this host left running did not finish here; an action
 	// completed by the recovery is recorded as done, so that the record
 	// (which every host follows, this one included) says what the
 	// directory now holds.
 	if n, err := st.Q().InterruptPluginActions(ctx, hostname); err != nil {
-		return err
+		return changed, err
 	} else if n > 0 {
 		log.Warn("plugin actions interrupted by the host's stop marked failed", "count", n)
 	}
@@ -79,23 +83,25 @@ func preparePluginDir(ctx context.Context, cfg *config.Config, st *store.Store, 
 			if err := st.Q().RecordPluginAction(ctx, store.PluginAction{ID: rec.ID, Action: rec.Action, Plugin: rec.Name, Version: rec.To,
 				FromVersion: rec.From, FolderSHA256: rec.FolderSHA256, State: pluginstall.StateDone, RequestedBy: "recovery", Host: hostname,
 				CreatedAt: time.Now(), FinishedAt: time.Now()}); err != nil {
-				return err
+				return changed, err
 			}
 		}
 		log.Warn("an interrupted plugin action was "+how, "action", rec.Action, "plugin", rec.Name, "from", rec.From, "to", rec.To)
 	}
 	latest, err := st.Q().LatestPluginActions(ctx)
 	if err != nil {
-		return err
+		return changed, err
 	}
 	var actions []store.PluginAction
 	for _, a := range latest {
 		actions = append(actions, a)
 	}
-	for _, e := range (&hostLocal{cfg: cfg, log: log}).ApplyActions(ctx, actions) {
+	did, errs := (&hostLocal{cfg: cfg, log: log}).converge(ctx, actions)
+	for _, e := range errs {
 		log.Error("plugin not brought in line with the store", "error", e)
 	}
-	return nil
+	changed = changed || len(did) > 0 || len(errs) > 0
+	return changed, nil
 }
 
 // pluginRunner is serve's runner of plugin actions on the running host:

@@ -123,6 +123,10 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 	// Serve's shutdown closes it; this is for a start that fails before.
 	stop.add("listener", func(context.Context) error { _ = ln.Close(); return nil })
 
+	// The plugin directory is read (manifests, folders against the lock)
+	// while the store opens; plugins.Ahead says why.
+	ahead := plugins.ReadAhead(cfg)
+
 	st, applied, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -175,8 +179,10 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 	// An install a killed process left half done is finished or undone,
 	// and what other hosts installed is installed here, before the
 	// plugins start (plugin_sources.go).
-	if err := preparePluginDir(ctx, cfg, st, log); err != nil {
+	if changed, err := preparePluginDir(ctx, cfg, st, log); err != nil {
 		return err
+	} else if changed {
+		ahead.Stale()
 	}
 
 	// The plugins hand their events to billing, and billing calls the
@@ -203,6 +209,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 			}
 			return bill.HandleEvent(ctx, e)
 		},
+		Ahead: ahead,
 	})
 	m.Registry.MustRegister(metrics.NewProcessCollector(mgr))
 	pluginMetrics := metrics.NewPluginGatherer(mgr, cfg.Plugins.MetricsTimeout, log.Named("metrics"), m.Registry)

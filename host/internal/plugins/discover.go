@@ -57,7 +57,8 @@ func (f Found) IsRequiredIn(env string) bool {
 // The manifests are loaded concurrently, one per core at a time: checking
 // one compiles its config_schema (about 1 ms of CPU, most of it checking the
 // schema against JSON Schema's own), and a host's start waits for all of
-// them before it launches any plugin (docs/BENCHMARKS.md, "/ready").
+// them before it launches any plugin (docs/BENCHMARKS.md, "/ready"). serve
+// reads them while its store opens (ReadAhead).
 func Discover(dir string) ([]Found, error) {
 	return discover(dir, runtime.GOMAXPROCS(0))
 }

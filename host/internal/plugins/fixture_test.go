@@ -30,6 +30,8 @@ type fixture struct {
 	// leases and hostID are Deps.Leases and Deps.HostID (nil: none).
 	leases Leases
 	hostID string
+	// ahead is Deps.Ahead (nil: none).
+	ahead *Ahead
 }
 
 type tp = testenv.Plugin
@@ -53,7 +55,7 @@ func (f *fixture) start() (*Manager, error) {
 	f.t.Helper()
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Output: f.logs, Level: hclog.Debug, IndependentLevels: true})
 	m := New(f.cfg, Deps{Logger: log, Metrics: metrics.New(), HostVersion: "1.0.0", Capabilities: map[string]bool{"database": true, "cache": true}, SavedSettings: f.saved, Store: f.store,
-		Leases: f.leases, HostID: f.hostID})
+		Leases: f.leases, HostID: f.hostID, Ahead: f.ahead})
 	err := m.Start(context.Background())
 	f.t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

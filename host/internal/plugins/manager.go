@@ -75,6 +75,9 @@ type Deps struct {
 	// OnEvent, when set, sees every event a plugin publishes, before the
 	// plugins that subscribe to it; its error fails the plugin's Publish.
 	OnEvent func(ctx context.Context, e sdk.Event) error
+	// Ahead, when set, is the plugin directory read while the host
+	// opened its database (ReadAhead); Start uses it unless it is stale.
+	Ahead *Ahead
 }
 
 // Manager runs the plugins.
@@ -158,7 +161,14 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	m.wg.Add(1)
 	go m.sampleLoop()
-	found, err := Discover(m.cfg.Plugins.Dir)
+	ahead := m.deps.Ahead.take()
+	var found []Found
+	var err error
+	if ahead != nil {
+		found, err = ahead.found, ahead.err
+	} else {
+		found, err = Discover(m.cfg.Plugins.Dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -179,7 +189,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	var candidates []*manifest.Manifest
 	m.mu.Lock()
 	for _, name := range names {
-		p, why := m.admit(byName[name], lockErr, lasting[name])
+		p, why := m.admit(byName[name], lockErr, lasting[name], ahead)
 		m.plugins[name] = p
 		if why != "" {
 			unavailable[name] = why
@@ -207,7 +217,7 @@ func (m *Manager) Start(ctx context.Context) error {
 //
 // lasting, when set, says who disabled the plugin until it is enabled
 // again (Deps.LastingDisabled).
-func (m *Manager) admit(fs []Found, lockErr error, lasting string) (*Plugin, string) {
+func (m *Manager) admit(fs []Found, lockErr error, lasting string, ahead *Ahead) (*Plugin, string) {
 	f := fs[0]
 	pc := m.cfg.Plugin[f.Name]
 	// A broken manifest that says "required": false leaves the host
@@ -254,7 +264,11 @@ func (m *Manager) admit(fs []Found, lockErr error, lasting string) (*Plugin, str
 	// one after another, before any plugin started: 200 MB for the
 	// bundled plugins, what made all of them take 1.49x the slowest one
 	// to /ready (docs/BENCHMARKS.md).
-	if _, err := verified(m.cfg, f.Manifest, true); err != nil {
+	err, checked := ahead.check(f.Dir)
+	if !checked {
+		_, err = verified(m.cfg, f.Manifest, true)
+	}
+	if err != nil {
 		return refuse(err.Error())
 	}
 	return p, ""

@@ -261,7 +261,7 @@ func (m *Manager) AddPlugin(ctx context.Context, name string) error {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: plugin %q is loaded already, or the host is stopping", sdk.ErrConflict, name)
 	}
-	p, why := m.admit(found, lockErr, lasting[name])
+	p, why := m.admit(found, lockErr, lasting[name], nil)
 	m.plugins[name] = p
 	m.order = append(m.order, name)
 	m.mu.Unlock()
