@@ -125,7 +125,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 
 	// The plugin directory is read (manifests, folders against the lock)
 	// while the store opens; plugins.Ahead says why.
-	ahead := plugins.ReadAhead(cfg)
+	ahead := plugins.ReadAhead(cfg, log.Named("plugins"))
 
 	st, applied, err := openStore(ctx, cfg)
 	if err != nil {

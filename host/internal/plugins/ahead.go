@@ -1,26 +1,39 @@
 package plugins
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/mikrobill/mikrobill/host/internal/config"
+	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
 // Ahead is the plugin directory read while the host opens its database,
-// before Manager.Start needs it: every manifest (Discover) and every
-// folder's check against plugins.lock (without the executables' bytes,
-// which each launch reads on the file it executes).
+// before Manager.Start needs it: every manifest (Discover), every folder's
+// check against plugins.lock, and then, until Start takes the read, the
+// executables' SHA-256 that their launches would compute.
 //
-// Both scale with the number of plugins and need nothing from the
+// All of it scales with the number of plugins and needs nothing from the
 // database, while what the host does before Start (opening and migrating
 // the store, the cache) keeps one core busy and leaves the other idle.
-// Read at Start instead, they held back every launch: with the bundled
-// plugins a start on two cores was ready 7 to 12 ms later, a third of
-// what a start with all of them took more than one with the slowest
-// alone (docs/BENCHMARKS.md, "/ready"). The read takes one core: with one
-// worker a manifest at a time, so that the store's open keeps the other
-// (read with a worker per core, the store opened as much later as the
-// read saved).
+// Read at Start instead, the manifests and the checks held back every
+// launch: with the bundled plugins a start on two cores was ready 7 to 12
+// ms later, a third of what a start with all of them took more than one
+// with the slowest alone (docs/BENCHMARKS.md, "/ready"). The read takes
+// one core: one manifest at a time, so that the store's open keeps the
+// other (read with a worker per core, the store opened as much later as
+// the read saved).
 //
 // What is read ahead is what Start would have read: each admission still
 // takes the check's result as it would have come from its own, and every
@@ -28,38 +41,165 @@ import (
 // process starts. A directory changed in between (serve's recovery of an
 // interrupted install, or an action another host finished) is read again:
 // the caller says so with Stale.
+//
+// The executables' sums go where their launches look for them, the host's
+// SumCache (sumCache, in the data directory), keyed by the identity of
+// the open file that was read, as a launch's own are: a launch opens its
+// executable again and hashes it itself unless that file has the same
+// identity (an executable replaced or rewritten since has another; see
+// client.SumCache). A host started again finds them all there and hashes
+// nothing; a first start hashes, on the idle core, what it can before
+// Start, the executables of the plugins whose settings in the
+// configuration file already fit their config_schema first (those launch
+// unless an operator's saved settings or lasting disable say otherwise).
 type Ahead struct {
 	cfg  *config.Config
-	done chan struct{}
+	log  hclog.Logger
+	done chan struct{} // closed when the manifests and the checks are read
 
 	// Set before done is closed:
 	found  []Found
 	err    error
-	checks map[string]error // verified's error by folder (Found.Dir), for the folders with a manifest
+	checks map[string]error  // verified's error by folder (Found.Dir), for the folders with a manifest
+	locked map[string][]byte // the executable's locked SHA-256 by folder, for the folders that passed
+
+	sums    *sumCache // nil without a data directory
+	stop    atomic.Bool
+	hashed  chan struct{} // closed when the hashing is over
+	learned int           // executables hashed ahead (read once hashed is closed)
 
 	mu    sync.Mutex
 	stale bool
 }
 
-// ReadAhead starts reading cfg's plugin directory in the background.
-func ReadAhead(cfg *config.Config) *Ahead {
-	a := &Ahead{cfg: cfg, done: make(chan struct{})}
+// ReadAhead starts reading cfg's plugin directory in the background; log
+// takes the executables' sums file's warnings.
+func ReadAhead(cfg *config.Config, log hclog.Logger) *Ahead {
+	a := &Ahead{cfg: cfg, log: log, done: make(chan struct{}), hashed: make(chan struct{})}
+	if cfg.DataDir != "" {
+		a.sums = openSumCache(cfg.DataDir, log)
+	}
 	go a.read()
 	return a
 }
 
 func (a *Ahead) read() {
-	defer close(a.done)
+	defer close(a.hashed)
 	a.found, a.err = discover(a.cfg.Plugins.Dir, 1)
-	if a.err != nil {
-		return
-	}
-	a.checks = make(map[string]error, len(a.found))
-	for _, f := range a.found {
-		if f.Manifest != nil {
-			_, a.checks[f.Dir] = verified(a.cfg, f.Manifest, true)
+	if a.err == nil {
+		a.checks = make(map[string]error, len(a.found))
+		a.locked = make(map[string][]byte, len(a.found))
+		for _, f := range a.found {
+			if f.Manifest != nil {
+				sum, err := verified(a.cfg, f.Manifest, true)
+				a.checks[f.Dir] = err
+				if err == nil {
+					a.locked[f.Dir] = sum
+				}
+			}
 		}
 	}
+	close(a.done)
+	if a.err == nil && a.sums != nil {
+		a.hashExecutables()
+	}
+}
+
+// hashExecutables hashes, one after another, the executables of the
+// folders that passed their check and whose sums the cache does not hold,
+// until Start takes the read.
+func (a *Ahead) hashExecutables() {
+	var first, then []Found
+	for _, f := range a.found {
+		if a.locked[f.Dir] == nil || !a.mayRun(f) {
+			continue
+		}
+		if a.fitsAsConfigured(f) {
+			first = append(first, f)
+		} else {
+			then = append(then, f)
+		}
+	}
+	// The largest first: its launch would hash longest.
+	size := map[string]int64{}
+	path := map[string]string{}
+	for _, f := range slices.Concat(first, then) {
+		if rel, err := f.Manifest.ExecutableFor(runtime.GOOS, runtime.GOARCH); err == nil {
+			path[f.Dir] = filepath.Join(f.Dir, rel)
+			if fi, err := os.Stat(path[f.Dir]); err == nil {
+				size[f.Dir] = fi.Size()
+			}
+		}
+	}
+	bySize := func(x, y Found) int { return cmp.Compare(size[y.Dir], size[x.Dir]) }
+	slices.SortStableFunc(first, bySize)
+	slices.SortStableFunc(then, bySize)
+	for _, f := range slices.Concat(first, then) {
+		if a.stop.Load() {
+			return
+		}
+		if path[f.Dir] != "" && a.hashOne(path[f.Dir], a.locked[f.Dir]) {
+			a.learned++
+		}
+	}
+}
+
+// mayRun leaves out the plugins the configuration disables or keeps out of
+// this environment: admission disables them without a launch.
+func (a *Ahead) mayRun(f Found) bool {
+	pc := a.cfg.Plugin[f.Name]
+	if pc != nil && pc.Disabled {
+		return false
+	}
+	if pc != nil && len(pc.Environment) > 0 {
+		return true // the configuration's override; admission decides
+	}
+	return f.Manifest.RunsIn(a.cfg.Environment)
+}
+
+// fitsAsConfigured says whether the plugin's settings in the configuration
+// file alone fit its config_schema: without saved settings it launches.
+func (a *Ahead) fitsAsConfigured(f Found) bool {
+	s, err := MergeSettings(a.cfg.PluginSettings(f.Name), nil)
+	return err == nil && f.Manifest.ValidateSettings(s) == nil
+}
+
+// hashOne hashes the executable at path from one open file, as a launch
+// does (client.Start), and tells the cache the sum under that file's
+// identity; false when it did not (already known, stopped, unreadable).
+// The sum is remembered whether or not it is the locked one: the cache
+// vouches for nothing, and a launch refuses a sum that differs.
+func (a *Ahead) hashOne(path string, want []byte) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	id, ok := client.Identify(fi)
+	if !ok || a.sums.Known(path, id, want) {
+		return false
+	}
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for {
+		if a.stop.Load() {
+			return false
+		}
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return false
+		}
+	}
+	a.sums.remember(path, id, h.Sum(nil))
+	return true
 }
 
 // Stale says the plugin directory changed after the read began: Start
@@ -70,19 +210,37 @@ func (a *Ahead) Stale() {
 	a.mu.Unlock()
 }
 
-// take waits for the read and returns it; nil when it is stale (or a is
-// nil), and then the caller reads the directory itself.
+// take waits for the manifests and the checks, stops the hashing and
+// saves the sums it learned, and returns the read; nil when it is stale
+// (or a is nil), and then the caller reads the directory itself. The sums
+// are good either way (they are keyed by the files' identities).
 func (a *Ahead) take() *Ahead {
 	if a == nil {
 		return nil
 	}
 	<-a.done
+	a.stop.Store(true)
+	<-a.hashed
+	if a.learned > 0 {
+		if err := a.sums.saveNow(); err != nil {
+			a.log.Warn("the executables' sums are not saved; they are hashed again at the host's next start", "error", err)
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stale {
 		return nil
 	}
 	return a
+}
+
+// sumCache returns the cache the read filled, for the launches; nil when
+// there is none (a is nil, or no data directory).
+func (a *Ahead) sumCache() *sumCache {
+	if a == nil {
+		return nil
+	}
+	return a.sums
 }
 
 // check returns the folder's check against the lock read ahead; false when

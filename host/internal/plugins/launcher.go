@@ -69,7 +69,7 @@ func (l *launcher) openRuntime() error {
 		l.log.Warn("runtime directory not used", "error", errors.Join(errs...), "using", dir)
 	}
 	l.runtimeDir = dir
-	if l.cfg.DataDir != "" {
+	if l.sums == nil && l.cfg.DataDir != "" {
 		l.sums = openSumCache(l.cfg.DataDir, l.log)
 	}
 	l.log.Debug("runtime directory for sockets", "dir", dir)

@@ -156,6 +156,9 @@ func (m *Manager) Start(ctx context.Context) error {
 		},
 		leases: m.deps.Leases, hostID: m.deps.HostID,
 	}
+	if c := m.deps.Ahead.sumCache(); c != nil {
+		m.l.sums = c // what the read ahead hashed
+	}
 	if err := m.l.openRuntime(); err != nil {
 		return err
 	}
