@@ -323,18 +323,9 @@ func (p *Process) closeClient() {
 // The file is opened non-blocking and must be a regular file: a named pipe
 // at the path never blocks the host.
 func openExecutable(path string, want []byte, sums SumCache) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, fi, err := openRegular(path)
 	if err != nil {
-		return nil, fmt.Errorf("open the plugin's executable: %w", err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open the plugin's executable: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s is not a regular file (mode %s); a plugin's executable must be one", path, fi.Mode())
+		return nil, err
 	}
 	if want == nil {
 		return f, nil
@@ -343,7 +334,7 @@ func openExecutable(path string, want []byte, sums SumCache) (*os.File, error) {
 	if identified && sums != nil && sums.Known(path, id, want) {
 		return f, nil
 	}
-	got, err := readSHA256(f, path)
+	got, err := readSHA256(f, path, nil)
 	if err == nil {
 		err = compareSHA256(path, got, want)
 	}
@@ -355,6 +346,51 @@ func openExecutable(path string, want []byte, sums SumCache) (*os.File, error) {
 		sums.Hashed(path, id, got)
 	}
 	return f, nil
+}
+
+// openRegular opens a plugin's executable non-blocking (a named pipe at
+// the path never blocks the host) and checks that it is a regular file.
+func openRegular(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open the plugin's executable: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("open the plugin's executable: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not a regular file (mode %s); a plugin's executable must be one", path, fi.Mode())
+	}
+	return f, fi, nil
+}
+
+// HashAhead hashes the executable at path as a launch with the same
+// SHA256 and Sums would (Config), from one open file, and tells sums the
+// sum under that file's identity, so that the launch finds it and reads
+// nothing. It does nothing when sums knows the file already, or when no
+// identity is taken (outside Linux). stop, checked before each megabyte,
+// abandons the hash. It reports whether it hashed. The sum is told
+// whether or not it is want: the cache vouches for nothing, and the launch
+// refuses a sum that differs.
+func HashAhead(path string, want []byte, sums SumCache, stop func() bool) bool {
+	f, fi, err := openRegular(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	id, ok := identify(fi)
+	if !ok || sums.Known(path, id, want) {
+		return false
+	}
+	got, err := readSHA256(f, path, stop)
+	if err != nil {
+		return false
+	}
+	sums.Hashed(path, id, got)
+	return true
 }
 
 // VerifySHA256 checks a file's SHA-256 by its path. It only reports: a
@@ -381,16 +417,30 @@ func FileSHA256(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readSHA256(f, path)
+	return readSHA256(f, path, nil)
 }
 
-// readSHA256 hashes what is left to read of r.
-func readSHA256(r io.Reader, path string) ([]byte, error) {
+// errStopped is readSHA256's error when its stop said so.
+var errStopped = errors.New("hash stopped")
+
+// readSHA256 hashes what is left to read of r; stop, when not nil, is
+// checked before each megabyte and ends the hash with errStopped.
+func readSHA256(r io.Reader, path string, stop func() bool) ([]byte, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+	buf := make([]byte, 1<<20)
+	for {
+		if stop != nil && stop() {
+			return nil, errStopped
+		}
+		n, err := io.ReadFull(r, buf)
+		h.Write(buf[:n])
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return h.Sum(nil), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
 	}
-	return h.Sum(nil), nil
 }
 
 // handshakeError turns go-plugin's start errors into ones an operator can

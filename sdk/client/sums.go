@@ -1,7 +1,5 @@
 package client
 
-import "os"
-
 // SumCache remembers the executables whose SHA-256 a launch has computed,
 // so that a plugin started again (a restart, the host started again) is
 // not read and hashed again: for the bundled plugins that is 20 to 40 MB
@@ -37,9 +35,3 @@ type FileID struct {
 	Mtime int64  `json:"mtime_ns"`
 	Ctime int64  `json:"ctime_ns"`
 }
-
-// Identify returns the identity SumCache keys a file by, from the
-// os.FileInfo of the open file (File.Stat, not a path's stat: the file
-// read is the file identified); false outside Linux, where no identity is
-// taken.
-func Identify(fi os.FileInfo) (FileID, bool) { return identify(fi) }

@@ -81,3 +81,38 @@ func TestOpenExecutableRemembersSumsByIdentity(t *testing.T) {
 		t.Errorf("the rewritten executable was taken as known (%d hits)", sums.hits)
 	}
 }
+
+// HashAhead tells the cache what a launch would compute, so that the
+// launch reads nothing; stopped, it tells nothing; known, it reads
+// nothing.
+func TestHashAheadIsWhatTheLaunchFinds(t *testing.T) {
+	exe := filepath.Join(t.TempDir(), "plugin")
+	content := make([]byte, 3<<20+5) // more than one megabyte read
+	for i := range content {
+		content[i] = byte(i)
+	}
+	if err := os.WriteFile(exe, content, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(content)
+	sums := &fakeSums{known: map[string]FileID{}, sums: map[string][]byte{}}
+
+	calls := 0
+	if HashAhead(exe, want[:], sums, func() bool { calls++; return calls > 2 }) || sums.hashed != 0 {
+		t.Fatalf("a hash stopped half way told the cache (%d sums)", sums.hashed)
+	}
+	if !HashAhead(exe, want[:], sums, func() bool { return false }) || sums.hashed != 1 {
+		t.Fatalf("HashAhead did not tell the cache (%d sums)", sums.hashed)
+	}
+	if HashAhead(exe, want[:], sums, nil) || sums.hashed != 1 {
+		t.Errorf("a known executable was hashed again (%d sums)", sums.hashed)
+	}
+	f, err := openExecutable(exe, want[:], sums)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if sums.hashed != 1 || sums.hits != 2 {
+		t.Errorf("the launch hashed again: %d sums, %d found", sums.hashed, sums.hits)
+	}
+}

@@ -2,16 +2,12 @@ package plugins
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -44,7 +40,7 @@ import (
 //
 // The executables' sums go where their launches look for them, the host's
 // SumCache (sumCache, in the data directory), keyed by the identity of
-// the open file that was read, as a launch's own are: a launch opens its
+// the open file that was read, as a launch's own are (client.HashAhead): a launch opens its
 // executable again and hashes it itself unless that file has the same
 // identity (an executable replaced or rewritten since has another; see
 // client.SumCache). A host started again finds them all there and hashes
@@ -54,7 +50,6 @@ import (
 // unless an operator's saved settings or lasting disable say otherwise).
 type Ahead struct {
 	cfg  *config.Config
-	log  hclog.Logger
 	done chan struct{} // closed when the manifests and the checks are read
 
 	// Set before done is closed:
@@ -75,7 +70,7 @@ type Ahead struct {
 // ReadAhead starts reading cfg's plugin directory in the background; log
 // takes the executables' sums file's warnings.
 func ReadAhead(cfg *config.Config, log hclog.Logger) *Ahead {
-	a := &Ahead{cfg: cfg, log: log, done: make(chan struct{}), hashed: make(chan struct{})}
+	a := &Ahead{cfg: cfg, done: make(chan struct{}), hashed: make(chan struct{})}
 	if cfg.DataDir != "" {
 		a.sums = openSumCache(cfg.DataDir, log)
 	}
@@ -138,7 +133,7 @@ func (a *Ahead) hashExecutables() {
 		if a.stop.Load() {
 			return
 		}
-		if path[f.Dir] != "" && a.hashOne(path[f.Dir], a.locked[f.Dir]) {
+		if path[f.Dir] != "" && client.HashAhead(path[f.Dir], a.locked[f.Dir], a.sums, a.stop.Load) {
 			a.learned++
 		}
 	}
@@ -164,44 +159,6 @@ func (a *Ahead) fitsAsConfigured(f Found) bool {
 	return err == nil && f.Manifest.ValidateSettings(s) == nil
 }
 
-// hashOne hashes the executable at path from one open file, as a launch
-// does (client.Start), and tells the cache the sum under that file's
-// identity; false when it did not (already known, stopped, unreadable).
-// The sum is remembered whether or not it is the locked one: the cache
-// vouches for nothing, and a launch refuses a sum that differs.
-func (a *Ahead) hashOne(path string, want []byte) bool {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return false
-	}
-	id, ok := client.Identify(fi)
-	if !ok || a.sums.Known(path, id, want) {
-		return false
-	}
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	for {
-		if a.stop.Load() {
-			return false
-		}
-		n, err := f.Read(buf)
-		h.Write(buf[:n])
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return false
-		}
-	}
-	a.sums.remember(path, id, h.Sum(nil))
-	return true
-}
-
 // Stale says the plugin directory changed after the read began: Start
 // reads it again.
 func (a *Ahead) Stale() {
@@ -210,8 +167,8 @@ func (a *Ahead) Stale() {
 	a.mu.Unlock()
 }
 
-// take waits for the manifests and the checks, stops the hashing and
-// saves the sums it learned, and returns the read; nil when it is stale
+// take waits for the manifests and the checks, stops the hashing, and
+// returns the read; nil when it is stale
 // (or a is nil), and then the caller reads the directory itself. The sums
 // are good either way (they are keyed by the files' identities).
 func (a *Ahead) take() *Ahead {
@@ -221,11 +178,6 @@ func (a *Ahead) take() *Ahead {
 	<-a.done
 	a.stop.Store(true)
 	<-a.hashed
-	if a.learned > 0 {
-		if err := a.sums.saveNow(); err != nil {
-			a.log.Warn("the executables' sums are not saved; they are hashed again at the host's next start", "error", err)
-		}
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.stale {

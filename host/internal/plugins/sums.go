@@ -80,21 +80,6 @@ func (c *sumCache) Hashed(path string, id client.FileID, sum []byte) {
 	}
 }
 
-// remember records a sum without saving the file (Ahead, whose read may
-// begin before the data directory exists; it saves with saveNow).
-func (c *sumCache) remember(path string, id client.FileID, sum []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.entries[path] = sumEntry{ID: id, SHA256: hex.EncodeToString(sum)}
-}
-
-// saveNow saves the entries.
-func (c *sumCache) saveNow() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.save()
-}
-
 // save writes the entries through a temporary file and a rename (no sync:
 // a lost file only costs hashing again).
 func (c *sumCache) save() error {
@@ -102,8 +87,8 @@ func (c *sumCache) save() error {
 	if err != nil {
 		return err
 	}
-	// A host creates its data directory as it opens the store; a read
-	// ahead (Ahead) may save before a test's host made it.
+	// A host creates its data directory as it opens the store; the read
+	// ahead (Ahead) may save before that.
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return err
 	}
