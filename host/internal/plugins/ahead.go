@@ -46,8 +46,9 @@ import (
 // client.SumCache). A host started again finds them all there and hashes
 // nothing; a first start hashes, on the idle core, what it can before
 // Start, the executables of the plugins whose settings in the
-// configuration file already fit their config_schema first (those launch
-// unless an operator's saved settings or lasting disable say otherwise).
+// configuration file already fit their config_schema (those launch unless
+// an operator's saved settings or lasting disable say otherwise), then
+// those hashed at an earlier start that changed since (hashExecutables).
 type Ahead struct {
 	cfg  *config.Config
 	done chan struct{} // closed when the manifests and the checks are read
@@ -102,30 +103,39 @@ func (a *Ahead) read() {
 
 // hashExecutables hashes, one after another, the executables of the
 // folders that passed their check and whose sums the cache does not hold,
-// until Start takes the read.
+// until Start takes the read: first those whose settings in the
+// configuration file fit their config_schema, then those a launch (or an
+// earlier read ahead) hashed before, each group the largest first. Any
+// other plugin (a gateway nobody configured, say) runs no process at this
+// start unless settings saved in the database make it fit, and then its
+// launch hashes it as before: hashed ahead at every start, such
+// executables took the idle core from the store's open for nothing (three
+// unconfigured gateways, 42 MB, cost a start with every bundled plugin 10
+// to 17 ms; docs/BENCHMARKS.md, "/ready").
 func (a *Ahead) hashExecutables() {
 	var first, then []Found
+	size := map[string]int64{}
+	path := map[string]string{}
 	for _, f := range a.found {
 		if a.locked[f.Dir] == nil || !a.mayRun(f) {
 			continue
 		}
-		if a.fitsAsConfigured(f) {
+		rel, err := f.Manifest.ExecutableFor(runtime.GOOS, runtime.GOARCH)
+		if err != nil {
+			continue // its launch says why
+		}
+		path[f.Dir] = filepath.Join(f.Dir, rel)
+		if fi, err := os.Stat(path[f.Dir]); err == nil {
+			size[f.Dir] = fi.Size()
+		}
+		switch {
+		case a.fitsAsConfigured(f):
 			first = append(first, f)
-		} else {
+		case a.sums.hashedBefore(path[f.Dir]):
 			then = append(then, f)
 		}
 	}
 	// The largest first: its launch would hash longest.
-	size := map[string]int64{}
-	path := map[string]string{}
-	for _, f := range slices.Concat(first, then) {
-		if rel, err := f.Manifest.ExecutableFor(runtime.GOOS, runtime.GOARCH); err == nil {
-			path[f.Dir] = filepath.Join(f.Dir, rel)
-			if fi, err := os.Stat(path[f.Dir]); err == nil {
-				size[f.Dir] = fi.Size()
-			}
-		}
-	}
 	bySize := func(x, y Found) int { return cmp.Compare(size[y.Dir], size[x.Dir]) }
 	slices.SortStableFunc(first, bySize)
 	slices.SortStableFunc(then, bySize)
@@ -133,7 +143,7 @@ func (a *Ahead) hashExecutables() {
 		if a.stop.Load() {
 			return
 		}
-		if path[f.Dir] != "" && client.HashAhead(path[f.Dir], a.locked[f.Dir], a.sums, a.stop.Load) {
+		if client.HashAhead(path[f.Dir], a.locked[f.Dir], a.sums, a.stop.Load) {
 			a.learned++
 		}
 	}

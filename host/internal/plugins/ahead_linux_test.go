@@ -96,3 +96,44 @@ func TestExecutableRewrittenAfterItWasHashedAheadNeverRuns(t *testing.T) {
 		t.Errorf("the plugin started %d times, want never", len(got))
 	}
 }
+
+// TestReadAheadLeavesOutWhatRunsNoProcess: an executable whose plugin's
+// settings do not fit its config_schema (a gateway nobody configured) is
+// not hashed ahead, at a first start or any other, unless it was hashed at
+// an earlier start: then it ran, or fitted, before, and a changed file
+// (an upgrade) is hashed ahead again.
+func TestReadAheadLeavesOutWhatRunsNoProcess(t *testing.T) {
+	f := newFixture(t)
+	f.Add(tp{Name: "configured"})
+	unset := f.Add(tp{Name: "unset", Required: boolPtr(false), Manifest: map[string]any{"config_schema": map[string]any{
+		"type": "object", "required": []string{"api_key"}, "properties": map[string]any{"api_key": map[string]any{"type": "string"}}}}})
+	exe := filepath.Join(unset, "mikrobill-plugin-unset")
+	a := ReadAhead(f.cfg, hclog.NewNullLogger())
+	<-a.hashed
+	if a.learned != 1 {
+		t.Fatalf("hashed ahead %d executables, want 1 (configured's; unset's settings do not fit and it never ran)", a.learned)
+	}
+	if a.sums.hashedBefore(exe) {
+		t.Fatalf("unset's executable was hashed ahead though it runs no process")
+	}
+	// As if unset ran at an earlier start, from another file (since
+	// upgraded in place).
+	sum, err := client.FileSHA256(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.sums.Hashed(exe, client.FileID{Dev: 1, Inode: 1, Size: 1}, sum)
+	again := ReadAhead(f.cfg, hclog.NewNullLogger())
+	<-again.hashed
+	if again.learned != 1 {
+		t.Fatalf("started again, hashed ahead %d executables, want 1 (unset's, changed since it ran; configured's is known)", again.learned)
+	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if !again.sums.Known(exe, client.FileID{Dev: st.Dev, Inode: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}, sum) {
+		t.Errorf("unset's executable, hashed before and changed since, was not hashed ahead again")
+	}
+}

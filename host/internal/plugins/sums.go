@@ -70,6 +70,16 @@ func (c *sumCache) Known(path string, id client.FileID, sum []byte) bool {
 	return ok && e.ID == id && e.SHA256 == hex.EncodeToString(sum)
 }
 
+// hashedBefore says whether a launch or a read ahead hashed an executable
+// at this path before (of any identity): the plugin ran here before, or its
+// settings fitted then.
+func (c *sumCache) hashedBefore(path string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.entries[path]
+	return ok
+}
+
 // Hashed implements client.SumCache, saving the file at once.
 func (c *sumCache) Hashed(path string, id client.FileID, sum []byte) {
 	c.mu.Lock()
