@@ -222,7 +222,7 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 		InvoiceLeadDays: &cfg.Jobs.InvoiceLeadDays, PostpaidGrace: new(time.Duration(cfg.Jobs.PostpaidGraceDays) * 24 * time.Hour),
 		AuditMaxLag: cfg.Audit.MaxLag, AuditVerifyInterval: cfg.Audit.VerifyInterval,
 	}, log, billing.QueueConfig{
-		Jobs: jobs.Config{ID: hostID, Workers: cfg.Jobs.Workers, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention,
+		Jobs: jobs.Config{ID: hostID, Workers: cfg.Jobs.Workers, FetchCooldown: cfg.Jobs.FetchCooldown, PollInterval: cfg.Jobs.PollInterval, Retention: cfg.Jobs.Retention,
 			JobTimeout: cfg.Jobs.JobTimeout, RescueAfter: cfg.Jobs.RescueAfter, Logger: log},
 		Periodic: true,
 		More: func(w *river.Workers) []*river.PeriodicJob {

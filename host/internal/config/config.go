@@ -199,8 +199,12 @@ type SecurityConfig struct {
 // HCL block: jobs.
 type JobsConfig struct {
 	// Workers is how many jobs run at once in this host. HCL: workers.
-	// Default 10.
+	// Default 5.
 	Workers int
+	// FetchCooldown is the least time between two fetches of available
+	// jobs; each takes up to the free workers' worth. HCL: fetch_cooldown.
+	// Default 50ms.
+	FetchCooldown time.Duration
 	// PollInterval is how often the queue is polled for new jobs when no
 	// notification arrives. HCL: poll_interval. Default 1s.
 	PollInterval time.Duration

@@ -94,7 +94,8 @@ func wantDefaults(t *testing.T) *config.Config {
 			RateLimitWindow: time.Minute,
 		},
 		Jobs: config.JobsConfig{
-			Workers:             10,
+			Workers:             5,
+			FetchCooldown:       50 * time.Millisecond,
 			PollInterval:        time.Second,
 			ExpiryCheckInterval: 5 * time.Minute,
 			ReminderDays:        []int{7, 3, 1},
@@ -398,6 +399,7 @@ func TestLoadFullFile(t *testing.T) {
 		},
 		Jobs: config.JobsConfig{
 			Workers:             4,
+			FetchCooldown:       40 * time.Millisecond,
 			PollInterval:        500 * time.Millisecond,
 			ExpiryCheckInterval: time.Minute,
 			ReminderDays:        []int{14, 7, 1, 0},

@@ -174,6 +174,7 @@ func TestLoadDataFileErrors(t *testing.T) {
 			`security.cors_origins: "billing.example.net" is not an origin`,
 			`security.trusted_proxies: "10.0.0.0/33" is not an IP address or a CIDR range`,
 			"jobs.workers must be at least 1, got 0",
+			"jobs.poll_interval (1s) must not be shorter than jobs.fetch_cooldown (2s); raise jobs.poll_interval or lower jobs.fetch_cooldown",
 			"jobs.reminder_days: 7 is listed twice",
 			"jobs.reminder_days: 400 is not a number of days",
 			"router.default_location has no host",
@@ -236,6 +237,8 @@ func TestValidateData(t *testing.T) {
 			"security.rate_limit_window must be positive", "jobs.poll_interval must be positive", "jobs.expiry_check_interval must be positive",
 			"jobs.retention must be positive", "notifications.message_delay cannot be negative",
 		}},
+		{"fetch cool-down", func(c *config.Config) { c.Jobs.FetchCooldown = time.Microsecond }, []string{"jobs.fetch_cooldown must be between 1ms and 10s, got 1µs"}},
+		{"no fetch cool-down", func(c *config.Config) { c.Jobs.FetchCooldown = 0 }, []string{"jobs.fetch_cooldown must be positive, got 0s"}},
 		{"rate limit", func(c *config.Config) { c.Security.RateLimitMax = 0 }, []string{"security.rate_limit_max (RATE_LIMIT_MAX) must be at least 1"}},
 		{"origins", func(c *config.Config) {
 			c.Security.CORSOrigins = []string{"*", "https://ok.example", "http://localhost:5173", "https://ok.example/", "ftp://x.example", "https://a.example/app", "https://u@b.example"}

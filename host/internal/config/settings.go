@@ -150,8 +150,10 @@ var settings = []*Setting{
 	{Key: "security.rate_limit_window", v: duration(func(c *Config) *time.Duration { return &c.Security.RateLimitWindow }, time.Minute)},
 	{Key: "security.trusted_proxies", v: list(func(c *Config) *[]string { return &c.Security.TrustedProxies }, nil).check(each(checkProxy))},
 
-	{Key: "jobs.workers", v: integer(func(c *Config) *int { return &c.Jobs.Workers }, 10).check(atLeast(1))},
-	{Key: "jobs.poll_interval", v: duration(func(c *Config) *time.Duration { return &c.Jobs.PollInterval }, time.Second)},
+	{Key: "jobs.workers", v: integer(func(c *Config) *int { return &c.Jobs.Workers }, 5).check(atLeast(1))},
+	{Key: "jobs.fetch_cooldown", v: duration(func(c *Config) *time.Duration { return &c.Jobs.FetchCooldown }, 50*time.Millisecond).
+		check(positiveDurationBetween(time.Millisecond, 10*time.Second))},
+	{Key: "jobs.poll_interval", v: duration(func(c *Config) *time.Duration { return &c.Jobs.PollInterval }, time.Second).check(notBelowFetchCooldown)},
 	{Key: "jobs.expiry_check_interval", v: duration(func(c *Config) *time.Duration { return &c.Jobs.ExpiryCheckInterval }, 5*time.Minute)},
 	{Key: "jobs.reminder_days", v: numbers(func(c *Config) *[]int { return &c.Jobs.ReminderDays }, []int{7, 3, 1}).check(reminderDays)},
 	{Key: "jobs.invoice_lead_days", v: integer(func(c *Config) *int { return &c.Jobs.InvoiceLeadDays }, 5).check(daysBetween(0, 28))},
@@ -309,6 +311,17 @@ func atLeastNamed(n int) rule[int] {
 	}
 }
 
+// notBelowFetchCooldown holds jobs.poll_interval at or above
+// jobs.fetch_cooldown: the queue never looks for jobs more often than the
+// cool-down lets it fetch them.
+func notBelowFetchCooldown(c *Config, s *Setting, v time.Duration) error {
+	if v > 0 && v < c.Jobs.FetchCooldown { // a duration not above zero is refused as such
+		return fmt.Errorf("%s (%s) must not be shorter than jobs.fetch_cooldown (%s); raise %s or lower jobs.fetch_cooldown",
+			s.Key, FormatDuration(v), FormatDuration(c.Jobs.FetchCooldown), s.Key)
+	}
+	return nil
+}
+
 // longerThanJobTimeout holds jobs.rescue_after above jobs.job_timeout: a
 // job rescued while its run may still go on would run twice at once.
 func longerThanJobTimeout(c *Config, s *Setting, v time.Duration) error {
@@ -317,6 +330,18 @@ func longerThanJobTimeout(c *Config, s *Setting, v time.Duration) error {
 			s.Key, FormatDuration(v), FormatDuration(c.Jobs.JobTimeout), s.Key)
 	}
 	return nil
+}
+
+// positiveDurationBetween is durationBetween for a duration that must also
+// be positive, which every duration is checked for already.
+func positiveDurationBetween(lo, hi time.Duration) rule[time.Duration] {
+	between := durationBetween(lo, hi)
+	return func(c *Config, s *Setting, v time.Duration) error {
+		if v <= 0 {
+			return nil
+		}
+		return between(c, s, v)
+	}
 }
 
 func durationBetween(lo, hi time.Duration) rule[time.Duration] {

@@ -65,6 +65,7 @@ security {
 
 jobs {
   workers               = 4
+  fetch_cooldown        = "40ms"
   poll_interval         = "500ms"
   expiry_check_interval = "1m"
   reminder_days         = [14, 7, 1, 0]

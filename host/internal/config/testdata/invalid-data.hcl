@@ -15,8 +15,10 @@ security {
 }
 
 jobs {
-  workers       = 0
-  reminder_days = [7, 7, 400]
+  workers        = 0
+  fetch_cooldown = "2s"
+  poll_interval  = "1s"
+  reminder_days  = [7, 7, 400]
 }
 
 router {
