@@ -124,15 +124,18 @@ func (a *Ahead) hashExecutables() {
 		if err != nil {
 			continue // its launch says why
 		}
-		path[f.Dir] = filepath.Join(f.Dir, rel)
-		if fi, err := os.Stat(path[f.Dir]); err == nil {
-			size[f.Dir] = fi.Size()
-		}
+		p := filepath.Join(f.Dir, rel)
 		switch {
 		case a.fitsAsConfigured(f):
 			first = append(first, f)
-		case a.sums.hashedBefore(path[f.Dir]):
+		case a.sums.hashedBefore(p):
 			then = append(then, f)
+		default:
+			continue
+		}
+		path[f.Dir] = p
+		if fi, err := os.Stat(p); err == nil {
+			size[f.Dir] = fi.Size()
 		}
 	}
 	// The largest first: its launch would hash longest.

@@ -28,12 +28,7 @@ func TestReadAheadHashesForTheLaunches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	id := client.FileID{Dev: st.Dev, Inode: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
+	id := fileID(t, exe)
 	if !a.sums.Known(exe, id, want) {
 		t.Fatalf("the read ahead did not remember %s's sum", exe)
 	}
@@ -128,12 +123,18 @@ func TestReadAheadLeavesOutWhatRunsNoProcess(t *testing.T) {
 	if again.learned != 1 {
 		t.Fatalf("started again, hashed ahead %d executables, want 1 (unset's, changed since it ran; configured's is known)", again.learned)
 	}
-	fi, err := os.Stat(exe)
+	if !again.sums.Known(exe, fileID(t, exe), sum) {
+		t.Errorf("unset's executable, hashed before and changed since, was not hashed ahead again")
+	}
+}
+
+// fileID is the identity the launches hash path under (client.SumCache).
+func fileID(t *testing.T, path string) client.FileID {
+	t.Helper()
+	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	if !again.sums.Known(exe, client.FileID{Dev: st.Dev, Inode: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}, sum) {
-		t.Errorf("unset's executable, hashed before and changed since, was not hashed ahead again")
-	}
+	return client.FileID{Dev: st.Dev, Inode: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
 }
