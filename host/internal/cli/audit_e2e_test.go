@@ -167,12 +167,23 @@ func TestAuditTrailThroughTheHost(t *testing.T) {
 		map[string]any{"confirm_secret": secret, "currencies": []string{"IDR"}}, nil); code != http.StatusOK {
 		t.Fatalf("PUT plugin-settings: %d %s", code, raw)
 	}
-	got := h.auditEvents(tok, 6)
-	saved := false
-	for _, it := range got.Items {
-		saved = saved || (it.Action == "plugin_settings.saved" && it.Sequence > 0)
+	// Six events or more: the five plans and the save, and the periodic
+	// verification's own event (audit.verified) may come before the save.
+	var got auditItems
+	saved := func() bool {
+		got = h.auditEvents(tok, 6)
+		for _, it := range got.Items {
+			if it.Action == "plugin_settings.saved" && it.Sequence > 0 {
+				return true
+			}
+		}
+		return false
 	}
-	if !saved {
+	deadline := time.Now().Add(20 * time.Second)
+	for !saved() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !saved() {
 		t.Errorf("the plugin's log has no plugin_settings.saved: %+v", got.Items)
 	}
 	// The drainer marks a batch delivered after the plugin took it: the
