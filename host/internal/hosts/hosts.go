@@ -36,6 +36,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -127,6 +128,7 @@ type Registry struct {
 	retryAt  time.Time         // when failed actions are tried again
 
 	trigger map[string]chan struct{}
+	passes  atomic.Int64 // sync passes finished, of every kind (for tests)
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -386,6 +388,7 @@ func (r *Registry) applyLoop(ctx context.Context, kind string, sync func(context
 		if err := sync(ctx); err != nil && ctx.Err() == nil {
 			r.log.Error("changes from other hosts not applied; tried again in "+r.cfg.Resync.String(), "what", kind, "error", err)
 		}
+		r.passes.Add(1)
 	}
 }
 

@@ -206,6 +206,12 @@ func TestPropagation(t *testing.T) {
 	b := startRegistry(t, stB, lb, withID(cfg, "host-b"))
 	t.Cleanup(func() { _ = a.Stop(ctx); _ = b.Stop(ctx) })
 	waitListening(t, stA, 2)
+	// Each listener's connection starts one pass of each kind; a pass of
+	// host A's that read the store after the save below, and before
+	// host A's Changed, would apply host A's own change there once more.
+	for _, r := range []*hosts.Registry{a, b} {
+		waitFor(t, 10*time.Second, r.ID()+"'s first passes", func() bool { return hosts.SyncPasses(r) >= 3 })
+	}
 
 	const bound = 2 * time.Second
 	// Settings saved through host A.

@@ -251,7 +251,9 @@ func TestLeaseReleaseOnStop(t *testing.T) {
 			stA, stB := open(t)
 			ctx := context.Background()
 			slow := hosts.Config{Heartbeat: time.Hour} // b claims only when told
-			a := hosts.NewLeases(stA, withID(hosts.Config{Heartbeat: 100 * time.Millisecond}, "host-a"))
+			// host-a's claims give up after a heartbeat: one long enough
+			// that a loaded machine renews in time.
+			a := hosts.NewLeases(stA, withID(hosts.Config{Heartbeat: 500 * time.Millisecond}, "host-a"))
 			b := hosts.NewLeases(stB, withID(slow, "host-b"))
 			ra := newRunner("whatsapp")
 			a.Start(ra)
@@ -278,9 +280,12 @@ func TestLeaseReleaseOnStop(t *testing.T) {
 			b2 := hosts.NewLeases(stB, withID(hosts.Config{Heartbeat: 50 * time.Millisecond}, "host-b"))
 			b2.Start(rb)
 			t.Cleanup(func() { _ = b2.Stop(ctx) })
-			if _, err := b2.Claim(ctx, "whatsapp"); err != nil {
-				t.Fatal(err)
-			}
+			// A claim gives up after one heartbeat (50 ms here), which a
+			// loaded machine may take to hand out a connection: try again.
+			waitFor(t, 5*time.Second, "host-b's new leases take the lease", func() bool {
+				h, err := b2.Claim(ctx, "whatsapp")
+				return err == nil && h == "host-b"
+			})
 			waitFor(t, 5*time.Second, "the lease released", func() bool {
 				leases, err := b.List(ctx)
 				return err == nil && len(leases) == 0
