@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -157,4 +158,38 @@ func TestXenditPaysAnInvoiceThroughTheHost(t *testing.T) {
 			t.Errorf("invoice %s with %d credits, want paid once", status, n)
 		}
 	})
+}
+
+// TestXenditWaitsForItsKeys: like the other gateways, the bundled
+// payment-xendit plugin is not started until its secret key and callback
+// token are saved (it was started without them, degraded, refusing every
+// payment); settings with the key and not the token are refused, naming
+// the token.
+func TestXenditWaitsForItsKeys(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds payment-xendit; skipped with -short")
+	}
+	d := testenv.NewPluginDir(t)
+	d.AddBundled("payment-xendit")
+	mgr := startPlugins(t, storetest.SQLite(t), d.Dir, nil, nil)
+	p, ok := mgr.Plugin("payment-xendit")
+	if !ok {
+		t.Fatal("payment-xendit not found")
+	}
+	st := p.Status()
+	if !p.NotConfigured() || st.PID != 0 {
+		t.Fatalf("payment-xendit without settings: %s (pid %d), want not configured, with no process", st.State, st.PID)
+	}
+	for _, key := range []string{"secret_key", "callback_token", "PUT /api/v1/plugin-settings/payment-xendit"} {
+		if !strings.Contains(st.Message, key) {
+			t.Errorf("payment-xendit's message %q does not name %s", st.Message, key)
+		}
+	}
+	err := p.Manifest().ValidateSettings(json.RawMessage(`{"secret_key": "` + xenditKey + `"}`))
+	if err == nil || !strings.Contains(err.Error(), "callback_token") {
+		t.Errorf("a key without the token: %v, want refused naming callback_token", err)
+	}
+	if err := p.Manifest().ValidateSettings(json.RawMessage(`{"secret_key": "` + xenditKey + `", "callback_token": "` + xenditToken + `"}`)); err != nil {
+		t.Errorf("the key and the token: %v, want accepted", err)
+	}
 }
