@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -426,8 +427,10 @@ func (p *pipelineRig) measure(b *testing.B, n int) pipelineResult {
 	mach0, ok2 := readMachineCPU()
 	writer0 := p.writerFigures(b)
 	var took time.Duration
+	stopProfile := windowProfile(b, fmt.Sprintf("%s-%dhosts", p.backend, len(p.addrs)))
 	took, res.lat = p.fireRoundRobin(b, plain)
 	answered := begin.Add(took)
+	stopProfile()
 	mach1, ok3 := readMachineCPU()
 	res.turnHeld = -1
 	if writer1 := p.writerFigures(b); writer0.ok && writer1.ok {
@@ -644,4 +647,34 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// windowProfile starts a CPU profile of this process (the hosts, the fakes
+// and the senders) for the time the webhooks are answered, when
+// MIKROBILL_BENCH_WINDOW_PROFILE names a file (run is added before its
+// extension: a run on PostgreSQL does not overwrite SQLite's); it returns
+// what stops it. The preparation and the wait for the jobs to settle are
+// left out: profiled whole, the benchmark shows mostly those.
+func windowProfile(b *testing.B, run string) func() {
+	b.Helper()
+	path := os.Getenv("MIKROBILL_BENCH_WINDOW_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	ext := filepath.Ext(path)
+	path = strings.TrimSuffix(path, ext) + "-" + run + ext
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatalf("%v (run the benchmark without -cpuprofile to profile the window)", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("CPU profile of the webhooks' window: %s", path)
+	}
 }
