@@ -179,11 +179,11 @@ func TestAuditTrailThroughTheHost(t *testing.T) {
 		}
 		return false
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !saved() && time.Now().Before(deadline) {
+	ok := saved()
+	for deadline := time.Now().Add(20 * time.Second); !ok && time.Now().Before(deadline); ok = saved() {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !saved() {
+	if !ok {
 		t.Errorf("the plugin's log has no plugin_settings.saved: %+v", got.Items)
 	}
 	// The drainer marks a batch delivered after the plugin took it: the

@@ -152,7 +152,7 @@ var settings = []*Setting{
 
 	{Key: "jobs.workers", v: integer(func(c *Config) *int { return &c.Jobs.Workers }, 5).check(atLeast(1))},
 	{Key: "jobs.fetch_cooldown", v: duration(func(c *Config) *time.Duration { return &c.Jobs.FetchCooldown }, 50*time.Millisecond).
-		check(positiveDurationBetween(time.Millisecond, 10*time.Second))},
+		check(durationBetween(time.Millisecond, 10*time.Second))},
 	{Key: "jobs.poll_interval", v: duration(func(c *Config) *time.Duration { return &c.Jobs.PollInterval }, time.Second).check(notBelowFetchCooldown)},
 	{Key: "jobs.expiry_check_interval", v: duration(func(c *Config) *time.Duration { return &c.Jobs.ExpiryCheckInterval }, 5*time.Minute)},
 	{Key: "jobs.reminder_days", v: numbers(func(c *Config) *[]int { return &c.Jobs.ReminderDays }, []int{7, 3, 1}).check(reminderDays)},
@@ -332,21 +332,12 @@ func longerThanJobTimeout(c *Config, s *Setting, v time.Duration) error {
 	return nil
 }
 
-// positiveDurationBetween is durationBetween for a duration that must also
-// be positive, which every duration is checked for already.
-func positiveDurationBetween(lo, hi time.Duration) rule[time.Duration] {
-	between := durationBetween(lo, hi)
-	return func(c *Config, s *Setting, v time.Duration) error {
-		if v <= 0 {
-			return nil
-		}
-		return between(c, s, v)
-	}
-}
-
+// durationBetween holds a duration setting between lo and hi. A duration
+// not above zero is left to the field's own check (duration), which
+// refuses it already: one error for it, not two.
 func durationBetween(lo, hi time.Duration) rule[time.Duration] {
 	return func(_ *Config, s *Setting, v time.Duration) error {
-		if v < lo || v > hi {
+		if v > 0 && (v < lo || v > hi) {
 			return fmt.Errorf("%s must be between %s and %s, got %s", s.Key, lo, hi, v)
 		}
 		return nil
