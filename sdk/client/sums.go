@@ -1,5 +1,7 @@
 package client
 
+import "os"
+
 // SumCache remembers the executables whose SHA-256 a launch has computed,
 // so that a plugin started again (a restart, the host started again) is
 // not read and hashed again: for the bundled plugins that is 20 to 40 MB
@@ -15,7 +17,9 @@ package client
 // identity even when its size and modification time were put back: it is
 // hashed again, and refused when it differs from the lock. An
 // implementation keeps what it remembers where only the host can write
-// (the host's data directory). Outside Linux no identity is taken and
+// (the host's data directory), or where only those who can approve
+// plugins can (beside the lock file: mikrobill's host also reads the sums
+// that `mikrobill plugin lock` recorded as it hashed the executables). Outside Linux no identity is taken and
 // every launch hashes.
 type SumCache interface {
 	// Known reports whether the executable at path, with identity id,
@@ -35,3 +39,9 @@ type FileID struct {
 	Mtime int64  `json:"mtime_ns"`
 	Ctime int64  `json:"ctime_ns"`
 }
+
+// Identify returns the identity a SumCache keys a file by, from the Stat
+// of the open file that is hashed (taken before its bytes are read, so a
+// write during the read gives the file another identity). It reports false
+// outside Linux, where no identity is taken.
+func Identify(fi os.FileInfo) (FileID, bool) { return identify(fi) }

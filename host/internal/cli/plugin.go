@@ -484,7 +484,14 @@ upgraded; it prints, for each plugin, whether it is new, unchanged or changed,
 and for a changed one every file that was added, removed or modified. A
 folder with a symbolic link leading outside it, or with a named pipe, socket
 or device, cannot be locked. With names, only those plugins are (re)locked
-and the other entries are kept; without, the whole file is written anew.`,
+and the other entries are kept; without, the whole file is written anew.
+
+Beside the lock it writes plugins.lock.sums: the identity each executable
+had when it was hashed (device, inode, size, modification and change times)
+with its SHA-256, so that a host launching that very file need not hash it
+again, even on its first start. A file written since, or copied elsewhere,
+has another identity and is hashed at its launch. It is a cache: deleting
+it costs only that hashing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := g.load(cmd, config.Overrides{})
 			if err != nil {
@@ -510,6 +517,7 @@ and the other entries are kept; without, the whole file is written anew.`,
 			}
 			var failures []string
 			seen := map[string]bool{}
+			sums := map[string]lockfile.ExecutableSum{}
 			for _, f := range found {
 				if len(args) > 0 && !wanted[f.Name] {
 					continue
@@ -524,10 +532,13 @@ and the other entries are kept; without, the whole file is written anew.`,
 					failures = append(failures, fmt.Sprintf("%s: not locked: %v", f.Name, err))
 					continue
 				}
-				e, err := lockfile.Lock(f.Dir, f.Manifest.Version, rel, plugins.LockSkip(cfg)...)
+				e, sum, err := lockfile.LockSum(f.Dir, f.Manifest.Version, rel, plugins.LockSkip(cfg)...)
 				if err != nil {
 					failures = append(failures, fmt.Sprintf("%s: not locked: %v", f.Name, err))
 					continue
+				}
+				if sum != nil {
+					sums[f.Name] = *sum
 				}
 				change, changes := "new", []lockfile.Change(nil)
 				prev, ok := old.Plugins[f.Name]
@@ -556,6 +567,9 @@ and the other entries are kept; without, the whole file is written anew.`,
 				return err
 			}
 			fmt.Fprintf(g.stdout, "wrote %s (%d plugins)\n", lockfile.Path(cfg.Plugins.Dir), len(next.Plugins))
+			if err := lockfile.WriteSums(cfg.Plugins.Dir, next, sums); err != nil {
+				fmt.Fprintf(g.stderr, "warning: %v\n", err)
+			}
 			if len(failures) > 0 {
 				sort.Strings(failures)
 				return &exitError{code: 1, msg: strings.Join(failures, "\n")}

@@ -344,38 +344,53 @@ func (f *File) Check(name, executable string) (Entry, error) {
 // returns the entry that approves it as it is now, with executable (a path
 // relative to the folder, with forward slashes) as its executable.
 func Lock(dir, version, executable string, skip ...string) (Entry, error) {
-	files, err := Scan(dir, skip...)
+	e, _, err := LockSum(dir, version, executable, skip...)
+	return e, err
+}
+
+// LockSum is [Lock], and also returns the executable's entry for the sums
+// file ([WriteSums]): the identity the file had when it was hashed, with
+// its sum. That is nil where no identity is taken (outside Linux).
+func LockSum(dir, version, executable string, skip ...string) (Entry, *ExecutableSum, error) {
+	ids := map[string]client.FileID{}
+	files, err := scan(dir, skip, "", "", ids)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, nil, err
 	}
-	sum, err := executableSum(dir, executable, files)
+	sum, rel, err := executableSum(dir, executable, files)
 	if err != nil {
-		return Entry{}, err
+		return Entry{}, nil, err
 	}
-	return Entry{Version: version, Executable: executable, SHA256: sum, FolderSHA256: FolderSHA256(files), Files: files}, nil
+	e := Entry{Version: version, Executable: executable, SHA256: sum, FolderSHA256: FolderSHA256(files), Files: files}
+	var es *ExecutableSum
+	if id, ok := ids[rel]; ok {
+		es = &ExecutableSum{Executable: executable, ID: id, SHA256: sum}
+	}
+	return e, es, nil
 }
 
 // executableSum finds the executable's checksum among the folder's files,
-// following a symbolic link (Scan has checked that it stays inside).
-func executableSum(dir, executable string, files []FileEntry) (string, error) {
+// following a symbolic link (Scan has checked that it stays inside), and
+// the path of the file it is in the folder.
+func executableSum(dir, executable string, files []FileEntry) (sum, path string, err error) {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return "", fmt.Errorf("plugin folder: %w", err)
+		return "", "", fmt.Errorf("plugin folder: %w", err)
 	}
 	real, err := filepath.EvalSymlinks(filepath.Join(dir, filepath.FromSlash(executable)))
 	if err != nil {
-		return "", fmt.Errorf("executable %q: %w", executable, err)
+		return "", "", fmt.Errorf("executable %q: %w", executable, err)
 	}
 	rel, err := filepath.Rel(root, real)
 	if err == nil {
 		rel = filepath.ToSlash(rel)
 		for _, fe := range files {
 			if fe.Path == rel && fe.Mode != ModeSymlink {
-				return fe.SHA256, nil
+				return fe.SHA256, rel, nil
 			}
 		}
 	}
-	return "", fmt.Errorf("executable %q is not a file of the plugin folder %s", executable, dir)
+	return "", "", fmt.Errorf("executable %q is not a file of the plugin folder %s", executable, dir)
 }
 
 // FolderSHA256 is the folder hash of a file list: the SHA-256, hex encoded,
@@ -401,7 +416,7 @@ func FolderSHA256(files []FileEntry) string {
 // socket or device, a name with a line break. Files are opened without
 // blocking and never followed out of the folder.
 func Scan(dir string, skip ...string) ([]FileEntry, error) {
-	return scan(dir, skip, "", "")
+	return scan(dir, skip, "", "", nil)
 }
 
 // ChangesBeforeLaunch is Compare(Scan(dir, skip...)) for a launch, except
@@ -419,7 +434,7 @@ func (e Entry) ChangesBeforeLaunch(dir string, skip ...string) ([]Change, error)
 			}
 		}
 	}
-	files, err := scan(dir, skip, unread, e.SHA256)
+	files, err := scan(dir, skip, unread, e.SHA256, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -428,8 +443,9 @@ func (e Entry) ChangesBeforeLaunch(dir string, skip ...string) ([]Change, error)
 
 // scan is Scan; the regular file at path unread (relative, with forward
 // slashes) is listed with unreadSum as its content hash instead of being
-// read.
-func scan(dir string, skip []string, unread, unreadSum string) ([]FileEntry, error) {
+// read. When ids is not nil it receives, by path, the identity of each
+// regular file it hashed (client.Identify), taken before the file was read.
+func scan(dir string, skip []string, unread, unreadSum string, ids map[string]client.FileID) ([]FileEntry, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("plugin folder %s: %w", dir, err)
@@ -491,12 +507,15 @@ func scan(dir string, skip []string, unread, unreadSum string) ([]FileEntry, err
 			}
 			files = append(files, FileEntry{Path: rel, Mode: unixMode(info.Mode()), SHA256: unreadSum})
 		case t.IsRegular():
-			fe, err := hashFile(path)
+			fe, id, identified, err := hashFile(path)
 			if err != nil {
 				return err
 			}
 			fe.Path = rel
 			files = append(files, fe)
+			if identified && ids != nil {
+				ids[rel] = id
+			}
 		default:
 			return fmt.Errorf("%s is %s; a plugin folder holds only files, folders and symbolic links", path, client.FileKind(t))
 		}
@@ -510,25 +529,27 @@ func scan(dir string, skip []string, unread, unreadSum string) ([]FileEntry, err
 }
 
 // hashFile hashes a regular file read from one open descriptor, with the
-// mode of that same file.
-func hashFile(path string) (FileEntry, error) {
+// mode of that same file, and returns the identity that file had before it
+// was read (client.Identify; false where none is taken).
+func hashFile(path string) (FileEntry, client.FileID, bool, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return FileEntry{}, err
+		return FileEntry{}, client.FileID{}, false, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return FileEntry{}, err
+		return FileEntry{}, client.FileID{}, false, err
 	}
 	if !fi.Mode().IsRegular() {
-		return FileEntry{}, fmt.Errorf("%s is %s; a plugin folder holds only files, folders and symbolic links", path, client.FileKind(fi.Mode().Type()))
+		return FileEntry{}, client.FileID{}, false, fmt.Errorf("%s is %s; a plugin folder holds only files, folders and symbolic links", path, client.FileKind(fi.Mode().Type()))
 	}
+	id, identified := client.Identify(fi)
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return FileEntry{}, fmt.Errorf("read %s: %w", path, err)
+		return FileEntry{}, client.FileID{}, false, fmt.Errorf("read %s: %w", path, err)
 	}
-	return FileEntry{Mode: unixMode(fi.Mode()), SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return FileEntry{Mode: unixMode(fi.Mode()), SHA256: hex.EncodeToString(h.Sum(nil))}, id, identified, nil
 }
 
 // unixMode formats the permission bits with setuid, setgid and sticky as

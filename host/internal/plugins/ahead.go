@@ -73,7 +73,7 @@ type Ahead struct {
 func ReadAhead(cfg *config.Config, log hclog.Logger) *Ahead {
 	a := &Ahead{cfg: cfg, done: make(chan struct{}), hashed: make(chan struct{})}
 	if cfg.DataDir != "" {
-		a.sums = openSumCache(cfg.DataDir, log)
+		a.sums = openSumCache(cfg.DataDir, cfg.Plugins.Dir, log)
 	}
 	go a.read()
 	return a

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -20,6 +21,7 @@ import (
 // the next start, under the identity of the file that was read.
 func TestReadAheadHashesForTheLaunches(t *testing.T) {
 	f := newFixture(t)
+	f.NoLockSums = true // what the host hashes itself
 	dir := f.Add(tp{Name: "hashed"})
 	exe := filepath.Join(dir, "mikrobill-plugin-hashed")
 	a := ReadAhead(f.cfg, hclog.NewNullLogger())
@@ -43,7 +45,7 @@ func TestReadAheadHashesForTheLaunches(t *testing.T) {
 	if m.l.sums != client.SumCache(a.sums) {
 		t.Error("the launches do not use the cache the read ahead filled")
 	}
-	if !openSumCache(f.cfg.DataDir, hclog.NewNullLogger()).Known(exe, id, want) {
+	if !openSumCache(f.cfg.DataDir, "", hclog.NewNullLogger()).Known(exe, id, want) {
 		t.Errorf("%s does not hold the sum hashed ahead", filepath.Join(f.cfg.DataDir, sumsFile))
 	}
 }
@@ -54,6 +56,7 @@ func TestReadAheadHashesForTheLaunches(t *testing.T) {
 // gave it another change time) and refused: nothing of it runs.
 func TestExecutableRewrittenAfterItWasHashedAheadNeverRuns(t *testing.T) {
 	f := newFixture(t)
+	f.NoLockSums = true // what the host hashes itself
 	dir := f.Add(tp{Name: "rewritten", Required: boolPtr(false)})
 	exe := filepath.Join(dir, "mikrobill-plugin-rewritten")
 	a := ReadAhead(f.cfg, hclog.NewNullLogger())
@@ -61,10 +64,21 @@ func TestExecutableRewrittenAfterItWasHashedAheadNeverRuns(t *testing.T) {
 	if a.learned != 1 {
 		t.Fatalf("hashed ahead %d executables, want 1", a.learned)
 	}
+	tamperInPlace(t, exe)
+	f.ahead = a
+	refusedUnrun(t, f)
+}
+
+// tamperInPlace rewrites bytes in the middle of exe and puts its
+// modification time back: its size and mtime are as before, its content
+// and change time are not.
+func tamperInPlace(t *testing.T, exe string) {
+	t.Helper()
 	before, err := os.Stat(exe)
 	if err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(20 * time.Millisecond) // past the file system's clock granularity
 	w, err := os.OpenFile(exe, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +92,12 @@ func TestExecutableRewrittenAfterItWasHashedAheadNeverRuns(t *testing.T) {
 	if err := os.Chtimes(exe, before.ModTime(), before.ModTime()); err != nil {
 		t.Fatal(err)
 	}
-	f.ahead = a
+}
+
+// refusedUnrun starts the fixture and checks that its plugin "rewritten"
+// was refused on its executable's content and never ran.
+func refusedUnrun(t *testing.T, f *fixture) {
+	t.Helper()
 	m, err := f.start()
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -99,6 +118,7 @@ func TestExecutableRewrittenAfterItWasHashedAheadNeverRuns(t *testing.T) {
 // (an upgrade) is hashed ahead again.
 func TestReadAheadLeavesOutWhatRunsNoProcess(t *testing.T) {
 	f := newFixture(t)
+	f.NoLockSums = true // what the host hashes itself
 	f.Add(tp{Name: "configured"})
 	unset := f.Add(tp{Name: "unset", Required: boolPtr(false), Manifest: map[string]any{"config_schema": map[string]any{
 		"type": "object", "required": []string{"api_key"}, "properties": map[string]any{"api_key": map[string]any{"type": "string"}}}}})
@@ -137,4 +157,41 @@ func fileID(t *testing.T, path string) client.FileID {
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	return client.FileID{Dev: st.Dev, Inode: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
+}
+
+// TestFirstStartFindsTheLockSums: a host's first start on a fresh data
+// directory, over a plugin directory locked as `mikrobill plugin lock`
+// locks it, hashes no executable: neither ahead nor at the launch, since
+// the lock's sums vouch for the very files it runs.
+func TestFirstStartFindsTheLockSums(t *testing.T) {
+	f := newFixture(t)
+	dir := f.Add(tp{Name: "locked"})
+	exe := filepath.Join(dir, "mikrobill-plugin-locked")
+	a := ReadAhead(f.cfg, hclog.NewNullLogger())
+	<-a.hashed
+	if a.learned != 0 {
+		t.Errorf("hashed ahead %d executables, want none: plugins.lock.sums has them", a.learned)
+	}
+	f.ahead = a
+	m, err := f.start()
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if st := status(t, m, "locked"); st.State != StateRunning {
+		t.Fatalf("locked: %s (%s), want running", st.State, st.LastError)
+	}
+	if openSumCache(f.cfg.DataDir, "", hclog.NewNullLogger()).hashedBefore(exe) {
+		t.Errorf("the launch hashed %s though plugins.lock.sums has it", exe)
+	}
+}
+
+// TestExecutableRewrittenAfterItWasLockedNeverRuns: an executable rewritten
+// in place after `plugin lock` recorded it in plugins.lock.sums, with its
+// size and modification time put back, has another change time: its launch
+// hashes it and refuses it, and nothing of it runs.
+func TestExecutableRewrittenAfterItWasLockedNeverRuns(t *testing.T) {
+	f := newFixture(t)
+	dir := f.Add(tp{Name: "rewritten", Required: boolPtr(false)})
+	tamperInPlace(t, filepath.Join(dir, "mikrobill-plugin-rewritten"))
+	refusedUnrun(t, f)
 }

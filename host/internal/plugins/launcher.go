@@ -70,7 +70,7 @@ func (l *launcher) openRuntime() error {
 	}
 	l.runtimeDir = dir
 	if l.sums == nil && l.cfg.DataDir != "" {
-		l.sums = openSumCache(l.cfg.DataDir, l.log)
+		l.sums = openSumCache(l.cfg.DataDir, l.cfg.Plugins.Dir, l.log)
 	}
 	l.log.Debug("runtime directory for sockets", "dir", dir)
 	if j, err := client.StartJanitor(dir, filepath.Dir(dir)); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/mikrobill/mikrobill/host/internal/lockfile"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
@@ -27,12 +28,18 @@ const sumsFile = "executable-sums.json"
 // sum with the entry's, and a file rewritten since has another identity
 // (client.SumCache). A file that cannot be read or written costs only the
 // hashing it would have saved.
+//
+// It also asks the plugin directory's lock sums (lockfile.SumsFileName):
+// the executables `mikrobill plugin lock` hashed as it locked them, which a
+// host's first start on a fresh data directory finds checked already.
 type sumCache struct {
 	path string
 	log  hclog.Logger
+	lock *lockfile.LockSums // nil without a plugin directory
 
-	mu      sync.Mutex
-	entries map[string]sumEntry // by executable path
+	mu       sync.Mutex
+	entries  map[string]sumEntry // by executable path
+	lockWarn string              // the lock sums' last error, logged once
 }
 
 type sumEntry struct {
@@ -41,9 +48,13 @@ type sumEntry struct {
 }
 
 // openSumCache reads the sums saved in dataDir; a missing file is an empty
-// cache, an unreadable one a warning and an empty cache.
-func openSumCache(dataDir string, log hclog.Logger) *sumCache {
+// cache, an unreadable one a warning and an empty cache. pluginDir's lock
+// sums are read at each launch that finds nothing in dataDir's.
+func openSumCache(dataDir, pluginDir string, log hclog.Logger) *sumCache {
 	c := &sumCache{path: filepath.Join(dataDir, sumsFile), log: log, entries: map[string]sumEntry{}}
+	if pluginDir != "" {
+		c.lock = lockfile.NewLockSums(pluginDir)
+	}
 	raw, err := os.ReadFile(c.path)
 	if err == nil {
 		err = json.Unmarshal(raw, &c.entries)
@@ -66,8 +77,23 @@ func openSumCache(dataDir string, log hclog.Logger) *sumCache {
 func (c *sumCache) Known(path string, id client.FileID, sum []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.entries[path]
-	return ok && e.ID == id && e.SHA256 == hex.EncodeToString(sum)
+	if e, ok := c.entries[path]; ok && e.ID == id && e.SHA256 == hex.EncodeToString(sum) {
+		return true
+	}
+	if c.lock == nil {
+		return false
+	}
+	known, err := c.lock.Known(id, sum)
+	if err != nil && err.Error() != c.lockWarn {
+		c.log.Warn("the plugin directory's lock sums are ignored; each plugin's executable is hashed at its launch. Run `mikrobill plugin lock` to write them again",
+			"file", c.lock.Path(), "error", err)
+	}
+	if err != nil {
+		c.lockWarn = err.Error()
+	} else {
+		c.lockWarn = ""
+	}
+	return known
 }
 
 // hashedBefore says whether a launch or a read ahead hashed an executable

@@ -293,7 +293,7 @@ func (in *Installer) put(ctx context.Context, action string, src Source, name, v
 		return nil, fmt.Errorf("fetch %s from %s: %w", name, describeSource(src), err)
 	}
 	obs.step("check")
-	man, entry, err := in.check(ctx, target, name, version)
+	man, entry, sum, err := in.check(ctx, target, name, version)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +305,7 @@ func (in *Installer) put(ctx context.Context, action string, src Source, name, v
 			"the source changed since another host installed it: install it again through one host", ErrRefused, name, man.Version, describeSource(src), entry.FolderSHA256, expect)
 	}
 	res := &Result{Action: action, Name: name, To: man.Version, Source: src.Name(), FolderSHA256: entry.FolderSHA256}
-	j := &journal{ID: newID(), Action: action, Name: name, To: man.Version, Target: target, ToEntry: &entry}
+	j := &journal{ID: newID(), Action: action, Name: name, To: man.Version, Target: target, ToEntry: &entry, ToSum: sum}
 	if cur != nil {
 		res.From, j.From, j.FromEntry = cur.Version, cur.Version, curEntry
 	}
@@ -354,41 +354,41 @@ func (in *Installer) switchHost(ctx context.Context, name string, j *journal, ob
 // check validates a fetched folder: its manifest strictly, its name, this
 // host's compatibility, the plugins it depends on, and a real handshake;
 // it returns the manifest and the lock entry that approves the folder.
-func (in *Installer) check(ctx context.Context, dir, name, version string) (*manifest.Manifest, lockfile.Entry, error) {
+func (in *Installer) check(ctx context.Context, dir, name, version string) (*manifest.Manifest, lockfile.Entry, *lockfile.ExecutableSum, error) {
 	man, err := manifest.Load(dir)
 	if err != nil {
-		return nil, lockfile.Entry{}, fmt.Errorf("%w: its manifest has problems: %w", ErrRefused, err)
+		return nil, lockfile.Entry{}, nil, fmt.Errorf("%w: its manifest has problems: %w", ErrRefused, err)
 	}
 	if man.Name != name {
-		return nil, lockfile.Entry{}, fmt.Errorf("%w: the plugin fetched is named %q (plugin.json), not %q as asked; "+
+		return nil, lockfile.Entry{}, nil, fmt.Errorf("%w: the plugin fetched is named %q (plugin.json), not %q as asked; "+
 			"install it by its own name if that is the one you want", ErrRefused, man.Name, name)
 	}
 	if version != "" && man.Version != version {
-		return nil, lockfile.Entry{}, fmt.Errorf("%w: the plugin fetched is %s %s, not version %s as asked", ErrRefused, name, man.Version, version)
+		return nil, lockfile.Entry{}, nil, fmt.Errorf("%w: the plugin fetched is %s %s, not version %s as asked", ErrRefused, name, man.Version, version)
 	}
 	if problems := man.CheckHost(in.cfg.HostVersion, in.cfg.Protocols); len(problems) > 0 {
 		msgs := make([]string, len(problems))
 		for i, p := range problems {
 			msgs[i] = p.Field + ": " + p.Message
 		}
-		return nil, lockfile.Entry{}, fmt.Errorf("%w: %s %s does not run on this host (mikrobill %s): %s; or install a version made for this host (`mikrobill plugin install %s@VERSION`)",
+		return nil, lockfile.Entry{}, nil, fmt.Errorf("%w: %s %s does not run on this host (mikrobill %s): %s; or install a version made for this host (`mikrobill plugin install %s@VERSION`)",
 			ErrRefused, name, man.Version, in.cfg.HostVersion, strings.Join(msgs, "; "), name)
 	}
 	if err := in.checkDependencies(man); err != nil {
-		return nil, lockfile.Entry{}, err
+		return nil, lockfile.Entry{}, nil, err
 	}
 	rel, err := man.ExecutableFor(runtime.GOOS, runtime.GOARCH)
 	if err != nil {
-		return nil, lockfile.Entry{}, fmt.Errorf("%w: %w", ErrRefused, err)
+		return nil, lockfile.Entry{}, nil, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
-	entry, err := lockfile.Lock(dir, man.Version, rel, in.cfg.LockSkip...)
+	entry, sum, err := lockfile.LockSum(dir, man.Version, rel, in.cfg.LockSkip...)
 	if err != nil {
-		return nil, lockfile.Entry{}, fmt.Errorf("%w: hash its folder: %w", ErrRefused, err)
+		return nil, lockfile.Entry{}, nil, fmt.Errorf("%w: hash its folder: %w", ErrRefused, err)
 	}
 	if _, err := plugins.Handshake(ctx, man, entry, in.cfg.StartTimeout, in.cfg.Log); err != nil {
-		return nil, lockfile.Entry{}, fmt.Errorf("%w: %s %s failed its handshake: %w", ErrRefused, name, man.Version, err)
+		return nil, lockfile.Entry{}, nil, fmt.Errorf("%w: %s %s failed its handshake: %w", ErrRefused, name, man.Version, err)
 	}
-	return man, entry, nil
+	return man, entry, sum, nil
 }
 
 // checkDependencies refuses a plugin whose plugin dependencies are not

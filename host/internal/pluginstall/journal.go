@@ -43,6 +43,10 @@ type journal struct {
 	To      string          `json:"to,omitempty"`
 	Target  string          `json:"target,omitempty"`
 	ToEntry *lockfile.Entry `json:"to_entry,omitempty"`
+	// ToSum is the executable's identity and sum as the install's check
+	// hashed it, for plugins.lock.sums (lockfile.WriteSums); nil for a
+	// remove, a switch back or a rollback to a kept version.
+	ToSum *lockfile.ExecutableSum `json:"to_sum,omitempty"`
 	// Discard: the previous folder is deleted once the switch is done
 	// (an install rolled back), not kept.
 	Discard bool   `json:"discard,omitempty"`
@@ -132,6 +136,13 @@ func (l Layout) finish(j *journal) error {
 	if err := lockfile.Write(l.Dir, lf); err != nil {
 		return err
 	}
+	// The lock's sums, so that the first launch of what was installed need
+	// not hash its executable again: a cache, whose failure costs only that.
+	fresh := map[string]lockfile.ExecutableSum{}
+	if j.ToSum != nil {
+		fresh[j.Name] = *j.ToSum
+	}
+	_ = lockfile.WriteSums(l.Dir, lf, fresh)
 	if err := l.writeJournal(j, stepLocked); err != nil {
 		return err
 	}

@@ -110,6 +110,10 @@ type PluginDir struct {
 	Dir string
 	// Events is the file the test plugins log "<name> start|stop <nanos>" to.
 	Events string
+	// NoLockSums leaves the executables out of plugins.lock.sums, as a
+	// plugin directory locked by hand-written code or copied from another
+	// machine is: each launch hashes its executable.
+	NoLockSums bool
 }
 
 // NewPluginDir makes an empty plugin directory in a temporary folder.
@@ -213,7 +217,8 @@ func (d *PluginDir) AddBundled(name string, tags ...string) string {
 }
 
 // Lock records a plugin's folder in plugins.lock, as `mikrobill plugin lock
-// NAME` does.
+// NAME` does, and its executable's sum in plugins.lock.sums unless
+// NoLockSums is set.
 func (d *PluginDir) Lock(name string) {
 	d.t.Helper()
 	lf, err := lockfile.Read(d.Dir)
@@ -229,12 +234,19 @@ func (d *PluginDir) Lock(name string) {
 	if err := json.Unmarshal(raw, &man); err != nil {
 		d.t.Fatal(err)
 	}
-	e, err := lockfile.Lock(dir, man.Version, "mikrobill-plugin-"+name)
+	e, sum, err := lockfile.LockSum(dir, man.Version, "mikrobill-plugin-"+name)
 	if err != nil {
 		d.t.Fatal(err)
 	}
 	lf.Plugins[name] = e
 	if err := lockfile.Write(d.Dir, lf); err != nil {
+		d.t.Fatal(err)
+	}
+	fresh := map[string]lockfile.ExecutableSum{}
+	if sum != nil && !d.NoLockSums {
+		fresh[name] = *sum
+	}
+	if err := lockfile.WriteSums(d.Dir, lf, fresh); err != nil {
 		d.t.Fatal(err)
 	}
 }
