@@ -253,6 +253,9 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 	if got := text(t, ctx, "#status .not-configured"); !strings.Contains(got, "api_key") {
 		t.Errorf("tripay's not-configured line %q; want the missing keys named", got)
 	}
+	if got := text(t, ctx, "#status .health"); strings.Contains(got, "api_key") {
+		t.Errorf("tripay's health line %q repeats the not-configured line; the page should say it once", got)
+	}
 	screenshot(t, ctx, "plugin-not-configured")
 	click(t, ctx, "open its settings", `#status a[href="/plugin/payment-tripay/settings"]`)
 	run(t, ctx, "wait for the form", chromedp.WaitVisible(chromedp.CSS("#f-api_key")))
