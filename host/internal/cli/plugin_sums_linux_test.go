@@ -10,7 +10,6 @@ import (
 
 	"github.com/mikrobill/mikrobill/host/internal/lockfile"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
-	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
 // TestPluginLockWritesTheSums: `plugin lock` records beside plugins.lock
@@ -24,15 +23,6 @@ func TestPluginLockWritesTheSums(t *testing.T) {
 	for _, f := range []string{"plugins.lock", lockfile.SumsFileName} {
 		os.Remove(filepath.Join(d.Dir, f))
 	}
-	identity := func(path string) client.FileID {
-		t.Helper()
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := client.Identify(fi)
-		return id
-	}
 	check := func(when string) map[string]lockfile.ExecutableSum {
 		t.Helper()
 		lf, err := lockfile.Read(d.Dir)
@@ -45,7 +35,7 @@ func TestPluginLockWritesTheSums(t *testing.T) {
 		}
 		for name, dir := range map[string]string{"first": one, "second": two} {
 			s, e := sums[name], lf.Plugins[name]
-			if s.ID != identity(filepath.Join(dir, "mikrobill-plugin-"+name)) || s.SHA256 != e.SHA256 || s.Executable != e.Executable {
+			if s.ID != testenv.FileID(t, filepath.Join(dir, "mikrobill-plugin-"+name)) || s.SHA256 != e.SHA256 || s.Executable != e.Executable {
 				t.Errorf("%s: %s's sums entry %+v, want its executable's identity and the lock's sum %s", when, name, s, e.SHA256)
 			}
 		}

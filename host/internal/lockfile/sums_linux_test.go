@@ -10,21 +10,9 @@ import (
 	"testing"
 
 	"github.com/mikrobill/mikrobill/host/internal/lockfile"
+	"github.com/mikrobill/mikrobill/host/internal/testenv"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
-
-func identity(t *testing.T, path string) client.FileID {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, ok := client.Identify(fi)
-	if !ok {
-		t.Fatal("no identity taken on Linux")
-	}
-	return id
-}
 
 func plugin(t *testing.T, pluginDir, name, content string) string {
 	t.Helper()
@@ -57,7 +45,7 @@ func TestSumsRecordWhatWasLocked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s == nil || s.SHA256 != e.SHA256 || s.Executable != "run" || s.ID != identity(t, filepath.Join(dir, "run")) {
+		if s == nil || s.SHA256 != e.SHA256 || s.Executable != "run" || s.ID != testenv.FileID(t, filepath.Join(dir, "run")) {
 			t.Fatalf("LockSum %s: %+v, want the executable's identity and the entry's sum %s", name, s, e.SHA256)
 		}
 		lf.Plugins[name] = e

@@ -7,12 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/mikrobill/mikrobill/host/internal/testenv"
 	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
@@ -30,7 +30,7 @@ func TestReadAheadHashesForTheLaunches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := fileID(t, exe)
+	id := testenv.FileID(t, exe)
 	if !a.sums.Known(exe, id, want) {
 		t.Fatalf("the read ahead did not remember %s's sum", exe)
 	}
@@ -143,20 +143,9 @@ func TestReadAheadLeavesOutWhatRunsNoProcess(t *testing.T) {
 	if again.learned != 1 {
 		t.Fatalf("started again, hashed ahead %d executables, want 1 (unset's, changed since it ran; configured's is known)", again.learned)
 	}
-	if !again.sums.Known(exe, fileID(t, exe), sum) {
+	if !again.sums.Known(exe, testenv.FileID(t, exe), sum) {
 		t.Errorf("unset's executable, hashed before and changed since, was not hashed ahead again")
 	}
-}
-
-// fileID is the identity the launches hash path under (client.SumCache).
-func fileID(t *testing.T, path string) client.FileID {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := fi.Sys().(*syscall.Stat_t)
-	return client.FileID{Dev: st.Dev, Inode: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
 }
 
 // TestFirstStartFindsTheLockSums: a host's first start on a fresh data

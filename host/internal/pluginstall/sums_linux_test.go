@@ -4,14 +4,12 @@ package pluginstall_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/mikrobill/mikrobill/host/internal/lockfile"
 	"github.com/mikrobill/mikrobill/host/internal/pluginstall"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
-	"github.com/mikrobill/mikrobill/sdk/client"
 )
 
 // TestInstallRecordsTheLockSums: an install or an upgrade records in
@@ -35,11 +33,7 @@ func TestInstallRecordsTheLockSums(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
-		fi, err := os.Stat(exe)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, _ := client.Identify(fi)
+		id := testenv.FileID(t, exe)
 		s, ok := sums["pa"]
 		if ok && (s.SHA256 != lf.Plugins["pa"].SHA256 || s.Executable != lf.Plugins["pa"].Executable) {
 			t.Errorf("%s: pa's sums entry %+v does not name the locked executable (%s)", when, s, lf.Plugins["pa"].SHA256)
