@@ -257,6 +257,19 @@ func TestUIBrowserPluginSettings(t *testing.T) {
 		t.Errorf("tripay's health line %q repeats the not-configured line; the page should say it once", got)
 	}
 	screenshot(t, ctx, "plugin-not-configured")
+	run(t, ctx, "narrow to a phone", chromedp.EmulateViewport(360, 780))
+	run(t, ctx, "reload", chromedp.Reload())
+	run(t, ctx, "wait for it again", chromedp.WaitVisible(chromedp.CSS("#status .not-configured")))
+	if wide := value(t, ctx, "measure the page", chromedp.Evaluate[int](`document.documentElement.scrollWidth`)); wide > 360 {
+		t.Errorf("the not-configured plugin's page is %d pixels wide on a 360-pixel phone", wide)
+	}
+	// A long label must not squeeze its value to a sliver: on a phone
+	// each value takes the card's width below its label.
+	if w := value(t, ctx, "measure the not-configured line", chromedp.Evaluate[int](`Math.round(document.querySelector("#status .not-configured").getBoundingClientRect().width)`)); w < 250 {
+		t.Errorf("the not-configured line is %d pixels wide on a 360-pixel phone; want the card's width", w)
+	}
+	screenshot(t, ctx, "plugin-not-configured-phone")
+	run(t, ctx, "back to the desktop's width", chromedp.EmulateViewport(1280, 900))
 	click(t, ctx, "open its settings", `#status a[href="/plugin/payment-tripay/settings"]`)
 	run(t, ctx, "wait for the form", chromedp.WaitVisible(chromedp.CSS("#f-api_key")))
 	if got := value(t, ctx, "read the mode's options", chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("#f-mode option")).map(o => o.value)`)); strings.Join(got, ",") != ",sandbox,production" {
