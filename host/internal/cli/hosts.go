@@ -31,6 +31,8 @@ type pluginState struct {
 	Health  string        `json:"health"`
 	Message string        `json:"message,omitempty"`
 	Error   string        `json:"error,omitempty"`
+	// NotConfigured: disabled while it waits for its settings.
+	NotConfigured bool `json:"not_configured,omitempty"`
 }
 
 // PluginStates is published with each heartbeat.
@@ -38,7 +40,7 @@ func (l *hostLocal) PluginStates() any {
 	sts := l.mgr.Statuses()
 	out := make([]pluginState, 0, len(sts))
 	for _, s := range sts {
-		out = append(out, pluginState{Name: s.Name, Version: s.Version, State: s.State, Health: s.Health, Message: s.Message, Error: s.Error})
+		out = append(out, pluginState{Name: s.Name, Version: s.Version, State: s.State, Health: s.Health, Message: s.Message, Error: s.Error, NotConfigured: s.NotConfigured})
 	}
 	return out
 }

@@ -152,7 +152,10 @@ the database), and the state of each plugin on each host.
 
 A singleton plugin that another host runs shows as "elsewhere (HOST)" here:
 it is not a failure, and calls for it go to that host (its jobs through the
-job queue).`,
+job queue). An optional plugin that waits for its settings (a payment
+gateway just installed) shows as "not configured": save its settings (admin
+UI, or PUT /api/v1/plugin-settings/NAME) and it starts. --json prints it as
+the API does: "disabled" with "not_configured": true.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base, err := hostAddress(g, cmd, address)
@@ -198,8 +201,11 @@ job queue).`,
 					last = p.LastErrorAt.Local().Format(time.DateTime) + " " + last
 				}
 				state := string(p.State)
-				if p.State == plugins.StateElsewhere {
+				switch {
+				case p.State == plugins.StateElsewhere:
 					state += " (" + dash(p.RunsOn) + ")"
+				case p.NotConfigured:
+					state = notConfigured
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, dash(p.Version), state, p.Health, p.Restarts, pid, p.Circuit, next,
 					dash(firstLine(p.Error)), dash(last))
@@ -232,8 +238,9 @@ type hostsView struct {
 		Leader      bool      `json:"leader"`
 		Self        bool      `json:"self"`
 		Plugins     []struct {
-			Name  string `json:"name"`
-			State string `json:"state"`
+			Name          string `json:"name"`
+			State         string `json:"state"`
+			NotConfigured bool   `json:"not_configured"`
 		} `json:"plugins"`
 	} `json:"hosts"`
 	Leader           string  `json:"leader"`
@@ -314,6 +321,9 @@ func printHosts(w io.Writer, v *hostsView) error {
 			for _, p := range h.Plugins {
 				if p.Name == name {
 					state = p.State
+					if p.NotConfigured {
+						state = notConfigured
+					}
 				}
 			}
 			fmt.Fprint(tw, "\t"+state)
@@ -322,6 +332,11 @@ func printHosts(w io.Writer, v *hostsView) error {
 	}
 	return tw.Flush()
 }
+
+// notConfigured is the state `plugin status` prints for an optional
+// plugin that waits for its settings (the API's disabled, with
+// not_configured): not something an operator switched off.
+const notConfigured = "not configured"
 
 // firstLine is s up to its first line break, with " ..." when more follows.
 func firstLine(s string) string {

@@ -204,6 +204,7 @@ func TestSIGTERMStopsPluginsInReverseDependencyOrder(t *testing.T) {
 func TestPluginActionsThroughTheCLI(t *testing.T) {
 	d := testenv.NewPluginDir(t)
 	d.Add(testenv.Plugin{Name: "worker", Kind: "payment"})
+	d.AddBundled("payment-stripe") // waits for its keys: not configured
 	h := startHost(t, d.Dir)
 	addr := "http://" + h.addr
 	env := []string{"MIKROBILL_DATA_DIR=" + h.dataDir}
@@ -242,11 +243,16 @@ func TestPluginActionsThroughTheCLI(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`worker\s+1\.0\.0\s+running\s+ok\s+1\s+\d+\s+closed`).MatchString(stdout) {
 		t.Errorf("plugin status: exit %d\n%s", code, stdout)
 	}
+	// A plugin waiting for its settings says so, not "disabled" (which
+	// an operator does).
+	if !regexp.MustCompile(`(?m)^payment-stripe\s+\S+\s+not configured\s`).MatchString(stdout) {
+		t.Errorf("plugin status: payment-stripe without its keys is not shown as not configured:\n%s", stdout)
+	}
 	// With a token, every host's view: this one, alive and the leader
 	// (one host on SQLite), and its plugins as they are now (the
 	// answering host's own; a restart just done may still say starting).
 	hostView := regexp.MustCompile(`(?m)^\S+ \(this one\)\s+alive\s+leader\s`)
-	pluginView := regexp.MustCompile(`(?m)^Plugins \(as they are now\):\n^PLUGIN\s+\S+\n^worker\s+running`)
+	pluginView := regexp.MustCompile(`(?m)^Plugins \(as they are now\):\n^PLUGIN\s+\S+\n^payment-stripe\s+not configured\n^worker\s+running`)
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 		code, stdout, stderr = run(t, "plugin", "status", "--address", addr, "--token", viewer)
 		if code == 0 && hostView.MatchString(stdout) && pluginView.MatchString(stdout) {

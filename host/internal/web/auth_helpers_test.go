@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,6 +155,21 @@ func withHeader(k, v string) func(*http.Request) {
 
 func fromAddr(addr string) func(*http.Request) {
 	return func(r *http.Request) { r.RemoteAddr = addr }
+}
+
+// signInPage signs in through the sign-in page, as a browser does, and
+// returns the session cookie.
+func (a *authAPI) signInPage(name, password string) *http.Cookie {
+	a.t.Helper()
+	r := a.do(http.MethodPost, "/signin", url.Values{"username": {name}, "password": {password}}.Encode(),
+		withHeader("Content-Type", "application/x-www-form-urlencoded"))
+	for _, c := range r.Cookie {
+		if c.Name == auth.SessionCookie && c.Value != "" && r.Status == http.StatusSeeOther {
+			return c
+		}
+	}
+	a.t.Fatalf("sign in as %s: %d, no session cookie: %v %.500s", name, r.Status, r.Cookie, r.Body)
+	return nil
 }
 
 // loginJWT signs in and returns the bearer token.

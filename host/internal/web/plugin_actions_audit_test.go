@@ -2,14 +2,12 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/mikrobill/mikrobill/host/internal/auth"
 	"github.com/mikrobill/mikrobill/host/internal/plugins"
 	"github.com/mikrobill/mikrobill/host/internal/store/storetest"
 	"github.com/mikrobill/mikrobill/host/internal/testenv"
@@ -28,21 +26,7 @@ func TestPluginActionsFromTheUIAreAudited(t *testing.T) {
 	a.user("ana", "admin password 1", RoleAdmin)
 	admin := a.loginJWT("ana", "admin password 1")
 
-	// Signed in through the sign-in page, with its session cookie.
-	r := a.do(http.MethodPost, "/signin", url.Values{"username": {"ana"}, "password": {"admin password 1"}}.Encode(),
-		withHeader("Content-Type", "application/x-www-form-urlencoded"))
-	if r.Status != http.StatusSeeOther || len(r.Cookie) == 0 {
-		t.Fatalf("sign in: %d %v %s", r.Status, r.Cookie, r.Body)
-	}
-	var session *http.Cookie
-	for _, c := range r.Cookie {
-		if c.Name == auth.SessionCookie && c.Value != "" {
-			session = c
-		}
-	}
-	if session == nil {
-		t.Fatalf("no session cookie in %v", r.Cookie)
-	}
+	session := a.signInPage("ana", "admin password 1")
 	press := func(action string, hx bool, want int) {
 		t.Helper()
 		opts := []func(*http.Request){withSession(session), withHeader("Content-Type", "application/x-www-form-urlencoded")}

@@ -100,8 +100,8 @@ func TestUIBrowserPluginListAndPage(t *testing.T) {
 
 	run(t, ctx, "open the plugin list", chromedp.Navigate(h.url+"/plugin"))
 	run(t, ctx, "wait for payment-manual running", chromedp.WaitVisible(chromedp.CSS(`tr[data-plugin="payment-manual"].state-running`)))
-	if got := text(t, ctx, `tr[data-plugin="payment-tripay"] .state`); got != "disabled" {
-		t.Errorf("payment-tripay without settings is %q in the list; want disabled (not configured)", got)
+	if got := text(t, ctx, `tr[data-plugin="payment-tripay"] .state`); got != "not configured" {
+		t.Errorf("payment-tripay without settings is %q in the list; want not configured", got)
 	}
 	row := text(t, ctx, `tr[data-plugin="payment-manual"]`)
 	for _, want := range []string{"payment-manual", "payment", "0.1.0", "running", "closed"} {

@@ -43,6 +43,7 @@ func TestCatalogsAgree(t *testing.T) {
 	for _, s := range []plugins.State{plugins.StateStarting, plugins.StateRunning, plugins.StateUnhealthy, plugins.StateRestarting, plugins.StateFailed, plugins.StateStopped, plugins.StateDisabled} {
 		built = append(built, "state."+string(s))
 	}
+	built = append(built, "state.not_configured") // layout.html's "state"
 	for _, h := range []sdk.HealthStatus{sdk.HealthOK, sdk.HealthDegraded, sdk.HealthError, "unknown"} {
 		built = append(built, "health."+string(h))
 	}

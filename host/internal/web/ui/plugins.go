@@ -36,8 +36,9 @@ type hostRow struct {
 	// PluginStates are its plugins at its last heartbeat (this host's:
 	// as they are now, hosts.Registry.View).
 	PluginStates []struct {
-		Name  string        `json:"name"`
-		State plugins.State `json:"state"`
+		Name          string        `json:"name"`
+		State         plugins.State `json:"state"`
+		NotConfigured bool          `json:"not_configured"`
 	}
 }
 
