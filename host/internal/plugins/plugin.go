@@ -52,6 +52,11 @@ var States = []State{StateStarting, StateRunning, StateUnhealthy, StateRestartin
 // calls: running, or running but unhealthy.
 func (s State) Up() bool { return s == StateRunning || s == StateUnhealthy }
 
+// Restartable says whether an operator's restart may be asked of a plugin
+// in this state (restart refuses a disabled plugin and one that runs on
+// another host), for showing the button only where it works.
+func (s State) Restartable() bool { return s != StateDisabled && s != StateElsewhere }
+
 // Status is what the host reports of one plugin (/health/plugins, the CLI).
 type Status struct {
 	Name         string         `json:"name"`
