@@ -158,9 +158,9 @@ fuzz: ## run every fuzz target for FUZZTIME (5s) each, one at a time (FUZZ=regex
 		[[ "$$mod/$$pkg:$$name" =~ $(FUZZ) ]] || continue; \
 		ran=$$((ran + 1)); \
 		echo "==> go test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg in $$mod"; \
-		corpus="$$mod/$$pkg/testdata/fuzz/$$name"; before=$$(ls "$$corpus" 2>/dev/null | wc -l); \
+		corpus="$$mod/$$pkg/testdata/fuzz/$$name"; before=$$( (ls "$$corpus" 2>/dev/null || true) | wc -l); \
 		if ! (cd $$mod && $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg); then \
-			if [ "$$(ls "$$corpus" 2>/dev/null | wc -l)" = "$$before" ]; then \
+			if [ "$$( (ls "$$corpus" 2>/dev/null || true) | wc -l)" = "$$before" ]; then \
 				echo "==> $$name failed without writing an input (Go 1.26's fuzz coordinator can report \"context deadline exceeded\" as -fuzztime ends: go.dev/issue/75804); running it once more"; \
 				(cd $$mod && $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg) || failed="$$failed $$mod/$$pkg:$$name"; \
 			else failed="$$failed $$mod/$$pkg:$$name"; fi; \
