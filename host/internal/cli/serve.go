@@ -133,6 +133,13 @@ func serve(ctx context.Context, g *globals, cfg *config.Config, pprofListen stri
 	}
 	stop.add("store", func(context.Context) error { st.Close(); return nil })
 	log.Info("store open", "driver", st.Driver(), "where", st.Where(), "migrations_applied", len(applied))
+	if warnings, err := st.ServerWarnings(ctx); err != nil {
+		log.Warn("could not read the database server's settings", "error", err)
+	} else {
+		for _, w := range warnings {
+			log.Warn(w, "where", st.Where())
+		}
+	}
 	if n, err := st.Q().SeedTemplates(ctx); err != nil {
 		return err
 	} else if n > 0 {
