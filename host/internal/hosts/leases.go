@@ -57,7 +57,13 @@ type Leases struct {
 	mu sync.Mutex
 	// held maps each plugin whose lease this host holds to when it must
 	// have stopped it unless renewed meanwhile (the fence).
-	held    map[string]time.Time
+	held map[string]time.Time
+	// claimed holds each plugin whose lease this host's last claim took,
+	// renewed or not: a lease whose fence lapsed (held no longer has it)
+	// still names this host in the store until it is released or another
+	// host takes it, so a round releases it once the runner no longer
+	// wants the plugin, and Stop releases it.
+	claimed map[string]bool
 	holders map[string]string // the last holder seen of each plugin
 	runner  Runner
 
@@ -75,7 +81,7 @@ func NewLeases(st *store.Store, cfg Config) *Leases {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	return &Leases{st: st, id: cfg.ID, heartbeat: cfg.Heartbeat, log: cfg.Logger.Named("leases"),
-		held: map[string]time.Time{}, holders: map[string]string{}}
+		held: map[string]time.Time{}, claimed: map[string]bool{}, holders: map[string]string{}}
 }
 
 // GoneAfter is how long a lease lasts unrenewed.
@@ -101,8 +107,10 @@ func (l *Leases) Claim(ctx context.Context, plugin string) (string, error) {
 	l.holders[plugin] = holder
 	if holder == l.id {
 		l.held[plugin] = sent.Add(l.fence())
+		l.claimed[plugin] = true
 	} else {
 		delete(l.held, plugin)
+		delete(l.claimed, plugin)
 	}
 	return holder, nil
 }
@@ -179,7 +187,7 @@ func (l *Leases) round(ctx context.Context) {
 	}
 	l.mu.Lock()
 	var drop []string
-	for p := range l.held {
+	for p := range l.claimed {
 		if !slices.Contains(wanted, p) {
 			drop = append(drop, p)
 		}
@@ -194,6 +202,7 @@ func (l *Leases) round(ctx context.Context) {
 func (l *Leases) release(ctx context.Context, plugin string) {
 	l.mu.Lock()
 	delete(l.held, plugin)
+	delete(l.claimed, plugin)
 	l.mu.Unlock()
 	if err := l.st.Q().ReleaseSingleton(ctx, plugin, l.id); err != nil {
 		l.log.Warn("singleton lease not released; another host takes it once it expires", "plugin", plugin, "error", err,
@@ -244,9 +253,9 @@ func (l *Leases) Stop(ctx context.Context) error {
 	cancel()
 	l.wg.Wait()
 	l.mu.Lock()
-	held := slices.Sorted(maps.Keys(l.held))
+	claimed := slices.Sorted(maps.Keys(l.claimed))
 	l.mu.Unlock()
-	for _, p := range held {
+	for _, p := range claimed {
 		runner.Lose(p, "", l.heartbeat)
 		l.release(ctx, p)
 	}

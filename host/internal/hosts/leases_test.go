@@ -240,6 +240,64 @@ func TestLeaseFenceWhenTheDatabaseIsLost(t *testing.T) {
 	_ = a.Stop(stopCtx)
 }
 
+// TestLapsedLeaseReleased: a lease whose fence lapsed before the next
+// round (a round delayed by a slow database or a loaded machine) still
+// names this host in the store. The round releases it once the runner no
+// longer wants the plugin, and Stop releases it, instead of leaving it
+// until it expires.
+func TestLapsedLeaseReleased(t *testing.T) {
+	t.Parallel()
+	for name, open := range leaseStores(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st, _ := open(t)
+			ctx := context.Background()
+			// lapsed starts leases for runner r whose rounds wait until
+			// stalled is closed, claims whatsapp and waits for the fence
+			// to lapse.
+			lapsed := func(id string, r *fakeRunner, stalled chan struct{}) *hosts.Leases {
+				r.stall = stalled
+				l := hosts.NewLeases(st, withID(hosts.Config{Heartbeat: 50 * time.Millisecond}, id))
+				l.Start(r)
+				waitFor(t, 5*time.Second, id+" claims", func() bool {
+					h, err := l.Claim(ctx, "whatsapp")
+					return err == nil && h == id
+				})
+				waitFor(t, 5*time.Second, id+"'s fence lapses", func() bool { return !l.Holds("whatsapp") })
+				return l
+			}
+			released := func(l *hosts.Leases, what string) {
+				waitFor(t, 5*time.Second, what, func() bool {
+					leases, err := l.List(ctx)
+					return err == nil && len(leases) == 0
+				})
+			}
+
+			// The runner wants nothing: the delayed round releases it.
+			stalled := make(chan struct{})
+			l := lapsed("host-a", newRunner(), stalled)
+			close(stalled)
+			released(l, "the lapsed lease released by the round")
+			if err := l.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			// The runner wants it, and the host stops while its round
+			// waits: Stop releases it.
+			stalled = make(chan struct{})
+			l = lapsed("host-b", newRunner("whatsapp"), stalled)
+			done := make(chan error, 1)
+			go func() { done <- l.Stop(ctx) }()
+			time.Sleep(100 * time.Millisecond) // Stop has cancelled the rounds: the waiting one claims nothing more
+			close(stalled)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			released(l, "the lapsed lease released by Stop")
+		})
+	}
+}
+
 // TestLeaseReleaseOnStop: a host that stops cleanly stops its plugin and
 // then releases the lease, and another host takes it at its next claim,
 // not after GoneAfter.
