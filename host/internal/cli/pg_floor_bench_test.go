@@ -346,15 +346,11 @@ func floorStatements(ctx context.Context, c *pgxpool.Pool, inv, plan int64) erro
 	if _, err := c.Exec(ctx, floorReplayPut, "payment-template", key, []byte("pay_"+strconv.FormatInt(inv, 10)), ms+7*24*3600*1000, ms, ms); err != nil {
 		return err
 	}
-	var id, customer int64
-	var ignore [15]any
-	dst := []any{&id, &ignore[0], &customer}
-	for i := 1; i < len(ignore); i++ {
-		dst = append(dst, &ignore[i])
-	}
-	if err := c.QueryRow(ctx, floorInvoiceByNumber, number).Scan(dst...); err != nil {
+	invoice, err := scanValues(c.QueryRow(ctx, floorInvoiceByNumber, number), 17)
+	if err != nil {
 		return fmt.Errorf("invoice %s: %w", number, err)
 	}
+	id, customer := invoice[0].(int64), invoice[2].(int64)
 	return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 		var payID, created, updated int64
 		var status string
@@ -369,12 +365,7 @@ func floorStatements(ctx context.Context, c *pgxpool.Pool, inv, plan int64) erro
 		if _, err := tx.Exec(ctx, floorCredit, id, payID, nil, ms); err != nil {
 			return err
 		}
-		var planRow [16]any
-		planDst := make([]any, 16)
-		for i := range planRow {
-			planDst[i] = &planRow[i]
-		}
-		if err := tx.QueryRow(ctx, floorPlan, plan).Scan(planDst...); err != nil {
+		if _, err := scanValues(tx.QueryRow(ctx, floorPlan, plan), 16); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, floorSubFind, customer, plan, "active", "isolated", "expired", "active")
@@ -402,6 +393,16 @@ func floorStatements(ctx context.Context, c *pgxpool.Pool, inv, plan int64) erro
 		jr.Close()
 		return jr.Err()
 	})
+}
+
+// scanValues reads a row of n columns into their Go values, each decoded
+// as the host decodes it into its struct.
+func scanValues(row pgx.Row, n int) ([]any, error) {
+	vals, dst := make([]any, n), make([]any, n)
+	for i := range vals {
+		dst[i] = &vals[i]
+	}
+	return vals, row.Scan(dst...)
 }
 
 // floorFunction does what floorStatements does, in one call.

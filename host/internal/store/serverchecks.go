@@ -30,7 +30,7 @@ func (s *Store) ServerWarnings(ctx context.Context) ([]string, error) {
 // planning with what it knew when they were small: measured with
 // BenchmarkPostgresWebhookFloor, a paid webhook's statements went from 427
 // to 166 a second over 16,000 webhooks, where with autovacuum they held
-// level (docs/operations.md, "PostgreSQL").
+// level (docs/operations.md, "Moving from `make run` to PostgreSQL").
 func autovacuumWarning(setting string) string {
 	if setting != "off" {
 		return ""
